@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Create .venv with the CPU build of PyTorch and torchlinear (editable, with dev extras).
+# Safe to re-run: it does nothing when pyproject.toml has not changed since the last run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+TORCH_VERSION=${TORCH_VERSION:-2.13.0}
+
+if [ ! -x .venv/bin/python ]; then
+    "$PY" -m venv .venv
+fi
+stamp=.venv/.torchlinear-setup
+want="$(cat pyproject.toml | sha256sum | cut -d' ' -f1) torch==$TORCH_VERSION"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && .venv/bin/python -c "import torchlinear" 2>/dev/null; then
+    exit 0
+fi
+# torch first: a bare torch requirement with no torch installed would pull the CUDA build.
+.venv/bin/python -m pip install --quiet "torch==$TORCH_VERSION"
+.venv/bin/python -m pip install --quiet -e ".[dev]"
+echo "$want" > "$stamp"

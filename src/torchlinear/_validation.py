@@ -1,0 +1,211 @@
+"""Checks applied at the library's boundary.
+
+Every public entry point (estimators, data generators, readers, the CLI) validates its
+arguments here once, so that a user mistake surfaces as a one-line ``ValueError`` that
+names the argument, the value and what to do. Inside the library the types are trusted.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = [
+    "check_positive_int",
+    "check_nonnegative_int",
+    "check_positive_float",
+    "check_nonnegative_float",
+    "check_fraction",
+    "check_finite",
+    "check_same_length",
+    "as_target_vector",
+    "resolve_device",
+]
+
+
+def check_positive_int(name: str, value: Any) -> int:
+    """Return ``value`` as an ``int`` if it is an integer >= 1, else raise ``ValueError``.
+
+    Examples
+    --------
+    >>> check_positive_int("batch_size", 10)
+    10
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_nonnegative_int(name: str, value: Any) -> int:
+    """Return ``value`` as an ``int`` if it is an integer >= 0, else raise ``ValueError``.
+
+    Examples
+    --------
+    >>> check_nonnegative_int("epochs", 0)
+    0
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def _as_real(name: str, value: Any, requirement: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be {requirement}, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be {requirement}, got {value!r}")
+    return value
+
+
+def check_positive_float(name: str, value: Any) -> float:
+    """Return ``value`` as a ``float`` if it is finite and > 0, else raise ``ValueError``.
+
+    Examples
+    --------
+    >>> check_positive_float("lr", 0.03)
+    0.03
+    """
+    value = _as_real(name, value, "a finite number > 0")
+    if value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return value
+
+
+def check_nonnegative_float(name: str, value: Any) -> float:
+    """Return ``value`` as a ``float`` if it is finite and >= 0, else raise ``ValueError``.
+
+    Examples
+    --------
+    >>> check_nonnegative_float("alpha", 0)
+    0.0
+    """
+    value = _as_real(name, value, "a finite number >= 0")
+    if value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return value
+
+
+def check_fraction(name: str, value: Any, *, inclusive_low: bool = True) -> float:
+    """Return ``value`` if it lies in [0, 1) (or (0, 1) with ``inclusive_low=False``).
+
+    Examples
+    --------
+    >>> check_fraction("val_split", 0.2)
+    0.2
+    """
+    value = _as_real(name, value, "a number in [0, 1)")
+    low_ok = value >= 0 if inclusive_low else value > 0
+    if not (low_ok and value < 1):
+        interval = "[0, 1)" if inclusive_low else "(0, 1)"
+        raise ValueError(f"{name} must lie in {interval}, got {value!r}")
+    return value
+
+
+def check_finite(name: str, values: np.ndarray | torch.Tensor) -> None:
+    """Raise ``ValueError`` if ``values`` holds NaN or infinity.
+
+    The message counts the offending entries and names the first one's row (and column
+    for 2-D input), so the user can find it in their file.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_finite("X", np.array([[1.0, 2.0], [3.0, np.nan]]))
+    Traceback (most recent call last):
+    ...
+    ValueError: X has 1 NaN/inf value(s); the first is at row 1, column 1. Remove or impute them.
+    """
+    if isinstance(values, torch.Tensor):
+        if not (values.is_floating_point() or values.is_complex()):
+            return
+        bad = ~torch.isfinite(values)
+        count = int(bad.sum())
+        if count == 0:
+            return
+        first = tuple(int(i) for i in bad.nonzero()[0].tolist())
+    else:
+        arr = np.asarray(values)
+        if not np.issubdtype(arr.dtype, np.inexact):
+            return
+        bad = ~np.isfinite(arr)
+        count = int(bad.sum())
+        if count == 0:
+            return
+        first = tuple(int(i[0]) for i in np.nonzero(bad))
+    where = f"row {first[0]}" if len(first) == 1 else f"row {first[0]}, column {first[1]}"
+    raise ValueError(
+        f"{name} has {count} NaN/inf value(s); the first is at {where}. Remove or impute them."
+    )
+
+
+def check_same_length(X: Sequence | np.ndarray | torch.Tensor, y: Any) -> None:
+    """Raise ``ValueError`` unless ``X`` and ``y`` have the same number of rows.
+
+    Examples
+    --------
+    >>> check_same_length([[1.0]] * 3, [1.0, 2.0])
+    Traceback (most recent call last):
+    ...
+    ValueError: y has 2 rows but X has 3
+    """
+    n_x, n_y = len(X), len(y)
+    if n_x != n_y:
+        raise ValueError(f"y has {n_y} rows but X has {n_x}")
+
+
+def as_target_vector(y: torch.Tensor, name: str = "y") -> torch.Tensor:
+    """Return a regression target as shape ``(n,)``; accept ``(n,)`` or ``(n, 1)``.
+
+    This is the shape guard: inside the library a target is always 1-D, so a ``(n, 1)``
+    prediction can never broadcast silently against it into an ``(n, n)`` matrix.
+
+    Examples
+    --------
+    >>> import torch
+    >>> as_target_vector(torch.zeros(4, 1)).shape
+    torch.Size([4])
+    """
+    if y.ndim == 2 and y.shape[1] == 1:
+        return y.reshape(-1)
+    if y.ndim != 1:
+        raise ValueError(
+            f"{name} must have shape (n,) or (n, 1), got {tuple(y.shape)}; "
+            "fit one model per target column"
+        )
+    return y
+
+
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    """Return the requested device, or the best available one (cuda, then mps, then cpu).
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    """
+    if device is None or device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {device!r}"
+        ) from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} was requested but CUDA is not available; use 'cpu'")
+    if dev.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ValueError(f"device {device!r} was requested but MPS is not available; use 'cpu'")
+    return dev
