@@ -44,3 +44,27 @@ def test_target_vector_shape_guard():
     assert as_target_vector(torch.zeros(7)).shape == (7,)
     with pytest.raises(ValueError, match=r"\(n,\) or \(n, 1\)"):
         as_target_vector(torch.zeros(7, 2))
+
+
+def test_feature_matrix_inputs():
+    import pandas as pd
+
+    from torchlinear._validation import as_feature_matrix, as_target
+
+    X, names = as_feature_matrix(pd.DataFrame({"a": [1, 2], "b": [0.5, 1.5]}))
+    assert X.dtype == torch.float64 and names.tolist() == ["a", "b"]
+    X32, _ = as_feature_matrix(np.ones((3, 2), dtype=np.float32))
+    assert X32.dtype == torch.float32
+    with pytest.raises(ValueError, match="non-numeric column.*'s'"):
+        as_feature_matrix(pd.DataFrame({"a": [1.0], "s": ["x"]}))
+    with pytest.raises(ValueError, match="must be 2-D"):
+        as_feature_matrix(np.ones((2, 2, 2)))
+    with pytest.raises(ValueError, match="0 rows"):
+        as_feature_matrix(np.ones((0, 2)))
+    with pytest.raises(ValueError, match="0 columns"):
+        as_feature_matrix(np.ones((2, 0)))
+    with pytest.raises(ValueError, match="1 NaN"):
+        as_feature_matrix(np.array([[1.0, np.nan]]))
+    assert as_target(pd.Series([1, 2, 3])).shape == (3,)
+    with pytest.raises(ValueError, match=r"\(n,\) or \(n, 1\)"):
+        as_target(np.ones((3, 2)))

@@ -25,6 +25,8 @@ __all__ = [
     "check_same_length",
     "as_target_vector",
     "resolve_device",
+    "as_feature_matrix",
+    "as_target",
 ]
 
 
@@ -209,3 +211,147 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
         if mps is None or not mps.is_available():
             raise ValueError(f"device {device!r} was requested but MPS is not available; use 'cpu'")
     return dev
+
+
+def _to_tensor(arr: np.ndarray) -> torch.Tensor:
+    """Wrap a NumPy array without copying when possible (read-only arrays are copied)."""
+    arr = np.ascontiguousarray(arr)
+    if not arr.flags.writeable:
+        arr = arr.copy()
+    return torch.from_numpy(arr)
+
+
+def _frame_to_numpy(X: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Convert a pandas DataFrame, naming any non-numeric columns in the error."""
+    columns = [str(c) for c in X.columns]
+    bad = [c for c, dt in zip(columns, X.dtypes, strict=True) if not _is_numeric_dtype(dt)]
+    if bad:
+        raise ValueError(
+            f"{name} has non-numeric column(s) {', '.join(map(repr, bad))}; "
+            "encode them as numbers (e.g. one-hot) or drop them"
+        )
+    return X.to_numpy(dtype=np.float64), np.asarray(columns, dtype=object)
+
+
+def _is_numeric_dtype(dtype: Any) -> bool:
+    try:
+        return np.issubdtype(np.dtype(dtype), np.number) or np.issubdtype(np.dtype(dtype), np.bool_)
+    except TypeError:  # pandas extension dtypes
+        kind = getattr(dtype, "kind", "O")
+        return kind in "biuf"
+
+
+def as_feature_matrix(
+    X: Any,
+    *,
+    name: str = "X",
+    dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
+    allow_nonfinite: bool = False,
+) -> tuple[torch.Tensor, np.ndarray | None]:
+    """Validate a feature matrix and return it as a 2-D floating tensor plus column names.
+
+    Accepts a NumPy array, a pandas DataFrame, a torch tensor (on any device) or nested
+    lists. A 1-D input is rejected (reshape it to one column); so are 3-D input, zero
+    rows, zero columns, non-numeric DataFrame columns (named in the message) and NaN/inf
+    (counted and located).
+
+    Parameters
+    ----------
+    X : array-like, DataFrame or Tensor
+        The features, shape ``(n_samples, n_features)``.
+    name : str, default "X"
+        The argument's name in error messages.
+    dtype : torch.dtype, optional
+        The floating dtype to return. By default float32 and float64 inputs keep their
+        dtype and anything else (integers, booleans, float16) becomes float64.
+    device : torch.device or str, optional
+        Where to put the tensor; by default a tensor stays where it is and other inputs
+        go to the CPU.
+    allow_nonfinite : bool, default False
+        Skip the NaN/inf check.
+
+    Returns
+    -------
+    X : torch.Tensor
+        Shape ``(n_samples, n_features)``.
+    feature_names : numpy.ndarray of str or None
+        The DataFrame's column names, else ``None``.
+
+    Examples
+    --------
+    >>> X, names = as_feature_matrix([[1, 2], [3, 4]])
+    >>> X.dtype, tuple(X.shape), names
+    (torch.float64, (2, 2), None)
+    """
+    feature_names = None
+    if hasattr(X, "columns") and hasattr(X, "dtypes"):
+        X, feature_names = _frame_to_numpy(X, name)
+    if isinstance(X, torch.Tensor):
+        tensor = X.detach()
+        if tensor.is_complex():
+            raise ValueError(f"{name} must be real-valued, got a complex tensor")
+    else:
+        try:
+            arr = np.asarray(X)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{name} could not be read as a numeric array: {exc}") from exc
+        if arr.dtype == object or not (
+            np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
+        ):
+            raise ValueError(
+                f"{name} must be numeric, got values of type {arr.dtype}; "
+                "encode text columns as numbers first"
+            )
+        if np.iscomplexobj(arr):
+            raise ValueError(f"{name} must be real-valued, got a complex array")
+        tensor = _to_tensor(arr)
+    if tensor.ndim != 2:
+        hint = " (reshape a single feature to (n, 1))" if tensor.ndim == 1 else ""
+        raise ValueError(
+            f"{name} must be 2-D (n_samples, n_features), got shape {tuple(tensor.shape)}{hint}"
+        )
+    if tensor.shape[0] == 0:
+        raise ValueError(f"{name} has 0 rows; at least one sample is required")
+    if tensor.shape[1] == 0:
+        raise ValueError(f"{name} has 0 columns; at least one feature is required")
+    if dtype is None:
+        dtype = tensor.dtype if tensor.dtype in (torch.float32, torch.float64) else torch.float64
+    tensor = tensor.to(device=device if device is not None else tensor.device, dtype=dtype)
+    if not allow_nonfinite:
+        check_finite(name, tensor)
+    return tensor, feature_names
+
+
+def as_target(
+    y: Any,
+    *,
+    name: str = "y",
+    dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """Validate a regression target and return it as a 1-D floating tensor.
+
+    Accepts shape ``(n,)`` or ``(n, 1)`` (a pandas Series/DataFrame, NumPy array, tensor or
+    list); anything else, non-numeric values and NaN/inf raise ``ValueError``.
+
+    Examples
+    --------
+    >>> as_target([[1.0], [2.0]]).shape
+    torch.Size([2])
+    """
+    if hasattr(y, "to_numpy"):
+        y = y.to_numpy()
+    if isinstance(y, torch.Tensor):
+        t = y.detach()
+    else:
+        arr = np.asarray(y)
+        if not (np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)):
+            raise ValueError(f"{name} must be numeric, got values of type {arr.dtype}")
+        t = _to_tensor(arr)
+    t = as_target_vector(t, name)
+    if dtype is None:
+        dtype = t.dtype if t.dtype in (torch.float32, torch.float64) else torch.float64
+    t = t.to(device=device if device is not None else t.device, dtype=dtype)
+    check_finite(name, t)
+    return t
