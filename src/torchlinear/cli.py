@@ -83,5 +83,190 @@ def main(argv: Sequence[str] | None = None) -> int:
 # (subcommands are defined below this line, one section each, before main's guard)
 # ---------------------------------------------------------------------------------------
 
+# --- demo -------------------------------------------------------------------------------
+# ``torchlinear demo [TOPIC] [options]``: worked examples. With no topic it runs linear
+# regression three ways (the same as ``torchlinear demo linreg``). Further topics register
+# a function that adds their sub-parser with ``@demo_topic``.
+
+DEMO_TOPICS: list[Callable[[argparse._SubParsersAction], None]] = []
+
+
+def demo_topic(adder: Callable[[argparse._SubParsersAction], None]):
+    """Register a function that adds one ``torchlinear demo <topic>`` parser."""
+    DEMO_TOPICS.append(adder)
+    return adder
+
+
+def _float_list(text: str) -> list[float]:
+    """Parse ``"2,-3.4"`` (or one number of a space-separated list) into floats."""
+    values = []
+    for part in text.split(","):
+        try:
+            values.append(float(part))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected numbers separated by commas (e.g. --w=2,-3.4), got {text!r}"
+            ) from None
+    return values
+
+
+def _add_linreg_demo_options(parser: argparse.ArgumentParser) -> None:
+    """The linear-regression demo's options (no argparse defaults: see ``_run_linreg_demo``)."""
+    from torchlinear.demos.linreg import DEFAULTS as defaults
+
+    w_default = ",".join(f"{v:g}" for v in defaults["w"])
+    sup = argparse.SUPPRESS
+    parser.add_argument(
+        "--n",
+        type=int,
+        default=sup,
+        metavar="N",
+        help=f"number of examples (default {defaults['n']})",
+    )
+    parser.add_argument(
+        "--w",
+        type=_float_list,
+        nargs="+",
+        default=sup,
+        metavar="W",
+        help=f"true weights, comma- or space-separated; write a leading negative as "
+        f"--w=-2,3.4 (default {w_default})",
+    )
+    parser.add_argument(
+        "--b",
+        type=float,
+        default=sup,
+        metavar="B",
+        help=f"true bias (default {defaults['b']:g})",
+    )
+    parser.add_argument(
+        "--noise",
+        type=float,
+        default=sup,
+        metavar="SIGMA",
+        help=f"standard deviation of the label noise (default {defaults['noise']:g})",
+    )
+    parser.add_argument(
+        "--lr",
+        type=float,
+        default=sup,
+        metavar="LR",
+        help=f"learning rate of scratch and concise SGD (default {defaults['lr']:g})",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=sup,
+        metavar="B",
+        help=f"minibatch size (default {defaults['batch_size']})",
+    )
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=sup,
+        metavar="E",
+        help=f"passes over the data (default {defaults['epochs']})",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=sup,
+        metavar="S",
+        help=f"seeds the data, the initial parameters and the shuffles "
+        f"(default {defaults['seed']})",
+    )
+    parser.add_argument(
+        "--out",
+        default=sup,
+        metavar="DIR",
+        help="folder for the figures (default: a new ./runs/demo-<timestamp>/)",
+    )
+    parser.add_argument(
+        "--device",
+        default=sup,
+        metavar="DEV",
+        help=f"cpu, cuda, cuda:N, mps or auto (default {defaults['device']})",
+    )
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        default=sup,
+        help="hide the per-epoch progress bars",
+    )
+    parser.set_defaults(run=_run_linreg_demo)
+
+
+def _run_linreg_demo(args: argparse.Namespace) -> int:
+    import warnings
+
+    from torchlinear.demos.linreg import run_linreg_demo
+
+    # Options not given are absent from the namespace (argparse.SUPPRESS), so options typed
+    # before and after the topic combine, and the library's defaults fill in the rest.
+    names = ["n", "w", "b", "noise", "lr", "batch_size", "epochs", "seed", "out", "device"]
+    kwargs = {name: getattr(args, name) for name in names if hasattr(args, name)}
+    if "w" in kwargs:
+        kwargs["w"] = [v for group in kwargs["w"] for v in group]
+    progress = not getattr(args, "no_progress", False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = run_linreg_demo(progress=progress, **kwargs)
+        except ValueError as exc:
+            # name the option as typed: "batch_size must be …" -> "--batch-size must be …"
+            message = str(exc)
+            first = message.split(" ", 1)[0]
+            if first in names:
+                message = "--" + first.replace("_", "-") + message[len(first) :]
+            raise ValueError(message) from None
+    s = result.settings
+    print(
+        f"Linear regression three ways: n={s['n']}, w*={s['w']}, b*={s['b']:g}, "
+        f"noise={s['noise']:g}, lr={s['lr']:g}, batch size {s['batch_size']}, "
+        f"{s['epochs']} epoch(s), seed {s['seed']}, device {s['device']}"
+    )
+    print()
+    headers, rows = result.table()
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+    print()
+    files = ", ".join(p.name for p in result.figures)
+    print(f"Figures written to {result.out_dir}/: {files} (numbers in results.json)")
+    for warning in caught:
+        print(f"{PROG}: warning: {str(warning.message).splitlines()[0]}", file=sys.stderr)
+    return 0
+
+
+@subcommand
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "demo",
+        help="worked examples (default: linear regression from scratch, concise and exact)",
+        description=(
+            "Run a worked example. With no TOPIC: linear regression on the textbook data "
+            "(w = [2, -3.4], b = 4.2), fitted from scratch, with torch.nn and in closed form; "
+            "prints a comparison table and writes figures."
+        ),
+    )
+    _add_linreg_demo_options(parser)
+    topics = parser.add_subparsers(dest="topic", metavar="[TOPIC]", parser_class=_Parser)
+    for adder in DEMO_TOPICS:
+        adder(topics)
+
+
+@demo_topic
+def _add_linreg_topic(topics: argparse._SubParsersAction) -> None:
+    parser = topics.add_parser(
+        "linreg",
+        help="linear regression from scratch, concise and exact (the default)",
+        description="Linear regression three ways on the textbook data; the same as "
+        "`torchlinear demo` with no topic.",
+    )
+    _add_linreg_demo_options(parser)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -1,5 +1,14 @@
 """Data sources: synthetic data, tabular files, image files and in-memory batching."""
 
+from torchlinear.data.batching import iter_batches
 from torchlinear.data.synthetic import SyntheticRegression, synthetic_regression
+from torchlinear.data.tabular import PredictionWriter, TabularSource, check_columns
 
-__all__ = ["SyntheticRegression", "synthetic_regression"]
+__all__ = [
+    "SyntheticRegression",
+    "iter_batches",
+    "synthetic_regression",
+    "TabularSource",
+    "PredictionWriter",
+    "check_columns",
+]

@@ -1,0 +1,949 @@
+"""The one reader of the user's tabular files (CSV and Parquet), and the prediction writer.
+
+A :class:`TabularSource` checks a file cheaply when it is opened (it exists, its format,
+its header, the requested columns and their types) and then streams it as NumPy chunks
+``(X, y)`` of at most ``batch_rows`` rows, one chunk in memory at a time, through
+pyarrow's multithreaded CSV parser or Parquet reader. A file larger than memory can
+therefore be fitted exactly in one pass (accumulating a Gram matrix chunk by chunk), or by
+several streamed epochs for gradient solvers, since every call to
+:meth:`TabularSource.iter_chunks` starts a fresh pass.
+
+Every problem with the user's file is a one-line ``ValueError`` that names the file and
+says what is wrong and what to do: a missing, empty or header-only file, an unknown
+suffix, a ragged row, a wrong delimiter, a missing or non-numeric column, a text value
+in a numeric column (with its row), missing values (counted per column), a corrupt
+Parquet file.
+
+Rows are numbered from 1 in messages, not counting the CSV header line (blank lines are
+skipped, as the parser does).
+
+Examples
+--------
+>>> import pathlib, tempfile
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "houses.csv"
+>>> _ = path.write_text("area,rooms,price\\n50,2,150\\n80,3,210\\n120,4,300\\n")
+>>> source = TabularSource(path, target="price", batch_rows=2)
+>>> source.feature_names
+['area', 'rooms']
+>>> [(X.shape, y.tolist()) for X, y in source.iter_chunks()]
+[((2, 2), [150.0, 210.0]), ((1, 2), [300.0])]
+>>> source.n_rows
+3
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import os
+import re
+import stat
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from torchlinear._validation import check_positive_int
+from torchlinear.io import ensure_writable_dir
+
+__all__ = ["TabularSource", "PredictionWriter", "check_columns", "FORMATS"]
+
+FORMATS: dict[str, str] = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+"""File suffix -> format; the format of a data or prediction file comes from its suffix."""
+
+_HEAD_BYTES = 1 << 20  # bytes of a CSV read up front to check the header and infer types
+_BLOCK_BYTES = 1 << 20  # CSV parser block: pyarrow reads a bounded number of blocks ahead
+_CHUNK_BYTES = 16 << 20  # default chunk: about this many bytes of float64 per (X, y)
+_DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+
+Task = Literal["regression", "classification"]
+
+
+def _quoted(names: Sequence[str], limit: int = 12) -> str:
+    """``'a', 'b', 'c'`` -- at most ``limit`` names, then how many more."""
+    shown = ", ".join(repr(str(n)) for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _format_of(path: Path, what: str) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        csv = ", ".join(s for s, f in FORMATS.items() if f == "csv")
+        parquet = ", ".join(s for s, f in FORMATS.items() if f == "parquet")
+        got = f"suffix {suffix!r}" if suffix else "no suffix"
+        raise ValueError(
+            f"{path}: cannot tell the {what} format from {got}; name the file with a CSV "
+            f"({csv}) or Parquet ({parquet}) suffix"
+        )
+    return FORMATS[suffix]
+
+
+def _check_delimiter(delimiter: Any, path: Path) -> str:
+    if delimiter is None:
+        return "\t" if path.suffix.lower() == ".tsv" else ","
+    if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in '\r\n"':
+        raise ValueError(
+            f"delimiter must be a single character such as ',', ';' or '\\t', got {delimiter!r}"
+        )
+    return delimiter
+
+
+def _is_numeric_type(t: pa.DataType) -> bool:
+    """Types that convert to float64 without loss of meaning (bool becomes 0/1)."""
+    if pa.types.is_dictionary(t):
+        return _is_numeric_type(t.value_type)
+    return (
+        pa.types.is_integer(t)
+        or pa.types.is_floating(t)
+        or pa.types.is_boolean(t)
+        or pa.types.is_decimal(t)
+        or pa.types.is_null(t)
+    )
+
+
+def _is_label_type(t: pa.DataType) -> bool:
+    """Types a class label may have: numbers, booleans and strings."""
+    if pa.types.is_dictionary(t):
+        return _is_label_type(t.value_type)
+    return _is_numeric_type(t) or pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
+def _to_float64(chunked: pa.ChunkedArray, out: np.ndarray) -> None:
+    """Copy a numeric Arrow column into the float64 NumPy view ``out`` (nulls -> NaN)."""
+    offset = 0
+    for chunk in chunked.chunks:
+        if chunk.type != pa.float64():
+            chunk = chunk.cast(pa.float64())
+        out[offset : offset + len(chunk)] = chunk.to_numpy(zero_copy_only=False)
+        offset += len(chunk)
+
+
+def _rechunk(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
+    """Regroup record batches of any size into tables of exactly ``rows`` rows (the last
+    may be shorter). Slicing and regrouping are zero-copy."""
+    pending: list[pa.RecordBatch] = []
+    n_pending = 0
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        pending.append(batch)
+        n_pending += batch.num_rows
+        if n_pending >= rows:
+            table = pa.Table.from_batches(pending)
+            start = 0
+            while n_pending - start >= rows:
+                yield table.slice(start, rows)
+                start += rows
+            pending = [b for b in table.slice(start).to_batches() if b.num_rows]
+            n_pending -= start
+    if n_pending:
+        yield pa.Table.from_batches(pending)
+
+
+class _MissingValues:
+    """Counts of missing/non-finite cells per column, with the first row of each."""
+
+    def __init__(self) -> None:
+        self.per_column: dict[str, list[int]] = {}  # name -> [count, first row (1-based)]
+        self.rows = 0
+
+    def add(self, columns: list[tuple[str, np.ndarray]], row_mask: np.ndarray, offset: int):
+        for name, mask in columns:
+            count = int(mask.sum())
+            if count:
+                entry = self.per_column.setdefault(name, [0, offset + int(mask.argmax()) + 1])
+                entry[0] += count
+        self.rows += int(row_mask.sum())
+
+    def message(self, label: str) -> str:
+        items = list(self.per_column.items())
+        shown = ", ".join(
+            f"column {name!r} {count} (first in data row {first})"
+            for name, (count, first) in items[:6]
+        )
+        if len(items) > 6:
+            shown += f" and {len(items) - 6} more columns"
+        return (
+            f"{label}: {self.rows} row(s) have missing or non-finite values (empty, NA, NaN "
+            f"or inf): {shown}; pass drop_na=True (--drop-na) to skip those rows, or fill "
+            "them in"
+        )
+
+
+class TabularSource:
+    """A CSV or Parquet file, checked on opening and streamed as NumPy ``(X, y)`` chunks.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file. Its suffix gives the format: ``.csv``, ``.tsv``, ``.txt`` (CSV) or
+        ``.parquet``, ``.pq`` (Parquet). A CSV file has a header line.
+    target : str, optional
+        The target column. Without it (e.g. to predict) chunks are ``(X, None)``.
+    features : sequence of str, optional
+        The feature columns, in this order. By default every column except the target,
+        in file order.
+    task : {"regression", "classification"}, default "regression"
+        ``"regression"`` reads the target as float64; ``"classification"`` keeps it as
+        labels (integers, strings, ...), exactly as they are in the file.
+    drop_na : bool, default False
+        Skip rows with a missing or non-finite value (empty, ``NA``, ``NaN``, ``inf``,
+        ...) in a selected column, counting them in :attr:`n_dropped`. By default such
+        values raise a ``ValueError`` that counts them per column.
+    delimiter : str, optional
+        CSV field separator; ``','`` by default (``'\\t'`` for ``.tsv``).
+    batch_rows : int, optional
+        Maximum rows per chunk; by default about 16 MB of float64 per chunk.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The file.
+    format : {"csv", "parquet"}
+        Its format.
+    columns : list of str
+        All columns of the file, in file order.
+    feature_names : list of str
+        The feature columns, in the order of ``X``'s columns.
+    target : str or None
+        The target column.
+    n_rows : int or None
+        Data rows in the file: known on opening for Parquet (from its metadata), after
+        the first complete pass for CSV.
+    n_dropped : int or None
+        Rows skipped by ``drop_na`` in the last complete pass (``None`` before one).
+
+    Raises
+    ------
+    ValueError
+        One line naming the file and the problem, for any problem found on opening.
+
+    Notes
+    -----
+    CSV is parsed by ``pyarrow.csv.open_csv`` in blocks of about 1 MB on all cores, with
+    only the selected columns converted, straight to float64. Arrow reads a bounded
+    number of blocks ahead, so memory stays at a few tens of megabytes plus one chunk
+    whatever the file size. Column types are inferred once, from the first megabyte; a
+    text value further down a numeric column is reported with its row when met.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "iris.csv"
+    >>> _ = path.write_text("length,width,species\\n5.1,3.5,setosa\\n7.0,3.2,versicolor\\n")
+    >>> source = TabularSource(path, target="species", task="classification")
+    >>> X, y = source.read_all()
+    >>> X.tolist(), y.tolist()
+    ([[5.1, 3.5], [7.0, 3.2]], ['setosa', 'versicolor'])
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        target: str | None = None,
+        features: Sequence[str] | None = None,
+        *,
+        task: Task = "regression",
+        drop_na: bool = False,
+        delimiter: str | None = None,
+        batch_rows: int | None = None,
+    ) -> None:
+        if task not in ("regression", "classification"):
+            raise ValueError(f"task must be 'regression' or 'classification', got {task!r}")
+        if target is not None and not isinstance(target, str):
+            raise ValueError(f"target must be a column name (str), got {target!r}")
+        if isinstance(features, str):
+            raise ValueError(
+                f"features must be a list of column names, got the string {features!r}; "
+                f"write features={features.split(',')!r}"
+            )
+        self.path = Path(path)
+        self._label = str(path)
+        self.task = task
+        self.drop_na = bool(drop_na)
+        self.target = target
+        self.n_rows: int | None = None
+        self.n_dropped: int | None = None
+
+        if not self.path.exists():
+            raise ValueError(f"{self._label}: no such file")
+        if not self.path.is_file():
+            raise ValueError(f"{self._label}: is a folder, not a data file")
+        self.format = _format_of(self.path, "data")
+        self.delimiter = _check_delimiter(delimiter, self.path)
+        if self.path.stat().st_size == 0:
+            raise ValueError(f"{self._label}: the file is empty (0 bytes)")
+
+        if self.format == "csv":
+            self._inspect_csv()
+        else:
+            self._inspect_parquet()
+        self.feature_names = self._select(features)
+        self._sample = None  # only needed for the messages above
+        if batch_rows is None:
+            width = len(self.feature_names) + (target is not None)
+            batch_rows = max(1, _CHUNK_BYTES // (8 * width))
+        self.batch_rows = check_positive_int("batch_rows", batch_rows)
+
+    # ----------------------------------------------------------------- opening checks
+
+    def _parse_options(self, **kwargs: Any) -> pacsv.ParseOptions:
+        return pacsv.ParseOptions(delimiter=self.delimiter, **kwargs)
+
+    def _inspect_csv(self) -> None:
+        """Read the first megabyte (whole lines): header, types, delimiter, data rows."""
+        with open(self.path, "rb") as f:
+            head = f.read(_HEAD_BYTES + 1)
+            whole = len(head) <= _HEAD_BYTES
+            while not whole and b"\n" not in head:  # a very long first line: read on
+                if len(head) > 64 * _HEAD_BYTES:
+                    raise ValueError(
+                        f"{self._label}: no line break in the first 64 MB; is it a CSV file?"
+                    )
+                more = f.read(_HEAD_BYTES)
+                head += more
+                whole = not more
+        if not whole:
+            head = head[: head.rfind(b"\n") + 1]
+        lines = [line for line in head.splitlines() if line.strip()]
+        if not lines:
+            raise ValueError(f"{self._label}: the file holds only blank lines, no header or data")
+        longest = max(len(line) for line in lines)
+        self._block_size = max(_BLOCK_BYTES, 8 * (longest + 2))
+        try:
+            sample = pacsv.read_csv(
+                io.BytesIO(head),
+                read_options=pacsv.ReadOptions(use_threads=False, block_size=len(head) + 2),
+                parse_options=self._parse_options(),
+                convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
+            )
+        except pa.ArrowInvalid as exc:
+            if "Empty CSV file" in str(exc) and len(lines) == 1:
+                raise ValueError(f"{self._label}: the file has a header but no data rows") from None
+            raise self._csv_error(exc) from None
+        self.columns = [str(c) for c in sample.column_names]
+        self._check_delimiter_guess()
+        if sample.num_rows == 0:
+            raise ValueError(f"{self._label}: the file has a header but no data rows")
+        self._types = {}
+        for field in sample.schema:
+            self._types.setdefault(str(field.name), field.type)
+        self._sample = sample
+
+    def _check_delimiter_guess(self) -> None:
+        if len(self.columns) != 1:
+            return
+        name = self.columns[0]
+        for candidate, word in _DELIMITERS.items():
+            if candidate != self.delimiter and candidate in name:
+                shown = "\\t" if candidate == "\t" else candidate
+                raise ValueError(
+                    f"{self._label}: the header was read as one column {name!r}, which "
+                    f"contains {word}s; the file looks {word}-separated, not "
+                    f"{_DELIMITERS.get(self.delimiter, repr(self.delimiter))}-separated: "
+                    f"pass delimiter={candidate!r} (--delimiter '{shown}')"
+                )
+
+    def _inspect_parquet(self) -> None:
+        parquet = self._open_parquet()
+        try:
+            schema = parquet.schema_arrow
+            self.n_rows = parquet.metadata.num_rows
+        finally:
+            parquet.close()
+        self.columns = [str(c) for c in schema.names]
+        if not self.columns:
+            raise ValueError(f"{self._label}: the Parquet file has no columns")
+        if self.n_rows == 0:
+            raise ValueError(f"{self._label}: the file has columns but no data rows")
+        self._types = {}
+        for field in schema:
+            self._types.setdefault(field.name, field.type)
+        self._sample = None
+
+    def _open_parquet(self) -> pq.ParquetFile:
+        try:
+            return pq.ParquetFile(self.path)
+        except (pa.ArrowException, OSError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ValueError(
+                f"{self._label}: not a valid Parquet file, it may be corrupt or truncated "
+                f"({reason})"
+            ) from None
+
+    def _example(self, name: str) -> str:
+        """The first value of a non-numeric column that is not a number, for messages."""
+        if self._sample is not None:
+            for row, value in enumerate(self._sample.column(name).to_pylist(), start=1):
+                try:
+                    float(value)  # None, dates and text raise; numbers in a text column pass
+                except (TypeError, ValueError):
+                    if value is not None:
+                        return f"{str(value)!r} in data row {row}"
+        return f"type {self._types[name]}"
+
+    def _select(self, features: Sequence[str] | None) -> list[str]:
+        label, target, columns = self._label, self.target, self.columns
+        if target is not None and target not in columns:
+            raise ValueError(
+                f"{label}: no column {target!r} for the target; the columns are {_quoted(columns)}"
+            )
+        if features is None:
+            selected = [c for c in columns if c != target]
+        else:
+            selected = list(features)
+            if not selected:
+                raise ValueError("features is empty; name at least one feature column")
+            if not all(isinstance(f, str) for f in selected):
+                raise ValueError(f"features must be column names (str), got {selected!r}")
+            twice = sorted({f for f in selected if selected.count(f) > 1})
+            if twice:
+                raise ValueError(f"features lists {_quoted(twice)} more than once")
+            if target is not None and target in selected:
+                raise ValueError(f"the target {target!r} is also listed in features; leave it out")
+            missing = [f for f in selected if f not in columns]
+            if missing:
+                raise ValueError(
+                    f"{label}: no column(s) {_quoted(missing)} (asked for in features); the "
+                    f"columns are {_quoted(columns)}"
+                )
+        if not selected:
+            raise ValueError(
+                f"{label}: no feature columns, the file has only the target column {target!r}"
+            )
+        wanted = selected + ([target] if target is not None else [])
+        duplicated = sorted({c for c in wanted if columns.count(c) > 1})
+        if duplicated:
+            raise ValueError(
+                f"{label}: the column name(s) {_quoted(duplicated)} appear more than once in "
+                "the header; give every column a unique name"
+            )
+        text = [f for f in selected if not _is_numeric_type(self._types[f])]
+        if text:
+            numeric = [f for f in selected if f not in text]
+            examples = ", ".join(f"{f!r} ({self._example(f)})" for f in text[:5])
+            more = f" and {len(text) - 5} more" if len(text) > 5 else ""
+            keep = ",".join(numeric[:8]) + (",..." if len(numeric) > 8 else "")
+            listed = repr(numeric) if len(numeric) <= 8 else "[...]"
+            hint = (
+                f" or leave them out, e.g. --features {keep} (features={listed})"
+                if numeric
+                else " first"
+            )
+            raise ValueError(
+                f"{label}: non-numeric feature column(s) {examples}{more}; encode them as "
+                f"numbers (e.g. one-hot){hint}"
+            )
+        if target is not None:
+            t = self._types[target]
+            if self.task == "regression" and not _is_numeric_type(t):
+                raise ValueError(
+                    f"{label}: the target column {target!r} is not numeric "
+                    f"({self._example(target)}); for class labels use "
+                    "task='classification'"
+                )
+            if self.task == "classification" and not _is_label_type(t):
+                raise ValueError(
+                    f"{label}: the target column {target!r} has type {t}, which cannot hold "
+                    "class labels; use integer or string labels"
+                )
+        return selected
+
+    # ----------------------------------------------------------------------- reading
+
+    @property
+    def n_features(self) -> int:
+        """Number of feature columns, ``X.shape[1]``."""
+        return len(self.feature_names)
+
+    def __repr__(self) -> str:
+        return (
+            f"TabularSource({self._label!r}, format={self.format!r}, target={self.target!r}, "
+            f"n_features={self.n_features}, n_rows={self.n_rows})"
+        )
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+        return self.iter_chunks()
+
+    def iter_chunks(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+        """Stream the file once, as chunks ``(X, y)`` of at most ``batch_rows`` rows.
+
+        Each call starts a fresh pass over the file, so a training loop can stream
+        several epochs. ``X`` is a new C-contiguous float64 array of shape
+        ``(rows, n_features)``; ``y`` is float64 of shape ``(rows,)`` (regression),
+        the labels as read (classification), or ``None`` without a target.
+
+        Missing or non-finite values raise a ``ValueError`` when met (after counting
+        them over the rest of the file) unless ``drop_na=True``, which skips their rows.
+
+        Yields
+        ------
+        X : numpy.ndarray
+        y : numpy.ndarray or None
+
+        Examples
+        --------
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "gaps.csv"
+        >>> _ = path.write_text("x,y\\n1,2\\n,4\\n5,NA\\n7,8\\n")
+        >>> source = TabularSource(path, target="y", drop_na=True)
+        >>> [X.ravel().tolist() for X, _ in source.iter_chunks()], source.n_dropped
+        ([[1.0, 7.0]], 2)
+        """
+        return self._stream()
+
+    def read_all(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """Read the whole file into memory as ``(X, y)`` (for files that fit).
+
+        Examples
+        --------
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
+        >>> _ = path.write_text("a,b\\n1,2\\n3,4\\n")
+        >>> X, y = TabularSource(path).read_all()
+        >>> X.tolist(), y
+        ([[1.0, 2.0], [3.0, 4.0]], None)
+        """
+        Xs, ys = [], []
+        for X, y in self._stream():
+            Xs.append(X)
+            ys.append(y)
+        X = np.concatenate(Xs) if len(Xs) > 1 else Xs[0]
+        if self.target is None:
+            return X, None
+        return X, (np.concatenate(ys) if len(ys) > 1 else ys[0])
+
+    def _stream(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+        missing = _MissingValues()
+        seen = kept = dropped = 0
+        for table in _rechunk(self._record_batches(), self.batch_rows):
+            X, y, bad_columns, bad_rows = self._convert(table)
+            if bad_rows is not None:
+                missing.add(bad_columns, bad_rows, seen)
+                if self.drop_na:
+                    keep = ~bad_rows
+                    X = X[keep]
+                    y = self._filter_target(y, keep)
+                    dropped += int(bad_rows.sum())
+            seen += table.num_rows
+            if missing.rows and not self.drop_na:
+                continue  # keep counting to the end of the file, then report everything
+            if len(X):
+                kept += len(X)
+                yield X, y
+        self.n_rows = seen
+        if missing.rows and not self.drop_na:
+            raise ValueError(missing.message(self._label))
+        self.n_dropped = dropped
+        if kept == 0:
+            raise ValueError(
+                f"{self._label}: all {seen} data rows have a missing or non-finite value in "
+                "the selected columns, so none is left; fill the gaps or choose other columns"
+            )
+
+    def _filter_target(self, y: Any, keep: np.ndarray) -> Any:
+        if y is None or isinstance(y, np.ndarray):
+            return None if y is None else y[keep]
+        return y.filter(pa.array(keep)).to_numpy(zero_copy_only=False)
+
+    def _convert(self, table: pa.Table) -> tuple[np.ndarray, Any, list, np.ndarray | None]:
+        """Turn one Arrow chunk into ``X`` (and ``y``) and find the missing cells."""
+        d = len(self.feature_names)
+        X = np.empty((table.num_rows, d), dtype=np.float64)
+        for j in range(d):
+            _to_float64(table.column(j), X[:, j])
+        bad_columns: list[tuple[str, np.ndarray]] = []
+        if not math.isfinite(float(X.sum())):  # one cheap pass; NaN/inf propagate
+            bad = ~np.isfinite(X)
+            bad_columns = [
+                (name, bad[:, j]) for j, name in enumerate(self.feature_names) if bad[:, j].any()
+            ]
+        y: Any = None
+        if self.target is not None:
+            column = table.column(d)
+            if self.task == "regression":
+                y = np.empty(table.num_rows, dtype=np.float64)
+                _to_float64(column, y)
+                y_bad = ~np.isfinite(y)
+            else:
+                if pa.types.is_dictionary(column.type):
+                    column = column.cast(column.type.value_type)
+                y_bad = column.is_null(nan_is_null=True).to_numpy(zero_copy_only=False)
+                y = column if y_bad.any() else column.to_numpy(zero_copy_only=False)
+            if y_bad.any():
+                bad_columns.append((self.target, y_bad))
+        if not bad_columns:
+            return X, y, bad_columns, None
+        bad_rows = np.logical_or.reduce([mask for _, mask in bad_columns])
+        if isinstance(y, pa.ChunkedArray) and not self.drop_na:
+            y = None  # this chunk is only counted, never yielded
+        return X, y, bad_columns, bad_rows
+
+    def _record_batches(self) -> Iterator[pa.RecordBatch]:
+        """Arrow record batches holding the features then the target, in that order."""
+        wanted = self.feature_names + ([self.target] if self.target is not None else [])
+        if self.format == "parquet":
+            yield from self._parquet_batches(wanted)
+            return
+        types = {}
+        for name in wanted:
+            t = self._types[name]
+            if name == self.target and self.task == "classification":
+                types[name] = pa.string() if pa.types.is_null(t) else t
+            else:
+                types[name] = pa.bool_() if pa.types.is_boolean(t) else pa.float64()
+        try:
+            reader = pacsv.open_csv(
+                self.path,
+                read_options=pacsv.ReadOptions(block_size=self._block_size, use_threads=True),
+                parse_options=self._parse_options(),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=types, include_columns=wanted, strings_can_be_null=True
+                ),
+            )
+            with contextlib.closing(reader):
+                yield from reader
+        except pa.ArrowInvalid as exc:
+            raise self._csv_error(exc) from None
+
+    def _parquet_batches(self, wanted: list[str]) -> Iterator[pa.RecordBatch]:
+        parquet = self._open_parquet()
+        try:
+            yield from parquet.iter_batches(
+                batch_size=self.batch_rows, columns=wanted, use_threads=True
+            )
+        except (pa.ArrowException, OSError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ValueError(
+                f"{self._label}: the Parquet file is corrupt, reading it failed ({reason})"
+            ) from None
+        finally:
+            parquet.close()
+
+    # -------------------------------------------------------------- CSV error messages
+
+    def _csv_error(self, exc: Exception) -> ValueError:
+        """Translate a pyarrow CSV error into one line naming the file, row and column."""
+        message = str(exc)
+        ragged = re.search(r"Expected (\d+) columns, got (\d+): ?(.*)", message, re.S)
+        if ragged:
+            expected, got = int(ragged.group(1)), int(ragged.group(2))
+            text = ragged.group(3).splitlines()[0] if ragged.group(3) else ""
+            row_match = re.search(r"Row #(\d+)", message)
+            number = int(row_match.group(1)) if row_match else self._locate_ragged_row()
+            where = f"data row {number - 1}" if number else "a data row"
+            return ValueError(
+                f"{self._label}: {where} has {got} field(s) but the header has {expected} "
+                f"(ragged row {text[:60]!r}); every row needs one value per column"
+            )
+        bad_value = re.search(
+            r"In CSV column #(\d+): CSV conversion error to (\w+): invalid value '(.*)'$",
+            message,
+            re.S,
+        )
+        if bad_value:
+            index, kind, value = int(bad_value.group(1)), bad_value.group(2), bad_value.group(3)
+            name = self.columns[index] if index < len(self.columns) else f"#{index}"
+            row = self._locate_value(name, value)
+            where = f" in data row {row}" if row else ""
+            if name == self.target and self.task == "classification":
+                return ValueError(
+                    f"{self._label}: the target column {name!r} has the value {value!r}{where}, "
+                    f"which is not of type {kind} like the labels in the first rows; make "
+                    "the labels consistent"
+                )
+            if name == self.target:
+                advice = "fix that cell, or for class labels use task='classification'"
+            else:
+                advice = "fix that cell, or leave the column out with --features (features=[...])"
+            return ValueError(
+                f"{self._label}: column {name!r} has the non-numeric value {value!r}{where}, "
+                f"but it must hold numbers only; {advice}"
+            )
+        first_line = message.splitlines()[0] if message else type(exc).__name__
+        return ValueError(f"{self._label}: could not read the CSV file: {first_line}")
+
+    def _locate_ragged_row(self) -> int | None:
+        """Re-read single-threaded, which lets pyarrow number the offending row."""
+        numbers: list[int] = []
+
+        def handler(row: Any) -> str:
+            numbers.append(row.number)
+            return "error"
+
+        try:
+            reader = pacsv.open_csv(
+                self.path,
+                read_options=pacsv.ReadOptions(block_size=self._block_size, use_threads=False),
+                parse_options=self._parse_options(invalid_row_handler=handler),
+                convert_options=pacsv.ConvertOptions(
+                    include_columns=self.columns[:1], column_types={self.columns[0]: pa.string()}
+                ),
+            )
+            with contextlib.closing(reader):
+                for _ in reader:
+                    pass
+        except pa.ArrowInvalid:
+            pass
+        return numbers[0] if numbers and numbers[0] and numbers[0] > 0 else None
+
+    def _locate_value(self, column: str, value: str) -> int | None:
+        """Find the first data row where ``column`` holds the text ``value``."""
+        try:
+            reader = pacsv.open_csv(
+                self.path,
+                read_options=pacsv.ReadOptions(block_size=self._block_size, use_threads=True),
+                parse_options=self._parse_options(),
+                convert_options=pacsv.ConvertOptions(
+                    include_columns=[column], column_types={column: pa.string()}
+                ),
+            )
+            offset = 0
+            with contextlib.closing(reader):
+                for batch in reader:
+                    index = pc.index(batch.column(0), value).as_py()
+                    if index >= 0:
+                        return offset + index + 1
+                    offset += batch.num_rows
+        except pa.ArrowInvalid:
+            return None
+        return None
+
+
+def _file_mode(path: Path) -> int:
+    """Permissions for a file we create: the old file's, else the usual ones (the temporary
+    file starts private)."""
+    with contextlib.suppress(OSError):
+        return stat.S_IMODE(os.stat(path).st_mode)
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _csv_field(text: str, delimiter: str) -> str:
+    """Quote a CSV field when it holds the delimiter, a quote or a line break."""
+    if any(ch in text for ch in (delimiter, '"', "\n", "\r")):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def check_columns(
+    expected: Sequence[str],
+    available: Sequence[str],
+    *,
+    ignore: Iterable[str] = (),
+    source: str = "the data",
+) -> None:
+    """Raise ``ValueError`` unless ``available`` holds exactly the ``expected`` columns.
+
+    Used before predicting: the data must have every column the model was fitted on and
+    nothing else (apart from ``ignore``, e.g. the target column of a labelled file).
+    Order does not matter, columns are matched by name.
+
+    Parameters
+    ----------
+    expected : sequence of str
+        The model's feature names.
+    available : sequence of str
+        The data's columns.
+    ignore : iterable of str, optional
+        Columns allowed in the data though not expected.
+    source : str, default "the data"
+        How to name the data in the message (e.g. the file name).
+
+    Examples
+    --------
+    >>> check_columns(["a", "b"], ["b", "a"])
+    >>> check_columns(["a", "b"], ["a", "c"], source="new.csv")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: new.csv is missing column(s) 'b' that the model was fitted on and has ...
+    """
+    have, want, skip = set(available), set(expected), set(ignore)
+    missing = [c for c in expected if c not in have]
+    extra = [c for c in available if c not in want and c not in skip]
+    if not missing and not extra:
+        return
+    problems = []
+    if missing:
+        problems.append(f"is missing column(s) {_quoted(missing)} that the model was fitted on")
+    if extra:
+        problems.append(f"has extra column(s) {_quoted(extra)} that it was not")
+    raise ValueError(
+        f"{source} {' and '.join(problems)}; the model expects {_quoted(list(expected))}"
+    )
+
+
+class PredictionWriter:
+    """Write predictions chunk by chunk to a CSV or Parquet file, atomically.
+
+    Rows go to a temporary file in the destination folder; :meth:`close` (or leaving the
+    ``with`` block normally) moves it over ``path`` with ``os.replace``. If anything
+    fails first, the temporary file is removed and ``path`` is untouched, so a crash
+    never leaves half a prediction file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The destination; its suffix gives the format (``.csv``, ``.tsv``, ``.txt`` or
+        ``.parquet``, ``.pq``). A missing folder is created.
+    delimiter : str, optional
+        CSV separator; ``','`` by default (``'\\t'`` for ``.tsv``).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import numpy as np
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "preds.csv"
+    >>> with PredictionWriter(path) as writer:
+    ...     writer.write({"id": np.array([1, 2]), "prediction": np.array([0.5, 1.5])})
+    ...     writer.write({"id": np.array([3]), "prediction": np.array([2.5])})
+    >>> print(path.read_text().strip())
+    id,prediction
+    1,0.5
+    2,1.5
+    3,2.5
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, delimiter: str | None = None) -> None:
+        self.path = Path(path)
+        self.format = _format_of(self.path, "output")
+        self.delimiter = _check_delimiter(delimiter, self.path)
+        if self.path.is_dir():
+            raise ValueError(f"{self.path}: is a folder; give a file name for the predictions")
+        ensure_writable_dir(self.path.parent, name="output folder")
+        self.n_rows = 0
+        self._schema: pa.Schema | None = None
+        self._writer: Any = None
+        self._sink: Any = None
+        self._tmp: str | None = None
+        self._closed = False
+
+    def __enter__(self) -> PredictionWriter:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def write(self, columns: Mapping[str, Any]) -> None:
+        """Append rows given as ``{column name: 1-D array}`` (same names every time).
+
+        Raises
+        ------
+        ValueError
+            If the columns are not 1-D with equal lengths, or differ from the first
+            call's names or types.
+        """
+        if self._closed:
+            raise ValueError(f"{self.path}: the writer is closed; open a new one")
+        if not isinstance(columns, Mapping) or not columns:
+            raise ValueError("write() takes a non-empty dict {column name: 1-D array}")
+        names = [str(n) for n in columns]
+        arrays = []
+        for name, values in zip(names, columns.values(), strict=True):
+            arr = np.asarray(values)
+            if arr.ndim != 1:
+                raise ValueError(
+                    f"column {name!r} must be 1-D, got shape {arr.shape}; write one column "
+                    "per output (e.g. one per class)"
+                )
+            arrays.append(arr)
+        lengths = {len(a) for a in arrays}
+        if len(lengths) > 1:
+            sizes = ", ".join(f"{n!r}: {len(a)}" for n, a in zip(names, arrays, strict=True))
+            raise ValueError(f"columns must have equal lengths, got {sizes}")
+        try:
+            if self._schema is None:
+                batch = pa.record_batch([pa.array(a) for a in arrays], names=names)
+                self._open(batch.schema)
+            else:
+                if names != self._schema.names:
+                    raise ValueError(
+                        f"write() got columns {_quoted(names)} but the file has "
+                        f"{_quoted(self._schema.names)}; pass the same columns every time"
+                    )
+                batch = pa.record_batch(
+                    [
+                        pa.array(a).cast(field.type)
+                        for a, field in zip(arrays, self._schema, strict=True)
+                    ],
+                    schema=self._schema,
+                )
+            self._writer.write_batch(batch)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+            self.abort()
+            raise ValueError(
+                f"{self.path}: could not write these columns: {str(exc).splitlines()[0]}"
+            ) from None
+        except BaseException:
+            self.abort()
+            raise
+        self.n_rows += lengths.pop()
+
+    def _open(self, schema: pa.Schema) -> None:
+        fd, self._tmp = tempfile.mkstemp(
+            prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
+        )
+        os.close(fd)
+        if self.format == "csv":
+            # pyarrow quotes every header name; write the header ourselves, quoting a name
+            # only when CSV needs it, and let pyarrow write the rows.
+            self._sink = pa.OSFile(self._tmp, "wb")
+            header = self.delimiter.join(_csv_field(n, self.delimiter) for n in schema.names)
+            self._sink.write((header + "\n").encode())
+            options = pacsv.WriteOptions(include_header=False, delimiter=self.delimiter)
+            self._writer = pacsv.CSVWriter(self._sink, schema, write_options=options)
+        else:
+            self._writer = pq.ParquetWriter(self._tmp, schema)
+        self._schema = schema
+
+    def close(self) -> None:
+        """Finish the file and move it into place (nothing to do if already closed)."""
+        if self._closed:
+            return
+        if self._writer is None:
+            self._closed = True
+            raise ValueError(f"{self.path}: no rows were written, so no file was created")
+        try:
+            self._writer.close()
+            if self._sink is not None:
+                self._sink.close()
+            fd = os.open(self._tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.chmod(self._tmp, _file_mode(self.path))
+            os.replace(self._tmp, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        self._closed = True
+
+    def abort(self) -> None:
+        """Discard everything written so far; ``path`` is left as it was."""
+        for handle in (self._writer, self._sink):
+            if handle is not None:
+                with contextlib.suppress(Exception):
+                    handle.close()
+        if self._tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._tmp)
+        self._writer = self._sink = None
+        self._closed = True
