@@ -1,15 +1,53 @@
-"""Writing files safely: every file torchlinear writes appears whole or not at all."""
+"""Writing files safely, and model files: safetensors weights plus a JSON sidecar.
+
+Every file torchlinear writes appears whole or not at all (:func:`atomic_write`).
+
+A saved model is two files in one folder:
+
+``model.json``
+    The sidecar, human-readable: the file format and its version, the library version,
+    the name, size and SHA-256 of the weights file, the dtype and shape of every tensor,
+    and whatever metadata the caller passes (model kind, feature names, classes, scaler,
+    training configuration, metrics, ...).
+``model-<first 12 hex digits of the SHA-256>.safetensors``
+    The tensors, in the safetensors format (a JSON header and raw bytes: loading it
+    executes nothing, unlike a pickle).
+
+The weights file is named by its content and written first; replacing the sidecar is the
+single atomic step that switches from the previous model to the new one. A crash at any
+moment therefore leaves either the previous pair or the new pair, never a mixture, and
+loading checks the SHA-256 so a truncated or edited weights file is refused.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
+import math
 import os
+import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
-__all__ = ["atomic_write", "ensure_writable_dir"]
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "atomic_write",
+    "ensure_writable_dir",
+    "flatten_state",
+    "load_model",
+    "save_model",
+    "unflatten_state",
+]
+
+FORMAT_NAME = "torchlinear"
+"""The ``format`` field of every sidecar."""
+
+FORMAT_VERSION = 1
+"""The model-file format this version writes; files with a larger number are refused."""
 
 
 @contextlib.contextmanager
@@ -31,6 +69,7 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w", **open_kwargs) -
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
         with os.fdopen(fd, mode, **open_kwargs) as handle:
             yield handle
             handle.flush()
@@ -40,6 +79,12 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w", **open_kwargs) -
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def ensure_writable_dir(path: str | os.PathLike[str], name: str = "out") -> Path:
@@ -65,3 +110,324 @@ def ensure_writable_dir(path: str | os.PathLike[str], name: str = "out") -> Path
             f"{name} {str(path)!r} is not writable ({exc.strerror}); choose another folder"
         ) from exc
     return path
+
+
+# ---------------------------------------------------------------------------------------
+# Model files
+# ---------------------------------------------------------------------------------------
+
+_RESERVED = ("format", "format_version", "library_version", "weights")
+_DEFAULT_STEM = "model"
+
+
+def _library_version() -> str:
+    from torchlinear import __version__
+
+    return __version__
+
+
+def _sidecar_path(path: str | os.PathLike[str]) -> Path:
+    """The sidecar's path: ``path`` itself if it ends in ``.json``, else ``path/model.json``."""
+    path = Path(path)
+    if path.suffix.lower() == ".json":
+        return path
+    return path / f"{_DEFAULT_STEM}.json"
+
+
+def _json_default(value: Any) -> Any:
+    """Make NumPy values, tensors, paths, dtypes and tuples JSON-serialisable."""
+    import numpy as np
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().tolist()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, torch.dtype | torch.device):
+        return str(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    raise TypeError(f"metadata value of type {type(value).__name__} is not JSON-serialisable")
+
+
+def save_model(
+    path: str | os.PathLike[str],
+    tensors: Mapping[str, Any],
+    metadata: Mapping[str, Any] | None = None,
+) -> Path:
+    """Save tensors and metadata as a safetensors file plus a JSON sidecar, atomically.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A folder (created if needed; the files are ``model.json`` and
+        ``model-<hash>.safetensors``) or the sidecar's own path ending in ``.json``
+        (``name.json`` and ``name-<hash>.safetensors`` beside it).
+    tensors : mapping of str to torch.Tensor
+        The weights (any device; stored from the CPU).
+    metadata : mapping, optional
+        JSON-serialisable facts about the model (NumPy values, tensors and paths are
+        converted). The keys ``format``, ``format_version``, ``library_version`` and
+        ``weights`` are reserved.
+
+    Returns
+    -------
+    pathlib.Path
+        The sidecar's path; pass it (or the folder) to :func:`load_model`.
+
+    Examples
+    --------
+    >>> import tempfile, torch
+    >>> folder = tempfile.mkdtemp()
+    >>> sidecar = save_model(folder, {"w": torch.tensor([1.0, 2.0])}, {"kind": "demo"})
+    >>> tensors, meta = load_model(folder)
+    >>> tensors["w"], meta["kind"], meta["format_version"]
+    (tensor([1., 2.]), 'demo', 1)
+    """
+    import torch
+    from safetensors.torch import save as safetensors_bytes
+
+    sidecar = _sidecar_path(path)
+    ensure_writable_dir(sidecar.parent, name="model folder")
+    metadata = dict(metadata or {})
+    clash = [k for k in _RESERVED if k in metadata]
+    if clash:
+        raise ValueError(f"metadata keys {clash} are reserved by the model file format")
+    prepared: dict[str, torch.Tensor] = {}
+    for name, value in tensors.items():
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"tensor names must be non-empty strings, got {name!r}")
+        if not isinstance(value, torch.Tensor):
+            raise ValueError(
+                f"tensors[{name!r}] must be a torch.Tensor, got {type(value).__name__}"
+            )
+        prepared[name] = value.detach().to("cpu", copy=True).contiguous()
+    blob = safetensors_bytes(prepared, metadata={"format": FORMAT_NAME})
+    digest = hashlib.sha256(blob).hexdigest()
+    stem = sidecar.stem
+    weights = sidecar.with_name(f"{stem}-{digest[:12]}.safetensors")
+    document = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "library_version": _library_version(),
+        "weights": {
+            "file": weights.name,
+            "sha256": digest,
+            "bytes": len(blob),
+            "tensors": {
+                k: {"dtype": str(v.dtype).removeprefix("torch."), "shape": list(v.shape)}
+                for k, v in prepared.items()
+            },
+        },
+        **metadata,
+    }
+    text = json.dumps(document, indent=2, default=_json_default) + "\n"
+    previous = _referenced_weights(sidecar)
+    with atomic_write(weights, "wb") as handle:
+        handle.write(blob)
+    with atomic_write(sidecar, "w", encoding="utf-8") as handle:  # the commit point
+        handle.write(text)
+    _remove_stale_weights(sidecar, keep=weights, previous=previous)
+    return sidecar
+
+
+def _referenced_weights(sidecar: Path) -> Path | None:
+    try:
+        name = json.loads(sidecar.read_text(encoding="utf-8"))["weights"]["file"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return sidecar.with_name(name) if isinstance(name, str) and Path(name).name == name else None
+
+
+def _remove_stale_weights(sidecar: Path, keep: Path, previous: Path | None) -> None:
+    """Delete the previous weights and leftovers of interrupted saves of the same stem."""
+    pattern = re.compile(re.escape(sidecar.stem) + r"-[0-9a-f]{12}\.safetensors")
+    stale = {p for p in sidecar.parent.iterdir() if pattern.fullmatch(p.name)}
+    if previous is not None:
+        stale.add(previous)
+    for p in stale - {keep}:
+        with contextlib.suppress(OSError):
+            p.unlink()
+
+
+def _locate_sidecar(path: str | os.PathLike[str]) -> Path:
+    path = Path(path)
+    if path.is_dir():
+        sidecar = path / f"{_DEFAULT_STEM}.json"
+        if not sidecar.exists():
+            raise ValueError(
+                f"folder {str(path)!r} holds no {sidecar.name}; pass the folder a model was "
+                "saved to, or its .json file"
+            )
+        return sidecar
+    if not path.exists():
+        raise ValueError(f"model file {str(path)!r} does not exist; check the path")
+    if path.suffix.lower() != ".json":
+        raise ValueError(
+            f"{str(path)!r} is not a model sidecar; pass the model's folder or its .json file "
+            "(the .safetensors file alone has no metadata)"
+        )
+    return path
+
+
+def load_model(
+    path: str | os.PathLike[str], *, device: str | Any = "cpu"
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Load a model saved by :func:`save_model`, checking its format and checksum.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The model's folder or its ``.json`` sidecar.
+    device : str or torch.device, default "cpu"
+        Where to put the tensors.
+
+    Returns
+    -------
+    tensors : dict of str to torch.Tensor
+    metadata : dict
+        The whole sidecar: the caller's metadata plus ``format``, ``format_version``,
+        ``library_version`` and ``weights``.
+
+    Raises
+    ------
+    ValueError
+        One line naming the file and what to do, when the path holds no model, the
+        sidecar is not valid JSON or lacks a field, the format version is newer than this
+        library reads, or the weights file is missing, truncated or modified. Nothing is
+        ever unpickled.
+    """
+    from safetensors.torch import load as safetensors_load
+
+    sidecar = _locate_sidecar(path)
+    where = repr(str(sidecar))
+    try:
+        document = json.loads(sidecar.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"model file {where} is not text; it is corrupt — re-save the model"
+        ) from exc
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"model file {where} is not valid JSON ({exc.msg} at line {exc.lineno}); it is "
+            "truncated or was edited — re-save the model"
+        ) from exc
+    if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
+        raise ValueError(f"{where} is not a {FORMAT_NAME} model file")
+    version = document.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(
+            f"model file {where} has an invalid format_version {version!r}; re-save it"
+        )
+    if version > FORMAT_VERSION:
+        raise ValueError(
+            f"model file {where} has format version {version} (written by torchlinear "
+            f"{document.get('library_version', '?')}), newer than this torchlinear "
+            f"{_library_version()} reads (format {FORMAT_VERSION}); upgrade torchlinear"
+        )
+    info = document.get("weights")
+    for key in ("file", "sha256"):
+        if not isinstance(info, dict) or not isinstance(info.get(key), str):
+            raise ValueError(f"model file {where} is missing 'weights.{key}'; re-save the model")
+    name = info["file"]
+    if Path(name).name != name or not name.endswith(".safetensors"):
+        raise ValueError(f"model file {where} names an invalid weights file {name!r}")
+    weights = sidecar.with_name(name)
+    try:
+        blob = weights.read_bytes()
+    except FileNotFoundError as exc:
+        raise ValueError(
+            f"weights file {str(weights)!r} named by {where} is missing; copy it next to the "
+            "sidecar or re-save the model"
+        ) from exc
+    if hashlib.sha256(blob).hexdigest() != info["sha256"]:
+        raise ValueError(
+            f"weights file {str(weights)!r} does not match the SHA-256 recorded in {where} "
+            "(truncated or modified); re-save or re-train the model"
+        )
+    try:
+        tensors = safetensors_load(blob)
+    except Exception as exc:  # any parse failure means a corrupt file
+        raise ValueError(f"weights file {str(weights)!r} is not a valid safetensors file") from exc
+    listed = info.get("tensors")
+    if isinstance(listed, dict) and set(listed) != set(tensors):
+        missing = sorted(set(listed) - set(tensors))
+        raise ValueError(
+            f"weights file {str(weights)!r} lacks tensors {missing}; re-save the model"
+        )
+    if str(device) != "cpu":
+        tensors = {k: v.to(device) for k, v in tensors.items()}
+    return tensors, document
+
+
+# ---------------------------------------------------------------------------------------
+# Nested states (optimizer, scheduler) as JSON plus tensors, so no pickle is needed
+# ---------------------------------------------------------------------------------------
+
+
+def flatten_state(state: Any, prefix: str = "state") -> tuple[Any, dict[str, Any]]:
+    """Split a nested state (dicts, lists, tuples, tensors, scalars) into JSON and tensors.
+
+    Every tensor is replaced by ``{"__tensor__": key}`` and collected under ``key``;
+    tuples and dicts with non-string keys (an optimizer's parameter indices) are tagged so
+    :func:`unflatten_state` rebuilds them exactly.
+
+    Examples
+    --------
+    >>> import torch
+    >>> doc, tensors = flatten_state({"state": {0: {"step": torch.tensor(3.0)}}, "b": (0.9, 0.99)})
+    >>> unflatten_state(doc, tensors)
+    {'state': {0: {'step': tensor(3.)}}, 'b': (0.9, 0.99)}
+    """
+    import torch
+
+    tensors: dict[str, torch.Tensor] = {}
+
+    def encode(value: Any) -> Any:
+        if isinstance(value, torch.Tensor):
+            key = f"{prefix}.{len(tensors)}"
+            tensors[key] = value.detach()
+            return {"__tensor__": key}
+        if isinstance(value, dict):
+            if all(isinstance(k, str) and not k.startswith("__") for k in value):
+                return {k: encode(v) for k, v in value.items()}
+            return {"__dict__": [[encode(k), encode(v)] for k, v in value.items()]}
+        if isinstance(value, tuple):
+            return {"__tuple__": [encode(v) for v in value]}
+        if isinstance(value, list):
+            return [encode(v) for v in value]
+        if value is None or isinstance(value, bool | int | str):
+            return value
+        if isinstance(value, float):
+            return value if math.isfinite(value) else {"__float__": repr(value)}
+        return _json_default(value)
+
+    return encode(state), tensors
+
+
+def unflatten_state(document: Any, tensors: Mapping[str, Any]) -> Any:
+    """Rebuild a state split by :func:`flatten_state`."""
+
+    def decode(value: Any) -> Any:
+        if isinstance(value, dict):
+            if "__tensor__" in value:
+                key = value["__tensor__"]
+                if key not in tensors:
+                    raise ValueError(f"saved state refers to a missing tensor {key!r}")
+                return tensors[key]
+            if "__dict__" in value:
+                return {decode(k): decode(v) for k, v in value["__dict__"]}
+            if "__tuple__" in value:
+                return tuple(decode(v) for v in value["__tuple__"])
+            if "__float__" in value:
+                return float(value["__float__"])
+            return {k: decode(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [decode(v) for v in value]
+        return value
+
+    return decode(document)

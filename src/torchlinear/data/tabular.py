@@ -66,7 +66,7 @@ FORMATS: dict[str, str] = {
 
 _HEAD_BYTES = 1 << 20  # bytes of a CSV read up front to check the header and infer types
 _BLOCK_BYTES = 1 << 20  # CSV parser block: pyarrow reads a bounded number of blocks ahead
-_CHUNK_BYTES = 16 << 20  # default chunk: about this many bytes of float64 per (X, y)
+_CHUNK_BYTES = 4 << 20  # default chunk: about this many bytes of float64 per (X, y)
 _DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
 Task = Literal["regression", "classification"]
@@ -206,7 +206,7 @@ class TabularSource:
     delimiter : str, optional
         CSV field separator; ``','`` by default (``'\\t'`` for ``.tsv``).
     batch_rows : int, optional
-        Maximum rows per chunk; by default about 16 MB of float64 per chunk.
+        Maximum rows per chunk; by default about 4 MB of float64 per chunk.
 
     Attributes
     ----------
@@ -297,6 +297,9 @@ class TabularSource:
             width = len(self.feature_names) + (target is not None)
             batch_rows = max(1, _CHUNK_BYTES // (8 * width))
         self.batch_rows = check_positive_int("batch_rows", batch_rows)
+        self.row_groups: list[int] | None = None  # a part of the file: see restrict()
+        self.byte_range: tuple[int, int] | None = None
+        self._row_offset = 0
 
     # ----------------------------------------------------------------- opening checks
 
@@ -469,6 +472,110 @@ class TabularSource:
         """Number of feature columns, ``X.shape[1]``."""
         return len(self.feature_names)
 
+    @property
+    def data_offset(self) -> int | None:
+        """CSV: the byte offset of the first data line (just after the header line, past
+        any empty lines before it); ``None`` for Parquet."""
+        if self.format != "csv":
+            return None
+        with open(self.path, "rb") as f:
+            offset = 0
+            for line in f:  # empty lines before the header are skipped, as the parser does
+                offset += len(line)
+                if line.rstrip(b"\r\n"):
+                    return offset
+        return offset
+
+    def restrict(
+        self,
+        *,
+        row_groups: Sequence[int] | None = None,
+        byte_range: tuple[int, int] | None = None,
+    ) -> TabularSource:
+        """A copy of this source that reads only a part of the file.
+
+        The checks made on opening (header, columns, types) carry over; only the rows
+        read differ. Each process of a distributed job reads its own part this way (see
+        :func:`torchlinear.distributed.shard_source`). A part may hold no rows at all, and
+        a part's rows dropped by ``drop_na`` never raise "no rows left". Rows are numbered
+        from the start of the part in messages about missing values, which name the part.
+
+        Parameters
+        ----------
+        row_groups : sequence of int, optional
+            Parquet only: the row groups to read, in this order.
+        byte_range : (int, int), optional
+            CSV only: read the lines that start in ``[start, stop)``. ``start`` must be
+            :attr:`data_offset` or just after a line break and ``stop`` the file size or
+            just after a line break. This needs one record per line, i.e. no line breaks
+            inside quoted fields, which holds for numeric tables.
+
+        Examples
+        --------
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
+        >>> _ = path.write_text("x,y\\n1,2\\n3,4\\n5,6\\n")
+        >>> source = TabularSource(path, target="y")
+        >>> source.data_offset
+        4
+        >>> X, y = source.restrict(byte_range=(8, 16)).read_all()
+        >>> X.ravel().tolist(), y.tolist()
+        ([3.0, 5.0], [4.0, 6.0])
+        """
+        import copy
+
+        if (row_groups is None) == (byte_range is None):
+            raise ValueError("restrict() takes exactly one of row_groups= or byte_range=")
+        part = copy.copy(self)
+        part.n_dropped = None
+        if row_groups is not None:
+            if self.format != "parquet":
+                raise ValueError(f"{self._label}: row_groups= applies to Parquet files only")
+            parquet = self._open_parquet()
+            try:
+                meta = parquet.metadata
+                sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+            finally:
+                parquet.close()
+            groups = [int(g) for g in row_groups]
+            bad = [g for g in groups if not 0 <= g < len(sizes)]
+            if bad:
+                raise ValueError(
+                    f"{self._label}: no row group(s) {bad}; the file has {len(sizes)} "
+                    f"(numbered 0 to {len(sizes) - 1})"
+                )
+            part.row_groups, part.byte_range = groups, None
+            part.n_rows = sum(sizes[g] for g in groups)
+            contiguous = bool(groups) and groups == list(range(groups[0], groups[0] + len(groups)))
+            part._row_offset = sum(sizes[: groups[0]]) if contiguous else 0
+            shown = f"{groups[0]}-{groups[-1]}" if contiguous else str(groups)
+            part._label = f"{self.path} (row groups {shown})"
+            return part
+        if self.format != "csv":
+            raise ValueError(f"{self._label}: byte_range= applies to CSV files only")
+        start, stop = (int(b) for b in byte_range)  # type: ignore[union-attr]
+        size = self.path.stat().st_size
+        first = self.data_offset
+        assert first is not None
+        if not first <= start <= stop <= size:
+            raise ValueError(
+                f"{self._label}: byte_range {byte_range} must satisfy {first} <= start <= "
+                f"stop <= {size} (the data lines lie in bytes {first} to {size})"
+            )
+        with open(self.path, "rb") as f:
+            for edge, name in ((start, "start"), (stop, "stop")):
+                if first < edge < size:
+                    f.seek(edge - 1)
+                    if f.read(1) != b"\n":
+                        raise ValueError(
+                            f"{self._label}: byte_range {name} {edge} is not at the start of "
+                            "a line; put it just after a line break"
+                        )
+        part.row_groups, part.byte_range = None, (start, stop)
+        part.n_rows, part._row_offset = None, 0
+        part._label = f"{self.path} (bytes {start} to {stop})"
+        return part
+
     def __repr__(self) -> str:
         return (
             f"TabularSource({self._label!r}, format={self.format!r}, target={self.target!r}, "
@@ -521,6 +628,9 @@ class TabularSource:
         for X, y in self._stream():
             Xs.append(X)
             ys.append(y)
+        if not Xs:  # a part of the file (see restrict) with no rows
+            Xs = [np.empty((0, self.n_features))]
+            ys = [np.empty(0, dtype=np.float64 if self.task == "regression" else object)]
         X = np.concatenate(Xs) if len(Xs) > 1 else Xs[0]
         if self.target is None:
             return X, None
@@ -532,7 +642,7 @@ class TabularSource:
         for table in _rechunk(self._record_batches(), self.batch_rows):
             X, y, bad_columns, bad_rows = self._convert(table)
             if bad_rows is not None:
-                missing.add(bad_columns, bad_rows, seen)
+                missing.add(bad_columns, bad_rows, self._row_offset + seen)
                 if self.drop_na:
                     keep = ~bad_rows
                     X = X[keep]
@@ -548,7 +658,8 @@ class TabularSource:
         if missing.rows and not self.drop_na:
             raise ValueError(missing.message(self._label))
         self.n_dropped = dropped
-        if kept == 0:
+        whole_file = self.row_groups is None and self.byte_range is None
+        if kept == 0 and whole_file:  # a part may be empty; the whole data must not be
             raise ValueError(
                 f"{self._label}: all {seen} data rows have a missing or non-finite value in "
                 "the selected columns, so none is left; fill the gaps or choose other columns"
@@ -605,25 +716,43 @@ class TabularSource:
                 types[name] = pa.string() if pa.types.is_null(t) else t
             else:
                 types[name] = pa.bool_() if pa.types.is_boolean(t) else pa.float64()
-        try:
-            reader = pacsv.open_csv(
-                self.path,
-                read_options=pacsv.ReadOptions(block_size=self._block_size, use_threads=True),
-                parse_options=self._parse_options(),
-                convert_options=pacsv.ConvertOptions(
-                    column_types=types, include_columns=wanted, strings_can_be_null=True
-                ),
-            )
-            with contextlib.closing(reader):
-                yield from reader
-        except pa.ArrowInvalid as exc:
-            raise self._csv_error(exc) from None
+        read_options = pacsv.ReadOptions(block_size=self._block_size, use_threads=True)
+        with contextlib.ExitStack() as stack:
+            stream: Any = self.path
+            if self.byte_range is not None:  # a part: its lines only, the header is known
+                start, stop = self.byte_range
+                if start == stop:
+                    return
+                stream = stack.enter_context(pa.OSFile(str(self.path))).get_stream(
+                    start, stop - start
+                )
+                read_options.column_names = self.columns
+            try:
+                reader = pacsv.open_csv(
+                    stream,
+                    read_options=read_options,
+                    parse_options=self._parse_options(),
+                    convert_options=pacsv.ConvertOptions(
+                        column_types=types, include_columns=wanted, strings_can_be_null=True
+                    ),
+                )
+                with contextlib.closing(reader):
+                    yield from reader
+            except pa.ArrowInvalid as exc:
+                if self.byte_range is not None and "Empty CSV file" in str(exc):
+                    return  # only empty lines in this part
+                raise self._csv_error(exc) from None
 
     def _parquet_batches(self, wanted: list[str]) -> Iterator[pa.RecordBatch]:
+        if self.row_groups is not None and not self.row_groups:
+            return
         parquet = self._open_parquet()
         try:
             yield from parquet.iter_batches(
-                batch_size=self.batch_rows, columns=wanted, use_threads=True
+                batch_size=self.batch_rows,
+                row_groups=self.row_groups,
+                columns=wanted,
+                use_threads=True,
             )
         except (pa.ArrowException, OSError) as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

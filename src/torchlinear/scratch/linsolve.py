@@ -214,10 +214,6 @@ def _check_diagonal(A: torch.Tensor, method: str) -> None:
         )
 
 
-def _validated_tol(tol: float) -> float:
-    return check_positive_float("tol", tol)
-
-
 def _splitting_diagnosis(A: torch.Tensor, method: str) -> str:
     """Explain what the sufficient conditions for a splitting method say about ``A``."""
     rows = _not_dominant_rows(A)
@@ -504,7 +500,7 @@ def jacobi(
     (True, [1.043269, 2.269231, -1.081731])
     """
     A, b, x, out_dtype = _prepare_system(A, b, x0)
-    tol = _validated_tol(tol)
+    tol = check_positive_float("tol", tol)
     max_iter = check_positive_int("max_iter", max_iter)
     _check_diagonal(A, "jacobi")
 
@@ -596,7 +592,7 @@ def gauss_seidel(
     True
     """
     A, b, x, out_dtype = _prepare_system(A, b, x0)
-    tol = _validated_tol(tol)
+    tol = check_positive_float("tol", tol)
     max_iter = check_positive_int("max_iter", max_iter)
     _check_diagonal(A, "gauss_seidel")
 
@@ -711,7 +707,7 @@ def conjugate_gradient(
     (2, True)
     """
     A, b, x, out_dtype = _prepare_system(A, b, x0)
-    tol = _validated_tol(tol)
+    tol = check_positive_float("tol", tol)
     n = A.shape[0]
     max_iter = 10 * n if max_iter is None else check_positive_int("max_iter", max_iter)
 
