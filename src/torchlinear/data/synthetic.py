@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -76,7 +77,7 @@ def synthetic_regression(
     if not torch.isfinite(w_true).all():
         raise ValueError(f"w must be finite, got {w_true.tolist()}")
     generator = torch.Generator()
-    generator.manual_seed(torch.seed() if seed is None else int(seed))
+    generator.manual_seed(secrets.randbits(63) if seed is None else int(seed))
     X = torch.randn(n, w_true.numel(), generator=generator)
     y = X @ w_true + b + noise * torch.randn(n, generator=generator)
     return SyntheticRegression(X, y, w_true, b)

@@ -1,0 +1,311 @@
+r"""Gradient fitting shared by the estimators: standardize, build, train, map back.
+
+The estimators validate their inputs and then call :func:`fit_gradient`, which
+
+1. fits a :class:`~torchlinear.preprocessing.Standardizer` on ``X`` (optional, on by
+   default) and puts it *inside* the model (:class:`~torchlinear.models.Standardized`),
+   so no standardized copy of ``X`` is made and the trained module predicts from raw
+   features;
+2. builds the model (linear, softmax head or two-layer MLP) with the weights at zero (the
+   linear problems are convex, so the start only affects the path) or seeded random (MLP),
+   and the intercept at the target's mean (squared loss), median (L1, Huber) or the log
+   class frequencies (cross-entropy);
+3. trains with :func:`torchlinear.engine.train`, with the elastic-net penalty on the
+   weights (L1 by soft-thresholding);
+4. maps the coefficients back to the original features.
+
+With ``standardize=True`` the penalty applies to the coefficients of the *standardized*
+features (as in glmnet), which makes ``alpha`` comparable across features of different
+units; pass ``standardize=False`` to penalise the original-scale coefficients, which is
+the objective scikit-learn's ``Lasso``/``ElasticNet``/``Ridge`` minimise on raw ``X``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from torchlinear._validation import check_positive_int
+from torchlinear.engine import Callback, History, TrainConfig, train
+from torchlinear.losses import Loss, Penalty, get_loss
+from torchlinear.models import MLP, LinearModel, SoftmaxHead, Standardized
+from torchlinear.preprocessing import Standardizer
+
+__all__ = ["GradientFit", "fit_gradient"]
+
+
+@dataclass
+class GradientFit:
+    """What :func:`fit_gradient` returns.
+
+    Attributes
+    ----------
+    coef : torch.Tensor or None
+        Shape ``(k, d)``, on the original feature scale; ``None`` for the MLP.
+    intercept : torch.Tensor or None
+        Shape ``(k,)``, on the original scale; ``None`` without intercept or for the MLP
+        (whose biases live in ``module``).
+    module : torch.nn.Module
+        The trained model, standardization included: ``module(X_raw)`` gives predictions
+        (regression, shape ``(n,)`` or ``(n, k)``) or class logits ``(n, k)``.
+    standardizer : Standardizer or None
+        The fitted standardizer (``None`` with ``standardize=False``).
+    history : History
+        Per-epoch losses and metrics.
+    config : TrainConfig
+        The configuration used.
+    loss : Loss
+        The loss minimised.
+    penalty : Penalty
+        The penalty applied.
+    """
+
+    coef: torch.Tensor | None
+    intercept: torch.Tensor | None
+    module: nn.Module
+    standardizer: Standardizer | None
+    history: History
+    config: TrainConfig
+    loss: Loss
+    penalty: Penalty
+
+    @torch.no_grad()
+    def output(self, X: torch.Tensor) -> torch.Tensor:
+        """The model's output on raw features: predictions or class logits."""
+        was_training = self.module.training
+        self.module.eval()
+        try:
+            p = next(self.module.parameters())
+            return self.module(X.to(device=p.device, dtype=p.dtype))
+        finally:
+            self.module.train(was_training)
+
+
+def _weighted_median(y: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
+    """Per-column weighted median of ``y`` (n,) or (n, k)."""
+    y2 = y.reshape(len(y), -1).to(torch.float64)
+    w = torch.ones(len(y), dtype=torch.float64, device=y.device) if w is None else w.double()
+    out = []
+    for j in range(y2.shape[1]):
+        values, order = torch.sort(y2[:, j])
+        cum = torch.cumsum(w[order], dim=0)
+        k = int(torch.searchsorted(cum, 0.5 * cum[-1]))
+        out.append(values[min(k, len(values) - 1)])
+    return torch.stack(out)
+
+
+def _initial_intercept(
+    y: torch.Tensor, w: torch.Tensor | None, loss: Loss, n_classes: int | None
+) -> torch.Tensor:
+    if loss.task == "classification":
+        assert n_classes is not None
+        weights = torch.ones(len(y), dtype=torch.float64, device=y.device) if w is None else w
+        counts = torch.zeros(n_classes, dtype=torch.float64, device=y.device)
+        counts.index_add_(0, y, weights.to(torch.float64))
+        return torch.log((counts + 1.0) / (counts.sum() + n_classes))
+    if loss.name == "squared":
+        y2 = y.reshape(len(y), -1).to(torch.float64)
+        if w is None:
+            return y2.mean(dim=0)
+        return (w.double() @ y2) / w.double().sum()
+    return _weighted_median(y, w)
+
+
+def _check_sample_weight(sample_weight: Any, n: int, like: torch.Tensor) -> torch.Tensor | None:
+    if sample_weight is None:
+        return None
+    w = torch.as_tensor(sample_weight).detach().reshape(-1).to(like.device, like.dtype)
+    if len(w) != n:
+        raise ValueError(f"sample_weight has {len(w)} rows but X has {n}")
+    if not bool(torch.isfinite(w).all()) or bool((w < 0).any()):
+        raise ValueError("sample_weight must be finite and non-negative")
+    total = float(w.sum())
+    if total <= 0:
+        raise ValueError("sample_weight sums to zero; give at least one sample positive weight")
+    return w * (n / total)  # mean one: the losses' plain mean becomes the weighted mean
+
+
+def fit_gradient(
+    X: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    sample_weight: torch.Tensor | None = None,
+    n_classes: int | None = None,
+    loss: str | Loss = "squared",
+    delta: float = 1.0,
+    alpha: float = 0.0,
+    l1_ratio: float = 0.0,
+    model: str = "linear",
+    hidden: int = 64,
+    standardize: bool = True,
+    fit_intercept: bool = True,
+    config: TrainConfig | None = None,
+    val_data: Any = None,
+    metrics: Sequence[str] | dict[str, Callable] | None = None,
+    callbacks: Sequence[Callback] = (),
+) -> GradientFit:
+    r"""Fit a linear model or two-layer MLP by minibatch gradient descent.
+
+    Minimises ``loss(model(X), y) + alpha * (l1_ratio * ||w||_1 + (1 - l1_ratio) / 2 *
+    ||w||_2^2)`` (see :mod:`torchlinear.losses` for each loss's exact scaling).
+
+    Parameters
+    ----------
+    X : torch.Tensor
+        Validated features, shape ``(n, d)``, floating; training runs in its dtype.
+    y : torch.Tensor
+        Regression targets, floating, shape ``(n,)`` or ``(n, k)``; or, with
+        ``loss="ce"``, class indices ``0..n_classes-1`` (int64, shape ``(n,)``).
+    sample_weight : torch.Tensor, optional
+        Non-negative, shape ``(n,)``; rescaled to mean one so the loss is the weighted mean.
+    n_classes : int, optional
+        Number of classes for ``"ce"`` (default ``y.max() + 1``).
+    loss : {"squared", "l1", "huber", "ce"}, default "squared"
+        The loss (``delta`` is Huber's threshold, in units of ``y``).
+    alpha, l1_ratio : float
+        Elastic-net penalty strength and L1 share (L1 needs the ``"sgd"`` or ``"adam"``
+        optimizer; ``"lbfgs"`` takes L2 only).
+    model : {"linear", "mlp"}, default "linear"
+        ``"mlp"`` is ``Linear(d, hidden) -> ReLU -> Linear(hidden, k)``.
+    hidden : int, default 64
+        Hidden width of the MLP.
+    standardize : bool, default True
+        Standardize the features inside the model (the penalty then applies to the
+        standardized coefficients; see the module notes).
+    fit_intercept : bool, default True
+        Learn an intercept (without one, features are scaled but not centred).
+    config : TrainConfig, optional
+        Training settings (optimizer, epochs, lr, ...); ``config.seed`` also seeds the
+        MLP's initial weights.
+    val_data, metrics, callbacks :
+        Passed to :func:`torchlinear.engine.train` (``val_data`` in raw features).
+        Classification reports ``"accuracy"`` unless ``metrics`` says otherwise.
+
+    Returns
+    -------
+    GradientFit
+
+    Examples
+    --------
+    >>> g = torch.Generator().manual_seed(0)
+    >>> X = torch.randn(300, 3, dtype=torch.float64, generator=g) * torch.tensor([1.0, 10.0, 0.1])
+    >>> y = X @ torch.tensor([2.0, 0.0, -30.0], dtype=torch.float64) + 1.0
+    >>> cfg = TrainConfig(optimizer="lbfgs", epochs=5, seed=0)
+    >>> fit = fit_gradient(X, y, config=cfg)
+    >>> [round(v, 4) for v in fit.coef[0].tolist()], round(float(fit.intercept[0]), 4)
+    ([2.0, 0.0, -30.0], 1.0)
+    """
+    config = config if config is not None else TrainConfig()
+    loss_fn = get_loss(loss, delta=delta)
+    penalty = Penalty(alpha, l1_ratio)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {tuple(X.shape)}")
+    if not X.is_floating_point():
+        raise ValueError(f"X must be floating point, got {X.dtype}")
+    n, d = X.shape
+    if len(y) != n:
+        raise ValueError(f"y has {len(y)} rows but X has {n}")
+    if model not in ("linear", "mlp"):
+        raise ValueError(f"model must be 'linear' or 'mlp', got {model!r}")
+    hidden = check_positive_int("hidden", hidden)
+    classification = loss_fn.task == "classification"
+    if classification:
+        if y.ndim != 1 or y.is_floating_point():
+            raise ValueError("with loss='ce', y must hold integer class indices of shape (n,)")
+        y = y.to(torch.int64)
+        if bool((y < 0).any()):
+            raise ValueError("class indices in y must be >= 0")
+        n_classes = int(y.max()) + 1 if n_classes is None else n_classes
+        n_classes = check_positive_int("n_classes", n_classes)
+        if n_classes < 2:
+            raise ValueError("classification needs at least 2 classes; y holds only one")
+        if int(y.max()) >= n_classes:
+            raise ValueError(f"y holds class index {int(y.max())} but n_classes is {n_classes}")
+        n_outputs = n_classes
+        if metrics is None:
+            metrics = ["accuracy"]
+    else:
+        if y.ndim not in (1, 2):
+            raise ValueError(f"y must have shape (n,) or (n, k), got {tuple(y.shape)}")
+        if not y.is_floating_point():
+            y = y.to(X.dtype)
+        n_outputs = 1 if y.ndim == 1 else y.shape[1]
+    w = _check_sample_weight(sample_weight, n, X)
+
+    inner = _build(
+        model, d, n_outputs, hidden, classification, fit_intercept, y.ndim, config.seed, X.dtype
+    )
+    if fit_intercept:
+        bias = _output_bias(inner)
+        with torch.no_grad():
+            bias.copy_(_initial_intercept(y, w, loss_fn, n_classes).to(bias.dtype))
+    standardizer = None
+    module: nn.Module = inner
+    if standardize:
+        standardizer = Standardizer(with_mean=fit_intercept).fit(X, w)
+        module = Standardized(inner, standardizer.mean_, standardizer.scale_)
+    data = (X, y) if w is None else (X, y, w)
+    history = train(
+        module,
+        data,
+        loss_fn,
+        config,
+        penalty=penalty,
+        val_data=val_data,
+        metrics=metrics,
+        callbacks=callbacks,
+    )
+    coef = intercept = None
+    if model == "linear":
+        assert isinstance(inner, LinearModel)
+        coef = inner.coef.clone()
+        intercept = None if inner.intercept is None else inner.intercept.clone()
+        if isinstance(module, Standardized):
+            coef, intercept = _to_original(coef, intercept, module)
+    return GradientFit(coef, intercept, module, standardizer, history, config, loss_fn, penalty)
+
+
+def _to_original(
+    coef: torch.Tensor, intercept: torch.Tensor | None, module: Standardized
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Undo the standardization with the exact mean and scale the module used (its
+    buffers, in the training dtype), so the coefficients reproduce its predictions."""
+    mean, scale = module.mean.double(), module.scale.double()
+    w = coef.double() / scale
+    if intercept is None:
+        return w.to(coef.dtype), None
+    b = intercept.double() - w @ mean
+    return w.to(coef.dtype), b.to(intercept.dtype)
+
+
+def _build(
+    kind: str,
+    d: int,
+    k: int,
+    hidden: int,
+    classification: bool,
+    fit_intercept: bool,
+    y_ndim: int,
+    seed: int | None,
+    dtype: torch.dtype,
+) -> nn.Module:
+    squeeze = not classification and y_ndim == 1
+    if kind == "linear":
+        if classification:
+            return SoftmaxHead(d, k, bias=fit_intercept, init="zeros", dtype=dtype)
+        return LinearModel(d, k, bias=fit_intercept, squeeze=squeeze, init="zeros", dtype=dtype)
+    if not fit_intercept:
+        raise ValueError("model='mlp' always has biases; fit_intercept=False is not supported")
+    return MLP(d, hidden, k, squeeze=squeeze, seed=seed, dtype=dtype)
+
+
+def _output_bias(module: nn.Module) -> torch.Tensor:
+    if isinstance(module, LinearModel):
+        assert module.linear.bias is not None
+        return module.linear.bias
+    assert isinstance(module, MLP)
+    return module.output.bias

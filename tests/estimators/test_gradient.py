@@ -1,0 +1,242 @@
+import numpy as np
+import pytest
+import torch
+from sklearn.linear_model import LinearRegression
+
+from torchlinear.engine import DivergenceError, TrainConfig
+from torchlinear.estimators._gradient import GradientFit, fit_gradient
+from torchlinear.io import load_model, save_model
+from torchlinear.models import MLP, Standardized
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # tiny models: one intra-op thread avoids OpenMP hand-off costs on a busy machine
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _regression(n=300, seed=0, scales=(1.0, 100.0, 0.01, 5.0), offset=(0.0, 50.0, -1.0, 1e3)):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, len(scales))) * scales + offset
+    w = np.array([1.0, 0.02, 30.0, -0.5])[: len(scales)]
+    y = X @ w + 3.0 + 0.1 * rng.normal(size=n)
+    return torch.tensor(X), torch.tensor(y)
+
+
+LBFGS = TrainConfig(optimizer="lbfgs", epochs=5, seed=0)
+
+
+def _lstsq(X, y, intercept=True, w=None):
+    A = np.c_[X.numpy(), np.ones(len(X))] if intercept else X.numpy()
+    yy = y.numpy()
+    if w is not None:
+        s = np.sqrt(w)
+        A, yy = (
+            A * (s[:, None] if yy.ndim == 1 else s[:, None]),
+            yy * (s if yy.ndim == 1 else s[:, None]),
+        )
+    return np.linalg.lstsq(A, yy, rcond=None)[0]
+
+
+def test_standardized_fit_reports_original_scale_coefficients():
+    # features on wildly different scales and offsets: standardization makes it well
+    # conditioned, and the coefficients come back in the original units
+    X, y = _regression()
+    fit = fit_gradient(X, y, config=LBFGS)
+    ref = _lstsq(X, y)
+    np.testing.assert_allclose(fit.coef[0].numpy(), ref[:-1], rtol=1e-7)
+    # the intercept cancels terms of size |w_j mean_j| (~500 here): judge it on that scale
+    scale = abs(ref[:-1] * X.mean(0).numpy()).sum()
+    assert float(fit.intercept[0]) == pytest.approx(ref[-1], abs=1e-8 * scale)
+    assert isinstance(fit, GradientFit) and fit.coef.shape == (1, 4) and fit.intercept.shape == (1,)
+    # the module predicts from raw features, and agrees with the reported coefficients
+    expected = X @ fit.coef[0] + fit.intercept[0]
+    torch.testing.assert_close(fit.output(X), expected, rtol=1e-10, atol=1e-8)
+    assert isinstance(fit.module, Standardized)
+    torch.testing.assert_close(fit.standardizer.mean_, X.mean(0))
+
+
+def test_sgd_minibatch_fit_with_standardization():
+    X, y = _regression()
+    cfg = TrainConfig(epochs=40, batch_size=32, lr=0.05, seed=0)
+    fit = fit_gradient(X, y, config=cfg)
+    ref = _lstsq(X, y)
+    pred_ref = X.numpy() @ ref[:-1] + ref[-1]
+    # SGD with a constant step hovers near the optimum: judged by the predictions
+    assert np.abs(fit.output(X).numpy() - pred_ref).max() < 0.05 * y.std().item()
+
+
+def test_float32_training():
+    X, y = _regression(offset=(0.0, 0.0, 0.0, 0.0))
+    fit = fit_gradient(X.float(), y.float(), config=LBFGS)
+    assert fit.coef.dtype == torch.float32
+    np.testing.assert_allclose(fit.coef[0].numpy(), _lstsq(X, y)[:-1], rtol=1e-3, atol=1e-4)
+
+
+def test_without_standardization_or_intercept():
+    X, y = _regression(scales=(1.0, 2.0), offset=(0.0, 0.0))
+    fit = fit_gradient(X, y, standardize=False, config=LBFGS)
+    assert fit.standardizer is None and not isinstance(fit.module, Standardized)
+    np.testing.assert_allclose(fit.coef[0].numpy(), _lstsq(X, y)[:-1], rtol=1e-8)
+    fit = fit_gradient(X, y, fit_intercept=False, config=LBFGS)
+    assert fit.intercept is None
+    np.testing.assert_allclose(fit.coef[0].numpy(), _lstsq(X, y, intercept=False), rtol=1e-8)
+    assert torch.equal(fit.standardizer.mean_, torch.zeros(2, dtype=torch.float64))
+
+
+def test_sample_weights_equal_sklearn_and_repeated_rows():
+    X, y = _regression(n=80)
+    w = np.random.default_rng(1).integers(1, 4, size=80).astype(float)
+    fit = fit_gradient(X, y, sample_weight=torch.tensor(w), config=LBFGS)
+    ref = LinearRegression().fit(X.numpy(), y.numpy(), sample_weight=w)
+    np.testing.assert_allclose(fit.coef[0].numpy(), ref.coef_, rtol=1e-7)
+    scale = abs(ref.coef_ * X.mean(0).numpy()).sum()  # see the test above
+    assert float(fit.intercept[0]) == pytest.approx(ref.intercept_, abs=1e-8 * scale)
+    reps = torch.tensor(w, dtype=torch.int64)
+    repeated = fit_gradient(
+        X.repeat_interleave(reps, 0), y.repeat_interleave(reps, 0), config=LBFGS
+    )
+    np.testing.assert_allclose(fit.coef.numpy(), repeated.coef.numpy(), rtol=1e-7)
+
+
+def test_multi_output_regression():
+    X, y = _regression(n=100)
+    Y = torch.stack([y, -2 * y + X[:, 0]], dim=1)
+    fit = fit_gradient(X, Y, config=LBFGS)
+    ref = _lstsq(X, Y)
+    assert fit.coef.shape == (2, 4) and fit.intercept.shape == (2,)
+    np.testing.assert_allclose(fit.coef.numpy(), ref[:-1].T, rtol=1e-6)
+    assert fit.output(X).shape == (100, 2)
+
+
+def test_l1_minibatch_gives_exact_zeros_for_noise_features():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(500, 10))
+    y = X[:, 0] * 3 - X[:, 1] * 2 + 0.5 * rng.normal(size=500)
+    cfg = TrainConfig(epochs=30, batch_size=50, lr=0.02, momentum=0.0, seed=0)
+    fit = fit_gradient(torch.tensor(X), torch.tensor(y), alpha=0.1, l1_ratio=1.0, config=cfg)
+    coef = fit.coef[0]
+    assert (coef[2:] == 0).sum() >= 6  # exact zeros, not just small values
+    assert coef[0] > 2.5 and coef[1] < -1.5
+    cfg_adam = TrainConfig(epochs=30, batch_size=50, lr=0.01, optimizer="adam", seed=0)
+    adam = fit_gradient(torch.tensor(X), torch.tensor(y), alpha=0.1, l1_ratio=1.0, config=cfg_adam)
+    assert (adam.coef[0, 2:] == 0).sum() >= 6
+
+
+def test_huber_resists_outliers():
+    X, y = _regression(n=300, scales=(1.0, 1.0), offset=(0.0, 0.0))
+    y_bad = y.clone()
+    y_bad[:30] += 200.0
+    ref = _lstsq(X, y)
+    huber = fit_gradient(X, y_bad, loss="huber", delta=0.3, config=LBFGS)
+    squared = fit_gradient(X, y_bad, loss="squared", config=LBFGS)
+    err_h = np.abs(huber.coef[0].numpy() - ref[:-1]).max()
+    err_s = np.abs(squared.coef[0].numpy() - ref[:-1]).max()
+    assert err_h < 0.1 and err_s > 10 * err_h
+
+
+def test_absolute_loss_is_median_regression():
+    # with one constant feature only, the L1 fit's intercept is the median of y
+    rng = np.random.default_rng(3)
+    y = torch.tensor(rng.standard_exponential(201) ** 3)
+    X = torch.zeros(201, 1, dtype=torch.float64)
+    fit = fit_gradient(X, y, loss="l1", config=TrainConfig(epochs=1, seed=0))
+    assert float(fit.intercept[0]) == pytest.approx(float(y.median()), rel=1e-12)
+
+
+def test_softmax_classification():
+    rng = np.random.default_rng(4)
+    centers = np.array([[0, 0], [4, 0], [0, 4]])
+    y = rng.integers(0, 3, size=300)
+    X = centers[y] + rng.normal(size=(300, 2))
+    fit = fit_gradient(
+        torch.tensor(X),
+        torch.tensor(y),
+        loss="ce",
+        config=TrainConfig(epochs=15, batch_size=32, lr=0.1, seed=0, val_split=0.2),
+    )
+    assert fit.coef.shape == (3, 2) and fit.intercept.shape == (3,)
+    logits = fit.output(torch.tensor(X))
+    torch.testing.assert_close(logits, torch.tensor(X) @ fit.coef.T + fit.intercept)
+    assert (logits.argmax(1).numpy() == y).mean() > 0.9
+    assert fit.history.metrics["val_accuracy"][-1] > 0.85
+
+
+def _xor(n=400, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.rand(n, 2, generator=g) * 2 - 1
+    X = X + 0.3 * torch.sign(X)  # keep the quadrants apart
+    y = (X[:, 0] * X[:, 1] > 0).long()
+    return X, y
+
+
+def test_mlp_learns_xor_that_a_linear_model_cannot():
+    X, y = _xor()
+    cfg = TrainConfig(epochs=60, batch_size=32, lr=0.01, optimizer="adam", seed=0)
+    linear = fit_gradient(X, y, loss="ce", config=cfg)
+    mlp = fit_gradient(X, y, loss="ce", model="mlp", hidden=16, config=cfg)
+    acc_linear = (linear.output(X).argmax(1) == y).double().mean().item()
+    acc_mlp = (mlp.output(X).argmax(1) == y).double().mean().item()
+    # a line gets at most three of the four quadrants right: 75 %
+    assert acc_linear <= 0.8 and acc_mlp > 0.97
+    assert mlp.coef is None and isinstance(mlp.module.module, MLP)
+    # the same for regression on the ±1 target
+    target = (2 * y - 1).to(torch.float32)
+    reg_lin = fit_gradient(X, target, config=cfg)
+    reg_mlp = fit_gradient(X, target, model="mlp", hidden=16, config=cfg)
+    mse_lin = ((reg_lin.output(X) - target) ** 2).mean().item()
+    mse_mlp = ((reg_mlp.output(X) - target) ** 2).mean().item()
+    assert mse_lin > 0.9 and mse_mlp < 0.1
+
+
+def test_trained_module_survives_a_model_file(tmp_path):
+    X, y = _xor(n=100)
+    cfg = TrainConfig(epochs=5, batch_size=16, optimizer="adam", lr=0.01, seed=0)
+    fit = fit_gradient(X, y, loss="ce", model="mlp", hidden=8, config=cfg)
+    save_model(tmp_path, fit.module.state_dict(), {"kind": "mlp", "config": cfg.to_dict()})
+    tensors, meta = load_model(tmp_path)
+    fresh = Standardized(MLP(2, 8, 2, squeeze=False, seed=123), torch.zeros(2), torch.ones(2))
+    fresh.load_state_dict(tensors)
+    torch.testing.assert_close(fresh(X), fit.output(X), rtol=0, atol=0)
+    assert TrainConfig.from_dict(meta["config"]) == cfg
+
+
+def test_divergence_message_from_the_helper():
+    X, y = _regression()
+    with pytest.raises(DivergenceError, match=r"lr=1 \(one tenth of 10\)"):
+        fit_gradient(X, y, config=TrainConfig(lr=10, epochs=5, seed=0))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"loss": "ce"}, "integer class indices"),
+        ({"loss": "hinge"}, "loss must be one of"),
+        ({"alpha": 1.0, "l1_ratio": 0.5, "config": LBFGS}, "cannot apply an L1 penalty"),
+        ({"model": "tree"}, "model must be 'linear' or 'mlp'"),
+        ({"model": "mlp", "fit_intercept": False}, "fit_intercept=False is not supported"),
+        ({"sample_weight": -torch.ones(10)}, "finite and non-negative"),
+        ({"sample_weight": torch.zeros(10)}, "sums to zero"),
+        ({"sample_weight": torch.ones(3)}, "sample_weight has 3 rows"),
+        ({"alpha": -1.0}, "alpha must be"),
+        ({"hidden": 0, "model": "mlp"}, "hidden must be"),
+    ],
+)
+def test_errors(kwargs, match):
+    X = torch.randn(10, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    y = X[:, 0].clone()
+    with pytest.raises(ValueError, match=match):
+        fit_gradient(X, y, **kwargs)
+
+
+def test_classification_errors():
+    X = torch.zeros(6, 2, dtype=torch.float64)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        fit_gradient(X, torch.zeros(6, dtype=torch.int64), loss="ce")
+    with pytest.raises(ValueError, match="n_classes is 2"):
+        fit_gradient(X, torch.tensor([0, 1, 2, 0, 1, 2]), loss="ce", n_classes=2)
+    with pytest.raises(ValueError, match="y has 5 rows but X has 6"):
+        fit_gradient(X, torch.zeros(5))
