@@ -910,7 +910,8 @@ def check_columns(
     if missing:
         problems.append(f"is missing column(s) {_quoted(missing)} that the model was fitted on")
     if extra:
-        problems.append(f"has extra column(s) {_quoted(extra)} that it was not")
+        fitted = "it was not" if missing else "the model was not fitted on"
+        problems.append(f"has extra column(s) {_quoted(extra)} that {fitted}")
     raise ValueError(
         f"{source} {' and '.join(problems)}; the model expects {_quoted(list(expected))}"
     )
