@@ -5,10 +5,18 @@ import torch
 import torch.nn.functional as F
 from sklearn.datasets import load_digits
 from sklearn.metrics import accuracy_score
+from threadpoolctl import threadpool_limits
 from torch import nn
 
 from torchlinear.concise.softmax import evaluate_net, softmax_net, train_softmax_concise
 from torchlinear.scratch.softmax import softmax_cross_entropy
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # The problems here are tiny: extra BLAS/OpenMP threads only add spinning.
+    with threadpool_limits(limits=1):
+        yield
 
 
 def test_net_is_flatten_then_linear_with_textbook_init():

@@ -172,7 +172,7 @@ def train_softmax_concise(
     >>> X = torch.tensor([[0.0], [1.0], [2.0], [3.0]])
     >>> y = torch.tensor([0, 0, 1, 1])
     >>> net = softmax_net(1, 2, generator=torch.Generator().manual_seed(0))
-    >>> fit = train_softmax_concise(net, X, y, lr=1.0, batch_size=4, epochs=300)
+    >>> fit = train_softmax_concise(net, X, y, lr=2.0, batch_size=4, epochs=30)
     >>> fit.history["train_acc"][-1]
     1.0
     """

@@ -33,7 +33,7 @@ Examples
 >>> g = torch.Generator().manual_seed(0)
 >>> X = torch.randn(200, 2, generator=g)
 >>> y = (X[:, 0] > 0).long()
->>> fit = train(X, y, epochs=20, lr=0.5, batch_size=20, seed=0)
+>>> fit = train(X, y, epochs=3, lr=0.5, batch_size=50, seed=0)
 >>> fit.history["train_acc"][-1] > 0.9
 True
 """
@@ -430,9 +430,9 @@ def train(
     >>> import torch
     >>> X = torch.tensor([[0.0], [1.0], [2.0], [3.0]])
     >>> y = torch.tensor([0, 0, 1, 1])
-    >>> fit = train(X, y, epochs=200, lr=1.0, batch_size=4)
+    >>> fit = train(X, y, epochs=20, lr=1.0, batch_size=4)
     >>> fit.W.shape, fit.b.shape, len(fit.history["train_loss"])
-    (torch.Size([1, 2]), torch.Size([2]), 200)
+    (torch.Size([1, 2]), torch.Size([2]), 20)
     """
     epochs = check_positive_int("epochs", epochs)
     lr = check_positive_float("lr", lr)

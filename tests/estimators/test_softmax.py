@@ -1,0 +1,296 @@
+"""SoftmaxRegression against scikit-learn's multinomial LogisticRegression, and its API."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy.special import softmax as scipy_softmax
+from sklearn.datasets import load_digits, make_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import recall_score
+from sklearn.utils.estimator_checks import check_estimator
+from threadpoolctl import threadpool_limits
+
+from torchlinear import SoftmaxRegression
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X / 16.0, y
+
+
+def sklearn_fit(X, y, C, **kwargs):
+    # One thread: on a busy machine scikit-learn's BLAS threads mostly spin.
+    with threadpool_limits(limits=1):
+        return LogisticRegression(C=C, tol=1e-10, max_iter=10_000, **kwargs).fit(X, y)
+
+
+# ------------------------------------------------------------------ agreement with sklearn
+
+
+@pytest.mark.parametrize("C", [0.05, 1.0])
+def test_matches_sklearn_multinomial_coefficients_on_digits(digits, C):
+    X, y = digits
+    reference = sklearn_fit(X, y, C)
+    ours = SoftmaxRegression(alpha=1 / (C * len(y)), tol=1e-9, device="cpu").fit(X, y)
+    np.testing.assert_allclose(ours.coef_, reference.coef_, atol=1e-4, rtol=0)
+    np.testing.assert_allclose(ours.intercept_, reference.intercept_, atol=1e-4, rtol=0)
+    np.testing.assert_allclose(ours.predict_proba(X), reference.predict_proba(X), atol=1e-5)
+
+
+def test_float32_precision_lands_next_to_the_float64_solution(digits):
+    X, y = digits
+    exact = SoftmaxRegression(alpha=1e-3, tol=1e-8, device="cpu").fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # may stop at float32's limit
+        fast = SoftmaxRegression(alpha=1e-3, precision="float32", tol=1e-8, device="cpu")
+        fast.fit(X.astype(np.float32), y)
+    np.testing.assert_allclose(fast.coef_, exact.coef_, atol=2e-3)
+    assert fast.coef_.dtype == np.float64
+    np.testing.assert_array_equal(fast.predict(X), exact.predict(X))
+
+
+def test_sample_weight_matches_sklearn_and_repetition(digits):
+    X, y = digits[0][:600], digits[1][:600]
+    weights = np.random.default_rng(0).integers(0, 4, size=len(y)).astype(float)
+    C = 0.5
+    with threadpool_limits(limits=1):
+        reference = LogisticRegression(C=C, tol=1e-10, max_iter=10_000)
+        reference.fit(X, y, sample_weight=weights)
+    # alpha = 1 / (C * sum of sample weights)
+    ours = SoftmaxRegression(alpha=1 / (C * weights.sum()), tol=1e-9, device="cpu")
+    ours.fit(X, y, sample_weight=weights)
+    np.testing.assert_allclose(ours.coef_, reference.coef_, atol=1e-4, rtol=0)
+    # An integer weight is the same as repeating the row (the objective's scaling makes
+    # it so exactly).
+    repeat = np.repeat(np.arange(len(y)), weights.astype(int))
+    repeated = SoftmaxRegression(alpha=1 / (C * len(repeat)), tol=1e-9, device="cpu")
+    repeated.fit(X[repeat], y[repeat])
+    np.testing.assert_allclose(ours.coef_, repeated.coef_, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("class_weight", ["balanced", {0: 3.0, 3: 0.5}])
+def test_class_weight_matches_sklearn(digits, class_weight):
+    X, y = digits[0][:500], digits[1][:500]
+    C = 0.2
+    with threadpool_limits(limits=1):
+        reference = LogisticRegression(C=C, tol=1e-10, max_iter=10_000, class_weight=class_weight)
+        reference.fit(X, y)
+    ours = SoftmaxRegression(
+        alpha=1 / (C * len(y)), class_weight=class_weight, tol=1e-9, device="cpu"
+    ).fit(X, y)
+    np.testing.assert_allclose(ours.coef_, reference.coef_, atol=1e-4, rtol=0)
+    if class_weight == "balanced":
+        counts = np.bincount(y)
+        np.testing.assert_allclose(ours.class_weight_, len(y) / (10 * counts))
+
+
+def test_binary_problem_is_logistic_regression_with_doubled_C():
+    X, y = make_classification(200, 5, n_informative=3, random_state=0)
+    alpha = 0.01
+    ours = SoftmaxRegression(alpha=alpha, tol=1e-10, device="cpu").fit(X, y)
+    # Softmax with two classes: the penalty on (w0, w1) with w0 = -w1 = v/2 is |v|^2 / 4,
+    # i.e. logistic regression on v = w1 - w0 with C = 2 / (alpha * n).
+    reference = sklearn_fit(X, y, 2 / (alpha * len(y)))
+    np.testing.assert_allclose(ours.coef_[1] - ours.coef_[0], reference.coef_[0], atol=1e-5)
+    np.testing.assert_allclose(ours.coef_[0], -ours.coef_[1], atol=1e-8)
+    decision = ours.decision_function(X)
+    assert decision.shape == (200,)
+    np.testing.assert_allclose(decision, reference.decision_function(X), atol=1e-5)
+    np.testing.assert_array_equal(ours.predict(X), reference.predict(X))
+
+
+def test_fit_intercept_false_matches_sklearn(digits):
+    X, y = digits[0][:400], digits[1][:400]
+    reference = sklearn_fit(X, y, 0.3, fit_intercept=False)
+    ours = SoftmaxRegression(alpha=1 / (0.3 * 400), fit_intercept=False, tol=1e-9, device="cpu")
+    ours.fit(X, y)
+    np.testing.assert_allclose(ours.coef_, reference.coef_, atol=1e-4, rtol=0)
+    assert np.all(ours.intercept_ == 0)
+
+
+# ------------------------------------------------------------------ behaviour
+
+
+def test_balanced_class_weight_raises_minority_recall():
+    X, y = make_classification(
+        3000, 8, n_informative=4, weights=[0.93, 0.07], class_sep=0.6, flip_y=0.0, random_state=1
+    )
+    X_tr, y_tr, X_te, y_te = X[:2000], y[:2000], X[2000:], y[2000:]
+    plain = SoftmaxRegression(alpha=1e-3, device="cpu").fit(X_tr, y_tr)
+    balanced = SoftmaxRegression(alpha=1e-3, class_weight="balanced", device="cpu").fit(X_tr, y_tr)
+    recall_plain = recall_score(y_te, plain.predict(X_te), pos_label=1)
+    recall_balanced = recall_score(y_te, balanced.predict(X_te), pos_label=1)
+    assert recall_balanced > recall_plain + 0.2, (recall_plain, recall_balanced)
+
+
+def test_weighted_sampling_also_raises_minority_recall():
+    X, y = make_classification(
+        3000, 8, n_informative=4, weights=[0.93, 0.07], class_sep=0.6, flip_y=0.0, random_state=1
+    )
+    X_tr, y_tr, X_te, y_te = X[:2000], y[:2000], X[2000:], y[2000:]
+    common = dict(solver="adam", lr=0.01, max_iter=15, batch_size=64, random_state=0)
+    plain = SoftmaxRegression(device="cpu", **common).fit(X_tr, y_tr)
+    sampled = SoftmaxRegression(
+        device="cpu", class_weight="balanced", sampling="weighted", **common
+    ).fit(X_tr, y_tr)
+    recall_plain = recall_score(y_te, plain.predict(X_te), pos_label=1)
+    recall_sampled = recall_score(y_te, sampled.predict(X_te), pos_label=1)
+    assert recall_sampled > recall_plain + 0.2, (recall_plain, recall_sampled)
+    assert sampled.solver_ == "adam" and len(sampled.loss_curve_) == sampled.n_iter_
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_minibatch_solvers_approach_the_lbfgs_solution(digits, solver):
+    X, y = digits
+    alpha = 1e-3
+    exact = SoftmaxRegression(alpha=alpha, device="cpu").fit(X, y)
+    lr = {"sgd": 0.1, "adam": 0.01}[solver]
+    approx = SoftmaxRegression(
+        alpha=alpha, solver=solver, lr=lr, max_iter=30, batch_size=64, random_state=0, device="cpu"
+    ).fit(X, y)
+    assert approx.history_ is not None and approx.n_iter_ == len(approx.history_)
+    agreement = np.mean(approx.predict(X) == exact.predict(X))
+    assert agreement > 0.97
+    objective = _objective(X, y, approx, alpha)
+    assert objective < _objective(X, y, exact, alpha) * 1.1
+
+
+def _objective(X, y, model, alpha):
+    P = scipy_softmax(X @ model.coef_.T + model.intercept_, axis=1)
+    return -np.mean(np.log(P[np.arange(len(y)), y])) + alpha / 2 * np.sum(model.coef_**2)
+
+
+def test_probabilities_decision_function_and_score(digits):
+    X, y = digits[0][:300], digits[1][:300]
+    clf = SoftmaxRegression(alpha=1e-2, device="cpu").fit(X, y)
+    logits = X @ clf.coef_.T + clf.intercept_
+    np.testing.assert_allclose(clf.decision_function(X), logits, atol=1e-10)
+    np.testing.assert_allclose(clf.predict_proba(X), scipy_softmax(logits, axis=1), atol=1e-12)
+    np.testing.assert_allclose(clf.predict_log_proba(X), np.log(clf.predict_proba(X)), atol=1e-9)
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[logits.argmax(1)])
+    assert clf.score(X, y) == pytest.approx(np.mean(clf.predict(X) == y))
+    assert clf.intercept_.sum() == pytest.approx(0, abs=1e-12)
+    assert clf.loss_curve_[-1] == pytest.approx(_objective(X, y, clf, 1e-2), rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array(["cat", "dog", "emu"]),
+        np.array([-7, 3, 40]),
+        np.array([2.0, -1.0, 0.0]),
+    ],
+)
+def test_classes_of_any_label_type(labels):
+    X, y_index = make_classification(
+        150, 4, n_informative=3, n_redundant=0, n_classes=3, random_state=2
+    )
+    y = labels[y_index]
+    clf = SoftmaxRegression(alpha=1e-2, device="cpu").fit(X, y)
+    np.testing.assert_array_equal(clf.classes_, np.sort(labels))
+    predicted = clf.predict(X)
+    assert predicted.dtype == y.dtype and set(predicted) <= set(labels)
+    with_index = SoftmaxRegression(alpha=1e-2, device="cpu").fit(
+        X, np.searchsorted(np.sort(labels), y)
+    )
+    np.testing.assert_allclose(clf.coef_, with_index.coef_)
+
+
+def test_boolean_labels_and_tensor_input():
+    X, y = make_classification(120, 3, n_informative=2, n_redundant=0, random_state=3)
+    clf = SoftmaxRegression(alpha=1e-2, device="cpu").fit(torch.tensor(X), y.astype(bool))
+    assert clf.classes_.tolist() == [False, True]
+    assert clf.predict(torch.tensor(X, dtype=torch.float32)).dtype == bool
+    assert clf.device_ == torch.device("cpu")
+
+
+def test_dataframe_feature_names():
+    X, y = make_classification(80, 3, n_informative=2, n_redundant=0, random_state=4)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    clf = SoftmaxRegression(device="cpu").fit(frame, y)
+    assert clf.feature_names_in_.tolist() == ["a", "b", "c"]
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        clf.predict(X)
+    with pytest.raises(ValueError, match="feature names should match"):
+        clf.predict(frame[["c", "b", "a"]])
+
+
+def test_unpenalised_separable_problem_is_classified_and_centred():
+    X = np.array([[0.0], [1.0], [2.0], [3.0]])
+    y = np.array([0, 0, 1, 1])
+    clf = SoftmaxRegression(alpha=0.0, device="cpu").fit(X, y)
+    assert clf.score(X, y) == 1.0
+    assert clf.coef_.sum(axis=0) == pytest.approx(0, abs=1e-9)
+    assert clf.intercept_.sum() == pytest.approx(0, abs=1e-9)
+
+
+def test_too_few_iterations_warn(digits):
+    X, y = digits
+    with pytest.warns(ConvergenceWarning, match="L-BFGS did not converge in 3 iterations"):
+        clf = SoftmaxRegression(max_iter=3, device="cpu").fit(X, y)
+    assert clf.n_iter_ == 3 and len(clf.loss_curve_) == 3
+
+
+# ------------------------------------------------------------------ bad input
+
+
+def test_single_class_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"y has only one class \('a'\); a classifier needs"):
+        SoftmaxRegression().fit(np.ones((5, 2)), ["a"] * 5)
+    with pytest.raises(ValueError, match="only one class has positive total weight"):
+        SoftmaxRegression().fit(np.eye(4), [0, 0, 1, 1], sample_weight=[1, 1, 0, 0])
+
+
+def test_nan_features_error_counts_them():
+    X = np.ones((6, 3))
+    X[1, 2] = np.nan
+    X[4, 0] = np.inf
+    with pytest.raises(
+        ValueError, match=r"X has 2 NaN/inf value\(s\); the first is at row 1, column 2"
+    ):
+        SoftmaxRegression().fit(X, [0, 1, 0, 1, 0, 1])
+
+
+def test_predict_with_other_feature_count_names_both():
+    clf = SoftmaxRegression(device="cpu").fit(np.eye(4), [0, 1, 0, 1])
+    with pytest.raises(ValueError, match="X has 3 features, but SoftmaxRegression is expecting 4"):
+        clf.predict(np.ones((2, 3)))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fit_kwargs", "message"),
+    [
+        ({"solver": "newton"}, {}, "solver must be one of"),
+        ({"alpha": -1.0}, {}, "alpha must be a finite number >= 0"),
+        ({"class_weight": {"z": 2.0}}, {}, r"class_weight names label\(s\) \['z'\]"),
+        ({"class_weight": "auto"}, {}, "class_weight must be None, 'balanced' or a dict"),
+        ({}, {"sample_weight": [1.0, -1.0, 1.0, 1.0]}, "1 negative value"),
+        ({}, {"sample_weight": [1.0, 1.0]}, r"sample_weight must have shape \(4,\)"),
+        ({"sampling": "stratified"}, {}, "sampling must be one of"),
+        ({"precision": "half"}, {}, "precision must be one of"),
+    ],
+)
+def test_invalid_arguments(kwargs, fit_kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        SoftmaxRegression(device="cpu", **kwargs).fit(np.eye(4), [0, 1, 0, 1], **fit_kwargs)
+
+
+def test_length_mismatch_and_1d_X():
+    with pytest.raises(ValueError, match="y has 3 rows but X has 4"):
+        SoftmaxRegression().fit(np.eye(4), [0, 1, 0])
+    with pytest.raises(ValueError, match="Reshape your data"):
+        SoftmaxRegression().fit(np.arange(4.0), [0, 1, 0, 1])
+
+
+def test_passes_sklearn_check_estimator():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = check_estimator(SoftmaxRegression(device="cpu"), on_fail=None)
+    failed = {r["check_name"]: str(r["exception"]) for r in results if r["status"] == "failed"}
+    assert failed == {}
+    assert sum(r["status"] == "passed" for r in results) > 50
