@@ -399,3 +399,31 @@ def test_multi_output_ill_conditioned_each_target_accurate():
         reference = exact_lstsq(A, Y[:, j])
         got = np.r_[sol.intercept.numpy()[j], sol.coef[:, j].numpy()]
         assert digits(got, reference).min() >= 7
+
+
+def test_thread_settings_restored_after_concurrent_fits():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_info
+
+    X, y = _data(n=30_000)
+    before_torch = torch.get_num_threads()
+    before_blas = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    with ThreadPoolExecutor(4) as ex:
+        sols = list(ex.map(lambda s: lstsq(X, y, solver=s), ["auto", "qr", "auto", "qr"]))
+    assert torch.get_num_threads() == before_torch
+    assert [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"] == before_blas
+    np.testing.assert_allclose(sols[0].coef.numpy(), sols[1].coef.numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("solver", ["auto", "qr", "cholesky"])
+def test_torch_kernels_used_on_accelerators_agree(monkeypatch, solver):
+    """The torch code path (what runs on CUDA/MPS) gives the NumPy path's answer."""
+    X, y = _data(n=3000)
+    w = np.random.default_rng(10).uniform(0, 2, 3000)
+    X32 = torch.from_numpy(X).float()
+    expected = lstsq(X32, y, sample_weight=w, solver=solver, chunk_rows=256)
+    monkeypatch.setattr(exact, "_use_numpy", lambda *tensors: False)
+    got = lstsq(X32, y, sample_weight=w, solver=solver, chunk_rows=256)
+    np.testing.assert_allclose(got.coef.numpy(), expected.coef.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(got.intercept.numpy(), expected.intercept.numpy(), rtol=1e-10)

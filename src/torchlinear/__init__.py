@@ -1,13 +1,44 @@
 """torchlinear: linear neural networks in PyTorch, from scratch, concise and exact.
 
-The public API is re-exported here; submodules hold one concept each.
+The public API is re-exported here; submodules hold one concept each. The estimators are
+imported on first use, so that ``import torchlinear`` (and the command line) does not pay
+for scikit-learn until an estimator is needed.
+
+Examples
+--------
+>>> import torchlinear
+>>> X, y, w, b = torchlinear.synthetic_regression([2.0, -3.4], 4.2, n=100, seed=0)
+>>> model = torchlinear.LinearRegression().fit(X, y)
+>>> [round(v, 2) for v in model.coef_.tolist()], round(float(model.intercept_), 2)
+([2.0, -3.4], 4.2)
 """
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
 
 from torchlinear.data import synthetic_regression
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "__version__",
-    "synthetic_regression",
-]
+_LAZY = {
+    "LinearRegression": "torchlinear.estimators.linear",
+    "SoftmaxRegression": "torchlinear.estimators.softmax",
+    "MLPRegressor": "torchlinear.estimators.mlp",
+    "MLPClassifier": "torchlinear.estimators.mlp",
+}
+
+__all__ = ["__version__", "synthetic_regression", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'torchlinear' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -189,29 +190,33 @@ def _qr_r(A: torch.Tensor) -> torch.Tensor:
     return R
 
 
-def _fold_rows_numpy(R: np.ndarray, M: np.ndarray) -> np.ndarray:
-    """The R factor of ``[R; M]`` for an upper-triangular ``R`` (p x p) and rows ``M``.
-
-    LAPACK ``geqrt`` (recursive, blocked Householder) reduces the chunk to a triangle and
-    ``tpqrt`` folds that triangle into ``R`` exploiting both triangles' zeros. ``M`` must be a
-    Fortran-ordered float64 buffer; it is overwritten.
-    """
+def _fold_triangle_numpy(R: np.ndarray, B: np.ndarray, trapezoid_rows: int) -> np.ndarray:
+    """The R factor of ``[R; B]`` by LAPACK ``tpqrt`` (``R`` upper triangular, p x p;
+    ``B`` m x p whose first ``trapezoid_rows`` rows form an upper trapezoid, the rest full).
+    Both must be Fortran-ordered float64; they are overwritten."""
     from scipy.linalg import lapack
 
-    m, p = M.shape
-    nb = min(16, p)
-    if m >= p:
-        qr, _t, info = lapack.dgeqrt(nb, M, overwrite_a=1)
-        B = np.asfortranarray(np.triu(qr[:p]))
-        trapezoid_rows = p
-    else:
-        B, trapezoid_rows, info = np.asfortranarray(M), 0, 0
+    p = R.shape[0]
+    a, _b, _t, info = lapack.dtpqrt(trapezoid_rows, min(16, p), R, B, overwrite_a=1, overwrite_b=1)
     if info != 0:  # pragma: no cover - LAPACK argument errors only
-        raise RuntimeError(f"LAPACK dgeqrt failed with info={info}")
-    a, _b, _t, info = lapack.dtpqrt(trapezoid_rows, nb, R, B, overwrite_a=1, overwrite_b=1)
-    if info != 0:  # pragma: no cover
         raise RuntimeError(f"LAPACK dtpqrt failed with info={info}")
     return np.triu(a)
+
+
+def _fold_rows_numpy(R: np.ndarray, C: np.ndarray) -> np.ndarray:
+    """The R factor of ``[R; C]`` for an upper-triangular ``R`` (p x p) and a C-ordered
+    float64 chunk of rows ``C`` (m x p).
+
+    The chunk is reduced to a triangle by Householder QR (``torch.geqrf``, which releases
+    the GIL so row blocks run in parallel threads), and the triangle is folded into ``R``
+    by ``tpqrt``, which exploits both triangles' zeros.
+    """
+    m, p = C.shape
+    if m >= p:
+        a, _tau = torch.geqrf(torch.from_numpy(C))
+        B = np.asfortranarray(np.triu(a.numpy()[:p]))
+        return _fold_triangle_numpy(R, B, p)
+    return _fold_triangle_numpy(R, np.asfortranarray(C), 0)
 
 
 def _all_finite(*tensors: torch.Tensor) -> bool:
@@ -653,19 +658,19 @@ class TSQRStats:
         p = self.n_columns
         if self.device.type == "cpu" and _use_numpy(X, Y, w):
             if buf is None or buf.shape[0] < m:
-                buf = np.empty((max(m, default_chunk_rows(p)), p), order="F")
-            M = buf[:m]
-            M[:, 0] = 1.0
-            np.subtract(X.numpy(), self.shift_x.numpy(), out=M[:, 1 : 1 + d])
-            np.subtract(_as_2d(Y).numpy(), self.shift_y.numpy(), out=M[:, 1 + d :])
+                buf = np.empty((max(m, default_chunk_rows(p)), p))
+            C = buf[:m]
+            C[:, 0] = 1.0
+            np.subtract(X.numpy(), self.shift_x.numpy(), out=C[:, 1 : 1 + d])
+            np.subtract(_as_2d(Y).numpy(), self.shift_y.numpy(), out=C[:, 1 + d :])
             if w is None:
                 self.weight_sum += m
             else:
                 wn = w.numpy().astype(np.float64, copy=False)
-                M *= np.sqrt(wn)[:, None]
+                C *= np.sqrt(wn)[:, None]
                 self.weight_sum += float(wn.sum())
             R = np.asfortranarray(self.r.numpy(), dtype=np.float64)
-            self.r = torch.from_numpy(_fold_rows_numpy(R, M))
+            self.r = torch.from_numpy(_fold_rows_numpy(R, C))
         else:
             dev = self.device
             M = torch.empty(m, p, dtype=torch.float64, device=dev)
@@ -721,9 +726,10 @@ class TSQRStats:
             True,
         ).reshifted(self.shift_x, self.shift_y)
         if self.device.type == "cpu":
-            folded = _fold_rows_numpy(
+            folded = _fold_triangle_numpy(
                 np.asfortranarray(self.r.numpy(), dtype=np.float64),
-                np.asfortranarray(o.r.numpy(), dtype=np.float64),
+                np.asfortranarray(np.triu(o.r.numpy()), dtype=np.float64),
+                self.n_columns,
             )
             R = _sign_normalise(torch.from_numpy(folded))
         else:
@@ -1210,58 +1216,70 @@ def _row_blocks(n: int, chunk_rows: int, n_workers: int) -> list[tuple[int, int]
     return blocks
 
 
+_CAP_LOCK = threading.Lock()
+_CAP_DEPTH = 0
+_CAP_SAVED: int | None = None
+_MAIN_BLAS_DEPTH = 0
+_MAIN_BLAS_LIMITER: Any = None
 _BLAS_CONTROLLER: Any = None
 
 
-def _single_threaded_blas() -> contextlib.AbstractContextManager[Any]:
-    """Limit NumPy/SciPy BLAS to one thread (the passes parallelise over row blocks)."""
-    global _BLAS_CONTROLLER
-    from threadpoolctl import ThreadpoolController
-
-    if _BLAS_CONTROLLER is None:
-        _BLAS_CONTROLLER = ThreadpoolController()
-    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
-
-
 @contextlib.contextmanager
-def one_torch_thread() -> Iterator[None]:
-    """Run torch CPU ops with one intra-op thread inside the block (then restore).
+def single_threaded() -> Iterator[None]:
+    """One torch intra-op thread and (from the main thread) one BLAS thread inside the block.
 
-    For small or memory-bound work (validation scans, reductions of a chunk) one thread is
-    as fast, and it avoids OpenMP barrier stalls when the machine is busy.
+    The passes parallelise over row blocks themselves, and small or memory-bound work
+    (a 64 x 64 SVD, a validation scan) is as fast on one thread — while an OpenMP team on a
+    busy machine can stall a hundredfold in barrier waits. Re-entrant and safe across
+    threads: torch's setting is reference-counted (first in saves, last out restores). The
+    NumPy/SciPy OpenBLAS limit is process-wide and OpenBLAS does not reliably take it back
+    from other threads, so only the main thread sets and restores it.
     """
-    threads = torch.get_num_threads()
-    if threads == 1:
-        yield
-        return
-    torch.set_num_threads(1)
+    global _CAP_DEPTH, _CAP_SAVED, _MAIN_BLAS_DEPTH, _MAIN_BLAS_LIMITER, _BLAS_CONTROLLER
+    is_main = threading.current_thread() is threading.main_thread()
+    with _CAP_LOCK:
+        if _CAP_DEPTH == 0:
+            _CAP_SAVED = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _CAP_DEPTH += 1
+    if is_main:
+        if _MAIN_BLAS_DEPTH == 0:
+            from threadpoolctl import ThreadpoolController
+
+            if _BLAS_CONTROLLER is None:
+                _BLAS_CONTROLLER = ThreadpoolController()
+            _MAIN_BLAS_LIMITER = _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+        _MAIN_BLAS_DEPTH += 1
     try:
         yield
     finally:
-        torch.set_num_threads(threads)
+        if is_main:
+            _MAIN_BLAS_DEPTH -= 1
+            if _MAIN_BLAS_DEPTH == 0 and _MAIN_BLAS_LIMITER is not None:
+                _MAIN_BLAS_LIMITER.restore_original_limits()
+                _MAIN_BLAS_LIMITER = None
+        with _CAP_LOCK:
+            _CAP_DEPTH -= 1
+            if _CAP_DEPTH == 0 and _CAP_SAVED is not None:
+                torch.set_num_threads(_CAP_SAVED)
+                _CAP_SAVED = None
 
 
-@contextlib.contextmanager
-def _small_linalg(size: int) -> Iterator[None]:
-    """Run torch's dense linear algebra on a small matrix with one thread.
+def _torch_threads() -> int:
+    """torch's intra-op thread count as the user set it (even inside :func:`single_threaded`)."""
+    saved = _CAP_SAVED
+    return saved if saved is not None else torch.get_num_threads()
 
-    A 64 x 64 SVD takes about a millisecond on one core; with an OpenMP team on a busy
-    machine, barrier waits can stretch it a hundredfold.
-    """
-    threads = torch.get_num_threads()
-    if size > 256 or threads == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+
+def _small_linalg(size: int) -> contextlib.AbstractContextManager[Any]:
+    """Single-threaded dense linear algebra for matrices up to 256 columns."""
+    return single_threaded() if size <= 256 else contextlib.nullcontext()
 
 
 def _parallel(fn: Callable[[int, int], Any], blocks: list[tuple[int, int]]) -> list[Any]:
-    """Run ``fn(lo, hi)`` on each block, one thread per block with single-threaded BLAS."""
-    with _single_threaded_blas():
+    """Run ``fn(lo, hi)`` on each block, one thread per block, with single-threaded BLAS
+    and torch kernels inside (the blocks are the parallelism)."""
+    with single_threaded():
         if len(blocks) == 1:
             return [fn(*blocks[0])]
         from concurrent.futures import ThreadPoolExecutor
@@ -1274,7 +1292,7 @@ def _parallel(fn: Callable[[int, int], Any], blocks: list[tuple[int, int]]) -> l
 def _n_workers(X: torch.Tensor, device: torch.device) -> int:
     if device.type != "cpu" or X.device.type != "cpu":
         return 1
-    return max(1, torch.get_num_threads())
+    return max(1, _torch_threads())
 
 
 def gram_pass(
@@ -1814,7 +1832,7 @@ def lstsq(
             Xn = Xt.detach().cpu().to(torch.float64).numpy()
             Yn = Yt.detach().cpu().to(torch.float64).numpy()
             wn = None if w is None else w.cpu().numpy()
-            with _single_threaded_blas():  # small: one thread is fast and never stalls
+            with single_threaded():  # small: one thread is fast and never stalls
                 sol = _polish(sol, Xn, Yn, wn)
         elif sol.solver == "cholesky":
             # float64 refinement brings the normal equations to QR accuracy; it cannot

@@ -1,0 +1,7 @@
+"""scikit-learn-compatible estimators."""
+
+from torchlinear.estimators.linear import LinearRegression
+from torchlinear.estimators.mlp import MLPClassifier, MLPRegressor
+from torchlinear.estimators.softmax import SoftmaxRegression
+
+__all__ = ["LinearRegression", "SoftmaxRegression", "MLPRegressor", "MLPClassifier"]

@@ -1,0 +1,707 @@
+r"""Linear regression with a scikit-learn API: exact least squares, ridge and robust losses.
+
+With sample weights :math:`s_i` (all one by default), the estimator minimises
+
+.. math::
+
+    \sum_{i=1}^n s_i\, \ell(y_i - w^\top x_i - b)
+    + \alpha\Big(\rho\,\lVert w\rVert_1 + \tfrac12 (1-\rho)\,\lVert w\rVert_2^2\Big),
+
+with :math:`\ell(r) = \tfrac12 r^2` for ``loss="squared"`` (also :math:`|r|` for ``"l1"`` and
+Huber's :math:`H_\delta` for ``"huber"``), :math:`\rho` = ``l1_ratio`` and the intercept
+:math:`b` never penalised. For the squared loss with :math:`\rho = 0` this is (twice)
+:math:`\lVert y - Xw - b\rVert^2 + \alpha\lVert w\rVert^2`: ``alpha`` means exactly what it
+means in scikit-learn's ``Ridge``, and ``alpha=0`` is ordinary least squares.
+
+Solvers
+-------
+``"auto"`` (default), ``"cholesky"``, ``"qr"``, ``"svd"``
+    Exact, for the squared loss with a pure L2 penalty (:mod:`torchlinear.exact`): one
+    streaming pass that accumulates the sufficient statistics in float64 chunk by chunk
+    (the data are never copied whole). ``"auto"`` uses Cholesky on the centred,
+    column-scaled Gram matrix when its reciprocal condition number is at least
+    ``RCOND_CHOLESKY = 1e-10``, and otherwise a tall-skinny QR (or an SVD, minimum norm,
+    with a warning naming the collinear columns, when the design is rank deficient), then
+    refines when the error estimate asks for it. ``"cholesky"``, ``"qr"`` and ``"svd"``
+    force a path. ``solver_`` and ``cond_`` record what ran.
+``"sgd"``, ``"adam"``, ``"lbfgs"``
+    Minibatch SGD (momentum 0.9), Adam, or full-batch L-BFGS through the training engine
+    (:func:`torchlinear.estimators._gradient.fit_gradient`), for any loss and elastic-net
+    penalty. ``"auto"`` picks L-BFGS for smooth problems (squared or Huber loss without
+    L1) and Adam otherwise. The penalty is passed on per unit of sample weight
+    (``alpha / sum(s)``), so every solver minimises the same objective. Without a penalty
+    the features are standardized inside the model (which only speeds training up); with
+    one they are not, as that would change the objective.
+
+Inputs and outputs
+------------------
+``X`` may be a NumPy array, a pandas DataFrame (its column names become
+``feature_names_in_``) or a torch tensor on any device; float32 is fine (statistics are
+accumulated in float64). ``y`` of shape ``(n,)`` or ``(n, 1)`` is one target (``coef_`` of
+shape ``(d,)``, float ``intercept_``, predictions ``(n,)``); ``(n, k)`` with ``k >= 2`` is
+``k`` targets (``coef_`` ``(k, d)``). :meth:`predict` returns a tensor on ``X``'s device (in
+``X``'s floating dtype) when ``X`` is a tensor, and a float64 NumPy array otherwise.
+``device`` is where the computation runs (default: ``X``'s device).
+
+Streaming: :meth:`partial_fit` accumulates chunks (data larger than memory) and leaves a
+usable model after every call. With ``solver="auto"``, ``"qr"`` or ``"svd"`` it keeps the
+triangular factor of :math:`[1, X, y]` (one Householder QR per chunk — about twice the cost
+of a Gram update, and the same :math:`O(d^2)` memory), which is both the Cholesky factor of
+the Gram matrix and the stable fallback, so the streamed model is never less accurate than
+QR; ``solver="cholesky"`` keeps only the Gram matrix (fastest; warns if ill-conditioned).
+A :meth:`fit` call starts over (its statistics are not kept for later ``partial_fit``).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_is_fitted
+
+from torchlinear._validation import (
+    as_feature_matrix,
+    as_target,
+    check_finite,
+    check_nonnegative_float,
+    check_positive_float,
+    check_positive_int,
+    check_same_length,
+    resolve_device,
+)
+from torchlinear.exact import GramStats, LstsqSolution, TSQRStats, lstsq, single_threaded
+from torchlinear.stats import OLSSummary, ols_summary
+
+__all__ = ["LinearRegression"]
+
+EXACT_SOLVERS = ("cholesky", "qr", "svd")
+GRADIENT_SOLVERS = ("sgd", "adam", "lbfgs")
+SOLVERS = ("auto", *EXACT_SOLVERS, *GRADIENT_SOLVERS)
+LOSSES = ("squared", "l1", "huber")
+_DEFAULT_EPOCHS = {"sgd": 100, "adam": 100, "lbfgs": 30}
+
+
+class LinearRegression(RegressorMixin, BaseEstimator):
+    """Least squares, ridge and robust linear regression (exact or gradient-trained).
+
+    Parameters
+    ----------
+    fit_intercept : bool, default True
+        Fit an (unpenalised) intercept.
+    alpha : float, default 0
+        Penalty strength (see the module notes; ridge as in scikit-learn's ``Ridge``).
+    solver : {"auto", "cholesky", "qr", "svd", "sgd", "adam", "lbfgs"}, default "auto"
+        See the module notes. The exact solvers need ``loss="squared"`` and
+        ``l1_ratio=0``.
+    device : str or torch.device, optional
+        Where to compute ("cpu", "cuda", "mps", "auto"); default: ``X``'s device.
+    loss : {"squared", "l1", "huber"}, default "squared"
+        The loss; anything but squared is fitted by a gradient solver.
+    l1_ratio : float, default 0
+        L1 share of the elastic-net penalty (0 is ridge, 1 the lasso); > 0 needs a
+        gradient solver.
+    delta : float, default 1
+        Huber's threshold, in units of ``y``.
+    max_iter : int, optional
+        Epochs for the gradient solvers (default 100 for SGD/Adam, 30 L-BFGS rounds).
+    tol : float, default 1e-6
+        Gradient solvers stop when the training loss stops improving by this fraction.
+    lr : float, optional
+        Learning rate of the gradient solvers (their defaults otherwise).
+    batch_size : int, default 256
+        Minibatch size of SGD/Adam.
+    random_state : int, optional
+        Seed for the gradient solvers' shuffling.
+    chunk_size : int, optional
+        Rows per chunk of the exact solvers (default: about 4 MiB of float64).
+    progress : bool, default False
+        Progress bar for the gradient solvers.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
+    intercept_ : float or ndarray of shape (n_targets,)
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when fitted on a DataFrame with string column names.
+    solver_ : str
+        The path that ran: "cholesky", "qr", "svd", "sgd", "adam" or "lbfgs".
+    cond_ : float
+        Condition number of the centred, column-scaled design (``nan`` for gradient fits).
+    rank_ : int
+        Numerical rank of that design (exact fits).
+    n_iter_ : int
+        Passes over the data (exact fits: accumulation plus any fallback or refinement
+        pass; ``partial_fit``: 1) or epochs run (gradient fits).
+    history_ : torch-linear History
+        Per-epoch training record (gradient fits only).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 3))
+    >>> y = X @ np.array([1.5, -2.0, 0.5]) + 3.0 + 0.1 * rng.normal(size=200)
+    >>> model = LinearRegression().fit(X, y)
+    >>> np.round(model.coef_, 2), round(model.intercept_, 2), model.solver_
+    (array([ 1.49, -2.01,  0.51]), 3.0, 'cholesky')
+    >>> round(model.summary().r_squared, 4)
+    0.9985
+    """
+
+    def __init__(
+        self,
+        *,
+        fit_intercept: bool = True,
+        alpha: float = 0.0,
+        solver: str = "auto",
+        device: str | torch.device | None = None,
+        loss: str = "squared",
+        l1_ratio: float = 0.0,
+        delta: float = 1.0,
+        max_iter: int | None = None,
+        tol: float = 1e-6,
+        lr: float | None = None,
+        batch_size: int = 256,
+        random_state: int | None = None,
+        chunk_size: int | None = None,
+        progress: bool = False,
+    ) -> None:
+        self.fit_intercept = fit_intercept
+        self.alpha = alpha
+        self.solver = solver
+        self.device = device
+        self.loss = loss
+        self.l1_ratio = l1_ratio
+        self.delta = delta
+        self.max_iter = max_iter
+        self.tol = tol
+        self.lr = lr
+        self.batch_size = batch_size
+        self.random_state = random_state
+        self.chunk_size = chunk_size
+        self.progress = progress
+
+    # ------------------------------------------------------------------ validation
+
+    def _check_params(self) -> dict[str, Any]:
+        if self.solver not in SOLVERS:
+            raise ValueError(
+                f"solver must be one of {', '.join(map(repr, SOLVERS))}, got {self.solver!r}"
+            )
+        if self.loss not in LOSSES:
+            raise ValueError(
+                f"loss must be one of {', '.join(map(repr, LOSSES))}, got {self.loss!r}"
+            )
+        if not isinstance(self.fit_intercept, bool | np.bool_):
+            raise ValueError(f"fit_intercept must be True or False, got {self.fit_intercept!r}")
+        alpha = check_nonnegative_float("alpha", self.alpha)
+        l1_ratio = check_nonnegative_float("l1_ratio", self.l1_ratio)
+        if l1_ratio > 1:
+            raise ValueError(f"l1_ratio must lie in [0, 1], got {self.l1_ratio!r}")
+        exact_problem = self.loss == "squared" and (l1_ratio == 0 or alpha == 0)
+        if self.solver in EXACT_SOLVERS and not exact_problem:
+            raise ValueError(
+                f"solver={self.solver!r} solves the squared loss with an L2 penalty only "
+                f"(got loss={self.loss!r}, l1_ratio={self.l1_ratio!r}); use solver='auto' or "
+                "a gradient solver ('sgd', 'adam', 'lbfgs')"
+            )
+        if self.solver == "lbfgs" and l1_ratio > 0 and alpha > 0:
+            raise ValueError(
+                "solver='lbfgs' cannot handle an L1 penalty (l1_ratio > 0); use 'sgd' or 'adam'"
+            )
+        exact = self.solver in EXACT_SOLVERS or (self.solver == "auto" and exact_problem)
+        if exact:
+            optimizer = None
+        elif self.solver in GRADIENT_SOLVERS:
+            optimizer = self.solver
+        else:
+            smooth = self.loss in ("squared", "huber") and (l1_ratio == 0 or alpha == 0)
+            optimizer = "lbfgs" if smooth else "adam"
+        return {
+            "exact": exact,
+            "optimizer": optimizer,
+            "alpha": alpha,
+            "l1_ratio": l1_ratio,
+            "delta": check_positive_float("delta", self.delta),
+            "max_iter": None
+            if self.max_iter is None
+            else check_positive_int("max_iter", self.max_iter),
+            "tol": check_nonnegative_float("tol", self.tol),
+            "lr": None if self.lr is None else check_positive_float("lr", self.lr),
+            "batch_size": check_positive_int("batch_size", self.batch_size),
+            "chunk_size": None
+            if self.chunk_size is None
+            else check_positive_int("chunk_size", self.chunk_size),
+        }
+
+    def _compute_device(self, X: torch.Tensor) -> torch.device:
+        if self.device is None:
+            return X.device
+        return resolve_device(self.device)
+
+    def _validate_X(self, X: Any, *, reset: bool, finite: bool = True) -> torch.Tensor:
+        """Boundary check of ``X``: shape, dtype, feature count and names, and (unless
+        ``finite=False``, for callers that detect NaN/inf from their results for free)
+        finiteness, checked chunk by chunk."""
+        if X is None:
+            raise ValueError(f"{type(self).__name__} needs X, got None")
+        if _is_sparse(X):
+            raise TypeError(
+                "sparse X is not supported; convert it with X.toarray() if it fits in memory"
+            )
+        names = _string_columns(X)
+        if not isinstance(X, torch.Tensor) and not hasattr(X, "columns"):
+            X = np.asarray(X)
+        shape = tuple(X.shape)
+        if len(shape) == 1:
+            raise ValueError(
+                f"Expected a 2-D X, got a 1-D array of shape {shape}. Reshape your data "
+                "with X.reshape(-1, 1) if it has a single feature or X.reshape(1, -1) if it "
+                "is a single sample."
+            )
+        if len(shape) == 2 and shape[1] == 0:
+            raise ValueError(
+                f"Found array with 0 feature(s) (shape={shape}) while a minimum of 1 is required."
+            )
+        if getattr(getattr(X, "dtype", None), "kind", "") == "c" or (
+            isinstance(X, torch.Tensor) and X.is_complex()
+        ):
+            raise ValueError("Complex data not supported: X must hold real numbers")
+        if isinstance(X, np.ndarray) and X.dtype == object:
+            X = _object_to_float(X, "X")
+        X_t, _ = as_feature_matrix(X, allow_nonfinite=True)
+        if finite:
+            _assert_finite("X", X_t)
+        self._check_feature_names(names, reset=reset)
+        n_features = X_t.shape[1]
+        if reset:
+            self.n_features_in_ = n_features
+        elif n_features != self.n_features_in_:
+            raise ValueError(
+                f"X has {n_features} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input"
+            )
+        return X_t
+
+    def _check_feature_names(self, names: np.ndarray | None, *, reset: bool) -> None:
+        if reset:
+            if names is not None:
+                self.feature_names_in_ = names
+            elif hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+            return
+        fitted = getattr(self, "feature_names_in_", None)
+        cls = type(self).__name__
+        if fitted is None and names is not None:
+            warnings.warn(
+                f"X has feature names, but {cls} was fitted without feature names",
+                UserWarning,
+                stacklevel=3,
+            )
+        elif fitted is not None and names is None:
+            warnings.warn(
+                f"X does not have valid feature names, but {cls} was fitted with feature names",
+                UserWarning,
+                stacklevel=3,
+            )
+        elif fitted is not None and names is not None and list(fitted) != list(names):
+            unexpected = sorted(set(names) - set(fitted))
+            missing = sorted(set(fitted) - set(names))
+            detail = []
+            if unexpected:
+                detail.append(f"Feature names unseen at fit time: {unexpected}")
+            if missing:
+                detail.append(f"Feature names seen at fit time, yet now missing: {missing}")
+            if not detail:
+                detail.append("Feature names must be in the same order as they were in fit.")
+            raise ValueError(
+                "The feature names should match those that were passed during fit. "
+                + " ".join(detail)
+            )
+
+    def _validate_y(self, y: Any, n: int) -> tuple[torch.Tensor, bool, list[str] | None]:
+        """Return ``y`` as ``(n, k)`` float tensor, whether it is a single target, names."""
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None"
+            )
+        names: list[str] | None = None
+        if hasattr(y, "columns"):
+            names = [str(c) for c in y.columns]
+        elif getattr(y, "name", None) is not None and not isinstance(y, torch.Tensor):
+            names = [str(y.name)]
+        if isinstance(y, torch.Tensor):
+            shape = tuple(y.shape)
+        else:
+            if not hasattr(y, "columns"):
+                y = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
+                if y.dtype == object:
+                    y = _object_to_float(y, "y")
+            shape = tuple(y.shape)
+        if len(shape) == 2 and shape[1] != 1:
+            Y, _ = as_feature_matrix(y, name="y")
+            single = False
+        elif len(shape) in (1, 2):
+            Y = as_target(y).reshape(-1, 1)
+            single = True
+        else:
+            raise ValueError(
+                f"y must have shape (n,), (n, 1) or (n, k), got {shape}; "
+                "flatten the extra dimensions into target columns"
+            )
+        check_same_length(range(n), Y)
+        return Y, single, names
+
+    def _validate_weight(self, sample_weight: Any, n: int) -> torch.Tensor | None:
+        if sample_weight is None:
+            return None
+        if isinstance(sample_weight, numbers.Real) and not isinstance(sample_weight, bool):
+            w = torch.full((n,), float(sample_weight), dtype=torch.float64)
+        else:
+            if isinstance(sample_weight, torch.Tensor):
+                t = sample_weight.detach().cpu()
+                numeric = not t.is_complex()
+                shape = tuple(t.shape)
+            else:
+                arr = np.asarray(sample_weight)
+                numeric = np.issubdtype(arr.dtype, np.integer) or np.issubdtype(
+                    arr.dtype, np.floating
+                )
+                shape = arr.shape
+            if len(shape) != 1 or shape[0] != n:
+                raise ValueError(f"sample_weight must have shape ({n},) to match X, got {shape}")
+            if not numeric:
+                raise ValueError("sample_weight must hold real numbers")
+            w = (
+                t.to(torch.float64)
+                if isinstance(sample_weight, torch.Tensor)
+                else (torch.from_numpy(arr.astype(np.float64)))
+            )
+        if not bool(torch.isfinite(w).all()):
+            bad = ~torch.isfinite(w)
+            raise ValueError(
+                f"sample_weight has {int(bad.sum())} NaN/inf value(s); the first is at row "
+                f"{int(torch.nonzero(bad)[0])}. Weights must be finite"
+            )
+        if bool((w < 0).any()):
+            neg = w < 0
+            raise ValueError(
+                f"sample_weight must be >= 0; found {int(neg.sum())} negative value(s), the "
+                f"first at row {int(torch.nonzero(neg)[0])}"
+            )
+        if float(w.sum()) <= 0:
+            raise ValueError("sample_weight sums to zero; give at least one row a positive weight")
+        return w
+
+    # ------------------------------------------------------------------ fitting
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> LinearRegression:
+        """Fit the model; return ``self``.
+
+        Parameters
+        ----------
+        X : array-like, DataFrame or Tensor, shape (n, d)
+            Features; NaN/inf are rejected (counted and located).
+        y : array-like or Tensor, shape (n,), (n, 1) or (n, k)
+            Targets.
+        sample_weight : array-like or Tensor, shape (n,), optional
+            Non-negative weights multiplying each squared residual; an integer weight is
+            the same as repeating the row.
+
+        Raises
+        ------
+        ValueError
+            Bad parameters or data (shapes, NaN/inf, non-numeric columns, negative weights).
+        """
+        params = self._check_params()
+        with single_threaded():
+            # the exact solvers detect NaN/inf from their statistics, without a separate pass
+            X_t = self._validate_X(X, reset=True, finite=not params["exact"])
+            Y, single, target_names = self._validate_y(y, X_t.shape[0])
+            w = self._validate_weight(sample_weight, X_t.shape[0])
+        self._stream: GramStats | TSQRStats | None = None
+        self._single = single
+        self._target_names = target_names
+        if params["exact"]:
+            solver = "auto" if self.solver == "auto" else self.solver
+            sol = lstsq(
+                X_t,
+                Y,
+                sample_weight=w,
+                alpha=params["alpha"],
+                fit_intercept=bool(self.fit_intercept),
+                solver=solver,
+                chunk_rows=params["chunk_size"],
+                device=self._compute_device(X_t),
+                feature_names=self._names(),
+            )
+            self._store_solution(sol)
+        else:
+            self._fit_gradient(X_t, Y, w, params)
+        return self
+
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> LinearRegression:
+        """Add a chunk of rows to the exact statistics and update the model; return ``self``.
+
+        The first call fixes the number of features and targets; the model is usable
+        (``coef_``, ``predict``, ``summary``) after every call. Only the exact solvers
+        stream (squared loss, pure L2 penalty).
+        """
+        params = self._check_params()
+        if not params["exact"]:
+            raise ValueError(
+                "partial_fit streams the exact solvers only (loss='squared', l1_ratio=0, "
+                f"solver in 'auto', 'cholesky', 'qr', 'svd'); got loss={self.loss!r}, "
+                f"l1_ratio={self.l1_ratio!r}, solver={self.solver!r}. Use fit instead"
+            )
+        first = getattr(self, "_stream", None) is None
+        with single_threaded():
+            X_t = self._validate_X(X, reset=first)
+            Y, single, target_names = self._validate_y(y, X_t.shape[0])
+            w = self._validate_weight(sample_weight, X_t.shape[0])
+        if first:
+            dev = self._compute_device(X_t)
+            maker = GramStats if self.solver == "cholesky" else TSQRStats
+            self._stream = maker.zeros(X_t.shape[1], Y.shape[1], device=dev)
+            self._single = single
+            self._target_names = target_names
+        else:
+            stream = self._stream
+            assert stream is not None
+            if Y.shape[1] != stream.n_targets or single != self._single:
+                raise ValueError(
+                    f"y has {Y.shape[1]} column(s) but earlier partial_fit calls had "
+                    f"{stream.n_targets}; every chunk must have the same targets"
+                )
+        stream = self._stream
+        assert stream is not None
+        stream.update(X_t, Y, w)
+        if isinstance(stream, GramStats):
+            sol = stream.solve(
+                alpha=params["alpha"],
+                fit_intercept=bool(self.fit_intercept),
+                feature_names=self._names(),
+            )
+        else:
+            sol = stream.solve(
+                alpha=params["alpha"],
+                fit_intercept=bool(self.fit_intercept),
+                method="svd" if self.solver == "svd" else "qr",
+                feature_names=self._names(),
+            )
+        self._store_solution(sol)
+        return self
+
+    def _names(self) -> list[str] | None:
+        names = getattr(self, "feature_names_in_", None)
+        return None if names is None else [str(n) for n in names]
+
+    def _store_solution(self, sol: LstsqSolution) -> None:
+        coef = sol.coef.numpy().T.copy()  # (k, d)
+        intercept = sol.intercept.numpy().copy()
+        if self._single:
+            self.coef_ = coef[0]
+            self.intercept_ = float(intercept[0])
+        else:
+            self.coef_ = coef
+            self.intercept_ = intercept
+        self.solver_ = sol.solver
+        self.cond_ = float(sol.cond)
+        self.rank_ = int(sol.rank)
+        self.n_iter_ = int(sol.n_passes)
+        self._solution: LstsqSolution | None = sol
+        if hasattr(self, "history_"):
+            del self.history_
+
+    def _fit_gradient(
+        self, X: torch.Tensor, Y: torch.Tensor, w: torch.Tensor | None, params: dict[str, Any]
+    ) -> None:
+        from torchlinear.engine import TrainConfig
+        from torchlinear.estimators._gradient import fit_gradient
+
+        optimizer = params["optimizer"]
+        total = float(X.shape[0]) if w is None else float(w.sum())
+        dev = self._compute_device(X)
+        seed = self.random_state
+        if seed is not None and not isinstance(seed, numbers.Integral):
+            seed = int(np.random.RandomState(seed).randint(0, 2**31 - 1))
+        config = TrainConfig(
+            epochs=params["max_iter"] or _DEFAULT_EPOCHS[optimizer],
+            batch_size=params["batch_size"],
+            lr=params["lr"],
+            optimizer=optimizer,
+            tol=params["tol"] if params["tol"] > 0 else None,
+            seed=seed,
+            device=str(dev),
+            progress=bool(self.progress),
+        )
+        target = Y[:, 0] if self._single else Y
+        fit = fit_gradient(
+            X.to(dev),
+            target.to(device=dev, dtype=X.dtype),
+            sample_weight=None if w is None else w.to(device=dev, dtype=X.dtype),
+            loss=self.loss,
+            delta=params["delta"],
+            alpha=params["alpha"] / total,
+            l1_ratio=params["l1_ratio"],
+            standardize=params["alpha"] == 0,
+            fit_intercept=bool(self.fit_intercept),
+            config=config,
+        )
+        assert fit.coef is not None
+        coef = fit.coef.detach().to(torch.float64).cpu().numpy()
+        k = coef.shape[0]
+        intercept = (
+            np.zeros(k)
+            if fit.intercept is None
+            else fit.intercept.detach().to(torch.float64).cpu().numpy()
+        )
+        if self._single:
+            self.coef_ = coef[0].copy()
+            self.intercept_ = float(intercept[0])
+        else:
+            self.coef_ = coef
+            self.intercept_ = intercept
+        self.solver_ = optimizer
+        self.cond_ = math.nan
+        if hasattr(self, "rank_"):
+            del self.rank_
+        self.n_iter_ = len(fit.history)
+        self.history_ = fit.history
+        self._solution = None
+
+    # ------------------------------------------------------------------ using the fit
+
+    def predict(self, X: Any) -> np.ndarray | torch.Tensor:
+        """Predictions ``X @ coef_.T + intercept_``.
+
+        A tensor ``X`` gives a tensor on its device, in its floating dtype; anything else
+        gives a float64 NumPy array. Shape ``(n,)`` for one target, ``(n, k)`` for ``k``.
+        """
+        check_is_fitted(self, "coef_")
+        is_tensor = isinstance(X, torch.Tensor)
+        X_t = self._validate_X(X, reset=False, finite=False)
+        out = self._predict_tensor(X_t)
+        if is_tensor:
+            return out.to(X_t.dtype)
+        return out.cpu().numpy()
+
+    def _predict_tensor(self, X_t: torch.Tensor) -> torch.Tensor:
+        dev = X_t.device
+        coef = torch.as_tensor(np.atleast_2d(self.coef_), dtype=torch.float64, device=dev)
+        b = torch.as_tensor(np.atleast_1d(self.intercept_), dtype=torch.float64, device=dev)
+        out = torch.addmm(b, X_t.to(torch.float64), coef.T)
+        if not bool(torch.isfinite(out).all()):  # NaN/inf in X always reach the output
+            _assert_finite("X", X_t)
+            raise ValueError(
+                "predictions overflow float64; X holds values too large for these coefficients"
+            )
+        return out[:, 0] if np.ndim(self.coef_) == 1 else out
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Coefficient of determination R² of the predictions (uniform average over targets).
+
+        Computed in float64 on ``X``'s device, so it works for tensors on any device.
+        """
+        check_is_fitted(self, "coef_")
+        X_t = self._validate_X(X, reset=False, finite=False)
+        Y, _, _ = self._validate_y(y, X_t.shape[0])
+        w = self._validate_weight(sample_weight, X_t.shape[0])
+        dev = X_t.device
+        pred = self._predict_tensor(X_t).reshape(len(Y), -1)
+        Yd = Y.to(device=dev, dtype=torch.float64)
+        if pred.shape[1] != Yd.shape[1]:
+            raise ValueError(
+                f"y has {Yd.shape[1]} target column(s) but the model predicts {pred.shape[1]}"
+            )
+        wd = torch.ones(len(Yd), dtype=torch.float64, device=dev) if w is None else w.to(dev)
+        mean = (wd @ Yd) / wd.sum()
+        ss_res = wd @ (Yd - pred) ** 2
+        ss_tot = wd @ (Yd - mean) ** 2
+        r2 = torch.where(
+            ss_tot > 0,
+            1 - ss_res / torch.where(ss_tot > 0, ss_tot, torch.ones_like(ss_tot)),
+            torch.where(ss_res == 0, torch.ones_like(ss_res), torch.zeros_like(ss_res)),
+        )
+        return float(r2.mean())
+
+    def summary(self, target: int | None = None, confidence: float = 0.95) -> OLSSummary:
+        """Standard errors, t, p-values, confidence intervals, R², F, ... of the fit.
+
+        Available for exact, unpenalised fits (``alpha=0``). ``print(model.summary())``
+        shows the table; ``.to_dict()``/``.to_frame()`` give the numbers. For a
+        multi-target fit pass ``target`` (the column index).
+        """
+        check_is_fitted(self, "coef_")
+        sol = getattr(self, "_solution", None)
+        if sol is None:
+            raise ValueError(
+                f"summary() needs an exact least-squares fit; this model was fitted with "
+                f"solver_={self.solver_!r}. Refit with solver='auto' (squared loss, l1_ratio=0)"
+            )
+        k = sol.coef.shape[1]
+        if target is None:
+            if k > 1:
+                raise ValueError(f"this model has {k} targets; pass target=0..{k - 1} to summary()")
+            target = 0
+        names = self._target_names
+        return ols_summary(
+            sol,
+            target=target,
+            feature_names=self._names(),
+            target_name=None if names is None or target >= len(names) else names[target],
+            confidence=confidence,
+        )
+
+    def __sklearn_tags__(self):  # scikit-learn >= 1.6
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        return tags
+
+    def _more_tags(self) -> dict[str, Any]:  # scikit-learn < 1.6
+        return {"multioutput": True, "allow_nan": False}
+
+
+def _assert_finite(name: str, X: torch.Tensor) -> None:
+    """Raise the boundary's NaN/inf error if ``X`` holds any, scanning ~1M values at a time
+    (a whole-array check would allocate temporaries the size of ``X``)."""
+    if not X.is_floating_point():
+        return
+    rows = max(1, (1 << 20) // max(1, X.shape[1] if X.ndim == 2 else 1))
+    for start in range(0, X.shape[0], rows):
+        if not bool(torch.isfinite(X[start : start + rows]).all()):
+            check_finite(name, X)  # counts and locates them
+
+
+def _string_columns(X: Any) -> np.ndarray | None:
+    columns = getattr(X, "columns", None)
+    if columns is None or not hasattr(X, "dtypes"):
+        return None
+    names = list(columns)
+    if names and all(isinstance(c, str) for c in names):
+        return np.asarray(names, dtype=object)
+    return None
+
+
+def _is_sparse(X: Any) -> bool:
+    return hasattr(X, "toarray") and hasattr(X, "nnz")
+
+
+def _object_to_float(arr: np.ndarray, name: str) -> np.ndarray:
+    """Convert an object array of numbers; report anything else."""
+    try:
+        return arr.astype(np.float64)
+    except TypeError as exc:
+        raise TypeError(f"{name} holds a value that is not a number: {exc}") from exc
+    except ValueError as exc:
+        raise ValueError(
+            f"{name} holds a value that is not a number ({exc}); encode it as numbers first"
+        ) from exc

@@ -1,0 +1,510 @@
+r"""Two-layer perceptrons with a scikit-learn API: the textbook's next step after linear models.
+
+The model is ``Linear(d, h) -> ReLU -> Linear(h, k)`` (:class:`torchlinear.models.MLP`),
+applied to standardized features (the standardization is part of the fitted module, so it
+predicts from raw features). :class:`MLPRegressor` minimises a regression loss
+(squared, absolute or Huber, on the mean over the samples) and :class:`MLPClassifier` the
+mean cross-entropy of the softmax of its ``k`` outputs, both plus the elastic-net penalty
+
+.. math::
+
+    \alpha\Big(\rho\,\lVert W\rVert_1 + \tfrac12 (1-\rho)\,\lVert W\rVert_2^2\Big)
+
+on the two weight matrices (never on the biases), with :math:`\rho` = ``l1_ratio``. Unlike
+the linear estimators the problem is not convex: the result depends on the initial
+weights, which ``random_state`` fixes.
+
+Training runs through :func:`torchlinear.engine.train` (minibatch Adam by default; SGD
+with momentum 0.9, or full-batch L-BFGS), with optional early stopping on a held-out
+fraction of the training rows.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from torchlinear._validation import (
+    as_feature_matrix,
+    as_target,
+    check_fraction,
+    check_nonnegative_float,
+    check_positive_float,
+    check_positive_int,
+    resolve_device,
+)
+
+__all__ = ["MLPRegressor", "MLPClassifier"]
+
+SOLVERS = ("adam", "sgd", "lbfgs")
+REGRESSION_LOSSES = ("squared", "l1", "huber")
+
+
+class _MLPBase(BaseEstimator):
+    """Parameter checks, input validation and training shared by both estimators."""
+
+    def _check_params(self) -> dict[str, Any]:
+        if self.solver not in SOLVERS:
+            raise ValueError(
+                f"solver must be one of {', '.join(map(repr, SOLVERS))}, got {self.solver!r}"
+            )
+        alpha = check_nonnegative_float("alpha", self.alpha)
+        l1_ratio = check_nonnegative_float("l1_ratio", self.l1_ratio)
+        if l1_ratio > 1:
+            raise ValueError(f"l1_ratio must lie in [0, 1], got {self.l1_ratio!r}")
+        if self.solver == "lbfgs" and l1_ratio > 0 and alpha > 0:
+            raise ValueError(
+                "solver='lbfgs' cannot handle an L1 penalty (l1_ratio > 0); use 'adam' or 'sgd'"
+            )
+        if not isinstance(self.standardize, bool | np.bool_):
+            raise ValueError(f"standardize must be True or False, got {self.standardize!r}")
+        if not isinstance(self.early_stopping, bool | np.bool_):
+            raise ValueError(f"early_stopping must be True or False, got {self.early_stopping!r}")
+        return {
+            "hidden": check_positive_int("hidden", self.hidden),
+            "alpha": alpha,
+            "l1_ratio": l1_ratio,
+            "max_iter": check_positive_int("max_iter", self.max_iter),
+            "lr": None if self.lr is None else check_positive_float("lr", self.lr),
+            "batch_size": check_positive_int("batch_size", self.batch_size),
+            "tol": check_nonnegative_float("tol", self.tol),
+            "n_iter_no_change": check_positive_int("n_iter_no_change", self.n_iter_no_change),
+            "validation_fraction": check_fraction(
+                "validation_fraction", self.validation_fraction, inclusive_low=False
+            ),
+        }
+
+    def _train_config(self, params: dict[str, Any], device: torch.device, **overrides: Any):
+        from torchlinear.engine import TrainConfig
+
+        seed = self.random_state
+        if seed is not None and not isinstance(seed, int | np.integer):
+            seed = int(np.random.RandomState(seed).randint(0, 2**31 - 1))
+        settings: dict[str, Any] = {
+            "epochs": params["max_iter"],
+            "batch_size": params["batch_size"],
+            "lr": params["lr"],
+            "optimizer": self.solver,
+            "tol": params["tol"] if params["tol"] > 0 else None,
+            "n_iter_no_change": params["n_iter_no_change"],
+            "seed": None if seed is None else int(seed),
+            "device": str(device),
+            "progress": bool(self.progress),
+        }
+        if self.early_stopping:
+            settings["val_split"] = params["validation_fraction"]
+            settings["patience"] = params["n_iter_no_change"]
+        settings.update(overrides)
+        return TrainConfig(**settings)
+
+    def _validate_X(self, X: Any, *, reset: bool, device: torch.device | None) -> torch.Tensor:
+        """Boundary check of ``X``: shape, dtype, finiteness, feature count and names."""
+        if X is None:
+            raise ValueError(f"{type(self).__name__} needs X, got None")
+        if hasattr(X, "toarray") and hasattr(X, "nnz"):
+            raise TypeError(
+                "sparse X is not supported; convert it with X.toarray() if it fits in memory"
+            )
+        names = _string_columns(X)
+        X_t, _ = as_feature_matrix(X, device=device)
+        cls = type(self).__name__
+        if reset:
+            self.n_features_in_ = int(X_t.shape[1])
+            if names is not None:
+                self.feature_names_in_ = names
+            elif hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+            return X_t
+        if X_t.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X_t.shape[1]} features, but {cls} is expecting "
+                f"{self.n_features_in_} features as input"
+            )
+        fitted = getattr(self, "feature_names_in_", None)
+        if fitted is None and names is not None:
+            warnings.warn(
+                f"X has feature names, but {cls} was fitted without feature names",
+                UserWarning,
+                stacklevel=3,
+            )
+        elif fitted is not None and names is None:
+            warnings.warn(
+                f"X does not have valid feature names, but {cls} was fitted with feature names",
+                UserWarning,
+                stacklevel=3,
+            )
+        elif fitted is not None and names is not None and list(fitted) != list(names):
+            unseen = sorted(set(names) - set(fitted))
+            missing = sorted(set(fitted) - set(names))
+            detail = []
+            if unseen:
+                detail.append(f"Feature names unseen at fit time: {unseen}")
+            if missing:
+                detail.append(f"Feature names seen at fit time, yet now missing: {missing}")
+            if not detail:
+                detail.append("Feature names must be in the same order as they were in fit.")
+            raise ValueError(
+                "The feature names should match those that were passed during fit. "
+                + " ".join(detail)
+            )
+        return X_t
+
+    def _device(self, X: Any) -> torch.device:
+        if self.device is None and isinstance(X, torch.Tensor):
+            return X.device
+        return resolve_device(self.device)
+
+    def _train(
+        self,
+        X: torch.Tensor,
+        target: torch.Tensor,
+        params: dict[str, Any],
+        *,
+        loss: str,
+        n_classes: int | None,
+        val_data: Any = None,
+        config_overrides: dict[str, Any] | None = None,
+        callbacks: Any = (),
+    ) -> None:
+        from torchlinear.estimators._gradient import fit_gradient
+
+        device = X.device
+        config = self._train_config(params, device, **(config_overrides or {}))
+        fit = fit_gradient(
+            X,
+            target,
+            n_classes=n_classes,
+            loss=loss,
+            delta=getattr(self, "delta", 1.0),
+            alpha=params["alpha"],
+            l1_ratio=params["l1_ratio"],
+            model="mlp",
+            hidden=params["hidden"],
+            standardize=bool(self.standardize),
+            config=config,
+            val_data=val_data,
+            callbacks=callbacks,
+        )
+        self.module_ = fit.module.eval()
+        self.standardizer_ = fit.standardizer
+        self.history_ = fit.history
+        self.n_iter_ = len(fit.history)
+        self.loss_curve_ = list(fit.history.train_loss)
+        self.solver_ = self.solver
+        self.device_ = device
+        self.train_config_ = config
+
+    @torch.no_grad()
+    def _output(self, X: Any) -> torch.Tensor:
+        check_is_fitted(self, "module_")
+        X_t = self._validate_X(X, reset=False, device=self.device_)
+        p = next(self.module_.parameters())
+        return self.module_(X_t.to(device=p.device, dtype=p.dtype))
+
+
+class MLPRegressor(RegressorMixin, _MLPBase):
+    """Two-layer perceptron for regression: ``Linear -> ReLU -> Linear`` on standardized X.
+
+    Parameters
+    ----------
+    hidden : int, default 64
+        Width of the hidden layer.
+    loss : {"squared", "l1", "huber"}, default "squared"
+        ``0.5 * r**2``, ``|r|`` or Huber's loss with threshold ``delta`` (in units of ``y``).
+    delta : float, default 1
+        Huber's threshold.
+    alpha : float, default 0
+        Penalty strength on the weights (added to the mean loss).
+    l1_ratio : float, default 0
+        L1 share of the penalty (applied by soft-thresholding; not with ``"lbfgs"``).
+    solver : {"adam", "sgd", "lbfgs"}, default "adam"
+        Minibatch Adam, minibatch SGD with momentum 0.9, or full-batch L-BFGS.
+    max_iter : int, default 100
+        Epochs (for L-BFGS: outer steps of up to 20 iterations).
+    lr : float, optional
+        Learning rate (default 0.001 for Adam, 0.01 for SGD, 1 for L-BFGS).
+    batch_size : int, default 256
+        Rows per minibatch.
+    tol : float, default 1e-5
+        Stop when the training loss has not improved by this fraction for
+        ``n_iter_no_change`` epochs (0 turns it off).
+    n_iter_no_change : int, default 10
+        See ``tol`` and ``early_stopping``.
+    early_stopping : bool, default False
+        Hold out ``validation_fraction`` of the rows (at random, seeded by
+        ``random_state``) and stop when their loss has not improved for
+        ``n_iter_no_change`` epochs, keeping the best epoch's weights.
+    validation_fraction : float, default 0.1
+        See ``early_stopping``.
+    standardize : bool, default True
+        Standardize the features inside the model.
+    device : str, optional
+        ``"cpu"``, ``"cuda"``, ``"mps"``, ``"auto"``; default: ``X``'s device for a tensor,
+        else the best available.
+    random_state : int, optional
+        Seeds the initial weights, the shuffling and the validation split.
+    progress : bool, default False
+        Show a progress bar per epoch.
+
+    Attributes
+    ----------
+    module_ : torch.nn.Module
+        The trained network, standardization included (``module_(X)`` predicts).
+    standardizer_ : Standardizer or None
+        The fitted feature standardizer.
+    history_ : torchlinear.engine.History
+        Per-epoch losses.
+    loss_curve_ : list of float
+        Mean training loss per epoch.
+    n_iter_ : int
+        Epochs run.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when fitted on a DataFrame with string column names.
+    n_outputs_ : int
+        Number of targets.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.uniform(-2, 2, size=(400, 1))
+    >>> y = np.abs(X[:, 0])  # not linear in x
+    >>> model = MLPRegressor(hidden=16, solver="lbfgs", max_iter=20, random_state=0).fit(X, y)
+    >>> bool(model.score(X, y) > 0.99)
+    True
+    """
+
+    def __init__(
+        self,
+        hidden: int = 64,
+        *,
+        loss: str = "squared",
+        delta: float = 1.0,
+        alpha: float = 0.0,
+        l1_ratio: float = 0.0,
+        solver: str = "adam",
+        max_iter: int = 100,
+        lr: float | None = None,
+        batch_size: int = 256,
+        tol: float = 1e-5,
+        n_iter_no_change: int = 10,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        standardize: bool = True,
+        device: str | torch.device | None = None,
+        random_state: int | None = None,
+        progress: bool = False,
+    ) -> None:
+        self.hidden = hidden
+        self.loss = loss
+        self.delta = delta
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.solver = solver
+        self.max_iter = max_iter
+        self.lr = lr
+        self.batch_size = batch_size
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.standardize = standardize
+        self.device = device
+        self.random_state = random_state
+        self.progress = progress
+
+    def _check_params(self) -> dict[str, Any]:
+        if self.loss not in REGRESSION_LOSSES:
+            raise ValueError(
+                f"loss must be one of {', '.join(map(repr, REGRESSION_LOSSES))}, got {self.loss!r}"
+            )
+        params = super()._check_params()
+        params["delta"] = check_positive_float("delta", self.delta)
+        return params
+
+    def _prepare_y(self, y: Any, n: int, dtype: torch.dtype, device: torch.device):
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but y is None")
+        if hasattr(y, "to_numpy"):
+            y = y.to_numpy()
+        shape = tuple(y.shape) if hasattr(y, "shape") else np.shape(y)
+        if len(shape) == 2 and shape[1] > 1:
+            Y, _ = as_feature_matrix(y, name="y", dtype=dtype, device=device)
+        else:
+            Y = as_target(y, dtype=dtype, device=device)
+        if len(Y) != n:
+            raise ValueError(f"y has {len(Y)} rows but X has {n}")
+        return Y
+
+    def fit(self, X: Any, y: Any) -> MLPRegressor:
+        """Fit the network to ``X`` (n, d) and ``y`` (n,) or (n, k); return ``self``.
+
+        Raises
+        ------
+        ValueError
+            Bad parameters or data (shapes, NaN/inf, non-numeric columns), or
+            :class:`~torchlinear.engine.DivergenceError` when training diverges.
+        """
+        return self._fit(X, y)
+
+    def _fit(self, X: Any, y: Any, **training: Any) -> MLPRegressor:
+        params = self._check_params()
+        device = self._device(X)
+        X_t = self._validate_X(X, reset=True, device=device)
+        Y = self._prepare_y(y, len(X_t), X_t.dtype, X_t.device)
+        self.n_outputs_ = 1 if Y.ndim == 1 else int(Y.shape[1])
+        self._train(X_t, Y, params, loss=self.loss, n_classes=None, **training)
+        return self
+
+    def predict(self, X: Any) -> np.ndarray | torch.Tensor:
+        """Predictions, shape ``(n,)`` (or ``(n, k)``); a tensor for a tensor ``X``."""
+        out = self._output(X)
+        if isinstance(X, torch.Tensor):
+            return out
+        return out.to(torch.float64).cpu().numpy()
+
+    def __sklearn_tags__(self):  # noqa: D105
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.target_tags.multi_output = True
+        return tags
+
+
+class MLPClassifier(ClassifierMixin, _MLPBase):
+    """Two-layer perceptron classifier: ``Linear -> ReLU -> Linear -> softmax``.
+
+    Parameters
+    ----------
+    hidden : int, default 64
+        Width of the hidden layer.
+    alpha, l1_ratio, solver, max_iter, lr, batch_size, tol, n_iter_no_change,
+    early_stopping, validation_fraction, standardize, device, random_state, progress :
+        As for :class:`MLPRegressor`; the loss is the mean cross-entropy.
+
+    Attributes
+    ----------
+    classes_ : numpy.ndarray, shape (k,)
+        The sorted class labels (any type).
+    module_ : torch.nn.Module
+        The trained network (standardization included); its ``k`` outputs are logits.
+    standardizer_, history_, loss_curve_, n_iter_, n_features_in_, feature_names_in_ :
+        As for :class:`MLPRegressor`.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.uniform(-1, 1, size=(400, 2))
+    >>> y = np.where(X[:, 0] * X[:, 1] > 0, "same", "different")  # XOR: not linear
+    >>> clf = MLPClassifier(hidden=16, solver="lbfgs", max_iter=20, random_state=0).fit(X, y)
+    >>> clf.classes_.tolist(), bool(clf.score(X, y) > 0.95)
+    (['different', 'same'], True)
+    """
+
+    def __init__(
+        self,
+        hidden: int = 64,
+        *,
+        alpha: float = 0.0,
+        l1_ratio: float = 0.0,
+        solver: str = "adam",
+        max_iter: int = 100,
+        lr: float | None = None,
+        batch_size: int = 256,
+        tol: float = 1e-5,
+        n_iter_no_change: int = 10,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        standardize: bool = True,
+        device: str | torch.device | None = None,
+        random_state: int | None = None,
+        progress: bool = False,
+    ) -> None:
+        self.hidden = hidden
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.solver = solver
+        self.max_iter = max_iter
+        self.lr = lr
+        self.batch_size = batch_size
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.standardize = standardize
+        self.device = device
+        self.random_state = random_state
+        self.progress = progress
+
+    def _encode(self, y: Any, n: int) -> np.ndarray:
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but y is None")
+        y_arr = column_or_1d(np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y), warn=True)
+        if len(y_arr) != n:
+            raise ValueError(f"y has {len(y_arr)} rows but X has {n}")
+        check_classification_targets(y_arr)
+        self.classes_, index = np.unique(y_arr, return_inverse=True)
+        if len(self.classes_) < 2:
+            label = self.classes_[0]
+            label = label.item() if isinstance(label, np.generic) else label
+            raise ValueError(
+                f"y has only one class ({label!r}); a classifier needs at least 2 classes"
+            )
+        return index.reshape(-1)
+
+    def fit(self, X: Any, y: Any) -> MLPClassifier:
+        """Fit the network to features ``X`` and labels ``y`` (any type); return ``self``.
+
+        Raises
+        ------
+        ValueError
+            Bad parameters or data, a single class, or
+            :class:`~torchlinear.engine.DivergenceError` when training diverges.
+        """
+        return self._fit(X, y)
+
+    def _fit(self, X: Any, y: Any, **training: Any) -> MLPClassifier:
+        params = self._check_params()
+        device = self._device(X)
+        X_t = self._validate_X(X, reset=True, device=device)
+        index = self._encode(y, len(X_t))
+        target = torch.from_numpy(index.astype(np.int64)).to(X_t.device)
+        self._train(X_t, target, params, loss="ce", n_classes=len(self.classes_), **training)
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, shape ``(n, k)``, columns ordered like ``classes_``."""
+        return torch.softmax(self._output(X).to(torch.float64), dim=1).cpu().numpy()
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """Logarithms of :meth:`predict_proba`, computed stably from the logits."""
+        return torch.log_softmax(self._output(X).to(torch.float64), dim=1).cpu().numpy()
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """The logits, shape ``(n, k)``."""
+        return self._output(X).to(torch.float64).cpu().numpy()
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The most probable class label for each row, shape ``(n,)``."""
+        index = self._output(X).argmax(dim=1).cpu().numpy()
+        return self.classes_[index]
+
+    def __sklearn_tags__(self):  # noqa: D105
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+def _string_columns(X: Any) -> np.ndarray | None:
+    columns = getattr(X, "columns", None)
+    if columns is None or not hasattr(X, "dtypes"):
+        return None
+    names = list(columns)
+    if names and all(isinstance(c, str) for c in names):
+        return np.asarray(names, dtype=object)
+    return None

@@ -1,0 +1,519 @@
+"""The report of a fit: ``report.md`` with its figures, and the coefficient tables.
+
+:func:`fit_report` gathers what a fit produced (settings, data, metrics, history, a sample
+of predictions) into a :class:`Report`: Markdown text plus figures. Nothing is written
+until :meth:`Report.write` (or rendered until :meth:`Report.render`), so a caller can
+compute everything first and then write every file atomically.
+
+Figures (built with :class:`matplotlib.figure.Figure`, no pyplot, no global backend):
+
+* ``loss_curves.png``: training (and validation) loss per epoch of a gradient fit, with
+  accuracy for classifiers; the objective per iteration of an L-BFGS softmax fit;
+* ``predicted_vs_actual.png`` and ``residuals.png`` (regression);
+* ``confusion_matrix.png`` (classification);
+* ``weight_templates.png``: each class's weights drawn as an image (softmax regression on
+  an image dataset).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+__all__ = [
+    "Report",
+    "coefficient_rows",
+    "coefficient_text",
+    "fit_report",
+    "predicted_vs_actual_figure",
+    "residuals_figure",
+]
+
+_MAX_POINTS = 5000
+
+
+def _as_float(values: Any) -> np.ndarray:
+    if hasattr(values, "detach"):
+        values = values.detach().cpu().double().numpy()
+    return np.asarray(values, dtype=np.float64).reshape(-1)
+
+
+def _pair(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
+    y, p = _as_float(y_true), _as_float(y_pred)
+    if len(y) != len(p):
+        raise ValueError(f"y_pred has {len(p)} values but y_true has {len(y)}")
+    if len(y) == 0:
+        raise ValueError("y_true is empty; a figure needs at least one point")
+    return y, p
+
+
+def _thin(n: int, limit: int) -> np.ndarray | slice:
+    if n <= limit:
+        return slice(None)
+    return np.sort(np.random.default_rng(0).choice(n, size=limit, replace=False))
+
+
+def predicted_vs_actual_figure(y_true: Any, y_pred: Any, *, title: str | None = None) -> Figure:
+    """Predictions against the true values, with the line ``predicted = actual``.
+
+    Points on the diagonal are predicted exactly; the R² of the points is in the title.
+
+    Examples
+    --------
+    >>> fig = predicted_vs_actual_figure([1.0, 2.0, 3.0], [1.1, 1.9, 3.2])
+    >>> fig.axes[0].get_xlabel(), fig.axes[0].get_ylabel()
+    ('actual', 'predicted')
+    """
+    y, p = _pair(y_true, y_pred)
+    shown = _thin(len(y), _MAX_POINTS)
+    fig = Figure(figsize=(5.0, 4.6), layout="constrained")
+    ax = fig.add_subplot()
+    ax.scatter(y[shown], p[shown], s=6, alpha=0.45, color="tab:blue", linewidths=0)
+    lo = float(min(y.min(), p.min()))
+    hi = float(max(y.max(), p.max()))
+    ax.plot([lo, hi], [lo, hi], color="black", linewidth=0.8, label="predicted = actual")
+    ax.set_xlabel("actual")
+    ax.set_ylabel("predicted")
+    ax.legend(loc="upper left", fontsize="small")
+    ss_tot = float(((y - y.mean()) ** 2).sum())
+    r2 = 1 - float(((y - p) ** 2).sum()) / ss_tot if ss_tot > 0 else math.nan
+    ax.set_title(title or f"Predicted vs actual (n = {len(y)}, R² = {r2:.4f})")
+    return fig
+
+
+def residuals_figure(y_true: Any, y_pred: Any, *, title: str | None = None) -> Figure:
+    """Residuals ``actual - predicted``: against the prediction (left) and their
+    histogram (right). A good linear fit shows a structureless band around zero.
+
+    Examples
+    --------
+    >>> fig = residuals_figure([1.0, 2.0, 3.0, 4.0], [1.1, 1.9, 3.2, 3.9])
+    >>> len(fig.axes), fig.axes[0].get_ylabel()
+    (2, 'residual (actual − predicted)')
+    """
+    y, p = _pair(y_true, y_pred)
+    r = y - p
+    shown = _thin(len(y), _MAX_POINTS)
+    fig = Figure(figsize=(9.5, 4.0), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    left.scatter(p[shown], r[shown], s=6, alpha=0.45, color="tab:blue", linewidths=0)
+    left.axhline(0.0, color="black", linewidth=0.8)
+    left.set_xlabel("predicted")
+    left.set_ylabel("residual (actual − predicted)")
+    left.set_title("Residuals vs predicted")
+    bins = int(min(60, max(10, math.sqrt(len(r)))))
+    right.hist(r, bins=bins, color="tab:blue", alpha=0.8)
+    right.axvline(0.0, color="black", linewidth=0.8)
+    right.set_xlabel("residual")
+    right.set_ylabel("count")
+    right.set_title(f"Residual distribution (sd {float(r.std()):.4g})")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------
+# Coefficient tables
+# ---------------------------------------------------------------------------------------
+
+
+def coefficient_rows(
+    estimator: Any, feature_names: Sequence[str], *, max_rows: int = 50
+) -> tuple[list[str], list[list[str]], int]:
+    """The coefficient table of a linear or softmax model as ``(headers, rows, hidden)``.
+
+    One row per feature (the intercept first), one value column for a regression and one
+    per class for softmax regression. With more than ``max_rows`` features only those
+    with the largest absolute coefficients are listed, in feature order; ``hidden``
+    counts the others. Coefficients are on the original feature scale; exact zeros (an
+    L1 penalty's work) show as ``0``.
+
+    Examples
+    --------
+    >>> from torchlinear import LinearRegression
+    >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 2.0], [3.0, 1.0]])
+    >>> model = LinearRegression().fit(X, X @ [2.0, -1.0] + 0.5)
+    >>> headers, rows, hidden = coefficient_rows(model, ["a", "b"])
+    >>> headers, rows
+    (['term', 'coefficient'], [['(intercept)', '0.5'], ['a', '2'], ['b', '-1']])
+    """
+    coef = np.atleast_2d(np.asarray(estimator.coef_, dtype=np.float64))
+    intercept = np.atleast_1d(np.asarray(estimator.intercept_, dtype=np.float64))
+    names = [str(n) for n in feature_names]
+    if coef.shape[1] != len(names):
+        raise ValueError(f"{len(names)} feature names for {coef.shape[1]} coefficients")
+    classes = getattr(estimator, "classes_", None)
+    if classes is None:
+        headers = (
+            ["term", "coefficient"]
+            if coef.shape[0] == 1
+            else ["term"] + [f"target {j}" for j in range(coef.shape[0])]
+        )
+    else:
+        headers = ["term"] + [str(c.item() if isinstance(c, np.generic) else c) for c in classes]
+    keep = np.arange(coef.shape[1])
+    hidden = 0
+    if coef.shape[1] > max_rows:
+        size = np.abs(coef).max(axis=0)
+        keep = np.sort(np.argsort(-size, kind="stable")[:max_rows])
+        hidden = coef.shape[1] - max_rows
+    rows = [["(intercept)"] + [_num(v) for v in intercept]]
+    rows += [[names[j]] + [_num(v) for v in coef[:, j]] for j in keep]
+    return headers, rows, hidden
+
+
+def _num(v: float) -> str:
+    v = float(v)
+    if v == 0:
+        return "0"
+    if not math.isfinite(v):
+        return str(v)
+    if abs(v) >= 1e6 or abs(v) < 1e-4:
+        return f"{v:.6e}"
+    return f"{v:.6g}"
+
+
+def _markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    def esc(text: str) -> str:
+        return str(text).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(esc(h) for h in headers) + " |"]
+    lines.append("|" + "|".join("---" for _ in headers) + "|")
+    lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
+    fmt = [str.ljust] + [str.rjust] * (len(headers) - 1)
+    line = "  ".join(f(str(h), w) for f, h, w in zip(fmt, headers, widths, strict=True))
+    out = [line, "-" * len(line)]
+    for row in rows:
+        out.append("  ".join(f(str(c), w) for f, c, w in zip(fmt, row, widths, strict=True)))
+    return "\n".join(out)
+
+
+def _mlp_description(estimator: Any) -> tuple[list[str], list[list[str]]]:
+    rows = []
+    total = 0
+    for name, p in estimator.module_.named_parameters():
+        rows.append([name.removeprefix("module."), "x".join(map(str, p.shape)), str(p.numel())])
+        total += p.numel()
+    rows.append(["total", "", str(total)])
+    return ["parameter", "shape", "values"], rows
+
+
+def coefficient_text(estimator: Any, feature_names: Sequence[str], *, max_rows: int = 50) -> str:
+    """:func:`coefficient_rows` as aligned plain text (the MLP: its layers' shapes).
+
+    Examples
+    --------
+    >>> from torchlinear import LinearRegression
+    >>> X = np.array([[0.0], [1.0], [2.0]])
+    >>> print(coefficient_text(LinearRegression().fit(X, 2 * X[:, 0] + 1), ["x"]))
+    term         coefficient
+    ------------------------
+    (intercept)            1
+    x                      2
+    """
+    if hasattr(estimator, "module_"):
+        return _text_table(*_mlp_description(estimator))
+    headers, rows, hidden = coefficient_rows(estimator, feature_names, max_rows=max_rows)
+    text = _text_table(headers, rows)
+    if hidden:
+        text += f"\n({hidden} more features with smaller coefficients not shown)"
+    return text
+
+
+# ---------------------------------------------------------------------------------------
+# The report
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    """Markdown text and the figures it links to (file name -> Figure)."""
+
+    markdown: str
+    figures: dict[str, Figure] = field(default_factory=dict)
+    name: str = "report.md"
+
+    def render(self, dpi: int = 100) -> dict[str, bytes]:
+        """Every file's bytes: the PNG figures, then the Markdown."""
+        files = {}
+        for name, fig in self.figures.items():
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=dpi)
+            files[name] = buf.getvalue()
+        files[self.name] = self.markdown.encode("utf-8")
+        return files
+
+    def write(self, folder: str | os.PathLike[str], dpi: int = 100) -> list[Path]:
+        """Render everything, then write each file atomically into ``folder``."""
+        from torchlinear.io import atomic_write, ensure_writable_dir
+
+        rendered = self.render(dpi)
+        out = ensure_writable_dir(folder, name="report folder")
+        paths = []
+        for name, blob in rendered.items():
+            with atomic_write(out / name, "wb") as handle:
+                handle.write(blob)
+            paths.append(out / name)
+        return paths
+
+
+_METRIC_NAMES = {
+    "n": "rows",
+    "r2": "R²",
+    "mse": "MSE",
+    "rmse": "RMSE",
+    "mae": "MAE",
+    "accuracy": "accuracy",
+    "log_loss": "log-loss (cross-entropy)",
+    "unseen_labels": "rows with labels unseen in training",
+}
+
+
+def _metric_value(v: Any) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return "nan" if math.isnan(v) else f"{v:.6g}"
+    return str(v)
+
+
+def _metrics_table(metrics: Mapping[str, Any]) -> str:
+    train = metrics.get("train") or {}
+    val = metrics.get("validation") or {}
+    keys = [k for k in _METRIC_NAMES if k in train or k in val]
+    rows = [
+        [_METRIC_NAMES[k], _metric_value(train.get(k)), _metric_value(val.get(k))] for k in keys
+    ]
+    headers = ["metric", "training", "validation"] if val else ["metric", "training"]
+    if not val:
+        rows = [r[:2] for r in rows]
+    return _markdown_table(headers, rows)
+
+
+def _history_table(history: Any, limit: int = 12) -> str:
+    rows = history.rows()
+    if len(rows) > limit:
+        half = limit // 2
+        rows = rows[:half] + [None] + rows[-half:]
+    keys = [k for k in (rows[0] or {}) if k != "epoch_time"]
+    lines = []
+    for row in rows:
+        if row is None:
+            lines.append(["…"] * len(keys))
+        else:
+            lines.append([_metric_value(row[k]) for k in keys])
+    return _markdown_table(keys, lines)
+
+
+def _class_index(classes: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    index = np.searchsorted(classes, labels)
+    index = np.clip(index, 0, len(classes) - 1)
+    return np.where(classes[index] == labels, index, -1)
+
+
+def fit_report(
+    *,
+    estimator: Any,
+    task: str,
+    metrics: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    data_info: Mapping[str, Any],
+    history: Any = None,
+    sample: tuple[Any, Any] | None = None,
+    sample_split: str = "validation",
+    feature_names: Sequence[str] = (),
+    target: str | None = None,
+    image_shape: Sequence[int] | None = None,
+    warnings: Sequence[str] = (),
+    seconds: float | None = None,
+) -> Report:
+    """Build the report of a fit (nothing is written; see :meth:`Report.write`).
+
+    Parameters
+    ----------
+    estimator : fitted estimator
+    task : {"regression", "classification"}
+    metrics : mapping
+        ``{"train": {...}, "validation": {...} or None}``.
+    settings : mapping
+        The options of the fit, shown as a table.
+    data_info : mapping
+        Facts about the data (``source``, ``rows``, ``train_rows``, ``validation_rows``,
+        ``rows_dropped``, ``validation``, ``streamed``).
+    history : torchlinear.engine.History, optional
+        Per-epoch record of gradient training (the loss curves).
+    sample : (y_true, output), optional
+        Rows for the figures: true values and predictions (regression) or true labels and
+        log-probabilities of shape ``(n, k)`` (classification).
+    sample_split : str
+        Which rows the sample comes from ("validation" or "training").
+    feature_names, target, image_shape :
+        Names for the tables; ``image_shape`` (C, H, W) adds weight templates for softmax
+        regression on images.
+    warnings : sequence of str
+        Shown in a section of their own.
+    seconds : float, optional
+        The fit's wall time.
+
+    Returns
+    -------
+    Report
+
+    Examples
+    --------
+    >>> from torchlinear import LinearRegression
+    >>> X = np.random.default_rng(0).normal(size=(50, 2))
+    >>> y = X @ [1.0, -2.0] + 0.1
+    >>> model = LinearRegression().fit(X, y)
+    >>> report = fit_report(estimator=model, task="regression", metrics={"train": {"n": 50}},
+    ...                     settings={"solver": "cholesky"}, data_info={"source": "demo"},
+    ...                     sample=(y, model.predict(X)), feature_names=["a", "b"], target="y")
+    >>> sorted(report.figures), report.markdown.splitlines()[0]
+    (['predicted_vs_actual.png', 'residuals.png'], '# LinearRegression on demo')
+    """
+    name = type(estimator).__name__
+    figures: dict[str, Figure] = {}
+    md: list[str] = [f"# {name} on {data_info.get('source', 'the data')}", ""]
+    rows = data_info.get("rows")
+    facts = []
+    if target is not None:
+        facts.append(f"target `{target}`")
+    if feature_names:
+        facts.append(f"{len(feature_names)} feature(s)")
+    if rows is not None:
+        facts.append(
+            f"{rows} rows: {data_info.get('train_rows')} for training, "
+            f"{data_info.get('validation_rows')} for validation"
+        )
+    md.append(f"A {task} model: {', '.join(facts)}.")
+    if data_info.get("validation"):
+        md.append(f"Validation rows: {data_info['validation']}.")
+    if data_info.get("rows_dropped"):
+        md.append(f"{data_info['rows_dropped']} row(s) with missing values were skipped.")
+    if data_info.get("streamed"):
+        md.append("The data was streamed in chunks, never loaded whole into memory.")
+    if seconds is not None:
+        md.append(f"Fitted in {seconds:.3g} s.")
+    md += ["", "## Settings", ""]
+    md.append(_markdown_table(["setting", "value"], [[k, str(v)] for k, v in settings.items()]))
+    md += ["", "## Metrics", "", _metrics_table(metrics), ""]
+    if task == "regression" and "mae" not in (metrics.get("train") or {}):
+        md.append(
+            "The exact fit's metrics come from the sufficient statistics of its single pass "
+            "over the data; `torchlinear evaluate` also reports the MAE."
+        )
+        md.append("")
+
+    figure_lines: list[str] = []
+    curve = _loss_figure(estimator, task, history)
+    if curve is not None:
+        figures["loss_curves.png"] = curve
+        figure_lines.append("![Loss per epoch](loss_curves.png)")
+    if sample is not None and len(sample[0]):
+        y_true, output = sample
+        split = sample_split
+        if task == "regression":
+            figures["predicted_vs_actual.png"] = predicted_vs_actual_figure(
+                y_true, output, title=f"Predicted vs actual ({split} rows, n = {len(y_true)})"
+            )
+            figures["residuals.png"] = residuals_figure(
+                y_true, output, title=f"Residuals ({split} rows)"
+            )
+            figure_lines += [
+                "![Predicted vs actual](predicted_vs_actual.png)",
+                "![Residuals](residuals.png)",
+            ]
+        else:
+            from torchlinear.plots import confusion_matrix_figure
+
+            classes = np.asarray(estimator.classes_)
+            labels = np.asarray(y_true)
+            index = _class_index(classes, labels)
+            known = index >= 0
+            pred = np.asarray(output).argmax(axis=1)
+            if known.any():
+                names = [str(c.item() if isinstance(c, np.generic) else c) for c in classes]
+                fig = confusion_matrix_figure(index[known], pred[known], class_names=names)
+                fig.axes[0].set_title(f"{fig.axes[0].get_title()} — {split} rows")
+                figures["confusion_matrix.png"] = fig
+                figure_lines.append("![Confusion matrix](confusion_matrix.png)")
+    if image_shape is not None and hasattr(estimator, "coef_") and task == "classification":
+        from torchlinear.plots import weight_templates
+
+        names = [str(c.item() if isinstance(c, np.generic) else c) for c in estimator.classes_]
+        figures["weight_templates.png"] = weight_templates(
+            estimator.coef_, tuple(image_shape), class_names=names
+        )
+        figure_lines.append("![Weight templates](weight_templates.png)")
+    if figure_lines:
+        md += ["## Figures", ""]
+        for line in figure_lines:
+            md += [line, ""]
+
+    summary = None
+    if getattr(estimator, "_solution", None) is not None and getattr(estimator, "alpha", 1) == 0:
+        summary = str(estimator.summary())
+    if summary is not None:
+        md += ["## Summary", "", "```text", summary, "```", ""]
+    elif hasattr(estimator, "module_"):
+        md += ["## Network", "", _markdown_table(*_mlp_description(estimator)), ""]
+    elif hasattr(estimator, "coef_"):
+        headers, rows_, hidden = coefficient_rows(estimator, feature_names)
+        md += ["## Coefficients", "", "On the original scale of the features.", ""]
+        md.append(_markdown_table(headers, rows_))
+        if hidden:
+            md.append("")
+            md.append(
+                f"{hidden} more features with smaller coefficients are not shown (all are in "
+                "the model files)."
+            )
+        coef = np.asarray(estimator.coef_)
+        zeros = int((coef == 0).all(axis=0).sum()) if coef.ndim == 2 else int((coef == 0).sum())
+        if zeros:
+            md += ["", f"{zeros} coefficient(s) are exactly zero (the L1 penalty removed them)."]
+        md.append("")
+    if history is not None and len(history):
+        md += ["## Training history", ""]
+        md.append(
+            f"{len(history)} epoch(s), stopped: {history.stop_reason}"
+            + (f", best validation epoch {history.best_epoch}" if history.best_epoch else "")
+            + "."
+        )
+        md += ["", _history_table(history), ""]
+    if warnings:
+        md += ["## Warnings", ""]
+        md += [f"- {w}" for w in warnings]
+        md.append("")
+    return Report("\n".join(md).rstrip() + "\n", figures)
+
+
+def _loss_figure(estimator: Any, task: str, history: Any) -> Figure | None:
+    from torchlinear.plots import loss_curves, training_curves
+
+    if history is not None and len(history):
+        if task == "classification":
+            return training_curves(history, title="Loss and accuracy per epoch")
+        series = {"training": list(history.train_loss)}
+        if history.val_loss:
+            series["validation"] = list(history.val_loss)
+        return loss_curves(series, start_epoch=1, ylabel="loss (mean over rows)")
+    curve = getattr(estimator, "loss_curve_", None)
+    if curve:
+        fig = loss_curves({"objective": list(curve)}, start_epoch=1, ylabel="objective")
+        fig.axes[0].set_xlabel("L-BFGS iteration")
+        fig.axes[0].set_title("Objective per iteration")
+        return fig
+    return None

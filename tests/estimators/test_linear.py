@@ -1,0 +1,293 @@
+"""LinearRegression: scikit-learn conformance, inputs, streaming, ridge, weights, bad input."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.linear_model import LinearRegression as SkLinearRegression
+from sklearn.linear_model import Ridge
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from torchlinear import LinearRegression
+from torchlinear.exact import RankDeficientWarning
+
+
+@parametrize_with_checks([LinearRegression()])
+def test_sklearn_compatible(estimator, check):
+    with warnings.catch_warnings():
+        # scikit-learn's checks use tiny or degenerate designs on purpose
+        warnings.simplefilter("ignore", RankDeficientWarning)
+        check(estimator)
+
+
+def _data(n=500, d=5, seed=0, k=None):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)) * rng.uniform(0.5, 5, d) + rng.uniform(-10, 10, d)
+    beta = rng.normal(size=(d,) if k is None else (d, k))
+    y = X @ beta + 1.5 + 0.1 * rng.normal(size=n if k is None else (n, k))
+    return X, y
+
+
+# ----------------------------------------------------------------------------- agreement
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_matches_sklearn_linear_regression(fit_intercept):
+    X, y = _data()
+    ours = LinearRegression(fit_intercept=fit_intercept).fit(X, y)
+    ref = SkLinearRegression(fit_intercept=fit_intercept).fit(X, y)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-10)
+    np.testing.assert_allclose(ours.intercept_, ref.intercept_, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ours.predict(X), ref.predict(X), rtol=1e-10)
+    assert ours.score(X, y) == pytest.approx(ref.score(X, y), rel=1e-12)
+    assert isinstance(ours.intercept_, float) and ours.coef_.shape == (5,)
+    assert ours.solver_ == "cholesky" and ours.cond_ >= 1 and ours.rank_ == 5
+
+
+@pytest.mark.parametrize("solver", ["auto", "cholesky", "qr", "svd"])
+def test_ridge_matches_sklearn(solver):
+    X, y = _data(n=300, d=8)
+    w = np.random.default_rng(3).uniform(0.2, 2.0, 300)
+    ours = LinearRegression(alpha=30.0, solver=solver).fit(X, y, sample_weight=w)
+    ref = Ridge(alpha=30.0).fit(X, y, sample_weight=w)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-8)
+    np.testing.assert_allclose(ours.intercept_, ref.intercept_, rtol=1e-8)
+
+
+def test_integer_weights_equal_row_repetition():
+    X, y = _data(n=200)
+    w = np.random.default_rng(4).integers(0, 5, 200)
+    a = LinearRegression().fit(X, y, sample_weight=w)
+    b = LinearRegression().fit(np.repeat(X, w, axis=0), np.repeat(y, w))
+    np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-10)
+    np.testing.assert_allclose(a.intercept_, b.intercept_, rtol=1e-10)
+    sa, sb = a.summary(), b.summary()
+    np.testing.assert_allclose(sa.std_err, sb.std_err, rtol=1e-9)
+
+
+def test_multi_output():
+    X, Y = _data(k=3)
+    ours = LinearRegression(alpha=2.0).fit(X, Y)
+    ref = Ridge(alpha=2.0).fit(X, Y)
+    assert ours.coef_.shape == (3, 5) and ours.intercept_.shape == (3,)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-9)
+    np.testing.assert_allclose(ours.intercept_, ref.intercept_, rtol=1e-9)
+    assert ours.predict(X).shape == (500, 3)
+    assert ours.score(X, Y) == pytest.approx(ref.score(X, Y), rel=1e-12)
+    # (n, 1) is one target: same shapes as (n,)
+    one = LinearRegression().fit(X, Y[:, :1])
+    assert one.coef_.shape == (5,) and one.predict(X).shape == (500,)
+
+
+# ----------------------------------------------------------------------------- streaming
+
+
+@pytest.mark.parametrize("solver", ["auto", "qr", "svd", "cholesky"])
+def test_partial_fit_equals_fit(solver):
+    X, y = _data(n=1000)
+    w = np.random.default_rng(5).uniform(0, 2, 1000)
+    stream = LinearRegression(solver=solver)
+    for start in range(0, 1000, 137):
+        stream.partial_fit(X[start : start + 137], y[start : start + 137], w[start : start + 137])
+        assert stream.coef_.shape == (5,)  # usable after every call
+    whole = LinearRegression(solver=solver).fit(X, y, sample_weight=w)
+    np.testing.assert_allclose(stream.coef_, whole.coef_, rtol=1e-10)
+    np.testing.assert_allclose(stream.intercept_, whole.intercept_, rtol=1e-10)
+    np.testing.assert_allclose(stream.predict(X), whole.predict(X), rtol=1e-10)
+    expected = {"auto": "qr", "qr": "qr", "svd": "svd", "cholesky": "cholesky"}[solver]
+    assert stream.solver_ == expected
+    s1, s2 = stream.summary(), whole.summary()
+    np.testing.assert_allclose(s1.std_err, s2.std_err, rtol=1e-9)
+
+
+def test_partial_fit_checks_shapes_and_fit_restarts():
+    X, y = _data(n=100)
+    m = LinearRegression().partial_fit(X[:50], y[:50])
+    with pytest.raises(ValueError, match="expecting 5 features"):
+        m.partial_fit(X[50:, :4], y[50:])
+    with pytest.raises(ValueError, match="earlier partial_fit calls had 1"):
+        m.partial_fit(X[50:], np.c_[y[50:], y[50:]])
+    m.fit(X[50:], y[50:])
+    m.partial_fit(X[:50], y[:50])  # starts over after fit
+    ref = LinearRegression().fit(X[:50], y[:50])
+    np.testing.assert_allclose(m.coef_, ref.coef_, rtol=1e-10)
+
+
+def test_chunk_size_does_not_change_the_result():
+    X, y = _data(n=900)
+    fits = [LinearRegression(chunk_size=c).fit(X, y).coef_ for c in (10, 128, 1000)]
+    for c in fits[1:]:
+        np.testing.assert_allclose(c, fits[0], rtol=1e-11)
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def test_dataframe_names_and_summary():
+    pd = pytest.importorskip("pandas")
+    X, y = _data(n=120, d=3)
+    df = pd.DataFrame(X, columns=["age", "bmi", "bp"])
+    model = LinearRegression().fit(df, pd.Series(y, name="progression"))
+    assert list(model.feature_names_in_) == ["age", "bmi", "bp"]
+    s = model.summary()
+    assert s.terms == ("const", "age", "bmi", "bp") and s.target == "progression"
+    assert "bmi" in str(s)
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        model.predict(X)
+    with pytest.raises(ValueError, match="feature names should match"):
+        model.predict(df.rename(columns={"bp": "pressure"}))
+
+
+def test_collinear_dataframe_columns_are_named():
+    pd = pytest.importorskip("pandas")
+    X, y = _data(n=80, d=3)
+    df = pd.DataFrame(X, columns=["a", "b", "c"])
+    df["a_plus_b"] = df["a"] + df["b"]
+    with pytest.warns(RankDeficientWarning, match="'a', 'b'.*'a_plus_b'"):
+        model = LinearRegression().fit(df, y)
+    assert model.solver_ == "svd" and model.rank_ == 3
+    w = np.linalg.pinv(df.to_numpy() - df.to_numpy().mean(0)) @ (y - y.mean())
+    np.testing.assert_allclose(model.coef_, w, rtol=1e-9)
+
+
+def test_torch_inputs_and_outputs():
+    X, y = _data(n=400)
+    ref = LinearRegression().fit(X, y)
+    X32 = torch.tensor(X, dtype=torch.float32)
+    m = LinearRegression().fit(X32, torch.tensor(y, dtype=torch.float32))
+    pred = m.predict(X32)
+    assert isinstance(pred, torch.Tensor) and pred.dtype == torch.float32
+    assert isinstance(m.predict(X32.double()), torch.Tensor)
+    exact32 = LinearRegression().fit(X32.double().numpy(), np.float32(y).astype(float))
+    np.testing.assert_allclose(m.coef_, exact32.coef_, rtol=1e-12)  # float64 statistics
+    np.testing.assert_allclose(m.coef_, ref.coef_, rtol=1e-4)
+    assert isinstance(ref.predict(X), np.ndarray)
+    assert LinearRegression(device="cpu").fit(X32, y).score(X32, y) > 0.99
+
+
+# ----------------------------------------------------------------------------- gradient path
+
+
+def test_gradient_solvers_minimise_the_same_objective():
+    X, y = _data(n=300, d=3)
+    exact = LinearRegression(alpha=50.0).fit(X, y)
+    lbfgs = LinearRegression(alpha=50.0, solver="lbfgs", random_state=0).fit(X, y)
+    assert lbfgs.solver_ == "lbfgs" and np.isnan(lbfgs.cond_) and lbfgs.n_iter_ >= 1
+
+    def objective(m):
+        r = y - X @ m.coef_ - m.intercept_
+        return r @ r + 50.0 * m.coef_ @ m.coef_
+
+    # the exact minimiser is no worse, and the trained one is as good to 1e-8
+    assert objective(exact) <= objective(lbfgs) * (1 + 1e-12)
+    assert objective(lbfgs) <= objective(exact) * (1 + 1e-8)
+    np.testing.assert_allclose(lbfgs.coef_, exact.coef_, rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="needs an exact least-squares fit"):
+        lbfgs.summary()
+
+
+def test_huber_loss_goes_to_the_gradient_path():
+    X, y = _data(n=300, d=3)
+    y = y.copy()
+    y[:10] += 100.0  # outliers
+    robust = LinearRegression(loss="huber", delta=0.5, random_state=0).fit(X, y)
+    assert robust.solver_ == "lbfgs"
+    clean = LinearRegression().fit(X[10:], y[10:])
+    np.testing.assert_allclose(robust.coef_, clean.coef_, rtol=0.05)
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def test_nan_and_inf_are_counted_and_located():
+    X, y = _data(n=50)
+    Xb = X.copy()
+    Xb[7, 2] = np.nan
+    Xb[9, 0] = np.inf
+    with pytest.raises(
+        ValueError,
+        match=r"X has 2 NaN/inf value\(s\); the first is at row 7, "
+        r"column 2",
+    ):
+        LinearRegression().fit(Xb, y)
+    yb = y.copy()
+    yb[[3, 4, 5]] = np.nan
+    with pytest.raises(ValueError, match=r"y has 3 NaN/inf value\(s\); the first is at row 3"):
+        LinearRegression().fit(X, yb)
+
+
+@pytest.mark.parametrize(
+    ("X", "match"),
+    [
+        (np.zeros((0, 3)), "0 rows|0 sample"),
+        (np.zeros((5, 0)), "0 feature"),
+        (np.zeros((4, 3, 2)), "must be 2-D"),
+        (np.zeros(6), "Reshape your data"),
+    ],
+)
+def test_bad_shapes(X, match):
+    with pytest.raises(ValueError, match=match):
+        LinearRegression().fit(X, np.zeros(len(X)))
+
+
+def test_non_numeric_columns_are_named():
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(
+        {
+            "x": [1.0, 2.0, 3.0],
+            "city": ["a", "b", "c"],
+            "ok": [1, 2, 3],
+            "when": pd.to_datetime(["2020", "2021", "2022"]),
+        }
+    )
+    with pytest.raises(ValueError, match="'city', 'when'"):
+        LinearRegression().fit(df, [1.0, 2.0, 3.0])
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"alpha": -1.0}, "alpha must be"),
+        ({"solver": "lu"}, "solver must be one of"),
+        ({"loss": "hinge"}, "loss must be one of"),
+        ({"l1_ratio": 1.5}, "l1_ratio must lie in"),
+        ({"solver": "qr", "loss": "huber"}, "squared loss with an L2 penalty only"),
+        ({"solver": "cholesky", "alpha": 1.0, "l1_ratio": 0.5}, "L2 penalty only"),
+        ({"solver": "lbfgs", "alpha": 1.0, "l1_ratio": 0.5}, "cannot handle an L1"),
+        ({"chunk_size": 0}, "chunk_size must be a positive integer"),
+    ],
+)
+def test_bad_parameters(params, match):
+    X, y = _data(n=20)
+    with pytest.raises(ValueError, match=match):
+        LinearRegression(**params).fit(X, y)
+
+
+def test_bad_targets_and_weights():
+    X, y = _data(n=20)
+    with pytest.raises(ValueError, match="y has 19 rows but X has 20"):
+        LinearRegression().fit(X, y[:-1])
+    with pytest.raises(ValueError, match=r"y must have shape"):
+        LinearRegression().fit(X, np.zeros((20, 2, 2)))
+    with pytest.raises(ValueError, match="requires y to be passed"):
+        LinearRegression().fit(X, None)
+    with pytest.raises(ValueError, match="sample_weight must be >= 0.*row 2"):
+        LinearRegression().fit(X, y, sample_weight=np.r_[1.0, 1.0, -1.0, np.ones(17)])
+    with pytest.raises(ValueError, match=r"sample_weight must have shape \(20,\)"):
+        LinearRegression().fit(X, y, sample_weight=np.ones(5))
+    with pytest.raises(ValueError, match="partial_fit streams the exact solvers only"):
+        LinearRegression(loss="huber").partial_fit(X, y)
+
+
+def test_fewer_rows_than_parameters_gives_min_norm_with_warning():
+    rng = np.random.default_rng(8)
+    X, y = rng.normal(size=(4, 10)), rng.normal(size=4)
+    with pytest.warns(RankDeficientWarning, match="4 row.*11 parameters"):
+        m = LinearRegression().fit(X, y)
+    w = np.linalg.pinv(X - X.mean(0)) @ (y - y.mean())
+    np.testing.assert_allclose(m.coef_, w, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(m.predict(X), y, rtol=1e-9)
+    assert LinearRegression(alpha=1.0).fit(X, y).rank_ == 10  # ridge: unique, no warning

@@ -1,0 +1,150 @@
+import numpy as np
+import pytest
+from sklearn.metrics import confusion_matrix
+
+from torchlinear import LinearRegression, SoftmaxRegression
+from torchlinear.engine import History
+from torchlinear.report import (
+    Report,
+    coefficient_rows,
+    coefficient_text,
+    fit_report,
+    predicted_vs_actual_figure,
+    residuals_figure,
+)
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def test_predicted_vs_actual_plots_the_points_and_the_diagonal():
+    y = np.array([1.0, 2.0, 3.0, 4.0])
+    p = np.array([1.5, 1.5, 3.5, 3.5])
+    fig = predicted_vs_actual_figure(y, p)
+    ax = fig.axes[0]
+    np.testing.assert_array_equal(ax.collections[0].get_offsets(), np.c_[y, p])
+    (line,) = ax.get_lines()
+    assert list(line.get_xdata()) == list(line.get_ydata()) == [1.0, 4.0]
+    r2 = 1 - ((y - p) ** 2).sum() / ((y - y.mean()) ** 2).sum()
+    assert f"R² = {r2:.4f}" in ax.get_title()
+
+
+def test_residuals_figure_shows_actual_minus_predicted():
+    y = np.array([1.0, 2.0, 3.0, 5.0])
+    p = np.array([1.5, 1.5, 3.5, 3.5])
+    fig = residuals_figure(y, p)
+    scatter, hist = fig.axes
+    np.testing.assert_array_equal(scatter.collections[0].get_offsets(), np.c_[p, y - p])
+    assert sum(patch.get_height() for patch in hist.patches) == 4
+    assert f"sd {np.std(y - p):.4g}" in hist.get_title()
+
+
+def test_figures_refuse_mismatched_or_empty_input():
+    with pytest.raises(ValueError, match="y_pred has 2 values but y_true has 3"):
+        residuals_figure([1, 2, 3], [1, 2])
+    with pytest.raises(ValueError, match="empty"):
+        predicted_vs_actual_figure([], [])
+
+
+def test_large_samples_are_thinned_for_drawing():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=20_000)
+    fig = predicted_vs_actual_figure(y, y + 0.1)
+    assert len(fig.axes[0].collections[0].get_offsets()) == 5000
+
+
+def test_coefficient_rows_keep_the_largest_and_show_exact_zeros():
+    class Fitted:
+        coef_ = np.array([0.0, 5.0, -0.5, 3.0, 1e-7])
+        intercept_ = 2.5
+
+    headers, rows, hidden = coefficient_rows(Fitted(), list("abcde"), max_rows=3)
+    assert headers == ["term", "coefficient"] and hidden == 2
+    # the three largest in absolute value, in feature order, after the intercept
+    assert rows == [["(intercept)", "2.5"], ["b", "5"], ["c", "-0.5"], ["d", "3"]]
+    _, rows, hidden = coefficient_rows(Fitted(), list("abcde"))
+    assert hidden == 0 and rows[1] == ["a", "0"] and rows[5] == ["e", "1.000000e-07"]
+    with pytest.raises(ValueError, match="2 feature names for 5 coefficients"):
+        coefficient_rows(Fitted(), ["a", "b"])
+
+
+def test_softmax_coefficients_have_a_column_per_class():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(90, 2))
+    y = np.array(["cat", "dog", "eel"])[np.argmax(X @ [[1.0, -1.0, 0.0], [0.0, 1.0, -1.0]], 1)]
+    model = SoftmaxRegression(device="cpu").fit(X, y)
+    headers, rows, _ = coefficient_rows(model, ["u", "v"])
+    assert headers == ["term", "cat", "dog", "eel"]
+    assert [float(v) for v in rows[1][1:]] == pytest.approx(model.coef_[:, 0], rel=1e-5)
+    text = coefficient_text(model, ["u", "v"])
+    assert text.splitlines()[0].split() == ["term", "cat", "dog", "eel"]
+
+
+def test_regression_report_has_metrics_figures_and_the_ols_summary(tmp_path):
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(60, 2))
+    y = X @ [1.0, -1.0] + 0.3 + 0.1 * rng.normal(size=60)
+    model = LinearRegression().fit(X, y)
+    metrics = {"train": {"n": 48, "r2": 0.99, "mse": 0.01}, "validation": {"n": 12, "r2": 0.98}}
+    report = fit_report(
+        estimator=model,
+        task="regression",
+        metrics=metrics,
+        settings={"solver": "cholesky", "seed": 0},
+        data_info={"source": "t.csv", "rows": 60, "train_rows": 48, "validation_rows": 12},
+        sample=(y, model.predict(X)),
+        feature_names=["a", "b"],
+        target="y",
+        warnings=["something to know"],
+    )
+    md = report.markdown
+    assert "| R² | 0.99 | 0.98 |" in md and "| MSE | 0.01 | – |" in md
+    assert "![Residuals](residuals.png)" in md and "## Summary" in md
+    assert str(model.summary()) in md
+    assert "- something to know" in md
+    paths = report.write(tmp_path)
+    assert sorted(p.name for p in paths) == [
+        "predicted_vs_actual.png", "report.md", "residuals.png"
+    ]  # fmt: skip
+    assert (tmp_path / "residuals.png").read_bytes().startswith(PNG_MAGIC)
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_classification_report_confusion_matrix_and_curves():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(120, 2))
+    y = np.where(X[:, 0] + 0.5 * rng.normal(size=120) > 0, "yes", "no")
+    model = SoftmaxRegression(device="cpu").fit(X, y)
+    log_proba = model.predict_log_proba(X)
+    history = History(
+        epoch=[1, 2],
+        train_loss=[0.7, 0.5],
+        val_loss=[0.8, 0.6],
+        metrics={"train_accuracy": [0.6, 0.8], "val_accuracy": [0.55, 0.75]},
+        lr=[0.1, 0.1],
+        epoch_time=[0.0, 0.0],
+        stop_reason="completed",
+    )
+    report = fit_report(
+        estimator=model,
+        task="classification",
+        metrics={"train": {"n": 120, "accuracy": 0.9}, "validation": None},
+        settings={},
+        data_info={"source": "x"},
+        history=history,
+        sample=(y, log_proba),
+        feature_names=["a", "b"],
+    )
+    shown = report.figures["confusion_matrix.png"].axes[0].images[0].get_array()
+    expected = confusion_matrix(y, model.predict(X), labels=model.classes_)
+    np.testing.assert_array_equal(np.asarray(shown), expected)
+    curves = report.figures["loss_curves.png"]
+    assert [ln.get_label() for ln in curves.axes[0].get_lines()] == ["train", "validation"]
+    assert "## Training history" in report.markdown and "| 2 | 0.5 | 0.6 |" in report.markdown
+    assert "| metric | training |" in report.markdown  # no validation column
+
+
+def test_render_returns_png_bytes_and_markdown():
+    report = Report("# hi\n", {"a.png": predicted_vs_actual_figure([1.0, 2.0], [1.0, 2.5])})
+    files = report.render()
+    assert list(files) == ["a.png", "report.md"]
+    assert files["a.png"].startswith(PNG_MAGIC) and files["report.md"] == b"# hi\n"
