@@ -21,7 +21,6 @@ fraction of the training rows.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
@@ -39,6 +38,7 @@ from torchlinear._validation import (
     check_positive_int,
     resolve_device,
 )
+from torchlinear.estimators._base import EstimatorInputMixin
 
 __all__ = ["MLPRegressor", "MLPClassifier"]
 
@@ -46,7 +46,7 @@ SOLVERS = ("adam", "sgd", "lbfgs")
 REGRESSION_LOSSES = ("squared", "l1", "huber")
 
 
-class _MLPBase(BaseEstimator):
+class _MLPBase(EstimatorInputMixin, BaseEstimator):
     """Parameter checks, input validation and training shared by both estimators."""
 
     def _check_params(self) -> dict[str, Any]:
@@ -102,58 +102,6 @@ class _MLPBase(BaseEstimator):
             settings["patience"] = params["n_iter_no_change"]
         settings.update(overrides)
         return TrainConfig(**settings)
-
-    def _validate_X(self, X: Any, *, reset: bool, device: torch.device | None) -> torch.Tensor:
-        """Boundary check of ``X``: shape, dtype, finiteness, feature count and names."""
-        if X is None:
-            raise ValueError(f"{type(self).__name__} needs X, got None")
-        if hasattr(X, "toarray") and hasattr(X, "nnz"):
-            raise TypeError(
-                "sparse X is not supported; convert it with X.toarray() if it fits in memory"
-            )
-        names = _string_columns(X)
-        X_t, _ = as_feature_matrix(X, device=device)
-        cls = type(self).__name__
-        if reset:
-            self.n_features_in_ = int(X_t.shape[1])
-            if names is not None:
-                self.feature_names_in_ = names
-            elif hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
-            return X_t
-        if X_t.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X_t.shape[1]} features, but {cls} is expecting "
-                f"{self.n_features_in_} features as input"
-            )
-        fitted = getattr(self, "feature_names_in_", None)
-        if fitted is None and names is not None:
-            warnings.warn(
-                f"X has feature names, but {cls} was fitted without feature names",
-                UserWarning,
-                stacklevel=3,
-            )
-        elif fitted is not None and names is None:
-            warnings.warn(
-                f"X does not have valid feature names, but {cls} was fitted with feature names",
-                UserWarning,
-                stacklevel=3,
-            )
-        elif fitted is not None and names is not None and list(fitted) != list(names):
-            unseen = sorted(set(names) - set(fitted))
-            missing = sorted(set(fitted) - set(names))
-            detail = []
-            if unseen:
-                detail.append(f"Feature names unseen at fit time: {unseen}")
-            if missing:
-                detail.append(f"Feature names seen at fit time, yet now missing: {missing}")
-            if not detail:
-                detail.append("Feature names must be in the same order as they were in fit.")
-            raise ValueError(
-                "The feature names should match those that were passed during fit. "
-                + " ".join(detail)
-            )
-        return X_t
 
     def _device(self, X: Any) -> torch.device:
         if self.device is None and isinstance(X, torch.Tensor):
@@ -498,13 +446,3 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
-
-
-def _string_columns(X: Any) -> np.ndarray | None:
-    columns = getattr(X, "columns", None)
-    if columns is None or not hasattr(X, "dtypes"):
-        return None
-    names = list(columns)
-    if names and all(isinstance(c, str) for c in names):
-        return np.asarray(names, dtype=object)
-    return None

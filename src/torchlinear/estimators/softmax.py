@@ -60,12 +60,12 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from threadpoolctl import threadpool_limits
 
 from torchlinear._validation import (
-    as_feature_matrix,
     check_nonnegative_float,
     check_positive_float,
     check_positive_int,
     resolve_device,
 )
+from torchlinear.estimators._base import EstimatorInputMixin
 
 __all__ = ["SoftmaxRegression"]
 
@@ -77,7 +77,7 @@ _SMALL_PROBLEM = 1 << 23  # n * d * k below which L-BFGS runs single-threaded
 _DEFAULT_MAX_ITER = {"lbfgs": 1000, "sgd": 20, "adam": 20}
 
 
-class SoftmaxRegression(ClassifierMixin, BaseEstimator):
+class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
     r"""Softmax regression classifier: L2-penalised multinomial logistic regression in torch.
 
     Parameters
@@ -194,89 +194,6 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.progress = progress
 
     # ------------------------------------------------------------------ validation
-
-    def _validate_X(self, X: Any, *, reset: bool, device: torch.device) -> torch.Tensor:
-        """Boundary check of ``X``: shape, dtype, finiteness, feature count and names."""
-        if X is None:
-            raise ValueError(f"{type(self).__name__} needs X, got None")
-        names = _string_columns(X)
-        if not isinstance(X, torch.Tensor) and not hasattr(X, "columns"):
-            X = np.asarray(X) if not _is_sparse(X) else X
-        if _is_sparse(X):
-            raise TypeError(
-                "sparse X is not supported; convert it with X.toarray() if it fits in memory"
-            )
-        if isinstance(X, np.ndarray) and X.dtype == object:
-            try:  # an object array of numbers is fine; anything else is reported
-                X = X.astype(np.float64)
-            except TypeError as exc:
-                raise TypeError(f"X holds a value that is not a number: {exc}") from exc
-            except ValueError as exc:
-                raise ValueError(
-                    f"X holds a value that is not a number ({exc}); encode it as numbers first"
-                ) from exc
-        shape = tuple(X.shape)
-        if len(shape) == 1:
-            raise ValueError(
-                f"Expected a 2-D X, got a 1-D array of shape {shape}. Reshape your data "
-                "with X.reshape(-1, 1) if it has a single feature or X.reshape(1, -1) if it "
-                "is a single sample."
-            )
-        if len(shape) == 2 and shape[1] == 0:
-            raise ValueError(
-                f"Found array with 0 feature(s) (shape={shape}) while a minimum of 1 is required."
-            )
-        if getattr(getattr(X, "dtype", None), "kind", "") == "c" or (
-            isinstance(X, torch.Tensor) and X.is_complex()
-        ):
-            raise ValueError("Complex data not supported: X must hold real numbers")
-        X_t, _ = as_feature_matrix(X, device=device)
-        self._check_feature_names(names, reset=reset)
-        n_features = X_t.shape[1]
-        if reset:
-            self.n_features_in_ = n_features
-        elif n_features != self.n_features_in_:
-            raise ValueError(
-                f"X has {n_features} features, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input"
-            )
-        return X_t
-
-    def _check_feature_names(self, names: np.ndarray | None, *, reset: bool) -> None:
-        if reset:
-            if names is not None:
-                self.feature_names_in_ = names
-            elif hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
-            return
-        fitted = getattr(self, "feature_names_in_", None)
-        cls = type(self).__name__
-        if fitted is None and names is not None:
-            warnings.warn(
-                f"X has feature names, but {cls} was fitted without feature names",
-                UserWarning,
-                stacklevel=3,
-            )
-        elif fitted is not None and names is None:
-            warnings.warn(
-                f"X does not have valid feature names, but {cls} was fitted with feature names",
-                UserWarning,
-                stacklevel=3,
-            )
-        elif fitted is not None and names is not None and list(fitted) != list(names):
-            unexpected = sorted(set(names) - set(fitted))
-            missing = sorted(set(fitted) - set(names))
-            detail = []
-            if unexpected:
-                detail.append(f"Feature names unseen at fit time: {unexpected}")
-            if missing:
-                detail.append(f"Feature names seen at fit time, yet now missing: {missing}")
-            if not detail:
-                detail.append("Feature names must be in the same order as they were in fit.")
-            raise ValueError(
-                "The feature names should match those that were passed during fit. "
-                + " ".join(detail)
-            )
 
     def _check_params(self) -> dict[str, Any]:
         if self.solver not in SOLVERS:
@@ -575,20 +492,6 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         """The most probable class label for each row, shape ``(n,)``."""
         index = self._logits(X).argmax(dim=1).cpu().numpy()
         return self.classes_[index]
-
-
-def _string_columns(X: Any) -> np.ndarray | None:
-    columns = getattr(X, "columns", None)
-    if columns is None or not hasattr(X, "dtypes"):
-        return None
-    names = list(columns)
-    if names and all(isinstance(c, str) for c in names):
-        return np.asarray(names, dtype=object)
-    return None
-
-
-def _is_sparse(X: Any) -> bool:
-    return hasattr(X, "toarray") and hasattr(X, "nnz")
 
 
 def _label_key(label: Any) -> Any:
