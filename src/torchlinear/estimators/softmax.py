@@ -47,6 +47,7 @@ from __future__ import annotations
 import contextlib
 import math
 import numbers
+import secrets
 import warnings
 from typing import Any
 
@@ -443,7 +444,9 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
             from torch.utils.data import DataLoader, TensorDataset, WeightedRandomSampler
 
             generator = torch.Generator()
-            generator.manual_seed(torch.seed() if self.random_state is None else self.random_state)
+            generator.manual_seed(
+                secrets.randbits(63) if self.random_state is None else self.random_state
+            )
             sampler = WeightedRandomSampler(
                 torch.from_numpy(per_sample), len(per_sample), replacement=True, generator=generator
             )

@@ -40,6 +40,7 @@ True
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -445,7 +446,7 @@ def train(
     k = int(y.max()) + 1 if num_classes is None else check_positive_int("num_classes", num_classes)
     d = X[0].numel()
     generator = torch.Generator()
-    generator.manual_seed(torch.seed() if seed is None else int(seed))
+    generator.manual_seed(secrets.randbits(63) if seed is None else int(seed))
     W, b = init_softmax_params(d, k, sigma, generator=generator, dtype=X.dtype, device=X.device)
     history: dict[str, list[float]] = {"train_loss": [], "train_acc": []}
     if X_val is not None:
