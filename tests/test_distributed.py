@@ -8,6 +8,7 @@ the single-process exact solver and NumPy's least squares, and single-process tr
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -30,8 +31,11 @@ DP_WORKER = WORKERS / "dp_train.py"
 LAUNCH_TIMEOUT = 150  # seconds for a whole torchrun job, start-up included
 
 
-def _torchrun(script: str, *args: str, timeout: float = LAUNCH_TIMEOUT):
-    """Run ``torchrun --standalone --nproc-per-node 2 script args``; kill it all on timeout."""
+def _torchrun(script: str, *args: str, timeout: float = LAUNCH_TIMEOUT, cwd: Path | None = None):
+    """Run ``torchrun --standalone --nproc-per-node 2 script args``; kill it all on timeout.
+
+    ``script`` is a file in ``distributed_workers`` or ``-m`` (then ``args`` start with the
+    module name)."""
     cmd = [
         sys.executable,
         "-m",
@@ -39,7 +43,7 @@ def _torchrun(script: str, *args: str, timeout: float = LAUNCH_TIMEOUT):
         "--standalone",
         "--nproc-per-node=2",
         "--monitor-interval=0.5",
-        str(WORKERS / script),
+        script if script == "-m" else str(WORKERS / script),
         *args,
     ]
     env = os.environ.copy()
@@ -53,6 +57,7 @@ def _torchrun(script: str, *args: str, timeout: float = LAUNCH_TIMEOUT):
         stderr=subprocess.STDOUT,
         text=True,
         env=env,
+        cwd=cwd,
         start_new_session=True,  # its own process group, so a timeout can end every worker
     )
     try:
@@ -379,3 +384,52 @@ def test_exact_fit_rejects_bad_arguments():
         tld.fit_exact_distributed((np.ones((0, 2)), np.ones(0)))
     with pytest.raises(ValueError, match="sample_weight must be >= 0"):
         tld.fit_exact_distributed((X, y, -np.ones(3)))
+
+
+# ---------------------------------------------------------------------------------------
+# The command line under torchrun
+# ---------------------------------------------------------------------------------------
+
+
+def _cli_csv(path: Path, n: int = 1500) -> None:
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(n, 3))
+    y = X @ np.array([1.5, -2.0, 0.25]) + 0.7 + 0.1 * rng.normal(size=n)
+    rows = np.column_stack([X, y])
+    lines = ["a,b,c,y"] + [",".join(repr(float(v)) for v in row) for row in rows]
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize(
+    ("options", "tolerance"),
+    [((), 1e-10), (("--solver", "sgd", "--epochs", "3"), 1e-5)],
+    ids=["exact", "sgd"],
+)
+def test_cli_fit_under_torchrun_matches_one_process(tmp_path, options, tolerance):
+    from torchlinear.cli import main
+    from torchlinear.workflow import load_estimator
+
+    _cli_csv(tmp_path / "data.csv")
+    args = ["--target", "y", "--no-progress", *options]
+    code, output, _ = _torchrun(
+        "-m", "torchlinear", "fit", "data.csv", *args, "--out", "dist", cwd=tmp_path
+    )
+    assert code == 0, output[-4000:]
+    assert output.count("Fitted LinearRegression") == 1  # rank 0 alone prints
+    single_args = ["fit", str(tmp_path / "data.csv"), *args, "--out", str(tmp_path / "single")]
+    assert main(single_args) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv", "dist", "single"]
+    names = [
+        sorted(p.suffix if p.suffix == ".safetensors" else p.name for p in (tmp_path / d).iterdir())
+        for d in ("dist", "single")
+    ]
+    assert names[0] == names[1]  # one output folder, written once, with the same files
+    dist_est = load_estimator(tmp_path / "dist")
+    single = load_estimator(tmp_path / "single")
+    assert _rel(dist_est.coef_, single.coef_) < tolerance
+    assert _rel([dist_est.intercept_], [single.intercept_]) < tolerance
+    metrics = [json.loads((tmp_path / d / "metrics.json").read_text()) for d in ("dist", "single")]
+    for key in ("train_rows", "validation_rows", "rows"):  # the same validation split
+        assert metrics[0]["data"][key] == metrics[1]["data"][key] > 0
+    mse = [m["validation"]["mse"] for m in metrics]
+    assert abs(mse[0] - mse[1]) <= tolerance * mse[1]

@@ -8,6 +8,7 @@ becomes one line on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -24,8 +25,14 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _fail(message: str) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
+    print(f"{PROG}: error{_rank_label()}: {message}", file=sys.stderr)
     return 2
+
+
+def _rank_label() -> str:
+    """`` (rank r)`` in a process of a ``torchrun`` job other than rank 0, else nothing."""
+    rank = os.environ.get("RANK", "0") if "WORLD_SIZE" in os.environ else "0"
+    return "" if rank.strip() in ("", "0") else f" (rank {rank.strip()})"
 
 
 # ---------------------------------------------------------------------------------------
@@ -75,6 +82,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except RuntimeError as exc:  # torchlinear.distributed.RankFailedError: one line too
+        if type(exc).__name__ != "RankFailedError":
+            raise
+        # another rank failed and printed its own error; rank 0 repeats it
+        return 2 if _rank_label() else _fail(str(exc).splitlines()[0])
     except (ValueError, OSError) as exc:
         return _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
@@ -571,14 +583,18 @@ def _run_fit(args: argparse.Namespace) -> int:
     import time
     import warnings
 
+    from torchlinear import distributed as tld
     from torchlinear.engine import DivergenceError
-    from torchlinear.workflow import TrainingInterrupted, fit
+    from torchlinear.workflow import TrainingInterrupted, _join_group, fit
 
     kwargs = {name: getattr(args, name) for name in _FIT_OPTIONS}
     if kwargs["out"] is None:
         kwargs["out"] = f"runs/fit-{time.strftime('%Y%m%d-%H%M%S')}"
     if kwargs["device"] == "auto":
         kwargs["device"] = None
+    # under torchrun every rank fits (on its share of the data); rank 0 alone writes and prints
+    joined = _join_group(kwargs["device"])
+    main = tld.is_main_process()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -592,6 +608,11 @@ def _run_fit(args: argparse.Namespace) -> int:
             raise ValueError(_option_message(str(exc), _FIT_OPTIONS)) from None
         except (ValueError, OSError) as exc:
             raise ValueError(_option_message(str(exc), _FIT_OPTIONS)) from None
+        finally:
+            if joined:
+                tld.shutdown()
+    if not main:
+        return 0
     estimator = type(result.estimator).__name__
     how = {"lbfgs": "L-BFGS", "adam": "Adam", "sgd": "SGD with momentum"}.get(
         result.solver, f"exact least squares, {result.solver}"

@@ -221,6 +221,7 @@ class _Data:
     image_shape: tuple[int, ...] | None = None
     chunk_rows: int = 65536
     kind: str = "file"  # "file" or "dataset"
+    dropped_total: int | None = None  # rows skipped by drop_na on every rank together
 
     @property
     def dtype(self) -> np.dtype:
@@ -228,6 +229,8 @@ class _Data:
 
     @property
     def n_rows_dropped(self) -> int:
+        if self.dropped_total is not None:
+            return self.dropped_total
         if self.source is None:
             return 0
         return int(self.source.n_dropped or 0)
@@ -1432,6 +1435,12 @@ def fit(
     Returns
     -------
     FitResult
+        Under ``torchrun`` (two or more ranks) every rank fits and returns the same model;
+        least squares reads only this rank's share of a file, with rows numbered as in the
+        whole file (so the validation split is the single-process one), and gradient
+        training on data in memory is data-parallel. Rank 0 alone writes ``out``; on the
+        other ranks ``files`` is empty. A process group that this call initialised is shut
+        down on return.
 
     Raises
     ------
@@ -1451,6 +1460,8 @@ def fit(
     >>> sorted(p.name for p in result.files if p.suffix != ".safetensors")[:3]
     ['metrics.json', 'model.json', 'predicted_vs_actual.png']
     """
+    from torchlinear import distributed as tld
+
     start = time.perf_counter()
     opts = _check_options(
         target=target,
@@ -1477,6 +1488,42 @@ def fit(
         memory_limit=memory_limit,
     )
     out_dir = _check_out_dir(out)
+    owns_group = _join_group(opts.device)
+    try:
+        return _fit_opened(data, opts, out_dir, start, delimiter, batch_rows, download, callbacks)
+    finally:
+        if owns_group:
+            tld.shutdown()
+
+
+def _join_group(device: str | None) -> bool:
+    """Join the process group ``torchrun`` describes (two or more ranks); return whether
+    this call initialised it (and so should shut it down)."""
+    from torchlinear import distributed as tld
+
+    if tld.is_distributed() or not tld.launched_by_torchrun():
+        return False
+    if os.environ.get("WORLD_SIZE", "1").strip() in ("0", "1"):
+        return False
+    return tld.init_from_env(device=resolve_device(device))
+
+
+def _fit_opened(
+    data: Any,
+    opts: _Options,
+    out_dir: Path,
+    start: float,
+    delimiter: str | None,
+    batch_rows: int | None,
+    download: bool,
+    callbacks: Sequence[Any],
+) -> FitResult:
+    """The body of :func:`fit` once the options are checked (and any process group is up)."""
+    from torchlinear import distributed as tld
+
+    main = tld.is_main_process()
+    if not main:  # one set of progress bars, from rank 0
+        opts = dataclasses.replace(opts, progress=False)
     resolved = _open_data(
         data,
         opts.target,
@@ -1514,6 +1561,14 @@ def fit(
         )
     had_out, had_checkpoint = out_dir.exists(), checkpoint.exists()
     ctx = _FitContext(resolved, opts, plan, val_fraction, given_val, checkpoint, list(callbacks))
+    if tld.world_size() > 1 and resolved.source is not None and streamed:
+        if plan.route != "exact":
+            raise ValueError(
+                "streamed gradient training is not supported across ranks yet; use --stream "
+                "false (or a larger --memory-limit) so that every rank loads the file, or run "
+                "a single process"
+            )
+        ctx.shard_rows_globally()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -1521,7 +1576,7 @@ def fit(
         except KeyboardInterrupt:  # Ctrl-C: keep the checkpoint to resume from
             raise
         except BaseException:
-            if plan.route not in ("exact", "softmax-lbfgs") and not had_checkpoint:
+            if main and plan.route not in ("exact", "softmax-lbfgs") and not had_checkpoint:
                 shutil.rmtree(checkpoint, ignore_errors=True)
                 if not had_out:
                     with contextlib.suppress(OSError):
@@ -1548,7 +1603,8 @@ def fit(
         seconds=seconds,
         warnings=messages,
     )
-    result.files = _write_outputs(result, outcome, resolved, opts, ctx)
+    if main:  # rank 0 alone writes the output folder
+        result.files = _write_outputs(result, outcome, resolved, opts, ctx)
     shown: set[str] = set()
     for w in caught:  # once each, now that the report records them
         text = str(w.message).splitlines()[0]
@@ -1594,11 +1650,41 @@ class _FitContext:
         self.checkpoint: Path = checkpoint
         self.callbacks = callbacks
         self.device = resolve_device(opts.device)
+        self.row_offset = 0  # the global index of this rank's first row
+
+    def shard_rows_globally(self) -> None:
+        """Read only this rank's part of the file, numbering its rows globally.
+
+        Each rank counts the rows of its part (one pass, after ``drop_na``) and the ranks
+        exchange the counts, so that row ``i`` of the file has index ``i`` on whichever
+        rank reads it: the validation split and the figure sample are the single-process
+        ones.
+        """
+        from torchlinear import distributed as tld
+        from torchlinear.distributed import _exchange_status
+
+        count, error = 0, None
+        try:
+            self.data.source = tld.shard_source(self.data.source)
+            for X, _ in self.data.source.iter_chunks():
+                count += len(X)
+        except Exception as exc:  # shared with the other ranks before anyone waits
+            error = exc
+        counts = _exchange_status(error, [count])
+        self.row_offset = sum(c[0] for c in counts[: tld.rank()])
+
+    def _combine(self, *stats: Any) -> list[Any]:
+        """The statistics of every rank's rows together (the same on every rank)."""
+        from torchlinear import distributed as tld
+
+        if tld.world_size() == 1:
+            return list(stats)
+        return [None if s is None else tld.allreduce_gram(s) for s in stats]
 
     # ----------------------------------------------------------------- passes
     def split_chunks(self) -> Iterator[tuple[np.ndarray, np.ndarray, Any, np.ndarray]]:
-        """``(rows, X, y, held_out)`` per chunk of the data, rows numbered from 0."""
-        seen = 0
+        """``(rows, X, y, held_out)`` per chunk of the data, rows numbered globally."""
+        seen = self.row_offset
         for X, y in self.data.chunks():
             m = len(X)
             rows = np.arange(seen, seen + m, dtype=np.int64)
@@ -1648,7 +1734,26 @@ class _FitContext:
             return self.fit_in_memory()
 
     # ------------------------------------------------------------------ exact
+    def _gather_counts(self, n_train: int, n_val: int, sample: _Sample) -> tuple[int, int, _Sample]:
+        """Row counts, rows dropped and the figure sample of every rank together."""
+        from torchlinear import distributed as tld
+
+        if tld.world_size() == 1:
+            return n_train, n_val, sample
+        dropped = int(self.data.source.n_dropped or 0) if self.data.source is not None else 0
+        parts: list[Any] = [None] * tld.world_size()
+        torch.distributed.all_gather_object(
+            parts, (n_train, n_val, dropped, sample.rows, sample.X, sample.y)
+        )
+        merged = _Sample(sample.capacity, sample.seed)
+        for _, _, _, rows, X, y in parts:  # in rank order: the single-process sample
+            if X is not None:
+                merged.add(rows, X, y)
+        self.data.dropped_total = sum(p[2] for p in parts)
+        return sum(p[0] for p in parts), sum(p[1] for p in parts), merged
+
     def fit_exact(self) -> _Outcome:
+        from torchlinear import distributed as tld
         from torchlinear.exact import RCOND_CHOLESKY, GramStats, TSQRStats
 
         d = len(self.data.feature_names)
@@ -1675,6 +1780,8 @@ class _FitContext:
                     train.update(torch.from_numpy(np.ascontiguousarray(X)), torch.from_numpy(y))
                 n_train += len(X)
                 bar.update(len(rows))
+        train, val = self._combine(train, val)
+        n_train, n_val, sample = self._gather_counts(n_train, n_val, sample)
         self._check_rows(n_train, n_val)
         alpha = self.opts.alpha or 0.0
         names = self.data.feature_names
@@ -1695,6 +1802,8 @@ class _FitContext:
                     if len(Xt):
                         qr.update(torch.from_numpy(np.ascontiguousarray(Xt)), torch.from_numpy(yt))
                     bar.update(len(rows))
+            if tld.world_size() > 1:
+                qr = tld.allgather_tsqr(qr)
             sol = dataclasses.replace(
                 qr.solve(alpha=alpha, fit_intercept=True, method="qr", feature_names=names),
                 n_passes=2,
