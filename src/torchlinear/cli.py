@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 __all__ = ["main", "build_parser"]
 
@@ -22,6 +22,24 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Print a Markdown table with padded columns."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+
+
+def _as_option_error(exc: ValueError, options: Collection[str]) -> ValueError:
+    """Name the option as typed: ``"batch_size must be …"`` -> ``"--batch-size must be …"``."""
+    message = str(exc)
+    first = message.split(" ", 1)[0]
+    if first in options:
+        message = "--" + first.replace("_", "-") + message[len(first) :]
+    return ValueError(message)
 
 
 def _fail(message: str) -> int:
@@ -226,11 +244,7 @@ def _run_linreg_demo(args: argparse.Namespace) -> int:
             result = run_linreg_demo(progress=progress, **kwargs)
         except ValueError as exc:
             # name the option as typed: "batch_size must be …" -> "--batch-size must be …"
-            message = str(exc)
-            first = message.split(" ", 1)[0]
-            if first in names:
-                message = "--" + first.replace("_", "-") + message[len(first) :]
-            raise ValueError(message) from None
+            raise _as_option_error(exc, names) from None
     s = result.settings
     print(
         f"Linear regression three ways: n={s['n']}, w*={s['w']}, b*={s['b']:g}, "
@@ -238,12 +252,7 @@ def _run_linreg_demo(args: argparse.Namespace) -> int:
         f"{s['epochs']} epoch(s), seed {s['seed']}, device {s['device']}"
     )
     print()
-    headers, rows = result.table()
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    print("| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |")
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in rows:
-        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+    _print_table(*result.table())
     print()
     files = ", ".join(p.name for p in result.figures)
     print(f"Figures written to {result.out_dir}/: {files} (numbers in results.json)")
@@ -348,11 +357,7 @@ def _run_softmax_demo(args: argparse.Namespace) -> int:
     try:
         result = run_softmax_demo(progress=not getattr(args, "no_progress", False), **kwargs)
     except ValueError as exc:
-        message = str(exc)
-        first = message.split(" ", 1)[0]
-        if first in _SOFTMAX_OPTIONS:  # name the option as typed
-            message = "--" + first.replace("_", "-") + message[len(first) :]
-        raise ValueError(message) from None
+        raise _as_option_error(exc, _SOFTMAX_OPTIONS) from None
     s = result.settings
     print(
         f"Softmax regression on {s['data']}: test size {s['test_size']:g}, seed {s['seed']}; "
@@ -360,12 +365,7 @@ def _run_softmax_demo(args: argparse.Namespace) -> int:
         f"epoch(s); SoftmaxRegression: alpha={s['alpha']:g}; device {s['device']}"
     )
     print()
-    headers, rows = result.table()
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    print("| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |")
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in rows:
-        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+    _print_table(*result.table())
     print()
     files = ", ".join(p.name for p in result.figures)
     print(f"Pictures written to {result.out_dir}/: {files} (numbers in results.json)")
