@@ -243,7 +243,6 @@ def _run_linreg_demo(args: argparse.Namespace) -> int:
         try:
             result = run_linreg_demo(progress=progress, **kwargs)
         except ValueError as exc:
-            # name the option as typed: "batch_size must be …" -> "--batch-size must be …"
             raise _as_option_error(exc, names) from None
     s = result.settings
     print(
