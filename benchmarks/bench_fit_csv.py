@@ -25,7 +25,7 @@ import tempfile
 
 import numpy as np
 
-from _common import format_table, run_isolated
+from _common import best_isolated, format_table
 from bench_tabular_read import N_FEATURES, ensure_csv, true_weights
 
 TARGETS = {"peak_rss_mb": 600.0, "time_ratio": 2.0}
@@ -54,21 +54,14 @@ print(json.dumps({{"seconds": seconds, "fit_seconds": result.seconds, "rows": re
 """
 
 
-def _best(code: str, repeats: int) -> dict:
-    runs = [run_isolated(code) for _ in range(repeats)]
-    best = min(runs, key=lambda r: r["seconds"])
-    best["rss"] = max(r["rss"] for r in runs)
-    return best
-
-
 def run(quick: bool = False) -> str:
     n_rows = 200_000 if quick else 10_000_000
     repeats = 1 if quick else 2
     path = ensure_csv(n_rows)
     size_mb = path.stat().st_size / 2**20
     with tempfile.TemporaryDirectory() as out:
-        plain = _best(_PLAIN.format(path=str(path)), repeats)
-        fitted = _best(_FIT.format(path=str(path), out=out), repeats)
+        plain = best_isolated(_PLAIN.format(path=str(path)), repeats)
+        fitted = best_isolated(_FIT.format(path=str(path), out=out), repeats)
     reference = plain["seconds"]
     for name, result in (("read", plain), ("fit", fitted)):
         if result["rows"] != n_rows:

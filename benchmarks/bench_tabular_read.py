@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from _common import format_table, run_isolated
+from _common import best_isolated, format_table
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 N_FEATURES = 20
@@ -100,15 +100,6 @@ print(json.dumps({{"seconds": seconds, "rows": source.n_rows, "rss": rss, "w": w
 """
 
 
-def _best(code: str, repeats: int) -> dict:
-    """Run ``code`` ``repeats`` times in fresh processes; keep the fastest, and the
-    largest peak memory seen."""
-    runs = [run_isolated(code) for _ in range(repeats)]
-    best = min(runs, key=lambda r: r["seconds"])
-    best["rss"] = max(r["rss"] for r in runs)
-    return best
-
-
 def run(quick: bool = False) -> str:
     n_rows = 200_000 if quick else 10_000_000
     repeats = 1 if quick else 2
@@ -123,7 +114,7 @@ def run(quick: bool = False) -> str:
         ),
         ("TabularSource.iter_chunks only", _STREAM.format(path=str(path), exact=False)),
     ]
-    results = {name: _best(code, repeats) for name, code in cases}
+    results = {name: best_isolated(code, repeats) for name, code in cases}
     reference = results[cases[0][0]]["seconds"]
     rows = []
     for name, result in results.items():
