@@ -157,13 +157,16 @@ def test_ill_conditioned_design_takes_the_qr_pass(tmp_path):
     X = np.c_[t, t + 1e-7 * rng.normal(size=200), rng.normal(size=200)]
     y = X @ [1.0, 1.0, -2.0] + 0.01 * rng.normal(size=200)
     path = _write(tmp_path / "c.csv", {"a": X[:, 0], "b": X[:, 1], "c": X[:, 2], "y": y})
-    with pytest.warns(UserWarning, match="ill-conditioned"):
-        result = fit(path, "y", val_split=0, batch_rows=50, out=tmp_path / "out")
+    result = fit(path, "y", val_split=0, batch_rows=50, out=tmp_path / "out")
     assert result.solver == "qr"
-    assert any("ill-conditioned" in w for w in result.warnings)
+    # a small problem: the file's rows are refined in extended precision, exactly as the
+    # estimator refines arrays, so no digits are lost and both give the same answer
+    assert not any("ill-conditioned" in w for w in result.warnings)
     A = np.c_[np.ones(200), X]
     beta = np.linalg.lstsq(A, y, rcond=None)[0]
     np.testing.assert_allclose(result.estimator.coef_, beta[1:], rtol=1e-6)
+    api = LinearRegression().fit(X, y)
+    np.testing.assert_allclose(result.estimator.coef_, api.coef_, rtol=1e-12)
 
 
 # ------------------------------------------------------------------- gradient training

@@ -355,3 +355,59 @@ def as_target(
     t = t.to(device=device if device is not None else t.device, dtype=dtype)
     check_finite(name, t)
     return t
+
+
+def check_sample_weight(
+    sample_weight: Any, n: int, *, device: torch.device | str | None = None
+) -> torch.Tensor | None:
+    """``sample_weight`` as a float64 ``(n,)`` tensor (None stays None), or ``ValueError``.
+
+    A scalar applies to every row. Weights must be real, finite, non-negative and not all
+    zero; the message counts the offending values and names the first row.
+
+    Examples
+    --------
+    >>> check_sample_weight([1, 2, 0], 3)
+    tensor([1., 2., 0.], dtype=torch.float64)
+    >>> check_sample_weight([1.0, -1.0], 2)
+    Traceback (most recent call last):
+    ...
+    ValueError: sample_weight must be >= 0; found 1 negative value(s), the first at row 1
+    """
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, numbers.Real) and not isinstance(sample_weight, bool):
+        t = torch.full((n,), float(sample_weight), dtype=torch.float64)
+    else:
+        if isinstance(sample_weight, torch.Tensor):
+            t = sample_weight.detach()
+            numeric = not (t.is_complex() or t.dtype == torch.bool)
+        else:
+            arr = np.asarray(sample_weight)
+            numeric = np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
+            t = torch.from_numpy(arr.astype(np.float64)) if numeric else torch.empty(0)
+        shape = tuple(t.shape) if numeric else np.shape(sample_weight)
+        if len(shape) == 2 and shape[1] == 1:
+            t, shape = t.reshape(-1), (shape[0],)
+        if len(shape) != 1 or shape[0] != n:
+            raise ValueError(f"sample_weight must have shape ({n},) to match X, got {shape}")
+        if not numeric:
+            raise ValueError("sample_weight must hold real numbers")
+        t = t.to(torch.float64)
+    if device is not None:
+        t = t.to(device)
+    bad = ~torch.isfinite(t)
+    if bool(bad.any()):
+        raise ValueError(
+            f"sample_weight has {int(bad.sum())} NaN/inf value(s); the first is at row "
+            f"{int(torch.nonzero(bad)[0])}. Weights must be finite"
+        )
+    neg = t < 0
+    if bool(neg.any()):
+        raise ValueError(
+            f"sample_weight must be >= 0; found {int(neg.sum())} negative value(s), the "
+            f"first at row {int(torch.nonzero(neg)[0])}"
+        )
+    if float(t.sum()) <= 0:
+        raise ValueError("sample_weight sums to zero; give at least one row a positive weight")
+    return t

@@ -1661,7 +1661,6 @@ class _FitContext:
         ones.
         """
         from torchlinear import distributed as tld
-        from torchlinear.distributed import _exchange_status
 
         count, error = 0, None
         try:
@@ -1670,7 +1669,7 @@ class _FitContext:
                 count += len(X)
         except Exception as exc:  # shared with the other ranks before anyone waits
             error = exc
-        counts = _exchange_status(error, [count])
+        counts = tld.exchange_status(error, [count])
         self.row_offset = sum(c[0] for c in counts[: tld.rank()])
 
     def _combine(self, *stats: Any) -> list[Any]:
@@ -1753,61 +1752,63 @@ class _FitContext:
         return sum(p[0] for p in parts), sum(p[1] for p in parts), merged
 
     def fit_exact(self) -> _Outcome:
+        """The exact fit: :func:`~torchlinear.exact.solve_exact` over the training rows.
+
+        The first pass also accumulates the validation rows' statistics and the figure
+        sample; a pass the driver asks for later (the QR fallback, refinement) re-reads
+        the file.
+        """
         from torchlinear import distributed as tld
-        from torchlinear.exact import RCOND_CHOLESKY, GramStats, TSQRStats
+        from torchlinear.exact import LOCAL, GramStats, solve_exact
 
         d = len(self.data.feature_names)
         dev = self.device
-        train = GramStats.zeros(d, 1, device=dev)
         val = GramStats.zeros(d, 1, device=dev) if self.val_fraction > 0 else None
         capacity = int(min(_SAMPLE_ROWS, max(200, _SAMPLE_BYTES // (8 * d))))
         sample = _Sample(capacity, self.opts.seed)
-        n_train = n_val = 0
-        with self._progress("reading (exact fit)") as bar:
-            for rows, X, y, held in self.split_chunks():
-                y = np.asarray(y, dtype=np.float64)
-                if held.any():
-                    keep = ~held
-                    Xv, yv = X[held], y[held]
-                    assert val is not None
-                    val.update(torch.from_numpy(Xv), torch.from_numpy(yv))
-                    sample.add(rows[held], Xv, yv)
-                    X, y = X[keep], y[keep]
-                    n_val += len(yv)
-                elif val is None:
-                    sample.add(rows, X, y)
-                if len(X):
-                    train.update(torch.from_numpy(np.ascontiguousarray(X)), torch.from_numpy(y))
-                n_train += len(X)
-                bar.update(len(rows))
-        train, val = self._combine(train, val)
-        n_train, n_val, sample = self._gather_counts(n_train, n_val, sample)
-        self._check_rows(n_train, n_val)
+        counts = [0, 0]  # training and validation rows (first pass)
+        passes = [0]
+        one_process = tld.world_size() == 1
+
+        def training_rows() -> Iterator[tuple[torch.Tensor, torch.Tensor, None]]:
+            passes[0] += 1
+            first = passes[0] == 1
+            desc = "reading (exact fit)" if first else f"reading (pass {passes[0]})"
+            with self._progress(desc) as bar:
+                for rows, X, y, held in self.split_chunks():
+                    y = np.asarray(y, dtype=np.float64)
+                    if first:
+                        if held.any():
+                            assert val is not None
+                            Xv, yv = X[held], y[held]
+                            val.update(torch.from_numpy(Xv), torch.from_numpy(yv))
+                            sample.add(rows[held], Xv, yv)
+                        elif val is None:
+                            sample.add(rows, X, y)
+                        counts[0] += int((~held).sum())
+                        counts[1] += int(held.sum())
+                    if held.any():
+                        X, y = X[~held], y[~held]
+                    bar.update(len(rows))
+                    if len(X):
+                        yield torch.from_numpy(np.ascontiguousarray(X)), torch.from_numpy(y), None
+            if first and one_process:
+                self._check_rows(counts[0], counts[1])
+
         alpha = self.opts.alpha or 0.0
         names = self.data.feature_names
-        with warnings.catch_warnings(record=True) as first:
-            warnings.simplefilter("always")
-            sol = train.solve(alpha=alpha, fit_intercept=True, feature_names=names)
-        well_conditioned = sol.rank == d and sol.cond * sol.cond * RCOND_CHOLESKY <= 1.0
-        if well_conditioned:
-            for w in first:
-                warnings.warn(w.message, w.category, stacklevel=2)
-        else:  # the normal equations lose too much: a QR pass, centred on the exact means
-            mean_x, mean_y = train.means()
-            qr = TSQRStats.zeros(d, 1, device=dev, shift_x=mean_x, shift_y=mean_y)
-            with self._progress("reading (QR pass)") as bar:
-                for rows, X, y, held in self.split_chunks():
-                    keep = ~held
-                    Xt, yt = X[keep], np.asarray(y, dtype=np.float64)[keep]
-                    if len(Xt):
-                        qr.update(torch.from_numpy(np.ascontiguousarray(Xt)), torch.from_numpy(yt))
-                    bar.update(len(rows))
-            if tld.world_size() > 1:
-                qr = tld.allgather_tsqr(qr)
-            sol = dataclasses.replace(
-                qr.solve(alpha=alpha, fit_intercept=True, method="qr", feature_names=names),
-                n_passes=2,
-            )
+        sol = solve_exact(
+            training_rows,
+            alpha=alpha,
+            fit_intercept=True,
+            device=dev,
+            feature_names=names,
+            combine=LOCAL if one_process else tld.RANKS,
+            shape=(d, 1),
+        )
+        (val,) = self._combine(val)
+        n_train, n_val, sample = self._gather_counts(counts[0], counts[1], sample)
+        self._check_rows(n_train, n_val)
         params = {"alpha": alpha, "solver": "auto", "device": self.opts.device}
         est = _linear_estimator(params, names, d, self.data.target, solution=sol)
         coef, intercept = est.coef_, float(est.intercept_)

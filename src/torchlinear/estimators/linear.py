@@ -63,6 +63,7 @@ import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
+from torchlinear._threads import single_threaded
 from torchlinear._validation import (
     as_feature_matrix,
     as_target,
@@ -73,7 +74,8 @@ from torchlinear._validation import (
     resolve_device,
 )
 from torchlinear.estimators._base import EstimatorInputMixin, _assert_finite, _object_to_float
-from torchlinear.exact import GramStats, LstsqSolution, TSQRStats, lstsq, single_threaded
+from torchlinear.exact import GramStats, LstsqSolution, TSQRStats, lstsq
+from torchlinear.exact.driver import SmallData, solve_statistics
 from torchlinear.stats import OLSSummary, ols_summary
 
 __all__ = ["LinearRegression"]
@@ -388,6 +390,7 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
             dev = self._compute_device(X_t)
             maker = GramStats if self.solver == "cholesky" else TSQRStats
             self._stream = maker.zeros(X_t.shape[1], Y.shape[1], device=dev)
+            self._small = SmallData()
             self._single = single
             self._target_names = target_names
         else:
@@ -401,19 +404,15 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         stream = self._stream
         assert stream is not None
         stream.update(X_t, Y, w)
-        if isinstance(stream, GramStats):
-            sol = stream.solve(
-                alpha=params["alpha"],
-                fit_intercept=bool(self.fit_intercept),
-                feature_names=self._names(),
-            )
-        else:
-            sol = stream.solve(
-                alpha=params["alpha"],
-                fit_intercept=bool(self.fit_intercept),
-                method="svd" if self.solver == "svd" else "qr",
-                feature_names=self._names(),
-            )
+        self._small.add(X_t, Y, w)
+        sol = solve_statistics(
+            stream,
+            alpha=params["alpha"],
+            fit_intercept=bool(self.fit_intercept),
+            solver=self.solver if self.solver in EXACT_SOLVERS else "auto",
+            feature_names=self._names(),
+            small=self._small,
+        )
         self._store_solution(sol)
         return self
 

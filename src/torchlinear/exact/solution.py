@@ -1,0 +1,492 @@
+"""Solving the statistics: Cholesky, triangular or SVD solves, rank and accuracy reports."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+import torch
+
+from torchlinear._threads import small_linalg
+from torchlinear.exact._linalg import (
+    EPS,
+    all_finite,
+    column_names,
+    qr_r,
+    rank_rtol,
+    sign_normalise,
+)
+
+if TYPE_CHECKING:
+    from torchlinear.exact.stats import GramStats, TSQRStats
+
+__all__ = [
+    "POLISH_MAX_ELEMENTS",
+    "RCOND_CHOLESKY",
+    "IllConditionedWarning",
+    "LstsqSolution",
+    "RankDeficientWarning",
+    "solve_gram",
+    "solve_tsqr",
+    "warn_accuracy",
+]
+
+#: Cholesky is used when ``lambda_min / lambda_max`` of the centred, scaled Gram is at least this.
+RCOND_CHOLESKY: float = 1e-10
+#: Problems with at most this many values (rows x (features + targets)) get the
+#: extended-precision refinement when they need it; it keeps a thin Q of their size.
+POLISH_MAX_ELEMENTS: int = 500_000
+#: Estimated relative error above which the solution is refined.
+REFINE_ABOVE: float = 1e-13
+#: Estimated relative error above which an IllConditionedWarning is raised.
+WARN_ABOVE: float = 1e-8
+#: A column whose centred norm is below this times its raw norm is constant (to rounding).
+_CONSTANT_RTOL: float = 64 * EPS
+
+Solver = Literal["auto", "cholesky", "qr", "svd"]
+_SOLVERS = ("auto", "cholesky", "qr", "svd")
+
+
+class RankDeficientWarning(UserWarning):
+    """The design is rank deficient; the minimum-norm solution was returned."""
+
+
+class IllConditionedWarning(UserWarning):
+    """The design is so ill-conditioned that some digits of the solution are lost."""
+
+
+@dataclass
+class LstsqSolution:
+    """Result of an exact solve (all tensors float64 on the CPU).
+
+    Attributes
+    ----------
+    coef : torch.Tensor
+        ``(d, k)`` coefficients.
+    intercept : torch.Tensor
+        ``(k,)`` intercepts (zeros without intercept).
+    solver : str
+        ``"cholesky"``, ``"qr"`` or ``"svd"``: the path that produced the coefficients.
+    cond : float
+        2-norm condition number of the centred (with intercept), column-scaled design
+        (with the ridge rows for ``alpha > 0``); ``inf`` if singular.
+    rank : int
+        Numerical rank of that matrix.
+    n_samples : int
+        Rows seen (including zero-weight rows).
+    weight_sum : float
+        Sum of the sample weights.
+    rss, tss : torch.Tensor
+        ``(k,)`` weighted residual and total sums of squares (``tss`` about the mean with an
+        intercept, about zero without).
+    mean_x, mean_y : torch.Tensor
+        Weighted means of the features and targets.
+    fit_intercept : bool
+    alpha : float
+    est_rel_error : float
+        Estimated relative error of ``coef`` (``nan`` when rank deficient).
+    refinement_steps : int
+        Refinement steps applied.
+    n_passes : int
+        Passes over the data (accumulation, fallback and refinement).
+    collinear : tuple of int
+        Columns involved in a rank deficiency.
+    """
+
+    coef: torch.Tensor
+    intercept: torch.Tensor
+    solver: str
+    cond: float
+    rank: int
+    n_samples: int
+    weight_sum: float
+    rss: torch.Tensor
+    tss: torch.Tensor
+    mean_x: torch.Tensor
+    mean_y: torch.Tensor
+    fit_intercept: bool
+    alpha: float
+    est_rel_error: float
+    refinement_steps: int = 0
+    collinear: tuple[int, ...] = ()
+    n_passes: int = 1
+    _scale: torch.Tensor | None = field(default=None, repr=False)
+    _factor_kind: str = field(default="", repr=False)
+    _factor: torch.Tensor | None = field(default=None, repr=False)
+    _factor_s: torch.Tensor | None = field(default=None, repr=False)
+
+    @property
+    def n_params(self) -> int:
+        return self.coef.shape[0] + int(self.fit_intercept)
+
+    def centred_inverse(self) -> torch.Tensor:
+        r""":math:`(X_c^\top W X_c + \alpha I)^{+}` (``d x d``), from the stored factor."""
+        with small_linalg(self.coef.shape[0]):
+            return self._centred_inverse()
+
+    def _centred_inverse(self) -> torch.Tensor:
+        assert self._factor is not None and self._scale is not None
+        F = self._factor
+        if self._factor_kind == "chol":
+            Gs_inv = torch.cholesky_inverse(F)
+        elif self._factor_kind == "tri":
+            eye = torch.eye(F.shape[0], dtype=F.dtype)
+            Ri = torch.linalg.solve_triangular(F, eye, upper=True)
+            Gs_inv = Ri @ Ri.T
+        else:
+            # the pseudo-inverse in the user's units: with D G_s D = B S^2 B^T, B = D V_r
+            # (full column rank) and B = Q T, it is Q (T S^2 T^T)^{-1} Q^T
+            assert self._factor_s is not None and self._scale is not None
+            B = self._scale[:, None] * F
+            Q, T = torch.linalg.qr(B)
+            Ts = T * self._factor_s
+            Ti = torch.linalg.solve_triangular(Ts, Q.T, upper=True)
+            return Ti.T @ Ti
+        D = self._scale
+        return Gs_inv / torch.outer(D, D)
+
+    def covariance_unscaled(self) -> torch.Tensor:
+        r"""The unscaled parameter covariance :math:`(A^\top W A)^{+}`, ``A = [1, X]``.
+
+        Parameters are ordered ``[intercept, coef_1, ..., coef_d]`` (no intercept entry
+        without one). Multiply by the residual variance for the covariance of the
+        estimates.
+        """
+        C = self.centred_inverse()
+        if not self.fit_intercept:
+            return C
+        d = C.shape[0]
+        m = self.mean_x
+        Cm = C @ m
+        out = torch.empty(d + 1, d + 1, dtype=torch.float64)
+        out[0, 0] = 1.0 / self.weight_sum + m @ Cm
+        out[0, 1:] = -Cm
+        out[1:, 0] = -Cm
+        out[1:, 1:] = C
+        return out
+
+
+def _finish(
+    coef: torch.Tensor,
+    mean_x: torch.Tensor,
+    mean_y: torch.Tensor,
+    fit_intercept: bool,
+) -> torch.Tensor:
+    if fit_intercept:
+        return mean_y - mean_x @ coef
+    return torch.zeros(coef.shape[1], dtype=torch.float64, device=coef.device)
+
+
+def _constant_columns(
+    centred_sq: torch.Tensor, raw_sq: torch.Tensor, fit_intercept: bool
+) -> torch.Tensor:
+    if fit_intercept:
+        return centred_sq <= (_CONSTANT_RTOL**2) * raw_sq
+    return centred_sq <= 0
+
+
+def _min_norm(
+    V: torch.Tensor, s: torch.Tensor, c: torch.Tensor, D: torch.Tensor, rank: int
+) -> torch.Tensor:
+    r"""Minimum-norm coefficients (in the user's units) of a rank-deficient scaled problem.
+
+    The scaled problem has right singular vectors ``V`` (d x d), singular values ``s`` and
+    projected right-hand side ``c = U^T q`` (d x k). Its solutions are
+    ``w_s = w_p + N z`` with ``N`` the trailing ``d - rank`` columns of ``V``; among them
+    ``w = D^{-1} w_s`` of least norm is ``a - P a`` with ``a = D^{-1} w_p`` and ``P`` the
+    orthogonal projector onto the range of ``D^{-1} N``.
+    """
+    Vr = V[:, :rank]
+    ws = Vr @ (c[:rank] / s[:rank, None])
+    a = ws / D[:, None]
+    if rank < V.shape[1]:
+        M = V[:, rank:] / D[:, None]
+        Qm = torch.linalg.qr(M, mode="reduced")[0]
+        a = a - Qm @ (Qm.T @ a)
+    return a
+
+
+def _collinear_columns(V: torch.Tensor, rank: int) -> tuple[int, ...]:
+    N = V[:, rank:]
+    if N.shape[1] == 0:
+        return ()
+    strength = N.abs().amax(dim=1)
+    return tuple(int(i) for i in torch.nonzero(strength > 1e-6).reshape(-1))
+
+
+def _rank_message(
+    d: int,
+    rank: int,
+    collinear: Sequence[int],
+    constant: Sequence[int],
+    n_rows: int,
+    fit_intercept: bool,
+    names: Sequence[str] | None,
+    from_gram: bool = False,
+) -> str:
+    p = d + int(fit_intercept)
+    centred = " after centring" if fit_intercept else ""
+    if n_rows < p:
+        head = (
+            f"X has {n_rows} row(s) but the model has {p} parameters, so the least-squares "
+            f"solution is not unique (rank {rank} of {d} columns{centred})"
+        )
+    elif from_gram:
+        head = (
+            f"the normal equations are numerically singular (rank {rank} of {d} columns"
+            f"{centred} at the precision of the Gram matrix; solver='auto' or 'qr' on data in "
+            "memory resolves up to the square root of that precision)"
+        )
+    else:
+        head = f"X is rank deficient: rank {rank} of {d} columns{centred}"
+    if n_rows >= p:
+        others = [i for i in collinear if i not in set(constant)]
+        if others:
+            head += f"; collinear columns: {column_names(names, others)}"
+        if constant:
+            what = "constant (collinear with the intercept)" if fit_intercept else "all zero"
+            head += f"; {what}: {column_names(names, list(constant))}"
+    return (
+        head + ". Returning the minimum-norm least-squares solution; drop or combine "
+        "the redundant columns, or use alpha > 0."
+    )
+
+
+def warn_accuracy(sol: LstsqSolution) -> None:
+    if sol.rank < sol.coef.shape[0]:
+        return
+    err = sol.est_rel_error
+    if math.isfinite(err) and err > WARN_ABOVE:
+        digits = max(0.0, -math.log10(err))
+        warnings.warn(
+            f"the design is ill-conditioned (condition number {sol.cond:.3g} after "
+            f"centring and column scaling); the coefficients have only about {digits:.0f} "
+            "correct significant digits. Remove or combine nearly collinear columns, or use "
+            "alpha > 0.",
+            IllConditionedWarning,
+            stacklevel=3,
+        )
+
+
+def solve_gram(
+    stats: GramStats,
+    alpha: float,
+    fit_intercept: bool,
+    names: Sequence[str] | None,
+    allow_fail: bool,
+) -> LstsqSolution | None:
+    """Cholesky solve; ``None`` when ill-conditioned and ``allow_fail`` (caller falls back)."""
+    with small_linalg(stats.n_features):
+        return _solve_gram_impl(stats, alpha, fit_intercept, names, allow_fail)
+
+
+def _solve_gram_impl(
+    stats: GramStats,
+    alpha: float,
+    fit_intercept: bool,
+    names: Sequence[str] | None,
+    allow_fail: bool,
+) -> LstsqSolution | None:
+    W = float(stats.weight_sum)
+    if W <= 0:
+        raise ValueError("all sample weights are zero; give at least one row a positive weight")
+    if not all_finite(stats.xtx, stats.xty, stats.yty, stats.sum_x, stats.sum_y):
+        raise ValueError(
+            "the statistics hold NaN/inf: a chunk contained NaN/inf or values whose squares "
+            "overflow float64"
+        )
+    d, k = stats.n_features, stats.n_targets
+    G, B, C, raw = stats.system(fit_intercept)
+    G, B, C, raw = (t.cpu() for t in (G, B, C, raw))
+    diag = torch.diagonal(G).clamp_min(0)
+    constant = _constant_columns(diag, raw, fit_intercept)
+    D = torch.where(constant, torch.ones_like(diag), diag.sqrt())
+    Gs = G / torch.outer(D, D)
+    Bs = B / D[:, None]
+    if bool(constant.any()):
+        Gs[constant, :] = 0
+        Gs[:, constant] = 0
+        Bs[constant, :] = 0
+    if alpha > 0:
+        Gs = Gs + torch.diag(alpha / (D * D))
+    evals = torch.linalg.eigvalsh(Gs)
+    lmax = float(evals[-1]) if d else 1.0
+    lmin = float(evals[0]) if d else 1.0
+    rcond = lmin / lmax if lmax > 0 else 0.0
+    L, info = torch.linalg.cholesky_ex(Gs)
+    mean_x, mean_y = (t.cpu() for t in stats.means())
+    if not fit_intercept:
+        mean_x, mean_y = torch.zeros_like(mean_x), torch.zeros_like(mean_y)
+    ok = int(info) == 0 and rcond >= RCOND_CHOLESKY
+    if not ok and allow_fail:
+        return None
+    if ok:
+        coef = torch.cholesky_solve(Bs, L) / D[:, None]
+        cond = math.sqrt(1.0 / rcond)
+        rank = d
+        solver = "cholesky"
+        est = EPS / rcond * max(1, d) ** 0.5
+        collinear: tuple[int, ...] = ()
+        factor = ("chol", L, None)
+    else:
+        evals, V = torch.linalg.eigh(Gs)
+        evals, V = evals.flip(0), V.flip(1)
+        s = evals.clamp_min(0).sqrt()
+        tol = math.sqrt(max(d, 1) * EPS) * float(s[0]) if d else 0.0
+        rank = int((s > tol).sum())
+        c = (V.T @ Bs)[:rank] / s[:rank, None]
+        coef = _min_norm(V, s, torch.cat([c, torch.zeros(d - rank, k, dtype=c.dtype)]), D, rank)
+        cond = float(s[0] / s[-1]) if float(s[-1]) > 0 else math.inf
+        solver = "cholesky"
+        collinear = _collinear_columns(V, rank)
+        est = math.nan if rank < d else EPS * cond * cond
+        if rank < d:
+            consts = [int(i) for i in torch.nonzero(constant).reshape(-1)]
+            warnings.warn(
+                _rank_message(
+                    d, rank, collinear, consts, stats.n_samples, fit_intercept, names, True
+                ),
+                RankDeficientWarning,
+                stacklevel=3,
+            )
+        factor = ("eig", V[:, :rank].clone(), s[:rank].clone())
+
+    intercept = _finish(coef, mean_x, mean_y, fit_intercept)
+    rss = torch.diagonal(C - 2 * coef.T @ B + coef.T @ G @ coef).clamp_min(0)
+    return LstsqSolution(
+        coef=coef,
+        intercept=intercept,
+        solver=solver,
+        cond=cond,
+        rank=rank,
+        n_samples=stats.n_samples,
+        weight_sum=W,
+        rss=rss,
+        tss=torch.diagonal(C).clamp_min(0).clone(),
+        mean_x=mean_x,
+        mean_y=mean_y,
+        fit_intercept=fit_intercept,
+        alpha=alpha,
+        est_rel_error=est,
+        collinear=collinear,
+        _scale=D,
+        _factor_kind=factor[0],
+        _factor=factor[1],
+        _factor_s=factor[2],
+    )
+
+
+def solve_tsqr(
+    stats: TSQRStats,
+    alpha: float,
+    fit_intercept: bool,
+    method: str,
+    names: Sequence[str] | None,
+) -> LstsqSolution:
+    with small_linalg(stats.n_features):
+        return _solve_tsqr_impl(stats, alpha, fit_intercept, method, names)
+
+
+def _solve_tsqr_impl(
+    stats: TSQRStats,
+    alpha: float,
+    fit_intercept: bool,
+    method: str,
+    names: Sequence[str] | None,
+) -> LstsqSolution:
+    W = float(stats.weight_sum)
+    if W <= 0:
+        raise ValueError("all sample weights are zero; give at least one row a positive weight")
+    if not all_finite(stats.r):
+        raise ValueError(
+            "the triangular factor holds NaN/inf: a chunk contained NaN/inf or values whose "
+            "squares overflow float64"
+        )
+    d, k = stats.n_features, stats.n_targets
+    R = sign_normalise(stats.r.cpu())
+    cx, cy = stats.shift_x.cpu(), stats.shift_y.cpu()
+    sqrtW = math.sqrt(W)
+    # raw (uncentred) squared norms of the feature columns, to spot constant columns
+    colsq = (R[:, 1 : 1 + d] ** 2).sum(0)
+    raw = colsq + 2 * cx * sqrtW * R[0, 1 : 1 + d] + W * cx * cx
+    if fit_intercept:
+        T = R[1:, 1:]
+        mean_x = cx + R[0, 1 : 1 + d] / sqrtW
+        mean_y = cy + R[0, 1 + d :] / sqrtW
+    else:
+        shifted = R.clone()
+        shifted[:, 1:] += torch.outer(R[:, 0], torch.cat([cx, cy]))
+        T = sign_normalise(qr_r(shifted[:, 1:]))
+        mean_x = torch.zeros(d, dtype=torch.float64)
+        mean_y = torch.zeros(k, dtype=torch.float64)
+    Rxx, Rxy, Ryy = T[:d, :d], T[:d, d:], T[d:, d:]
+    cn2 = (Rxx**2).sum(0)
+    constant = _constant_columns(cn2, raw, fit_intercept)
+    D = torch.where(constant, torch.ones_like(cn2), cn2.sqrt())
+    Rs = Rxx / D
+    Rs[:, constant] = 0
+    q = Rxy.clone()
+    if alpha > 0:
+        aug = torch.zeros(2 * d, d + k, dtype=torch.float64)
+        aug[:d, :d] = Rs
+        aug[:d, d:] = q
+        aug[d:, :d] = torch.diag(math.sqrt(alpha) / D)
+        Ta = qr_r(aug)
+        Rs, q = Ta[:d, :d], Ta[:d, d:]
+    U, s, Vh = torch.linalg.svd(Rs)
+    V = Vh.T
+    smax = float(s[0]) if d else 1.0
+    rank = int((s > rank_rtol(d + int(fit_intercept)) * smax).sum()) if smax > 0 else 0
+    cond = float(s[0] / s[-1]) if d and float(s[-1]) > 0 else math.inf
+    collinear: tuple[int, ...] = ()
+    if method == "qr" and rank == d:
+        coef = torch.linalg.solve_triangular(Rs, q, upper=True) / D[:, None]
+        solver = "qr"
+        factor = ("tri", Rs.clone(), None)
+    else:
+        c = U.T @ q
+        coef = _min_norm(V, s, c, D, rank)
+        solver = "svd"
+        collinear = _collinear_columns(V, rank)
+        if rank < d:
+            consts = [int(i) for i in torch.nonzero(constant).reshape(-1)]
+            warnings.warn(
+                _rank_message(d, rank, collinear, consts, stats.n_samples, fit_intercept, names),
+                RankDeficientWarning,
+                stacklevel=3,
+            )
+        factor = ("eig", V[:, :rank].clone(), s[:rank].clone())
+
+    # residual of any coefficients: ||R_yy||^2 + ||R_xy - R_xx w||^2 (per target)
+    rss = (Ryy**2).sum(0) + ((Rxy - Rxx @ coef) ** 2).sum(0)
+    tss = (T[:, d:] ** 2).sum(0)
+    if rank == d and d:
+        z = (coef * D[:, None]).norm(dim=0).clamp_min(1e-300)
+        rho = float((rss.sqrt() / (smax * z)).max())
+        est = EPS * cond * (1.0 + cond * rho)
+    else:
+        est = math.nan
+    return LstsqSolution(
+        coef=coef,
+        intercept=_finish(coef, mean_x, mean_y, fit_intercept),
+        solver=solver,
+        cond=cond,
+        rank=rank,
+        n_samples=stats.n_samples,
+        weight_sum=W,
+        rss=rss,
+        tss=tss,
+        mean_x=mean_x,
+        mean_y=mean_y,
+        fit_intercept=fit_intercept,
+        alpha=alpha,
+        est_rel_error=est,
+        collinear=collinear,
+        _scale=D,
+        _factor_kind=factor[0],
+        _factor=factor[1],
+        _factor_s=factor[2],
+    )

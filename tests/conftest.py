@@ -1,0 +1,63 @@
+"""Fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+WORKERS = Path(__file__).resolve().parent / "distributed_workers"
+LAUNCH_TIMEOUT = 150  # seconds for a whole torchrun job, start-up included
+
+
+def _launch(script: str, *args: str, timeout: float = LAUNCH_TIMEOUT, cwd: Path | None = None):
+    """Run ``torchrun --standalone --nproc-per-node 2 script args``; kill it all on timeout.
+
+    ``script`` is a file in ``distributed_workers`` or ``-m`` (then ``args`` start with the
+    module name)."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node=2",
+        "--monitor-interval=0.5",
+        script if script == "-m" else str(WORKERS / script),
+        *args,
+    ]
+    env = os.environ.copy()
+    env.update(OMP_NUM_THREADS="1", TORCHLINEAR_DIST_TIMEOUT="60", PYTHONUNBUFFERED="1")
+    if Path("/sys/class/net/lo").exists():
+        env["GLOO_SOCKET_IFNAME"] = "lo"
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=cwd,
+        start_new_session=True,  # its own process group, so a timeout can end every worker
+    )
+    try:
+        output, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        output, _ = proc.communicate()
+        pytest.fail(f"torchrun {script} did not finish within {timeout} s:\n{output[-4000:]}")
+    return proc.returncode, output, time.monotonic() - start
+
+
+
+
+@pytest.fixture(scope="session")
+def torchrun() -> Callable[..., tuple[int, str, float]]:
+    """``torchrun(script, *args, timeout=..., cwd=...)`` -> (exit code, output, seconds):
+    2 CPU ranks on the loopback interface, killed whole on timeout."""
+    return _launch

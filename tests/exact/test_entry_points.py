@@ -1,0 +1,197 @@
+"""Every entry point to the exact solve gives the same answer.
+
+The same problems go through ``LinearRegression.fit``, ``partial_fit`` in chunks, the
+command line's fit (the library function behind ``torchlinear fit``) on CSV and on
+Parquet, ``python -m torchlinear fit`` itself, and ``torchrun`` with 2 ranks (arrays, CSV,
+Parquet). Coefficients must agree with the API to 1e-12 relative and raise the same
+warnings; the references are exact rational solutions of the normal equations.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+from fractions import Fraction
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from torchlinear import LinearRegression
+from torchlinear.workflow import fit, load_estimator
+
+
+def _exact(X: np.ndarray, y: np.ndarray, w: np.ndarray | None, alpha: float) -> np.ndarray:
+    """Intercept and coefficients solving the normal equations in rational arithmetic."""
+    n, d = X.shape
+    A = [[Fraction(1)] + [Fraction(float(v)) for v in row] for row in X]
+    ws = [Fraction(1)] * n if w is None else [Fraction(float(v)) for v in w]
+    ys = [Fraction(float(v)) for v in y]
+    p = d + 1
+    M = [[sum(ws[i] * A[i][a] * A[i][b] for i in range(n)) for b in range(p)] for a in range(p)]
+    r = [sum(ws[i] * A[i][a] * ys[i] for i in range(n)) for a in range(p)]
+    for j in range(1, p):
+        M[j][j] += Fraction(alpha)
+    for c in range(p):  # Gauss-Jordan, exact
+        piv = next(i for i in range(c, p) if M[i][c] != 0)
+        M[c], M[piv], r[c], r[piv] = M[piv], M[c], r[piv], r[c]
+        for i in range(p):
+            if i != c and M[i][c] != 0:
+                f = M[i][c] / M[c][c]
+                M[i] = [a - f * b for a, b in zip(M[i], M[c], strict=True)]
+                r[i] -= f * r[c]
+    return np.array([float(r[i] / M[i][i]) for i in range(p)])
+
+
+def _problems() -> dict[str, dict]:
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(3)
+    x = np.arange(21.0)
+    poly = np.c_[x, x**2, x**3, x**4, x**5]
+    longley = sm.datasets.longley.load_pandas()
+    t = rng.normal(size=300)
+    near = np.c_[t, t + 1e-6 * rng.normal(size=300), rng.normal(size=300)]
+    a, b = rng.normal(size=(2, 60))
+    deficient = np.c_[a, b, a + b]
+    Xr = rng.normal(size=(80, 4))
+    Xw = rng.normal(size=(90, 3))
+    return {
+        "poly5": dict(X=poly, y=1 + poly.sum(1), w=None, alpha=0.0),
+        "longley": dict(X=longley.exog.to_numpy(), y=longley.endog.to_numpy(), w=None, alpha=0.0),
+        "near_collinear": dict(
+            X=near, y=near @ [1.0, 1.0, -2.0] + 0.01 * rng.normal(size=300), w=None, alpha=0.0
+        ),
+        "rank_deficient": dict(
+            X=deficient,
+            y=deficient @ [1.0, 2.0, 0.0] + 0.1 * rng.normal(size=60),
+            w=None,
+            alpha=0.0,
+        ),
+        "ridge": dict(X=Xr, y=Xr @ [1.0, -2.0, 0.5, 3.0] + rng.normal(size=80), w=None, alpha=2.5),
+        "weighted": dict(
+            X=Xw,
+            y=Xw @ [2.0, 0.0, -1.0] + rng.normal(size=90),
+            w=rng.integers(0, 4, size=90).astype(float),
+            alpha=0.0,
+        ),
+    }
+
+
+PROBLEMS = _problems()
+
+
+def _api(p: dict) -> tuple[np.ndarray, set[str]]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = LinearRegression(alpha=p["alpha"]).fit(p["X"], p["y"], sample_weight=p["w"])
+    return np.r_[model.intercept_, model.coef_], {c.category.__name__ for c in caught}
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    out = tmp_path_factory.mktemp("entry_points")
+    for name, p in PROBLEMS.items():
+        w = np.array([]) if p["w"] is None else p["w"]
+        np.savez(out / f"{name}.npz", X=p["X"], y=p["y"], w=w, alpha=p["alpha"])
+        if p["w"] is None:
+            frame = pd.DataFrame(p["X"], columns=[f"x{j}" for j in range(p["X"].shape[1])])
+            frame["y"] = p["y"]
+            frame.to_csv(out / f"{name}.csv", index=False, float_format="%.17g")
+            frame.to_parquet(out / f"{name}.parquet", row_group_size=7)
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(PROBLEMS))
+def test_api_reaches_the_exact_solution(name):
+    p = PROBLEMS[name]
+    theta, _ = _api(p)
+    if name == "rank_deficient":  # minimum norm: the pseudo-inverse's answer
+        A = np.c_[np.ones(len(p["X"])), p["X"] - p["X"].mean(0)]
+        ref = np.linalg.pinv(A, rcond=1e-10) @ p["y"]
+        np.testing.assert_allclose(theta[1:], ref[1:], rtol=1e-10)
+        return
+    reference = _exact(p["X"], p["y"], p["w"], p["alpha"])
+    np.testing.assert_allclose(theta, reference, rtol=1e-12, atol=0)
+    if name == "poly5":  # every coefficient is 1: at least 12 correct digits each
+        assert np.all(np.abs(theta - 1) <= 1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(PROBLEMS))
+def test_partial_fit_in_chunks_equals_fit(name):
+    p = PROBLEMS[name]
+    theta, warned = _api(p)
+    model = LinearRegression(alpha=p["alpha"])
+    n = len(p["X"])
+    for rows in np.array_split(np.arange(n), 3):
+        w = None if p["w"] is None else p["w"][rows]
+        with warnings.catch_warnings(record=True) as caught:  # about the rows so far
+            warnings.simplefilter("always")
+            model.partial_fit(p["X"][rows], p["y"][rows], sample_weight=w)
+    np.testing.assert_allclose(np.r_[model.intercept_, model.coef_], theta, rtol=1e-12)
+    assert {c.category.__name__ for c in caught} == warned
+
+
+@pytest.mark.parametrize("ext", ["csv", "parquet"])
+@pytest.mark.parametrize("name", sorted(n for n, p in PROBLEMS.items() if p["w"] is None))
+def test_command_line_fit_equals_fit(folder, tmp_path, name, ext):
+    p = PROBLEMS[name]
+    theta, warned = _api(p)
+    alpha = p["alpha"] or None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = fit(
+            folder / f"{name}.{ext}",
+            "y",
+            val_split=0,
+            alpha=alpha,
+            batch_rows=7,
+            out=tmp_path / "run",
+        )
+    est = result.estimator
+    np.testing.assert_allclose(np.r_[est.intercept_, est.coef_], theta, rtol=1e-12)
+    assert {c.category.__name__ for c in caught} == warned
+
+
+def test_the_command_itself_gives_the_estimators_answer(folder, tmp_path):
+    out = tmp_path / "poly"
+    cmd = [
+        sys.executable,
+        "-m",
+        "torchlinear",
+        "fit",
+        str(folder / "poly5.csv"),
+        "--target",
+        "y",
+        "--val-split",
+        "0",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    est = load_estimator(out)
+    theta = np.r_[est.intercept_, est.coef_]
+    np.testing.assert_allclose(theta, _api(PROBLEMS["poly5"])[0], rtol=1e-12)
+    assert np.all(np.abs(theta - 1) <= 1e-12)
+
+
+def test_torchrun_with_two_ranks_equals_fit(torchrun, folder):
+    code, output, _ = torchrun("entry_points.py", str(folder))
+    assert code == 0, output[-4000:]
+    with np.load(folder / "torchrun.npz") as f:
+        got = {k: f[k] for k in f.files}
+    checked = 0
+    for name, p in PROBLEMS.items():
+        theta, warned = _api(p)
+        for how in ("arrays", "csv", "parquet"):
+            key = f"{name}.{how}"
+            if f"{key}.coef" not in got:
+                continue
+            ranks = np.r_[got[f"{key}.intercept"], got[f"{key}.coef"]]
+            np.testing.assert_allclose(ranks, theta, rtol=1e-12, err_msg=key)
+            assert set(got[f"{key}.warnings"].tolist()) == warned, key
+            checked += 1
+    assert checked == 6 + 5 * 2
