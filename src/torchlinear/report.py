@@ -464,7 +464,7 @@ def fit_report(
             md += [line, ""]
 
     summary = None
-    if getattr(estimator, "_solution", None) is not None and getattr(estimator, "alpha", 1) == 0:
+    if getattr(estimator, "solution_", None) is not None and getattr(estimator, "alpha", 1) == 0:
         summary = str(estimator.summary())
     if summary is not None:
         md += ["## Summary", "", "```text", summary, "```", ""]

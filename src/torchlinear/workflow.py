@@ -77,6 +77,8 @@ from torchlinear._validation import (
     check_positive_int,
     resolve_device,
 )
+from torchlinear.estimators.persist import describe as _describe
+from torchlinear.estimators.persist import load_estimator, save_estimator
 
 __all__ = [
     "FitResult",
@@ -95,8 +97,6 @@ MODELS = ("linear", "softmax", "mlp")
 LOSSES = ("squared", "l1", "huber", "ce")
 SOLVERS = ("auto", "exact", "sgd", "adam", "lbfgs")
 TASKS = ("regression", "classification")
-MODEL_KIND = "torchlinear-model"
-"""The ``kind`` of a model sidecar written by :func:`save_estimator`."""
 _CHECKPOINT_KIND = "torchlinear-checkpoint"
 _DEFAULT_MEMORY_LIMIT = 1 << 30
 _LINEAR_EPOCHS = {"sgd": 100, "adam": 100, "lbfgs": 30}
@@ -701,365 +701,6 @@ def _mlp_estimator(
     else:
         est.n_outputs_ = int(n_outputs)
     return est
-
-
-def _describe(est: Any) -> tuple[str, str]:
-    """``(model, task)`` of a fitted estimator."""
-    name = type(est).__name__
-    return {
-        "LinearRegression": ("linear", "regression"),
-        "SoftmaxRegression": ("softmax", "classification"),
-        "MLPRegressor": ("mlp", "regression"),
-        "MLPClassifier": ("mlp", "classification"),
-    }.get(name, ("?", "?"))
-
-
-# ---------------------------------------------------------------------------------------
-# Model files
-# ---------------------------------------------------------------------------------------
-
-
-def _json_params(est: Any) -> dict[str, Any]:
-    out = {}
-    for key, value in est.get_params(deep=False).items():
-        if isinstance(value, torch.device):
-            value = str(value)
-        elif isinstance(value, np.generic):
-            value = value.item()
-        if value is None or isinstance(value, bool | int | float | str):
-            out[key] = value
-        elif isinstance(value, Mapping):  # class_weight
-            out[key] = {str(k): float(v) for k, v in value.items()}
-    return out
-
-
-def _labels_to_json(classes: np.ndarray) -> tuple[list[Any], str]:
-    values = [_plain(c) for c in np.asarray(classes).tolist()]
-    for v in values:
-        if not isinstance(v, bool | int | float | str):
-            raise ValueError(
-                f"class label {v!r} of type {type(v).__name__} cannot be saved; use integer, "
-                "string or boolean labels"
-            )
-    return values, np.asarray(classes).dtype.str
-
-
-def _labels_from_json(values: list[Any], dtype: str) -> np.ndarray:
-    kind = np.dtype(dtype).kind
-    if kind == "O":
-        out = np.empty(len(values), dtype=object)
-        out[:] = values
-        return out
-    return np.asarray(values, dtype=dtype)
-
-
-def _solution_to_file(sol: Any) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    tensors, scalars = {}, {}
-    for f in dataclasses.fields(sol):
-        value = getattr(sol, f.name)
-        if isinstance(value, torch.Tensor):
-            tensors[f"solution.{f.name}"] = value.detach().cpu()
-        elif value is None:
-            continue
-        elif isinstance(value, tuple):
-            scalars[f.name] = [int(v) for v in value]
-        else:
-            scalars[f.name] = _plain(value)
-    return tensors, scalars
-
-
-def _solution_from_file(tensors: Mapping[str, torch.Tensor], scalars: Mapping[str, Any]) -> Any:
-    from torchlinear.exact import LstsqSolution
-
-    kwargs: dict[str, Any] = {}
-    for f in dataclasses.fields(LstsqSolution):
-        key = f"solution.{f.name}"
-        if key in tensors:
-            kwargs[f.name] = tensors[key].to(torch.float64)
-        elif f.name in scalars:
-            value = scalars[f.name]
-            kwargs[f.name] = tuple(value) if f.name == "collinear" else value
-    return LstsqSolution(**kwargs)
-
-
-def save_estimator(
-    estimator: Any,
-    path: str | os.PathLike[str],
-    *,
-    metadata: Mapping[str, Any] | None = None,
-) -> Path:
-    """Save a fitted torchlinear estimator as safetensors weights plus a JSON sidecar.
-
-    Works for :class:`~torchlinear.estimators.LinearRegression` (with everything
-    ``summary()`` needs for an exact fit), :class:`~torchlinear.estimators.SoftmaxRegression`,
-    :class:`~torchlinear.estimators.MLPRegressor` and
-    :class:`~torchlinear.estimators.MLPClassifier`. The sidecar records the estimator's
-    class and parameters, the feature names, the classes (any label type, as JSON), the
-    feature scaler, the training history, the format version and the library version;
-    ``metadata`` adds more (e.g. metrics). Both files are written atomically
-    (:func:`torchlinear.io.save_model`).
-
-    Parameters
-    ----------
-    estimator : fitted estimator
-    path : str or path-like
-        A folder (``model.json`` and ``model-<hash>.safetensors`` go in it) or a ``.json``
-        path.
-    metadata : mapping, optional
-        JSON-serialisable extras stored in the sidecar.
-
-    Returns
-    -------
-    pathlib.Path
-        The sidecar's path.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from torchlinear import LinearRegression
-    >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
-    >>> model = LinearRegression().fit(X, 1.0 + 2.0 * X[:, 0])
-    >>> folder = tempfile.mkdtemp()
-    >>> _ = save_estimator(model, folder)
-    >>> load_estimator(folder).predict(np.array([[10.0]])).round(10)
-    array([21.])
-    """
-    from sklearn.utils.validation import check_is_fitted
-
-    from torchlinear.io import save_model
-
-    name = type(estimator).__name__
-    model, task = _describe(estimator)
-    if model == "?":
-        raise ValueError(
-            f"save_estimator saves torchlinear estimators (LinearRegression, "
-            f"SoftmaxRegression, MLPRegressor, MLPClassifier), got {name}"
-        )
-    check_is_fitted(estimator)
-    tensors: dict[str, torch.Tensor] = {}
-    info: dict[str, Any] = {"class": name, "params": _json_params(estimator)}
-    attrs: dict[str, Any] = {"n_features_in_": int(estimator.n_features_in_)}
-    names = getattr(estimator, "feature_names_in_", None)
-    feature_names = None if names is None else [str(n) for n in names]
-    for attr in ("solver_", "n_iter_", "cond_", "rank_"):
-        if hasattr(estimator, attr):
-            attrs[attr] = _plain(getattr(estimator, attr))
-    scaler = None
-    history = getattr(estimator, "history_", None)
-    if model in ("linear", "softmax"):
-        tensors["coef"] = torch.as_tensor(np.asarray(estimator.coef_, dtype=np.float64))
-        tensors["intercept"] = torch.as_tensor(
-            np.atleast_1d(np.asarray(estimator.intercept_, dtype=np.float64))
-        )
-    if model == "linear":
-        attrs["target_names"] = getattr(estimator, "_target_names", None)
-        sol = getattr(estimator, "_solution", None)
-        if sol is not None:
-            sol_tensors, info["solution"] = _solution_to_file(sol)
-            tensors.update(sol_tensors)
-    if model == "softmax":
-        attrs["class_weight_"] = np.asarray(estimator.class_weight_, dtype=float).tolist()
-        attrs["loss_curve_"] = [float(v) for v in getattr(estimator, "loss_curve_", [])]
-    if model == "mlp":
-        module = estimator.module_
-        for key, value in module.state_dict().items():
-            tensors[f"module.{key}"] = value
-        hidden_layer = _mlp_core(module).hidden
-        attrs["architecture"] = {
-            "hidden": int(hidden_layer.out_features),
-            "n_outputs": int(_mlp_core(module).output.out_features),
-            "standardized": hasattr(module, "scale"),
-            "dtype": str(hidden_layer.weight.dtype).removeprefix("torch."),
-        }
-        if not estimator.__class__.__name__.endswith("Classifier"):
-            attrs["n_outputs_"] = int(estimator.n_outputs_)
-        if estimator.standardizer_ is not None:
-            scaler = estimator.standardizer_
-            for key, value in scaler.state_dict().items():
-                tensors[f"scaler.{key}"] = value
-    if task == "classification":
-        info["classes"], info["classes_dtype"] = _labels_to_json(estimator.classes_)
-    info["attributes"] = attrs
-    document: dict[str, Any] = {
-        "kind": MODEL_KIND,
-        "estimator": info,
-        "model": model,
-        "task": task,
-        "feature_names": feature_names,
-        "n_features": int(estimator.n_features_in_),
-    }
-    if scaler is not None:
-        document["scaler"] = {
-            "mean": scaler.mean_.tolist(),
-            "scale": scaler.scale_.tolist(),
-        }
-    if history is not None:
-        document["history"] = history.to_dict()
-    extra = dict(metadata or {})
-    clash = [k for k in extra if k in document]
-    if clash:
-        raise ValueError(f"metadata keys {clash} are reserved by save_estimator")
-    document.update(extra)
-    return save_model(path, tensors, document)
-
-
-def _mlp_core(module: torch.nn.Module) -> Any:
-    from torchlinear.models import MLP, Standardized
-
-    inner = module.module if isinstance(module, Standardized) else module
-    if not isinstance(inner, MLP):
-        raise ValueError(f"expected an MLP module, got {type(inner).__name__}")
-    return inner
-
-
-def _corrupt(where: str, what: str) -> ValueError:
-    return ValueError(f"model file {where} is inconsistent ({what}); re-save or re-train the model")
-
-
-def load_estimator(
-    path: str | os.PathLike[str], *, with_metadata: bool = False
-) -> Any | tuple[Any, dict[str, Any]]:
-    """Load an estimator saved by :func:`save_estimator`, without unpickling anything.
-
-    Parameters
-    ----------
-    path : str or path-like
-        The model's folder or its ``.json`` sidecar.
-    with_metadata : bool, default False
-        Also return the sidecar's contents.
-
-    Returns
-    -------
-    estimator, or (estimator, metadata)
-        A fitted estimator on the CPU, ready to ``predict``.
-
-    Raises
-    ------
-    ValueError
-        One line naming the file, when it is missing, truncated, modified, of a newer
-        format version, not a model, or internally inconsistent.
-    """
-    from torchlinear.io import load_model
-
-    tensors, meta = load_model(path)
-    where = repr(str(path))
-    if meta.get("kind") == _CHECKPOINT_KIND:
-        raise ValueError(
-            f"{where} is a training checkpoint, not a model; pass the folder the fit wrote "
-            "(the one holding model.json)"
-        )
-    if meta.get("kind") != MODEL_KIND:
-        raise ValueError(f"{where} is not a torchlinear model file (it has no model kind)")
-    try:
-        est = _rebuild(tensors, meta)
-    except ValueError as exc:
-        if str(exc).startswith("model file"):
-            raise
-        raise _corrupt(where, str(exc).splitlines()[0]) from None
-    except (KeyError, TypeError, IndexError, RuntimeError, AttributeError) as exc:
-        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        raise _corrupt(where, reason) from None
-    return (est, meta) if with_metadata else est
-
-
-def _rebuild(tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> Any:
-    info = meta["estimator"]
-    cls = info["class"]
-    params = dict(info.get("params") or {})
-    attrs = info["attributes"]
-    d = int(attrs["n_features_in_"])
-    names = meta.get("feature_names")
-    if names is not None and len(names) != d:
-        raise ValueError(f"{len(names)} feature names for {d} features")
-    history = None
-    if meta.get("history") is not None:
-        from torchlinear.engine import History
-
-        history = History.from_dict(meta["history"])
-    if cls == "LinearRegression":
-        target_names = attrs.get("target_names")
-        target = target_names[0] if target_names else None
-        coef = tensors["coef"].numpy()
-        if coef.shape[-1] != d:
-            raise ValueError(f"coef has shape {tuple(coef.shape)} for {d} features")
-        if "solution" in info:
-            sol = _solution_from_file(tensors, info["solution"])
-            if sol.coef.shape[0] != d:
-                raise ValueError(f"the stored solution has {sol.coef.shape[0]} coefficients")
-            est = _linear_estimator(params, names, d, target, solution=sol)
-            if target_names is not None:
-                est._target_names = list(target_names)
-        else:
-            intercept = tensors["intercept"].numpy()
-            est = _linear_estimator(
-                params,
-                names,
-                d,
-                target,
-                coef=coef,
-                intercept=intercept[0] if coef.ndim == 1 else intercept,
-                solver=attrs["solver_"],
-                n_iter=int(attrs.get("n_iter_", 0)),
-                history=history,
-            )
-        return est
-    if cls == "SoftmaxRegression":
-        classes = _labels_from_json(info["classes"], info["classes_dtype"])
-        coef, intercept = tensors["coef"].numpy(), tensors["intercept"].numpy()
-        if coef.shape != (len(classes), d) or intercept.shape != (len(classes),):
-            raise ValueError(
-                f"coef {tuple(coef.shape)} and intercept {tuple(intercept.shape)} do not fit "
-                f"{len(classes)} classes and {d} features"
-            )
-        return _softmax_estimator(
-            params,
-            names,
-            d,
-            classes,
-            coef,
-            intercept,
-            solver=attrs["solver_"],
-            n_iter=int(attrs.get("n_iter_", 0)),
-            loss_curve=attrs.get("loss_curve_", []),
-            history=history,
-            class_weight=np.asarray(attrs.get("class_weight_") or np.ones(len(classes))),
-        )
-    if cls in ("MLPRegressor", "MLPClassifier"):
-        from torchlinear.models import MLP, Standardized
-        from torchlinear.preprocessing import Standardizer
-
-        arch = attrs["architecture"]
-        classification = cls == "MLPClassifier"
-        classes = None
-        k = int(arch["n_outputs"])
-        if classification:
-            classes = _labels_from_json(info["classes"], info["classes_dtype"])
-            if len(classes) != k:
-                raise ValueError(f"{len(classes)} classes for {k} outputs")
-        dtype = getattr(torch, str(arch["dtype"]))
-        squeeze = not classification and k == 1
-        inner = MLP(d, int(arch["hidden"]), k, squeeze=squeeze, seed=0, dtype=dtype)
-        module: torch.nn.Module = inner
-        state = {key[7:]: v for key, v in tensors.items() if key.startswith("module.")}
-        standardizer = None
-        if arch["standardized"]:
-            module = Standardized(inner, state["mean"], state["scale"])
-        scaler_state = {k[7:]: v for k, v in tensors.items() if k.startswith("scaler.")}
-        if scaler_state:
-            standardizer = Standardizer.from_state_dict(scaler_state)
-        module.load_state_dict(state)
-        return _mlp_estimator(
-            classification,
-            params,
-            names,
-            d,
-            module,
-            standardizer=standardizer,
-            history=history,
-            classes=classes,
-            n_outputs=int(attrs.get("n_outputs_", k)),
-        )
-    raise ValueError(f"unknown estimator class {cls!r}")
 
 
 # ---------------------------------------------------------------------------------------
@@ -1759,7 +1400,8 @@ class _FitContext:
         the file.
         """
         from torchlinear import distributed as tld
-        from torchlinear.exact import LOCAL, GramStats, solve_exact
+        from torchlinear.estimators import LinearRegression
+        from torchlinear.exact import LOCAL, GramStats
 
         d = len(self.data.feature_names)
         dev = self.device
@@ -1797,20 +1439,17 @@ class _FitContext:
 
         alpha = self.opts.alpha or 0.0
         names = self.data.feature_names
-        sol = solve_exact(
+        est = LinearRegression(alpha=alpha, device=self.opts.device).fit_chunks(
             training_rows,
-            alpha=alpha,
-            fit_intercept=True,
-            device=dev,
+            n_features=d,
             feature_names=names,
+            target_name=self.data.target,
             combine=LOCAL if one_process else tld.RANKS,
-            shape=(d, 1),
         )
+        sol = est.solution_
         (val,) = self._combine(val)
         n_train, n_val, sample = self._gather_counts(counts[0], counts[1], sample)
         self._check_rows(n_train, n_val)
-        params = {"alpha": alpha, "solver": "auto", "device": self.opts.device}
-        est = _linear_estimator(params, names, d, self.data.target, solution=sol)
         coef, intercept = est.coef_, float(est.intercept_)
         rss, tss, W = float(sol.rss[0]), float(sol.tss[0]), float(sol.weight_sum)
         mse = rss / W
@@ -2750,7 +2389,7 @@ def model_summary(model_path: str | os.PathLike[str], *, max_rows: int = 50) -> 
     model, task = _describe(est)
     names = meta.get("feature_names") or [f"x{j}" for j in range(est.n_features_in_)]
     target = meta.get("target")
-    exact = getattr(est, "_solution", None) is not None
+    exact = getattr(est, "solution_", None) is not None
     if model == "mlp":
         arch = meta["estimator"]["attributes"]["architecture"]
         what = f"two-layer MLP {est.n_features_in_} -> {arch['hidden']} -> {arch['n_outputs']}"
@@ -2783,7 +2422,7 @@ def model_summary(model_path: str | os.PathLike[str], *, max_rows: int = 50) -> 
             )
             lines.append(f"{split}: {shown}")
     lines.append("")
-    if model == "linear" and getattr(est, "_solution", None) is not None and est.alpha == 0:
+    if model == "linear" and getattr(est, "solution_", None) is not None and est.alpha == 0:
         lines.append(str(est.summary()))
     else:
         lines.append(coefficient_text(est, names, max_rows=max_rows))

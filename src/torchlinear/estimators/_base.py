@@ -15,12 +15,14 @@ import numpy as np
 import torch
 
 from torchlinear._validation import as_feature_matrix, check_finite
+from torchlinear.estimators._state import StatefulMixin
 
 __all__ = ["EstimatorInputMixin"]
 
 
-class EstimatorInputMixin:
-    """Boundary validation of ``X`` shared by the estimators."""
+class EstimatorInputMixin(StatefulMixin):
+    """Boundary validation of ``X`` shared by the estimators (which also save and restore
+    their own state, :class:`~torchlinear.estimators._state.StatefulMixin`)."""
 
     def _validate_X(
         self,

@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -75,7 +76,7 @@ from torchlinear._validation import (
 )
 from torchlinear.estimators._base import EstimatorInputMixin, _assert_finite, _object_to_float
 from torchlinear.exact import GramStats, LstsqSolution, TSQRStats, lstsq
-from torchlinear.exact.driver import SmallData, solve_statistics
+from torchlinear.exact.driver import LOCAL, Combine, SmallData, solve_exact, solve_statistics
 from torchlinear.stats import OLSSummary, ols_summary
 
 __all__ = ["LinearRegression"]
@@ -416,6 +417,84 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         self._store_solution(sol)
         return self
 
+    def fit_chunks(
+        self,
+        chunks: Callable[[], Iterable[tuple[Any, ...]]],
+        *,
+        n_features: int,
+        feature_names: Sequence[str] | None = None,
+        target_name: str | None = None,
+        combine: Combine = LOCAL,
+    ) -> LinearRegression:
+        """Fit the exact solvers on data that is read in chunks (a file, a rank's shard).
+
+        The same solve as :meth:`fit` (:func:`torchlinear.exact.solve_exact`): one pass
+        accumulates the statistics, and only an ill-conditioned design asks for another
+        pass (the QR fallback) — so ``chunks`` is called once per pass.
+
+        Parameters
+        ----------
+        chunks : callable
+            Returns a fresh iterable of ``(X, y)`` or ``(X, y, sample_weight)`` chunks
+            (arrays or tensors; ``y`` of shape ``(m,)``) in the same order on every call.
+            They must be validated already (finite, numeric).
+        n_features : int
+            The number of columns of ``X``.
+        feature_names, target_name : optional
+            Names for ``feature_names_in_``, warnings and the summary.
+        combine : Combine, default LOCAL
+            :data:`torchlinear.distributed.RANKS` inside a process group: each rank passes
+            its own rows and all get the fit of all the rows.
+
+        Returns
+        -------
+        self
+
+        Examples
+        --------
+        >>> X = np.arange(10.0).reshape(5, 2)
+        >>> y = X @ [1.0, 2.0] + 3.0
+        >>> halves = lambda: [(X[:3], y[:3]), (X[3:], y[3:])]
+        >>> model = LinearRegression().fit_chunks(halves, n_features=2)
+        >>> model.predict([[1.0, 1.0]]).round(8)
+        array([6.])
+        """
+        params = self._check_params()
+        if not params["exact"]:
+            raise ValueError(
+                "fit_chunks runs the exact solvers only (loss='squared', l1_ratio=0, solver "
+                "'auto', 'cholesky', 'qr' or 'svd')"
+            )
+        n_features = check_positive_int("n_features", n_features)
+
+        def stream() -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
+            for item in chunks():
+                X = torch.as_tensor(item[0])
+                y = torch.as_tensor(item[1])
+                w = None if len(item) < 3 or item[2] is None else torch.as_tensor(item[2])
+                yield X, y, w
+
+        sol = solve_exact(
+            stream,
+            alpha=params["alpha"],
+            fit_intercept=bool(self.fit_intercept),
+            solver=self.solver if self.solver in EXACT_SOLVERS else "auto",
+            device=None if self.device is None else resolve_device(self.device),
+            feature_names=None if feature_names is None else list(feature_names),
+            combine=combine,
+            shape=(n_features, 1),
+        )
+        self.n_features_in_ = n_features
+        if feature_names is not None:
+            self.feature_names_in_ = np.asarray([str(n) for n in feature_names], dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        self._stream = None
+        self._single = sol.coef.shape[1] == 1
+        self._target_names = None if target_name is None else [str(target_name)]
+        self._store_solution(sol)
+        return self
+
     def _names(self) -> list[str] | None:
         names = getattr(self, "feature_names_in_", None)
         return None if names is None else [str(n) for n in names]
@@ -433,7 +512,7 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         self.cond_ = float(sol.cond)
         self.rank_ = int(sol.rank)
         self.n_iter_ = int(sol.n_passes)
-        self._solution: LstsqSolution | None = sol
+        self.solution_: LstsqSolution | None = sol
         if hasattr(self, "history_"):
             del self.history_
 
@@ -492,7 +571,36 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
             del self.rank_
         self.n_iter_ = len(fit.history)
         self.history_ = fit.history
-        self._solution = None
+        self.solution_ = None
+
+    _special_state = ("solution_",)
+
+    def _extra_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        tensors: dict[str, torch.Tensor] = {}
+        extra: dict[str, Any] = {"single": self._single, "target_names": self._target_names}
+        if self.solution_ is not None:
+            sol_tensors, extra["solution"] = self.solution_.to_state()
+            tensors.update({f"solution.{k}": v for k, v in sol_tensors.items()})
+        return tensors, extra
+
+    def _load_extra_state(
+        self, tensors: Mapping[str, torch.Tensor], extra: Mapping[str, Any]
+    ) -> None:
+        self._single = bool(extra.get("single", np.ndim(self.coef_) == 1))
+        names = extra.get("target_names")
+        self._target_names = None if names is None else [str(n) for n in names]
+        self._stream = None
+        self.solution_ = None
+        if extra.get("solution") is not None:
+            sol_tensors = {k[9:]: v for k, v in tensors.items() if k.startswith("solution.")}
+            sol = LstsqSolution.from_state(sol_tensors, extra["solution"])
+            if sol.coef.shape[0] != self.n_features_in_:
+                raise ValueError(f"the stored solution has {sol.coef.shape[0]} coefficients")
+            self.solution_ = sol
+        if np.shape(self.coef_)[-1] != self.n_features_in_:
+            raise ValueError(
+                f"coef_ has shape {np.shape(self.coef_)} for {self.n_features_in_} features"
+            )
 
     # ------------------------------------------------------------------ using the fit
 
@@ -557,7 +665,7 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         multi-target fit pass ``target`` (the column index).
         """
         check_is_fitted(self, "coef_")
-        sol = getattr(self, "_solution", None)
+        sol = getattr(self, "solution_", None)
         if sol is None:
             raise ValueError(
                 f"summary() needs an exact least-squares fit; this model was fitted with "

@@ -21,6 +21,7 @@ fraction of the training rows.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,8 @@ from torchlinear._validation import (
     resolve_device,
 )
 from torchlinear.estimators._base import EstimatorInputMixin
+from torchlinear.models import MLP, Standardized
+from torchlinear.preprocessing import Standardizer
 
 __all__ = ["MLPRegressor", "MLPClassifier"]
 
@@ -147,6 +150,40 @@ class _MLPBase(EstimatorInputMixin, BaseEstimator):
         self.solver_ = self.solver
         self.device_ = device
         self.train_config_ = config
+
+    _special_state = ("module_", "standardizer_")
+
+    def _extra_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        tensors = {f"module.{k}": v for k, v in self.module_.state_dict().items()}
+        if self.standardizer_ is not None:
+            scaler = self.standardizer_.state_dict()
+            tensors.update({f"scaler.{k}": v for k, v in scaler.items()})
+        return tensors, {"standardized": isinstance(self.module_, Standardized)}
+
+    def _load_extra_state(
+        self, tensors: Mapping[str, torch.Tensor], extra: Mapping[str, Any]
+    ) -> None:
+        """Rebuild the network with the architecture its weight shapes imply."""
+        state = {k[7:]: v for k, v in tensors.items() if k.startswith("module.")}
+        standardized = bool(extra.get("standardized"))
+        prefix = "module." if standardized else ""
+        hidden_w, output_w = state[f"{prefix}hidden.weight"], state[f"{prefix}output.weight"]
+        hidden, d = hidden_w.shape
+        k, hidden_out = output_w.shape
+        if d != self.n_features_in_ or hidden_out != hidden:
+            raise ValueError(
+                f"weights of shapes {tuple(hidden_w.shape)} and {tuple(output_w.shape)} do "
+                f"not form a network on {self.n_features_in_} features"
+            )
+        squeeze = not isinstance(self, ClassifierMixin) and k == 1
+        inner = MLP(d, hidden, k, squeeze=squeeze, seed=0, dtype=hidden_w.dtype)
+        module: torch.nn.Module = inner
+        if standardized:
+            module = Standardized(inner, state["mean"], state["scale"])
+        module.load_state_dict(state)
+        self.module_ = module.eval()
+        scaler = {k[7:]: v for k, v in tensors.items() if k.startswith("scaler.")}
+        self.standardizer_ = Standardizer.from_state_dict(scaler) if scaler else None
 
     @torch.no_grad()
     def _output(self, X: Any) -> torch.Tensor:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 
@@ -117,6 +117,34 @@ class LstsqSolution:
     _factor_kind: str = field(default="", repr=False)
     _factor: torch.Tensor | None = field(default=None, repr=False)
     _factor_s: torch.Tensor | None = field(default=None, repr=False)
+
+    def to_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """``(tensors, scalars)``: everything, including the stored factor, for a file."""
+        tensors: dict[str, torch.Tensor] = {}
+        scalars: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, torch.Tensor):
+                tensors[f.name] = value.detach().cpu().contiguous()
+            elif isinstance(value, tuple):
+                scalars[f.name] = [int(v) for v in value]
+            elif value is not None:
+                scalars[f.name] = value
+        return tensors, scalars
+
+    @classmethod
+    def from_state(
+        cls, tensors: Mapping[str, torch.Tensor], scalars: Mapping[str, Any]
+    ) -> LstsqSolution:
+        """The solution :meth:`to_state` described (tensors as float64 on the CPU)."""
+        kwargs: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name in tensors:
+                kwargs[f.name] = tensors[f.name].to(torch.float64)
+            elif f.name in scalars:
+                value = scalars[f.name]
+                kwargs[f.name] = tuple(value) if f.name == "collinear" else value
+        return cls(**kwargs)
 
     @property
     def n_params(self) -> int:

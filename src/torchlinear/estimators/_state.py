@@ -1,0 +1,184 @@
+"""Estimators save and restore their own fitted state: tensors plus JSON-able metadata.
+
+:meth:`StatefulMixin.get_state` returns ``(tensors, meta)``: every fitted attribute (the
+names scikit-learn gives them, ending in ``_``) encoded by its type — arrays and tensors as
+float tensors, labels and names as JSON lists with their dtype, numbers and strings as
+JSON, a :class:`~torchlinear.engine.History` or :class:`~torchlinear.engine.TrainConfig`
+as its dict — plus what the class adds through :meth:`~StatefulMixin._extra_state` (the
+exact solution, a network's weights). :meth:`StatefulMixin.from_state` builds the fitted
+estimator back from exactly that; nothing outside the estimator sets its attributes, and
+nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.utils.validation import check_is_fitted
+
+from torchlinear.engine import History, TrainConfig
+
+__all__ = ["StatefulMixin", "state_params"]
+
+#: Attribute types that are encoded as JSON values.
+_PLAIN = (bool, int, float, str, type(None))
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def state_params(est: Any) -> dict[str, Any]:
+    """The estimator's constructor parameters that JSON can hold (others are left out).
+
+    Examples
+    --------
+    >>> from torchlinear import LinearRegression
+    >>> state_params(LinearRegression(alpha=2.0))["alpha"]
+    2.0
+    """
+    out: dict[str, Any] = {}
+    for key, value in est.get_params(deep=False).items():
+        value = _plain(value)
+        if isinstance(value, torch.device):
+            value = str(value)
+        if isinstance(value, _PLAIN):
+            out[key] = value
+        elif isinstance(value, Mapping):  # e.g. class_weight
+            out[key] = {str(k): float(v) for k, v in value.items()}
+    return out
+
+
+def _encode(name: str, value: Any, tensors: dict[str, torch.Tensor]) -> dict[str, Any] | None:
+    """One attribute as a JSON entry (its tensor goes into ``tensors``); None: not stored."""
+    value = _plain(value)
+    if isinstance(value, _PLAIN):
+        return {"value": value}
+    if isinstance(value, torch.device):
+        return {"device": str(value)}
+    if isinstance(value, History):
+        return {"history": value.to_dict()}
+    if isinstance(value, TrainConfig):
+        return {"config": value.to_dict()}
+    if isinstance(value, torch.Tensor):
+        tensors[name] = value.detach().cpu().contiguous()
+        return {"tensor": name, "kind": "tensor"}
+    if isinstance(value, list | tuple) and all(isinstance(_plain(v), _PLAIN) for v in value):
+        return {"list": [_plain(v) for v in value]}
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in "biuf":
+            tensors[name] = torch.from_numpy(np.ascontiguousarray(value))
+            return {"tensor": name, "kind": "array"}
+        values = [_plain(v) for v in value.reshape(-1).tolist()]
+        if all(isinstance(v, _PLAIN) for v in values):
+            return {"labels": values, "dtype": value.dtype.str, "shape": list(value.shape)}
+    return None
+
+
+def _decode(entry: Mapping[str, Any], tensors: Mapping[str, torch.Tensor]) -> Any:
+    if "value" in entry:
+        return entry["value"]
+    if "device" in entry:
+        return torch.device("cpu")  # restored models live on the CPU
+    if "history" in entry:
+        return History.from_dict(entry["history"])
+    if "config" in entry:
+        return TrainConfig.from_dict(entry["config"])
+    if "tensor" in entry:
+        t = tensors[entry["tensor"]]
+        return t if entry.get("kind") == "tensor" else t.numpy()
+    if "list" in entry:
+        return list(entry["list"])
+    if "labels" in entry:
+        dtype = np.dtype(entry["dtype"])
+        if dtype.kind == "O":
+            out = np.empty(len(entry["labels"]), dtype=object)
+            out[:] = entry["labels"]
+        else:
+            out = np.asarray(entry["labels"], dtype=dtype)
+        return out.reshape(entry.get("shape", [len(entry["labels"])]))
+    raise ValueError(f"unknown attribute encoding {sorted(entry)}")
+
+
+class StatefulMixin:
+    """Save and restore a fitted estimator as ``(tensors, meta)`` (see the module notes)."""
+
+    def _extra_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """State beyond the fitted attributes (private, or needing a special encoding)."""
+        return {}, {}
+
+    def _load_extra_state(
+        self, tensors: Mapping[str, torch.Tensor], extra: Mapping[str, Any]
+    ) -> None:
+        """Restore what :meth:`_extra_state` saved (after the fitted attributes)."""
+
+    #: Fitted attributes stored by :meth:`_extra_state` instead of the generic encoding.
+    _special_state: tuple[str, ...] = ()
+
+    def get_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """The fitted state: ``(tensors, meta)``, where ``meta`` is JSON-serialisable.
+
+        Examples
+        --------
+        >>> from torchlinear import LinearRegression
+        >>> X = np.array([[0.0], [1.0], [2.0]])
+        >>> tensors, meta = LinearRegression().fit(X, 2 * X[:, 0]).get_state()
+        >>> meta["class"], sorted(tensors)[:2]
+        ('LinearRegression', ['attr.coef_', 'attr.intercept_'])
+        """
+        check_is_fitted(self)
+        tensors: dict[str, torch.Tensor] = {}
+        attributes: dict[str, Any] = {}
+        for name, value in vars(self).items():
+            if not name.endswith("_") or name.startswith("_") or name in self._special_state:
+                continue
+            entry = _encode(f"attr.{name}", value, tensors)
+            if entry is None:
+                raise ValueError(
+                    f"{type(self).__name__}.{name} of type {type(value).__name__} cannot be "
+                    "saved; use integer, float, string or boolean values"
+                )
+            attributes[name] = entry
+        extra_tensors, extra = self._extra_state()
+        tensors.update({f"extra.{k}": v for k, v in extra_tensors.items()})
+        meta = {
+            "class": type(self).__name__,
+            "params": state_params(self),
+            "attributes": attributes,
+            "extra": extra,
+        }
+        return tensors, meta
+
+    @classmethod
+    def from_state(
+        cls, tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any]
+    ) -> StatefulMixin:
+        """A fitted estimator from :meth:`get_state`'s output.
+
+        Raises
+        ------
+        ValueError
+            When ``meta`` describes another class or its entries do not fit the tensors.
+
+        Examples
+        --------
+        >>> from torchlinear import LinearRegression
+        >>> X = np.array([[0.0], [1.0], [2.0]])
+        >>> model = LinearRegression().fit(X, 2 * X[:, 0] + 1)
+        >>> LinearRegression.from_state(*model.get_state()).predict([[3.0]]).round(12)
+        array([7.])
+        """
+        if meta.get("class") != cls.__name__:
+            raise ValueError(f"the state is of a {meta.get('class')!r}, not a {cls.__name__}")
+        params = dict(meta.get("params") or {})
+        est = cls(**params)
+        for name, entry in (meta.get("attributes") or {}).items():
+            if not isinstance(name, str) or not name.endswith("_") or name.startswith("_"):
+                raise ValueError(f"invalid attribute name {name!r}")
+            setattr(est, name, _decode(entry, tensors))
+        extra_tensors = {k[6:]: v for k, v in tensors.items() if k.startswith("extra.")}
+        est._load_extra_state(extra_tensors, meta.get("extra") or {})
+        return est

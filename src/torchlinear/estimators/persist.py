@@ -1,0 +1,191 @@
+"""Model files for fitted estimators: each estimator's own state, written by
+:func:`torchlinear.io.save_model` (safetensors weights plus a JSON sidecar).
+
+The sidecar holds the estimator's class, parameters and fitted attributes exactly as
+:meth:`~torchlinear.estimators._state.StatefulMixin.get_state` returns them, plus the
+caller's metadata; loading builds the estimator back with its class's
+:meth:`~torchlinear.estimators._state.StatefulMixin.from_state`. Nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from torchlinear.estimators.linear import LinearRegression
+from torchlinear.estimators.mlp import MLPClassifier, MLPRegressor
+from torchlinear.estimators.softmax import SoftmaxRegression
+from torchlinear.io import load_model, save_model
+
+__all__ = [
+    "ESTIMATORS",
+    "MODEL_KIND",
+    "STATE_VERSION",
+    "describe",
+    "load_estimator",
+    "save_estimator",
+]
+
+MODEL_KIND = "torchlinear-model"
+"""The ``kind`` of a model sidecar written by :func:`save_estimator`."""
+
+STATE_VERSION = 2
+"""Version of the estimator-state layout in the sidecar (``state_version``). Files from
+before estimators saved their own state (torchlinear 0.1) have none and are refused."""
+
+#: The estimators a model file may hold, by class name.
+ESTIMATORS: dict[str, Any] = {
+    cls.__name__: cls
+    for cls in (LinearRegression, SoftmaxRegression, MLPRegressor, MLPClassifier)
+}
+
+_DESCRIPTIONS = {
+    "LinearRegression": ("linear", "regression"),
+    "SoftmaxRegression": ("softmax", "classification"),
+    "MLPRegressor": ("mlp", "regression"),
+    "MLPClassifier": ("mlp", "classification"),
+}
+_CHECKPOINT_KIND = "torchlinear-checkpoint"
+
+
+def describe(estimator: Any) -> tuple[str, str]:
+    """``(model, task)`` of a torchlinear estimator, e.g. ``("linear", "regression")``.
+
+    Examples
+    --------
+    >>> describe(SoftmaxRegression())
+    ('softmax', 'classification')
+    """
+    name = type(estimator).__name__
+    if name not in _DESCRIPTIONS:
+        raise ValueError(
+            "save_estimator saves torchlinear estimators "
+            f"({', '.join(ESTIMATORS)}), got {name}"
+        )
+    return _DESCRIPTIONS[name]
+
+
+def save_estimator(
+    estimator: Any,
+    path: str | os.PathLike[str],
+    *,
+    metadata: Mapping[str, Any] | None = None,
+) -> Path:
+    """Save a fitted torchlinear estimator as safetensors weights plus a JSON sidecar.
+
+    The sidecar records the estimator's state (class, parameters, fitted attributes),
+    its feature names and, for classifiers, its classes; ``metadata`` adds more (e.g.
+    metrics). Both files are written atomically (:func:`torchlinear.io.save_model`).
+
+    Parameters
+    ----------
+    estimator : fitted LinearRegression, SoftmaxRegression, MLPRegressor or MLPClassifier
+    path : str or path-like
+        A folder (``model.json`` and ``model-<hash>.safetensors`` go in it) or a ``.json``
+        path.
+    metadata : mapping, optional
+        JSON-serialisable extras stored in the sidecar.
+
+    Returns
+    -------
+    pathlib.Path
+        The sidecar's path.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
+    >>> model = LinearRegression().fit(X, 1.0 + 2.0 * X[:, 0])
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = save_estimator(model, folder)
+    >>> load_estimator(folder).predict(np.array([[10.0]])).round(10)
+    array([21.])
+    """
+    model, task = describe(estimator)
+    tensors, state = estimator.get_state()
+    names = getattr(estimator, "feature_names_in_", None)
+    document: dict[str, Any] = {
+        "kind": MODEL_KIND,
+        "state_version": STATE_VERSION,
+        "estimator": state,
+        "model": model,
+        "task": task,
+        "feature_names": None if names is None else [str(n) for n in names],
+        "n_features": int(estimator.n_features_in_),
+    }
+    if task == "classification":
+        document["classes"] = np.asarray(estimator.classes_).tolist()
+    scaler = getattr(estimator, "standardizer_", None)
+    if scaler is not None:
+        document["scaler"] = {"mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist()}
+    history = getattr(estimator, "history_", None)
+    if history is not None:
+        document["history"] = history.to_dict()
+    extra = dict(metadata or {})
+    clash = [k for k in extra if k in document]
+    if clash:
+        raise ValueError(f"metadata keys {clash} are reserved by save_estimator")
+    document.update(extra)
+    return save_model(path, {f"state.{k}": v for k, v in tensors.items()}, document)
+
+
+def load_estimator(
+    path: str | os.PathLike[str], *, with_metadata: bool = False
+) -> Any | tuple[Any, dict[str, Any]]:
+    """Load an estimator saved by :func:`save_estimator`, without unpickling anything.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The model's folder or its ``.json`` sidecar.
+    with_metadata : bool, default False
+        Also return the sidecar's contents.
+
+    Returns
+    -------
+    estimator, or (estimator, metadata)
+        A fitted estimator on the CPU, ready to ``predict``.
+
+    Raises
+    ------
+    ValueError
+        One line naming the file, when it is missing, truncated, modified, of another
+        format version, not a model, or internally inconsistent.
+    """
+    tensors, meta = load_model(path)
+    where = repr(str(path))
+    if meta.get("kind") == _CHECKPOINT_KIND:
+        raise ValueError(
+            f"{where} is a training checkpoint, not a model; pass the folder the fit wrote "
+            "(the one holding model.json)"
+        )
+    if meta.get("kind") != MODEL_KIND:
+        raise ValueError(f"{where} is not a torchlinear model file (it has no model kind)")
+    version = meta.get("state_version")
+    if version != STATE_VERSION:
+        written = meta.get("library_version", "?")
+        raise ValueError(
+            f"model file {where} has state version {version or 1} (written by torchlinear "
+            f"{written}); this torchlinear reads version {STATE_VERSION}: fit the model again"
+        )
+    state = meta.get("estimator")
+    try:
+        if not isinstance(state, Mapping) or state.get("class") not in ESTIMATORS:
+            raise ValueError(f"unknown estimator class {getattr(state, 'get', dict)('class')!r}")
+        own = {k[6:]: v for k, v in tensors.items() if k.startswith("state.")}
+        est = ESTIMATORS[state["class"]].from_state(own, state)
+        names = meta.get("feature_names")
+        if names is not None and len(names) != est.n_features_in_:
+            raise ValueError(f"{len(names)} feature names for {est.n_features_in_} features")
+    except (ValueError, KeyError, TypeError, IndexError, RuntimeError, AttributeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else ""
+        if not isinstance(exc, ValueError):
+            reason = f"{type(exc).__name__}: {reason}"
+        raise ValueError(
+            f"model file {where} is inconsistent ({reason}); re-save or re-train the model"
+        ) from None
+    return (est, meta) if with_metadata else est
