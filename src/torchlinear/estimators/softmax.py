@@ -676,8 +676,10 @@ def _prior_logits(y_index: np.ndarray, per_sample: np.ndarray, k: int) -> np.nda
 
 
 def _recent_improvement(losses: list[float], window: int) -> float:
-    """Relative decrease of the best loss over the last ``window`` epochs."""
-    if len(losses) <= window:
+    """Relative decrease of the best loss over the last ``window`` epochs (over all epochs
+    after the first when fewer were run)."""
+    window = min(window, len(losses) - 1)
+    if window < 1:
         return float("inf")
     before, recent = min(losses[:-window]), min(losses[-window:])
     return max(0.0, before - recent) / max(abs(before), 1e-300)
