@@ -1,8 +1,11 @@
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 
 from torchlinear import LinearRegression, MLPClassifier, MLPRegressor, SoftmaxRegression
 
@@ -45,9 +48,11 @@ def test_classifier_learns_xor_that_softmax_regression_cannot():
 
 def test_classifier_outputs_agree_with_a_numpy_forward_pass():
     X, y = _xor(120)
-    clf = MLPClassifier(hidden=8, max_iter=5, random_state=0).fit(X, y)
+    clf = MLPClassifier(hidden=8, max_iter=5, tol=0, random_state=0).fit(X, y)
     logits = _forward(clf, X)
-    np.testing.assert_allclose(clf.decision_function(X), logits, rtol=1e-10, atol=1e-12)
+    # two classes: the log-odds of classes_[1], shape (n,), like scikit-learn's classifiers
+    log_odds = logits[:, 1] - logits[:, 0]
+    np.testing.assert_allclose(clf.decision_function(X), log_odds, rtol=1e-10, atol=1e-12)
     shifted = logits - logits.max(axis=1, keepdims=True)
     proba = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(clf.predict_proba(X), proba, rtol=1e-10, atol=1e-12)
@@ -175,3 +180,35 @@ def test_sklearn_conventions_clone_and_params():
     twin = clone(model)
     assert twin.get_params() == model.get_params()
     assert not hasattr(twin, "module_")
+
+
+def test_binary_decision_function_is_the_log_odds_and_roc_auc_scoring_works():
+    from sklearn.datasets import make_classification
+    from sklearn.model_selection import cross_val_score
+
+    X, y = make_classification(240, 4, n_informative=2, n_redundant=0, random_state=0)
+    clf = MLPClassifier(hidden=8, solver="lbfgs", max_iter=10, tol=0, random_state=0)
+    scores = cross_val_score(clf, X, y, cv=3, scoring="roc_auc")
+    assert scores.shape == (3,) and np.all(scores > 0.8)
+    clf.fit(X, y)
+    decision = clf.decision_function(X)
+    assert decision.shape == (240,)
+    log_proba = clf.predict_log_proba(X)
+    np.testing.assert_allclose(decision, log_proba[:, 1] - log_proba[:, 0], rtol=1e-9)
+    three = MLPClassifier(hidden=8, max_iter=2, tol=0, random_state=0).fit(X, y % 2 + (X[:, 0] > 1))
+    assert three.decision_function(X).shape == (240, 3)
+
+
+def test_convergence_warning_fires_when_and_only_when_the_criterion_is_unmet():
+    X, y = _xor(200)
+    with pytest.warns(ConvergenceWarning, match=r"did not converge in 3 epochs.*> tol 1e-05"):
+        short = MLPClassifier(hidden=8, max_iter=3, random_state=0).fit(X, y)
+    assert short.n_iter_ == 3 and not short.converged_
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        loose = MLPClassifier(hidden=8, max_iter=200, tol=0.05, n_iter_no_change=2)
+        loose.fit(X, y)
+        fixed = MLPClassifier(hidden=8, max_iter=3, tol=0, random_state=0).fit(X, y)
+    assert loose.converged_ and loose.n_iter_ < 200
+    assert loose.history_.stop_reason == "converged"
+    assert not fixed.converged_ and fixed.n_iter_ == 3

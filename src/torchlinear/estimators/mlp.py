@@ -21,12 +21,14 @@ fraction of the training rows.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
@@ -146,6 +148,17 @@ class _MLPBase(EstimatorInputMixin, BaseEstimator):
         self.standardizer_ = fit.standardizer
         self.history_ = fit.history
         self.n_iter_ = len(fit.history)
+        self.converged_ = fit.history.stop_reason in ("converged", "early_stopping")
+        if fit.history.stop_reason == "completed" and config.tol is not None:
+            window = config.n_iter_no_change
+            warnings.warn(
+                f"{type(self).__name__} ({self.solver}) did not converge in "
+                f"{len(fit.history)} epochs: the training loss still improved by a relative "
+                f"{_recent_improvement(fit.history.train_loss, window):.3g} over the last "
+                f"{window} epochs (> tol {config.tol:g}); increase max_iter",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
         self.loss_curve_ = list(fit.history.train_loss)
         self.solver_ = self.solver
         self.device_ = device
@@ -217,8 +230,11 @@ class MLPRegressor(RegressorMixin, _MLPBase):
     batch_size : int, default 256
         Rows per minibatch.
     tol : float, default 1e-5
-        Stop when the training loss has not improved by this fraction for
-        ``n_iter_no_change`` epochs (0 turns it off).
+        The convergence criterion: stop when the training loss has not improved by this
+        fraction of its best value for ``n_iter_no_change`` consecutive epochs. When
+        ``max_iter`` comes first, a ``ConvergenceWarning`` gives the last improvement.
+        ``0`` turns the criterion off (train exactly ``max_iter`` epochs, no warning,
+        ``converged_`` False).
     n_iter_no_change : int, default 10
         See ``tol`` and ``early_stopping``.
     early_stopping : bool, default False
@@ -249,6 +265,9 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         Mean training loss per epoch.
     n_iter_ : int
         Epochs run.
+    converged_ : bool
+        Whether training stopped on its criterion (``tol``, or early stopping) rather
+        than at ``max_iter``.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when fitted on a DataFrame with string column names.
@@ -378,7 +397,9 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
         The sorted class labels (any type).
     module_ : torch.nn.Module
         The trained network (standardization included); its ``k`` outputs are logits.
-    standardizer_, history_, loss_curve_, n_iter_, n_features_in_, feature_names_in_ :
+    standardizer_, history_, loss_curve_, n_iter_, converged_ :
+        As for :class:`MLPRegressor`.
+    n_features_in_, feature_names_in_ :
         As for :class:`MLPRegressor`.
 
     Examples
@@ -471,8 +492,13 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
         return torch.log_softmax(self._output(X).to(torch.float64), dim=1).cpu().numpy()
 
     def decision_function(self, X: Any) -> np.ndarray:
-        """The logits, shape ``(n, k)``."""
-        return self._output(X).to(torch.float64).cpu().numpy()
+        """The logits, shape ``(n, k)``; for two classes, shape ``(n,)``: the log-odds of
+        ``classes_[1]`` (its logit minus that of ``classes_[0]``), as scikit-learn's binary
+        classifiers return (so ``scoring="roc_auc"`` works)."""
+        out = self._output(X).to(torch.float64)
+        if out.shape[1] == 2:
+            out = out[:, 1] - out[:, 0]
+        return out.cpu().numpy()
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class label for each row, shape ``(n,)``."""
@@ -483,3 +509,13 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
+
+
+def _recent_improvement(losses: list[float], window: int) -> float:
+    """Relative decrease of the best training loss over the last ``window`` epochs (over
+    all epochs after the first when fewer were run)."""
+    window = min(window, len(losses) - 1)
+    if window < 1:
+        return float("inf")
+    before, recent = min(losses[:-window]), min(losses[-window:])
+    return max(0.0, before - recent) / max(abs(before), 1e-300)

@@ -21,25 +21,43 @@ scikit-learn's ``LogisticRegression(C=C)`` minimises
 
     \alpha = \frac{1}{C \sum_i s_i} \quad (\,= 1 / (C n) \text{ without sample weights}).
 
+Two classes
+-----------
+With two classes the model is logistic regression: one logit vector :math:`w` and
+intercept :math:`b` give the log-odds :math:`w^\top x + b` of ``classes_[1]`` (``coef_`` has
+shape (1, d), ``intercept_`` (1,), as in scikit-learn), the loss is the cross-entropy above
+with :math:`o_i = (0, w^\top x_i + b)` and the penalty :math:`\tfrac{\alpha}{2}\|w\|^2`, so
+``alpha = 1 / (C * sum(sample_weight))`` is exactly ``LogisticRegression(C=C)``.
+
 Solvers
 -------
 ``"lbfgs"``
     Full batch: L-BFGS-B (SciPy) on the objective and its exact gradient, both computed
-    by torch in float64 on ``device``, to a tight tolerance (``precision="float32"`` does
+    by torch in float64 on ``device``. It works on standardized features (each column
+    centred and divided by its standard deviation, without copying ``X``) and maps the
+    result back, with the penalty kept on the original-scale coefficients: the same
+    minimiser, reached in far fewer iterations on raw features of mixed units. It stops
+    when every gradient component (with respect to the standardized-feature parameters)
+    is at most ``tol``, or when the objective no longer decreases by 64 machine epsilons,
+    relative; otherwise it warns (``precision="float32"`` does
     the two products with ``X`` in float32: about twice as fast, and within about 1e-3,
     relative, of the float64 coefficients).
     The default whenever a float64 copy of ``X`` fits in 1 GiB.
 ``"sgd"``, ``"adam"``
     Minibatch, through :func:`torchlinear.engine.train` (SGD with momentum 0.9, or Adam),
-    for ``max_iter`` epochs. ``sampling="weighted"`` draws each minibatch with a
+    for ``max_iter`` epochs, on the raw features (the penalty must stay on the
+    original-scale coefficients). They stop when the training loss has not improved by a
+    relative ``tol`` for 5 epochs, and warn when ``max_iter`` comes first.
+    ``sampling="weighted"`` draws each minibatch with a
     :class:`torch.utils.data.WeightedRandomSampler` (probability proportional to
     :math:`s_i c_{y_i}`, with replacement) and an unweighted loss instead of weighting the
     loss — the same objective in expectation, with every class seen equally often under
     ``class_weight="balanced"``.
 
-Softmax is unchanged when the same vector is added to every class's parameters, so the
-fitted ``intercept_`` is centred (it sums to zero over the classes), and so is ``coef_``
-(automatically when ``alpha > 0``, by centring when ``alpha = 0``).
+With three or more classes, softmax is unchanged when the same vector is added to every
+class's parameters, so the fitted ``intercept_`` is centred (it sums to zero over the
+classes), and so is ``coef_`` (automatically when ``alpha > 0``, by centring when
+``alpha = 0``).
 """
 
 from __future__ import annotations
@@ -52,6 +70,7 @@ import warnings
 from typing import Any
 
 import numpy as np
+import scipy.linalg
 import scipy.optimize
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -76,6 +95,7 @@ PRECISIONS = ("float64", "float32")
 _LBFGS_MAX_BYTES = 1 << 30
 _SMALL_PROBLEM = 1 << 23  # n * d * k below which L-BFGS runs single-threaded
 _DEFAULT_MAX_ITER = {"lbfgs": 1000, "sgd": 20, "adam": 20}
+_DEFAULT_TOL = {"lbfgs": 1e-8, "sgd": 1e-6, "adam": 1e-6}
 
 
 class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
@@ -99,9 +119,11 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
         weigh 1).
     max_iter : int, optional
         L-BFGS iterations (default 1000) or epochs of ``"sgd"``/``"adam"`` (default 20).
-    tol : float, default 1e-6
-        L-BFGS stops when every component of the gradient is at most ``tol`` in absolute
-        value; the minibatch solvers stop when the training loss has not improved by a
+    tol : float, optional
+        Default 1e-8 for L-BFGS, 1e-6 for ``"sgd"``/``"adam"``. L-BFGS stops when every
+        component of the gradient (with respect to the standardized-feature parameters) is
+        at most ``tol`` in absolute value (on small problems, after Newton steps); the
+        minibatch solvers stop when the training loss has not improved by a
         relative ``tol`` for 5 epochs.
     lr : float, optional
         Learning rate of ``"sgd"``/``"adam"`` (default 0.01 and 0.001).
@@ -128,9 +150,9 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
     ----------
     classes_ : numpy.ndarray, shape (k,)
         The sorted class labels (any type: ints, strings, bools...).
-    coef_ : numpy.ndarray, shape (k, d)
-        Weights :math:`W`, one row per class (also for two classes).
-    intercept_ : numpy.ndarray, shape (k,)
+    coef_ : numpy.ndarray, shape (k, d), or (1, d) for two classes
+        Weights :math:`W`, one row per class; for two classes the one logit vector.
+    intercept_ : numpy.ndarray, shape (k,), or (1,) for two classes
         Intercepts :math:`b` (zeros with ``fit_intercept=False``).
     n_features_in_ : int
         Number of features seen in ``fit``.
@@ -142,6 +164,8 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
         The solver used (``"auto"`` resolved).
     n_iter_ : int
         L-BFGS iterations, or epochs run.
+    converged_ : bool
+        Whether the solver met its stopping criterion (see ``tol``) before ``max_iter``.
     loss_curve_ : list of float
         The objective after each L-BFGS iteration, or the mean training loss per epoch.
     history_ : torchlinear.engine.History or None
@@ -171,7 +195,7 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
         solver: str = "auto",
         class_weight: None | str | dict = None,
         max_iter: int | None = None,
-        tol: float = 1e-6,
+        tol: float | None = None,
         lr: float | None = None,
         batch_size: int = 256,
         sampling: str = "uniform",
@@ -207,7 +231,7 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
             raise ValueError(f"fit_intercept must be True or False, got {self.fit_intercept!r}")
         return {
             "alpha": check_nonnegative_float("alpha", self.alpha),
-            "tol": check_nonnegative_float("tol", self.tol),
+            "tol": None if self.tol is None else check_nonnegative_float("tol", self.tol),
             "max_iter": None
             if self.max_iter is None
             else check_positive_int("max_iter", self.max_iter),
@@ -301,21 +325,24 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
         self.solver_ = solver
         self.device_ = device
         max_iter = params["max_iter"] or _DEFAULT_MAX_ITER[solver]
+        if params["tol"] is None:
+            params["tol"] = _DEFAULT_TOL[solver]
         y_t = torch.from_numpy(y_index.astype(np.int64)).to(device)
         # On small problems, starting and synchronising threads costs more than the
         # arithmetic (and threads that spin-wait are ruinous on a busy machine).
         small = device.type == "cpu" and n * d * k <= _SMALL_PROBLEM
         with threadpool_limits(limits=1) if small else contextlib.nullcontext():
             if solver == "lbfgs":
-                W, b = self._fit_lbfgs(X_t, y_t, per_sample / s.sum(), params, max_iter, k)
+                W, b = self._fit_lbfgs(X_t, y_t, s, per_sample, params, max_iter, k)
                 self.history_ = None
             else:
                 W, b = self._fit_minibatch(X_t, y_t, s, per_sample, params, max_iter, k, solver)
         if not self.fit_intercept:
-            b = np.zeros(k)
-        b = b - b.mean()
-        if params["alpha"] == 0:
-            W = W - W.mean(axis=0, keepdims=True)
+            b = np.zeros(len(b))
+        if k > 2:
+            b = b - b.mean()
+            if params["alpha"] == 0:
+                W = W - W.mean(axis=0, keepdims=True)
         self.coef_, self.intercept_ = W, b
         return self
 
@@ -323,7 +350,8 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
         self,
         X: torch.Tensor,
         y: torch.Tensor,
-        weights: np.ndarray,
+        s: np.ndarray,
+        per_sample: np.ndarray,
         params: dict[str, Any],
         max_iter: int,
         k: int,
@@ -332,51 +360,120 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
         # log-sum-exp, the weighted sums) runs in float64 (float32 on MPS, which lacks it).
         exact = torch.float32 if X.device.type == "mps" else torch.float64
         matmul_dtype = exact if self.precision == "float64" else torch.float32
-        X = X.to(matmul_dtype)
         n, d = X.shape
         alpha, fit_intercept = params["alpha"], self.fit_intercept
-        w = torch.from_numpy(weights).to(X.device, exact).unsqueeze(1)
+        binary = k == 2
+        rows = 1 if binary else k  # one logit vector for two classes
+        mean, scale = _feature_moments(X, s, centre=fit_intercept)
+        # Precondition: unit curvature per coordinate at the start, where each logit's
+        # curvature is about p(1 - p) at the class frequencies p, plus the penalty's alpha.
+        prior = np.bincount(y.cpu().numpy(), per_sample, minlength=k) / per_sample.sum()
+        curvature = float(np.mean(prior * (1 - prior)))
+        scale = np.sqrt(scale**2 + alpha / curvature)
+        mean_t = torch.from_numpy(mean).to(X.device, exact)
+        scale_t = torch.from_numpy(scale).to(X.device, exact)
+        X = X.to(matmul_dtype)
+        w = torch.from_numpy(per_sample / s.sum()).to(X.device, exact).unsqueeze(1)
         y_col = y.unsqueeze(1)
+        y01 = y.to(exact).unsqueeze(1)
         minus_one = torch.full((n, 1), -1.0, dtype=exact, device=X.device)
 
+        def parts(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            # standardized-feature parameters (V, c) -> original-scale (W, b)
+            W = t[: rows * d].view(rows, d) / scale_t
+            b = t[rows * d :] - W @ mean_t if fit_intercept else None
+            return W, b
+
         def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
-            t = torch.from_numpy(theta).to(X.device, exact)
-            W = t[: k * d].view(k, d)
+            W, b = parts(torch.from_numpy(theta).to(X.device, exact))
             O = (X @ W.T.to(matmul_dtype)).to(exact)
-            if fit_intercept:
-                O += t[k * d :]
-            Z = O - O.amax(dim=1, keepdim=True)
-            log_norm = torch.log(torch.exp(Z).sum(dim=1, keepdim=True))
-            f = (w * (log_norm - Z.gather(1, y_col))).sum() + 0.5 * alpha * (W * W).sum()
-            G = torch.exp(Z - log_norm)  # softmax(O)
-            G.scatter_add_(1, y_col, minus_one)  # minus the one-hot labels
-            G *= w
+            if b is not None:
+                O += b
+            if binary:
+                f = (w * (torch.nn.functional.softplus(O) - y01 * O)).sum()
+                G = (torch.sigmoid(O) - y01) * w
+            else:
+                Z = O - O.amax(dim=1, keepdim=True)
+                log_norm = torch.log(torch.exp(Z).sum(dim=1, keepdim=True))
+                f = (w * (log_norm - Z.gather(1, y_col))).sum()
+                G = torch.exp(Z - log_norm)  # softmax(O)
+                G.scatter_add_(1, y_col, minus_one)  # minus the one-hot labels
+                G *= w
+            f = f + 0.5 * alpha * (W * W).sum()
+            g_b = G.sum(dim=0)
             grad_W = (G.T.to(matmul_dtype) @ X).to(exact) + alpha * W
-            parts = [grad_W.reshape(-1), G.sum(dim=0)] if fit_intercept else [grad_W.reshape(-1)]
+            if fit_intercept:
+                grad_W -= torch.outer(g_b, mean_t)
+            grad = (
+                [(grad_W / scale_t).reshape(-1), g_b]
+                if fit_intercept
+                else [(grad_W / scale_t).reshape(-1)]
+            )
             objective.last_value = float(f)  # the line search ends at the accepted point
-            return objective.last_value, torch.cat(parts).cpu().numpy().astype(np.float64)
+            return objective.last_value, torch.cat(grad).cpu().numpy().astype(np.float64)
 
         curve: list[float] = []
-        theta0 = np.zeros(k * d + (k if fit_intercept else 0))
+        theta0 = np.zeros(rows * d + (rows if fit_intercept else 0))
+        if fit_intercept:  # start from the class frequencies (the best constant model)
+            theta0[rows * d :] = _prior_logits(y.cpu().numpy(), per_sample, k)
         # In float32 the objective is only known to about 1e-7 relative: stop there.
         ftol = 64 * np.finfo(float).eps if matmul_dtype == torch.float64 else 1e-9
-        result = self._minimize(objective, theta0, curve, params, max_iter, ftol)
+        rows_d = rows * (d + int(fit_intercept))
+        small = matmul_dtype == torch.float64 and rows_d <= 2000 and n * rows_d**2 <= 2e9
+        # A small problem gets at most 100 L-BFGS iterations before the Newton steps.
+        budget = min(max_iter, 100) if small and max_iter > 100 else max_iter
+        result = self._minimize(objective, theta0, curve, params, budget, ftol)
+        if small and (budget < max_iter or result.success):
+            # Small problem: finish with Newton steps on the exact Hessian, which pin down
+            # the ill-conditioned directions that the objective's rounding hides from L-BFGS.
+            def hessian(theta: np.ndarray) -> np.ndarray:
+                W, b = parts(torch.from_numpy(theta).to(X.device, exact))
+                O = X @ W.T + (b if b is not None else 0.0)
+                Z = (X - mean_t) / scale_t if fit_intercept else X / scale_t
+                if fit_intercept:
+                    Z = torch.cat([Z, torch.ones(n, 1, dtype=exact, device=X.device)], dim=1)
+                P = torch.sigmoid(O) if binary else torch.softmax(O, dim=1)
+                p1 = Z.shape[1]
+                H = torch.zeros(rows, p1, rows, p1, dtype=exact, device=X.device)
+                for a in range(rows):
+                    for c in range(a, rows):
+                        if binary:
+                            curv = P[:, 0] * (1 - P[:, 0])
+                        else:
+                            curv = P[:, a] * (float(a == c) - P[:, c])
+                        block = Z.T @ (Z * (w[:, 0] * curv).unsqueeze(1))
+                        H[a, :, c, :] = block
+                        H[c, :, a, :] = block.T
+                ridge = alpha / scale_t**2
+                for a in range(rows):
+                    H[a, range(d), a, range(d)] += ridge
+                H = H.reshape(rows * p1, rows * p1)
+                # theta holds all rows' weights first, then the intercepts: permute to it
+                order = [a * p1 + j for a in range(rows) for j in range(d)]
+                order += [a * p1 + d for a in range(rows)] if fit_intercept else []
+                return H[order][:, order].cpu().numpy()
+
+            result = _newton_polish(objective, hessian, result, params["tol"], curve)
+        self.n_iter_ = int(result.nit)
+        self.converged_ = bool(result.success)
+        self.loss_curve_ = curve
         if not result.success:
+            criterion = float(np.max(np.abs(result.jac))) if len(result.jac) else 0.0
             hint = (
-                "increase max_iter, scale the features, or raise alpha"
+                "increase max_iter or raise alpha"
                 if result.nit >= max_iter or matmul_dtype == torch.float64
                 else "float32 precision limits the accuracy: use precision='float64'"
             )
             warnings.warn(
-                f"L-BFGS did not converge in {result.nit} iterations ({result.message}); {hint}",
+                f"L-BFGS did not converge in {result.nit} iterations: the largest gradient "
+                f"component is {criterion:.3g} > tol {params['tol']:g} ({result.message}); "
+                f"{hint}",
                 ConvergenceWarning,
                 stacklevel=3,
             )
-        self.n_iter_ = int(result.nit)
-        self.loss_curve_ = curve
-        theta = result.x
-        W = theta[: k * d].reshape(k, d)
-        b = theta[k * d :] if fit_intercept else np.zeros(k)
+        W_t, b_t = parts(torch.from_numpy(result.x).to(X.device, exact))
+        W = W_t.cpu().numpy().astype(np.float64)
+        b = np.zeros(rows) if b_t is None else b_t.cpu().numpy().astype(np.float64)
         return W, b
 
     @staticmethod
@@ -416,6 +513,11 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
         # The engine's loss is the plain mean of (weight * loss): rescale alpha so that
         # the objective is the one in the module notes whatever the weights' total.
         alpha = params["alpha"] * per_sample.sum() / s.sum()
+        if k == 2:
+            # Two softmax rows (w0, w1) started at zero stay opposite (their gradients are),
+            # and penalising both by 2 alpha is alpha / 2 |w1 - w0|^2: the logistic model's
+            # objective in its one logit vector v = w1 - w0, collapsed below.
+            alpha *= 2
         config = TrainConfig(
             epochs=max_iter,
             batch_size=params["batch_size"],
@@ -457,26 +559,41 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
         self.history_ = history
         self.n_iter_ = len(history)
         self.loss_curve_ = list(history.train_loss)
+        self.converged_ = history.stop_reason == "converged"
+        if not self.converged_ and config.tol is not None and history.stop_reason == "completed":
+            warnings.warn(
+                f"{solver} did not converge in {len(history)} epochs: the training loss still "
+                f"improved by a relative {_recent_improvement(history.train_loss, 5):.3g} "
+                f"over the last 5 epochs (> tol {config.tol:g}); increase max_iter or lr",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
         W_np = W.detach().to(torch.float64).cpu().numpy()
         b_np = np.zeros(k) if b is None else b.detach().to(torch.float64).cpu().numpy()
+        if k == 2:
+            return W_np[1:] - W_np[:1], b_np[1:] - b_np[:1]
         return W_np, b_np
 
     # ------------------------------------------------------------------ prediction
 
     def _logits(self, X: Any) -> torch.Tensor:
+        """Logits of every class, shape (n, k) (for two classes: 0 and the log-odds)."""
         check_is_fitted(self, "coef_")
         X_t = self._validate_X(X, reset=False, device=self.device_)
         dtype = X_t.dtype
-        W = torch.from_numpy(self.coef_).to(self.device_, dtype)
-        b = torch.from_numpy(self.intercept_).to(self.device_, dtype)
-        return torch.addmm(b, X_t, W.T)
+        W = torch.from_numpy(np.asarray(self.coef_, dtype=np.float64)).to(self.device_, dtype)
+        b = torch.from_numpy(np.asarray(self.intercept_, dtype=np.float64))
+        O = torch.addmm(b.to(self.device_, dtype), X_t, W.T)
+        if O.shape[1] == 1:  # binary: one logit vector, the log-odds of classes_[1]
+            O = torch.cat([torch.zeros_like(O), O], dim=1)
+        return O
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Class scores (logits) ``X @ coef_.T + intercept_``.
 
-        Returns shape ``(n, k)``; with two classes, shape ``(n,)``: the score of
-        ``classes_[1]`` minus that of ``classes_[0]`` (positive means ``classes_[1]``), as
-        scikit-learn's binary classifiers do.
+        Returns shape ``(n, k)``; with two classes, shape ``(n,)``: the log-odds of
+        ``classes_[1]`` (positive means ``classes_[1]``), as scikit-learn's binary
+        classifiers do.
         """
         O = self._logits(X)
         if O.shape[1] == 2:
@@ -524,3 +641,86 @@ def _check_sample_weight(sample_weight: Any, n: int) -> np.ndarray:
     if s.sum() <= 0:
         raise ValueError("sample_weight sums to zero; give at least one sample a positive weight")
     return s
+
+
+def _feature_moments(X: torch.Tensor, s: np.ndarray, *, centre: bool) -> tuple[np.ndarray, ...]:
+    """Weighted mean (zeros unless ``centre``) and scale of each column of ``X``, in float64,
+    read in blocks of rows (no float64 copy of ``X``). The scale is the standard deviation
+    (the root mean square without centring); a column with none is given scale 1."""
+    n, d = X.shape
+    weights = torch.from_numpy(s / s.sum()).to(X.device, torch.float64)
+    step = max(1, (1 << 22) // max(d, 1))
+    mean = torch.zeros(d, dtype=torch.float64, device=X.device)
+    if centre:
+        for start in range(0, n, step):
+            block = X[start : start + step].to(torch.float64)
+            mean += weights[start : start + step] @ block
+    second = torch.zeros(d, dtype=torch.float64, device=X.device)
+    for start in range(0, n, step):
+        block = X[start : start + step].to(torch.float64) - mean
+        second += weights[start : start + step] @ (block * block)
+    scale = torch.sqrt(second)
+    size = torch.sqrt(second + mean * mean)
+    scale = torch.where(scale > 1e-10 * size, scale, torch.ones_like(scale))
+    return mean.cpu().numpy(), scale.cpu().numpy()
+
+
+def _prior_logits(y_index: np.ndarray, per_sample: np.ndarray, k: int) -> np.ndarray:
+    """The intercepts of the best constant model: log class frequencies (weighted, smoothed
+    by one half so that no class starts at minus infinity)."""
+    counts = np.bincount(y_index, per_sample, minlength=k) + 0.5 * per_sample.mean()
+    logits = np.log(counts / counts.sum())
+    if k == 2:
+        return np.array([logits[1] - logits[0]])
+    return logits - logits.mean()
+
+
+def _recent_improvement(losses: list[float], window: int) -> float:
+    """Relative decrease of the best loss over the last ``window`` epochs (over all epochs
+    after the first when fewer were run)."""
+    window = min(window, len(losses) - 1)
+    if window < 1:
+        return float("inf")
+    before, recent = min(losses[:-window]), min(losses[-window:])
+    return max(0.0, before - recent) / max(abs(before), 1e-300)
+
+
+def _newton_polish(objective, hessian, result, tol: float, curve: list[float]):
+    """Newton steps with backtracking from ``result.x`` until the largest gradient component
+    is at most ``tol`` (at most 50 steps); returns ``result`` updated (``nit`` counts the
+    Newton steps too; ``success`` says whether the criterion was met)."""
+    theta = result.x.copy()
+    f, g = objective(theta)
+    steps = 0
+    while (steps == 0 or np.max(np.abs(g), initial=0.0) > tol) and steps < 50:
+        H = hessian(theta)
+        H[np.diag_indices_from(H)] += 1e-13 * max(1.0, float(np.abs(np.diag(H)).max()))
+        try:
+            step = -scipy.linalg.solve(H, g, assume_a="pos")
+        except (np.linalg.LinAlgError, ValueError):
+            step = -np.linalg.lstsq(H, g, rcond=None)[0]
+        slope = float(g @ step)
+        if not slope < 0:
+            break
+        t, moved = 1.0, False
+        while t > 1e-10:
+            f_new, g_new = objective(theta + t * step)
+            rounding = 1e-15 * abs(f)
+            if f_new <= f + 1e-4 * t * slope or (
+                f_new <= f + rounding and np.max(np.abs(g_new)) < np.max(np.abs(g))
+            ):
+                theta, f, g, moved = theta + t * step, f_new, g_new, True
+                break
+            t /= 2
+        if not moved:
+            break
+        steps += 1
+        curve.append(f)
+    if steps or np.max(np.abs(g), initial=0.0) <= tol:
+        result.x, result.fun, result.jac = theta, f, g
+        result.nit = int(result.nit) + steps
+        met = bool(np.max(np.abs(g), initial=0.0) <= tol)
+        result.success = met or bool(result.success)
+        if met:
+            result.message = "Newton steps reached the gradient tolerance"
+    return result
