@@ -49,6 +49,7 @@ from torch import nn
 from torch.utils import data
 
 from torchlinear.datasets import FASHION_MNIST_CLASSES, fashion_mnist
+from torchlinear.scratch._checks import NonFiniteLossWarning
 
 __all__ = [
     "Accumulator",
@@ -85,10 +86,6 @@ assert len(_TEXT_LABELS) == len(FASHION_MNIST_CLASSES)
 
 _figure_dir: Path | None = None
 _figure_counts: dict[str, int] = {}
-
-
-class NonFiniteLossWarning(RuntimeWarning):
-    """The training loss became ``inf`` or ``nan``: usually the learning rate is too large."""
 
 
 def __getattr__(name: str) -> Any:
