@@ -72,8 +72,8 @@ def test_concise_trainers_warn_on_a_non_finite_loss():
     assert str(caught[0].message).startswith("concise") and "lr=300" in str(caught[0].message)
 
     Xc = torch.randn(64, 3, generator=torch.Generator().manual_seed(0))
-    yc = (Xc[:, 0] > 0).long()
-    net = softmax_net(3, 2, generator=torch.Generator().manual_seed(0))
+    yc = torch.randint(0, 3, (64,), generator=torch.Generator().manual_seed(1))  # not separable
+    net = softmax_net(3, 3, generator=torch.Generator().manual_seed(0))
     fit, caught = _diverging_warnings(
         lambda: train_softmax_concise(net, Xc, yc, lr=1e38, batch_size=16, epochs=2)
     )
@@ -83,7 +83,7 @@ def test_concise_trainers_warn_on_a_non_finite_loss():
 
 def test_scratch_softmax_train_warns_on_a_non_finite_loss():
     Xc = torch.randn(64, 3, generator=torch.Generator().manual_seed(0))
-    yc = (Xc[:, 0] > 0).long()
+    yc = torch.randint(0, 3, (64,), generator=torch.Generator().manual_seed(1))  # not separable
     fit, caught = _diverging_warnings(
         lambda: scratch_softmax.train(Xc, yc, lr=1e38, batch_size=16, epochs=2)
     )
