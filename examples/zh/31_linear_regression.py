@@ -76,6 +76,7 @@ assert torch.equal(c, d) and t_vec < t_loop
 # 书中画了三条正态分布密度曲线（均值和标准差不同）。改变均值会让曲线沿 x 轴平移，
 # 增大方差会让曲线变矮变宽。
 
+
 # %%
 def normal(x, mu, sigma):
     p = 1 / math.sqrt(2 * math.pi * sigma**2)
@@ -84,8 +85,9 @@ def normal(x, mu, sigma):
 
 x = np.arange(-7, 7, 0.01)
 params = [(0, 1), (0, 2), (3, 1)]
+legend = [f"mean {mu}, std {sigma}" for mu, sigma in params]
 d2l.plot(x, [normal(x, mu, sigma) for mu, sigma in params], xlabel="x", ylabel="p(x)",
-         figsize=(4.5, 2.5), legend=[f"mean {mu}, std {sigma}" for mu, sigma in params])  # fmt: skip
+         figsize=(4.5, 2.5), legend=legend)  # fmt: skip
 # 每条曲线下的面积都是 1（数值积分），峰值是 1/(σ√(2π))
 for mu, sigma in params:
     assert abs(normal(x, mu, sigma).sum() * 0.01 - 1) < 1e-3
