@@ -239,3 +239,14 @@ def test_readme_lists_every_example() -> None:
         if name not in readme
     ]
     assert not missing, f"examples/README.md does not mention {missing}"
+
+
+def test_chinese_notebooks_use_the_textbooks_terms() -> None:
+    # 迭代周期 for epoch and 未规范化的预测 for logits, as the textbook writes them.
+    zh = [path for path in EXAMPLES if path.parent.name == "zh"]
+    assert zh, "expected the Chinese notebooks in examples/zh"
+    for path in zh:
+        text = path.read_text(encoding="utf-8")
+        assert "《动手学深度学习》" in text, f"{path.name} should name the textbook"
+        for wrong in ("对数几率", "轮次", "每轮", "教科书"):
+            assert wrong not in text, f"{path.name} says {wrong!r}; use the textbook's term"
