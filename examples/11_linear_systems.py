@@ -11,9 +11,15 @@
 #    gradient — with their residual-vs-iteration curves;
 # 3. **when each one converges**: diagonal dominance (Jacobi, Gauss–Seidel), symmetric
 #    positive definiteness (Gauss–Seidel, conjugate gradient), and what the solvers say
-#    when the condition fails.
+#    when the condition fails;
+# 4. the **splitting form** `A = S − T` that Jacobi (`S = D`) and Gauss–Seidel (`S = D + L`)
+#    share, and its one condition, `ρ(S⁻¹T) < 1` — checked on the museum problem, where it
+#    fails until the two equations are swapped;
+# 5. **gradient descent on least squares as the same kind of iteration**, diverging exactly
+#    when the learning rate exceeds `2 / λ_max(XᵀX / n)`.
 
 # %%
+import math
 import os
 import sys
 import warnings
@@ -54,16 +60,18 @@ def save(fig, name):
 
 
 # %% [markdown]
-# ## 1. Two tickets, two receipts
+# ## 1. Two days at the museum: how many children, how many adults?
 #
-# Adult tickets cost `x₁`, child tickets `x₂`. One family paid 118.4 for 3 adult tickets and
-# 3.2 "child-ticket units"; another paid 135.2 for 3.5 and 3.6. In matrix form `A x = b`:
+# The same group visits a museum on two days. On the first day a child ticket costs 3 and an
+# adult ticket 3.2, and the group pays 118.4; on the second day the prices are 3.5 and 3.6,
+# and it pays 135.2. The unknowns are the **numbers of people**: `x₁` children and `x₂`
+# adults. Each receipt is one equation, `price · count` summed over the two kinds of ticket:
 #
 # `[[3, 3.2], [3.5, 3.6]] · [x₁, x₂] = [118.4, 135.2]`.
 
 # %%
-A = torch.tensor([[3.0, 3.2], [3.5, 3.6]], dtype=torch.float64)
-b = torch.tensor([118.4, 135.2], dtype=torch.float64)
+A = torch.tensor([[3.0, 3.2], [3.5, 3.6]], dtype=torch.float64)  # rows: days; columns: prices
+b = torch.tensor([118.4, 135.2], dtype=torch.float64)  # what the group paid each day
 
 # The textbook's formula: x = A⁻¹ b.
 x_inverse = torch.linalg.inv(A) @ b
@@ -77,8 +85,13 @@ print("by Gaussian elimination:   x =", [round(v, 10) for v in result.x.tolist()
 print(f"relative residual ‖b − Ax‖ / ‖b‖ = {result.residuals[-1]:.2e}")
 reference = torch.linalg.solve(A, b)
 assert torch.allclose(x_inverse, reference) and torch.allclose(result.x, reference)
+children, adults = result.x.round().long().tolist()
+assert (children, adults) == (16, 22)
 assert torch.allclose(result.x, torch.tensor([16.0, 22.0], dtype=torch.float64))
-print("adult ticket 16, child ticket 22")
+# Check the story, not only the algebra: both receipts add up.
+assert math.isclose(3 * children + 3.2 * adults, 118.4)
+assert math.isclose(3.5 * children + 3.6 * adults, 135.2)
+print(f"{children} children and {adults} adults")
 
 # %% [markdown]
 # Forming the inverse costs about three times the work of elimination and, on badly
@@ -231,3 +244,146 @@ for ax, histories, title in [
 axes[0].set_ylabel("relative residual ‖b − Ax‖ / ‖b‖")
 axes[1].set_ylim(1e-14, 1e9)
 save(fig, "residuals.png")
+
+
+# %% [markdown]
+# ## 4. One form for both iterations: A = S − T
+#
+# Split the matrix as `A = S − T` with `S` easy to solve with. Then `A x = b` reads
+# `S x = T x + b`, which suggests the iteration
+#
+# `x_{k+1} = S⁻¹ (T x_k + b)`.
+#
+# Subtract the exact solution (which satisfies the same equation): the error obeys
+# `e_{k+1} = S⁻¹T e_k`, so `e_k = (S⁻¹T)ᵏ e_0`. The error goes to zero from *every* start
+# exactly when the spectral radius (largest |eigenvalue|) of `S⁻¹T` is below 1. With
+# `A = L + D + U` (strictly lower part, diagonal, strictly upper part):
+#
+# * **Jacobi**: `S = D`, `T = −(L + U)`;
+# * **Gauss–Seidel**: `S = D + L`, `T = −U`.
+#
+# On the museum system the condition fails for both — and swapping the two equations (the
+# same system, a different split) makes it hold.
+
+
+# %%
+def split(matrix, method):
+    """``(S, T)`` with ``matrix = S − T`` for Jacobi or Gauss–Seidel."""
+    D = torch.diag(matrix.diagonal())
+    L = torch.tril(matrix, -1)
+    S = D if method == "jacobi" else D + L
+    return S, S - matrix
+
+
+def splitting_iteration(S, T, rhs, steps):
+    """Every iterate of ``x ← S⁻¹(T x + rhs)`` from x = 0."""
+    x, path = torch.zeros_like(rhs), []
+    for _ in range(steps):
+        x = torch.linalg.solve(S, T @ x + rhs)
+        path.append(x)
+    return torch.stack(path)
+
+
+steps = 1000  # 2×2 solves: cheap even in fast mode
+swapped, b_swapped = A.flip(0), b.flip(0)  # the second day's receipt first
+split_errors = {}
+for name, (matrix, rhs) in {"as written": (A, b), "rows swapped": (swapped, b_swapped)}.items():
+    for method in ("jacobi", "gauss_seidel"):
+        S, T = split(matrix, method)
+        assert torch.allclose(S - T, matrix)
+        rho = spectral_radius(torch.linalg.solve(S, T))
+        path = splitting_iteration(S, T, rhs, steps)
+        errors = (path - reference).norm(dim=1)
+        split_errors[f"{method}, {name}"] = errors
+        print(
+            f"{method:>12} {name:>12}: ρ(S⁻¹T) = {rho:.4f}, error after {steps} steps "
+            f"{errors[-1].item():.3g}"
+        )
+        # The error shrinks (or grows) by the factor ρ per step, asymptotically.
+        assert (errors[-1] < 1e-6) == (rho < 1) and (errors[-1] > 1e6) == (rho > 1)
+        rate = (errors[250] / errors[200]).item() ** (1 / 50)
+        assert abs(rate - rho) < 1e-2, (rate, rho)
+# Jacobi and Gauss–Seidel from the library agree with the splitting form when ρ < 1.
+for solve in (jacobi, gauss_seidel):
+    res = solve(swapped, b_swapped, tol=1e-12, max_iter=5000)
+    assert res.converged and torch.allclose(res.x, reference, atol=1e-9)
+# For a 2×2 system ρ_GS = ρ_J²: Gauss–Seidel is exactly twice as fast in steps.
+rho_j, rho_gs = iteration_radii(swapped)
+assert math.isclose(rho_gs, rho_j**2, rel_tol=1e-9)
+
+# %% [markdown]
+# ## 5. Gradient descent on least squares is the same kind of iteration
+#
+# Full-batch gradient descent on `L(w) = (1/2n) ‖Xw − y‖²` (a column of ones in `X` carries
+# the bias) takes the step
+#
+# `w_{k+1} = w_k − η H w_k + η Xᵀy / n`, with `H = XᵀX / n`.
+#
+# That is the splitting iteration for the normal equations `H w = Xᵀy / n` with `S = I / η`
+# and `T = I / η − H`: the error is multiplied by `S⁻¹T = I − ηH` each step. Its eigenvalues
+# are `1 − η λᵢ`, so `ρ < 1` exactly when `0 < η < 2 / λ_max(H)`. Above that learning rate
+# the loss grows without bound — the divergence of example 03, now with its exact
+# threshold. Below we run 3% below and 3% above it.
+
+# %%
+gen = torch.Generator().manual_seed(3)
+n_samples = 200
+X_raw = torch.randn(n_samples, 2, generator=gen, dtype=torch.float64) * torch.tensor(
+    [1.0, 3.0], dtype=torch.float64
+)
+X_ls = torch.cat([X_raw, torch.ones(n_samples, 1, dtype=torch.float64)], dim=1)
+y_ls = X_ls @ torch.tensor([2.0, -3.4, 4.2], dtype=torch.float64)
+y_ls = y_ls + 0.01 * torch.randn(n_samples, generator=gen, dtype=torch.float64)
+H = X_ls.T @ X_ls / n_samples
+w_star = torch.linalg.solve(H, X_ls.T @ y_ls / n_samples)
+lam_max = torch.linalg.eigvalsh(H).max().item()
+threshold = 2 / lam_max
+print(f"λ_max(XᵀX/n) = {lam_max:.4f}, so gradient descent diverges for lr > {threshold:.4f}")
+
+gd_errors = {}
+gd_steps = 300 if FAST else 1000
+for factor in (0.97, 1.03):
+    lr = factor * threshold
+    w = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    errors = []
+    for _ in range(gd_steps):
+        loss = ((X_ls @ w - y_ls) ** 2).sum() / (2 * n_samples)
+        (grad,) = torch.autograd.grad(loss, w)
+        with torch.no_grad():
+            w -= lr * grad
+        errors.append((w.detach() - w_star).norm().item())
+    # The same run, as the splitting iteration with S = I/η and T = I/η − H.
+    S, T = torch.eye(3, dtype=torch.float64) / lr, torch.eye(3, dtype=torch.float64) / lr - H
+    path = splitting_iteration(S, T, X_ls.T @ y_ls / n_samples, gd_steps)
+    assert torch.allclose(path[-1], w.detach(), rtol=1e-8, atol=1e-8)
+    rho = spectral_radius(torch.linalg.solve(S, T))
+    gd_errors[f"lr = {factor:.2f} · 2/λ_max (ρ = {rho:.3f})"] = errors
+    print(
+        f"lr = {factor} × 2/λ_max = {lr:.4f}: ρ(I − lr·H) = {rho:.4f}, "
+        f"error after {gd_steps} steps {errors[-1]:.3g}"
+    )
+    if factor < 1:
+        assert rho < 1 and errors[-1] < 1e-6, "below the threshold gradient descent converges"
+    else:
+        assert rho > 1 and errors[-1] > 1e3 * errors[0], "above it the error grows"
+
+# %% [markdown]
+# Left: the museum system's splitting iterations — diverging as written, converging once the
+# rows are swapped, Gauss–Seidel twice as fast in steps. Right: gradient descent just below
+# and just above `2 / λ_max`; the straight lines on the log scale are the factor `ρ` per step.
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+for name, errors in split_errors.items():
+    axes[0].semilogy(errors.tolist(), label=name.replace("_", "–"))
+axes[0].set_xlabel("iteration")
+axes[0].set_ylabel("error ‖x_k − x*‖")
+axes[0].set_title("museum system: Jacobi and Gauss–Seidel")
+axes[0].legend(fontsize=8)
+for name, errors in gd_errors.items():
+    axes[1].semilogy(errors, label=name)
+axes[1].set_xlabel("gradient-descent step")
+axes[1].set_ylabel("error ‖w_k − w*‖")
+axes[1].set_title("least squares: lr just below / above 2/λ_max")
+axes[1].legend(fontsize=8)
+save(fig, "splitting.png")

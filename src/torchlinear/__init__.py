@@ -33,6 +33,8 @@ __all__ = ["__version__", "synthetic_regression", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "d2l":  # the textbook's helper names, `from torchlinear import d2l`
+        return import_module("torchlinear.d2l")
     if name in _LAZY:
         value = getattr(import_module(_LAZY[name]), name)
         globals()[name] = value

@@ -30,19 +30,36 @@ import numpy as np
 import pytest
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
-EXAMPLES = sorted(p for p in EXAMPLES_DIR.glob("*.py") if not p.name.startswith("_"))
+# The English examples, the Chinese companion to the textbook's chapter 3 and the exercises.
+FOLDERS = (EXAMPLES_DIR, EXAMPLES_DIR / "zh", EXAMPLES_DIR / "exercises")
+EXAMPLES = [
+    p for folder in FOLDERS for p in sorted(folder.glob("*.py")) if not p.name.startswith("_")
+]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 RUN_TEST = "test_example_runs_and_writes_figures"
 WORKERS = max(1, min(2, os.cpu_count() or 1))
 
 # Examples that read official data files run twice: without the files (the stand-in or
 # skip path every fresh checkout takes) and with small fake files in the official formats.
-FILE_READERS = ("datasets.mnist(", "datasets.fashion_mnist(", "datasets.cifar10(")
+FILE_READERS = (
+    "datasets.mnist(",
+    "datasets.fashion_mnist(",
+    "datasets.cifar10(",
+    "load_data_fashion_mnist(",
+)
 FILE_EXAMPLES = [
     p for p in EXAMPLES if any(call in p.read_text(encoding="utf-8") for call in FILE_READERS)
 ]
-CASES = [pytest.param(p, False, id=p.stem) for p in EXAMPLES] + [
-    pytest.param(p, True, id=f"{p.stem}-with-data-files") for p in FILE_EXAMPLES
+
+
+def _case_id(path: Path) -> str:
+    """``01_x`` for an English example, ``zh-31_x`` / ``exercises-01_x`` in the sub-folders."""
+    folder = path.parent.relative_to(EXAMPLES_DIR).as_posix()
+    return path.stem if folder == "." else f"{folder}-{path.stem}"
+
+
+CASES = [pytest.param(p, False, id=_case_id(p)) for p in EXAMPLES] + [
+    pytest.param(p, True, id=f"{_case_id(p)}-with-data-files") for p in FILE_EXAMPLES
 ]
 CIFAR10_CLASSES = [
     "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
@@ -143,7 +160,7 @@ def example_runs(
 
     def run(case: tuple[Path, bool]) -> ExampleRun:
         path, with_files = case
-        workdir = root / (f"{path.stem}-with-data-files" if with_files else path.stem)
+        workdir = root / (f"{_case_id(path)}-with-data-files" if with_files else _case_id(path))
         return _run_example(path, workdir, fake_data if with_files else no_data)
 
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
@@ -156,8 +173,12 @@ def test_examples_are_found_and_named_in_order() -> None:
         assert re.fullmatch(r"\d\d_[a-z0-9_]+\.py", path.name), (
             f"{path.name}: name examples NN_topic.py (two-digit order prefix, lower case)"
         )
-    prefixes = [path.name[:2] for path in EXAMPLES]
-    assert len(set(prefixes)) == len(prefixes), f"two examples share a prefix: {prefixes}"
+    for folder in FOLDERS:
+        prefixes = [path.name[:2] for path in EXAMPLES if path.parent == folder]
+        assert len(set(prefixes)) == len(prefixes), f"two examples share a prefix: {prefixes}"
+    # The Chinese companion follows the textbook's sections 3.1-3.7 one notebook each.
+    zh = {path.name[:2] for path in EXAMPLES if path.parent.name == "zh"}
+    assert {f"3{k}" for k in range(1, 8)} <= zh, f"examples/zh lacks sections: {sorted(zh)}"
 
 
 @pytest.mark.parametrize(("path", "with_files"), CASES)
@@ -212,5 +233,20 @@ def test_examples_parse_as_notebooks() -> None:
 
 def test_readme_lists_every_example() -> None:
     readme = (EXAMPLES_DIR / "README.md").read_text(encoding="utf-8")
-    missing = [path.name for path in EXAMPLES if path.name not in readme]
+    missing = [
+        name
+        for name in (path.relative_to(EXAMPLES_DIR).as_posix() for path in EXAMPLES)
+        if name not in readme
+    ]
     assert not missing, f"examples/README.md does not mention {missing}"
+
+
+def test_chinese_notebooks_use_the_textbooks_terms() -> None:
+    # 迭代周期 for epoch and 未规范化的预测 for logits, as the textbook writes them.
+    zh = [path for path in EXAMPLES if path.parent.name == "zh"]
+    assert zh, "expected the Chinese notebooks in examples/zh"
+    for path in zh:
+        text = path.read_text(encoding="utf-8")
+        assert "《动手学深度学习》" in text, f"{path.name} should name the textbook"
+        for wrong in ("对数几率", "轮次", "每轮", "教科书"):
+            assert wrong not in text, f"{path.name} says {wrong!r}; use the textbook's term"

@@ -31,6 +31,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from torchlinear._validation import check_positive_float, check_positive_int
+from torchlinear.scratch._checks import warn_if_diverged
 from torchlinear.scratch.linreg import _check_training_args, _epoch_bar
 
 __all__ = ["linreg_net", "half_mse", "train_concise"]
@@ -170,7 +171,7 @@ def train_concise(
     if loader is None:
         loader = DataLoader(TensorDataset(X, y), batch_size, shuffle=True, generator=generator)
     total = math.ceil(len(X) / batch_size)
-    losses = []
+    losses, diverged = [], False
     for epoch in range(epochs):
         bar = _epoch_bar(f"concise {epoch + 1}/{epochs}", total, progress)
         for X_batch, y_batch in loader:
@@ -183,6 +184,7 @@ def train_concise(
                 bar.set_postfix(loss=f"{l.item():.4g}", refresh=False)
         with torch.no_grad():
             losses.append(float(half_mse(net(X), y)))
+        diverged = warn_if_diverged(losses[-1], lr, epoch + 1, diverged, "concise")
         bar.set_postfix(loss=f"{losses[-1]:.4g}")
         bar.close()
     return losses

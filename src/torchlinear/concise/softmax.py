@@ -27,6 +27,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
 
 from torchlinear._validation import check_positive_float, check_positive_int
+from torchlinear.scratch._checks import warn_if_diverged
 
 __all__ = ["softmax_net", "evaluate_net", "ConciseSoftmaxFit", "train_softmax_concise"]
 
@@ -193,7 +194,8 @@ def train_softmax_concise(
         history.update(val_loss=[], val_acc=[])
     bar = tqdm(total=epochs, desc="softmax, concise", unit="epoch", disable=not progress)
     net.train()
-    for _ in range(epochs):
+    diverged = False
+    for epoch in range(epochs):
         for X_batch, y_batch in loader:
             l = loss(net(X_batch), y_batch)
             trainer.zero_grad()
@@ -202,6 +204,7 @@ def train_softmax_concise(
         train_loss, train_acc = evaluate_net(net, X, y)
         history["train_loss"].append(train_loss)
         history["train_acc"].append(train_acc)
+        diverged = warn_if_diverged(train_loss, lr, epoch + 1, diverged, "concise")
         bar.update()
         bar.set_postfix(loss=f"{train_loss:.4g}", acc=f"{train_acc:.3f}")
         if X_val is not None:

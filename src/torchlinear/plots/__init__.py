@@ -7,6 +7,7 @@ from torchlinear.plots.classification import (
     training_curves,
     weight_templates,
 )
+from torchlinear.plots.landscape import descent_paths, loss_contours
 from torchlinear.plots.regression import loss_curves, scatter_fits
 
 __all__ = [
@@ -17,4 +18,6 @@ __all__ = [
     "image_grid",
     "training_curves",
     "weight_templates",
+    "descent_paths",
+    "loss_contours",
 ]

@@ -1,5 +1,6 @@
 """From first principles, for reading beside the textbook: one small function per idea."""
 
+from torchlinear.scratch._checks import NonFiniteLossWarning
 from torchlinear.scratch.linreg import (
     SGD,
     LinearRegressionScratch,
@@ -36,6 +37,7 @@ from torchlinear.scratch.softmax import (
 )
 
 __all__ = [
+    "NonFiniteLossWarning",
     "SGD",
     "LinearRegressionScratch",
     "closed_form",

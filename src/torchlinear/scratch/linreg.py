@@ -42,6 +42,13 @@ from torchlinear._validation import (
     check_positive_int,
     check_same_length,
 )
+from torchlinear.scratch._checks import (
+    check_data_iter,
+    check_sgd,
+    check_squared_loss,
+    guarded_by,
+    warn_if_diverged,
+)
 
 __all__ = [
     "init_params",
@@ -137,6 +144,7 @@ def linreg(X: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.matmul(X, w) + b
 
 
+@guarded_by(check_squared_loss)
 def squared_loss(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     r"""The squared loss of every example, :math:`\ell^{(i)} = \tfrac12 (\hat y^{(i)} - y^{(i)})^2`.
 
@@ -168,14 +176,10 @@ def squared_loss(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     tensor([[0.5000],
             [2.0000]])
     """
-    if y_hat.numel() != y.numel():
-        raise ValueError(
-            f"y has shape {tuple(y.shape)} but the predictions have shape {tuple(y_hat.shape)}; "
-            "pass one target per prediction"
-        )
     return (y_hat - y.reshape(y_hat.shape)) ** 2 / 2
 
 
+@guarded_by(check_sgd)
 def sgd(params: Iterable[torch.Tensor], lr: float, batch_size: int) -> None:
     r"""One step of minibatch stochastic gradient descent, in place.
 
@@ -207,12 +211,11 @@ def sgd(params: Iterable[torch.Tensor], lr: float, batch_size: int) -> None:
     """
     with torch.no_grad():
         for param in params:
-            if param.grad is None:
-                raise ValueError("a parameter has no gradient; call loss.backward() first")
             param -= lr * param.grad / batch_size
             param.grad.zero_()
 
 
+@guarded_by(check_data_iter)
 def data_iter(
     batch_size: int,
     X: torch.Tensor,
@@ -243,12 +246,10 @@ def data_iter(
     >>> [len(yb) for _, yb in data_iter(2, X, y, torch.Generator().manual_seed(0))]
     [2, 2, 1]
     """
-    batch_size = check_positive_int("batch_size", batch_size)
-    check_same_length(X, y)
     num_examples = len(X)
     indices = torch.randperm(num_examples, generator=generator).to(X.device)
-    for start in range(0, num_examples, batch_size):
-        batch_indices = indices[start : start + batch_size]
+    for i in range(0, num_examples, batch_size):
+        batch_indices = indices[i : i + batch_size]
         yield X[batch_indices], y[batch_indices]
 
 
@@ -344,7 +345,7 @@ def train(
     X, y, lr, batch_size, epochs = _check_training_args(X, y, lr, batch_size, epochs, like=w)
     if X.shape[1] != w.shape[0]:
         raise ValueError(f"X has {X.shape[1]} features but w has {w.shape[0]} rows")
-    losses = []
+    losses, diverged = [], False
     for epoch in range(epochs):
         bar = _epoch_bar(f"scratch {epoch + 1}/{epochs}", math.ceil(len(X) / batch_size), progress)
         for X_batch, y_batch in data_iter(batch_size, X, y, generator):
@@ -356,6 +357,7 @@ def train(
                 bar.set_postfix(loss=f"{l.mean().item():.4g}", refresh=False)
         with torch.no_grad():
             losses.append(float(squared_loss(linreg(X, w, b), y).mean()))
+        diverged = warn_if_diverged(losses[-1], lr, epoch + 1, diverged)
         bar.set_postfix(loss=f"{losses[-1]:.4g}")
         bar.close()
     return losses
@@ -602,7 +604,7 @@ def train_module(
     first = next(iter(model.parameters()))
     X, y, lr, batch_size, epochs = _check_training_args(X, y, lr, batch_size, epochs, like=first)
     optimizer = SGD(model.parameters(), lr)
-    losses = []
+    losses, diverged = [], False
     for epoch in range(epochs):
         bar = _epoch_bar(f"module {epoch + 1}/{epochs}", math.ceil(len(X) / batch_size), progress)
         for X_batch, y_batch in data_iter(batch_size, X, y, generator):
@@ -615,6 +617,7 @@ def train_module(
                 bar.set_postfix(loss=f"{loss.item():.4g}", refresh=False)
         with torch.no_grad():
             losses.append(float(model.loss(model(X), y)))
+        diverged = warn_if_diverged(losses[-1], lr, epoch + 1, diverged)
         bar.set_postfix(loss=f"{losses[-1]:.4g}")
         bar.close()
     return losses

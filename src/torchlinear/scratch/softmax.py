@@ -49,6 +49,7 @@ from tqdm.auto import tqdm
 
 from torchlinear._validation import check_positive_float, check_positive_int
 from torchlinear.data.batching import iter_batches
+from torchlinear.scratch._checks import warn_if_diverged
 
 __all__ = [
     "softmax",
@@ -452,7 +453,8 @@ def train(
     if X_val is not None:
         history.update(val_loss=[], val_acc=[])
     bar = tqdm(total=epochs, desc="softmax, scratch", unit="epoch", disable=not progress)
-    for _ in range(epochs):
+    diverged = False
+    for epoch in range(epochs):
         for X_batch, y_batch in iter_batches(X, y, batch_size, generator=generator):
             l = softmax_cross_entropy(softmax_logits(X_batch, W, b), y_batch)
             l.mean().backward()
@@ -460,6 +462,7 @@ def train(
         train_loss, train_acc = evaluate(W, b, X, y)
         history["train_loss"].append(train_loss)
         history["train_acc"].append(train_acc)
+        diverged = warn_if_diverged(train_loss, lr, epoch + 1, diverged)
         bar.update()
         bar.set_postfix(loss=f"{train_loss:.4g}", acc=f"{train_acc:.3f}")
         if X_val is not None:

@@ -1,0 +1,189 @@
+# %% [markdown]
+# # 3.2 线性回归的从零开始实现
+#
+# 配合《动手学深度学习》3.2 节。下面的代码就是书里的代码：生成数据集、读取小批量、
+# 初始化参数、定义模型、定义损失函数、定义优化算法、训练。书里从 `d2l` 取用的函数
+# （`d2l.synthetic_data`、`d2l.linreg`、`d2l.squared_loss`、`d2l.sgd`）由
+# `from torchlinear import d2l` 提供，语义与书中一致，例如 `synthetic_data` 返回的标签形状是
+# `(n, 1)`。
+#
+# 最后我们用 `torchlinear.plots.loss_contours` 画出损失函数的等高线，看看**学习率**和
+# **批量大小**这两个超参数怎样改变每一步的走向；在 Jupyter 里装了 ipywidgets 时，可以拖动
+# 滑块实时调整。
+
+# %%
+import os
+import random
+import sys
+from pathlib import Path
+
+import matplotlib
+
+if "ipykernel" not in sys.modules:  # 作为脚本运行时只存图、不弹窗
+    matplotlib.use("Agg")
+import torch
+
+from torchlinear import d2l
+from torchlinear.plots import loss_contours
+
+FAST = os.environ.get("TORCHLINEAR_EXAMPLES_FAST", "0") not in ("", "0")
+OUT = Path(os.environ.get("TORCHLINEAR_EXAMPLES_OUT", "runs/examples"))
+OUT = OUT / "32_linear_regression_scratch"
+OUT.mkdir(parents=True, exist_ok=True)
+d2l.set_figure_dir(OUT)
+print("图保存在", OUT.resolve())
+random.seed(0)
+torch.manual_seed(0)
+
+# %% [markdown]
+# ## 生成数据集
+#
+# 1000 个样本，每个样本 2 个特征，服从标准正态分布；真实参数 `w = [2, −3.4]ᵀ`、`b = 4.2`，
+# 噪声的标准差为 0.01。
+
+# %%
+true_w = torch.tensor([2, -3.4])
+true_b = 4.2
+features, labels = d2l.synthetic_data(true_w, true_b, 1000)
+print("features:", features[0], "\nlabel:", labels[0])
+assert features.shape == (1000, 2) and labels.shape == (1000, 1)
+
+d2l.set_figsize()
+d2l.plt.scatter(features[:, (1)].detach().numpy(), labels.detach().numpy(), 1)
+d2l.plt.xlabel("x2")
+d2l.plt.ylabel("y")
+d2l.plt.savefig(OUT / "scatter.png", dpi=100, bbox_inches="tight")  # 书里直接显示；脚本里存盘
+
+# %% [markdown]
+# ## 读取数据集
+#
+# `data_iter` 打乱样本的下标，每次取出 `batch_size` 个样本组成一个小批量。
+
+
+# %%
+def data_iter(batch_size, features, labels):
+    num_examples = len(features)
+    indices = list(range(num_examples))
+    # 这些样本是随机读取的，没有特定的顺序
+    random.shuffle(indices)
+    for i in range(0, num_examples, batch_size):
+        batch_indices = torch.tensor(indices[i : min(i + batch_size, num_examples)])
+        yield features[batch_indices], labels[batch_indices]
+
+
+batch_size = 10
+for X, y in data_iter(batch_size, features, labels):
+    print(X, "\n", y)
+    break
+assert X.shape == (10, 2) and y.shape == (10, 1)
+
+# %% [markdown]
+# ## 初始化模型参数、定义模型、损失函数和优化算法
+
+# %%
+w = torch.normal(0, 0.01, size=(2, 1), requires_grad=True)
+b = torch.zeros(1, requires_grad=True)
+
+
+def linreg(X, w, b):
+    """线性回归模型"""
+    return torch.matmul(X, w) + b
+
+
+def squared_loss(y_hat, y):
+    """均方损失"""
+    return (y_hat - y.reshape(y_hat.shape)) ** 2 / 2
+
+
+def sgd(params, lr, batch_size):
+    """小批量随机梯度下降"""
+    with torch.no_grad():
+        for param in params:
+            param -= lr * param.grad / batch_size
+            param.grad.zero_()
+
+
+# d2l 里的同名函数与这里逐字相同
+assert torch.equal(linreg(X, w, b), d2l.linreg(X, w, b))
+assert torch.equal(squared_loss(linreg(X, w, b), y), d2l.squared_loss(d2l.linreg(X, w, b), y))
+
+# %% [markdown]
+# ## 训练
+#
+# 每个**迭代周期**（epoch）遍历一遍整个训练集；每个小批量算一次损失、反向传播、更新一次参数。
+# 学习率 `lr` 和迭代周期数 `num_epochs` 都是**超参数**。
+
+# %%
+lr = 0.03
+num_epochs = 3
+net = linreg
+loss = squared_loss
+
+epoch_losses = []
+for epoch in range(num_epochs):
+    for X, y in data_iter(batch_size, features, labels):
+        l = loss(net(X, w, b), y)  # X 和 y 的小批量损失
+        # l 的形状是 (batch_size, 1)，不是标量：把所有元素加起来，再求关于 [w, b] 的梯度
+        l.sum().backward()
+        sgd([w, b], lr, batch_size)  # 用参数的梯度更新参数
+    with torch.no_grad():
+        train_l = loss(net(features, w, b), labels)
+        epoch_losses.append(float(train_l.mean()))
+        print(f"epoch {epoch + 1}, loss {float(train_l.mean()):f}")
+
+print(f"w 的估计误差: {true_w - w.reshape(true_w.shape)}")
+print(f"b 的估计误差: {true_b - b}")
+assert (true_w - w.reshape(true_w.shape)).abs().max() < 0.01 and abs(true_b - b.item()) < 0.01
+# 噪声方差是 1e-4，平方损失带 1/2，所以损失降不到 5e-5 以下太多
+assert epoch_losses[-1] < 1e-4 and epoch_losses[0] > epoch_losses[-1]
+
+# %% [markdown]
+# ## 学习率与批量大小：在损失曲面上看
+#
+# 把偏置固定在最优值，平方损失就是 `(w1, w2)` 平面上的一个“碗”。下图画出它的等高线，
+# 以及从同一起点出发、用同一学习率各走 100 步的三条路径：全批量梯度下降、批量大小为 10 和
+# 256 的小批量随机梯度下降。批量越小，每一步越“抖”；学习率越大，每一步迈得越远，
+# 太大时会在碗壁之间来回跳，越跳越远。
+
+
+# %%
+def show_contours(lr=0.03, batch_size=10, steps=100):
+    return loss_contours(features, labels, lr=lr, batch_sizes=(batch_size, 256), steps=steps)
+
+
+try:
+    import ipywidgets  # 可选：只在 Jupyter 里拖动滑块时需要
+except ImportError:
+    ipywidgets = None
+
+if ipywidgets is not None and "ipykernel" in sys.modules:
+    from IPython.display import display
+
+    ipywidgets.interact(
+        lambda lr, batch_size: display(show_contours(lr, batch_size)),
+        lr=ipywidgets.FloatLogSlider(value=0.03, base=10, min=-3, max=0.5, step=0.1),
+        batch_size=ipywidgets.IntSlider(value=10, min=1, max=256, step=1),
+    )
+else:
+    # 没有 ipywidgets（或不在 Jupyter 里）时，画三张静态图：学习率偏小、合适、太大。
+    # 太大的学习率只走 12 步：再多走几步，路径就飞出画面了。
+    for name, rate, steps in (("small", 0.01, 100), ("good", 0.1, 100), ("too_large", 1.95, 12)):
+        fig = show_contours(rate, 10, steps)
+        fig.savefig(OUT / f"contours_lr_{name}.png", dpi=100, bbox_inches="tight")
+        print("已保存", OUT / f"contours_lr_{name}.png")
+
+# %% [markdown]
+# 同一学习率下，全批量梯度下降的每一步都正对着下坡方向；学习率超过 `2/λ_max(XᵀX/n)`
+# （这里约为 1.8）时路径发散；批量为 10 时，每个小批量的曲率有高有低，它在更小的学习率上就先
+# 发散了（第三张静态图里蓝色的路径）。这个阈值的来历见 `examples/11_linear_systems.py` 第 5 部分。
+
+# %%
+from torchlinear.plots import descent_paths  # noqa: E402
+
+H = features.T.double() @ features.double() / len(features)
+threshold = 2 / torch.linalg.eigvalsh(H).max().item()
+for factor, converges in ((0.9, True), (1.1, False)):
+    path = descent_paths(features, labels, lr=factor * threshold, batch_sizes=(), steps=300)
+    err = abs(path["full batch"][-1] - true_w.numpy()).max()
+    print(f"lr = {factor} × 2/λ_max = {factor * threshold:.3f}: 300 步后误差 {err:.3g}")
+    assert (err < 0.01) == converges

@@ -1,0 +1,798 @@
+r"""The helper names of 《动手学深度学习》 (Dive into Deep Learning), chapter 3, PyTorch edition.
+
+``from torchlinear import d2l`` gives the chapter's code the helpers it calls, with the book's
+names, arguments and return values, so that the code of sections 3.1–3.7 runs unchanged:
+
+======================================  ==========================================================
+section                                 helpers
+======================================  ==========================================================
+3.1 线性回归                            :class:`Timer`, :func:`plot`
+3.2 线性回归的从零开始实现              :func:`synthetic_data` (labels of shape ``(n, 1)``),
+                                        :func:`linreg`, :func:`squared_loss`, :func:`sgd`,
+                                        :func:`set_figsize`, ``d2l.plt``
+3.3 线性回归的简洁实现                  :func:`load_array`
+3.5 图像分类数据集                      :func:`load_data_fashion_mnist`, :func:`show_images`,
+                                        :func:`get_fashion_mnist_labels`,
+                                        :func:`get_dataloader_workers`
+3.6 softmax回归的从零开始实现           :class:`Accumulator`, :func:`accuracy` (a *count*),
+                                        :func:`evaluate_accuracy`, :func:`train_epoch_ch3`,
+                                        :class:`Animator`, :func:`train_ch3`, :func:`predict_ch3`
+======================================  ==========================================================
+
+Differences from the book, all additive:
+
+* Fashion-MNIST is read from the four official IDX files by
+  :func:`torchlinear.datasets.fashion_mnist` (no torchvision); ``resize`` is applied to each
+  minibatch with ``torch.nn.functional.interpolate`` (bilinear, antialiased).
+* Figures appear inline in a notebook. In a script they are saved as PNG files in
+  :func:`figure_dir` (the current folder unless :func:`set_figure_dir` says otherwise).
+* :func:`train_ch3` returns ``(train_loss, train_acc, test_acc)`` of the last 迭代周期 instead
+  of asserting that they look like the book's, and both trainers warn
+  (:class:`NonFiniteLossWarning`) when the loss stops being finite, naming the likely cause.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils import data
+
+from torchlinear.datasets import FASHION_MNIST_CLASSES, fashion_mnist
+from torchlinear.scratch._checks import NonFiniteLossWarning
+
+__all__ = [
+    "Accumulator",
+    "Animator",
+    "NonFiniteLossWarning",
+    "Timer",
+    "accuracy",
+    "evaluate_accuracy",
+    "figure_dir",
+    "get_dataloader_workers",
+    "get_fashion_mnist_labels",
+    "linreg",
+    "load_array",
+    "load_data_fashion_mnist",
+    "plot",
+    "predict_ch3",
+    "set_figsize",
+    "set_figure_dir",
+    "sgd",
+    "show_images",
+    "squared_loss",
+    "synthetic_data",
+    "train_ch3",
+    "train_epoch_ch3",
+    "use_svg_display",
+]
+
+# The book's Fashion-MNIST labels, in its spelling.
+_TEXT_LABELS = (
+    "t-shirt", "trouser", "pullover", "dress", "coat",
+    "sandal", "shirt", "sneaker", "bag", "ankle boot",
+)  # fmt: skip
+assert len(_TEXT_LABELS) == len(FASHION_MNIST_CLASSES)
+
+_figure_dir: Path | None = None
+_figure_counts: dict[str, int] = {}
+
+
+def __getattr__(name: str) -> Any:
+    # ``d2l.plt`` as in the book; pyplot is imported only when it is asked for.
+    if name == "plt":
+        import matplotlib.pyplot as plt
+
+        return plt
+    raise AttributeError(f"module 'torchlinear.d2l' has no attribute {name!r}")
+
+
+# --- figures ------------------------------------------------------------------------------
+
+
+def _in_notebook() -> bool:
+    return "ipykernel" in sys.modules
+
+
+def set_figure_dir(folder: str | os.PathLike[str] | None) -> None:
+    """Save the figures of scripts in ``folder`` (``None``: the current folder).
+
+    Examples
+    --------
+    >>> set_figure_dir(None)
+    >>> figure_dir() == Path.cwd()
+    True
+    """
+    global _figure_dir
+    _figure_dir = None if folder is None else Path(folder)
+
+
+def figure_dir() -> Path:
+    """The folder where scripts save figures (see :func:`set_figure_dir`).
+
+    Examples
+    --------
+    >>> isinstance(figure_dir(), Path)
+    True
+    """
+    return Path.cwd() if _figure_dir is None else _figure_dir
+
+
+def _save_png(fig: Any, path: Path) -> None:
+    """Write ``fig`` to ``path`` atomically (temporary file in the same folder, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _next_path(stem: str) -> Path:
+    _figure_counts[stem] = _figure_counts.get(stem, 0) + 1
+    return figure_dir() / f"{stem}-{_figure_counts[stem]}.png"
+
+
+def _emit(fig: Any, stem: str) -> Path | None:
+    """Show ``fig`` (a notebook draws pyplot figures itself) or save it as a PNG (a script)."""
+    if _in_notebook():
+        return None
+    path = _next_path(stem)
+    _save_png(fig, path)
+    return path
+
+
+def use_svg_display() -> None:
+    """Draw notebook figures as SVG (a no-op in scripts).
+
+    Examples
+    --------
+    >>> use_svg_display()
+    """
+    if _in_notebook():
+        from matplotlib_inline import backend_inline
+
+        backend_inline.set_matplotlib_formats("svg")
+
+
+def set_figsize(figsize: tuple[float, float] = (3.5, 2.5)) -> None:
+    """Set the size of the figures drawn next.
+
+    Examples
+    --------
+    >>> set_figsize((4, 3))
+    >>> import matplotlib
+    >>> [float(v) for v in matplotlib.rcParams["figure.figsize"]]
+    [4.0, 3.0]
+    >>> set_figsize()
+    """
+    import matplotlib
+
+    use_svg_display()
+    matplotlib.rcParams["figure.figsize"] = figsize
+
+
+def _set_axes(
+    axes: Any,
+    xlabel: str | None,
+    ylabel: str | None,
+    xlim: Sequence[float] | None,
+    ylim: Sequence[float] | None,
+    xscale: str,
+    yscale: str,
+    legend: Sequence[str] | None,
+) -> None:
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.set_xscale(xscale)
+    axes.set_yscale(yscale)
+    axes.set_xlim(xlim)
+    axes.set_ylim(ylim)
+    if legend:
+        axes.legend(legend)
+    axes.grid()
+
+
+def _as_numpy(v: Any) -> np.ndarray:
+    return v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v)
+
+
+def plot(
+    X: Any,
+    Y: Any = None,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    legend: Sequence[str] | None = None,
+    xlim: Sequence[float] | None = None,
+    ylim: Sequence[float] | None = None,
+    xscale: str = "linear",
+    yscale: str = "linear",
+    fmts: Sequence[str] = ("-", "m--", "g-.", "r:"),
+    figsize: tuple[float, float] = (3.5, 2.5),
+    axes: Any = None,
+) -> Any:
+    """Plot one or several curves, as the book's ``d2l.plot`` (3.1 draws normal densities).
+
+    ``X`` is one sequence (shared by every curve) or a list of them; ``Y`` likewise; with
+    ``Y`` omitted, ``X`` holds the y values against their indices.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> set_figure_dir(tempfile.mkdtemp())
+    >>> ax = plot(torch.arange(3.0), [torch.arange(3.0), 2 * torch.arange(3.0)], legend=["a", "b"])
+    >>> len(ax.get_lines())
+    2
+    >>> set_figure_dir(None)
+    """
+    import matplotlib.pyplot as plt
+
+    def has_one_axis(v: Any) -> bool:
+        return (hasattr(v, "ndim") and v.ndim == 1) or (
+            isinstance(v, list) and not hasattr(v[0], "__len__")
+        )
+
+    if Y is None:
+        X, Y = [[]] * len(X), X
+    if has_one_axis(X):
+        X = [X]
+    if has_one_axis(Y):
+        Y = [Y]
+    if len(X) != len(Y):
+        X = X * len(Y)
+    created = axes is None
+    if created:
+        set_figsize(figsize)
+        axes = plt.gca() if _in_notebook() else plt.figure().gca()
+    axes.cla()
+    for x, y, fmt in zip(X, Y, fmts * math.ceil(len(Y) / len(fmts)), strict=False):
+        if len(x):
+            axes.plot(_as_numpy(x), _as_numpy(y), fmt)
+        else:
+            axes.plot(_as_numpy(y), fmt)
+    _set_axes(axes, xlabel, ylabel, xlim, ylim, xscale, yscale, legend)
+    if created:
+        _emit(axes.figure, "plot")
+        if not _in_notebook():
+            plt.close(axes.figure)
+    return axes
+
+
+class Timer:
+    """Record running times, as the book's ``d2l.Timer``.
+
+    Examples
+    --------
+    >>> timer = Timer()
+    >>> t = timer.stop()
+    >>> len(timer.times), t >= 0, timer.sum() == t
+    (1, True, True)
+    """
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.start()
+
+    def start(self) -> None:
+        """Start the clock."""
+        self.tik = time.perf_counter()
+
+    def stop(self) -> float:
+        """Stop the clock; record and return the time since :meth:`start`."""
+        self.times.append(time.perf_counter() - self.tik)
+        return self.times[-1]
+
+    def avg(self) -> float:
+        """The mean of the recorded times."""
+        return sum(self.times) / len(self.times)
+
+    def sum(self) -> float:
+        """The total of the recorded times."""
+        return sum(self.times)
+
+    def cumsum(self) -> list[float]:
+        """The running totals of the recorded times."""
+        return np.array(self.times).cumsum().tolist()
+
+
+# --- 3.2 and 3.3: linear regression --------------------------------------------------------
+
+
+def synthetic_data(
+    w: torch.Tensor, b: float | torch.Tensor, num_examples: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Generate ``y = Xw + b + ε`` with ``X ~ N(0, 1)`` and ``ε ~ N(0, 0.01²)``.
+
+    Labels come back as a column, shape ``(num_examples, 1)``, as in the book. The random
+    numbers come from torch's global generator: call ``torch.manual_seed`` first for a
+    reproducible draw.
+
+    Examples
+    --------
+    >>> _ = torch.manual_seed(0)
+    >>> features, labels = synthetic_data(torch.tensor([2, -3.4]), 4.2, 1000)
+    >>> features.shape, labels.shape
+    (torch.Size([1000, 2]), torch.Size([1000, 1]))
+    """
+    X = torch.normal(0, 1, (num_examples, len(w)))
+    y = torch.matmul(X, w) + b
+    y += torch.normal(0, 0.01, y.shape)
+    return X, y.reshape((-1, 1))
+
+
+def linreg(X: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """The linear regression model ``Xw + b``.
+
+    Examples
+    --------
+    >>> linreg(torch.ones(2, 2), torch.ones(2, 1), torch.zeros(1)).tolist()
+    [[2.0], [2.0]]
+    """
+    return torch.matmul(X, w) + b
+
+
+def squared_loss(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The squared loss ``(ŷ − y)² / 2`` of each example (``y`` reshaped to ``ŷ``'s shape).
+
+    Examples
+    --------
+    >>> squared_loss(torch.tensor([[1.0], [3.0]]), torch.tensor([0.0, 1.0])).tolist()
+    [[0.5], [2.0]]
+    """
+    return (y_hat - y.reshape(y_hat.shape)) ** 2 / 2
+
+
+def sgd(params: Iterable[torch.Tensor], lr: float, batch_size: int) -> None:
+    """Minibatch stochastic gradient descent: ``p -= lr * p.grad / batch_size``, then zero grads.
+
+    Examples
+    --------
+    >>> w = torch.tensor([1.0], requires_grad=True)
+    >>> (4 * w).sum().backward()
+    >>> sgd([w], lr=0.5, batch_size=2)
+    >>> w.item(), w.grad.item()
+    (0.0, 0.0)
+    """
+    with torch.no_grad():
+        for param in params:
+            param -= lr * param.grad / batch_size
+            param.grad.zero_()
+
+
+def load_array(
+    data_arrays: Sequence[torch.Tensor], batch_size: int, is_train: bool = True
+) -> data.DataLoader:
+    """A PyTorch data iterator over ``data_arrays`` (shuffled when ``is_train``).
+
+    Examples
+    --------
+    >>> it = load_array((torch.zeros(5, 2), torch.zeros(5, 1)), 2, is_train=False)
+    >>> [len(y) for _, y in it]
+    [2, 2, 1]
+    """
+    dataset = data.TensorDataset(*data_arrays)
+    return data.DataLoader(dataset, batch_size, shuffle=is_train)
+
+
+# --- 3.5: the image classification data set ----------------------------------------------
+
+
+def get_fashion_mnist_labels(labels: Iterable[Any]) -> list[str]:
+    """The text labels of Fashion-MNIST class indices.
+
+    Examples
+    --------
+    >>> get_fashion_mnist_labels(torch.tensor([0, 9]))
+    ['t-shirt', 'ankle boot']
+    """
+    return [_TEXT_LABELS[int(i)] for i in labels]
+
+
+def show_images(
+    imgs: Any,
+    num_rows: int,
+    num_cols: int,
+    titles: Sequence[str] | None = None,
+    scale: float = 1.5,
+) -> np.ndarray:
+    """Draw a grid of images; return the array of axes (saved as a PNG in a script).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> set_figure_dir(tempfile.mkdtemp())
+    >>> axes = show_images(torch.rand(4, 8, 8), 2, 2, titles=list("abcd"))
+    >>> axes.shape
+    (4,)
+    >>> set_figure_dir(None)
+    """
+    import matplotlib.pyplot as plt
+
+    figsize = (num_cols * scale, num_rows * scale)
+    fig, axes = plt.subplots(num_rows, num_cols, figsize=figsize, squeeze=False)
+    axes = axes.flatten()
+    for i, (ax, img) in enumerate(zip(axes, imgs, strict=False)):
+        ax.imshow(_as_numpy(img), cmap="gray" if _as_numpy(img).ndim == 2 else None)
+        ax.axes.get_xaxis().set_visible(False)
+        ax.axes.get_yaxis().set_visible(False)
+        if titles:
+            ax.set_title(titles[i])
+    _emit(fig, "images")
+    if not _in_notebook():
+        plt.close(fig)
+    return axes
+
+
+def get_dataloader_workers() -> int:
+    """Worker processes for the data loaders: 0, the tensors are already in memory.
+
+    Examples
+    --------
+    >>> get_dataloader_workers()
+    0
+    """
+    return 0
+
+
+def _resizer(size: tuple[int, int]) -> Callable[[list[Any]], list[torch.Tensor]]:
+    def collate(batch: list[Any]) -> list[torch.Tensor]:
+        X, y = data.default_collate(batch)
+        X = nn.functional.interpolate(
+            X, size=size, mode="bilinear", align_corners=False, antialias=True
+        )
+        return [X, y]
+
+    return collate
+
+
+def load_data_fashion_mnist(
+    batch_size: int,
+    resize: int | tuple[int, int] | None = None,
+    *,
+    root: str | os.PathLike[str] | None = None,
+) -> tuple[data.DataLoader, data.DataLoader]:
+    """Fashion-MNIST as two data iterators, training (shuffled) and test.
+
+    Each minibatch is ``(X, y)``: ``X`` float32 in [0, 1] of shape ``(batch, 1, 28, 28)`` (what
+    the book's ``ToTensor`` gives), ``y`` int64 class indices. With ``resize`` the images are
+    resized, batch by batch, to ``resize × resize`` (or to ``resize = (height, width)``).
+
+    Parameters
+    ----------
+    batch_size : int
+        Examples per minibatch.
+    resize : int or (int, int), optional
+        The size to resize the images to.
+    root : path, optional
+        The folder that holds ``fashion-mnist/`` with the four official ``*-ubyte.gz`` files;
+        by default ``$TORCHLINEAR_DATA`` or the user cache
+        (see :func:`torchlinear.datasets.data_home`).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the files are missing (the message says where to put them and where to get them).
+
+    Examples
+    --------
+    >>> try:
+    ...     train_iter, test_iter = load_data_fashion_mnist(32, resize=64, root="/nonexistent")
+    ... except FileNotFoundError as error:
+    ...     print("missing files")
+    missing files
+    """
+    if isinstance(resize, int):
+        resize = (resize, resize)
+    ds = fashion_mnist(root)
+    collate = None if resize is None else _resizer(tuple(resize))
+    workers = get_dataloader_workers()
+    return (
+        data.DataLoader(
+            data.TensorDataset(ds.X_train, ds.y_train),
+            batch_size,
+            shuffle=True,
+            num_workers=workers,
+            collate_fn=collate,
+        ),
+        data.DataLoader(
+            data.TensorDataset(ds.X_test, ds.y_test),
+            batch_size,
+            shuffle=False,
+            num_workers=workers,
+            collate_fn=collate,
+        ),
+    )
+
+
+# --- 3.6: training and evaluating a classifier ---------------------------------------------
+
+
+class Accumulator:
+    """Sums over ``n`` variables (e.g. loss total, correct count, example count).
+
+    Examples
+    --------
+    >>> metric = Accumulator(2)
+    >>> metric.add(3, 10)
+    >>> metric.add(4.5, 20)
+    >>> metric[0], metric[1]
+    (7.5, 30.0)
+    """
+
+    def __init__(self, n: int) -> None:
+        self.data = [0.0] * n
+
+    def add(self, *args: float) -> None:
+        """Add one value to each of the sums."""
+        self.data = [a + float(b) for a, b in zip(self.data, args, strict=True)]
+
+    def reset(self) -> None:
+        """Set every sum back to zero."""
+        self.data = [0.0] * len(self.data)
+
+    def __getitem__(self, idx: int) -> float:
+        return self.data[idx]
+
+
+def accuracy(y_hat: torch.Tensor, y: torch.Tensor) -> float:
+    """The *number* of correct predictions (divide by ``len(y)`` for the rate).
+
+    ``y_hat`` may be scores of shape ``(n, q)`` (the largest wins) or predicted classes.
+
+    Examples
+    --------
+    >>> accuracy(torch.tensor([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]]), torch.tensor([1, 1, 1]))
+    2.0
+    """
+    if len(y_hat.shape) > 1 and y_hat.shape[1] > 1:
+        y_hat = y_hat.argmax(axis=1)
+    cmp = y_hat.type(y.dtype) == y
+    return float(cmp.type(y.dtype).sum())
+
+
+def evaluate_accuracy(
+    net: Callable[[torch.Tensor], torch.Tensor], data_iter: Iterable[Any]
+) -> float:
+    """The accuracy of ``net`` over a data iterator (``net.eval()`` first for a module).
+
+    Examples
+    --------
+    >>> it = load_array((torch.eye(2), torch.tensor([0, 1])), 1, is_train=False)
+    >>> evaluate_accuracy(lambda X: X, it)
+    1.0
+    """
+    if isinstance(net, nn.Module):
+        net.eval()
+    metric = Accumulator(2)
+    with torch.no_grad():
+        for X, y in data_iter:
+            metric.add(accuracy(net(X), y), y.numel())
+    return metric[0] / metric[1]
+
+
+def _warn_if_not_finite(total_loss: float, updater: Any, epoch: int | None = None) -> None:
+    if math.isfinite(total_loss):
+        return
+    if isinstance(updater, torch.optim.Optimizer):
+        rate = f"lr={updater.param_groups[0]['lr']:g}"
+    else:
+        rate = "the learning rate of your updater"
+    where = "" if epoch is None else f" in epoch {epoch}"
+    warnings.warn(
+        f"the training loss is {total_loss}{where}: the weights have diverged; "
+        f"{rate} is probably too large (or the loss is summed instead of averaged) — "
+        "lower it and start again from fresh weights",
+        NonFiniteLossWarning,
+        stacklevel=3,
+    )
+
+
+def train_epoch_ch3(
+    net: Callable[[torch.Tensor], torch.Tensor],
+    train_iter: Iterable[Any],
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    updater: torch.optim.Optimizer | Callable[[int], Any],
+) -> tuple[float, float]:
+    """Train for one 迭代周期; return the mean training loss and the training accuracy.
+
+    ``loss`` returns one value per example (``reduction='none'``). ``updater`` is a
+    ``torch.optim`` optimizer (the mean loss is differentiated) or a function of the batch
+    size, such as ``lambda batch_size: sgd([W, b], lr, batch_size)`` (the summed loss is).
+
+    Examples
+    --------
+    >>> _ = torch.manual_seed(0)
+    >>> net = nn.Linear(2, 2)
+    >>> it = load_array((torch.randn(20, 2), torch.randint(0, 2, (20,))), 5)
+    >>> opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    >>> loss, acc = train_epoch_ch3(net, it, nn.CrossEntropyLoss(reduction="none"), opt)
+    >>> 0 <= acc <= 1
+    True
+    """
+    if isinstance(net, nn.Module):
+        net.train()
+    metric = Accumulator(3)
+    for X, y in train_iter:
+        y_hat = net(X)
+        l = loss(y_hat, y)
+        if isinstance(updater, torch.optim.Optimizer):
+            updater.zero_grad()
+            l.mean().backward()
+            updater.step()
+        else:
+            l.sum().backward()
+            updater(X.shape[0])
+        metric.add(float(l.sum().detach()), accuracy(y_hat, y), y.numel())
+    _warn_if_not_finite(metric[0], updater)
+    return metric[0] / metric[2], metric[1] / metric[2]
+
+
+class Animator:
+    """Draw data as it arrives: redrawn in a notebook, saved as one PNG file in a script.
+
+    Parameters are the book's; ``path`` (a script's PNG) defaults to
+    ``figure_dir()/animator-<k>.png``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> animator = Animator(xlabel="epoch", legend=["loss"], path=Path(folder) / "a.png")
+    >>> for epoch in range(3):
+    ...     animator.add(epoch + 1, 1 / (epoch + 1))
+    >>> animator.path.exists(), animator.Y
+    (True, [[1.0, 0.5, 0.3333333333333333]])
+    """
+
+    def __init__(
+        self,
+        xlabel: str | None = None,
+        ylabel: str | None = None,
+        legend: Sequence[str] | None = None,
+        xlim: Sequence[float] | None = None,
+        ylim: Sequence[float] | None = None,
+        xscale: str = "linear",
+        yscale: str = "linear",
+        fmts: Sequence[str] = ("-", "m--", "g-.", "r:"),
+        nrows: int = 1,
+        ncols: int = 1,
+        figsize: tuple[float, float] = (3.5, 2.5),
+        *,
+        path: str | os.PathLike[str] | None = None,
+    ) -> None:
+        import matplotlib.pyplot as plt
+
+        legend = [] if legend is None else list(legend)
+        use_svg_display()
+        self.fig, axes = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False)
+        self.axes = axes.flatten()
+        self.config_axes = lambda: _set_axes(
+            self.axes[0], xlabel, ylabel, xlim, ylim, xscale, yscale, legend
+        )
+        self.X: list[list[float]] | None = None
+        self.Y: list[list[float]] | None = None
+        self.fmts = fmts
+        self.path = Path(path) if path is not None else None
+        if not _in_notebook():
+            if self.path is None:
+                self.path = _next_path("animator")
+            plt.close(self.fig)  # a script keeps the figure object, not a window
+
+    def add(self, x: Any, y: Any) -> None:
+        """Append one point to each curve (``y`` a number or one number per curve)."""
+        if not hasattr(y, "__len__"):
+            y = [y]
+        n = len(y)
+        if not hasattr(x, "__len__"):
+            x = [x] * n
+        if not self.X:
+            self.X = [[] for _ in range(n)]
+        if not self.Y:
+            self.Y = [[] for _ in range(n)]
+        for i, (a, b) in enumerate(zip(x, y, strict=True)):
+            if a is not None and b is not None:
+                self.X[i].append(float(a))
+                self.Y[i].append(float(b))
+        self.axes[0].cla()
+        for x_i, y_i, fmt in zip(self.X, self.Y, self.fmts, strict=False):
+            self.axes[0].plot(x_i, y_i, fmt)
+        self.config_axes()
+        if _in_notebook():
+            from IPython import display
+
+            display.display(self.fig)
+            display.clear_output(wait=True)
+        else:
+            assert self.path is not None
+            _save_png(self.fig, self.path)
+
+
+def train_ch3(
+    net: Callable[[torch.Tensor], torch.Tensor],
+    train_iter: Iterable[Any],
+    test_iter: Iterable[Any],
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    num_epochs: int,
+    updater: torch.optim.Optimizer | Callable[[int], Any],
+) -> tuple[float, float, float]:
+    """Train for ``num_epochs`` 迭代周期, drawing the training loss and both accuracies.
+
+    Returns ``(train_loss, train_acc, test_acc)`` of the last 迭代周期 (the book asserts
+    ``train_loss < 0.5`` and both accuracies above 0.7 on Fashion-MNIST; assert what fits
+    your data). Warns :class:`NonFiniteLossWarning` when the loss is ``inf`` or ``nan``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> set_figure_dir(tempfile.mkdtemp())
+    >>> _ = torch.manual_seed(0)
+    >>> X = torch.randn(100, 2)
+    >>> y = (X[:, 0] > 0).long()
+    >>> it = load_array((X, y), 10)
+    >>> net = nn.Linear(2, 2)
+    >>> opt = torch.optim.SGD(net.parameters(), lr=0.5)
+    >>> train_loss, train_acc, test_acc = train_ch3(
+    ...     net, it, it, nn.CrossEntropyLoss(reduction="none"), 5, opt)
+    >>> test_acc > 0.9
+    True
+    >>> set_figure_dir(None)
+    """
+    animator = Animator(
+        xlabel="epoch",
+        xlim=[1, num_epochs],
+        ylim=[0.3, 0.9],
+        legend=["train loss", "train acc", "test acc"],
+    )
+    train_loss, train_acc, test_acc = math.nan, math.nan, math.nan
+    warned = False
+    for epoch in range(num_epochs):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NonFiniteLossWarning)  # said once, below
+            train_loss, train_acc = train_epoch_ch3(net, train_iter, loss, updater)
+        test_acc = evaluate_accuracy(net, test_iter)
+        animator.add(epoch + 1, (train_loss, train_acc, test_acc))
+        if not warned and not math.isfinite(train_loss):
+            _warn_if_not_finite(train_loss, updater, epoch + 1)
+            warned = True
+    return train_loss, train_acc, test_acc
+
+
+def predict_ch3(
+    net: Callable[[torch.Tensor], torch.Tensor], test_iter: Iterable[Any], n: int = 6
+) -> list[str]:
+    """Show the first ``n`` test images titled with the true and the predicted label.
+
+    Returns the ``n`` predicted labels (the book returns nothing).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> set_figure_dir(tempfile.mkdtemp())
+    >>> it = load_array((torch.rand(4, 1, 28, 28), torch.tensor([0, 1, 2, 3])), 4, False)
+    >>> predict_ch3(lambda X: torch.eye(10)[:len(X)], it, n=2)
+    ['t-shirt', 'trouser']
+    >>> set_figure_dir(None)
+    """
+    X, y = next(iter(test_iter))
+    trues = get_fashion_mnist_labels(y)
+    preds = get_fashion_mnist_labels(net(X).argmax(axis=1))
+    titles = [true + "\n" + pred for true, pred in zip(trues, preds, strict=True)]
+    show_images(X[0:n].reshape((n, *X.shape[-2:])), 1, n, titles=titles[0:n])
+    return preds[0:n]

@@ -1,0 +1,102 @@
+"""The divergence warning of every trainer, and the guards kept outside the lean functions."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import math
+import warnings
+
+import pytest
+import torch
+
+from torchlinear.concise import linreg_net, train_concise
+from torchlinear.concise.softmax import softmax_net, train_softmax_concise
+from torchlinear.data import synthetic_regression
+from torchlinear.scratch import (
+    NonFiniteLossWarning,
+    data_iter,
+    init_params,
+    linreg,
+    sgd,
+    squared_loss,
+    train,
+)
+
+# `torchlinear.scratch.softmax` is also the name of a function that the package re-exports.
+scratch_softmax = importlib.import_module("torchlinear.scratch.softmax")
+
+
+def _regression():
+    X, y, _, _ = synthetic_regression([2.0, -3.4], 4.2, n=200, noise=0.01, seed=0)
+    return X, y
+
+
+def _diverging_warnings(run) -> list[warnings.WarningMessage]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = run()
+    return result, [w for w in caught if issubclass(w.category, NonFiniteLossWarning)]
+
+
+def test_scratch_train_warns_once_naming_the_learning_rate():
+    X, y = _regression()
+    w, b = init_params(2, generator=torch.Generator().manual_seed(0))
+    losses, caught = _diverging_warnings(
+        lambda: train(X, y, w, b, lr=300.0, batch_size=10, epochs=3,
+                      generator=torch.Generator().manual_seed(0))
+    )  # fmt: skip
+    assert not any(math.isfinite(v) for v in losses), losses  # the [inf, nan, nan] of the issue
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert "lr=300" in message and "lr=30" in message and message.startswith("scratch")
+
+
+def test_a_good_learning_rate_does_not_warn():
+    X, y = _regression()
+    w, b = init_params(2, generator=torch.Generator().manual_seed(0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NonFiniteLossWarning)
+        losses = train(X, y, w, b, lr=0.03, epochs=15, generator=torch.Generator().manual_seed(0))
+    assert losses[-1] < 1e-3
+
+
+def test_concise_trainers_warn_on_a_non_finite_loss():
+    X, y = _regression()
+    net = linreg_net(2, generator=torch.Generator().manual_seed(0))
+    losses, caught = _diverging_warnings(
+        lambda: train_concise(net, X, y, lr=300.0, epochs=3,
+                              generator=torch.Generator().manual_seed(0))
+    )  # fmt: skip
+    assert not math.isfinite(losses[-1]) and len(caught) == 1
+    assert str(caught[0].message).startswith("concise") and "lr=300" in str(caught[0].message)
+
+    Xc = torch.randn(64, 3, generator=torch.Generator().manual_seed(0))
+    yc = torch.randint(0, 3, (64,), generator=torch.Generator().manual_seed(1))  # not separable
+    net = softmax_net(3, 3, generator=torch.Generator().manual_seed(0))
+    fit, caught = _diverging_warnings(
+        lambda: train_softmax_concise(net, Xc, yc, lr=1e38, batch_size=16, epochs=2)
+    )
+    assert not math.isfinite(fit.history["train_loss"][-1]) and len(caught) == 1
+    assert "lr=1e+38" in str(caught[0].message)
+
+
+def test_scratch_softmax_train_warns_on_a_non_finite_loss():
+    Xc = torch.randn(64, 3, generator=torch.Generator().manual_seed(0))
+    yc = torch.randint(0, 3, (64,), generator=torch.Generator().manual_seed(1))  # not separable
+    fit, caught = _diverging_warnings(
+        lambda: scratch_softmax.train(Xc, yc, lr=1e38, batch_size=16, epochs=2)
+    )
+    assert not math.isfinite(fit.history["train_loss"][-1]) and len(caught) == 1
+
+
+@pytest.mark.parametrize(
+    ("func", "max_lines"),
+    [(linreg, 1), (squared_loss, 1), (sgd, 4), (data_iter, 5),
+     (scratch_softmax.softmax, 3), (scratch_softmax.cross_entropy, 1)],
+)  # fmt: skip
+def test_the_functions_a_learner_reads_are_as_short_as_the_books(func, max_lines):
+    source = inspect.getsource(inspect.unwrap(func))
+    body = source.split('"""')[-1].strip().splitlines()
+    assert len(body) <= max_lines, f"{func.__name__} has {len(body)} lines of code:\n{source}"
+    assert "raise" not in "\n".join(body) and "tqdm" not in "\n".join(body)
