@@ -9,6 +9,7 @@ checks) expect.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -74,6 +75,24 @@ class EstimatorInputMixin(StatefulMixin):
                 f"{self.n_features_in_} features as input"
             )
         return X_t
+
+    def _use_names(self, feature_names: Sequence[str] | None) -> None:
+        """Record column names given beside ``X`` (arrays carry none)."""
+        if feature_names is None:
+            return
+        names = [str(n) for n in feature_names]
+        if len(names) != self.n_features_in_:
+            raise ValueError(
+                f"{len(names)} feature names for X with {self.n_features_in_} columns"
+            )
+        self.feature_names_in_ = np.asarray(names, dtype=object)
+
+    def _set_n_features(self, n_features: int, feature_names: Sequence[str] | None) -> None:
+        """Record the shape of data the estimator did not see whole (chunks)."""
+        self.n_features_in_ = int(n_features)
+        if hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        self._use_names(feature_names)
 
     def _check_feature_names(self, names: np.ndarray | None, *, reset: bool) -> None:
         if reset:

@@ -22,10 +22,12 @@ the objective scikit-learn's ``Lasso``/``ElasticNet``/``Ridge`` minimise on raw 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -35,7 +37,75 @@ from torchlinear.losses import Loss, Penalty, get_loss
 from torchlinear.models import MLP, LinearModel, SoftmaxHead, Standardized
 from torchlinear.preprocessing import Standardizer
 
-__all__ = ["GradientFit", "fit_gradient"]
+__all__ = ["FitOptions", "GradientFit", "fit_gradient", "fit_gradient_chunks", "label_index"]
+
+
+@dataclass
+class FitOptions:
+    """What a caller adds to an estimator's own settings when it fits (the command line
+    does): names, validation data, early stopping, checkpoints and hooks.
+
+    Parameters
+    ----------
+    feature_names : sequence of str, optional
+        Become ``feature_names_in_`` (arrays carry no column names).
+    target_name : str, optional
+        The target's name (for the summary).
+    val_data : optional
+        Held-out data for the per-epoch validation loss: ``(X, y)`` with ``y`` as ``fit``
+        takes it (labels for classifiers), or for :meth:`fit_chunks` a callable returning
+        fresh ``(X, y)`` chunks.
+    patience, checkpoint, checkpoint_every, resume :
+        :class:`~torchlinear.engine.TrainConfig`'s settings of the same names.
+    metrics : sequence of str, optional
+        Extra per-epoch metrics (``"mse"``, ``"mae"``, ``"accuracy"``).
+    callbacks : sequence of Callback
+        Training hooks.
+
+    Examples
+    --------
+    >>> FitOptions(patience=3).config(TrainConfig(epochs=5)).patience
+    3
+    """
+
+    feature_names: Sequence[str] | None = None
+    target_name: str | None = None
+    val_data: Any = None
+    patience: int | None = None
+    checkpoint: str | None = None
+    checkpoint_every: int | None = None
+    resume: bool = False
+    metrics: Sequence[str] | None = None
+    callbacks: Sequence[Callback] = field(default_factory=tuple)
+
+    def config(self, config: TrainConfig) -> TrainConfig:
+        """``config`` with these options' training settings."""
+        changes: dict[str, Any] = {"resume": self.resume}
+        if self.patience is not None:
+            changes["patience"] = self.patience
+        if self.checkpoint is not None:
+            changes["checkpoint"] = self.checkpoint
+            changes["checkpoint_every"] = self.checkpoint_every or max(1, config.epochs // 20)
+        return replace(config, **changes)
+
+
+def label_index(classes: np.ndarray, y: Any) -> np.ndarray:
+    """Position of each label in the sorted ``classes``; -1 for labels not among them.
+
+    Examples
+    --------
+    >>> label_index(np.array(["a", "b"]), ["b", "c", "a"]).tolist()
+    [1, -1, 0]
+    """
+    y = np.asarray(y)
+    try:
+        index = np.searchsorted(classes, y)
+    except TypeError:  # labels of another type than the classes: none matches
+        return np.full(len(y), -1, dtype=np.int64)
+    index = np.clip(index, 0, len(classes) - 1)
+    with np.errstate(all="ignore"):
+        equal = np.asarray(classes[index] == y, dtype=bool)
+    return np.where(equal, index, -1).astype(np.int64)
 
 
 @dataclass
@@ -54,6 +124,8 @@ class GradientFit:
         (regression, shape ``(n,)`` or ``(n, k)``) or class logits ``(n, k)``.
     standardizer : Standardizer or None
         The fitted standardizer (``None`` with ``standardize=False``).
+    classes : ndarray or None
+        The sorted class labels found by :func:`fit_gradient_chunks` (classification).
     history : History
         Per-epoch losses and metrics.
     config : TrainConfig
@@ -72,6 +144,7 @@ class GradientFit:
     config: TrainConfig
     loss: Loss
     penalty: Penalty
+    classes: np.ndarray | None = None
 
     @torch.no_grad()
     def output(self, X: torch.Tensor) -> torch.Tensor:
@@ -259,14 +332,185 @@ def fit_gradient(
         metrics=metrics,
         callbacks=callbacks,
     )
+    return _finish(inner, module, standardizer, history, config, loss_fn, penalty)
+
+
+def _finish(
+    inner: nn.Module,
+    module: nn.Module,
+    standardizer: Standardizer | None,
+    history: History,
+    config: TrainConfig,
+    loss_fn: Loss,
+    penalty: Penalty,
+    classes: np.ndarray | None = None,
+) -> GradientFit:
+    """The trained model's coefficients on the original scale, as a :class:`GradientFit`."""
     coef = intercept = None
-    if model == "linear":
-        assert isinstance(inner, LinearModel)
+    if isinstance(inner, LinearModel):
         coef = inner.coef.clone()
         intercept = None if inner.intercept is None else inner.intercept.clone()
         if isinstance(module, Standardized):
             coef, intercept = _to_original(coef, intercept, module)
-    return GradientFit(coef, intercept, module, standardizer, history, config, loss_fn, penalty)
+    return GradientFit(
+        coef, intercept, module, standardizer, history, config, loss_fn, penalty, classes
+    )
+
+
+Chunks = Callable[[], Iterable[tuple[Any, Any]]]
+
+
+def fit_gradient_chunks(
+    chunks: Chunks,
+    *,
+    n_features: int,
+    loss: str | Loss = "squared",
+    delta: float = 1.0,
+    alpha: float = 0.0,
+    l1_ratio: float = 0.0,
+    model: str = "linear",
+    hidden: int = 64,
+    standardize: bool = True,
+    fit_intercept: bool = True,
+    config: TrainConfig | None = None,
+    val_chunks: Chunks | None = None,
+    metrics: Sequence[str] | None = None,
+    callbacks: Sequence[Callback] = (),
+    dtype: torch.dtype = torch.float64,
+    penalty_on_sum: bool = False,
+) -> GradientFit:
+    """:func:`fit_gradient` for data read in chunks, every epoch again (a file).
+
+    A first pass over ``chunks`` counts the rows, fits the standardizer, finds the classes
+    (labels of any type, for ``loss="ce"``) and the target's mean (squared loss) or the
+    median of a sample of it (robust losses) for the initial intercept; then the model
+    trains on the stream with :func:`torchlinear.engine.train`.
+
+    Parameters
+    ----------
+    chunks : callable
+        Returns a fresh iterable of ``(X, y)`` chunks (arrays or tensors; ``y`` of
+        regression targets or class labels) in the same order on every call.
+    n_features : int
+    val_chunks : callable, optional
+        Held-out rows in the same form; labels not seen in training are skipped.
+    dtype : torch.dtype, default float64
+        The training dtype.
+    penalty_on_sum : bool, default False
+        ``alpha`` penalises the *sum* of the losses (as ``LinearRegression``'s): it is
+        divided by the number of rows, known after the first pass.
+    loss, delta, alpha, l1_ratio, model, hidden, standardize, fit_intercept, config :
+        As for :func:`fit_gradient`.
+    metrics, callbacks :
+        As for :func:`fit_gradient`.
+
+    Returns
+    -------
+    GradientFit
+        With ``classes`` for classification.
+
+    Examples
+    --------
+    >>> g = np.random.default_rng(0)
+    >>> X = g.normal(size=(400, 2))
+    >>> y = X @ [1.5, -2.0] + 0.5
+    >>> parts = lambda: ((X[i : i + 100], y[i : i + 100]) for i in range(0, 400, 100))
+    >>> cfg = TrainConfig(optimizer="lbfgs", epochs=5, seed=0)
+    >>> fit = fit_gradient_chunks(parts, n_features=2, config=cfg)
+    >>> [round(v, 4) for v in fit.coef[0].tolist()], round(float(fit.intercept[0]), 4)
+    ([1.5, -2.0], 0.5)
+    """
+    config = config if config is not None else TrainConfig()
+    loss_fn = get_loss(loss, delta=delta)
+    classification = loss_fn.task == "classification"
+    d = check_positive_int("n_features", n_features)
+    scaler = Standardizer(with_mean=fit_intercept)
+    n = 0
+    y_sum = 0.0
+    y_sample: list[np.ndarray] = []
+    labels: dict[Any, float] = {}
+    for X, y in chunks():
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != d:
+            raise ValueError(f"a chunk has X of shape {X.shape}; expected {d} feature(s)")
+        if not len(X):
+            continue
+        n += len(X)
+        if standardize:
+            scaler.partial_fit(X)
+        y = np.asarray(y)
+        if classification:
+            values, counts = np.unique(y, return_counts=True)
+            for v, c in zip(values.tolist(), counts.tolist(), strict=True):
+                labels[v] = labels.get(v, 0) + c
+        else:
+            yf = y.astype(np.float64)
+            y_sum += float(yf.sum())
+            y_sample.append(yf[:: max(1, len(yf) // 256)])
+    if n == 0:
+        raise ValueError("the data is empty: there are no rows to train on")
+    classes = None
+    k = 1
+    if classification:
+        classes = np.asarray(sorted(labels), dtype=object)
+        with contextlib.suppress(TypeError, ValueError):
+            typed = np.asarray(sorted(labels))
+            if typed.dtype.kind != "U":
+                classes = typed
+        if len(classes) < 2:
+            raise ValueError(
+                "the target has only one class in the training rows; a classifier needs at "
+                "least 2"
+            )
+        k = len(classes)
+    inner = _build(model, d, k, hidden, classification, fit_intercept, 1, config.seed, dtype)
+    if fit_intercept:
+        bias = _output_bias(inner)
+        with torch.no_grad():
+            if classes is not None:
+                counts_t = torch.tensor(
+                    [labels[c] for c in classes.tolist()], dtype=torch.float64
+                )
+                bias.copy_(torch.log((counts_t + 1.0) / (counts_t.sum() + k)).to(bias.dtype))
+            elif loss_fn.name == "squared":
+                bias.fill_(y_sum / n)
+            else:
+                bias.fill_(float(np.median(np.concatenate(y_sample))))
+    module: nn.Module = inner
+    standardizer = None
+    if standardize:
+        standardizer = scaler
+        module = Standardized(inner, scaler.mean_, scaler.scale_)
+
+    def mapped(source: Chunks) -> Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]]:
+        def stream() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            for X, y in source():
+                X, y = np.asarray(X), np.asarray(y)
+                if classes is not None:
+                    index = label_index(classes, y)
+                    known = index >= 0
+                    X, y = X[known], index[known]
+                else:
+                    y = y.astype(np.float64)
+                if len(X):
+                    yield np.ascontiguousarray(X), y
+
+        return stream
+
+    if metrics is None and classification:
+        metrics = ["accuracy"]
+    penalty = Penalty(alpha / n if penalty_on_sum else alpha, l1_ratio)
+    history = train(
+        module,
+        mapped(chunks),
+        loss_fn,
+        config,
+        penalty=penalty,
+        val_data=None if val_chunks is None else mapped(val_chunks),
+        metrics=metrics,
+        callbacks=callbacks,
+    )
+    return _finish(inner, module, standardizer, history, config, loss_fn, penalty, classes)
 
 
 def _to_original(

@@ -126,8 +126,8 @@ class StatefulMixin:
         >>> from torchlinear import LinearRegression
         >>> X = np.array([[0.0], [1.0], [2.0]])
         >>> tensors, meta = LinearRegression().fit(X, 2 * X[:, 0]).get_state()
-        >>> meta["class"], sorted(tensors)[:2]
-        ('LinearRegression', ['attr.coef_', 'attr.intercept_'])
+        >>> meta["class"], sorted(meta["attributes"])[:3]
+        ('LinearRegression', ['coef_', 'cond_', 'intercept_'])
         """
         check_is_fitted(self)
         tensors: dict[str, torch.Tensor] = {}

@@ -74,7 +74,14 @@ from torchlinear._validation import (
     check_same_length,
     resolve_device,
 )
+from torchlinear.engine import TrainConfig
 from torchlinear.estimators._base import EstimatorInputMixin, _assert_finite, _object_to_float
+from torchlinear.estimators._gradient import (
+    FitOptions,
+    GradientFit,
+    fit_gradient,
+    fit_gradient_chunks,
+)
 from torchlinear.exact import GramStats, LstsqSolution, TSQRStats, lstsq
 from torchlinear.exact.driver import LOCAL, Combine, SmallData, solve_exact, solve_statistics
 from torchlinear.stats import OLSSummary, ols_summary
@@ -323,7 +330,9 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fitting
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> LinearRegression:
+    def fit(
+        self, X: Any, y: Any, sample_weight: Any = None, *, options: FitOptions | None = None
+    ) -> LinearRegression:
         """Fit the model; return ``self``.
 
         Parameters
@@ -335,6 +344,9 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         sample_weight : array-like or Tensor, shape (n,), optional
             Non-negative weights multiplying each squared residual; an integer weight is
             the same as repeating the row.
+        options : FitOptions, optional
+            Names, and for the gradient solvers validation data, early stopping,
+            checkpoints and callbacks (:class:`~torchlinear.estimators.FitOptions`).
 
         Raises
         ------
@@ -347,9 +359,13 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
             X_t = self._validate_X(X, reset=True, finite=not params["exact"])
             Y, single, target_names = self._validate_y(y, X_t.shape[0])
             w = self._validate_weight(sample_weight, X_t.shape[0])
+        options = options or FitOptions()
+        self._use_names(options.feature_names)
         self._stream: GramStats | TSQRStats | None = None
         self._single = single
         self._target_names = target_names
+        if options.target_name is not None:
+            self._target_names = [str(options.target_name)]
         if params["exact"]:
             solver = "auto" if self.solver == "auto" else self.solver
             sol = lstsq(
@@ -365,7 +381,7 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
             )
             self._store_solution(sol)
         else:
-            self._fit_gradient(X_t, Y, w, params)
+            self._fit_gradient(X_t, Y, w, params, options)
         return self
 
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> LinearRegression:
@@ -425,12 +441,16 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         feature_names: Sequence[str] | None = None,
         target_name: str | None = None,
         combine: Combine = LOCAL,
+        options: FitOptions | None = None,
     ) -> LinearRegression:
-        """Fit the exact solvers on data that is read in chunks (a file, a rank's shard).
+        """Fit on data that is read in chunks (a file larger than memory, a rank's shard).
 
-        The same solve as :meth:`fit` (:func:`torchlinear.exact.solve_exact`): one pass
-        accumulates the statistics, and only an ill-conditioned design asks for another
-        pass (the QR fallback) — so ``chunks`` is called once per pass.
+        The exact solvers run the same solve as :meth:`fit`
+        (:func:`torchlinear.exact.solve_exact`): one pass accumulates the statistics, and
+        only an ill-conditioned design asks for another pass (the QR fallback). The
+        gradient solvers train on the stream, one pass per epoch after a first pass for
+        the standardization (:func:`~torchlinear.estimators._gradient.fit_gradient_chunks`).
+        ``chunks`` is called once per pass.
 
         Parameters
         ----------
@@ -444,7 +464,10 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
             Names for ``feature_names_in_``, warnings and the summary.
         combine : Combine, default LOCAL
             :data:`torchlinear.distributed.RANKS` inside a process group: each rank passes
-            its own rows and all get the fit of all the rows.
+            its own rows and all get the exact fit of all the rows.
+        options : FitOptions, optional
+            For the gradient solvers: validation chunks (``val_data``, a callable like
+            ``chunks``), early stopping, checkpoints, callbacks.
 
         Returns
         -------
@@ -452,7 +475,7 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
 
         Examples
         --------
-        >>> X = np.arange(10.0).reshape(5, 2)
+        >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 3.0], [4.0, 1.0]])
         >>> y = X @ [1.0, 2.0] + 3.0
         >>> halves = lambda: [(X[:3], y[:3]), (X[3:], y[3:])]
         >>> model = LinearRegression().fit_chunks(halves, n_features=2)
@@ -460,11 +483,7 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         array([6.])
         """
         params = self._check_params()
-        if not params["exact"]:
-            raise ValueError(
-                "fit_chunks runs the exact solvers only (loss='squared', l1_ratio=0, solver "
-                "'auto', 'cholesky', 'qr' or 'svd')"
-            )
+        options = options or FitOptions()
         n_features = check_positive_int("n_features", n_features)
 
         def stream() -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
@@ -474,6 +493,35 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
                 w = None if len(item) < 3 or item[2] is None else torch.as_tensor(item[2])
                 yield X, y, w
 
+        n_names = None if feature_names is None else list(feature_names)
+        self._single = True
+        self._stream = None
+        self._target_names = None if target_name is None else [str(target_name)]
+        if not params["exact"]:
+            if combine is not LOCAL:
+                raise ValueError(
+                    "gradient training on chunks takes each process's data as a whole; "
+                    "pass combine=LOCAL"
+                )
+            device = resolve_device(self.device)
+            fit = fit_gradient_chunks(
+                chunks,
+                n_features=n_features,
+                loss=self.loss,
+                delta=params["delta"],
+                alpha=params["alpha"],
+                penalty_on_sum=True,
+                l1_ratio=params["l1_ratio"],
+                standardize=params["alpha"] == 0,
+                fit_intercept=bool(self.fit_intercept),
+                config=options.config(self._train_config(params, device)),
+                val_chunks=options.val_data,
+                metrics=options.metrics,
+                callbacks=options.callbacks,
+            )
+            self._set_n_features(n_features, n_names)
+            self._store_gradient_fit(fit, params["optimizer"])
+            return self
         sol = solve_exact(
             stream,
             alpha=params["alpha"],
@@ -484,14 +532,7 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
             combine=combine,
             shape=(n_features, 1),
         )
-        self.n_features_in_ = n_features
-        if feature_names is not None:
-            self.feature_names_in_ = np.asarray([str(n) for n in feature_names], dtype=object)
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
-        self._stream = None
-        self._single = sol.coef.shape[1] == 1
-        self._target_names = None if target_name is None else [str(target_name)]
+        self._set_n_features(n_features, n_names)
         self._store_solution(sol)
         return self
 
@@ -516,28 +557,32 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         if hasattr(self, "history_"):
             del self.history_
 
-    def _fit_gradient(
-        self, X: torch.Tensor, Y: torch.Tensor, w: torch.Tensor | None, params: dict[str, Any]
-    ) -> None:
-        from torchlinear.engine import TrainConfig
-        from torchlinear.estimators._gradient import fit_gradient
-
+    def _train_config(self, params: dict[str, Any], device: torch.device) -> TrainConfig:
         optimizer = params["optimizer"]
-        total = float(X.shape[0]) if w is None else float(w.sum())
-        dev = self._compute_device(X)
         seed = self.random_state
         if seed is not None and not isinstance(seed, numbers.Integral):
             seed = int(np.random.RandomState(seed).randint(0, 2**31 - 1))
-        config = TrainConfig(
+        return TrainConfig(
             epochs=params["max_iter"] or _DEFAULT_EPOCHS[optimizer],
             batch_size=params["batch_size"],
             lr=params["lr"],
             optimizer=optimizer,
             tol=params["tol"] if params["tol"] > 0 else None,
             seed=seed,
-            device=str(dev),
+            device=str(device),
             progress=bool(self.progress),
         )
+
+    def _fit_gradient(
+        self,
+        X: torch.Tensor,
+        Y: torch.Tensor,
+        w: torch.Tensor | None,
+        params: dict[str, Any],
+        options: FitOptions,
+    ) -> None:
+        total = float(X.shape[0]) if w is None else float(w.sum())
+        dev = self._compute_device(X)
         target = Y[:, 0] if self._single else Y
         fit = fit_gradient(
             X.to(dev),
@@ -549,8 +594,14 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
             l1_ratio=params["l1_ratio"],
             standardize=params["alpha"] == 0,
             fit_intercept=bool(self.fit_intercept),
-            config=config,
+            config=options.config(self._train_config(params, dev)),
+            val_data=options.val_data,
+            metrics=options.metrics,
+            callbacks=options.callbacks,
         )
+        self._store_gradient_fit(fit, params["optimizer"])
+
+    def _store_gradient_fit(self, fit: GradientFit, optimizer: str) -> None:
         assert fit.coef is not None
         coef = fit.coef.detach().to(torch.float64).cpu().numpy()
         k = coef.shape[0]

@@ -22,7 +22,7 @@ fraction of the training rows.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -41,7 +41,15 @@ from torchlinear._validation import (
     check_positive_int,
     resolve_device,
 )
+from torchlinear.engine import TrainConfig
 from torchlinear.estimators._base import EstimatorInputMixin
+from torchlinear.estimators._gradient import (
+    FitOptions,
+    GradientFit,
+    fit_gradient,
+    fit_gradient_chunks,
+    label_index,
+)
 from torchlinear.models import MLP, Standardized
 from torchlinear.preprocessing import Standardizer
 
@@ -85,9 +93,7 @@ class _MLPBase(EstimatorInputMixin, BaseEstimator):
             ),
         }
 
-    def _train_config(self, params: dict[str, Any], device: torch.device, **overrides: Any):
-        from torchlinear.engine import TrainConfig
-
+    def _train_config(self, params: dict[str, Any], device: torch.device) -> TrainConfig:
         seed = self.random_state
         if seed is not None and not isinstance(seed, int | np.integer):
             seed = int(np.random.RandomState(seed).randint(0, 2**31 - 1))
@@ -105,7 +111,6 @@ class _MLPBase(EstimatorInputMixin, BaseEstimator):
         if self.early_stopping:
             settings["val_split"] = params["validation_fraction"]
             settings["patience"] = params["n_iter_no_change"]
-        settings.update(overrides)
         return TrainConfig(**settings)
 
     def _device(self, X: Any) -> torch.device:
@@ -121,14 +126,11 @@ class _MLPBase(EstimatorInputMixin, BaseEstimator):
         *,
         loss: str,
         n_classes: int | None,
+        options: FitOptions,
         val_data: Any = None,
-        config_overrides: dict[str, Any] | None = None,
-        callbacks: Any = (),
     ) -> None:
-        from torchlinear.estimators._gradient import fit_gradient
-
         device = X.device
-        config = self._train_config(params, device, **(config_overrides or {}))
+        config = options.config(self._train_config(params, device))
         fit = fit_gradient(
             X,
             target,
@@ -142,8 +144,12 @@ class _MLPBase(EstimatorInputMixin, BaseEstimator):
             standardize=bool(self.standardize),
             config=config,
             val_data=val_data,
-            callbacks=callbacks,
+            metrics=options.metrics,
+            callbacks=options.callbacks,
         )
+        self._store_fit(fit, config, device)
+
+    def _store_fit(self, fit: GradientFit, config: TrainConfig, device: torch.device) -> None:
         self.module_ = fit.module.eval()
         self.standardizer_ = fit.standardizer
         self.history_ = fit.history
@@ -163,6 +169,60 @@ class _MLPBase(EstimatorInputMixin, BaseEstimator):
         self.solver_ = self.solver
         self.device_ = device
         self.train_config_ = config
+
+    def fit_chunks(
+        self,
+        chunks: Callable[[], Iterable[tuple[Any, Any]]],
+        *,
+        n_features: int,
+        feature_names: Sequence[str] | None = None,
+        options: FitOptions | None = None,
+    ) -> _MLPBase:
+        """Train on data read in chunks, every epoch again (a file larger than memory).
+
+        A first pass fits the standardizer (and finds the classes); then the network
+        trains on the stream. ``chunks`` returns a fresh iterable of ``(X, y)`` chunks in
+        the same order on every call; ``options.val_data`` may be such a callable too.
+        ``early_stopping``'s random split needs the data in memory: give validation
+        chunks and ``options.patience`` instead.
+
+        Examples
+        --------
+        >>> g = np.random.default_rng(0)
+        >>> X = g.normal(size=(200, 2))
+        >>> parts = lambda: ((X[i : i + 50], X[i : i + 50, 0]) for i in range(0, 200, 50))
+        >>> net = MLPRegressor(hidden=8, max_iter=5, random_state=0)
+        >>> net.fit_chunks(parts, n_features=2).predict(X[:3]).shape
+        (3,)
+        """
+        params = self._check_params()
+        options = options or FitOptions()
+        classifier = isinstance(self, ClassifierMixin)
+        device = resolve_device(self.device)
+        config = options.config(self._train_config(params, device))
+        fit = fit_gradient_chunks(
+            chunks,
+            n_features=n_features,
+            loss="ce" if classifier else self.loss,
+            delta=getattr(self, "delta", 1.0),
+            alpha=params["alpha"],
+            l1_ratio=params["l1_ratio"],
+            model="mlp",
+            hidden=params["hidden"],
+            standardize=bool(self.standardize),
+            config=config,
+            val_chunks=options.val_data,
+            metrics=options.metrics,
+            callbacks=options.callbacks,
+        )
+        self._set_n_features(n_features, feature_names)
+        if classifier:
+            assert fit.classes is not None
+            self.classes_ = fit.classes
+        else:
+            self.n_outputs_ = 1
+        self._store_fit(fit, config, device)
+        return self
 
     _special_state = ("module_", "standardizer_")
 
@@ -346,8 +406,11 @@ class MLPRegressor(RegressorMixin, _MLPBase):
             raise ValueError(f"y has {len(Y)} rows but X has {n}")
         return Y
 
-    def fit(self, X: Any, y: Any) -> MLPRegressor:
+    def fit(self, X: Any, y: Any, *, options: FitOptions | None = None) -> MLPRegressor:
         """Fit the network to ``X`` (n, d) and ``y`` (n,) or (n, k); return ``self``.
+
+        ``options`` (:class:`~torchlinear.estimators.FitOptions`) adds names, validation
+        data, early stopping, checkpoints and callbacks.
 
         Raises
         ------
@@ -355,15 +418,20 @@ class MLPRegressor(RegressorMixin, _MLPBase):
             Bad parameters or data (shapes, NaN/inf, non-numeric columns), or
             :class:`~torchlinear.engine.DivergenceError` when training diverges.
         """
-        return self._fit(X, y)
-
-    def _fit(self, X: Any, y: Any, **training: Any) -> MLPRegressor:
+        options = options or FitOptions()
         params = self._check_params()
         device = self._device(X)
         X_t = self._validate_X(X, reset=True, device=device)
+        self._use_names(options.feature_names)
         Y = self._prepare_y(y, len(X_t), X_t.dtype, X_t.device)
         self.n_outputs_ = 1 if Y.ndim == 1 else int(Y.shape[1])
-        self._train(X_t, Y, params, loss=self.loss, n_classes=None, **training)
+        val = options.val_data
+        if val is not None:
+            val = (
+                torch.as_tensor(np.asarray(val[0]), dtype=X_t.dtype),
+                torch.as_tensor(np.asarray(val[1]), dtype=X_t.dtype),
+            )
+        self._train(X_t, Y, params, loss=self.loss, n_classes=None, options=options, val_data=val)
         return self
 
     def predict(self, X: Any) -> np.ndarray | torch.Tensor:
@@ -463,8 +531,11 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
             )
         return index.reshape(-1)
 
-    def fit(self, X: Any, y: Any) -> MLPClassifier:
+    def fit(self, X: Any, y: Any, *, options: FitOptions | None = None) -> MLPClassifier:
         """Fit the network to features ``X`` and labels ``y`` (any type); return ``self``.
+
+        ``options`` (:class:`~torchlinear.estimators.FitOptions`) adds names, validation
+        data (labels), early stopping, checkpoints and callbacks.
 
         Raises
         ------
@@ -472,15 +543,21 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
             Bad parameters or data, a single class, or
             :class:`~torchlinear.engine.DivergenceError` when training diverges.
         """
-        return self._fit(X, y)
-
-    def _fit(self, X: Any, y: Any, **training: Any) -> MLPClassifier:
+        options = options or FitOptions()
         params = self._check_params()
         device = self._device(X)
         X_t = self._validate_X(X, reset=True, device=device)
+        self._use_names(options.feature_names)
         index = self._encode(y, len(X_t))
         target = torch.from_numpy(index.astype(np.int64)).to(X_t.device)
-        self._train(X_t, target, params, loss="ce", n_classes=len(self.classes_), **training)
+        val = None
+        if options.val_data is not None:
+            Xv, yv = options.val_data
+            known = label_index(self.classes_, np.asarray(yv))
+            keep = known >= 0
+            val = (torch.as_tensor(np.asarray(Xv)[keep]), torch.from_numpy(known[keep]))
+        k = len(self.classes_)
+        self._train(X_t, target, params, loss="ce", n_classes=k, options=options, val_data=val)
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:

@@ -67,6 +67,7 @@ import math
 import numbers
 import secrets
 import warnings
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -85,7 +86,16 @@ from torchlinear._validation import (
     check_positive_int,
     resolve_device,
 )
+from torchlinear.engine import History, TrainConfig, train
 from torchlinear.estimators._base import EstimatorInputMixin
+from torchlinear.estimators._gradient import (
+    FitOptions,
+    fit_gradient,
+    fit_gradient_chunks,
+    label_index,
+)
+from torchlinear.losses import Penalty
+from torchlinear.models import SoftmaxHead
 
 __all__ = ["SoftmaxRegression"]
 
@@ -270,7 +280,9 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fitting
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> SoftmaxRegression:
+    def fit(
+        self, X: Any, y: Any, sample_weight: Any = None, *, options: FitOptions | None = None
+    ) -> SoftmaxRegression:
         """Fit the model to features ``X`` and labels ``y``; return ``self``.
 
         Parameters
@@ -281,6 +293,9 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
             Class labels of any type; at least two classes.
         sample_weight : array-like, shape (n,), optional
             Non-negative weights; a weight of 2 counts a sample twice.
+        options : FitOptions, optional
+            Names, and for the minibatch solvers validation data, early stopping,
+            checkpoints and callbacks (:class:`~torchlinear.estimators.FitOptions`).
 
         Raises
         ------
@@ -293,8 +308,10 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None"
             )
+        options = options or FitOptions()
         device = resolve_device(self.device)
         X_t = self._validate_X(X, reset=True, device=device)
+        self._use_names(options.feature_names)
         n, d = X_t.shape
         y_arr = column_or_1d(
             np.asarray(y) if not hasattr(y, "to_numpy") else y.to_numpy(), warn=True
@@ -336,14 +353,90 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
                 W, b = self._fit_lbfgs(X_t, y_t, s, per_sample, params, max_iter, k)
                 self.history_ = None
             else:
-                W, b = self._fit_minibatch(X_t, y_t, s, per_sample, params, max_iter, k, solver)
+                W, b = self._fit_minibatch(
+                    X_t, y_t, s, per_sample, params, max_iter, k, solver, options
+                )
+        self._set_coefficients(W, b, k, params["alpha"])
+        return self
+
+    def _set_coefficients(self, W: np.ndarray, b: np.ndarray, k: int, alpha: float) -> None:
+        """Store the fitted weights, with the softmax's free shift removed."""
         if not self.fit_intercept:
             b = np.zeros(len(b))
         if k > 2:
             b = b - b.mean()
-            if params["alpha"] == 0:
+            if alpha == 0:
                 W = W - W.mean(axis=0, keepdims=True)
         self.coef_, self.intercept_ = W, b
+
+    def fit_chunks(
+        self,
+        chunks: Callable[[], Iterable[tuple[Any, Any]]],
+        *,
+        n_features: int,
+        feature_names: Sequence[str] | None = None,
+        options: FitOptions | None = None,
+    ) -> SoftmaxRegression:
+        """Fit by minibatch training on data read in chunks, every epoch again (a file).
+
+        A first pass finds the classes; then the model trains on the stream with the
+        minibatch solver (``"auto"`` means ``"adam"``). ``class_weight`` and ``sampling``
+        need the data in memory (:meth:`fit`).
+
+        Parameters
+        ----------
+        chunks : callable
+            Returns a fresh iterable of ``(X, y)`` chunks (``y`` class labels of any type),
+            in the same order on every call.
+        n_features : int
+        feature_names : sequence of str, optional
+        options : FitOptions, optional
+            Validation chunks (``val_data``, a callable like ``chunks``), early stopping,
+            checkpoints, callbacks.
+
+        Examples
+        --------
+        >>> g = np.random.default_rng(0)
+        >>> X = g.normal(size=(300, 2))
+        >>> y = np.where(X[:, 0] > 0, "pos", "neg")
+        >>> parts = lambda: ((X[i : i + 100], y[i : i + 100]) for i in range(0, 300, 100))
+        >>> clf = SoftmaxRegression(max_iter=30, lr=0.1).fit_chunks(parts, n_features=2)
+        >>> clf.classes_.tolist(), clf.score(X, y) > 0.95
+        (['neg', 'pos'], True)
+        """
+        params = self._check_params()
+        if self.class_weight is not None or self.sampling != "uniform":
+            raise ValueError(
+                "class_weight and sampling='weighted' need the data in memory; use fit"
+            )
+        options = options or FitOptions()
+        solver = "adam" if self.solver in ("auto", "lbfgs") else self.solver
+        device = resolve_device(self.device)
+        max_iter = params["max_iter"] or _DEFAULT_MAX_ITER[solver]
+        if params["tol"] is None:
+            params["tol"] = _DEFAULT_TOL[solver]
+        config = self._minibatch_config(params, max_iter, solver, device, options)
+        fit = fit_gradient_chunks(
+            chunks,
+            n_features=n_features,
+            loss="ce",
+            alpha=params["alpha"],
+            standardize=False,
+            fit_intercept=self.fit_intercept,
+            config=config,
+            val_chunks=options.val_data,
+            metrics=options.metrics,
+            callbacks=options.callbacks,
+        )
+        assert fit.classes is not None and fit.coef is not None
+        self.classes_ = fit.classes
+        k = len(fit.classes)
+        self._set_n_features(n_features, feature_names)
+        self.class_weight_ = np.ones(k)
+        self.solver_ = solver
+        self.device_ = device
+        W, b = self._from_history(fit.history, fit.coef, fit.intercept, solver, config, k)
+        self._set_coefficients(W, b, k, params["alpha"])
         return self
 
     def _fit_lbfgs(
@@ -504,12 +597,8 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
         max_iter: int,
         k: int,
         solver: str,
+        options: FitOptions,
     ) -> tuple[np.ndarray, np.ndarray]:
-        from torchlinear.engine import TrainConfig, train
-        from torchlinear.estimators._gradient import fit_gradient
-        from torchlinear.losses import Penalty
-        from torchlinear.models import SoftmaxHead
-
         # The engine's loss is the plain mean of (weight * loss): rescale alpha so that
         # the objective is the one in the module notes whatever the weights' total.
         alpha = params["alpha"] * per_sample.sum() / s.sum()
@@ -518,16 +607,7 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
             # and penalising both by 2 alpha is alpha / 2 |w1 - w0|^2: the logistic model's
             # objective in its one logit vector v = w1 - w0, collapsed below.
             alpha *= 2
-        config = TrainConfig(
-            epochs=max_iter,
-            batch_size=params["batch_size"],
-            lr=params["lr"],
-            optimizer=solver,
-            tol=params["tol"] if params["tol"] > 0 else None,
-            seed=self.random_state,
-            device=str(X.device),
-            progress=bool(self.progress),
-        )
+        config = self._minibatch_config(params, max_iter, solver, X.device, options)
         if self.sampling == "uniform":
             weights = None if np.all(per_sample == 1) else torch.from_numpy(per_sample)
             fit = fit_gradient(
@@ -540,6 +620,9 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
                 standardize=False,
                 fit_intercept=self.fit_intercept,
                 config=config,
+                val_data=_index_labels(self.classes_, options.val_data),
+                metrics=options.metrics,
+                callbacks=options.callbacks,
             )
             W, b, history = fit.coef, fit.intercept, fit.history
         else:
@@ -554,8 +637,50 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
             )
             loader = DataLoader(TensorDataset(X, y), params["batch_size"], sampler=sampler)
             model = SoftmaxHead(X.shape[1], k, bias=self.fit_intercept, init="zeros", dtype=X.dtype)
-            history = train(model, loader, "ce", config, penalty=Penalty(alpha, 0.0))
+            history = train(
+                model,
+                loader,
+                "ce",
+                config,
+                penalty=Penalty(alpha, 0.0),
+                val_data=_index_labels(self.classes_, options.val_data),
+                metrics=options.metrics,
+                callbacks=options.callbacks,
+            )
             W, b = model.coef, model.intercept
+        return self._from_history(history, W, b, solver, config, k)
+
+    def _minibatch_config(
+        self,
+        params: dict[str, Any],
+        max_iter: int,
+        solver: str,
+        device: torch.device,
+        options: FitOptions,
+    ) -> TrainConfig:
+        config = TrainConfig(
+            epochs=max_iter,
+            batch_size=params["batch_size"],
+            lr=params["lr"],
+            optimizer=solver,
+            tol=params["tol"] if params["tol"] > 0 else None,
+            seed=self.random_state,
+            device=str(device),
+            progress=bool(self.progress),
+        )
+        return options.config(config)
+
+    def _from_history(
+        self,
+        history: History,
+        W: torch.Tensor,
+        b: torch.Tensor | None,
+        solver: str,
+        config: TrainConfig,
+        k: int,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Record the training history and convergence; the weights as NumPy arrays (for
+        two classes, the one logit vector)."""
         self.history_ = history
         self.n_iter_ = len(history)
         self.loss_curve_ = list(history.train_loss)
@@ -724,3 +849,13 @@ def _newton_polish(objective, hessian, result, tol: float, curve: list[float]):
         if met:
             result.message = "Newton steps reached the gradient tolerance"
     return result
+
+
+def _index_labels(classes: np.ndarray, val_data: Any) -> Any:
+    """Validation ``(X, labels)`` as ``(X, class indices)``, unknown labels dropped."""
+    if val_data is None:
+        return None
+    X, y = val_data
+    index = label_index(classes, np.asarray(y))
+    known = index >= 0
+    return torch.as_tensor(np.asarray(X)[known]), torch.from_numpy(index[known])
