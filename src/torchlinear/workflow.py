@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import inspect
 import json
 import math
 import os
@@ -77,10 +76,18 @@ from torchlinear._validation import (
     check_positive_int,
     resolve_device,
 )
+from torchlinear.estimators import (
+    FitOptions,
+    LinearRegression,
+    MLPClassifier,
+    MLPRegressor,
+    SoftmaxRegression,
+)
+from torchlinear.estimators.persist import MODEL_KIND, load_estimator, save_estimator
 from torchlinear.estimators.persist import describe as _describe
-from torchlinear.estimators.persist import load_estimator, save_estimator
 
 __all__ = [
+    "MODEL_KIND",
     "FitResult",
     "PredictResult",
     "TrainingInterrupted",
@@ -590,117 +597,6 @@ def _gram_metrics(stats: Any, coef: np.ndarray, intercept: float) -> dict[str, A
 # ---------------------------------------------------------------------------------------
 # Building estimators from fitted parameters (after a fit, or from a model file)
 # ---------------------------------------------------------------------------------------
-
-
-def _init_estimator(cls: type, params: Mapping[str, Any]) -> Any:
-    names = set(inspect.signature(cls.__init__).parameters) - {"self"}
-    return cls(**{k: v for k, v in params.items() if k in names})
-
-
-def _set_names(est: Any, n_features: int, feature_names: Sequence[str] | None) -> None:
-    est.n_features_in_ = int(n_features)
-    if feature_names is not None:
-        est.feature_names_in_ = np.asarray([str(n) for n in feature_names], dtype=object)
-
-
-def _linear_estimator(
-    params: Mapping[str, Any],
-    feature_names: Sequence[str] | None,
-    n_features: int,
-    target: str | None,
-    *,
-    solution: Any = None,
-    coef: np.ndarray | None = None,
-    intercept: Any = None,
-    solver: str | None = None,
-    n_iter: int = 0,
-    history: Any = None,
-) -> Any:
-    """A fitted :class:`LinearRegression` from an exact solution or gradient-fitted
-    parameters, with the attributes its own ``fit`` sets."""
-    from torchlinear.estimators import LinearRegression
-
-    est = _init_estimator(LinearRegression, params)
-    _set_names(est, n_features, feature_names)
-    est._stream = None
-    est._target_names = None if target is None else [str(target)]
-    if solution is not None:
-        sol = solution
-        est._single = sol.coef.shape[1] == 1
-        est._store_solution(sol)
-        return est
-    assert coef is not None and solver is not None
-    coef = np.asarray(coef, dtype=np.float64)
-    est._single = coef.ndim == 1
-    est.coef_ = coef.copy()
-    est.intercept_ = float(intercept) if coef.ndim == 1 else np.asarray(intercept, dtype=float)
-    est.solver_ = solver
-    est.cond_ = math.nan
-    est.n_iter_ = int(n_iter)
-    est._solution = None
-    if history is not None:
-        est.history_ = history
-    return est
-
-
-def _softmax_estimator(
-    params: Mapping[str, Any],
-    feature_names: Sequence[str] | None,
-    n_features: int,
-    classes: np.ndarray,
-    coef: np.ndarray,
-    intercept: np.ndarray,
-    *,
-    solver: str,
-    n_iter: int,
-    loss_curve: Sequence[float] = (),
-    history: Any = None,
-    class_weight: np.ndarray | None = None,
-) -> Any:
-    from torchlinear.estimators import SoftmaxRegression
-
-    est = _init_estimator(SoftmaxRegression, params)
-    _set_names(est, n_features, feature_names)
-    est.classes_ = np.asarray(classes)
-    est.coef_ = np.asarray(coef, dtype=np.float64)
-    est.intercept_ = np.asarray(intercept, dtype=np.float64)
-    est.class_weight_ = np.ones(len(classes)) if class_weight is None else class_weight
-    est.solver_ = solver
-    est.n_iter_ = int(n_iter)
-    est.loss_curve_ = [float(v) for v in loss_curve]
-    est.history_ = history
-    est.device_ = torch.device("cpu")
-    return est
-
-
-def _mlp_estimator(
-    classification: bool,
-    params: Mapping[str, Any],
-    feature_names: Sequence[str] | None,
-    n_features: int,
-    module: torch.nn.Module,
-    *,
-    standardizer: Any,
-    history: Any,
-    classes: np.ndarray | None = None,
-    n_outputs: int = 1,
-) -> Any:
-    from torchlinear.estimators import MLPClassifier, MLPRegressor
-
-    est = _init_estimator(MLPClassifier if classification else MLPRegressor, params)
-    _set_names(est, n_features, feature_names)
-    est.module_ = module.eval()
-    est.standardizer_ = standardizer
-    est.history_ = history
-    est.n_iter_ = 0 if history is None else len(history)
-    est.loss_curve_ = [] if history is None else list(history.train_loss)
-    est.solver_ = est.solver
-    est.device_ = next(module.parameters()).device
-    if classification:
-        est.classes_ = np.asarray(classes)
-    else:
-        est.n_outputs_ = int(n_outputs)
-    return est
 
 
 # ---------------------------------------------------------------------------------------
@@ -1400,7 +1296,6 @@ class _FitContext:
         the file.
         """
         from torchlinear import distributed as tld
-        from torchlinear.estimators import LinearRegression
         from torchlinear.exact import LOCAL, GramStats
 
         d = len(self.data.feature_names)
@@ -1537,73 +1432,21 @@ class _FitContext:
             ytr = np.asarray(ytr, dtype=np.float64)
         val_data = None
         if Xv is not None and len(Xv):
-            if classification:
-                index = _label_index(classes, np.asarray(yv))
-                known = index >= 0
-                if known.any():
-                    val_data = (torch.from_numpy(Xv[known]), torch.from_numpy(index[known]))
-            else:
-                val_data = (torch.from_numpy(Xv), torch.from_numpy(np.asarray(yv, np.float64)))
-        dev = self.device
-        history = None
-        scaler = None
-        config = None
+            yv_fit = np.asarray(yv) if classification else np.asarray(yv, np.float64)
+            val_data = (Xv, yv_fit)
+        est = self._estimator(len(Xtr))
+        options = self._options(val_data)
         if plan.route == "softmax-lbfgs":
-            from torchlinear.estimators import SoftmaxRegression
-
-            est = SoftmaxRegression(
-                alpha=1e-4 if opts.alpha is None else opts.alpha,
-                solver="lbfgs",
-                max_iter=plan.epochs,
-                device=str(dev),
-                random_state=opts.seed,
-            ).fit(Xtr, ytr)
-            _set_names(est, len(names), names)
-            config = {"solver": "lbfgs", "max_iter": est.max_iter, "alpha": est.alpha}
-        elif plan.route == "mlp":
-            from torchlinear.estimators import MLPClassifier, MLPRegressor
-
-            cls = MLPClassifier if classification else MLPRegressor
-            kwargs: dict[str, Any] = {
-                "hidden": opts.hidden,
-                "alpha": opts.alpha or 0.0,
-                "l1_ratio": opts.l1_ratio,
-                "solver": plan.optimizer,
-                "max_iter": plan.epochs or _MLP_EPOCHS,
-                "lr": opts.lr,
-                "batch_size": opts.batch_size,
-                "device": str(dev),
-                "random_state": opts.seed,
-                "progress": opts.progress,
-            }
-            if not classification:
-                kwargs.update(loss=plan.loss, delta=opts.delta)
-            est = cls(**kwargs)
-            overrides = {
-                "patience": opts.patience,
-                "checkpoint": str(self.checkpoint),
-                "checkpoint_every": max(1, est.max_iter // 20),
-                "resume": opts.resume,
-            }
-            X_t = torch.from_numpy(np.ascontiguousarray(Xtr)).to(dev)
-            est._fit(
-                X_t,
-                ytr if classification else torch.from_numpy(ytr).to(dev, X_t.dtype),
-                val_data=val_data,
-                config_overrides=overrides,
-                callbacks=self.callbacks,
-            )
-            est.device_ = dev
-            _set_names(est, len(names), names)
-            history, scaler, config = est.history_, est.standardizer_, est.train_config_.to_dict()
-            self._check_interrupt(history)
-        else:
-            est, history, scaler, config = self._gradient_linear(
-                torch.from_numpy(np.ascontiguousarray(Xtr)).to(dev),
-                ytr,
-                val_data,
-                classes if classification else None,
-            )
+            options = FitOptions(feature_names=names)
+        est.fit(Xtr, ytr, options=options)
+        history = getattr(est, "history_", None)
+        self._check_interrupt(history)
+        scaler = getattr(est, "standardizer_", None)
+        config = (
+            {"solver": "lbfgs", "max_iter": est.max_iter, "alpha": est.alpha}
+            if plan.route == "softmax-lbfgs"
+            else self._config_of(est)
+        )
         train_metrics = self._score(est, Xtr, ytr)
         val_metrics = None if Xv is None or not len(Xv) else self._score(est, Xv, yv)
         if Xv is not None and len(Xv):
@@ -1632,235 +1475,114 @@ class _FitContext:
     def _score(self, est: Any, X: np.ndarray, y: Any) -> dict[str, Any]:
         return _score_chunks(est, self.plan.task, _rows(X, np.asarray(y)))
 
-    def _gradient_linear(self, X: torch.Tensor, y: np.ndarray, val_data: Any, classes: Any):
-        """Linear or softmax regression by minibatch training, with exactly the settings
-        ``LinearRegression``/``SoftmaxRegression`` use for the same parameters."""
-        from torchlinear.estimators._gradient import fit_gradient
-
+    def _estimator(self, n_rows: int) -> Any:
+        """The estimator this fit's plan calls for, with the command's settings."""
         plan, opts = self.plan, self.opts
-        optimizer = plan.optimizer
-        assert optimizer is not None
-        names, d = self.data.feature_names, X.shape[1]
-        if plan.route == "linear":
-            alpha = opts.alpha or 0.0
-            epochs = plan.epochs or _LINEAR_EPOCHS[optimizer]
-            config = self._config(optimizer, epochs, 1e-6)
-            fit = fit_gradient(
-                X,
-                torch.from_numpy(y).to(X.device, X.dtype),
-                loss=plan.loss,
-                delta=opts.delta,
-                alpha=alpha / len(X),
-                l1_ratio=opts.l1_ratio,
-                standardize=alpha == 0,
-                fit_intercept=True,
-                config=config,
-                val_data=val_data,
-                metrics=["mse", "mae"],
-                callbacks=self.callbacks,
-            )
-            self._check_interrupt(fit.history)
-            params = {
-                "alpha": alpha,
-                "loss": plan.loss,
-                "l1_ratio": opts.l1_ratio,
-                "delta": opts.delta,
-                "solver": optimizer,
-                "max_iter": epochs,
-                "lr": opts.lr,
-                "batch_size": opts.batch_size,
-                "random_state": opts.seed,
-                "device": opts.device,
-            }
-            assert fit.coef is not None and fit.intercept is not None
-            est = _linear_estimator(
-                params,
-                names,
-                d,
-                self.data.target,
-                coef=fit.coef[0].detach().double().cpu().numpy(),
-                intercept=float(fit.intercept[0]),
-                solver=optimizer,
-                n_iter=len(fit.history),
-                history=fit.history,
-            )
-            return est, fit.history, fit.standardizer, config.to_dict()
-        # softmax regression, minibatch
-        alpha = 1e-4 if opts.alpha is None else opts.alpha
-        epochs = plan.epochs or _SOFTMAX_EPOCHS
-        config = self._config(optimizer, epochs, 1e-6)
-        index = _label_index(classes, y)
-        fit = fit_gradient(
-            X,
-            torch.from_numpy(index).to(X.device),
-            n_classes=len(classes),
-            loss="ce",
-            alpha=alpha,
-            standardize=False,
-            fit_intercept=True,
-            config=config,
-            val_data=val_data,
-            callbacks=self.callbacks,
-        )
-        self._check_interrupt(fit.history)
-        assert fit.coef is not None and fit.intercept is not None
-        W = fit.coef.detach().double().cpu().numpy()
-        b = fit.intercept.detach().double().cpu().numpy()
-        b = b - b.mean()
-        if alpha == 0:
-            W = W - W.mean(axis=0, keepdims=True)
-        params = {
-            "alpha": alpha,
-            "solver": optimizer,
-            "max_iter": epochs,
+        common = {
             "lr": opts.lr,
             "batch_size": opts.batch_size,
             "random_state": opts.seed,
-            "device": opts.device,
+            "device": str(self.device),
+            "progress": opts.progress,
         }
-        est = _softmax_estimator(
-            params,
-            names,
-            d,
-            classes,
-            W,
-            b,
+        if plan.route == "softmax-lbfgs":
+            return SoftmaxRegression(
+                alpha=1e-4 if opts.alpha is None else opts.alpha,
+                solver="lbfgs",
+                max_iter=plan.epochs,
+                device=str(self.device),
+                random_state=opts.seed,
+            )
+        optimizer = plan.optimizer
+        assert optimizer is not None
+        if plan.route == "mlp":
+            cls = MLPClassifier if plan.task == "classification" else MLPRegressor
+            regression = plan.task == "regression"
+            extra = {"loss": plan.loss, "delta": opts.delta} if regression else {}
+            return cls(
+                hidden=opts.hidden,
+                alpha=opts.alpha or 0.0,
+                l1_ratio=opts.l1_ratio,
+                solver=optimizer,
+                max_iter=plan.epochs or _MLP_EPOCHS,
+                **common,
+                **extra,
+            )
+        if plan.route == "linear":
+            return LinearRegression(
+                alpha=opts.alpha or 0.0,
+                loss=plan.loss,
+                l1_ratio=opts.l1_ratio,
+                delta=opts.delta,
+                solver=optimizer,
+                max_iter=plan.epochs or _LINEAR_EPOCHS[optimizer],
+                tol=1e-6,
+                **common,
+            )
+        return SoftmaxRegression(
+            alpha=1e-4 if opts.alpha is None else opts.alpha,
             solver=optimizer,
-            n_iter=len(fit.history),
-            loss_curve=fit.history.train_loss,
-            history=fit.history,
+            max_iter=plan.epochs or _SOFTMAX_EPOCHS,
+            tol=1e-6,
+            **common,
         )
-        return est, fit.history, None, config.to_dict()
+
+    def _options(self, val_data: Any) -> FitOptions:
+        metrics = ["mse", "mae"] if self.plan.task == "regression" else None
+        return FitOptions(
+            feature_names=self.data.feature_names,
+            target_name=self.data.target,
+            val_data=val_data,
+            patience=self.opts.patience,
+            checkpoint=str(self.checkpoint),
+            resume=self.opts.resume,
+            metrics=metrics,
+            callbacks=tuple(self.callbacks),
+        )
+
+    @staticmethod
+    def _config_of(est: Any) -> dict[str, Any] | None:
+        config = getattr(est, "train_config_", None)
+        if config is not None:
+            return config.to_dict()
+        history = getattr(est, "history_", None)
+        return None if history is None else {"solver": est.solver_, "max_iter": est.max_iter}
 
     # ------------------------------------------------------------ streamed
     def fit_streamed(self) -> _Outcome:
-        """Gradient training that reads the file again every epoch."""
-        from torchlinear.engine import train
-        from torchlinear.estimators._gradient import _build, _output_bias
-        from torchlinear.losses import Penalty, get_loss
-        from torchlinear.models import Standardized
-        from torchlinear.preprocessing import Standardizer
-
-        plan, opts = self.plan, self.opts
+        """Gradient training that reads the file again every epoch (the estimator's
+        ``fit_chunks``), then one pass for the final model's metrics."""
+        plan = self.plan
         classification = plan.task == "classification"
         d = len(self.data.feature_names)
-        alpha_param = opts.alpha
-        if plan.route == "linear":
-            alpha_param = alpha_param or 0.0
-            standardize = alpha_param == 0
-        elif plan.route == "softmax":
-            alpha_param = 1e-4 if alpha_param is None else alpha_param
-            standardize = False
-        else:
-            alpha_param = alpha_param or 0.0
-            standardize = True
-        # pass 1: counts, feature statistics, target location, the classes
-        scaler = Standardizer()
-        n_train = n_val = 0
-        y_sum = 0.0
-        y_sample = _Sample(20_000, opts.seed + 1)
-        labels: dict[Any, int] = {}
-        with self._progress("reading (statistics)") as bar:
-            for rows, X, y, held in self.split_chunks():
-                keep = ~held
-                Xt, yt = X[keep], np.asarray(y)[keep]
-                n_train += len(Xt)
-                n_val += int(held.sum())
-                if len(Xt):
-                    if standardize:
-                        scaler.partial_fit(Xt)
-                    if classification:
-                        values, counts = np.unique(yt, return_counts=True)
-                        for v, c in zip(values.tolist(), counts.tolist(), strict=True):
-                            labels[v] = labels.get(v, 0) + c
-                        for v in np.unique(np.asarray(y)[held]).tolist():
-                            labels.setdefault(v, 0)
-                    else:
-                        yf = yt.astype(np.float64)
-                        y_sum += float(yf.sum())
-                        y_sample.add(rows[keep], yf[:, None], yf)
-                bar.update(len(rows))
-        self._check_rows(n_train, n_val)
-        classes = None
-        if classification:
-            classes = np.asarray(sorted(labels), dtype=object)
-            with contextlib.suppress(TypeError, ValueError):
-                typed = np.asarray(sorted(labels))
-                if typed.dtype.kind != "U":
-                    classes = typed
-            trained = [c for c in labels if labels[c] > 0]
-            if len(trained) < 2:
-                raise ValueError(
-                    f"{self.data.label}: the target {self.data.target!r} has only one class in "
-                    "the training rows; a classifier needs at least 2"
-                )
-        dtype = torch.float32 if self.data.dtype == np.float32 else torch.float64
-        kind = "mlp" if plan.route == "mlp" else "linear"
-        k = len(classes) if classification else 1
-        inner = _build(
-            kind, d, k, opts.hidden, classification, True, 1, opts.seed, dtype
-        )  # the same initial model fit_gradient builds
-        bias = _output_bias(inner)
-        with torch.no_grad():
-            if classification:
-                counts = torch.tensor([labels[c] for c in classes.tolist()], dtype=torch.float64)
-                bias.copy_(torch.log((counts + 1.0) / (counts.sum() + k)).to(bias.dtype))
-            elif plan.loss == "squared":
-                bias.fill_(y_sum / n_train)
-            else:
-                ys = y_sample.arrays()
-                bias.fill_(float(np.median(ys[1])) if ys is not None else 0.0)
-        module: torch.nn.Module = inner
-        if standardize:
-            module = Standardized(inner, scaler.mean_, scaler.scale_)
-        optimizer = plan.optimizer
-        assert optimizer is not None
-        if plan.route == "linear":
-            epochs = plan.epochs or _LINEAR_EPOCHS[optimizer]
-            penalty_alpha = alpha_param / n_train
-        elif plan.route == "softmax":
-            epochs = plan.epochs or _SOFTMAX_EPOCHS
-            penalty_alpha = alpha_param
-        else:
-            epochs = plan.epochs or _MLP_EPOCHS
-            penalty_alpha = alpha_param
-        tol = 1e-6 if plan.route in ("linear", "softmax") else 1e-5
-        config = self._config(optimizer, epochs, tol)
-        loss_fn = get_loss(plan.loss, delta=opts.delta)
+        counts = [0, 0]
 
         def part(validation: bool) -> Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]]:
             def chunks() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+                n_train = n_val = 0
                 for _, X, y, held in self.split_chunks():
+                    n_train += int((~held).sum())
+                    n_val += int(held.sum())
                     rows = held if validation else ~held
-                    if not rows.any():
-                        continue
-                    yy = np.asarray(y)[rows]
-                    if classification:
-                        yy = _label_index(classes, yy)
-                    else:
-                        yy = yy.astype(np.float64)
-                    yield np.ascontiguousarray(X[rows]), yy
+                    if rows.any():
+                        yy = np.asarray(y)[rows]
+                        yield X[rows], yy if classification else yy.astype(np.float64)
+                counts[:] = [n_train, n_val]
 
             return chunks
 
-        metrics = ["accuracy"] if classification else ["mse", "mae"]
-        history = train(
-            module,
-            part(False),
-            loss_fn,
-            config,
-            penalty=Penalty(penalty_alpha, opts.l1_ratio),
-            val_data=part(True) if n_val else None,
-            metrics=metrics,
-            callbacks=self.callbacks,
-        )
+        # one pass to count the rows (and refuse a split that leaves too few)
+        for _ in part(False)():
+            pass
+        n_train, n_val = counts
+        self._check_rows(n_train, n_val)
+        est = self._estimator(n_train)
+        options = self._options(part(True) if n_val else None)
+        est.fit_chunks(part(False), n_features=d, feature_names=self.data.feature_names,
+                       options=options)  # fmt: skip
+        history = est.history_
         self._check_interrupt(history)
-        module.eval()
-        names = self.data.feature_names
-        est = self._estimator_from_module(
-            module, inner, scaler if standardize else None, classes, alpha_param, optimizer,
-            epochs, history,
-        )  # fmt: skip
+        opts = self.opts
         # a last pass: metrics of the final model, and a sample for the figures
         meters: dict[bool, Any] = {}
         capacity = int(min(_SAMPLE_ROWS, max(200, _SAMPLE_BYTES // (8 * d))))
@@ -1885,7 +1607,6 @@ class _FitContext:
             Xs, ys = figure_rows
             out = _log_proba_chunk(est, Xs) if classification else _predict_chunk(est, Xs)
             figures = (ys, out)
-        del names
         return _Outcome(
             est,
             meters[False].result(),
@@ -1895,71 +1616,8 @@ class _FitContext:
             n_val,
             figures,
             "validation" if n_val else "training",
-            config=config.to_dict(),
-            scaler=scaler if standardize else None,
-        )
-
-    def _estimator_from_module(
-        self, module, inner, scaler, classes, alpha, optimizer, epochs, history
-    ) -> Any:
-        plan, opts = self.plan, self.opts
-        names, d = self.data.feature_names, len(self.data.feature_names)
-        common = {
-            "solver": optimizer,
-            "max_iter": epochs,
-            "lr": opts.lr,
-            "batch_size": opts.batch_size,
-            "random_state": opts.seed,
-            "device": opts.device,
-            "alpha": alpha,
-        }
-        if plan.route == "mlp":
-            params = {**common, "hidden": opts.hidden, "l1_ratio": opts.l1_ratio}
-            if plan.task == "regression":
-                params.update(loss=plan.loss, delta=opts.delta)
-            return _mlp_estimator(
-                plan.task == "classification",
-                params,
-                names,
-                d,
-                module,
-                standardizer=scaler,
-                history=history,
-                classes=classes,
-            )
-        coef = inner.coef.detach().double()
-        intercept = inner.intercept.detach().double()
-        if scaler is not None:
-            coef = coef / module.scale.double()
-            intercept = intercept - coef @ module.mean.double()
-        W, b = coef.cpu().numpy(), intercept.cpu().numpy()
-        if plan.route == "linear":
-            params = {**common, "loss": plan.loss, "l1_ratio": opts.l1_ratio, "delta": opts.delta}
-            return _linear_estimator(
-                params,
-                names,
-                d,
-                self.data.target,
-                coef=W[0],
-                intercept=float(b[0]),
-                solver=optimizer,
-                n_iter=len(history),
-                history=history,
-            )
-        b = b - b.mean()
-        if alpha == 0:
-            W = W - W.mean(axis=0, keepdims=True)
-        return _softmax_estimator(
-            common,
-            names,
-            d,
-            classes,
-            W,
-            b,
-            solver=optimizer,
-            n_iter=len(history),
-            loss_curve=history.train_loss,
-            history=history,
+            config=self._config_of(est),
+            scaler=getattr(est, "standardizer_", None),
         )
 
 

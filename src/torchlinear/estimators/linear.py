@@ -554,8 +554,9 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         self.rank_ = int(sol.rank)
         self.n_iter_ = int(sol.n_passes)
         self.solution_: LstsqSolution | None = sol
-        if hasattr(self, "history_"):
-            del self.history_
+        for stale in ("history_", "train_config_"):
+            if hasattr(self, stale):
+                delattr(self, stale)
 
     def _train_config(self, params: dict[str, Any], device: torch.device) -> TrainConfig:
         optimizer = params["optimizer"]
@@ -622,6 +623,7 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
             del self.rank_
         self.n_iter_ = len(fit.history)
         self.history_ = fit.history
+        self.train_config_ = fit.config
         self.solution_ = None
 
     _special_state = ("solution_",)

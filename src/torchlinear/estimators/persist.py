@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from torchlinear import io
 from torchlinear.estimators.linear import LinearRegression
 from torchlinear.estimators.mlp import MLPClassifier, MLPRegressor
 from torchlinear.estimators.softmax import SoftmaxRegression
-from torchlinear.io import load_model, save_model
 
 __all__ = [
     "ESTIMATORS",
@@ -130,7 +130,7 @@ def save_estimator(
     if clash:
         raise ValueError(f"metadata keys {clash} are reserved by save_estimator")
     document.update(extra)
-    return save_model(path, {f"state.{k}": v for k, v in tensors.items()}, document)
+    return io.save_model(path, {f"state.{k}": v for k, v in tensors.items()}, document)
 
 
 def load_estimator(
@@ -156,7 +156,7 @@ def load_estimator(
         One line naming the file, when it is missing, truncated, modified, of another
         format version, not a model, or internally inconsistent.
     """
-    tensors, meta = load_model(path)
+    tensors, meta = io.load_model(path)
     where = repr(str(path))
     if meta.get("kind") == _CHECKPOINT_KIND:
         raise ValueError(

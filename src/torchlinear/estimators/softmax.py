@@ -682,6 +682,7 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
         """Record the training history and convergence; the weights as NumPy arrays (for
         two classes, the one logit vector)."""
         self.history_ = history
+        self.train_config_ = config
         self.n_iter_ = len(history)
         self.loss_curve_ = list(history.train_loss)
         self.converged_ = history.stop_reason == "converged"

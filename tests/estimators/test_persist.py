@@ -1,0 +1,95 @@
+"""Estimators save and restore their own state; model files go through that alone."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_diabetes, load_iris
+from sklearn.linear_model import LinearRegression as SkLinearRegression
+
+from torchlinear import LinearRegression, MLPClassifier, MLPRegressor, SoftmaxRegression
+from torchlinear.estimators.persist import load_estimator, save_estimator
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def _fitted():
+    Xd, yd = load_diabetes(return_X_y=True)
+    Xi, yi = load_iris(return_X_y=True)
+    labels = np.array(["setosa", "versicolor", "virginica"])[yi]
+    binary = labels[yi < 2]
+    return [
+        (LinearRegression().fit(Xd, yd), Xd),
+        (LinearRegression(alpha=3.0).fit(Xd, np.c_[yd, 2 * yd]), Xd),
+        (LinearRegression(loss="huber", solver="lbfgs", max_iter=5).fit(Xd, yd), Xd),
+        (SoftmaxRegression().fit(Xi, labels), Xi),
+        (SoftmaxRegression().fit(Xi[yi < 2], binary), Xi),
+        (MLPClassifier(hidden=4, max_iter=2, random_state=0).fit(Xi, labels), Xi),
+        (MLPRegressor(hidden=4, max_iter=2, random_state=0).fit(Xd, yd), Xd),
+    ]
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("index", range(7))
+def test_state_round_trip_predicts_identically(index, tmp_path):
+    est, X = _fitted()[index]
+    tensors, meta = est.get_state()
+    json.dumps(meta)  # the metadata is plain JSON
+    again = type(est).from_state(tensors, meta)
+    np.testing.assert_array_equal(np.asarray(again.predict(X)), np.asarray(est.predict(X)))
+    save_estimator(est, tmp_path)
+    loaded = load_estimator(tmp_path)
+    np.testing.assert_array_equal(np.asarray(loaded.predict(X)), np.asarray(est.predict(X)))
+    if hasattr(est, "predict_proba"):
+        np.testing.assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
+
+
+def test_restored_exact_fit_keeps_its_summary(tmp_path):
+    X, y = load_diabetes(return_X_y=True)
+    est = LinearRegression().fit(X, y)
+    save_estimator(est, tmp_path)
+    loaded = load_estimator(tmp_path)
+    assert str(loaded.summary()) == str(est.summary())  # the stored factor came back
+    reference = SkLinearRegression().fit(X, y)
+    np.testing.assert_allclose(loaded.coef_, reference.coef_, rtol=1e-10)
+
+
+def test_state_of_another_class_is_refused():
+    X, y = load_diabetes(return_X_y=True)
+    tensors, meta = LinearRegression().fit(X, y).get_state()
+    with pytest.raises(ValueError, match="not a SoftmaxRegression"):
+        SoftmaxRegression.from_state(tensors, meta)
+
+
+def test_model_files_from_before_estimator_state_are_refused_in_one_line(tmp_path):
+    shutil.copytree(FIXTURES / "model_v1", tmp_path / "old")
+    with pytest.raises(ValueError, match=r"state version 1 .*fit the model again") as info:
+        load_estimator(tmp_path / "old")
+    assert "\n" not in str(info.value)
+
+
+def test_linear_gradient_fit_on_chunks_reaches_the_least_squares_solution():
+    X, y = load_diabetes(return_X_y=True)
+    parts = lambda: ((X[i : i + 100], y[i : i + 100]) for i in range(0, len(X), 100))  # noqa: E731
+    est = LinearRegression(solver="lbfgs", max_iter=30).fit_chunks(parts, n_features=10)
+    reference = SkLinearRegression().fit(X, y)
+    np.testing.assert_allclose(est.coef_, reference.coef_, rtol=1e-4, atol=1e-3)
+    assert est.solver_ == "lbfgs" and est.history_ is not None
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_classifiers_train_on_chunks_with_their_labels():
+    X, yi = load_iris(return_X_y=True)
+    labels = np.array(["a", "b", "c"])[yi]
+    order = np.random.default_rng(0).permutation(len(X))
+    X, labels = X[order], labels[order]
+    parts = lambda: ((X[i : i + 40], labels[i : i + 40]) for i in range(0, len(X), 40))  # noqa: E731
+    soft = SoftmaxRegression(max_iter=60, lr=0.05, random_state=0).fit_chunks(parts, n_features=4)
+    assert soft.classes_.tolist() == ["a", "b", "c"] and soft.score(X, labels) > 0.9
+    mlp = MLPClassifier(hidden=8, max_iter=60, lr=0.02, random_state=0)
+    mlp.fit_chunks(parts, n_features=4)
+    assert mlp.classes_.tolist() == ["a", "b", "c"] and mlp.score(X, labels) > 0.9
