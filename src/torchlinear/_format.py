@@ -20,6 +20,7 @@ This module imports nothing heavy: the command line uses it before torch is load
 from __future__ import annotations
 
 import math
+import numbers
 import unicodedata
 from collections.abc import Sequence
 from typing import Any
@@ -50,8 +51,10 @@ def format_number(value: Any, digits: int = 6) -> str:
     """
     if value is None:
         return MISSING
-    if isinstance(value, bool | int | str):
+    if isinstance(value, bool | str):
         return str(value)
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
     value = float(value)
     if value == 0:
         return "0"
@@ -68,8 +71,8 @@ def format_count(value: Any) -> str:
     >>> format_count(1234567.0), format_count(12.5)
     ('1234567', '12.5')
     """
-    if isinstance(value, bool | int):
-        return str(value)
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
     value = float(value)
     return str(int(value)) if value.is_integer() else format_number(value)
 
