@@ -6,8 +6,9 @@ import argparse
 
 __all__ = ["PARAMS", "add_parser", "run"]
 
-PARAMS = ("model", "data", "output", "proba", "drop_na", "delimiter", "download")
-"""The library parameters the command passes to :func:`torchlinear.workflow.predict`."""
+PARAMS = ("model", "data", "proba", "drop_na", "delimiter", "download")
+"""The library parameters of :func:`torchlinear.workflow.predict` whose names can open a
+plain ``ValueError`` message (``output`` is called "output folder" in those)."""
 
 EXAMPLES = """\
 examples:
