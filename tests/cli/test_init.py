@@ -78,3 +78,12 @@ def test_user_error_from_a_command_is_one_line(monkeypatch, capsys):
     monkeypatch.setattr(cli.summary, "run", refuses)
     assert cli.main(["summary", "somewhere"]) == 2
     assert capsys.readouterr().err == "torchlinear: error: disk full\n"
+
+
+@pytest.mark.parametrize("command", ["fit", "predict", "evaluate", "summary"])
+def test_help_shows_an_example(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([command, "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    assert "examples:" in text and f"torchlinear {command} " in text

@@ -33,25 +33,31 @@ import os
 import shlex
 import sys
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 __all__ = ["FLAGS", "Flag", "fail", "is_user_error", "spell", "user_message"]
 
 PROG = "torchlinear"
 
 
-@dataclass(frozen=True)
-class Flag:
+Kind = Literal["option", "switch", "negated", "positional", "env"]
+
+
+class Flag(NamedTuple):
     """How the command line spells one library parameter.
 
     ``kind`` is ``"option"`` (``--lr 0.1``), ``"switch"`` (``--download`` sets True),
     ``"negated"`` (``--no-progress`` sets False), ``"positional"`` (``DATA``) or ``"env"``
     (``$TORCHLINEAR_DATA``, an environment variable).
+
+    Examples
+    --------
+    >>> Flag("--lr").setting(0.1), Flag("--download", "switch").setting(True)
+    ('--lr 0.1', '--download')
     """
 
     text: str
-    kind: str = "option"
+    kind: Kind = "option"
 
     def setting(self, value: Any) -> str:
         """The command-line spelling of ``parameter = value``."""
@@ -76,8 +82,6 @@ def _value(value: Any) -> str:
         return ",".join(_value(v) for v in value)
     return shlex.quote(str(value))
 
-
-_OPTION, _SWITCH = "option", "switch"
 
 FLAGS: dict[str, Flag] = {
     # the data and the model
@@ -104,19 +108,19 @@ FLAGS: dict[str, Flag] = {
     "patience": Flag("--patience"),
     "seed": Flag("--seed"),
     "device": Flag("--device"),
-    "resume": Flag("--resume", _SWITCH),
+    "resume": Flag("--resume", "switch"),
     "progress": Flag("--no-progress", "negated"),
     # reading and writing files
-    "drop_na": Flag("--drop-na", _SWITCH),
+    "drop_na": Flag("--drop-na", "switch"),
     "delimiter": Flag("--delimiter"),
-    "stream": Flag("--stream", _SWITCH),
+    "stream": Flag("--stream", "switch"),
     "batch_rows": Flag("--batch-rows"),
     "out": Flag("--out"),
     "output": Flag("--output"),
-    "proba": Flag("--proba", _SWITCH),
+    "proba": Flag("--proba", "switch"),
     "max_rows": Flag("--max-rows"),
     # built-in datasets
-    "download": Flag("--download", _SWITCH),
+    "download": Flag("--download", "switch"),
     "root": Flag("$TORCHLINEAR_DATA", "env"),
     # the linear-regression demo's problem
     "n": Flag("--n"),
@@ -212,7 +216,7 @@ def _unconverted_wording(message: str, command: str | None, params: Collection[s
     first = message.split(" ", 1)[0]
     bare = first.rstrip(":")
     found = flag(bare, command) if bare in params else None
-    if found is not None and found.kind in (_OPTION, _SWITCH):
+    if found is not None and found.kind in ("option", "switch"):
         message = found.text + message[len(bare) :]
     replacements = {
         "point root= / $TORCHLINEAR_DATA": "point $TORCHLINEAR_DATA",
