@@ -72,7 +72,13 @@ def run(quick: bool = False) -> str:
         runs = [fresh_process(argv) for _ in range(repeats)]
         seconds, memory = zip(*runs, strict=True)
         rows.append([name, *_spread(seconds, ".3f"), *_spread(memory, ".0f")])
-    headers = ["command", "wall s (median)", "wall s (min–max)", "peak MB (median)", "peak MB"]
+    headers = [
+        "command",
+        "wall s (median)",
+        "wall s (min–max)",
+        "peak MB (median)",
+        "peak MB (min–max)",
+    ]
     title = f"Start-up, {repeats} fresh processes each"
     return format_table(headers, rows, title=title)
 

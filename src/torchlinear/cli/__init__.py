@@ -7,7 +7,11 @@ the library and prints what it returns; :mod:`~torchlinear.cli.errors` turns a u
 mistake into one line on stderr and exit code 2, in the command line's words.
 
 The parsers import nothing heavy, so that ``torchlinear --help`` and every
-``torchlinear <command> --help`` answer without loading torch.
+``torchlinear <command> --help`` answer at once: the library (torch, NumPy, pyarrow,
+scikit-learn, matplotlib: seconds and hundreds of MB) is imported inside each command's
+``run`` function, when the command actually runs. That is the one place where the command
+line imports lazily; the option defaults come from modules that import nothing heavy
+(:mod:`torchlinear.demos.defaults`).
 """
 
 from __future__ import annotations

@@ -184,8 +184,6 @@ def _given(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, Any]:
 
 def run_linreg(args: argparse.Namespace) -> int:
     """Run the linear-regression demo and print its table."""
-    # The demo modules import torch, matplotlib and scikit-learn (seconds): every command
-    # imports its library code only when it runs, so that `--help` starts at once.
     from torchlinear.demos import linreg
 
     kwargs = _given(args, LINREG_PARAMS)

@@ -54,8 +54,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Score the model and print the metrics (as text or JSON)."""
-    # The library imports torch and pyarrow (seconds): every command imports its library
-    # code only when it runs, so that `--help` starts at once.
     from torchlinear.workflow import evaluate
 
     metrics = evaluate(

@@ -182,8 +182,6 @@ def metric_line(values: Mapping[str, Any] | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Fit, then print the summary lines (rank 0 of a ``torchrun`` job only)."""
-    # The library imports torch, pyarrow and scikit-learn (seconds): every command imports
-    # its library code only when it runs, so that `--help` starts at once.
     from torchlinear import distributed as tld
     from torchlinear.engine import DivergenceError
     from torchlinear.workflow import TrainingInterrupted, _join_group, fit

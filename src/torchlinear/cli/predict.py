@@ -49,8 +49,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Predict and say what was written."""
-    # The library imports torch and pyarrow (seconds): every command imports its library
-    # code only when it runs, so that `--help` starts at once.
     from torchlinear.workflow import predict
 
     result = predict(

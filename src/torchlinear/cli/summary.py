@@ -37,8 +37,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the model's description."""
-    # The library imports torch (seconds): every command imports its library code only when
-    # it runs, so that `--help` starts at once.
     from torchlinear._validation import check_positive_int
     from torchlinear.workflow import model_summary
 
