@@ -212,7 +212,11 @@ def run_softmax(args: argparse.Namespace) -> int:
     from torchlinear.demos import softmax
 
     kwargs = _given(args, SOFTMAX_PARAMS)
-    result = softmax.run_softmax_demo(progress=not getattr(args, "no_progress", False), **kwargs)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = softmax.run_softmax_demo(
+            progress=not getattr(args, "no_progress", False), **kwargs
+        )
     s = result.settings
     print(
         f"Softmax regression on {s['data']}: test size {s['test_size']:g}, seed {s['seed']}; "
@@ -224,4 +228,5 @@ def run_softmax(args: argparse.Namespace) -> int:
     print()
     files = ", ".join(p.name for p in result.figures)
     print(f"Pictures written to {result.out_dir}/: {files} (numbers in results.json)")
+    print_warnings(caught)
     return 0
