@@ -22,7 +22,15 @@ class Parser(argparse.ArgumentParser):
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """Print a table with padded columns (Markdown, but a ``|`` in a cell stays as it is)."""
+    """Print a table with padded columns (Markdown, but a ``|`` in a cell stays as it is).
+
+    Examples
+    --------
+    >>> print_table(["method", "time"], [["exact", "0.6 ms"]])
+    | method | time   |
+    |--------|--------|
+    | exact  | 0.6 ms |
+    """
     print(markdown_table(headers, rows, escape_pipes=False))
 
 

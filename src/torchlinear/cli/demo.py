@@ -25,7 +25,13 @@ SOFTMAX_PARAMS = ("epochs", "lr", "batch_size", "alpha", "test_size", "seed", "o
 
 
 def float_list(text: str) -> list[float]:
-    """Parse ``"2,-3.4"`` (or one number of a space-separated list) into floats."""
+    """Parse ``"2,-3.4"`` (or one number of a space-separated list) into floats.
+
+    Examples
+    --------
+    >>> float_list("2,-3.4"), float_list("1.5")
+    ([2.0, -3.4], [1.5])
+    """
     values = []
     for part in text.split(","):
         try:

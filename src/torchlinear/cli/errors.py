@@ -171,7 +171,13 @@ def spell_setting(param: str, value: Any, command: str | None = None) -> str:
 
 
 def is_user_error(exc: BaseException) -> bool:
-    """Whether ``exc`` is a user mistake (one line, exit 2) rather than a bug."""
+    """Whether ``exc`` is a user mistake (one line, exit 2) rather than a bug.
+
+    Examples
+    --------
+    >>> is_user_error(FileNotFoundError("data.csv")), is_user_error(TypeError("oops"))
+    (True, False)
+    """
     return isinstance(exc, ValueError | OSError) or type(exc).__name__ == "RankFailedError"
 
 
