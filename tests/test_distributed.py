@@ -232,8 +232,9 @@ def test_exact_fit_agrees_with_numpy_least_squares(job_results):
 
 def test_invalid_data_on_one_rank_makes_every_rank_raise(job_results):
     r0, r1 = (str(res["bad.error"]) for res in job_results)
-    assert r1.startswith("ValueError: X has 1 NaN/inf value(s)")
-    assert r0.startswith("RankFailedError: rank 1 failed: ValueError: X has 1 NaN/inf")
+    # check_finite raises ParameterError, a ValueError that names the parameter (X)
+    assert r1.startswith("ParameterError: X has 1 NaN/inf value(s)")
+    assert r0.startswith("RankFailedError: rank 1 failed: ParameterError: X has 1 NaN/inf")
 
 
 # ---------------------------------------------------------------------------------------

@@ -68,3 +68,75 @@ def test_feature_matrix_inputs():
     assert as_target(pd.Series([1, 2, 3])).shape == (3,)
     with pytest.raises(ValueError, match=r"\(n,\) or \(n, 1\)"):
         as_target(np.ones((3, 2)))
+
+
+def test_parameter_error_speaks_in_parameter_names():
+    from torchlinear._validation import ParameterError
+
+    error = ParameterError(
+        "val_split",
+        "{param} leaves {n} row(s) in {path!r} for training; use a smaller {param} or {0}",
+        value=0.99,
+        suggestions=[("val_split", 0)],
+        n=1,
+        path="a{b}.csv",  # facts are never parsed as fields
+    )
+    assert isinstance(error, ValueError)
+    assert str(error) == (
+        "val_split leaves 1 row(s) in 'a{b}.csv' for training; use a smaller val_split or "
+        "val_split=0"
+    )
+    assert error.render(name=str.upper, setting=lambda p, v: f"{p.upper()}:{v}") == (
+        "VAL_SPLIT leaves 1 row(s) in 'a{b}.csv' for training; use a smaller VAL_SPLIT or "
+        "VAL_SPLIT:0"
+    )
+    assert (error.param, error.value, error.suggestions) == ("val_split", 0.99, (("val_split", 0),))
+
+
+def test_parameter_error_with_a_bad_template_is_a_bug():
+    from torchlinear._validation import ParameterError
+
+    with pytest.raises(IndexError):
+        ParameterError("lr", "{param} wrong; try {0}")  # no suggestion 0
+
+
+@pytest.mark.parametrize(
+    ("check", "args", "param"),
+    [
+        (check_positive_int, ("batch_size", 0), "batch_size"),
+        (check_positive_float, ("lr", float("nan")), "lr"),
+        (check_finite, ("X", np.array([np.inf])), "X"),
+        (check_same_length, (np.zeros((3, 1)), np.zeros(2)), "y"),
+        (as_target_vector, (torch.zeros(3, 2),), "y"),
+    ],
+)
+def test_checks_raise_parameter_errors_naming_the_parameter(check, args, param):
+    from torchlinear._validation import ParameterError
+
+    with pytest.raises(ParameterError) as info:
+        check(*args)
+    assert info.value.param == param and str(info.value).startswith(param)
+
+
+def test_check_seed():
+    from torchlinear._validation import ParameterError, check_seed
+
+    assert check_seed("seed", 0) == 0 and check_seed("seed", np.int64(5)) == 5
+    drawn = {check_seed("seed", None) for _ in range(5)}
+    assert all(0 <= s < 2**31 for s in drawn) and len(drawn) > 1
+    for bad in (-1, 1.5, True, "3"):
+        with pytest.raises(ParameterError, match="seed must be a non-negative integer or None"):
+            check_seed("seed", bad)
+
+
+def test_check_output_dir(tmp_path):
+    from torchlinear._validation import ParameterError, check_output_dir
+
+    assert check_output_dir("out", tmp_path / "a" / "b") == tmp_path / "a" / "b"
+    assert not (tmp_path / "a").exists()  # creates nothing
+    assert check_output_dir("out", tmp_path) == tmp_path
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ParameterError, match=r"out '.*file' is a file, not a folder"):
+        check_output_dir("out", tmp_path / "file")
+    with pytest.raises(ParameterError, match=r"is not writable \('.*file' is a file\)"):
+        check_output_dir("out", tmp_path / "file" / "below")

@@ -1,8 +1,8 @@
 """torchlinear: linear neural networks in PyTorch, from scratch, concise and exact.
 
-The public API is re-exported here; submodules hold one concept each. The estimators are
-imported on first use, so that ``import torchlinear`` (and the command line) does not pay
-for scikit-learn until an estimator is needed.
+The public API is re-exported here; submodules hold one concept each. Everything here is
+imported on first use, so that ``import torchlinear`` (and the command line's ``--help``)
+does not pay for torch and scikit-learn until they are needed.
 
 Examples
 --------
@@ -18,18 +18,17 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from torchlinear.data import synthetic_regression
-
 __version__ = "0.1.0"
 
 _LAZY = {
+    "synthetic_regression": "torchlinear.data.synthetic",
     "LinearRegression": "torchlinear.estimators.linear",
     "SoftmaxRegression": "torchlinear.estimators.softmax",
     "MLPRegressor": "torchlinear.estimators.mlp",
     "MLPClassifier": "torchlinear.estimators.mlp",
 }
 
-__all__ = ["__version__", "synthetic_regression", *_LAZY]
+__all__ = ["__version__", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

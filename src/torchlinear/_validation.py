@@ -3,24 +3,37 @@
 Every public entry point (estimators, data generators, readers, the CLI) validates its
 arguments here once, so that a user mistake surfaces as a one-line ``ValueError`` that
 names the argument, the value and what to do. Inside the library the types are trusted.
+
+A mistake in one argument raises :class:`ParameterError`, a ``ValueError`` that carries
+the argument's name (``param``), its value and the settings that would fix it
+(``suggestions``) beside the message, so that each interface can name parameters in its
+own words: the library as ``val_split`` and ``val_split=0``, the command line as
+``--val-split`` and ``--val-split 0`` (see ``docs/errors.md``).
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
+import os
+import secrets
+import string
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 __all__ = [
+    "ParameterError",
     "check_positive_int",
     "check_nonnegative_int",
     "check_positive_float",
     "check_nonnegative_float",
     "check_fraction",
+    "check_seed",
+    "check_output_dir",
     "check_finite",
     "check_same_length",
     "as_target_vector",
@@ -30,8 +43,112 @@ __all__ = [
 ]
 
 
+def _library_name(param: str) -> str:
+    return param
+
+
+def _library_setting(param: str, value: Any) -> str:
+    return f"{param}={value!r}"
+
+
+class ParameterError(ValueError):
+    """A wrong value for one parameter, with the message written as a template.
+
+    ``str(error)`` is the message in the library's words. An interface with other names
+    for the parameters (the command line's flags) calls :meth:`render` with its own
+    spellings; nothing ever parses the text.
+
+    Parameters
+    ----------
+    param : str
+        The parameter at fault, as the function's signature names it.
+    template : str
+        The message in :meth:`str.format` syntax. Its fields are ``{param}`` (the parameter
+        at fault), ``{value}`` (its value; write ``{value!r}`` for the repr), ``{0}``,
+        ``{1}``, ... (the suggestions, in order, spelled as settings), a name given in
+        ``facts`` (that fact), and any other ``{name}``: the parameter called ``name``.
+        Write literal braces doubled.
+    value : object, optional
+        The value that was refused.
+    suggestions : iterable of (str, object), optional
+        Settings that would fix the mistake, as ``(parameter, value)`` pairs.
+    **facts
+        Other things the message shows (counts, paths, column names), kept out of the
+        template so that they need no escaping.
+
+    Examples
+    --------
+    >>> err = ParameterError("val_split", "{param} must lie in [0, 1), got {value!r}; "
+    ...                      "pass {0} for no validation rows", value=1.5,
+    ...                      suggestions=[("val_split", 0)])
+    >>> str(err)
+    'val_split must lie in [0, 1), got 1.5; pass val_split=0 for no validation rows'
+    >>> err.render(name=lambda p: "--" + p.replace("_", "-"),
+    ...            setting=lambda p, v: f"--{p.replace('_', '-')} {v}")
+    '--val-split must lie in [0, 1), got 1.5; pass --val-split 0 for no validation rows'
+    """
+
+    def __init__(
+        self,
+        param: str,
+        template: str,
+        *,
+        value: Any = None,
+        suggestions: Iterable[tuple[str, Any]] = (),
+        **facts: Any,
+    ) -> None:
+        self.param = param
+        self.template = template
+        self.value = value
+        self.suggestions = tuple((str(p), v) for p, v in suggestions)
+        self.facts = facts
+        super().__init__(self.render())
+
+    def render(
+        self,
+        name: Callable[[str], str] = _library_name,
+        setting: Callable[[str, Any], str] = _library_setting,
+    ) -> str:
+        """The message with parameters spelled by ``name(param)`` and the suggestions by
+        ``setting(param, value)``; by default the library's spelling."""
+        return _Template(self, name, setting).format(self.template)
+
+    def __reduce__(self) -> tuple[Any, ...]:  # keeps the fields across pickling
+        return (_rebuild, (self.param, self.template, self.value, self.suggestions, self.facts))
+
+
+def _rebuild(
+    param: str, template: str, value: Any, suggestions: Any, facts: Mapping[str, Any]
+) -> ParameterError:
+    return ParameterError(param, template, value=value, suggestions=suggestions, **facts)
+
+
+class _Template(string.Formatter):
+    """Fills a :class:`ParameterError` template (the field rules are documented there)."""
+
+    def __init__(
+        self,
+        error: ParameterError,
+        name: Callable[[str], str],
+        setting: Callable[[str, Any], str],
+    ) -> None:
+        self.error, self.name, self.setting = error, name, setting
+
+    def get_value(self, key: int | str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+        error = self.error
+        if isinstance(key, int):
+            return self.setting(*error.suggestions[key])
+        if key == "param":
+            return self.name(error.param)
+        if key == "value":
+            return error.value
+        if key in error.facts:
+            return error.facts[key]
+        return self.name(key)
+
+
 def check_positive_int(name: str, value: Any) -> int:
-    """Return ``value`` as an ``int`` if it is an integer >= 1, else raise ``ValueError``.
+    """Return ``value`` as an ``int`` if it is an integer >= 1, else raise :class:`ParameterError`.
 
     Examples
     --------
@@ -39,12 +156,12 @@ def check_positive_int(name: str, value: Any) -> int:
     10
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        raise ParameterError(name, "{param} must be a positive integer, got {value!r}", value=value)
     return int(value)
 
 
 def check_nonnegative_int(name: str, value: Any) -> int:
-    """Return ``value`` as an ``int`` if it is an integer >= 0, else raise ``ValueError``.
+    """Return ``value`` as an ``int`` if it is an integer >= 0, else raise :class:`ParameterError`.
 
     Examples
     --------
@@ -52,21 +169,24 @@ def check_nonnegative_int(name: str, value: Any) -> int:
     0
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        raise ParameterError(
+            name, "{param} must be a non-negative integer, got {value!r}", value=value
+        )
     return int(value)
 
 
 def _as_real(name: str, value: Any, requirement: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be {requirement}, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be {requirement}, got {value!r}")
-    return value
+    if not isinstance(value, bool) and isinstance(value, numbers.Real):
+        value = float(value)
+        if math.isfinite(value):
+            return value
+    raise ParameterError(
+        name, "{param} must be {requirement}, got {value!r}", value=value, requirement=requirement
+    )
 
 
 def check_positive_float(name: str, value: Any) -> float:
-    """Return ``value`` as a ``float`` if it is finite and > 0, else raise ``ValueError``.
+    """Return ``value`` as a ``float`` if it is finite and > 0, else raise :class:`ParameterError`.
 
     Examples
     --------
@@ -75,12 +195,14 @@ def check_positive_float(name: str, value: Any) -> float:
     """
     value = _as_real(name, value, "a finite number > 0")
     if value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        raise ParameterError(
+            name, "{param} must be a finite number > 0, got {value!r}", value=value
+        )
     return value
 
 
 def check_nonnegative_float(name: str, value: Any) -> float:
-    """Return ``value`` as a ``float`` if it is finite and >= 0, else raise ``ValueError``.
+    """Return ``value`` as a ``float`` if it is finite and >= 0, else raise :class:`ParameterError`.
 
     Examples
     --------
@@ -89,7 +211,9 @@ def check_nonnegative_float(name: str, value: Any) -> float:
     """
     value = _as_real(name, value, "a finite number >= 0")
     if value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        raise ParameterError(
+            name, "{param} must be a finite number >= 0, got {value!r}", value=value
+        )
     return value
 
 
@@ -105,12 +229,78 @@ def check_fraction(name: str, value: Any, *, inclusive_low: bool = True) -> floa
     low_ok = value >= 0 if inclusive_low else value > 0
     if not (low_ok and value < 1):
         interval = "[0, 1)" if inclusive_low else "(0, 1)"
-        raise ValueError(f"{name} must lie in {interval}, got {value!r}")
+        raise ParameterError(
+            name, "{param} must lie in {interval}, got {value!r}", value=value, interval=interval
+        )
     return value
 
 
+def check_seed(name: str, value: Any) -> int:
+    """Return a seed: ``value`` if it is an integer >= 0, a fresh random one for ``None``.
+
+    Examples
+    --------
+    >>> check_seed("seed", 7)
+    7
+    >>> 0 <= check_seed("seed", None) < 2**31
+    True
+    """
+    if value is None:
+        return secrets.randbelow(2**31)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ParameterError(
+            name, "{param} must be a non-negative integer or None, got {value!r}", value=value
+        )
+    return int(value)
+
+
+def check_output_dir(name: str, path: str | os.PathLike[str]) -> Path:
+    """Return ``path`` if it is, or can become, a folder we may write in; create nothing.
+
+    A file in the way, or no permission to create the folder in its nearest existing
+    ancestor, raises :class:`ParameterError` naming ``name``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> check_output_dir("out", folder / "run" / "1") == folder / "run" / "1"
+    True
+    >>> (folder / "taken").write_text("x")
+    1
+    >>> check_output_dir("out", folder / "taken")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    torchlinear._validation.ParameterError: out '...taken' is a file, not a folder; choose ...
+    """
+    path = Path(path)
+    ancestor = path.absolute()
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if ancestor == path.absolute() and not path.is_dir():
+        raise ParameterError(
+            name, "{param} {path!r} is a file, not a folder; choose a folder path", path=str(path)
+        )
+    if not ancestor.is_dir():
+        raise ParameterError(
+            name,
+            "{param} {path!r} is not writable ({ancestor!r} is a file); choose another folder",
+            path=str(path),
+            ancestor=str(ancestor),
+        )
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise ParameterError(
+            name,
+            "{param} {path!r} is not writable (no permission to create files in {ancestor!r}); "
+            "choose another folder",
+            path=str(path),
+            ancestor=str(ancestor),
+        )
+    return path
+
+
 def check_finite(name: str, values: np.ndarray | torch.Tensor) -> None:
-    """Raise ``ValueError`` if ``values`` holds NaN or infinity.
+    """Raise :class:`ParameterError` if ``values`` holds NaN or infinity.
 
     The message counts the offending entries and names the first one's row (and column
     for 2-D input), so the user can find it in their file.
@@ -118,10 +308,10 @@ def check_finite(name: str, values: np.ndarray | torch.Tensor) -> None:
     Examples
     --------
     >>> import numpy as np
-    >>> check_finite("X", np.array([[1.0, 2.0], [3.0, np.nan]]))
+    >>> check_finite("X", np.array([[1.0, 2.0], [3.0, np.nan]]))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: X has 1 NaN/inf value(s); the first is at row 1, column 1. Remove or impute them.
+    torchlinear._validation.ParameterError: X has 1 NaN/inf value(s); the first is at row 1, ...
     """
     if isinstance(values, torch.Tensor):
         if not (values.is_floating_point() or values.is_complex()):
@@ -141,24 +331,27 @@ def check_finite(name: str, values: np.ndarray | torch.Tensor) -> None:
             return
         first = tuple(int(i[0]) for i in np.nonzero(bad))
     where = f"row {first[0]}" if len(first) == 1 else f"row {first[0]}, column {first[1]}"
-    raise ValueError(
-        f"{name} has {count} NaN/inf value(s); the first is at {where}. Remove or impute them."
+    raise ParameterError(
+        name,
+        "{param} has {count} NaN/inf value(s); the first is at {where}. Remove or impute them.",
+        count=count,
+        where=where,
     )
 
 
 def check_same_length(X: Sequence | np.ndarray | torch.Tensor, y: Any) -> None:
-    """Raise ``ValueError`` unless ``X`` and ``y`` have the same number of rows.
+    """Raise :class:`ParameterError` unless ``X`` and ``y`` have the same number of rows.
 
     Examples
     --------
     >>> check_same_length([[1.0]] * 3, [1.0, 2.0])
     Traceback (most recent call last):
     ...
-    ValueError: y has 2 rows but X has 3
+    torchlinear._validation.ParameterError: y has 2 rows but X has 3
     """
     n_x, n_y = len(X), len(y)
     if n_x != n_y:
-        raise ValueError(f"y has {n_y} rows but X has {n_x}")
+        raise ParameterError("y", "{param} has {n_y} rows but {X} has {n_x}", n_y=n_y, n_x=n_x)
 
 
 def as_target_vector(y: torch.Tensor, name: str = "y") -> torch.Tensor:
@@ -176,9 +369,10 @@ def as_target_vector(y: torch.Tensor, name: str = "y") -> torch.Tensor:
     if y.ndim == 2 and y.shape[1] == 1:
         return y.reshape(-1)
     if y.ndim != 1:
-        raise ValueError(
-            f"{name} must have shape (n,) or (n, 1), got {tuple(y.shape)}; "
-            "fit one model per target column"
+        raise ParameterError(
+            name,
+            "{param} must have shape (n,) or (n, 1), got {shape}; fit one model per target column",
+            shape=tuple(y.shape),
         )
     return y
 
@@ -201,15 +395,27 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as exc:
-        raise ValueError(
-            f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {device!r}"
+        raise ParameterError(
+            "device",
+            "{param} must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {value!r}",
+            value=device,
         ) from exc
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} was requested but CUDA is not available; use 'cpu'")
+        raise ParameterError(
+            "device",
+            "{param} {value!r} was requested but CUDA is not available; use {0}",
+            value=device,
+            suggestions=[("device", "cpu")],
+        )
     if dev.type == "mps":
         mps = getattr(torch.backends, "mps", None)
         if mps is None or not mps.is_available():
-            raise ValueError(f"device {device!r} was requested but MPS is not available; use 'cpu'")
+            raise ParameterError(
+                "device",
+                "{param} {value!r} was requested but MPS is not available; use {0}",
+                value=device,
+                suggestions=[("device", "cpu")],
+            )
     return dev
 
 
@@ -226,9 +432,11 @@ def _frame_to_numpy(X: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
     columns = [str(c) for c in X.columns]
     bad = [c for c, dt in zip(columns, X.dtypes, strict=True) if not _is_numeric_dtype(dt)]
     if bad:
-        raise ValueError(
-            f"{name} has non-numeric column(s) {', '.join(map(repr, bad))}; "
-            "encode them as numbers (e.g. one-hot) or drop them"
+        raise ParameterError(
+            name,
+            "{param} has non-numeric column(s) {bad}; encode them as numbers (e.g. one-hot) "
+            "or drop them",
+            bad=", ".join(map(repr, bad)),
         )
     return X.to_numpy(dtype=np.float64), np.asarray(columns, dtype=object)
 
@@ -290,31 +498,38 @@ def as_feature_matrix(
     if isinstance(X, torch.Tensor):
         tensor = X.detach()
         if tensor.is_complex():
-            raise ValueError(f"{name} must be real-valued, got a complex tensor")
+            raise ParameterError(name, "{param} must be real-valued, got a complex tensor")
     else:
         try:
             arr = np.asarray(X)
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"{name} could not be read as a numeric array: {exc}") from exc
+            raise ParameterError(
+                name, "{param} could not be read as a numeric array: {reason}", reason=exc
+            ) from exc
         if arr.dtype == object or not (
             np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
         ):
-            raise ValueError(
-                f"{name} must be numeric, got values of type {arr.dtype}; "
-                "encode text columns as numbers first"
+            raise ParameterError(
+                name,
+                "{param} must be numeric, got values of type {dtype}; "
+                "encode text columns as numbers first",
+                dtype=arr.dtype,
             )
         if np.iscomplexobj(arr):
-            raise ValueError(f"{name} must be real-valued, got a complex array")
+            raise ParameterError(name, "{param} must be real-valued, got a complex array")
         tensor = _to_tensor(arr)
     if tensor.ndim != 2:
         hint = " (reshape a single feature to (n, 1))" if tensor.ndim == 1 else ""
-        raise ValueError(
-            f"{name} must be 2-D (n_samples, n_features), got shape {tuple(tensor.shape)}{hint}"
+        raise ParameterError(
+            name,
+            "{param} must be 2-D (n_samples, n_features), got shape {shape}{hint}",
+            shape=tuple(tensor.shape),
+            hint=hint,
         )
     if tensor.shape[0] == 0:
-        raise ValueError(f"{name} has 0 rows; at least one sample is required")
+        raise ParameterError(name, "{param} has 0 rows; at least one sample is required")
     if tensor.shape[1] == 0:
-        raise ValueError(f"{name} has 0 columns; at least one feature is required")
+        raise ParameterError(name, "{param} has 0 columns; at least one feature is required")
     if dtype is None:
         dtype = tensor.dtype if tensor.dtype in (torch.float32, torch.float64) else torch.float64
     tensor = tensor.to(device=device if device is not None else tensor.device, dtype=dtype)
@@ -347,7 +562,9 @@ def as_target(
     else:
         arr = np.asarray(y)
         if not (np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)):
-            raise ValueError(f"{name} must be numeric, got values of type {arr.dtype}")
+            raise ParameterError(
+                name, "{param} must be numeric, got values of type {dtype}", dtype=arr.dtype
+            )
         t = _to_tensor(arr)
     t = as_target_vector(t, name)
     if dtype is None:

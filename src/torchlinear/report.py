@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from torchlinear._format import format_number, markdown_table, text_table
+
 __all__ = [
     "Report",
     "coefficient_rows",
@@ -165,40 +167,9 @@ def coefficient_rows(
         size = np.abs(coef).max(axis=0)
         keep = np.sort(np.argsort(-size, kind="stable")[:max_rows])
         hidden = coef.shape[1] - max_rows
-    rows = [["(intercept)"] + [_num(v) for v in intercept]]
-    rows += [[names[j]] + [_num(v) for v in coef[:, j]] for j in keep]
+    rows = [["(intercept)"] + [format_number(v) for v in intercept]]
+    rows += [[names[j]] + [format_number(v) for v in coef[:, j]] for j in keep]
     return headers, rows, hidden
-
-
-def _num(v: float) -> str:
-    v = float(v)
-    if v == 0:
-        return "0"
-    if not math.isfinite(v):
-        return str(v)
-    if abs(v) >= 1e6 or abs(v) < 1e-4:
-        return f"{v:.6e}"
-    return f"{v:.6g}"
-
-
-def _markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    def esc(text: str) -> str:
-        return str(text).replace("|", "\\|")
-
-    lines = ["| " + " | ".join(esc(h) for h in headers) + " |"]
-    lines.append("|" + "|".join("---" for _ in headers) + "|")
-    lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def _text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
-    fmt = [str.ljust] + [str.rjust] * (len(headers) - 1)
-    line = "  ".join(f(str(h), w) for f, h, w in zip(fmt, headers, widths, strict=True))
-    out = [line, "-" * len(line)]
-    for row in rows:
-        out.append("  ".join(f(str(c), w) for f, c, w in zip(fmt, row, widths, strict=True)))
-    return "\n".join(out)
 
 
 def _mlp_description(estimator: Any) -> tuple[list[str], list[list[str]]]:
@@ -225,9 +196,9 @@ def coefficient_text(estimator: Any, feature_names: Sequence[str], *, max_rows: 
     x                      2
     """
     if hasattr(estimator, "module_"):
-        return _text_table(*_mlp_description(estimator))
+        return text_table(*_mlp_description(estimator))
     headers, rows, hidden = coefficient_rows(estimator, feature_names, max_rows=max_rows)
-    text = _text_table(headers, rows)
+    text = text_table(headers, rows)
     if hidden:
         text += f"\n({hidden} more features with smaller coefficients not shown)"
     return text
@@ -282,25 +253,17 @@ _METRIC_NAMES = {
 }
 
 
-def _metric_value(v: Any) -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, float):
-        return "nan" if math.isnan(v) else f"{v:.6g}"
-    return str(v)
-
-
 def _metrics_table(metrics: Mapping[str, Any]) -> str:
     train = metrics.get("train") or {}
     val = metrics.get("validation") or {}
     keys = [k for k in _METRIC_NAMES if k in train or k in val]
     rows = [
-        [_METRIC_NAMES[k], _metric_value(train.get(k)), _metric_value(val.get(k))] for k in keys
+        [_METRIC_NAMES[k], format_number(train.get(k)), format_number(val.get(k))] for k in keys
     ]
     headers = ["metric", "training", "validation"] if val else ["metric", "training"]
     if not val:
         rows = [r[:2] for r in rows]
-    return _markdown_table(headers, rows)
+    return markdown_table(headers, rows)
 
 
 def _history_table(history: Any, limit: int = 12) -> str:
@@ -314,8 +277,8 @@ def _history_table(history: Any, limit: int = 12) -> str:
         if row is None:
             lines.append(["…"] * len(keys))
         else:
-            lines.append([_metric_value(row[k]) for k in keys])
-    return _markdown_table(keys, lines)
+            lines.append([format_number(row[k]) for k in keys])
+    return markdown_table(keys, lines)
 
 
 def _class_index(classes: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -408,7 +371,7 @@ def fit_report(
     if seconds is not None:
         md.append(f"Fitted in {seconds:.3g} s.")
     md += ["", "## Settings", ""]
-    md.append(_markdown_table(["setting", "value"], [[k, str(v)] for k, v in settings.items()]))
+    md.append(markdown_table(["setting", "value"], [[k, str(v)] for k, v in settings.items()]))
     md += ["", "## Metrics", "", _metrics_table(metrics), ""]
     if task == "regression" and "mae" not in (metrics.get("train") or {}):
         md.append(
@@ -469,11 +432,11 @@ def fit_report(
     if summary is not None:
         md += ["## Summary", "", "```text", summary, "```", ""]
     elif hasattr(estimator, "module_"):
-        md += ["## Network", "", _markdown_table(*_mlp_description(estimator)), ""]
+        md += ["## Network", "", markdown_table(*_mlp_description(estimator)), ""]
     elif hasattr(estimator, "coef_"):
         headers, rows_, hidden = coefficient_rows(estimator, feature_names)
         md += ["## Coefficients", "", "On the original scale of the features.", ""]
-        md.append(_markdown_table(headers, rows_))
+        md.append(markdown_table(headers, rows_))
         if hidden:
             md.append("")
             md.append(

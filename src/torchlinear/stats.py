@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 from scipy import stats as sps
 
+from torchlinear._format import escape_control, format_count, format_number, format_p_value
 from torchlinear.exact import LstsqSolution
 
 __all__ = ["OLSSummary", "ols_summary"]
@@ -107,39 +108,41 @@ class OLSSummary:
         """The readable table that ``print`` shows."""
         width = 78
         left = [
-            ("Dep. variable:", self.target),
+            ("Dep. variable:", escape_control(self.target)),
             ("Solver:", self.solver),
-            ("No. observations:", _num(self.n_obs)),
+            ("No. observations:", format_count(self.n_obs)),
             ("Df model:", str(self.df_model)),
-            ("Df residuals:", _num(self.df_resid)),
-            ("Residual std. error:", _fmt(self.resid_std_err)),
-            ("Log-likelihood:", _fmt(self.log_likelihood)),
+            ("Df residuals:", format_count(self.df_resid)),
+            ("Residual std. error:", format_number(self.resid_std_err, 5)),
+            ("Log-likelihood:", format_number(self.log_likelihood, 5)),
         ]
         right = [
-            ("R-squared:", _fmt(self.r_squared, 4)),
-            ("Adj. R-squared:", _fmt(self.adj_r_squared, 4)),
-            ("F-statistic:", _fmt(self.f_statistic, 4)),
-            ("Prob (F-statistic):", _fmt(self.f_pvalue, 3)),
-            ("AIC:", _fmt(self.aic)),
-            ("BIC:", _fmt(self.bic)),
-            ("Cond. no. (scaled):", _fmt(self.cond, 3)),
+            ("R-squared:", format_number(self.r_squared, 4)),
+            ("Adj. R-squared:", format_number(self.adj_r_squared, 4)),
+            ("F-statistic:", format_number(self.f_statistic, 4)),
+            ("Prob (F-statistic):", format_number(self.f_pvalue, 3)),
+            ("AIC:", format_number(self.aic, 5)),
+            ("BIC:", format_number(self.bic, 5)),
+            ("Cond. no. (scaled):", format_number(self.cond, 3)),
         ]
         lines = ["Least-squares regression".center(width), "=" * width]
         for (lk, lv), (rk, rv) in zip(left, right, strict=True):
             lines.append(f"{lk:<21}{lv:>17}   {rk:<20}{rv:>17}")
         lines.append("=" * width)
         lo, hi = _ci_labels(self.confidence)
-        name_w = max(10, *(len(t) for t in self.terms)) if self.terms else 10
+        terms = [escape_control(t) for t in self.terms]
+        name_w = max([10, *(len(t) for t in terms)])
         head = (
             f"{'':<{name_w}} {'coef':>11} {'std err':>10} {'t':>8} {'P>|t|':>7} {lo:>11} {hi:>11}"
         )
         lines.append(head)
         lines.append("-" * max(width, len(head)))
-        for i, term in enumerate(self.terms):
+        for i, term in enumerate(terms):
+            num = format_number
             lines.append(
-                f"{term:<{name_w}} {_fmt(self.coef[i], 5):>11} {_fmt(self.std_err[i], 4):>10}"
-                f" {_fmt(self.t[i], 4):>8} {_p(self.p_value[i]):>7}"
-                f" {_fmt(self.ci_low[i], 5):>11} {_fmt(self.ci_high[i], 5):>11}"
+                f"{term:<{name_w}} {num(self.coef[i], 5):>11} {num(self.std_err[i], 4):>10}"
+                f" {num(self.t[i], 4):>8} {format_p_value(self.p_value[i]):>7}"
+                f" {num(self.ci_low[i], 5):>11} {num(self.ci_high[i], 5):>11}"
             )
         lines.append("=" * max(width, len(head)))
         notes = []
@@ -157,26 +160,6 @@ class OLSSummary:
 def _ci_labels(confidence: float) -> tuple[str, str]:
     a = (1 - confidence) / 2
     return f"[{a:.3g}", f"{1 - a:.3g}]"
-
-
-def _fmt(v: float, sig: int = 5) -> str:
-    v = float(v)
-    if not math.isfinite(v):
-        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
-    if v != 0 and (abs(v) >= 1e6 or abs(v) < 1e-4):
-        return f"{v:.{sig - 1}e}"
-    return f"{v:.{sig}g}"
-
-
-def _p(v: float) -> str:
-    v = float(v)
-    if math.isnan(v):
-        return "nan"
-    return "<0.001" if v < 0.001 else f"{v:.3f}"
-
-
-def _num(v: float) -> str:
-    return str(int(v)) if float(v).is_integer() else f"{v:.6g}"
 
 
 def ols_summary(

@@ -14,11 +14,9 @@ epoch and the figures it wrote. It prints nothing; the command line prints the r
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 import os
-import secrets
 import time
 import warnings
 from collections.abc import Sequence
@@ -29,22 +27,27 @@ from typing import Any
 
 import torch
 
+from torchlinear._format import format_seconds
 from torchlinear._validation import (
+    ParameterError,
     _as_real,
     check_nonnegative_float,
+    check_output_dir,
     check_positive_float,
     check_positive_int,
+    check_seed,
     resolve_device,
 )
 from torchlinear.concise.linreg import half_mse, linreg_net, train_concise
 from torchlinear.data.synthetic import synthetic_regression
+from torchlinear.demos.defaults import LINREG_DEFAULTS
 from torchlinear.io import atomic_write, ensure_writable_dir
 from torchlinear.scratch.linreg import closed_form, init_params, train
 
 __all__ = ["DemoRow", "LinregDemoResult", "run_linreg_demo", "default_out_dir", "DEFAULTS"]
 
-TEXTBOOK_W = (2.0, -3.4)
-TEXTBOOK_B = 4.2
+DEFAULTS = LINREG_DEFAULTS
+"""The demo's default arguments (the textbook problem), by name."""
 
 
 @dataclass(frozen=True)
@@ -98,15 +101,11 @@ class LinregDemoResult:
                 f"{row.w_error:.2e}",
                 f"{row.b_error:.2e}",
                 f"{row.final_loss:.3e}",
-                _format_seconds(row.seconds),
+                format_seconds(row.seconds),
             ]
             for row in self.rows
         ]
         return headers, cells
-
-
-def _format_seconds(seconds: float) -> str:
-    return f"{seconds * 1e3:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
 def default_out_dir(root: str | os.PathLike[str] = "runs") -> Path:
@@ -129,37 +128,12 @@ def default_out_dir(root: str | os.PathLike[str] = "runs") -> Path:
     return path
 
 
-def _check_out_dir(path: Path) -> None:
-    """Raise ``ValueError`` unless ``path`` is, or can become, a writable folder.
-
-    Creates nothing: the folder is made only after the fits have succeeded.
-    """
-    if path.exists():
-        if not path.is_dir():
-            raise ValueError(f"out {str(path)!r} is a file, not a folder; choose a folder path")
-        ensure_writable_dir(path)  # exists already: only checks that a file can be written
-        return
-    ancestor = path.absolute().parent
-    while not ancestor.exists():
-        ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        raise ValueError(
-            f"out {str(path)!r} is not writable ({str(ancestor)!r} is a file); "
-            "choose another folder"
-        )
-    if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise ValueError(
-            f"out {str(path)!r} is not writable (no permission to create it in "
-            f"{str(ancestor)!r}); choose another folder"
-        )
-
-
 def _check_weights(w: Any) -> list[float]:
     if isinstance(w, (str, bytes)) or not isinstance(w, (Sequence, torch.Tensor)):
-        raise ValueError(f"w must be a sequence of numbers, got {w!r}")
+        raise ParameterError("w", "{param} must be a sequence of numbers, got {value!r}", value=w)
     values = torch.as_tensor(w).reshape(-1).tolist() if isinstance(w, torch.Tensor) else list(w)
     if not values:
-        raise ValueError("w must hold at least one weight, got an empty sequence")
+        raise ParameterError("w", "{param} must hold at least one weight, got an empty sequence")
     return [_as_real("w", v, "a sequence of finite numbers") for v in values]
 
 
@@ -179,16 +153,16 @@ def _sync(device: torch.device) -> None:
 
 def run_linreg_demo(
     *,
-    n: int = 1000,
-    w: Sequence[float] = TEXTBOOK_W,
-    b: float = TEXTBOOK_B,
-    noise: float = 0.01,
-    lr: float = 0.03,
-    batch_size: int = 10,
-    epochs: int = 3,
-    seed: int | None = 0,
+    n: int = DEFAULTS["n"],
+    w: Sequence[float] = DEFAULTS["w"],
+    b: float = DEFAULTS["b"],
+    noise: float = DEFAULTS["noise"],
+    lr: float = DEFAULTS["lr"],
+    batch_size: int = DEFAULTS["batch_size"],
+    epochs: int = DEFAULTS["epochs"],
+    seed: int | None = DEFAULTS["seed"],
     out: str | os.PathLike[str] | None = None,
-    device: str | torch.device = "cpu",
+    device: str | torch.device = DEFAULTS["device"],
     progress: bool = False,
 ) -> LinregDemoResult:
     r"""Solve the textbook's linear regression three ways and write the figures.
@@ -254,13 +228,9 @@ def run_linreg_demo(
     lr = check_positive_float("lr", lr)
     batch_size = check_positive_int("batch_size", batch_size)
     epochs = check_positive_int("epochs", epochs)
-    if seed is None:
-        seed = secrets.randbelow(2**31)
-    elif isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
+    seed = check_seed("seed", seed)
     dev = resolve_device(device)
-    out_dir = Path(out) if out is not None else default_out_dir()
-    _check_out_dir(out_dir)
+    out_dir = check_output_dir("out", out if out is not None else default_out_dir())
     settings = {
         "n": n,
         "w": w_true,
@@ -396,11 +366,3 @@ def run_linreg_demo(
     with atomic_write(out_dir / "results.json") as handle:
         json.dump(record, handle, indent=2, allow_nan=True)
     return result
-
-
-DEFAULTS: dict[str, Any] = {
-    name: p.default
-    for name, p in inspect.signature(run_linreg_demo).parameters.items()
-    if p.default is not inspect.Parameter.empty
-}
-"""The demo's default arguments (the textbook problem), by name."""

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -31,15 +30,19 @@ from typing import Any
 import torch
 from threadpoolctl import threadpool_limits
 
+from torchlinear._format import format_seconds
 from torchlinear._validation import (
     check_fraction,
     check_nonnegative_float,
+    check_output_dir,
     check_positive_float,
     check_positive_int,
+    check_seed,
     resolve_device,
 )
 from torchlinear.concise.softmax import evaluate_net, softmax_net, train_softmax_concise
 from torchlinear.datasets import digits
+from torchlinear.demos.defaults import SOFTMAX_DEFAULTS
 from torchlinear.estimators.softmax import SoftmaxRegression
 from torchlinear.io import atomic_write, ensure_writable_dir
 from torchlinear.plots.classification import (
@@ -51,17 +54,6 @@ from torchlinear.plots.classification import (
 from torchlinear.scratch.softmax import evaluate, train
 
 __all__ = ["SOFTMAX_DEFAULTS", "SoftmaxDemoRow", "SoftmaxDemoResult", "run_softmax_demo"]
-
-SOFTMAX_DEFAULTS: dict[str, Any] = {
-    "epochs": 20,
-    "lr": 0.3,
-    "batch_size": 32,
-    "alpha": 1e-4,
-    "test_size": 0.25,
-    "seed": 0,
-    "device": "cpu",
-}
-"""The demo's defaults (also shown by ``torchlinear demo softmax --help``)."""
 
 
 @dataclass(frozen=True)
@@ -93,14 +85,10 @@ class SoftmaxDemoResult:
         """Headers and formatted cells: ``method | test accuracy | time``."""
         headers = ["method", "test accuracy", "time"]
         cells = [
-            [row.method, f"{row.test_accuracy:.4f}", _format_seconds(row.seconds)]
+            [row.method, f"{row.test_accuracy:.4f}", format_seconds(row.seconds)]
             for row in self.rows
         ]
         return headers, cells
-
-
-def _format_seconds(seconds: float) -> str:
-    return f"{seconds * 1e3:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
 def _default_out_dir(root: str = "runs") -> Path:
@@ -109,16 +97,6 @@ def _default_out_dir(root: str = "runs") -> Path:
     while path.exists():
         path, suffix = Path(root) / f"softmax-{stamp}-{suffix}", suffix + 1
     return path
-
-
-def _check_out(path: Path) -> None:
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"out {str(path)!r} is a file, not a folder; choose a folder path")
-    ancestor = path.absolute()
-    while not ancestor.exists():
-        ancestor = ancestor.parent
-    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
-        raise ValueError(f"out {str(path)!r} is not writable; choose another folder")
 
 
 def _sync(device: torch.device) -> None:
@@ -183,13 +161,9 @@ def run_softmax_demo(
     batch_size = check_positive_int("batch_size", batch_size)
     alpha = check_nonnegative_float("alpha", alpha)
     test_size = check_fraction("test_size", test_size, inclusive_low=False)
-    if seed is None:
-        seed = secrets.randbelow(2**31)
-    elif isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
+    seed = check_seed("seed", seed)
     dev = resolve_device(device)
-    out_dir = Path(out) if out is not None else _default_out_dir()
-    _check_out(out_dir)
+    out_dir = check_output_dir("out", out if out is not None else _default_out_dir())
     settings = {
         "data": "digits (8x8, scikit-learn)",
         "epochs": epochs,

@@ -5,6 +5,7 @@ import sys
 import pytest
 
 from torchlinear import cli
+from torchlinear.cli import demo as cli_demo
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 OPTIONS = [
@@ -109,12 +110,12 @@ def test_options_before_and_after_the_topic_combine(tmp_path, capsys):
 
 
 def test_linreg_is_a_registered_topic():
-    assert cli._add_linreg_topic in cli.DEMO_TOPICS
+    assert cli_demo.add_linreg_topic in cli_demo.TOPICS
     parser = cli.build_parser()
     args = parser.parse_args(["demo", "linreg", "--n", "5"])
-    assert args.topic == "linreg" and args.n == 5 and args.run is cli._run_linreg_demo
+    assert args.topic == "linreg" and args.n == 5 and args.run is cli_demo.run_linreg
     args = parser.parse_args(["demo"])
-    assert args.topic is None and args.run is cli._run_linreg_demo
+    assert args.topic is None and args.run is cli_demo.run_linreg
 
 
 @pytest.mark.parametrize("argv", [["demo", "--help"], ["demo", "linreg", "--help"]])

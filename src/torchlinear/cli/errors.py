@@ -1,0 +1,265 @@
+"""From a library error to the one line a command-line user reads.
+
+The convention
+--------------
+The library speaks in its own parameter names. A wrong value for a parameter raises
+:class:`torchlinear._validation.ParameterError` (a ``ValueError``), which carries, beside
+its message,
+
+* ``param``: the parameter at fault, as the function's signature names it;
+* ``value``: the value refused;
+* ``suggestions``: settings that would fix it, as ``(parameter, value)`` pairs;
+* ``render(name, setting)``: the message with every parameter it mentions spelled by
+  ``name(param)`` and every suggestion by ``setting(param, value)``.
+
+Its message is a template whose fields are parameters (``{param}`` for the one at
+fault, ``{l1_ratio}`` for another) and suggestions (``{0}``, ``{1}``, …), never prose
+to be parsed (see ``docs/errors.md``). The library's own rendering reads
+``val_split must lie in [0, 1), got 1.5; pass val_split=0 …``; this module renders the
+same error as ``--val-split must lie in [0, 1), got 1.5; pass --val-split 0 …``, from
+the one table :data:`FLAGS` that says how the command line spells each parameter.
+
+Any other ``ValueError`` or ``OSError`` is a user mistake shown as it is (first line
+only); a message that already names a flag passes through untouched. Every other
+exception is a bug in torchlinear and keeps its traceback.
+
+This module reads the error's attributes and imports nothing from the library: it is
+loaded with the parsers, which must start without torch.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from collections.abc import Callable, Collection
+from typing import Any, Literal, NamedTuple
+
+__all__ = ["FLAGS", "Flag", "fail", "is_user_error", "spell", "user_message"]
+
+PROG = "torchlinear"
+
+
+Kind = Literal["option", "switch", "negated", "positional", "env"]
+
+
+class Flag(NamedTuple):
+    """How the command line spells one library parameter.
+
+    ``kind`` is ``"option"`` (``--lr 0.1``), ``"switch"`` (``--download`` sets True),
+    ``"negated"`` (``--no-progress`` sets False), ``"positional"`` (``DATA``) or ``"env"``
+    (``$TORCHLINEAR_DATA``, an environment variable).
+
+    Examples
+    --------
+    >>> Flag("--lr").setting(0.1), Flag("--download", "switch").setting(True)
+    ('--lr 0.1', '--download')
+    """
+
+    text: str
+    kind: Kind = "option"
+
+    def setting(self, value: Any) -> str:
+        """The command-line spelling of ``parameter = value``."""
+        if self.kind == "switch":
+            return self.text if value else f"no {self.text}"
+        if self.kind == "negated":
+            return f"no {self.text}" if value else self.text
+        if self.kind == "env":
+            return f"{self.text.removeprefix('$')}={_value(value)}"
+        if self.kind == "positional":
+            return _value(value)
+        return f"{self.text} {_value(value)}"
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        text = repr(value)
+        return text.removesuffix(".0")
+    if isinstance(value, list | tuple):
+        return ",".join(_value(v) for v in value)
+    return shlex.quote(str(value))
+
+
+FLAGS: dict[str, Flag] = {
+    # the data and the model
+    "data": Flag("DATA", "positional"),
+    "target": Flag("--target"),
+    "features": Flag("--features"),
+    "task": Flag("--task"),
+    "model": Flag("--model"),
+    "predict model": Flag("MODEL", "positional"),
+    "evaluate model": Flag("MODEL", "positional"),
+    "summary model": Flag("MODEL", "positional"),
+    "loss": Flag("--loss"),
+    "solver": Flag("--solver"),
+    "alpha": Flag("--alpha"),
+    "l1_ratio": Flag("--l1-ratio"),
+    "delta": Flag("--delta"),
+    "hidden": Flag("--hidden"),
+    # training
+    "epochs": Flag("--epochs"),
+    "batch_size": Flag("--batch-size"),
+    "lr": Flag("--lr"),
+    "val_split": Flag("--val-split"),
+    "test_size": Flag("--test-size"),
+    "patience": Flag("--patience"),
+    "seed": Flag("--seed"),
+    "device": Flag("--device"),
+    "resume": Flag("--resume", "switch"),
+    "progress": Flag("--no-progress", "negated"),
+    # reading and writing files
+    "drop_na": Flag("--drop-na", "switch"),
+    "delimiter": Flag("--delimiter"),
+    "stream": Flag("--stream", "switch"),
+    "batch_rows": Flag("--batch-rows"),
+    "out": Flag("--out"),
+    "output": Flag("--output"),
+    "proba": Flag("--proba", "switch"),
+    "max_rows": Flag("--max-rows"),
+    # built-in datasets
+    "download": Flag("--download", "switch"),
+    "root": Flag("$TORCHLINEAR_DATA", "env"),
+    # the linear-regression demo's problem
+    "n": Flag("--n"),
+    "w": Flag("--w"),
+    "b": Flag("--b"),
+    "noise": Flag("--noise"),
+}
+"""Library parameter -> its command-line spelling. A key ``"<command> <param>"`` holds a
+spelling that only that command uses (``predict``'s ``model`` is the positional MODEL,
+``fit``'s is ``--model``)."""
+
+
+def flag(param: str, command: str | None = None) -> Flag | None:
+    """The command line's spelling of ``param`` in ``command``, or None if it has none.
+
+    Examples
+    --------
+    >>> flag("val_split").text, flag("model", "predict").text, flag("model", "fit").text
+    ('--val-split', 'MODEL', '--model')
+    """
+    return FLAGS.get(f"{command} {param}") or FLAGS.get(param)
+
+
+def spell(param: str, command: str | None = None) -> str:
+    """How the user refers to ``param``: its flag, or the name itself if it has none.
+
+    Examples
+    --------
+    >>> spell("l1_ratio"), spell("root"), spell("X")
+    ('--l1-ratio', '$TORCHLINEAR_DATA', 'X')
+    """
+    found = flag(param, command)
+    return found.text if found else param
+
+
+def spell_setting(param: str, value: Any, command: str | None = None) -> str:
+    """How the user sets ``param`` to ``value``.
+
+    Examples
+    --------
+    >>> spell_setting("val_split", 0.0), spell_setting("download", True)
+    ('--val-split 0', '--download')
+    >>> spell_setting("features", ["a", "b"]), spell_setting("root", "/data")
+    ('--features a,b', 'TORCHLINEAR_DATA=/data')
+    """
+    found = flag(param, command)
+    return found.setting(value) if found else f"{param}={value!r}"
+
+
+def is_user_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is a user mistake (one line, exit 2) rather than a bug.
+
+    Examples
+    --------
+    >>> is_user_error(FileNotFoundError("data.csv")), is_user_error(TypeError("oops"))
+    (True, False)
+    """
+    return isinstance(exc, ValueError | OSError) or type(exc).__name__ == "RankFailedError"
+
+
+def user_message(
+    exc: BaseException, command: str | None = None, params: Collection[str] = ()
+) -> str:
+    """The one line that tells the user what was wrong, in the command line's words.
+
+    ``params`` are the library parameters that ``command`` passes (see
+    :func:`_unconverted_wording`).
+
+    Examples
+    --------
+    >>> from torchlinear._validation import ParameterError
+    >>> user_message(ParameterError("batch_size", "{param} must be >= 1, got {value!r}",
+    ...                             value=0), "fit")
+    '--batch-size must be >= 1, got 0'
+    >>> user_message(ValueError("no column 'price'; use --target y"), "fit")
+    "no column 'price'; use --target y"
+    """
+    render: Callable[..., str] | None = getattr(exc, "render", None)
+    if isinstance(getattr(exc, "param", None), str) and callable(render):
+        text = render(
+            name=lambda p: spell(p, command),
+            setting=lambda p, v: spell_setting(p, v, command),
+        )
+    else:
+        text = _unconverted_wording(str(exc), command, params)
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return first or type(exc).__name__
+
+
+def _unconverted_wording(message: str, command: str | None, params: Collection[str]) -> str:
+    """Spell the parameters of a plain ``ValueError`` message as flags.
+
+    Some modules still raise plain ``ValueError``\\ s whose message starts with a
+    parameter's name or spells advice in keyword arguments. Until they raise
+    :class:`~torchlinear._validation.ParameterError`, their known phrasings are rewritten
+    here; a message that already names a flag passes through untouched. Delete this
+    function once no library message needs it.
+    """
+    first = message.split(" ", 1)[0]
+    bare = first.rstrip(":")
+    found = flag(bare, command) if bare in params else None
+    if found is not None and found.kind in ("option", "switch"):
+        message = found.text + message[len(bare) :]
+    replacements = {
+        "point root= / $TORCHLINEAR_DATA": "point $TORCHLINEAR_DATA",
+        "pass download=True": "pass --download",
+        "e.g. lr=": "e.g. --lr ",
+    }
+    for old, new in replacements.items():
+        message = message.replace(old, new)
+    # "pass drop_na=True (--drop-na)" and "delimiter=';' (--delimiter ';')": keep the flag
+    for param in params:
+        found = flag(param, command)
+        if found is None or f"({found.text}" not in message:
+            continue
+        start = message.find(f"{param}=")
+        opening = message.find(f" ({found.text}", start)
+        close = message.find(")", opening)
+        if start >= 0 and opening > start and close > opening:
+            inside = message[opening + 2 : close]
+            message = message[:start] + inside + message[close + 1 :]
+    # "--features a,b (features=['a', 'b'])": drop the keyword spelling after the flag
+    for param in params:
+        start = message.find(f" ({param}=[")
+        close = message.find("])", start)
+        if start >= 0 and close > start:
+            message = message[:start] + message[close + 2 :]
+    return message
+
+
+def rank_label() -> str:
+    """`` (rank r)`` in a process of a ``torchrun`` job other than rank 0, else nothing."""
+    rank = os.environ.get("RANK", "0") if "WORLD_SIZE" in os.environ else "0"
+    return "" if rank.strip() in ("", "0") else f" (rank {rank.strip()})"
+
+
+def fail(exc: BaseException, command: str | None = None, params: Collection[str] = ()) -> int:
+    """Print ``exc`` as one line on stderr and return the exit code 2."""
+    if type(exc).__name__ == "RankFailedError" and rank_label():
+        return 2  # the rank that failed printed its own error; rank 0 repeats it
+    print(f"{PROG}: error{rank_label()}: {user_message(exc, command, params)}", file=sys.stderr)
+    return 2

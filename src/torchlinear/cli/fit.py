@@ -1,0 +1,235 @@
+"""``torchlinear fit DATA``: fit a model to a file or a built-in dataset, write a run folder.
+
+The command parses its options, calls :func:`torchlinear.workflow.fit` and prints what it
+returns. Under ``torchrun`` every rank fits its share of the data; rank 0 alone writes
+and prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+from torchlinear._format import format_number
+from torchlinear.cli.base import PROG, print_warnings
+
+__all__ = ["PARAMS", "add_parser", "metric_line", "run"]
+
+PARAMS = (
+    "target", "features", "task", "model", "loss", "solver", "alpha", "l1_ratio", "delta",
+    "hidden", "epochs", "batch_size", "lr", "val_split", "patience", "seed", "device",
+    "drop_na", "delimiter", "out", "resume", "stream", "download", "batch_rows",
+)  # fmt: skip
+"""The library parameters the command passes to :func:`torchlinear.workflow.fit`."""
+
+EXAMPLES = """\
+examples:
+  torchlinear fit houses.csv --target price --out runs/houses
+  torchlinear fit houses.parquet --target price --features area,rooms --loss huber
+  torchlinear fit iris.csv --target species --model mlp --hidden 32 --epochs 200
+  torchlinear fit digits --out runs/digits         (a built-in dataset)
+
+DATA is a CSV (.csv, .tsv, .txt) or Parquet (.parquet, .pq) file, or a built-in dataset:
+synthetic, diabetes, digits, mnist, fashion-mnist, cifar10. Least squares is fitted
+exactly in one streaming pass, so the file may be larger than memory.
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add ``fit``."""
+    parser = sub.add_parser(
+        "fit",
+        help="fit a model to a CSV/Parquet file or built-in dataset; write model, metrics, report",
+        description=(
+            "Fit a model and write into DIR: the model (model.json + safetensors weights), "
+            "metrics.json, and report.md with figures (loss curves; residuals and "
+            "predicted-vs-actual, or the confusion matrix; the coefficients or the "
+            "statistical summary)."
+        ),
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("data", metavar="DATA", help="CSV or Parquet file, or a dataset name")
+    parser.add_argument("--target", metavar="COL", help="the target column (needed for files)")
+    parser.add_argument(
+        "--features", metavar="A,B,C", help="feature columns (default: all but the target)"
+    )
+    parser.add_argument(
+        "--task",
+        choices=("regression", "classification"),
+        help="default: classification for a text/boolean target, --model softmax or --loss ce",
+    )
+    parser.add_argument(
+        "--model",
+        choices=("linear", "softmax", "mlp"),
+        default="linear",
+        help="linear (least squares / robust; softmax for classification), softmax, or a "
+        "two-layer MLP (default linear)",
+    )
+    parser.add_argument(
+        "--loss",
+        choices=("squared", "l1", "huber", "ce"),
+        help="default: squared for regression, ce (cross-entropy) for classification",
+    )
+    parser.add_argument(
+        "--delta", type=float, default=1.0, metavar="D", help="Huber's threshold (default 1)"
+    )
+    parser.add_argument(
+        "--solver",
+        choices=("auto", "exact", "sgd", "adam", "lbfgs"),
+        default="auto",
+        help="auto: exact for least squares, L-BFGS or Adam otherwise (default auto)",
+    )
+    parser.add_argument(
+        "--alpha",
+        type=float,
+        metavar="A",
+        help="penalty strength, as the estimator's alpha (default: 0; 1e-4 for softmax)",
+    )
+    parser.add_argument(
+        "--l1-ratio",
+        type=float,
+        default=0.0,
+        metavar="R",
+        help="L1 share of the elastic-net penalty, 0..1 (default 0: ridge)",
+    )
+    parser.add_argument(
+        "--hidden", type=int, default=64, metavar="H", help="hidden width of the MLP (default 64)"
+    )
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        metavar="E",
+        help="training epochs (default 100; 20 for minibatch softmax)",
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=256, metavar="B", help="minibatch size (default 256)"
+    )
+    parser.add_argument("--lr", type=float, metavar="LR", help="learning rate")
+    parser.add_argument(
+        "--val-split",
+        type=float,
+        metavar="F",
+        help="fraction of rows held out for validation (default 0.2; an image dataset's "
+        "test split); 0 for none",
+    )
+    parser.add_argument(
+        "--patience",
+        type=int,
+        metavar="P",
+        help="early stopping: stop after P epochs without a better validation loss",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, metavar="S", help="seeds split, weights, shuffling (0)"
+    )
+    parser.add_argument(
+        "--device", default="auto", metavar="DEV", help="cpu, cuda, cuda:N, mps or auto (auto)"
+    )
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        help="output folder (default: a new ./runs/fit-<timestamp>/)",
+    )
+    parser.add_argument(
+        "--drop-na", action="store_true", help="skip rows with missing values instead of failing"
+    )
+    parser.add_argument(
+        "--delimiter", metavar="C", help="CSV field separator (default ',', tab for .tsv)"
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue training from the checkpoint in DIR/checkpoint (same settings)",
+    )
+    parser.add_argument(
+        "--stream",
+        action="store_true",
+        default=None,
+        help="stream the file from disk every epoch even if it fits in memory",
+    )
+    parser.add_argument(
+        "--download", action="store_true", help="download missing built-in dataset files"
+    )
+    parser.add_argument(
+        "--batch-rows", type=int, metavar="N", help="rows per chunk read (default: about 4 MB)"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    parser.set_defaults(run=run, params=PARAMS)
+
+
+_METRIC_LABELS = {"r2": "R²", "rmse": "RMSE", "mse": "MSE", "mae": "MAE", "log_loss": "log-loss"}
+
+
+def metric_line(values: Mapping[str, Any] | None) -> str:
+    """``R² 0.93, RMSE 19929.9, …, n 4001``: one split's metrics on one line.
+
+    Examples
+    --------
+    >>> metric_line({"n": 10, "r2": 0.123456789, "mse": 4e-7})
+    'R² 0.123457, MSE 4e-07, n 10'
+    """
+    if not values:
+        return "-"
+    order = ("r2", "rmse", "mse", "mae", "accuracy", "log_loss", "n")
+    return ", ".join(
+        f"{_METRIC_LABELS.get(k, k)} {format_number(values[k])}" for k in order if k in values
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Fit, then print the summary lines (rank 0 of a ``torchrun`` job only)."""
+    from torchlinear import distributed as tld
+    from torchlinear.engine import DivergenceError
+    from torchlinear.workflow import TrainingInterrupted, _join_group, fit
+
+    kwargs = {name: getattr(args, name) for name in PARAMS}
+    if kwargs["out"] is None:
+        kwargs["out"] = f"runs/fit-{time.strftime('%Y%m%d-%H%M%S')}"
+    if kwargs["device"] == "auto":
+        kwargs["device"] = None
+    joined = _join_group(kwargs["device"])
+    main = tld.is_main_process()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = fit(args.data, progress=not args.no_progress, **kwargs)
+        except TrainingInterrupted as exc:
+            print_warnings(caught)
+            print(f"{PROG}: {exc}", file=sys.stderr)
+            return 130
+        except DivergenceError:
+            print_warnings(caught)  # what led to the divergence, then the error itself
+            raise
+        finally:
+            if joined:
+                tld.shutdown()
+    if not main:
+        return 0
+    estimator = type(result.estimator).__name__
+    how = {"lbfgs": "L-BFGS", "adam": "Adam", "sgd": "SGD with momentum"}.get(
+        result.solver, f"exact least squares, {result.solver}"
+    )
+    print(
+        f"Fitted {estimator} ({result.task}, {how}) on {args.data}: "
+        f"target {result.target!r}, {result.estimator.n_features_in_} feature(s), "
+        f"{result.n_train:,} training and {result.n_val:,} validation rows "
+        f"({result.seconds:.3g} s)"
+    )
+    if result.n_dropped:
+        print(f"  skipped {result.n_dropped:,} row(s) with missing values")
+    if result.history is not None:
+        h = result.history
+        best = f", best validation epoch {h.best_epoch}" if h.best_epoch else ""
+        print(f"  {len(h)} epoch(s), stopped: {h.stop_reason}{best}")
+    print(f"  training:   {metric_line(result.metrics['train'])}")
+    if result.metrics["validation"]:
+        print(f"  validation: {metric_line(result.metrics['validation'])}")
+    names = ", ".join(p.name for p in result.files if not p.name.endswith(".safetensors"))
+    print(f"Wrote {result.out_dir}/: {names} (+ weights)")
+    print(f"Next: {PROG} predict {result.out_dir} NEW_DATA -o predictions.csv")
+    print_warnings(caught)
+    return 0

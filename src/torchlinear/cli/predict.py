@@ -1,0 +1,72 @@
+"""``torchlinear predict MODEL DATA -o FILE``: predictions of a fitted model, as a file."""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["PARAMS", "add_parser", "run"]
+
+PARAMS = ("model", "data", "proba", "drop_na", "delimiter", "download")
+"""The library parameters of :func:`torchlinear.workflow.predict` whose names can open a
+plain ``ValueError`` message (``output`` is called "output folder" in those)."""
+
+EXAMPLES = """\
+examples:
+  torchlinear predict runs/houses new_houses.csv -o predictions.csv
+  torchlinear predict runs/iris flowers.parquet -o predictions.parquet --proba
+
+MODEL is the folder a fit wrote (or its model.json). DATA needs the model's feature
+columns; a column with the target is allowed and ignored. The output has one row per
+input row, in order.
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add ``predict``."""
+    parser = sub.add_parser(
+        "predict",
+        help="predict with a fitted model, writing a CSV or Parquet file",
+        description="Predict with a model written by `torchlinear fit`, streaming DATA in "
+        "chunks (any size) and writing the predictions atomically.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("model", metavar="MODEL", help="the fit's folder or its model.json")
+    parser.add_argument("data", metavar="DATA", help="CSV or Parquet file, or a dataset name")
+    parser.add_argument(
+        "-o", "--output", required=True, metavar="FILE", help="predictions file (.csv/.parquet)"
+    )
+    parser.add_argument("--proba", action="store_true", help="add a proba_<class> column per class")
+    parser.add_argument(
+        "--drop-na", action="store_true", help="skip rows with missing values (fewer rows out)"
+    )
+    parser.add_argument("--delimiter", metavar="C", help="CSV field separator")
+    parser.add_argument(
+        "--download", action="store_true", help="download missing built-in dataset files"
+    )
+    parser.set_defaults(run=run, params=PARAMS)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Predict and say what was written."""
+    from torchlinear.workflow import predict
+
+    result = predict(
+        args.model,
+        args.data,
+        args.output,
+        proba=args.proba,
+        drop_na=args.drop_na,
+        delimiter=args.delimiter,
+        download=args.download,
+    )
+    print(
+        f"Wrote {result.n_rows:,} prediction(s) to {result.path} "
+        f"(columns: {', '.join(result.columns)})"
+    )
+    if result.n_dropped:
+        print(
+            f"  skipped {result.n_dropped:,} row(s) with missing values: the file has one row "
+            "per remaining input row"
+        )
+    return 0

@@ -1,0 +1,166 @@
+"""`torchlinear fit`: what it fits, what it prints, and how it refuses bad input."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+from sklearn.linear_model import LinearRegression as SkLinearRegression
+from sklearn.metrics import accuracy_score, log_loss, mean_absolute_error, r2_score
+
+from torchlinear import SoftmaxRegression, cli
+from torchlinear.workflow import holdout_mask
+
+pytestmark = [
+    pytest.mark.usefixtures("one_thread"),
+    pytest.mark.filterwarnings("ignore:X does not have valid feature names"),
+]
+
+
+def test_fit_predict_evaluate_round_trip_on_csv(houses_csv, tmp_path, run_cli, numbers):
+    path, X, y = houses_csv
+    out = tmp_path / "run"
+    code, stdout, err = run_cli(["fit", str(path), "--target", "price", "--out", str(out)])
+    assert code == 0, err
+    assert "Fitted LinearRegression (regression, exact least squares, cholesky)" in stdout
+    held = holdout_mask(0, len(X), 0.2, seed=0)
+    reference = SkLinearRegression().fit(X[~held], y[~held])
+    val_r2 = r2_score(y[held], reference.predict(X[held]))
+    validation = next(line for line in stdout.splitlines() if "validation:" in line)
+    assert numbers(validation)[0] == pytest.approx(val_r2, rel=1e-5)  # "R² 0.97..."
+    files = {p.name for p in out.iterdir()}
+    assert {"model.json", "metrics.json", "report.md", "residuals.png"} <= files
+    assert any(name.endswith(".safetensors") for name in files)
+    assert "progress" not in err  # the exact fit shows no epoch bars
+
+    # predict on the file without its target column, as new data comes
+    new = tmp_path / "new.csv"
+    pacsv.write_csv(pa.table({"rooms": X[:, 1], "area": X[:, 0], "noise": X[:, 2]}), new)
+    preds = tmp_path / "preds.csv"
+    code, stdout, err = run_cli(["predict", str(out), str(new), "-o", str(preds)])
+    assert code == 0, err
+    assert f"Wrote {len(X)} prediction(s) to {preds}" in stdout
+    written = pacsv.read_csv(preds)["prediction"].to_numpy()
+    np.testing.assert_allclose(written, reference.predict(X), rtol=1e-9)
+
+    code, stdout, err = run_cli(["evaluate", str(out / "model.json"), str(path), "--json"])
+    assert code == 0, err
+    scores = json.loads(stdout)
+    pred = reference.predict(X)
+    assert scores["r2"] == pytest.approx(r2_score(y, pred), rel=1e-9)
+    assert scores["mae"] == pytest.approx(mean_absolute_error(y, pred), rel=1e-9)
+    assert scores["n"] == len(X)
+
+
+def test_round_trip_on_parquet_classification(tmp_path, run_cli, numbers):
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(200, 3))
+    y = np.where(X @ [1.0, -1.0, 0.5] + 0.3 * rng.normal(size=200) > 0, "buy", "sell")
+    data = tmp_path / "orders.parquet"
+    pq.write_table(pa.table({"f1": X[:, 0], "f2": X[:, 1], "f3": X[:, 2], "action": y}), data)
+    out = tmp_path / "run"
+    code, stdout, err = run_cli(
+        ["fit", str(data), "--target", "action", "--out", str(out), "--val-split", "0.25"]
+    )
+    assert code == 0, err
+    assert "SoftmaxRegression (classification" in stdout
+    held = holdout_mask(0, len(X), 0.25, seed=0)
+    reference = SoftmaxRegression(device="cpu").fit(X[~held], y[~held])
+    code, stdout, err = run_cli(
+        ["predict", str(out), str(data), "-o", str(tmp_path / "p.csv"), "--proba"]
+    )
+    assert code == 0, err
+    table = pacsv.read_csv(tmp_path / "p.csv")
+    assert table.column_names == ["prediction", "proba_buy", "proba_sell"]
+    assert table["prediction"].to_pylist() == reference.predict(X).tolist()
+    code, stdout, err = run_cli(["evaluate", str(out), str(data)])
+    assert code == 0, err
+    lines = stdout.splitlines()
+    accuracy = next(line for line in lines if line.strip().startswith("accuracy"))
+    assert numbers(accuracy)[0] == pytest.approx(accuracy_score(y, reference.predict(X)))
+    loss = next(line for line in lines if "log-loss" in line)
+    assert numbers(loss)[0] == pytest.approx(
+        log_loss(y, reference.predict_proba(X), labels=reference.classes_), rel=1e-5
+    )
+    assert "Confusion matrix" in stdout and "buy" in stdout
+
+
+@pytest.mark.parametrize(
+    ("file", "extra", "message"),
+    [
+        ("missing.csv", [], r"missing\.csv: no such file"),
+        ("ragged.csv", [], r"data row 2 has 2 field\(s\) but the header has 3"),
+        ("semicolon.csv", [], r"semicolon-separated.*pass --delimiter ';'$"),
+        ("empty.csv", [], r"the file is empty"),
+        ("header.csv", [], r"a header but no data rows"),
+        ("one.csv", [], r"only 1 data row\(s\) to fit; a model needs at least 2 rows"),
+        ("good.csv", ["--target", "price"], r"no column 'price' for the target; the columns "
+         r"are 'a', 'b', 'y'"),
+        ("text.csv", [], r"non-numeric feature column\(s\) 'city' \('Paris' in data row 1\); "
+         r"encode them as numbers"),
+        ("gaps.csv", [], r"2 row\(s\) have missing or non-finite values.*column 'b' 1.*"
+         r"column 'y' 1.*pass --drop-na"),
+        ("good.csv", ["--solver", "sgd", "--lr", "10", "--epochs", "5"],
+         r"training diverged .* e\.g\. --lr 1 \(one tenth of 10\)"),
+        ("good.csv", ["--val-split", "1.5"], r"--val-split must lie in \[0, 1\)"),
+        ("good.csv", ["--loss", "huber", "--solver", "exact"], r"--solver 'exact' solves least"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(
+    tmp_path, run_cli, bad_files, file, extra, message
+):
+    out = tmp_path / "out"
+    argv = ["fit", str(bad_files / file), "--out", str(out), "--no-progress"]
+    argv += extra if "--target" in extra else ["--target", "y", *extra]
+    code, stdout, err = run_cli(argv)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("torchlinear: error: ")
+    assert re.search(message, err.strip()), err
+    assert "Traceback" not in err and stdout == ""
+    assert not out.exists()
+
+
+def test_drop_na_skips_and_counts(tmp_path, run_cli, bad_files):
+    argv = ["fit", str(bad_files / "gaps.csv"), "--target", "y", "--drop-na", "--val-split", "0"]
+    code, stdout, err = run_cli([*argv, "--out", str(tmp_path / "o")])
+    assert code == 0, err
+    assert "skipped 2 row(s) with missing values" in stdout
+    assert "4 training and 0 validation rows" in stdout
+
+
+def test_output_folder_that_cannot_be_written(tmp_path, capsys, run_cli, bad_files):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    argv = ["fit", str(bad_files / "good.csv"), "--target", "y", "--out", str(blocker / "run")]
+    code, _, err = run_cli(argv)
+    assert code == 2 and "--out" in err and "is a file, not a folder" in err
+    assert err.count("\n") == 1
+    if Path("/proc/self").is_dir():  # a folder nobody may create files in, not even root
+        argv[-1] = "/proc/torchlinear-run"
+        code, _, err = run_cli(argv)
+        assert code == 2 and "--out '/proc/torchlinear-run' is not writable" in err
+    model = tmp_path / "m"
+    assert cli.main(["fit", str(bad_files / "good.csv"), "--target", "y", "--out", str(model)]) == 0
+    capsys.readouterr()
+    argv = ["predict", str(model), str(bad_files / "good.csv"), "-o", str(blocker / "p.csv")]
+    code, _, err = run_cli(argv)
+    assert code == 2 and "output folder" in err and "is a file, not a folder" in err
+    assert err.count("\n") == 1
+
+
+def test_cli_runs_as_a_program_missing_file(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "torchlinear", "fit", str(tmp_path / "nope.csv"), "--target", "y"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr == f"torchlinear: error: {tmp_path / 'nope.csv'}: no such file\n"
+    assert proc.stdout == "" and not (tmp_path / "runs").exists()
