@@ -25,9 +25,10 @@ Data sources
   with weights) each time it is called — for data streamed from disk. Each chunk is
   shuffled and batched on its own.
 
-Validation data is a random split (``val_split``; :func:`torch.utils.data.random_split`
-for tensors and datasets, a fixed per-chunk random mask for chunk sources) or given as
-``val_data`` in any of the forms above.
+Validation data is held out by the one split rule of the library (``val_split``;
+:func:`torchlinear.data.split.holdout_mask`, a keyed hash of the row index, so the same rows
+whether the data are tensors, a dataset or chunks of any size) or given as ``val_data`` in
+any of the forms above.
 
 Stopping and recovery
 ---------------------
@@ -59,7 +60,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, Sampler, Subset, TensorDataset, random_split
+from torch.utils.data import DataLoader, Dataset, Sampler, Subset, TensorDataset
 
 from torchlinear._validation import (
     check_fraction,
@@ -70,6 +71,7 @@ from torchlinear._validation import (
     resolve_device,
 )
 from torchlinear.data.batching import epoch_permutation, iter_batches, num_batches
+from torchlinear.data.split import holdout_mask
 from torchlinear.io import flatten_state, load_model, save_model, unflatten_state
 from torchlinear.losses import Loss, Penalty, get_loss
 from torchlinear.models import LinearModel, Standardized
@@ -688,11 +690,13 @@ class _ChunkSource(_Source):
         iterator = self.factory()
         if not hasattr(iterator, "__next__"):
             iterator = iter(iterator)
-        for k, item in enumerate(iterator):
+        offset = 0
+        for item in iterator:
             X, y, w = self.cast.batch(item)
             if self.keep != "all":
-                g = torch.Generator().manual_seed((self.seed * 1_000_003 + k) % 2**63)
-                held_out = (torch.rand(len(X), generator=g) < self.val_fraction).to(X.device)
+                mask = holdout_mask(offset, len(X), self.val_fraction, self.seed)
+                offset += len(X)
+                held_out = torch.from_numpy(mask).to(X.device)
                 rows = held_out if self.keep == "val" else ~held_out
                 X, y = X[rows], y[rows]
                 w = None if w is None else w[rows]
@@ -737,7 +741,6 @@ def _build_sources(
     cast: _Cast,
     seed: int,
 ) -> tuple[_Source, _Source | None]:
-    split_generator = torch.Generator().manual_seed(seed)
     if type(data) is TensorDataset and len(data.tensors) in (2, 3):
         data = data.tensors  # already tensors: index them directly, no per-sample fetch
     if isinstance(data, list | tuple) and len(data) in (2, 3) and all(_is_array(v) for v in data):
@@ -747,7 +750,7 @@ def _build_sources(
         if len(y) != n or (w is not None and len(w) != n):
             raise ValueError(f"y has {len(y)} rows but X has {n}")
         if cfg.val_split:
-            train_idx, val_idx = _split_indices(n, cfg.val_split, split_generator)
+            train_idx, val_idx = _split_indices(n, cfg.val_split, seed)
             train = _TensorSource(X, y, w, train_idx, cfg, cast)
             val = _TensorSource(train.X, train.y, train.w, val_idx, cfg, cast)
         else:
@@ -762,8 +765,8 @@ def _build_sources(
     elif isinstance(data, Dataset):
         if cfg.val_split:
             n = len(data)  # type: ignore[arg-type]
-            n_val = _n_val(n, cfg.val_split)
-            train_set, val_set = random_split(data, [n - n_val, n_val], generator=split_generator)
+            train_idx, val_idx = _split_indices(n, cfg.val_split, seed)
+            train_set, val_set = Subset(data, train_idx.tolist()), Subset(data, val_idx.tolist())
             train = _DatasetSource(train_set, cfg, cast, seed)
             val = _DatasetSource(val_set, cfg, cast, seed)
         else:
@@ -789,24 +792,16 @@ def _build_sources(
     return train, val
 
 
-def _n_val(n: int, fraction: float) -> int:
-    n_val = max(1, int(round(n * fraction)))
-    if n_val >= n:
+def _split_indices(n: int, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Training and validation row indices by the one split rule
+    (:func:`torchlinear.data.split.holdout_mask`)."""
+    held = holdout_mask(0, n, fraction, seed)
+    if held.all() or not held.any():
         raise ValueError(
-            f"val_split={fraction} of {n} rows leaves no training data; use a smaller val_split"
+            f"val_split={fraction} of {n} rows leaves no training data or no validation data "
+            f"({int(held.sum())} row(s) held out); use another val_split or more rows"
         )
-    return n_val
-
-
-def _split_indices(
-    n: int, fraction: float, generator: torch.Generator
-) -> tuple[torch.Tensor, torch.Tensor]:
-    n_val = _n_val(n, fraction)
-    train, val = random_split(range(n), [n - n_val, n_val], generator=generator)
-    assert isinstance(train, Subset) and isinstance(val, Subset)
-    return torch.as_tensor(train.indices, dtype=torch.int64), torch.as_tensor(
-        val.indices, dtype=torch.int64
-    )
+    return torch.from_numpy(np.flatnonzero(~held)), torch.from_numpy(np.flatnonzero(held))
 
 
 # ---------------------------------------------------------------------------------------

@@ -76,6 +76,7 @@ from torchlinear._validation import (
     check_positive_int,
     resolve_device,
 )
+from torchlinear.data.split import Sample, holdout_mask, keyed_uniform
 from torchlinear.estimators import (
     FitOptions,
     LinearRegression,
@@ -117,94 +118,6 @@ _EVAL_ROWS = 65536
 class TrainingInterrupted(KeyboardInterrupt):
     """Training was stopped by Ctrl-C after a checkpoint was saved; the message says how to
     resume. Nothing else was written."""
-
-
-# ---------------------------------------------------------------------------------------
-# The validation rule: a keyed hash of the row index
-# ---------------------------------------------------------------------------------------
-
-_MASK64 = (1 << 64) - 1
-
-
-def _splitmix64(z: np.ndarray) -> np.ndarray:
-    """SplitMix64's finaliser applied to ``z + golden ratio`` (uint64, wrapping)."""
-    z = np.asarray(z, dtype=np.uint64).copy()
-    with np.errstate(over="ignore"):
-        z += np.uint64(0x9E3779B97F4A7C15)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z ^= z >> np.uint64(31)
-    return z
-
-
-def _uniform(rows: np.ndarray, seed: int, stream: int) -> np.ndarray:
-    """A number in [0, 1) per row index, a fixed function of (seed, stream, row)."""
-    key = _splitmix64(np.array([(2 * int(seed) + stream) & _MASK64], dtype=np.uint64))
-    z = _splitmix64(np.asarray(rows, dtype=np.uint64) ^ key[0])
-    return (z >> np.uint64(11)).astype(np.float64) * (2.0**-53)
-
-
-def holdout_mask(start: int, count: int, fraction: float, seed: int = 0) -> np.ndarray:
-    """Which of the rows ``start .. start + count - 1`` the validation split holds out.
-
-    Row ``i`` is held out when the SplitMix64 hash of ``i`` keyed by ``seed``, read as a
-    number in [0, 1), is below ``fraction``: a fixed function of the row index, so the
-    split does not depend on how the data is chunked.
-
-    Examples
-    --------
-    >>> mask = holdout_mask(0, 10_000, 0.2, seed=0)
-    >>> round(float(mask.mean()), 2)
-    0.2
-    >>> bool((holdout_mask(3_000, 500, 0.2, seed=0) == mask[3_000:3_500]).all())
-    True
-    """
-    fraction = check_fraction("val_split", fraction)
-    rows = np.arange(start, start + count, dtype=np.uint64)
-    if fraction == 0:
-        return np.zeros(count, dtype=bool)
-    return _uniform(rows, seed, 0) < fraction
-
-
-class _Sample:
-    """A fixed-size uniform sample of rows (the ``capacity`` smallest keyed hashes), for
-    figures of data that is only streamed. It does not depend on the chunking."""
-
-    def __init__(self, capacity: int, seed: int) -> None:
-        self.capacity, self.seed = capacity, seed
-        self.keys = np.empty(0)
-        self.rows = np.empty(0, dtype=np.int64)
-        self.X: np.ndarray | None = None
-        self.y: np.ndarray | None = None
-
-    def add(self, rows: np.ndarray, X: np.ndarray, y: np.ndarray) -> None:
-        if self.capacity == 0 or len(rows) == 0:
-            return
-        keys = _uniform(rows, self.seed, 1)
-        if len(self.keys) >= self.capacity:
-            keep = keys < self.keys.max()
-            if not keep.any():
-                return
-            rows, X, y, keys = rows[keep], X[keep], y[keep], keys[keep]
-        if self.X is None:
-            all_keys, all_rows, all_X, all_y = keys, rows, X, y
-        else:
-            assert self.y is not None
-            all_keys = np.concatenate([self.keys, keys])
-            all_rows = np.concatenate([self.rows, rows])
-            all_X = np.concatenate([self.X, X])
-            all_y = np.concatenate([self.y, y])
-        if len(all_keys) > self.capacity:
-            best = np.argpartition(all_keys, self.capacity - 1)[: self.capacity]
-            all_keys, all_rows, all_X, all_y = (a[best] for a in (all_keys, all_rows, all_X, all_y))
-        self.keys, self.rows = all_keys, all_rows
-        self.X, self.y = np.array(all_X), np.array(all_y)
-
-    def arrays(self) -> tuple[np.ndarray, np.ndarray] | None:
-        if self.X is None or self.y is None:
-            return None
-        order = np.argsort(self.rows)
-        return self.X[order], self.y[order]
 
 
 # ---------------------------------------------------------------------------------------
@@ -1270,7 +1183,7 @@ class _FitContext:
             return self.fit_in_memory()
 
     # ------------------------------------------------------------------ exact
-    def _gather_counts(self, n_train: int, n_val: int, sample: _Sample) -> tuple[int, int, _Sample]:
+    def _gather_counts(self, n_train: int, n_val: int, sample: Sample) -> tuple[int, int, Sample]:
         """Row counts, rows dropped and the figure sample of every rank together."""
         from torchlinear import distributed as tld
 
@@ -1281,7 +1194,7 @@ class _FitContext:
         torch.distributed.all_gather_object(
             parts, (n_train, n_val, dropped, sample.rows, sample.X, sample.y)
         )
-        merged = _Sample(sample.capacity, sample.seed)
+        merged = Sample(sample.capacity, sample.seed)
         for _, _, _, rows, X, y in parts:  # in rank order: the single-process sample
             if X is not None:
                 merged.add(rows, X, y)
@@ -1302,7 +1215,7 @@ class _FitContext:
         dev = self.device
         val = GramStats.zeros(d, 1, device=dev) if self.val_fraction > 0 else None
         capacity = int(min(_SAMPLE_ROWS, max(200, _SAMPLE_BYTES // (8 * d))))
-        sample = _Sample(capacity, self.opts.seed)
+        sample = Sample(capacity, self.opts.seed)
         counts = [0, 0]  # training and validation rows (first pass)
         passes = [0]
         one_process = tld.world_size() == 1
@@ -1586,7 +1499,7 @@ class _FitContext:
         # a last pass: metrics of the final model, and a sample for the figures
         meters: dict[bool, Any] = {}
         capacity = int(min(_SAMPLE_ROWS, max(200, _SAMPLE_BYTES // (8 * d))))
-        sample = _Sample(capacity, opts.seed)
+        sample = Sample(capacity, opts.seed)
         for flag in (False, True):
             meters[flag] = _ClassificationMeter(est.classes_) if classification else None
             meters[flag] = meters[flag] or _RegressionMeter()
@@ -1635,7 +1548,7 @@ def _subsample(X: np.ndarray, y: Any, limit: int, seed: int) -> tuple[np.ndarray
     y = np.asarray(y)
     if len(X) <= limit:
         return X, y
-    keys = _uniform(np.arange(len(X)), seed, 1)
+    keys = keyed_uniform(np.arange(len(X)), seed, 1)
     keep = np.sort(np.argpartition(keys, limit - 1)[:limit])
     return X[keep], y[keep]
 
