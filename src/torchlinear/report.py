@@ -160,7 +160,9 @@ def coefficient_rows(
             else ["term"] + [f"target {j}" for j in range(coef.shape[0])]
         )
     else:
-        headers = ["term"] + [str(c.item() if isinstance(c, np.generic) else c) for c in classes]
+        labels = [str(c.item() if isinstance(c, np.generic) else c) for c in classes]
+        # two classes: one logit vector, the log-odds of the second class
+        headers = ["term"] + ([f"log-odds of {labels[1]}"] if coef.shape[0] == 1 else labels)
     keep = np.arange(coef.shape[1])
     hidden = 0
     if coef.shape[1] > max_rows:

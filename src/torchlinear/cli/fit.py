@@ -184,14 +184,14 @@ def run(args: argparse.Namespace) -> int:
     """Fit, then print the summary lines (rank 0 of a ``torchrun`` job only)."""
     from torchlinear import distributed as tld
     from torchlinear.engine import DivergenceError
-    from torchlinear.workflow import TrainingInterrupted, _join_group, fit
+    from torchlinear.workflow import TrainingInterrupted, fit, join_group
 
     kwargs = {name: getattr(args, name) for name in PARAMS}
     if kwargs["out"] is None:
         kwargs["out"] = f"runs/fit-{time.strftime('%Y%m%d-%H%M%S')}"
     if kwargs["device"] == "auto":
         kwargs["device"] = None
-    joined = _join_group(kwargs["device"])
+    joined = join_group(kwargs["device"])
     main = tld.is_main_process()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -1,0 +1,502 @@
+"""One fit: the data, the options and the route, run through the estimators."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from torchlinear._threads import single_threaded
+from torchlinear._validation import (
+    resolve_device,
+)
+from torchlinear.data.split import Sample, holdout_mask, keyed_uniform
+from torchlinear.estimators import (
+    FitOptions,
+    LinearRegression,
+    MLPClassifier,
+    MLPRegressor,
+    SoftmaxRegression,
+)
+from torchlinear.workflow.metrics import (
+    ClassificationMeter,
+    RegressionMeter,
+    gram_metrics,
+    log_proba_chunk,
+    plain,
+    predict_chunk,
+    row_chunks,
+    score_chunks,
+)
+from torchlinear.workflow.settings import (
+    LINEAR_EPOCHS,
+    MLP_EPOCHS,
+    SAMPLE_BYTES,
+    SAMPLE_ROWS,
+    SOFTMAX_EPOCHS,
+    Options,
+    Outcome,
+    Plan,
+    TrainingInterrupted,
+)
+from torchlinear.workflow.sources import Data
+
+
+class FitContext:
+    """One fit: the data, the options and the chosen route."""
+
+    def __init__(self, data, opts, plan, val_fraction, given_val, checkpoint, callbacks):
+        self.data: Data = data
+        self.opts: Options = opts
+        self.plan: Plan = plan
+        self.val_fraction: float = val_fraction
+        self.given_val: bool = given_val
+        self.checkpoint: Path = checkpoint
+        self.callbacks = callbacks
+        self.device = resolve_device(opts.device)
+        self.row_offset = 0  # the global index of this rank's first row
+
+    def shard_rows_globally(self) -> None:
+        """Read only this rank's part of the file, numbering its rows globally.
+
+        Each rank counts the rows of its part (one pass, after ``drop_na``) and the ranks
+        exchange the counts, so that row ``i`` of the file has index ``i`` on whichever
+        rank reads it: the validation split and the figure sample are the single-process
+        ones.
+        """
+        from torchlinear import distributed as tld
+
+        count, error = 0, None
+        try:
+            self.data.source = tld.shard_source(self.data.source)
+            for X, _ in self.data.source.iter_chunks():
+                count += len(X)
+        except Exception as exc:  # shared with the other ranks before anyone waits
+            error = exc
+        counts = tld.exchange_status(error, [count])
+        self.row_offset = sum(c[0] for c in counts[: tld.rank()])
+
+    def _combine(self, *stats: Any) -> list[Any]:
+        """The statistics of every rank's rows together (the same on every rank)."""
+        from torchlinear import distributed as tld
+
+        if tld.world_size() == 1:
+            return list(stats)
+        return [None if s is None else tld.allreduce_gram(s) for s in stats]
+
+    # ----------------------------------------------------------------- passes
+    def split_chunks(self) -> Iterator[tuple[np.ndarray, np.ndarray, Any, np.ndarray]]:
+        """``(rows, X, y, held_out)`` per chunk of the data, rows numbered globally."""
+        seen = self.row_offset
+        for X, y in self.data.chunks():
+            m = len(X)
+            rows = np.arange(seen, seen + m, dtype=np.int64)
+            held = holdout_mask(seen, m, self.val_fraction, self.opts.seed)
+            seen += m
+            yield rows, X, y, held
+
+    def _progress(self, desc: str) -> Any:
+        from tqdm.auto import tqdm
+
+        total = None if self.data.source is None else self.data.source.n_rows
+        if self.data.X is not None:
+            total = len(self.data.X)
+        return tqdm(
+            total=total,
+            unit=" rows",
+            unit_scale=True,
+            desc=desc,
+            disable=None if self.opts.progress else True,  # None: off when not a terminal
+            leave=False,
+        )
+
+    def _check_rows(self, n_train: int, n_val: int) -> None:
+        label = self.data.label
+        total = n_train + n_val
+        if total < 2:
+            raise ValueError(
+                f"{label}: only {total} data row(s) to fit; a model needs at least 2 rows "
+                "(and more rows than features for least squares)"
+            )
+        if n_train < 2:
+            raise ValueError(
+                f"{label}: val_split={self.val_fraction:g} left {n_train} of {total} rows for "
+                "training; use a smaller --val-split or more data"
+            )
+
+    def run(self, streamed: bool) -> Outcome:
+        if self.plan.route == "exact":
+            return self.fit_exact()
+        if streamed:
+            return self.fit_streamed()
+        # On small problems, starting and synchronising threads costs more than the
+        # arithmetic (and threads that wait for each other are ruinous on a busy machine).
+        width = self.opts.hidden if self.plan.route == "mlp" else 10
+        small = self.device.type == "cpu" and self.data.estimated_bytes() // 8 * width < 1 << 23
+        with single_threaded() if small else contextlib.nullcontext():
+            return self.fit_in_memory()
+
+    # ------------------------------------------------------------------ exact
+    def _gather_counts(self, n_train: int, n_val: int, sample: Sample) -> tuple[int, int, Sample]:
+        """Row counts, rows dropped and the figure sample of every rank together."""
+        from torchlinear import distributed as tld
+
+        if tld.world_size() == 1:
+            return n_train, n_val, sample
+        dropped = int(self.data.source.n_dropped or 0) if self.data.source is not None else 0
+        parts: list[Any] = [None] * tld.world_size()
+        torch.distributed.all_gather_object(
+            parts, (n_train, n_val, dropped, sample.rows, sample.X, sample.y)
+        )
+        merged = Sample(sample.capacity, sample.seed)
+        for _, _, _, rows, X, y in parts:  # in rank order: the single-process sample
+            if X is not None:
+                merged.add(rows, X, y)
+        self.data.dropped_total = sum(p[2] for p in parts)
+        return sum(p[0] for p in parts), sum(p[1] for p in parts), merged
+
+    def fit_exact(self) -> Outcome:
+        """The exact fit: :func:`~torchlinear.exact.solve_exact` over the training rows.
+
+        The first pass also accumulates the validation rows' statistics and the figure
+        sample; a pass the driver asks for later (the QR fallback, refinement) re-reads
+        the file.
+        """
+        from torchlinear import distributed as tld
+        from torchlinear.exact import LOCAL, GramStats
+
+        d = len(self.data.feature_names)
+        dev = self.device
+        val = GramStats.zeros(d, 1, device=dev) if self.val_fraction > 0 else None
+        capacity = int(min(SAMPLE_ROWS, max(200, SAMPLE_BYTES // (8 * d))))
+        sample = Sample(capacity, self.opts.seed)
+        counts = [0, 0]  # training and validation rows (first pass)
+        passes = [0]
+        one_process = tld.world_size() == 1
+
+        def training_rows() -> Iterator[tuple[torch.Tensor, torch.Tensor, None]]:
+            passes[0] += 1
+            first = passes[0] == 1
+            desc = "reading (exact fit)" if first else f"reading (pass {passes[0]})"
+            with self._progress(desc) as bar:
+                for rows, X, y, held in self.split_chunks():
+                    y = np.asarray(y, dtype=np.float64)
+                    if first:
+                        if held.any():
+                            assert val is not None
+                            Xv, yv = X[held], y[held]
+                            val.update(torch.from_numpy(Xv), torch.from_numpy(yv))
+                            sample.add(rows[held], Xv, yv)
+                        elif val is None:
+                            sample.add(rows, X, y)
+                        counts[0] += int((~held).sum())
+                        counts[1] += int(held.sum())
+                    if held.any():
+                        X, y = X[~held], y[~held]
+                    bar.update(len(rows))
+                    if len(X):
+                        yield torch.from_numpy(np.ascontiguousarray(X)), torch.from_numpy(y), None
+            if first and one_process:
+                self._check_rows(counts[0], counts[1])
+
+        alpha = self.opts.alpha or 0.0
+        names = self.data.feature_names
+        est = LinearRegression(alpha=alpha, device=self.opts.device).fit_chunks(
+            training_rows,
+            n_features=d,
+            feature_names=names,
+            target_name=self.data.target,
+            combine=LOCAL if one_process else tld.RANKS,
+        )
+        sol = est.solution_
+        (val,) = self._combine(val)
+        n_train, n_val, sample = self._gather_counts(counts[0], counts[1], sample)
+        self._check_rows(n_train, n_val)
+        coef, intercept = est.coef_, float(est.intercept_)
+        rss, tss, W = float(sol.rss[0]), float(sol.tss[0]), float(sol.weight_sum)
+        mse = rss / W
+        train_metrics = {
+            "n": n_train,
+            "r2": 1 - rss / tss if tss > 0 else math.nan,
+            "mse": mse,
+            "rmse": math.sqrt(mse),
+        }
+        val_metrics = None
+        if val is not None and n_val > 0:
+            val_metrics = gram_metrics(val, coef, intercept)
+        figure_rows = sample.arrays()
+        figures = None
+        if figure_rows is not None:
+            Xs, ys = figure_rows
+            figures = (ys, predict_chunk(est, Xs))
+        return Outcome(
+            est,
+            train_metrics,
+            val_metrics,
+            None,
+            n_train,
+            n_val,
+            figures,
+            "validation" if val_metrics is not None else "training",
+            config={"solver": sol.solver, "alpha": alpha, "passes": sol.n_passes},
+        )
+
+    # ----------------------------------------------------------- in memory
+    def _memory_split(self) -> tuple[np.ndarray, Any, np.ndarray | None, Any, int]:
+        X, y = self.data.read_all()
+        if self.given_val:
+            Xv, yv = self.data.X_test, self.data.y_test
+            return X, y, Xv, yv, len(X) + len(Xv)
+        held = holdout_mask(0, len(X), self.val_fraction, self.opts.seed)
+        if held.any():
+            return X[~held], y[~held], X[held], y[held], len(X)
+        return X, y, None, None, len(X)
+
+    def _config(self, optimizer: str, epochs: int, tol: float | None):
+        from torchlinear.engine import TrainConfig
+
+        return TrainConfig(
+            epochs=epochs,
+            batch_size=self.opts.batch_size,
+            lr=self.opts.lr,
+            optimizer=optimizer,
+            tol=tol,
+            seed=self.opts.seed,
+            device=str(self.device),
+            progress=self.opts.progress,
+            patience=self.opts.patience,
+            checkpoint=str(self.checkpoint),
+            checkpoint_every=max(1, epochs // 20),
+            resume=self.opts.resume,
+        )
+
+    def _check_interrupt(self, history: Any) -> None:
+        if history is not None and history.stop_reason == "interrupted":
+            raise TrainingInterrupted(
+                f"training interrupted after {len(history)} epoch(s); a checkpoint is saved in "
+                f"{str(self.checkpoint)!r}: run the same command with --resume to continue"
+            )
+
+    def fit_in_memory(self) -> Outcome:
+        from sklearn.utils.validation import column_or_1d
+
+        Xtr, ytr, Xv, yv, _ = self._memory_split()
+        n_train, n_val = len(Xtr), 0 if Xv is None else len(Xv)
+        self._check_rows(n_train, n_val)
+        plan, opts = self.plan, self.opts
+        names = self.data.feature_names
+        classification = plan.task == "classification"
+        if classification:
+            ytr = column_or_1d(np.asarray(ytr))
+            classes = np.unique(ytr)
+            if len(classes) < 2:
+                raise ValueError(
+                    f"{self.data.label}: the target {self.data.target!r} has only one class "
+                    f"({plain(classes[0])!r}) in the training rows; a classifier needs at "
+                    "least 2"
+                )
+        else:
+            ytr = np.asarray(ytr, dtype=np.float64)
+        val_data = None
+        if Xv is not None and len(Xv):
+            yv_fit = np.asarray(yv) if classification else np.asarray(yv, np.float64)
+            val_data = (Xv, yv_fit)
+        est = self._estimator(len(Xtr))
+        options = self._options(val_data)
+        if plan.route == "softmax-lbfgs":
+            options = FitOptions(feature_names=names)
+        est.fit(Xtr, ytr, options=options)
+        history = getattr(est, "history_", None)
+        self._check_interrupt(history)
+        scaler = getattr(est, "standardizer_", None)
+        config = (
+            {"solver": "lbfgs", "max_iter": est.max_iter, "alpha": est.alpha}
+            if plan.route == "softmax-lbfgs"
+            else self._config_of(est)
+        )
+        train_metrics = self._score(est, Xtr, ytr)
+        val_metrics = None if Xv is None or not len(Xv) else self._score(est, Xv, yv)
+        if Xv is not None and len(Xv):
+            sample_X, sample_y, split = Xv, yv, "validation"
+        else:
+            sample_X, sample_y, split = Xtr, ytr, "training"
+        sample_X, sample_y = subsample(sample_X, sample_y, SAMPLE_ROWS, opts.seed)
+        figures = (
+            (sample_y, log_proba_chunk(est, sample_X))
+            if classification
+            else (sample_y, predict_chunk(est, sample_X))
+        )
+        return Outcome(
+            est,
+            train_metrics,
+            val_metrics,
+            history,
+            n_train,
+            n_val,
+            figures,
+            split,
+            config=config,
+            scaler=scaler,
+        )
+
+    def _score(self, est: Any, X: np.ndarray, y: Any) -> dict[str, Any]:
+        return score_chunks(est, self.plan.task, row_chunks(X, np.asarray(y)))
+
+    def _estimator(self, n_rows: int) -> Any:
+        """The estimator this fit's plan calls for, with the command's settings."""
+        plan, opts = self.plan, self.opts
+        common = {
+            "lr": opts.lr,
+            "batch_size": opts.batch_size,
+            "random_state": opts.seed,
+            "device": str(self.device),
+            "progress": opts.progress,
+        }
+        if plan.route == "softmax-lbfgs":
+            return SoftmaxRegression(
+                alpha=1e-4 if opts.alpha is None else opts.alpha,
+                solver="lbfgs",
+                max_iter=plan.epochs,
+                device=str(self.device),
+                random_state=opts.seed,
+            )
+        optimizer = plan.optimizer
+        assert optimizer is not None
+        if plan.route == "mlp":
+            cls = MLPClassifier if plan.task == "classification" else MLPRegressor
+            regression = plan.task == "regression"
+            extra = {"loss": plan.loss, "delta": opts.delta} if regression else {}
+            return cls(
+                hidden=opts.hidden,
+                alpha=opts.alpha or 0.0,
+                l1_ratio=opts.l1_ratio,
+                solver=optimizer,
+                max_iter=plan.epochs or MLP_EPOCHS,
+                **common,
+                **extra,
+            )
+        if plan.route == "linear":
+            return LinearRegression(
+                alpha=opts.alpha or 0.0,
+                loss=plan.loss,
+                l1_ratio=opts.l1_ratio,
+                delta=opts.delta,
+                solver=optimizer,
+                max_iter=plan.epochs or LINEAR_EPOCHS[optimizer],
+                tol=1e-6,
+                **common,
+            )
+        return SoftmaxRegression(
+            alpha=1e-4 if opts.alpha is None else opts.alpha,
+            solver=optimizer,
+            max_iter=plan.epochs or SOFTMAX_EPOCHS,
+            tol=1e-6,
+            **common,
+        )
+
+    def _options(self, val_data: Any) -> FitOptions:
+        metrics = ["mse", "mae"] if self.plan.task == "regression" else None
+        return FitOptions(
+            feature_names=self.data.feature_names,
+            target_name=self.data.target,
+            val_data=val_data,
+            patience=self.opts.patience,
+            checkpoint=str(self.checkpoint),
+            resume=self.opts.resume,
+            metrics=metrics,
+            callbacks=tuple(self.callbacks),
+        )
+
+    @staticmethod
+    def _config_of(est: Any) -> dict[str, Any] | None:
+        config = getattr(est, "train_config_", None)
+        if config is not None:
+            return config.to_dict()
+        history = getattr(est, "history_", None)
+        return None if history is None else {"solver": est.solver_, "max_iter": est.max_iter}
+
+    # ------------------------------------------------------------ streamed
+    def fit_streamed(self) -> Outcome:
+        """Gradient training that reads the file again every epoch (the estimator's
+        ``fit_chunks``), then one pass for the final model's metrics."""
+        plan = self.plan
+        classification = plan.task == "classification"
+        d = len(self.data.feature_names)
+        counts = [0, 0]
+
+        def part(validation: bool) -> Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]]:
+            def chunks() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+                n_train = n_val = 0
+                for _, X, y, held in self.split_chunks():
+                    n_train += int((~held).sum())
+                    n_val += int(held.sum())
+                    rows = held if validation else ~held
+                    if rows.any():
+                        yy = np.asarray(y)[rows]
+                        yield X[rows], yy if classification else yy.astype(np.float64)
+                counts[:] = [n_train, n_val]
+
+            return chunks
+
+        # one pass to count the rows (and refuse a split that leaves too few)
+        for _ in part(False)():
+            pass
+        n_train, n_val = counts
+        self._check_rows(n_train, n_val)
+        est = self._estimator(n_train)
+        options = self._options(part(True) if n_val else None)
+        est.fit_chunks(part(False), n_features=d, feature_names=self.data.feature_names,
+                       options=options)  # fmt: skip
+        history = est.history_
+        self._check_interrupt(history)
+        opts = self.opts
+        # a last pass: metrics of the final model, and a sample for the figures
+        meters: dict[bool, Any] = {}
+        capacity = int(min(SAMPLE_ROWS, max(200, SAMPLE_BYTES // (8 * d))))
+        sample = Sample(capacity, opts.seed)
+        for flag in (False, True):
+            meters[flag] = ClassificationMeter(est.classes_) if classification else None
+            meters[flag] = meters[flag] or RegressionMeter()
+        with self._progress("reading (metrics)") as bar:
+            for rows, X, y, held in self.split_chunks():
+                y = np.asarray(y) if classification else np.asarray(y, dtype=np.float64)
+                out = log_proba_chunk(est, X) if classification else predict_chunk(est, X)
+                for flag in (False, True):
+                    select = held if flag else ~held
+                    if select.any():
+                        meters[flag].update(y[select], out[select])
+                eligible = held if n_val else ~held
+                sample.add(rows[eligible], X[eligible], y[eligible])
+                bar.update(len(rows))
+        figure_rows = sample.arrays()
+        figures = None
+        if figure_rows is not None:
+            Xs, ys = figure_rows
+            out = log_proba_chunk(est, Xs) if classification else predict_chunk(est, Xs)
+            figures = (ys, out)
+        return Outcome(
+            est,
+            meters[False].result(),
+            meters[True].result() if n_val else None,
+            history,
+            n_train,
+            n_val,
+            figures,
+            "validation" if n_val else "training",
+            config=self._config_of(est),
+            scaler=getattr(est, "standardizer_", None),
+        )
+
+
+def subsample(X: np.ndarray, y: Any, limit: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(y)
+    if len(X) <= limit:
+        return X, y
+    keys = keyed_uniform(np.arange(len(X)), seed, 1)
+    keep = np.sort(np.argpartition(keys, limit - 1)[:limit])
+    return X[keep], y[keep]

@@ -1,0 +1,470 @@
+"""``fit``: check the options, plan the route, open the data, fit, write the run."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from torchlinear._validation import (
+    check_fraction,
+    check_nonnegative_float,
+    check_nonnegative_int,
+    check_positive_float,
+    check_positive_int,
+    resolve_device,
+)
+from torchlinear.workflow.context import FitContext
+from torchlinear.workflow.outputs import write_outputs
+from torchlinear.workflow.settings import (
+    DEFAULT_MEMORY_LIMIT,
+    LOSSES,
+    MODELS,
+    SOLVERS,
+    TASKS,
+    FitResult,
+    Options,
+    Plan,
+)
+from torchlinear.workflow.sources import open_data
+
+
+def plan_route(opts: Options, task: str, streamed: bool) -> Plan:
+    model, loss, solver = opts.model, opts.loss, opts.solver
+    if task == "classification":
+        if model == "linear":
+            model = "softmax"
+        loss = loss or "ce"
+        if loss != "ce":
+            raise ValueError(
+                f"loss {loss!r} is a regression loss; classification uses 'ce' "
+                "(cross-entropy): leave out --loss, or use --task regression"
+            )
+        if opts.l1_ratio > 0 and model == "softmax":
+            raise ValueError(
+                "l1_ratio: softmax regression takes an L2 penalty only; use --model mlp for an "
+                "elastic-net penalty, or leave out --l1-ratio"
+            )
+    else:
+        if model == "softmax":
+            raise ValueError(
+                "model 'softmax' is a classifier, but the task is regression; use --task "
+                "classification (or a text target column), or --model linear"
+            )
+        loss = loss or "squared"
+        if loss == "ce":
+            raise ValueError(
+                "loss 'ce' (cross-entropy) is for classification; use --task classification"
+            )
+    alpha = opts.alpha or 0.0
+    if solver == "exact":
+        if not (task == "regression" and model == "linear" and loss == "squared"):
+            raise ValueError(
+                f"solver 'exact' solves least squares only (regression, linear model, squared "
+                f"loss); this fit is {task} with model {model!r} and loss {loss!r}: use "
+                "--solver auto, sgd, adam or lbfgs"
+            )
+        if opts.l1_ratio > 0 and alpha > 0:
+            raise ValueError(
+                "solver 'exact' handles an L2 penalty only; with --l1-ratio > 0 use --solver "
+                "auto, sgd or adam"
+            )
+    if solver == "lbfgs" and opts.l1_ratio > 0 and alpha > 0:
+        raise ValueError(
+            "solver 'lbfgs' cannot handle an L1 penalty (l1_ratio > 0); use sgd or adam"
+        )
+    if model == "linear":
+        exact = loss == "squared" and (opts.l1_ratio == 0 or alpha == 0)
+        if solver == "exact" or (solver == "auto" and exact):
+            return Plan(task, model, loss, "exact", None, None)
+        optimizer = solver
+        if solver == "auto":
+            smooth = loss in ("squared", "huber") and (opts.l1_ratio == 0 or alpha == 0)
+            optimizer = "lbfgs" if smooth and not streamed else "adam"
+        return Plan(task, model, loss, "linear", optimizer, opts.epochs)
+    if model == "softmax":
+        if solver in ("auto", "lbfgs") and not streamed:
+            return Plan(task, model, loss, "softmax-lbfgs", "lbfgs", opts.epochs)
+        optimizer = "adam" if solver == "auto" else solver
+        return Plan(task, model, loss, "softmax", optimizer, opts.epochs)
+    optimizer = "adam" if solver == "auto" else solver
+    return Plan(task, model, loss, "mlp", optimizer, opts.epochs)
+
+
+def check_options(**kw: Any) -> Options:
+    if kw["model"] not in MODELS:
+        raise ValueError(f"model must be one of {', '.join(MODELS)}, got {kw['model']!r}")
+    if kw["loss"] is not None and kw["loss"] not in LOSSES:
+        raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {kw['loss']!r}")
+    if kw["solver"] not in SOLVERS:
+        raise ValueError(f"solver must be one of {', '.join(SOLVERS)}, got {kw['solver']!r}")
+    if kw["task"] is not None and kw["task"] not in TASKS:
+        raise ValueError(f"task must be 'regression' or 'classification', got {kw['task']!r}")
+    task = kw["task"]
+    if task is None and (kw["model"] == "softmax" or kw["loss"] == "ce"):
+        task = "classification"
+    elif task is None and kw["loss"] in ("squared", "l1", "huber"):
+        task = "regression"
+    l1_ratio = check_nonnegative_float("l1_ratio", kw["l1_ratio"])
+    if l1_ratio > 1:
+        raise ValueError(f"l1_ratio must lie in [0, 1], got {kw['l1_ratio']!r}")
+    seed = check_nonnegative_int("seed", kw["seed"])
+    if seed >= 2**62:
+        raise ValueError(f"seed must be below 2**62, got {seed}")
+    val_split = kw["val_split"]
+    if val_split is not None:
+        val_split = check_fraction("val_split", val_split)
+    if kw["device"] is not None:
+        resolve_device(kw["device"])
+    return Options(
+        target=kw["target"],
+        features=kw["features"],
+        task=task,
+        model=kw["model"],
+        loss=kw["loss"],
+        solver=kw["solver"],
+        alpha=None if kw["alpha"] is None else check_nonnegative_float("alpha", kw["alpha"]),
+        l1_ratio=l1_ratio,
+        delta=check_positive_float("delta", kw["delta"]),
+        hidden=check_positive_int("hidden", kw["hidden"]),
+        epochs=None if kw["epochs"] is None else check_positive_int("epochs", kw["epochs"]),
+        batch_size=check_positive_int("batch_size", kw["batch_size"]),
+        lr=None if kw["lr"] is None else check_positive_float("lr", kw["lr"]),
+        val_split=val_split,
+        patience=None if kw["patience"] is None else check_positive_int("patience", kw["patience"]),
+        seed=seed,
+        device=kw["device"],
+        drop_na=bool(kw["drop_na"]),
+        progress=bool(kw["progress"]),
+        resume=bool(kw["resume"]),
+        stream=kw["stream"],
+        memory_limit=check_positive_int("memory_limit", kw["memory_limit"]),
+    )
+
+
+def check_out_dir(out: str | os.PathLike[str]) -> Path:
+    """Check that ``out`` can be created or written, without creating it."""
+    path = Path(out)
+    if path.exists():
+        if not path.is_dir():
+            raise ValueError(f"out {str(path)!r} is a file, not a folder; choose a folder path")
+        probe = path
+    else:
+        probe = path.parent
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        if not probe.is_dir():
+            raise ValueError(
+                f"out {str(path)!r} cannot be created: {str(probe)!r} is a file, not a folder; "
+                "choose another folder"
+            )
+    try:
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as exc:
+        raise ValueError(
+            f"out {str(path)!r} is not writable ({exc.strerror or exc}); choose another folder"
+        ) from None
+    return path
+
+
+def fit(
+    data: Any,
+    target: str | None = None,
+    *,
+    features: Sequence[str] | str | None = None,
+    task: str | None = None,
+    model: str = "linear",
+    loss: str | None = None,
+    solver: str = "auto",
+    alpha: float | None = None,
+    l1_ratio: float = 0.0,
+    delta: float = 1.0,
+    hidden: int = 64,
+    epochs: int | None = None,
+    batch_size: int = 256,
+    lr: float | None = None,
+    val_split: float | None = None,
+    patience: int | None = None,
+    seed: int = 0,
+    device: str | None = None,
+    drop_na: bool = False,
+    delimiter: str | None = None,
+    out: str | os.PathLike[str] = "torchlinear-model",
+    resume: bool = False,
+    progress: bool = False,
+    stream: bool | None = None,
+    memory_limit: int = DEFAULT_MEMORY_LIMIT,
+    batch_rows: int | None = None,
+    download: bool = False,
+    callbacks: Sequence[Any] = (),
+) -> FitResult:
+    """Fit a model to a file or built-in dataset and write the model, metrics and report.
+
+    Parameters
+    ----------
+    data : str, path-like or TabularSource
+        A CSV (``.csv``, ``.tsv``, ``.txt``) or Parquet (``.parquet``, ``.pq``) file, a
+        built-in dataset name (``synthetic``, ``diabetes``, ``digits``, ``mnist``,
+        ``fashion-mnist``, ``cifar10``) or an open
+        :class:`~torchlinear.data.tabular.TabularSource`.
+    target : str, optional
+        The target column (needed for files; the built-in datasets know theirs).
+    features : list of str or comma-separated str, optional
+        Feature columns; by default every other column.
+    task : {"regression", "classification"}, optional
+        By default classification for ``model="softmax"``, ``loss="ce"`` or a target of
+        text or booleans, else regression.
+    model : {"linear", "softmax", "mlp"}, default "linear"
+        ``"linear"`` is least squares/robust linear regression, or softmax regression for
+        classification; ``"mlp"`` a two-layer perceptron.
+    loss : {"squared", "l1", "huber", "ce"}, optional
+        Default ``"squared"`` for regression, ``"ce"`` for classification.
+    solver : {"auto", "exact", "sgd", "adam", "lbfgs"}, default "auto"
+        ``"auto"``: exact for least squares, L-BFGS for smooth problems in memory, Adam
+        otherwise (see the module notes).
+    alpha : float, optional
+        Penalty strength, as the estimator's ``alpha`` (default: the estimator's, 0 for
+        linear regression and the MLP, 1e-4 for softmax regression).
+    l1_ratio : float, default 0
+        L1 share of the elastic-net penalty (exact zeros by soft-thresholding).
+    delta : float, default 1
+        Huber's threshold, in units of the target.
+    hidden : int, default 64
+        Hidden width of the MLP.
+    epochs : int, optional
+        Training epochs (default 100 for linear and MLP, 20 for minibatch softmax; L-BFGS
+        iterations for softmax with L-BFGS).
+    batch_size : int, default 256
+        Minibatch size.
+    lr : float, optional
+        Learning rate (the optimizer's default otherwise).
+    val_split : float, optional
+        Fraction of rows held out for validation (see the module notes); default 0.2, or
+        the test split of an image dataset. 0 disables validation.
+    patience : int, optional
+        Early stopping: stop when the validation loss has not improved for this many
+        epochs and keep the best epoch's parameters.
+    seed : int, default 0
+        Seeds the validation split, the initial weights and the shuffling.
+    device : str, optional
+        ``"cpu"``, ``"cuda"``, ``"mps"`` or ``"auto"`` (default: the best available).
+    drop_na : bool, default False
+        Skip rows with missing values instead of refusing them.
+    delimiter : str, optional
+        CSV separator (default ``,``; tab for ``.tsv``).
+    out : str or path-like, default "torchlinear-model"
+        Output folder (created if needed).
+    resume : bool, default False
+        Continue gradient training from the checkpoint in ``out/checkpoint``; with the
+        same settings and seed the result equals an uninterrupted run.
+    progress : bool, default False
+        Show progress bars on stderr.
+    stream : bool, optional
+        Stream a file from disk every epoch instead of loading it (default: stream when
+        its float64 size exceeds ``memory_limit`` bytes). Least squares always streams.
+    memory_limit : int, default 1 GiB
+        See ``stream``.
+    batch_rows : int, optional
+        Rows per chunk read from the file.
+    download : bool, default False
+        Download missing files of the built-in image datasets.
+    callbacks : sequence of torchlinear.engine.Callback
+        Extra hooks for gradient training.
+
+    Returns
+    -------
+    FitResult
+        Under ``torchrun`` (two or more ranks) every rank fits and returns the same model;
+        least squares reads only this rank's share of a file, with rows numbered as in the
+        whole file (so the validation split is the single-process one), and gradient
+        training on data in memory is data-parallel. Rank 0 alone writes ``out``; on the
+        other ranks ``files`` is empty. A process group that this call initialised is shut
+        down on return.
+
+    Raises
+    ------
+    ValueError
+        One line for any problem with the options or the data (nothing is written then),
+        or :class:`~torchlinear.engine.DivergenceError` when training diverges.
+    TrainingInterrupted
+        On Ctrl-C during gradient training, after saving a checkpoint in
+        ``out/checkpoint``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> result = fit("diabetes", out=tempfile.mkdtemp())
+    >>> result.solver, result.n_train + result.n_val
+    ('cholesky', 442)
+    >>> sorted(p.name for p in result.files if p.suffix != ".safetensors")[:3]
+    ['metrics.json', 'model.json', 'predicted_vs_actual.png']
+    """
+    from torchlinear import distributed as tld
+
+    start = time.perf_counter()
+    opts = check_options(
+        target=target,
+        features=features,
+        task=task,
+        model=model,
+        loss=loss,
+        solver=solver,
+        alpha=alpha,
+        l1_ratio=l1_ratio,
+        delta=delta,
+        hidden=hidden,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        val_split=val_split,
+        patience=patience,
+        seed=seed,
+        device=device,
+        drop_na=drop_na,
+        progress=progress,
+        resume=resume,
+        stream=stream,
+        memory_limit=memory_limit,
+    )
+    out_dir = check_out_dir(out)
+    owns_group = join_group(opts.device)
+    try:
+        return fit_opened(data, opts, out_dir, start, delimiter, batch_rows, download, callbacks)
+    finally:
+        if owns_group:
+            tld.shutdown()
+
+
+def join_group(device: str | None) -> bool:
+    """Join the process group ``torchrun`` describes (two or more ranks); return whether
+    this call initialised it (and so should shut it down)."""
+    from torchlinear import distributed as tld
+
+    if tld.is_distributed() or not tld.launched_by_torchrun():
+        return False
+    if os.environ.get("WORLD_SIZE", "1").strip() in ("0", "1"):
+        return False
+    return tld.init_from_env(device=resolve_device(device))
+
+
+def fit_opened(
+    data: Any,
+    opts: Options,
+    out_dir: Path,
+    start: float,
+    delimiter: str | None,
+    batch_rows: int | None,
+    download: bool,
+    callbacks: Sequence[Any],
+) -> FitResult:
+    """The body of :func:`fit` once the options are checked (and any process group is up)."""
+    from torchlinear import distributed as tld
+
+    main = tld.is_main_process()
+    if not main:  # one set of progress bars, from rank 0
+        opts = dataclasses.replace(opts, progress=False)
+    resolved = open_data(
+        data,
+        opts.target,
+        opts.features,
+        opts.task,
+        drop_na=opts.drop_na,
+        delimiter=delimiter,
+        batch_rows=batch_rows,
+        download=download,
+    )
+    streamed = resolved.source is not None and (
+        opts.stream is True
+        or (opts.stream is None and resolved.estimated_bytes() > opts.memory_limit)
+    )
+    plan = plan_route(opts, resolved.task, streamed)
+    if plan.route == "exact":
+        streamed = True
+    if opts.resume and plan.route in ("exact", "softmax-lbfgs"):
+        raise ValueError(
+            "resume continues minibatch training; this fit "
+            f"({'exact least squares' if plan.route == 'exact' else 'L-BFGS'}) has no "
+            "checkpoints: leave out --resume"
+        )
+    if opts.patience is not None and plan.route in ("exact", "softmax-lbfgs"):
+        raise ValueError("patience (early stopping) applies to minibatch training only")
+    val_fraction = opts.val_split
+    given_val = resolved.X_test is not None and val_fraction is None
+    if val_fraction is None:
+        val_fraction = 0.0 if given_val else 0.2
+    checkpoint = out_dir / "checkpoint"
+    if opts.resume and not (checkpoint / "model.json").exists():
+        raise ValueError(
+            f"resume: there is no checkpoint in {str(checkpoint)!r} to resume from; run "
+            "the fit once without --resume"
+        )
+    had_out, had_checkpoint = out_dir.exists(), checkpoint.exists()
+    ctx = FitContext(resolved, opts, plan, val_fraction, given_val, checkpoint, list(callbacks))
+    if tld.world_size() > 1 and resolved.source is not None and streamed:
+        if plan.route != "exact":
+            raise ValueError(
+                "streamed gradient training is not supported across ranks yet; use --stream "
+                "false (or a larger --memory-limit) so that every rank loads the file, or run "
+                "a single process"
+            )
+        ctx.shard_rows_globally()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            outcome = ctx.run(streamed)
+        except KeyboardInterrupt:  # Ctrl-C: keep the checkpoint to resume from
+            raise
+        except BaseException:
+            if main and plan.route not in ("exact", "softmax-lbfgs") and not had_checkpoint:
+                shutil.rmtree(checkpoint, ignore_errors=True)
+                if not had_out:
+                    with contextlib.suppress(OSError):
+                        out_dir.rmdir()
+            raise
+    messages = unique_messages(caught)
+    seconds = time.perf_counter() - start
+    result = FitResult(
+        estimator=outcome.estimator,
+        out_dir=out_dir,
+        model_path=out_dir / "model.json",
+        files=[],
+        target=resolved.target,
+        task=plan.task,
+        model=plan.model,
+        solver=str(getattr(outcome.estimator, "solver_", plan.optimizer)),
+        metrics={"train": outcome.train_metrics, "validation": outcome.val_metrics},
+        history=outcome.history,
+        n_rows=outcome.n_train + outcome.n_val,
+        n_train=outcome.n_train,
+        n_val=outcome.n_val,
+        n_dropped=resolved.n_rows_dropped,
+        streamed=streamed,
+        seconds=seconds,
+        warnings=messages,
+    )
+    if main:  # rank 0 alone writes the output folder
+        result.files = write_outputs(result, outcome, resolved, opts, ctx)
+    shown: set[str] = set()
+    for w in caught:  # once each, now that the report records them
+        text = str(w.message).splitlines()[0]
+        if text in messages and text not in shown:
+            shown.add(text)
+            warnings.warn(w.message, w.category, stacklevel=2)
+    return result
+
+
+def unique_messages(caught: list) -> list[str]:
+    seen: list[str] = []
+    for w in caught:
+        text = str(w.message).splitlines()[0]
+        if text not in seen and not issubclass(w.category, DeprecationWarning):
+            seen.append(text)
+    return seen

@@ -1,0 +1,157 @@
+"""Metrics accumulated over chunks, and predictions chunk by chunk."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+
+from torchlinear.workflow.settings import EVAL_ROWS
+
+
+class RegressionMeter:
+    """Mean squared/absolute error and R² over chunks (float64, mergeable moments)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.sse = self.sae = 0.0
+        self.mean = self.m2 = 0.0
+
+    def update(self, y: np.ndarray, pred: np.ndarray) -> None:
+        y = np.asarray(y, dtype=np.float64).reshape(-1)
+        r = y - np.asarray(pred, dtype=np.float64).reshape(-1)
+        m = len(y)
+        if m == 0:
+            return
+        self.sse += float(r @ r)
+        self.sae += float(np.abs(r).sum())
+        mean_b = float(y.mean())
+        m2_b = float(((y - mean_b) ** 2).sum())
+        total = self.n + m
+        delta = mean_b - self.mean
+        self.mean += delta * m / total
+        self.m2 += m2_b + delta * delta * self.n * m / total
+        self.n = total
+
+    def result(self) -> dict[str, Any]:
+        n = self.n
+        if n == 0:
+            return {"n": 0}
+        mse = self.sse / n
+        r2 = 1 - self.sse / self.m2 if self.m2 > 0 else math.nan
+        return {"n": n, "r2": r2, "mse": mse, "rmse": math.sqrt(mse), "mae": self.sae / n}
+
+
+class ClassificationMeter:
+    """Accuracy, mean log-loss and the confusion matrix over chunks."""
+
+    def __init__(self, classes: np.ndarray) -> None:
+        self.classes = classes
+        k = len(classes)
+        self.k = k
+        self.n = self.correct = self.unseen = 0
+        self.log_loss = 0.0
+        self.confusion = np.zeros((k, k), dtype=np.int64)
+        self.unseen_labels: set = set()
+
+    def update(self, y: np.ndarray, log_proba: np.ndarray) -> None:
+        y = np.asarray(y)
+        if len(y) == 0:
+            return
+        index = label_index(self.classes, y)
+        pred = log_proba.argmax(axis=1)
+        known = index >= 0
+        self.n += len(y)
+        self.correct += int((pred[known] == index[known]).sum())
+        if not known.all():
+            self.unseen += int((~known).sum())
+            for label in y[~known][:20]:
+                self.unseen_labels.add(plain(label))
+        rows = np.flatnonzero(known)
+        self.log_loss -= float(log_proba[rows, index[rows]].sum())
+        self.confusion += np.bincount(
+            index[known] * self.k + pred[known], minlength=self.k * self.k
+        ).reshape(self.k, self.k)
+
+    def result(self) -> dict[str, Any]:
+        if self.n == 0:
+            return {"n": 0}
+        known = self.n - self.unseen
+        out: dict[str, Any] = {
+            "n": self.n,
+            "accuracy": self.correct / self.n,
+            "log_loss": self.log_loss / known if known else math.nan,
+            "confusion_matrix": self.confusion.tolist(),
+        }
+        if self.unseen:
+            out["unseen_labels"] = self.unseen
+        return out
+
+
+def plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def label_index(classes: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Position of each label in the sorted ``classes``; -1 for labels not among them."""
+    y = np.asarray(y)
+    try:
+        index = np.searchsorted(classes, y)
+    except TypeError:  # labels of another type than the classes: none matches
+        return np.full(len(y), -1, dtype=np.int64)
+    index = np.clip(index, 0, len(classes) - 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        equal = np.asarray(classes[index] == y, dtype=bool)
+    return np.where(equal, index, -1).astype(np.int64)
+
+
+def gram_metrics(stats: Any, coef: np.ndarray, intercept: float) -> dict[str, Any]:
+    """R², MSE and RMSE of a linear model on rows summarised by ``GramStats``."""
+    n = int(stats.n_samples)
+    if n == 0:
+        return {"n": 0}
+    G, B, C, _ = stats.system(fit_intercept=True)
+    mean_x, mean_y = stats.means()
+    w = torch.as_tensor(coef, dtype=torch.float64, device=G.device).reshape(-1, 1)
+    W = float(stats.weight_sum)
+    offset = float(mean_y[0] - intercept - (mean_x @ w[:, 0]))
+    centred = float((C - 2 * w.T @ B + w.T @ G @ w)[0, 0])
+    sse = max(0.0, centred) + W * offset * offset
+    tss = float(C[0, 0])
+    mse = sse / W
+    r2 = 1 - sse / tss if tss > 0 else math.nan
+    return {"n": n, "r2": r2, "mse": mse, "rmse": math.sqrt(mse)}
+
+
+def predict_chunk(est: Any, X: np.ndarray) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
+        return np.asarray(est.predict(X))
+
+
+def log_proba_chunk(est: Any, X: np.ndarray) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
+        return np.asarray(est.predict_log_proba(X))
+
+
+def score_chunks(est: Any, task: str, chunks: Any) -> dict[str, Any]:
+    if task == "regression":
+        meter: Any = RegressionMeter()
+        for X, y in chunks:
+            meter.update(y, predict_chunk(est, X))
+    else:
+        meter = ClassificationMeter(est.classes_)
+        for X, y in chunks:
+            meter.update(y, log_proba_chunk(est, X))
+    return meter.result()
+
+
+def row_chunks(X: np.ndarray, y: Any, step: int = EVAL_ROWS) -> Iterator[tuple[np.ndarray, Any]]:
+    for start in range(0, len(X), step):
+        yield X[start : start + step], y[start : start + step]

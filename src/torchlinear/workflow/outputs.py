@@ -1,0 +1,159 @@
+"""Writing a run's results: model, metrics, report and figures."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from torchlinear.estimators.persist import save_estimator
+from torchlinear.workflow.context import FitContext
+from torchlinear.workflow.settings import FitResult, Options, Outcome
+from torchlinear.workflow.sources import Data
+
+
+def finite(value: Any) -> Any:
+    """JSON-safe: non-finite floats become None, NumPy values plain Python."""
+    if isinstance(value, Mapping):
+        return {str(k): finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return finite(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def describe_data(result: FitResult, data: Data, ctx: FitContext) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "source": data.label,
+        "kind": data.kind,
+        "target": data.target,
+        "n_features": len(data.feature_names),
+        "rows": result.n_rows,
+        "train_rows": result.n_train,
+        "validation_rows": result.n_val,
+        "rows_dropped": result.n_dropped,
+        "streamed": result.streamed,
+    }
+    if ctx.given_val:
+        info["validation"] = f"the test split of the built-in dataset {data.label!r}"
+    elif ctx.val_fraction > 0:
+        info["validation"] = (
+            f"rows whose keyed hash (seed {ctx.opts.seed}) falls below {ctx.val_fraction:g}"
+        )
+    else:
+        info["validation"] = None
+    return info
+
+
+def write_outputs(
+    result: FitResult, outcome: Outcome, data: Data, opts: Options, ctx: FitContext
+) -> list[Path]:
+    from torchlinear.io import atomic_write, ensure_writable_dir
+    from torchlinear.report import fit_report
+
+    settings = {
+        "task": result.task,
+        "model": result.model,
+        "estimator": type(result.estimator).__name__,
+        "loss": ctx.plan.loss,
+        "solver": result.solver,
+        "alpha": opts.alpha,
+        "l1_ratio": opts.l1_ratio,
+        "delta": opts.delta if ctx.plan.loss == "huber" else None,
+        "hidden": opts.hidden if result.model == "mlp" else None,
+        "epochs": opts.epochs,
+        "batch_size": opts.batch_size,
+        "lr": opts.lr,
+        "val_split": ctx.val_fraction if not ctx.given_val else None,
+        "patience": opts.patience,
+        "seed": opts.seed,
+        "device": str(ctx.device),
+        "drop_na": opts.drop_na,
+    }
+    if ctx.plan.route == "exact":
+        for key in ("l1_ratio", "epochs", "batch_size", "lr", "patience"):
+            settings.pop(key)
+    settings = {k: v for k, v in settings.items() if v is not None}
+    data_info = describe_data(result, data, ctx)
+    training = None
+    if outcome.history is not None:
+        h = outcome.history
+        training = {
+            "epochs_run": len(h),
+            "stop_reason": h.stop_reason,
+            "best_epoch": h.best_epoch,
+            "final_train_loss": h.train_loss[-1] if h.train_loss else None,
+            "final_val_loss": h.val_loss[-1] if h.val_loss else None,
+            "seconds": float(sum(h.epoch_time)),
+        }
+    from torchlinear import __version__
+
+    metrics_doc = finite(
+        {
+            "format": "torchlinear-metrics",
+            "library_version": __version__,
+            "task": result.task,
+            "model": result.model,
+            "estimator": settings["estimator"],
+            "solver": result.solver,
+            "data": data_info,
+            "train": result.metrics["train"],
+            "validation": result.metrics["validation"],
+            "training": training,
+            "fit_seconds": result.seconds,
+            "warnings": result.warnings,
+        }
+    )
+    report = fit_report(
+        estimator=result.estimator,
+        task=result.task,
+        metrics=result.metrics,
+        settings=settings,
+        data_info=data_info,
+        history=outcome.history,
+        sample=outcome.sample,
+        sample_split=outcome.sample_split,
+        feature_names=data.feature_names,
+        target=data.target,
+        image_shape=data.image_shape,
+        warnings=result.warnings,
+        seconds=result.seconds,
+    )
+    rendered = report.render()  # everything computed before the first byte is written
+    out = ensure_writable_dir(result.out_dir, name="out")
+    files = []
+    for name, blob in rendered.items():
+        with atomic_write(out / name, "wb") as handle:
+            handle.write(blob)
+        files.append(out / name)
+    with atomic_write(out / "metrics.json", "w", encoding="utf-8") as handle:
+        json.dump(metrics_doc, handle, indent=2, allow_nan=False)
+        handle.write("\n")
+    files.append(out / "metrics.json")
+    metadata = {
+        "target": data.target,
+        "training": finite(outcome.config) if outcome.config is not None else None,
+        "settings": finite(settings),
+        "metrics": {"train": metrics_doc["train"], "validation": metrics_doc["validation"]},
+        "data": finite(data_info),
+    }
+    if outcome.scaler is not None and result.model != "mlp":
+        metadata["scaler"] = {
+            "mean": outcome.scaler.mean_.tolist(),
+            "scale": outcome.scaler.scale_.tolist(),
+        }
+    if data.image_shape is not None:
+        metadata["image_shape"] = list(data.image_shape)
+    sidecar = save_estimator(result.estimator, out, metadata=metadata)  # the commit point
+    weights = json.loads(sidecar.read_text(encoding="utf-8"))["weights"]["file"]
+    files += [sidecar, out / weights]
+    return files

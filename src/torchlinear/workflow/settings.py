@@ -1,0 +1,131 @@
+"""A run's settings and results: the command's choices, defaults, plan and outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MODELS = ("linear", "softmax", "mlp")
+LOSSES = ("squared", "l1", "huber", "ce")
+SOLVERS = ("auto", "exact", "sgd", "adam", "lbfgs")
+TASKS = ("regression", "classification")
+CHECKPOINT_KIND = "torchlinear-checkpoint"
+DEFAULT_MEMORY_LIMIT = 1 << 30
+LINEAR_EPOCHS = {"sgd": 100, "adam": 100, "lbfgs": 30}
+SOFTMAX_EPOCHS = 20
+MLP_EPOCHS = 100
+SAMPLE_BYTES = 16 << 20  # at most this much of X is kept for the figures of a streamed fit
+SAMPLE_ROWS = 5000
+EVAL_ROWS = 65536
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training was stopped by Ctrl-C after a checkpoint was saved; the message says how to
+    resume. Nothing else was written."""
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` returns (and what it wrote).
+
+    Attributes
+    ----------
+    estimator : fitted estimator
+        ``LinearRegression``, ``SoftmaxRegression``, ``MLPRegressor`` or ``MLPClassifier``.
+    out_dir : pathlib.Path
+        The folder written.
+    model_path : pathlib.Path
+        The model's JSON sidecar (pass it, or ``out_dir``, to :func:`predict`).
+    files : list of pathlib.Path
+        Every file written (model files, ``metrics.json``, ``report.md``, figures).
+    target : str or None
+        The target column.
+    task, model, solver : str
+        What was fitted and how (``solver`` as it ran: ``"cholesky"``, ``"qr"``,
+        ``"adam"``, ...).
+    metrics : dict
+        ``{"train": {...}, "validation": {...} or None}``.
+    history : History or None
+        Per-epoch record of gradient training.
+    n_rows, n_train, n_val, n_dropped : int
+        Rows used, of them for training and validation; rows skipped by ``drop_na``.
+    streamed : bool
+        Whether the data was streamed in chunks rather than loaded.
+    seconds : float
+        Wall time of the fit (reading included, writing the files excluded).
+    warnings : list of str
+        Warnings raised while fitting (also re-issued as Python warnings).
+    """
+
+    estimator: Any
+    out_dir: Path
+    model_path: Path
+    files: list[Path]
+    target: str | None
+    task: str
+    model: str
+    solver: str
+    metrics: dict[str, Any]
+    history: Any
+    n_rows: int
+    n_train: int
+    n_val: int
+    n_dropped: int
+    streamed: bool
+    seconds: float
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Options:
+    target: str | None
+    features: Sequence[str] | None
+    task: str | None
+    model: str
+    loss: str | None
+    solver: str
+    alpha: float | None
+    l1_ratio: float
+    delta: float
+    hidden: int
+    epochs: int | None
+    batch_size: int
+    lr: float | None
+    val_split: float | None
+    patience: int | None
+    seed: int
+    device: str | None
+    drop_na: bool
+    progress: bool
+    resume: bool
+    stream: bool | None
+    memory_limit: int
+
+
+@dataclass
+class Plan:
+    task: str
+    model: str  # linear, softmax, mlp
+    loss: str
+    route: str  # exact, linear, softmax-lbfgs, softmax, mlp
+    optimizer: str | None
+    epochs: int | None
+
+
+@dataclass
+class Outcome:
+    estimator: Any
+    train_metrics: dict[str, Any]
+    val_metrics: dict[str, Any] | None
+    history: Any
+    n_train: int
+    n_val: int
+    sample: tuple[np.ndarray, np.ndarray] | None  # (y_true, y_pred or log-proba) for figures
+    sample_split: str
+    config: dict[str, Any] | None = None
+    scaler: Any = None
+    notes: list[str] = field(default_factory=list)

@@ -1,0 +1,277 @@
+"""Opening the data of a run: a CSV or Parquet file, a built-in dataset, or a source."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from torchlinear._validation import (
+    check_positive_int,
+)
+
+
+@dataclass
+class Data:
+    """The data of a command, whatever its origin, as chunks of NumPy ``(X, y)``."""
+
+    label: str
+    feature_names: list[str]
+    target: str | None
+    task: str
+    source: Any = None  # TabularSource
+    X: np.ndarray | None = None  # a built-in dataset, in memory
+    y: np.ndarray | None = None
+    X_test: np.ndarray | None = None  # a built-in test split
+    y_test: np.ndarray | None = None
+    image_shape: tuple[int, ...] | None = None
+    chunk_rows: int = 65536
+    kind: str = "file"  # "file" or "dataset"
+    dropped_total: int | None = None  # rows skipped by drop_na on every rank together
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(np.float64) if self.X is None else self.X.dtype
+
+    @property
+    def n_rows_dropped(self) -> int:
+        if self.dropped_total is not None:
+            return self.dropped_total
+        if self.source is None:
+            return 0
+        return int(self.source.n_dropped or 0)
+
+    def chunks(self) -> Iterator[tuple[np.ndarray, Any]]:
+        """One pass over the rows, in order."""
+        if self.source is not None:
+            yield from self.source.iter_chunks()
+            return
+        assert self.X is not None
+        for start in range(0, len(self.X), self.chunk_rows):
+            stop = start + self.chunk_rows
+            yield self.X[start:stop], None if self.y is None else self.y[start:stop]
+
+    def test_chunks(self) -> Iterator[tuple[np.ndarray, Any]]:
+        assert self.X_test is not None
+        for start in range(0, len(self.X_test), self.chunk_rows):
+            stop = start + self.chunk_rows
+            y = None if self.y_test is None else self.y_test[start:stop]
+            yield self.X_test[start:stop], y
+
+    def read_all(self) -> tuple[np.ndarray, Any]:
+        if self.source is not None:
+            return self.source.read_all()
+        assert self.X is not None
+        return self.X, self.y
+
+    def estimated_bytes(self) -> int:
+        """The size of the data as float64 in memory (for files: an estimate)."""
+        d = len(self.feature_names) + 1
+        if self.X is not None:
+            return int(len(self.X) * d * 8)
+        source = self.source
+        if source.n_rows is not None:
+            return int(source.n_rows * d * 8)
+        size = source.path.stat().st_size  # a CSV cell is about as long as a float64
+        return int(size * d / max(1, len(source.columns)))
+
+
+def dataset_key(name: str) -> str | None:
+    from torchlinear.datasets import DATASETS
+
+    key = str(name).strip().lower().replace("_", "-")
+    key = {"cifar-10": "cifar10", "fashionmnist": "fashion-mnist"}.get(key, key)
+    return key if key in DATASETS else None
+
+
+def load_dataset(key: str, download: bool) -> Data:
+    from torchlinear import datasets
+
+    if key == "synthetic":
+        s = datasets.synthetic()
+        X, y = s.X.numpy(), s.y.numpy()
+        names = [f"x{j}" for j in range(X.shape[1])]
+        return Data(key, names, "y", "regression", X=X, y=y, kind="dataset")
+    if key == "diabetes":
+        t = datasets.diabetes()
+        return Data(
+            key,
+            list(t.feature_names),
+            "progression",
+            "regression",
+            X=t.X.numpy(),
+            y=t.y.numpy(),
+            kind="dataset",
+        )
+    loader = {"mnist": datasets.mnist, "fashion-mnist": datasets.fashion_mnist}
+    loader["cifar10"] = datasets.cifar10
+    if key == "digits":
+        images = datasets.digits(flatten=True)
+    else:
+        images = loader[key](download=download, flatten=True)
+    classes = np.asarray(images.classes, dtype=object)
+    X, X_test = images.X_train.numpy(), images.X_test.numpy()
+    names = [f"pixel{j}" for j in range(X.shape[1])]
+    return Data(
+        key,
+        names,
+        "label",
+        "classification",
+        X=X,
+        y=classes[images.y_train.numpy()],
+        X_test=X_test,
+        y_test=classes[images.y_test.numpy()],
+        image_shape=tuple(images.image_shape),
+        kind="dataset",
+    )
+
+
+def select_dataset_columns(data: Data, target: str | None, features: Sequence[str] | None):
+    if target is not None and target != data.target:
+        raise ValueError(
+            f"target: the built-in dataset {data.label!r} has the target column "
+            f"{data.target!r}, not {target!r}; leave out --target"
+        )
+    if features is None:
+        return data
+    features = list(features)
+    unknown = [f for f in features if f not in data.feature_names]
+    if unknown:
+        shown = ", ".join(repr(f) for f in data.feature_names[:12])
+        more = "" if len(data.feature_names) <= 12 else f" and {len(data.feature_names) - 12} more"
+        raise ValueError(
+            f"features: the dataset {data.label!r} has no column(s) "
+            f"{', '.join(map(repr, unknown))}; its features are {shown}{more}"
+        )
+    index = [data.feature_names.index(f) for f in features]
+    data.feature_names = features
+    data.X = np.ascontiguousarray(data.X[:, index])
+    if data.X_test is not None:
+        data.X_test = np.ascontiguousarray(data.X_test[:, index])
+    data.image_shape = None
+    return data
+
+
+def is_file_like(data: str | os.PathLike[str]) -> bool:
+    from torchlinear.data.tabular import FORMATS
+
+    path = Path(data)
+    return path.exists() or path.suffix.lower() in FORMATS or os.sep in str(data)
+
+
+def file_columns(path: Path, delimiter: str | None) -> list[str]:
+    """The columns of a data file, after the reader's checks of the file itself (exists,
+    format, not empty, header, delimiter); the types of the columns do not matter here."""
+    from torchlinear.data.tabular import TabularSource
+
+    probe = TabularSource.__new__(TabularSource)
+    try:
+        TabularSource.__init__(probe, path, delimiter=delimiter)
+    except ValueError:
+        if not hasattr(probe, "_types"):  # the file itself is unreadable: say so
+            raise
+    return list(probe.columns)
+
+
+def unknown_data(data: Any) -> ValueError:
+    import difflib
+
+    from torchlinear.datasets import DATASETS
+
+    close = difflib.get_close_matches(str(data).lower(), DATASETS, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return ValueError(
+        f"{str(data)!r} is not a file and not a built-in dataset{hint}; give a CSV or "
+        f"Parquet file, or one of {', '.join(DATASETS)}"
+    )
+
+
+def peek_task(path: Any, target: str, features: Any, delimiter: Any) -> str:
+    """Regression for a numeric target column, classification for text or booleans."""
+    from torchlinear.data.tabular import TabularSource
+
+    source = TabularSource(
+        path,
+        target,
+        features,
+        task="classification",
+        drop_na=True,
+        delimiter=delimiter,
+        batch_rows=256,
+    )
+    try:
+        for _, y in source.iter_chunks():
+            kind = np.asarray(y).dtype.kind
+            return "regression" if kind in "iuf" else "classification"
+    except ValueError:  # the real pass reports problems properly
+        pass
+    return "regression"
+
+
+def open_data(
+    data: Any,
+    target: str | None,
+    features: Sequence[str] | None,
+    task: str | None,
+    *,
+    drop_na: bool,
+    delimiter: str | None,
+    batch_rows: int | None,
+    download: bool,
+    need_target: bool = True,
+) -> Data:
+    from torchlinear.data.tabular import TabularSource
+
+    if isinstance(features, str):
+        features = [f.strip() for f in features.split(",") if f.strip()]
+    if isinstance(data, TabularSource):
+        if target is not None and target != data.target:
+            raise ValueError(
+                f"target {target!r} differs from the source's target {data.target!r}; "
+                "leave target out when passing a TabularSource"
+            )
+        if need_target and data.target is None:
+            raise ValueError("the TabularSource has no target column; open it with target=...")
+        return Data(str(data.path), list(data.feature_names), data.target, data.task, data)
+    if isinstance(data, os.PathLike) or (isinstance(data, str) and is_file_like(data)):
+        path = Path(data)
+        if need_target and target is None:
+            columns = file_columns(path, delimiter)
+            shown = ", ".join(repr(c) for c in columns[:12])
+            more = "" if len(columns) <= 12 else f" and {len(columns) - 12} more"
+            raise ValueError(
+                f"target: name the target column; {path} has the columns {shown}{more}"
+            )
+        if task is None and target is not None:
+            task = peek_task(path, target, features, delimiter)
+        source = TabularSource(
+            path,
+            target,
+            features,
+            task=task or "regression",
+            drop_na=drop_na,
+            delimiter=delimiter,
+            batch_rows=batch_rows,
+        )
+        return Data(str(path), list(source.feature_names), target, source.task, source)
+    if isinstance(data, str):
+        key = dataset_key(data)
+        if key is None:
+            raise unknown_data(data)
+        resolved = load_dataset(key, download)
+        if task is not None and task != resolved.task:
+            raise ValueError(
+                f"task: the built-in dataset {key!r} is a {resolved.task} dataset, not "
+                f"{task}; leave out --task"
+            )
+        if batch_rows is not None:
+            resolved.chunk_rows = check_positive_int("batch_rows", batch_rows)
+        return select_dataset_columns(resolved, target, features)
+    raise ValueError(
+        f"data must be a file path, a built-in dataset name or a TabularSource, got "
+        f"{type(data).__name__}"
+    )

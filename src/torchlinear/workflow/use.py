@@ -1,0 +1,318 @@
+"""Using a saved model: predict, evaluate, summary."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torchlinear._validation import (
+    check_positive_int,
+)
+from torchlinear.estimators.persist import describe, load_estimator
+from torchlinear.workflow.metrics import plain, predict_chunk, score_chunks
+from torchlinear.workflow.sources import (
+    Data,
+    dataset_key,
+    file_columns,
+    is_file_like,
+    load_dataset,
+    select_dataset_columns,
+    unknown_data,
+)
+
+
+@dataclass
+class PredictResult:
+    """What :func:`predict` wrote.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The predictions file.
+    n_rows : int
+        Rows predicted.
+    n_dropped : int
+        Rows skipped by ``drop_na``.
+    columns : list of str
+        The columns written.
+    """
+
+    path: Path
+    n_rows: int
+    n_dropped: int
+    columns: list[str]
+
+
+def model_and_data(
+    loaded: tuple[Any, dict[str, Any]],
+    data: Any,
+    *,
+    need_target: bool,
+    drop_na: bool,
+    delimiter: str | None,
+    batch_rows: int | None,
+    download: bool,
+) -> tuple[Any, dict[str, Any], Data, bool]:
+    """Load the model, then open ``data`` with the model's columns; returns whether the
+    data is a built-in dataset's test split."""
+    from torchlinear.data.tabular import TabularSource, check_columns
+
+    est, meta = loaded
+    _, task = describe(est)
+    names = meta.get("feature_names")
+    target = meta.get("target")
+    if isinstance(data, str | os.PathLike) and (
+        isinstance(data, os.PathLike) or is_file_like(data)
+    ):
+        path = Path(data)
+        columns = file_columns(path, delimiter)  # the file's own checks come first
+        if need_target and (target is None or target not in columns):
+            shown = ", ".join(repr(c) for c in columns[:12])
+            raise ValueError(
+                f"{path}: no column {target!r} for the target the model was fitted on "
+                f"(evaluate needs the true values); the columns are {shown}"
+            )
+        if names is None:
+            features = [c for c in columns if c != target]
+            if len(features) != est.n_features_in_:
+                raise ValueError(
+                    f"{path} has {len(features)} feature column(s) but the model expects "
+                    f"{est.n_features_in_} (it was saved without feature names)"
+                )
+        else:
+            ignore = [] if target is None else [target]
+            check_columns(names, columns, ignore=ignore, source=str(path))
+            features = list(names)
+        source = TabularSource(
+            path,
+            target if need_target else None,
+            features,
+            task=task,
+            drop_na=drop_na,
+            delimiter=delimiter,
+            batch_rows=batch_rows,
+        )
+        return est, meta, Data(str(path), features, source.target, task, source), False
+    if isinstance(data, str):
+        key = dataset_key(data)
+        if key is None:
+            raise unknown_data(data)
+        resolved = load_dataset(key, download)
+        if names is not None:
+            check_columns(names, resolved.feature_names, source=f"the dataset {key!r}")
+            resolved = select_dataset_columns(resolved, None, names)
+        elif len(resolved.feature_names) != est.n_features_in_:
+            raise ValueError(
+                f"the dataset {key!r} has {len(resolved.feature_names)} features but the model "
+                f"expects {est.n_features_in_}"
+            )
+        if resolved.task != task:
+            raise ValueError(
+                f"the model is a {task} model but {key!r} is a {resolved.task} dataset"
+            )
+        test = resolved.X_test is not None
+        if test:
+            resolved.X, resolved.y = resolved.X_test, resolved.y_test
+        if batch_rows is not None:
+            resolved.chunk_rows = check_positive_int("batch_rows", batch_rows)
+        return est, meta, resolved, test
+    raise ValueError(f"data must be a file path or a built-in dataset name, got {data!r}")
+
+
+def predict(
+    model_path: str | os.PathLike[str],
+    data: Any,
+    output: str | os.PathLike[str],
+    *,
+    proba: bool = False,
+    drop_na: bool = False,
+    delimiter: str | None = None,
+    batch_rows: int | None = None,
+    download: bool = False,
+) -> PredictResult:
+    """Predict with a saved model, streaming ``data`` and writing ``output`` atomically.
+
+    Parameters
+    ----------
+    model_path : str or path-like
+        The fit's output folder or its ``model.json``.
+    data : str or path-like
+        A CSV or Parquet file with the model's feature columns (a target column is
+        allowed and ignored; any other extra column is an error), or a built-in dataset
+        name (the test split of an image dataset).
+    output : str or path-like
+        A ``.csv``/``.tsv``/``.txt`` or ``.parquet``/``.pq`` file: one ``prediction``
+        column, one row per input row, in order (and, with ``proba``, a
+        ``proba_<class>`` column per class).
+    proba : bool, default False
+        Add the class probabilities (classifiers).
+    drop_na : bool, default False
+        Skip rows with missing values (the output then has fewer rows than the input).
+    delimiter : str, optional
+        CSV separator of ``data`` (and of a CSV ``output``).
+    batch_rows : int, optional
+        Rows per chunk.
+    download : bool, default False
+        Download missing files of a built-in image dataset.
+
+    Returns
+    -------
+    PredictResult
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = fit("diabetes", out=folder)
+    >>> predict(folder, "diabetes", folder / "preds.csv").n_rows
+    442
+    """
+    from torchlinear.data.tabular import PredictionWriter
+
+    loaded = load_estimator(model_path, with_metadata=True)
+    if proba and describe(loaded[0])[1] != "classification":
+        raise ValueError("proba: class probabilities need a classification model")
+    est, _, resolved, _ = model_and_data(
+        loaded,
+        data,
+        need_target=False,
+        drop_na=drop_na,
+        delimiter=delimiter,
+        batch_rows=batch_rows,
+        download=download,
+    )
+    columns: list[str] = []
+    with PredictionWriter(output, delimiter=delimiter) as writer:
+        for X, _ in resolved.chunks():
+            chunk = {"prediction": predict_chunk(est, X)}
+            if proba:
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", message="X does not have valid feature")
+                    P = est.predict_proba(X)
+                for j, c in enumerate(est.classes_):
+                    chunk[f"proba_{plain(c)}"] = P[:, j]
+            writer.write(chunk)
+            columns = list(chunk)
+        n_rows = writer.n_rows
+    return PredictResult(Path(output), n_rows, resolved.n_rows_dropped, columns)
+
+
+def evaluate(
+    model_path: str | os.PathLike[str],
+    data: Any,
+    *,
+    drop_na: bool = False,
+    delimiter: str | None = None,
+    batch_rows: int | None = None,
+    download: bool = False,
+) -> dict[str, Any]:
+    """Score a saved model on labelled data (streamed, so any size).
+
+    Regression: ``n``, ``r2``, ``mse``, ``rmse``, ``mae``. Classification: ``n``,
+    ``accuracy``, ``log_loss``, ``confusion_matrix`` (rows are true classes, in the order
+    of ``classes``), ``classes``, and ``unseen_labels`` when some labels were never seen
+    in training (those rows count as errors and are left out of the log-loss).
+
+    Parameters
+    ----------
+    model_path : str or path-like
+        The fit's output folder or its ``model.json``.
+    data : str or path-like
+        A file with the model's feature columns and its target column, or a built-in
+        dataset name (the test split of an image dataset).
+    drop_na, delimiter, batch_rows, download :
+        As for :func:`predict`.
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = fit("diabetes", out=folder, val_split=0)
+    >>> round(evaluate(folder, "diabetes")["r2"], 4)
+    0.5177
+    """
+    est, _, resolved, test = model_and_data(
+        load_estimator(model_path, with_metadata=True),
+        data,
+        need_target=True,
+        drop_na=drop_na,
+        delimiter=delimiter,
+        batch_rows=batch_rows,
+        download=download,
+    )
+    _, task = describe(est)
+    result = score_chunks(est, task, resolved.chunks())
+    result = {"data": resolved.label + (" (test split)" if test else ""), "task": task, **result}
+    if task == "classification":
+        result["classes"] = [plain(c) for c in est.classes_.tolist()]
+    result["rows_dropped"] = resolved.n_rows_dropped
+    return result
+
+
+def model_summary(model_path: str | os.PathLike[str], *, max_rows: int = 50) -> str:
+    """A plain-text description of a saved model.
+
+    What was fitted (estimator, task, target, features, training settings), its metrics,
+    and its parameters: the statistical summary (standard errors, t, p-values, confidence
+    intervals, R², F, as statsmodels' OLS reports them) for an unpenalised exact linear
+    fit, else the coefficient table (at most ``max_rows`` features) or the MLP's layers.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = fit("diabetes", out=folder, val_split=0)
+    >>> print(model_summary(folder).splitlines()[0])
+    LinearRegression (regression, least squares) of 'progression' on 10 features
+    """
+    from torchlinear.report import coefficient_text
+
+    est, meta = load_estimator(model_path, with_metadata=True)
+    model, task = describe(est)
+    names = meta.get("feature_names") or [f"x{j}" for j in range(est.n_features_in_)]
+    target = meta.get("target")
+    exact = getattr(est, "solution_", None) is not None
+    if model == "mlp":
+        arch = meta["estimator"]["attributes"]["architecture"]
+        what = f"two-layer MLP {est.n_features_in_} -> {arch['hidden']} -> {arch['n_outputs']}"
+    elif model == "linear":
+        what = "least squares" if exact else f"{est.loss} loss, solver {est.solver_}"
+        if exact and est.alpha > 0:
+            what = f"ridge, alpha={est.alpha:g}"
+    else:
+        what = f"softmax regression, solver {est.solver_}"
+    lines = [
+        f"{type(est).__name__} ({task}, {what}) of {target!r} on {len(names)} features",
+        f"model file: {meta.get('format', '?')} format {meta.get('format_version', '?')}, "
+        f"written by torchlinear {meta.get('library_version', '?')}",
+    ]
+    settings = meta.get("settings")
+    if settings:
+        shown = ", ".join(f"{k}={v}" for k, v in settings.items() if k not in ("task", "model"))
+        lines.append(f"settings: {shown}")
+    if task == "classification":
+        classes = [plain(c) for c in est.classes_.tolist()]
+        lines.append(f"classes ({len(classes)}): {', '.join(map(str, classes[:20]))}")
+    metrics = meta.get("metrics") or {}
+    for split in ("train", "validation"):
+        values = metrics.get(split)
+        if values:
+            shown = ", ".join(
+                f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}"
+                for k, v in values.items()
+                if k != "confusion_matrix"
+            )
+            lines.append(f"{split}: {shown}")
+    lines.append("")
+    if model == "linear" and getattr(est, "solution_", None) is not None and est.alpha == 0:
+        lines.append(str(est.summary()))
+    else:
+        lines.append(coefficient_text(est, names, max_rows=max_rows))
+    return "\n".join(lines)
