@@ -160,7 +160,6 @@ class _BlockFailed(Exception):
 
 
 _Part = tuple[np.ndarray, Any, "np.ndarray | None"]  # X, y (NumPy or Arrow), y's null mask
-_ARROW_NULLS = list(pacsv.ConvertOptions().null_values)  # the texts pyarrow reads as null
 
 
 _POLARS: Any = False  # imported on first use: it costs about 0.1 s
@@ -786,9 +785,11 @@ class TabularSource:
 
         Numeric columns are parsed by polars when it is installed, and the block by
         pyarrow instead whenever polars fails or finds a null (polars makes nulls of
-        empty lines and of rows with too few fields, which pyarrow skips or rejects):
-        so every block reads exactly as pyarrow reads it. A block pyarrow rejects
-        raises :class:`_BlockFailed`.
+        empty cells, of empty lines and of rows with too few fields, which pyarrow
+        skips or rejects; it fails on texts such as ``NA`` that pyarrow reads as null).
+        Both parse numbers to the nearest float64, and both read ``nan`` as not a
+        number, so every block reads exactly as pyarrow reads it. A block pyarrow
+        rejects raises :class:`_BlockFailed`.
         """
         pl = _polars()
         fast = (
@@ -798,29 +799,24 @@ class TabularSource:
             and not any(pa.types.is_boolean(self._types[name]) for name in wanted)
         )
         index = {name: i for i, name in enumerate(self.columns)}
-        last = len(self.columns) - 1  # a short row makes a null here
-        projection = [index[name] for name in wanted] + ([last] if last not in wanted else [])
+        projection = [index[name] for name in wanted]
+        if self.columns[-1] not in wanted:  # a short row makes a null in the last column
+            projection.append(len(self.columns) - 1)
         types = self._csv_types(wanted)
         convert_options = pacsv.ConvertOptions(
             column_types=types, include_columns=wanted, strings_can_be_null=True
         )
         d = len(self.feature_names)
+        sep = self.delimiter
 
         def polars_part(data: bytes) -> _Part | None:
             schema = {name: pl.String for name in self.columns} | dict.fromkeys(wanted, pl.Float64)
             try:
                 frame = pl.read_csv(
-                    data,
-                    has_header=False,
-                    schema=schema,
-                    columns=projection,
-                    separator=self.delimiter,
-                    quote_char='"',
-                    null_values=_ARROW_NULLS,
-                    n_threads=1,
+                    data, has_header=False, schema=schema, columns=projection, separator=sep
                 )
-            except (Exception, pl.exceptions.PanicException):
-                return None
+            except (pl.exceptions.PolarsError, pl.exceptions.PanicException):
+                return None  # e.g. a text value or a ragged row: pyarrow reports it
             if frame.height == 0 or sum(frame.null_count().row(0)):
                 return None
             columns = [frame.get_column(name) for name in wanted]
