@@ -67,7 +67,7 @@ FORMATS: dict[str, str] = {
 
 _HEAD_BYTES = 1 << 20  # bytes of a CSV read up front to check the header and infer types
 _BLOCK_BYTES = 1 << 20  # CSV parser block: pyarrow reads a bounded number of blocks ahead
-_CSV_BLOCK_BYTES = 8 << 20  # CSV text parsed per block by one thread (see data.blocks)
+_CSV_BLOCK_BYTES = 4 << 20  # CSV text parsed per block by one thread (see data.blocks)
 _CHUNK_BYTES = 4 << 20  # default chunk: about this many bytes of float64 per (X, y)
 _DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
