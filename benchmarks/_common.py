@@ -97,7 +97,23 @@ def fresh_runs(
 
     The function returns its wall time in seconds, or a JSON-able dict with a
     ``"seconds"`` key (and anything else to check). Arguments must be JSON-able.
+    ``runs=0`` calls it once in this process instead: a smoke run (``--quick``) that
+    takes seconds, not a measurement.
     """
+    if runs == 0:
+        import importlib.util
+        import resource
+
+        spec = importlib.util.spec_from_file_location(f"_fresh_{Path(path).stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        if str(HERE) not in sys.path:
+            sys.path.insert(0, str(HERE))
+        spec.loader.exec_module(module)
+        result = getattr(module, function)(*args, **kwargs)
+        if not isinstance(result, dict):
+            result = {"seconds": float(result)}
+        result.setdefault("rss", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        return Runs([result["seconds"]], [result["rss"]], [result])
     code = f"""
     import importlib.util, json, resource, sys
     sys.path.insert(0, {str(HERE)!r})
