@@ -798,10 +798,6 @@ class TabularSource:
             and (self.target is None or self.task == "regression")
             and not any(pa.types.is_boolean(self._types[name]) for name in wanted)
         )
-        index = {name: i for i, name in enumerate(self.columns)}
-        projection = [index[name] for name in wanted]
-        if self.columns[-1] not in wanted:  # a short row makes a null in the last column
-            projection.append(len(self.columns) - 1)
         types = self._csv_types(wanted)
         convert_options = pacsv.ConvertOptions(
             column_types=types, include_columns=wanted, strings_can_be_null=True
@@ -812,13 +808,13 @@ class TabularSource:
         def polars_part(data: bytes) -> _Part | None:
             schema = {name: pl.String for name in self.columns} | dict.fromkeys(wanted, pl.Float64)
             try:
-                frame = pl.read_csv(
-                    data, has_header=False, schema=schema, columns=projection, separator=sep
-                )
+                # every column is parsed (the others as text): with some left out,
+                # polars would accept a row with too many fields
+                frame = pl.read_csv(data, has_header=False, schema=schema, separator=sep)
             except (pl.exceptions.PolarsError, pl.exceptions.PanicException):
                 return None  # e.g. a text value or a ragged row: pyarrow reports it
             if frame.height == 0 or sum(frame.null_count().row(0)):
-                return None
+                return None  # a null in any column, e.g. the last of a row too short
             columns = [frame.get_column(name) for name in wanted]
             X = pl.DataFrame(columns[:d]).to_numpy(order="c")
             if not (X.flags.writeable and X.flags.c_contiguous and X.dtype == np.float64):
