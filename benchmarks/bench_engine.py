@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
-from _common import best_time, format_table
+from _common import MIN_RUNS, best_time, format_table, fresh_runs, spread
 from torchlinear.data.batching import iter_batches
 from torchlinear.engine import TrainConfig, train
 from torchlinear.models import LinearModel
@@ -77,12 +77,11 @@ def _engine_epoch(data, d: int) -> None:
     train(model, data, "squared", config)
 
 
-def run(quick: bool = False) -> str:
+def _cases(quick: bool) -> tuple[int, int, list]:
     n, d = (20_000, 20) if quick else (500_000, 20)
     g = torch.Generator().manual_seed(0)
     X = torch.randn(n, d, generator=g)
     y = X @ torch.randn(d, generator=g) + 0.1 * torch.randn(n, generator=g)
-    repeat = 1 if quick else 3
     cases = [
         ("textbook: DataLoader(TensorDataset) loop", lambda: _textbook_epoch(X, y, g)),
         ("engine: train() on tensors", lambda: _engine_epoch((X, y), d)),
@@ -92,15 +91,31 @@ def run(quick: bool = False) -> str:
         ),
         ("textbook autograd step over iter_batches", lambda: _bare_epoch(X, y, g)),
     ]
-    times = {name: best_time(fn, repeat=repeat, warmup=1) for name, fn in cases}
-    base = times[cases[0][0]]
+    return n, d, cases
+
+
+def measure(case: int, quick: bool) -> float:
+    """The median epoch time of one case, in this (fresh) process."""
+    _, _, cases = _cases(quick)
+    return best_time(cases[case][1], repeat=1 if quick else 3, warmup=1)
+
+
+def run(quick: bool = False) -> str:
+    n, d, cases = _cases(quick)
+    runs = 0 if quick else MIN_RUNS  # quick: once, in this process
+    times = {
+        name: fresh_runs(__file__, "measure", i, quick, runs=runs)
+        for i, (name, _) in enumerate(cases)
+    }
+    base = times[cases[0][0]].median
     rows = [
-        [name, BATCH, seconds, f"{n / seconds:,.0f}", base / seconds]
-        for name, seconds in times.items()
+        [name, BATCH, spread(t), f"{n / t.median:,.0f}", base / t.median]
+        for name, t in times.items()
     ]
     title = (
         f"One SGD epoch of Linear({d}, 1) on {n:,} × {d} float32, batch {BATCH} "
-        f"({torch.get_num_threads()} torch threads; target: engine ≥ 5× textbook)"
+        f"({torch.get_num_threads()} torch threads; target: engine ≥ 5× textbook); "
+        f"median (min–max) of {runs or 1} fresh process(es)"
     )
     return format_table(
         ["training loop", "batch", "epoch time (s)", "samples/s", "× textbook"], rows, title

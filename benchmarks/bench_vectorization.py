@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import torch
 
-from _common import best_time, format_table
+from _common import MIN_RUNS, best_time, format_table, fresh_runs, spread
 from torchlinear.data import synthetic_regression
 from torchlinear.scratch import linreg, squared_loss
 
 
-def run(quick: bool = False) -> str:
+def _cases(quick: bool) -> tuple[int, list]:
     n = 1_000 if quick else 10_000
     X, y, _, _ = synthetic_regression([2.0, -3.4], 4.2, n=n, seed=0)
     w = torch.tensor([[1.9], [-3.3]])
@@ -50,14 +50,29 @@ def run(quick: bool = False) -> str:
         ("Python loop over Python floats", loop_floats),
         ("vectorized: squared_loss(linreg(X, w, b), y)", vectorized),
     ]
-    times = [best_time(fn, repeat=3 if quick else 5) for _, fn in cases]
-    slowest = times[0]
+    return n, cases
+
+
+def measure(case: int, quick: bool) -> float:
+    """The median time of one case, in this (fresh) process."""
+    _, cases = _cases(quick)
+    return best_time(cases[case][1], repeat=3 if quick else 5)
+
+
+def run(quick: bool = False) -> str:
+    n, cases = _cases(quick)
+    runs = 0 if quick else MIN_RUNS  # quick: once, in this process
+    times = [fresh_runs(__file__, "measure", i, quick, runs=runs) for i in range(len(cases))]
+    slowest = times[0].median
     rows = [
-        [name, f"{t * 1e3:.3f} ms", f"{n / t:,.0f}", f"{slowest / t:,.1f}×"]
+        [name, f"{spread(t, 1e3)} ms", f"{n / t.median:,.0f}", f"{slowest / t.median:,.1f}×"]
         for (name, _), t in zip(cases, times, strict=True)
     ]
     headers = ["method", "time", "samples/s", "speed-up vs tensor loop"]
-    title = f"Vectorization: predictions + squared loss on {n:,} × 2 (float32, CPU)"
+    title = (
+        f"Vectorization: predictions + squared loss on {n:,} × 2 (float32, CPU); time: "
+        f"median (min–max) of {runs or 1} fresh process(es)"
+    )
     return format_table(headers, rows, title=title)
 
 

@@ -26,7 +26,11 @@ def _header_and_rows(table: str):
     "name, columns, n_rows",
     [
         ("vectorization", ["method", "time", "samples/s", "speed-up vs tensor loop"], 3),
-        ("batching", ["batch", "batching", "samples timed", "samples/s", "× DataLoader"], 6),
+        (
+            "batching",
+            ["batch", "batching", "samples timed", "time (s)", "samples/s", "× DataLoader"],
+            6,
+        ),
     ],
 )
 def test_quick_run_prints_the_expected_table(name, columns, n_rows):
@@ -48,3 +52,35 @@ def test_runner_lists_and_runs_named_benchmarks(capsys):
     assert "| method" in out
     with pytest.raises(SystemExit):
         runner.main(["no_such_bench"])
+
+
+def _common():
+    if str(BENCH_DIR) not in sys.path:
+        sys.path.insert(0, str(BENCH_DIR))
+    import _common
+
+    return _common
+
+
+def test_fresh_runs_report_median_and_range(tmp_path):
+    common = _common()
+    bench = tmp_path / "bench_sleepy.py"
+    bench.write_text("def measure(seconds):\n    return {'seconds': seconds, 'rows': 7}\n")
+    runs = common.fresh_runs(bench, "measure", 0.25, runs=3)
+    assert runs.seconds == [0.25, 0.25, 0.25] and runs.of("rows") == [7, 7, 7]
+    assert runs.peak_rss_mb > 0
+    assert common.spread([3.0, 1.0, 2.0]) == "2 (1–3)"
+    assert common.spread([1.5]) == "1.5"
+    assert common.spread(runs, scale=1e3) == "250 (250–250)"
+    once = common.fresh_runs(bench, "measure", 0.5, runs=0)  # --quick: in this process
+    assert once.seconds == [0.5] and common.spread(once) == "0.5"
+
+
+def test_command_runs_time_and_measure_memory():
+    common = _common()
+    code = "import numpy; a = numpy.ones(40_000_000); a += 1"  # 320 MB touched
+    runs = common.command_runs([sys.executable, "-c", code], runs=3)
+    assert len(runs.seconds) == 3 and runs.min <= runs.median <= runs.max
+    assert 300 < runs.peak_rss_mb < 1000
+    with pytest.raises(RuntimeError, match="failed"):
+        common.command_runs([sys.executable, "-c", "raise SystemExit(3)"], runs=1)

@@ -510,3 +510,79 @@ def test_prediction_file_gets_ordinary_permissions(tmp_path):
     assert stat.S_IMODE(fresh.stat().st_mode) == 0o644  # not the private temporary mode
     assert stat.S_IMODE(existing.stat().st_mode) == 0o640  # kept
     assert pd.read_parquet(existing)["p"].tolist() == [0.0, 1.0]
+
+
+# --- parallel blocks: every block reads as the sequential reader reads it -----------------
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """CSV blocks of 2 kB, so that small files span dozens of blocks."""
+    import torchlinear.data.tabular as tabular
+
+    monkeypatch.setattr(tabular, "_CSV_BLOCK_BYTES", 2048)
+
+
+def test_blocks_with_gaps_blank_lines_and_nan_texts_equal_pandas(tmp_path, small_blocks):
+    # Clean blocks go through the fast parser; blocks with an empty cell, a blank line,
+    # NA or nan go through pyarrow: the rows, their order and the gaps equal pandas'.
+    frame = _frame(3_000, seed=7)
+    lines = frame.to_csv(index=False).splitlines()
+    lines[700] = ",".join(["", *lines[700].split(",")[1:]])  # empty cell
+    lines[1500] = lines[1500].replace(lines[1500].split(",")[2], "NA", 1)
+    lines[2200] = lines[2200].replace(lines[2200].split(",")[0], "nan", 1)
+    lines.insert(2600, "")  # a blank line, skipped
+    path = tmp_path / "gaps.csv"
+    path.write_text("\n".join(lines) + "\n\n")
+    expected = pd.read_csv(path).dropna()
+    source = TabularSource(path, target="y", drop_na=True, batch_rows=333)
+    chunks, X, y = _read(source)
+    np.testing.assert_array_equal(X, expected[["x1", "count", "x3", "big"]].to_numpy(float))
+    np.testing.assert_array_equal(y, expected["y"].to_numpy())
+    assert source.n_rows == 3_000 and source.n_dropped == 3
+    with pytest.raises(ValueError, match=r"'x1' 2 \(first in data row 700\)") as excinfo:
+        list(TabularSource(path, target="y").iter_chunks())
+    assert "'x3' 1 (first in data row 1500)" in _one_line_error(excinfo)
+
+
+def test_blocks_equal_a_sequential_read_of_a_part(tmp_path, small_blocks):
+    path = tmp_path / "part.csv"
+    _write_csv(path, _frame(2_000, seed=8))
+    source = TabularSource(path, target="y")
+    with open(path, "rb") as f:
+        f.seek(30_000)
+        f.readline()
+        start = f.tell()
+        f.seek(90_000)
+        f.readline()
+        stop = f.tell()
+    X, y = source.restrict(byte_range=(start, stop)).read_all()
+    skipped = path.read_bytes()[source.data_offset : start].count(b"\n")
+    kept = path.read_bytes()[start:stop].count(b"\n")
+    expected = pd.read_csv(path).iloc[skipped : skipped + kept]
+    np.testing.assert_array_equal(X, expected[["x1", "count", "x3", "big"]].to_numpy(float))
+    np.testing.assert_array_equal(y, expected["y"].to_numpy())
+
+
+@pytest.mark.parametrize("row", ["1.5,2.5", "1.5,2.5,3.5,4.5,5.5,6.5"])
+def test_ragged_row_in_a_late_block_is_located(tmp_path, small_blocks, row):
+    # A row too short (in a column not even selected) or too long, far into the file.
+    path = tmp_path / "ragged.csv"
+    lines = ["a,b,c,d,e"] + [f"{i},{i + 1},{i + 2},{i + 3},{i + 4}" for i in range(60_000)]
+    lines[51_234] = row  # beyond the first megabyte, which is checked on opening
+    path.write_text("\n".join(lines) + "\n")
+    source = TabularSource(path, target="a", features=["b"])
+    with pytest.raises(ValueError, match="data row 51234 has") as excinfo:
+        list(source.iter_chunks())
+    assert "ragged row" in _one_line_error(excinfo)
+
+
+def test_text_in_a_numeric_column_in_a_late_block(tmp_path, small_blocks):
+    path = tmp_path / "text.csv"
+    lines = ["a,b"] + [f"{i},{i * 0.5}" for i in range(120_000)]
+    lines[112_345] = "7,seven"  # beyond the first megabyte, which is checked on opening
+    path.write_text("\n".join(lines) + "\n")
+    source = TabularSource(path, target="b")
+    message = r"column 'b' has the non-numeric value 'seven' in data row 112345"
+    with pytest.raises(ValueError, match=message):
+        list(source.iter_chunks())

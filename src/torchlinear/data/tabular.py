@@ -40,7 +40,7 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -51,6 +51,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from torchlinear._validation import check_positive_int
+from torchlinear.data.blocks import default_workers, line_blocks, ordered_map, read_bytes
 from torchlinear.io import ensure_writable_dir
 
 __all__ = ["TabularSource", "PredictionWriter", "check_columns", "FORMATS"]
@@ -66,6 +67,7 @@ FORMATS: dict[str, str] = {
 
 _HEAD_BYTES = 1 << 20  # bytes of a CSV read up front to check the header and infer types
 _BLOCK_BYTES = 1 << 20  # CSV parser block: pyarrow reads a bounded number of blocks ahead
+_CSV_BLOCK_BYTES = 4 << 20  # CSV text parsed per block by one thread (see data.blocks)
 _CHUNK_BYTES = 4 << 20  # default chunk: about this many bytes of float64 per (X, y)
 _DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
@@ -151,6 +153,87 @@ def _rechunk(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Table]
             n_pending -= start
     if n_pending:
         yield pa.Table.from_batches(pending)
+
+
+class _BlockFailed(Exception):
+    """A CSV block pyarrow cannot parse: the sequential reader then reports the problem."""
+
+
+_Part = tuple[np.ndarray, Any, "np.ndarray | None"]  # X, y (NumPy or Arrow), y's null mask
+
+
+_POLARS: Any = False  # imported on first use: it costs about 0.1 s
+
+
+def _polars() -> Any:
+    """The polars module, or ``None`` when it is not installed (pyarrow then reads CSV)."""
+    global _POLARS
+    if _POLARS is False:
+        try:
+            import polars
+        except ImportError:  # pragma: no cover - polars is a dependency
+            polars = None
+        _POLARS = polars
+    return _POLARS
+
+
+def _skip_rows(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
+    """The batches without their first ``rows`` rows."""
+    for batch in batches:
+        if rows >= batch.num_rows:
+            rows -= batch.num_rows
+            continue
+        yield batch.slice(rows) if rows else batch
+        rows = 0
+
+
+def _part_slice(part: _Part, start: int, stop: int) -> _Part:
+    X, y, y_bad = part
+    if isinstance(y, pa.ChunkedArray):
+        y = y.slice(start, stop - start)
+    elif y is not None:
+        y = y[start:stop]
+    return X[start:stop], y, None if y_bad is None else y_bad[start:stop]
+
+
+def _part_join(parts: list[_Part]) -> _Part:
+    if len(parts) == 1:
+        return parts[0]
+    X = np.concatenate([p[0] for p in parts])
+    ys = [p[1] for p in parts]
+    y: Any
+    if ys[0] is None:
+        y = None
+    elif isinstance(ys[0], pa.ChunkedArray):
+        y = pa.chunked_array([c for part in ys for c in part.chunks], type=ys[0].type)
+    else:
+        y = np.concatenate(ys)
+    masks = [p[2] for p in parts]
+    y_bad = None if masks[0] is None else np.concatenate(masks)
+    return X, y, y_bad
+
+
+def _regroup(parts: Iterable[_Part], rows: int) -> Iterator[_Part]:
+    """Regroup parts ``(X, y, y_bad)`` into parts of exactly ``rows`` rows (the last may be
+    shorter), copying only the rows of a chunk that straddles two parts."""
+    held: list[_Part] = []
+    n_held = 0
+    for part in parts:
+        m, offset = len(part[0]), 0
+        while offset < m:
+            take = min(rows - n_held, m - offset)
+            piece = _part_slice(part, offset, offset + take) if take < m else part
+            offset += take
+            if not held and take == rows:
+                yield piece
+                continue
+            held.append(piece)
+            n_held += take
+            if n_held == rows:
+                yield _part_join(held)
+                held, n_held = [], 0
+    if held:
+        yield _part_join(held)
 
 
 class _MissingValues:
@@ -639,8 +722,7 @@ class TabularSource:
     def _stream(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
         missing = _MissingValues()
         seen = kept = dropped = 0
-        for table in _rechunk(self._record_batches(), self.batch_rows):
-            X, y, bad_columns, bad_rows = self._convert(table)
+        for X, y, bad_columns, bad_rows in self._converted():
             if bad_rows is not None:
                 missing.add(bad_columns, bad_rows, self._row_offset + seen)
                 if self.drop_na:
@@ -648,7 +730,7 @@ class TabularSource:
                     X = X[keep]
                     y = self._filter_target(y, keep)
                     dropped += int(bad_rows.sum())
-            seen += table.num_rows
+            seen += len(bad_rows) if bad_rows is not None else len(X)
             if missing.rows and not self.drop_na:
                 continue  # keep counting to the end of the file, then report everything
             if len(X):
@@ -670,45 +752,102 @@ class TabularSource:
             return None if y is None else y[keep]
         return y.filter(pa.array(keep)).to_numpy(zero_copy_only=False)
 
-    def _convert(self, table: pa.Table) -> tuple[np.ndarray, Any, list, np.ndarray | None]:
-        """Turn one Arrow chunk into ``X`` (and ``y``) and find the missing cells."""
-        d = len(self.feature_names)
-        X = np.empty((table.num_rows, d), dtype=np.float64)
-        for j in range(d):
-            _to_float64(table.column(j), X[:, j])
-        bad_columns: list[tuple[str, np.ndarray]] = []
-        if not math.isfinite(float(X.sum())):  # one cheap pass; NaN/inf propagate
-            bad = ~np.isfinite(X)
-            bad_columns = [
-                (name, bad[:, j]) for j, name in enumerate(self.feature_names) if bad[:, j].any()
-            ]
-        y: Any = None
-        if self.target is not None:
-            column = table.column(d)
-            if self.task == "regression":
-                y = np.empty(table.num_rows, dtype=np.float64)
-                _to_float64(column, y)
-                y_bad = ~np.isfinite(y)
-            else:
-                if pa.types.is_dictionary(column.type):
-                    column = column.cast(column.type.value_type)
-                y_bad = column.is_null(nan_is_null=True).to_numpy(zero_copy_only=False)
-                y = column if y_bad.any() else column.to_numpy(zero_copy_only=False)
-            if y_bad.any():
-                bad_columns.append((self.target, y_bad))
-        if not bad_columns:
-            return X, y, bad_columns, None
-        bad_rows = np.logical_or.reduce([mask for _, mask in bad_columns])
-        if isinstance(y, pa.ChunkedArray) and not self.drop_na:
-            y = None  # this chunk is only counted, never yielded
-        return X, y, bad_columns, bad_rows
-
-    def _record_batches(self) -> Iterator[pa.RecordBatch]:
-        """Arrow record batches holding the features then the target, in that order."""
-        wanted = self.feature_names + ([self.target] if self.target is not None else [])
+    def _converted(self) -> Iterator[tuple[np.ndarray, Any, list, np.ndarray | None]]:
+        """Chunks of ``batch_rows`` rows as ``(X, y, bad columns, bad rows)``, in file order."""
         if self.format == "parquet":
-            yield from self._parquet_batches(wanted)
+            for table in _rechunk(self._record_batches(), self.batch_rows):
+                yield self._convert(table)
             return
+        rows = 0
+        try:
+            for part in _regroup(self._csv_parts(), self.batch_rows):
+                rows += len(part[0])
+                yield self._finish(*part)
+            return
+        except _BlockFailed:
+            pass  # read on sequentially from the row reached, to report the problem
+        for table in _rechunk(_skip_rows(self._record_batches(), rows), self.batch_rows):
+            yield self._convert(table)
+
+    def _csv_parts(self) -> Iterator[_Part]:
+        """The CSV's data lines (or this part's) parsed in parallel blocks, in order."""
+        if self.byte_range is not None:
+            start, stop = self.byte_range
+        else:
+            start, stop = self.data_offset or 0, self.path.stat().st_size
+        wanted = self.feature_names + ([self.target] if self.target is not None else [])
+        parse = self._block_parser(wanted)
+        blocks = line_blocks(self.path, start, stop, max(_CSV_BLOCK_BYTES, self._block_size))
+        yield from ordered_map(parse, blocks, default_workers())
+
+    def _block_parser(self, wanted: list[str]) -> Callable[[tuple[int, int]], _Part]:
+        """A function parsing the byte range ``(start, stop)`` into ``(X, y, y_bad)``.
+
+        Numeric columns are parsed by polars when it is installed, and the block by
+        pyarrow instead whenever polars fails or finds a null (polars makes nulls of
+        empty cells, of empty lines and of rows with too few fields, which pyarrow
+        skips or rejects; it fails on texts such as ``NA`` that pyarrow reads as null).
+        Both parse numbers to the nearest float64, and both read ``nan`` as not a
+        number, so every block reads exactly as pyarrow reads it. A block pyarrow
+        rejects raises :class:`_BlockFailed`.
+        """
+        pl = _polars()
+        fast = (
+            pl is not None
+            and len(set(self.columns)) == len(self.columns)
+            and (self.target is None or self.task == "regression")
+            and not any(pa.types.is_boolean(self._types[name]) for name in wanted)
+        )
+        types = self._csv_types(wanted)
+        convert_options = pacsv.ConvertOptions(
+            column_types=types, include_columns=wanted, strings_can_be_null=True
+        )
+        d = len(self.feature_names)
+        sep = self.delimiter
+
+        def polars_part(data: bytes) -> _Part | None:
+            schema = {name: pl.String for name in self.columns} | dict.fromkeys(wanted, pl.Float64)
+            try:
+                # every column is parsed (the others as text): with some left out,
+                # polars would accept a row with too many fields
+                frame = pl.read_csv(data, has_header=False, schema=schema, separator=sep)
+            except (pl.exceptions.PolarsError, pl.exceptions.PanicException):
+                return None  # e.g. a text value or a ragged row: pyarrow reports it
+            if frame.height == 0 or sum(frame.null_count().row(0)):
+                return None  # a null in any column, e.g. the last of a row too short
+            columns = [frame.get_column(name) for name in wanted]
+            X = pl.DataFrame(columns[:d]).to_numpy(order="c")
+            if not (X.flags.writeable and X.flags.c_contiguous and X.dtype == np.float64):
+                X = np.array(X, dtype=np.float64, order="C")
+            y = np.array(columns[d].to_numpy(), dtype=np.float64) if len(columns) > d else None
+            return X, y, None
+
+        def parse(byte_range: tuple[int, int]) -> _Part:
+            data = read_bytes(self.path, *byte_range)
+            if fast:
+                part = polars_part(data)
+                if part is not None:
+                    return part
+            read_options = pacsv.ReadOptions(
+                column_names=self.columns, use_threads=False, block_size=len(data) + 2
+            )
+            try:
+                table = pacsv.read_csv(
+                    pa.py_buffer(data),
+                    read_options=read_options,
+                    parse_options=self._parse_options(),
+                    convert_options=convert_options,
+                )
+            except pa.ArrowInvalid as exc:
+                if "Empty CSV file" in str(exc):  # only empty lines
+                    return np.empty((0, d)), None, None
+                raise _BlockFailed from None
+            return self._arrow_part(table)
+
+        return parse
+
+    def _csv_types(self, wanted: list[str]) -> dict[str, pa.DataType]:
+        """The Arrow type each wanted CSV column is read as."""
         types = {}
         for name in wanted:
             t = self._types[name]
@@ -716,6 +855,70 @@ class TabularSource:
                 types[name] = pa.string() if pa.types.is_null(t) else t
             else:
                 types[name] = pa.bool_() if pa.types.is_boolean(t) else pa.float64()
+        return types
+
+    def _arrow_part(self, table: pa.Table) -> _Part:
+        """One Arrow table as ``(X, y, y_bad)``: classification labels stay Arrow."""
+        d = len(self.feature_names)
+        X = np.empty((table.num_rows, d), dtype=np.float64)
+        for j in range(d):
+            _to_float64(table.column(j), X[:, j])
+        if self.target is None:
+            return X, None, None
+        column = table.column(d)
+        if self.task == "regression":
+            y = np.empty(table.num_rows, dtype=np.float64)
+            _to_float64(column, y)
+            return X, y, None
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        return X, column, column.is_null(nan_is_null=True).to_numpy(zero_copy_only=False)
+
+    def _finish(
+        self, X: np.ndarray, y: Any, y_bad: np.ndarray | None
+    ) -> tuple[np.ndarray, Any, list, np.ndarray | None]:
+        """A chunk with its missing cells found; labels become NumPy unless some are null
+        (those are filtered in Arrow, keeping the labels' type)."""
+        if isinstance(y, pa.ChunkedArray) and y_bad is not None and not y_bad.any():
+            y = y.to_numpy(zero_copy_only=False)
+        bad_columns, bad_rows = self._non_finite(X, y, y_bad)
+        if isinstance(y, pa.ChunkedArray) and bad_rows is not None and not self.drop_na:
+            y = None  # this chunk is only counted, never yielded
+        return X, y, bad_columns, bad_rows
+
+    def _convert(self, table: pa.Table) -> tuple[np.ndarray, Any, list, np.ndarray | None]:
+        """Turn one Arrow chunk into ``X`` (and ``y``) and find the missing cells."""
+        return self._finish(*self._arrow_part(table))
+
+    def _non_finite(
+        self, X: np.ndarray, y: Any, y_bad: np.ndarray | None = None
+    ) -> tuple[list[tuple[str, np.ndarray]], np.ndarray | None]:
+        """The columns with missing or non-finite cells (with their masks), and the rows."""
+        bad_columns: list[tuple[str, np.ndarray]] = []
+        if not math.isfinite(float(X.sum())):  # one cheap pass; NaN/inf propagate
+            bad = ~np.isfinite(X)
+            bad_columns = [
+                (name, bad[:, j]) for j, name in enumerate(self.feature_names) if bad[:, j].any()
+            ]
+        if y_bad is None and isinstance(y, np.ndarray) and y.dtype == np.float64:
+            y_bad = ~np.isfinite(y)
+        if y_bad is not None and y_bad.any():
+            bad_columns.append((str(self.target), y_bad))
+        if not bad_columns:
+            return bad_columns, None
+        return bad_columns, np.logical_or.reduce([mask for _, mask in bad_columns])
+
+    def _record_batches(self) -> Iterator[pa.RecordBatch]:
+        """Arrow record batches holding the features then the target, in that order."""
+        wanted = self.feature_names + ([self.target] if self.target is not None else [])
+        if self.format == "parquet":
+            return self._parquet_batches(wanted)
+        return self._arrow_csv_batches(wanted)
+
+    def _arrow_csv_batches(self, wanted: list[str]) -> Iterator[pa.RecordBatch]:
+        """The batches through pyarrow's sequential streaming CSV reader, which numbers
+        the rows in its error messages."""
+        types = self._csv_types(wanted)
         read_options = pacsv.ReadOptions(block_size=self._block_size, use_threads=True)
         with contextlib.ExitStack() as stack:
             stream: Any = self.path
