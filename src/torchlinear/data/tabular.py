@@ -308,6 +308,12 @@ class TabularSource:
         the first complete pass for CSV.
     n_dropped : int or None
         Rows skipped by ``drop_na`` in the last complete pass (``None`` before one).
+    label : str
+        How messages name the source: the path, and for a part (:meth:`restrict`) which
+        row groups or bytes it covers.
+    row_offset : int
+        The file's row number of this source's first row (a part of contiguous row
+        groups), so messages give row numbers of the whole file; 0 otherwise.
 
     Raises
     ------
@@ -354,7 +360,7 @@ class TabularSource:
                 f"write features={features.split(',')!r}"
             )
         self.path = Path(path)
-        self._label = str(path)
+        self.label = str(path)
         self.task = task
         self.drop_na = bool(drop_na)
         self.target = target
@@ -362,13 +368,13 @@ class TabularSource:
         self.n_dropped: int | None = None
 
         if not self.path.exists():
-            raise ValueError(f"{self._label}: no such file")
+            raise ValueError(f"{self.label}: no such file")
         if not self.path.is_file():
-            raise ValueError(f"{self._label}: is a folder, not a data file")
+            raise ValueError(f"{self.label}: is a folder, not a data file")
         self.format = _format_of(self.path, "data")
         self.delimiter = _check_delimiter(delimiter, self.path)
         if self.path.stat().st_size == 0:
-            raise ValueError(f"{self._label}: the file is empty (0 bytes)")
+            raise ValueError(f"{self.label}: the file is empty (0 bytes)")
 
         if self.format == "csv":
             self._inspect_csv()
@@ -382,7 +388,7 @@ class TabularSource:
         self.batch_rows = check_positive_int("batch_rows", batch_rows)
         self.row_groups: list[int] | None = None  # a part of the file: see restrict()
         self.byte_range: tuple[int, int] | None = None
-        self._row_offset = 0
+        self.row_offset = 0
 
     # ----------------------------------------------------------------- opening checks
 
@@ -397,7 +403,7 @@ class TabularSource:
             while not whole and b"\n" not in head:  # a very long first line: read on
                 if len(head) > 64 * _HEAD_BYTES:
                     raise ValueError(
-                        f"{self._label}: no line break in the first 64 MB; is it a CSV file?"
+                        f"{self.label}: no line break in the first 64 MB; is it a CSV file?"
                     )
                 more = f.read(_HEAD_BYTES)
                 head += more
@@ -406,7 +412,7 @@ class TabularSource:
             head = head[: head.rfind(b"\n") + 1]
         lines = [line for line in head.splitlines() if line.strip()]
         if not lines:
-            raise ValueError(f"{self._label}: the file holds only blank lines, no header or data")
+            raise ValueError(f"{self.label}: the file holds only blank lines, no header or data")
         longest = max(len(line) for line in lines)
         self._block_size = max(_BLOCK_BYTES, 8 * (longest + 2))
         try:
@@ -418,12 +424,12 @@ class TabularSource:
             )
         except pa.ArrowInvalid as exc:
             if "Empty CSV file" in str(exc) and len(lines) == 1:
-                raise ValueError(f"{self._label}: the file has a header but no data rows") from None
+                raise ValueError(f"{self.label}: the file has a header but no data rows") from None
             raise self._csv_error(exc) from None
         self.columns = [str(c) for c in sample.column_names]
         self._check_delimiter_guess()
         if sample.num_rows == 0:
-            raise ValueError(f"{self._label}: the file has a header but no data rows")
+            raise ValueError(f"{self.label}: the file has a header but no data rows")
         self._types = {}
         for field in sample.schema:
             self._types.setdefault(str(field.name), field.type)
@@ -437,7 +443,7 @@ class TabularSource:
             if candidate != self.delimiter and candidate in name:
                 shown = "\\t" if candidate == "\t" else candidate
                 raise ValueError(
-                    f"{self._label}: the header was read as one column {name!r}, which "
+                    f"{self.label}: the header was read as one column {name!r}, which "
                     f"contains {word}s; the file looks {word}-separated, not "
                     f"{_DELIMITERS.get(self.delimiter, repr(self.delimiter))}-separated: "
                     f"pass delimiter={candidate!r} (--delimiter '{shown}')"
@@ -452,9 +458,9 @@ class TabularSource:
             parquet.close()
         self.columns = [str(c) for c in schema.names]
         if not self.columns:
-            raise ValueError(f"{self._label}: the Parquet file has no columns")
+            raise ValueError(f"{self.label}: the Parquet file has no columns")
         if self.n_rows == 0:
-            raise ValueError(f"{self._label}: the file has columns but no data rows")
+            raise ValueError(f"{self.label}: the file has columns but no data rows")
         self._types = {}
         for field in schema:
             self._types.setdefault(field.name, field.type)
@@ -466,7 +472,7 @@ class TabularSource:
         except (pa.ArrowException, OSError) as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise ValueError(
-                f"{self._label}: not a valid Parquet file, it may be corrupt or truncated "
+                f"{self.label}: not a valid Parquet file, it may be corrupt or truncated "
                 f"({reason})"
             ) from None
 
@@ -482,7 +488,7 @@ class TabularSource:
         return f"type {self._types[name]}"
 
     def _select(self, features: Sequence[str] | None) -> list[str]:
-        label, target, columns = self._label, self.target, self.columns
+        label, target, columns = self.label, self.target, self.columns
         if target is not None and target not in columns:
             raise ValueError(
                 f"{label}: no column {target!r} for the target; the columns are {_quoted(columns)}"
@@ -613,7 +619,7 @@ class TabularSource:
         part.n_dropped = None
         if row_groups is not None:
             if self.format != "parquet":
-                raise ValueError(f"{self._label}: row_groups= applies to Parquet files only")
+                raise ValueError(f"{self.label}: row_groups= applies to Parquet files only")
             parquet = self._open_parquet()
             try:
                 meta = parquet.metadata
@@ -624,25 +630,25 @@ class TabularSource:
             bad = [g for g in groups if not 0 <= g < len(sizes)]
             if bad:
                 raise ValueError(
-                    f"{self._label}: no row group(s) {bad}; the file has {len(sizes)} "
+                    f"{self.label}: no row group(s) {bad}; the file has {len(sizes)} "
                     f"(numbered 0 to {len(sizes) - 1})"
                 )
             part.row_groups, part.byte_range = groups, None
             part.n_rows = sum(sizes[g] for g in groups)
             contiguous = bool(groups) and groups == list(range(groups[0], groups[0] + len(groups)))
-            part._row_offset = sum(sizes[: groups[0]]) if contiguous else 0
+            part.row_offset = sum(sizes[: groups[0]]) if contiguous else 0
             shown = f"{groups[0]}-{groups[-1]}" if contiguous else str(groups)
-            part._label = f"{self.path} (row groups {shown})"
+            part.label = f"{self.path} (row groups {shown})"
             return part
         if self.format != "csv":
-            raise ValueError(f"{self._label}: byte_range= applies to CSV files only")
+            raise ValueError(f"{self.label}: byte_range= applies to CSV files only")
         start, stop = (int(b) for b in byte_range)  # type: ignore[union-attr]
         size = self.path.stat().st_size
         first = self.data_offset
         assert first is not None
         if not first <= start <= stop <= size:
             raise ValueError(
-                f"{self._label}: byte_range {byte_range} must satisfy {first} <= start <= "
+                f"{self.label}: byte_range {byte_range} must satisfy {first} <= start <= "
                 f"stop <= {size} (the data lines lie in bytes {first} to {size})"
             )
         with open(self.path, "rb") as f:
@@ -651,17 +657,17 @@ class TabularSource:
                     f.seek(edge - 1)
                     if f.read(1) != b"\n":
                         raise ValueError(
-                            f"{self._label}: byte_range {name} {edge} is not at the start of "
+                            f"{self.label}: byte_range {name} {edge} is not at the start of "
                             "a line; put it just after a line break"
                         )
         part.row_groups, part.byte_range = None, (start, stop)
-        part.n_rows, part._row_offset = None, 0
-        part._label = f"{self.path} (bytes {start} to {stop})"
+        part.n_rows, part.row_offset = None, 0
+        part.label = f"{self.path} (bytes {start} to {stop})"
         return part
 
     def __repr__(self) -> str:
         return (
-            f"TabularSource({self._label!r}, format={self.format!r}, target={self.target!r}, "
+            f"TabularSource({self.label!r}, format={self.format!r}, target={self.target!r}, "
             f"n_features={self.n_features}, n_rows={self.n_rows})"
         )
 
@@ -724,7 +730,7 @@ class TabularSource:
         seen = kept = dropped = 0
         for X, y, bad_columns, bad_rows in self._converted():
             if bad_rows is not None:
-                missing.add(bad_columns, bad_rows, self._row_offset + seen)
+                missing.add(bad_columns, bad_rows, self.row_offset + seen)
                 if self.drop_na:
                     keep = ~bad_rows
                     X = X[keep]
@@ -738,12 +744,12 @@ class TabularSource:
                 yield X, y
         self.n_rows = seen
         if missing.rows and not self.drop_na:
-            raise ValueError(missing.message(self._label))
+            raise ValueError(missing.message(self.label))
         self.n_dropped = dropped
         whole_file = self.row_groups is None and self.byte_range is None
         if kept == 0 and whole_file:  # a part may be empty; the whole data must not be
             raise ValueError(
-                f"{self._label}: all {seen} data rows have a missing or non-finite value in "
+                f"{self.label}: all {seen} data rows have a missing or non-finite value in "
                 "the selected columns, so none is left; fill the gaps or choose other columns"
             )
 
@@ -960,7 +966,7 @@ class TabularSource:
         except (pa.ArrowException, OSError) as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise ValueError(
-                f"{self._label}: the Parquet file is corrupt, reading it failed ({reason})"
+                f"{self.label}: the Parquet file is corrupt, reading it failed ({reason})"
             ) from None
         finally:
             parquet.close()
@@ -978,7 +984,7 @@ class TabularSource:
             number = int(row_match.group(1)) if row_match else self._locate_ragged_row()
             where = f"data row {number - 1}" if number else "a data row"
             return ValueError(
-                f"{self._label}: {where} has {got} field(s) but the header has {expected} "
+                f"{self.label}: {where} has {got} field(s) but the header has {expected} "
                 f"(ragged row {text[:60]!r}); every row needs one value per column"
             )
         bad_value = re.search(
@@ -993,7 +999,7 @@ class TabularSource:
             where = f" in data row {row}" if row else ""
             if name == self.target and self.task == "classification":
                 return ValueError(
-                    f"{self._label}: the target column {name!r} has the value {value!r}{where}, "
+                    f"{self.label}: the target column {name!r} has the value {value!r}{where}, "
                     f"which is not of type {kind} like the labels in the first rows; make "
                     "the labels consistent"
                 )
@@ -1002,11 +1008,11 @@ class TabularSource:
             else:
                 advice = "fix that cell, or leave the column out with --features (features=[...])"
             return ValueError(
-                f"{self._label}: column {name!r} has the non-numeric value {value!r}{where}, "
+                f"{self.label}: column {name!r} has the non-numeric value {value!r}{where}, "
                 f"but it must hold numbers only; {advice}"
             )
         first_line = message.splitlines()[0] if message else type(exc).__name__
-        return ValueError(f"{self._label}: could not read the CSV file: {first_line}")
+        return ValueError(f"{self.label}: could not read the CSV file: {first_line}")
 
     def _locate_ragged_row(self) -> int | None:
         """Re-read single-threaded, which lets pyarrow number the offending row."""
