@@ -60,7 +60,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.linalg
 from sklearn.exceptions import ConvergenceWarning
 
 from torchlinear.exact import GramStats
@@ -282,39 +281,41 @@ class _State:
 
 
 def _evaluate(
-    p: ScaledProblem, beta: np.ndarray, l1: np.ndarray, l2: np.ndarray, positive: bool
+    p: ScaledProblem,
+    beta: np.ndarray,
+    l1: np.ndarray,
+    l2: np.ndarray,
+    positive: bool,
+    pure_l1: bool,
 ) -> _State:
     Qb = p.gram @ beta
     u = p.xty - Qb
     qb = float(p.xty @ beta)
     rr = max(p.yty - 2.0 * qb + float(beta @ Qb), 0.0)
     yr = p.yty - qb
-    l2bb = float(l2 @ (beta * beta))
+    l2b = l2 * beta
+    l2bb = float(l2b @ beta)
     primal = 0.5 * rr + float(l1 @ np.abs(beta)) + 0.5 * l2bb
-    free = p.scale > 0
     # augmented lasso: theta = s * [r; -sqrt(l2) beta], |x~_j' theta| <= l1_j
-    v = (u - l2 * beta)[free]
-    lf = l1[free]
-    s = _dual_scale(v, lf, positive)
+    # (constant columns have u_j = beta_j = 0 and take no part)
+    v = u - l2b
+    s = _dual_scale(v, l1, positive)
     d1 = s * yr - 0.5 * s * s * (rr + l2bb)
-    # Fenchel dual of the penalty: nu = t r
-    uf, l2f = u[free], l2[free]
-    ridge = l2f > 0
-    t = _dual_scale(uf[~ridge], lf[~ridge], positive)
-    tu = t * uf[ridge]
-    excess = np.maximum(tu if positive else np.abs(tu), lf[ridge]) - lf[ridge]
-    d2 = t * yr - 0.5 * t * t * rr - float(np.sum(excess * excess / (2.0 * l2f[ridge])))
     gap1 = max(primal - d1, 0.0)
-    return _State(u, primal, min(gap1, max(primal - d2, 0.0)), gap1, s)
+    gap = gap1
+    if not pure_l1:  # Fenchel dual of the penalty with nu = r (every l2_j > 0)
+        excess = np.maximum((u if positive else np.abs(u)) - l1, 0.0)
+        d2 = yr - 0.5 * rr - 0.5 * float(excess @ (excess / l2))
+        gap = min(gap1, max(primal - d2, 0.0))
+    return _State(u, primal, gap, gap1, s)
 
 
 def _dual_scale(v: np.ndarray, bound: np.ndarray, positive: bool) -> float:
     """Largest s in [0, 1] with s * v_j <= bound_j (|s v_j| <= bound_j unless positive)."""
     mag = np.maximum(v, 0.0) if positive else np.abs(v)
-    over = mag > bound
-    if not over.any():
-        return 1.0
-    return float(np.min(bound[over] / mag[over]))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(mag > bound, bound / mag, 1.0)
+    return min(1.0, float(ratio.min(initial=1.0)))
 
 
 def _sweep(
@@ -327,7 +328,7 @@ def _sweep(
     order: Sequence[int],
     positive: bool,
 ) -> None:
-    """One cyclic pass of coordinate descent on the working set (``qw`` = ``Q_WW beta_W``,
+    """One pass of coordinate descent on the working set (``qw`` = ``Q_WW beta_W``,
     updated in place, like ``bw``)."""
     for j in order:
         old = bw[j]
@@ -346,34 +347,37 @@ def _sweep(
 
 def _active_set_step(
     p: ScaledProblem,
-    beta: np.ndarray,
-    l1: np.ndarray,
-    l2: np.ndarray,
-    positive: bool,
-    primal: float,
+    idx: np.ndarray,
+    bw: np.ndarray,
+    qw: np.ndarray,
+    l1w: np.ndarray,
+    l2w: np.ndarray,
 ) -> np.ndarray | None:
-    """The minimiser on the current support with fixed signs, if its signs agree and it
-    does not raise the objective; else None."""
-    S = np.flatnonzero(beta)
-    if S.size == 0:
+    """The minimiser on the support of ``bw`` (working-set coordinates ``idx``) with its
+    signs fixed, if its signs agree and it does not raise the objective; else None."""
+    on = np.flatnonzero(bw)
+    if on.size == 0:
         return None
-    sign = np.sign(beta[S])
-    A = p.gram[np.ix_(S, S)].copy()
-    A[np.diag_indices_from(A)] += l2[S]
+    S = idx[on]
+    sign = np.sign(bw[on])
+    A = p.gram.take(S, 0).take(S, 1)
+    A.flat[:: S.size + 1] += l2w[on]
+    rhs = p.xty[S] - l1w[on] * sign
     try:
-        factor = scipy.linalg.cho_factor(A, check_finite=False)
+        x = np.linalg.solve(A, rhs)
     except np.linalg.LinAlgError:
         return None
-    x = scipy.linalg.cho_solve(factor, p.xty[S] - l1[S] * sign, check_finite=False)
-    if not np.all(np.sign(x) == sign):
+    if not np.array_equal(np.sign(x), sign):
         return None
-    out = np.zeros_like(beta)
+    # objectives: x' Q_SS x = x' rhs - l2 x^2, so the l2 terms cancel for x
+    qW = p.xty[idx]
+    now = 0.5 * (p.yty - 2.0 * float(qW @ bw) + float(bw @ qw)) + float(l1w @ np.abs(bw))
+    now += 0.5 * float(l2w @ (bw * bw))
+    new = 0.5 * (p.yty - 2.0 * float(p.xty[S] @ x) + float(x @ rhs)) + float(l1w[on] @ np.abs(x))
+    if not new <= now + 1e-15 * max(abs(now), p.yty):
+        return None
+    out = np.zeros(p.n_features)
     out[S] = x
-    Qx = p.gram @ out
-    rr = max(p.yty - 2.0 * float(p.xty @ out) + float(out @ Qx), 0.0)
-    value = 0.5 * rr + float(l1 @ np.abs(out)) + 0.5 * float(l2 @ (out * out))
-    if value > primal + 1e-15 * max(abs(primal), p.yty):
-        return None
     return out
 
 
@@ -399,60 +403,55 @@ def _solve(
 ) -> _Result:
     """Minimise the scaled problem at one ``alpha`` from ``beta`` (see the module notes)."""
     l1, l2 = p.penalties(alpha, l1_ratio)
-    beta = np.where(p.scale > 0, beta, 0.0)
+    pure_l1 = l1_ratio == 1.0 or alpha == 0.0
+    free = p.scale > 0
+    beta = np.where(free, beta, 0.0)
     if positive:
         beta = np.maximum(beta, 0.0)
-    candidates = p.scale > 0  # features not (yet) proven zero
+    candidates = free.copy()  # features not (yet) proven zero
     work = (beta != 0) if strong is None else (strong & candidates) | (beta != 0)
     tol_gap = tol * p.yty
     polish_gap = _POLISH_RTOL * p.yty
     n_iter = 0
     converged = False
+    stepped = False
     while True:
-        st = _evaluate(p, beta, l1, l2, positive)
-        if st.gap <= tol_gap:
+        st = _evaluate(p, beta, l1, l2, positive, pure_l1)
+        exact = stepped and _kkt_exact(st, beta, l1, l2, candidates, positive)
+        if st.gap <= tol_gap or exact:
             converged = True
-        bound = l1 * (1 + 1e-12) + 1e-15
-        viol = candidates & ~work & ((st.u > bound) if positive else (np.abs(st.u) > bound))
-        if converged and (
-            st.gap <= polish_gap or _kkt_exact(st, beta, l1, l2, candidates, positive)
-        ):
+        if converged and (exact or st.gap <= polish_gap):
             break
         if n_iter >= max_iter:
             break
+        bound = l1 * (1 + 1e-12) + 1e-15
+        viol = candidates & ~work & ((st.u > bound) if positive else (np.abs(st.u) > bound))
         # gap-safe screening with the augmented-lasso dual point
         radius = math.sqrt(2.0 * st.gap_lasso) * np.sqrt(1.0 + l2)
         corr = st.scale_dual * (st.u - l2 * beta)
         reach = (corr if positive else np.abs(corr)) + radius
-        safe_zero = (reach < l1) & (beta == 0)
-        candidates &= ~safe_zero
+        candidates &= ~((reach < l1) & (beta == 0))
         work = (work | viol) & candidates
         if not work.any():
             work = candidates & ((st.u > 0) if positive else (st.u != 0))
             if not work.any():
                 break
         idx = np.flatnonzero(work)
-        Qw = p.gram[np.ix_(idx, idx)]
+        Qw = p.gram.take(idx, 0).take(idx, 1)
         bw = beta[idx].tolist()
         qw = Qw @ beta[idx]
+        l1w, l2w = l1[idx], l2[idx]
         order = range(idx.size) if rng is None else rng.permutation(idx.size).tolist()
-        _sweep(
-            Qw,
-            qw,
-            bw,
-            p.xty[idx].tolist(),
-            l1[idx].tolist(),
-            (1.0 + l2[idx]).tolist(),
-            order,
-            positive,
-        )
-        beta = np.zeros_like(beta)
-        beta[idx] = bw
+        _sweep(Qw, qw, bw, p.xty[idx].tolist(), l1w.tolist(), (1.0 + l2w).tolist(), order, positive)
         n_iter += 1
-        primal = _evaluate(p, beta, l1, l2, positive).primal
-        better = _active_set_step(p, beta, l1, l2, positive, primal)
-        if better is not None:
+        b = np.asarray(bw)
+        better = _active_set_step(p, idx, b, qw, l1w, l2w)
+        stepped = better is not None
+        if stepped:
             beta = better
+        else:
+            beta = np.zeros(p.n_features)
+            beta[idx] = b
     return _Result(beta, st.gap, n_iter, converged)
 
 

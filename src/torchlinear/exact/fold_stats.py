@@ -289,9 +289,11 @@ class FoldGramStats:
         sample_weight: torch.Tensor | None = None,
         *,
         row_offset: int | None = None,
+        fold_ids: np.ndarray | None = None,
     ) -> FoldGramStats:
         """Add a chunk whose first row has global number ``row_offset`` (default: the rows
-        seen so far). ``X`` is a 2-D tensor or a scipy.sparse matrix/array."""
+        seen so far). ``X`` is a 2-D tensor or a scipy.sparse matrix/array; ``fold_ids``
+        (one per row) overrides the assignment rule, e.g. for a user's splitter."""
         start = self.rows_seen if row_offset is None else int(row_offset)
         m = X.shape[0]
         if m == 0:
@@ -304,8 +306,11 @@ class FoldGramStats:
         y = y.reshape(-1)
         if not self.folds:
             self._init_folds(X, y)
-        ids = self.fold_ids(np.arange(start, start + m))
-        if not self.shuffle:  # runs of rows: slice without copying
+        if fold_ids is not None:
+            ids = np.asarray(fold_ids, dtype=np.int64).reshape(m)
+        else:
+            ids = self.fold_ids(np.arange(start, start + m))
+        if fold_ids is None and not self.shuffle:  # runs of rows: slice without copying
             cuts = np.flatnonzero(np.diff(ids)) + 1
             bounds = [0, *cuts.tolist(), m]
             pieces = [(int(ids[a]), slice(a, b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
