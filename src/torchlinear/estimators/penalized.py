@@ -39,12 +39,12 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 from sklearn.model_selection import KFold, check_cv
 from sklearn.utils.validation import _check_sample_weight, check_array, check_is_fitted
 
 from torchlinear._validation import as_target, check_same_length
-from torchlinear.estimators._base import EstimatorInputMixin
+from torchlinear.estimators._base import EstimatorInputMixin, _object_to_float
 from torchlinear.exact import GramStats
 from torchlinear.exact.coordinate_descent import (
     CVPathResult,
@@ -94,8 +94,6 @@ class _PenalizedBase(EstimatorInputMixin, RegressorMixin, BaseEstimator):
     def _validate_xy(
         self, X: Any, y: Any, sample_weight: Any, *, reset: bool
     ) -> tuple[Any, torch.Tensor, torch.Tensor | None]:
-        if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed, but y is None")
         if sp.issparse(X):
             Xs = check_array(X, accept_sparse=["csr", "csc", "coo"], dtype=np.float64)
             Xv: Any = sp.csr_array(Xs) if isinstance(Xs, sp.sparray) else sp.csr_matrix(Xs)
@@ -109,7 +107,7 @@ class _PenalizedBase(EstimatorInputMixin, RegressorMixin, BaseEstimator):
                 )
         else:
             Xv = self._validate_X(X, reset=reset)
-        y_t = as_target(y, dtype=torch.float64)
+        y_t = self._validate_y(y)
         check_same_length(Xv if not sp.issparse(Xv) else np.empty(Xv.shape[0]), y_t)
         w = None
         if sample_weight is not None and not isinstance(sample_weight, numbers.Number):
@@ -125,6 +123,28 @@ class _PenalizedBase(EstimatorInputMixin, RegressorMixin, BaseEstimator):
                 )
             w = torch.from_numpy(wn)
         return Xv, y_t, w
+
+    def _validate_y(self, y: Any) -> torch.Tensor:
+        name = type(self).__name__
+        if y is None:
+            raise ValueError(f"{name} requires y to be passed, but the target y is None")
+        if not isinstance(y, torch.Tensor):
+            y = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
+            if y.dtype == object:
+                y = _object_to_float(y, "y")
+        if y.ndim == 2 and y.shape[1] > 1:
+            raise ValueError(
+                f"y has {y.shape[1]} target columns but {name} fits one target; fit one model "
+                "per column"
+            )
+        if y.ndim == 2:
+            warnings.warn(
+                "A column-vector y was passed when a 1d array was expected. Please change "
+                "the shape of y to (n_samples,), for example using ravel().",
+                DataConversionWarning,
+                stacklevel=4,
+            )
+        return as_target(y, dtype=torch.float64)
 
     def _gram(self, X: Any, y: torch.Tensor, w: torch.Tensor | None) -> GramStats:
         check_stats_memory(X.shape[1], 1)
@@ -392,7 +412,9 @@ def _resolve_cv(cv: Any, n: int) -> tuple[str, Any]:
         if K < 2:
             raise ValueError(f"cv must be at least 2 folds, got cv={cv}")
         if K > n:
-            raise ValueError(f"cv={cv} folds need at least {cv} rows, but X has {n}")
+            raise ValueError(
+                f"cv={cv} folds need at least {cv} rows, but X has n_samples={n}"
+            )
         return "contiguous", K
     if isinstance(cv, HashedKFold):
         return "hashed", cv
