@@ -228,8 +228,17 @@ class ScaledProblem:
 
     def penalties(self, alpha: float, l1_ratio: float) -> tuple[np.ndarray, np.ndarray]:
         """Per-feature L1 and L2 weights :math:`\\lambda_1, \\lambda_2` of the scaled problem."""
-        safe = np.where(self.scale > 0, self.scale, 1.0)
-        return alpha * l1_ratio / safe, alpha * (1.0 - l1_ratio) / safe**2
+        inv = self.pen_scale
+        return (alpha * l1_ratio) * inv, (alpha * (1.0 - l1_ratio)) * (inv * inv)
+
+    @property
+    def pen_scale(self) -> np.ndarray:
+        """:math:`1/D_j` (1 for constant columns)."""
+        cached = self.__dict__.get("_pen_scale")
+        if cached is None:
+            cached = 1.0 / np.where(self.scale > 0, self.scale, 1.0)
+            object.__setattr__(self, "_pen_scale", cached)
+        return cached
 
 
 def alpha_grid(
@@ -415,6 +424,14 @@ def _solve(
     n_iter = 0
     converged = False
     stepped = False
+    if max_iter > 0 and beta.any():  # warm start: try the previous support's signs first
+        idx = np.flatnonzero(beta)
+        b = beta[idx]
+        better = _active_set_step(
+            p, idx, b, p.gram.take(idx, 0).take(idx, 1) @ b, l1[idx], l2[idx]
+        )
+        if better is not None:
+            beta, stepped, n_iter = better, True, 1
     while True:
         st = _evaluate(p, beta, l1, l2, positive, pure_l1)
         exact = stepped and _kkt_exact(st, beta, l1, l2, candidates, positive)
@@ -466,14 +483,12 @@ def _kkt_exact(
     """Whether the optimality conditions hold to rounding on every remaining feature:
     :math:`u_j - \\lambda_{2j}\\beta_j = \\lambda_{1j}\\operatorname{sign}\\beta_j` on the
     support, :math:`|u_j| \\le \\lambda_{1j}` (:math:`u_j \\le \\lambda_{1j}`) off it."""
-    S = beta != 0
-    scale = np.abs(st.u) + l1 + np.abs(l2 * beta)
-    dev = np.abs(st.u[S] - l2[S] * beta[S] - l1[S] * np.sign(beta[S]))
-    if not np.all(dev <= 1e-9 * scale[S] + 1e-15):
-        return False
-    Z = candidates & ~S
-    g = st.u[Z] if positive else np.abs(st.u[Z])
-    return bool(np.all(g <= l1[Z] + 1e-9 * scale[Z] + 1e-15))
+    l2b = l2 * beta
+    g = st.u - l2b
+    off = np.maximum((g if positive else np.abs(g)) - l1, 0.0)
+    dev = np.where(beta != 0, np.abs(g - l1 * np.sign(beta)), off)
+    ok = dev <= 1e-9 * (np.abs(st.u) + l1 + np.abs(l2b)) + 1e-15
+    return bool(ok[candidates].all())
 
 
 # ----------------------------------------------------------------------------- path
