@@ -7,6 +7,7 @@ from torchlinear.plots.classification import (
     training_curves,
     weight_templates,
 )
+from torchlinear.plots.paths import coefficient_path, cv_curve
 from torchlinear.plots.regression import loss_curves, scatter_fits
 
 __all__ = [
@@ -17,4 +18,6 @@ __all__ = [
     "image_grid",
     "training_curves",
     "weight_templates",
+    "coefficient_path",
+    "cv_curve",
 ]
