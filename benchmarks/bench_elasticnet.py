@@ -74,7 +74,10 @@ def run(quick: bool = False, repeats: int | None = None) -> str:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = ElasticNet(
-            alpha=sk["alpha"], l1_ratio=sk["l1_ratio"], tol=1e-12, max_iter=100_000,
+            alpha=sk["alpha"],
+            l1_ratio=sk["l1_ratio"],
+            tol=1e-12,
+            max_iter=100_000,
             precompute=True,
         ).fit(X, y)
     del X, y
@@ -96,7 +99,8 @@ def run(quick: bool = False, repeats: int | None = None) -> str:
                 med["scikit-learn"] / med[who],
                 f"{last['alpha']:.6g}",
                 last["l1_ratio"],
-                "yes" if last["alpha"] == sk["alpha"] or abs(last["alpha"] / sk["alpha"] - 1) < 1e-9
+                "yes"
+                if last["alpha"] == sk["alpha"] or abs(last["alpha"] / sk["alpha"] - 1) < 1e-9
                 else "NO",
                 f"{err:.1e}",
                 "yes" if zeros else "NO",

@@ -170,7 +170,8 @@ def test_contiguous_folds_are_sklearn_kfold():
 def test_hashed_folds_depend_only_on_row_numbers():
     rows = np.arange(1000, 3000)
     np.testing.assert_array_equal(
-        hashed_fold_ids(rows, 5, 7), np.concatenate([hashed_fold_ids(r, 5, 7) for r in np.split(rows, 8)])
+        hashed_fold_ids(rows, 5, 7),
+        np.concatenate([hashed_fold_ids(r, 5, 7) for r in np.split(rows, 8)]),
     )
     assert not np.array_equal(hashed_fold_ids(rows, 5, 7), hashed_fold_ids(rows, 5, 8))
 

@@ -19,7 +19,10 @@ def _fit():
 def test_coefficient_path_draws_every_coefficient_and_the_chosen_alphas(tmp_path):
     res = _fit()
     fig = coefficient_path(
-        res.path.alphas, res.path.coefs, alpha=res.alpha, alpha_1se=res.alpha_1se,
+        res.path.alphas,
+        res.path.coefs,
+        alpha=res.alpha,
+        alpha_1se=res.alpha_1se,
         feature_names=["a", "b", "c", "d"],
     )
     assert isinstance(fig, Figure)

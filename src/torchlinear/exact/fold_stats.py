@@ -76,7 +76,7 @@ def hashed_fold_ids(rows: np.ndarray, n_splits: int, seed: int = 0) -> np.ndarra
     Examples
     --------
     >>> ids = hashed_fold_ids(np.arange(100_000), 5, seed=1)
-    >>> np.bincount(ids).min() > 19_000
+    >>> bool(np.bincount(ids).min() > 19_000)
     True
     """
     with np.errstate(over="ignore"):
@@ -98,7 +98,7 @@ class HashedKFold:
     --------
     >>> cv = HashedKFold(3, seed=0)
     >>> [len(test) for _, test in cv.split(np.zeros((9, 1)))]
-    [4, 3, 2]
+    [2, 4, 3]
     """
 
     def __init__(self, n_splits: int = 5, seed: int = 0) -> None:
@@ -313,7 +313,9 @@ class FoldGramStats:
         if fold_ids is None and not self.shuffle:  # runs of rows: slice without copying
             cuts = np.flatnonzero(np.diff(ids)) + 1
             bounds = [0, *cuts.tolist(), m]
-            pieces = [(int(ids[a]), slice(a, b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+            pieces = [
+                (int(ids[a]), slice(a, b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+            ]
         else:
             pieces = []
             for k in range(self.n_splits):

@@ -140,8 +140,18 @@ def cv_curve(
     fig = Figure(figsize=(7.0, 4.5), layout="constrained")
     ax = fig.add_subplot()
     x = np.log10(np.maximum(a, np.finfo(np.float64).tiny))
-    ax.errorbar(x, mean, yerr=se, fmt="o", color="tab:red", ecolor="0.6", markersize=3,
-                elinewidth=1, capsize=2, label="mean ± 1 s.e.")
+    ax.errorbar(
+        x,
+        mean,
+        yerr=se,
+        fmt="o",
+        color="tab:red",
+        ecolor="0.6",
+        markersize=3,
+        elinewidth=1,
+        capsize=2,
+        label="mean ± 1 s.e.",
+    )
     _mark(ax, alpha_min, f"alpha_min = {alpha_min:.3g}", "-")
     _mark(ax, alpha_1se, f"alpha_1se = {alpha_1se:.3g}", "--")
     ax.axhline(mean[best] + se[best], color="0.75", linestyle=":", linewidth=1)
