@@ -322,9 +322,10 @@ def _evaluate(
 def _dual_scale(v: np.ndarray, bound: np.ndarray, positive: bool) -> float:
     """Largest s in [0, 1] with s * v_j <= bound_j (|s v_j| <= bound_j unless positive)."""
     mag = np.maximum(v, 0.0) if positive else np.abs(v)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(mag > bound, bound / mag, 1.0)
-    return min(1.0, float(ratio.min(initial=1.0)))
+    over = mag > bound  # there mag > bound >= 0: no division by zero
+    if not over.any():
+        return 1.0
+    return min(1.0, float((bound[over] / mag[over]).min()))
 
 
 def _sweep(
@@ -376,7 +377,7 @@ def _active_set_step(
         x = np.linalg.solve(A, rhs)
     except np.linalg.LinAlgError:
         return None
-    if not np.array_equal(np.sign(x), sign):
+    if not (np.sign(x) == sign).all():
         return None
     # objectives: x' Q_SS x = x' rhs - l2 x^2, so the l2 terms cancel for x
     qW = p.xty[idx]
@@ -396,6 +397,7 @@ class _Result:
     gap: float
     n_iter: int
     converged: bool
+    grad: np.ndarray  # u = q - Q beta at beta
 
 
 def _solve(
@@ -467,7 +469,7 @@ def _solve(
         else:
             beta = np.zeros(p.n_features)
             beta[idx] = b
-    return _Result(beta, st.gap, n_iter, converged)
+    return _Result(beta, st.gap, n_iter, converged, st.u)
 
 
 def _kkt_exact(
@@ -612,10 +614,13 @@ def enet_path(
             rng=rng,
         )
         beta = res.beta
-        u = p.xty - p.gram @ beta
+        u = res.grad
         prev_l1 = l1
-        coefs[k], intercepts[k] = p.unscale(beta)
+        coefs[k] = beta
         gaps[k], iters[k], conv[k] = res.gap, res.n_iter, res.converged
+    coefs *= np.where(p.scale > 0, p.pen_scale, 0.0)  # back to the data's units
+    if p.fit_intercept:
+        intercepts = p.y_mean - coefs @ p.x_mean
     if warn and not conv.all():
         bad = int(np.argmax(np.where(conv, -np.inf, gaps)))
         warnings.warn(
