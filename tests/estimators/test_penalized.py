@@ -176,3 +176,12 @@ def test_bad_targets():
         Lasso().fit(X, np.c_[y, y])
     with pytest.raises(ValueError, match="sample_weight"):
         Lasso().fit(X, y, sample_weight=-np.ones(60))
+
+
+def test_warm_start_continues_from_the_previous_coefficients():
+    X, y = _data(n=300, d=20, seed=7)
+    cold = ElasticNet(alpha=0.01, l1_ratio=0.9).fit(X, y)
+    warm = ElasticNet(alpha=0.0101, l1_ratio=0.9, warm_start=True).fit(X, y)
+    warm.set_params(alpha=0.01).fit(X, y)
+    _assert_same(warm, cold, rtol=1e-9)
+    assert warm.n_iter_ <= cold.n_iter_
