@@ -36,9 +36,11 @@ with the intercept :math:`b` never penalised. Everything is solved from a
    :math:`\lVert r\rVert^2/W = c/W - 2q^\top\beta + \beta^\top Q\beta` give the primal value
    and a feasible dual point (the residual rescaled into the dual constraints of the
    augmented lasso, or of the Fenchel dual of the penalty: the larger of the two dual
-   values is used). The solver stops when the gap is at most
-   ``tol`` :math:`\times\, c/W` — scikit-learn's criterion — and, beyond it, keeps
-   polishing (within ``max_iter``) until the active-set step is exact. The gap also drives
+   values is used). The criterion is met when the gap is at most
+   ``tol`` :math:`\times\, c/W` — scikit-learn's criterion — or when, after an active-set
+   step, the optimality (KKT) conditions hold on every feature to 1e-9 relative (the
+   minimiser up to rounding). Beyond the gap criterion the solver keeps polishing (within
+   ``max_iter``) until that holds or the gap falls below 1e-13 :math:`\times\, c/W`. The gap also drives
    *gap-safe screening*: a feature with
    :math:`|x_j^\top\theta| + \sqrt{2\,\mathrm{gap}}\,\lVert x_j\rVert < \lambda_{1j}` is zero
    at the optimum and leaves the problem.
