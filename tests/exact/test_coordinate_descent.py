@@ -237,3 +237,18 @@ def test_cv_from_fold_stats_matches_per_fold_fits():
     mean = res.mse_path.mean(axis=2)
     assert res.alpha == res.alphas.flat[np.argmin(mean)]
     assert res.alpha_1se >= res.alpha
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_shards_with_row_offsets_merge_to_the_single_pass(shuffle):
+    X, y = _data(n=301, d=4, seed=13)
+    t = torch.from_numpy
+    single = FoldGramStats(4, 3, n_samples=301, shuffle=shuffle).update(t(X), t(y))
+    rank0 = FoldGramStats(4, 3, n_samples=301, shuffle=shuffle).update(t(X[:120]), t(y[:120]))
+    rank1 = FoldGramStats(4, 3, n_samples=301, shuffle=shuffle)
+    rank1.update(t(X[120:]), t(y[120:]), row_offset=120)
+    merged = rank0.merge(rank1)
+    for a, b in zip(merged.folds, single.folds, strict=True):
+        assert a.n_samples == b.n_samples
+        for u, v in zip(a.system(True), b.system(True), strict=True):
+            np.testing.assert_allclose(u.numpy(), v.numpy(), rtol=1e-10, atol=1e-10)
