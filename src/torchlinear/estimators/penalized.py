@@ -44,7 +44,7 @@ from sklearn.model_selection import KFold, check_cv
 from sklearn.utils.validation import _check_sample_weight, check_array, check_is_fitted
 
 from torchlinear._validation import as_target, check_same_length
-from torchlinear.estimators._base import EstimatorInputMixin, _object_to_float
+from torchlinear.estimators._base import EstimatorInputMixin, _assert_finite, _object_to_float
 from torchlinear.exact import GramStats
 from torchlinear.exact.coordinate_descent import (
     CVPathResult,
@@ -71,6 +71,19 @@ def _check_alpha(value: Any, name: str = "alpha") -> float:
     if value < 0:
         raise ValueError(f"{name} must be >= 0, got {value!r}")
     return float(value)
+
+
+def _checked(stats: GramStats, X: Any) -> GramStats:
+    """Return ``stats`` if finite; else say where X holds NaN/inf, or that sums overflow."""
+    parts = (stats.xtx, stats.xty, stats.yty, stats.sum_x, stats.sum_y)
+    if all(bool(torch.isfinite(t).all()) for t in parts):
+        return stats
+    if isinstance(X, torch.Tensor):
+        _assert_finite("X", X)
+    raise ValueError(
+        "the sums of squares overflow float64 (values of X or y near 1e154 or beyond); "
+        "rescale X and y before fitting"
+    )
 
 
 def _check_common(est: Any) -> None:
@@ -106,7 +119,8 @@ class _PenalizedBase(EstimatorInputMixin, RegressorMixin, BaseEstimator):
                     f"{self.n_features_in_} features as input"
                 )
         else:
-            Xv = self._validate_X(X, reset=reset)
+            # NaN/inf are detected from the statistics (free), then located in X
+            Xv = self._validate_X(X, reset=reset, finite=False)
         y_t = self._validate_y(y)
         check_same_length(Xv if not sp.issparse(Xv) else np.empty(Xv.shape[0]), y_t)
         w = None
@@ -299,7 +313,7 @@ class ElasticNet(_PenalizedBase):
         """
         self._check_params()
         Xv, y_t, w = self._validate_xy(X, y, sample_weight, reset=True)
-        self._stats = self._gram(Xv, y_t, w)
+        self._stats = _checked(self._gram(Xv, y_t, w), Xv)
         return self._solve()
 
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> ElasticNet:
@@ -307,7 +321,7 @@ class ElasticNet(_PenalizedBase):
         self._check_params()
         first = getattr(self, "_stats", None) is None
         Xv, y_t, w = self._validate_xy(X, y, sample_weight, reset=first)
-        part = self._gram(Xv, y_t, w)
+        part = _checked(self._gram(Xv, y_t, w), Xv)
         self._stats = part if first else self._stats.merge(part)
         return self._solve()
 
@@ -465,6 +479,7 @@ class _CVBase(_PenalizedBase):
         if kind == "splits":
             splits = list(spec.split(np.zeros((n, 1)), y_t.numpy()))
             train, test, total = self._split_stats(Xv, y_t, w, splits)
+            _checked(total, Xv)
         else:
             K = spec if kind == "contiguous" else spec.n_splits
             folds = FoldGramStats(
@@ -475,7 +490,7 @@ class _CVBase(_PenalizedBase):
                 seed=0 if kind == "contiguous" else spec.seed,
             )
             folds.update(Xv, y_t, w)
-            total = folds.total()
+            total = _checked(folds.total(), Xv)
             train, test = [folds.training(k, total) for k in range(K)], folds.folds
         return self._finish(train, test, total)
 
@@ -520,6 +535,7 @@ class _CVBase(_PenalizedBase):
                 )
             self._folds = folds
         folds.update(Xv, y_t, w)
+        _checked(folds.total(), Xv)
         filled = [k for k, f in enumerate(folds.folds) if float(f.weight_sum) > 0]
         if len(filled) >= 2:
             total = folds.total()
