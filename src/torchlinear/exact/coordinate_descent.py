@@ -40,8 +40,8 @@ with the intercept :math:`b` never penalised. Everything is solved from a
    ``tol`` :math:`\times\, c/W` — scikit-learn's criterion — or when, after an active-set
    step, the optimality (KKT) conditions hold on every feature to 1e-9 relative (the
    minimiser up to rounding). Beyond the gap criterion the solver keeps polishing (within
-   ``max_iter``) until that holds or the gap falls below 1e-13 :math:`\times\, c/W`. The gap also drives
-   *gap-safe screening*: a feature with
+   ``max_iter``) until that holds or the gap falls below 1e-13 :math:`\times\, c/W`. The
+   gap also drives *gap-safe screening*: a feature with
    :math:`|x_j^\top\theta| + \sqrt{2\,\mathrm{gap}}\,\lVert x_j\rVert < \lambda_{1j}` is zero
    at the optimum and leaves the problem.
 
