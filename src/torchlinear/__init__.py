@@ -26,6 +26,10 @@ _LAZY = {
     "SoftmaxRegression": "torchlinear.estimators.softmax",
     "MLPRegressor": "torchlinear.estimators.mlp",
     "MLPClassifier": "torchlinear.estimators.mlp",
+    "Lasso": "torchlinear.estimators.penalized",
+    "ElasticNet": "torchlinear.estimators.penalized",
+    "LassoCV": "torchlinear.estimators.penalized",
+    "ElasticNetCV": "torchlinear.estimators.penalized",
 }
 
 __all__ = ["__version__", *_LAZY]

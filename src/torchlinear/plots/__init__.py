@@ -8,6 +8,7 @@ from torchlinear.plots.classification import (
     weight_templates,
 )
 from torchlinear.plots.landscape import descent_paths, loss_contours
+from torchlinear.plots.paths import coefficient_path, cv_curve
 from torchlinear.plots.regression import loss_curves, scatter_fits
 
 __all__ = [
@@ -20,4 +21,6 @@ __all__ = [
     "weight_templates",
     "descent_paths",
     "loss_contours",
+    "coefficient_path",
+    "cv_curve",
 ]
