@@ -102,7 +102,7 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds * 1e3:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
-def escape_control(text: Any) -> str:
+def escape_control(text: object) -> str:
     r"""``str(text)`` with control and format characters written as escapes.
 
     Terminal escape sequences, line breaks and invisible format characters (such as the

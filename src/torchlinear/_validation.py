@@ -175,7 +175,7 @@ def check_nonnegative_int(name: str, value: Any) -> int:
     return int(value)
 
 
-def _as_real(name: str, value: Any, requirement: str) -> float:
+def _as_real(name: str, value: object, requirement: str) -> float:
     if not isinstance(value, bool) and isinstance(value, numbers.Real):
         value = float(value)
         if math.isfinite(value):
@@ -185,7 +185,7 @@ def _as_real(name: str, value: Any, requirement: str) -> float:
     )
 
 
-def check_positive_float(name: str, value: Any) -> float:
+def check_positive_float(name: str, value: object) -> float:
     """Return ``value`` as a ``float`` if it is finite and > 0, else raise :class:`ParameterError`.
 
     Examples
@@ -201,7 +201,7 @@ def check_positive_float(name: str, value: Any) -> float:
     return value
 
 
-def check_nonnegative_float(name: str, value: Any) -> float:
+def check_nonnegative_float(name: str, value: object) -> float:
     """Return ``value`` as a ``float`` if it is finite and >= 0, else raise :class:`ParameterError`.
 
     Examples
@@ -217,7 +217,7 @@ def check_nonnegative_float(name: str, value: Any) -> float:
     return value
 
 
-def check_fraction(name: str, value: Any, *, inclusive_low: bool = True) -> float:
+def check_fraction(name: str, value: object, *, inclusive_low: bool = True) -> float:
     """Return ``value`` if it lies in [0, 1) (or (0, 1) with ``inclusive_low=False``).
 
     Examples
@@ -339,7 +339,7 @@ def check_finite(name: str, values: np.ndarray | torch.Tensor) -> None:
     )
 
 
-def check_same_length(X: Sequence | np.ndarray | torch.Tensor, y: Any) -> None:
+def check_same_length(X: Sequence[Any] | np.ndarray | torch.Tensor, y: Any) -> None:
     """Raise :class:`ParameterError` unless ``X`` and ``y`` have the same number of rows.
 
     Examples

@@ -480,7 +480,7 @@ def load_data_fashion_mnist(
         Examples per minibatch.
     resize : int or (int, int), optional
         The size to resize the images to.
-    root : path, optional
+    root : str or os.PathLike, optional
         The folder that holds ``fashion-mnist/`` with the four official ``*-ubyte.gz`` files;
         by default ``$TORCHLINEAR_DATA`` or the user cache
         (see :func:`torchlinear.datasets.data_home`).

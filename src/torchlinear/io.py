@@ -51,7 +51,9 @@ FORMAT_VERSION = 1
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike[str], mode: str = "w", **open_kwargs) -> Iterator[IO]:
+def atomic_write(
+    path: str | os.PathLike[str], mode: str = "w", **open_kwargs: Any
+) -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path``; on success move it over ``path`` atomically.
 
     If the block raises, the temporary file is removed and ``path`` keeps its previous
@@ -329,7 +331,7 @@ def load_model(
             f"{document.get('library_version', '?')}), newer than this torchlinear "
             f"{_library_version()} reads (format {FORMAT_VERSION}); upgrade torchlinear"
         )
-    info = document.get("weights")
+    info: Any = document.get("weights")
     for key in ("file", "sha256"):
         if not isinstance(info, dict) or not isinstance(info.get(key), str):
             raise ValueError(f"model file {where} is missing 'weights.{key}'; re-save the model")

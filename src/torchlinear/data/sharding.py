@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyarrow.parquet as pq
 
@@ -98,7 +98,7 @@ def shard_row_groups(
     return mine
 
 
-def _line_start_at_or_after(f: Any, position: int, lo: int, size: int) -> int:
+def _line_start_at_or_after(f: BinaryIO, position: int, lo: int, size: int) -> int:
     """The first byte offset ``>= position`` that starts a line (``lo`` and ``size`` count)."""
     if position <= lo:
         return lo

@@ -455,9 +455,10 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
     ----------
     hidden : int, default 64
         Width of the hidden layer.
-    alpha, l1_ratio, solver, max_iter, lr, batch_size, tol, n_iter_no_change,
-    early_stopping, validation_fraction, standardize, device, random_state, progress :
+    alpha, l1_ratio, solver, max_iter, lr, batch_size, tol, n_iter_no_change
         As for :class:`MLPRegressor`; the loss is the mean cross-entropy.
+    early_stopping, validation_fraction, standardize, device, random_state, progress
+        As for :class:`MLPRegressor`.
 
     Attributes
     ----------

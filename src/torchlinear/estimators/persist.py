@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -175,7 +175,9 @@ def load_estimator(
     state = meta.get("estimator")
     try:
         if not isinstance(state, Mapping) or state.get("class") not in ESTIMATORS:
-            raise ValueError(f"unknown estimator class {getattr(state, 'get', dict)('class')!r}")
+            raise ValueError(
+                f"unknown estimator class {cast(Any, getattr(state, 'get', dict))('class')!r}"
+            )
         own = {k[6:]: v for k, v in tensors.items() if k.startswith("state.")}
         est = ESTIMATORS[state["class"]].from_state(own, state)
         names = meta.get("feature_names")

@@ -71,7 +71,7 @@ def qr_r(A: torch.Tensor) -> torch.Tensor:
     m, p = A.shape
     if m == 0:
         return torch.zeros(p, p, dtype=A.dtype, device=A.device)
-    R = torch.linalg.qr(A, mode="r")[1]
+    R: torch.Tensor = torch.linalg.qr(A, mode="r")[1]
     if R.shape[0] < p:
         R = torch.cat([R, torch.zeros(p - R.shape[0], p, dtype=R.dtype, device=R.device)])
     return R

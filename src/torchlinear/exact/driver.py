@@ -40,7 +40,7 @@ import torch
 from torchlinear._threads import single_threaded
 from torchlinear._validation import check_finite, check_nonnegative_float, check_sample_weight
 from torchlinear.exact._linalg import all_finite, as_2d
-from torchlinear.exact.refine import polish, refine, residual_moments
+from torchlinear.exact.refine import Moments, polish, refine, residual_moments
 from torchlinear.exact.solution import (
     POLISH_MAX_ELEMENTS,
     REFINE_ABOVE,
@@ -294,7 +294,9 @@ def solve_exact(
     positive = 0
     error: BaseException | None = None
     try:
-        make = (lambda d, k: TSQRStats.zeros(d, k, device=dev)) if qr_first else None
+        make: Callable[[int, int], TSQRStats | GramStats] | None = (
+            (lambda d, k: TSQRStats.zeros(d, k, device=dev)) if qr_first else None
+        )
         make = make or (lambda d, k: GramStats.zeros(d, k, device=dev))
         stats, stopped, positive = _first_pass(
             stream, make, keep, probe if use_probe else None, probe_rows
@@ -363,7 +365,7 @@ def _improve(
     n_positive: int,
     n_values: int,
     rows: Callable[[], Chunk] | None,
-    moments: Callable[..., tuple[torch.Tensor, ...]] | None,
+    moments: Moments | None,
     allowed: bool,
     solver: str,
 ) -> LstsqSolution:
@@ -443,7 +445,7 @@ def _check_rows(stats: GramStats | TSQRStats, stream: ChunkStream) -> None:
 
 def _moments(
     stream: ChunkStream, combine: Combine, device: torch.device
-) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], tuple[torch.Tensor, ...]]:
+) -> Moments:
     """One residual pass over the stream, summed over the processes."""
 
     def moments(

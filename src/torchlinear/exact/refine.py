@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import replace
+from typing import cast
 
 import numpy as np
 import torch
@@ -147,7 +148,7 @@ def _sum_dd(hi: np.ndarray, lo: np.ndarray, axis: int) -> np.ndarray:
             hi, lo = np.concatenate([hi, pad]), np.concatenate([lo, pad])
         s, e = _two_sum(hi[0::2], hi[1::2])
         hi, lo = s, lo[0::2] + lo[1::2] + e
-    return hi[0] + lo[0]
+    return cast(np.ndarray, hi[0] + lo[0])
 
 
 def _residual_ext(
@@ -228,10 +229,10 @@ def polish(
             hi, lo = _residual_ext(X, y, b0, theta[int(fit_intercept) :])
             if w is None:
                 s, e = _two_sum(hi, -r)
-                return s + (e + lo)
+                return cast(np.ndarray, s + (e + lo))
             p, ep = _two_prod(sw, hi)
             s, e = _two_sum(p, -r)
-            return s + (e + ep + sw * lo)
+            return cast(np.ndarray, s + (e + ep + sw * lo))
 
         r = f_ext(theta, np.zeros(n))
         steps = 0
@@ -246,7 +247,7 @@ def polish(
             d1 = Q.T @ f
             dz = solve_triangular(R, d1 - h)
             dtheta = solve_triangular(S, dz)
-            size = float(np.linalg.norm(dtheta) / max(np.linalg.norm(theta), 1e-300))
+            size = float(np.linalg.norm(dtheta) / max(cast(float, np.linalg.norm(theta)), 1e-300))
             if size >= step_best:
                 break
             theta = theta + dtheta

@@ -6,7 +6,7 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import torch
 
@@ -172,7 +172,7 @@ class LstsqSolution:
             Q, T = torch.linalg.qr(B)
             Ts = T * self._factor_s
             Ti = torch.linalg.solve_triangular(Ts, Q.T, upper=True)
-            return Ti.T @ Ti
+            return cast(torch.Tensor, Ti.T @ Ti)
         D = self._scale
         return Gs_inv / torch.outer(D, D)
 

@@ -227,7 +227,7 @@ class GramStats:
     def to(self, device: torch.device | str) -> GramStats:
         """A copy on ``device``."""
         dev = torch.device(device)
-        values = {
+        values: dict[str, Any] = {
             f.name: (v.to(dev) if isinstance(v, torch.Tensor) else v)
             for f in fields(self)
             for v in [getattr(self, f.name)]

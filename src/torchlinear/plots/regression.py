@@ -59,10 +59,10 @@ def scatter_fits(
         Features.
     y : array-like, shape (n,) or (n, 1)
         Targets.
-    fits : mapping of str to (w, b)
-        The fitted parameters of each method, ``w`` of any shape with ``d`` elements.
-    true_params : (w, b), optional
-        The parameters that generated the data, drawn as a thin black line.
+    fits : mapping of str to tuple
+        The fitted parameters ``(w, b)`` of each method, ``w`` of any shape with ``d`` elements.
+    true_params : tuple, optional
+        The parameters ``(w, b)`` that generated the data, drawn as a thin black line.
     features : sequence of int, optional
         Which features get a panel; by default all of them, up to four.
     max_points : int, default 2000
