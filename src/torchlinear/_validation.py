@@ -575,12 +575,18 @@ def as_target(
 
 
 def check_sample_weight(
-    sample_weight: Any, n: int, *, device: torch.device | str | None = None
+    sample_weight: Any,
+    n: int,
+    *,
+    device: torch.device | str | None = None,
+    allow_zero_sum: bool = False,
 ) -> torch.Tensor | None:
     """``sample_weight`` as a float64 ``(n,)`` tensor (None stays None), or ``ValueError``.
 
-    A scalar applies to every row. Weights must be real, finite, non-negative and not all
-    zero; the message counts the offending values and names the first row.
+    The one check of sample weights for every estimator and entry point. A scalar applies
+    to every row. Weights must be real, finite, non-negative and not all zero (unless
+    ``allow_zero_sum``: one rank's share of the rows may weigh nothing); the message counts
+    the offending values and names the first row.
 
     Examples
     --------
@@ -625,6 +631,6 @@ def check_sample_weight(
             f"sample_weight must be >= 0; found {int(neg.sum())} negative value(s), the "
             f"first at row {int(torch.nonzero(neg)[0])}"
         )
-    if float(t.sum()) <= 0:
+    if not allow_zero_sum and float(t.sum()) <= 0:
         raise ValueError("sample_weight sums to zero; give at least one row a positive weight")
     return t

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from torchlinear._validation import check_finite, check_positive_int
+from torchlinear._validation import check_finite, check_positive_int, check_sample_weight
 from torchlinear.data.sharding import shard_source
 from torchlinear.distributed.collectives import RANKS
 from torchlinear.distributed.group import world_size
@@ -33,16 +33,10 @@ def _as_tensor(value: Any, name: str) -> torch.Tensor:
 
 
 def _weights(values: Any, n: int) -> torch.Tensor | None:
-    """A rank's weights: finite and non-negative (one rank's may all be zero)."""
+    """A rank's weights (one rank's may all be zero: only the total must not)."""
     if values is None:
         return None
-    w = _as_tensor(values, "sample_weight").reshape(-1).to(torch.float64)
-    if len(w) != n:
-        raise ValueError(f"sample_weight has {len(w)} rows but X has {n}")
-    check_finite("sample_weight", w)
-    if bool((w < 0).any()):
-        raise ValueError("sample_weight must be >= 0; remove or fix the negative weights")
-    return w
+    return check_sample_weight(_as_tensor(values, "sample_weight"), n, allow_zero_sum=True)
 
 
 def _checked_chunk(item: Any, checked: bool) -> Chunk:

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from torchlinear._validation import check_positive_int
+from torchlinear._validation import check_positive_int, check_sample_weight
 from torchlinear.engine import Callback, History, TrainConfig, train
 from torchlinear.losses import Loss, Penalty, get_loss
 from torchlinear.models import MLP, LinearModel, SoftmaxHead, Standardized
@@ -188,18 +188,12 @@ def _initial_intercept(
     return _weighted_median(y, w)
 
 
-def _check_sample_weight(sample_weight: Any, n: int, like: torch.Tensor) -> torch.Tensor | None:
-    if sample_weight is None:
+def _mean_one_weights(sample_weight: Any, n: int, like: torch.Tensor) -> torch.Tensor | None:
+    """Checked weights rescaled to mean one: the losses' plain mean becomes the weighted mean."""
+    w = check_sample_weight(sample_weight, n)
+    if w is None:
         return None
-    w = torch.as_tensor(sample_weight).detach().reshape(-1).to(like.device, like.dtype)
-    if len(w) != n:
-        raise ValueError(f"sample_weight has {len(w)} rows but X has {n}")
-    if not bool(torch.isfinite(w).all()) or bool((w < 0).any()):
-        raise ValueError("sample_weight must be finite and non-negative")
-    total = float(w.sum())
-    if total <= 0:
-        raise ValueError("sample_weight sums to zero; give at least one sample positive weight")
-    return w * (n / total)  # mean one: the losses' plain mean becomes the weighted mean
+    return (w * (n / float(w.sum()))).to(like.device, like.dtype)
 
 
 def fit_gradient(
@@ -307,7 +301,7 @@ def fit_gradient(
         if not y.is_floating_point():
             y = y.to(X.dtype)
         n_outputs = 1 if y.ndim == 1 else y.shape[1]
-    w = _check_sample_weight(sample_weight, n, X)
+    w = _mean_one_weights(sample_weight, n, X)
 
     inner = _build(
         model, d, n_outputs, hidden, classification, fit_intercept, y.ndim, config.seed, X.dtype

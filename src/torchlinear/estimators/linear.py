@@ -72,6 +72,7 @@ from torchlinear._validation import (
     check_positive_float,
     check_positive_int,
     check_same_length,
+    check_sample_weight,
     resolve_device,
 )
 from torchlinear.engine import TrainConfig
@@ -287,47 +288,6 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         check_same_length(range(n), Y)
         return Y, single, names
 
-    def _validate_weight(self, sample_weight: Any, n: int) -> torch.Tensor | None:
-        if sample_weight is None:
-            return None
-        if isinstance(sample_weight, numbers.Real) and not isinstance(sample_weight, bool):
-            w = torch.full((n,), float(sample_weight), dtype=torch.float64)
-        else:
-            if isinstance(sample_weight, torch.Tensor):
-                t = sample_weight.detach().cpu()
-                numeric = not t.is_complex()
-                shape = tuple(t.shape)
-            else:
-                arr = np.asarray(sample_weight)
-                numeric = np.issubdtype(arr.dtype, np.integer) or np.issubdtype(
-                    arr.dtype, np.floating
-                )
-                shape = arr.shape
-            if len(shape) != 1 or shape[0] != n:
-                raise ValueError(f"sample_weight must have shape ({n},) to match X, got {shape}")
-            if not numeric:
-                raise ValueError("sample_weight must hold real numbers")
-            w = (
-                t.to(torch.float64)
-                if isinstance(sample_weight, torch.Tensor)
-                else (torch.from_numpy(arr.astype(np.float64)))
-            )
-        if not bool(torch.isfinite(w).all()):
-            bad = ~torch.isfinite(w)
-            raise ValueError(
-                f"sample_weight has {int(bad.sum())} NaN/inf value(s); the first is at row "
-                f"{int(torch.nonzero(bad)[0])}. Weights must be finite"
-            )
-        if bool((w < 0).any()):
-            neg = w < 0
-            raise ValueError(
-                f"sample_weight must be >= 0; found {int(neg.sum())} negative value(s), the "
-                f"first at row {int(torch.nonzero(neg)[0])}"
-            )
-        if float(w.sum()) <= 0:
-            raise ValueError("sample_weight sums to zero; give at least one row a positive weight")
-        return w
-
     # ------------------------------------------------------------------ fitting
 
     def fit(
@@ -358,7 +318,7 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
             # the exact solvers detect NaN/inf from their statistics, without a separate pass
             X_t = self._validate_X(X, reset=True, finite=not params["exact"])
             Y, single, target_names = self._validate_y(y, X_t.shape[0])
-            w = self._validate_weight(sample_weight, X_t.shape[0])
+            w = check_sample_weight(sample_weight, X_t.shape[0])
         options = options or FitOptions()
         self._use_names(options.feature_names)
         self._stream: GramStats | TSQRStats | None = None
@@ -402,7 +362,7 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         with single_threaded():
             X_t = self._validate_X(X, reset=first)
             Y, single, target_names = self._validate_y(y, X_t.shape[0])
-            w = self._validate_weight(sample_weight, X_t.shape[0])
+            w = check_sample_weight(sample_weight, X_t.shape[0])
         if first:
             dev = self._compute_device(X_t)
             maker = GramStats if self.solver == "cholesky" else TSQRStats
@@ -691,7 +651,7 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         check_is_fitted(self, "coef_")
         X_t = self._validate_X(X, reset=False, finite=False)
         Y, _, _ = self._validate_y(y, X_t.shape[0])
-        w = self._validate_weight(sample_weight, X_t.shape[0])
+        w = check_sample_weight(sample_weight, X_t.shape[0])
         dev = X_t.device
         pred = self._predict_tensor(X_t).reshape(len(Y), -1)
         Yd = Y.to(device=dev, dtype=torch.float64)

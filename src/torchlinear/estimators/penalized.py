@@ -41,9 +41,9 @@ import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 from sklearn.model_selection import KFold, check_cv
-from sklearn.utils.validation import _check_sample_weight, check_array, check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted
 
-from torchlinear._validation import as_target, check_same_length
+from torchlinear._validation import as_target, check_same_length, check_sample_weight
 from torchlinear.estimators._base import EstimatorInputMixin, _assert_finite, _object_to_float
 from torchlinear.exact import GramStats
 from torchlinear.exact.coordinate_descent import (
@@ -125,19 +125,7 @@ class _PenalizedBase(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         check_same_length(Xv if not sp.issparse(Xv) else np.empty(Xv.shape[0]), y_t)
         w = None
         if sample_weight is not None and not isinstance(sample_weight, numbers.Number):
-            wn = _check_sample_weight(
-                np.asarray(
-                    sample_weight.cpu() if torch.is_tensor(sample_weight) else sample_weight
-                ),
-                np.empty((Xv.shape[0], 0)),
-                dtype=np.float64,
-                ensure_non_negative=True,
-            )
-            if not wn.sum() > 0:
-                raise ValueError(
-                    "sample_weight sums to zero; give at least one row a positive weight"
-                )
-            w = torch.from_numpy(wn)
+            w = check_sample_weight(sample_weight, Xv.shape[0])
         return Xv, y_t, w
 
     def _validate_y(self, y: Any) -> torch.Tensor:

@@ -84,6 +84,7 @@ from torchlinear._validation import (
     check_nonnegative_float,
     check_positive_float,
     check_positive_int,
+    check_sample_weight,
     resolve_device,
 )
 from torchlinear.engine import History, TrainConfig, train
@@ -327,7 +328,8 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
                 f"y has only one class ({_label_key(self.classes_[0])!r}); "
                 "a classifier needs at least 2 classes"
             )
-        s = _check_sample_weight(sample_weight, n)
+        w = check_sample_weight(sample_weight, n)
+        s = np.ones(n) if w is None else w.numpy()
         self.class_weight_ = self._class_weights(y_index)
         per_sample = s * self.class_weight_[y_index]
         weighted_classes = np.flatnonzero(np.bincount(y_index, per_sample, minlength=k) > 0)
@@ -742,31 +744,6 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
 
 def _label_key(label: Any) -> Any:
     return label.item() if isinstance(label, np.generic) else label
-
-
-def _check_sample_weight(sample_weight: Any, n: int) -> np.ndarray:
-    if sample_weight is None:
-        return np.ones(n)
-    if isinstance(sample_weight, torch.Tensor):
-        sample_weight = sample_weight.detach().cpu().numpy()
-    s = np.asarray(sample_weight, dtype=np.float64)
-    if s.ndim == 0:
-        s = np.full(n, float(s))
-    if s.shape != (n,):
-        raise ValueError(f"sample_weight must have shape ({n},), got {s.shape}")
-    bad = ~np.isfinite(s)
-    if bad.any():
-        raise ValueError(
-            f"sample_weight has {int(bad.sum())} NaN/inf value(s); the first is at row "
-            f"{int(np.flatnonzero(bad)[0])}"
-        )
-    if (s < 0).any():
-        raise ValueError(
-            f"sample_weight has {int((s < 0).sum())} negative value(s); weights must be >= 0"
-        )
-    if s.sum() <= 0:
-        raise ValueError("sample_weight sums to zero; give at least one sample a positive weight")
-    return s
 
 
 def _feature_moments(X: torch.Tensor, s: np.ndarray, *, centre: bool) -> tuple[np.ndarray, ...]:
