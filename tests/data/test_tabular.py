@@ -205,7 +205,7 @@ def test_missing_values_are_counted_per_column(tmp_path):
     assert "5 row(s) have missing or non-finite values" in message
     assert "column 'x2' 4 (first in data row 2)" in message
     assert "column 'y' 1 (first in data row 4)" in message
-    assert "--drop-na" in message and "gaps.csv" in message
+    assert "drop_na=True" in message and "gaps.csv" in message
 
 
 def test_drop_na_matches_pandas_dropna(tmp_path):
@@ -251,7 +251,7 @@ def test_parquet_nulls_are_missing_values(tmp_path):
             "semi.csv",
             "a;b;y\n1;2;3\n",
             {"target": "y"},
-            "looks semicolon-separated, not comma-separated: pass delimiter=';' (--delimiter ';')",
+            "looks semicolon-separated, not comma-separated: pass delimiter=';'",
         ),
         (
             "tabs.csv",
@@ -282,7 +282,7 @@ def test_parquet_nulls_are_missing_values(tmp_path):
             "a,city,y\n1,Paris,3\n2,Rome,4\n",
             {"target": "y"},
             "non-numeric feature column(s) 'city' ('Paris' in data row 1); encode them as "
-            "numbers (e.g. one-hot) or leave them out, e.g. --features a",
+            "numbers (e.g. one-hot) or leave them out, e.g. features=['a']",
         ),
         ("dup.csv", "a,a,y\n1,2,3\n", {"target": "y"}, "'a' appear more than once"),
         (
@@ -334,7 +334,7 @@ def test_text_value_far_down_a_numeric_column(tmp_path):
         list(source.iter_chunks())
     message = _one_line_error(info)
     assert f"column 'b' has the non-numeric value 'n/a?' in data row {n + 1}" in message
-    assert "--features" in message
+    assert "leave the column out with features" in message
 
 
 def test_ragged_row_far_down_is_located(tmp_path):

@@ -50,7 +50,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from torchlinear._validation import check_positive_int
+from torchlinear._validation import ParameterError, check_positive_int
 from torchlinear.data.blocks import default_workers, line_blocks, ordered_map, read_bytes
 from torchlinear.io import ensure_writable_dir
 
@@ -251,7 +251,7 @@ class _MissingValues:
                 entry[0] += count
         self.rows += int(row_mask.sum())
 
-    def message(self, label: str) -> str:
+    def error(self, label: str) -> ParameterError:
         items = list(self.per_column.items())
         shown = ", ".join(
             f"column {name!r} {count} (first in data row {first})"
@@ -259,10 +259,15 @@ class _MissingValues:
         )
         if len(items) > 6:
             shown += f" and {len(items) - 6} more columns"
-        return (
-            f"{label}: {self.rows} row(s) have missing or non-finite values (empty, NA, NaN "
-            f"or inf): {shown}; pass drop_na=True (--drop-na) to skip those rows, or fill "
-            "them in"
+        return ParameterError(
+            "drop_na",
+            "{label}: {rows} row(s) have missing or non-finite values (empty, NA, NaN or "
+            "inf): {shown}; pass {0} to skip those rows, or fill them in",
+            value=False,
+            suggestions=[("drop_na", True)],
+            label=label,
+            rows=self.rows,
+            shown=shown,
         )
 
 
@@ -441,12 +446,17 @@ class TabularSource:
         name = self.columns[0]
         for candidate, word in _DELIMITERS.items():
             if candidate != self.delimiter and candidate in name:
-                shown = "\\t" if candidate == "\t" else candidate
-                raise ValueError(
-                    f"{self.label}: the header was read as one column {name!r}, which "
-                    f"contains {word}s; the file looks {word}-separated, not "
-                    f"{_DELIMITERS.get(self.delimiter, repr(self.delimiter))}-separated: "
-                    f"pass delimiter={candidate!r} (--delimiter '{shown}')"
+                raise ParameterError(
+                    "delimiter",
+                    "{label}: the header was read as one column {name!r}, which contains "
+                    "{word}s; the file looks {word}-separated, not {current}-separated: "
+                    "pass {0}",
+                    value=self.delimiter,
+                    suggestions=[("delimiter", candidate)],
+                    label=self.label,
+                    name=name,
+                    word=word,
+                    current=_DELIMITERS.get(self.delimiter, repr(self.delimiter)),
                 )
 
     def _inspect_parquet(self) -> None:
@@ -528,16 +538,20 @@ class TabularSource:
             numeric = [f for f in selected if f not in text]
             examples = ", ".join(f"{f!r} ({self._example(f)})" for f in text[:5])
             more = f" and {len(text) - 5} more" if len(text) > 5 else ""
-            keep = ",".join(numeric[:8]) + (",..." if len(numeric) > 8 else "")
-            listed = repr(numeric) if len(numeric) <= 8 else "[...]"
-            hint = (
-                f" or leave them out, e.g. --features {keep} (features={listed})"
-                if numeric
-                else " first"
-            )
-            raise ValueError(
-                f"{label}: non-numeric feature column(s) {examples}{more}; encode them as "
-                f"numbers (e.g. one-hot){hint}"
+            if not numeric:
+                raise ValueError(
+                    f"{label}: non-numeric feature column(s) {examples}{more}; encode them as "
+                    "numbers (e.g. one-hot) first"
+                )
+            raise ParameterError(
+                "features",
+                "{label}: non-numeric feature column(s) {examples}{more}; encode them as "
+                "numbers (e.g. one-hot) or leave them out, e.g. {0}",
+                value=features,
+                suggestions=[("features", numeric[:8])],
+                label=label,
+                examples=examples,
+                more=more,
             )
         if target is not None:
             t = self._types[target]
@@ -744,7 +758,7 @@ class TabularSource:
                 yield X, y
         self.n_rows = seen
         if missing.rows and not self.drop_na:
-            raise ValueError(missing.message(self.label))
+            raise missing.error(self.label)
         self.n_dropped = dropped
         whole_file = self.row_groups is None and self.byte_range is None
         if kept == 0 and whole_file:  # a part may be empty; the whole data must not be
@@ -1006,7 +1020,16 @@ class TabularSource:
             if name == self.target:
                 advice = "fix that cell, or for class labels use task='classification'"
             else:
-                advice = "fix that cell, or leave the column out with --features (features=[...])"
+                return ParameterError(
+                    "features",
+                    "{label}: column {name!r} has the non-numeric value {value!r}{where}, but "
+                    "it must hold numbers only; fix that cell, or leave the column out with "
+                    "{features}",
+                    value=value,
+                    label=self.label,
+                    name=name,
+                    where=where,
+                )
             return ValueError(
                 f"{self.label}: column {name!r} has the non-numeric value {value!r}{where}, "
                 f"but it must hold numbers only; {advice}"

@@ -13,6 +13,7 @@ import torch
 
 from torchlinear._threads import single_threaded
 from torchlinear._validation import (
+    ParameterError,
     resolve_device,
 )
 from torchlinear.data.split import Sample, holdout_mask, keyed_uniform
@@ -124,9 +125,14 @@ class FitContext:
                 "(and more rows than features for least squares)"
             )
         if n_train < 2:
-            raise ValueError(
-                f"{label}: val_split={self.val_fraction:g} left {n_train} of {total} rows for "
-                "training; use a smaller --val-split or more data"
+            raise ParameterError(
+                "val_split",
+                "{label}: {param}={value:g} left {n_train} of {total} rows for training; use a "
+                "smaller {param} or more data",
+                value=self.val_fraction,
+                label=label,
+                n_train=n_train,
+                total=total,
             )
 
     def run(self, streamed: bool) -> Outcome:

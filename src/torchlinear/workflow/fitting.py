@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from torchlinear._validation import (
+    ParameterError,
     check_fraction,
     check_nonnegative_float,
     check_nonnegative_int,
@@ -43,38 +44,57 @@ def plan_route(opts: Options, task: str, streamed: bool) -> Plan:
             model = "softmax"
         loss = loss or "ce"
         if loss != "ce":
-            raise ValueError(
-                f"loss {loss!r} is a regression loss; classification uses 'ce' "
-                "(cross-entropy): leave out --loss, or use --task regression"
+            raise ParameterError(
+                "loss",
+                "{param} {value!r} is a regression loss; classification uses 'ce' "
+                "(cross-entropy): leave out {param}, or use {0}",
+                value=loss,
+                suggestions=[("task", "regression")],
             )
         if opts.l1_ratio > 0 and model == "softmax":
-            raise ValueError(
-                "l1_ratio: softmax regression takes an L2 penalty only; use --model mlp for an "
-                "elastic-net penalty, or leave out --l1-ratio"
+            raise ParameterError(
+                "l1_ratio",
+                "{param}: softmax regression takes an L2 penalty only; use {0} for an "
+                "elastic-net penalty, or leave out {param}",
+                value=opts.l1_ratio,
+                suggestions=[("model", "mlp")],
             )
     else:
         if model == "softmax":
-            raise ValueError(
-                "model 'softmax' is a classifier, but the task is regression; use --task "
-                "classification (or a text target column), or --model linear"
+            raise ParameterError(
+                "model",
+                "{param} 'softmax' is a classifier, but the task is regression; use {0} "
+                "(or a text target column), or {1}",
+                value="softmax",
+                suggestions=[("task", "classification"), ("model", "linear")],
             )
         loss = loss or "squared"
         if loss == "ce":
-            raise ValueError(
-                "loss 'ce' (cross-entropy) is for classification; use --task classification"
+            raise ParameterError(
+                "loss",
+                "{param} 'ce' (cross-entropy) is for classification; use {0}",
+                value="ce",
+                suggestions=[("task", "classification")],
             )
     alpha = opts.alpha or 0.0
     if solver == "exact":
         if not (task == "regression" and model == "linear" and loss == "squared"):
-            raise ValueError(
-                f"solver 'exact' solves least squares only (regression, linear model, squared "
-                f"loss); this fit is {task} with model {model!r} and loss {loss!r}: use "
-                "--solver auto, sgd, adam or lbfgs"
+            raise ParameterError(
+                "solver",
+                "{param} 'exact' solves least squares only (regression, linear model, squared "
+                "loss); this fit is {kind} with model {model_kind!r} and loss {loss_kind!r}: "
+                "use {param} auto, sgd, adam or lbfgs",
+                value="exact",
+                kind=task,
+                model_kind=model,
+                loss_kind=loss,
             )
         if opts.l1_ratio > 0 and alpha > 0:
-            raise ValueError(
-                "solver 'exact' handles an L2 penalty only; with --l1-ratio > 0 use --solver "
-                "auto, sgd or adam"
+            raise ParameterError(
+                "solver",
+                "{param} 'exact' handles an L2 penalty only; with {l1_ratio} > 0 use {param} "
+                "auto, sgd or adam",
+                value="exact",
             )
     if solver == "lbfgs" and opts.l1_ratio > 0 and alpha > 0:
         raise ValueError(
@@ -389,10 +409,12 @@ def fit_opened(
     if plan.route == "exact":
         streamed = True
     if opts.resume and plan.route in ("exact", "softmax-lbfgs"):
-        raise ValueError(
-            "resume continues minibatch training; this fit "
-            f"({'exact least squares' if plan.route == 'exact' else 'L-BFGS'}) has no "
-            "checkpoints: leave out --resume"
+        raise ParameterError(
+            "resume",
+            "{param} continues minibatch training; this fit ({kind}) has no checkpoints: "
+            "leave out {param}",
+            value=True,
+            kind="exact least squares" if plan.route == "exact" else "L-BFGS",
         )
     if opts.patience is not None and plan.route in ("exact", "softmax-lbfgs"):
         raise ValueError("patience (early stopping) applies to minibatch training only")
@@ -402,18 +424,24 @@ def fit_opened(
         val_fraction = 0.0 if given_val else 0.2
     checkpoint = out_dir / "checkpoint"
     if opts.resume and not (checkpoint / "model.json").exists():
-        raise ValueError(
-            f"resume: there is no checkpoint in {str(checkpoint)!r} to resume from; run "
-            "the fit once without --resume"
+        raise ParameterError(
+            "resume",
+            "{param}: there is no checkpoint in {path!r} to resume from; run the fit once "
+            "without {param}",
+            value=True,
+            path=str(checkpoint),
         )
     had_out, had_checkpoint = out_dir.exists(), checkpoint.exists()
     ctx = FitContext(resolved, opts, plan, val_fraction, given_val, checkpoint, list(callbacks))
     if tld.world_size() > 1 and resolved.source is not None and streamed:
         if plan.route != "exact":
-            raise ValueError(
-                "streamed gradient training is not supported across ranks yet; use --stream "
-                "false (or a larger --memory-limit) so that every rank loads the file, or run "
-                "a single process"
+            raise ParameterError(
+                "stream",
+                "streamed gradient training is not supported across ranks yet; use {0} (or a "
+                "larger {memory_limit}) so that every rank loads the file, or run a single "
+                "process",
+                value=True,
+                suggestions=[("stream", False)],
             )
         ctx.shard_rows_globally()
     with warnings.catch_warnings(record=True) as caught:

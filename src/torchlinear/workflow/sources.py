@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from torchlinear._validation import (
+    ParameterError,
     check_positive_int,
 )
 
@@ -132,9 +133,13 @@ def load_dataset(key: str, download: bool) -> Data:
 
 def select_dataset_columns(data: Data, target: str | None, features: Sequence[str] | None):
     if target is not None and target != data.target:
-        raise ValueError(
-            f"target: the built-in dataset {data.label!r} has the target column "
-            f"{data.target!r}, not {target!r}; leave out --target"
+        raise ParameterError(
+            "target",
+            "{param}: the built-in dataset {name!r} has the target column {actual!r}, not "
+            "{value!r}; leave out {param}",
+            value=target,
+            name=data.label,
+            actual=data.target,
         )
     if features is None:
         return data
@@ -264,9 +269,13 @@ def open_data(
             raise unknown_data(data)
         resolved = load_dataset(key, download)
         if task is not None and task != resolved.task:
-            raise ValueError(
-                f"task: the built-in dataset {key!r} is a {resolved.task} dataset, not "
-                f"{task}; leave out --task"
+            raise ParameterError(
+                "task",
+                "{param}: the built-in dataset {name!r} is a {kind} dataset, not {value}; "
+                "leave out {param}",
+                value=task,
+                name=key,
+                kind=resolved.task,
             )
         if batch_rows is not None:
             resolved.chunk_rows = check_positive_int("batch_rows", batch_rows)
