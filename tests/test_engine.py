@@ -14,11 +14,11 @@ from torchlinear.engine import (
     DivergenceError,
     History,
     TrainConfig,
-    _Cast,
-    _ChunkSource,
     evaluate,
     train,
 )
+from torchlinear.engine.sources import Cast as _Cast
+from torchlinear.engine.sources import ChunkSource as _ChunkSource
 from torchlinear.losses import Penalty
 from torchlinear.models import MLP, LinearModel, SoftmaxHead
 
@@ -673,7 +673,7 @@ def test_closed_form_linear_gradient_equals_autograd(loss, standardize, weighted
         return Standardized(inner, X.mean(0), X.std(0)) if standardize else inner
 
     fast, slow = model(LinearModel), model(AutogradLinear)
-    from torchlinear.engine import _linear_fast_path
+    from torchlinear.engine.loop import linear_fast_path as _linear_fast_path
 
     assert _linear_fast_path(fast) is not None and _linear_fast_path(slow) is None
     # (L-BFGS assumes a smooth objective: on the L1 loss rounding decides its path)

@@ -165,6 +165,7 @@ def predict(
     Examples
     --------
     >>> import tempfile, pathlib
+    >>> from torchlinear.workflow import fit
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> _ = fit("diabetes", out=folder)
     >>> predict(folder, "diabetes", folder / "preds.csv").n_rows
@@ -233,6 +234,7 @@ def evaluate(
     Examples
     --------
     >>> import tempfile
+    >>> from torchlinear.workflow import fit
     >>> folder = tempfile.mkdtemp()
     >>> _ = fit("diabetes", out=folder, val_split=0)
     >>> round(evaluate(folder, "diabetes")["r2"], 4)
@@ -267,6 +269,7 @@ def model_summary(model_path: str | os.PathLike[str], *, max_rows: int = 50) -> 
     Examples
     --------
     >>> import tempfile
+    >>> from torchlinear.workflow import fit
     >>> folder = tempfile.mkdtemp()
     >>> _ = fit("diabetes", out=folder, val_split=0)
     >>> print(model_summary(folder).splitlines()[0])

@@ -1,0 +1,709 @@
+"""The one training loop: optimizers, schedules, evaluation, checkpoints and :func:`train`."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import math
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from torchlinear._validation import (
+    resolve_device,
+)
+from torchlinear.engine.callbacks import Callback, EarlyStopping, Interrupt, ProgressBar
+from torchlinear.engine.config import (
+    CHECKPOINT_KIND,
+    DEFAULT_GAMMA,
+    EVAL_BATCH_VIEWS,
+    FINAL_STOPS,
+    RESUME_MUST_MATCH,
+    DivergenceError,
+    History,
+    TrainConfig,
+)
+from torchlinear.engine.metrics import Meter, MetricSpec, resolve_metrics
+from torchlinear.engine.sources import Cast, ChunkSource, Source, TensorSource, build_sources
+from torchlinear.io import flatten_state, load_model, save_model, unflatten_state
+from torchlinear.losses import Loss, Penalty, get_loss
+from torchlinear.models import LinearModel, Standardized
+
+
+def linear_fast_path(model: nn.Module) -> tuple[nn.Linear, Any, bool] | None:
+    """``(layer, (mean, scale) or None, squeeze)`` when ``model`` is the library's linear
+    model (possibly behind :class:`Standardized`), whose gradient has a closed form."""
+    shift = None
+    if isinstance(model, Standardized) and type(model).forward is Standardized.forward:
+        shift, model = (model.mean, model.scale), model.module
+    if isinstance(model, LinearModel) and type(model).forward is LinearModel.forward:
+        if model.linear.weight.requires_grad:
+            return model.linear, shift, model.squeeze
+    return None
+
+
+def penalized(model: nn.Module) -> list[torch.Tensor]:
+    chosen = getattr(model, "penalized_parameters", None)
+    if chosen is not None:
+        return list(chosen())
+    return [p for p in model.parameters() if p.ndim >= 2]
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("the model has no trainable parameters")
+    lr = cfg.resolved_lr
+    if cfg.optimizer in ("sgd", "adam"):
+        kwargs = {"momentum": cfg.momentum} if cfg.optimizer == "sgd" else {"betas": cfg.betas}
+        make = torch.optim.SGD if cfg.optimizer == "sgd" else torch.optim.Adam
+        if all(p.device.type == "cpu" for p in params):
+            # the per-tensor loop has the least overhead for a few small CPU tensors (the
+            # fused and multi-tensor kernels hand tiny work to several threads)
+            kwargs["foreach"] = False
+        return make(params, lr=lr, **kwargs)
+    return torch.optim.LBFGS(
+        params,
+        lr=lr,
+        max_iter=cfg.lbfgs_max_iter,
+        line_search_fn="strong_wolfe",
+        tolerance_grad=1e-12,
+        tolerance_change=1e-15,
+        history_size=20,
+    )
+
+
+def make_schedule(optimizer: torch.optim.Optimizer, cfg: TrainConfig):
+    if cfg.schedule is None:
+        return None
+    gamma = cfg.gamma if cfg.gamma is not None else DEFAULT_GAMMA.get(cfg.schedule, 0.1)
+    if cfg.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(cfg.epochs, 1))
+    if cfg.schedule == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=gamma)
+    return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=gamma)
+
+
+def current_lr(optimizer: torch.optim.Optimizer) -> float:
+    return float(optimizer.param_groups[0]["lr"])
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    data: Any,
+    loss: Loss | str | Callable = "squared",
+    *,
+    metrics: MetricSpec | None = None,
+    device: str | torch.device | None = None,
+    batch_size: int = 4096,
+) -> dict[str, float]:
+    """Return the mean loss (and metrics) of ``model`` on ``data``, without training.
+
+    ``data`` takes the same forms as in :func:`train`. The result has ``"loss"`` and one
+    key per metric.
+
+    Examples
+    --------
+    >>> from torchlinear.models import LinearModel
+    >>> model = LinearModel(1, init="zeros")
+    >>> evaluate(model, (torch.ones(4, 1), torch.full((4,), 2.0)), "squared")
+    {'loss': 2.0}
+    """
+    loss_fn = get_loss(loss) if isinstance(loss, str) else loss
+    device = model_device(model) if device is None else resolve_device(device)
+    dtype = model_dtype(model)
+    cast = Cast(device, dtype, target_dtype(loss_fn, dtype))
+    cfg = TrainConfig(batch_size=batch_size, shuffle=False)
+    source, _ = build_sources(data, None, cfg, cast, 0)
+    was_training = model.training
+    model.eval()
+    try:
+        return evaluate_source(model, source, loss_fn, resolve_metrics(metrics))
+    finally:
+        model.train(was_training)
+
+
+def evaluate_source(
+    model: nn.Module, source: Source, loss_fn: Any, metrics: Any, dp: Any = None
+) -> dict[str, float]:
+    meter = Meter(list(metrics))
+    for X, y, w in source.eval_batches():
+        pred = model(X)
+        n = len(X)
+        meter.loss_sum += loss_fn(pred, y, w).item() * n
+        meter.rows += n
+        meter.add_metrics(metrics, pred, y, n)
+    if dp is not None:  # data parallel: every rank evaluated its own rows
+        sums = [meter.loss_sum, meter.rows, *(float(v) for v in meter.metric_sums.values())]
+        sums = dp.all_reduce(sums)
+        meter.loss_sum, meter.rows = sums[0], int(round(sums[1]))
+        meter.metric_sums = dict(zip(meter.names, sums[2:], strict=True))
+    if meter.rows == 0:
+        raise ValueError("the validation data is empty")
+    loss_value, metric_values = meter.means()
+    return {"loss": loss_value, **metric_values}
+
+
+def model_dtype(model: nn.Module) -> torch.dtype:
+    p = next(model.parameters(), None)
+    return p.dtype if p is not None else torch.get_default_dtype()
+
+
+def model_device(model: nn.Module) -> torch.device:
+    p = next(model.parameters(), None)
+    return p.device if p is not None else torch.device("cpu")
+
+
+def target_dtype(loss_fn: Any, dtype: torch.dtype) -> torch.dtype | None:
+    if isinstance(loss_fn, Loss):
+        return torch.int64 if loss_fn.task == "classification" else dtype
+    return None
+
+
+def all_finite(model: nn.Module) -> bool:
+    return all(bool(torch.isfinite(p).all()) for p in model.parameters())
+
+
+class Trainer:
+    """The state of one run; :func:`train` is its public face."""
+
+    def __init__(
+        self, model, data, loss, cfg, penalty, val_data, metrics, callbacks, data_parallel=None
+    ) -> None:
+        from torchlinear.distributed import DataParallel
+
+        self.cfg = cfg
+        self.dp = DataParallel.detect(data_parallel)
+        self.device = resolve_device(cfg.device)
+        self.model = model.to(self.device)
+        if self.dp is not None:  # every rank starts from rank 0's parameters
+            self.dp.broadcast_module(self.model)
+        self.loss_fn = get_loss(loss) if isinstance(loss, str) else loss
+        self.penalty = penalty if penalty is not None else Penalty()
+        if cfg.optimizer == "lbfgs" and self.penalty.l1 > 0:
+            raise ValueError(
+                "optimizer 'lbfgs' cannot apply an L1 penalty (l1_ratio > 0); use 'sgd' or 'adam'"
+            )
+        self.metrics = resolve_metrics(metrics)
+        self.callbacks = list(callbacks)
+        self.penalized = penalized(self.model)
+        self.fast = linear_fast_path(self.model) if isinstance(self.loss_fn, Loss) else None
+        self.optimizer = make_optimizer(self.model, cfg)
+        self.schedule = make_schedule(self.optimizer, cfg)
+        self.history = History()
+        self.seed = cfg.seed if cfg.seed is not None else int(torch.Generator().seed() % 2**62)
+        if self.dp is not None:  # the same permutations on every rank
+            self.seed = self.dp.broadcast_seed(self.seed)
+        self.epoch = 0  # epochs completed
+        self.batch = 0  # batches completed in the current epoch
+        self.first_loss: float | None = None
+        self.no_improve = 0
+        self.best_train = math.inf
+        self.early = EarlyStopping(cfg.patience, cfg.min_delta)
+        self.meter = Meter(list(self.metrics))
+        self.generator = torch.Generator()
+        self.epoch_start_state: torch.Tensor | None = None
+        checkpoint = self._read_checkpoint() if cfg.resume else None
+        if checkpoint is not None:  # its seed fixes the validation split: needed first
+            self.seed = int(checkpoint[1]["seed"])
+        self.history.seed = self.seed
+        self.generator.manual_seed(self.seed + 1)
+        dtype = model_dtype(self.model)
+        cast = Cast(self.device, dtype, target_dtype(self.loss_fn, dtype))
+        self.train_source, self.val_source = build_sources(data, val_data, cfg, cast, self.seed)
+        if self.dp is not None:
+            for source in (self.train_source, self.val_source):
+                if source is not None:
+                    source.dp = self.dp if source.replicated else None
+            if isinstance(self.train_source, ChunkSource):  # each rank streams its own rows
+                self.train_source.batch_size = self.dp.local_batch_size(cfg.batch_size)
+        if cfg.patience is not None and self.val_source is None:
+            raise ValueError(
+                "patience (early stopping) needs validation data: set val_split or pass val_data"
+            )
+        self.resumed = checkpoint is not None
+        if checkpoint is not None:
+            self._restore(*checkpoint)
+
+    # ------------------------------------------------------------------ checkpoints
+    def _checkpoint_payload(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        opt_doc, opt_tensors = flatten_state(self.optimizer.state_dict(), "optimizer")
+        tensors.update(opt_tensors)
+        sched_doc = None
+        if self.schedule is not None:
+            sched_doc, sched_tensors = flatten_state(self.schedule.state_dict(), "schedule")
+            tensors.update(sched_tensors)
+        early_doc, early_tensors = self.early.state()
+        tensors.update(early_tensors)
+        tensors["rng.generator"] = self.generator.get_state()
+        if self.epoch_start_state is not None:
+            tensors["rng.epoch_start"] = self.epoch_start_state
+        meta = {
+            "kind": CHECKPOINT_KIND,
+            "epoch": self.epoch,
+            "batch": self.batch,
+            "seed": self.seed,
+            "first_loss": self.first_loss,
+            "no_improve": self.no_improve,
+            "best_train": self.best_train,
+            "meter": self.meter.state(),
+            "early_stopping": early_doc,
+            "optimizer_state": opt_doc,
+            "schedule_state": sched_doc,
+            "config": self.cfg.to_dict(),
+            "history": self.history.to_dict(),
+        }
+        return tensors, meta
+
+    def save_checkpoint(self) -> None:
+        if self.cfg.checkpoint is None or (self.dp is not None and not self.dp.is_main):
+            return
+        tensors, meta = self._checkpoint_payload()
+        save_model(self.cfg.checkpoint, tensors, meta)
+
+    def _read_checkpoint(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        path = self.cfg.checkpoint
+        assert path is not None
+        if not Path(path).exists():
+            raise ValueError(f"checkpoint {path!r} does not exist; run once without resume=True")
+        tensors, meta = load_model(path)
+        if meta.get("kind") != CHECKPOINT_KIND:
+            raise ValueError(f"{path!r} is a model file, not a training checkpoint")
+        return tensors, meta
+
+    def _restore(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+        path = self.cfg.checkpoint
+        saved = meta["config"]
+        changed = [
+            k
+            for k in RESUME_MUST_MATCH
+            if normalise(saved.get(k)) != normalise(getattr(self.cfg, k))
+        ]
+        if changed:
+            raise ValueError(
+                f"checkpoint {path!r} was written with different settings ({', '.join(changed)}); "
+                "resume with the same settings or start afresh without resume"
+            )
+        model_state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+        try:
+            self.model.load_state_dict(model_state)
+        except RuntimeError as exc:
+            raise ValueError(
+                f"checkpoint {path!r} holds a different model ({str(exc).splitlines()[0]})"
+            ) from exc
+        self.model.to(self.device)
+        self.optimizer.load_state_dict(unflatten_state(meta["optimizer_state"], tensors))
+        if self.schedule is not None and meta.get("schedule_state") is not None:
+            self.schedule.load_state_dict(unflatten_state(meta["schedule_state"], tensors))
+        self.early.load(meta["early_stopping"], {k: v.to(self.device) for k, v in tensors.items()})
+        self.generator.set_state(tensors["rng.generator"])
+        self.epoch_start_state = tensors.get("rng.epoch_start")
+        self.epoch, self.batch = int(meta["epoch"]), int(meta["batch"])
+        self.first_loss = meta["first_loss"]
+        self.no_improve = int(meta["no_improve"])
+        self.best_train = float(meta["best_train"])
+        self.meter.load(meta["meter"])
+        self.history = History.from_dict(meta["history"])
+
+    # --------------------------------------------------------------------- the loop
+    def _check(self, value: float, where: str) -> None:
+        if self.first_loss is None and math.isfinite(value):
+            self.first_loss = value
+        # a first loss that is already ~0 (a perfect start) would make any noise "diverge"
+        limit = self.cfg.divergence_factor * max(abs(self.first_loss or 0.0), 1e-8)
+        if math.isfinite(value) and value <= limit:
+            return
+        lr = current_lr(self.optimizer)
+        if not all_finite(self.model) and self._epoch_snapshot is not None:
+            self.model.load_state_dict(self._epoch_snapshot)
+        self.history.stop_reason = "diverged"
+        what = (
+            f"became {value}"
+            if not math.isfinite(value)
+            else (
+                f"grew to {value:.4g}, over {self.cfg.divergence_factor:g} times its first value "
+                f"{self.first_loss:.4g}"
+            )
+        )
+        raise DivergenceError(
+            f"training diverged at {where}: the loss {what}; lower the learning rate, e.g. "
+            f"lr={lr / 10:g} (one tenth of {lr:g}), and standardize the features",
+            self.history,
+            lr,
+        )
+
+    def _linear_grads(self, X, y, w, scale=1.0, l2=True, accumulate=False):
+        """Fast path for linear models: the gradient in closed form, no autograd graph.
+
+        ``out = Z W^T + b`` with ``Z`` the (standardized) batch; with ``psi`` the loss's
+        gradient with respect to ``out`` the weight gradient is ``psi^T Z`` and the bias
+        gradient ``sum(psi)``. The gradients (times ``scale``) replace ``.grad``, or are
+        added to it with ``accumulate=True``.
+        """
+        layer, shift, squeeze = self.fast
+        with torch.no_grad():
+            Z = X if shift is None else (X - shift[0]) / shift[1]
+            out = F.linear(Z, layer.weight, layer.bias)
+            pred = out.squeeze(-1) if squeeze else out
+            loss, psi = self.loss_fn.value_and_grad(pred, y, w)
+            psi = psi.reshape(len(X), -1)
+            grad_w = psi.T @ Z
+            if l2 and self.penalty.l2:
+                grad_w += self.penalty.l2 * layer.weight
+            grads = [(layer.weight, grad_w)]
+            if layer.bias is not None:
+                grads.append((layer.bias, psi.sum(dim=0)))
+            for param, grad in grads:
+                if accumulate and param.grad is not None:
+                    param.grad += grad * scale
+                else:
+                    param.grad = grad * scale if scale != 1.0 else grad
+        return pred, loss
+
+    def _gradients(self, X, y, w) -> tuple[torch.Tensor, torch.Tensor]:
+        """Set ``.grad`` to the gradient of the batch's mean loss plus the smooth penalty;
+        return the predictions and the loss."""
+        if self.fast is not None:  # sets the gradients: no zero_grad needed
+            return self._linear_grads(X, y, w)
+        pred = self.model(X)
+        loss = self.loss_fn(pred, y, w)
+        objective = loss
+        smooth = self.penalty.smooth(self.penalized) if self.penalty.active else None
+        if smooth is not None:
+            objective = loss + smooth
+        self.optimizer.zero_grad(set_to_none=True)
+        objective.backward()
+        return pred, loss
+
+    def _step_sgd(self, X, y, w) -> float:
+        pred, loss = self._gradients(X, y, w)
+        self.optimizer.step()
+        if self.penalty.l1:
+            self.penalty.prox_(self.penalized, current_lr(self.optimizer), self.optimizer)
+        value = loss.detach().item()
+        n = len(X)
+        self.meter.loss_sum += value * n
+        self.meter.rows += n
+        if self.metrics:
+            self.meter.add_metrics(self.metrics, pred.detach(), y, n)
+        return value
+
+    def _step_dp(self, X, y, w, interrupt: Interrupt) -> tuple[float, bool] | None:
+        """One data-parallel step on this rank's part of the global batch (``X`` may be
+        ``None`` or empty): the gradients, loss and metric sums are combined over the ranks
+        in one all-reduce (see :class:`torchlinear.distributed.DataParallel`), so every rank
+        takes the single-process step of the global batch. Returns the global batch's loss
+        and whether any rank was interrupted, or ``None`` once no rank has rows left."""
+        n = 0 if X is None else len(X)
+        extras = [0.0] * (2 + len(self.metrics))
+        if n:
+            pred, loss = self._gradients(X, y, w)
+            extras[0] = loss.detach().item() * n
+            if self.metrics:
+                part = Meter(list(self.metrics))
+                part.add_metrics(self.metrics, pred.detach(), y, n)
+                extras[2:] = [float(v) for v in part.metric_sums.values()]
+        else:
+            self.optimizer.zero_grad(set_to_none=True)
+        extras[1] = float(interrupt.requested)
+        rows, sums = self.dp.average_gradients(self.model.parameters(), n, extras)
+        if rows == 0:
+            return None
+        self.optimizer.step()
+        if self.penalty.l1:
+            self.penalty.prox_(self.penalized, current_lr(self.optimizer), self.optimizer)
+        self.meter.loss_sum += sums[0]
+        self.meter.rows += rows
+        for name, total in zip(self.metrics, sums[2:], strict=True):
+            self.meter.metric_sums[name] = self.meter.metric_sums[name] + total
+        return sums[0] / rows, sums[1] > 0
+
+    def _lbfgs_closure(self) -> torch.Tensor:
+        """Full-batch loss and gradient, accumulated over the source's batches."""
+        self.optimizer.zero_grad(set_to_none=True)
+        total, rows = 0.0, 0
+        source = self.train_source
+        if self.fast is not None and self.fast[1] is None and isinstance(source, TensorSource):
+            # the closed-form path on raw features makes no per-batch copy: take big slices
+            # (fewer, larger kernels — much faster when the cores are shared)
+            batches = source.eval_batches(rows=EVAL_BATCH_VIEWS)
+        else:
+            batches = source.eval_batches()
+        for X, y, w in batches:
+            n = len(X)
+            if self.fast is not None:
+                _, loss = self._linear_grads(X, y, w, scale=float(n), l2=False, accumulate=True)
+            else:
+                loss = self.loss_fn(self.model(X), y, w)
+                (loss * n).backward()
+            total += loss.detach().item() * n
+            rows += n
+        if self.dp is not None:  # data parallel: the mean over every rank's rows
+            local_rows, rows = rows, 0
+            for p in self.model.parameters():
+                if p.grad is not None and local_rows:
+                    p.grad /= local_rows
+            rows, (total,) = self.dp.average_gradients(self.model.parameters(), local_rows, [total])
+        for p in self.model.parameters():
+            if p.grad is not None and self.dp is None:
+                p.grad /= rows
+        value = total / rows
+        smooth = self.penalty.smooth(self.penalized) if self.penalty.active else None
+        if smooth is not None:
+            smooth.backward()
+            value += smooth.detach().item()
+        self._last_closure = (total / rows, rows)
+        return torch.tensor(value, dtype=torch.float64)
+
+    def run(self) -> History:
+        cfg = self.cfg
+        per_epoch = 1 if cfg.optimizer == "lbfgs" else self.train_source.n_batches
+        show = cfg.progress and (self.dp is None or self.dp.is_main)  # one bar per job
+        bar = ProgressBar(cfg.epochs, per_epoch) if show else None
+        hooks = self.callbacks + ([bar] if bar is not None else [])
+        for cb in hooks:
+            cb.set_model(self.model)
+            cb.on_train_begin(self.history)
+        self.model.train()
+        stop = None
+        try:
+            with Interrupt() as interrupt:
+                while self.epoch < cfg.epochs and stop is None:
+                    stop = self._run_epoch(interrupt, bar, hooks)
+        finally:
+            for cb in hooks:
+                with contextlib.suppress(Exception):
+                    cb.on_train_end(self.history)
+        if stop is None:
+            stop = "completed"
+        if stop == "early_stopping" and cfg.restore_best and self.early.best_state is not None:
+            self.model.load_state_dict(self.early.best_state)
+        self.history.stop_reason = stop
+        if stop != "interrupted":
+            self.save_checkpoint()
+        return self.history
+
+    def _run_epoch(self, interrupt: Interrupt, bar, hooks) -> str | None:
+        cfg = self.cfg
+        epoch = self.epoch
+        if self.batch == 0 or self.epoch_start_state is None:
+            self.epoch_start_state = self.generator.get_state()
+            self.meter.reset()
+            self.batch = 0
+        else:  # resuming inside an epoch: replay its order from the epoch's start
+            self.generator.set_state(self.epoch_start_state)
+        self._epoch_snapshot = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        if bar is not None:
+            bar.start_epoch(epoch, self.batch)
+        lr_used = current_lr(self.optimizer)
+        start = time.perf_counter()
+        if cfg.optimizer == "lbfgs":
+            self.optimizer.step(self._lbfgs_closure)
+            value, rows = self._last_closure
+            self.meter.loss_sum, self.meter.rows = value * rows, rows
+            self._check(value, f"epoch {epoch + 1}")
+            self.batch = 1
+            for cb in hooks:
+                cb.on_batch_end(epoch, 0, value)
+        elif self.dp is not None:  # data parallel: step together until no rank has rows
+            batches = self.train_source.batches(self.generator, skip=self.batch)
+            for item in itertools.chain(batches, itertools.repeat(None)):
+                step = self._step_dp(*(item or (None, None, None)), interrupt)
+                if step is None:
+                    break
+                value, stop_requested = step
+                self._check(value, f"epoch {epoch + 1}, batch {self.batch + 1}")
+                for cb in hooks:
+                    cb.on_batch_end(epoch, self.batch, value)
+                self.batch += 1
+                if stop_requested:
+                    return self._interrupted()
+        else:
+            for X, y, w in self.train_source.batches(self.generator, skip=self.batch):
+                value = self._step_sgd(X, y, w)
+                self._check(value, f"epoch {epoch + 1}, batch {self.batch + 1}")
+                for cb in hooks:
+                    cb.on_batch_end(epoch, self.batch, value)
+                self.batch += 1
+                if interrupt.requested:
+                    return self._interrupted()
+        if self.meter.rows == 0:
+            raise ValueError(
+                "the training data yielded no batches (is it empty, or is "
+                "drop_last=True with fewer rows than batch_size?)"
+            )
+        return self._end_epoch(epoch, lr_used, time.perf_counter() - start, hooks, interrupt)
+
+    def _interrupted(self) -> str:
+        self.save_checkpoint()
+        return "interrupted"
+
+    def _end_epoch(self, epoch, lr_used, seconds, hooks, interrupt) -> str | None:
+        cfg, h = self.cfg, self.history
+        train_loss, train_metrics = self.meter.means()
+        h.epoch.append(epoch + 1)
+        h.train_loss.append(train_loss)
+        h.lr.append(lr_used)
+        h.epoch_time.append(seconds)
+        for name, value in train_metrics.items():
+            h.metrics.setdefault(f"train_{name}", []).append(value)
+        stop = None
+        if self.val_source is not None:
+            self.model.eval()
+            result = evaluate_source(
+                self.model, self.val_source, self.loss_fn, self.metrics, self.dp
+            )
+            self.model.train()
+            h.val_loss.append(result["loss"])
+            for name in self.metrics:
+                h.metrics.setdefault(f"val_{name}", []).append(result[name])
+            if self.early.update(result["loss"], self.model):
+                stop = "early_stopping"
+            h.best_epoch = best_epoch(h)
+        if cfg.tol is not None:
+            best = self.best_train
+            margin = cfg.tol * abs(best) if math.isfinite(best) else 0.0
+            if train_loss < best - margin:
+                self.no_improve = 0
+            else:
+                self.no_improve += 1
+            self.best_train = min(self.best_train, train_loss)
+            if stop is None and self.no_improve >= cfg.n_iter_no_change:
+                stop = "converged"
+        if self.schedule is not None:
+            self.schedule.step()
+        self.epoch += 1
+        self.batch = 0
+        self.epoch_start_state = None
+        for cb in hooks:
+            if cb.on_epoch_end(epoch, h) and stop is None:
+                stop = "callback"
+        if self.dp is not None:  # a callback or Ctrl-C on any rank stops every rank
+            wants_stop, interrupted = self.dp.all_reduce(
+                [float(stop == "callback"), float(interrupt.requested)]
+            )
+            if stop is None and wants_stop:
+                stop = "callback"
+            interrupt.requested = interrupt.requested or interrupted > 0
+        if self.epoch % cfg.checkpoint_every == 0 and self.epoch < cfg.epochs and stop is None:
+            self.save_checkpoint()
+        if stop is None and interrupt.requested:
+            return self._interrupted()
+        return stop
+
+
+def best_epoch(h: History) -> int | None:
+    if not h.val_loss:
+        return None
+    return h.epoch[int(np.argmin(h.val_loss))]
+
+
+def normalise(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def train(
+    model: nn.Module,
+    data: Any,
+    loss: Loss | str | Callable = "squared",
+    config: TrainConfig | None = None,
+    *,
+    penalty: Penalty | None = None,
+    val_data: Any = None,
+    metrics: MetricSpec | None = None,
+    callbacks: Sequence[Callback] = (),
+    data_parallel: bool | None = None,
+) -> History:
+    """Train ``model`` in place with minibatch gradient steps; return the :class:`History`.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Moved to the configured device. A ``penalized_parameters()`` method, if present,
+        names the parameters the penalty applies to (default: every parameter with two or
+        more dimensions, i.e. weights, not biases).
+    data :
+        ``(X, y)`` / ``(X, y, sample_weight)`` tensors or arrays, a map-style ``Dataset``,
+        a ``DataLoader``, or a callable returning a fresh iterator of such chunks.
+    loss : str, Loss or callable, default "squared"
+        A name from :data:`torchlinear.losses.LOSSES`, or ``fn(pred, y, w) -> scalar``.
+    config : TrainConfig, optional
+        Defaults to ``TrainConfig()``.
+    penalty : Penalty, optional
+        Elastic-net penalty on the weights (L1 by soft-thresholding after each step).
+    val_data : optional
+        Validation data in any form ``data`` takes (instead of ``val_split``).
+    metrics : list of str or dict of str to callable, optional
+        Built-ins ``"mse"``, ``"mae"``, ``"accuracy"`` or ``name -> fn(pred, y)`` returning
+        per-sample values; reported for training and validation data each epoch.
+    callbacks : sequence of Callback
+        Extra hooks.
+    data_parallel : bool, optional
+        Train data-parallel across the ranks of a ``torch.distributed`` process group
+        (e.g. launched with ``torchrun``). ``None`` (default): whenever a group of two or
+        more ranks is initialised; ``False``: never. In-memory tensors and datasets are
+        the whole data on every rank, each rank takes its part of every global batch of
+        ``batch_size`` rows (the same permutation from the shared seed), and one
+        all-reduce per step makes every rank take exactly the single-process step; chunk
+        sources and DataLoaders are each rank's own rows (``ceil(batch_size / ranks)``
+        per rank and step for chunk sources). Only rank 0 writes checkpoints or shows
+        progress. See :mod:`torchlinear.distributed`.
+
+    Returns
+    -------
+    History
+        With ``stop_reason`` ``"completed"``, ``"early_stopping"``, ``"converged"``,
+        ``"callback"`` or ``"interrupted"`` (Ctrl-C: the checkpoint is saved and the
+        history returned, not raised).
+
+    Raises
+    ------
+    DivergenceError
+        When the loss becomes NaN/inf or exceeds ``divergence_factor`` times its first value.
+
+    Notes
+    -----
+    * Ctrl-C is caught between batches when training runs in the main thread (a script, a
+      notebook); elsewhere ``KeyboardInterrupt`` propagates as usual, without a checkpoint.
+    * Resuming reproduces an uninterrupted run exactly for tensors, map-style datasets and
+      chunk sources. A ``DataLoader`` you built is resumed at the right batch, but its
+      order is its own sampler's.
+    * For the library's linear models (:class:`~torchlinear.models.LinearModel`, possibly
+      inside :class:`~torchlinear.models.Standardized`) with a built-in loss, the gradient
+      is computed in closed form (:meth:`Loss.value_and_grad`, then one matrix product)
+      instead of through autograd — the same numbers, several times faster on small
+      batches. Any other module, or a custom loss, goes through autograd.
+    * A checkpoint of a run that stopped early (early stopping, convergence, a callback)
+      is final: resuming it returns its history. A run that completed its epochs can be
+      continued by resuming with a larger ``epochs``.
+
+    Examples
+    --------
+    >>> from torchlinear.models import LinearModel
+    >>> g = torch.Generator().manual_seed(0)
+    >>> X = torch.randn(200, 2, generator=g)
+    >>> y = X @ torch.tensor([2.0, -3.4]) + 4.2
+    >>> model = LinearModel(2, seed=0)
+    >>> config = TrainConfig(epochs=20, batch_size=10, lr=0.03, seed=0)
+    >>> history = train(model, (X, y), "squared", config)
+    >>> history.stop_reason, round(history.train_loss[-1], 6)
+    ('completed', 0.0)
+    >>> [round(v, 3) for v in model.coef[0].tolist()], round(float(model.intercept), 3)
+    ([2.0, -3.4], 4.2)
+    """
+    cfg = config if config is not None else TrainConfig()
+    trainer = Trainer(model, data, loss, cfg, penalty, val_data, metrics, callbacks, data_parallel)
+    if trainer.resumed and (
+        trainer.epoch >= cfg.epochs or trainer.history.stop_reason in FINAL_STOPS
+    ):  # the checkpoint is of a finished run: nothing left to do
+        return trainer.history
+    trainer.history.stop_reason = None
+    return trainer.run()

@@ -1,0 +1,81 @@
+"""Per-sample metrics and their running means over an epoch."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import torch
+
+
+def mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return (pred.reshape(target.shape) - target) ** 2
+
+
+def mae(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return (pred.reshape(target.shape) - target).abs()
+
+
+def accuracy(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return (pred.argmax(dim=-1) == target).to(torch.float64)
+
+
+METRICS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "mse": mse,
+    "mae": mae,
+    "accuracy": accuracy,
+}
+"""Built-in metrics: each maps ``(prediction, target)`` to per-sample values, averaged."""
+
+MetricSpec = Mapping[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] | Sequence[str]
+
+
+def resolve_metrics(metrics: MetricSpec | None) -> dict[str, Callable]:
+    if metrics is None:
+        return {}
+    if isinstance(metrics, Mapping):
+        return dict(metrics)
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    out = {}
+    for name in metrics:
+        if name not in METRICS:
+            raise ValueError(f"metric must be one of {sorted(METRICS)}, got {name!r}")
+        out[name] = METRICS[name]
+    return out
+
+
+class Meter:
+    """Row-weighted running means of the loss and the metrics (sums kept on the device)."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.names = list(names)
+        self.reset()
+
+    def reset(self) -> None:
+        self.rows = 0
+        self.loss_sum = 0.0
+        self.metric_sums: dict[str, Any] = dict.fromkeys(self.names, 0.0)
+
+    def add_metrics(self, metrics: Mapping[str, Callable], pred, target, n: int) -> None:
+        with torch.no_grad():
+            for name, fn in metrics.items():
+                value = fn(pred, target)
+                value = value * n if value.ndim == 0 else value.sum()
+                self.metric_sums[name] = self.metric_sums[name] + value
+
+    def means(self) -> tuple[float, dict[str, float]]:
+        rows = max(self.rows, 1)
+        return self.loss_sum / rows, {k: float(v) / rows for k, v in self.metric_sums.items()}
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "loss_sum": self.loss_sum,
+            "metric_sums": {k: float(v) for k, v in self.metric_sums.items()},
+        }
+
+    def load(self, state: Mapping[str, Any]) -> None:
+        self.rows = int(state["rows"])
+        self.loss_sum = float(state["loss_sum"])
+        self.metric_sums = {k: float(state["metric_sums"].get(k, 0.0)) for k in self.names}
