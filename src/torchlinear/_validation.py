@@ -284,7 +284,8 @@ def check_output_dir(name: str, path: str | os.PathLike[str]) -> Path:
     if not ancestor.is_dir():
         raise ParameterError(
             name,
-            "{param} {path!r} is not writable ({ancestor!r} is a file); choose another folder",
+            "{param} {path!r} cannot be created: {ancestor!r} is a file, not a folder; "
+            "choose another folder",
             path=str(path),
             ancestor=str(ancestor),
         )

@@ -32,6 +32,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from torchlinear._validation import ParameterError, check_output_dir
+
 __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
@@ -92,7 +94,9 @@ def _umask() -> int:
 def ensure_writable_dir(path: str | os.PathLike[str], name: str = "out") -> Path:
     """Create ``path`` (and parents) if needed and check that files can be written in it.
 
-    Raises ``ValueError`` naming ``name`` when ``path`` is a file or is not writable.
+    Raises :class:`~torchlinear._validation.ParameterError` naming ``name`` when ``path`` is
+    a file or is not writable (:func:`torchlinear._validation.check_output_dir` checks the
+    same before any work starts, creating nothing).
 
     Examples
     --------
@@ -100,16 +104,17 @@ def ensure_writable_dir(path: str | os.PathLike[str], name: str = "out") -> Path
     >>> ensure_writable_dir(tempfile.mkdtemp()).is_dir()
     True
     """
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"{name} {str(path)!r} is a file, not a folder; choose a folder path")
+    path = check_output_dir(name, path)
     try:
         path.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=path):
             pass
     except OSError as exc:
-        raise ValueError(
-            f"{name} {str(path)!r} is not writable ({exc.strerror}); choose another folder"
+        raise ParameterError(
+            name,
+            "{param} {path!r} is not writable ({reason}); choose another folder",
+            path=str(path),
+            reason=exc.strerror or exc,
         ) from exc
     return path
 

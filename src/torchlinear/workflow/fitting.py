@@ -6,7 +6,6 @@ import contextlib
 import dataclasses
 import os
 import shutil
-import tempfile
 import time
 import warnings
 from collections.abc import Sequence
@@ -18,6 +17,7 @@ from torchlinear._validation import (
     check_fraction,
     check_nonnegative_float,
     check_nonnegative_int,
+    check_output_dir,
     check_positive_float,
     check_positive_int,
     resolve_device,
@@ -167,32 +167,6 @@ def check_options(**kw: Any) -> Options:
         stream=kw["stream"],
         memory_limit=check_positive_int("memory_limit", kw["memory_limit"]),
     )
-
-
-def check_out_dir(out: str | os.PathLike[str]) -> Path:
-    """Check that ``out`` can be created or written, without creating it."""
-    path = Path(out)
-    if path.exists():
-        if not path.is_dir():
-            raise ValueError(f"out {str(path)!r} is a file, not a folder; choose a folder path")
-        probe = path
-    else:
-        probe = path.parent
-        while not probe.exists() and probe != probe.parent:
-            probe = probe.parent
-        if not probe.is_dir():
-            raise ValueError(
-                f"out {str(path)!r} cannot be created: {str(probe)!r} is a file, not a folder; "
-                "choose another folder"
-            )
-    try:
-        with tempfile.TemporaryFile(dir=probe):
-            pass
-    except OSError as exc:
-        raise ValueError(
-            f"out {str(path)!r} is not writable ({exc.strerror or exc}); choose another folder"
-        ) from None
-    return path
 
 
 def fit(
@@ -354,7 +328,7 @@ def fit(
         stream=stream,
         memory_limit=memory_limit,
     )
-    out_dir = check_out_dir(out)
+    out_dir = check_output_dir("out", out)
     owns_group = join_group(opts.device)
     try:
         return fit_opened(data, opts, out_dir, start, delimiter, batch_rows, download, callbacks)
