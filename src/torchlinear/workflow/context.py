@@ -35,11 +35,8 @@ from torchlinear.workflow.metrics import (
     score_chunks,
 )
 from torchlinear.workflow.settings import (
-    LINEAR_EPOCHS,
-    MLP_EPOCHS,
     SAMPLE_BYTES,
     SAMPLE_ROWS,
-    SOFTMAX_EPOCHS,
     Options,
     Outcome,
     Plan,
@@ -354,9 +351,12 @@ class FitContext:
         return score_chunks(est, self.plan.task, row_chunks(X, np.asarray(y)))
 
     def _estimator(self, n_rows: int) -> Any:
-        """The estimator this fit's plan calls for, with the command's settings."""
+        """The estimator this fit's plan calls for: the command's settings, and for what the
+        command leaves unset the estimator's own defaults (one definition of each)."""
         plan, opts = self.plan, self.opts
-        common = {
+        given = {
+            "alpha": opts.alpha,
+            "max_iter": plan.epochs,
             "lr": opts.lr,
             "batch_size": opts.batch_size,
             "random_state": opts.seed,
@@ -364,46 +364,19 @@ class FitContext:
             "progress": opts.progress,
         }
         if plan.route == "softmax-lbfgs":
-            return SoftmaxRegression(
-                alpha=1e-4 if opts.alpha is None else opts.alpha,
-                solver="lbfgs",
-                max_iter=plan.epochs,
-                device=str(self.device),
-                random_state=opts.seed,
-            )
+            return _build(SoftmaxRegression, given, solver="lbfgs")
         optimizer = plan.optimizer
         assert optimizer is not None
         if plan.route == "mlp":
-            cls = MLPClassifier if plan.task == "classification" else MLPRegressor
-            regression = plan.task == "regression"
-            extra = {"loss": plan.loss, "delta": opts.delta} if regression else {}
-            return cls(
-                hidden=opts.hidden,
-                alpha=opts.alpha or 0.0,
-                l1_ratio=opts.l1_ratio,
-                solver=optimizer,
-                max_iter=plan.epochs or MLP_EPOCHS,
-                **common,
-                **extra,
-            )
+            if plan.task == "classification":
+                return _build(MLPClassifier, given, hidden=opts.hidden, l1_ratio=opts.l1_ratio,
+                              solver=optimizer)  # fmt: skip
+            return _build(MLPRegressor, given, hidden=opts.hidden, l1_ratio=opts.l1_ratio,
+                          solver=optimizer, loss=plan.loss, delta=opts.delta)  # fmt: skip
         if plan.route == "linear":
-            return LinearRegression(
-                alpha=opts.alpha or 0.0,
-                loss=plan.loss,
-                l1_ratio=opts.l1_ratio,
-                delta=opts.delta,
-                solver=optimizer,
-                max_iter=plan.epochs or LINEAR_EPOCHS[optimizer],
-                tol=1e-6,
-                **common,
-            )
-        return SoftmaxRegression(
-            alpha=1e-4 if opts.alpha is None else opts.alpha,
-            solver=optimizer,
-            max_iter=plan.epochs or SOFTMAX_EPOCHS,
-            tol=1e-6,
-            **common,
-        )
+            return _build(LinearRegression, given, loss=plan.loss, l1_ratio=opts.l1_ratio,
+                          delta=opts.delta, solver=optimizer)  # fmt: skip
+        return _build(SoftmaxRegression, given, solver=optimizer)
 
     def _options(self, val_data: Any) -> FitOptions:
         metrics = ["mse", "mae"] if self.plan.task == "regression" else None
@@ -497,6 +470,11 @@ class FitContext:
             config=self._config_of(est),
             scaler=getattr(est, "standardizer_", None),
         )
+
+
+def _build(cls: type, given: dict[str, Any], **settings: Any) -> Any:
+    """``cls`` with ``settings`` and the ``given`` values that are not None."""
+    return cls(**{k: v for k, v in given.items() if v is not None}, **settings)
 
 
 def subsample(X: np.ndarray, y: Any, limit: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
