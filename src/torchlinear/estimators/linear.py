@@ -83,7 +83,8 @@ from torchlinear.estimators._gradient import (
     fit_gradient,
     fit_gradient_chunks,
 )
-from torchlinear.exact import GramStats, LstsqSolution, TSQRStats, lstsq
+from torchlinear.exact import GramStats, LstsqSolution, TSQRStats, gram_pass, lstsq
+from torchlinear.exact.coordinate_descent import enet_path
 from torchlinear.exact.driver import LOCAL, Combine, SmallData, solve_exact, solve_statistics
 from torchlinear.stats import OLSSummary, ols_summary
 
@@ -91,7 +92,7 @@ __all__ = ["LinearRegression"]
 
 EXACT_SOLVERS = ("cholesky", "qr", "svd")
 GRADIENT_SOLVERS = ("sgd", "adam", "lbfgs")
-SOLVERS = ("auto", *EXACT_SOLVERS, *GRADIENT_SOLVERS)
+SOLVERS = ("auto", *EXACT_SOLVERS, "cd", *GRADIENT_SOLVERS)
 LOSSES = ("squared", "l1", "huber")
 _DEFAULT_EPOCHS = {"sgd": 100, "adam": 100, "lbfgs": 30}
 
@@ -225,8 +226,16 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
             raise ValueError(
                 "solver='lbfgs' cannot handle an L1 penalty (l1_ratio > 0); use 'sgd' or 'adam'"
             )
+        penalized = self.loss == "squared" and l1_ratio > 0 and alpha > 0
+        if self.solver == "cd" and not penalized:
+            raise ValueError(
+                "solver='cd' (exact coordinate descent) solves the squared loss with an L1 "
+                f"penalty (alpha > 0, l1_ratio > 0); got loss={self.loss!r}, "
+                f"alpha={self.alpha!r}, l1_ratio={self.l1_ratio!r}"
+            )
         exact = self.solver in EXACT_SOLVERS or (self.solver == "auto" and exact_problem)
-        if exact:
+        cd = self.solver == "cd" or (self.solver == "auto" and penalized)
+        if exact or cd:
             optimizer = None
         elif self.solver in GRADIENT_SOLVERS:
             optimizer = self.solver
@@ -235,6 +244,7 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
             optimizer = "lbfgs" if smooth else "adam"
         return {
             "exact": exact,
+            "cd": cd,
             "optimizer": optimizer,
             "alpha": alpha,
             "l1_ratio": l1_ratio,
@@ -316,7 +326,7 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         params = self._check_params()
         with single_threaded():
             # the exact solvers detect NaN/inf from their statistics, without a separate pass
-            X_t = self._validate_X(X, reset=True, finite=not params["exact"])
+            X_t = self._validate_X(X, reset=True, finite=not (params["exact"] or params["cd"]))
             Y, single, target_names = self._validate_y(y, X_t.shape[0])
             w = check_sample_weight(sample_weight, X_t.shape[0])
         options = options or FitOptions()
@@ -341,7 +351,10 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
             )
             self._store_solution(sol)
         else:
-            self._fit_gradient(X_t, Y, w, params, options)
+            if params["cd"]:
+                self._fit_coordinate_descent(X_t, Y, w, params)
+            else:
+                self._fit_gradient(X_t, Y, w, params, options)
         return self
 
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> LinearRegression:
@@ -514,6 +527,46 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         self.rank_ = int(sol.rank)
         self.n_iter_ = int(sol.n_passes)
         self.solution_: LstsqSolution | None = sol
+        for stale in ("history_", "train_config_"):
+            if hasattr(self, stale):
+                delattr(self, stale)
+
+    def _fit_coordinate_descent(
+        self, X: torch.Tensor, Y: torch.Tensor, w: torch.Tensor | None, params: dict[str, Any]
+    ) -> None:
+        """The exact elastic net from the statistics (:mod:`torchlinear.exact.coordinate_descent`).
+
+        This estimator's penalty is on the *sum* of the weighted squared losses, so
+        scikit-learn's ``ElasticNet(alpha=alpha / sum(w))`` minimises the same objective.
+        """
+        if Y.shape[1] != 1:
+            raise ValueError(
+                f"an L1 penalty with {Y.shape[1]} targets: fit one target at a time, or use "
+                "solver='sgd' or 'adam'"
+            )
+        stats = gram_pass(X, Y, w, device=self._compute_device(X))
+        if not all(bool(torch.isfinite(t).all()) for t in (stats.xtx, stats.xty, stats.yty)):
+            _assert_finite("X", X)
+            _assert_finite("y", Y)
+        total = float(stats.weight_sum)
+        path = enet_path(
+            stats,
+            [params["alpha"] / total],
+            params["l1_ratio"],
+            fit_intercept=bool(self.fit_intercept),
+            max_iter=params["max_iter"] or 1000,
+        )
+        coef, intercept = path.coefs[0], float(path.intercepts[0])
+        self.coef_ = coef.copy() if self._single else coef[None, :].copy()
+        self.intercept_ = intercept if self._single else np.array([intercept])
+        self.solver_ = "cd"
+        self.cond_ = math.nan
+        if hasattr(self, "rank_"):
+            del self.rank_
+        self.n_iter_ = int(path.n_iters[0])
+        self.converged_ = bool(path.converged[0])
+        self.dual_gap_ = float(path.dual_gaps[0])
+        self.solution_ = None
         for stale in ("history_", "train_config_"):
             if hasattr(self, stale):
                 delattr(self, stale)
