@@ -27,6 +27,8 @@ _LAZY = {
     "SoftmaxRegression": "torchlinear.estimators.softmax",
     "MLPRegressor": "torchlinear.estimators.mlp",
     "MLPClassifier": "torchlinear.estimators.mlp",
+    "QuantileRegressor": "torchlinear.estimators.robust",
+    "HuberRegressor": "torchlinear.estimators.robust",
 }
 
 __all__ = ["__version__", "synthetic_regression", *_LAZY]
