@@ -65,7 +65,7 @@ import scipy.optimize
 import scipy.sparse
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from torchlinear.estimators._base import EstimatorInputMixin
 
@@ -570,7 +570,9 @@ class QuantileRegressor(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         _check_quantile(self.quantile)
         _check_alpha(self.alpha)
         if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed, but y is None")
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None"
+            )
         X_np = _validated_numpy(self, X, reset=True)
         y_np = _target_numpy(y, len(X_np))
         coef, intercept, info = fit_lad(
@@ -613,7 +615,7 @@ def _target_numpy(y: Any, n: int) -> np.ndarray:
     if y.dtype == object:
         y = y.astype(np.float64)
     if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
+        y = column_or_1d(y, warn=True)
     if y.ndim != 1:
         raise ValueError(f"y must have shape (n,) or (n, 1), got {y.shape}")
     if len(y) != n:
@@ -759,7 +761,9 @@ class HuberRegressor(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         """
         epsilon, alpha, max_iter, tol = self._check_params()
         if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed, but y is None")
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None"
+            )
         X_np = _validated_numpy(self, X, reset=True)
         y_np = _target_numpy(y, len(X_np))
         X_np, y_np, s = _as_arrays(X_np, y_np, sample_weight)
