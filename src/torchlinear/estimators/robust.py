@@ -419,9 +419,9 @@ def fit_quantile_gradient(
     r"""Approximate quantile regression by minibatch gradient descent, for data that does
     not fit in memory. Always warns: the answer is *not* the LP optimum.
 
-    Runs Adam with a step size decaying as :math:`1/\sqrt{t}` on the objective of
-    :func:`fit_lad` (the pinball loss's subgradient plus the L1 penalty's, on the
-    standardized scale of each batch stream's first pass). Use :func:`fit_lad` whenever
+    Runs Adam with a step size decaying as :math:`1/\sqrt{t}` over the epochs on the
+    objective of :func:`fit_lad` (subgradients of the pinball loss and the L1 penalty).
+    Use :func:`fit_lad` whenever
     the data fits in memory.
 
     Parameters
@@ -482,10 +482,10 @@ def fit_quantile_gradient(
             optimizer.zero_grad()
             value.backward()
             optimizer.step()
-            schedule.step()
-            total += float(loss) * float(sb.sum())
+            total += float(loss.detach()) * float(sb.sum())
             weight += float(sb.sum())
-        objective = total / max(weight, 1e-300) + alpha * float(w.abs().sum())
+        schedule.step()
+        objective = total / max(weight, 1e-300) + alpha * float(w.detach().abs().sum())
     warnings.warn(
         "quantile regression by minibatch gradient descent is approximate: its objective "
         f"({objective:.6g}) is above the exact LP optimum by an unknown amount; use "
