@@ -66,6 +66,7 @@ import scipy.sparse
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, column_or_1d
+from threadpoolctl import threadpool_limits
 
 from torchlinear.estimators._base import EstimatorInputMixin
 
@@ -389,10 +390,12 @@ def fit_lad(
     p = A.shape[1]
     info: dict[str, Any] = {"solver": solver}
     if solver == "ipm":
-        guess, ipm_iter = _interior_point(A, y2, s2, q)
-        keep = np.zeros(len(A), dtype=bool)
-        keep[n_rows:] = True
-        beta, lp_iter, rounds = _exact_from_guess(A, y2, s2, q, guess, keep)
+        # p x p products: one BLAS thread is fastest (idle threads spin on a busy machine)
+        with threadpool_limits(limits=1):
+            guess, ipm_iter = _interior_point(A, y2, s2, q)
+            keep = np.zeros(len(A), dtype=bool)
+            keep[n_rows:] = True
+            beta, lp_iter, rounds = _exact_from_guess(A, y2, s2, q, guess, keep)
         info.update(n_iter=ipm_iter + lp_iter, rounds=rounds)
     else:
         result = _highs(A, y2, s2, q, method=solver, options=solver_params)
