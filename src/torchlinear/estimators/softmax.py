@@ -106,8 +106,9 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
     alpha : float, default 1e-4
         L2 penalty :math:`\tfrac{\alpha}{2}\|W\|^2` added to the *mean* loss;
         ``alpha = 1 / (C * n)`` reproduces scikit-learn's ``LogisticRegression(C=C)``.
-        ``0`` is the textbook's unpenalised model (its minimum may lie at infinity when the
-        classes are separable; L-BFGS then stops at ``max_iter`` with a warning).
+        ``0`` is the textbook's unpenalised model (its infimum lies at infinity when the
+        classes are separable: the solver then stops where the gradient has fallen below
+        ``tol``, with large coefficients, or warns at ``max_iter``).
     fit_intercept : bool, default True
         Learn a per-class intercept (never penalised).
     solver : {"auto", "lbfgs", "sgd", "adam"}, default "auto"
