@@ -365,7 +365,7 @@ def test_default_fit_on_raw_data_converges_and_matches_sklearn(dataset, C):
 
 def test_lbfgs_warns_when_and_only_when_the_gradient_criterion_is_unmet(digits):
     X, y = digits[0][:400], digits[1][:400]
-    with pytest.warns(ConvergenceWarning, match=r"largest gradient component is .* > tol 1e-08"):
+    with pytest.warns(ConvergenceWarning, match=r"largest gradient component is .* > tol 1e-06"):
         short = SoftmaxRegression(alpha=1e-3, max_iter=2, device="cpu").fit(X, y)
     assert not short.converged_ and short.n_iter_ == 2
     with warnings.catch_warnings():
