@@ -30,6 +30,8 @@ _LAZY = {
     "ElasticNet": "torchlinear.estimators.penalized",
     "LassoCV": "torchlinear.estimators.penalized",
     "ElasticNetCV": "torchlinear.estimators.penalized",
+    "QuantileRegressor": "torchlinear.estimators.robust",
+    "HuberRegressor": "torchlinear.estimators.robust",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -341,3 +341,47 @@ def test_passes_sklearn_check_estimator():
     failed = {r["check_name"]: str(r["exception"]) for r in results if r["status"] == "failed"}
     assert failed == {}
     assert sum(r["status"] == "passed" for r in results) > 50
+
+
+# ------------------------------------------------------------------ raw data, convergence
+
+
+@pytest.mark.parametrize("dataset", ["wine", "breast_cancer"])
+@pytest.mark.parametrize("C", [1.0, 100.0])
+def test_default_fit_on_raw_data_converges_and_matches_sklearn(dataset, C):
+    from sklearn.datasets import load_breast_cancer, load_wine
+
+    X, y = {"wine": load_wine, "breast_cancer": load_breast_cancer}[dataset](return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning of any kind
+        ours = SoftmaxRegression(alpha=1 / (C * len(y)), device="cpu").fit(X, y)
+    assert ours.converged_ and ours.solver_ == "lbfgs"
+    # Newton's method is indifferent to the features' scales: a trustworthy reference
+    reference = sklearn_fit(X, y, C, solver="newton-cholesky")
+    np.testing.assert_allclose(ours.predict_proba(X), reference.predict_proba(X), atol=1e-6)
+    scale = np.abs(reference.coef_).max()
+    np.testing.assert_allclose(ours.coef_, reference.coef_, atol=1e-5 * scale, rtol=0)
+
+
+def test_lbfgs_warns_when_and_only_when_the_gradient_criterion_is_unmet(digits):
+    X, y = digits[0][:400], digits[1][:400]
+    with pytest.warns(ConvergenceWarning, match=r"largest gradient component is .* > tol 1e-06"):
+        short = SoftmaxRegression(alpha=1e-3, max_iter=2, device="cpu").fit(X, y)
+    assert not short.converged_ and short.n_iter_ == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        full = SoftmaxRegression(alpha=1e-3, device="cpu").fit(X, y)
+    assert full.converged_
+
+
+def test_minibatch_warns_when_max_iter_comes_first_and_not_otherwise():
+    X, y = make_classification(300, 4, n_informative=2, n_redundant=0, random_state=5)
+    with pytest.warns(ConvergenceWarning, match=r"sgd did not converge in 2 epochs"):
+        short = SoftmaxRegression(solver="sgd", max_iter=2, random_state=0, device="cpu")
+        short.fit(X, y)
+    assert not short.converged_ and short.n_iter_ == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        loose = SoftmaxRegression(solver="sgd", tol=0.01, max_iter=200, random_state=0)
+        loose.fit(X, y)
+    assert loose.converged_ and loose.n_iter_ < 200

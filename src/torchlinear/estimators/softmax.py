@@ -106,7 +106,6 @@ PRECISIONS = ("float64", "float32")
 _LBFGS_MAX_BYTES = 1 << 30
 _SMALL_PROBLEM = 1 << 23  # n * d * k below which L-BFGS runs single-threaded
 _DEFAULT_MAX_ITER = {"lbfgs": 1000, "sgd": 20, "adam": 20}
-_DEFAULT_TOL = {"lbfgs": 1e-8, "sgd": 1e-6, "adam": 1e-6}
 
 
 class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
@@ -117,8 +116,9 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
     alpha : float, default 1e-4
         L2 penalty :math:`\tfrac{\alpha}{2}\|W\|^2` added to the *mean* loss;
         ``alpha = 1 / (C * n)`` reproduces scikit-learn's ``LogisticRegression(C=C)``.
-        ``0`` is the textbook's unpenalised model (its minimum may lie at infinity when the
-        classes are separable; L-BFGS then stops at ``max_iter`` with a warning).
+        ``0`` is the textbook's unpenalised model (its infimum lies at infinity when the
+        classes are separable: the solver then stops where the gradient has fallen below
+        ``tol``, with large coefficients, or warns at ``max_iter``).
     fit_intercept : bool, default True
         Learn a per-class intercept (never penalised).
     solver : {"auto", "lbfgs", "sgd", "adam"}, default "auto"
@@ -130,12 +130,11 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
         weigh 1).
     max_iter : int, optional
         L-BFGS iterations (default 1000) or epochs of ``"sgd"``/``"adam"`` (default 20).
-    tol : float, optional
-        Default 1e-8 for L-BFGS, 1e-6 for ``"sgd"``/``"adam"``. L-BFGS stops when every
-        component of the gradient (with respect to the standardized-feature parameters) is
-        at most ``tol`` in absolute value (on small problems, after Newton steps); the
-        minibatch solvers stop when the training loss has not improved by a
-        relative ``tol`` for 5 epochs.
+    tol : float, default 1e-6
+        L-BFGS stops when every component of the gradient (with respect to the
+        standardized-feature parameters) is at most ``tol`` in absolute value (small
+        problems then take Newton steps to a gradient of 1e-10); the minibatch solvers
+        stop when the training loss has not improved by a relative ``tol`` for 5 epochs.
     lr : float, optional
         Learning rate of ``"sgd"``/``"adam"`` (default 0.01 and 0.001).
     batch_size : int, default 256
@@ -206,7 +205,7 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
         solver: str = "auto",
         class_weight: None | str | dict = None,
         max_iter: int | None = None,
-        tol: float | None = None,
+        tol: float = 1e-6,
         lr: float | None = None,
         batch_size: int = 256,
         sampling: str = "uniform",
@@ -242,7 +241,7 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
             raise ValueError(f"fit_intercept must be True or False, got {self.fit_intercept!r}")
         return {
             "alpha": check_nonnegative_float("alpha", self.alpha),
-            "tol": None if self.tol is None else check_nonnegative_float("tol", self.tol),
+            "tol": check_nonnegative_float("tol", self.tol),
             "max_iter": None
             if self.max_iter is None
             else check_positive_int("max_iter", self.max_iter),
@@ -344,8 +343,6 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
         self.solver_ = solver
         self.device_ = device
         max_iter = params["max_iter"] or _DEFAULT_MAX_ITER[solver]
-        if params["tol"] is None:
-            params["tol"] = _DEFAULT_TOL[solver]
         y_t = torch.from_numpy(y_index.astype(np.int64)).to(device)
         # On small problems, starting and synchronising threads costs more than the
         # arithmetic (and threads that spin-wait are ruinous on a busy machine).
@@ -789,13 +786,15 @@ def _recent_improvement(losses: list[float], window: int) -> float:
 
 
 def _newton_polish(objective, hessian, result, tol: float, curve: list[float]):
-    """Newton steps with backtracking from ``result.x`` until the largest gradient component
-    is at most ``tol`` (at most 50 steps); returns ``result`` updated (``nit`` counts the
-    Newton steps too; ``success`` says whether the criterion was met)."""
+    """Newton steps with backtracking from ``result.x`` while they make progress, until the
+    largest gradient component is at most ``min(tol, 1e-10)`` (at most 50 steps: they are
+    cheap, and converge quadratically); returns ``result`` updated (``nit`` counts the
+    Newton steps too; ``success`` says whether the criterion, ``tol``, was met)."""
     theta = result.x.copy()
     f, g = objective(theta)
     steps = 0
-    while (steps == 0 or np.max(np.abs(g), initial=0.0) > tol) and steps < 50:
+    goal = min(tol, 1e-10)
+    while (steps == 0 or np.max(np.abs(g), initial=0.0) > goal) and steps < 50:
         H = hessian(theta)
         H[np.diag_indices_from(H)] += 1e-13 * max(1.0, float(np.abs(np.diag(H)).max()))
         try:
