@@ -138,5 +138,5 @@ def test_check_output_dir(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(ParameterError, match=r"out '.*file' is a file, not a folder"):
         check_output_dir("out", tmp_path / "file")
-    with pytest.raises(ParameterError, match=r"cannot be created: '.*file' is a file, not a folder"):
+    with pytest.raises(ParameterError, match=r"cannot be created: '.*file' is a file, not a"):
         check_output_dir("out", tmp_path / "file" / "below")

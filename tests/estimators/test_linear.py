@@ -291,3 +291,37 @@ def test_fewer_rows_than_parameters_gives_min_norm_with_warning():
     np.testing.assert_allclose(m.coef_, w, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(m.predict(X), y, rtol=1e-9)
     assert LinearRegression(alpha=1.0).fit(X, y).rank_ == 10  # ridge: unique, no warning
+
+
+@pytest.mark.parametrize("l1_ratio", [1.0, 0.5])
+def test_l1_penalty_is_the_exact_elastic_net(l1_ratio):
+    """alpha on the sum of squares = scikit-learn's ElasticNet(alpha / sum(w))."""
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import ElasticNet
+
+    X, y = load_diabetes(return_X_y=True)
+    w = np.random.default_rng(1).uniform(0.5, 2.0, len(y))
+    model = LinearRegression(alpha=30.0, l1_ratio=l1_ratio).fit(X, y, sample_weight=w)
+    reference = ElasticNet(alpha=30.0 / w.sum(), l1_ratio=l1_ratio, tol=1e-12, max_iter=100_000)
+    reference.fit(X, y, sample_weight=w)
+    assert model.solver_ == "cd" and model.converged_
+    np.testing.assert_allclose(model.coef_, reference.coef_, rtol=1e-6, atol=1e-9)
+    np.testing.assert_array_equal(model.coef_ == 0, reference.coef_ == 0)
+    assert model.intercept_ == pytest.approx(reference.intercept_, rel=1e-9)
+
+
+def test_absolute_loss_reaches_the_linear_programs_optimum():
+    from scipy.optimize import linprog
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)
+    model = LinearRegression(loss="l1").fit(X, y)
+    n, d = X.shape
+    # min sum(u + v) s.t. X w + b + u - v = y, u, v >= 0: least absolute deviations as an LP
+    c = np.r_[np.zeros(2 * d + 2), np.ones(2 * n)]
+    A = np.c_[X, -X, np.ones(n), -np.ones(n), np.eye(n), -np.eye(n)]
+    lp = linprog(c, A_eq=A, b_eq=y, bounds=(0, None), method="highs")
+    objective = np.abs(y - X @ model.coef_ - model.intercept_).sum()
+    assert model.solver_ == "lad"
+    assert objective == pytest.approx(lp.fun, rel=1e-8)
+    assert model.score(X, y) > 0.5

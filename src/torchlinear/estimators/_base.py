@@ -76,6 +76,10 @@ class EstimatorInputMixin(StatefulMixin):
             )
         return X_t
 
+    def _validate_X_numpy(self, X: Any, *, reset: bool) -> np.ndarray:
+        """:meth:`_validate_X` on the CPU, as a float64 NumPy array."""
+        return self._validate_X(X, reset=reset, device="cpu").to(torch.float64).numpy()
+
     def _use_names(self, feature_names: Sequence[str] | None) -> None:
         """Record column names given beside ``X`` (arrays carry none)."""
         if feature_names is None:

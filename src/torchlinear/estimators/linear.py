@@ -83,6 +83,7 @@ from torchlinear.estimators._gradient import (
     fit_gradient,
     fit_gradient_chunks,
 )
+from torchlinear.estimators.robust import fit_lad
 from torchlinear.exact import GramStats, LstsqSolution, TSQRStats, gram_pass, lstsq
 from torchlinear.exact.coordinate_descent import enet_path
 from torchlinear.exact.driver import LOCAL, Combine, SmallData, solve_exact, solve_statistics
@@ -235,7 +236,9 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
             )
         exact = self.solver in EXACT_SOLVERS or (self.solver == "auto" and exact_problem)
         cd = self.solver == "cd" or (self.solver == "auto" and penalized)
-        if exact or cd:
+        # least absolute deviations with at most an L1 penalty: a linear program, solved exactly
+        lad = self.solver == "auto" and self.loss == "l1" and (alpha == 0 or l1_ratio == 1)
+        if exact or cd or lad:
             optimizer = None
         elif self.solver in GRADIENT_SOLVERS:
             optimizer = self.solver
@@ -245,6 +248,7 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         return {
             "exact": exact,
             "cd": cd,
+            "lad": lad,
             "optimizer": optimizer,
             "alpha": alpha,
             "l1_ratio": l1_ratio,
@@ -353,6 +357,8 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         else:
             if params["cd"]:
                 self._fit_coordinate_descent(X_t, Y, w, params)
+            elif params["lad"]:
+                self._fit_lad(X_t, Y, w, params)
             else:
                 self._fit_gradient(X_t, Y, w, params, options)
         return self
@@ -527,6 +533,42 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         self.rank_ = int(sol.rank)
         self.n_iter_ = int(sol.n_passes)
         self.solution_: LstsqSolution | None = sol
+        for stale in ("history_", "train_config_"):
+            if hasattr(self, stale):
+                delattr(self, stale)
+
+    def _fit_lad(
+        self, X: torch.Tensor, Y: torch.Tensor, w: torch.Tensor | None, params: dict[str, Any]
+    ) -> None:
+        """Least absolute deviations solved to the LP optimum (:func:`fit_lad`).
+
+        Dividing this estimator's objective by twice the weight sum gives the quantile loss
+        at 0.5 (half the absolute residual) plus ``alpha * l1_ratio / (2 sum(w))`` times the
+        L1 norm: scikit-learn's ``QuantileRegressor`` objective.
+        """
+        if Y.shape[1] != 1:
+            raise ValueError(
+                f"loss='l1' with {Y.shape[1]} targets: fit one target at a time, or use "
+                "solver='sgd' or 'adam'"
+            )
+        total = float(X.shape[0]) if w is None else float(w.sum())
+        coef, intercept, info = fit_lad(
+            X.detach().cpu().to(torch.float64).numpy(),
+            Y[:, 0].detach().cpu().to(torch.float64).numpy(),
+            sample_weight=None if w is None else w.cpu().numpy(),
+            quantile=0.5,
+            alpha=params["alpha"] * params["l1_ratio"] / (2 * total),
+            fit_intercept=bool(self.fit_intercept),
+        )
+        self.coef_ = np.asarray(coef, dtype=np.float64) if self._single else np.atleast_2d(coef)
+        self.intercept_ = float(intercept) if self._single else np.array([float(intercept)])
+        self.solver_ = "lad"
+        self.cond_ = math.nan
+        if hasattr(self, "rank_"):
+            del self.rank_
+        self.n_iter_ = int(info.get("n_iter", 0))
+        self.converged_ = True
+        self.solution_ = None
         for stale in ("history_", "train_config_"):
             if hasattr(self, stale):
                 delattr(self, stale)

@@ -576,7 +576,7 @@ class QuantileRegressor(EstimatorInputMixin, RegressorMixin, BaseEstimator):
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None"
             )
-        X_np = _validated_numpy(self, X, reset=True)
+        X_np = self._validate_X_numpy(X, reset=True)
         y_np = _target_numpy(y, len(X_np))
         coef, intercept, info = fit_lad(
             X_np,
@@ -596,19 +596,12 @@ class QuantileRegressor(EstimatorInputMixin, RegressorMixin, BaseEstimator):
     def predict(self, X: Any) -> np.ndarray:
         """Predicted ``quantile`` of ``y`` for each row, shape (n,)."""
         check_is_fitted(self, "coef_")
-        return _validated_numpy(self, X, reset=False) @ self.coef_ + self.intercept_
+        return self._validate_X_numpy(X, reset=False) @ self.coef_ + self.intercept_
 
     def __sklearn_tags__(self):  # noqa: D105
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
-
-
-def _validated_numpy(est: EstimatorInputMixin, X: Any, *, reset: bool) -> np.ndarray:
-    import torch
-
-    X_t = est._validate_X(X, reset=reset, device="cpu")
-    return X_t.to(torch.float64).numpy()
 
 
 def _target_numpy(y: Any, n: int) -> np.ndarray:
@@ -767,7 +760,7 @@ class HuberRegressor(EstimatorInputMixin, RegressorMixin, BaseEstimator):
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None"
             )
-        X_np = _validated_numpy(self, X, reset=True)
+        X_np = self._validate_X_numpy(X, reset=True)
         y_np = _target_numpy(y, len(X_np))
         X_np, y_np, s = _as_arrays(X_np, y_np, sample_weight)
         d = X_np.shape[1]
@@ -815,7 +808,7 @@ class HuberRegressor(EstimatorInputMixin, RegressorMixin, BaseEstimator):
     def predict(self, X: Any) -> np.ndarray:
         """Predictions ``X @ coef_ + intercept_``, shape (n,)."""
         check_is_fitted(self, "coef_")
-        return _validated_numpy(self, X, reset=False) @ self.coef_ + self.intercept_
+        return self._validate_X_numpy(X, reset=False) @ self.coef_ + self.intercept_
 
     def __sklearn_tags__(self):  # noqa: D105
         tags = super().__sklearn_tags__()

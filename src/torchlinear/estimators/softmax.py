@@ -412,8 +412,6 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
         solver = "adam" if self.solver in ("auto", "lbfgs") else self.solver
         device = resolve_device(self.device)
         max_iter = params["max_iter"] or _DEFAULT_MAX_ITER[solver]
-        if params["tol"] is None:
-            params["tol"] = _DEFAULT_TOL[solver]
         config = self._minibatch_config(params, max_iter, solver, device, options)
         fit = fit_gradient_chunks(
             chunks,

@@ -108,6 +108,13 @@ def plan_route(opts: Options, task: str, streamed: bool) -> Plan:
         if solver == "auto":
             smooth = loss in ("squared", "huber") and (opts.l1_ratio == 0 or alpha == 0)
             optimizer = "lbfgs" if smooth and not streamed else "adam"
+            # in memory, an L1 penalty on least squares (coordinate descent) and least
+            # absolute deviations (a linear program) are solved exactly by the estimator
+            l1_exact = (loss == "squared" and opts.l1_ratio > 0 and alpha > 0) or (
+                loss == "l1" and (alpha == 0 or opts.l1_ratio == 1)
+            )
+            if l1_exact and not streamed:
+                optimizer = "auto"
         return Plan(task, model, loss, "linear", optimizer, opts.epochs)
     if model == "softmax":
         if solver in ("auto", "lbfgs") and not streamed:
