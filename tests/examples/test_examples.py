@@ -327,10 +327,35 @@ def test_readme_lists_every_example() -> None:
 
 def test_chinese_notebooks_use_the_textbooks_terms() -> None:
     # 迭代周期 for epoch and 未规范化的预测 for logits, as the textbook writes them.
-    zh = [path for path in EXAMPLES if path.parent.name == "zh"]
-    assert zh, "expected the Chinese notebooks in examples/zh"
-    for path in zh:
+    chinese = [path for path in EXAMPLES if path.parent.name in ("zh", "exercises")]
+    assert {path.parent.name for path in chinese} == {"zh", "exercises"}, (
+        "expected the Chinese notebooks in examples/zh and the exercises in examples/exercises"
+    )
+    for path in chinese:
         text = path.read_text(encoding="utf-8")
         assert "《动手学深度学习》" in text, f"{path.name} should name the textbook"
-        for wrong in ("对数几率", "轮次", "每轮", "教科书"):
+        for wrong in ("对数几率", "轮", "教科书"):
             assert wrong not in text, f"{path.name} says {wrong!r}; use the textbook's term"
+
+
+def test_exercises_have_a_hint_an_answer_and_a_check() -> None:
+    jupytext = pytest.importorskip("jupytext")
+    exercises = [path for path in EXAMPLES if path.parent.name == "exercises"]
+    found = 0
+    for path in exercises:
+        cells = jupytext.read(path).cells
+        for i, cell in enumerate(cells):
+            if cell.cell_type != "markdown" or not cell.source.startswith("## 练习"):
+                continue
+            found += 1
+            title = cell.source.splitlines()[0]
+            assert "<summary>提示</summary>" in cell.source, f"{path.name} {title}: no hint"
+            assert "<summary>解答</summary>" in cell.source, f"{path.name} {title}: no answer"
+            following = []
+            for later in cells[i + 1 :]:
+                if later.cell_type == "markdown" and later.source.startswith("## "):
+                    break
+                following.append(later)
+            code = "\n".join(c.source for c in following if c.cell_type == "code")
+            assert "assert " in code, f"{path.name} {title}: the answer is not checked by code"
+    assert found >= 6, f"expected at least 6 exercises in examples/exercises, found {found}"
