@@ -95,8 +95,11 @@ def main() -> None:
                 returncode = code if isinstance(code, int) else (0 if code is None else 1)
                 if code not in (None, 0) and not isinstance(code, int):
                     print(code, file=err)
-            except BaseException:  # noqa: BLE001  (reported like an uncaught exception)
-                traceback.print_exc(file=err)
+            except BaseException as error:  # reported as a plain run reports it
+                tb = error.__traceback__
+                while tb is not None and tb.tb_frame.f_code.co_filename != str(script):
+                    tb = tb.tb_next  # start at the script's own frame, not at runpy's
+                traceback.print_exception(type(error), error, tb or error.__traceback__, file=err)
                 returncode = 1
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
             sys.stdout.flush()
