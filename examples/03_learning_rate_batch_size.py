@@ -223,6 +223,29 @@ for name, (lr, steps) in settings.items():
     save(fig, name)
 
 # %% [markdown]
+# In Jupyter with `ipywidgets` installed (the `notebook` extra), the next cell gives two
+# sliders, for the learning rate and the small batch size, and redraws the picture as you
+# drag them; elsewhere it does nothing, and the two pictures above are the static version.
+
+# %%
+try:
+    import ipywidgets
+except ImportError:
+    ipywidgets = None
+if ipywidgets is not None and "ipykernel" in sys.modules:
+    from IPython.display import display
+
+    def redraw(lr, batch_size, steps):
+        display(loss_contours(Xd, yd, lr=lr, batch_sizes=(batch_size, 256), steps=steps))
+
+    ipywidgets.interact(
+        redraw,
+        lr=ipywidgets.FloatLogSlider(value=0.03, base=10, min=-3, max=0.3, step=0.1),
+        batch_size=ipywidgets.IntSlider(value=10, min=1, max=256),
+        steps=ipywidgets.IntSlider(value=100, min=5, max=300, step=5),
+    )
+
+# %% [markdown]
 # ## The batch size
 #
 # Same learning rate (0.03), same number of epochs, batch sizes 1, 10, 100 and 1000 (the

@@ -290,7 +290,7 @@ def test_example_runs_and_writes_figures(
         assert "替身数据" in run.stdout, f"{path.name} did not announce its stand-in data"
 
 
-def test_examples_parse_as_notebooks() -> None:
+def test_examples_parse_as_notebooks(tmp_path: Path) -> None:
     # The same conversion as `jupytext --to notebook --output - examples/X.py`, in process.
     jupytext = pytest.importorskip("jupytext")
     for path in EXAMPLES:
@@ -304,12 +304,14 @@ def test_examples_parse_as_notebooks() -> None:
         assert kinds.count("code") >= 2 and "markdown" in kinds[1:], (
             f"{path.name}: expected several code cells with explanations between them"
         )
-    # And once through the command line, as a learner would convert a file.
+    # And once through the command line, as a learner would convert a file (jupytext signs
+    # the notebook it writes: its Jupyter data files go to tmp_path, not the user's home).
     result = subprocess.run(
         [sys.executable, "-m", "jupytext", "--to", "notebook", "--output", "-", str(EXAMPLES[0])],
         capture_output=True,
         text=True,
         timeout=120,
+        env=dict(os.environ, JUPYTER_DATA_DIR=str(tmp_path)),
     )
     assert result.returncode == 0, result.stderr
     assert len(json.loads(result.stdout)["cells"]) > 1
