@@ -30,7 +30,6 @@ torch.manual_seed(0)
 
 true_w, true_b = torch.tensor([2, -3.4]), 4.2
 features, labels = d2l.synthetic_data(true_w, true_b, 1000)
-data_iter = d2l.load_array((features, labels), batch_size=10, is_train=False)
 
 # %% [markdown]
 # ## 练习 1：总损失与平均损失
@@ -44,18 +43,19 @@ data_iter = d2l.load_array((features, labels), batch_size=10, is_train=False)
 #
 # 总损失 `Σ_i l_i` 的梯度是平均损失 `(1/B)Σ_i l_i` 梯度的 `B` 倍。所以用
 # `nn.MSELoss(reduction="sum")` 时，学习率要除以 `B`，每一步才和 `reduction="mean"`、学习率
-# `η` 完全一样。若不改，步长大了 `B` 倍：书里 `lr = 0.03`、`B = 10` 相当于平均损失下的学习率
-# 0.3，还能收敛；`B` 再大就会发散（见 3.2 节练习 2 的阈值）。
+# `η` 完全一样。若不改，步长大了 `B` 倍：`lr = 0.03`、`B = 10` 相当于平均损失下的学习率 0.3，
+# 还能收敛；`B = 64` 时相当于 1.92，超过了阈值 `1/λ_max ≈ 0.9`（`nn.MSELoss` 没有 1/2，梯度是
+# 书里 `squared_loss` 的两倍，所以阈值是 3.2 节练习 2 的一半），训练就发散了。
 # </details>
 
 
 # %%
-def fit(reduction, lr):
-    torch.manual_seed(1)  # 两个网络从同一组初始参数出发
+def fit(reduction, lr, batch_size=10):
+    torch.manual_seed(1)  # 每次都从同一组初始参数出发
     net = nn.Sequential(nn.Linear(2, 1))
     loss = nn.MSELoss(reduction=reduction)
     trainer = torch.optim.SGD(net.parameters(), lr=lr)
-    for X, y in data_iter:
+    for X, y in d2l.load_array((features, labels), batch_size, is_train=False):
         trainer.zero_grad()
         loss(net(X), y).backward()
         trainer.step()
@@ -66,6 +66,11 @@ mean_params, sum_params = fit("mean", 0.03), fit("sum", 0.03 / 10)
 print("平均损失、lr = 0.03：    ", mean_params.numpy())
 print("总损失、  lr = 0.03 / 10：", sum_params.numpy())
 assert torch.allclose(mean_params, sum_params, atol=1e-5)
+# 学习率不改：批量 10 还能收敛，批量 64 就发散了
+assert torch.allclose(fit("sum", 0.03), torch.tensor([2.0, -3.4, 4.2]), atol=0.01)
+diverged = fit("sum", 0.03, batch_size=64)
+print("总损失、lr = 0.03、批量 64：", diverged.numpy())
+assert not torch.isfinite(diverged).all() or diverged.abs().max() > 1e6
 
 # %% [markdown]
 # ## 练习 2：Huber 损失及其导数
