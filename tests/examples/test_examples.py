@@ -153,21 +153,25 @@ class _Worker:
     def __init__(self, root: Path, env: dict[str, str]) -> None:
         self.root, self.env, self.proc = root, env, None
         self.log = root / f"runner-{id(self)}.log"
+        self.log_file = None
 
     def run(self, case: dict) -> dict:
         if self.proc is None:
+            if self.log_file is None:
+                self.log_file = self.log.open("ab")
             self.proc = subprocess.Popen(
                 [sys.executable, str(RUNNER)],
                 cwd=self.root,
                 env=self.env,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
-                stderr=self.log.open("ab"),
+                stderr=self.log_file,
                 text=True,
                 encoding="utf-8",
             )
         proc = self.proc
-        watchdog = threading.Timer(TIMEOUT, proc.kill)
+        timed_out = threading.Event()
+        watchdog = threading.Timer(TIMEOUT, lambda: (timed_out.set(), proc.kill()))
         watchdog.start()
         try:
             proc.stdin.write(json.dumps(case) + "\n")
@@ -179,9 +183,13 @@ class _Worker:
             watchdog.cancel()
         if answer:
             return json.loads(answer)
-        # The interpreter died inside this script (crash, os._exit, timeout): say so.
+        # The interpreter died inside this script (crash, os._exit, timeout): say so, with
+        # what the interpreter itself wrote, in the script's stderr.
         returncode = proc.wait()
         self.proc = None
+        why = f"timed out after {TIMEOUT} s" if timed_out.is_set() else "the interpreter died"
+        with open(Path(case["workdir"]) / "stderr.txt", "a", encoding="utf-8") as err:
+            err.write(f"\n[{why}, exit status {returncode}]\n{_read(self.log)[-3000:]}")
         nan = float("nan")
         return {"returncode": returncode or -1, "seconds": nan, "cpu_seconds": nan}
 
@@ -189,6 +197,8 @@ class _Worker:
         if self.proc is not None:
             self.proc.stdin.close()
             self.proc.wait(timeout=60)
+        if self.log_file is not None:
+            self.log_file.close()
 
 
 @pytest.fixture(scope="module")
