@@ -10,6 +10,8 @@
 #   over all the data — with 1000 examples and batches of 10, one epoch is 100 iterations;
 # * loss curves for a learning rate that is too small (slow), a good one, and one that is too
 #   large (the loss grows without bound: divergence);
+# * the same steps seen from above: the contours of the loss over `(w1, w2)` with the paths of
+#   full-batch gradient descent and minibatch SGD (batch 10 and 256) and the exact solution;
 # * loss curves for batch sizes 1, 10, 100 and the full data set, measured per epoch and per
 #   iteration.
 #
@@ -27,6 +29,7 @@ import matplotlib
 if "ipykernel" not in sys.modules:  # a plain script: draw into files, open no window
     matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 
 from torchlinear.data import synthetic_regression
@@ -139,16 +142,108 @@ assert not math.isfinite(large[-1]) or large[-1] > large[0], "too large: diverge
 first_bad = next(i for i, v in enumerate(large) if not math.isfinite(v) or v > 1e30)
 print(f"with lr = 3.0 the loss passes 1e30 (or overflows) at iteration {first_bad}")
 
+first_overflow = next((i for i, v in enumerate(large) if not math.isfinite(v)), None)
+if first_overflow is not None:
+    print(f"... and overflows to inf / nan at iteration {first_overflow}")
+
+# Plotted as it is, the divergent curve would stretch the y-axis up to 1e35 and squash the
+# two curves that matter. So the axis stops at 1000 times the starting loss, and the point
+# where the divergent run leaves the picture is marked and labelled with what happens next.
+top = 1e3 * good[0]
+bottom = 0.3 * min(min(small), min(good))
+leaves = next(i for i, v in enumerate(large) if not math.isfinite(v) or v > top)
 fig, ax = plt.subplots(figsize=(7, 4))
 for (lr, history), label in zip(curves.items(), ["too small", "good", "too large"], strict=True):
     finite = [v if math.isfinite(v) else float("nan") for v in history]
     ax.semilogy(finite, label=f"lr = {lr} ({label})")
-ax.axvline(first_bad, color="tab:green", ls=":", lw=1)
+ax.set_ylim(bottom, top)
+ax.plot([leaves], [top], "^", color="tab:green", ms=10, clip_on=False)
+after = f"inf / nan from iteration {first_overflow}" if first_overflow else "keeps growing"
+ax.annotate(
+    f"lr = 3.0 diverges: loss > {top:.0e} at iteration {leaves},\n"
+    f"> 1e30 at iteration {first_bad}, {after}",
+    xy=(leaves, top),
+    xytext=(leaves + 25, top / 30),
+    color="tab:green",
+    arrowprops={"arrowstyle": "->", "color": "tab:green"},
+)
 ax.set_xlabel("iteration (batch size 10: 100 iterations = 1 epoch)")
-ax.set_ylabel("squared loss on all the data")
-ax.set_title("learning rate: slow, good, divergent")
-ax.legend()
+ax.set_ylabel("squared loss on all the data (log scale)")
+ax.set_title("learning rate: slow, good, divergent (axis cut at 1000× the start)")
+ax.legend(loc="center right")
+assert ax.get_ylim()[1] <= 1e4 * good[0], "the divergent curve must not set the scale"
 save(fig, "learning_rates.png")
+
+# %% [markdown]
+# ## The loss surface: each step seen from above
+#
+# Hold the bias at its least-squares value `b*` and the squared loss becomes a bowl over
+# `(w1, w2)`. `torchlinear.plots.loss_contours` draws its contour lines, marks the exact
+# (least-squares) solution with a star, and draws, from the same start `(0, 0)` with the same
+# learning rate and the same number of iterations:
+#
+# * **full-batch gradient descent** (red): every step goes straight downhill, across the
+#   contour lines; the error shrinks by the same factor each step, `e_k = (I − lr·H)^k e_0`
+#   with `H = XᵀX/n`;
+# * **minibatch SGD, batch 256** (orange, dashed): a quarter of the data gives almost the same
+#   gradient, so almost the same path;
+# * **minibatch SGD, batch 10** (blue): each step follows the slope of only ten examples, so
+#   the path wobbles around the full-batch one.
+#
+# The second picture raises the learning rate tenfold: the paths get there in a tenth of the
+# iterations, and the small batch's wobbles grow with the step.
+
+# %%
+from torchlinear.plots import descent_paths, loss_contours  # noqa: E402
+
+Xd, yd = X.double().numpy(), y.double().numpy().reshape(-1)
+A = torch.cat([X.double(), torch.ones(len(X), 1, dtype=torch.float64)], dim=1).numpy()
+exact = np.linalg.lstsq(A, yd, rcond=None)[0]
+H = Xd.T @ Xd / len(Xd)
+settings = {"contours_lr_0.03.png": (0.03, 100), "contours_lr_0.3.png": (0.3, 10)}
+for name, (lr, steps) in settings.items():
+    paths = descent_paths(Xd, yd, lr=lr, batch_sizes=(10, 256), steps=steps, seed=0)
+    # Full-batch GD is the linear iteration e_k = (I - lr H)^k e_0 around the exact solution.
+    e0 = np.zeros(2) - exact[:2]
+    closed_form = [exact[:2] + np.linalg.matrix_power(np.eye(2) - lr * H, k) @ e0 for k in
+                   range(steps + 1)]  # fmt: skip
+    assert np.allclose(paths["full batch"], closed_form, atol=1e-10)
+    distance = {k: np.linalg.norm(p[-1] - exact[:2]) for k, p in paths.items()}
+    apart = {k: np.abs(paths[k] - paths["full batch"]).max() for k in ("batch 10", "batch 256")}
+    print(
+        f"lr = {lr}, {steps} iterations: distance to the exact solution "
+        + ", ".join(f"{k} {v:.3g}" for k, v in distance.items())
+        + f"; largest gap to the full-batch path: batch 10 {apart['batch 10']:.3f}, "
+        f"batch 256 {apart['batch 256']:.3f}"
+    )
+    assert apart["batch 10"] > 2 * apart["batch 256"], "small batches wander further"
+    assert distance["full batch"] < 0.1 * np.linalg.norm(e0)
+    fig = loss_contours(Xd, yd, lr=lr, batch_sizes=(10, 256), steps=steps, seed=0)
+    assert np.allclose(fig.axes[0].lines[-1].get_xydata()[0], exact[:2]), "star at w*"
+    save(fig, name)
+
+# %% [markdown]
+# In Jupyter with `ipywidgets` installed (the `notebook` extra), the next cell gives two
+# sliders, for the learning rate and the small batch size, and redraws the picture as you
+# drag them; elsewhere it does nothing, and the two pictures above are the static version.
+
+# %%
+try:
+    import ipywidgets
+except ImportError:
+    ipywidgets = None
+if ipywidgets is not None and "ipykernel" in sys.modules:
+    from IPython.display import display
+
+    def redraw(lr, batch_size, steps):
+        display(loss_contours(Xd, yd, lr=lr, batch_sizes=(batch_size, 256), steps=steps))
+
+    ipywidgets.interact(
+        redraw,
+        lr=ipywidgets.FloatLogSlider(value=0.03, base=10, min=-3, max=0.3, step=0.1),
+        batch_size=ipywidgets.IntSlider(value=10, min=1, max=256),
+        steps=ipywidgets.IntSlider(value=100, min=5, max=300, step=5),
+    )
 
 # %% [markdown]
 # ## The batch size

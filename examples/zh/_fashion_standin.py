@@ -6,6 +6,7 @@
 
 import gzip
 import os
+import shutil
 import struct
 import tempfile
 from pathlib import Path
@@ -14,9 +15,16 @@ import numpy as np
 
 
 def write_standin(n_train=2000, n_test=500, seed=0):
-    """把替身数据写进一个临时文件夹，返回它（可直接传给 ``root=``）。"""
-    root = Path(tempfile.mkdtemp(prefix="fashion-standin-"))
-    folder = root / "fashion-mnist"
+    """把替身数据写进临时文件夹并返回它（可直接传给 ``root=``）。
+
+    同样的参数只写一次：3.5–3.7 节的笔记本共用同一份文件。先写进一个新文件夹，写完再一次性
+    改名，所以别的进程要么看到完整的文件，要么看不到。
+    """
+    root = Path(tempfile.gettempdir()) / f"torchlinear-fashion-standin-{n_train}-{n_test}-{seed}"
+    if (root / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz").exists():
+        return root
+    staging = Path(tempfile.mkdtemp(prefix="fashion-standin-"))
+    folder = staging / "fashion-mnist"
     folder.mkdir()
     rng = np.random.default_rng(seed)
     patterns = rng.random((10, 28, 28))
@@ -27,6 +35,10 @@ def write_standin(n_train=2000, n_test=500, seed=0):
             fh.write(struct.pack(">IIII", 0x803, n, 28, 28) + images.astype(np.uint8).tobytes())
         with gzip.open(folder / f"{split}-labels-idx1-ubyte.gz", "wb") as fh:
             fh.write(struct.pack(">II", 0x801, n) + labels.astype(np.uint8).tobytes())
+    try:
+        os.rename(staging, root)
+    except OSError:  # 另一个进程刚刚写好了同样的数据：用它的，丢掉自己的
+        shutil.rmtree(staging, ignore_errors=True)
     return root
 
 

@@ -1,15 +1,21 @@
 """Every example runs end to end in fast mode, writes its figures and opens as a notebook.
 
-The examples are discovered from ``examples/*.py``, so a new example is tested as soon as it
-exists. Each one runs in its own interpreter, as a learner would run it, with the Agg
-backend, ``TORCHLINEAR_EXAMPLES_FAST=1`` and a temporary output folder; the examples'
-own ``assert`` statements check their claims, so a passing run is a passing test of them.
+The examples are discovered from ``examples/*.py``, ``examples/zh/*.py`` and
+``examples/exercises/*.py``, so a new example is tested as soon as it exists. Each one runs
+as a learner would run it, as ``__main__`` from an empty folder, with the Agg backend,
+``TORCHLINEAR_EXAMPLES_FAST=1`` and a temporary output folder; the examples' own ``assert``
+statements check their claims, so a passing run is a passing test of them.
 
-Most of an example's time is interpreter start-up and imports, so the selected examples run
-two at a time (each with one compute thread) in a module fixture, and each parametrised test
-then checks the outcome of its own example. Data files are never read from the user's
-cache: ``TORCHLINEAR_DATA`` points at an empty folder, or at small fake files written in the
-official formats for the second run of the examples that read them.
+Most of a small example's cost is starting Python and importing torch, so the selected
+examples are shared out, from one queue, between ``WORKERS`` long-lived interpreters
+(``_runner.py``) that run one script after another with everything a script can change put
+back in between (environment, folder, modules of the library, rc settings, torch's
+generator); each parametrised test then checks the outcome of its own example, and a
+failure shows that script's traceback. Data files are never read from the user's cache:
+examples that read the official data sets get small files written in the official formats
+(MNIST/Fashion-MNIST IDX, CIFAR-10 pickles), and the companion notebooks that bring their
+own stand-in get an empty folder, so the stand-in is written in the IDX format and read back
+by the real reader.
 """
 
 from __future__ import annotations
@@ -18,10 +24,12 @@ import gzip
 import json
 import os
 import pickle
+import queue
 import re
 import struct
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
@@ -30,6 +38,7 @@ import numpy as np
 import pytest
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
+RUNNER = Path(__file__).with_name("_runner.py")
 # The English examples, the Chinese companion to the textbook's chapter 3 and the exercises.
 FOLDERS = (EXAMPLES_DIR, EXAMPLES_DIR / "zh", EXAMPLES_DIR / "exercises")
 EXAMPLES = [
@@ -38,18 +47,25 @@ EXAMPLES = [
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 RUN_TEST = "test_example_runs_and_writes_figures"
 WORKERS = max(1, min(2, os.cpu_count() or 1))
+TIMEOUT = 300  # seconds for one example
 
-# Examples that read official data files run twice: without the files (the stand-in or
-# skip path every fresh checkout takes) and with small fake files in the official formats.
+# Examples that read official data files get small fake ones in the official formats, except
+# those that write their own stand-in when the files are missing (the path a fresh checkout
+# takes), which exercises the same reader on generated files.
 FILE_READERS = (
     "datasets.mnist(",
     "datasets.fashion_mnist(",
     "datasets.cifar10(",
     "load_data_fashion_mnist(",
 )
+STANDIN = "use_standin_if_missing("
 FILE_EXAMPLES = [
-    p for p in EXAMPLES if any(call in p.read_text(encoding="utf-8") for call in FILE_READERS)
+    p
+    for p in EXAMPLES
+    if any(call in (text := p.read_text(encoding="utf-8")) for call in FILE_READERS)
+    and STANDIN not in text
 ]
+STANDIN_EXAMPLES = [p for p in EXAMPLES if STANDIN in p.read_text(encoding="utf-8")]
 
 
 def _case_id(path: Path) -> str:
@@ -58,9 +74,7 @@ def _case_id(path: Path) -> str:
     return path.stem if folder == "." else f"{folder}-{path.stem}"
 
 
-CASES = [pytest.param(p, False, id=_case_id(p)) for p in EXAMPLES] + [
-    pytest.param(p, True, id=f"{_case_id(p)}-with-data-files") for p in FILE_EXAMPLES
-]
+CASES = [pytest.param(p, id=_case_id(p)) for p in EXAMPLES]
 CIFAR10_CLASSES = [
     "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
 ]  # fmt: skip
@@ -72,6 +86,8 @@ class ExampleRun(NamedTuple):
     stderr: str
     workdir: Path
     out: Path
+    seconds: float
+    cpu_seconds: float
 
 
 def _fake_images(rng: np.random.Generator, n: int, shape: tuple[int, ...], patterns: np.ndarray):
@@ -88,7 +104,7 @@ def _write_fake_data(root: Path) -> None:
         folder = root / name
         folder.mkdir(parents=True)
         patterns = rng.random((10, 28, 28))
-        for split, n in (("train", 2000), ("t10k", 500)):
+        for split, n in (("train", 1000), ("t10k", 300)):
             images, labels = _fake_images(rng, n, (28, 28), patterns)
             header = struct.pack(">IIII", 0x00000803, n, 28, 28)
             with gzip.open(folder / f"{split}-images-idx3-ubyte.gz", "wb") as fh:
@@ -111,60 +127,135 @@ def _write_fake_data(root: Path) -> None:
     (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=2))
 
 
-def _example_env(out: Path, data: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        TORCHLINEAR_EXAMPLES_FAST="1",
-        TORCHLINEAR_EXAMPLES_OUT=str(out),
-        TORCHLINEAR_DATA=str(data),
-        MPLBACKEND="Agg",
-        PYTHONHASHSEED="0",
+def _example_env(out: Path, data: Path, tmp: Path) -> dict[str, str]:
+    return {
+        "TORCHLINEAR_EXAMPLES_FAST": "1",
+        "TORCHLINEAR_EXAMPLES_OUT": str(out),
+        "TORCHLINEAR_DATA": str(data),
+        # Stand-in data written by a notebook lands here and is shared by the others.
+        "TMPDIR": str(tmp),
+        "MPLBACKEND": "Agg",
+        "PYTHONHASHSEED": "0",
         # Tiny problems gain nothing from threads, and two examples run side by side.
-        OMP_NUM_THREADS="1",
-        MKL_NUM_THREADS="1",
-        OPENBLAS_NUM_THREADS="1",
-    )
-    return env
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+    }
 
 
-def _run_example(path: Path, workdir: Path, data: Path) -> ExampleRun:
-    workdir.mkdir(parents=True)
-    out = workdir / "out"
-    # Run from an empty folder so that nothing can land in the repository.
-    result = subprocess.run(
-        [sys.executable, str(path)],
-        cwd=workdir,
-        env=_example_env(out, data),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    return ExampleRun(result.returncode, result.stdout, result.stderr, workdir, out)
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+
+
+class _Worker:
+    """One long-lived ``_runner.py`` interpreter; started again if a script kills it."""
+
+    def __init__(self, root: Path, env: dict[str, str]) -> None:
+        self.root, self.env, self.proc = root, env, None
+        self.log = root / f"runner-{id(self)}.log"
+        self.log_file = None
+
+    def run(self, case: dict) -> dict:
+        if self.proc is None:
+            if self.log_file is None:
+                self.log_file = self.log.open("ab")
+            self.proc = subprocess.Popen(
+                [sys.executable, str(RUNNER)],
+                cwd=self.root,
+                env=self.env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self.log_file,
+                text=True,
+                encoding="utf-8",
+            )
+        proc = self.proc
+        timed_out = threading.Event()
+        watchdog = threading.Timer(TIMEOUT, lambda: (timed_out.set(), proc.kill()))
+        watchdog.start()
+        try:
+            proc.stdin.write(json.dumps(case) + "\n")
+            proc.stdin.flush()
+            answer = proc.stdout.readline()
+        except OSError:
+            answer = ""
+        finally:
+            watchdog.cancel()
+        if answer:
+            return json.loads(answer)
+        # The interpreter died inside this script (crash, os._exit, timeout): say so, with
+        # what the interpreter itself wrote, in the script's stderr.
+        returncode = proc.wait()
+        self.proc = None
+        why = f"timed out after {TIMEOUT} s" if timed_out.is_set() else "the interpreter died"
+        with open(Path(case["workdir"]) / "stderr.txt", "a", encoding="utf-8") as err:
+            err.write(f"\n[{why}, exit status {returncode}]\n{_read(self.log)[-3000:]}")
+        nan = float("nan")
+        return {"returncode": returncode or -1, "seconds": nan, "cpu_seconds": nan}
+
+    def close(self) -> None:
+        if self.proc is not None:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=60)
+        if self.log_file is not None:
+            self.log_file.close()
 
 
 @pytest.fixture(scope="module")
 def example_runs(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> dict[tuple[Path, bool], ExampleRun]:
-    """Run every example case whose test was selected, ``WORKERS`` at a time."""
+) -> dict[Path, ExampleRun]:
+    """Run every example whose test was selected, ``WORKERS`` interpreters at a time."""
     selected = [
-        (item.callspec.params["path"], item.callspec.params["with_files"])
+        item.callspec.params["path"]
         for item in request.session.items
         if getattr(item, "originalname", None) == RUN_TEST and hasattr(item, "callspec")
     ]
     root = tmp_path_factory.mktemp("examples")
-    no_data, fake_data = root / "no-data", root / "fake-data"
+    no_data, fake_data, tmp = root / "no-data", root / "fake-data", root / "tmp"
     no_data.mkdir()
-    if any(with_files for _, with_files in selected):
+    tmp.mkdir()
+    if any(path in FILE_EXAMPLES for path in selected):
         _write_fake_data(fake_data)
+    env = dict(os.environ) | _example_env(root / "out", no_data, tmp)
+    todo: queue.Queue[Path] = queue.Queue()
+    for path in selected:
+        todo.put(path)
+    runs: dict[Path, ExampleRun] = {}
 
-    def run(case: tuple[Path, bool]) -> ExampleRun:
-        path, with_files = case
-        workdir = root / (f"{_case_id(path)}-with-data-files" if with_files else _case_id(path))
-        return _run_example(path, workdir, fake_data if with_files else no_data)
+    def work() -> None:
+        worker = _Worker(root, env)
+        try:
+            while True:
+                try:
+                    path = todo.get_nowait()
+                except queue.Empty:
+                    return
+                workdir = root / _case_id(path)
+                data = fake_data if path in FILE_EXAMPLES else no_data
+                case = {
+                    "path": str(path),
+                    "workdir": str(workdir),
+                    "env": _example_env(workdir / "out", data, tmp),
+                    "module_roots": [str(folder) for folder in FOLDERS],
+                }
+                result = worker.run(case)
+                runs[path] = ExampleRun(
+                    result["returncode"],
+                    _read(workdir / "stdout.txt"),
+                    _read(workdir / "stderr.txt"),
+                    workdir,
+                    workdir / "out",
+                    result["seconds"],
+                    result["cpu_seconds"],
+                )
+        finally:
+            worker.close()
 
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        return dict(zip(selected, pool.map(run, selected), strict=True))
+        for future in [pool.submit(work) for _ in range(WORKERS)]:
+            future.result()
+    return runs
 
 
 def test_examples_are_found_and_named_in_order() -> None:
@@ -181,13 +272,14 @@ def test_examples_are_found_and_named_in_order() -> None:
     assert {f"3{k}" for k in range(1, 8)} <= zh, f"examples/zh lacks sections: {sorted(zh)}"
 
 
-@pytest.mark.parametrize(("path", "with_files"), CASES)
+@pytest.mark.parametrize("path", CASES)
 def test_example_runs_and_writes_figures(
-    path: Path, with_files: bool, example_runs: dict[tuple[Path, bool], ExampleRun]
+    path: Path, example_runs: dict[Path, ExampleRun], record_property
 ) -> None:
-    run = example_runs[(path, with_files)]
+    run = example_runs[path]
+    record_property("cpu_seconds", run.cpu_seconds)
     assert run.returncode == 0, (
-        f"{path.name} exited with {run.returncode}\n--- stdout (end) ---\n"
+        f"{path} exited with {run.returncode}\n--- stdout (end) ---\n"
         f"{run.stdout[-3000:]}\n--- stderr (end) ---\n{run.stderr[-6000:]}"
     )
     folder = run.out / path.stem
@@ -202,11 +294,13 @@ def test_example_runs_and_writes_figures(
         assert png.stat().st_size > 1000 and head == PNG_SIGNATURE, f"{png} is not a real PNG"
     assert not (run.workdir / "runs").exists(), f"{path.name} ignored TORCHLINEAR_EXAMPLES_OUT"
     assert "Traceback" not in run.stderr, f"{path.name} printed a traceback:\n{run.stderr}"
-    if with_files:
+    if path in FILE_EXAMPLES:
         assert "not found" not in run.stdout, f"{path.name} did not use the data files"
+    if path in STANDIN_EXAMPLES:
+        assert "替身数据" in run.stdout, f"{path.name} did not announce its stand-in data"
 
 
-def test_examples_parse_as_notebooks() -> None:
+def test_examples_parse_as_notebooks(tmp_path: Path) -> None:
     # The same conversion as `jupytext --to notebook --output - examples/X.py`, in process.
     jupytext = pytest.importorskip("jupytext")
     for path in EXAMPLES:
@@ -220,12 +314,14 @@ def test_examples_parse_as_notebooks() -> None:
         assert kinds.count("code") >= 2 and "markdown" in kinds[1:], (
             f"{path.name}: expected several code cells with explanations between them"
         )
-    # And once through the command line, as a learner would convert a file.
+    # And once through the command line, as a learner would convert a file (jupytext signs
+    # the notebook it writes: its Jupyter data files go to tmp_path, not the user's home).
     result = subprocess.run(
         [sys.executable, "-m", "jupytext", "--to", "notebook", "--output", "-", str(EXAMPLES[0])],
         capture_output=True,
         text=True,
         timeout=120,
+        env=dict(os.environ, JUPYTER_DATA_DIR=str(tmp_path)),
     )
     assert result.returncode == 0, result.stderr
     assert len(json.loads(result.stdout)["cells"]) > 1
@@ -243,10 +339,35 @@ def test_readme_lists_every_example() -> None:
 
 def test_chinese_notebooks_use_the_textbooks_terms() -> None:
     # 迭代周期 for epoch and 未规范化的预测 for logits, as the textbook writes them.
-    zh = [path for path in EXAMPLES if path.parent.name == "zh"]
-    assert zh, "expected the Chinese notebooks in examples/zh"
-    for path in zh:
+    chinese = [path for path in EXAMPLES if path.parent.name in ("zh", "exercises")]
+    assert {path.parent.name for path in chinese} == {"zh", "exercises"}, (
+        "expected the Chinese notebooks in examples/zh and the exercises in examples/exercises"
+    )
+    for path in chinese:
         text = path.read_text(encoding="utf-8")
         assert "《动手学深度学习》" in text, f"{path.name} should name the textbook"
-        for wrong in ("对数几率", "轮次", "每轮", "教科书"):
+        for wrong in ("对数几率", "轮", "教科书"):
             assert wrong not in text, f"{path.name} says {wrong!r}; use the textbook's term"
+
+
+def test_exercises_have_a_hint_an_answer_and_a_check() -> None:
+    jupytext = pytest.importorskip("jupytext")
+    exercises = [path for path in EXAMPLES if path.parent.name == "exercises"]
+    found = 0
+    for path in exercises:
+        cells = jupytext.read(path).cells
+        for i, cell in enumerate(cells):
+            if cell.cell_type != "markdown" or not cell.source.startswith("## 练习"):
+                continue
+            found += 1
+            title = cell.source.splitlines()[0]
+            assert "<summary>提示</summary>" in cell.source, f"{path.name} {title}: no hint"
+            assert "<summary>解答</summary>" in cell.source, f"{path.name} {title}: no answer"
+            following = []
+            for later in cells[i + 1 :]:
+                if later.cell_type == "markdown" and later.source.startswith("## "):
+                    break
+                following.append(later)
+            code = "\n".join(c.source for c in following if c.cell_type == "code")
+            assert "assert " in code, f"{path.name} {title}: the answer is not checked by code"
+    assert found >= 6, f"expected at least 6 exercises in examples/exercises, found {found}"
