@@ -136,18 +136,24 @@ class _MLPBase(EstimatorInputMixin, BaseEstimator):
             target,
             n_classes=n_classes,
             loss=loss,
-            delta=getattr(self, "delta", 1.0),
-            alpha=params["alpha"],
-            l1_ratio=params["l1_ratio"],
-            model="mlp",
-            hidden=params["hidden"],
-            standardize=bool(self.standardize),
             config=config,
             val_data=val_data,
-            metrics=options.metrics,
-            callbacks=options.callbacks,
+            **self._network_settings(params, options),
         )
         self._store_fit(fit, config, device)
+
+    def _network_settings(self, params: dict[str, Any], options: FitOptions) -> dict[str, Any]:
+        """What both trainers (in memory and on chunks) take from this estimator."""
+        return {
+            "delta": getattr(self, "delta", 1.0),
+            "alpha": params["alpha"],
+            "l1_ratio": params["l1_ratio"],
+            "model": "mlp",
+            "hidden": params["hidden"],
+            "standardize": bool(self.standardize),
+            "metrics": options.metrics,
+            "callbacks": options.callbacks,
+        }
 
     def _store_fit(self, fit: GradientFit, config: TrainConfig, device: torch.device) -> None:
         self.module_ = fit.module.eval()
@@ -204,16 +210,9 @@ class _MLPBase(EstimatorInputMixin, BaseEstimator):
             chunks,
             n_features=n_features,
             loss="ce" if classifier else self.loss,
-            delta=getattr(self, "delta", 1.0),
-            alpha=params["alpha"],
-            l1_ratio=params["l1_ratio"],
-            model="mlp",
-            hidden=params["hidden"],
-            standardize=bool(self.standardize),
             config=config,
             val_chunks=options.val_data,
-            metrics=options.metrics,
-            callbacks=options.callbacks,
+            **self._network_settings(params, options),
         )
         self._set_n_features(n_features, feature_names)
         if classifier:
