@@ -419,6 +419,8 @@ def fit_report(
         from torchlinear.plots import weight_templates
 
         names = [str(c.item() if isinstance(c, np.generic) else c) for c in estimator.classes_]
+        if np.ndim(estimator.coef_) == 2 and np.shape(estimator.coef_)[0] == 1:
+            names = [f"log-odds of {names[-1]}"]  # two classes: one weight vector
         figures["weight_templates.png"] = weight_templates(
             estimator.coef_, tuple(image_shape), class_names=names
         )
