@@ -93,3 +93,20 @@ def test_classifiers_train_on_chunks_with_their_labels():
     mlp = MLPClassifier(hidden=8, max_iter=60, lr=0.02, random_state=0)
     mlp.fit_chunks(parts, n_features=4)
     assert mlp.classes_.tolist() == ["a", "b", "c"] and mlp.score(X, labels) > 0.9
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_penalized_and_robust_estimators_round_trip_through_model_files(tmp_path):
+    from torchlinear import ElasticNetCV, HuberRegressor, Lasso, QuantileRegressor
+
+    X, y = load_diabetes(return_X_y=True)
+    fitted = [
+        Lasso(alpha=0.1).fit(X, y),
+        ElasticNetCV(alphas=5, cv=3).fit(X, y),
+        QuantileRegressor(alpha=0.0).fit(X, y),
+        HuberRegressor().fit(X, y),
+    ]
+    for i, est in enumerate(fitted):
+        save_estimator(est, tmp_path / str(i))
+        loaded = load_estimator(tmp_path / str(i))
+        np.testing.assert_array_equal(loaded.predict(X), est.predict(X))

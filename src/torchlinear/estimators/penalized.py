@@ -428,6 +428,9 @@ def _resolve_cv(cv: Any, n: int) -> tuple[str, Any]:
 
 
 class _CVBase(_PenalizedBase):
+    #: The cross-validation record is a diagnostic of the fit; model files keep the model.
+    _special_state = ("cv_results_",)
+
     def _ratios(self) -> list[float]:
         raise NotImplementedError
 

@@ -19,6 +19,8 @@ import numpy as np
 from torchlinear import io
 from torchlinear.estimators.linear import LinearRegression
 from torchlinear.estimators.mlp import MLPClassifier, MLPRegressor
+from torchlinear.estimators.penalized import ElasticNet, ElasticNetCV, Lasso, LassoCV
+from torchlinear.estimators.robust import HuberRegressor, QuantileRegressor
 from torchlinear.estimators.softmax import SoftmaxRegression
 
 __all__ = [
@@ -40,7 +42,18 @@ before estimators saved their own state (torchlinear 0.1) have none and are refu
 #: The estimators a model file may hold, by class name.
 ESTIMATORS: dict[str, Any] = {
     cls.__name__: cls
-    for cls in (LinearRegression, SoftmaxRegression, MLPRegressor, MLPClassifier)
+    for cls in (
+        LinearRegression,
+        SoftmaxRegression,
+        MLPRegressor,
+        MLPClassifier,
+        Lasso,
+        ElasticNet,
+        LassoCV,
+        ElasticNetCV,
+        QuantileRegressor,
+        HuberRegressor,
+    )
 }
 
 _DESCRIPTIONS = {
@@ -48,6 +61,11 @@ _DESCRIPTIONS = {
     "SoftmaxRegression": ("softmax", "classification"),
     "MLPRegressor": ("mlp", "regression"),
     "MLPClassifier": ("mlp", "classification"),
+    **{
+        name: ("linear", "regression")
+        for name in ("Lasso", "ElasticNet", "LassoCV", "ElasticNetCV")
+        + ("QuantileRegressor", "HuberRegressor")
+    },
 }
 _CHECKPOINT_KIND = "torchlinear-checkpoint"
 
