@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from torchlinear._validation import (
+    ParameterError,
     check_fraction,
     check_nonnegative_float,
     check_nonnegative_int,
@@ -25,8 +26,11 @@ CHECKPOINT_KIND = "torchlinear-checkpoint"
 FINAL_STOPS = ("early_stopping", "converged", "callback")
 
 
-class DivergenceError(ValueError):
+class DivergenceError(ParameterError):
     """Training stopped because the loss became NaN/inf or grew far above its first value.
+
+    The message advises a learning rate one tenth of the one in use (as the parameter
+    ``lr``; the command line spells it as its flag).
 
     Attributes
     ----------
@@ -38,11 +42,28 @@ class DivergenceError(ValueError):
         One tenth of it.
     """
 
-    def __init__(self, message: str, history: History, lr: float) -> None:
-        super().__init__(message)
+    def __init__(self, where: str, what: str, history: History, lr: float) -> None:
+        tenth = float(f"{lr / 10:g}")
+        shown: float | int = int(tenth) if tenth.is_integer() else tenth
+        super().__init__(
+            "lr",
+            "training diverged at {where}: the loss {what}; lower the learning rate, e.g. "
+            "{0} (one tenth of {value:g}), and standardize the features",
+            value=lr,
+            suggestions=[("lr", shown)],
+            where=where,
+            what=what,
+        )
         self.history = history
         self.lr = lr
         self.suggested_lr = lr / 10
+
+    def __reduce__(self) -> Any:
+        return (_divergence, (self.facts["where"], self.facts["what"], self.history, self.lr))
+
+
+def _divergence(where: str, what: str, history: History, lr: float) -> DivergenceError:
+    return DivergenceError(where, what, history, lr)
 
 
 @dataclass

@@ -333,12 +333,7 @@ class Trainer:
                 f"{self.first_loss:.4g}"
             )
         )
-        raise DivergenceError(
-            f"training diverged at {where}: the loss {what}; lower the learning rate, e.g. "
-            f"lr={lr / 10:g} (one tenth of {lr:g}), and standardize the features",
-            self.history,
-            lr,
-        )
+        raise DivergenceError(where, what, self.history, lr)
 
     def _linear_grads(self, X, y, w, scale=1.0, l2=True, accumulate=False):
         """Fast path for linear models: the gradient in closed form, no autograd graph.
