@@ -23,12 +23,14 @@ the objective scikit-learn's ``Lasso``/``ElasticNet``/``Ridge`` minimise on raw 
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 
 from torchlinear._validation import check_positive_int, check_sample_weight
@@ -37,7 +39,14 @@ from torchlinear.losses import Loss, Penalty, get_loss
 from torchlinear.models import MLP, LinearModel, SoftmaxHead, Standardized
 from torchlinear.preprocessing import Standardizer
 
-__all__ = ["FitOptions", "GradientFit", "fit_gradient", "fit_gradient_chunks", "label_index"]
+__all__ = [
+    "FitOptions",
+    "GradientFit",
+    "check_convergence",
+    "fit_gradient",
+    "fit_gradient_chunks",
+    "label_index",
+]
 
 
 @dataclass
@@ -87,6 +96,43 @@ class FitOptions:
             changes["checkpoint"] = self.checkpoint
             changes["checkpoint_every"] = self.checkpoint_every or max(1, config.epochs // 20)
         return replace(config, **changes)
+
+
+def check_convergence(history: History, config: TrainConfig, who: str) -> bool:
+    """Whether training met its criterion; a ``ConvergenceWarning`` with the last relative
+    improvement when the epochs ran out first (``tol=None``: a fixed number of epochs).
+
+    Early stopping on validation data counts as converged.
+
+    Examples
+    --------
+    >>> h = History(train_loss=[1.0, 0.5, 0.25])
+    >>> h.stop_reason = "completed"
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     check_convergence(h, TrainConfig(tol=1e-6, n_iter_no_change=2), "sgd")
+    False
+    >>> str(caught[0].message).split(":")[0]
+    'sgd did not converge in 3 epochs'
+    """
+    if history.stop_reason in ("converged", "early_stopping"):
+        return True
+    if history.stop_reason == "completed" and config.tol is not None:
+        losses = list(history.train_loss)
+        window = min(config.n_iter_no_change, len(losses) - 1)
+        improvement = float("inf")
+        if window >= 1:
+            before, recent = min(losses[:-window]), min(losses[-window:])
+            improvement = max(0.0, before - recent) / max(abs(before), 1e-300)
+        warnings.warn(
+            f"{who} did not converge in {len(losses)} epochs: the training loss still "
+            f"improved by a relative {improvement:.3g} over the last {window} epochs "
+            f"(> tol {config.tol:g}); increase max_iter or lr",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
+    return False
 
 
 def label_index(classes: np.ndarray, y: Any) -> np.ndarray:

@@ -80,6 +80,7 @@ from torchlinear.estimators._base import EstimatorInputMixin, _assert_finite, _o
 from torchlinear.estimators._gradient import (
     FitOptions,
     GradientFit,
+    check_convergence,
     fit_gradient,
     fit_gradient_chunks,
 )
@@ -679,6 +680,7 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         self.n_iter_ = len(fit.history)
         self.history_ = fit.history
         self.train_config_ = fit.config
+        self.converged_ = check_convergence(fit.history, fit.config, optimizer)
         self.solution_ = None
 
     _special_state = ("solution_",)

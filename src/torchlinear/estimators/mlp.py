@@ -21,14 +21,12 @@ fraction of the training rows.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
@@ -46,6 +44,7 @@ from torchlinear.estimators._base import EstimatorInputMixin
 from torchlinear.estimators._gradient import (
     FitOptions,
     GradientFit,
+    check_convergence,
     fit_gradient,
     fit_gradient_chunks,
     label_index,
@@ -160,17 +159,9 @@ class _MLPBase(EstimatorInputMixin, BaseEstimator):
         self.standardizer_ = fit.standardizer
         self.history_ = fit.history
         self.n_iter_ = len(fit.history)
-        self.converged_ = fit.history.stop_reason in ("converged", "early_stopping")
-        if fit.history.stop_reason == "completed" and config.tol is not None:
-            window = config.n_iter_no_change
-            warnings.warn(
-                f"{type(self).__name__} ({self.solver}) did not converge in "
-                f"{len(fit.history)} epochs: the training loss still improved by a relative "
-                f"{_recent_improvement(fit.history.train_loss, window):.3g} over the last "
-                f"{window} epochs (> tol {config.tol:g}); increase max_iter",
-                ConvergenceWarning,
-                stacklevel=4,
-            )
+        self.converged_ = check_convergence(
+            fit.history, config, f"{type(self).__name__} ({self.solver})"
+        )
         self.loss_curve_ = list(fit.history.train_loss)
         self.solver_ = self.solver
         self.device_ = device
@@ -586,13 +577,3 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
-
-
-def _recent_improvement(losses: list[float], window: int) -> float:
-    """Relative decrease of the best training loss over the last ``window`` epochs (over
-    all epochs after the first when fewer were run)."""
-    window = min(window, len(losses) - 1)
-    if window < 1:
-        return float("inf")
-    before, recent = min(losses[:-window]), min(losses[-window:])
-    return max(0.0, before - recent) / max(abs(before), 1e-300)

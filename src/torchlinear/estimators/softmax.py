@@ -91,6 +91,7 @@ from torchlinear.engine import History, TrainConfig, train
 from torchlinear.estimators._base import EstimatorInputMixin
 from torchlinear.estimators._gradient import (
     FitOptions,
+    check_convergence,
     fit_gradient,
     fit_gradient_chunks,
     label_index,
@@ -682,15 +683,7 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
         self.train_config_ = config
         self.n_iter_ = len(history)
         self.loss_curve_ = list(history.train_loss)
-        self.converged_ = history.stop_reason == "converged"
-        if not self.converged_ and config.tol is not None and history.stop_reason == "completed":
-            warnings.warn(
-                f"{solver} did not converge in {len(history)} epochs: the training loss still "
-                f"improved by a relative {_recent_improvement(history.train_loss, 5):.3g} "
-                f"over the last 5 epochs (> tol {config.tol:g}); increase max_iter or lr",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
+        self.converged_ = check_convergence(history, config, solver)
         W_np = W.detach().to(torch.float64).cpu().numpy()
         b_np = np.zeros(k) if b is None else b.detach().to(torch.float64).cpu().numpy()
         if k == 2:
@@ -771,16 +764,6 @@ def _prior_logits(y_index: np.ndarray, per_sample: np.ndarray, k: int) -> np.nda
     if k == 2:
         return np.array([logits[1] - logits[0]])
     return logits - logits.mean()
-
-
-def _recent_improvement(losses: list[float], window: int) -> float:
-    """Relative decrease of the best loss over the last ``window`` epochs (over all epochs
-    after the first when fewer were run)."""
-    window = min(window, len(losses) - 1)
-    if window < 1:
-        return float("inf")
-    before, recent = min(losses[:-window]), min(losses[-window:])
-    return max(0.0, before - recent) / max(abs(before), 1e-300)
 
 
 def _newton_polish(objective, hessian, result, tol: float, curve: list[float]):
