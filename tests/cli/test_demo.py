@@ -46,7 +46,7 @@ def test_demo_runs_end_to_end_in_a_temp_folder(tmp_path, monkeypatch, capsys):
     assert run_dir.name.startswith("demo-")
     assert f"Figures written to runs/{run_dir.name}/" in captured.out
     pngs = sorted(run_dir.glob("*.png"))
-    assert [p.name for p in pngs] == ["loss.png", "scatter.png"]
+    assert [p.name for p in pngs] == ["contours.png", "loss.png", "scatter.png"]
     assert all(p.read_bytes().startswith(PNG_MAGIC) and p.stat().st_size > 1000 for p in pngs)
     s = settings_of(run_dir)
     assert (s["n"], s["w"], s["b"], s["lr"], s["batch_size"], s["epochs"]) == (

@@ -334,6 +334,7 @@ def run_linreg_demo(
     losses = {"scratch": [initial, *losses_s], "concise": [initial, *losses_c]}
 
     # --- the figures, written only now ---
+    from torchlinear.plots.landscape import loss_contours
     from torchlinear.plots.regression import loss_curves, scatter_fits
 
     ensure_writable_dir(out_dir)
@@ -342,6 +343,8 @@ def run_linreg_demo(
         "scatter.png": scatter_fits(X, y, fits, true_params=(w_true, b_true)),
         "loss.png": loss_curves(losses, reference=rows[-1].final_loss),
     }
+    if X.shape[1] == 2:  # the loss surface over (w1, w2), with GD and SGD paths on it
+        figures["contours.png"] = loss_contours(X, y, lr=lr, seed=seed)
     paths = []
     for name, fig in figures.items():
         path = out_dir / name
