@@ -257,9 +257,9 @@ def _missing_files_error(
     listed = ", ".join(files)
     prefix = f"{why}; " if why else f"{title} files not found; "
     return FileNotFoundError(
-        f"{prefix}place {listed} in {folder} (from {source}), or point root= / "
-        f"$TORCHLINEAR_DATA at the folder that holds a {folder.name}/ subfolder with them, "
-        "or pass download=True"
+        f"{prefix}place {listed} in {folder} (from {source}), or point $TORCHLINEAR_DATA "
+        f"(root= in Python) at the folder that holds a {folder.name}/ subfolder with them, "
+        "or download them (download=True; --download on the command line)"
     )
 
 

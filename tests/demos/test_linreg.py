@@ -61,7 +61,8 @@ def test_loss_curves_start_together_and_fall(textbook_run):
 
 def test_figures_and_results_are_written(textbook_run):
     out = textbook_run.out_dir
-    assert sorted(p.name for p in textbook_run.figures) == ["contours.png", "loss.png", "scatter.png"]
+    names = sorted(p.name for p in textbook_run.figures)
+    assert names == ["contours.png", "loss.png", "scatter.png"]
     for path in textbook_run.figures:
         assert path.parent == out
         data = path.read_bytes()

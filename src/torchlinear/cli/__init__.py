@@ -75,4 +75,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if not is_user_error(exc):
             raise
-        return fail(exc, args.command, getattr(args, "params", ()))
+        return fail(exc, args.command)

@@ -32,7 +32,7 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from typing import Any, Literal, NamedTuple
 
 __all__ = ["FLAGS", "Flag", "fail", "is_user_error", "spell", "user_message"]
@@ -181,13 +181,10 @@ def is_user_error(exc: BaseException) -> bool:
     return isinstance(exc, ValueError | OSError) or type(exc).__name__ == "RankFailedError"
 
 
-def user_message(
-    exc: BaseException, command: str | None = None, params: Collection[str] = ()
-) -> str:
-    """The one line that tells the user what was wrong, in the command line's words.
-
-    ``params`` are the library parameters that ``command`` passes (see
-    :func:`_unconverted_wording`).
+def user_message(exc: BaseException, command: str | None = None) -> str:
+    """The one line that tells the user what was wrong, in the command line's words: a
+    :class:`~torchlinear._validation.ParameterError` rendered with the flags of ``command``;
+    any other error's own first line.
 
     Examples
     --------
@@ -205,50 +202,9 @@ def user_message(
             setting=lambda p, v: spell_setting(p, v, command),
         )
     else:
-        text = _unconverted_wording(str(exc), command, params)
+        text = str(exc)
     first = text.strip().splitlines()[0] if text.strip() else ""
     return first or type(exc).__name__
-
-
-def _unconverted_wording(message: str, command: str | None, params: Collection[str]) -> str:
-    """Spell the parameters of a plain ``ValueError`` message as flags.
-
-    Some modules still raise plain ``ValueError``\\ s whose message starts with a
-    parameter's name or spells advice in keyword arguments. Until they raise
-    :class:`~torchlinear._validation.ParameterError`, their known phrasings are rewritten
-    here; a message that already names a flag passes through untouched. Delete this
-    function once no library message needs it.
-    """
-    first = message.split(" ", 1)[0]
-    bare = first.rstrip(":")
-    found = flag(bare, command) if bare in params else None
-    if found is not None and found.kind in ("option", "switch"):
-        message = found.text + message[len(bare) :]
-    replacements = {
-        "point root= / $TORCHLINEAR_DATA": "point $TORCHLINEAR_DATA",
-        "pass download=True": "pass --download",
-        "e.g. lr=": "e.g. --lr ",
-    }
-    for old, new in replacements.items():
-        message = message.replace(old, new)
-    # "pass drop_na=True (--drop-na)" and "delimiter=';' (--delimiter ';')": keep the flag
-    for param in params:
-        found = flag(param, command)
-        if found is None or f"({found.text}" not in message:
-            continue
-        start = message.find(f"{param}=")
-        opening = message.find(f" ({found.text}", start)
-        close = message.find(")", opening)
-        if start >= 0 and opening > start and close > opening:
-            inside = message[opening + 2 : close]
-            message = message[:start] + inside + message[close + 1 :]
-    # "--features a,b (features=['a', 'b'])": drop the keyword spelling after the flag
-    for param in params:
-        start = message.find(f" ({param}=[")
-        close = message.find("])", start)
-        if start >= 0 and close > start:
-            message = message[:start] + message[close + 2 :]
-    return message
 
 
 def rank_label() -> str:
@@ -257,9 +213,9 @@ def rank_label() -> str:
     return "" if rank.strip() in ("", "0") else f" (rank {rank.strip()})"
 
 
-def fail(exc: BaseException, command: str | None = None, params: Collection[str] = ()) -> int:
+def fail(exc: BaseException, command: str | None = None) -> int:
     """Print ``exc`` as one line on stderr and return the exit code 2."""
     if type(exc).__name__ == "RankFailedError" and rank_label():
         return 2  # the rank that failed printed its own error; rank 0 repeats it
-    print(f"{PROG}: error{rank_label()}: {user_message(exc, command, params)}", file=sys.stderr)
+    print(f"{PROG}: error{rank_label()}: {user_message(exc, command)}", file=sys.stderr)
     return 2

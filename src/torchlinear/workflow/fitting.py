@@ -97,8 +97,10 @@ def plan_route(opts: Options, task: str, streamed: bool) -> Plan:
                 value="exact",
             )
     if solver == "lbfgs" and opts.l1_ratio > 0 and alpha > 0:
-        raise ValueError(
-            "solver 'lbfgs' cannot handle an L1 penalty (l1_ratio > 0); use sgd or adam"
+        raise ParameterError(
+            "solver",
+            "{param} 'lbfgs' cannot handle an L1 penalty ({l1_ratio} > 0); use {param} sgd or adam",
+            value="lbfgs",
         )
     if model == "linear":
         exact = loss == "squared" and (opts.l1_ratio == 0 or alpha == 0)
@@ -127,13 +129,32 @@ def plan_route(opts: Options, task: str, streamed: bool) -> Plan:
 
 def check_options(**kw: Any) -> Options:
     if kw["model"] not in MODELS:
-        raise ValueError(f"model must be one of {', '.join(MODELS)}, got {kw['model']!r}")
+        raise ParameterError(
+            "model",
+            "{param} must be one of {choices}, got {value!r}",
+            value=kw["model"],
+            choices=", ".join(MODELS),
+        )
     if kw["loss"] is not None and kw["loss"] not in LOSSES:
-        raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {kw['loss']!r}")
+        raise ParameterError(
+            "loss",
+            "{param} must be one of {choices}, got {value!r}",
+            value=kw["loss"],
+            choices=", ".join(LOSSES),
+        )
     if kw["solver"] not in SOLVERS:
-        raise ValueError(f"solver must be one of {', '.join(SOLVERS)}, got {kw['solver']!r}")
+        raise ParameterError(
+            "solver",
+            "{param} must be one of {choices}, got {value!r}",
+            value=kw["solver"],
+            choices=", ".join(SOLVERS),
+        )
     if kw["task"] is not None and kw["task"] not in TASKS:
-        raise ValueError(f"task must be 'regression' or 'classification', got {kw['task']!r}")
+        raise ParameterError(
+            "task",
+            "{param} must be 'regression' or 'classification', got {value!r}",
+            value=kw["task"],
+        )
     task = kw["task"]
     if task is None and (kw["model"] == "softmax" or kw["loss"] == "ce"):
         task = "classification"
@@ -141,10 +162,12 @@ def check_options(**kw: Any) -> Options:
         task = "regression"
     l1_ratio = check_nonnegative_float("l1_ratio", kw["l1_ratio"])
     if l1_ratio > 1:
-        raise ValueError(f"l1_ratio must lie in [0, 1], got {kw['l1_ratio']!r}")
+        raise ParameterError(
+            "l1_ratio", "{param} must lie in [0, 1], got {value!r}", value=kw["l1_ratio"]
+        )
     seed = check_nonnegative_int("seed", kw["seed"])
     if seed >= 2**62:
-        raise ValueError(f"seed must be below 2**62, got {seed}")
+        raise ParameterError("seed", "{param} must be below 2**62, got {value}", value=seed)
     val_split = kw["val_split"]
     if val_split is not None:
         val_split = check_fraction("val_split", val_split)
@@ -398,7 +421,11 @@ def fit_opened(
             kind="exact least squares" if plan.route == "exact" else "L-BFGS",
         )
     if opts.patience is not None and plan.route in ("exact", "softmax-lbfgs"):
-        raise ValueError("patience (early stopping) applies to minibatch training only")
+        raise ParameterError(
+            "patience",
+            "{param} (early stopping) applies to minibatch training only",
+            value=opts.patience,
+        )
     val_fraction = opts.val_split
     given_val = resolved.X_test is not None and val_fraction is None
     if val_fraction is None:
