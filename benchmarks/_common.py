@@ -131,10 +131,27 @@ def fresh_runs(
 
 
 def code_runs(code: str, runs: int = MIN_RUNS, timeout: float = 3600) -> Runs:
-    """Run the snippet ``code`` (see :func:`run_isolated`) in ``runs`` fresh processes."""
+    """Run the snippet ``code`` (see :func:`run_isolated`) in ``runs`` fresh processes.
+
+    ``runs=0`` runs it once in this process instead (a ``--quick`` smoke run: no
+    interpreter start-up, not a measurement).
+    """
+    if runs == 0:
+        import contextlib
+        import io
+        import resource
+
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            exec(compile(textwrap.dedent(code), "<benchmark>", "exec"), {"__name__": "__bench__"})
+        report = json.loads(out.getvalue().strip().splitlines()[-1])
+        report.setdefault("rss", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        report.setdefault("seconds", report.get("time", float("nan")))
+        return Runs([report["seconds"]], [report["rss"]], [report])
     reports = [run_isolated(code, timeout=timeout) for _ in range(runs)]
     for r in reports:
         r.setdefault("rss", r["peak_rss_mb"])
+        r.setdefault("seconds", r.get("time", float("nan")))
     return Runs([r["seconds"] for r in reports], [r["rss"] for r in reports], reports)
 
 

@@ -8,7 +8,7 @@ configuration is one ``torchrun --standalone`` job running
 row groups, accumulates the 21 x 21 Gram statistics in float64 and the ranks combine them
 with one all-reduce.
 
-Reported per configuration (the best of 3 jobs at full size, the configurations taking
+Reported per configuration (median and min–max of 3 jobs at full size, the configurations taking
 turns so that a busy spell of a shared machine hits all of them; the file sits in the page
 cache, so this measures decoding and arithmetic, not the disk): threads per process, rows
 read per rank, a plain read pass over the rank's row groups (Parquet decoding into NumPy
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import format_table
+from _common import MIN_RUNS, format_table, spread
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 N_FEATURES = 20
@@ -159,33 +160,32 @@ def run(quick: bool = False) -> str:
     n_rows = 200_000 if quick else 10_000_000
     data = ensure_parquet(n_rows)
     configs = [(1, None), (1, 1), (2, None)]  # torchrun sets 1 thread each for 2 processes
-    rounds = 1 if quick else 3
+    rounds = 1 if quick else MIN_RUNS
     runs: dict[tuple, list[dict]] = {c: [] for c in configs}
     for _ in range(rounds):  # interleaved, so that a busy spell affects every configuration
         for nproc, threads in configs:
             runs[(nproc, threads)].append(_launch(data, nproc, threads))
-    reports = []
-    for config in configs:
-        best = min(runs[config], key=lambda r: r["fit"])
-        best["read"] = min(r["read"] for r in runs[config])
-        best["overhead"] = min(r["overhead"] for r in runs[config])
-        reports.append(best)
-    base = reports[0]
-    base_coef = np.asarray(base["coef"])
+    base = runs[configs[0]]
+    base_coef = np.asarray(base[0]["coef"])
+    base_fit = statistics.median(r["fit"] for r in base)
     rows = []
-    for r in reports:
-        coef = np.asarray(r["coef"])
-        diff = float(np.abs(coef - base_coef).max() / np.abs(base_coef).max())
+    for config in configs:
+        rs = runs[config]
+        diff = max(
+            float(np.abs(np.asarray(r["coef"]) - base_coef).max() / np.abs(base_coef).max())
+            for r in rs
+        )
+        fits = [r["fit"] for r in rs]
         rows.append(
             [
-                r["nproc"],
-                r["threads"],
-                f"{r['rows_per_rank']:,}",
-                r["read"],
-                r["fit"],
-                r["fit_cpu"],
-                f"{base['fit'] / r['fit']:.2f}x",
-                r["overhead"],
+                rs[0]["nproc"],
+                rs[0]["threads"],
+                f"{rs[0]['rows_per_rank']:,}",
+                spread([r["read"] for r in rs]),
+                spread(fits),
+                spread([r["fit_cpu"] for r in rs]),
+                f"{base_fit / statistics.median(fits):.2f}x",
+                spread([r["overhead"] for r in rs]),
                 f"{diff:.1e}",
             ]
         )
@@ -207,8 +207,8 @@ def run(quick: bool = False) -> str:
     size = os.path.getsize(data) / 1e9
     title = (
         f"Exact least squares of {n_rows:,} rows x {N_FEATURES} features from Parquet "
-        f"({size:.2f} GB on disk, {groups} row groups), {os.cpu_count()} cores, best of "
-        f"{rounds} interleaved run(s)"
+        f"({size:.2f} GB on disk, {groups} row groups), {os.cpu_count()} cores, median "
+        f"(min–max) of {rounds} interleaved job(s); speed-up: ratio of medians"
     )
     return format_table(headers, rows, title=title)
 

@@ -2,10 +2,11 @@
 
 Data: ``n x 64`` standard-normal float64 features (1,000,000 rows; 20,000 with
 ``quick``) and ``y = X b + 1 + noise``, fitted with an intercept. Every contender runs in
-its own fresh process (so peak memory is its own): the data are generated there, then the
-fit is timed (best of a few runs). "peak / input" is the child's peak resident memory
-minus its memory before the data existed, divided by the size of ``X`` and ``y`` — 1.0
-means no memory beyond the data.
+three fresh processes (so peak memory is its own): the data are generated there, then the
+fit is timed (best of a few fits per process); the table gives the median and min–max over
+the processes (``--quick``: once, in this process). "peak / input" is the child's peak
+resident memory minus its memory before the data existed, divided by the size of ``X`` and
+``y`` — 1.0 means no memory beyond the data.
 
 * torchlinear ``LinearRegression()``: one Gram pass (float64 ``syrk`` per ~2 MiB chunk,
   one block of rows per core), Cholesky of the centred, scaled Gram matrix.
@@ -31,12 +32,13 @@ matrix ("gemm-equivalent"), so a ``syrk`` can exceed the ``C.T @ C`` matmul rate
 from __future__ import annotations
 
 import json
+import sys
 import time
 
 import numpy as np
 import torch
 
-from _common import best_time, format_table, run_isolated
+from _common import MIN_RUNS, Runs, best_time, code_runs, format_table, spread
 
 D = 64
 
@@ -112,8 +114,11 @@ print(json.dumps({{
 )
 
 
-def _child(name: str, n: int, ill: bool, repeat: int) -> dict:
-    return run_isolated(_CHILD.format(n=n, d=D, ill=ill, name=name, repeat=repeat))
+def _child(name: str, n: int, ill: bool, repeat: int, runs: int) -> Runs:
+    """The contender in ``runs`` fresh processes (``0``: once, in this process)."""
+    runs_ = code_runs(_CHILD.format(n=n, d=D, ill=ill, name=name, repeat=repeat), runs=runs)
+    runs_.seconds = runs_.of("time")
+    return runs_
 
 
 def _rel(coef: list[float], ref: list[float]) -> float:
@@ -127,14 +132,14 @@ def _gram_rates(n: int, rounds: int) -> dict[str, float]:
     The kernels are timed in interleaved rounds and each keeps its best round, so a busy
     moment on a shared machine does not favour one of them.
     """
-    from torchlinear.exact import _gram_chunk_rows, gram_pass, tsqr_pass
+    from torchlinear.exact import gram_chunk_rows, gram_pass, tsqr_pass
 
     rng = np.random.default_rng(0)
     X = np.empty((n, D))
     rng.standard_normal(out=X)
     y = X[:, 0].copy()
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
-    rows = _gram_chunk_rows(D + 2)
+    rows = gram_chunk_rows(D + 2)
     chunk, chunk_np = Xt[:rows], X[:rows]
     square = torch.randn(2048, 2048, dtype=torch.float64)
     flops = {"gram": 2 * n * D * D, "torch_chunk": 2 * rows * D * D}
@@ -175,38 +180,45 @@ def run(quick: bool = False) -> str:
         ("ill-conditioned X: numpy.linalg.lstsq", "numpy", True, 1),
         ("ill-conditioned X: scikit-learn", "sklearn", True, 1),
     ]
+    runs = 0 if quick else MIN_RUNS
     results = {}
     for label, name, ill, reps in contenders:
-        results[label] = _child(name, n, ill, reps)
-    fast = results["torchlinear LinearRegression()"]
-    sk = results["scikit-learn LinearRegression()"]
-    np_ill = results["ill-conditioned X: numpy.linalg.lstsq"]
+        results[label] = _child(name, n, ill, reps, runs)
+    fast_runs = results["torchlinear LinearRegression()"]
+    sk_runs = results["scikit-learn LinearRegression()"]
+    fast, sk = fast_runs.last, sk_runs.last
+    np_ill = results["ill-conditioned X: numpy.linalg.lstsq"].last
     rows = []
     for label, _name, ill, _reps in contenders:
-        r = results[label]
+        runs_ = results[label]
+        r = runs_.last
         ref, ref_name = (np_ill, "numpy") if ill else (sk, "sklearn")
-        mem = (r["peak_mb"] - r["base_mb"]) / r["data_mb"]
+        extra = max(x["peak_mb"] - x["base_mb"] for x in runs_.reports)
         rows.append(
             [
                 label,
                 r["solver"],
-                f"{r['time']:.3f}",
-                f"{sk['time'] / r['time']:.1f}×",
+                spread(runs_),
+                f"{sk_runs.median / runs_.median:.1f}×",
                 f"{_rel(r['coef'], ref['coef']):.1e} ({ref_name})",
-                f"{r['peak_mb'] - r['base_mb']:,.0f}",
-                f"{mem:.2f}",
+                f"{extra:,.0f}",
+                f"{extra / r['data_mb']:.2f}",
             ]
         )
     headers = [
         "contender",
         "path",
-        "fit time (s)",
-        "speed-up vs sklearn",
+        "fit time (s), median (min–max)",
+        "speed-up vs sklearn (medians)",
         "max rel. coef diff (vs)",
         "peak MB (data + fit)",
         "peak / input",
     ]
-    title = f"Least squares on {n:,} × {D} float64 with intercept (input {fast['data_mb']:,.0f} MB)"
+    title = (
+        f"Least squares on {n:,} × {D} float64 with intercept (input {fast['data_mb']:,.0f} "
+        f"MB); each contender in {len(fast_runs.seconds)} fresh process(es), each the best of "
+        "its fits"
+    )
     table1 = format_table(headers, rows, title=title)
 
     rates = _gram_rates(n, rounds=3 if quick else 5)
@@ -235,22 +247,24 @@ def run(quick: bool = False) -> str:
         title="Gram pass throughput against matmul, same run (best of interleaved rounds)",
     )
     rows3 = [
-        ["fast path: LinearRegression() fit", f"{fast['time']:.3f}", "1.00"],
-        ["Gram pass alone", f"{rates['gram_s']:.3f}", f"{rates['gram_s'] / fast['time']:.2f}"],
-        ["TSQR pass alone", f"{rates['tsqr_s']:.3f}", f"{rates['tsqr_s'] / fast['time']:.2f}"],
+        ["fast path: LinearRegression() fit", spread(fast_runs), "1.00"],
+        ["Gram pass alone", f"{rates['gram_s']:.3f}", f"{rates['gram_s'] / fast_runs.median:.2f}"],
+        ["TSQR pass alone", f"{rates['tsqr_s']:.3f}", f"{rates['tsqr_s'] / fast_runs.median:.2f}"],
         [
-            f"ill-conditioned fit (path: {ill['solver']})",
-            f"{ill['time']:.3f}",
-            f"{ill['time'] / fast['time']:.2f}",
+            f"ill-conditioned fit (path: {ill.last['solver']})",
+            spread(ill),
+            f"{ill.median / fast_runs.median:.2f}",
         ],
     ]
     table3 = format_table(
-        ["step", "time (s)", "× fast path"], rows3, title="Fallback cost against the fast path"
+        ["step", "time (s)", "× fast path (medians)"],
+        rows3,
+        title="Fallback cost against the fast path (passes alone: best of rounds, this process)",
     )
     return "\n\n".join([table1, table2, table3])
 
 
 if __name__ == "__main__":
     start = time.perf_counter()
-    print(run())
+    print(run(quick="--quick" in sys.argv))
     print(json.dumps({"took_s": round(time.perf_counter() - start, 1)}))

@@ -59,6 +59,14 @@ def machine() -> str:
     )
 
 
+def _load() -> str:
+    """The 1-minute load average (runnable processes; the machine is shared)."""
+    try:
+        return f"{os.getloadavg()[0]:.1f}"
+    except OSError:  # pragma: no cover - not on Unix
+        return "unknown"
+
+
 def main(argv: list[str] | None = None) -> int:
     benches = available()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -73,11 +81,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(benches)}")
     header = machine()
     for name in names:
-        start = time.perf_counter()
+        start, before = time.perf_counter(), _load()
         tables = load(benches[name]).run(quick=args.quick)
         took = time.perf_counter() - start
+        busy = f"load average {before} at the start, {_load()} at the end"
         print(
-            f"## {name}\n\nMachine: {header}. Took {took:.1f} s.\n\n{tables.strip()}\n", flush=True
+            f"## {name}\n\nMachine: {header}. Took {took:.1f} s; {busy}.\n\n{tables.strip()}\n",
+            flush=True,
         )
     return 0
 

@@ -10,9 +10,10 @@ each inside.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 import torch
@@ -99,15 +100,63 @@ def small_linalg(size: int) -> contextlib.AbstractContextManager[Any]:
     return single_threaded() if size <= 256 else contextlib.nullcontext()
 
 
+_POOL: ThreadPoolExecutor | None = None
+_POOL_SIZE = 0
+_POOL_LOCK = threading.Lock()
+_WORKER = threading.local()
+
+
+def _mark_worker() -> None:
+    _WORKER.active = True
+
+
+def _forget_pool() -> None:  # a forked child has none of its parent's threads
+    global _POOL, _POOL_SIZE
+    _POOL, _POOL_SIZE = None, 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
+def _pool(size: int) -> ThreadPoolExecutor:
+    """The shared block pool, with at least ``size`` threads (created on first use).
+
+    A pool that is too small is replaced by a larger one; the old one is left to finish
+    what was given to it (its idle threads end with the process), so a caller that still
+    holds it never meets a shut-down pool.
+    """
+    global _POOL, _POOL_SIZE
+    with _POOL_LOCK:
+        if _POOL is None or _POOL_SIZE < size:
+            _POOL_SIZE = max(size, torch_threads())
+            _POOL = ThreadPoolExecutor(
+                _POOL_SIZE, thread_name_prefix="torchlinear-block", initializer=_mark_worker
+            )
+        return _POOL
+
+
 def parallel(fn: Callable[[int, int], Any], blocks: list[tuple[int, int]]) -> list[Any]:
     """Run ``fn(lo, hi)`` on each block, one thread per block, with single-threaded BLAS
-    and torch kernels inside (the blocks are the parallelism)."""
+    and torch kernels inside (the blocks are the parallelism).
+
+    The threads come from one pool kept for the life of the process (a pass calls this
+    once per chunk, and starting threads each time costs more than small chunks take).
+    Calls from several threads share it; a call made from inside a block runs its blocks
+    one after the other on the calling thread, so blocks never wait for each other.
+
+    Examples
+    --------
+    >>> parallel(lambda lo, hi: sum(range(lo, hi)), [(0, 5), (5, 10)])
+    [10, 35]
+    """
     with single_threaded():
-        if len(blocks) == 1:
-            return [fn(*blocks[0])]
-        with ThreadPoolExecutor(len(blocks)) as ex:
-            futures = [ex.submit(fn, lo, hi) for lo, hi in blocks]
-            return [f.result() for f in futures]
+        if len(blocks) == 1 or getattr(_WORKER, "active", False):
+            return [fn(lo, hi) for lo, hi in blocks]
+        pool = _pool(len(blocks))
+        futures = [pool.submit(fn, lo, hi) for lo, hi in blocks]
+        wait(futures)  # every block has ended before this returns or raises
+        return [f.result() for f in futures]
 
 
 def n_workers(X: torch.Tensor, device: torch.device) -> int:

@@ -586,3 +586,61 @@ def test_text_in_a_numeric_column_in_a_late_block(tmp_path, small_blocks):
     message = r"column 'b' has the non-numeric value 'seven' in data row 112345"
     with pytest.raises(ValueError, match=message):
         list(source.iter_chunks())
+
+
+# --- Parquet: the streaming reader, its slices and parts ------------------------------------
+
+
+def _numeric_parquet(path, n=2_000, row_group_size=300):
+    frame = _frame(n, seed=11)
+    frame["flag"] = frame["x1"] > 0
+    frame["small"] = frame["count"].astype("int16")
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    x3 = table.column("x3").to_pylist()
+    x3[5] = None  # a null, read as a missing value
+    table = table.set_column(2, "x3", pa.array(x3, pa.float64()))
+    pq.write_table(table, path, row_group_size=row_group_size)
+    return pd.read_parquet(path)
+
+
+@pytest.mark.parametrize("slice_bytes, group_bytes", [(None, None), (4_000, None), (None, 1)])
+def test_parquet_reads_like_pandas_in_every_reader(tmp_path, monkeypatch, slice_bytes, group_bytes):
+    """Default, slices smaller than a row group, and pyarrow for row groups too large."""
+    import torchlinear.data.tabular as tabular
+
+    if slice_bytes:
+        monkeypatch.setattr(tabular, "_POLARS_SLICE_BYTES", slice_bytes)
+    if group_bytes:
+        monkeypatch.setattr(tabular, "_POLARS_ROW_GROUP_BYTES", group_bytes)
+    path = tmp_path / "numbers.parquet"
+    expected = _numeric_parquet(path).dropna()
+    source = TabularSource(path, target="y", drop_na=True, batch_rows=128)
+    chunks, X, y = _read(source)
+    names = ["x1", "count", "x3", "big", "flag", "small"]
+    np.testing.assert_array_equal(X, expected[names].to_numpy(float))
+    np.testing.assert_array_equal(y, expected["y"].to_numpy())
+    assert all(c[0].flags.c_contiguous and c[0].dtype == np.float64 for c in chunks)
+    assert source.n_dropped == 1 and source.n_rows == 2_000
+    whole = TabularSource(path, target="y", features=["x1", "flag"], batch_rows=128)
+    assert [len(X) for X, _ in whole.iter_chunks()] == [128] * 15 + [80]  # exact sizes
+    with pytest.raises(ValueError, match=r"column 'x3' 1 \(first in data row 6\)"):
+        TabularSource(path, target="y").read_all()
+
+
+@pytest.mark.parametrize("slice_bytes", [None, 4_000])
+def test_parquet_row_group_parts_keep_their_order(tmp_path, monkeypatch, slice_bytes):
+    import torchlinear.data.tabular as tabular
+
+    if slice_bytes:
+        monkeypatch.setattr(tabular, "_POLARS_SLICE_BYTES", slice_bytes)
+    path = tmp_path / "groups.parquet"
+    frame = _numeric_parquet(path, n=1_000, row_group_size=100).fillna(0.0)
+    source = TabularSource(path, target="y", features=["x1", "count"], drop_na=True)
+    groups = [3, 4, 0, 9, 8]
+    part = source.restrict(row_groups=groups)
+    X, y = part.read_all()
+    rows = np.concatenate([np.arange(100 * g, 100 * g + 100) for g in groups])
+    np.testing.assert_array_equal(X, frame[["x1", "count"]].to_numpy(float)[rows])
+    np.testing.assert_array_equal(y, frame["y"].to_numpy()[rows])
+    assert part.n_rows == 500
+    assert source.restrict(row_groups=[]).read_all()[0].shape == (0, 2)

@@ -69,6 +69,9 @@ _HEAD_BYTES = 1 << 20  # bytes of a CSV read up front to check the header and in
 _BLOCK_BYTES = 1 << 20  # CSV parser block: pyarrow reads a bounded number of blocks ahead
 _CSV_BLOCK_BYTES = 4 << 20  # CSV text parsed per block by one thread (see data.blocks)
 _CHUNK_BYTES = 4 << 20  # default chunk: about this many bytes of float64 per (X, y)
+_POLARS_ROW_GROUP_BYTES = 256 << 20  # larger row groups (as float64) stream through pyarrow
+_POLARS_SLICE_BYTES = 32 << 20  # rows (as float64) of one streaming query of a Parquet file
+_POLARS_CHUNK_ROWS = 1 << 16  # rows per batch asked of polars' streaming Parquet reader
 _DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
 Task = Literal["regression", "classification"]
@@ -153,6 +156,32 @@ def _rechunk(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Table]
             n_pending -= start
     if n_pending:
         yield pa.Table.from_batches(pending)
+
+
+def _slices(groups: Iterable[tuple[int, int]], limit: int) -> Iterator[tuple[int, int]]:
+    """Row ranges ``(start, rows)`` of at most ``limit`` rows covering the row groups
+    ``(start, rows)`` in order: consecutive groups are merged up to the limit, a larger
+    group is cut into equal parts.
+
+    >>> list(_slices([(0, 2), (2, 2), (4, 7), (20, 3)], 5))
+    [(0, 4), (4, 4), (8, 3), (20, 3)]
+    """
+    start = rows = 0
+    for first, count in groups:
+        if count == 0:
+            continue
+        if rows and first == start + rows and rows + count <= limit:
+            rows += count
+            continue
+        if rows:
+            yield start, rows
+        parts = -(-count // limit)
+        step = -(-count // parts)
+        for a in range(first, first + count - step, step):
+            yield a, step
+        start, rows = first + count - (count - (parts - 1) * step), count - (parts - 1) * step
+    if rows:
+        yield start, rows
 
 
 class _BlockFailed(Exception):
@@ -463,7 +492,9 @@ class TabularSource:
         parquet = self._open_parquet()
         try:
             schema = parquet.schema_arrow
-            self.n_rows = parquet.metadata.num_rows
+            meta = parquet.metadata
+            self.n_rows = meta.num_rows
+            self._row_group_rows = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
         finally:
             parquet.close()
         self.columns = [str(c) for c in schema.names]
@@ -482,8 +513,7 @@ class TabularSource:
         except (pa.ArrowException, OSError) as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise ValueError(
-                f"{self.label}: not a valid Parquet file, it may be corrupt or truncated "
-                f"({reason})"
+                f"{self.label}: not a valid Parquet file, it may be corrupt or truncated ({reason})"
             ) from None
 
     def _example(self, name: str) -> str:
@@ -775,6 +805,11 @@ class TabularSource:
     def _converted(self) -> Iterator[tuple[np.ndarray, Any, list, np.ndarray | None]]:
         """Chunks of ``batch_rows`` rows as ``(X, y, bad columns, bad rows)``, in file order."""
         if self.format == "parquet":
+            wanted = self.feature_names + ([self.target] if self.target is not None else [])
+            if self._polars_reads_parquet(wanted):
+                for part in _regroup(self._polars_parquet_parts(wanted), self.batch_rows):
+                    yield self._finish(*part)
+                return
             for table in _rechunk(self._record_batches(), self.batch_rows):
                 yield self._convert(table)
             return
@@ -965,6 +1000,60 @@ class TabularSource:
                 if self.byte_range is not None and "Empty CSV file" in str(exc):
                     return  # only empty lines in this part
                 raise self._csv_error(exc) from None
+
+    def _polars_reads_parquet(self, wanted: list[str]) -> bool:
+        """Whether polars' streaming Parquet reader can read the wanted columns.
+
+        It reads plain numbers (integers, floats, booleans) of a regression, in row
+        groups of bounded size; other types (dictionary-encoded, decimal, null, class
+        labels) and very large row groups go through pyarrow's reader.
+        """
+        if _polars() is None or len(set(self.columns)) != len(self.columns):
+            return False
+        if self.target is not None and self.task != "regression":
+            return False
+        plain = (pa.types.is_integer, pa.types.is_float64, pa.types.is_float32, pa.types.is_boolean)
+        if not all(any(test(self._types[name]) for test in plain) for name in wanted):
+            return False
+        largest = max(self._row_group_rows, default=0)
+        return largest * 8 * len(wanted) <= _POLARS_ROW_GROUP_BYTES
+
+    def _polars_parquet_parts(self, wanted: list[str]) -> Iterator[_Part]:
+        """The Parquet file's rows (or this part's row groups) read by polars' streaming
+        engine as float64 parts ``(X, y, None)``, in order.
+
+        Polars decodes row groups on all cores while a bounded number of batches wait,
+        so memory stays at a few row groups whatever the file size. Nulls read as NaN,
+        booleans as 0/1.
+        """
+        pl = _polars()
+        sizes = self._row_group_rows
+        groups = list(range(len(sizes))) if self.row_groups is None else self.row_groups
+        starts = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).tolist()
+        limit = max(1, _POLARS_SLICE_BYTES // (8 * len(wanted)))
+        slices = _slices(((starts[g], sizes[g]) for g in groups), limit)
+        d = len(self.feature_names)
+        columns = [pl.col(name).cast(pl.Float64) for name in wanted]
+        for offset, length in slices:
+            frame = pl.scan_parquet(self.path, low_memory=True).slice(offset, length)
+            try:
+                batches = frame.select(columns).collect_batches(
+                    chunk_size=min(self.batch_rows, _POLARS_CHUNK_ROWS), maintain_order=True
+                )
+                for batch in batches:
+                    X = batch.select(self.feature_names).to_numpy(order="c")
+                    if not (X.flags.writeable and X.flags.c_contiguous and X.dtype == np.float64):
+                        X = np.array(X, dtype=np.float64, order="C")
+                    y = None
+                    if self.target is not None:
+                        y = np.array(batch.get_column(self.target).to_numpy(), dtype=np.float64)
+                    yield X.reshape(-1, d), y, None
+            except (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError) as exc:
+                text = str(exc).strip()
+                reason = text.splitlines()[0] if text else type(exc).__name__
+                raise ValueError(
+                    f"{self.label}: the Parquet file is corrupt, reading it failed ({reason})"
+                ) from None
 
     def _parquet_batches(self, wanted: list[str]) -> Iterator[pa.RecordBatch]:
         if self.row_groups is not None and not self.row_groups:

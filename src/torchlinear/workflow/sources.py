@@ -217,6 +217,10 @@ def peek_task(path: Any, target: str, features: Any, delimiter: Any) -> str:
     return "regression"
 
 
+FILE_CHUNK_BYTES = 16 << 20
+"""Bytes of float64 per chunk read from a file when the user gives no ``batch_rows``."""
+
+
 def open_data(
     data: Any,
     target: str | None,
@@ -262,6 +266,9 @@ def open_data(
             delimiter=delimiter,
             batch_rows=batch_rows,
         )
+        if batch_rows is None:  # a pass over a file: larger chunks, fewer calls per row
+            width = source.n_features + (target is not None)
+            source.batch_rows = max(1, FILE_CHUNK_BYTES // (8 * width))
         return Data(str(path), list(source.feature_names), target, source.task, source)
     if isinstance(data, str):
         key = dataset_key(data)
