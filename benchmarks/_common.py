@@ -225,20 +225,29 @@ def run_isolated(code: str, timeout: float = 3600) -> dict[str, Any]:
     The snippet must print one JSON object on its last stdout line; this function adds
     ``peak_rss_mb`` (the child's maximum resident set size, from the kernel's accounting).
     """
+    import tempfile
+
+    # A child forked from this process starts with this process's peak in the kernel's
+    # count (it survives exec); one started by /usr/bin/time starts from time's own.
+    gnu_time = Path("/usr/bin/time")
     before = _children_maxrss_kb()
-    proc = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=os.environ.copy(),
-    )
+    with tempfile.NamedTemporaryFile("r") as peak:
+        command = [sys.executable, "-c", textwrap.dedent(code)]
+        if gnu_time.exists():
+            command = [str(gnu_time), "-f", "%M", "-o", peak.name, *command]
+        proc = subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout, env=os.environ.copy()
+        )
+        reported = peak.read().strip().splitlines()
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark child failed:\n{proc.stderr}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    after = _children_maxrss_kb()
-    # ru_maxrss of children is the max over all waited-for children: only trust a rise.
-    result["peak_rss_mb"] = after / 1024 if after > before else float("nan")
+    if reported and reported[-1].isdigit():
+        result["peak_rss_mb"] = int(reported[-1]) / 1024
+    else:
+        after = _children_maxrss_kb()
+        # ru_maxrss of children is the max over all waited-for children: only trust a rise.
+        result["peak_rss_mb"] = after / 1024 if after > before else float("nan")
     return result
 
 

@@ -78,7 +78,7 @@ def _engine_epoch(data, d: int) -> None:
 
 
 def _cases(quick: bool) -> tuple[int, int, list]:
-    n, d = (20_000, 20) if quick else (500_000, 20)
+    n, d = (5_000, 20) if quick else (500_000, 20)
     g = torch.Generator().manual_seed(0)
     X = torch.randn(n, d, generator=g)
     y = X @ torch.randn(d, generator=g) + 0.1 * torch.randn(n, generator=g)

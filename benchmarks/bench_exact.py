@@ -221,7 +221,7 @@ def run(quick: bool = False) -> str:
     )
     table1 = format_table(headers, rows, title=title)
 
-    rates = _gram_rates(n, rounds=3 if quick else 5)
+    rates = _gram_rates(n, rounds=1 if quick else 5)
     ill = results["ill-conditioned X: torchlinear (auto → fallback)"]
     rows2 = [
         ["Gram pass (gram_pass, all threads)", f"{rates['gram']:.1f}", "1.00"],

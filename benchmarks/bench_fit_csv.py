@@ -3,7 +3,7 @@ readers we know.
 
 The file is the one ``bench_tabular_read.py`` generates (into ``benchmarks/data/``, or the
 folder named by ``TORCHLINEAR_BENCH_DATA``): N rows x 20 float features + a float target
-(about 1.7 GB of CSV at the full size of 10,000,000 rows; 200,000 rows with ``quick``),
+(about 1.7 GB of CSV at the full size of 10,000,000 rows; 20,000 rows with ``quick``),
 and the same rows as Parquet (row groups of 1,000,000 rows). Each contender is a whole
 command, timed from start to exit in fresh processes (median and min–max of three at
 full size), with its peak resident memory:
@@ -145,7 +145,7 @@ def _fit_runs(argv: list[str], runs: int):
 
 
 def run(quick: bool = False) -> str:
-    n_rows = 200_000 if quick else 10_000_000
+    n_rows = 20_000 if quick else 10_000_000
     runs = 1 if quick else MIN_RUNS
     csv = ensure_csv(n_rows)
     parquet = ensure_parquet(n_rows)

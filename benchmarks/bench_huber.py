@@ -90,7 +90,7 @@ def _time_to_target(X, y, delta, alpha, target, dtype, epochs):
 
 def measure(quick: bool) -> dict:
     """One fresh process: scikit-learn's fit, then torchlinear's in float64 and float32."""
-    n, d = (50_000, 16) if quick else (1_000_000, 64)
+    n, d = (10_000, 8) if quick else (1_000_000, 64)
     rng = np.random.default_rng(0)
     X = rng.standard_normal((n, d))
     w_true = rng.normal(size=d)

@@ -77,7 +77,7 @@ def load_problem(quick: bool) -> tuple[str, torch.Tensor, torch.Tensor, torch.Te
             pass
         else:
             return "Fashion-MNIST", data.X_train, data.y_train, data.X_test, data.y_test
-    n_train, n_test = (6_000, 1_000) if quick else (60_000, 10_000)
+    n_train, n_test = (1_500, 500) if quick else (60_000, 10_000)
     X_tr, y_tr, X_te, y_te = stand_in(n_train, n_test)
     return "synthetic stand-in (Fashion-MNIST files not found)", X_tr, y_tr, X_te, y_te
 
@@ -172,7 +172,7 @@ def _contenders(problem, quick: bool) -> list:
             model.fit(X_np, y_np)
         return float(model.score(X_test_np, y_test_np))
 
-    iteration_limit = 80 if quick else 640
+    iteration_limit = 20 if quick else 640
     return [
         ("torchlinear SoftmaxRegression(solver='lbfgs')", "max_iter", ours("lbfgs"), 10,
          iteration_limit),

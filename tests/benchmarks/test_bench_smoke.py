@@ -22,6 +22,31 @@ def _header_and_rows(table: str):
     return cells[0], cells[2:]
 
 
+BENCHES = sorted(p.stem.removeprefix("bench_") for p in BENCH_DIR.glob("bench_*.py"))
+
+
+@pytest.fixture(scope="module")
+def bench_data(tmp_path_factory):
+    """Generated benchmark files go to a temporary folder, shared by the quick runs."""
+    folder = tmp_path_factory.mktemp("bench_data")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TORCHLINEAR_BENCH_DATA", str(folder))
+        yield folder
+
+
+def test_every_benchmark_file_is_found():
+    assert {"vectorization", "batching", "exact", "fit_csv"} <= set(BENCHES)
+
+
+@pytest.mark.parametrize("name", BENCHES)
+def test_quick_run_prints_tables(name, bench_data):
+    """Every ``benchmarks/bench_*.py`` runs in quick mode and prints whole tables."""
+    tables = _load(BENCH_DIR / f"bench_{name}.py").run(quick=True)
+    header, rows = _header_and_rows(tables)
+    assert len(header) >= 2 and rows, f"bench_{name} printed no table"
+    assert all(len(row) >= 2 and any(row) for row in rows)
+
+
 @pytest.mark.parametrize(
     "name, columns, n_rows",
     [
