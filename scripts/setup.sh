@@ -5,16 +5,23 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 TORCH_VERSION=${TORCH_VERSION:-2.13.0}
+# TORCH_INDEX_URL: the wheel index PyTorch comes from, e.g. https://download.pytorch.org/whl/cpu
+# for the CPU-only build on a machine whose default index serves CUDA builds. Unset: pip's default.
+TORCH_INDEX_URL=${TORCH_INDEX_URL:-}
 
 if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
 stamp=.venv/.torchlinear-setup
-want="$(cat pyproject.toml | sha256sum | cut -d' ' -f1) torch==$TORCH_VERSION"
+want="$(cat pyproject.toml | sha256sum | cut -d' ' -f1) torch==$TORCH_VERSION $TORCH_INDEX_URL"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && .venv/bin/python -c "import torchlinear" 2>/dev/null; then
     exit 0
 fi
 # torch first: a bare torch requirement with no torch installed would pull the CUDA build.
-.venv/bin/python -m pip install --quiet "torch==$TORCH_VERSION"
+if [ -n "$TORCH_INDEX_URL" ]; then
+    .venv/bin/python -m pip install --quiet --index-url "$TORCH_INDEX_URL" "torch==$TORCH_VERSION"
+else
+    .venv/bin/python -m pip install --quiet "torch==$TORCH_VERSION"
+fi
 .venv/bin/python -m pip install --quiet -e ".[dev]"
 echo "$want" > "$stamp"

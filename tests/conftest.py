@@ -16,6 +16,15 @@ WORKERS = Path(__file__).resolve().parent / "distributed_workers"
 LAUNCH_TIMEOUT = 150  # seconds for a whole torchrun job, start-up included
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto`` means at most two workers.
+
+    Many tests are multi-threaded themselves (BLAS, torch) or launch processes of their own,
+    so more workers than two only add memory (each imports torch) and contention.
+    """
+    return max(1, min(2, os.cpu_count() or 1))
+
+
 def _launch(script: str, *args: str, timeout: float = LAUNCH_TIMEOUT, cwd: Path | None = None):
     """Run ``torchrun --standalone --nproc-per-node 2 script args``; kill it all on timeout.
 

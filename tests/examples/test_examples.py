@@ -196,7 +196,13 @@ class _Worker:
     def close(self) -> None:
         if self.proc is not None:
             self.proc.stdin.close()
-            self.proc.wait(timeout=60)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                # every answer is in; an interpreter slow to exit (a loaded machine) is not a
+                # failure of any example
+                self.proc.kill()
+                self.proc.wait()
         if self.log_file is not None:
             self.log_file.close()
 
