@@ -158,3 +158,17 @@ def test_render_returns_png_bytes_and_markdown():
     files = report.render()
     assert list(files) == ["a.png", "report.md"]
     assert files["a.png"].startswith(PNG_MAGIC) and files["report.md"] == b"# hi\n"
+
+
+def test_regression_figures_name_the_target_with_readable_markers():
+    from torchlinear.report import predicted_vs_actual_figure, residuals_figure
+
+    y = np.linspace(0.0, 1.0, 50)
+    fig = predicted_vs_actual_figure(y, y + 0.1, target="price", title="LinearRegression")
+    ax = fig.axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("actual price", "predicted price")
+    assert ax.get_title().startswith("LinearRegression\nn = 50, R² = ")
+    points = ax.collections[0]
+    assert points.get_sizes()[0] >= 20 and points.get_alpha() >= 0.8
+    left = residuals_figure(y, y + 0.1, target="price").axes[0]
+    assert left.get_xlabel() == "predicted price"

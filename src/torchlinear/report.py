@@ -63,35 +63,58 @@ def _thin(n: int, limit: int) -> np.ndarray | slice:
     return np.sort(np.random.default_rng(0).choice(n, size=limit, replace=False))
 
 
-def predicted_vs_actual_figure(y_true: Any, y_pred: Any, *, title: str | None = None) -> Figure:
+def _named(what: str, target: str | None) -> str:
+    return f"{what} {target}" if target else what
+
+
+def predicted_vs_actual_figure(
+    y_true: Any, y_pred: Any, *, title: str | None = None, target: str | None = None
+) -> Figure:
     """Predictions against the true values, with the line ``predicted = actual``.
 
     Points on the diagonal are predicted exactly; the R² of the points is in the title.
+    ``target`` names the axes (``actual price``, ``predicted price``).
 
     Examples
     --------
-    >>> fig = predicted_vs_actual_figure([1.0, 2.0, 3.0], [1.1, 1.9, 3.2])
+    >>> fig = predicted_vs_actual_figure([1.0, 2.0, 3.0], [1.1, 1.9, 3.2], target="price")
     >>> fig.axes[0].get_xlabel(), fig.axes[0].get_ylabel()
-    ('actual', 'predicted')
+    ('actual price', 'predicted price')
     """
     y, p = _pair(y_true, y_pred)
     shown = _thin(len(y), _MAX_POINTS)
-    fig = Figure(figsize=(5.0, 4.6), layout="constrained")
+    fig = Figure(figsize=(5.6, 5.0), layout="constrained")
     ax = fig.add_subplot()
-    ax.scatter(y[shown], p[shown], s=6, alpha=0.45, color="tab:blue", linewidths=0)
+    ax.scatter(y[shown], p[shown], **_markers(len(y)))
     lo = float(min(y.min(), p.min()))
     hi = float(max(y.max(), p.max()))
-    ax.plot([lo, hi], [lo, hi], color="black", linewidth=0.8, label="predicted = actual")
-    ax.set_xlabel("actual")
-    ax.set_ylabel("predicted")
+    ax.plot([lo, hi], [lo, hi], color="black", linewidth=1.0, label="predicted = actual")
+    ax.set_xlabel(_named("actual", target))
+    ax.set_ylabel(_named("predicted", target))
     ax.legend(loc="upper left", fontsize="small")
     ss_tot = float(((y - y.mean()) ** 2).sum())
     r2 = 1 - float(((y - p) ** 2).sum()) / ss_tot if ss_tot > 0 else math.nan
-    ax.set_title(title or f"Predicted vs actual (n = {len(y)}, R² = {r2:.4f})")
+    stats = f"n = {len(y):,}, R² = {r2:.4f}"
+    ax.set_title(f"{title}\n{stats}" if title else f"Predicted vs actual ({stats})", fontsize=10)
     return fig
 
 
-def residuals_figure(y_true: Any, y_pred: Any, *, title: str | None = None) -> Figure:
+def _markers(n: int) -> dict[str, Any]:
+    """Scatter markers that stay readable: large and opaque for a few points, smaller for many."""
+    size = 28 if n <= 500 else 14 if n <= 5_000 else 8
+    alpha = 0.85 if n <= 500 else 0.6 if n <= 5_000 else 0.45
+    return {
+        "s": size,
+        "alpha": alpha,
+        "color": "tab:blue",
+        "edgecolors": "white",
+        "linewidths": 0.3,
+    }
+
+
+def residuals_figure(
+    y_true: Any, y_pred: Any, *, title: str | None = None, target: str | None = None
+) -> Figure:
     """Residuals ``actual - predicted``: against the prediction (left) and their
     histogram (right). A good linear fit shows a structureless band around zero.
 
@@ -104,17 +127,19 @@ def residuals_figure(y_true: Any, y_pred: Any, *, title: str | None = None) -> F
     y, p = _pair(y_true, y_pred)
     r = y - p
     shown = _thin(len(y), _MAX_POINTS)
-    fig = Figure(figsize=(9.5, 4.0), layout="constrained")
+    fig = Figure(figsize=(10.0, 4.4), layout="constrained")
     left, right = fig.subplots(1, 2)
-    left.scatter(p[shown], r[shown], s=6, alpha=0.45, color="tab:blue", linewidths=0)
-    left.axhline(0.0, color="black", linewidth=0.8)
-    left.set_xlabel("predicted")
-    left.set_ylabel("residual (actual − predicted)")
+    left.scatter(p[shown], r[shown], **_markers(len(y)))
+    left.axhline(0.0, color="black", linewidth=1.0)
+    left.set_xlabel(_named("predicted", target))
+    left.set_ylabel(_named("residual", target) + " (actual − predicted)")
     left.set_title("Residuals vs predicted")
     bins = int(min(60, max(10, math.sqrt(len(r)))))
-    right.hist(r, bins=bins, color="tab:blue", alpha=0.8)
-    right.axvline(0.0, color="black", linewidth=0.8)
-    right.set_xlabel("residual")
+    if np.ptp(r) <= 1e-9 * max(1.0, float(np.abs(r).max())):
+        bins = 1  # (almost) equal residuals: one bar, not bins narrower than rounding
+    right.hist(r, bins=bins, color="tab:blue", alpha=0.85, edgecolor="white", linewidth=0.4)
+    right.axvline(0.0, color="black", linewidth=1.0)
+    right.set_xlabel(_named("residual", target))
     right.set_ylabel("count")
     right.set_title(f"Residual distribution (sd {float(r.std()):.4g})")
     if title:
@@ -384,6 +409,12 @@ def fit_report(
 
     figure_lines: list[str] = []
     curve = _loss_figure(estimator, task, history)
+    if curve is not None:  # the model's name on the figure: in the one title there is
+        if curve.get_suptitle():
+            curve.suptitle(f"{name}: {curve.get_suptitle()}")
+        else:
+            ax = curve.axes[0]
+            ax.set_title(f"{name}: {ax.get_title()[:1].lower()}{ax.get_title()[1:]}")
     if curve is not None:
         figures["loss_curves.png"] = curve
         figure_lines.append("![Loss per epoch](loss_curves.png)")
@@ -392,10 +423,10 @@ def fit_report(
         split = sample_split
         if task == "regression":
             figures["predicted_vs_actual.png"] = predicted_vs_actual_figure(
-                y_true, output, title=f"Predicted vs actual ({split} rows, n = {len(y_true)})"
+                y_true, output, title=f"{name}: predicted vs actual, {split} rows", target=target
             )
             figures["residuals.png"] = residuals_figure(
-                y_true, output, title=f"Residuals ({split} rows)"
+                y_true, output, title=f"{name}: residuals, {split} rows", target=target
             )
             figure_lines += [
                 "![Predicted vs actual](predicted_vs_actual.png)",
@@ -411,8 +442,9 @@ def fit_report(
             pred = np.asarray(output).argmax(axis=1)
             if known.any():
                 names = [str(c.item() if isinstance(c, np.generic) else c) for c in classes]
-                fig = confusion_matrix_figure(index[known], pred[known], class_names=names)
-                fig.axes[0].set_title(f"{fig.axes[0].get_title()} — {split} rows")
+                fig = confusion_matrix_figure(
+                    index[known], pred[known], class_names=names, title=f"{name}, {split} rows"
+                )
                 figures["confusion_matrix.png"] = fig
                 figure_lines.append("![Confusion matrix](confusion_matrix.png)")
     if image_shape is not None and hasattr(estimator, "coef_") and task == "classification":
@@ -422,7 +454,7 @@ def fit_report(
         if np.ndim(estimator.coef_) == 2 and np.shape(estimator.coef_)[0] == 1:
             names = [f"log-odds of {names[-1]}"]  # two classes: one weight vector
         figures["weight_templates.png"] = weight_templates(
-            estimator.coef_, tuple(image_shape), class_names=names
+            estimator.coef_, tuple(image_shape), class_names=names, title=name
         )
         figure_lines.append("![Weight templates](weight_templates.png)")
     if figure_lines:

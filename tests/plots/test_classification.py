@@ -139,3 +139,26 @@ def test_training_curves_single_history_without_validation():
     fig = training_curves({"train_loss": [0.5, 0.3], "train_acc": [0.8, 0.9]})
     assert [line.get_label() for line in fig.axes[0].get_lines()] == ["train"]
     np.testing.assert_allclose(fig.axes[1].get_lines()[0].get_ydata(), [0.8, 0.9])
+
+
+def test_figures_name_the_model_and_keep_titles_and_numbers_readable():
+    import matplotlib.colors as mcolors
+
+    fig = confusion_matrix_figure([0, 1, 1, 0], [0, 1, 0, 0], class_names=["no", "yes"],
+                                  title="SoftmaxRegression, validation rows")  # fmt: skip
+    ax = fig.axes[0]
+    assert ax.get_title().splitlines() == [
+        "SoftmaxRegression, validation rows",
+        "accuracy 0.750, n = 4",
+    ]
+    assert {t.get_fontsize() for t in ax.texts} == {16}  # two classes: big cell numbers
+    fig.canvas.draw()
+    title = ax.title.get_window_extent()
+    assert title.x0 >= 0 and title.x1 <= fig.bbox.width  # the title fits the figure
+    h = {"train_loss": [0.9, 0.5], "val_loss": [1.0, 0.6]}
+    train, val = training_curves(h).axes[0].get_lines()
+    assert mcolors.to_hex(train.get_color()) != mcolors.to_hex(val.get_color())
+    templates = weight_templates(np.ones((2, 4)), (2, 2), title="SoftmaxRegression (lbfgs)")
+    assert templates.get_suptitle().startswith("SoftmaxRegression (lbfgs): ")
+    grid = image_grid(np.zeros((2, 1, 2, 2)), [0, 1], [0, 0], title="MLPClassifier")
+    assert grid.get_suptitle().startswith("MLPClassifier: true → predicted")

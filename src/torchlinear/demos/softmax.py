@@ -240,18 +240,19 @@ def run_softmax_demo(
     # --- figures, written only now that every fit has succeeded ---
     ensure_writable_dir(out_dir, "out")
     y_pred = clf.predict(flat_test)
+    model = f"SoftmaxRegression ({clf.solver_})"
     figures = {
         "training_curves.png": training_curves(
             histories, title="Digits: scratch and concise (validation = test split)"
         ),
         "confusion_matrix.png": confusion_matrix_figure(
-            y_test_cpu, y_pred, class_names=data.classes
+            y_test_cpu, y_pred, class_names=data.classes, title=f"{model}, test split"
         ),
         "misclassified.png": image_grid(
-            X_test.cpu(), y_test_cpu, y_pred, class_names=data.classes, n_images=24
+            X_test.cpu(), y_test_cpu, y_pred, class_names=data.classes, n_images=24, title=model
         ),
         "weight_templates.png": weight_templates(
-            clf.coef_, data.image_shape, class_names=data.classes
+            clf.coef_, data.image_shape, class_names=data.classes, title=model
         ),
     }
     paths = []

@@ -82,6 +82,7 @@ def image_grid(
     n_images: int = 24,
     ncols: int = 8,
     misclassified_first: bool = True,
+    title: str | None = None,
 ) -> Figure:
     """A grid of images titled with their true and predicted labels, mistakes first.
 
@@ -108,6 +109,9 @@ def image_grid(
         Images per row.
     misclassified_first : bool, default True
         Put the mistakes first.
+
+    title : str, optional
+        What the figure shows, e.g. the model's name; put before the default heading.
 
     Returns
     -------
@@ -160,13 +164,16 @@ def image_grid(
         else:
             guess = _label(class_names, int(y_pred[index]))
             correct = y_pred[index] == y_true[index]
-            title = truth if correct else f"{truth} → {guess}"
-            ax.set_title(title, fontsize=8, color="black" if correct else "tab:red")
+            caption = truth if correct else f"{truth} → {guess}"
+            ax.set_title(caption, fontsize=8, color="black" if correct else "tab:red")
         ax.set_xticks([])
         ax.set_yticks([])
     if y_pred is not None:
         n_wrong = int((y_pred != y_true).sum())
-        fig.suptitle(f"true → predicted (red: misclassified, {n_wrong} of {len(y_true)})")
+        heading = f"true → predicted (red: misclassified, {n_wrong} of {len(y_true)})"
+        fig.suptitle(f"{title}: {heading}" if title else heading)
+    elif title:
+        fig.suptitle(title)
     fig.shown_indices = [int(i) for i in order]
     return fig
 
@@ -201,6 +208,7 @@ def confusion_matrix_figure(
     class_names: Sequence[str] | None = None,
     normalize: bool = False,
     annotate: bool | None = None,
+    title: str | None = None,
 ) -> Figure:
     """The confusion matrix as a heat map: rows are true classes, columns predictions.
 
@@ -214,6 +222,8 @@ def confusion_matrix_figure(
         Show each row as fractions of its class (the diagonal is then per-class recall).
     annotate : bool, optional
         Write the value in each cell; by default when there are at most 20 classes.
+    title : str, optional
+        What the matrix shows (the model, the rows); a second title line gives the accuracy.
 
     Returns
     -------
@@ -233,24 +243,30 @@ def confusion_matrix_figure(
         totals = values.sum(axis=1, keepdims=True)
         values = np.divide(values, totals, out=np.zeros_like(values), where=totals > 0)
     shown = values if normalize else counts
-    fig = Figure(figsize=(max(4.0, 0.55 * k + 2.0), max(3.5, 0.5 * k + 1.5)), layout="constrained")
+    # a few classes get big cells and big numbers; the figure is never too narrow for its title
+    fig = Figure(figsize=(max(5.2, 0.55 * k + 2.4), max(4.4, 0.5 * k + 2.0)), layout="constrained")
     ax = fig.add_subplot()
     image = ax.imshow(shown, cmap="Blues", vmin=0)
-    fig.colorbar(image, ax=ax, label="fraction of the true class" if normalize else "count")
+    colorbar = fig.colorbar(
+        image, ax=ax, label="fraction of the true class" if normalize else "count"
+    )
+    colorbar.ax.tick_params(labelsize=9)
     names = [_label(class_names, j) for j in range(k)]
     ax.set_xticks(range(k), names, rotation=45 if max(map(len, names)) > 3 else 0, ha="right")
     ax.set_yticks(range(k), names)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     accuracy = np.trace(counts) / max(1, counts.sum())
-    ax.set_title(f"Confusion matrix (accuracy {accuracy:.3f})")
+    heading = title or "Confusion matrix"
+    ax.set_title(f"{heading}\naccuracy {accuracy:.3f}, n = {int(counts.sum()):,}", fontsize=10)
     if annotate if annotate is not None else k <= 20:
         threshold = 0.5 * float(shown.max()) if shown.size else 0.0
+        fontsize = 16 if k <= 4 else 12 if k <= 8 else 9 if k <= 12 else 7
         for i in range(k):
             for j in range(k):
                 text = f"{values[i, j]:.2f}" if normalize else f"{counts[i, j]}"
                 color = "white" if shown[i, j] > threshold else "black"
-                ax.text(j, i, text, ha="center", va="center", fontsize=7, color=color)
+                ax.text(j, i, text, ha="center", va="center", fontsize=fontsize, color=color)
     return fig
 
 
@@ -277,6 +293,7 @@ def weight_templates(
     *,
     class_names: Sequence[str] | None = None,
     ncols: int = 5,
+    title: str | None = None,
 ) -> Figure:
     r"""Each class's weight vector drawn as an image: what a linear classifier "looks for".
 
@@ -296,6 +313,8 @@ def weight_templates(
         Titles.
     ncols : int, default 5
         Templates per row.
+    title : str, optional
+        Whose weights they are (the model's name); put before the default heading.
 
     Returns
     -------
@@ -341,7 +360,8 @@ def weight_templates(
     if image is not None:
         colorbar = fig.colorbar(image, ax=axes, shrink=0.8)
         colorbar.set_ticks([image.norm.vmin, 0, image.norm.vmax], labels=["−", "0", "+"])
-    fig.suptitle("Weight templates per class (red: evidence for, blue: against)")
+    heading = "weight templates per class (red: evidence for, blue: against)"
+    fig.suptitle(f"{title}: {heading}" if title else heading[0].upper() + heading[1:])
     return fig
 
 
@@ -376,7 +396,7 @@ def training_curves(histories: Mapping[str, Any] | Any, *, title: str | None = N
         A history is a mapping with per-epoch lists ``train_loss``, ``val_loss``,
         ``train_acc``, ``val_acc`` (any may be missing; ``*_accuracy`` also works) or the
         engine's :class:`~torchlinear.engine.History`. Several methods share the axes, one
-        colour each.
+        colour each; a single method draws training and validation in two colours.
     title : str, optional
         A title over both panels.
 
@@ -403,11 +423,14 @@ def training_curves(histories: Mapping[str, Any] | Any, *, title: str | None = N
     loss_ax, acc_ax = fig.subplots(1, 2)
     for i, (name, history) in enumerate(histories.items()):
         curves = _curves(history)
-        color = _COLORS[i % len(_COLORS)]
         prefix = f"{name}, " if name else ""
         for ax, kind in ((loss_ax, "loss"), (acc_ax, "acc")):
             for split, style, label in (("train", "-", "train"), ("val", "--", "validation")):
                 series = curves.get(f"{split}_{kind}")
+                if len(histories) == 1:
+                    color = _COLORS[0 if split == "train" else 1]
+                else:
+                    color = _COLORS[i % len(_COLORS)]
                 if series:
                     epochs = np.arange(1, len(series) + 1)
                     ax.plot(
