@@ -107,6 +107,38 @@ def _syntax_error(formula: str, exc: Exception) -> ValueError:
     )
 
 
+def _factor_names(formula: Any) -> set[str]:
+    """Names a formula's factors read as data (formulaic does not report the arguments of
+    its stateful transforms, such as ``center(x)``): every name that is not called and
+    not a module (``np.log``)."""
+    import ast
+
+    names: set[str] = set()
+    for term in formula:
+        for factor in term.factors:
+            expr = str(factor.expr)
+            quoted = _bare(expr)
+            if quoted is not None:
+                names.add(quoted)
+                continue
+            try:
+                tree = ast.parse(expr, mode="eval")
+            except SyntaxError:
+                continue
+            skip = set()
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                    skip.add(id(node.func))
+                if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+                    skip.add(id(node.value))
+            names |= {
+                node.id
+                for node in ast.walk(tree)
+                if isinstance(node, ast.Name) and id(node) not in skip
+            }
+    return names
+
+
 @dataclass(frozen=True)
 class ParsedFormula:
     """A formula split into its response and its right-hand side (no data needed).
@@ -151,8 +183,8 @@ def parse_formula(formula: str) -> ParsedFormula:
     try:
         parsed = fm.Formula(formula)
         lhs, rhs = (parsed.lhs, parsed.rhs) if "~" in formula else (None, parsed)
-        variables = rhs.required_variables
-        response_vars = set() if lhs is None else lhs.required_variables
+        variables = rhs.required_variables | _factor_names(rhs)
+        response_vars = set() if lhs is None else lhs.required_variables | _factor_names(lhs)
     except Exception as exc:  # formulaic raises its own classes, and SyntaxError/ValueError
         raise _syntax_error(formula, exc) from None
     if not isinstance(rhs, fm.formula.SimpleFormula) or (
@@ -429,7 +461,9 @@ class Design:
         if [names[j] for j in keep] != self.columns:  # pragma: no cover - a formulaic change
             raise RuntimeError(f"formulaic gave the columns {names}, expected {self.columns}")
         if y is not None and y.dtype != object:
-            y = np.asarray(y, dtype=np.float64)
+            y = np.array(y, dtype=np.float64)  # a copy: Arrow's buffers are read-only
+        elif y is not None:
+            y = np.array(y)
         return X, y
 
     def matrices(
@@ -541,8 +575,9 @@ def _too_many(name: str, count: int, more: bool, max_levels: int, others: Sequen
     counted = f"more than {count:,}" if more else f"{count:,}"
     return ParameterError(
         "features",
-        "column {name!r} has {counted} distinct values, more than {max_levels} levels for a "
-        "categorical column (is it an identifier?); leave it out, e.g. {0}",
+        "column {name!r} has {counted} distinct values, too many levels for a categorical "
+        "column (at most {max_levels}, and fewer than half its values): is it an "
+        "identifier? Leave it out, e.g. {0}",
         value=None,
         suggestions=[("features", list(others)[:8])],
         name=name,
@@ -562,18 +597,21 @@ def collect_levels(
     """The sorted distinct values of the ``names`` columns over a stream of tables.
 
     Nulls are not levels. A column with more than ``max_levels`` distinct values is
-    refused, naming the column and how many values it has.
+    refused, naming the column and how many values it has; so is a column with more than
+    20 distinct values that are over half of its values (an identifier).
 
     >>> t = pa.table({"c": ["b", "a", None, "b"]})
     >>> collect_levels(iter([t, pa.table({"c": ["c"]})]), ["c"])
     {'c': ['a', 'b', 'c']}
     """
     seen: dict[str, set[Any]] = {name: set() for name in names}
+    valid = dict.fromkeys(names, 0)
     for table in tables:
         for name in names:
             column = table.column(name)
             if pa.types.is_dictionary(column.type):
                 column = column.cast(column.type.value_type)
+            valid[name] += len(column) - column.null_count
             unique = pc.unique(column.drop_null())
             if pa.types.is_floating(unique.type):
                 unique = unique.filter(pc.invert(pc.is_nan(unique)))
@@ -582,7 +620,7 @@ def collect_levels(
                 keep = [c for c in others if c != name]
                 raise _too_many(name, len(seen[name]), True, max_levels, keep)
     for name, values in seen.items():
-        if len(values) > max_levels:
+        if len(values) > max_levels or (len(values) > 20 and 2 * len(values) > valid[name]):
             raise _too_many(name, len(values), False, max_levels, [c for c in others if c != name])
     return {name: _sort_levels(seen[name], name in integer) for name in names}
 
