@@ -171,7 +171,8 @@ def test_missing_values_are_counted_or_dropped(tmp_path):
     write(df, path)
     raw = TabularSource(path, "y", allow_text=True, batch_rows=7)
     spec = learn_design(raw)
-    with pytest.raises(ValueError, match=r"3 row\(s\) have missing.*'color' 2 \(first in data row 4"):
+    message = r"3 row\(s\) have missing.*'color' 2 \(first in data row 4"
+    with pytest.raises(ValueError, match=message):
         DesignSource(raw, spec).read_all()
     raw = TabularSource(path, "y", allow_text=True, batch_rows=7, drop_na=True)
     source = DesignSource(raw, learn_design(raw))

@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -292,6 +292,53 @@ class Design:
             )
         return spec
 
+    @classmethod
+    def learn(
+        cls,
+        parsed: ParsedFormula,
+        variables: list[str],
+        text: set[str],
+        levels: Callable[[list[str]], dict[str, list[Any]]],
+        *,
+        automatic: bool = False,
+    ) -> Design:
+        """The design of ``parsed`` over ``variables`` (``text`` are text columns), with
+        ``levels(categorical columns)`` giving the levels of the categorical variables."""
+        probe = cls(parsed.text, parsed.target, parsed.response, list(variables),
+                    {c: ["a"] for c in variables if c in text}, automatic=automatic)  # fmt: skip
+        probe._build()  # finds the categorical factors, with placeholder levels
+        categorical = sorted({name for _, name in probe._categorical_factors()} | set(text))
+        both = probe._numeric_uses(set(categorical) - set(text))
+        if both:
+            raise ParameterError(
+                "formula",
+                "{param} {value!r} uses {names} both as numbers and in C(); make a copy of "
+                "the column for one of the two uses",
+                value=parsed.text,
+                names=_quoted(sorted(both)),
+            )
+        found = levels(categorical) if categorical else {}
+        result = cls(parsed.text, parsed.target, parsed.response, list(variables), found,
+                     automatic=automatic)  # fmt: skip
+        result.columns, result.intercept = result._build()
+        return result
+
+    def _numeric_uses(self, names: set[str]) -> set[str]:
+        """Which of ``names`` (numeric columns used in C()) a numerical factor also reads."""
+        if not names:
+            return set()
+        fm = _formulaic()
+        used: set[str] = set()
+        for factor, (kind, _) in self._specs[1].encoder_state.items():
+            if getattr(kind, "value", kind) == "categorical":
+                continue
+            try:
+                variables = fm.Formula(factor).required_variables
+            except Exception:  # an unusual expression: its own name is the best guess
+                variables = {factor}
+            used |= set(variables) & names
+        return used
+
     # ------------------------------------------------------------ the formulaic spec
     def _prototype(self, with_target: bool) -> Any:
         """A small frame with every level of every categorical variable, from which
@@ -374,27 +421,6 @@ class Design:
         return out
 
     # ------------------------------------------------------------ encoding
-    def _arrow(self, data: Any) -> pa.Table:
-        """``data`` as an Arrow table (a pandas DataFrame, a dict of columns, a table)."""
-        if isinstance(data, pa.Table):
-            return data
-        if isinstance(data, pa.RecordBatch):
-            return pa.Table.from_batches([data])
-        if hasattr(data, "to_arrow") and not isinstance(data, Mapping):  # polars
-            return data.to_arrow()
-        if isinstance(data, Mapping):
-            return pa.table({str(k): np.asarray(v) for k, v in data.items()})
-        try:
-            import pandas as pd
-        except ImportError:  # pragma: no cover - a dependency of formulaic
-            pd = None
-        if pd is not None and isinstance(data, pd.DataFrame):
-            return pa.Table.from_pandas(data, preserve_index=False)
-        raise ValueError(
-            f"data must be a pandas DataFrame, a pyarrow Table or a dict of columns, got "
-            f"{type(data).__name__}"
-        )
-
     def encode(
         self, table: pa.Table, *, with_target: bool, row_offset: int = 0, label: str = "the data"
     ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -466,9 +492,7 @@ class Design:
             y = np.array(y)
         return X, y
 
-    def matrices(
-        self, data: Any, *, target: bool = True
-    ) -> tuple[np.ndarray, np.ndarray | None]:
+    def matrices(self, data: Any, *, target: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
         """``(X, y)`` of data in memory (a pandas DataFrame, pyarrow Table or dict of
         columns); ``y`` is None without a target (or with ``target=False``).
 
@@ -477,7 +501,7 @@ class Design:
         ValueError
             A missing column, a missing value, an unseen level, a non-finite result.
         """
-        table = self._arrow(data)
+        table = _as_table(data)
         needed = list(self.variables)
         has_target = target and self.target is not None and self.target in table.column_names
         if target and self.target is not None and not has_target:
@@ -498,6 +522,28 @@ class Design:
         return X, y
 
 
+def _as_table(data: Any) -> pa.Table:
+    """``data`` as an Arrow table (a pandas DataFrame, a dict of columns, a table)."""
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data])
+    if hasattr(data, "to_arrow") and not isinstance(data, Mapping):  # polars
+        return data.to_arrow()
+    if isinstance(data, Mapping):
+        return pa.table({str(k): np.asarray(v) for k, v in data.items()})
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - a dependency of formulaic
+        pd = None
+    if pd is not None and isinstance(data, pd.DataFrame):
+        return pa.Table.from_pandas(data, preserve_index=False)
+    raise ValueError(
+        f"data must be a pandas DataFrame, a pyarrow Table or a dict of columns, got "
+        f"{type(data).__name__}"
+    )
+
+
 def _evaluation_error(formula: str, exc: Exception) -> ValueError:
     text = _ANSI.sub("", str(exc)).strip()
     reason = text.splitlines()[0] if text else type(exc).__name__
@@ -511,8 +557,7 @@ def _check_present(needed: Sequence[str], columns: Sequence[str], label: str) ->
     if missing:
         raise ParameterError(
             "formula",
-            "{label} has no column(s) {missing} (read by the formula); the columns are "
-            "{columns}",
+            "{label} has no column(s) {missing} (read by the formula); the columns are {columns}",
             label=label,
             missing=_quoted(missing),
             columns=_quoted(list(columns)),
@@ -668,33 +713,12 @@ def learn_design(
     automatic = formula is None
     if formula is None:
         formula = _automatic_formula(source.target, features, text)
-        parsed = parse_formula(formula)
-    else:
-        parsed = parse_formula(formula)
-    levels_of: dict[str, list[Any]] = {c: ["a"] for c in features if c in text}
-    spec = Design(
-        formula=formula,
-        target=parsed.target,
-        response=parsed.response,
-        variables=features,
-        levels=levels_of,
-        automatic=automatic,
-    )
-    spec._build()  # finds the categorical factors, with placeholder levels
-    categorical = sorted({name for _, name in spec._categorical_factors()} | text)
-    numeric_used = _numeric_uses(spec, set(categorical) - text)
-    if numeric_used:
-        raise ParameterError(
-            "formula",
-            "{param} {value!r} uses {names} both as numbers and in C(); make a copy of the "
-            "column for one of the two uses",
-            value=formula,
-            names=_quoted(sorted(numeric_used)),
-        )
+    parsed = parse_formula(formula)
     types = source.column_types()
-    integer = [c for c in categorical if pa.types.is_integer(types[c])]
-    levels: dict[str, list[Any]] = {}
-    if categorical:
+
+    def levels(categorical: list[str]) -> dict[str, list[Any]]:
+        if source.row_groups is not None or source.byte_range is not None:  # pragma: no cover
+            raise ValueError("learn_design needs the whole file, not a part of it")
         reader = TabularSource(
             source.path,
             None,
@@ -703,43 +727,18 @@ def learn_design(
             allow_text=True,
             batch_rows=max(source.batch_rows, 1 << 16),
         )
-        if source.row_groups is not None or source.byte_range is not None:  # pragma: no cover
-            raise ValueError("learn_design needs the whole file, not a part of it")
-        levels = collect_levels(
+        integer = [c for c in categorical if pa.types.is_integer(types[c])]
+        found = collect_levels(
             reader.iter_tables(), categorical, max_levels, integer=integer, others=features
         )
-        empty = [c for c in categorical if not levels[c]]
+        empty = [c for c in categorical if not found[c]]
         if empty:
             raise ValueError(
                 f"{source.label}: the categorical column(s) {_quoted(empty)} hold no values"
             )
-    result = Design(
-        formula=formula,
-        target=parsed.target,
-        response=parsed.response,
-        variables=features,
-        levels=levels,
-        automatic=automatic,
-    )
-    result.columns, result.intercept = result._build()
-    return result
+        return found
 
-
-def _numeric_uses(spec: Design, names: set[str]) -> set[str]:
-    """Which of ``names`` (numeric columns used in C()) a numerical factor also reads."""
-    if not names:
-        return set()
-    fm = _formulaic()
-    used: set[str] = set()
-    for factor, (kind, _) in spec._specs[1].encoder_state.items():
-        if getattr(kind, "value", kind) == "categorical":
-            continue
-        try:
-            variables = fm.Formula(factor).required_variables
-        except Exception:  # an unusual expression: its own name is the best guess
-            variables = {factor}
-        used |= set(variables) & names
-    return used
+    return Design.learn(parsed, features, text, levels, automatic=automatic)
 
 
 def design(
@@ -771,8 +770,7 @@ def design(
     >>> spec.formula, spec.columns
     ('y ~ C(kind)', ['C(kind)[T.b]'])
     """
-    probe = Design("", None, None, [], {})
-    table = _normalise(probe._arrow(data), {})
+    table = _normalise(_as_table(data), {})
     names = list(table.column_names)
     text = {
         c
@@ -794,18 +792,14 @@ def design(
     _check_present(
         sorted(parsed.variables) + ([parsed.target] if parsed.target else []), names, "the data"
     )
-    text_used = [c for c in needed if c in text]
-    spec = Design(formula, parsed.target, parsed.response, needed,
-                  {c: ["a"] for c in text_used}, automatic=automatic)  # fmt: skip
-    spec._build()
-    categorical = sorted({name for _, name in spec._categorical_factors()} | set(text_used))
-    integer = [c for c in categorical if c not in text and _is_integral(table.column(c))]
-    levels = collect_levels(iter([table]), categorical, max_levels, integer=integer,
-                            others=needed)  # fmt: skip
-    result = Design(formula, parsed.target, parsed.response, needed, levels,
-                    automatic=automatic)  # fmt: skip
-    result.columns, result.intercept = result._build()
-    return result
+    text_used = {c for c in needed if c in text}
+
+    def levels(categorical: list[str]) -> dict[str, list[Any]]:
+        integer = [c for c in categorical if c not in text and _is_integral(table.column(c))]
+        return collect_levels(iter([table]), categorical, max_levels, integer=integer,
+                              others=needed)  # fmt: skip
+
+    return Design.learn(parsed, needed, text_used, levels, automatic=automatic)
 
 
 def _is_integral(column: pa.ChunkedArray) -> bool:
