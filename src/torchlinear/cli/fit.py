@@ -63,7 +63,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--formula",
         metavar="F",
-        help="a formula such as \"y ~ x1 + np.log(x2) + C(color)\" instead of --target and "
+        help='a formula such as "y ~ x1 + np.log(x2) + C(color)" instead of --target and '
         "--features (saved with the model; text columns are one-hot encoded without it)",
     )
     parser.add_argument(

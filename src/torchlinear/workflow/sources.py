@@ -357,8 +357,7 @@ def open_formula_data(
     if parsed.target is None:
         raise ParameterError(
             "formula",
-            "{param} {value!r} has no left-hand side; write the target first, as in "
-            "'y ~ x1 + x2'",
+            "{param} {value!r} has no left-hand side; write the target first, as in 'y ~ x1 + x2'",
             value=formula,
         )
     if target is not None and target != parsed.target:
