@@ -10,6 +10,7 @@ import statsmodels.formula.api as smf
 from torchlinear import LinearRegression
 from torchlinear.data.design import Design, DesignSource, design, learn_design, parse_formula
 from torchlinear.data.tabular import TabularSource
+from torchlinear.distributed import shard_source
 from torchlinear.estimators import FitOptions
 
 
@@ -184,3 +185,17 @@ def test_parse_formula_finds_target_and_variables():
     parsed = parse_formula("np.log(y) ~ x1 * C(color) + I(x2 ** 2)")
     assert (parsed.response, parsed.target) == ("np.log(y)", "y")
     assert parsed.variables == {"x1", "color", "x2"}
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_the_parts_of_a_sharded_design_source_make_the_whole(tmp_path, suffix):
+    df = frame(n=200, seed=2)
+    path = tmp_path / f"d{suffix}"
+    write(df, path)
+    raw = TabularSource(path, "y", allow_text=True, batch_rows=50)
+    source = DesignSource(raw, learn_design(raw, "y ~ x1 + C(color) + C(cyl)"))
+    X, y = source.read_all()
+    parts = [shard_source(source, r, 3).read_all() for r in range(3)]
+    np.testing.assert_array_equal(np.concatenate([p[0] for p in parts]), X)
+    np.testing.assert_array_equal(np.concatenate([p[1] for p in parts]), y)
+    assert len(X) == 200

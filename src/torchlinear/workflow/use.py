@@ -353,6 +353,10 @@ def model_summary(model_path: str | os.PathLike[str], *, max_rows: int = 50) -> 
         f"model file: {meta.get('format', '?')} format {meta.get('format_version', '?')}, "
         f"written by torchlinear {meta.get('library_version', '?')}",
     ]
+    design = meta.get("design")
+    if design:
+        how = "text columns one-hot encoded" if design.get("automatic") else "formula"
+        lines.append(f"{how}: {design.get('formula')}")
     settings = meta.get("settings")
     if settings:
         shown = ", ".join(f"{k}={v}" for k, v in settings.items() if k not in ("task", "model"))
