@@ -102,8 +102,8 @@ def test_round_trip_on_parquet_classification(tmp_path, run_cli, numbers):
         ("one.csv", [], r"only 1 data row\(s\) to fit; a model needs at least 2 rows"),
         ("good.csv", ["--target", "price"], r"no column 'price' for the target; the columns "
          r"are 'a', 'b', 'y'"),
-        ("text.csv", [], r"non-numeric feature column\(s\) 'city' \('Paris' in data row 1\); "
-         r"encode them as numbers"),
+        ("text.csv", ["--formula", "y ~ a + C(town)"], r"--formula 'y ~ a \+ C\(town\)' reads "
+         r"the column\(s\) 'town', which .*text\.csv does not have"),
         ("gaps.csv", [], r"2 row\(s\) have missing or non-finite values.*column 'b' 1.*"
          r"column 'y' 1.*pass --drop-na"),
         ("good.csv", ["--solver", "sgd", "--lr", "10", "--epochs", "5"],

@@ -88,6 +88,8 @@ FLAGS: dict[str, Flag] = {
     "data": Flag("DATA", "positional"),
     "target": Flag("--target"),
     "features": Flag("--features"),
+    "formula": Flag("--formula"),
+    "max_levels": Flag("--max-levels"),
     "task": Flag("--task"),
     "model": Flag("--model"),
     "predict model": Flag("MODEL", "positional"),

@@ -22,7 +22,8 @@ __all__ = ["PARAMS", "add_parser", "metric_line", "run"]
 PARAMS = (
     "target", "features", "task", "model", "loss", "solver", "alpha", "l1_ratio", "delta",
     "hidden", "epochs", "batch_size", "lr", "val_split", "patience", "seed", "device",
-    "drop_na", "delimiter", "out", "resume", "stream", "download", "batch_rows",
+    "drop_na", "delimiter", "out", "resume", "stream", "download", "batch_rows", "formula",
+    "max_levels",
 )  # fmt: skip
 """The library parameters the command passes to :func:`torchlinear.workflow.fit`."""
 
@@ -30,6 +31,7 @@ EXAMPLES = """\
 examples:
   torchlinear fit houses.csv --target price --out runs/houses
   torchlinear fit houses.parquet --target price --features area,rooms --loss huber
+  torchlinear fit houses.csv --formula "price ~ area + np.log(lot) + C(district)"
   torchlinear fit iris.csv --target species --model mlp --hidden 32 --epochs 200
   torchlinear fit digits --out runs/digits         (a built-in dataset)
 
@@ -57,6 +59,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--target", metavar="COL", help="the target column (needed for files)")
     parser.add_argument(
         "--features", metavar="A,B,C", help="feature columns (default: all but the target)"
+    )
+    parser.add_argument(
+        "--formula",
+        metavar="F",
+        help='a formula such as "y ~ x1 + np.log(x2) + C(color)" instead of --target and '
+        "--features (saved with the model; text columns are one-hot encoded without it)",
+    )
+    parser.add_argument(
+        "--max-levels",
+        type=int,
+        metavar="N",
+        help="refuse a text (categorical) column with more distinct values (default 1000)",
     )
     parser.add_argument(
         "--task",

@@ -324,6 +324,10 @@ class TabularSource:
         CSV field separator; ``','`` by default (``'\\t'`` for ``.tsv``).
     batch_rows : int, optional
         Maximum rows per chunk; by default about 4 MB of float64 per chunk.
+    allow_text : bool, default False
+        Accept text feature columns (listed in :attr:`text_features`). Such a source is
+        read through :meth:`iter_tables` (see :mod:`torchlinear.data.design`, which
+        encodes them), not :meth:`iter_chunks`.
 
     Attributes
     ----------
@@ -383,6 +387,7 @@ class TabularSource:
         drop_na: bool = False,
         delimiter: str | None = None,
         batch_rows: int | None = None,
+        allow_text: bool = False,
     ) -> None:
         if task not in ("regression", "classification"):
             raise ValueError(f"task must be 'regression' or 'classification', got {task!r}")
@@ -400,6 +405,8 @@ class TabularSource:
         self.target = target
         self.n_rows: int | None = None
         self.n_dropped: int | None = None
+        self.allow_text = bool(allow_text)
+        self.text_features: list[str] = []
 
         if not self.path.exists():
             raise ValueError(f"{self.label}: no such file")
@@ -564,6 +571,8 @@ class TabularSource:
                 "the header; give every column a unique name"
             )
         text = [f for f in selected if not _is_numeric_type(self._types[f])]
+        if self.allow_text:
+            self.text_features, text = text, []
         if text:
             numeric = [f for f in selected if f not in text]
             examples = ", ".join(f"{f!r} ({self._example(f)})" for f in text[:5])
@@ -599,6 +608,10 @@ class TabularSource:
         return selected
 
     # ----------------------------------------------------------------------- reading
+
+    def column_types(self) -> dict[str, pa.DataType]:
+        """The Arrow type of every column of the file, as inferred on opening."""
+        return dict(self._types)
 
     @property
     def n_features(self) -> int:
@@ -745,6 +758,44 @@ class TabularSource:
         """
         return self._stream()
 
+    def iter_tables(self) -> Iterator[pa.Table]:
+        """Stream the file once as Arrow tables of at most ``batch_rows`` rows, unconverted.
+
+        The columns are the features then the target: numbers as float64 (booleans 0/1),
+        text columns (:attr:`text_features`) and class labels as they are read, missing
+        cells as nulls. Nothing is checked for missing values here: the caller decides
+        (see :class:`torchlinear.data.design.DesignSource`). A complete pass sets
+        :attr:`n_rows`.
+
+        Examples
+        --------
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "pets.csv"
+        >>> _ = path.write_text("kind,age,price\\ncat,2,10\\ndog,,20\\n")
+        >>> source = TabularSource(path, target="price", allow_text=True)
+        >>> source.text_features
+        ['kind']
+        >>> [t.to_pydict() for t in source.iter_tables()]
+        [{'kind': ['cat', 'dog'], 'age': [2.0, None], 'price': [10.0, 20.0]}]
+        """
+        rows = 0
+        labels = set(self.text_features)
+        if self.target is not None and self.task == "classification":
+            labels.add(self.target)
+        for table in _rechunk(self._record_batches(), self.batch_rows):
+            columns = []
+            for name, column in zip(table.column_names, table.columns, strict=True):
+                if pa.types.is_dictionary(column.type):
+                    column = column.cast(column.type.value_type)
+                if name not in labels:
+                    column = column.cast(pa.float64())
+                elif pa.types.is_large_string(column.type):
+                    column = column.cast(pa.string())
+                columns.append(column)
+            rows += table.num_rows
+            yield pa.table(columns, names=table.column_names)
+        self.n_rows = rows
+
     def read_all(self) -> tuple[np.ndarray, np.ndarray | None]:
         """Read the whole file into memory as ``(X, y)`` (for files that fit).
 
@@ -770,6 +821,11 @@ class TabularSource:
         return X, (np.concatenate(ys) if len(ys) > 1 else ys[0])
 
     def _stream(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+        if self.text_features:
+            raise ValueError(
+                f"{self.label}: the text column(s) {_quoted(self.text_features)} must be "
+                "encoded first: read the file through torchlinear.data.design.DesignSource"
+            )
         missing = _MissingValues()
         seen = kept = dropped = 0
         for X, y, bad_columns, bad_rows in self._converted():
@@ -908,6 +964,8 @@ class TabularSource:
             t = self._types[name]
             if name == self.target and self.task == "classification":
                 types[name] = pa.string() if pa.types.is_null(t) else t
+            elif name in self.text_features:
+                types[name] = pa.string()
             else:
                 types[name] = pa.bool_() if pa.types.is_boolean(t) else pa.float64()
         return types

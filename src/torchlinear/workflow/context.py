@@ -209,7 +209,9 @@ class FitContext:
 
         alpha = self.opts.alpha or 0.0
         names = self.data.feature_names
-        est = LinearRegression(alpha=alpha, device=self.opts.device).fit_chunks(
+        est = LinearRegression(
+            alpha=alpha, device=self.opts.device, fit_intercept=self.data.fit_intercept
+        ).fit_chunks(
             training_rows,
             n_features=d,
             feature_names=names,
@@ -354,6 +356,13 @@ class FitContext:
         """The estimator this fit's plan calls for: the command's settings, and for what the
         command leaves unset the estimator's own defaults (one definition of each)."""
         plan, opts = self.plan, self.opts
+        if not self.data.fit_intercept and plan.route != "linear":
+            raise ParameterError(
+                "formula",
+                "{param} {value!r} has no intercept, which only linear regression supports; "
+                "keep the intercept (leave out '- 1' or '0 +')",
+                value=opts.formula,
+            )
         given = {
             "alpha": opts.alpha,
             "max_iter": plan.epochs,
@@ -375,7 +384,8 @@ class FitContext:
                           solver=optimizer, loss=plan.loss, delta=opts.delta)  # fmt: skip
         if plan.route == "linear":
             return _build(LinearRegression, given, loss=plan.loss, l1_ratio=opts.l1_ratio,
-                          delta=opts.delta, solver=optimizer)  # fmt: skip
+                          delta=opts.delta, solver=optimizer,
+                          fit_intercept=self.data.fit_intercept)  # fmt: skip
         return _build(SoftmaxRegression, given, solver=optimizer)
 
     def _options(self, val_data: Any) -> FitOptions:

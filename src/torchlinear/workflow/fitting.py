@@ -196,6 +196,10 @@ def check_options(**kw: Any) -> Options:
         resume=bool(kw["resume"]),
         stream=kw["stream"],
         memory_limit=check_positive_int("memory_limit", kw["memory_limit"]),
+        formula=kw.get("formula"),
+        max_levels=None
+        if kw.get("max_levels") is None
+        else check_positive_int("max_levels", kw["max_levels"]),
     )
 
 
@@ -203,6 +207,7 @@ def fit(
     data: Any,
     target: str | None = None,
     *,
+    formula: str | None = None,
     features: Sequence[str] | str | None = None,
     task: str | None = None,
     model: str = "linear",
@@ -229,6 +234,7 @@ def fit(
     batch_rows: int | None = None,
     download: bool = False,
     callbacks: Sequence[Any] = (),
+    max_levels: int | None = None,
 ) -> FitResult:
     """Fit a model to a file or built-in dataset and write the model, metrics and report.
 
@@ -240,9 +246,18 @@ def fit(
         ``fashion-mnist``, ``cifar10``) or an open
         :class:`~torchlinear.data.tabular.TabularSource`.
     target : str, optional
-        The target column (needed for files; the built-in datasets know theirs).
+        The target column (needed for files unless ``formula`` names it; the built-in
+        datasets know theirs).
+    formula : str, optional
+        A formula such as ``"y ~ x1 + np.log(x2) + C(color)"`` (formulaic's syntax, as
+        statsmodels'): the target is its left-hand side, ``X`` the columns of its
+        right-hand side (:mod:`torchlinear.data.design`). The formula and the levels of
+        its categorical variables are saved with the model, so :func:`predict` applies
+        them to new raw data. Without a formula, text columns are one-hot encoded
+        (treatment coding, the first level in sorted order as the reference, columns
+        named like ``C(color)[T.red]``).
     features : list of str or comma-separated str, optional
-        Feature columns; by default every other column.
+        Feature columns; by default every other column (not with ``formula``).
     task : {"regression", "classification"}, optional
         By default classification for ``model="softmax"``, ``loss="ce"`` or a target of
         text or booleans, else regression.
@@ -302,6 +317,8 @@ def fit(
         Download missing files of the built-in image datasets.
     callbacks : sequence of torchlinear.engine.Callback
         Extra hooks for gradient training.
+    max_levels : int, optional
+        Refuse a categorical column with more distinct values (default 1000).
 
     Returns
     -------
@@ -357,6 +374,8 @@ def fit(
         resume=resume,
         stream=stream,
         memory_limit=memory_limit,
+        formula=formula,
+        max_levels=max_levels,
     )
     out_dir = check_output_dir("out", out)
     owns_group = join_group(opts.device)
@@ -404,6 +423,8 @@ def fit_opened(
         delimiter=delimiter,
         batch_rows=batch_rows,
         download=download,
+        formula=opts.formula,
+        max_levels=opts.max_levels,
     )
     streamed = resolved.source is not None and (
         opts.stream is True

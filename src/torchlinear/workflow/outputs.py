@@ -37,6 +37,7 @@ def describe_data(result: FitResult, data: Data, ctx: FitContext) -> dict[str, A
         "kind": data.kind,
         "target": data.target,
         "n_features": len(data.feature_names),
+        "formula": None if data.design is None else data.design.formula,
         "rows": result.n_rows,
         "train_rows": result.n_train,
         "validation_rows": result.n_val,
@@ -153,6 +154,8 @@ def write_outputs(
         }
     if data.image_shape is not None:
         metadata["image_shape"] = list(data.image_shape)
+    if data.design is not None:  # the formula and levels predict applies to raw data
+        metadata["design"] = data.design.to_dict()
     sidecar = save_estimator(result.estimator, out, metadata=metadata)  # the commit point
     weights = json.loads(sidecar.read_text(encoding="utf-8"))["weights"]["file"]
     files += [sidecar, out / weights]

@@ -101,6 +101,8 @@ class Options:
     resume: bool
     stream: bool | None
     memory_limit: int
+    formula: str | None = None
+    max_levels: int | None = None
 
 
 @dataclass

@@ -33,6 +33,11 @@ class Data:
     chunk_rows: int = 65536
     kind: str = "file"  # "file" or "dataset"
     dropped_total: int | None = None  # rows skipped by drop_na on every rank together
+    design: Any = None  # the Design of a formula or of text columns (data.design)
+
+    @property
+    def fit_intercept(self) -> bool:
+        return True if self.design is None else bool(self.design.intercept)
 
     @property
     def dtype(self) -> np.dtype:
@@ -207,11 +212,14 @@ def peek_task(path: Any, target: str, features: Any, delimiter: Any) -> str:
         drop_na=True,
         delimiter=delimiter,
         batch_rows=256,
+        allow_text=True,
     )
     try:
-        for _, y in source.iter_chunks():
-            kind = np.asarray(y).dtype.kind
-            return "regression" if kind in "iuf" else "classification"
+        for table in source.iter_tables():
+            y = table.column(target).drop_null()
+            if len(y):
+                kind = y.to_numpy(zero_copy_only=False).dtype.kind
+                return "regression" if kind in "iuf" else "classification"
     except ValueError:  # the real pass reports problems properly
         pass
     return "regression"
@@ -232,9 +240,16 @@ def open_data(
     batch_rows: int | None,
     download: bool,
     need_target: bool = True,
+    formula: str | None = None,
+    max_levels: int | None = None,
 ) -> Data:
     from torchlinear.data.tabular import TabularSource
 
+    if formula is not None:
+        return open_formula_data(
+            data, formula, target, features, task, drop_na=drop_na, delimiter=delimiter,
+            batch_rows=batch_rows, max_levels=max_levels,
+        )  # fmt: skip
     if isinstance(features, str):
         features = [f.strip() for f in features.split(",") if f.strip()]
     if isinstance(data, TabularSource):
@@ -265,10 +280,13 @@ def open_data(
             drop_na=drop_na,
             delimiter=delimiter,
             batch_rows=batch_rows,
+            allow_text=True,
         )
         if batch_rows is None:  # a pass over a file: larger chunks, fewer calls per row
             width = source.n_features + (target is not None)
             source.batch_rows = max(1, FILE_CHUNK_BYTES // (8 * width))
+        if source.text_features:  # one-hot encoded, as statsmodels' C(column)
+            return with_design(source, None, max_levels)
         return Data(str(path), list(source.feature_names), target, source.task, source)
     if isinstance(data, str):
         key = dataset_key(data)
@@ -291,3 +309,113 @@ def open_data(
         f"data must be a file path, a built-in dataset name or a TabularSource, got "
         f"{type(data).__name__}"
     )
+
+
+def with_design(source: Any, formula: str | None, max_levels: int | None) -> Data:
+    """``source`` read through the design of ``formula`` (or of its text columns)."""
+    from torchlinear.data.design import MAX_LEVELS, DesignSource, learn_design
+
+    limit = MAX_LEVELS if max_levels is None else check_positive_int("max_levels", max_levels)
+    spec = learn_design(source, formula, max_levels=limit)
+    wrapped = DesignSource(source, spec)
+    return Data(
+        str(source.path), list(spec.columns), source.target, source.task, wrapped, design=spec
+    )
+
+
+def open_formula_data(
+    data: Any,
+    formula: str,
+    target: str | None,
+    features: Any,
+    task: str | None,
+    *,
+    drop_na: bool,
+    delimiter: str | None,
+    batch_rows: int | None,
+    max_levels: int | None,
+) -> Data:
+    """A file read through ``formula``: its target is the left-hand side's column, its
+    features the columns the right-hand side reads."""
+    from torchlinear.data.design import parse_formula
+    from torchlinear.data.tabular import TabularSource
+
+    if features is not None:
+        raise ParameterError(
+            "features",
+            "{param} and {formula} both choose the columns; leave out {param}",
+            value=features,
+        )
+    if not (isinstance(data, os.PathLike) or (isinstance(data, str) and is_file_like(data))):
+        raise ParameterError(
+            "formula",
+            "{param} applies to CSV and Parquet files; {data!r} is not one",
+            value=formula,
+            data=str(data),
+        )
+    parsed = parse_formula(formula)
+    if parsed.target is None:
+        raise ParameterError(
+            "formula",
+            "{param} {value!r} has no left-hand side; write the target first, as in 'y ~ x1 + x2'",
+            value=formula,
+        )
+    if target is not None and target != parsed.target:
+        raise ParameterError(
+            "target",
+            "{param} {value!r} differs from the formula's target {actual!r}; leave out {param}",
+            value=target,
+            actual=parsed.target,
+        )
+    path = Path(data)
+    columns = file_columns(path, delimiter)
+    needed = sorted(parsed.variables) + [parsed.target]
+    missing = [c for c in needed if c not in columns]
+    if missing:
+        shown = ", ".join(repr(c) for c in columns[:12])
+        more = "" if len(columns) <= 12 else f" and {len(columns) - 12} more"
+        raise ParameterError(
+            "formula",
+            "{param} {value!r} reads the column(s) {missing}, which {path} does not have; "
+            "its columns are {shown}{more}",
+            value=formula,
+            missing=", ".join(repr(c) for c in missing),
+            path=str(path),
+            shown=shown,
+            more=more,
+        )
+    variables = [c for c in columns if c in parsed.variables and c != parsed.target]
+    if parsed.target in parsed.variables:
+        raise ParameterError(
+            "formula",
+            "{param} {value!r} reads the target {name!r} on the right-hand side too",
+            value=formula,
+            name=parsed.target,
+        )
+    if task is None:
+        task = peek_task(path, parsed.target, variables or None, delimiter)
+    if task == "classification" and parsed.response != parsed.target:
+        raise ParameterError(
+            "formula",
+            "{param} {value!r}: a classification target is a column, not the expression "
+            "{response!r}",
+            value=formula,
+            response=parsed.response,
+        )
+    source = TabularSource(
+        path,
+        parsed.target,
+        variables or None,
+        task=task,
+        drop_na=drop_na,
+        delimiter=delimiter,
+        batch_rows=batch_rows,
+        allow_text=True,
+    )
+    if not variables:
+        raise ParameterError(
+            "formula", "{param} {value!r} reads no column besides the target", value=formula
+        )
+    if batch_rows is None:
+        source.batch_rows = max(1, FILE_CHUNK_BYTES // (8 * (len(variables) + 8)))
+    return with_design(source, formula, max_levels)

@@ -64,6 +64,9 @@ def model_and_data(
     _, task = describe(est)
     names = meta.get("feature_names")
     target = meta.get("target")
+    if meta.get("design") is not None:
+        return design_data(est, meta, data, need_target=need_target, drop_na=drop_na,
+                           delimiter=delimiter, batch_rows=batch_rows)  # fmt: skip
     if isinstance(data, str | os.PathLike) and (
         isinstance(data, os.PathLike) or is_file_like(data)
     ):
@@ -120,6 +123,60 @@ def model_and_data(
             resolved.chunk_rows = check_positive_int("batch_rows", batch_rows)
         return est, meta, resolved, test
     raise ValueError(f"data must be a file path or a built-in dataset name, got {data!r}")
+
+
+def design_data(
+    est: Any,
+    meta: dict[str, Any],
+    data: Any,
+    *,
+    need_target: bool,
+    drop_na: bool,
+    delimiter: str | None,
+    batch_rows: int | None,
+) -> tuple[Any, dict[str, Any], Data, bool]:
+    """A file read through the design (formula, levels) saved with the model: it needs
+    the columns the design reads (others are ignored), text columns included."""
+    from torchlinear.data.design import Design, DesignSource
+    from torchlinear.data.tabular import TabularSource
+
+    _, task = describe(est)
+    try:
+        spec = Design.from_dict(meta["design"])
+    except ValueError as exc:
+        raise ValueError(
+            f"the model's saved design is inconsistent ({exc}); re-train the model"
+        ) from None
+    if not (isinstance(data, os.PathLike) or (isinstance(data, str) and is_file_like(data))):
+        raise ValueError(
+            f"the model was fitted through the formula {spec.formula!r}; give it a CSV or "
+            f"Parquet file with the columns the formula reads, not {str(data)!r}"
+        )
+    path = Path(data)
+    columns = file_columns(path, delimiter)
+    needed = list(spec.variables)
+    if need_target:
+        needed.append(str(spec.target))
+    missing = [c for c in needed if c not in columns]
+    if missing:
+        what = " (evaluate needs the true values)" if spec.target in missing else ""
+        raise ValueError(
+            f"{path} is missing column(s) {', '.join(map(repr, missing))} that the model's "
+            f"formula {spec.formula!r} reads{what}"
+        )
+    source = TabularSource(
+        path,
+        spec.target if need_target else None,
+        spec.variables,
+        task=task,
+        drop_na=drop_na,
+        delimiter=delimiter,
+        batch_rows=batch_rows,
+        allow_text=True,
+    )
+    wrapped = DesignSource(source, spec)
+    resolved = Data(str(path), list(spec.columns), source.target, task, wrapped, design=spec)
+    return est, meta, resolved, False
 
 
 def predict(
@@ -296,6 +353,10 @@ def model_summary(model_path: str | os.PathLike[str], *, max_rows: int = 50) -> 
         f"model file: {meta.get('format', '?')} format {meta.get('format_version', '?')}, "
         f"written by torchlinear {meta.get('library_version', '?')}",
     ]
+    design = meta.get("design")
+    if design:
+        how = "text columns one-hot encoded" if design.get("automatic") else "formula"
+        lines.append(f"{how}: {design.get('formula')}")
     settings = meta.get("settings")
     if settings:
         shown = ", ".join(f"{k}={v}" for k, v in settings.items() if k not in ("task", "model"))

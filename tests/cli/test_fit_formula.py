@@ -1,0 +1,174 @@
+"""``fit --formula`` and text columns through the command line and torchlinear.workflow,
+against statsmodels; the design saved with the model and applied by predict/evaluate."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import statsmodels.formula.api as smf
+
+from torchlinear import workflow
+from torchlinear.estimators.persist import load_estimator
+
+FORMULA = "y ~ x1 * C(color) + np.log(x2) + C(cyl)"
+
+
+def sales(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame(
+        {
+            "x1": rng.normal(size=n),
+            "x2": rng.uniform(0.5, 3.0, size=n),
+            "color": rng.choice(["red", "green", "blue"], n),
+            "cyl": rng.choice([4, 6, 8], n),
+            "note": rng.choice(["a", "b"], n),  # not read by the formula
+        }
+    )
+    df["y"] = (
+        1.0
+        + 2.0 * df.x1
+        + np.log(df.x2)
+        + 0.5 * (df.color == "red") * df.x1
+        + 0.1 * df.cyl
+        + rng.normal(size=n)
+    )
+    return df
+
+
+def write(df, path):
+    if path.suffix == ".parquet":
+        pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path, row_group_size=50)
+    else:
+        df.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("formula")
+    df = sales()
+    return folder, df, write(df, folder / "sales.csv")
+
+
+def params_of(folder):
+    est, meta = load_estimator(folder, with_metadata=True)
+    params = dict(zip(meta["feature_names"], est.coef_, strict=True))
+    if est.fit_intercept:
+        params["Intercept"] = float(est.intercept_)
+    return params, meta
+
+
+def assert_same(params, reference):
+    assert sorted(params) == sorted(reference.index)
+    for name, value in reference.items():
+        assert params[name] == pytest.approx(value, rel=1e-9, abs=1e-9), name
+
+
+def test_cli_formula_fit_equals_statsmodels_and_predicts_raw_data(
+    data, run_cli, tmp_path, one_thread
+):
+    folder, df, path = data
+    code, out, err = run_cli(
+        ["fit", str(path), "--formula", FORMULA, "--val-split", "0", "--out",
+         str(tmp_path / "run"), "--no-progress"]
+    )  # fmt: skip
+    assert code == 0, err
+    reference = smf.ols(FORMULA, df).fit()
+    params, meta = params_of(tmp_path / "run")
+    assert_same(params, reference.params)
+    assert meta["design"]["formula"] == FORMULA
+    assert meta["design"]["levels"]["color"] == ["blue", "green", "red"]
+    # predict: raw new data with text columns, in another column order, extra columns
+    new = sales(n=30, seed=5).drop(columns="y")[["color", "note", "cyl", "x2", "x1"]]
+    new_path = write(new, tmp_path / "new.csv")
+    code, _, err = run_cli(["predict", str(tmp_path / "run"), str(new_path), "-o",
+                            str(tmp_path / "p.csv")])  # fmt: skip
+    assert code == 0, err
+    predicted = pd.read_csv(tmp_path / "p.csv")["prediction"].to_numpy()
+    np.testing.assert_allclose(predicted, reference.predict(new), rtol=1e-9, atol=1e-9)
+    # evaluate reads the target through the same design
+    code, out, err = run_cli(["evaluate", str(tmp_path / "run"), str(path), "--json"])
+    assert code == 0, err
+    assert json.loads(out)["r2"] == pytest.approx(reference.rsquared, rel=1e-9)
+
+
+def test_python_formula_fit_streams_in_chunks_like_in_memory(data, tmp_path, one_thread):
+    folder, df, path = data
+    parquet = write(df, tmp_path / "sales.parquet")
+    reference = smf.ols(FORMULA, df).fit().params
+    for source, out in ((path, "csv"), (parquet, "pq")):
+        result = workflow.fit(source, formula=FORMULA, val_split=0, batch_rows=64,
+                              memory_limit=1000, out=tmp_path / out)  # fmt: skip
+        assert result.streamed and result.n_rows == len(df)
+        params, _ = params_of(tmp_path / out)
+        assert_same(params, reference)
+    new = sales(n=20, seed=7)
+    write(new, tmp_path / "new.parquet")
+    out = workflow.predict(tmp_path / "pq", tmp_path / "new.parquet", tmp_path / "p.parquet")
+    predicted = pq.read_table(out.path).column("prediction").to_numpy()
+    np.testing.assert_allclose(predicted, smf.ols(FORMULA, df).fit().predict(new), rtol=1e-9)
+
+
+def test_text_columns_are_one_hot_encoded_without_a_formula(data, run_cli, tmp_path, one_thread):
+    folder, df, path = data
+    code, _, err = run_cli(
+        ["fit", str(path), "--target", "y", "--val-split", "0", "--out", str(tmp_path / "run"),
+         "--no-progress"]
+    )  # fmt: skip
+    assert code == 0, err
+    reference = smf.ols("y ~ x1 + x2 + C(color) + cyl + C(note)", df).fit()
+    params, meta = params_of(tmp_path / "run")
+    assert meta["feature_names"] == [
+        "x1", "x2", "C(color)[T.green]", "C(color)[T.red]", "cyl", "C(note)[T.b]",
+    ]  # fmt: skip
+    assert_same(params, reference.params)
+    new = sales(n=10, seed=3).drop(columns="y")
+    new_path = write(new, tmp_path / "new.csv")
+    result = workflow.predict(tmp_path / "run", new_path, tmp_path / "p.csv")
+    predicted = pd.read_csv(result.path)["prediction"].to_numpy()
+    np.testing.assert_allclose(predicted, reference.predict(new), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("formula", "message"),
+    [
+        ("y ~ x1 +", "--formula 'y ~ x1 +' does not parse"),
+        ("y ~ x1 + nope", "reads the column(s) 'nope', which"),
+        ("nope ~ x1", "reads the column(s) 'nope', which"),
+        ("x1 + x2", "has no left-hand side"),
+    ],
+)
+def test_bad_formulas_exit_2_with_one_line_and_write_nothing(
+    data, run_cli, tmp_path, formula, message
+):
+    _, _, path = data
+    out = tmp_path / "run"
+    code, stdout, err = run_cli(["fit", str(path), "--formula", formula, "--out", str(out)])
+    assert code == 2 and stdout == ""
+    assert message in err and err.count("\n") == 1
+    assert not out.exists()
+    with pytest.raises(ValueError, match="formula"):
+        workflow.fit(path, formula=formula, out=out)
+    assert not out.exists()
+
+
+def test_unseen_level_and_identifier_column_are_refused(data, run_cli, tmp_path, one_thread):
+    folder, df, path = data
+    code, _, err = run_cli(["fit", str(path), "--formula", "y ~ x1 + C(color)", "--out",
+                            str(tmp_path / "run"), "--no-progress"])  # fmt: skip
+    assert code == 0, err
+    new = write(pd.DataFrame({"x1": [1.0, 2.0], "color": ["red", "purple"]}), tmp_path / "n.csv")
+    output = tmp_path / "p.csv"
+    code, _, err = run_cli(["predict", str(tmp_path / "run"), str(new), "-o", str(output)])
+    assert code == 2 and err.count("\n") == 1
+    assert "column 'color' has the level 'purple' (data row 2)" in err
+    assert not output.exists()
+    with_id = df.assign(id=[f"u{i}" for i in range(len(df))])
+    id_path = write(with_id, tmp_path / "ids.csv")
+    code, _, err = run_cli(["fit", str(id_path), "--target", "y", "--out", str(tmp_path / "x")])
+    assert code == 2 and err.count("\n") == 1
+    assert "column 'id' has 400 distinct values" in err and "--features" in err
+    assert not (tmp_path / "x").exists()

@@ -1,0 +1,201 @@
+"""Formulas and categorical columns (torchlinear.data.design) against statsmodels' OLS."""
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import statsmodels.formula.api as smf
+
+from torchlinear import LinearRegression
+from torchlinear.data.design import Design, DesignSource, design, learn_design, parse_formula
+from torchlinear.data.tabular import TabularSource
+from torchlinear.distributed import shard_source
+from torchlinear.estimators import FitOptions
+
+
+def frame(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame(
+        {
+            "x1": rng.normal(size=n),
+            "x2": rng.uniform(0.5, 3.0, size=n),
+            "color": rng.choice(["red", "green", "blue", "teal"], n),
+            "cyl": rng.choice([4, 6, 8], n),
+        }
+    )
+    df["y"] = (
+        1.0
+        + 2.0 * df.x1
+        + np.log(df.x2)
+        + 0.5 * (df.color == "red")
+        + 0.1 * df.cyl
+        + rng.normal(size=n)
+    )
+    return df
+
+
+def ours(spec, X, y):
+    est = LinearRegression(fit_intercept=spec.intercept)
+    est.fit(X, y, options=FitOptions(feature_names=spec.columns))
+    params = dict(zip(spec.columns, est.coef_, strict=True))
+    if spec.intercept:
+        params["Intercept"] = float(est.intercept_)
+    return params
+
+
+FORMULAS = [
+    "y ~ x1 + np.log(x2) + C(color)",
+    "y ~ x1:x2 + x1",
+    "y ~ x1*C(color)",
+    "y ~ C(cyl) + C(color):x2 + np.log(x2)",
+    "np.log(x2) ~ x1 + C(color) + C(cyl)",
+    "y ~ x1 + C(color) - 1",
+    "y ~ color + I(x1 ** 2)",
+]
+
+
+@pytest.mark.parametrize("formula", FORMULAS)
+def test_formula_fit_equals_statsmodels_names_included(formula):
+    df = frame()
+    spec = design(df, formula=formula)
+    X, y = spec.matrices(df)
+    params = ours(spec, X, y)
+    reference = smf.ols(formula, df).fit().params
+    assert sorted(params) == sorted(reference.index)
+    for name, value in reference.items():
+        assert params[name] == pytest.approx(value, rel=1e-9, abs=1e-9), name
+
+
+def test_automatic_one_hot_is_statsmodels_treatment_coding():
+    df = frame()[["x1", "color", "y"]]
+    spec = design(df, target="y")
+    assert spec.formula == "y ~ x1 + C(color)"
+    assert spec.columns == ["x1", "C(color)[T.green]", "C(color)[T.red]", "C(color)[T.teal]"]
+    X, y = spec.matrices(df)
+    reference = smf.ols("y ~ x1 + C(color)", df).fit().params
+    params = ours(spec, X, y)
+    assert sorted(params) == sorted(reference.index)
+    for name, value in reference.items():
+        assert params[name] == pytest.approx(value, rel=1e-9, abs=1e-9)
+
+
+def write(df, path):
+    if path.suffix == ".parquet":
+        pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path, row_group_size=37)
+    else:
+        df.to_csv(path, index=False)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_streamed_design_in_small_chunks_equals_in_memory(tmp_path, suffix):
+    df = frame(n=500, seed=1)
+    path = tmp_path / f"d{suffix}"
+    write(df, path)
+    formula = "y ~ x1*C(color) + np.log(x2) + C(cyl)"
+    raw = TabularSource(path, "y", ["x1", "x2", "color", "cyl"], batch_rows=100, allow_text=True)
+    spec = learn_design(raw, formula)
+    source = DesignSource(raw, spec)
+    chunks = list(source.iter_chunks())
+    assert len(chunks) == 5 and max(len(X) for X, _ in chunks) <= 100
+    est = LinearRegression().fit_chunks(
+        lambda: source.iter_chunks(), n_features=source.n_features, feature_names=spec.columns
+    )
+    reference = smf.ols(formula, df).fit().params
+    params = dict(zip(spec.columns, est.coef_, strict=True), Intercept=float(est.intercept_))
+    assert sorted(params) == sorted(reference.index)
+    for name, value in reference.items():
+        assert params[name] == pytest.approx(value, rel=1e-9, abs=1e-9)
+
+
+def test_a_level_missing_from_the_first_chunk_is_still_a_column(tmp_path):
+    df = frame(n=60)
+    df.loc[:, "color"] = ["red"] * 50 + ["zebra"] * 10  # "zebra" only at the end
+    path = tmp_path / "late.csv"
+    write(df, path)
+    raw = TabularSource(path, "y", allow_text=True, batch_rows=8)
+    spec = learn_design(raw)
+    assert "C(color)[T.zebra]" in spec.columns
+    X, _ = DesignSource(raw, spec).read_all()
+    assert X[:, spec.columns.index("C(color)[T.zebra]")].sum() == 10
+
+
+def test_round_trip_through_a_dict_and_unseen_level(tmp_path):
+    df = frame()
+    spec = design(df, formula="y ~ x1 + C(color) + C(cyl)")
+    back = Design.from_dict(spec.to_dict())
+    X1, _ = spec.matrices(df)
+    X2, y2 = back.matrices(df.drop(columns="y"), target=False)
+    np.testing.assert_array_equal(X1, X2)
+    assert y2 is None
+    new = df.head(5).copy()
+    new.loc[3, "color"] = "purple"
+    with pytest.raises(ValueError, match=r"column 'color' has the level 'purple' \(data row 4\)"):
+        back.matrices(new)
+    new = df.head(5).copy()
+    new.loc[1, "cyl"] = 12
+    with pytest.raises(ValueError, match=r"column 'cyl' has the level 12"):
+        back.matrices(new)
+
+
+@pytest.mark.parametrize(
+    ("formula", "message"),
+    [
+        ("y ~ x1 +", r"formula 'y ~ x1 \+' does not parse"),
+        ("y ~ (x1", r"does not parse"),
+        ("y ~ x1 + nope", r"no column\(s\) 'nope'"),
+        ("y ~ center(x1)", r"learn\(s\) from the data"),
+        ("y ~ C(np.round(x1))", r"must be a column or C\(column\)"),
+    ],
+)
+def test_bad_formulas_are_one_line_value_errors(formula, message):
+    with pytest.raises(ValueError, match=message) as info:
+        design(frame(), formula=formula)
+    assert "\n" not in str(info.value)
+
+
+def test_an_identifier_column_is_refused_with_its_count():
+    df = frame(n=200)
+    df["id"] = [f"u{i}" for i in range(200)]
+    with pytest.raises(ValueError, match=r"column 'id' has 200 distinct values.*identifier"):
+        design(df, target="y")
+    with pytest.raises(ValueError, match=r"column 'color' has 4 distinct values"):
+        design(df.drop(columns="id"), target="y", max_levels=3)
+
+
+def test_missing_values_are_counted_or_dropped(tmp_path):
+    df = frame(n=40)
+    df["color"] = df["color"].astype(object)
+    df.loc[[3, 10], "color"] = None
+    df.loc[5, "x1"] = np.nan
+    path = tmp_path / "gaps.csv"
+    write(df, path)
+    raw = TabularSource(path, "y", allow_text=True, batch_rows=7)
+    spec = learn_design(raw)
+    message = r"3 row\(s\) have missing.*'color' 2 \(first in data row 4"
+    with pytest.raises(ValueError, match=message):
+        DesignSource(raw, spec).read_all()
+    raw = TabularSource(path, "y", allow_text=True, batch_rows=7, drop_na=True)
+    source = DesignSource(raw, learn_design(raw))
+    X, y = source.read_all()
+    assert len(X) == 37 and source.n_dropped == 3
+
+
+def test_parse_formula_finds_target_and_variables():
+    parsed = parse_formula("np.log(y) ~ x1 * C(color) + I(x2 ** 2)")
+    assert (parsed.response, parsed.target) == ("np.log(y)", "y")
+    assert parsed.variables == {"x1", "color", "x2"}
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_the_parts_of_a_sharded_design_source_make_the_whole(tmp_path, suffix):
+    df = frame(n=200, seed=2)
+    path = tmp_path / f"d{suffix}"
+    write(df, path)
+    raw = TabularSource(path, "y", allow_text=True, batch_rows=50)
+    source = DesignSource(raw, learn_design(raw, "y ~ x1 + C(color) + C(cyl)"))
+    X, y = source.read_all()
+    parts = [shard_source(source, r, 3).read_all() for r in range(3)]
+    np.testing.assert_array_equal(np.concatenate([p[0] for p in parts]), X)
+    np.testing.assert_array_equal(np.concatenate([p[1] for p in parts]), y)
+    assert len(X) == 200
