@@ -1,10 +1,13 @@
-"""Data sources: synthetic data, tabular files, image files and in-memory batching."""
+"""Data sources: synthetic data, tabular files, formulas, image files and in-memory batching."""
 
 from torchlinear.data.batching import iter_batches
+from torchlinear.data.design import Design, design
 from torchlinear.data.synthetic import SyntheticRegression, synthetic_regression
 from torchlinear.data.tabular import PredictionWriter, TabularSource, check_columns
 
 __all__ = [
+    "Design",
+    "design",
     "SyntheticRegression",
     "iter_batches",
     "synthetic_regression",
