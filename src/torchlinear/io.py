@@ -41,6 +41,8 @@ __all__ = [
     "ensure_writable_dir",
     "flatten_state",
     "load_model",
+    "memory_budget",
+    "open_regular_file",
     "save_model",
     "unflatten_state",
 ]
@@ -50,6 +52,99 @@ FORMAT_NAME = "torchlinear"
 
 FORMAT_VERSION = 1
 """The model-file format this version writes; files with a larger number are refused."""
+
+
+def memory_budget() -> int:
+    """Bytes a reader may allocate for one file it loads: half the available memory.
+
+    The available memory is ``MemAvailable`` of ``/proc/meminfo`` where that exists, else
+    the free physical pages (``os.sysconf``); at least 256 MiB. Readers refuse a file whose
+    header or size announces more than their share of this, before allocating anything.
+
+    Examples
+    --------
+    >>> memory_budget() >= 256 * 2**20
+    True
+    """
+    available = None
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    available = int(line.split()[1]) * 1024
+                    break
+    if available is None:
+        try:
+            available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (AttributeError, OSError, ValueError):
+            available = 2**31
+    return max(available // 2, 256 * 2**20)
+
+
+@contextlib.contextmanager
+def open_regular_file(
+    path: str | os.PathLike[str], *, what: str = "file", follow_symlinks: bool = True
+) -> Iterator[tuple[IO[bytes], int]]:
+    """Open ``path`` for reading only if it is a regular file; yield ``(handle, size)``.
+
+    A FIFO, a device (``/dev/zero``), a socket or a folder is refused with a ``ValueError``
+    before a byte is read, so a reader can never block on a pipe or read without end; with
+    ``follow_symlinks=False`` a symbolic link is refused too. The size comes from the open
+    file itself, so it cannot change between the check and the read.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "f.bin"
+    >>> _ = path.write_bytes(b"abc")
+    >>> with open_regular_file(path) as (handle, size):
+    ...     handle.read(), size
+    (b'abc', 3)
+    >>> with open_regular_file("/dev/zero") as (handle, size):
+    ...     pass
+    Traceback (most recent call last):
+    ...
+    ValueError: file '/dev/zero' is a character device, not a regular file; pass the file itself
+    """
+    import stat
+
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    if not follow_symlinks:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+        with contextlib.suppress(OSError):
+            if stat.S_ISLNK(os.lstat(path).st_mode):
+                raise ValueError(
+                    f"{what} {str(path)!r} is a symbolic link; it must be a regular file "
+                    "inside the folder (copy the file itself)"
+                )
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise ValueError(f"{what} {str(path)!r} cannot be opened ({exc.strerror})") from exc
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kinds = {
+                stat.S_ISFIFO: "a FIFO (named pipe)",
+                stat.S_ISCHR: "a character device",
+                stat.S_ISBLK: "a block device",
+                stat.S_ISSOCK: "a socket",
+                stat.S_ISDIR: "a folder",
+            }
+            kind = next((k for test, k in kinds.items() if test(info.st_mode)), "special")
+            raise ValueError(
+                f"{what} {str(path)!r} is {kind}, not a regular file; pass the file itself"
+            )
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        handle = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with handle:
+        yield handle, info.st_size
 
 
 @contextlib.contextmanager
