@@ -49,6 +49,7 @@ from torchlinear.io import atomic_write, memory_budget, open_regular_file
 __all__ = [
     "IDX_IMAGES_MAGIC",
     "IDX_LABELS_MAGIC",
+    "IDX_MAX_BYTES",
     "idx_max_bytes",
     "read_idx",
     "write_idx",
@@ -102,28 +103,23 @@ announces more than that many times its own size is refused without being inflat
 _CHUNK = 1 << 20
 
 
-def idx_max_bytes() -> int:
-    """The largest data section :func:`read_idx` accepts by default: 1/4 of the memory budget.
+IDX_MAX_BYTES = 512 * 2**20
+"""Ceiling of :func:`idx_max_bytes`: MNIST's largest file holds 47 MB of pixels."""
 
-    A quarter, because the data sets turn ``uint8`` pixels into ``float32`` tensors (four
-    times the bytes). The budget is :func:`torchlinear.io.memory_budget`.
+
+def idx_max_bytes() -> int:
+    """The largest data section :func:`read_idx` accepts by default.
+
+    A quarter of the memory budget (:func:`torchlinear.io.memory_budget`: the data sets
+    turn ``uint8`` pixels into ``float32`` tensors, four times the bytes), and at most
+    :data:`IDX_MAX_BYTES`; pass ``max_bytes`` to :func:`read_idx` for a larger file.
 
     Examples
     --------
-    >>> idx_max_bytes() >= 64 * 2**20
+    >>> 64 * 2**20 <= idx_max_bytes() <= IDX_MAX_BYTES
     True
     """
-    return memory_budget() // 4
-
-
-def _read_exactly(stream: Any, n: int, path: Path, what: str) -> bytes:
-    data = stream.read(n)
-    if len(data) != n:
-        raise ValueError(
-            f"{path} is truncated: its header announces {what} but the file ends after "
-            f"{len(data)} of them; delete it and fetch it again"
-        )
-    return data
+    return min(memory_budget() // 4, IDX_MAX_BYTES)
 
 
 def _read_into(stream: Any, out: np.ndarray) -> int:
@@ -417,8 +413,17 @@ def _latin1_encode(text: Any, encoding: str = "utf-8", errors: str = "strict") -
     return text.encode("latin-1")
 
 
+def _empty_bytes(*args: Any) -> bytes:
+    # Python 3 writes b"" into protocol-2 pickles as bytes().
+    if args:
+        raise _Refused("only bytes() without arguments is allowed")
+    return b""
+
+
 def _allowed_globals() -> dict[tuple[str, str], Any]:
     allowed: dict[tuple[str, str], Any] = {
+        ("__builtin__", "bytes"): _empty_bytes,
+        ("builtins", "bytes"): _empty_bytes,
         ("numpy", "ndarray"): _NDARRAY,
         ("numpy", "dtype"): _safe_dtype,
         ("_codecs", "encode"): _latin1_encode,
