@@ -344,26 +344,25 @@ def parse_json_bounded(
     except UnicodeDecodeError as exc:
         raise ValueError(f"{where} is not text; it is corrupt — re-save the model") from exc
     skeleton = _JSON_STRING.sub("0", text).encode("ascii", "replace")
-    codes = np.frombuffer(skeleton, dtype=np.uint8)
-    opens = np.flatnonzero((codes == ord("[")) | (codes == ord("{")))
-    closes = np.flatnonzero((codes == ord("]")) | (codes == ord("}")))
-    items = len(opens) + skeleton.count(b",") + skeleton.count(b":")
+    del text
+    counts = {c: skeleton.count(c) for c in (b"[", b"{", b"]", b"}", b",", b":")}
+    items = sum(counts.values())
     if items > max_items:
         raise ValueError(
             f"{where} holds {items:,} JSON values, more than the {max_items:,} a model file "
             "may have; it was not written by torchlinear"
         )
-    if len(opens):
-        steps = np.concatenate([opens, closes])
-        signs = np.concatenate([np.ones(len(opens), np.int32), -np.ones(len(closes), np.int32)])[
-            np.argsort(steps, kind="stable")
-        ]
-        depth = int(np.cumsum(signs, dtype=np.int64).max())
+    if counts[b"["] + counts[b"{"]:
+        codes = np.frombuffer(skeleton, dtype=np.uint8)
+        brackets = codes[np.isin(codes, np.frombuffer(b"[{]}", dtype=np.uint8))]
+        steps = np.where((brackets == ord("[")) | (brackets == ord("{")), 1, -1).astype(np.int32)
+        depth = int(np.cumsum(steps, dtype=np.int32).max())
         if depth > max_depth:
             raise ValueError(
                 f"{where} nests JSON {depth} levels deep, more than the {max_depth} allowed; "
                 "it was not written by torchlinear"
             )
+    text = data.decode("utf-8")
     try:
         return json.loads(text, object_pairs_hook=_no_duplicate_keys)
     except _Duplicate as exc:
