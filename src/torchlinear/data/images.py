@@ -124,7 +124,7 @@ def idx_max_bytes() -> int:
 
 def _read_into(stream: Any, out: np.ndarray) -> int:
     """Fill the 1-D uint8 array ``out`` from ``stream`` in chunks; return the bytes read."""
-    view, filled = memoryview(out), 0
+    view, filled = out.data.cast("B"), 0
     while filled < len(view):
         got = stream.readinto(view[filled : filled + _CHUNK])
         if not got:
@@ -389,7 +389,8 @@ def _checked_array(shape: Any, dtype: Any, raw: Any, order: str = "C") -> np.nda
         raise _Refused(f"array data of {size} bytes does not fill shape {shape} of {dtype}")
     if order not in ("C", "F"):
         raise _Refused(f"array order {order!r} is not allowed")
-    return np.frombuffer(raw, dtype=dtype).reshape(shape, order=order).copy(order="C")
+    array = np.frombuffer(raw, dtype=dtype)
+    return array.reshape(shape, order="F" if order == "F" else "C").copy(order="C")
 
 
 def _safe_reconstruct(subtype: Any, shape: Any, code: Any) -> _ArrayStub:
@@ -448,7 +449,7 @@ def _refused_opcode(unpickler: Any) -> None:
 
 # The standard library's pure-Python unpickler: the only one whose opcodes can be checked
 # one by one (the C unpickler lets a subclass see globals only).
-_PyUnpickler = pickle._Unpickler  # noqa: SLF001
+_PyUnpickler: Any = pickle._Unpickler  # noqa: SLF001
 
 
 class _RestrictedUnpickler(_PyUnpickler):

@@ -151,7 +151,7 @@ def save_estimator(
 
 
 def _same(a: Any, b: Any) -> bool:
-    return np.asarray(a).tolist() == np.asarray(b).tolist()
+    return bool(np.asarray(a).tolist() == np.asarray(b).tolist())
 
 
 def _check_consistent(est: Any, meta: Mapping[str, Any], tensors: Mapping[str, Any]) -> None:
