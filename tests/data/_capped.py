@@ -5,7 +5,7 @@ down with them. :func:`run_capped` starts ``python _capped.py FILE NAMES HEADROO
 child imports ``FILE``, caps its address space (``RLIMIT_AS``) at what it uses after the
 imports plus ``HEADROOM`` bytes, calls each named function in turn and prints, as JSON,
 per function: whether it returned, what it returned (or the exception's type and message),
-the seconds it took and the process's peak RSS so far. The parent kills the child after
+the seconds it took, the process's peak RSS so far and its RSS after the imports. The parent kills the child after
 ``timeout`` seconds. A function beyond the cap meets a ``MemoryError``, which the test
 sees as a failure.
 """
@@ -51,6 +51,7 @@ def load_module(path: str | os.PathLike[str], name: str = "capped_target") -> An
 
 def _child(path: str, names: list[str], headroom: int) -> None:
     module = load_module(path)
+    baseline = _peak_rss()
     limit = _vm_size() + headroom
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     results: dict[str, Any] = {}
@@ -67,6 +68,7 @@ def _child(path: str, names: list[str], headroom: int) -> None:
             }
         outcome["seconds"] = time.perf_counter() - start
         outcome["peak_rss"] = _peak_rss()
+        outcome["baseline_rss"] = baseline
         results[name] = outcome
     print(json.dumps(results, default=str))
 
