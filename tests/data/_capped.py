@@ -5,9 +5,9 @@ down with them. :func:`run_capped` starts ``python _capped.py FILE NAMES HEADROO
 child imports ``FILE``, caps its address space (``RLIMIT_AS``) at what it uses after the
 imports plus ``HEADROOM`` bytes, calls each named function in turn and prints, as JSON,
 per function: whether it returned, what it returned (or the exception's type and message),
-the seconds it took, the process's peak RSS so far and its RSS after the imports. The parent kills the child after
-``timeout`` seconds. A function beyond the cap meets a ``MemoryError``, which the test
-sees as a failure.
+the seconds it took, the process's peak RSS so far and its RSS after the imports. The
+parent kills the child after ``timeout`` seconds. A function beyond the cap meets a
+``MemoryError``, which the test sees as a failure.
 """
 
 from __future__ import annotations
