@@ -150,7 +150,8 @@ def test_tampered_weights_are_refused(tmp_path):
         (lambda d: d.pop("weights"), r"missing 'weights.file'"),
         (lambda d: d["weights"].update(file="../../etc/passwd"), "invalid weights file"),
         (lambda d: d["weights"].update(file="gone.safetensors"), "is missing; copy it"),
-        (lambda d: d["weights"]["tensors"].update(extra={}), r"lacks tensors \['extra'\]"),
+        (lambda d: d["weights"]["tensors"].update(extra={}), "SHA-256 of its contents"),
+        (lambda d: d.update(kind="other"), "edited after it was saved"),
     ],
 )
 def test_bad_sidecars_give_one_line_errors(tmp_path, edit, match):
@@ -262,3 +263,57 @@ def test_flatten_state_structures():
     assert back[3]["inf"] == float("inf") and np.isnan(back[3]["nan"]) and back[3]["b"] is True
     with pytest.raises(ValueError, match="missing tensor"):
         unflatten_state({"__tensor__": "s.9"}, {})
+
+
+def test_weights_header_records_the_digest_of_the_canonical_sidecar(tmp_path):
+    # an independent reading of format 2: safetensors' own reader, hashlib, json
+    from safetensors import safe_open
+
+    sidecar, weights, doc = _saved(tmp_path)
+    with safe_open(str(weights), framework="pt") as handle:
+        header = handle.metadata()
+    core = {**doc, "weights": {"tensors": doc["weights"]["tensors"]}}
+    canonical = json.dumps(core, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    assert header["sidecar_sha256"] == hashlib.sha256(canonical.encode()).hexdigest()
+    assert header["format_version"] == str(FORMAT_VERSION) == "2"
+
+
+def test_reformatted_sidecar_loads_but_any_changed_value_is_refused(tmp_path):
+    sidecar, _, doc = _saved(tmp_path)
+    reordered = dict(reversed(list(doc.items())))
+    sidecar.write_text(json.dumps(reordered, indent=7))
+    tensors, again = load_model(tmp_path)
+    assert again == doc and torch.equal(tensors["w"], _tensors()["w"])
+    for change in ({"kind": "Linear"}, {"library_version": "9.9"}, {"extra": None}):
+        sidecar.write_text(json.dumps({**doc, **change}))
+        with pytest.raises(ValueError, match="edited after it was saved"):
+            load_model(tmp_path)
+
+
+def test_parse_json_bounded_limits():
+    assert tio.parse_json_bounded(b'{"s": "[[[[", "n": [1, {"a": []}]}', "x") == {
+        "s": "[[[[",
+        "n": [1, {"a": []}],
+    }
+    with pytest.raises(ValueError, match="65 levels deep"):
+        tio.parse_json_bounded(b"[" * 65 + b"]" * 65, "x")
+    with pytest.raises(ValueError, match="JSON values"):
+        tio.parse_json_bounded(b"[" + b"0," * 100 + b"0]", "x", max_items=50)
+    with pytest.raises(ValueError, match="bytes, more than"):
+        tio.parse_json_bounded(b"[]" * 100, "x", max_bytes=10)
+    with pytest.raises(ValueError, match="'a' appears twice"):
+        tio.parse_json_bounded(b'{"a": 1, "b": {"a": 2}, "a": 3}', "x")
+
+
+def test_open_regular_file_refuses_fifos_devices_and_links(tmp_path):
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(ValueError, match="FIFO"):
+        with tio.open_regular_file(tmp_path / "fifo"):
+            pass
+    (tmp_path / "real").write_bytes(b"abc")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    with tio.open_regular_file(tmp_path / "link") as (handle, size):
+        assert handle.read() == b"abc" and size == 3
+    with pytest.raises(ValueError, match="symbolic link"):
+        with tio.open_regular_file(tmp_path / "link", follow_symlinks=False):
+            pass

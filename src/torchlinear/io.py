@@ -11,12 +11,24 @@ A saved model is two files in one folder:
     training configuration, metrics, ...).
 ``model-<first 12 hex digits of the SHA-256>.safetensors``
     The tensors, in the safetensors format (a JSON header and raw bytes: loading it
-    executes nothing, unlike a pickle).
+    executes nothing, unlike a pickle). Its header metadata records the SHA-256 of the
+    sidecar's canonical JSON (sorted keys, no spaces; the weights file's own name, size
+    and SHA-256 left out).
+
+The two files vouch for each other: the sidecar records the weights' SHA-256, and the
+weights record the digest of everything else in the sidecar. Loading checks both, so an
+edit of any byte that shapes predictions — a feature name, the class order, a scaler, a
+parameter, a future field — is refused, and so is a weights file that was truncated,
+modified or taken from another model. Reformatting the JSON (indentation, key order) is
+harmless and accepted. Loading also bounds what it reads: the sidecar's size, nesting
+depth and number of values, and the weights' size (checked on the open file before
+reading), and both must be regular files (the weights one inside the folder, not a link),
+so a FIFO, a device or a crafted JSON cannot hang, crash or exhaust memory. See
+``docs/security.md`` for the threat model.
 
 The weights file is named by its content and written first; replacing the sidecar is the
 single atomic step that switches from the previous model to the new one. A crash at any
-moment therefore leaves either the previous pair or the new pair, never a mixture, and
-loading checks the SHA-256 so a truncated or edited weights file is refused.
+moment therefore leaves either the previous pair or the new pair, never a mixture.
 """
 
 from __future__ import annotations
@@ -40,7 +52,11 @@ __all__ = [
     "atomic_write",
     "ensure_writable_dir",
     "flatten_state",
+    "document_digest",
     "load_model",
+    "memory_budget",
+    "parse_json_bounded",
+    "open_regular_file",
     "save_model",
     "unflatten_state",
 ]
@@ -48,8 +64,112 @@ __all__ = [
 FORMAT_NAME = "torchlinear"
 """The ``format`` field of every sidecar."""
 
-FORMAT_VERSION = 1
-"""The model-file format this version writes; files with a larger number are refused."""
+FORMAT_VERSION = 2
+"""The model-file format this version writes and reads. Format 2 checksums the whole
+sidecar; files of format 1 (torchlinear 0.1, weights checksummed alone) and of newer
+formats are refused with one line naming the version."""
+
+SIDECAR_MAX_BYTES = 32 * 2**20
+"""Largest model sidecar (``model.json``) that is read."""
+SIDECAR_MAX_DEPTH = 64
+"""Deepest nesting of JSON arrays and objects accepted in a sidecar."""
+SIDECAR_MAX_ITEMS = 2_000_000
+"""Most JSON values (separators plus containers) accepted in a sidecar; with the size cap
+this bounds the memory parsing it takes to a few hundred MB at worst."""
+_SAFETENSORS_MAX_HEADER = 100 * 2**20
+
+
+def memory_budget() -> int:
+    """Bytes a reader may allocate for one file it loads: half the available memory.
+
+    The available memory is ``MemAvailable`` of ``/proc/meminfo`` where that exists, else
+    the free physical pages (``os.sysconf``); at least 256 MiB. Readers refuse a file whose
+    header or size announces more than their share of this, before allocating anything.
+
+    Examples
+    --------
+    >>> memory_budget() >= 256 * 2**20
+    True
+    """
+    available = None
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    available = int(line.split()[1]) * 1024
+                    break
+    if available is None:
+        try:
+            available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (AttributeError, OSError, ValueError):
+            available = 2**31
+    return max(available // 2, 256 * 2**20)
+
+
+@contextlib.contextmanager
+def open_regular_file(
+    path: str | os.PathLike[str], *, what: str = "file", follow_symlinks: bool = True
+) -> Iterator[tuple[IO[bytes], int]]:
+    """Open ``path`` for reading only if it is a regular file; yield ``(handle, size)``.
+
+    A FIFO, a device (``/dev/zero``), a socket or a folder is refused with a ``ValueError``
+    before a byte is read, so a reader can never block on a pipe or read without end; with
+    ``follow_symlinks=False`` a symbolic link is refused too. The size comes from the open
+    file itself, so it cannot change between the check and the read.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "f.bin"
+    >>> _ = path.write_bytes(b"abc")
+    >>> with open_regular_file(path) as (handle, size):
+    ...     handle.read(), size
+    (b'abc', 3)
+    >>> with open_regular_file("/dev/zero") as (handle, size):
+    ...     pass
+    Traceback (most recent call last):
+    ...
+    ValueError: file '/dev/zero' is a character device, not a regular file; pass the file itself
+    """
+    import stat
+
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    if not follow_symlinks:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+        with contextlib.suppress(OSError):
+            if stat.S_ISLNK(os.lstat(path).st_mode):
+                raise ValueError(
+                    f"{what} {str(path)!r} is a symbolic link; it must be a regular file "
+                    "inside the folder (copy the file itself)"
+                )
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise ValueError(f"{what} {str(path)!r} cannot be opened ({exc.strerror})") from exc
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kinds = {
+                stat.S_ISFIFO: "a FIFO (named pipe)",
+                stat.S_ISCHR: "a character device",
+                stat.S_ISBLK: "a block device",
+                stat.S_ISSOCK: "a socket",
+                stat.S_ISDIR: "a folder",
+            }
+            kind = next((k for test, k in kinds.items() if test(info.st_mode)), "special")
+            raise ValueError(
+                f"{what} {str(path)!r} is {kind}, not a regular file; pass the file itself"
+            )
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        handle = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with handle:
+        yield handle, info.st_size
 
 
 @contextlib.contextmanager
@@ -161,6 +281,128 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"metadata value of type {type(value).__name__} is not JSON-serialisable")
 
 
+class _Duplicate(ValueError):
+    pass
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        key = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise _Duplicate(f"key {key!r} appears twice in one object")
+    return out
+
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?')
+
+
+def parse_json_bounded(
+    data: bytes,
+    where: str,
+    *,
+    max_bytes: int = SIDECAR_MAX_BYTES,
+    max_depth: int = SIDECAR_MAX_DEPTH,
+    max_items: int = SIDECAR_MAX_ITEMS,
+) -> Any:
+    """Parse JSON whose size, nesting depth and number of values are bounded first.
+
+    Before the parser runs, strings are blanked out and the brackets and separators that
+    remain are counted, so a deeply nested or value-dense document is refused with a
+    ``ValueError`` instead of a ``RecursionError`` or gigabytes of small objects. A key
+    repeated within one object is refused too (a parser would keep one of the two
+    silently).
+
+    Parameters
+    ----------
+    data : bytes
+        UTF-8 JSON text.
+    where : str
+        Name of the file, for error messages.
+    max_bytes, max_depth, max_items : int
+        The limits; by default :data:`SIDECAR_MAX_BYTES`, :data:`SIDECAR_MAX_DEPTH` and
+        :data:`SIDECAR_MAX_ITEMS`.
+
+    Examples
+    --------
+    >>> parse_json_bounded(b'{"a": [1, 2, {"b": null}]}', "x.json")
+    {'a': [1, 2, {'b': None}]}
+    >>> parse_json_bounded(b"[" * 100 + b"]" * 100, "x.json")
+    Traceback (most recent call last):
+    ...
+    ValueError: x.json nests JSON 100 levels deep, more than the 64 allowed; it was not written by torchlinear
+    """  # noqa: E501
+    import numpy as np
+
+    if len(data) > max_bytes:
+        raise ValueError(
+            f"{where} holds {len(data):,} bytes, more than the {max_bytes:,} a model file may "
+            "have; it was not written by torchlinear"
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{where} is not text; it is corrupt — re-save the model") from exc
+    skeleton = _JSON_STRING.sub("0", text).encode("ascii", "replace")
+    del text
+    counts = {c: skeleton.count(c) for c in (b"[", b"{", b"]", b"}", b",", b":")}
+    items = sum(counts.values())
+    if items > max_items:
+        raise ValueError(
+            f"{where} holds {items:,} JSON values, more than the {max_items:,} a model file "
+            "may have; it was not written by torchlinear"
+        )
+    if counts[b"["] + counts[b"{"]:
+        codes = np.frombuffer(skeleton, dtype=np.uint8)
+        brackets = codes[np.isin(codes, np.frombuffer(b"[{]}", dtype=np.uint8))]
+        steps = np.where((brackets == ord("[")) | (brackets == ord("{")), 1, -1).astype(np.int32)
+        depth = int(np.cumsum(steps, dtype=np.int32).max())
+        if depth > max_depth:
+            raise ValueError(
+                f"{where} nests JSON {depth} levels deep, more than the {max_depth} allowed; "
+                "it was not written by torchlinear"
+            )
+    text = data.decode("utf-8")
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicate_keys)
+    except _Duplicate as exc:
+        raise ValueError(f"{where} is not a valid model file: {exc}; re-save the model") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"{where} is not valid JSON ({exc.msg} at line {exc.lineno}); it is "
+            "truncated or was edited — re-save the model"
+        ) from None
+    except (RecursionError, ValueError) as exc:  # numbers too long, and the like
+        raise ValueError(f"{where} is not valid JSON ({exc}); re-save the model") from None
+
+
+_UNSIGNED_WEIGHTS_FIELDS = ("file", "sha256", "bytes")
+
+
+def document_digest(document: Mapping[str, Any]) -> str:
+    """SHA-256 of a sidecar's canonical JSON, without the weights file's name, size and hash.
+
+    Canonical: keys sorted, no whitespace, ASCII escapes; so re-indenting or reordering
+    the file leaves the digest unchanged while any change of a value, key or list order
+    changes it. The weights file's name, size and SHA-256 are left out because the weights
+    file itself stores this digest (its own hash cannot be inside what it hashes); they
+    are checked against the weights file directly.
+
+    Examples
+    --------
+    >>> a = document_digest({"classes": [0, 1], "weights": {"sha256": "x", "tensors": {}}})
+    >>> b = document_digest({"weights": {"tensors": {}, "sha256": "y"}, "classes": [0, 1]})
+    >>> a == b, a == document_digest({"classes": [1, 0], "weights": {"tensors": {}}})
+    (True, False)
+    """
+    core = dict(document)
+    weights = core.get("weights")
+    if isinstance(weights, Mapping):
+        core["weights"] = {k: v for k, v in weights.items() if k not in _UNSIGNED_WEIGHTS_FIELDS}
+    text = json.dumps(core, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
 def save_model(
     path: str | os.PathLike[str],
     tensors: Mapping[str, Any],
@@ -193,7 +435,7 @@ def save_model(
     >>> sidecar = save_model(folder, {"w": torch.tensor([1.0, 2.0])}, {"kind": "demo"})
     >>> tensors, meta = load_model(folder)
     >>> tensors["w"], meta["kind"], meta["format_version"]
-    (tensor([1., 2.]), 'demo', 1)
+    (tensor([1., 2.]), 'demo', 2)
     """
     import torch
     from safetensors.torch import save as safetensors_bytes
@@ -213,26 +455,35 @@ def save_model(
                 f"tensors[{name!r}] must be a torch.Tensor, got {type(value).__name__}"
             )
         prepared[name] = value.detach().to("cpu", copy=True).contiguous()
-    blob = safetensors_bytes(prepared, metadata={"format": FORMAT_NAME})
-    digest = hashlib.sha256(blob).hexdigest()
-    stem = sidecar.stem
-    weights = sidecar.with_name(f"{stem}-{digest[:12]}.safetensors")
-    document = {
+    listing = {
+        k: {"dtype": str(v.dtype).removeprefix("torch."), "shape": list(v.shape)}
+        for k, v in prepared.items()
+    }
+    draft = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "library_version": _library_version(),
-        "weights": {
-            "file": weights.name,
-            "sha256": digest,
-            "bytes": len(blob),
-            "tensors": {
-                k: {"dtype": str(v.dtype).removeprefix("torch."), "shape": list(v.shape)}
-                for k, v in prepared.items()
-            },
-        },
+        "weights": {"tensors": listing},
         **metadata,
     }
-    text = json.dumps(document, indent=2, default=_json_default) + "\n"
+    # the digest is taken of exactly what a reader will parse back
+    document = json.loads(json.dumps(draft, default=_json_default))
+    signature = {
+        "format": FORMAT_NAME,
+        "format_version": str(FORMAT_VERSION),
+        "sidecar_sha256": document_digest(document),
+    }
+    blob = safetensors_bytes(prepared, metadata=signature)
+    digest = hashlib.sha256(blob).hexdigest()
+    stem = sidecar.stem
+    weights = sidecar.with_name(f"{stem}-{digest[:12]}.safetensors")
+    document["weights"] = {
+        "file": weights.name,
+        "sha256": digest,
+        "bytes": len(blob),
+        "tensors": document["weights"]["tensors"],
+    }
+    text = json.dumps(document, indent=2) + "\n"
     previous = _referenced_weights(sidecar)
     with atomic_write(weights, "wb") as handle:
         handle.write(blob)
@@ -244,7 +495,9 @@ def save_model(
 
 def _referenced_weights(sidecar: Path) -> Path | None:
     try:
-        name = json.loads(sidecar.read_text(encoding="utf-8"))["weights"]["file"]
+        with open_regular_file(sidecar) as (handle, _):
+            data = handle.read(SIDECAR_MAX_BYTES + 1)
+        name = parse_json_bounded(data, str(sidecar))["weights"]["file"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return sidecar.with_name(name) if isinstance(name, str) and Path(name).name == name else None
@@ -284,7 +537,7 @@ def _locate_sidecar(path: str | os.PathLike[str]) -> Path:
 def load_model(
     path: str | os.PathLike[str], *, device: str | Any = "cpu"
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Load a model saved by :func:`save_model`, checking its format and checksum.
+    """Load a model saved by :func:`save_model`, checking its format and both checksums.
 
     Parameters
     ----------
@@ -303,26 +556,25 @@ def load_model(
     Raises
     ------
     ValueError
-        One line naming the file and what to do, when the path holds no model, the
-        sidecar is not valid JSON or lacks a field, the format version is newer than this
-        library reads, or the weights file is missing, truncated or modified. Nothing is
-        ever unpickled.
+        One line naming the file and what to do, when the path holds no model; the
+        sidecar is not valid JSON, too large or too deeply nested, or lacks a field; the
+        format version is not the one this library reads; the weights file is missing,
+        not a regular file in the folder, too large, truncated or modified; or the
+        sidecar was edited after it was saved. Nothing is ever unpickled.
     """
     from safetensors.torch import load as safetensors_load
 
     sidecar = _locate_sidecar(path)
     where = repr(str(sidecar))
-    try:
-        document = json.loads(sidecar.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ValueError(
-            f"model file {where} is not text; it is corrupt — re-save the model"
-        ) from exc
-    except json.JSONDecodeError as exc:
-        raise ValueError(
-            f"model file {where} is not valid JSON ({exc.msg} at line {exc.lineno}); it is "
-            "truncated or was edited — re-save the model"
-        ) from exc
+    with open_regular_file(sidecar, what="model file") as (handle, size):
+        if size > SIDECAR_MAX_BYTES:
+            raise ValueError(
+                f"model file {where} holds {size:,} bytes, more than the "
+                f"{SIDECAR_MAX_BYTES:,} a model sidecar may have; it was not written by "
+                "torchlinear"
+            )
+        data = handle.read(SIDECAR_MAX_BYTES + 1)
+    document = parse_json_bounded(data, f"model file {where}")
     if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
         raise ValueError(f"{where} is not a {FORMAT_NAME} model file")
     version = document.get("format_version")
@@ -330,45 +582,102 @@ def load_model(
         raise ValueError(
             f"model file {where} has an invalid format_version {version!r}; re-save it"
         )
+    written = document.get("library_version", "?")
     if version > FORMAT_VERSION:
         raise ValueError(
             f"model file {where} has format version {version} (written by torchlinear "
-            f"{document.get('library_version', '?')}), newer than this torchlinear "
-            f"{_library_version()} reads (format {FORMAT_VERSION}); upgrade torchlinear"
+            f"{written}), newer than this torchlinear {_library_version()} reads (format "
+            f"{FORMAT_VERSION}); upgrade torchlinear"
+        )
+    if version < FORMAT_VERSION:
+        raise ValueError(
+            f"model file {where} has format version {version} (written by torchlinear "
+            f"{written}), whose metadata is not checksummed; this torchlinear reads format "
+            f"{FORMAT_VERSION} only: fit the model again"
         )
     info: Any = document.get("weights")
-    for key in ("file", "sha256"):
-        if not isinstance(info, dict) or not isinstance(info.get(key), str):
+    for key, kind in (("file", str), ("sha256", str), ("bytes", int), ("tensors", dict)):
+        if not isinstance(info, dict) or not isinstance(info.get(key), kind):
             raise ValueError(f"model file {where} is missing 'weights.{key}'; re-save the model")
     name = info["file"]
-    if Path(name).name != name or not name.endswith(".safetensors"):
+    if Path(name).name != name or not name.endswith(".safetensors") or name.startswith("."):
         raise ValueError(f"model file {where} names an invalid weights file {name!r}")
     weights = sidecar.with_name(name)
-    try:
-        blob = weights.read_bytes()
-    except FileNotFoundError as exc:
+    blob = _read_weights(weights, where, info)
+    tensors_meta = _safetensors_metadata(blob, weights)
+    if tensors_meta.get("sidecar_sha256") != document_digest(document):
         raise ValueError(
-            f"weights file {str(weights)!r} named by {where} is missing; copy it next to the "
-            "sidecar or re-save the model"
-        ) from exc
-    if hashlib.sha256(blob).hexdigest() != info["sha256"]:
-        raise ValueError(
-            f"weights file {str(weights)!r} does not match the SHA-256 recorded in {where} "
-            "(truncated or modified); re-save or re-train the model"
+            f"model file {where} does not match the SHA-256 of its contents recorded in "
+            f"weights file {str(weights)!r}: it was edited after it was saved, or is "
+            "inconsistent with those weights; re-save or re-train the model"
         )
     try:
         tensors = safetensors_load(blob)
     except Exception as exc:  # any parse failure means a corrupt file
         raise ValueError(f"weights file {str(weights)!r} is not a valid safetensors file") from exc
-    listed = info.get("tensors")
-    if isinstance(listed, dict) and set(listed) != set(tensors):
+    listed = info["tensors"]
+    if set(listed) != set(tensors):
         missing = sorted(set(listed) - set(tensors))
         raise ValueError(
             f"weights file {str(weights)!r} lacks tensors {missing}; re-save the model"
         )
+    for key, tensor in tensors.items():
+        actual = {"dtype": str(tensor.dtype).removeprefix("torch."), "shape": list(tensor.shape)}
+        if listed[key] != actual:
+            raise ValueError(
+                f"tensor {key!r} in {str(weights)!r} is {actual['dtype']} of shape "
+                f"{actual['shape']} but {where} lists {listed[key]}; re-save the model"
+            )
     if str(device) != "cpu":
         tensors = {k: v.to(device) for k, v in tensors.items()}
     return tensors, document
+
+
+def _read_weights(weights: Path, where: str, info: Mapping[str, Any]) -> bytes:
+    """The weights file's bytes, once it is known to be a regular file of the saved size."""
+    declared = info["bytes"]
+    budget = memory_budget() // 3  # the bytes, plus the tensors built from them
+    try:
+        with open_regular_file(weights, what="weights file", follow_symlinks=False) as (
+            handle,
+            size,
+        ):
+            if size != declared:
+                raise ValueError(
+                    f"weights file {str(weights)!r} does not match the SHA-256 recorded in "
+                    f"{where} (it holds {size:,} bytes, {declared:,} were saved: truncated or "
+                    "modified); re-save or re-train the model"
+                )
+            if size > budget:
+                raise ValueError(
+                    f"weights file {str(weights)!r} holds {size:,} bytes, more than the "
+                    f"{budget:,} this machine's memory allows loading"
+                )
+            blob = handle.read(size + 1)
+    except FileNotFoundError as exc:
+        raise ValueError(
+            f"weights file {str(weights)!r} named by {where} is missing; copy it next to the "
+            "sidecar or re-save the model"
+        ) from exc
+    if len(blob) != declared or hashlib.sha256(blob).hexdigest() != info["sha256"]:
+        raise ValueError(
+            f"weights file {str(weights)!r} does not match the SHA-256 recorded in {where} "
+            "(truncated or modified); re-save or re-train the model"
+        )
+    return blob
+
+
+def _safetensors_metadata(blob: bytes, weights: Path) -> dict[str, Any]:
+    """The ``__metadata__`` of a safetensors file's header (an empty dict if absent)."""
+    where = repr(str(weights))
+    n = int.from_bytes(blob[:8], "little") if len(blob) >= 8 else -1
+    if n < 2 or n > min(len(blob) - 8, _SAFETENSORS_MAX_HEADER):
+        raise ValueError(f"weights file {where} is not a valid safetensors file")
+    header = parse_json_bounded(
+        blob[8 : 8 + n], f"weights file {where}", max_bytes=_SAFETENSORS_MAX_HEADER
+    )
+    meta = header.get("__metadata__") if isinstance(header, dict) else None
+    return meta if isinstance(meta, dict) else {}
 
 
 # ---------------------------------------------------------------------------------------

@@ -67,7 +67,7 @@ def test_state_of_another_class_is_refused():
 
 def test_model_files_from_before_estimator_state_are_refused_in_one_line(tmp_path):
     shutil.copytree(FIXTURES / "model_v1", tmp_path / "old")
-    with pytest.raises(ValueError, match=r"state version 1 .*fit the model again") as info:
+    with pytest.raises(ValueError, match=r"format version 1 .*fit the model again") as info:
         load_estimator(tmp_path / "old")
     assert "\n" not in str(info.value)
 

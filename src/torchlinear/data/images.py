@@ -5,7 +5,8 @@ type, ``D`` the number of dimensions), then ``D`` big-endian ``uint32`` sizes, t
 elements in row-major order, big-endian. MNIST and Fashion-MNIST ship four gzipped IDX
 files: images with magic ``0x00000803`` (``uint8``, 3 dimensions: ``n × 28 × 28``) and
 labels with magic ``0x00000801`` (``uint8``, 1 dimension). :func:`read_idx` reads any IDX
-file (gzipped or not) and checks its size; :func:`write_idx` writes one, e.g. to make a
+file (gzipped or not), streaming: it reads the header first, refuses a declared size beyond
+its cap, then reads exactly the declared bytes; :func:`write_idx` writes one, e.g. to make a
 small data set in the same format.
 
 **CIFAR-10** "python version" batches are Python pickles of a ``dict`` with bytes keys
@@ -13,8 +14,10 @@ small data set in the same format.
 values of a 32 × 32 image, row by row), ``b"labels"`` (a list of ints in ``0..9``),
 ``b"batch_label"`` and ``b"filenames"``; ``batches.meta`` holds ``b"label_names"``.
 Unpickling can run arbitrary code, so :func:`load_cifar_pickle` uses an unpickler that
-admits only what those files contain — dicts, lists, strings, bytes, numbers and NumPy
-arrays — and refuses every other global. A crafted file cannot execute anything.
+admits only what those files contain — one dict of numbers, strings, flat lists and numeric
+NumPy arrays — checks every array's shape against the bytes actually stored before
+allocating it, refuses repeated references to a container and bounds the number of
+opcodes: a crafted file can neither execute anything nor inflate in memory.
 
 :func:`download_file` fetches a file over HTTP(S) with ``urllib`` and verifies its MD5 before
 moving it into place.
@@ -26,8 +29,10 @@ import codecs
 import gzip
 import hashlib
 import io
+import math
 import os
 import pickle
+import re
 import tarfile
 import tempfile
 import urllib.error
@@ -35,15 +40,17 @@ import urllib.request
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
-from torchlinear.io import atomic_write
+from torchlinear.io import atomic_write, memory_budget, open_regular_file
 
 __all__ = [
     "IDX_IMAGES_MAGIC",
     "IDX_LABELS_MAGIC",
+    "IDX_MAX_BYTES",
+    "idx_max_bytes",
     "read_idx",
     "write_idx",
     "load_cifar_pickle",
@@ -51,6 +58,7 @@ __all__ = [
     "read_cifar_meta",
     "read_cifar10",
     "CIFAR10_BATCHES",
+    "CIFAR10_MAX_BATCH",
     "md5sum",
     "download_file",
 ]
@@ -89,27 +97,65 @@ CIFAR10_BATCHES = (
 # --------------------------------------------------------------------------------------
 
 
-def _read_maybe_gzipped(path: Path) -> bytes:
-    raw = path.read_bytes()
-    if raw[:2] != b"\x1f\x8b":
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (EOFError, OSError, zlib.error) as exc:
-        raise ValueError(
-            f"{path} is a damaged or truncated gzip file ({exc}); delete it and fetch it again"
-        ) from exc
+_GZIP_MAX_RATIO = 1032
+"""Deflate cannot expand data by more than about 1032:1; a gzipped IDX file whose header
+announces more than that many times its own size is refused without being inflated."""
+_CHUNK = 1 << 20
 
 
-def read_idx(path: str | os.PathLike[str], expected_magic: int | None = None) -> np.ndarray:
+IDX_MAX_BYTES = 512 * 2**20
+"""Ceiling of :func:`idx_max_bytes`: MNIST's largest file holds 47 MB of pixels."""
+
+
+def idx_max_bytes() -> int:
+    """The largest data section :func:`read_idx` accepts by default.
+
+    A quarter of the memory budget (:func:`torchlinear.io.memory_budget`: the data sets
+    turn ``uint8`` pixels into ``float32`` tensors, four times the bytes), and at most
+    :data:`IDX_MAX_BYTES`; pass ``max_bytes`` to :func:`read_idx` for a larger file.
+
+    Examples
+    --------
+    >>> 64 * 2**20 <= idx_max_bytes() <= IDX_MAX_BYTES
+    True
+    """
+    return min(memory_budget() // 4, IDX_MAX_BYTES)
+
+
+def _read_into(stream: Any, out: np.ndarray) -> int:
+    """Fill the 1-D uint8 array ``out`` from ``stream`` in chunks; return the bytes read."""
+    view, filled = out.data.cast("B"), 0
+    while filled < len(view):
+        got = stream.readinto(view[filled : filled + _CHUNK])
+        if not got:
+            break
+        filled += got
+    return filled
+
+
+def read_idx(
+    path: str | os.PathLike[str],
+    expected_magic: int | None = None,
+    *,
+    max_bytes: int | None = None,
+) -> np.ndarray:
     """Read an IDX file (gzipped or not) into a native-endian NumPy array.
+
+    The header is read first, from the (possibly compressed) stream; the data section it
+    announces is checked against ``max_bytes`` (and, for a gzipped file, against what so
+    many compressed bytes can hold at all) before anything is allocated, then exactly that
+    many bytes are read; missing or extra bytes are refused. A small file can therefore
+    never inflate into more memory than its header declares and the cap allows.
 
     Parameters
     ----------
     path : str or path-like
         The file, e.g. ``train-images-idx3-ubyte.gz``. Gzip is detected from the content.
+        It must be a regular file (a FIFO or a device is refused).
     expected_magic : int, optional
         Require this magic number, e.g. :data:`IDX_IMAGES_MAGIC` or :data:`IDX_LABELS_MAGIC`.
+    max_bytes : int, optional
+        Largest data section accepted, in bytes; by default :func:`idx_max_bytes`.
 
     Returns
     -------
@@ -120,7 +166,8 @@ def read_idx(path: str | os.PathLike[str], expected_magic: int | None = None) ->
     ------
     ValueError
         Naming the file and what was expected, when the magic number is wrong or unknown,
-        the header is short, or the data is shorter or longer than the header says.
+        the header is short, the data is shorter or longer than the header says, the
+        declared size is beyond ``max_bytes``, or the file is not a regular file.
 
     Examples
     --------
@@ -131,39 +178,79 @@ def read_idx(path: str | os.PathLike[str], expected_magic: int | None = None) ->
     array([3, 1, 4], dtype=uint8)
     """
     path = Path(path)
-    data = _read_maybe_gzipped(path)
-    if len(data) < 4:
-        raise ValueError(f"{path} is not an IDX file: it holds {len(data)} bytes, no header")
-    magic = int.from_bytes(data[:4], "big")
+    limit = idx_max_bytes() if max_bytes is None else int(max_bytes)
+    with open_regular_file(path, what="IDX file") as (raw, size):
+        gzipped = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        stream: Any = gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw
+        try:
+            return _read_idx_stream(stream, path, size, gzipped, expected_magic, limit)
+        except (EOFError, OSError, zlib.error) as exc:
+            raise ValueError(
+                f"{path} is a damaged or truncated gzip file ({exc}); delete it and fetch it again"
+            ) from exc
+
+
+def _read_idx_stream(
+    stream: Any, path: Path, size: int, gzipped: bool, expected_magic: int | None, limit: int
+) -> np.ndarray:
+    head = stream.read(4)
+    if len(head) < 4:
+        raise ValueError(f"{path} is not an IDX file: it holds {len(head)} bytes, no header")
+    magic = int.from_bytes(head, "big")
     if expected_magic is not None and magic != expected_magic:
         raise ValueError(
             f"{path} has IDX magic number 0x{magic:08X} but 0x{expected_magic:08X} was expected "
             f"({_describe_magic(expected_magic)}); is it the right file?"
         )
-    type_code, ndim = data[2], data[3]
-    if data[:2] != b"\x00\x00" or type_code not in _IDX_TYPES or ndim == 0:
+    type_code, ndim = head[2], head[3]
+    if head[:2] != b"\x00\x00" or type_code not in _IDX_TYPES or ndim == 0:
         raise ValueError(
             f"{path} is not an IDX file: magic number 0x{magic:08X} should be 0x0000TTDD "
             "with a known type code TT (08, 09, 0B, 0C, 0D, 0E) and DD >= 1 dimensions"
         )
-    header = 4 + 4 * ndim
-    if len(data) < header:
+    sizes = stream.read(4 * ndim)
+    if len(sizes) < 4 * ndim:
         raise ValueError(
             f"{path} is truncated: its header announces {ndim} dimensions "
-            f"({header} bytes) but the file holds {len(data)} bytes"
+            f"({4 + 4 * ndim} bytes) but the file holds {4 + len(sizes)} bytes"
         )
-    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(sizes[4 * i : 4 * i + 4], "big") for i in range(ndim))
     dtype = _IDX_TYPES[type_code]
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    got = len(data) - header
-    if got != expected:
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
+    if expected > limit:
+        raise ValueError(
+            f"{path} declares shape {shape}, {expected:,} bytes of data, beyond the "
+            f"{limit:,}-byte limit for one IDX file; it is damaged or not the expected file"
+        )
+    if gzipped and expected > _GZIP_MAX_RATIO * size + _CHUNK:
+        raise ValueError(
+            f"{path} declares shape {shape}, {expected:,} bytes of data, more than a "
+            f"{size:,}-byte gzip file can hold; it is damaged or crafted"
+        )
+    if not gzipped and expected != size - 4 - 4 * ndim:
+        got = size - 4 - 4 * ndim
         problem = "truncated" if got < expected else "longer than its header says"
         raise ValueError(
             f"{path} is {problem}: shape {shape} needs {expected} bytes of data after the "
             f"header, found {got}; delete it and fetch it again"
         )
-    array = np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
-    return array.astype(dtype.newbyteorder("="), copy=True)
+    buffer = np.empty(expected, dtype=np.uint8)  # pages are touched only as data arrives
+    got = _read_into(stream, buffer)
+    if got < expected:
+        raise ValueError(
+            f"{path} is truncated: shape {shape} needs {expected} bytes of data after the "
+            f"header, found {got}; delete it and fetch it again"
+        )
+    if stream.read(1):
+        raise ValueError(
+            f"{path} is longer than its header says: shape {shape} needs {expected} bytes of "
+            "data after the header, found more; delete it and fetch it again"
+        )
+    array = buffer.view(dtype).reshape(shape)
+    if dtype.byteorder not in ("=", "|") and dtype != dtype.newbyteorder("="):
+        array = array.byteswap(inplace=True).view(dtype.newbyteorder("="))
+    return array
 
 
 def _describe_magic(magic: int) -> str:
@@ -216,64 +303,267 @@ def write_idx(path: str | os.PathLike[str], array: Any) -> None:
 # --------------------------------------------------------------------------------------
 
 
-def _numpy_attr(module: str, name: str) -> Any:
-    core = getattr(np, "_core", None) or np.core
-    return getattr(getattr(core, module), name)
+_CIFAR_IMAGE_BYTES = 3 * 32 * 32
+CIFAR10_MAX_BATCH = 10_000
+"""Most images one CIFAR-10 batch may hold (the official batches hold exactly this many)."""
+_CIFAR_MAX_FILE_BYTES = 64 * 2**20  # a full batch is 31 MB (47 MB if Python 3 wrote it)
+_PICKLE_MAX_OPS = 250_000  # a full batch written by Python 3 takes about 100,000
+_TAR_MAX_MEMBERS = 64  # the official archive holds 8
+_PICKLE_OPCODES = frozenset(
+    getattr(pickle, name)[0]
+    for name in (
+        "PROTO FRAME STOP MARK POP POP_MARK NONE NEWTRUE NEWFALSE INT BININT BININT1 BININT2 "
+        "LONG LONG1 LONG4 FLOAT BINFLOAT STRING BINSTRING SHORT_BINSTRING UNICODE BINUNICODE "
+        "SHORT_BINUNICODE BINUNICODE8 BINBYTES SHORT_BINBYTES BINBYTES8 BYTEARRAY8 "
+        "EMPTY_TUPLE TUPLE TUPLE1 TUPLE2 TUPLE3 EMPTY_LIST LIST APPEND APPENDS EMPTY_DICT DICT "
+        "SETITEM SETITEMS GLOBAL STACK_GLOBAL REDUCE BUILD PUT BINPUT LONG_BINPUT MEMOIZE "
+        "GET BINGET LONG_BINGET"
+    ).split()
+)
+"""The pickle opcodes a CIFAR-10 file may use. Refused: persistent ids, extension codes,
+INST/OBJ/NEWOBJ (class instantiation), sets, out-of-band buffers and DUP."""
+_LEAF = (str, bytes, int, float, bool, type(None), np.dtype)
 
 
-def _safe_reconstruct(subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
-    if subtype is not np.ndarray:
-        raise pickle.UnpicklingError(f"an array of type {subtype!r} is not allowed")
-    return _numpy_attr("multiarray", "_reconstruct")(np.ndarray, shape, dtype)
+class _Refused(pickle.UnpicklingError):
+    """A pickle that asks for something a CIFAR-10 file never holds."""
+
+
+class _Global:
+    """A stand-in for an allowed global that may be named but never called."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+_NDARRAY = _Global("numpy.ndarray")
+
+
+class _ArrayStub:
+    """What the array reconstructor returns; BUILD replaces it by the checked array."""
+
+    __slots__ = ()
+
+
+def _text(value: Any) -> Any:
+    return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
+def _safe_dtype(spec: Any, align: Any = False, copy: Any = False) -> np.dtype:
+    spec = _text(spec)
+    if not isinstance(spec, str) or not re.fullmatch(r"[<>|=]?[biuf][1248]", spec):
+        raise _Refused(f"dtype {spec!r} is not allowed: CIFAR-10 arrays hold plain numbers")
+    return np.dtype(spec)
+
+
+def _dtype_with_state(dtype: np.dtype, state: Any) -> np.dtype:
+    if not isinstance(state, tuple) or len(state) < 2 or any(v is not None for v in state[2:5]):
+        raise _Refused("a structured or sub-array dtype is not allowed")
+    order = _text(state[1])
+    if order not in ("<", ">", "|", "="):
+        raise _Refused(f"dtype byte order {order!r} is not allowed")
+    return dtype.newbyteorder(order) if order in "<>" and dtype.itemsize > 1 else dtype
+
+
+def _checked_array(shape: Any, dtype: Any, raw: Any, order: str = "C") -> np.ndarray:
+    """An array of ``shape`` and ``dtype`` from ``raw``, refused unless sizes match exactly."""
+    if not isinstance(dtype, np.dtype) or dtype.kind not in "biuf" or dtype.fields is not None:
+        raise _Refused(f"array dtype {dtype!r} is not allowed: CIFAR-10 arrays hold numbers")
+    dtype = np.dtype(dtype.str)
+    if (
+        not isinstance(shape, tuple)
+        or not 1 <= len(shape) <= 4
+        or not all(type(n) is int and 0 <= n for n in shape)
+    ):
+        raise _Refused(f"array shape {shape!r} is not allowed")
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes > CIFAR10_MAX_BATCH * _CIFAR_IMAGE_BYTES:
+        raise _Refused(f"an array of shape {shape} ({nbytes:,} bytes) is larger than a batch")
+    if isinstance(raw, pickle.PickleBuffer):
+        raw = bytes(raw.raw())
+    if not isinstance(raw, bytes | bytearray) or len(raw) != nbytes:
+        size = len(raw) if isinstance(raw, bytes | bytearray) else type(raw).__name__
+        raise _Refused(f"array data of {size} bytes does not fill shape {shape} of {dtype}")
+    if order not in ("C", "F"):
+        raise _Refused(f"array order {order!r} is not allowed")
+    array = np.frombuffer(raw, dtype=dtype)
+    return array.reshape(shape, order="F" if order == "F" else "C").copy(order="C")
+
+
+def _safe_reconstruct(subtype: Any, shape: Any, code: Any) -> _ArrayStub:
+    if subtype is not _NDARRAY:
+        raise _Refused(f"an array of type {subtype!r} is not allowed")
+    if shape != (0,) or _text(code) != "b":
+        raise _Refused(f"an array reconstructed with {shape!r}, {code!r} is not allowed")
+    return _ArrayStub()
+
+
+def _safe_frombuffer(buffer: Any, dtype: Any, shape: Any, order: Any) -> np.ndarray:
+    return _checked_array(shape, dtype, buffer, _text(order))
 
 
 def _latin1_encode(text: Any, encoding: str = "utf-8", errors: str = "strict") -> bytes:
     # Python 3 writes bytes into protocol-2 pickles as _codecs.encode(text, "latin1").
-    if not isinstance(text, str) or codecs.lookup(encoding).name != "iso8859-1":
-        raise pickle.UnpicklingError("only latin-1 encoding of a string is allowed")
-    return text.encode("latin-1", errors)
+    if not isinstance(text, str) or not isinstance(encoding, str):
+        raise _Refused("only latin-1 encoding of a string is allowed")
+    if codecs.lookup(encoding).name != "iso8859-1" or errors != "strict":
+        raise _Refused("only latin-1 encoding of a string is allowed")
+    return text.encode("latin-1")
+
+
+def _empty_bytes(*args: Any) -> bytes:
+    # Python 3 writes b"" into protocol-2 pickles as bytes().
+    if args:
+        raise _Refused("only bytes() without arguments is allowed")
+    return b""
 
 
 def _allowed_globals() -> dict[tuple[str, str], Any]:
     allowed: dict[tuple[str, str], Any] = {
-        ("numpy", "ndarray"): np.ndarray,
-        ("numpy", "dtype"): np.dtype,
+        ("__builtin__", "bytes"): _empty_bytes,
+        ("builtins", "bytes"): _empty_bytes,
+        ("numpy", "ndarray"): _NDARRAY,
+        ("numpy", "dtype"): _safe_dtype,
         ("_codecs", "encode"): _latin1_encode,
     }
     for core in ("numpy.core", "numpy._core"):
         allowed[(f"{core}.multiarray", "_reconstruct")] = _safe_reconstruct
-        allowed[(f"{core}.numeric", "_frombuffer")] = _numpy_attr("numeric", "_frombuffer")
+        allowed[(f"{core}.numeric", "_frombuffer")] = _safe_frombuffer
     return allowed
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler that resolves only the few globals a CIFAR-10 batch refers to."""
+def _shareable(value: Any) -> bool:
+    """Whether a memoised object may be referenced twice: leaves, allowed globals, and
+    tuples of leaves — never a list, dict or array (shared references could expand)."""
+    if isinstance(value, _LEAF) or callable(value) or isinstance(value, _Global):
+        return not isinstance(value, list | dict | np.ndarray | _ArrayStub)
+    return isinstance(value, tuple) and all(isinstance(v, _LEAF) for v in value)
+
+
+def _refused_opcode(unpickler: Any) -> None:
+    raise _Refused("the pickle uses an opcode CIFAR-10 files never contain")
+
+
+# The standard library's pure-Python unpickler: the only one whose opcodes can be checked
+# one by one (the C unpickler lets a subclass see globals only).
+_PyUnpickler: Any = pickle._Unpickler  # noqa: SLF001
+
+
+class _RestrictedUnpickler(_PyUnpickler):
+    """Unpickles only what a CIFAR-10 file holds, within fixed limits.
+
+    Only the few globals such a file names resolve (to checked stand-ins); array shapes and
+    dtypes are checked against the data actually present before anything is allocated;
+    only leaves (numbers, strings) may be referenced twice; at most ``_PICKLE_MAX_OPS``
+    opcodes run.
+    """
 
     _allowed = _allowed_globals()
+    dispatch: dict[int, Any] = {}
+
+    def __init__(self, file: IO[bytes]) -> None:
+        super().__init__(file, encoding="bytes")
+        self._ops_left = _PICKLE_MAX_OPS
 
     def find_class(self, module: str, name: str) -> Any:
         try:
             return self._allowed[(module, name)]
         except KeyError:
-            raise pickle.UnpicklingError(
+            raise _Refused(
                 f"refusing to load global '{module}.{name}': CIFAR-10 batches hold only "
                 "dicts, lists, strings and NumPy arrays"
             ) from None
 
     def persistent_load(self, pid: Any) -> Any:
-        raise pickle.UnpicklingError("persistent references are not allowed")
+        raise _Refused("persistent references are not allowed")
+
+    def _get(self, index: int) -> None:
+        try:
+            value = self.memo[index]
+        except KeyError:
+            raise _Refused(f"memo value {index} not found") from None
+        if not _shareable(value):
+            raise _Refused(
+                f"a shared reference to a {type(value).__name__} is not allowed "
+                "(CIFAR-10 files never repeat a container)"
+            )
+        self.append(value)
+
+    def load_get(self) -> None:
+        self._get(int(self.readline()[:-1]))
+
+    def load_binget(self) -> None:
+        self._get(self.read(1)[0])
+
+    def load_long_binget(self) -> None:
+        self._get(int.from_bytes(self.read(4), "little"))
+
+    def load_build(self) -> None:
+        state = self.stack.pop()
+        inst = self.stack[-1]
+        if isinstance(inst, _ArrayStub):
+            if isinstance(state, tuple) and len(state) == 5:
+                state = state[1:]  # (version, shape, dtype, is_fortran, data)
+            if not isinstance(state, tuple) or len(state) != 4:
+                raise _Refused("an array state must be (shape, dtype, is_fortran, data)")
+            shape, dtype, fortran, raw = state
+            if isinstance(raw, str):
+                raw = raw.encode("latin-1")
+            self.stack[-1] = _checked_array(shape, dtype, raw, "F" if fortran else "C")
+        elif isinstance(inst, np.dtype):
+            self.stack[-1] = _dtype_with_state(inst, state)
+        else:
+            raise _Refused(f"setting the state of a {type(inst).__name__} is not allowed")
+
+
+def _counted(handler: Any) -> Any:
+    def run(self: _RestrictedUnpickler) -> None:
+        self._ops_left -= 1
+        if self._ops_left < 0:
+            raise _Refused(f"more than {_PICKLE_MAX_OPS:,} pickle operations")
+        handler(self)
+
+    return run
+
+
+for _code, _handler in _PyUnpickler.dispatch.items():
+    _own = {
+        pickle.GET[0]: _RestrictedUnpickler.load_get,
+        pickle.BINGET[0]: _RestrictedUnpickler.load_binget,
+        pickle.LONG_BINGET[0]: _RestrictedUnpickler.load_long_binget,
+        pickle.BUILD[0]: _RestrictedUnpickler.load_build,
+    }.get(_code, _handler)
+    _RestrictedUnpickler.dispatch[_code] = (
+        _counted(_own) if _code in _PICKLE_OPCODES else _refused_opcode
+    )
+del _code, _handler, _own
 
 
 def _str_key(key: Any) -> Any:
     return key.decode("latin-1") if isinstance(key, bytes) else key
 
 
-def load_cifar_pickle(data: bytes, source: str = "<bytes>") -> dict[str, Any]:
-    """Unpickle a CIFAR-10 batch with a restricted unpickler; keys become ``str``.
+def _describe(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"{value.dtype} array of shape {value.shape}"
+    return type(value).__name__
 
-    Only ``numpy.ndarray``, ``numpy.dtype``, NumPy's array reconstructors and the latin-1
-    string encoder may be referenced; anything else (``os.system``, ``builtins.eval``,
-    arbitrary classes) raises ``ValueError`` before it can run. Object arrays are refused.
+
+def load_cifar_pickle(data: bytes, source: str = "<bytes>") -> dict[str, Any]:
+    """Unpickle a CIFAR-10 file with a restricted unpickler; keys become ``str``.
+
+    The unpickler runs opcode by opcode and admits only what CIFAR-10 files contain: one
+    dict whose values are numbers, strings, flat lists of numbers or strings, and numeric
+    NumPy arrays. Only ``numpy.ndarray``, ``numpy.dtype``, NumPy's array reconstructors and
+    the latin-1 string encoder may be named, and they resolve to checked stand-ins:
+    anything else (``os.system``, ``builtins.eval``, arbitrary classes) raises
+    ``ValueError`` before it can run. Every array's shape and dtype must match the bytes
+    actually stored in the file, so a small file cannot allocate a large array; a
+    container may not be referenced twice (no self-similar expansion), and the number of
+    opcodes is bounded. Every refusal is a ``ValueError`` naming ``source``.
 
     Parameters
     ----------
@@ -298,24 +588,60 @@ def load_cifar_pickle(data: bytes, source: str = "<bytes>") -> dict[str, Any]:
     ...
     ValueError: <bytes> is not a valid CIFAR-10 file: refusing to load global 'builtins.print'...
     """
+    if len(data) > _CIFAR_MAX_FILE_BYTES:
+        raise ValueError(
+            f"{source} is not a valid CIFAR-10 file: it holds {len(data):,} bytes, more than "
+            f"a batch of {CIFAR10_MAX_BATCH:,} images needs ({_CIFAR_MAX_FILE_BYTES:,} at most)"
+        )
     try:
-        obj = _RestrictedUnpickler(io.BytesIO(data), encoding="bytes").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError) as exc:
-        raise ValueError(f"{source} is not a valid CIFAR-10 file: {exc}") from exc
+        obj = _RestrictedUnpickler(io.BytesIO(data)).load()
+    except Exception as exc:  # hostile bytes: any failure is a refusal, never a crash
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if not isinstance(exc, pickle.UnpicklingError | ValueError | EOFError):
+            reason = f"{type(exc).__name__}: {reason}"
+        raise ValueError(f"{source} is not a valid CIFAR-10 file: {reason}") from None
     if not isinstance(obj, dict):
         raise ValueError(
             f"{source} is not a valid CIFAR-10 file: expected a pickled dict, "
             f"got {type(obj).__name__}"
         )
-    out = {_str_key(k): v for k, v in obj.items()}
-    for key, value in out.items():
-        if isinstance(value, np.ndarray) and value.dtype.hasobject:
-            raise ValueError(f"{source} is not a valid CIFAR-10 file: {key!r} holds objects")
+    out: dict[str, Any] = {}
+    for key, value in obj.items():
+        if not isinstance(key, bytes | str):
+            raise ValueError(f"{source} is not a valid CIFAR-10 file: a key is a {_describe(key)}")
+        flat = isinstance(value, list) and all(
+            isinstance(v, int | float | bytes | str) for v in value
+        )
+        if not (flat or isinstance(value, np.ndarray | int | float | bytes | str | type(None))):
+            raise ValueError(
+                f"{source} is not a valid CIFAR-10 file: {_str_key(key)!r} holds a nested "
+                f"{_describe(value)}; CIFAR-10 files hold numbers, strings, flat lists and "
+                "arrays"
+            )
+        out[_str_key(key)] = value
     return out
+
+
+_BATCH_KEYS = ("data", "labels", "batch_label", "filenames")
+_META_KEYS = ("label_names", "num_cases_per_batch", "num_vis")
+
+
+def _unexpected_keys(found: dict[str, Any], allowed: tuple[str, ...], source: str, what: str):
+    extra = sorted(str(k) for k in found if k not in allowed)
+    if extra:
+        raise ValueError(
+            f"{source} is not {what}: unexpected key(s) {extra}; expected only "
+            f"{', '.join(repr(k) for k in allowed)}"
+        )
 
 
 def read_cifar_batch(data: bytes, source: str = "<bytes>") -> tuple[np.ndarray, np.ndarray]:
     """Decode one CIFAR-10 data batch into images and labels.
+
+    The batch must be a dict of ``'data'`` (an ``n x 3072`` ``uint8`` array, ``n`` at
+    most :data:`CIFAR10_MAX_BATCH`), ``'labels'`` (a list of ``n`` ints in ``0..9``) and
+    optionally ``'batch_label'`` (a string) and ``'filenames'`` (``n`` strings); nothing
+    else.
 
     Returns
     -------
@@ -327,8 +653,8 @@ def read_cifar_batch(data: bytes, source: str = "<bytes>") -> tuple[np.ndarray, 
     Raises
     ------
     ValueError
-        Naming ``source`` and what was expected when a key is missing or a value has the
-        wrong type or shape.
+        Naming ``source`` and what was expected when a key is missing or unexpected, or a
+        value has the wrong type or shape.
 
     Examples
     --------
@@ -346,36 +672,54 @@ def read_cifar_batch(data: bytes, source: str = "<bytes>") -> tuple[np.ndarray, 
             f"{source} is not a CIFAR-10 data batch: key(s) {missing} missing; expected "
             f"'data' (n x 3072 uint8) and 'labels' (n ints), found {sorted(map(str, batch))}"
         )
+    _unexpected_keys(batch, _BATCH_KEYS, source, "a CIFAR-10 data batch")
     images = batch["data"]
     if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 2:
-        desc = (
-            f"{images.dtype} array of shape {images.shape}"
-            if isinstance(images, np.ndarray)
-            else type(images).__name__
+        raise ValueError(
+            f"{source}: 'data' should be an n x 3072 uint8 array, got a {_describe(images)}"
         )
-        raise ValueError(f"{source}: 'data' should be an n x 3072 uint8 array, got a {desc}")
-    if images.shape[1] != 3 * 32 * 32:
+    n = images.shape[0]
+    if images.shape[1] != _CIFAR_IMAGE_BYTES:
         raise ValueError(
             f"{source}: 'data' should have 3072 columns (3 x 32 x 32), got {images.shape[1]}"
         )
-    try:
-        labels = np.asarray(batch["labels"], dtype=np.int64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{source}: 'labels' should be a list of ints: {exc}") from exc
-    if labels.shape != (images.shape[0],):
+    if n > CIFAR10_MAX_BATCH:
         raise ValueError(
-            f"{source}: 'labels' should hold {images.shape[0]} ints (one per image), "
-            f"got shape {labels.shape}"
+            f"{source}: 'data' holds {n:,} images; a CIFAR-10 batch holds at most "
+            f"{CIFAR10_MAX_BATCH:,}"
         )
-    if labels.size and (labels.min() < 0 or labels.max() > 9):
+    labels = batch["labels"]
+    if not isinstance(labels, list) or not all(type(v) is int for v in labels):
+        raise ValueError(f"{source}: 'labels' should be a list of ints, got a {_describe(labels)}")
+    if len(labels) != n:
         raise ValueError(
-            f"{source}: labels should lie in 0..9, found {labels.min()}..{labels.max()}"
+            f"{source}: 'labels' should hold {n} ints (one per image), got {len(labels)}"
         )
-    return images.reshape(-1, 3, 32, 32), labels
+    if labels and (min(labels) < 0 or max(labels) > 9):
+        raise ValueError(f"{source}: labels should lie in 0..9, found {min(labels)}..{max(labels)}")
+    names = batch.get("filenames", [])
+    if not isinstance(names, list) or not all(isinstance(v, bytes | str) for v in names):
+        raise ValueError(f"{source}: 'filenames' should be a list of strings")
+    if "filenames" in batch and len(names) != n:
+        raise ValueError(f"{source}: 'filenames' should hold {n} names, got {len(names)}")
+    if not isinstance(batch.get("batch_label", ""), bytes | str):
+        raise ValueError(f"{source}: 'batch_label' should be a string")
+    return images.reshape(-1, 3, 32, 32), np.array(labels, dtype=np.int64)
 
 
-def read_cifar_meta(data: bytes, source: str = "<bytes>") -> list[str]:
-    """Decode ``batches.meta`` and return the ten class names.
+def read_cifar_meta(
+    data: bytes, source: str = "<bytes>", *, n_classes: int | None = None
+) -> list[str]:
+    """Decode ``batches.meta`` and return the class names.
+
+    Parameters
+    ----------
+    data : bytes
+        The file's content.
+    source : str
+        Name of the file, for error messages.
+    n_classes : int, optional
+        Require exactly this many names (10 for CIFAR-10).
 
     Examples
     --------
@@ -385,12 +729,21 @@ def read_cifar_meta(data: bytes, source: str = "<bytes>") -> list[str]:
     """
     meta = load_cifar_pickle(data, source)
     names = meta.get("label_names")
-    if not isinstance(names, list) or not all(isinstance(n, (bytes, str)) for n in names):
+    if not isinstance(names, list) or not all(isinstance(n, bytes | str) for n in names):
         raise ValueError(
             f"{source} is not CIFAR-10 metadata: expected key 'label_names' with a list of "
             f"strings, found keys {sorted(map(str, meta))}"
         )
-    return [n.decode("utf-8") if isinstance(n, bytes) else n for n in names]
+    _unexpected_keys(meta, _META_KEYS, source, "CIFAR-10 metadata")
+    if n_classes is not None and len(names) != n_classes:
+        raise ValueError(
+            f"{source} lists {len(names)} class names but CIFAR-10 has {n_classes}; it is "
+            "damaged or not the CIFAR-10 metadata"
+        )
+    try:
+        return [n.decode("utf-8") if isinstance(n, bytes) else n for n in names]
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{source}: a class name is not UTF-8 text ({exc.reason})") from None
 
 
 def _cifar_reader(location: Path) -> tuple[Callable[[str], bytes], Callable[[str], str], Any]:
@@ -399,26 +752,48 @@ def _cifar_reader(location: Path) -> tuple[Callable[[str], bytes], Callable[[str
 
         def read_file(name: str) -> bytes:
             path = location / name
-            if not path.is_file():
-                raise FileNotFoundError(f"{path} is missing; expected the CIFAR-10 file {name!r}")
-            return path.read_bytes()
+            try:
+                with open_regular_file(path, what="CIFAR-10 file") as (handle, size):
+                    if size > _CIFAR_MAX_FILE_BYTES:
+                        raise ValueError(
+                            f"{path} holds {size:,} bytes, more than a CIFAR-10 batch "
+                            f"({_CIFAR_MAX_FILE_BYTES:,} at most); it is not a CIFAR-10 file"
+                        )
+                    return handle.read(_CIFAR_MAX_FILE_BYTES + 1)
+            except FileNotFoundError:
+                raise FileNotFoundError(
+                    f"{path} is missing; expected the CIFAR-10 file {name!r}"
+                ) from None
 
         return read_file, (lambda name: str(location / name)), None
     try:
         archive = tarfile.open(location, "r:*")
+        members: dict[str, tarfile.TarInfo] = {}
+        for count, member in enumerate(archive, start=1):
+            if count > _TAR_MAX_MEMBERS:
+                raise ValueError(
+                    f"{location} holds more than {_TAR_MAX_MEMBERS} members; it is not the "
+                    "CIFAR-10 archive"
+                )
+            members[member.name] = member
     except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
         raise ValueError(f"{location} is not a readable tar archive ({exc})") from exc
 
     def read(name: str) -> bytes:
         member_name = f"{CIFAR10_FOLDER}/{name}"
-        try:
-            member = archive.getmember(member_name)
-            handle = archive.extractfile(member)
-        except KeyError:
-            raise ValueError(f"{location} has no member {member_name!r}") from None
-        if handle is None:
+        member = members.get(member_name)
+        if member is None:
+            raise ValueError(f"{location} has no member {member_name!r}")
+        if not member.isfile():
             raise ValueError(f"{location}: member {member_name!r} is not a regular file")
+        if member.size > _CIFAR_MAX_FILE_BYTES:
+            raise ValueError(
+                f"{location}: member {member_name!r} holds {member.size:,} bytes, more than a "
+                f"CIFAR-10 batch ({_CIFAR_MAX_FILE_BYTES:,} at most)"
+            )
         try:
+            handle = archive.extractfile(member)
+            assert handle is not None
             return handle.read()
         except (EOFError, OSError, zlib.error, tarfile.TarError) as exc:
             raise ValueError(f"{location} is truncated or damaged ({exc})") from exc
@@ -451,10 +826,11 @@ def read_cifar10(
     ...     blob = {b"data": np.zeros((1, 3072), np.uint8), b"labels": [0],
     ...             b"batch_label": name.encode(), b"filenames": [b"x.png"]}
     ...     _ = (folder / name).write_bytes(pickle.dumps(blob, 2))
-    >>> _ = (folder / "batches.meta").write_bytes(pickle.dumps({b"label_names": [b"a"]}, 2))
+    >>> meta = {b"label_names": [f"class {j}".encode() for j in range(10)]}
+    >>> _ = (folder / "batches.meta").write_bytes(pickle.dumps(meta, 2))
     >>> X_train, y_train, X_test, y_test, names = read_cifar10(folder)
-    >>> X_train.shape, X_test.shape, names
-    ((5, 3, 32, 32), (1, 3, 32, 32), ['a'])
+    >>> X_train.shape, X_test.shape, names[:2]
+    ((5, 3, 32, 32), (1, 3, 32, 32), ['class 0', 'class 1'])
     """
     location = Path(location)
     read, describe, closer = _cifar_reader(location)
@@ -462,7 +838,7 @@ def read_cifar10(
         names_train = [f"data_batch_{i}" for i in range(1, 6)]
         train = [read_cifar_batch(read(name), describe(name)) for name in names_train]
         X_test, y_test = read_cifar_batch(read("test_batch"), describe("test_batch"))
-        names = read_cifar_meta(read("batches.meta"), describe("batches.meta"))
+        names = read_cifar_meta(read("batches.meta"), describe("batches.meta"), n_classes=10)
     finally:
         if closer is not None:
             closer.close()

@@ -93,14 +93,47 @@ def _decode(entry: Mapping[str, Any], tensors: Mapping[str, torch.Tensor]) -> An
     if "list" in entry:
         return list(entry["list"])
     if "labels" in entry:
-        dtype = np.dtype(entry["dtype"])
-        if dtype.kind == "O":
-            out = np.empty(len(entry["labels"]), dtype=object)
-            out[:] = entry["labels"]
-        else:
-            out = np.asarray(entry["labels"], dtype=dtype)
-        return out.reshape(entry.get("shape", [len(entry["labels"])]))
+        return _decode_labels(entry["labels"], entry["dtype"], entry.get("shape"))
     raise ValueError(f"unknown attribute encoding {sorted(entry)}")
+
+
+_LABEL_KINDS = "biufUSO"
+_LABEL_SLACK_BYTES = 1 << 24
+
+
+def _decode_labels(labels: Any, dtype_spec: Any, shape: Any) -> np.ndarray:
+    """Labels saved as a JSON list, checked before any array is allocated.
+
+    The dtype must be one labels can have (bool, integer, float, string or object); a
+    string dtype wider than the longest label needs is accepted only while the whole array
+    stays small, so a crafted dtype cannot allocate gigabytes.
+    """
+    if not isinstance(labels, list) or not all(isinstance(v, _PLAIN) for v in labels):
+        raise ValueError("labels must be a flat list of numbers or strings")
+    if not isinstance(dtype_spec, str) or len(dtype_spec) > 16:
+        raise ValueError(f"invalid labels dtype {dtype_spec!r}")
+    try:
+        dtype = np.dtype(dtype_spec)
+    except TypeError as exc:
+        raise ValueError(f"invalid labels dtype {dtype_spec!r}") from exc
+    if dtype.kind not in _LABEL_KINDS or dtype.fields is not None or dtype.subdtype is not None:
+        raise ValueError(f"labels dtype {dtype_spec!r} is not a labels dtype")
+    if shape is None:
+        shape = [len(labels)]
+    if not isinstance(shape, list) or not all(type(n) is int and n >= 0 for n in shape):
+        raise ValueError(f"invalid labels shape {shape!r}")
+    if int(np.prod(shape, dtype=object)) != len(labels):
+        raise ValueError(f"labels shape {shape} does not hold {len(labels)} labels")
+    if dtype.kind == "O":
+        out = np.empty(len(labels), dtype=object)
+        out[:] = labels
+        return out.reshape(shape)
+    natural = np.asarray(labels)
+    if dtype.itemsize > natural.dtype.itemsize and dtype.itemsize * len(labels) > (
+        _LABEL_SLACK_BYTES
+    ):
+        raise ValueError(f"labels dtype {dtype_spec!r} is far wider than {len(labels)} labels need")
+    return natural.astype(dtype).reshape(shape)
 
 
 class StatefulMixin:

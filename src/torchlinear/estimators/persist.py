@@ -81,8 +81,7 @@ def describe(estimator: Any) -> tuple[str, str]:
     name = type(estimator).__name__
     if name not in _DESCRIPTIONS:
         raise ValueError(
-            "save_estimator saves torchlinear estimators "
-            f"({', '.join(ESTIMATORS)}), got {name}"
+            f"save_estimator saves torchlinear estimators ({', '.join(ESTIMATORS)}), got {name}"
         )
     return _DESCRIPTIONS[name]
 
@@ -151,6 +150,40 @@ def save_estimator(
     return io.save_model(path, {f"state.{k}": v for k, v in tensors.items()}, document)
 
 
+def _same(a: Any, b: Any) -> bool:
+    return bool(np.asarray(a).tolist() == np.asarray(b).tolist())
+
+
+def _check_consistent(est: Any, meta: Mapping[str, Any], tensors: Mapping[str, Any]) -> None:
+    """The sidecar's descriptive fields must agree with the estimator its state rebuilds.
+
+    The architecture comes from the tensors' shapes; every JSON field that repeats it
+    (feature names and count, classes, hidden width) is checked against it, so the two can
+    never tell different stories.
+    """
+    n_features = int(est.n_features_in_)
+    if meta.get("n_features", n_features) != n_features:
+        raise ValueError(f"n_features {meta.get('n_features')!r} but the state has {n_features}")
+    names = meta.get("feature_names")
+    if names is not None:
+        if not isinstance(names, list) or len(names) != n_features:
+            count = len(names) if isinstance(names, list) else names
+            raise ValueError(f"{count} feature names for {n_features} features")
+        own = getattr(est, "feature_names_in_", None)
+        if own is not None and not _same(own, names):
+            raise ValueError("feature_names differ from the estimator's feature_names_in_")
+    if "classes" in meta and not _same(meta["classes"], getattr(est, "classes_", [])):
+        raise ValueError("classes differ from the estimator's classes_")
+    hidden = tensors.get("extra.module.hidden.weight")
+    if hidden is None:
+        hidden = tensors.get("extra.module.module.hidden.weight")
+    if hidden is not None and getattr(est, "hidden", None) != hidden.shape[0]:
+        raise ValueError(
+            f"hidden={getattr(est, 'hidden', None)!r} but the weights have "
+            f"{hidden.shape[0]} hidden units"
+        )
+
+
 def load_estimator(
     path: str | os.PathLike[str], *, with_metadata: bool = False
 ) -> Any | tuple[Any, dict[str, Any]]:
@@ -198,10 +231,8 @@ def load_estimator(
             )
         own = {k[6:]: v for k, v in tensors.items() if k.startswith("state.")}
         est = ESTIMATORS[state["class"]].from_state(own, state)
-        names = meta.get("feature_names")
-        if names is not None and len(names) != est.n_features_in_:
-            raise ValueError(f"{len(names)} feature names for {est.n_features_in_} features")
-    except (ValueError, KeyError, TypeError, IndexError, RuntimeError, AttributeError) as exc:
+        _check_consistent(est, meta, own)
+    except Exception as exc:  # a file's content, whatever it is, is refused in one line
         reason = str(exc).splitlines()[0] if str(exc) else ""
         if not isinstance(exc, ValueError):
             reason = f"{type(exc).__name__}: {reason}"
