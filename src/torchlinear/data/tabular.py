@@ -40,6 +40,7 @@ import os
 import re
 import stat
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -541,12 +542,13 @@ class TabularSource:
                 raise ValueError("features is empty; name at least one feature column")
             if not all(isinstance(f, str) for f in selected):
                 raise ValueError(f"features must be column names (str), got {selected!r}")
-            twice = sorted({f for f in selected if selected.count(f) > 1})
+            twice = sorted(f for f, times in Counter(selected).items() if times > 1)
             if twice:
                 raise ValueError(f"features lists {_quoted(twice)} more than once")
             if target is not None and target in selected:
                 raise ValueError(f"the target {target!r} is also listed in features; leave it out")
-            missing = [f for f in selected if f not in columns]
+            present = set(columns)
+            missing = [f for f in selected if f not in present]
             if missing:
                 raise ValueError(
                     f"{label}: no column(s) {_quoted(missing)} (asked for in features); the "
@@ -557,7 +559,8 @@ class TabularSource:
                 f"{label}: no feature columns, the file has only the target column {target!r}"
             )
         wanted = selected + ([target] if target is not None else [])
-        duplicated = sorted({c for c in wanted if columns.count(c) > 1})
+        counts = Counter(columns)
+        duplicated = sorted({c for c in wanted if counts[c] > 1})
         if duplicated:
             raise ValueError(
                 f"{label}: the column name(s) {_quoted(duplicated)} appear more than once in "
