@@ -23,6 +23,7 @@ PARAMS = (
     "target", "features", "task", "model", "loss", "solver", "alpha", "l1_ratio", "delta",
     "hidden", "epochs", "batch_size", "lr", "val_split", "patience", "seed", "device",
     "drop_na", "delimiter", "out", "resume", "stream", "download", "batch_rows",
+    "memory_limit",
 )  # fmt: skip
 """The library parameters the command passes to :func:`torchlinear.workflow.fit`."""
 
@@ -156,6 +157,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--batch-rows", type=int, metavar="N", help="rows per chunk read (default: about 4 MB)"
+    )
+    parser.add_argument(
+        "--memory-limit",
+        metavar="SIZE",
+        help="memory budget of the fit, e.g. 800M or 2G: files, solvers and tables that "
+        "would need more are refused before allocating (default: half the available "
+        "memory, or $TORCHLINEAR_MEMORY_LIMIT)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     parser.set_defaults(run=run, params=PARAMS)
