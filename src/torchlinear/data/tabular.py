@@ -51,7 +51,12 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from torchlinear._validation import ParameterError, check_positive_int
+from torchlinear._validation import (
+    ParameterError,
+    check_memory,
+    check_positive_int,
+    memory_budget,
+)
 from torchlinear.data.blocks import default_workers, line_blocks, ordered_map, read_bytes
 from torchlinear.io import ensure_writable_dir
 
@@ -65,6 +70,17 @@ FORMATS: dict[str, str] = {
     ".pq": "parquet",
 }
 """File suffix -> format; the format of a data or prediction file comes from its suffix."""
+
+#: A data file's last suffix -> the compression pyarrow streams it through (CSV only,
+#: ``data.csv.gz``); the codecs this pyarrow build lacks are left out.
+COMPRESSIONS: dict[str, str] = {
+    suffix: codec
+    for suffix, codec in {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".lz4": "lz4"}.items()
+    if pa.Codec.is_available(codec)
+}
+#: Bytes pyarrow's CSV parser holds per column of a parsed block, whatever its rows
+#: (measured: about 8.5 kB a column for a two-row file of a million columns).
+_ARROW_COLUMN_BYTES = 10_000
 
 _HEAD_BYTES = 1 << 20  # bytes of a CSV read up front to check the header and infer types
 _BLOCK_BYTES = 1 << 20  # CSV parser block: pyarrow reads a bounded number of blocks ahead
@@ -84,8 +100,21 @@ def _quoted(names: Sequence[str], limit: int = 12) -> str:
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
+def _compression_of(path: Path) -> str | None:
+    """The compression of a data file named ``*.csv.gz`` and so on, else ``None``."""
+    return COMPRESSIONS.get(path.suffix.lower()) if len(path.suffixes) > 1 else None
+
+
 def _format_of(path: Path, what: str) -> str:
     suffix = path.suffix.lower()
+    if what == "data" and _compression_of(path) is not None:
+        inner = Path(path.stem).suffix.lower()
+        if FORMATS.get(inner) == "csv":
+            return "csv"
+        raise ValueError(
+            f"{path}: a compressed data file must be a CSV named like data.csv{suffix}; "
+            f"got {inner or 'no inner suffix'!s} (Parquet files compress internally)"
+        )
     if suffix not in FORMATS:
         csv = ", ".join(s for s, f in FORMATS.items() if f == "csv")
         parquet = ", ".join(s for s, f in FORMATS.items() if f == "parquet")
@@ -99,7 +128,8 @@ def _format_of(path: Path, what: str) -> str:
 
 def _check_delimiter(delimiter: Any, path: Path) -> str:
     if delimiter is None:
-        return "\t" if path.suffix.lower() == ".tsv" else ","
+        plain = Path(path.stem) if _compression_of(path) is not None else path
+        return "\t" if plain.suffix.lower() == ".tsv" else ","
     if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in '\r\n"':
         raise ValueError(
             f"delimiter must be a single character such as ',', ';' or '\\t', got {delimiter!r}"
@@ -407,6 +437,7 @@ class TabularSource:
         if not self.path.is_file():
             raise ValueError(f"{self.label}: is a folder, not a data file")
         self.format = _format_of(self.path, "data")
+        self.compression = _compression_of(self.path) if self.format == "csv" else None
         self.delimiter = _check_delimiter(delimiter, self.path)
         if self.path.stat().st_size == 0:
             raise ValueError(f"{self.label}: the file is empty (0 bytes)")
@@ -417,10 +448,16 @@ class TabularSource:
             self._inspect_parquet()
         self.feature_names = self._select(features)
         self._sample = None  # only needed for the messages above
-        if batch_rows is None:
-            width = len(self.feature_names) + (target is not None)
-            batch_rows = max(1, _CHUNK_BYTES // (8 * width))
+        width = len(self.feature_names) + (target is not None)
+        if batch_rows is None:  # about 4 MB a chunk, less under a small memory budget
+            batch_rows = max(1, min(_CHUNK_BYTES, memory_budget() // 8) // (8 * width))
         self.batch_rows = check_positive_int("batch_rows", batch_rows)
+        check_memory(
+            width * (_ARROW_COLUMN_BYTES + 3 * 8 * self.batch_rows),
+            f"{width:,} columns",
+            f"reading {self.label} in chunks of {self.batch_rows:,} rows",
+            advice="select fewer columns ({features}) or read fewer rows at a time ({batch_rows})",
+        )
         self.row_groups: list[int] | None = None  # a part of the file: see restrict()
         self.byte_range: tuple[int, int] | None = None
         self.row_offset = 0
@@ -430,9 +467,15 @@ class TabularSource:
     def _parse_options(self, **kwargs: Any) -> pacsv.ParseOptions:
         return pacsv.ParseOptions(delimiter=self.delimiter, **kwargs)
 
-    def _inspect_csv(self) -> None:
-        """Read the first megabyte (whole lines): header, types, delimiter, data rows."""
-        with open(self.path, "rb") as f:
+    def _open_text(self) -> Any:
+        """The file's bytes as a binary stream, decompressed on the fly when compressed."""
+        if self.compression is None:
+            return open(self.path, "rb")
+        return pa.input_stream(str(self.path), compression=self.compression)
+
+    def _read_head(self) -> tuple[bytes, bool]:
+        """The first megabyte (more for a longer first line) and whether it is the file."""
+        with self._open_text() as f:
             head = f.read(_HEAD_BYTES + 1)
             whole = len(head) <= _HEAD_BYTES
             while not whole and b"\n" not in head:  # a very long first line: read on
@@ -443,11 +486,30 @@ class TabularSource:
                 more = f.read(_HEAD_BYTES)
                 head += more
                 whole = not more
+        return head, whole
+
+    def _inspect_csv(self) -> None:
+        """Read the first megabyte (whole lines): header, types, delimiter, data rows."""
+        try:
+            head, whole = self._read_head()
+        except (pa.ArrowException, OSError, EOFError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ValueError(
+                f"{self.label}: cannot read the {self.compression or 'CSV'} data, it may be "
+                f"corrupt or truncated ({reason})"
+            ) from None
         if not whole:
             head = head[: head.rfind(b"\n") + 1]
         lines = [line for line in head.splitlines() if line.strip()]
         if not lines:
             raise ValueError(f"{self.label}: the file holds only blank lines, no header or data")
+        width = lines[0].count(self.delimiter.encode()) + 1  # at most: quotes may hide some
+        check_memory(
+            width * _ARROW_COLUMN_BYTES + 4 * len(head),
+            f"{width:,} columns",
+            f"parsing the header and first rows of {self.label}",
+            advice="keep fewer columns in the file, or raise {param}",
+        )
         longest = max(len(line) for line in lines)
         self._block_size = max(_BLOCK_BYTES, 8 * (longest + 2))
         try:
@@ -612,7 +674,7 @@ class TabularSource:
     def data_offset(self) -> int | None:
         """CSV: the byte offset of the first data line (just after the header line, past
         any empty lines before it); ``None`` for Parquet."""
-        if self.format != "csv":
+        if self.format != "csv" or self.compression is not None:
             return None
         with open(self.path, "rb") as f:
             offset = 0
@@ -687,8 +749,8 @@ class TabularSource:
             shown = f"{groups[0]}-{groups[-1]}" if contiguous else str(groups)
             part.label = f"{self.path} (row groups {shown})"
             return part
-        if self.format != "csv":
-            raise ValueError(f"{self.label}: byte_range= applies to CSV files only")
+        if self.format != "csv" or self.compression is not None:
+            raise ValueError(f"{self.label}: byte_range= applies to uncompressed CSV files only")
         start, stop = (int(b) for b in byte_range)  # type: ignore[union-attr]
         size = self.path.stat().st_size
         first = self.data_offset
@@ -817,6 +879,10 @@ class TabularSource:
                 yield self._convert(table)
             return
         rows = 0
+        if self.compression is not None:  # one sequential stream: no byte ranges to split
+            for table in _rechunk(self._record_batches(), self.batch_rows):
+                yield self._convert(table)
+            return
         try:
             for part in _regroup(self._csv_parts(), self.batch_rows):
                 rows += len(part[0])
@@ -1003,6 +1069,12 @@ class TabularSource:
                 if self.byte_range is not None and "Empty CSV file" in str(exc):
                     return  # only empty lines in this part
                 raise self._csv_error(exc) from None
+            except (pa.ArrowException, OSError, EOFError) as exc:  # e.g. a truncated .gz
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise ValueError(
+                    f"{self.label}: cannot read the {self.compression or 'CSV'} data, it may "
+                    f"be corrupt or truncated ({reason})"
+                ) from None
 
     def _polars_reads_parquet(self, wanted: list[str]) -> bool:
         """Whether polars' streaming Parquet reader can read the wanted columns.
@@ -1149,7 +1221,7 @@ class TabularSource:
             with contextlib.closing(reader):
                 for _ in reader:
                     pass
-        except pa.ArrowInvalid:
+        except (pa.ArrowException, OSError):
             pass
         return numbers[0] if numbers and numbers[0] and numbers[0] > 0 else None
 
@@ -1171,7 +1243,7 @@ class TabularSource:
                     if index >= 0:
                         return offset + index + 1
                     offset += batch.num_rows
-        except pa.ArrowInvalid:
+        except (pa.ArrowException, OSError):
             return None
         return None
 
