@@ -81,6 +81,8 @@ COMPRESSIONS: dict[str, str] = {
 #: Bytes pyarrow's CSV parser holds per column of a parsed block, whatever its rows
 #: (measured: about 8.5 kB a column for a two-row file of a million columns).
 _ARROW_COLUMN_BYTES = 10_000
+#: Column overhead the parallel block parsers may hold together (one thread beyond it).
+_PARALLEL_PARSE_BYTES = 64 << 20
 
 _HEAD_BYTES = 1 << 20  # bytes of a CSV read up front to check the header and infer types
 _BLOCK_BYTES = 1 << 20  # CSV parser block: pyarrow reads a bounded number of blocks ahead
@@ -448,6 +450,7 @@ class TabularSource:
             self._inspect_parquet()
         self.feature_names = self._select(features)
         self._sample = None  # only needed for the messages above
+        pa.default_memory_pool().release_unused()  # a wide header's parse is large
         width = len(self.feature_names) + (target is not None)
         if batch_rows is None:  # about 4 MB a chunk, less under a small memory budget
             batch_rows = max(1, min(_CHUNK_BYTES, memory_budget() // 8) // (8 * width))
@@ -902,7 +905,10 @@ class TabularSource:
         wanted = self.feature_names + ([self.target] if self.target is not None else [])
         parse = self._block_parser(wanted)
         blocks = line_blocks(self.path, start, stop, max(_CSV_BLOCK_BYTES, self._block_size))
-        yield from ordered_map(parse, blocks, default_workers())
+        # a block's parse holds about _ARROW_COLUMN_BYTES a column: wide files, fewer threads
+        per_block = len(self.columns) * _ARROW_COLUMN_BYTES
+        workers = max(1, min(default_workers(), _PARALLEL_PARSE_BYTES // max(1, per_block)))
+        yield from ordered_map(parse, blocks, workers)
 
     def _block_parser(self, wanted: list[str]) -> Callable[[tuple[int, int]], _Part]:
         """A function parsing the byte range ``(start, stop)`` into ``(X, y, y_bad)``.
