@@ -92,6 +92,8 @@ _POLARS_ROW_GROUP_BYTES = 256 << 20  # larger row groups (as float64) stream thr
 _POLARS_SLICE_BYTES = 32 << 20  # rows (as float64) of one streaming query of a Parquet file
 _POLARS_CHUNK_ROWS = 1 << 16  # rows per batch asked of polars' streaming Parquet reader
 _DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+_DECIMAL_COMMA = re.compile(r"(?<![\d.,])-?\d+,\d+(?![\d.,])")
+_CANONICAL_INT = r"^-?(0|[1-9][0-9]*)$"
 
 Task = Literal["regression", "classification"]
 
@@ -433,6 +435,7 @@ class TabularSource:
         self.target = target
         self.n_rows: int | None = None
         self.n_dropped: int | None = None
+        self._int_labels = False
 
         if not self.path.exists():
             raise ValueError(f"{self.label}: no such file")
@@ -525,6 +528,7 @@ class TabularSource:
         except pa.ArrowInvalid as exc:
             if "Empty CSV file" in str(exc) and len(lines) == 1:
                 raise ValueError(f"{self.label}: the file has a header but no data rows") from None
+            self._check_decimal_commas(lines)
             raise self._csv_error(exc) from None
         self.columns = [str(c) for c in sample.column_names]
         self._check_delimiter_guess()
@@ -534,6 +538,52 @@ class TabularSource:
         for field in sample.schema:
             self._types.setdefault(str(field.name), field.type)
         self._sample = sample
+        self._int_labels = False
+        target = self.target
+        if self.task == "classification" and target in self._types:
+            if pa.types.is_integer(self._types[target]):
+                # integer-looking labels are read as text, so that "01" never becomes 1
+                self._types[target] = pa.string()
+                text = pacsv.read_csv(
+                    io.BytesIO(head),
+                    read_options=pacsv.ReadOptions(use_threads=False, block_size=len(head) + 2),
+                    parse_options=self._parse_options(),
+                    convert_options=pacsv.ConvertOptions(
+                        include_columns=[target], column_types={target: pa.string()}
+                    ),
+                )
+                self._int_labels = self._canonical_integers(text.column(0))
+
+    @staticmethod
+    def _canonical_integers(labels: pa.ChunkedArray | pa.Array) -> bool:
+        """Whether every label is an integer written the one usual way ("7", not "07")."""
+        valid = pc.drop_null(labels)
+        return bool(pc.all(pc.match_substring_regex(valid, _CANONICAL_INT)).as_py() is not False)
+
+    def _check_decimal_commas(self, lines: Sequence[bytes]) -> None:
+        """A row longer than the header because its numbers have decimal commas: say so."""
+        if self.delimiter == ",":
+            others = [c for c in _DELIMITERS if c != ","]
+            header = lines[0].decode("utf-8", "replace")
+            body = b"\n".join(lines[1:6]).decode("utf-8", "replace")
+            if not _DECIMAL_COMMA.search(body):
+                return
+            for candidate in others:
+                if candidate in header and all(
+                    line.count(candidate.encode()) == lines[0].count(candidate.encode())
+                    for line in lines[1:6]
+                ):
+                    raise ParameterError(
+                        "delimiter",
+                        "{label}: the rows have more commas than the header: the file looks "
+                        "{word}-separated with decimal commas ({example!r}); pass {0} and "
+                        "write the numbers with decimal points (1.5, not 1,5)",
+                        value=self.delimiter,
+                        suggestions=[("delimiter", candidate)],
+                        label=self.label,
+                        word=_DELIMITERS[candidate],
+                        example=_DECIMAL_COMMA.search(body).group(0),  # type: ignore[union-attr]
+                    )
 
     def _check_delimiter_guess(self) -> None:
         if len(self.columns) != 1:
@@ -636,6 +686,11 @@ class TabularSource:
             numeric = [f for f in selected if f not in text]
             examples = ", ".join(f"{f!r} ({self._example(f)})" for f in text[:5])
             more = f" and {len(text) - 5} more" if len(text) > 5 else ""
+            if _DECIMAL_COMMA.search(examples):
+                raise ValueError(
+                    f"{label}: column(s) {examples}{more} hold numbers written with decimal "
+                    "commas; write them with decimal points (1.5, not 1,5)"
+                )
             if not numeric:
                 raise ValueError(
                     f"{label}: non-numeric feature column(s) {examples}{more}; encode them as "
@@ -1002,6 +1057,15 @@ class TabularSource:
             return X, y, None
         if pa.types.is_dictionary(column.type):
             column = column.cast(column.type.value_type)
+        if self._int_labels and self.format == "csv":
+            if not self._canonical_integers(column):
+                bad = pc.filter(column, pc.invert(pc.match_substring_regex(column, _CANONICAL_INT)))
+                raise ValueError(
+                    f"{self.label}: the target column {self.target!r} has the label "
+                    f"{bad[0].as_py()!r}, written unlike the integer labels of the first rows; "
+                    "labels are compared as text, so write each class one way"
+                )
+            column = column.cast(pa.int64())
         return X, column, column.is_null(nan_is_null=True).to_numpy(zero_copy_only=False)
 
     def _finish(
