@@ -448,7 +448,13 @@ class TabularSource:
             raise ValueError(f"{self.label}: the file is empty (0 bytes)")
 
         if self.format == "csv":
-            self._inspect_csv()
+            try:
+                self._inspect_csv()
+            except UnicodeDecodeError as exc:
+                raise ValueError(
+                    f"{self.label}: the header is not UTF-8 text (byte {exc.object[exc.start]:#x} "
+                    f"at position {exc.start}); save the file as UTF-8"
+                ) from None
         else:
             self._inspect_parquet()
         self.feature_names = self._select(features)
