@@ -1066,10 +1066,13 @@ class TabularSource:
         if self._int_labels and self.format == "csv":
             if not self._canonical_integers(column):
                 bad = pc.filter(column, pc.invert(pc.match_substring_regex(column, _CANONICAL_INT)))
+                value = str(bad[0].as_py())
+                row = self._locate_value(str(self.target), value)
+                where = f" in data row {row}" if row else ""
                 raise ValueError(
-                    f"{self.label}: the target column {self.target!r} has the label "
-                    f"{bad[0].as_py()!r}, written unlike the integer labels of the first rows; "
-                    "labels are compared as text, so write each class one way"
+                    f"{self.label}: the target column {self.target!r} has the value {value!r}"
+                    f"{where}, which is not written like the integer labels in the first rows; "
+                    "make the labels consistent (labels are compared as text: '01' is not '1')"
                 )
             column = column.cast(pa.int64())
         return X, column, column.is_null(nan_is_null=True).to_numpy(zero_copy_only=False)
