@@ -34,7 +34,8 @@ examples:
   torchlinear fit iris.csv --target species --model mlp --hidden 32 --epochs 200
   torchlinear fit digits --out runs/digits         (a built-in dataset)
 
-DATA is a CSV (.csv, .tsv, .txt) or Parquet (.parquet, .pq) file, or a built-in dataset:
+DATA is a CSV (.csv, .tsv, .txt; also compressed: .csv.gz, .bz2, .zst, .lz4) or Parquet
+(.parquet, .pq) file, or a built-in dataset:
 synthetic, diabetes, digits, mnist, fashion-mnist, cifar10. Least squares is fitted
 exactly in one streaming pass, so the file may be larger than memory.
 """

@@ -3,6 +3,13 @@ r"""The exact solve: one driver for every entry point.
 :func:`solve_exact` takes a re-iterable stream of row chunks and a :class:`Combine` hook
 and does, in order:
 
+0. **Few rows, many columns.** In one process the rows are kept (float64 copies, within
+   the memory budget) while they number no more than the columns; a stream that ends
+   there is solved from the ``n x n`` side (:func:`~torchlinear.exact.solution.solve_rows`:
+   the thin SVD of the centred rows, minimum-norm or ridge) without any ``d x d`` matrix.
+   Otherwise the ``d x d`` statistics below are checked against
+   :func:`~torchlinear._validation.memory_budget` (:func:`exact_memory`) before they are
+   allocated, and the kept rows are the first ones accumulated.
 1. **Statistics pass.** :class:`~torchlinear.exact.GramStats` of every chunk in float64
    (``solver="qr"``/``"svd"``: the TSQR factor instead). With ``solver="auto"`` in one
    process the first rows are probed first: when they are already too ill-conditioned for
