@@ -548,7 +548,7 @@ def solve_rows(
     >>> y = torch.tensor([[14.0], [2.0]], dtype=torch.float64)
     >>> sol = solve_rows(X, y, None, 0.0, False, None)
     >>> [round(v, 12) for v in sol.coef[:, 0].tolist()]
-    [1.2, 2.0, 3.6]
+    [1.0, 2.0, 3.0]
     """
     with small_linalg(X.shape[0]):
         return _solve_rows_impl(X, Y, w, alpha, fit_intercept, names)

@@ -138,8 +138,8 @@ class HeldOutRows:
     --------
     >>> held = HeldOutRows(2)
     >>> held.update(np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([3.0, 1.0]))
-    >>> held.metrics(np.array([1.0, 1.0]), 1.0)["mse"]
-    0.5
+    >>> held.metrics(np.array([1.0, 1.0]), 1.0)["mse"]  # residuals 1 and -1
+    1.0
     """
 
     def __init__(self, n_features: int, device: Any = None, *, keep_rows: bool = True) -> None:
