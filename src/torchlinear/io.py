@@ -44,7 +44,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from torchlinear._validation import ParameterError, check_output_dir
+from torchlinear._validation import ParameterError, check_output_dir, memory_budget
 
 __all__ = [
     "FORMAT_NAME",
@@ -54,7 +54,6 @@ __all__ = [
     "flatten_state",
     "document_digest",
     "load_model",
-    "memory_budget",
     "parse_json_bounded",
     "open_regular_file",
     "save_model",
@@ -77,33 +76,6 @@ SIDECAR_MAX_ITEMS = 2_000_000
 """Most JSON values (separators plus containers) accepted in a sidecar; with the size cap
 this bounds the memory parsing it takes to a few hundred MB at worst."""
 _SAFETENSORS_MAX_HEADER = 100 * 2**20
-
-
-def memory_budget() -> int:
-    """Bytes a reader may allocate for one file it loads: half the available memory.
-
-    The available memory is ``MemAvailable`` of ``/proc/meminfo`` where that exists, else
-    the free physical pages (``os.sysconf``); at least 256 MiB. Readers refuse a file whose
-    header or size announces more than their share of this, before allocating anything.
-
-    Examples
-    --------
-    >>> memory_budget() >= 256 * 2**20
-    True
-    """
-    available = None
-    with contextlib.suppress(OSError, ValueError):
-        with open("/proc/meminfo", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    available = int(line.split()[1]) * 1024
-                    break
-    if available is None:
-        try:
-            available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        except (AttributeError, OSError, ValueError):
-            available = 2**31
-    return max(available // 2, 256 * 2**20)
 
 
 @contextlib.contextmanager

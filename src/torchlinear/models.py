@@ -21,7 +21,7 @@ import math
 import torch
 from torch import nn
 
-from torchlinear._validation import check_positive_int
+from torchlinear._validation import check_memory, check_positive_int
 
 __all__ = ["LinearModel", "MLP", "SoftmaxHead", "Standardized", "build_model"]
 
@@ -278,7 +278,24 @@ def build_model(
     --------
     >>> type(build_model("linear", 3, 4, classification=True, seed=0)).__name__
     'SoftmaxHead'
+
+    The parameters, their gradients and two optimizer moments (four float32/float64
+    copies) are checked against :func:`torchlinear._validation.memory_budget` first.
     """
+    n_params = (
+        (n_features + 1) * n_outputs
+        if kind == "linear"
+        else (n_features + 1) * hidden + (hidden + 1) * n_outputs
+    )
+    itemsize = torch.finfo(dtype).bits // 8 if dtype is not None else 8
+    check_memory(
+        4 * itemsize * n_params,
+        f"{n_features:,} features x {n_outputs:,} outputs"
+        + (f" x {hidden:,} hidden units" if kind == "mlp" else ""),
+        f"the {kind} model's {n_params:,} parameters, gradients and optimizer state",
+        advice="select fewer columns ({features}), fewer classes"
+        + (" or a smaller {hidden}" if kind == "mlp" else ""),
+    )
     if kind == "linear":
         if classification:
             return SoftmaxHead(

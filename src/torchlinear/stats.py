@@ -31,6 +31,7 @@ import numpy as np
 from scipy import stats as sps
 
 from torchlinear._format import escape_control, format_count, format_number, format_p_value
+from torchlinear._validation import check_memory
 from torchlinear.exact import LstsqSolution
 
 __all__ = ["OLSSummary", "ols_summary"]
@@ -227,8 +228,18 @@ def ols_summary(
     rss = float(solution.rss[target])
     tss = float(solution.tss[target])
     sigma2 = rss / df_resid if df_resid > 0 else math.nan
-    cov = solution.covariance_unscaled().numpy() * sigma2
-    se = np.sqrt(np.clip(np.diagonal(cov), 0, None))
+    if df_resid > 0:  # no residual degrees of freedom: no standard errors, no d x d matrix
+        p_all = d + k0
+        check_memory(
+            8 * 4 * p_all * p_all,
+            f"{d:,} features",
+            "the covariance matrix of the summary",
+            advice="select fewer columns ({features})",
+        )
+        cov = solution.covariance_unscaled().numpy() * sigma2
+        se = np.sqrt(np.clip(np.diagonal(cov), 0, None))
+    else:
+        se = np.full_like(coef, math.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         t = coef / se
     if df_resid > 0:

@@ -146,13 +146,18 @@ def test_bad_arguments():
 
 
 def test_memory_refused_before_allocating():
-    with pytest.raises(MemoryError, match="gradient solver"):
+    from torchlinear._validation import memory_limit
+
+    with memory_limit("1G"), pytest.raises(ValueError, match="gradient solver"):
         check_stats_memory(200_000, 6)
     assert check_stats_memory(10, 2, memory_limit=1600) == 1600
-    with pytest.raises(MemoryError, match=r"\(0.5 GiB\), above the limit of 0.25 GiB"):
+    # 8 * 8192**2 bytes = 537 MB against a budget of 2**28 bytes = 268 MB
+    with pytest.raises(ValueError, match=r"need 537 MB .* budget of 268 MB \(memory_limit\)"):
         check_stats_memory(8192, 1, memory_limit=1 << 28)
-    with pytest.raises(MemoryError):
+    with pytest.raises(ValueError, match="memory budget"):
         FoldGramStats(5000, 5, n_samples=10, memory_limit=10**6)
+    with memory_limit(10**6), pytest.raises(ValueError, match="memory budget"):
+        FoldGramStats(5000, 5, n_samples=10)
 
 
 # ----------------------------------------------------------------------------- folds

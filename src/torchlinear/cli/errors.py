@@ -117,6 +117,7 @@ FLAGS: dict[str, Flag] = {
     "delimiter": Flag("--delimiter"),
     "stream": Flag("--stream", "switch"),
     "batch_rows": Flag("--batch-rows"),
+    "memory_limit": Flag("--memory-limit"),
     "out": Flag("--out"),
     "output": Flag("--output"),
     "proba": Flag("--proba", "switch"),

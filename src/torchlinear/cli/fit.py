@@ -23,7 +23,7 @@ PARAMS = (
     "target", "features", "task", "model", "loss", "solver", "alpha", "l1_ratio", "delta",
     "hidden", "epochs", "batch_size", "lr", "val_split", "patience", "seed", "device",
     "drop_na", "delimiter", "out", "resume", "stream", "download", "batch_rows", "formula",
-    "max_levels",
+    "max_levels", "memory_limit",
 )  # fmt: skip
 """The library parameters the command passes to :func:`torchlinear.workflow.fit`."""
 
@@ -35,7 +35,8 @@ examples:
   torchlinear fit iris.csv --target species --model mlp --hidden 32 --epochs 200
   torchlinear fit digits --out runs/digits         (a built-in dataset)
 
-DATA is a CSV (.csv, .tsv, .txt) or Parquet (.parquet, .pq) file, or a built-in dataset:
+DATA is a CSV (.csv, .tsv, .txt; also compressed: .csv.gz, .bz2, .zst, .lz4) or Parquet
+(.parquet, .pq) file, or a built-in dataset:
 synthetic, diabetes, digits, mnist, fashion-mnist, cifar10. Least squares is fitted
 exactly in one streaming pass, so the file may be larger than memory.
 """
@@ -170,6 +171,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--batch-rows", type=int, metavar="N", help="rows per chunk read (default: about 4 MB)"
+    )
+    parser.add_argument(
+        "--memory-limit",
+        metavar="SIZE",
+        help="memory budget of the fit, e.g. 800M or 2G: files, solvers and tables that "
+        "would need more are refused before allocating (default: half the available "
+        "memory, or $TORCHLINEAR_MEMORY_LIMIT)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     parser.set_defaults(run=run, params=PARAMS)

@@ -44,7 +44,8 @@ from typing import IO, Any
 
 import numpy as np
 
-from torchlinear.io import atomic_write, memory_budget, open_regular_file
+from torchlinear._validation import memory_budget
+from torchlinear.io import atomic_write, open_regular_file
 
 __all__ = [
     "IDX_IMAGES_MAGIC",
@@ -110,7 +111,7 @@ IDX_MAX_BYTES = 512 * 2**20
 def idx_max_bytes() -> int:
     """The largest data section :func:`read_idx` accepts by default.
 
-    A quarter of the memory budget (:func:`torchlinear.io.memory_budget`: the data sets
+    A quarter of the memory budget (:func:`torchlinear._validation.memory_budget`: the data sets
     turn ``uint8`` pixels into ``float32`` tensors, four times the bytes), and at most
     :data:`IDX_MAX_BYTES`; pass ``max_bytes`` to :func:`read_idx` for a larger file.
 

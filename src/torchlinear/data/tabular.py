@@ -40,6 +40,7 @@ import os
 import re
 import stat
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -50,7 +51,12 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from torchlinear._validation import ParameterError, check_positive_int
+from torchlinear._validation import (
+    ParameterError,
+    check_memory,
+    check_positive_int,
+    memory_budget,
+)
 from torchlinear.data.blocks import default_workers, line_blocks, ordered_map, read_bytes
 from torchlinear.io import ensure_writable_dir
 
@@ -65,6 +71,19 @@ FORMATS: dict[str, str] = {
 }
 """File suffix -> format; the format of a data or prediction file comes from its suffix."""
 
+#: A data file's last suffix -> the compression pyarrow streams it through (CSV only,
+#: ``data.csv.gz``); the codecs this pyarrow build lacks are left out.
+COMPRESSIONS: dict[str, str] = {
+    suffix: codec
+    for suffix, codec in {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".lz4": "lz4"}.items()
+    if pa.Codec.is_available(codec)
+}
+#: Bytes pyarrow's CSV parser holds per column of a parsed block, whatever its rows
+#: (measured: about 8.5 kB a column for a two-row file of a million columns).
+_ARROW_COLUMN_BYTES = 10_000
+#: Column overhead the parallel block parsers may hold together (one thread beyond it).
+_PARALLEL_PARSE_BYTES = 64 << 20
+
 _HEAD_BYTES = 1 << 20  # bytes of a CSV read up front to check the header and infer types
 _BLOCK_BYTES = 1 << 20  # CSV parser block: pyarrow reads a bounded number of blocks ahead
 _CSV_BLOCK_BYTES = 4 << 20  # CSV text parsed per block by one thread (see data.blocks)
@@ -73,6 +92,8 @@ _POLARS_ROW_GROUP_BYTES = 256 << 20  # larger row groups (as float64) stream thr
 _POLARS_SLICE_BYTES = 32 << 20  # rows (as float64) of one streaming query of a Parquet file
 _POLARS_CHUNK_ROWS = 1 << 16  # rows per batch asked of polars' streaming Parquet reader
 _DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+_DECIMAL_COMMA = re.compile(r"(?<![\d.,])-?\d+,\d+(?![\d.,])")
+_CANONICAL_INT = r"^-?(0|[1-9][0-9]*)$"
 
 Task = Literal["regression", "classification"]
 
@@ -83,8 +104,21 @@ def _quoted(names: Sequence[str], limit: int = 12) -> str:
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
+def _compression_of(path: Path) -> str | None:
+    """The compression of a data file named ``*.csv.gz`` and so on, else ``None``."""
+    return COMPRESSIONS.get(path.suffix.lower()) if len(path.suffixes) > 1 else None
+
+
 def _format_of(path: Path, what: str) -> str:
     suffix = path.suffix.lower()
+    if what == "data" and _compression_of(path) is not None:
+        inner = Path(path.stem).suffix.lower()
+        if FORMATS.get(inner) == "csv":
+            return "csv"
+        raise ValueError(
+            f"{path}: a compressed data file must be a CSV named like data.csv{suffix}; "
+            f"got {inner or 'no inner suffix'!s} (Parquet files compress internally)"
+        )
     if suffix not in FORMATS:
         csv = ", ".join(s for s, f in FORMATS.items() if f == "csv")
         parquet = ", ".join(s for s, f in FORMATS.items() if f == "parquet")
@@ -98,7 +132,8 @@ def _format_of(path: Path, what: str) -> str:
 
 def _check_delimiter(delimiter: Any, path: Path) -> str:
     if delimiter is None:
-        return "\t" if path.suffix.lower() == ".tsv" else ","
+        plain = Path(path.stem) if _compression_of(path) is not None else path
+        return "\t" if plain.suffix.lower() == ".tsv" else ","
     if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in '\r\n"':
         raise ValueError(
             f"delimiter must be a single character such as ',', ';' or '\\t', got {delimiter!r}"
@@ -407,26 +442,41 @@ class TabularSource:
         self.n_dropped: int | None = None
         self.allow_text = bool(allow_text)
         self.text_features: list[str] = []
+        self._int_labels = False
 
         if not self.path.exists():
             raise ValueError(f"{self.label}: no such file")
         if not self.path.is_file():
             raise ValueError(f"{self.label}: is a folder, not a data file")
         self.format = _format_of(self.path, "data")
+        self.compression = _compression_of(self.path) if self.format == "csv" else None
         self.delimiter = _check_delimiter(delimiter, self.path)
         if self.path.stat().st_size == 0:
             raise ValueError(f"{self.label}: the file is empty (0 bytes)")
 
         if self.format == "csv":
-            self._inspect_csv()
+            try:
+                self._inspect_csv()
+            except UnicodeDecodeError as exc:
+                raise ValueError(
+                    f"{self.label}: the header is not UTF-8 text (byte {exc.object[exc.start]:#x} "
+                    f"at position {exc.start}); save the file as UTF-8"
+                ) from None
         else:
             self._inspect_parquet()
         self.feature_names = self._select(features)
         self._sample = None  # only needed for the messages above
-        if batch_rows is None:
-            width = len(self.feature_names) + (target is not None)
-            batch_rows = max(1, _CHUNK_BYTES // (8 * width))
+        pa.default_memory_pool().release_unused()  # a wide header's parse is large
+        width = len(self.feature_names) + (target is not None)
+        if batch_rows is None:  # about 4 MB a chunk, less under a small memory budget
+            batch_rows = max(1, min(_CHUNK_BYTES, memory_budget() // 8) // (8 * width))
         self.batch_rows = check_positive_int("batch_rows", batch_rows)
+        check_memory(
+            width * (_ARROW_COLUMN_BYTES + 3 * 8 * self.batch_rows),
+            f"{width:,} columns",
+            f"reading {self.label} in chunks of {self.batch_rows:,} rows",
+            advice="select fewer columns ({features}) or read fewer rows at a time ({batch_rows})",
+        )
         self.row_groups: list[int] | None = None  # a part of the file: see restrict()
         self.byte_range: tuple[int, int] | None = None
         self.row_offset = 0
@@ -436,9 +486,15 @@ class TabularSource:
     def _parse_options(self, **kwargs: Any) -> pacsv.ParseOptions:
         return pacsv.ParseOptions(delimiter=self.delimiter, **kwargs)
 
-    def _inspect_csv(self) -> None:
-        """Read the first megabyte (whole lines): header, types, delimiter, data rows."""
-        with open(self.path, "rb") as f:
+    def _open_text(self) -> Any:
+        """The file's bytes as a binary stream, decompressed on the fly when compressed."""
+        if self.compression is None:
+            return open(self.path, "rb")
+        return pa.input_stream(str(self.path), compression=self.compression)
+
+    def _read_head(self) -> tuple[bytes, bool]:
+        """The first megabyte (more for a longer first line) and whether it is the file."""
+        with self._open_text() as f:
             head = f.read(_HEAD_BYTES + 1)
             whole = len(head) <= _HEAD_BYTES
             while not whole and b"\n" not in head:  # a very long first line: read on
@@ -449,11 +505,33 @@ class TabularSource:
                 more = f.read(_HEAD_BYTES)
                 head += more
                 whole = not more
+        return head, whole
+
+    def _inspect_csv(self) -> None:
+        """Read the first megabyte (whole lines): header, types, delimiter, data rows."""
+        try:
+            head, whole = self._read_head()
+        except (pa.ArrowException, OSError, EOFError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ValueError(
+                f"{self.label}: cannot read the {self.compression or 'CSV'} data, it may be "
+                f"corrupt or truncated ({reason})"
+            ) from None
         if not whole:
             head = head[: head.rfind(b"\n") + 1]
         lines = [line for line in head.splitlines() if line.strip()]
         if not lines:
             raise ValueError(f"{self.label}: the file holds only blank lines, no header or data")
+        width = lines[0].count(self.delimiter.encode()) + 1  # at most: quotes may hide some
+        check_memory(
+            width * _ARROW_COLUMN_BYTES + 4 * len(head),
+            f"{width:,} columns",
+            f"parsing the header and first rows of {self.label}",
+            advice="keep fewer columns in the file, or raise {param}",
+            # the header is only the start of a run: half of the budget at most, so that a
+            # 12 MB file of a million empty columns cannot take the machine
+            limit=memory_budget() // 2,
+        )
         longest = max(len(line) for line in lines)
         self._block_size = max(_BLOCK_BYTES, 8 * (longest + 2))
         try:
@@ -466,6 +544,7 @@ class TabularSource:
         except pa.ArrowInvalid as exc:
             if "Empty CSV file" in str(exc) and len(lines) == 1:
                 raise ValueError(f"{self.label}: the file has a header but no data rows") from None
+            self._check_decimal_commas(lines)
             raise self._csv_error(exc) from None
         self.columns = [str(c) for c in sample.column_names]
         self._check_delimiter_guess()
@@ -475,6 +554,52 @@ class TabularSource:
         for field in sample.schema:
             self._types.setdefault(str(field.name), field.type)
         self._sample = sample
+        self._int_labels = False
+        target = self.target
+        if self.task == "classification" and target in self._types:
+            if pa.types.is_integer(self._types[target]):
+                # integer-looking labels are read as text, so that "01" never becomes 1
+                self._types[target] = pa.string()
+                text = pacsv.read_csv(
+                    io.BytesIO(head),
+                    read_options=pacsv.ReadOptions(use_threads=False, block_size=len(head) + 2),
+                    parse_options=self._parse_options(),
+                    convert_options=pacsv.ConvertOptions(
+                        include_columns=[target], column_types={target: pa.string()}
+                    ),
+                )
+                self._int_labels = self._canonical_integers(text.column(0))
+
+    @staticmethod
+    def _canonical_integers(labels: pa.ChunkedArray | pa.Array) -> bool:
+        """Whether every label is an integer written the one usual way ("7", not "07")."""
+        valid = pc.drop_null(labels)
+        return bool(pc.all(pc.match_substring_regex(valid, _CANONICAL_INT)).as_py() is not False)
+
+    def _check_decimal_commas(self, lines: Sequence[bytes]) -> None:
+        """A row longer than the header because its numbers have decimal commas: say so."""
+        if self.delimiter == ",":
+            others = [c for c in _DELIMITERS if c != ","]
+            header = lines[0].decode("utf-8", "replace")
+            body = b"\n".join(lines[1:6]).decode("utf-8", "replace")
+            if not _DECIMAL_COMMA.search(body):
+                return
+            for candidate in others:
+                if candidate in header and all(
+                    line.count(candidate.encode()) == lines[0].count(candidate.encode())
+                    for line in lines[1:6]
+                ):
+                    raise ParameterError(
+                        "delimiter",
+                        "{label}: the rows have more commas than the header: the file looks "
+                        "{word}-separated with decimal commas ({example!r}); pass {0} and "
+                        "write the numbers with decimal points (1.5, not 1,5)",
+                        value=self.delimiter,
+                        suggestions=[("delimiter", candidate)],
+                        label=self.label,
+                        word=_DELIMITERS[candidate],
+                        example=_DECIMAL_COMMA.search(body).group(0),  # type: ignore[union-attr]
+                    )
 
     def _check_delimiter_guess(self) -> None:
         if len(self.columns) != 1:
@@ -548,12 +673,13 @@ class TabularSource:
                 raise ValueError("features is empty; name at least one feature column")
             if not all(isinstance(f, str) for f in selected):
                 raise ValueError(f"features must be column names (str), got {selected!r}")
-            twice = sorted({f for f in selected if selected.count(f) > 1})
+            twice = sorted(f for f, times in Counter(selected).items() if times > 1)
             if twice:
                 raise ValueError(f"features lists {_quoted(twice)} more than once")
             if target is not None and target in selected:
                 raise ValueError(f"the target {target!r} is also listed in features; leave it out")
-            missing = [f for f in selected if f not in columns]
+            present = set(columns)
+            missing = [f for f in selected if f not in present]
             if missing:
                 raise ValueError(
                     f"{label}: no column(s) {_quoted(missing)} (asked for in features); the "
@@ -564,7 +690,8 @@ class TabularSource:
                 f"{label}: no feature columns, the file has only the target column {target!r}"
             )
         wanted = selected + ([target] if target is not None else [])
-        duplicated = sorted({c for c in wanted if columns.count(c) > 1})
+        counts = Counter(columns)
+        duplicated = sorted({c for c in wanted if counts[c] > 1})
         if duplicated:
             raise ValueError(
                 f"{label}: the column name(s) {_quoted(duplicated)} appear more than once in "
@@ -577,6 +704,11 @@ class TabularSource:
             numeric = [f for f in selected if f not in text]
             examples = ", ".join(f"{f!r} ({self._example(f)})" for f in text[:5])
             more = f" and {len(text) - 5} more" if len(text) > 5 else ""
+            if _DECIMAL_COMMA.search(examples):
+                raise ValueError(
+                    f"{label}: column(s) {examples}{more} hold numbers written with decimal "
+                    "commas; write them with decimal points (1.5, not 1,5)"
+                )
             if not numeric:
                 raise ValueError(
                     f"{label}: non-numeric feature column(s) {examples}{more}; encode them as "
@@ -622,7 +754,7 @@ class TabularSource:
     def data_offset(self) -> int | None:
         """CSV: the byte offset of the first data line (just after the header line, past
         any empty lines before it); ``None`` for Parquet."""
-        if self.format != "csv":
+        if self.format != "csv" or self.compression is not None:
             return None
         with open(self.path, "rb") as f:
             offset = 0
@@ -697,8 +829,8 @@ class TabularSource:
             shown = f"{groups[0]}-{groups[-1]}" if contiguous else str(groups)
             part.label = f"{self.path} (row groups {shown})"
             return part
-        if self.format != "csv":
-            raise ValueError(f"{self.label}: byte_range= applies to CSV files only")
+        if self.format != "csv" or self.compression is not None:
+            raise ValueError(f"{self.label}: byte_range= applies to uncompressed CSV files only")
         start, stop = (int(b) for b in byte_range)  # type: ignore[union-attr]
         size = self.path.stat().st_size
         first = self.data_offset
@@ -870,6 +1002,10 @@ class TabularSource:
                 yield self._convert(table)
             return
         rows = 0
+        if self.compression is not None:  # one sequential stream: no byte ranges to split
+            for table in _rechunk(self._record_batches(), self.batch_rows):
+                yield self._convert(table)
+            return
         try:
             for part in _regroup(self._csv_parts(), self.batch_rows):
                 rows += len(part[0])
@@ -889,7 +1025,10 @@ class TabularSource:
         wanted = self.feature_names + ([self.target] if self.target is not None else [])
         parse = self._block_parser(wanted)
         blocks = line_blocks(self.path, start, stop, max(_CSV_BLOCK_BYTES, self._block_size))
-        yield from ordered_map(parse, blocks, default_workers())
+        # a block's parse holds about _ARROW_COLUMN_BYTES a column: wide files, fewer threads
+        per_block = len(self.columns) * _ARROW_COLUMN_BYTES
+        workers = max(1, min(default_workers(), _PARALLEL_PARSE_BYTES // max(1, per_block)))
+        yield from ordered_map(parse, blocks, workers)
 
     def _block_parser(self, wanted: list[str]) -> Callable[[tuple[int, int]], _Part]:
         """A function parsing the byte range ``(start, stop)`` into ``(X, y, y_bad)``.
@@ -985,6 +1124,18 @@ class TabularSource:
             return X, y, None
         if pa.types.is_dictionary(column.type):
             column = column.cast(column.type.value_type)
+        if self._int_labels and self.format == "csv":
+            if not self._canonical_integers(column):
+                bad = pc.filter(column, pc.invert(pc.match_substring_regex(column, _CANONICAL_INT)))
+                value = str(bad[0].as_py())
+                row = self._locate_value(str(self.target), value)
+                where = f" in data row {row}" if row else ""
+                raise ValueError(
+                    f"{self.label}: the target column {self.target!r} has the value {value!r}"
+                    f"{where}, which is not written like the integer labels in the first rows; "
+                    "make the labels consistent (labels are compared as text: '01' is not '1')"
+                )
+            column = column.cast(pa.int64())
         return X, column, column.is_null(nan_is_null=True).to_numpy(zero_copy_only=False)
 
     def _finish(
@@ -1058,6 +1209,12 @@ class TabularSource:
                 if self.byte_range is not None and "Empty CSV file" in str(exc):
                     return  # only empty lines in this part
                 raise self._csv_error(exc) from None
+            except (pa.ArrowException, OSError, EOFError) as exc:  # e.g. a truncated .gz
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise ValueError(
+                    f"{self.label}: cannot read the {self.compression or 'CSV'} data, it may "
+                    f"be corrupt or truncated ({reason})"
+                ) from None
 
     def _polars_reads_parquet(self, wanted: list[str]) -> bool:
         """Whether polars' streaming Parquet reader can read the wanted columns.
@@ -1204,7 +1361,7 @@ class TabularSource:
             with contextlib.closing(reader):
                 for _ in reader:
                     pass
-        except pa.ArrowInvalid:
+        except (pa.ArrowException, OSError):
             pass
         return numbers[0] if numbers and numbers[0] and numbers[0] > 0 else None
 
@@ -1226,7 +1383,7 @@ class TabularSource:
                     if index >= 0:
                         return offset + index + 1
                     offset += batch.num_rows
-        except pa.ArrowInvalid:
+        except (pa.ArrowException, OSError):
             return None
         return None
 

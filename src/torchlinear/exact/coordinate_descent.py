@@ -56,7 +56,6 @@ from one set of statistics per fold is :func:`fit_cv_from_fold_stats`.
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -64,6 +63,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
+from torchlinear._validation import MEMORY_FRACTION, available_memory, check_memory
 from torchlinear.exact import GramStats
 
 __all__ = [
@@ -78,8 +78,6 @@ __all__ = [
     "fit_cv_from_fold_stats",
 ]
 
-#: Default share of the available memory the d x d statistics may take.
-MEMORY_FRACTION: float = 0.5
 _RESOLUTION = float(np.finfo(np.float64).resolution)
 _CONSTANT_RTOL = 64 * float(np.finfo(np.float64).eps)
 #: Relative gap at which a solution counts as exact when the active-set step cannot apply.
@@ -89,36 +87,16 @@ _POLISH_RTOL = 1e-13
 # ----------------------------------------------------------------------------- memory
 
 
-def available_memory() -> int:
-    """Bytes of memory available to this process (``MemAvailable`` of ``/proc/meminfo``;
-    else free pages times the page size; else 4 GiB).
-
-    Examples
-    --------
-    >>> available_memory() > 0
-    True
-    """
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):
-        return 4 << 30
-
-
 def check_stats_memory(
     n_features: int, n_stats: int = 1, *, memory_limit: int | None = None
 ) -> int:
-    """Refuse, before allocating, statistics that would not fit in memory.
+    """Refuse, before allocating, statistics beyond the memory budget.
 
     ``n_stats`` sets of ``n_features x n_features`` float64 moments need about
-    ``8 * n_features**2 * n_stats`` bytes; the limit is ``memory_limit`` bytes, by default
-    :data:`MEMORY_FRACTION` of :func:`available_memory`. Returns the estimate.
+    ``8 * n_features**2 * n_stats`` bytes; the budget is ``memory_limit`` bytes, by default
+    :func:`torchlinear._validation.memory_budget` (the one budget of every planned
+    allocation). Returns the estimate; beyond the budget, a ``ValueError``
+    (:class:`~torchlinear._validation.ParameterError` naming ``memory_limit``).
 
     Examples
     --------
@@ -127,18 +105,20 @@ def check_stats_memory(
     >>> check_stats_memory(100_000, 6, memory_limit=1 << 30)
     Traceback (most recent call last):
     ...
-    MemoryError: the penalized solver needs 6 sets of 100000 x 100000 statistics ...
+    torchlinear._validation.ParameterError: 100,000 features need 480 GB for the penalized \
+solver's 6 sets of d x d statistics, above the memory budget of 1.07 GB (memory_limit); \
+reduce the number of features or folds, or fit with a gradient solver \
+(LinearRegression(solver='adam', l1_ratio=...))
     """
     need = 8 * int(n_features) ** 2 * int(n_stats)
-    limit = int(MEMORY_FRACTION * available_memory()) if memory_limit is None else memory_limit
-    if need > limit:
-        raise MemoryError(
-            f"the penalized solver needs {n_stats} sets of {n_features} x {n_features} "
-            f"statistics ({need / 2**30:.3g} GiB), above the limit of {limit / 2**30:.3g} GiB; "
-            "reduce the number of features or folds, or fit with a gradient solver "
-            "(LinearRegression(solver='adam', l1_ratio=...))"
-        )
-    return need
+    return check_memory(
+        need,
+        f"{int(n_features):,} features",
+        f"the penalized solver's {int(n_stats)} sets of d x d statistics",
+        advice="reduce the number of features or folds, or fit with a gradient solver "
+        "(LinearRegression(solver='adam', l1_ratio=...))",
+        limit=memory_limit,
+    )
 
 
 # ----------------------------------------------------------------------------- problem

@@ -3,6 +3,13 @@ r"""The exact solve: one driver for every entry point.
 :func:`solve_exact` takes a re-iterable stream of row chunks and a :class:`Combine` hook
 and does, in order:
 
+0. **Few rows, many columns.** In one process the rows are kept (float64 copies, within
+   the memory budget) while they number no more than the columns; a stream that ends
+   there is solved from the ``n x n`` side (:func:`~torchlinear.exact.solution.solve_rows`:
+   the thin SVD of the centred rows, minimum-norm or ridge) without any ``d x d`` matrix.
+   Otherwise the ``d x d`` statistics below are checked against
+   :func:`~torchlinear._validation.memory_budget` (:func:`exact_memory`) before they are
+   allocated, and the kept rows are the first ones accumulated.
 1. **Statistics pass.** :class:`~torchlinear.exact.GramStats` of every chunk in float64
    (``solver="qr"``/``"svd"``: the TSQR factor instead). With ``solver="auto"`` in one
    process the first rows are probed first: when they are already too ill-conditioned for
@@ -29,6 +36,7 @@ and does, in order:
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
@@ -38,7 +46,13 @@ import numpy as np
 import torch
 
 from torchlinear._threads import single_threaded
-from torchlinear._validation import check_finite, check_nonnegative_float, check_sample_weight
+from torchlinear._validation import (
+    check_finite,
+    check_memory,
+    check_nonnegative_float,
+    check_sample_weight,
+    memory_budget,
+)
 from torchlinear.exact._linalg import all_finite, as_2d
 from torchlinear.exact.refine import Moments, polish, refine, residual_moments
 from torchlinear.exact.solution import (
@@ -46,6 +60,7 @@ from torchlinear.exact.solution import (
     REFINE_ABOVE,
     LstsqSolution,
     solve_gram,
+    solve_rows,
     solve_tsqr,
     warn_accuracy,
 )
@@ -63,6 +78,7 @@ __all__ = [
     "Combine",
     "SmallData",
     "Solver",
+    "exact_memory",
     "lstsq",
     "solve_exact",
     "solve_statistics",
@@ -115,6 +131,39 @@ class Combine:
 
 #: The single-process :class:`Combine`.
 LOCAL = Combine()
+
+#: ``d x d`` float64 matrices the exact solve holds at its peak: the statistics, their
+#: centred and scaled copies, the factor and the eigen/singular vectors of a fallback.
+EXACT_MATRICES = 6
+
+
+def exact_memory(n_features: int, n_targets: int = 1) -> int:
+    """Bytes the exact solver plans for its ``d x d`` statistics and factorizations.
+
+    Examples
+    --------
+    >>> round(exact_memory(20_000) / 1e9, 1)
+    19.2
+    """
+    p = int(n_features) + int(n_targets) + 1
+    return 8 * EXACT_MATRICES * p * p
+
+
+def check_exact_memory(n_features: int, n_targets: int, rows_kept: int = 0) -> None:
+    """Refuse (one line, before allocating) a problem whose statistics exceed the budget;
+    with ``rows_kept``, the rows kept while fewer than the columns may take the budget
+    instead, so the smaller of the two is what is refused."""
+    need = exact_memory(n_features, n_targets)
+    if rows_kept:
+        need = min(need, 8 * rows_kept * (n_features + n_targets + 1))
+    check_memory(
+        need,
+        f"{n_features:,} columns",
+        "the exact solver's d x d statistics and factorizations"
+        + (f" (or {rows_kept:,} rows kept while fewer than the columns)" if rows_kept else ""),
+        advice="fit by gradient descent ({0}) or select fewer columns ({features})",
+        suggestions=[("solver", "sgd")],
+    )
 
 
 class SmallData:
@@ -187,8 +236,58 @@ def _explain_nonfinite(stream: ChunkStream) -> None:
     )
 
 
-def _first_pass(
+def _rows_while_wide(chunks: Iterator[Chunk]) -> tuple[list[Chunk], bool]:
+    """Read chunks while the rows number no more than the columns (float64 copies on the
+    CPU, within the memory budget); returns (the chunks read, whether the stream ended).
+    The chunk that takes the rows past the columns ends the list uncopied: it is the next
+    one consumed."""
+    kept: list[Chunk] = []
+    n = 0
+    budget = memory_budget()
+    for X, Y, w in chunks:
+        d, k = X.shape[1], Y.shape[1]
+        n += X.shape[0]
+        if n > d:
+            kept.append((X, Y, w))
+            return kept, False
+        if 8 * n * (d + k + 1) > budget:
+            check_exact_memory(d, k, n)
+        kept.append(
+            (
+                X.detach().to("cpu", torch.float64, copy=True),
+                Y.detach().to("cpu", torch.float64, copy=True),
+                None if w is None else w.detach().to("cpu", torch.float64, copy=True),
+            )
+        )
+    return kept, True
+
+
+def _solve_wide(
+    kept: list[Chunk],
     stream: ChunkStream,
+    alpha: float,
+    fit_intercept: bool,
+    feature_names: Sequence[str] | None,
+) -> LstsqSolution:
+    """The ``n <= d`` solve of the rows read by :func:`_rows_while_wide`."""
+    X = torch.cat([c[0] for c in kept])
+    Y = torch.cat([c[1] for c in kept])
+    w = None
+    if any(c[2] is not None for c in kept):
+        w = torch.cat(
+            [torch.ones(len(c[0]), dtype=torch.float64) if c[2] is None else c[2] for c in kept]
+        )
+    if not all_finite(X, Y, *([] if w is None else [w])):
+        _explain_nonfinite(stream)
+    if w is not None and float(w.sum()) <= 0:
+        raise ValueError("all sample weights are zero; give at least one row a positive weight")
+    sol = solve_rows(X, Y, w, alpha, fit_intercept, feature_names)
+    warn_accuracy(sol)
+    return sol
+
+
+def _first_pass(
+    chunks: Iterable[Chunk],
     make: Callable[[int, int], Any],
     keep: SmallData,
     probe: Callable[[GramStats], bool] | None,
@@ -200,7 +299,7 @@ def _first_pass(
     stats = None
     positive = 0
     first = True
-    for X, Y, w in _chunks(stream):
+    for X, Y, w in chunks:
         if stats is None:
             stats = make(X.shape[1], Y.shape[1])
         if first and probe is not None and isinstance(stats, GramStats):
@@ -219,6 +318,16 @@ def _first_pass(
         keep.add(X, Y, w)
         positive += X.shape[0] if w is None else int((w > 0).sum())
     return stats, None, positive
+
+
+def _checked(make: Callable[[int, int], Any]) -> Callable[[int, int], Any]:
+    """``make`` after the memory check of its ``d x d`` statistics."""
+
+    def checked(d: int, k: int) -> Any:
+        check_exact_memory(d, k)
+        return make(d, k)
+
+    return checked
 
 
 def solve_exact(
@@ -298,8 +407,14 @@ def solve_exact(
             (lambda d, k: TSQRStats.zeros(d, k, device=dev)) if qr_first else None
         )
         make = make or (lambda d, k: GramStats.zeros(d, k, device=dev))
+        chunks: Iterable[Chunk] = _chunks(stream)
+        if combine.local:  # few rows, many columns: the n x n side, no d x d statistics
+            kept, ended = _rows_while_wide(iter(chunks))
+            if ended and kept:
+                return _solve_wide(kept, stream, alpha, fit_intercept, feature_names)
+            chunks = itertools.chain(kept, chunks)
         stats, stopped, positive = _first_pass(
-            stream, make, keep, probe if use_probe else None, probe_rows
+            chunks, _checked(make), keep, probe if use_probe else None, probe_rows
         )
     except Exception as exc:  # shared with the other ranks before anyone waits on them
         error = exc
@@ -443,9 +558,7 @@ def _check_rows(stats: GramStats | TSQRStats, stream: ChunkStream) -> None:
         raise ValueError("all sample weights are zero; give at least one row a positive weight")
 
 
-def _moments(
-    stream: ChunkStream, combine: Combine, device: torch.device
-) -> Moments:
+def _moments(stream: ChunkStream, combine: Combine, device: torch.device) -> Moments:
     """One residual pass over the stream, summed over the processes."""
 
     def moments(

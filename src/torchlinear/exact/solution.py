@@ -30,6 +30,7 @@ __all__ = [
     "LstsqSolution",
     "RankDeficientWarning",
     "solve_gram",
+    "solve_rows",
     "solve_tsqr",
     "warn_accuracy",
 ]
@@ -156,7 +157,11 @@ class LstsqSolution:
             return self._centred_inverse()
 
     def _centred_inverse(self) -> torch.Tensor:
-        assert self._factor is not None and self._scale is not None
+        if self._factor is None or self._scale is None:
+            raise ValueError(
+                "this solution keeps no factor of the centred Gram matrix (a penalized fit "
+                "with fewer rows than columns); refit with alpha=0 for the covariance"
+            )
         F = self._factor
         if self._factor_kind == "chol":
             Gs_inv = torch.cholesky_inverse(F)
@@ -514,6 +519,111 @@ def _solve_tsqr_impl(
         est_rel_error=est,
         collinear=collinear,
         _scale=D,
+        _factor_kind=factor[0],
+        _factor=factor[1],
+        _factor_s=factor[2],
+    )
+
+
+def solve_rows(
+    X: torch.Tensor,
+    Y: torch.Tensor,
+    w: torch.Tensor | None,
+    alpha: float,
+    fit_intercept: bool,
+    names: Sequence[str] | None,
+) -> LstsqSolution:
+    r"""Few rows, many columns (``n <= d``): the solve from the ``n x n`` side.
+
+    With :math:`A = W^{1/2} X_c` (``n x d``, centred on the weighted means with an
+    intercept) and :math:`b = W^{1/2} y_c`, the thin SVD :math:`A = U S V^\top` costs
+    :math:`O(n^2 d)` and never forms a ``d x d`` matrix. Without a penalty the coefficients
+    are the minimum-norm least-squares solution :math:`A^+ b = V_r S_r^{-1} U_r^\top b`
+    (rank ``r``); with ``alpha > 0`` the ridge solution
+    :math:`A^\top (A A^\top + \alpha I)^{-1} b = V S (S^2 + \alpha I)^{-1} U^\top b`.
+
+    Examples
+    --------
+    >>> X = torch.tensor([[1.0, 2.0, 3.0], [0.0, 1.0, 0.0]], dtype=torch.float64)
+    >>> y = torch.tensor([[14.0], [2.0]], dtype=torch.float64)
+    >>> sol = solve_rows(X, y, None, 0.0, False, None)
+    >>> [round(v, 12) for v in sol.coef[:, 0].tolist()]
+    [1.0, 2.0, 3.0]
+    """
+    with small_linalg(X.shape[0]):
+        return _solve_rows_impl(X, Y, w, alpha, fit_intercept, names)
+
+
+def _solve_rows_impl(
+    X: torch.Tensor,
+    Y: torch.Tensor,
+    w: torch.Tensor | None,
+    alpha: float,
+    fit_intercept: bool,
+    names: Sequence[str] | None,
+) -> LstsqSolution:
+    X = X.to("cpu", torch.float64)
+    Y = Y.to("cpu", torch.float64)
+    n, d = X.shape
+    k = Y.shape[1]
+    wt = torch.ones(n, dtype=torch.float64) if w is None else w.to("cpu", torch.float64)
+    W = float(wt.sum())
+    if W <= 0:
+        raise ValueError("all sample weights are zero; give at least one row a positive weight")
+    if not all_finite(X, Y, wt):
+        raise ValueError("the data holds NaN/inf values; remove or impute them before fitting")
+    if fit_intercept:
+        mean_x, mean_y = (wt @ X) / W, (wt @ Y) / W
+    else:
+        mean_x, mean_y = torch.zeros(d, dtype=torch.float64), torch.zeros(k, dtype=torch.float64)
+    sw = wt.sqrt()[:, None]
+    A = sw * (X - mean_x)
+    b = sw * (Y - mean_y)
+    constant = _constant_columns((A * A).sum(0), ((sw * X) ** 2).sum(0), fit_intercept)
+    A[:, constant] = 0
+    U, s, Vh = torch.linalg.svd(A, full_matrices=False)
+    m = s.shape[0]
+    smax = float(s[0]) if m else 0.0
+    rank = int((s > rank_rtol(d + int(fit_intercept)) * smax).sum()) if smax > 0 else 0
+    c = U.T @ b
+    V = Vh.T
+    if alpha > 0:
+        coef = V @ (c * (s / (s * s + alpha))[:, None])
+        low = alpha + (float(s[-1]) ** 2 if m == d else 0.0)
+        cond = math.sqrt((smax**2 + alpha) / low)
+        rank = d
+        est = EPS * cond
+        factor: tuple[str, torch.Tensor | None, torch.Tensor | None] = ("", None, None)
+    else:
+        coef = V[:, :rank] @ (c[:rank] / s[:rank, None])
+        cond = smax / float(s[-1]) if m == d and float(s[-1]) > 0 else math.inf
+        est = EPS * cond if rank == d else math.nan
+        factor = ("eig", V[:, :rank].clone(), s[:rank].clone())
+    if rank < d:
+        consts = [int(i) for i in torch.nonzero(constant).reshape(-1)]
+        warnings.warn(
+            _rank_message(d, rank, (), consts, n, fit_intercept, names),
+            RankDeficientWarning,
+            stacklevel=3,
+        )
+    resid = b - A @ coef
+    return LstsqSolution(
+        coef=coef,
+        intercept=_finish(coef, mean_x, mean_y, fit_intercept),
+        solver="svd",
+        cond=cond,
+        rank=rank,
+        n_samples=n,
+        weight_sum=W,
+        rss=(resid * resid).sum(0),
+        tss=(b * b).sum(0),
+        mean_x=mean_x,
+        mean_y=mean_y,
+        fit_intercept=fit_intercept,
+        alpha=alpha,
+        est_rel_error=est,
+        collinear=(),
+        _scale=torch.ones(d, dtype=torch.float64),
         _factor_kind=factor[0],
         _factor=factor[1],
         _factor_s=factor[2],

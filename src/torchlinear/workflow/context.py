@@ -26,8 +26,8 @@ from torchlinear.estimators import (
 )
 from torchlinear.workflow.metrics import (
     ClassificationMeter,
+    HeldOutRows,
     RegressionMeter,
-    gram_metrics,
     log_proba_chunk,
     plain,
     predict_chunk,
@@ -171,16 +171,16 @@ class FitContext:
         the file.
         """
         from torchlinear import distributed as tld
-        from torchlinear.exact import LOCAL, GramStats
+        from torchlinear.exact import LOCAL
 
         d = len(self.data.feature_names)
         dev = self.device
-        val = GramStats.zeros(d, 1, device=dev) if self.val_fraction > 0 else None
+        one_process = tld.world_size() == 1
+        held_out = HeldOutRows(d, dev, keep_rows=one_process) if self.val_fraction > 0 else None
         capacity = int(min(SAMPLE_ROWS, max(200, SAMPLE_BYTES // (8 * d))))
         sample = Sample(capacity, self.opts.seed)
         counts = [0, 0]  # training and validation rows (first pass)
         passes = [0]
-        one_process = tld.world_size() == 1
 
         def training_rows() -> Iterator[tuple[torch.Tensor, torch.Tensor, None]]:
             passes[0] += 1
@@ -191,11 +191,11 @@ class FitContext:
                     y = np.asarray(y, dtype=np.float64)
                     if first:
                         if held.any():
-                            assert val is not None
+                            assert held_out is not None
                             Xv, yv = X[held], y[held]
-                            val.update(torch.from_numpy(Xv), torch.from_numpy(yv))
+                            held_out.update(Xv, yv)
                             sample.add(rows[held], Xv, yv)
-                        elif val is None:
+                        elif held_out is None:
                             sample.add(rows, X, y)
                         counts[0] += int((~held).sum())
                         counts[1] += int(held.sum())
@@ -219,7 +219,8 @@ class FitContext:
             combine=LOCAL if one_process else tld.RANKS,
         )
         sol = est.solution_
-        (val,) = self._combine(val)
+        if held_out is not None and held_out.stats is not None:
+            (held_out.stats,) = self._combine(held_out.stats)
         n_train, n_val, sample = self._gather_counts(counts[0], counts[1], sample)
         self._check_rows(n_train, n_val)
         coef, intercept = est.coef_, float(est.intercept_)
@@ -232,8 +233,8 @@ class FitContext:
             "rmse": math.sqrt(mse),
         }
         val_metrics = None
-        if val is not None and n_val > 0:
-            val_metrics = gram_metrics(val, coef, intercept)
+        if held_out is not None and n_val > 0:
+            val_metrics = held_out.metrics(coef, intercept)
         figure_rows = sample.arrays()
         figures = None
         if figure_rows is not None:

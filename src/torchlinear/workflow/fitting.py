@@ -20,12 +20,13 @@ from torchlinear._validation import (
     check_output_dir,
     check_positive_float,
     check_positive_int,
+    memory_budget,
     resolve_device,
 )
+from torchlinear._validation import memory_limit as memory_limit_of
 from torchlinear.workflow.context import FitContext
 from torchlinear.workflow.outputs import write_outputs
 from torchlinear.workflow.settings import (
-    DEFAULT_MEMORY_LIMIT,
     LOSSES,
     MODELS,
     SOLVERS,
@@ -195,7 +196,7 @@ def check_options(**kw: Any) -> Options:
         progress=bool(kw["progress"]),
         resume=bool(kw["resume"]),
         stream=kw["stream"],
-        memory_limit=check_positive_int("memory_limit", kw["memory_limit"]),
+        memory_limit=memory_budget(kw["memory_limit"]),
         formula=kw.get("formula"),
         max_levels=None
         if kw.get("max_levels") is None
@@ -230,7 +231,7 @@ def fit(
     resume: bool = False,
     progress: bool = False,
     stream: bool | None = None,
-    memory_limit: int = DEFAULT_MEMORY_LIMIT,
+    memory_limit: int | str | None = None,
     batch_rows: int | None = None,
     download: bool = False,
     callbacks: Sequence[Any] = (),
@@ -308,9 +309,14 @@ def fit(
         Show progress bars on stderr.
     stream : bool, optional
         Stream a file from disk every epoch instead of loading it (default: stream when
-        its float64 size exceeds ``memory_limit`` bytes). Least squares always streams.
-    memory_limit : int, default 1 GiB
-        See ``stream``.
+        its float64 size exceeds a quarter of ``memory_limit``). Least squares always
+        streams.
+    memory_limit : int or str, optional
+        The memory budget of the whole fit, in bytes or as ``"800M"``/``"2G"``: every
+        reader, solver and table estimates what it will allocate and refuses, with one
+        line, beyond it (default: :func:`torchlinear._validation.memory_budget`, half of
+        the available memory unless :func:`~torchlinear._validation.set_memory_limit`
+        or ``$TORCHLINEAR_MEMORY_LIMIT`` says otherwise).
     batch_rows : int, optional
         Rows per chunk read from the file.
     download : bool, default False
@@ -380,7 +386,10 @@ def fit(
     out_dir = check_output_dir("out", out)
     owns_group = join_group(opts.device)
     try:
-        return fit_opened(data, opts, out_dir, start, delimiter, batch_rows, download, callbacks)
+        with memory_limit_of(opts.memory_limit):
+            return fit_opened(
+                data, opts, out_dir, start, delimiter, batch_rows, download, callbacks
+            )
     finally:
         if owns_group:
             tld.shutdown()
@@ -428,7 +437,7 @@ def fit_opened(
     )
     streamed = resolved.source is not None and (
         opts.stream is True
-        or (opts.stream is None and resolved.estimated_bytes() > opts.memory_limit)
+        or (opts.stream is None and resolved.estimated_bytes() > opts.memory_limit // 4)
     )
     plan = plan_route(opts, resolved.task, streamed)
     if plan.route == "exact":

@@ -128,6 +128,58 @@ def gram_metrics(stats: Any, coef: np.ndarray, intercept: float) -> dict[str, An
     return {"n": n, "r2": r2, "mse": mse, "rmse": math.sqrt(mse)}
 
 
+class HeldOutRows:
+    """The validation rows of an exact fit, summarised for :func:`gram_metrics` without a
+    ``d x d`` matrix while they are few: their float64 rows are kept while they number no
+    more than the columns; past that (or with ``keep_rows=False``, when the statistics
+    are all-reduced across ranks) their ``GramStats``, after the memory-budget check.
+
+    Examples
+    --------
+    >>> held = HeldOutRows(2)
+    >>> held.update(np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([3.0, 1.0]))
+    >>> held.metrics(np.array([1.0, 1.0]), 1.0)["mse"]  # residuals 1 and -1
+    1.0
+    """
+
+    def __init__(self, n_features: int, device: Any = None, *, keep_rows: bool = True) -> None:
+        self.d = int(n_features)
+        self.device = device
+        self.rows: list[tuple[np.ndarray, np.ndarray]] | None = [] if keep_rows else None
+        self.n_rows = 0
+        self.stats: Any = None if keep_rows else self._new_stats()
+
+    def _new_stats(self) -> Any:
+        from torchlinear.exact import GramStats
+        from torchlinear.exact.driver import check_exact_memory
+
+        check_exact_memory(self.d, 1)
+        return GramStats.zeros(self.d, 1, device=self.device)
+
+    def update(self, X: np.ndarray, y: np.ndarray) -> None:
+        self.n_rows += len(X)
+        if self.rows is not None and self.n_rows <= self.d:
+            self.rows.append((np.array(X, dtype=np.float64), np.array(y, dtype=np.float64)))
+            return
+        if self.stats is None:
+            self.stats = self._new_stats()
+            for Xr, yr in self.rows or []:
+                self.stats.update(torch.from_numpy(Xr), torch.from_numpy(yr))
+            self.rows = None
+        self.stats.update(torch.from_numpy(np.ascontiguousarray(X)), torch.from_numpy(y))
+
+    def metrics(self, coef: np.ndarray, intercept: float) -> dict[str, Any]:
+        """R², MSE and RMSE of ``X @ coef + intercept`` on the rows."""
+        if self.stats is not None:
+            return gram_metrics(self.stats, coef, intercept)
+        meter = RegressionMeter()
+        w = np.asarray(coef, dtype=np.float64).reshape(-1)
+        for X, y in self.rows or []:
+            meter.update(y, X @ w + intercept)
+        found = meter.result()
+        return {key: found[key] for key in ("n", "r2", "mse", "rmse") if key in found}
+
+
 def predict_chunk(est: Any, X: np.ndarray) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="X does not have valid feature names")

@@ -14,7 +14,6 @@ LOSSES = ("squared", "l1", "huber", "ce")
 SOLVERS = ("auto", "exact", "sgd", "adam", "lbfgs")
 TASKS = ("regression", "classification")
 CHECKPOINT_KIND = "torchlinear-checkpoint"
-DEFAULT_MEMORY_LIMIT = 1 << 30
 SAMPLE_BYTES = 16 << 20  # at most this much of X is kept for the figures of a streamed fit
 SAMPLE_ROWS = 5000
 EVAL_ROWS = 65536

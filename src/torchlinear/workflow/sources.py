@@ -83,6 +83,8 @@ class Data:
         if source.n_rows is not None:
             return int(source.n_rows * d * 8)
         size = source.path.stat().st_size  # a CSV cell is about as long as a float64
+        if getattr(source, "compression", None) is not None:
+            size *= 10  # numeric text compresses about this much
         return int(size * d / max(1, len(source.columns)))
 
 
@@ -167,10 +169,11 @@ def select_dataset_columns(data: Data, target: str | None, features: Sequence[st
 
 
 def is_file_like(data: str | os.PathLike[str]) -> bool:
-    from torchlinear.data.tabular import FORMATS
+    from torchlinear.data.tabular import COMPRESSIONS, FORMATS
 
     path = Path(data)
-    return path.exists() or path.suffix.lower() in FORMATS or os.sep in str(data)
+    suffix = path.suffix.lower()
+    return path.exists() or suffix in FORMATS or suffix in COMPRESSIONS or os.sep in str(data)
 
 
 def file_columns(path: Path, delimiter: str | None) -> list[str]:
