@@ -40,6 +40,7 @@ __all__ = [
 ]
 
 _MAX_POINTS = 5000
+CONFUSION_FIGURE_CLASSES = 100  # the confusion matrix is drawn up to this many classes
 
 
 def _as_float(values: Any) -> np.ndarray:
@@ -409,7 +410,12 @@ def fit_report(
             index = _class_index(classes, labels)
             known = index >= 0
             pred = np.asarray(output).argmax(axis=1)
-            if known.any():
+            if len(classes) > CONFUSION_FIGURE_CLASSES:
+                figure_lines.append(
+                    f"No confusion matrix: {len(classes)} classes (drawn up to "
+                    f"{CONFUSION_FIGURE_CLASSES})."
+                )
+            elif known.any():
                 names = [str(c.item() if isinstance(c, np.generic) else c) for c in classes]
                 fig = confusion_matrix_figure(index[known], pred[known], class_names=names)
                 fig.axes[0].set_title(f"{fig.axes[0].get_title()} — {split} rows")

@@ -116,6 +116,8 @@ FLAGS: dict[str, Flag] = {
     "stream": Flag("--stream", "switch"),
     "batch_rows": Flag("--batch-rows"),
     "out": Flag("--out"),
+    "overwrite": Flag("--overwrite", "switch"),
+    "max_classes": Flag("--max-classes"),
     "output": Flag("--output"),
     "proba": Flag("--proba", "switch"),
     "max_rows": Flag("--max-rows"),

@@ -22,7 +22,8 @@ __all__ = ["PARAMS", "add_parser", "metric_line", "run"]
 PARAMS = (
     "target", "features", "task", "model", "loss", "solver", "alpha", "l1_ratio", "delta",
     "hidden", "epochs", "batch_size", "lr", "val_split", "patience", "seed", "device",
-    "drop_na", "delimiter", "out", "resume", "stream", "download", "batch_rows",
+    "drop_na", "delimiter", "out", "overwrite", "resume", "max_classes", "stream", "download",
+    "batch_rows",
 )  # fmt: skip
 """The library parameters the command passes to :func:`torchlinear.workflow.fit`."""
 
@@ -141,9 +142,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--delimiter", metavar="C", help="CSV field separator (default ',', tab for .tsv)"
     )
     parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run already in DIR (the whole folder); without it a non-empty DIR "
+        "is refused",
+    )
+    parser.add_argument(
         "--resume",
         action="store_true",
-        help="continue training from the checkpoint in DIR/checkpoint (same settings)",
+        help="continue an interrupted fit into DIR, or DIR's complete run with a larger "
+        "--epochs (same data and settings, checked)",
+    )
+    parser.add_argument(
+        "--max-classes",
+        type=int,
+        metavar="K",
+        help="most distinct target values for classification (default 1000; by default a "
+        "target whose values mostly occur once is refused too)",
     )
     parser.add_argument(
         "--stream",
