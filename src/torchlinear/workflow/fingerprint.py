@@ -152,8 +152,8 @@ def check_fingerprint(folder: Path, current: dict[str, Any]) -> None:
         if old != new and json.loads(json.dumps(new, default=str)) != old:
             raise ParameterError(
                 "resume",
-                "{param}: {%s} differs from the checkpoint's ({old} there, {new} now); resume "
-                "with the same settings, or start afresh with {0}" % key,
+                "{param}: {" + key + "} differs from the checkpoint's ({old} there, {new} now); "
+                "resume with the same settings, or start afresh with {0}",
                 value=True,
                 old=_shown(old),
                 new=_shown(new),
