@@ -95,6 +95,8 @@ def write_fingerprint(folder: Path, doc: dict[str, Any]) -> None:
 
 
 def _shown(value: Any) -> str:
+    if value is None:
+        return "the default"
     if isinstance(value, list) and len(value) > 4:
         return f"{len(value)} items"
     text = repr(value)

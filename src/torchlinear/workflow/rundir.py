@@ -120,6 +120,7 @@ class RunFolder:
 
     def __init__(self, out: str | os.PathLike[str], *, overwrite: bool, resume: bool) -> None:
         out = Path(out)
+        self.shown = str(out)  # as the user wrote it, for the messages
         if out.is_symlink():
             out = out.resolve()
         self.out = Path(os.path.abspath(out))
@@ -174,7 +175,7 @@ class RunFolder:
             "out",
             "{param} {path!r} is being written by another fit{who}; wait for it to finish or "
             "choose another {param}",
-            path=str(self.out),
+            path=self.shown,
             who=who,
         )
 
@@ -212,7 +213,7 @@ class RunFolder:
                     "{param}: there is no checkpoint to resume from in {path!r} (nor of an "
                     "interrupted fit); run the fit once without {param}",
                     value=True,
-                    path=str(out),
+                    path=self.shown,
                 )
             return
         if _has_checkpoint(self.staging) and not self.overwrite:
@@ -220,7 +221,7 @@ class RunFolder:
                 "out",
                 "{param} {path!r}: an interrupted fit left a checkpoint in {staging!r}; "
                 "continue it with {0}, or start afresh with {1}",
-                path=str(out),
+                path=self.shown,
                 staging=str(self.staging),
                 suggestions=[("resume", True), ("overwrite", True)],
             )
@@ -230,14 +231,14 @@ class RunFolder:
                     "out",
                     "{param} {path!r} is a folder of other files (no model.json); choose a new "
                     "or empty folder",
-                    path=str(out),
+                    path=self.shown,
                 )
             if not self.overwrite:
                 raise ParameterError(
                     "out",
                     "{param} {path!r} already holds a run; replace it with {0}, continue it "
                     "with {1}, or choose another {param}",
-                    path=str(out),
+                    path=self.shown,
                     suggestions=[("overwrite", True), ("resume", True)],
                 )
 
