@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from torchlinear._format import format_number, markdown_table, text_table
+from torchlinear._format import escape_control, format_number, markdown_table, text_table
 
 __all__ = [
     "Report",
@@ -352,11 +352,12 @@ def fit_report(
     """
     name = type(estimator).__name__
     figures: dict[str, Figure] = {}
-    md: list[str] = [f"# {name} on {data_info.get('source', 'the data')}", ""]
+    source = escape_control(data_info.get("source", "the data"))
+    md: list[str] = [f"# {name} on {source}", ""]
     rows = data_info.get("rows")
     facts = []
     if target is not None:
-        facts.append(f"target `{target}`")
+        facts.append(f"target `{escape_control(target)}`")
     if feature_names:
         facts.append(f"{len(feature_names)} feature(s)")
     if rows is not None:

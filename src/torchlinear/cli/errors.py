@@ -219,5 +219,8 @@ def fail(exc: BaseException, command: str | None = None) -> int:
     """Print ``exc`` as one line on stderr and return the exit code 2."""
     if type(exc).__name__ == "RankFailedError" and rank_label():
         return 2  # the rank that failed printed its own error; rank 0 repeats it
-    print(f"{PROG}: error{rank_label()}: {user_message(exc, command)}", file=sys.stderr)
+    from torchlinear._format import escape_control
+
+    message = escape_control(user_message(exc, command))
+    print(f"{PROG}: error{rank_label()}: {message}", file=sys.stderr)
     return 2

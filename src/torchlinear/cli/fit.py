@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
-from torchlinear._format import format_number
+from torchlinear._format import escape_control, format_number
 from torchlinear.cli.base import PROG, print_warnings
 
 __all__ = ["PARAMS", "add_parser", "metric_line", "run"]
@@ -229,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
         result.solver, f"exact least squares, {result.solver}"
     )
     print(
-        f"Fitted {estimator} ({result.task}, {how}) on {args.data}: "
+        f"Fitted {estimator} ({result.task}, {how}) on {escape_control(args.data)}: "
         f"target {result.target!r}, {result.estimator.n_features_in_} feature(s), "
         f"{result.n_train:,} training and {result.n_val:,} validation rows "
         f"({result.seconds:.3g} s)"
@@ -244,7 +244,8 @@ def run(args: argparse.Namespace) -> int:
     if result.metrics["validation"]:
         print(f"  validation: {metric_line(result.metrics['validation'])}")
     names = ", ".join(p.name for p in result.files if not p.name.endswith(".safetensors"))
-    print(f"Wrote {result.out_dir}/: {names} (+ weights)")
-    print(f"Next: {PROG} predict {result.out_dir} NEW_DATA -o predictions.csv")
+    out = escape_control(result.out_dir)
+    print(f"Wrote {out}/: {names} (+ weights)")
+    print(f"Next: {PROG} predict {out} NEW_DATA -o predictions.csv")
     print_warnings(caught)
     return 0
