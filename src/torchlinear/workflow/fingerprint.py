@@ -35,7 +35,7 @@ DATA_NAMES = {
     "mtime": "the data file's modification time",
     "columns": "the data's columns",
     "target": "the target",
-    "features": "the features",
+    "features": "the feature list",
     "edges": "the data file's contents (first or last 64 KiB)",
 }
 
