@@ -88,7 +88,7 @@ def test_an_id_column_as_target_is_refused_with_its_count(tmp_path, run_cli):
 def test_confusion_matrices_are_written_once_and_compactly(tmp_path, run_cli, one_thread):
     rng = np.random.default_rng(1)
     X = rng.normal(size=(300, 2))
-    labels = np.array(["a", "b", "c"])[(X[:, 0] > 0) + (X[:, 1] > 0.5)]
+    labels = np.array(["a", "b", "c"])[(X[:, 0] > 0).astype(int) + (X[:, 1] > 0.5)]
     data = tmp_path / "three.csv"
     data.write_text(
         "x1,x2,kind\n" + "".join(f"{a},{b},{c}\n" for (a, b), c in zip(X, labels, strict=True))
@@ -318,7 +318,7 @@ def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
 def test_concurrent_fit_fails_fast_then_sigterm_checkpoints(houses_csv, tmp_path, run_cli):
     path, _, _ = houses_csv
     out = tmp_path / "run"
-    argv = ["fit", str(path), "--target", "price", "--out", str(out), "--epochs", "100000"] + MLP
+    argv = ["fit", str(path), "--target", "price", "--out", str(out), "--epochs", "5000"] + MLP
     first = _start(argv)
     try:
         _wait_for(tmp_path / ".run.partial" / "checkpoint" / "model.json", first)
@@ -331,7 +331,7 @@ def test_concurrent_fit_fails_fast_then_sigterm_checkpoints(houses_csv, tmp_path
             first.kill()
     assert first.returncode == 130, err
     lines = [ln for ln in err.strip().splitlines() if "warning" not in ln]
-    assert len(lines) == 1 and "training interrupted" in lines[0] and "--resume" in lines[0]
+    assert len(lines) == 1 and "training interrupted" in lines[0] and "--resume" in lines[0], err
     assert not out.exists()  # nothing half-written: the checkpoint waits in the staging folder
     assert leftovers(out) == [".run.partial"]
 
