@@ -315,8 +315,13 @@ def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
         time.sleep(0.02)
 
 
-def test_concurrent_fit_fails_fast_then_sigterm_checkpoints(houses_csv, tmp_path, run_cli):
-    path, _, _ = houses_csv
+def test_concurrent_fit_fails_fast_then_sigterm_checkpoints(tmp_path, run_cli):
+    rng = np.random.default_rng(0)  # unit-scale data: training is still improving when stopped
+    X = rng.normal(size=(400, 3))
+    y = X @ [1.0, 2.0, 3.0] + rng.normal(size=400)
+    path = tmp_path / "data.csv"
+    path.write_text("a,b,c,price\n" + "".join(f"{a},{b},{c},{t}\n" for (a, b, c), t in
+                                              zip(X, y, strict=True)))  # fmt: skip
     out = tmp_path / "run"
     argv = ["fit", str(path), "--target", "price", "--out", str(out), "--epochs", "5000"] + MLP
     first = _start(argv)
