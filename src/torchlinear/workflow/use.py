@@ -143,7 +143,7 @@ def check_output_file(
     --------
     >>> import tempfile
     >>> folder = Path(tempfile.mkdtemp())
-    >>> _ = (folder / "data.csv").write_text("x\n1\n")
+    >>> _ = (folder / "data.csv").write_text("x,1")
     >>> check_output_file(folder / "data.csv", folder / "data.csv", folder / "model")
     Traceback (most recent call last):
     ...
