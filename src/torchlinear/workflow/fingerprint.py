@@ -48,7 +48,7 @@ def file_edges(path: Path) -> str:
     >>> import tempfile
     >>> p = Path(tempfile.mkdtemp()) / "a.csv"
     >>> _ = p.write_text("x,y\\n1,2\\n")
-    >>> file_edges(p) == hashlib.sha256(b"x,y\n1,2\n").hexdigest()  # a small file: all of it
+    >>> file_edges(p) == hashlib.sha256(b"x,y\\n1,2\\n").hexdigest()  # a small file: all of it
     True
     """
     h = hashlib.sha256()
