@@ -137,6 +137,17 @@ class RunFolder:
     # ------------------------------------------------------------------ the lock
     def acquire(self) -> None:
         """Take the lock, or refuse with one line if another fit holds it."""
+        try:
+            self._acquire()
+        except OSError as exc:
+            raise ParameterError(
+                "out",
+                "{param} {path!r} is not writable ({reason}); choose another folder",
+                path=self.shown,
+                reason=exc.strerror or exc,
+            ) from exc
+
+    def _acquire(self) -> None:
         self.out.parent.mkdir(parents=True, exist_ok=True)
         try:
             import fcntl
