@@ -7,6 +7,7 @@ from torchlinear._validation import (
     check_finite,
     check_positive_float,
     check_positive_int,
+    check_random_state,
     check_same_length,
 )
 
@@ -140,3 +141,44 @@ def test_check_output_dir(tmp_path):
         check_output_dir("out", tmp_path / "file")
     with pytest.raises(ParameterError, match=r"cannot be created: '.*file' is a file, not a"):
         check_output_dir("out", tmp_path / "file" / "below")
+
+
+# ------------------------------------------------- tensors without values, odd seeds
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: torch.empty(20, 2, device="meta"), lambda: torch.rand(20, 2).to_sparse()],
+    ids=["meta", "sparse"],
+)
+def test_meta_and_sparse_tensors_are_refused_naming_the_argument(make):
+    from torchlinear import LinearRegression, MLPRegressor
+
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    y = X @ [1.0, 2.0]
+    for est in (LinearRegression(), MLPRegressor(hidden=2, max_iter=2)):
+        with pytest.raises(ValueError, match=r"^X is a (meta|sparse) tensor"):
+            est.fit(make(), y)
+    with pytest.raises(ValueError, match=r"^y is a (meta|sparse) tensor"):
+        LinearRegression().fit(X, make()[:, 0])
+    with pytest.raises(ValueError, match=r"^sample_weight is a (meta|sparse) tensor"):
+        LinearRegression().fit(X, y, sample_weight=make()[:, 0])
+    with pytest.raises(ValueError, match=r"^X is a (meta|sparse) tensor"):
+        LinearRegression().fit(X, y).predict(make())
+
+
+@pytest.mark.parametrize("seed", [1.5, "abc", np.float64(2.0), True, -1])
+def test_a_random_state_that_is_no_integer_is_refused(seed):
+    from torchlinear import LinearRegression, MLPRegressor, SoftmaxRegression
+
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    y = X @ [1.0, 2.0]
+    for est, target in (
+        (LinearRegression(random_state=seed), y),
+        (LinearRegression(random_state=seed, solver="sgd", max_iter=2), y),
+        (SoftmaxRegression(random_state=seed), y > 0),
+        (MLPRegressor(random_state=seed, hidden=2, max_iter=2), y),
+    ):
+        with pytest.raises(ValueError, match=r"^random_state must be None, an integer >= 0"):
+            est.fit(X, target)
+    assert check_random_state("random_state", np.random.RandomState(0)) >= 0

@@ -301,7 +301,9 @@ def test_ctrl_c_then_resume_equals_an_uninterrupted_run(reg_csv, tmp_path):
     kwargs["out"] = tmp_path / "b"
     with pytest.raises(TrainingInterrupted, match="--resume to continue"):
         fit(path, "price", callbacks=[_CtrlC(1)], **kwargs)
-    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["checkpoint"]
+    assert not (tmp_path / "b").exists()  # the checkpoint stays with the unfinished run
+    staged = tmp_path / ".b.partial"
+    assert sorted(p.name for p in staged.iterdir()) == ["checkpoint"]
     resumed = fit(path, "price", resume=True, **kwargs)
     for name, value in whole.estimator.module_.state_dict().items():
         torch.testing.assert_close(resumed.estimator.module_.state_dict()[name], value)
@@ -335,7 +337,7 @@ def test_a_crash_while_writing_keeps_the_previous_model(reg_csv, tmp_path, monke
 
     monkeypatch.setattr("torchlinear.io.save_model", crash)
     with pytest.raises(OSError, match="disk full"):
-        fit(path, "price", alpha=5.0, out=tmp_path)
+        fit(path, "price", alpha=5.0, out=tmp_path, overwrite=True)
     monkeypatch.undo()
     model = load_estimator(tmp_path)
     np.testing.assert_array_equal(model.predict(X), first.estimator.predict(X))

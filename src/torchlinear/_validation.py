@@ -262,6 +262,56 @@ def check_seed(name: str, value: Any) -> int:
     return int(value)
 
 
+def check_random_state(name: str, value: Any) -> int | None:
+    """An estimator's ``random_state`` as a seed: None, an integer >= 0, or a NumPy
+    ``RandomState``/``Generator`` (which draws one); anything else is refused.
+
+    Examples
+    --------
+    >>> check_random_state("random_state", 3), check_random_state("random_state", None)
+    (3, None)
+    >>> check_random_state("random_state", 1.5)
+    Traceback (most recent call last):
+    ...
+    torchlinear._validation.ParameterError: random_state must be None, an integer >= 0 or a numpy RandomState, got 1.5
+    """  # noqa: E501
+    if value is None:
+        return None
+    if isinstance(value, np.random.RandomState):
+        return int(value.randint(0, 2**31 - 1))
+    if isinstance(value, np.random.Generator):
+        return int(value.integers(0, 2**31 - 1))
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ParameterError(
+            name,
+            "{param} must be None, an integer >= 0 or a numpy RandomState, got {value!r}",
+            value=value,
+        )
+    return int(value)
+
+
+def check_tensor_storage(name: str, tensor: torch.Tensor) -> None:
+    """Refuse a tensor without values (device ``meta``) or with a sparse layout.
+
+    Examples
+    --------
+    >>> check_tensor_storage("X", torch.empty(2, 2, device="meta"))
+    Traceback (most recent call last):
+    ...
+    torchlinear._validation.ParameterError: X is a meta tensor (a shape without values); pass a tensor that holds data
+    """  # noqa: E501
+    if tensor.is_meta:
+        raise ParameterError(
+            name, "{param} is a meta tensor (a shape without values); pass a tensor that holds data"
+        )
+    if tensor.layout != torch.strided:
+        raise ParameterError(
+            name,
+            "{param} is a sparse tensor ({layout}); pass a dense one, e.g. {param}.to_dense()",
+            layout=str(tensor.layout).removeprefix("torch."),
+        )
+
+
 def check_output_dir(name: str, path: str | os.PathLike[str]) -> Path:
     """Return ``path`` if it is, or can become, a folder we may write in; create nothing.
 
@@ -505,6 +555,7 @@ def as_feature_matrix(
     if hasattr(X, "columns") and hasattr(X, "dtypes"):
         X, feature_names = _frame_to_numpy(X, name)
     if isinstance(X, torch.Tensor):
+        check_tensor_storage(name, X)
         tensor = X.detach()
         if tensor.is_complex():
             raise ParameterError(name, "{param} must be real-valued, got a complex tensor")
@@ -567,6 +618,7 @@ def as_target(
     if hasattr(y, "to_numpy"):
         y = y.to_numpy()
     if isinstance(y, torch.Tensor):
+        check_tensor_storage(name, y)
         t = y.detach()
     else:
         arr = np.asarray(y)
@@ -612,6 +664,7 @@ def check_sample_weight(
         t = torch.full((n,), float(sample_weight), dtype=torch.float64)
     else:
         if isinstance(sample_weight, torch.Tensor):
+            check_tensor_storage("sample_weight", sample_weight)
             t = sample_weight.detach()
             numeric = not (t.is_complex() or t.dtype == torch.bool)
         else:

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from torchlinear._format import format_number, markdown_table, text_table
+from torchlinear._format import escape_control, format_number, markdown_table, text_table
 
 __all__ = [
     "Report",
@@ -40,6 +40,7 @@ __all__ = [
 ]
 
 _MAX_POINTS = 5000
+CONFUSION_FIGURE_CLASSES = 100  # the confusion matrix is drawn up to this many classes
 
 
 def _as_float(values: Any) -> np.ndarray:
@@ -376,11 +377,12 @@ def fit_report(
     """
     name = type(estimator).__name__
     figures: dict[str, Figure] = {}
-    md: list[str] = [f"# {name} on {data_info.get('source', 'the data')}", ""]
+    source = escape_control(data_info.get("source", "the data"))
+    md: list[str] = [f"# {name} on {source}", ""]
     rows = data_info.get("rows")
     facts = []
     if target is not None:
-        facts.append(f"target `{target}`")
+        facts.append(f"target `{escape_control(target)}`")
     if feature_names:
         facts.append(f"{len(feature_names)} feature(s)")
     if rows is not None:
@@ -440,7 +442,12 @@ def fit_report(
             index = _class_index(classes, labels)
             known = index >= 0
             pred = np.asarray(output).argmax(axis=1)
-            if known.any():
+            if len(classes) > CONFUSION_FIGURE_CLASSES:
+                figure_lines.append(
+                    f"No confusion matrix: {len(classes)} classes (drawn up to "
+                    f"{CONFUSION_FIGURE_CLASSES})."
+                )
+            elif known.any():
                 names = [str(c.item() if isinstance(c, np.generic) else c) for c in classes]
                 fig = confusion_matrix_figure(
                     index[known], pred[known], class_names=names, title=f"{name}, {split} rows"

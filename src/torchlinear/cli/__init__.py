@@ -17,6 +17,8 @@ line imports lazily; the option defaults come from modules that import nothing h
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -51,6 +53,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminated(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def stop_on_sigterm() -> None:
+    """Make SIGTERM stop a command as Ctrl-C does: one line and exit code 130, and during
+    gradient training a checkpoint first (in the main thread; elsewhere nothing changes)."""
+    if hasattr(signal, "SIGTERM"):
+        with contextlib.suppress(ValueError):
+            signal.signal(signal.SIGTERM, _terminated)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code.
 
@@ -62,17 +76,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     >>> main(["--version"])  # doctest: +SKIP
     torchlinear 0.1.0
     """
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if getattr(args, "run", None) is None:
-        parser.print_help()
-        return 2
+    stop_on_sigterm()
+    args = None
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if getattr(args, "run", None) is None:
+            parser.print_help()
+            return 2
         return int(args.run(args) or 0)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM, however early: one line, no traceback
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
         if not is_user_error(exc):
             raise
-        return fail(exc, args.command)
+        return fail(exc, getattr(args, "command", None))

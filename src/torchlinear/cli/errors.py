@@ -119,6 +119,8 @@ FLAGS: dict[str, Flag] = {
     "batch_rows": Flag("--batch-rows"),
     "memory_limit": Flag("--memory-limit"),
     "out": Flag("--out"),
+    "overwrite": Flag("--overwrite", "switch"),
+    "max_classes": Flag("--max-classes"),
     "output": Flag("--output"),
     "proba": Flag("--proba", "switch"),
     "max_rows": Flag("--max-rows"),
@@ -220,5 +222,8 @@ def fail(exc: BaseException, command: str | None = None) -> int:
     """Print ``exc`` as one line on stderr and return the exit code 2."""
     if type(exc).__name__ == "RankFailedError" and rank_label():
         return 2  # the rank that failed printed its own error; rank 0 repeats it
-    print(f"{PROG}: error{rank_label()}: {user_message(exc, command)}", file=sys.stderr)
+    from torchlinear._format import escape_control
+
+    message = escape_control(user_message(exc, command))
+    print(f"{PROG}: error{rank_label()}: {message}", file=sys.stderr)
     return 2

@@ -70,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
         }
         print(json.dumps(clean, indent=2))
         return 0
-    print(f"{metrics['task'].capitalize()} metrics on {metrics['data']} ({metrics['n']:,} rows):")
+    data = escape_control(metrics["data"])
+    print(f"{metrics['task'].capitalize()} metrics on {data} ({metrics['n']:,} rows):")
     for key, label in _LABELS.items():
         if key in metrics:
             print(f"  {label:<9} {format_number(metrics[key])}")

@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
-from torchlinear._format import format_number
+from torchlinear._format import escape_control, format_number
 from torchlinear.cli.base import PROG, print_warnings
 
 __all__ = ["PARAMS", "add_parser", "metric_line", "run"]
@@ -22,8 +22,8 @@ __all__ = ["PARAMS", "add_parser", "metric_line", "run"]
 PARAMS = (
     "target", "features", "task", "model", "loss", "solver", "alpha", "l1_ratio", "delta",
     "hidden", "epochs", "batch_size", "lr", "val_split", "patience", "seed", "device",
-    "drop_na", "delimiter", "out", "resume", "stream", "download", "batch_rows", "formula",
-    "max_levels", "memory_limit",
+    "drop_na", "delimiter", "out", "overwrite", "resume", "max_classes", "stream", "download",
+    "batch_rows", "formula", "max_levels", "memory_limit",
 )  # fmt: skip
 """The library parameters the command passes to :func:`torchlinear.workflow.fit`."""
 
@@ -156,9 +156,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--delimiter", metavar="C", help="CSV field separator (default ',', tab for .tsv)"
     )
     parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run already in DIR (the whole folder); without it a non-empty DIR "
+        "is refused",
+    )
+    parser.add_argument(
         "--resume",
         action="store_true",
-        help="continue training from the checkpoint in DIR/checkpoint (same settings)",
+        help="continue an interrupted fit into DIR, or DIR's complete run with a larger "
+        "--epochs (same data and settings, checked)",
+    )
+    parser.add_argument(
+        "--max-classes",
+        type=int,
+        metavar="K",
+        help="most distinct target values for classification (default 1000; by default a "
+        "target whose values mostly occur once is refused too)",
     )
     parser.add_argument(
         "--stream",
@@ -236,7 +250,7 @@ def run(args: argparse.Namespace) -> int:
         result.solver, f"exact least squares, {result.solver}"
     )
     print(
-        f"Fitted {estimator} ({result.task}, {how}) on {args.data}: "
+        f"Fitted {estimator} ({result.task}, {how}) on {escape_control(args.data)}: "
         f"target {result.target!r}, {result.estimator.n_features_in_} feature(s), "
         f"{result.n_train:,} training and {result.n_val:,} validation rows "
         f"({result.seconds:.3g} s)"
@@ -251,7 +265,8 @@ def run(args: argparse.Namespace) -> int:
     if result.metrics["validation"]:
         print(f"  validation: {metric_line(result.metrics['validation'])}")
     names = ", ".join(p.name for p in result.files if not p.name.endswith(".safetensors"))
-    print(f"Wrote {result.out_dir}/: {names} (+ weights)")
-    print(f"Next: {PROG} predict {result.out_dir} NEW_DATA -o predictions.csv")
+    out = escape_control(result.out_dir)
+    print(f"Wrote {out}/: {names} (+ weights)")
+    print(f"Next: {PROG} predict {out} NEW_DATA -o predictions.csv")
     print_warnings(caught)
     return 0

@@ -60,10 +60,11 @@ def run(args: argparse.Namespace) -> int:
         delimiter=args.delimiter,
         download=args.download,
     )
-    print(
-        f"Wrote {result.n_rows:,} prediction(s) to {result.path} "
-        f"(columns: {', '.join(result.columns)})"
-    )
+    from torchlinear._format import escape_control
+
+    columns = escape_control(", ".join(result.columns))
+    path = escape_control(result.path)
+    print(f"Wrote {result.n_rows:,} prediction(s) to {path} (columns: {columns})")
     if result.n_dropped:
         print(
             f"  skipped {result.n_dropped:,} row(s) with missing values: the file has one row "

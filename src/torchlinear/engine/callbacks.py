@@ -106,12 +106,17 @@ class EarlyStopping:
 
 
 class Interrupt:
-    """Turns the first Ctrl-C into a flag checked between batches (a second one raises)."""
+    """Turns the first Ctrl-C (SIGINT) or SIGTERM into a flag checked between batches, so
+    that training stops after saving a checkpoint; a second one raises
+    ``KeyboardInterrupt`` at once."""
+
+    SIGNALS = tuple(
+        getattr(signal, name) for name in ("SIGINT", "SIGTERM") if hasattr(signal, name)
+    )
 
     def __init__(self) -> None:
         self.requested = False
-        self._previous: Any = None
-        self._installed = False
+        self._previous: dict[int, Any] = {}
 
     def _handle(self, signum, frame) -> None:
         if self.requested:
@@ -119,11 +124,13 @@ class Interrupt:
         self.requested = True
 
     def __enter__(self) -> Interrupt:
-        with contextlib.suppress(ValueError):  # not the main thread: plain KeyboardInterrupt
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-            self._installed = True
+        for signum in self.SIGNALS:
+            # not the main thread: plain KeyboardInterrupt (and SIGTERM's own handler)
+            with contextlib.suppress(ValueError):
+                self._previous[signum] = signal.signal(signum, self._handle)
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._installed:
-            signal.signal(signal.SIGINT, self._previous)
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        self._previous = {}

@@ -55,7 +55,6 @@ A :meth:`fit` call starts over (its statistics are not kept for later ``partial_
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -71,6 +70,7 @@ from torchlinear._validation import (
     check_nonnegative_float,
     check_positive_float,
     check_positive_int,
+    check_random_state,
     check_same_length,
     check_sample_weight,
     resolve_device,
@@ -203,6 +203,8 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
     # ------------------------------------------------------------------ validation
 
     def _check_params(self) -> dict[str, Any]:
+        if not isinstance(self.random_state, np.random.RandomState | np.random.Generator):
+            check_random_state("random_state", self.random_state)  # a generator draws later
         if self.solver not in SOLVERS:
             raise ValueError(
                 f"solver must be one of {', '.join(map(repr, SOLVERS))}, got {self.solver!r}"
@@ -616,9 +618,7 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
 
     def _train_config(self, params: dict[str, Any], device: torch.device) -> TrainConfig:
         optimizer = params["optimizer"]
-        seed = self.random_state
-        if seed is not None and not isinstance(seed, numbers.Integral):
-            seed = int(np.random.RandomState(seed).randint(0, 2**31 - 1))
+        seed = check_random_state("random_state", self.random_state)
         return TrainConfig(
             epochs=params["max_iter"] or _DEFAULT_EPOCHS[optimizer],
             batch_size=params["batch_size"],

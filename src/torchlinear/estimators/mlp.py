@@ -37,6 +37,7 @@ from torchlinear._validation import (
     check_nonnegative_float,
     check_positive_float,
     check_positive_int,
+    check_random_state,
     resolve_device,
 )
 from torchlinear.engine import TrainConfig
@@ -93,9 +94,7 @@ class _MLPBase(EstimatorInputMixin, BaseEstimator):
         }
 
     def _train_config(self, params: dict[str, Any], device: torch.device) -> TrainConfig:
-        seed = self.random_state
-        if seed is not None and not isinstance(seed, int | np.integer):
-            seed = int(np.random.RandomState(seed).randint(0, 2**31 - 1))
+        seed = check_random_state("random_state", self.random_state)
         settings: dict[str, Any] = {
             "epochs": params["max_iter"],
             "batch_size": params["batch_size"],

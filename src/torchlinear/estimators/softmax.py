@@ -84,6 +84,7 @@ from torchlinear._validation import (
     check_nonnegative_float,
     check_positive_float,
     check_positive_int,
+    check_random_state,
     check_sample_weight,
     resolve_device,
 )
@@ -232,6 +233,8 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ validation
 
     def _check_params(self) -> dict[str, Any]:
+        if not isinstance(self.random_state, np.random.RandomState | np.random.Generator):
+            check_random_state("random_state", self.random_state)  # a generator draws later
         if self.solver not in SOLVERS:
             raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
         if self.precision not in PRECISIONS:
@@ -627,9 +630,8 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
             from torch.utils.data import DataLoader, TensorDataset, WeightedRandomSampler
 
             generator = torch.Generator()
-            generator.manual_seed(
-                secrets.randbits(63) if self.random_state is None else self.random_state
-            )
+            seed = check_random_state("random_state", self.random_state)
+            generator.manual_seed(secrets.randbits(63) if seed is None else seed)
             sampler = WeightedRandomSampler(
                 torch.from_numpy(per_sample), len(per_sample), replacement=True, generator=generator
             )
@@ -662,7 +664,7 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
             lr=params["lr"],
             optimizer=solver,
             tol=params["tol"] if params["tol"] > 0 else None,
-            seed=self.random_state,
+            seed=check_random_state("random_state", self.random_state),
             device=str(device),
             progress=bool(self.progress),
         )

@@ -35,6 +35,7 @@ from torchlinear.workflow.metrics import (
     score_chunks,
 )
 from torchlinear.workflow.settings import (
+    MAX_CLASSES,
     SAMPLE_BYTES,
     SAMPLE_ROWS,
     Options,
@@ -131,6 +132,35 @@ class FitContext:
                 n_train=n_train,
                 total=total,
             )
+
+    def check_classes(self, k: int, n_rows: int, at_least: bool = False) -> None:
+        """Refuse a classification target with too many distinct values (``k`` of them in
+        ``n_rows`` rows; ``at_least`` when counting stopped early): more than
+        ``max_classes`` (default :data:`MAX_CLASSES`), or, by default, more than 20 that
+        are over half as many as the rows (an ID column)."""
+        limit = self.opts.max_classes
+        too_many = k > (MAX_CLASSES if limit is None else limit)
+        mostly_once = limit is None and k > 20 and 2 * k > n_rows
+        if not (too_many or mostly_once):
+            return
+        why = (
+            f"the limit is {MAX_CLASSES if limit is None else limit:,}"
+            if too_many
+            else "most of its values occur once"
+        )
+        raise ParameterError(
+            "max_classes",
+            "{label}: the target {column!r} has {k} distinct values in {n} rows: too many "
+            "classes for classification ({why}; is it an ID column?); choose another "
+            "{target}, use {0}, or raise {param}",
+            value=limit,
+            label=self.data.label,
+            column=self.data.target,
+            k=("over " if at_least else "") + f"{k:,}",
+            n=f"{n_rows:,}",
+            why=why,
+            suggestions=[("task", "regression")],
+        )
 
     def run(self, streamed: bool) -> Outcome:
         if self.plan.route == "exact":
@@ -255,6 +285,8 @@ class FitContext:
     # ----------------------------------------------------------- in memory
     def _memory_split(self) -> tuple[np.ndarray, Any, np.ndarray | None, Any, int]:
         X, y = self.data.read_all()
+        if self.plan.task == "classification" and y is not None:
+            self.check_classes(len(np.unique(np.asarray(y))), len(X))
         if self.given_val:
             Xv, yv = self.data.X_test, self.data.y_test
             return X, y, Xv, yv, len(X) + len(Xv)
@@ -433,10 +465,18 @@ class FitContext:
 
             return chunks
 
-        # one pass to count the rows (and refuse a split that leaves too few)
-        for _ in part(False)():
-            pass
-        n_train, n_val = counts
+        # one pass to count the rows and classes (refuse a split that leaves too few rows,
+        # or a target with too many classes)
+        labels: set[Any] = set()
+        cap = 100 * (self.opts.max_classes or MAX_CLASSES)
+        n_train = n_val = 0
+        for _, _, y, held in self.split_chunks():
+            n_train += int((~held).sum())
+            n_val += int(held.sum())
+            if classification and len(labels) <= cap:
+                labels.update(np.unique(np.asarray(y)).tolist())
+        if classification:
+            self.check_classes(len(labels), n_train + n_val, at_least=len(labels) > cap)
         self._check_rows(n_train, n_val)
         est = self._estimator(n_train)
         options = self._options(part(True) if n_val else None)

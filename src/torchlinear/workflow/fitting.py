@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
-import shutil
 import time
 import warnings
 from collections.abc import Sequence
@@ -25,7 +23,9 @@ from torchlinear._validation import (
 )
 from torchlinear._validation import memory_limit as memory_limit_of
 from torchlinear.workflow.context import FitContext
+from torchlinear.workflow.fingerprint import check_fingerprint, fingerprint, write_fingerprint
 from torchlinear.workflow.outputs import write_outputs
+from torchlinear.workflow.rundir import RunFolder
 from torchlinear.workflow.settings import (
     LOSSES,
     MODELS,
@@ -201,7 +201,46 @@ def check_options(**kw: Any) -> Options:
         max_levels=None
         if kw.get("max_levels") is None
         else check_positive_int("max_levels", kw["max_levels"]),
+        overwrite=bool(kw["overwrite"]),
+        max_classes=None
+        if kw["max_classes"] is None
+        else check_positive_int("max_classes", kw["max_classes"]),
     )
+
+
+def run_settings(
+    opts: Options,
+    plan: Plan,
+    streamed: bool,
+    ctx: FitContext,
+    delimiter: str | None,
+    batch_rows: int | None,
+) -> dict[str, Any]:
+    """Every setting that shapes a gradient-trained run, as its checkpoint records them."""
+    return {
+        "task": plan.task,
+        "model": plan.model,
+        "loss": plan.loss,
+        "solver": opts.solver,
+        "alpha": opts.alpha,
+        "l1_ratio": opts.l1_ratio,
+        "delta": opts.delta if plan.loss == "huber" else None,
+        "hidden": opts.hidden if plan.model == "mlp" else None,
+        "epochs": opts.epochs,
+        "batch_size": opts.batch_size,
+        "lr": opts.lr,
+        "val_split": None if ctx.given_val else ctx.val_fraction,
+        "patience": opts.patience,
+        "seed": opts.seed,
+        "device": str(ctx.device),
+        "drop_na": opts.drop_na,
+        "stream": streamed,
+        "delimiter": delimiter,
+        "batch_rows": batch_rows,
+        "formula": opts.formula,
+        "max_levels": opts.max_levels,
+        "max_classes": opts.max_classes,
+    }
 
 
 def fit(
@@ -228,7 +267,9 @@ def fit(
     drop_na: bool = False,
     delimiter: str | None = None,
     out: str | os.PathLike[str] = "torchlinear-model",
+    overwrite: bool = False,
     resume: bool = False,
+    max_classes: int | None = None,
     progress: bool = False,
     stream: bool | None = None,
     memory_limit: int | str | None = None,
@@ -301,10 +342,23 @@ def fit(
     delimiter : str, optional
         CSV separator (default ``,``; tab for ``.tsv``).
     out : str or path-like, default "torchlinear-model"
-        Output folder (created if needed).
+        The run folder. It is written as a whole or not at all: the fit writes into a
+        staging folder ``.NAME.partial`` beside it and swaps it into place at the end,
+        holding the lock file ``.NAME.lock`` meanwhile (a second fit into the same folder
+        is refused). See :mod:`torchlinear.workflow.rundir`.
+    overwrite : bool, default False
+        Replace the run already in ``out`` (the whole folder: no file of it survives).
+        Without it a non-empty ``out`` is refused.
     resume : bool, default False
-        Continue gradient training from the checkpoint in ``out/checkpoint``; with the
-        same settings and seed the result equals an uninterrupted run.
+        Continue gradient training from the checkpoint of an interrupted fit (in the
+        staging folder) or of the complete run in ``out`` (with a larger ``epochs``). The
+        data and every setting but a larger ``epochs`` must be those the checkpoint was
+        made with (see :mod:`torchlinear.workflow.fingerprint`); then the result equals an
+        uninterrupted run.
+    max_classes : int, optional
+        The most distinct target values a classification may have. By default 1,000, and
+        a target whose values mostly occur once (more than 20 distinct values, over half
+        as many as rows: an ID column) is refused too; an explicit value lifts that rule.
     progress : bool, default False
         Show progress bars on stderr.
     stream : bool, optional
@@ -342,8 +396,8 @@ def fit(
         One line for any problem with the options or the data (nothing is written then),
         or :class:`~torchlinear.engine.DivergenceError` when training diverges.
     TrainingInterrupted
-        On Ctrl-C during gradient training, after saving a checkpoint in
-        ``out/checkpoint``.
+        On Ctrl-C (or SIGTERM) during gradient training, after saving a checkpoint in
+        the staging folder; ``out`` is left as it was.
 
     Examples
     --------
@@ -382,6 +436,8 @@ def fit(
         memory_limit=memory_limit,
         formula=formula,
         max_levels=max_levels,
+        overwrite=overwrite,
+        max_classes=max_classes,
     )
     out_dir = check_output_dir("out", out)
     owns_group = join_group(opts.device)
@@ -460,64 +516,72 @@ def fit_opened(
     given_val = resolved.X_test is not None and val_fraction is None
     if val_fraction is None:
         val_fraction = 0.0 if given_val else 0.2
-    checkpoint = out_dir / "checkpoint"
-    if opts.resume and not (checkpoint / "model.json").exists():
-        raise ParameterError(
-            "resume",
-            "{param}: there is no checkpoint in {path!r} to resume from; run the fit once "
-            "without {param}",
-            value=True,
-            path=str(checkpoint),
-        )
-    had_out, had_checkpoint = out_dir.exists(), checkpoint.exists()
-    ctx = FitContext(resolved, opts, plan, val_fraction, given_val, checkpoint, list(callbacks))
-    if tld.world_size() > 1 and resolved.source is not None and streamed:
-        if plan.route != "exact":
-            raise ParameterError(
-                "stream",
-                "streamed gradient training is not supported across ranks yet; use {0} (or a "
-                "larger {memory_limit}) so that every rank loads the file, or run a single "
-                "process",
-                value=True,
-                suggestions=[("stream", False)],
-            )
-        ctx.shard_rows_globally()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    run = RunFolder(out_dir, overwrite=opts.overwrite, resume=opts.resume)
+    error = None
+    if main:  # rank 0 alone locks and stages the run folder; the others wait for it
         try:
+            run.open()
+        except Exception as exc:
+            error = exc
+    tld.exchange_status(error, [])
+    try:
+        ctx = FitContext(
+            resolved, opts, plan, val_fraction, given_val, run.checkpoint, list(callbacks)
+        )
+        stamp = None
+        if plan.route not in ("exact", "softmax-lbfgs"):
+            stamp = fingerprint(resolved, run_settings(opts, plan, streamed, ctx, delimiter,
+                                                       batch_rows))  # fmt: skip
+            if opts.resume:
+                check_fingerprint(run.checkpoint, stamp)
+            if main:
+                write_fingerprint(run.checkpoint, stamp)
+        if tld.world_size() > 1 and resolved.source is not None and streamed:
+            if plan.route != "exact":
+                raise ParameterError(
+                    "stream",
+                    "streamed gradient training is not supported across ranks yet; use {0} (or "
+                    "a larger {memory_limit}) so that every rank loads the file, or run a "
+                    "single process",
+                    value=True,
+                    suggestions=[("stream", False)],
+                )
+            ctx.shard_rows_globally()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             outcome = ctx.run(streamed)
-        except KeyboardInterrupt:  # Ctrl-C: keep the checkpoint to resume from
-            raise
-        except BaseException:
-            if main and plan.route not in ("exact", "softmax-lbfgs") and not had_checkpoint:
-                shutil.rmtree(checkpoint, ignore_errors=True)
-                if not had_out:
-                    with contextlib.suppress(OSError):
-                        out_dir.rmdir()
-            raise
-    messages = unique_messages(caught)
-    seconds = time.perf_counter() - start
-    result = FitResult(
-        estimator=outcome.estimator,
-        out_dir=out_dir,
-        model_path=out_dir / "model.json",
-        files=[],
-        target=resolved.target,
-        task=plan.task,
-        model=plan.model,
-        solver=str(getattr(outcome.estimator, "solver_", plan.optimizer)),
-        metrics={"train": outcome.train_metrics, "validation": outcome.val_metrics},
-        history=outcome.history,
-        n_rows=outcome.n_train + outcome.n_val,
-        n_train=outcome.n_train,
-        n_val=outcome.n_val,
-        n_dropped=resolved.n_rows_dropped,
-        streamed=streamed,
-        seconds=seconds,
-        warnings=messages,
-    )
-    if main:  # rank 0 alone writes the output folder
-        result.files = write_outputs(result, outcome, resolved, opts, ctx)
+        messages = unique_messages(caught)
+        seconds = time.perf_counter() - start
+        result = FitResult(
+            estimator=outcome.estimator,
+            out_dir=out_dir,
+            model_path=out_dir / "model.json",
+            files=[],
+            target=resolved.target,
+            task=plan.task,
+            model=plan.model,
+            solver=str(getattr(outcome.estimator, "solver_", plan.optimizer)),
+            metrics={"train": outcome.train_metrics, "validation": outcome.val_metrics},
+            history=outcome.history,
+            n_rows=outcome.n_train + outcome.n_val,
+            n_train=outcome.n_train,
+            n_val=outcome.n_val,
+            n_dropped=resolved.n_rows_dropped,
+            streamed=streamed,
+            seconds=seconds,
+            warnings=messages,
+        )
+        if main:  # rank 0 alone writes the output folder: staged, then swapped into place
+            written = write_outputs(result, outcome, resolved, opts, ctx, run.staging)
+            run.commit()
+            result.files = [out_dir / p.relative_to(run.staging) for p in written]
+    except BaseException as exc:
+        if main:
+            run.abort(isinstance(exc, KeyboardInterrupt))
+        raise
+    finally:
+        if main:
+            run.release()
     shown: set[str] = set()
     for w in caught:  # once each, now that the report records them
         text = str(w.message).splitlines()[0]

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from torchlinear.workflow.settings import EVAL_ROWS
+from torchlinear.workflow.settings import CONFUSION_MAX_CLASSES, EVAL_ROWS
 
 
 class RegressionMeter:
@@ -47,7 +47,11 @@ class RegressionMeter:
 
 
 class ClassificationMeter:
-    """Accuracy, mean log-loss and the confusion matrix over chunks."""
+    """Accuracy, mean log-loss and the confusion matrix over chunks.
+
+    The confusion matrix is part of the result up to :data:`CONFUSION_MAX_CLASSES`
+    classes (a k x k table grows fast); beyond, ``confusion_matrix_omitted`` says why.
+    """
 
     def __init__(self, classes: np.ndarray) -> None:
         self.classes = classes
@@ -85,8 +89,13 @@ class ClassificationMeter:
             "n": self.n,
             "accuracy": self.correct / self.n,
             "log_loss": self.log_loss / known if known else math.nan,
-            "confusion_matrix": self.confusion.tolist(),
         }
+        if self.k <= CONFUSION_MAX_CLASSES:
+            out["confusion_matrix"] = self.confusion.tolist()
+        else:
+            out["confusion_matrix_omitted"] = (
+                f"{self.k} classes; confusion matrices are written up to {CONFUSION_MAX_CLASSES}"
+            )
         if self.unseen:
             out["unseen_labels"] = self.unseen
         return out

@@ -55,9 +55,52 @@ def describe_data(result: FitResult, data: Data, ctx: FitContext) -> dict[str, A
     return info
 
 
+def compact_json(value: Any, indent: int = 0) -> str:
+    """JSON with one key per line, but a list of numbers or strings (a confusion matrix
+    row, a list of classes) on a single line.
+
+    Examples
+    --------
+    >>> print(compact_json({"n": 3, "confusion_matrix": [[2, 0], [0, 1]]}))
+    {
+      "n": 3,
+      "confusion_matrix": [
+        [2, 0],
+        [0, 1]
+      ]
+    }
+    """
+    pad = "  " * (indent + 1)
+    if isinstance(value, Mapping) and value:
+        items = [
+            f"{pad}{json.dumps(str(k))}: {compact_json(v, indent + 1)}" for k, v in value.items()
+        ]
+        return "{\n" + ",\n".join(items) + "\n" + "  " * indent + "}"
+    if isinstance(value, list | tuple) and any(
+        isinstance(v, list | tuple | Mapping) for v in value
+    ):
+        items = [pad + compact_json(v, indent + 1) for v in value]
+        return "[\n" + ",\n".join(items) + "\n" + "  " * indent + "]"
+    return json.dumps(value, allow_nan=False, separators=(", ", ": "))
+
+
+def without_confusion(metrics: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A split's metrics without the confusion matrix (it is written once, in
+    ``metrics.json``)."""
+    if metrics is None:
+        return None
+    return {k: v for k, v in metrics.items() if k != "confusion_matrix"}
+
+
 def write_outputs(
-    result: FitResult, outcome: Outcome, data: Data, opts: Options, ctx: FitContext
+    result: FitResult,
+    outcome: Outcome,
+    data: Data,
+    opts: Options,
+    ctx: FitContext,
+    folder: Path | None = None,
 ) -> list[Path]:
+    """Write the run's files into ``folder`` (default ``result.out_dir``); return them."""
     from torchlinear.io import atomic_write, ensure_writable_dir
     from torchlinear.report import fit_report
 
@@ -130,21 +173,23 @@ def write_outputs(
         seconds=result.seconds,
     )
     rendered = report.render()  # everything computed before the first byte is written
-    out = ensure_writable_dir(result.out_dir, name="out")
+    out = ensure_writable_dir(result.out_dir if folder is None else folder, name="out")
     files = []
     for name, blob in rendered.items():
         with atomic_write(out / name, "wb") as handle:
             handle.write(blob)
         files.append(out / name)
     with atomic_write(out / "metrics.json", "w", encoding="utf-8") as handle:
-        json.dump(metrics_doc, handle, indent=2, allow_nan=False)
-        handle.write("\n")
+        handle.write(compact_json(metrics_doc) + "\n")
     files.append(out / "metrics.json")
     metadata = {
         "target": data.target,
         "training": finite(outcome.config) if outcome.config is not None else None,
         "settings": finite(settings),
-        "metrics": {"train": metrics_doc["train"], "validation": metrics_doc["validation"]},
+        "metrics": {
+            "train": without_confusion(metrics_doc["train"]),
+            "validation": without_confusion(metrics_doc["validation"]),
+        },
         "data": finite(data_info),
     }
     if outcome.scaler is not None and result.model != "mlp":

@@ -17,11 +17,13 @@ CHECKPOINT_KIND = "torchlinear-checkpoint"
 SAMPLE_BYTES = 16 << 20  # at most this much of X is kept for the figures of a streamed fit
 SAMPLE_ROWS = 5000
 EVAL_ROWS = 65536
+MAX_CLASSES = 1000  # the most distinct target values of a classification, by default
+CONFUSION_MAX_CLASSES = 100  # confusion matrices are written (and drawn) up to this many classes
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Training was stopped by Ctrl-C after a checkpoint was saved; the message says how to
-    resume. Nothing else was written."""
+    """Training was stopped by Ctrl-C or SIGTERM after a checkpoint was saved; the message
+    says how to resume. Nothing else was written."""
 
 
 @dataclass
@@ -102,6 +104,8 @@ class Options:
     memory_limit: int
     formula: str | None = None
     max_levels: int | None = None
+    overwrite: bool = False
+    max_classes: int | None = None
 
 
 @dataclass

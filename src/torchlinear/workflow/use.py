@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from torchlinear._format import escape_control
 from torchlinear._validation import (
+    ParameterError,
     check_positive_int,
 )
 from torchlinear.estimators.persist import describe, load_estimator
@@ -179,6 +181,63 @@ def design_data(
     return est, meta, resolved, False
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_output_file(
+    output: str | os.PathLike[str], data: Any, model_path: str | os.PathLike[str]
+) -> Path:
+    """Refuse an output path that is the input data or lies in the model's folder.
+
+    Paths are compared after resolving symbolic links, and files by device and inode, so
+    a hard link or a symbolic link to the data is caught too.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "data.csv").write_text("x,1")
+    >>> check_output_file(folder / "data.csv", folder / "data.csv", folder / "model")
+    Traceback (most recent call last):
+    ...
+    torchlinear._validation.ParameterError: output '...data.csv' is the input data file ...
+    """
+    out = Path(output)
+    if out.is_dir():
+        raise ParameterError(
+            "output", "{param} {path!r} is a folder; give a file name", path=str(out)
+        )
+    if isinstance(data, str | os.PathLike) and is_file_like(str(data)):
+        source = Path(data)
+        if _same_file(out, source) or out.resolve() == source.resolve():
+            raise ParameterError(
+                "output",
+                "{param} {path!r} is the input data file {data!r}: writing it would destroy "
+                "the data; choose another {param}",
+                path=str(out),
+                data=str(source),
+            )
+    folder = Path(model_path)
+    folder = folder.resolve() if folder.is_dir() else folder.resolve().parent
+    inside = out.resolve().parent
+    hit = inside == folder or folder in inside.parents
+    if not hit and out.exists() and folder.is_dir():
+        hit = any(_same_file(out, p) for p in folder.iterdir() if p.is_file())
+    if hit:
+        raise ParameterError(
+            "output",
+            "{param} {path!r} is inside the model folder {folder!r}: it would change the "
+            "model; write the predictions elsewhere",
+            path=str(out),
+            folder=str(Path(model_path)),
+        )
+    return out
+
+
 def predict(
     model_path: str | os.PathLike[str],
     data: Any,
@@ -225,11 +284,12 @@ def predict(
     >>> from torchlinear.workflow import fit
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> _ = fit("diabetes", out=folder)
-    >>> predict(folder, "diabetes", folder / "preds.csv").n_rows
+    >>> predict(folder, "diabetes", pathlib.Path(tempfile.mkdtemp()) / "preds.csv").n_rows
     442
     """
     from torchlinear.data.tabular import PredictionWriter
 
+    check_output_file(output, data, model_path)
     loaded = load_estimator(model_path, with_metadata=True)
     if proba and describe(loaded[0])[1] != "classification":
         raise ValueError("proba: class probabilities need a classification model")
@@ -379,4 +439,6 @@ def model_summary(model_path: str | os.PathLike[str], *, max_rows: int = 50) -> 
         lines.append(str(est.summary()))
     else:
         lines.append(coefficient_text(est, names, max_rows=max_rows))
-    return "\n".join(lines)
+    # column names, class labels and paths come from the user's files: no control
+    # character of theirs reaches the terminal
+    return "\n".join(escape_control(line) for line in "\n".join(lines).split("\n"))

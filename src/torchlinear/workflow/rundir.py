@@ -1,0 +1,329 @@
+r"""A run folder written as a transaction: staging, a lock, an atomic swap.
+
+A fit never writes into ``out`` itself. Beside it, in the same parent folder, live
+
+``.NAME.lock``
+    held (``flock``) for the whole fit: a second fit into the same folder fails at once
+    with one line instead of mixing its files with the first one's. The kernel releases
+    the lock when the process ends, however it ends.
+``.NAME.partial/``
+    the staging folder. Everything the fit writes (its checkpoint, then the model,
+    metrics, report and figures) goes here; when it is complete it is swapped into
+    place with one ``rename`` (an atomic exchange with the previous run where the system
+    offers one, ``renameat2(RENAME_EXCHANGE)`` on Linux), and the previous run is deleted.
+
+So ``out`` always holds either the previous complete run or the new complete run. A fit
+that fails leaves ``out`` as it was and removes its staging folder; one that is
+interrupted (Ctrl-C, SIGTERM, or killed) leaves the staging folder with the last
+checkpoint, which ``resume`` continues. A checkpoint belongs to its run: the staging
+folder's while the run is under way, ``out/checkpoint`` once it is complete (a complete
+run of gradient training can be continued with more epochs).
+
+An existing ``out`` that is not empty is refused unless ``overwrite`` (or ``resume``,
+which continues the run it holds); ``overwrite`` replaces the whole folder, so no file of
+the previous run survives, and it only ever replaces a run folder (one holding
+``model.json`` or ``checkpoint/``), never a folder of other files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import errno
+import os
+import shutil
+from pathlib import Path
+
+from torchlinear._validation import ParameterError
+
+__all__ = ["RunFolder", "exchange_paths"]
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def exchange_paths(a: Path, b: Path) -> bool:
+    """Swap two existing paths atomically; return False when the system cannot.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> (root / "a").mkdir(); (root / "b").mkdir(); (root / "a" / "x").touch()
+    >>> exchange_paths(root / "a", root / "b") and (root / "b" / "x").exists()  # doctest: +SKIP
+    True
+    """
+    name = ctypes.util.find_library("c")
+    if name is None or not hasattr(os, "fsencode"):
+        return False
+    try:
+        libc = ctypes.CDLL(name, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
+    result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM):
+        return False
+    raise OSError(code, os.strerror(code), str(a))
+
+
+def _is_run(folder: Path) -> bool:
+    return (folder / "model.json").is_file() or (folder / "checkpoint").is_dir()
+
+
+def _has_checkpoint(folder: Path) -> bool:
+    return (folder / "checkpoint" / "model.json").is_file()
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+class RunFolder:
+    """The transaction that writes one run folder (see the module notes).
+
+    Parameters
+    ----------
+    out : path-like
+        The run folder.
+    overwrite : bool
+        Replace a run already in ``out``.
+    resume : bool
+        Continue the interrupted run in the staging folder, or the complete run in
+        ``out``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> out = Path(tempfile.mkdtemp()) / "run"
+    >>> with RunFolder(out, overwrite=False, resume=False) as run:
+    ...     _ = (run.staging / "model.json").write_text("{}")
+    ...     run.commit()
+    >>> sorted(p.name for p in out.iterdir())
+    ['model.json']
+    """
+
+    def __init__(self, out: str | os.PathLike[str], *, overwrite: bool, resume: bool) -> None:
+        out = Path(out)
+        self.shown = str(out)  # as the user wrote it, for the messages
+        if out.is_symlink():
+            out = out.resolve()
+        self.out = Path(os.path.abspath(out))
+        parent, name = self.out.parent, self.out.name
+        self.lock_path = parent / f".{name}.lock"
+        self.staging = parent / f".{name}.partial"
+        self.trash = parent / f".{name}.old"
+        self.overwrite, self.resume = overwrite, resume
+        self.created = False  # whether this fit made the staging folder
+        self.resumed_from: Path | None = None
+        self._fd: int | None = None
+        self.committed = False
+
+    # ------------------------------------------------------------------ the lock
+    def acquire(self) -> None:
+        """Take the lock, or refuse with one line if another fit holds it."""
+        try:
+            self._acquire()
+        except OSError as exc:
+            raise ParameterError(
+                "out",
+                "{param} {path!r} is not writable ({reason}); choose another folder",
+                path=self.shown,
+                reason=exc.strerror or exc,
+            ) from exc
+
+    def _acquire(self) -> None:
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            import fcntl
+        except ImportError:  # no flock: an exclusive create (a crash leaves it behind)
+            try:
+                self._fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o644)
+            except FileExistsError:
+                raise self._busy() from None
+            os.write(self._fd, str(os.getpid()).encode())
+            return
+        while True:
+            fd = os.open(self.lock_path, os.O_CREAT | os.O_RDWR, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise self._busy() from None
+            try:  # the file may have been removed by its previous holder meanwhile
+                same = os.stat(self.lock_path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+
+    def _busy(self) -> ParameterError:
+        try:
+            pid = self.lock_path.read_text().strip()
+        except OSError:
+            pid = ""
+        who = f" (process {pid})" if pid.isdigit() else ""
+        return ParameterError(
+            "out",
+            "{param} {path!r} is being written by another fit{who}; wait for it to finish or "
+            "choose another {param}",
+            path=self.shown,
+            who=who,
+        )
+
+    def release(self) -> None:
+        """Release the lock (and remove its file)."""
+        if self._fd is None:
+            return
+        with contextlib.suppress(OSError):
+            self.lock_path.unlink()
+        os.close(self._fd)
+        self._fd = None
+
+    # ----------------------------------------------------------------- the stages
+    def recover(self) -> None:
+        """Undo what a fit killed during its swap left behind (under the lock)."""
+        if self.trash.exists():
+            if not self.out.exists():
+                os.rename(self.trash, self.out)
+            else:
+                _remove(self.trash)
+        if self.staging.exists() and (self.staging / "model.json").exists():
+            # a complete run: a swap's leftover (the previous run), or a new run killed
+            # just before its swap; ``out`` holds a complete run either way
+            _remove(self.staging)
+
+    def check(self) -> None:
+        """Refuse what this fit may not do to ``out`` or to an interrupted run."""
+        out = self.out
+        if self.resume:
+            if _has_checkpoint(self.staging):
+                return
+            if not _has_checkpoint(out):
+                raise ParameterError(
+                    "resume",
+                    "{param}: there is no checkpoint to resume from in {path!r} (nor of an "
+                    "interrupted fit); run the fit once without {param}",
+                    value=True,
+                    path=self.shown,
+                )
+            return
+        if _has_checkpoint(self.staging) and not self.overwrite:
+            raise ParameterError(
+                "out",
+                "{param} {path!r}: an interrupted fit left a checkpoint in {staging!r}; "
+                "continue it with {0}, or start afresh with {1}",
+                path=self.shown,
+                staging=str(self.staging),
+                suggestions=[("resume", True), ("overwrite", True)],
+            )
+        if out.is_dir() and any(out.iterdir()):
+            if not _is_run(out):
+                raise ParameterError(
+                    "out",
+                    "{param} {path!r} is a folder of other files (no model.json); choose a new "
+                    "or empty folder",
+                    path=self.shown,
+                )
+            if not self.overwrite:
+                raise ParameterError(
+                    "out",
+                    "{param} {path!r} already holds a run; replace it with {0}, continue it "
+                    "with {1}, or choose another {param}",
+                    path=self.shown,
+                    suggestions=[("overwrite", True), ("resume", True)],
+                )
+
+    def prepare(self) -> None:
+        """Make the staging folder: resumed, seeded with ``out``'s checkpoint, or new."""
+        if self.resume and _has_checkpoint(self.staging):
+            self.resumed_from = self.staging / "checkpoint"
+            for entry in self.staging.iterdir():  # outputs of a fit killed while writing
+                if entry.name != "checkpoint":
+                    _remove(entry)
+            return
+        _remove(self.staging)
+        self.staging.mkdir()
+        self.created = True
+        if self.resume:
+            self.resumed_from = self.out / "checkpoint"
+            shutil.copytree(self.out / "checkpoint", self.staging / "checkpoint")
+
+    def open(self) -> RunFolder:
+        """Lock, recover, check and prepare (release the lock on failure)."""
+        self.acquire()
+        try:
+            self.recover()
+            self.check()
+            self.prepare()
+        except BaseException:
+            self.release()
+            raise
+        return self
+
+    @property
+    def checkpoint(self) -> Path:
+        """Where this run's checkpoint lives while the fit runs."""
+        return self.staging / "checkpoint"
+
+    def commit(self) -> None:
+        """Swap the complete staging folder into place; delete the previous run."""
+        _fsync_dir(self.staging)
+        if not self.out.exists() and not self.out.is_symlink():
+            os.rename(self.staging, self.out)
+        elif exchange_paths(self.staging, self.out):
+            os.rename(self.staging, self.trash)  # the previous run, now at the staging path
+            _remove(self.trash)
+        else:
+            os.rename(self.out, self.trash)
+            os.rename(self.staging, self.out)
+            _remove(self.trash)
+        _fsync_dir(self.out.parent)
+        self.committed = True
+
+    def abort(self, interrupted: bool) -> None:
+        """After a failure: keep a resumable checkpoint of an interrupted run (or of a run
+        this fit resumed), remove anything else it staged."""
+        if self.committed or not self.staging.exists():
+            return
+        keep = _has_checkpoint(self.staging) and (interrupted or not self.created)
+        if not keep:
+            _remove(self.staging)
+
+    def __enter__(self) -> RunFolder:
+        return self.open()
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is not None:
+                self.abort(issubclass(exc_type, KeyboardInterrupt))
+        finally:
+            self.release()
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
