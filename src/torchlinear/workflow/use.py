@@ -400,8 +400,9 @@ def model_summary(model_path: str | os.PathLike[str], *, max_rows: int = 50) -> 
     target = meta.get("target")
     exact = getattr(est, "solution_", None) is not None
     if model == "mlp":
-        arch = meta["estimator"]["attributes"]["architecture"]
-        what = f"two-layer MLP {est.n_features_in_} -> {arch['hidden']} -> {arch['n_outputs']}"
+        # the network's shape as loaded (from its weights), never from the JSON
+        hidden_w, output_w = est.module_.hidden.weight, est.module_.output.weight
+        what = f"two-layer MLP {hidden_w.shape[1]} -> {hidden_w.shape[0]} -> {output_w.shape[0]}"
     elif model == "linear":
         what = "least squares" if exact else f"{est.loss} loss, solver {est.solver_}"
         if exact and est.alpha > 0:
