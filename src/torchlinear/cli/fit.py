@@ -114,8 +114,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--val-split",
         type=float,
         metavar="F",
-        help="fraction of rows held out for validation (default 0.2; an image dataset's "
-        "test split); 0 for none",
+        help="fraction of rows held out for validation (default: 0 for exact least squares, "
+        "which uses every row; 0.2 for gradient training; an image dataset's test split)",
     )
     parser.add_argument(
         "--patience",

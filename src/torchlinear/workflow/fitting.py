@@ -271,8 +271,10 @@ def fit(
     lr : float, optional
         Learning rate (the optimizer's default otherwise).
     val_split : float, optional
-        Fraction of rows held out for validation (see the module notes); default 0.2, or
-        the test split of an image dataset. 0 disables validation.
+        Fraction of rows held out for validation (see the module notes). Default: 0 for
+        exact least squares (the fit, its metrics and its summary use every row), 0.2 for
+        gradient training (where the validation loss drives early stopping), or the test
+        split of an image dataset. 0 disables validation.
     patience : int, optional
         Early stopping: stop when the validation loss has not improved for this many
         epochs and keep the best epoch's parameters.
@@ -429,7 +431,8 @@ def fit_opened(
     val_fraction = opts.val_split
     given_val = resolved.X_test is not None and val_fraction is None
     if val_fraction is None:
-        val_fraction = 0.0 if given_val else 0.2
+        # an exact fit has nothing to stop early: its statistics describe every row
+        val_fraction = 0.0 if given_val or plan.route == "exact" else 0.2
     checkpoint = out_dir / "checkpoint"
     if opts.resume and not (checkpoint / "model.json").exists():
         raise ParameterError(
