@@ -14,17 +14,21 @@ pytestmark = [
 ]
 
 
-def test_predict_with_missing_or_extra_columns_names_them(tmp_path, capsys, run_cli, bad_files):
+def test_predict_names_missing_columns_and_ignores_extra_ones(tmp_path, capsys, run_cli, bad_files):
     model = tmp_path / "m"
     assert cli.main(["fit", str(bad_files / "good.csv"), "--target", "y", "--out", str(model)]) == 0
     (tmp_path / "less.csv").write_text("a\n1\n2\n")
-    (tmp_path / "more.csv").write_text("a,b,c\n1,2,3\n")
+    (tmp_path / "more.csv").write_text("c,b,a\nx,2,1\ny,5,4\n")
+    (tmp_path / "same.csv").write_text("a,b\n1,2\n4,5\n")
     capsys.readouterr()
     code, _, err = run_cli(["predict", str(model), str(tmp_path / "less.csv"), "-o", "p.csv"])
     assert code == 2 and "is missing column(s) 'b' that the model was fitted on" in err
-    code, _, err = run_cli(["predict", str(model), str(tmp_path / "more.csv"), "-o", "p.csv"])
-    assert code == 2 and "has extra column(s) 'c' that the model was not fitted on" in err
     assert err.count("\n") == 1
+    for name in ("more", "same"):
+        argv = ["predict", str(model), str(tmp_path / f"{name}.csv"), "-o"]
+        assert run_cli([*argv, str(tmp_path / f"{name}_p.csv")])[0] == 0
+    more, same = ((tmp_path / f"{n}_p.csv").read_text() for n in ("more", "same"))
+    assert more == same and more.startswith("prediction\n")
 
 
 def test_damaged_model_files(tmp_path, capsys, run_cli, bad_files):

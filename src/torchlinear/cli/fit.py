@@ -22,7 +22,7 @@ __all__ = ["PARAMS", "add_parser", "metric_line", "run"]
 PARAMS = (
     "target", "features", "task", "model", "loss", "solver", "alpha", "l1_ratio", "delta",
     "hidden", "epochs", "batch_size", "lr", "val_split", "patience", "seed", "device",
-    "drop_na", "delimiter", "out", "resume", "stream", "download", "batch_rows",
+    "drop_na", "delimiter", "out", "resume", "stream", "download", "batch_rows", "cov_type",
 )  # fmt: skip
 """The library parameters the command passes to :func:`torchlinear.workflow.fit`."""
 
@@ -96,6 +96,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=0.0,
         metavar="R",
         help="L1 share of the elastic-net penalty, 0..1 (default 0: ridge)",
+    )
+    parser.add_argument(
+        "--cov",
+        dest="cov_type",
+        default="nonrobust",
+        metavar="TYPE",
+        help="standard errors of the least-squares summary: nonrobust (default) or the "
+        "heteroscedasticity-consistent HC0, HC1, HC2, HC3 (one more pass over the data)",
     )
     parser.add_argument(
         "--hidden", type=int, default=64, metavar="H", help="hidden width of the MLP (default 64)"

@@ -596,13 +596,13 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         """The stored meat, computed now from the kept rows if needed; None if nonrobust."""
         if cov_type == "nonrobust":
             return None
-        if self._meat is None:
-            if self._fit_data is None:
+        if getattr(self, "_meat", None) is None:
+            if getattr(self, "_fit_data", None) is None:
                 raise ValueError(
                     f"cov_type={cov_type!r} needs the meat matrix of the robust covariance, "
-                    "which this model did not keep (it was fitted with "
-                    f"cov_type={self.cov_type_!r} by partial_fit, fit_chunks or loaded from "
-                    f"a file); refit with LinearRegression(cov_type={cov_type!r})"
+                    "which this model did not keep (fitted with cov_type='nonrobust' by "
+                    "partial_fit or fit_chunks, or loaded from a file or a pickle); refit with "
+                    f"LinearRegression(cov_type={cov_type!r})"
                 )
             self._meat = self._meat_of_data()
         return self._meat
@@ -936,7 +936,8 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         """
         sol = self._exact_solution("summary()")
         target = self._target_index(sol, target, "summary()")
-        cov = self.cov_type_ if cov_type is None else check_cov_type(cov_type)
+        cov = getattr(self, "cov_type_", "nonrobust") if cov_type is None else cov_type
+        cov = check_cov_type(cov)
         names = self._target_names
         return ols_summary(
             sol,
@@ -947,7 +948,7 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
             cov_type=cov,
             meat=self._robust_meat(cov),
             weights=weights,
-            weight_info=self._weight_info,
+            weight_info=getattr(self, "_weight_info", None),
             use_t=use_t,
         )
 
@@ -992,7 +993,8 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         """
         sol = self._exact_solution("predict_interval()")
         target = self._target_index(sol, target, "predict_interval()")
-        cov = self.cov_type_ if cov_type is None else check_cov_type(cov_type)
+        cov = getattr(self, "cov_type_", "nonrobust") if cov_type is None else cov_type
+        cov = check_cov_type(cov)
         X_t = self._validate_X(X, reset=False)
         return prediction_interval(
             sol,
@@ -1003,7 +1005,7 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
             cov_type=cov,
             meat=self._robust_meat(cov),
             weights=weights,
-            weight_info=self._weight_info,
+            weight_info=getattr(self, "_weight_info", None),
             use_t=use_t,
         )
 

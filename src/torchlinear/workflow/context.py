@@ -209,7 +209,9 @@ class FitContext:
 
         alpha = self.opts.alpha or 0.0
         names = self.data.feature_names
-        est = LinearRegression(alpha=alpha, device=self.opts.device).fit_chunks(
+        est = LinearRegression(
+            alpha=alpha, device=self.opts.device, cov_type=self.opts.cov_type
+        ).fit_chunks(
             training_rows,
             n_features=d,
             feature_names=names,

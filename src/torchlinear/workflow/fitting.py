@@ -22,6 +22,7 @@ from torchlinear._validation import (
     check_positive_int,
     resolve_device,
 )
+from torchlinear.stats import check_cov_type
 from torchlinear.workflow.context import FitContext
 from torchlinear.workflow.outputs import write_outputs
 from torchlinear.workflow.settings import (
@@ -173,6 +174,7 @@ def check_options(**kw: Any) -> Options:
         val_split = check_fraction("val_split", val_split)
     if kw["device"] is not None:
         resolve_device(kw["device"])
+    cov_type = check_cov_type(kw.get("cov_type", "nonrobust"))
     return Options(
         target=kw["target"],
         features=kw["features"],
@@ -196,6 +198,7 @@ def check_options(**kw: Any) -> Options:
         resume=bool(kw["resume"]),
         stream=kw["stream"],
         memory_limit=check_positive_int("memory_limit", kw["memory_limit"]),
+        cov_type=cov_type,
     )
 
 
@@ -229,6 +232,7 @@ def fit(
     batch_rows: int | None = None,
     download: bool = False,
     callbacks: Sequence[Any] = (),
+    cov_type: str = "nonrobust",
 ) -> FitResult:
     """Fit a model to a file or built-in dataset and write the model, metrics and report.
 
@@ -304,6 +308,11 @@ def fit(
         Download missing files of the built-in image datasets.
     callbacks : sequence of torchlinear.engine.Callback
         Extra hooks for gradient training.
+    cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3"}, default "nonrobust"
+        The parameter covariance of the statistical summary of an exact unpenalised
+        least-squares fit. A robust (heteroscedasticity-consistent) type reads the
+        training rows once more after the solve, for the meat of the sandwich, which is
+        saved with the model (so ``summary`` and ``predict``'s intervals use it).
 
     Returns
     -------
@@ -359,6 +368,7 @@ def fit(
         resume=resume,
         stream=stream,
         memory_limit=memory_limit,
+        cov_type=cov_type,
     )
     out_dir = check_output_dir("out", out)
     owns_group = join_group(opts.device)
@@ -421,6 +431,14 @@ def fit_opened(
             "leave out {param}",
             value=True,
             kind="exact least squares" if plan.route == "exact" else "L-BFGS",
+        )
+    if opts.cov_type != "nonrobust" and (plan.route != "exact" or (opts.alpha or 0) > 0):
+        raise ParameterError(
+            "cov_type",
+            "{param} {value} (robust standard errors) applies to exact unpenalised least "
+            "squares; this fit is {kind}: leave out {param}",
+            value=opts.cov_type,
+            kind="a ridge fit" if plan.route == "exact" else f"{plan.task} by {plan.route}",
         )
     if opts.patience is not None and plan.route in ("exact", "softmax-lbfgs"):
         raise ParameterError(

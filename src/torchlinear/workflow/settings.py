@@ -101,6 +101,7 @@ class Options:
     resume: bool
     stream: bool | None
     memory_limit: int
+    cov_type: str = "nonrobust"
 
 
 @dataclass
