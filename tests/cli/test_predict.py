@@ -173,7 +173,8 @@ def test_predict_proba_columns_are_named_by_class(tmp_path, run_cli):
     X = rng.normal(size=(90, 2))
     labels = np.array(["cat", "dog", "eel"])[np.argmax(X @ [[1, -1, 0], [0, 1, -1]], axis=1)]
     data = tmp_path / "pets.csv"
-    rows = [f"{i},{a!r},{b!r},{c}" for i, ((a, b), c) in enumerate(zip(X.tolist(), labels))]
+    pairs = enumerate(zip(X.tolist(), labels, strict=True))
+    rows = [f"{i},{a!r},{b!r},{c}" for i, ((a, b), c) in pairs]
     data.write_text("\n".join(["key,a,b,kind", *rows]) + "\n")
     run = tmp_path / "run"
     assert run_cli(["fit", str(data), "--target", "kind", "--features", "a,b", "--out",
@@ -201,7 +202,7 @@ def test_predict_bad_requests_write_nothing(priced, tmp_path, run_cli):
         (run, ["--keep", "id,zip"], "--keep: .* has no column 'zip'"),
         (run, ["--keep", "id,prediction"], "--keep: column 'prediction' has the name of an"),
         (run, ["--keep", "id,id"], "--keep names 'id' twice"),
-        (run, ["--interval", "1.5"], r"--interval is the interval's level and must lie in \(0, 1\)"),
+        (run, ["--interval", "1.5"], r"--interval is the interval's level and must lie in \(0,"),
         (run, ["--interval", "0"], r"must lie in \(0, 1\)"),
         (run, ["--interval-type", "confidence"], "--interval-type chooses the kind of interval"),
         (run, ["--proba"], "--proba: class probabilities need a classification model"),
