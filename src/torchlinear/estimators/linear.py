@@ -589,8 +589,7 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
                 stop = start + step
                 yield X[start:stop], Y[start:stop], None if w is None else w[start:stop]
 
-        with single_threaded():
-            return meat_pass(self.solution_, chunks(), weighted=w is not None)
+        return meat_pass(self.solution_, chunks(), weighted=w is not None)
 
     def _robust_meat(self, cov_type: str) -> torch.Tensor | None:
         """The stored meat, computed now from the kept rows if needed; None if nonrobust."""
@@ -628,9 +627,9 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         self.n_iter_ = int(sol.n_passes)
         self.solution_: LstsqSolution | None = sol
         self.cov_type_ = check_cov_type(self.cov_type)
-        self._meat: torch.Tensor | None = None
-        self._fit_data: Any = None
-        self._weight_info: WeightInfo | None = None
+        self._meat = None
+        self._fit_data = None
+        self._weight_info = None
         for stale in ("history_", "train_config_"):
             if hasattr(self, stale):
                 delattr(self, stale)
@@ -781,6 +780,11 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         self.solution_ = None
 
     _special_state = ("solution_",)
+    # the robust covariance's meat (exact fits), the rows fit() kept for it (never saved),
+    # and what the summary needs of the sample weights
+    _meat: torch.Tensor | None = None
+    _fit_data: Any = None
+    _weight_info: WeightInfo | None = None
 
     def _extra_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         tensors: dict[str, torch.Tensor] = {}
@@ -788,7 +792,7 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         if self.solution_ is not None:
             sol_tensors, extra["solution"] = self.solution_.to_state()
             tensors.update({f"solution.{k}": v for k, v in sol_tensors.items()})
-            if getattr(self, "_meat", None) is not None:
+            if self._meat is not None:
                 tensors["meat"] = self._meat.contiguous()
             info = getattr(self, "_weight_info", None)
             if info is not None:
