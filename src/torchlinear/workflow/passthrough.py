@@ -82,13 +82,14 @@ class KeptColumns:
             return
         parse = pacsv.ParseOptions(delimiter=self.delimiter)
         read = pacsv.ReadOptions(block_size=_BLOCK_BYTES)
-        probe = pacsv.open_csv(self.path, read_options=read, parse_options=parse)
-        schema = probe.schema
-        probe.close()
         types: dict[str, pa.DataType] = dict.fromkeys(self.columns, pa.string())
-        for name in self.features:
-            t = schema.field(name).type
-            types[name] = pa.bool_() if pa.types.is_boolean(t) else pa.float64()
+        if self.features:  # read as the reader reads them: booleans, else float64
+            probe = pacsv.open_csv(self.path, read_options=read, parse_options=parse)
+            schema = probe.schema
+            probe.close()
+            for name in self.features:
+                t = schema.field(name).type
+                types[name] = pa.bool_() if pa.types.is_boolean(t) else pa.float64()
         reader = pacsv.open_csv(
             self.path,
             read_options=read,
