@@ -359,7 +359,10 @@ def _cli_csv(path: Path, n: int = 1500) -> None:
 
 @pytest.mark.parametrize(
     ("options", "tolerance"),
-    [((), 1e-10), (("--solver", "sgd", "--epochs", "3"), 1e-5)],
+    [
+        (("--val-split", "0.25", "--cov", "HC1"), 1e-10),
+        (("--solver", "sgd", "--epochs", "3"), 1e-5),
+    ],
     ids=["exact", "sgd"],
 )
 def test_cli_fit_under_torchrun_matches_one_process(torchrun, tmp_path, options, tolerance):
@@ -390,3 +393,7 @@ def test_cli_fit_under_torchrun_matches_one_process(torchrun, tmp_path, options,
         assert metrics[0]["data"][key] == metrics[1]["data"][key] > 0
     mse = [m["validation"]["mse"] for m in metrics]
     assert abs(mse[0] - mse[1]) <= tolerance * mse[1]
+    if "--cov" in options:  # the robust meat, summed over the ranks, is the same too
+        robust = [est.summary() for est in (dist_est, single)]
+        assert robust[0].cov_type == robust[1].cov_type == "HC1"
+        assert _rel(robust[0].std_err, robust[1].std_err) < tolerance

@@ -9,14 +9,21 @@ import pytest
 from sklearn.datasets import load_diabetes
 
 from torchlinear.exact import lstsq
-from torchlinear.stats import OLSSummary, ols_summary
+from torchlinear.exact.sandwich import meat_pass
+from torchlinear.stats import (
+    COV_TYPES,
+    OLSSummary,
+    WeightInfo,
+    ols_summary,
+    prediction_interval,
+)
 
 sm = pytest.importorskip("statsmodels.api")
 
 RTOL = 1e-8
 
 
-def _compare(s: OLSSummary, res, has_const: bool = True) -> None:
+def _compare(s: OLSSummary, res, has_const: bool = True, llf: bool = True) -> None:
     np.testing.assert_allclose(s.coef, res.params, rtol=RTOL)
     np.testing.assert_allclose(s.std_err, res.bse, rtol=RTOL)
     np.testing.assert_allclose(s.t, res.tvalues, rtol=RTOL)
@@ -30,15 +37,15 @@ def _compare(s: OLSSummary, res, has_const: bool = True) -> None:
         (s.f_statistic, res.fvalue),
         (s.f_pvalue, res.f_pvalue),
         (s.resid_std_err, np.sqrt(res.scale)),
-        (s.log_likelihood, res.llf),
-        (s.aic, res.aic),
-        (s.bic, res.bic),
         (s.rss, res.ssr),
         (s.df_resid, res.df_resid),
         (s.df_model, res.df_model),
         (s.n_obs, res.nobs),
     ]:
         np.testing.assert_allclose(ours, theirs, rtol=RTOL)
+    if llf:
+        for ours, theirs in [(s.log_likelihood, res.llf), (s.aic, res.aic), (s.bic, res.bic)]:
+            np.testing.assert_allclose(ours, theirs, rtol=RTOL)
     assert s.has_intercept == has_const
 
 
@@ -79,7 +86,7 @@ def test_longley_matches_statsmodels():
 def test_frequency_weights_equal_repeated_rows():
     X, y = load_diabetes(return_X_y=True)
     w = np.random.default_rng(0).integers(0, 4, len(y))
-    a = ols_summary(lstsq(X, y, sample_weight=w))
+    a = ols_summary(lstsq(X, y, sample_weight=w), weights="frequency")
     b = ols_summary(lstsq(np.repeat(X, w, axis=0), np.repeat(y, w)))
     for field in ("coef", "std_err", "t", "p_value", "ci_low", "ci_high"):
         np.testing.assert_allclose(getattr(a, field), getattr(b, field), rtol=1e-9)
@@ -150,3 +157,122 @@ def test_refuses_penalised_fits_and_bad_levels():
         ols_summary(lstsq(X, y), confidence=1.5)
     with pytest.raises(ValueError, match="feature_names has 2 names"):
         ols_summary(lstsq(X, y), feature_names=["a", "b"])
+
+
+# ---------------------------------------------------------------- weights and robust covariances
+
+
+def _heteroscedastic(n: int = 300, seed: int = 0):
+    """Features far from zero (so the centring matters) and noise growing with x0."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3)) * [1.0, 10.0, 0.1] + [5.0, -100.0, 1.0]
+    y = X @ [1.0, -0.1, 3.0] + rng.normal(size=n) * (0.2 + np.abs(X[:, 0] - 5.0))
+    w = rng.uniform(0.2, 3.0, size=n)
+    return X, y, w
+
+
+@pytest.mark.parametrize("cov_type", COV_TYPES)
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_robust_covariances_match_statsmodels(cov_type, weighted, fit_intercept):
+    X, y, w = _heteroscedastic()
+    sw = w if weighted else None
+    sol = lstsq(X, y, sample_weight=sw, fit_intercept=fit_intercept)
+    chunks = [(X[i : i + 70], y[i : i + 70], None if sw is None else sw[i : i + 70])
+              for i in range(0, len(y), 70)]  # fmt: skip
+    import torch
+
+    meat = meat_pass(
+        sol,
+        [tuple(None if a is None else torch.from_numpy(a) for a in c) for c in chunks],
+        weighted=weighted,
+    )
+    info = WeightInfo.of(w) if weighted else None
+    s = ols_summary(sol, cov_type=cov_type, meat=meat, weight_info=info, confidence=0.9)
+    A = sm.add_constant(X) if fit_intercept else X
+    model = sm.WLS(y, A, weights=w) if weighted else sm.OLS(y, A)
+    res = model.fit(cov_type=cov_type)
+    _compare(s, res, has_const=fit_intercept)
+    assert s.cov_type == cov_type and s.weights == ("analytic" if weighted else "none")
+    line = next(li for li in str(s).splitlines() if li.startswith("Covariance type:"))
+    assert line.split()[2] == cov_type
+    # intervals of new rows, of a new observation and of the mean
+    X_new = X[:7] + 0.5
+    frame = res.get_prediction(sm.add_constant(X_new) if fit_intercept else X_new)
+    frame = frame.summary_frame(alpha=0.1)
+    for kind, col in (("prediction", "obs"), ("confidence", "mean")):
+        pred, lo, hi = prediction_interval(
+            sol, X_new, level=0.9, kind=kind, cov_type=cov_type, meat=meat, weight_info=info
+        )
+        np.testing.assert_allclose(pred, frame["mean"], rtol=RTOL)
+        np.testing.assert_allclose(lo, frame[f"{col}_ci_lower"], rtol=RTOL)
+        np.testing.assert_allclose(hi, frame[f"{col}_ci_upper"], rtol=RTOL)
+
+
+def test_analytic_weights_do_not_depend_on_their_scale():
+    X, y, w = _heteroscedastic(seed=1)
+    a = ols_summary(lstsq(X, y, sample_weight=w), weight_info=WeightInfo.of(w))
+    b = ols_summary(lstsq(X, y, sample_weight=7.5 * w), weight_info=WeightInfo.of(7.5 * w))
+    for field in ("coef", "std_err", "t", "p_value", "ci_low", "ci_high"):
+        np.testing.assert_allclose(getattr(a, field), getattr(b, field), rtol=1e-10)
+    assert a.n_obs == b.n_obs == len(y) and a.weights == "analytic"
+    # frequency weights do depend on it: 7.5 times the observations
+    c = ols_summary(lstsq(X, y, sample_weight=7.5 * w), weights="frequency")
+    assert c.n_obs == pytest.approx(7.5 * w.sum()) and c.weights == "frequency"
+    assert np.all(c.std_err < a.std_err)
+
+
+def test_frequency_weights_match_glm_and_repeated_rows():
+    X, y, _ = _heteroscedastic(seed=2)
+    w = np.random.default_rng(3).integers(1, 5, len(y)).astype(float)
+    sol = lstsq(X, y, sample_weight=w)
+    glm = sm.GLM(y, sm.add_constant(X), family=sm.families.Gaussian(), freq_weights=w)
+    res = glm.fit(use_t=True)
+    s = ols_summary(sol, weights="frequency")
+    np.testing.assert_allclose(s.std_err, res.bse, rtol=RTOL)
+    np.testing.assert_allclose(s.t, res.tvalues, rtol=RTOL)
+    np.testing.assert_allclose(s.p_value, res.pvalues, rtol=RTOL)
+    ci = np.asarray(res.conf_int(alpha=0.05))
+    np.testing.assert_allclose(np.c_[s.ci_low, s.ci_high], ci, rtol=RTOL)
+    np.testing.assert_allclose(s.log_likelihood, res.llf, rtol=RTOL)
+    np.testing.assert_allclose(s.df_resid, res.df_resid, rtol=RTOL)
+    # the robust covariances of frequency weights are those of the repeated rows
+    import torch
+
+    rows = np.repeat(np.arange(len(y)), w.astype(int))
+    meat = meat_pass(sol, [tuple(map(torch.from_numpy, (X, y, w)))], weighted=True)
+    for cov_type in ("HC0", "HC1", "HC2", "HC3"):
+        robust = ols_summary(sol, weights="frequency", cov_type=cov_type, meat=meat)
+        _compare(robust, sm.OLS(y[rows], sm.add_constant(X)[rows]).fit(cov_type=cov_type))
+
+
+def test_robust_with_rank_deficient_design_matches_statsmodels():
+    X, y, _ = _heteroscedastic(seed=4)
+    X = np.c_[X, X[:, 0] - X[:, 2]]
+    with pytest.warns(UserWarning, match="rank deficient"):
+        sol = lstsq(X, y)
+    import torch
+
+    meat = meat_pass(sol, [(torch.from_numpy(X), torch.from_numpy(y), None)], weighted=False)
+    s = ols_summary(sol, cov_type="HC1", meat=meat)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = sm.OLS(y, sm.add_constant(X)).fit(cov_type="HC1")
+    np.testing.assert_allclose(s.std_err, res.bse, rtol=1e-7)
+
+
+def test_bad_inference_parameters_name_themselves():
+    X, y, _ = _heteroscedastic(n=50)
+    sol = lstsq(X, y)
+    with pytest.raises(ValueError, match="cov_type must be one of"):
+        ols_summary(sol, cov_type="HC9")
+    with pytest.raises(ValueError, match="cov_type='HC2' needs the meat"):
+        ols_summary(sol, cov_type="HC2")
+    with pytest.raises(ValueError, match="weights must be 'analytic' or 'frequency'"):
+        ols_summary(sol, weights="probability")
+    with pytest.raises(ValueError, match="level must lie in"):
+        prediction_interval(sol, X[:2], level=1.0)
+    with pytest.raises(ValueError, match="kind must be 'prediction' or 'confidence'"):
+        prediction_interval(sol, X[:2], kind="mean")
+    with pytest.raises(ValueError, match=r"X must have shape \(m, 3\)"):
+        prediction_interval(sol, X[:2, :2])

@@ -385,7 +385,9 @@ def fit_report(
         facts.append(f"target `{escape_control(target)}`")
     if feature_names:
         facts.append(f"{len(feature_names)} feature(s)")
-    if rows is not None:
+    if rows is not None and not data_info.get("validation_rows"):
+        facts.append(f"all {rows} rows used for the fit (no validation split)")
+    elif rows is not None:
         facts.append(
             f"{rows} rows: {data_info.get('train_rows')} for training, "
             f"{data_info.get('validation_rows')} for validation"

@@ -15,9 +15,26 @@ the confidence interval :math:`\hat\beta_j \pm t_{n-p,\,1-a/2}\,\mathrm{se}_j`,
 :math:`R^2 = 1 - \mathrm{RSS}/\mathrm{TSS}` (TSS about the mean with an intercept, about
 zero without), :math:`\bar R^2 = 1 - \frac{n - k_0}{n - p}(1 - R^2)` and
 :math:`F = \frac{(\mathrm{TSS} - \mathrm{RSS})/(p - k_0)}{\mathrm{RSS}/(n - p)}` with
-:math:`k_0 = 1` if there is an intercept. Sample weights are treated as frequency weights
-(a weight of 2 counts a row twice), so integer weights give the same table as repeated
-rows. The conventions follow statsmodels' ``OLS``/``WLS`` results.
+:math:`k_0 = 1` if there is an intercept. The conventions follow statsmodels' ``OLS``
+results.
+
+Sample weights
+    ``weights="analytic"`` (the default) reads them as inverse variances, like
+    statsmodels' ``WLS`` and R's ``lm(weights=)``: :math:`n` is the number of rows with a
+    positive weight, and scaling every weight by the same factor changes nothing.
+    ``weights="frequency"`` reads them as counts (a weight of 2 is a row seen twice), like
+    statsmodels' ``GLM(freq_weights=)``: :math:`n = \sum_i w_i`, so integer weights give the
+    table of the repeated rows.
+
+Robust covariances
+    ``cov_type="HC0"`` ... ``"HC3"`` replace :math:`\hat\sigma^2 (A^\top W A)^{-1}` by the
+    sandwich :math:`B M B` of :mod:`torchlinear.exact.sandwich` (HC1 scaled by
+    :math:`n/(n-p)`), whose meat needs one pass over the rows after the fit; t, p-values
+    and intervals then use the robust standard errors, and the F statistic is the robust
+    Wald test that every coefficient but the intercept is zero. As in statsmodels, the
+    p-values and intervals of a robust covariance use the normal distribution (the
+    covariance is asymptotic) unless ``use_t=True``; the classical one uses Student's t
+    with :math:`n - p` degrees of freedom.
 """
 
 from __future__ import annotations
@@ -28,13 +45,95 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+import torch
 from scipy import stats as sps
 
 from torchlinear._format import escape_control, format_count, format_number, format_p_value
 from torchlinear._validation import check_memory
 from torchlinear.exact import LstsqSolution
+from torchlinear.exact.sandwich import MEAT_TYPES, WEIGHT_KINDS, centred_bread
 
-__all__ = ["OLSSummary", "ols_summary"]
+__all__ = [
+    "COV_TYPES",
+    "INTERVAL_KINDS",
+    "OLSSummary",
+    "WeightInfo",
+    "check_cov_type",
+    "check_weights",
+    "ols_summary",
+    "prediction_interval",
+]
+
+#: The covariance types of :func:`ols_summary` (statsmodels' names).
+COV_TYPES: tuple[str, ...] = ("nonrobust", "HC0", "HC1", "HC2", "HC3")
+#: The intervals of :func:`prediction_interval`: a new observation's, or the mean's.
+INTERVAL_KINDS: tuple[str, ...] = ("prediction", "confidence")
+
+
+def check_cov_type(cov_type: Any) -> str:
+    """``cov_type`` if it is one of :data:`COV_TYPES` (case of ``hc`` ignored), else a
+    ``ValueError`` naming the parameter.
+
+    Examples
+    --------
+    >>> check_cov_type("hc3")
+    'HC3'
+    """
+    if isinstance(cov_type, str):
+        for name in COV_TYPES:
+            if cov_type.lower() == name.lower():
+                return name
+    from torchlinear._validation import ParameterError
+
+    raise ParameterError(
+        "cov_type",
+        "{param} must be one of {choices}, got {value!r}",
+        value=cov_type,
+        choices=", ".join(COV_TYPES),
+    )
+
+
+def check_weights(weights: Any) -> str:
+    """``weights`` if it is ``"analytic"`` or ``"frequency"``, else a ``ValueError``."""
+    if weights not in WEIGHT_KINDS:
+        raise ValueError(f"weights must be 'analytic' or 'frequency', got {weights!r}")
+    return str(weights)
+
+
+@dataclass(frozen=True)
+class WeightInfo:
+    """What the summary needs to know of a fit's sample weights beyond the statistics.
+
+    Attributes
+    ----------
+    n_positive : int
+        Rows with a positive weight.
+    log_weight_sum : float
+        The sum of the logarithms of those weights (the weighted log-likelihood's term).
+
+    Examples
+    --------
+    >>> WeightInfo.of(np.array([1.0, 0.0, np.e]))
+    WeightInfo(n_positive=2, log_weight_sum=1.0)
+    """
+
+    n_positive: int
+    log_weight_sum: float
+
+    @classmethod
+    def of(cls, sample_weight: Any) -> WeightInfo:
+        """The information of one array (or tensor) of weights."""
+        w = np.asarray(
+            sample_weight.detach().cpu() if hasattr(sample_weight, "detach") else sample_weight,
+            dtype=np.float64,
+        ).reshape(-1)
+        positive = w[w > 0]
+        return cls(int(positive.size), float(np.log(positive).sum()))
+
+    def __add__(self, other: WeightInfo) -> WeightInfo:
+        return WeightInfo(
+            self.n_positive + other.n_positive, self.log_weight_sum + other.log_weight_sum
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,6 +171,8 @@ class OLSSummary:
     solver: str
     target: str
     has_intercept: bool
+    cov_type: str = "nonrobust"
+    weights: str = "none"
 
     def to_dict(self) -> dict[str, Any]:
         """Everything as plain Python values (lists for the per-term columns)."""
@@ -116,6 +217,7 @@ class OLSSummary:
             ("Df residuals:", format_count(self.df_resid)),
             ("Residual std. error:", format_number(self.resid_std_err, 5)),
             ("Log-likelihood:", format_number(self.log_likelihood, 5)),
+            ("Covariance type:", self.cov_type),
         ]
         right = [
             ("R-squared:", format_number(self.r_squared, 4)),
@@ -125,6 +227,7 @@ class OLSSummary:
             ("AIC:", format_number(self.aic, 5)),
             ("BIC:", format_number(self.bic, 5)),
             ("Cond. no. (scaled):", format_number(self.cond, 3)),
+            ("Sample weights:", self.weights),
         ]
         lines = ["Least-squares regression".center(width), "=" * width]
         for (lk, lv), (rk, rv) in zip(left, right, strict=True):
@@ -163,6 +266,83 @@ def _ci_labels(confidence: float) -> tuple[str, str]:
     return f"[{a:.3g}", f"{1 - a:.3g}]"
 
 
+@dataclass(frozen=True)
+class _Inference:
+    """The pieces every statistic of one target is built from."""
+
+    n: float  # observations (rows, weight sum for frequency weights)
+    p: int  # parameters estimated
+    df_resid: float
+    sigma2: float
+    cov_centred: np.ndarray | None  # parameter covariance (centred); None: no df left
+    weights: str  # "none", "analytic" or "frequency"
+
+
+def _weighted(solution: LstsqSolution, weight_info: WeightInfo | None) -> bool:
+    return weight_info is not None or float(solution.weight_sum) != float(solution.n_samples)
+
+
+def _inference(
+    solution: LstsqSolution,
+    target: int,
+    cov_type: str,
+    meat: Any,
+    weights: str,
+    weight_info: WeightInfo | None,
+) -> _Inference:
+    weighted = _weighted(solution, weight_info)
+    if not weighted:
+        kind = "none"
+        n = float(solution.weight_sum)
+    elif weights == "frequency":
+        kind = "frequency"
+        n = float(solution.weight_sum)
+    else:
+        kind = "analytic"
+        n = float(solution.n_samples if weight_info is None else weight_info.n_positive)
+    p = solution.rank + int(solution.fit_intercept)
+    df_resid = n - p
+    rss = float(solution.rss[target])
+    sigma2 = rss / df_resid if df_resid > 0 else math.nan
+    if df_resid <= 0 and cov_type == "nonrobust":
+        # no residual degrees of freedom: no standard errors, and no d x d matrix built
+        return _Inference(n, p, df_resid, sigma2, None, kind)
+    d = solution.coef.shape[0] + int(solution.fit_intercept)
+    check_memory(
+        8 * 4 * d * d,
+        f"{solution.coef.shape[0]:,} features",
+        "the covariance matrix of the summary",
+        advice="select fewer columns ({features})",
+    )
+    bread = centred_bread(solution).numpy()
+    if cov_type == "nonrobust":
+        cov = bread * sigma2
+    else:
+        if meat is None:
+            raise ValueError(
+                f"cov_type={cov_type!r} needs the meat matrix of the robust covariance, "
+                "accumulated in a pass over the rows after the fit; fit with "
+                f"cov_type={cov_type!r} (or any robust type)"
+            )
+        meat_t = meat if isinstance(meat, np.ndarray) else meat.detach().cpu().numpy()
+        slot = 0 if meat_t.shape[1] == 1 else WEIGHT_KINDS.index(kind)
+        M = meat_t[target, slot, MEAT_TYPES.index("HC0" if cov_type == "HC1" else cov_type)]
+        cov = bread @ M @ bread
+        if cov_type == "HC1":
+            cov = cov * (n / df_resid if df_resid > 0 else math.nan)
+    return _Inference(n, p, df_resid, sigma2, cov, kind)
+
+
+def _uncentre(solution: LstsqSolution, cov: np.ndarray) -> np.ndarray:
+    """The covariance of ``[intercept, coef]`` from that of the centred parameters."""
+    if not solution.fit_intercept:
+        return cov
+    m = solution.mean_x.numpy()
+    T = np.eye(cov.shape[0])
+    T[0, 1:] = -m
+    return T @ cov @ T.T
+
+
 def ols_summary(
     solution: LstsqSolution,
     *,
@@ -170,6 +350,11 @@ def ols_summary(
     feature_names: Sequence[str] | None = None,
     target_name: str | None = None,
     confidence: float = 0.95,
+    cov_type: str = "nonrobust",
+    meat: Any = None,
+    weights: str = "analytic",
+    weight_info: WeightInfo | None = None,
+    use_t: bool | None = None,
 ) -> OLSSummary:
     """Standard errors, t, p-values, confidence intervals and fit statistics.
 
@@ -185,6 +370,20 @@ def ols_summary(
         Name of the target (default ``"y"``).
     confidence : float, default 0.95
         Level of the confidence intervals, in (0, 1).
+    cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3"}, default "nonrobust"
+        The parameter covariance (see the module notes).
+    meat : Tensor, optional
+        The robust covariance's meat, from :func:`torchlinear.exact.sandwich.meat_pass`
+        (needed for the HC types).
+    weights : {"analytic", "frequency"}, default "analytic"
+        What the fit's sample weights mean (see the module notes); no effect without.
+    weight_info : WeightInfo, optional
+        For a weighted fit: the count of positive weights and the sum of their logarithms
+        (:meth:`WeightInfo.of`). Without it, a fit whose weight sum equals its row count
+        is taken as unweighted.
+    use_t : bool, optional
+        Student's t (True) or the normal distribution (False) for p-values and intervals;
+        default: t for ``"nonrobust"``, normal for the HC types (statsmodels' defaults).
 
     Returns
     -------
@@ -207,6 +406,8 @@ def ols_summary(
         )
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must lie in (0, 1), got {confidence!r}")
+    cov_type = check_cov_type(cov_type)
+    weights = check_weights(weights)
     k = solution.coef.shape[1]
     if not 0 <= target < k:
         raise ValueError(f"target must be in [0, {k}) for this {k}-target fit, got {target!r}")
@@ -221,36 +422,31 @@ def ols_summary(
     coef = solution.coef[:, target].numpy()
     if k0:
         coef = np.concatenate([[float(solution.intercept[target])], coef])
-    n = float(solution.weight_sum)
-    p = solution.rank + k0
-    df_resid = n - p
+    inf = _inference(solution, target, cov_type, meat, weights, weight_info)
+    n, p, df_resid, sigma2 = inf.n, inf.p, inf.df_resid, inf.sigma2
     df_model = solution.rank
     rss = float(solution.rss[target])
     tss = float(solution.tss[target])
-    sigma2 = rss / df_resid if df_resid > 0 else math.nan
-    if df_resid > 0:  # no residual degrees of freedom: no standard errors, no d x d matrix
-        p_all = d + k0
-        check_memory(
-            8 * 4 * p_all * p_all,
-            f"{d:,} features",
-            "the covariance matrix of the summary",
-            advice="select fewer columns ({features})",
-        )
-        cov = solution.covariance_unscaled().numpy() * sigma2
-        se = np.sqrt(np.clip(np.diagonal(cov), 0, None))
-    else:
+    if inf.cov_centred is None:
+        cov = None
         se = np.full_like(coef, math.nan)
+    else:
+        cov = _uncentre(solution, inf.cov_centred)
+        se = np.sqrt(np.clip(np.diagonal(cov), 0, None))
     with np.errstate(divide="ignore", invalid="ignore"):
         t = coef / se
-    if df_resid > 0:
-        pv = 2 * sps.t.sf(np.abs(t), df_resid)
-        q = float(sps.t.ppf(0.5 + confidence / 2, df_resid))
+    dist = _distribution(cov_type, use_t, df_resid)
+    if dist is not None:
+        pv = 2 * dist.sf(np.abs(t))
+        q = float(dist.ppf(0.5 + confidence / 2))
     else:
         pv = np.full_like(coef, math.nan)
         q = math.nan
     r2 = 1 - rss / tss if tss > 0 else math.nan
     adj = 1 - (n - k0) / df_resid * (1 - r2) if df_resid > 0 else math.nan
-    if df_model > 0 and df_resid > 0 and rss > 0:
+    if cov_type != "nonrobust":
+        f, fp = _wald_f(coef[k0:], cov[k0:, k0:], df_resid)
+    elif df_model > 0 and df_resid > 0 and rss > 0:
         f = ((tss - rss) / df_model) / (rss / df_resid)
         fp = float(sps.f.sf(f, df_model, df_resid))
     elif df_model > 0 and df_resid > 0:
@@ -258,6 +454,8 @@ def ols_summary(
     else:
         f, fp = math.nan, math.nan
     llf = -n / 2 * (math.log(2 * math.pi) + math.log(rss / n) + 1) if rss > 0 else math.inf
+    if inf.weights == "analytic":  # the Gaussian density of each row has variance sigma^2/w
+        llf = llf + 0.5 * weight_info.log_weight_sum if weight_info is not None else math.nan
     return OLSSummary(
         terms=tuple(terms),
         coef=coef,
@@ -286,4 +484,113 @@ def ols_summary(
         solver=solution.solver,
         target=target_name if target_name is not None else "y",
         has_intercept=bool(k0),
+        cov_type=cov_type,
+        weights=inf.weights,
     )
+
+
+def _distribution(cov_type: str, use_t: bool | None, df_resid: float) -> Any:
+    """The reference distribution of the t ratios (None without residual freedom)."""
+    if not df_resid > 0:
+        return None
+    if use_t is None:
+        use_t = cov_type == "nonrobust"
+    return sps.t(df_resid) if use_t else sps.norm()
+
+
+def _wald_f(beta: np.ndarray, cov: np.ndarray, df_resid: float) -> tuple[float, float]:
+    """The Wald F test that ``beta`` is zero under the covariance ``cov``."""
+    q = len(beta)
+    if q == 0 or not df_resid > 0:
+        return math.nan, math.nan
+    f = float(beta @ np.linalg.pinv(cov) @ beta) / q
+    return f, float(sps.f.sf(f, q, df_resid))
+
+
+def prediction_interval(
+    solution: LstsqSolution,
+    X: Any,
+    *,
+    target: int = 0,
+    level: float = 0.95,
+    kind: str = "prediction",
+    cov_type: str = "nonrobust",
+    meat: Any = None,
+    weights: str = "analytic",
+    weight_info: WeightInfo | None = None,
+    use_t: bool | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Predictions with the interval of a new observation or of the mean.
+
+    With :math:`V` the parameter covariance of :func:`ols_summary` (robust for the HC
+    types) and :math:`a = [1, x]`, the mean's standard error is
+    :math:`\sqrt{a^\top V a}` and a new observation's (of weight one)
+    :math:`\sqrt{a^\top V a + \hat\sigma^2}`; the interval is the prediction plus or minus
+    :math:`t_{n-p,\,(1+\text{level})/2}` (the normal quantile for a robust covariance,
+    unless ``use_t``) times it, as statsmodels' ``get_prediction(x).summary_frame()``
+    (``obs_ci_*`` and ``mean_ci_*``).
+
+    Parameters
+    ----------
+    solution : LstsqSolution
+        An unpenalised exact fit.
+    X : array-like or Tensor, shape (m, d)
+        The rows to predict.
+    target : int, default 0
+    level : float, default 0.95
+        Coverage of the interval, in (0, 1).
+    kind : {"prediction", "confidence"}, default "prediction"
+        A new observation's interval, or the mean's (the regression line's).
+    cov_type, meat, weights, weight_info, use_t :
+        As for :func:`ols_summary`.
+
+    Returns
+    -------
+    prediction, lower, upper : numpy.ndarray
+        Float64 arrays of shape ``(m,)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torchlinear.exact import lstsq
+    >>> X = torch.tensor([[0.0], [1.0], [2.0], [3.0], [4.0]], dtype=torch.float64)
+    >>> y = torch.tensor([1.1, 2.9, 5.2, 6.8, 9.1], dtype=torch.float64)
+    >>> pred, lo, hi = prediction_interval(lstsq(X, y), [[2.0]], kind="confidence")
+    >>> [round(float(v), 4) for v in (pred[0], lo[0], hi[0])]
+    [5.02, 4.7512, 5.2888]
+    """
+    if solution.alpha != 0:
+        raise ValueError(
+            f"intervals are defined for unpenalised fits; this fit has alpha={solution.alpha!r}"
+        )
+    if isinstance(level, bool) or not isinstance(level, int | float) or not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level!r}")
+    if kind not in INTERVAL_KINDS:
+        raise ValueError(f"kind must be 'prediction' or 'confidence', got {kind!r}")
+    cov_type = check_cov_type(cov_type)
+    weights = check_weights(weights)
+    k = solution.coef.shape[1]
+    if not 0 <= target < k:
+        raise ValueError(f"target must be in [0, {k}) for this {k}-target fit, got {target!r}")
+    Xt = torch.as_tensor(np.asarray(X, dtype=np.float64) if not torch.is_tensor(X) else X)
+    Xt = Xt.detach().to(device="cpu", dtype=torch.float64)
+    d = solution.coef.shape[0]
+    if Xt.ndim != 2 or Xt.shape[1] != d:
+        raise ValueError(f"X must have shape (m, {d}), got {tuple(Xt.shape)}")
+    inf = _inference(solution, target, cov_type, meat, weights, weight_info)
+    pred = (Xt @ solution.coef[:, target] + solution.intercept[target]).numpy()
+    V = inf.cov_centred
+    if V is None:  # no residual degrees of freedom: the intervals are unbounded
+        return pred, np.full_like(pred, -math.inf), np.full_like(pred, math.inf)
+    if solution.fit_intercept:  # a_c = [1, x - mean]: V_00 + 2 x_c V_10 + x_c^T V_11 x_c
+        Xc = Xt.numpy() - solution.mean_x.numpy()
+        var = V[0, 0] + Xc @ (V[1:, 0] + V[0, 1:]) + ((Xc @ V[1:, 1:]) * Xc).sum(1)
+    else:
+        Xc = Xt.numpy()
+        var = ((Xc @ V) * Xc).sum(1)
+    if kind == "prediction":
+        var = var + inf.sigma2
+    dist = _distribution(cov_type, use_t, inf.df_resid)
+    q = math.nan if dist is None else float(dist.ppf(0.5 + level / 2))
+    half = q * np.sqrt(np.clip(var, 0, None))
+    return pred, pred - half, pred + half

@@ -26,7 +26,8 @@ pytestmark = [
 def test_fit_predict_evaluate_round_trip_on_csv(houses_csv, tmp_path, run_cli, numbers):
     path, X, y = houses_csv
     out = tmp_path / "run"
-    code, stdout, err = run_cli(["fit", str(path), "--target", "price", "--out", str(out)])
+    argv = ["fit", str(path), "--target", "price", "--val-split", "0.2", "--out", str(out)]
+    code, stdout, err = run_cli(argv)  # an exact fit holds rows out only when asked
     assert code == 0, err
     assert "Fitted LinearRegression (regression, exact least squares, cholesky)" in stdout
     held = holdout_mask(0, len(X), 0.2, seed=0)

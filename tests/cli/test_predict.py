@@ -14,17 +14,21 @@ pytestmark = [
 ]
 
 
-def test_predict_with_missing_or_extra_columns_names_them(tmp_path, capsys, run_cli, bad_files):
+def test_predict_names_missing_columns_and_ignores_extra_ones(tmp_path, capsys, run_cli, bad_files):
     model = tmp_path / "m"
     assert cli.main(["fit", str(bad_files / "good.csv"), "--target", "y", "--out", str(model)]) == 0
     (tmp_path / "less.csv").write_text("a\n1\n2\n")
-    (tmp_path / "more.csv").write_text("a,b,c\n1,2,3\n")
+    (tmp_path / "more.csv").write_text("c,b,a\nx,2,1\ny,5,4\n")
+    (tmp_path / "same.csv").write_text("a,b\n1,2\n4,5\n")
     capsys.readouterr()
     code, _, err = run_cli(["predict", str(model), str(tmp_path / "less.csv"), "-o", "p.csv"])
     assert code == 2 and "is missing column(s) 'b' that the model was fitted on" in err
-    code, _, err = run_cli(["predict", str(model), str(tmp_path / "more.csv"), "-o", "p.csv"])
-    assert code == 2 and "has extra column(s) 'c' that the model was not fitted on" in err
     assert err.count("\n") == 1
+    for name in ("more", "same"):
+        argv = ["predict", str(model), str(tmp_path / f"{name}.csv"), "-o"]
+        assert run_cli([*argv, str(tmp_path / f"{name}_p.csv")])[0] == 0
+    more, same = ((tmp_path / f"{n}_p.csv").read_text() for n in ("more", "same"))
+    assert more == same and more.startswith("prediction\n")
 
 
 def test_damaged_model_files(tmp_path, capsys, run_cli, bad_files):
@@ -53,3 +57,161 @@ def test_damaged_model_files(tmp_path, capsys, run_cli, bad_files):
     fails("newer than this torchlinear")
     code, _, err = run_cli(["summary", str(tmp_path / "nothing")])
     assert code == 2 and "does not exist" in err
+
+
+# ------------------------------------------------ kept columns, intervals, probabilities
+
+
+@pytest.fixture(scope="module")
+def priced(tmp_path_factory):
+    """``(folder, X, y)``: a CSV and a Parquet file of 120 sales with an ID and a date."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(5)
+    n = 120
+    X = np.c_[rng.uniform(30, 200, n), rng.normal(0, 1, n)]
+    y = 1000 * X[:, 0] - 3000 * X[:, 1] + rng.normal(0, 5000 + 100 * X[:, 0], n)
+    folder = tmp_path_factory.mktemp("priced")
+    ids = [f"{i:04d}" for i in range(n)]
+    dates = [f"2024-01-{1 + i % 28:02d}" for i in range(n)]
+    lines = ["id,area,date,noise,price"]
+    lines += [
+        f"{ids[i]},{float(X[i, 0])!r},{dates[i]},{float(X[i, 1])!r},{float(y[i])!r}"
+        for i in range(n)
+    ]
+    (folder / "sales.csv").write_text("\n".join(lines) + "\n")
+    table = pa.table(
+        {"id": pa.array(range(n), pa.int64()), "area": X[:, 0], "noise": X[:, 1], "price": y}
+    )
+    pq.write_table(table, folder / "sales.parquet", row_group_size=50)
+    return folder, X, y
+
+
+def _read(path):
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    if path.suffix == ".parquet":
+        return pq.read_table(path)
+    options = pacsv.ConvertOptions(column_types={"id": "string", "date": "string"})
+    return pacsv.read_csv(path, convert_options=options)
+
+
+@pytest.mark.parametrize(("cov", "interval_type"), [("nonrobust", None), ("HC3", "confidence")])
+def test_predict_keeps_columns_and_adds_statsmodels_intervals(
+    priced, tmp_path, run_cli, cov, interval_type
+):
+    import numpy as np
+    import statsmodels.api as sm
+
+    folder, X, y = priced
+    run = tmp_path / "run"
+    argv = ["fit", str(folder / "sales.csv"), "--target", "price", "--features", "area,noise"]
+    assert run_cli([*argv, "--cov", cov, "--out", str(run)])[0] == 0
+    out = tmp_path / "out.csv"
+    argv = ["predict", str(run), str(folder / "sales.csv"), "-o", str(out)]
+    argv += ["--keep", "date,id", "--interval", "0.9"]
+    if interval_type:
+        argv += ["--interval-type", interval_type]
+    code, stdout, _ = run_cli(argv)
+    assert code == 0 and "columns: date, id, prediction, lower, upper" in stdout
+    table = _read(out)
+    assert table.column_names == ["date", "id", "prediction", "lower", "upper"]
+    assert table.column("id").to_pylist()[:3] == ["0000", "0001", "0002"]  # text kept as is
+    assert table.column("date").to_pylist()[30] == "2024-01-03"
+    res = sm.OLS(y, sm.add_constant(X)).fit(cov_type=cov)  # every row: no validation split
+    frame = res.get_prediction(sm.add_constant(X)).summary_frame(alpha=0.1)
+    col = "mean" if interval_type == "confidence" else "obs"
+    for ours, theirs in (("prediction", "mean"), ("lower", f"{col}_ci_lower"),
+                         ("upper", f"{col}_ci_upper")):  # fmt: skip
+        np.testing.assert_allclose(table.column(ours).to_numpy(), frame[theirs], rtol=1e-8)
+
+
+def test_predict_parquet_keeps_types_and_rows_through_drop_na(priced, tmp_path, run_cli):
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from torchlinear.workflow import predict
+
+    folder, X, y = priced
+    run = tmp_path / "run"
+    argv = ["fit", str(folder / "sales.parquet"), "--target", "price", "--features"]
+    assert run_cli([*argv, "area,noise", "--out", str(run)])[0] == 0
+    table = pq.read_table(folder / "sales.parquet")
+    area = table.column("area").to_numpy().copy()
+    area[[3, 50, 51, 119]] = np.nan  # rows the prediction skips with drop_na
+    gappy = tmp_path / "gappy.parquet"
+    pq.write_table(table.set_column(1, "area", pa.array(area)), gappy, row_group_size=16)
+    out = tmp_path / "p.parquet"
+    result = predict(run, gappy, out, keep=["id"], drop_na=True, batch_rows=7)
+    assert result.n_dropped == 4 and result.n_rows == 116
+    got = pq.read_table(out)
+    assert got.schema.field("id").type == pa.int64()
+    kept = np.setdiff1d(np.arange(120), [3, 50, 51, 119])
+    assert got.column("id").to_pylist() == kept.tolist()
+    model = pytest.importorskip("sklearn.linear_model").LinearRegression().fit(X, y)
+    np.testing.assert_allclose(got.column("prediction").to_numpy(), model.predict(X[kept]))
+    # the same through a CSV with gaps, chunked finer than the reader's blocks
+    csv = tmp_path / "gappy.csv"
+    lines = ["id,area,noise"] + [
+        f"{i:03d},{'' if np.isnan(area[i]) else repr(float(area[i]))},{float(X[i, 1])!r}"
+        for i in range(120)
+    ]
+    csv.write_text("\n".join(lines) + "\n")
+    result = predict(run, csv, tmp_path / "p.csv", keep="id", drop_na=True, batch_rows=5)
+    ids = _read(tmp_path / "p.csv").column("id").to_pylist()
+    assert ids == [f"{i:03d}" for i in kept]
+
+
+def test_predict_proba_columns_are_named_by_class(tmp_path, run_cli):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 2))
+    labels = np.array(["cat", "dog", "eel"])[np.argmax(X @ [[1, -1, 0], [0, 1, -1]], axis=1)]
+    data = tmp_path / "pets.csv"
+    pairs = enumerate(zip(X.tolist(), labels, strict=True))
+    rows = [f"{i},{a!r},{b!r},{c}" for i, ((a, b), c) in pairs]
+    data.write_text("\n".join(["key,a,b,kind", *rows]) + "\n")
+    run = tmp_path / "run"
+    assert run_cli(["fit", str(data), "--target", "kind", "--features", "a,b", "--out",
+                    str(run)])[0] == 0  # fmt: skip
+    out = tmp_path / "p.parquet"
+    argv = ["predict", str(run), str(data), "-o", str(out), "--proba", "--keep", "key"]
+    assert run_cli(argv)[0] == 0
+    table = _read(out)
+    assert table.column_names == ["key", "prediction", "proba_cat", "proba_dog", "proba_eel"]
+    P = np.c_[[table.column(f"proba_{c}").to_numpy() for c in ("cat", "dog", "eel")]].T
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=1e-12)
+    code, _, err = run_cli(["predict", str(run), str(data), "-o", str(out), "--interval", "0.9"])
+    assert code == 2 and "--interval: intervals need an exact unpenalised" in err
+
+
+def test_predict_bad_requests_write_nothing(priced, tmp_path, run_cli):
+    folder, _, _ = priced
+    data = str(folder / "sales.csv")
+    run, adam = tmp_path / "run", tmp_path / "adam"
+    base = ["fit", data, "--target", "price", "--features", "area,noise", "--out"]
+    assert run_cli([*base, str(run)])[0] == 0
+    assert run_cli([*base, str(adam), "--solver", "adam", "--epochs", "2"])[0] == 0
+    out = tmp_path / "p.csv"
+    cases = [
+        (run, ["--keep", "id,zip"], "--keep: .* has no column 'zip'"),
+        (run, ["--keep", "id,prediction"], "--keep: column 'prediction' has the name of an"),
+        (run, ["--keep", "id,id"], "--keep names 'id' twice"),
+        (run, ["--interval", "1.5"], r"--interval is the interval's level and must lie in \(0,"),
+        (run, ["--interval", "0"], r"must lie in \(0, 1\)"),
+        (run, ["--interval-type", "confidence"], "--interval-type chooses the kind of interval"),
+        (run, ["--proba"], "--proba: class probabilities need a classification model"),
+        (adam, ["--interval", "0.95"], "--interval: intervals need an exact unpenalised"),
+    ]
+    for model, extra, pattern in cases:
+        code, stdout, err = run_cli(["predict", str(model), data, "-o", str(out), *extra])
+        assert code == 2 and re.search(pattern, err), (extra, err)
+        assert err.count("\n") == 1 and not out.exists() and not stdout
+    with pytest.raises(SystemExit) as exit_info:  # the parser's own one-line error
+        cli.main(["predict", str(run), data, "-o", str(out), "--interval-type", "x"])
+    assert exit_info.value.code == 2 and not out.exists()

@@ -1,5 +1,7 @@
 """`torchlinear summary`: the statistical table agrees with statsmodels."""
 
+import re
+
 import pytest
 
 from torchlinear import cli
@@ -35,3 +37,106 @@ def test_summary_prints_the_statsmodels_table(houses_csv, tmp_path, capsys, run_
         line for line in stdout.splitlines() if "R-squared:" in line and "Adj" not in line
     )
     assert numbers(r2_line)[-1] == pytest.approx(ols.rsquared, abs=1e-4)
+
+
+SCHEMA = {
+    "n_obs": int,
+    "df_model": int,
+    "df_resid": int,
+    "r_squared": float,
+    "adj_r_squared": float,
+    "f_statistic": float,
+    "f_pvalue": float,
+    "cov_type": str,
+    "terms": list,
+}
+TERM_SCHEMA = {
+    "name": str,
+    "coef": float,
+    "std_err": float,
+    "t": float,
+    "p_value": float,
+    "ci_low": float,
+    "ci_high": float,
+}
+
+
+def _check_schema(doc, schema):
+    assert set(doc) == set(schema), set(doc) ^ set(schema)
+    for key, kind in schema.items():
+        assert isinstance(doc[key], kind) and not isinstance(doc[key], bool), (key, doc[key])
+
+
+@pytest.mark.parametrize("cov", ["nonrobust", "HC1"])
+def test_summary_json_schema_and_numbers(houses_csv, tmp_path, run_cli, cov):
+    import json
+
+    import numpy as np
+    import statsmodels.api as sm
+
+    path, X, y = houses_csv
+    out = tmp_path / "run"
+    argv = ["fit", str(path), "--target", "price", "--out", str(out), "--cov", cov.lower()]
+    code, stdout, _ = run_cli(argv)  # no --val-split: an exact fit uses every row
+    assert code == 0 and "240 training and 0 validation rows" in stdout
+    assert "all 240 rows used for the fit" in (out / "report.md").read_text()
+    code, stdout, err = run_cli(["summary", str(out), "--json"])
+    assert code == 0 and not err
+    doc = json.loads(stdout)  # one JSON object, nothing else
+    _check_schema(doc, SCHEMA)
+    for term in doc["terms"]:
+        _check_schema(term, TERM_SCHEMA)
+    res = sm.OLS(y, sm.add_constant(X)).fit(cov_type=cov)
+    assert [t["name"] for t in doc["terms"]] == ["const", "area", "rooms", "noise"]
+    assert (doc["n_obs"], doc["df_model"], doc["df_resid"], doc["cov_type"]) == (240, 3, 236, cov)
+    ci = res.conf_int(alpha=0.05)
+    for key, theirs in [
+        ("coef", res.params), ("std_err", res.bse), ("t", res.tvalues),
+        ("p_value", res.pvalues), ("ci_low", ci[:, 0]), ("ci_high", ci[:, 1]),
+    ]:  # fmt: skip
+        np.testing.assert_allclose([t[key] for t in doc["terms"]], theirs, rtol=1e-8)
+    for key, theirs in [
+        ("r_squared", res.rsquared), ("adj_r_squared", res.rsquared_adj),
+        ("f_statistic", res.fvalue), ("f_pvalue", res.f_pvalue),
+    ]:  # fmt: skip
+        np.testing.assert_allclose(doc[key], theirs, rtol=1e-8)
+    # the text summary names the covariance; a robust fit offers every HC type
+    code, stdout, _ = run_cli(["summary", str(out)])
+    assert code == 0 and re.search(rf"Covariance type:\s+{cov}\b", stdout)
+    assert f"cov_type={cov}" in stdout
+    code, stdout, err = run_cli(["summary", str(out), "--json", "--cov", "HC3"])
+    if cov == "nonrobust":
+        assert code == 2 and "--cov HC3: this model keeps no meat matrix" in err
+        assert err.count("\n") == 1 and not stdout
+    else:
+        hc3 = sm.OLS(y, sm.add_constant(X)).fit(cov_type="HC3")
+        got = [t["std_err"] for t in json.loads(stdout)["terms"]]
+        np.testing.assert_allclose(got, hc3.bse, rtol=1e-8)
+
+
+def test_validation_split_defaults_and_bad_cov(houses_csv, tmp_path, run_cli):
+    import json
+
+    path, _, _ = houses_csv
+    held = tmp_path / "held"
+    argv = ["fit", str(path), "--target", "price", "--val-split", "0.25", "--out", str(held)]
+    assert run_cli(argv)[0] == 0
+    code, stdout, _ = run_cli(["summary", str(held), "--json"])
+    doc = json.loads(stdout)
+    metrics = json.loads((held / "metrics.json").read_text())
+    assert doc["n_obs"] == metrics["data"]["train_rows"] < 240  # an explicit split still holds
+    adam = tmp_path / "adam"
+    argv = ["fit", str(path), "--target", "price", "--solver", "adam", "--epochs", "2"]
+    assert run_cli([*argv, "--out", str(adam)])[0] == 0
+    assert json.loads((adam / "metrics.json").read_text())["data"]["validation_rows"] > 0
+    code, stdout, err = run_cli(["summary", str(adam), "--json"])
+    assert code == 2 and "has no statistical summary" in err and not stdout
+    for extra, pattern in [
+        (["--cov", "HC7"], "--cov must be one of nonrobust, HC0, HC1, HC2, HC3, got 'HC7'"),
+        (["--cov", "HC1", "--solver", "adam"], "--cov HC1 (robust standard errors) applies to"),
+        (["--cov", "HC1", "--alpha", "2"], "--cov HC1 (robust standard errors) applies to"),
+    ]:
+        out = tmp_path / "never"
+        code, _, err = run_cli(["fit", str(path), "--target", "price", "--out", str(out), *extra])
+        assert code == 2 and pattern in err and err.count("\n") == 1, err
+        assert not out.exists()

@@ -123,7 +123,13 @@ FLAGS: dict[str, Flag] = {
     "max_classes": Flag("--max-classes"),
     "output": Flag("--output"),
     "proba": Flag("--proba", "switch"),
+    "keep": Flag("--keep"),
+    "interval": Flag("--interval"),
+    "interval_type": Flag("--interval-type"),
     "max_rows": Flag("--max-rows"),
+    "json": Flag("--json", "switch"),
+    # statistics
+    "cov_type": Flag("--cov"),
     # built-in datasets
     "download": Flag("--download", "switch"),
     "root": Flag("$TORCHLINEAR_DATA", "env"),

@@ -23,7 +23,7 @@ PARAMS = (
     "target", "features", "task", "model", "loss", "solver", "alpha", "l1_ratio", "delta",
     "hidden", "epochs", "batch_size", "lr", "val_split", "patience", "seed", "device",
     "drop_na", "delimiter", "out", "overwrite", "resume", "max_classes", "stream", "download",
-    "batch_rows", "formula", "max_levels", "memory_limit",
+    "batch_rows", "formula", "max_levels", "memory_limit", "cov_type",
 )  # fmt: skip
 """The library parameters the command passes to :func:`torchlinear.workflow.fit`."""
 
@@ -113,6 +113,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="L1 share of the elastic-net penalty, 0..1 (default 0: ridge)",
     )
     parser.add_argument(
+        "--cov",
+        dest="cov_type",
+        default="nonrobust",
+        metavar="TYPE",
+        help="standard errors of the least-squares summary: nonrobust (default) or the "
+        "heteroscedasticity-consistent HC0, HC1, HC2, HC3 (one more pass over the data)",
+    )
+    parser.add_argument(
         "--hidden", type=int, default=64, metavar="H", help="hidden width of the MLP (default 64)"
     )
     parser.add_argument(
@@ -129,8 +137,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--val-split",
         type=float,
         metavar="F",
-        help="fraction of rows held out for validation (default 0.2; an image dataset's "
-        "test split); 0 for none",
+        help="fraction of rows held out for validation (default: 0 for exact least squares, "
+        "which uses every row; 0.2 for gradient training; an image dataset's test split)",
     )
     parser.add_argument(
         "--patience",

@@ -6,18 +6,24 @@ import argparse
 
 __all__ = ["PARAMS", "add_parser", "run"]
 
-PARAMS = ("model", "data", "proba", "drop_na", "delimiter", "download")
+PARAMS = (
+    "model", "data", "proba", "keep", "interval", "interval_type", "drop_na", "delimiter",
+    "download",
+)  # fmt: skip
 """The library parameters of :func:`torchlinear.workflow.predict` whose names can open a
 plain ``ValueError`` message (``output`` is called "output folder" in those)."""
 
 EXAMPLES = """\
 examples:
   torchlinear predict runs/houses new_houses.csv -o predictions.csv
+  torchlinear predict runs/houses new_houses.csv -o out.parquet --keep id,date --interval 0.95
+  torchlinear predict runs/houses new.csv -o out.csv --interval 0.9 --interval-type confidence
   torchlinear predict runs/iris flowers.parquet -o predictions.parquet --proba
 
 MODEL is the folder a fit wrote (or its model.json). DATA needs the model's feature
-columns; a column with the target is allowed and ignored. The output has one row per
-input row, in order.
+columns; its other columns are ignored unless --keep copies them. The output has one
+row per input row, in order: the --keep columns, prediction, then lower and upper
+(--interval) or proba_<class> per class (--proba). Its format follows its suffix.
 """
 
 
@@ -38,6 +44,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--proba", action="store_true", help="add a proba_<class> column per class")
     parser.add_argument(
+        "--keep",
+        metavar="A,B",
+        help="copy these columns of DATA into the output, first and in this order (e.g. id,date)",
+    )
+    parser.add_argument(
+        "--interval",
+        type=float,
+        metavar="LEVEL",
+        help="add lower and upper bounds of an interval of this level, e.g. 0.95 "
+        "(exact least-squares fits)",
+    )
+    parser.add_argument(
+        "--interval-type",
+        choices=("prediction", "confidence"),
+        help="prediction: where a new observation falls (default); confidence: where the "
+        "mean response lies",
+    )
+    parser.add_argument(
         "--drop-na", action="store_true", help="skip rows with missing values (fewer rows out)"
     )
     parser.add_argument("--delimiter", metavar="C", help="CSV field separator")
@@ -56,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
         args.data,
         args.output,
         proba=args.proba,
+        keep=args.keep,
+        interval=args.interval,
+        interval_type=args.interval_type,
         drop_na=args.drop_na,
         delimiter=args.delimiter,
         download=args.download,

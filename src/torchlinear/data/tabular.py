@@ -1453,6 +1453,10 @@ def check_columns(
     )
 
 
+def _arrow(values: Any) -> pa.Array:
+    return values if isinstance(values, pa.Array) else pa.array(values)
+
+
 class PredictionWriter:
     """Write predictions chunk by chunk to a CSV or Parquet file, atomically.
 
@@ -1510,6 +1514,9 @@ class PredictionWriter:
     def write(self, columns: Mapping[str, Any]) -> None:
         """Append rows given as ``{column name: 1-D array}`` (same names every time).
 
+        A column may be a NumPy array (or anything ``numpy.asarray`` takes) or a pyarrow
+        array, which is written with its type and missing values as they are.
+
         Raises
         ------
         ValueError
@@ -1523,6 +1530,11 @@ class PredictionWriter:
         names = [str(n) for n in columns]
         arrays = []
         for name, values in zip(names, columns.values(), strict=True):
+            if isinstance(values, pa.ChunkedArray):
+                values = values.combine_chunks()
+            if isinstance(values, pa.Array):
+                arrays.append(values)
+                continue
             arr = np.asarray(values)
             if arr.ndim != 1:
                 raise ValueError(
@@ -1536,7 +1548,7 @@ class PredictionWriter:
             raise ValueError(f"columns must have equal lengths, got {sizes}")
         try:
             if self._schema is None:
-                batch = pa.record_batch([pa.array(a) for a in arrays], names=names)
+                batch = pa.record_batch([_arrow(a) for a in arrays], names=names)
                 self._open(batch.schema)
             else:
                 if names != self._schema.names:
@@ -1546,7 +1558,7 @@ class PredictionWriter:
                     )
                 batch = pa.record_batch(
                     [
-                        pa.array(a).cast(field.type)
+                        _arrow(a).cast(field.type)
                         for a, field in zip(arrays, self._schema, strict=True)
                     ],
                     schema=self._schema,

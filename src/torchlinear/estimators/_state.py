@@ -160,7 +160,7 @@ class StatefulMixin:
         >>> X = np.array([[0.0], [1.0], [2.0]])
         >>> tensors, meta = LinearRegression().fit(X, 2 * X[:, 0]).get_state()
         >>> meta["class"], sorted(meta["attributes"])[:3]
-        ('LinearRegression', ['coef_', 'cond_', 'intercept_'])
+        ('LinearRegression', ['coef_', 'cond_', 'cov_type_'])
         """
         check_is_fitted(self)
         tensors: dict[str, torch.Tensor] = {}

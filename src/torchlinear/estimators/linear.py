@@ -88,7 +88,14 @@ from torchlinear.estimators.robust import fit_lad
 from torchlinear.exact import GramStats, LstsqSolution, TSQRStats, gram_pass, lstsq
 from torchlinear.exact.coordinate_descent import enet_path
 from torchlinear.exact.driver import LOCAL, Combine, SmallData, solve_exact, solve_statistics
-from torchlinear.stats import OLSSummary, ols_summary
+from torchlinear.exact.sandwich import meat_pass
+from torchlinear.stats import (
+    OLSSummary,
+    WeightInfo,
+    check_cov_type,
+    ols_summary,
+    prediction_interval,
+)
 
 __all__ = ["LinearRegression"]
 
@@ -134,6 +141,12 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         Rows per chunk of the exact solvers (default: about 4 MiB of float64).
     progress : bool, default False
         Progress bar for the gradient solvers.
+    cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3"}, default "nonrobust"
+        The parameter covariance :meth:`summary` reports by default (exact unpenalised
+        fits). A robust (heteroscedasticity-consistent) type makes the fit read the rows
+        once more, after the solve, for the meat of the sandwich
+        (:mod:`torchlinear.exact.sandwich`), which is saved with the model; every HC type
+        is then available to :meth:`summary` and :meth:`predict_interval`.
 
     Attributes
     ----------
@@ -153,6 +166,8 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         pass; ``partial_fit``: 1) or epochs run (gradient fits).
     history_ : torch-linear History
         Per-epoch training record (gradient fits only).
+    cov_type_ : str
+        The covariance type the summary reports by default (exact fits).
 
     Examples
     --------
@@ -184,6 +199,7 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         random_state: int | None = None,
         chunk_size: int | None = None,
         progress: bool = False,
+        cov_type: str = "nonrobust",
     ) -> None:
         self.fit_intercept = fit_intercept
         self.alpha = alpha
@@ -199,6 +215,7 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         self.random_state = random_state
         self.chunk_size = chunk_size
         self.progress = progress
+        self.cov_type = cov_type
 
     # ------------------------------------------------------------------ validation
 
@@ -265,6 +282,7 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
             "chunk_size": None
             if self.chunk_size is None
             else check_positive_int("chunk_size", self.chunk_size),
+            "cov_type": check_cov_type(self.cov_type),
         }
 
     def _compute_device(self, X: torch.Tensor) -> torch.device:
@@ -357,6 +375,12 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
                 feature_names=self._names(),
             )
             self._store_solution(sol)
+            self._weight_info = None if w is None else WeightInfo.of(w)
+            # kept (never saved) so that summary() can compute any robust covariance later,
+            # as statsmodels' results can; the next fit replaces it
+            self._fit_data = (X_t, Y, w, params["chunk_size"])
+            if params["cov_type"] != "nonrobust":
+                self._meat = self._meat_of_data()
         else:
             if params["cd"]:
                 self._fit_coordinate_descent(X_t, Y, w, params)
@@ -374,6 +398,12 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         stream (squared loss, pure L2 penalty).
         """
         params = self._check_params()
+        if params["cov_type"] != "nonrobust":
+            raise ValueError(
+                f"partial_fit cannot compute cov_type={self.cov_type!r}: the robust "
+                "covariance needs a pass over the rows after the final fit; use fit or "
+                "fit_chunks, or cov_type='nonrobust'"
+            )
         if not params["exact"]:
             raise ValueError(
                 "partial_fit streams the exact solvers only (loss='squared', l1_ratio=0, "
@@ -392,6 +422,7 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
             self._small = SmallData()
             self._single = single
             self._target_names = target_names
+            self._stream_weights: WeightInfo | None = None
         else:
             stream = self._stream
             assert stream is not None
@@ -404,6 +435,11 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         assert stream is not None
         stream.update(X_t, Y, w)
         self._small.add(X_t, Y, w)
+        if w is not None or self._stream_weights is not None:
+            seen = self._stream_weights or WeightInfo(stream.n_samples - X_t.shape[0], 0.0)
+            self._stream_weights = seen + (
+                WeightInfo.of(w) if w is not None else WeightInfo(X_t.shape[0], 0.0)
+            )
         sol = solve_statistics(
             stream,
             alpha=params["alpha"],
@@ -413,6 +449,7 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
             small=self._small,
         )
         self._store_solution(sol)
+        self._weight_info = self._stream_weights
         return self
 
     def fit_chunks(
@@ -468,12 +505,26 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         options = options or FitOptions()
         n_features = check_positive_int("n_features", n_features)
 
+        passes = [0]
+        # per pass: rows with a positive weight, the sum of their log-weights, weighted rows
+        weight_sums = torch.zeros(3, dtype=torch.float64)
+
         def stream() -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
+            passes[0] += 1
+            sums = torch.zeros(3, dtype=torch.float64)
             for item in chunks():
                 X = torch.as_tensor(item[0])
                 y = torch.as_tensor(item[1])
                 w = None if len(item) < 3 or item[2] is None else torch.as_tensor(item[2])
+                if passes[0] <= 2:  # a probe may cut the first pass short
+                    info = WeightInfo(X.shape[0], 0.0) if w is None else WeightInfo.of(w)
+                    sums += torch.tensor(
+                        [info.n_positive, info.log_weight_sum, 0 if w is None else X.shape[0]],
+                        dtype=torch.float64,
+                    )
                 yield X, y, w
+            if passes[0] <= 2:  # a complete pass
+                weight_sums.copy_(sums)
 
         n_names = None if feature_names is None else list(feature_names)
         self._single = True
@@ -516,11 +567,52 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         )
         self._set_n_features(n_features, n_names)
         self._store_solution(sol)
+        sums = combine.sum(weight_sums)
+        weighted = float(sums[2]) > 0
+        self._weight_info = WeightInfo(int(sums[0]), float(sums[1])) if weighted else None
+        if params["cov_type"] != "nonrobust":  # one more pass: the robust covariance's meat
+            self._meat = combine.sum(meat_pass(sol, stream(), weighted=weighted))
+            self.n_iter_ += 1
         return self
 
     def _names(self) -> list[str] | None:
         names = getattr(self, "feature_names_in_", None)
         return None if names is None else [str(n) for n in names]
+
+    def _meat_of_data(self) -> torch.Tensor:
+        """The robust covariance's meat from the rows kept by :meth:`fit` (one pass)."""
+        assert self.solution_ is not None and self._fit_data is not None
+        X, Y, w, rows = self._fit_data
+        n = X.shape[0]
+        step = rows or max(1, (1 << 22) // (8 * (X.shape[1] + 1)))
+
+        def chunks() -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
+            for start in range(0, n, step):
+                stop = start + step
+                yield X[start:stop], Y[start:stop], None if w is None else w[start:stop]
+
+        return meat_pass(self.solution_, chunks(), weighted=w is not None)
+
+    def _robust_meat(self, cov_type: str) -> torch.Tensor | None:
+        """The stored meat, computed now from the kept rows if needed; None if nonrobust."""
+        if cov_type == "nonrobust":
+            return None
+        if getattr(self, "_meat", None) is None:
+            if getattr(self, "_fit_data", None) is None:
+                raise ValueError(
+                    f"cov_type={cov_type!r} needs the meat matrix of the robust covariance, "
+                    "which this model did not keep (fitted with cov_type='nonrobust' by "
+                    "partial_fit or fit_chunks, or loaded from a file or a pickle); refit with "
+                    f"LinearRegression(cov_type={cov_type!r})"
+                )
+            self._meat = self._meat_of_data()
+        return self._meat
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state = dict(state)
+        state.pop("_fit_data", None)  # the training rows are never pickled
+        return state
 
     def _store_solution(self, sol: LstsqSolution) -> None:
         coef = sol.coef.numpy().T.copy()  # (k, d)
@@ -536,6 +628,10 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         self.rank_ = int(sol.rank)
         self.n_iter_ = int(sol.n_passes)
         self.solution_: LstsqSolution | None = sol
+        self.cov_type_ = check_cov_type(self.cov_type)
+        self._meat = None
+        self._fit_data = None
+        self._weight_info = None
         for stale in ("history_", "train_config_"):
             if hasattr(self, stale):
                 delattr(self, stale)
@@ -684,6 +780,11 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         self.solution_ = None
 
     _special_state = ("solution_",)
+    # the robust covariance's meat (exact fits), the rows fit() kept for it (never saved),
+    # and what the summary needs of the sample weights
+    _meat: torch.Tensor | None = None
+    _fit_data: Any = None
+    _weight_info: WeightInfo | None = None
 
     def _extra_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         tensors: dict[str, torch.Tensor] = {}
@@ -691,6 +792,11 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         if self.solution_ is not None:
             sol_tensors, extra["solution"] = self.solution_.to_state()
             tensors.update({f"solution.{k}": v for k, v in sol_tensors.items()})
+            if self._meat is not None:
+                tensors["meat"] = self._meat.contiguous()
+            info = getattr(self, "_weight_info", None)
+            if info is not None:
+                extra["weight_info"] = [info.n_positive, info.log_weight_sum]
         return tensors, extra
 
     def _load_extra_state(
@@ -701,6 +807,10 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         self._target_names = None if names is None else [str(n) for n in names]
         self._stream = None
         self.solution_ = None
+        self._fit_data = None
+        self._meat = tensors["meat"].to(torch.float64) if "meat" in tensors else None
+        info = extra.get("weight_info")
+        self._weight_info = None if info is None else WeightInfo(int(info[0]), float(info[1]))
         if extra.get("solution") is not None:
             sol_tensors = {k[9:]: v for k, v in tensors.items() if k.startswith("solution.")}
             sol = LstsqSolution.from_state(sol_tensors, extra["solution"])
@@ -767,25 +877,71 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         )
         return float(r2.mean())
 
-    def summary(self, target: int | None = None, confidence: float = 0.95) -> OLSSummary:
+    def _exact_solution(self, what: str) -> LstsqSolution:
+        check_is_fitted(self, "coef_")
+        sol = getattr(self, "solution_", None)
+        if sol is None:
+            raise ValueError(
+                f"{what} needs an exact least-squares fit; this model was fitted with "
+                f"solver_={self.solver_!r}. Refit with solver='auto' (squared loss, l1_ratio=0)"
+            )
+        return sol
+
+    def _target_index(self, sol: LstsqSolution, target: int | None, what: str) -> int:
+        k = sol.coef.shape[1]
+        if target is None:
+            if k > 1:
+                raise ValueError(f"this model has {k} targets; pass target=0..{k - 1} to {what}")
+            return 0
+        return target
+
+    def summary(
+        self,
+        target: int | None = None,
+        confidence: float = 0.95,
+        *,
+        cov_type: str | None = None,
+        weights: str = "analytic",
+        use_t: bool | None = None,
+    ) -> OLSSummary:
         """Standard errors, t, p-values, confidence intervals, R², F, ... of the fit.
 
         Available for exact, unpenalised fits (``alpha=0``). ``print(model.summary())``
         shows the table; ``.to_dict()``/``.to_frame()`` give the numbers. For a
         multi-target fit pass ``target`` (the column index).
+
+        Parameters
+        ----------
+        target : int, optional
+            The target column of a multi-target fit.
+        confidence : float, default 0.95
+            Level of the confidence intervals.
+        cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3"}, optional
+            The parameter covariance (default: ``cov_type_``, the fit's). A robust type
+            after an in-memory :meth:`fit` is computed from the rows the fit kept (one
+            pass); after :meth:`fit_chunks` or loading, the fit must have been made with a
+            robust ``cov_type``.
+        weights : {"analytic", "frequency"}, default "analytic"
+            What the fit's ``sample_weight`` means: inverse variances (statsmodels'
+            ``WLS``; scaling every weight changes nothing) or counts of repeated rows
+            (statsmodels' ``GLM(freq_weights=)``). See :mod:`torchlinear.stats`.
+        use_t : bool, optional
+            Student's t or the normal distribution for p-values and intervals (default:
+            t for "nonrobust", normal for the HC types, as statsmodels).
+
+        Examples
+        --------
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(100, 2))
+        >>> y = X @ [1.0, -1.0] + rng.normal(size=100) * (1 + np.abs(X[:, 0]))
+        >>> s = LinearRegression().fit(X, y).summary(cov_type="HC3")
+        >>> s.cov_type, s.std_err.round(3)
+        ('HC3', array([0.214, 0.283, 0.246]))
         """
-        check_is_fitted(self, "coef_")
-        sol = getattr(self, "solution_", None)
-        if sol is None:
-            raise ValueError(
-                f"summary() needs an exact least-squares fit; this model was fitted with "
-                f"solver_={self.solver_!r}. Refit with solver='auto' (squared loss, l1_ratio=0)"
-            )
-        k = sol.coef.shape[1]
-        if target is None:
-            if k > 1:
-                raise ValueError(f"this model has {k} targets; pass target=0..{k - 1} to summary()")
-            target = 0
+        sol = self._exact_solution("summary()")
+        target = self._target_index(sol, target, "summary()")
+        cov = getattr(self, "cov_type_", "nonrobust") if cov_type is None else cov_type
+        cov = check_cov_type(cov)
         names = self._target_names
         return ols_summary(
             sol,
@@ -793,6 +949,68 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
             feature_names=self._names(),
             target_name=None if names is None or target >= len(names) else names[target],
             confidence=confidence,
+            cov_type=cov,
+            meat=self._robust_meat(cov),
+            weights=weights,
+            weight_info=getattr(self, "_weight_info", None),
+            use_t=use_t,
+        )
+
+    def predict_interval(
+        self,
+        X: Any,
+        level: float = 0.95,
+        kind: str = "prediction",
+        *,
+        target: int | None = None,
+        cov_type: str | None = None,
+        weights: str = "analytic",
+        use_t: bool | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Predictions with the interval of a new observation or of the mean.
+
+        The same intervals as statsmodels' ``get_prediction(X).summary_frame(alpha)``:
+        ``kind="prediction"`` gives ``obs_ci_lower/upper`` (a new observation of weight
+        one), ``kind="confidence"`` the mean's ``mean_ci_lower/upper``; see
+        :func:`torchlinear.stats.prediction_interval`.
+
+        Parameters
+        ----------
+        X : array-like, DataFrame or Tensor, shape (m, d)
+        level : float, default 0.95
+            Coverage, in (0, 1).
+        kind : {"prediction", "confidence"}, default "prediction"
+        target, cov_type, weights, use_t :
+            As for :meth:`summary`.
+
+        Returns
+        -------
+        prediction, lower, upper : numpy.ndarray of shape (m,)
+
+        Examples
+        --------
+        >>> X = np.array([[0.0], [1.0], [2.0], [3.0], [4.0]])
+        >>> y = np.array([1.1, 2.9, 5.2, 6.8, 9.1])
+        >>> pred, lower, upper = LinearRegression().fit(X, y).predict_interval([[2.0]])
+        >>> round(float(lower[0]), 4), round(float(upper[0]), 4)
+        (4.3616, 5.6784)
+        """
+        sol = self._exact_solution("predict_interval()")
+        target = self._target_index(sol, target, "predict_interval()")
+        cov = getattr(self, "cov_type_", "nonrobust") if cov_type is None else cov_type
+        cov = check_cov_type(cov)
+        X_t = self._validate_X(X, reset=False)
+        return prediction_interval(
+            sol,
+            X_t,
+            target=target,
+            level=level,
+            kind=kind,
+            cov_type=cov,
+            meat=self._robust_meat(cov),
+            weights=weights,
+            weight_info=getattr(self, "_weight_info", None),
+            use_t=use_t,
         )
 
     def __sklearn_tags__(self):  # scikit-learn >= 1.6

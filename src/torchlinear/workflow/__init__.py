@@ -8,8 +8,9 @@ arguments and prints what these return.
     :class:`~torchlinear.data.tabular.TabularSource`) and a target column in; a folder out
     with the model files (safetensors weights and a JSON sidecar), ``metrics.json`` and
     ``report.md`` with its figures.
-:func:`predict`, :func:`evaluate`, :func:`model_summary`
-    Use a saved model on new data, score it, describe it.
+:func:`predict`, :func:`evaluate`, :func:`model_summary`, :func:`summary_json`
+    Use a saved model on new data (with intervals and kept ID columns), score it,
+    describe it (as text, or the statistical summary as JSON).
 :func:`save_estimator`, :func:`load_estimator`
     Persist any fitted torchlinear estimator; loading never unpickles.
 
@@ -55,7 +56,13 @@ from torchlinear.data.split import holdout_mask
 from torchlinear.estimators.persist import MODEL_KIND, load_estimator, save_estimator
 from torchlinear.workflow.fitting import fit, join_group
 from torchlinear.workflow.settings import FitResult, TrainingInterrupted
-from torchlinear.workflow.use import PredictResult, evaluate, model_summary, predict
+from torchlinear.workflow.use import (
+    PredictResult,
+    evaluate,
+    model_summary,
+    predict,
+    summary_json,
+)
 
 __all__ = [
     "MODEL_KIND",
@@ -70,4 +77,5 @@ __all__ = [
     "model_summary",
     "predict",
     "save_estimator",
+    "summary_json",
 ]

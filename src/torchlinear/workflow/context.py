@@ -240,7 +240,10 @@ class FitContext:
         alpha = self.opts.alpha or 0.0
         names = self.data.feature_names
         est = LinearRegression(
-            alpha=alpha, device=self.opts.device, fit_intercept=self.data.fit_intercept
+            alpha=alpha,
+            device=self.opts.device,
+            fit_intercept=self.data.fit_intercept,
+            cov_type=self.opts.cov_type,
         ).fit_chunks(
             training_rows,
             n_features=d,

@@ -22,6 +22,7 @@ from torchlinear._validation import (
     resolve_device,
 )
 from torchlinear._validation import memory_limit as memory_limit_of
+from torchlinear.stats import check_cov_type
 from torchlinear.workflow.context import FitContext
 from torchlinear.workflow.fingerprint import check_fingerprint, fingerprint, write_fingerprint
 from torchlinear.workflow.outputs import write_outputs
@@ -174,6 +175,7 @@ def check_options(**kw: Any) -> Options:
         val_split = check_fraction("val_split", val_split)
     if kw["device"] is not None:
         resolve_device(kw["device"])
+    cov_type = check_cov_type(kw.get("cov_type", "nonrobust"))
     return Options(
         target=kw["target"],
         features=kw["features"],
@@ -205,6 +207,7 @@ def check_options(**kw: Any) -> Options:
         max_classes=None
         if kw["max_classes"] is None
         else check_positive_int("max_classes", kw["max_classes"]),
+        cov_type=cov_type,
     )
 
 
@@ -277,6 +280,7 @@ def fit(
     download: bool = False,
     callbacks: Sequence[Any] = (),
     max_levels: int | None = None,
+    cov_type: str = "nonrobust",
 ) -> FitResult:
     """Fit a model to a file or built-in dataset and write the model, metrics and report.
 
@@ -328,8 +332,10 @@ def fit(
     lr : float, optional
         Learning rate (the optimizer's default otherwise).
     val_split : float, optional
-        Fraction of rows held out for validation (see the module notes); default 0.2, or
-        the test split of an image dataset. 0 disables validation.
+        Fraction of rows held out for validation (see the module notes). Default: 0 for
+        exact least squares (the fit, its metrics and its summary use every row), 0.2 for
+        gradient training (where the validation loss drives early stopping), or the test
+        split of an image dataset. 0 disables validation.
     patience : int, optional
         Early stopping: stop when the validation loss has not improved for this many
         epochs and keep the best epoch's parameters.
@@ -379,6 +385,11 @@ def fit(
         Extra hooks for gradient training.
     max_levels : int, optional
         Refuse a categorical column with more distinct values (default 1000).
+    cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3"}, default "nonrobust"
+        The parameter covariance of the statistical summary of an exact unpenalised
+        least-squares fit. A robust (heteroscedasticity-consistent) type reads the
+        training rows once more after the solve, for the meat of the sandwich, which is
+        saved with the model (so ``summary`` and ``predict``'s intervals use it).
 
     Returns
     -------
@@ -438,6 +449,7 @@ def fit(
         max_levels=max_levels,
         overwrite=overwrite,
         max_classes=max_classes,
+        cov_type=cov_type,
     )
     out_dir = check_output_dir("out", out)
     owns_group = join_group(opts.device)
@@ -506,6 +518,14 @@ def fit_opened(
             value=True,
             kind="exact least squares" if plan.route == "exact" else "L-BFGS",
         )
+    if opts.cov_type != "nonrobust" and (plan.route != "exact" or (opts.alpha or 0) > 0):
+        raise ParameterError(
+            "cov_type",
+            "{param} {value} (robust standard errors) applies to exact unpenalised least "
+            "squares; this fit is {kind}: leave out {param}",
+            value=opts.cov_type,
+            kind="a ridge fit" if plan.route == "exact" else f"{plan.task} by {plan.route}",
+        )
     if opts.patience is not None and plan.route in ("exact", "softmax-lbfgs"):
         raise ParameterError(
             "patience",
@@ -515,7 +535,8 @@ def fit_opened(
     val_fraction = opts.val_split
     given_val = resolved.X_test is not None and val_fraction is None
     if val_fraction is None:
-        val_fraction = 0.0 if given_val else 0.2
+        # an exact fit has nothing to stop early: its statistics describe every row
+        val_fraction = 0.0 if given_val or plan.route == "exact" else 0.2
     run = RunFolder(out_dir, overwrite=opts.overwrite, resume=opts.resume)
     error = None
     if main:  # rank 0 alone locks and stages the run folder; the others wait for it

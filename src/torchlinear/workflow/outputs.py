@@ -126,6 +126,8 @@ def write_outputs(
     if ctx.plan.route == "exact":
         for key in ("l1_ratio", "epochs", "batch_size", "lr", "patience"):
             settings.pop(key)
+        if not opts.alpha:
+            settings["cov_type"] = opts.cov_type
     settings = {k: v for k, v in settings.items() if v is not None}
     data_info = describe_data(result, data, ctx)
     training = None

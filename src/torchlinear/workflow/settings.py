@@ -106,6 +106,7 @@ class Options:
     max_levels: int | None = None
     overwrite: bool = False
     max_classes: int | None = None
+    cov_type: str = "nonrobust"
 
 
 @dataclass

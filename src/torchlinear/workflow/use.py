@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,11 @@ class PredictResult:
     columns: list[str]
 
 
+INTERVAL_TYPES = ("prediction", "confidence")
+#: The columns :func:`predict` writes besides the kept ones.
+PREDICTION_COLUMNS = ("prediction", "lower", "upper")
+
+
 def model_and_data(
     loaded: tuple[Any, dict[str, Any]],
     data: Any,
@@ -57,9 +63,12 @@ def model_and_data(
     delimiter: str | None,
     batch_rows: int | None,
     download: bool,
+    extra_columns: bool = False,
+    keep: Sequence[str] = (),
 ) -> tuple[Any, dict[str, Any], Data, bool]:
     """Load the model, then open ``data`` with the model's columns; returns whether the
-    data is a built-in dataset's test split."""
+    data is a built-in dataset's test split. ``extra_columns`` allows columns the model
+    does not use; ``keep`` names columns that must be in the file."""
     from torchlinear.data.tabular import TabularSource, check_columns
 
     est, meta = loaded
@@ -74,6 +83,17 @@ def model_and_data(
     ):
         path = Path(data)
         columns = file_columns(path, delimiter)  # the file's own checks come first
+        missing = [c for c in keep if c not in columns]
+        if missing:
+            shown = ", ".join(repr(c) for c in columns[:12])
+            raise ParameterError(
+                "keep",
+                "{param}: {path} has no column {missing}; its columns are {shown}",
+                value=list(keep),
+                path=str(path),
+                missing=", ".join(repr(c) for c in missing),
+                shown=shown,
+            )
         if need_target and (target is None or target not in columns):
             shown = ", ".join(repr(c) for c in columns[:12])
             raise ValueError(
@@ -81,7 +101,7 @@ def model_and_data(
                 f"(evaluate needs the true values); the columns are {shown}"
             )
         if names is None:
-            features = [c for c in columns if c != target]
+            features = [c for c in columns if c != target and c not in keep]
             if len(features) != est.n_features_in_:
                 raise ValueError(
                     f"{path} has {len(features)} feature column(s) but the model expects "
@@ -89,6 +109,8 @@ def model_and_data(
                 )
         else:
             ignore = [] if target is None else [target]
+            if extra_columns:
+                ignore = list(columns)
             check_columns(names, columns, ignore=ignore, source=str(path))
             features = list(names)
         source = TabularSource(
@@ -101,6 +123,13 @@ def model_and_data(
             batch_rows=batch_rows,
         )
         return est, meta, Data(str(path), features, source.target, task, source), False
+    if keep:
+        raise ParameterError(
+            "keep",
+            "{param} passes columns of a data file through; {data!r} is not a file",
+            value=list(keep),
+            data=str(data),
+        )
     if isinstance(data, str):
         key = dataset_key(data)
         if key is None:
@@ -244,6 +273,9 @@ def predict(
     output: str | os.PathLike[str],
     *,
     proba: bool = False,
+    keep: Sequence[str] | str | None = None,
+    interval: float | None = None,
+    interval_type: str | None = None,
     drop_na: bool = False,
     delimiter: str | None = None,
     batch_rows: int | None = None,
@@ -256,15 +288,25 @@ def predict(
     model_path : str or path-like
         The fit's output folder or its ``model.json``.
     data : str or path-like
-        A CSV or Parquet file with the model's feature columns (a target column is
-        allowed and ignored; any other extra column is an error), or a built-in dataset
-        name (the test split of an image dataset).
+        A CSV or Parquet file with the model's feature columns (other columns are
+        ignored), or a built-in dataset name (the test split of an image dataset).
     output : str or path-like
-        A ``.csv``/``.tsv``/``.txt`` or ``.parquet``/``.pq`` file: one ``prediction``
-        column, one row per input row, in order (and, with ``proba``, a
-        ``proba_<class>`` column per class).
+        A ``.csv``/``.tsv``/``.txt`` or ``.parquet``/``.pq`` file, one row per input row,
+        in order: the ``keep`` columns, then ``prediction``, then ``lower`` and ``upper``
+        (with ``interval``) or a ``proba_<class>`` column per class (with ``proba``).
     proba : bool, default False
         Add the class probabilities (classifiers).
+    keep : list of str or comma-separated str, optional
+        Columns of ``data`` copied into the output, in this order (an ID, a date), so the
+        predictions join back without relying on row order. A CSV column is copied as the
+        text it holds; a Parquet column keeps its type.
+    interval : float, optional
+        Add the ``lower`` and ``upper`` bounds of an interval of this level, in (0, 1), as
+        statsmodels' ``get_prediction().summary_frame(alpha=1 - interval)`` gives them
+        (exact unpenalised least squares only; the model's ``cov_type`` is used).
+    interval_type : {"prediction", "confidence"}, optional
+        ``"prediction"`` (default): where a new observation falls (``obs_ci_*``);
+        ``"confidence"``: where the mean response lies (``mean_ci_*``).
     drop_na : bool, default False
         Skip rows with missing values (the output then has fewer rows than the input).
     delimiter : str, optional
@@ -278,21 +320,40 @@ def predict(
     -------
     PredictResult
 
+    Raises
+    ------
+    ValueError
+        Before anything is written: a ``keep`` column missing from ``data`` or named like
+        an output column, ``interval`` outside (0, 1) or on a model without intervals,
+        ``proba`` on a regressor.
+
     Examples
     --------
     >>> import tempfile, pathlib
     >>> from torchlinear.workflow import fit
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> _ = fit("diabetes", out=folder)
-    >>> predict(folder, "diabetes", pathlib.Path(tempfile.mkdtemp()) / "preds.csv").n_rows
-    442
+    >>> preds = pathlib.Path(tempfile.mkdtemp()) / "preds.csv"
+    >>> result = predict(folder, "diabetes", preds, interval=0.9)
+    >>> result.n_rows, result.columns
+    (442, ['prediction', 'lower', 'upper'])
     """
     from torchlinear.data.tabular import PredictionWriter
+    from torchlinear.workflow.passthrough import KeptColumns
 
     check_output_file(output, data, model_path)
     loaded = load_estimator(model_path, with_metadata=True)
-    if proba and describe(loaded[0])[1] != "classification":
-        raise ValueError("proba: class probabilities need a classification model")
+    est = loaded[0]
+    task = describe(est)[1]
+    keep_list = _check_keep(keep, proba, interval is not None)
+    if proba and task != "classification":
+        raise ParameterError(
+            "proba",
+            "{param}: class probabilities need a classification model; this one is a {task} model",
+            value=True,
+            task=task,
+        )
+    kind = _check_interval(est, interval, interval_type)
     est, _, resolved, _ = model_and_data(
         loaded,
         data,
@@ -301,21 +362,115 @@ def predict(
         delimiter=delimiter,
         batch_rows=batch_rows,
         download=download,
+        extra_columns=True,
+        keep=keep_list,
     )
+    kept = None
+    if keep_list:
+        source = resolved.source
+        assert source is not None
+        kept = KeptColumns(
+            source.path,
+            keep_list,
+            resolved.feature_names,
+            drop_na=drop_na,
+            delimiter=source.delimiter,
+        )
     columns: list[str] = []
-    with PredictionWriter(output, delimiter=delimiter) as writer:
-        for X, _ in resolved.chunks():
-            chunk = {"prediction": predict_chunk(est, X)}
-            if proba:
-                with warnings.catch_warnings():
-                    warnings.filterwarnings("ignore", message="X does not have valid feature")
-                    P = est.predict_proba(X)
-                for j, c in enumerate(est.classes_):
-                    chunk[f"proba_{plain(c)}"] = P[:, j]
-            writer.write(chunk)
-            columns = list(chunk)
-        n_rows = writer.n_rows
+    try:
+        with PredictionWriter(output, delimiter=delimiter) as writer:
+            for X, _ in resolved.chunks():
+                chunk: dict[str, Any] = {} if kept is None else kept.take(len(X), X)
+                if interval is not None:
+                    with warnings.catch_warnings():
+                        warnings.filterwarnings("ignore", message="X does not have valid feature")
+                        pred, lower, upper = est.predict_interval(X, level=interval, kind=kind)
+                    chunk.update(prediction=pred, lower=lower, upper=upper)
+                else:
+                    chunk["prediction"] = predict_chunk(est, X)
+                if proba:
+                    with warnings.catch_warnings():
+                        warnings.filterwarnings("ignore", message="X does not have valid feature")
+                        P = est.predict_proba(X)
+                    for j, c in enumerate(est.classes_):
+                        chunk[f"proba_{plain(c)}"] = P[:, j]
+                writer.write(chunk)
+                columns = list(chunk)
+            if kept is not None:
+                kept.finish()
+            n_rows = writer.n_rows
+    finally:
+        if kept is not None:
+            kept.close()
     return PredictResult(Path(output), n_rows, resolved.n_rows_dropped, columns)
+
+
+def _check_keep(keep: Sequence[str] | str | None, proba: bool, interval: bool) -> list[str]:
+    """The ``keep`` columns as a list, refusing duplicates and output names."""
+    if keep is None:
+        return []
+    names = [c.strip() for c in keep.split(",")] if isinstance(keep, str) else list(keep)
+    if not names or not all(isinstance(c, str) and c for c in names):
+        raise ParameterError(
+            "keep", "{param} must name columns (e.g. id,date), got {value!r}", value=keep
+        )
+    dupes = sorted({c for c in names if names.count(c) > 1})
+    if dupes:
+        raise ParameterError(
+            "keep", "{param} names {dupes} twice; name each column once", value=keep,
+            dupes=", ".join(map(repr, dupes)),
+        )  # fmt: skip
+    taken = [c for c in names if c in PREDICTION_COLUMNS or (proba and c.startswith("proba_"))]
+    if taken:
+        raise ParameterError(
+            "keep",
+            "{param}: column {taken} has the name of an output column; rename it in the data",
+            value=keep,
+            taken=", ".join(map(repr, taken)),
+        )
+    return names
+
+
+def _check_interval(est: Any, interval: float | None, interval_type: str | None) -> str:
+    """The interval kind, once ``interval`` and the model are checked."""
+    if interval_type is not None and interval_type not in INTERVAL_TYPES:
+        raise ParameterError(
+            "interval_type",
+            "{param} must be 'prediction' or 'confidence', got {value!r}",
+            value=interval_type,
+        )
+    if interval is None:
+        if interval_type is not None:
+            raise ParameterError(
+                "interval_type",
+                "{param} chooses the kind of interval; give its level with {interval} (e.g. {0})",
+                value=interval_type,
+                suggestions=[("interval", 0.95)],
+            )
+        return "prediction"
+    if (
+        isinstance(interval, bool)
+        or not isinstance(interval, int | float)
+        or not (0 < interval < 1)
+    ):
+        raise ParameterError(
+            "interval",
+            "{param} is the interval's level and must lie in (0, 1), e.g. {0}; got {value!r}",
+            value=interval,
+            suggestions=[("interval", 0.95)],
+        )
+    model, task = describe(est)
+    if getattr(est, "solution_", None) is None or getattr(est, "alpha", 0) != 0:
+        what = f"a {task} model ({type(est).__name__}, solver {getattr(est, 'solver_', '?')})"
+        if getattr(est, "solution_", None) is not None:
+            what = f"a ridge fit (alpha={est.alpha:g})"
+        raise ParameterError(
+            "interval",
+            "{param}: intervals need an exact unpenalised least-squares fit; this model is {what}",
+            value=interval,
+            what=what,
+        )
+    return interval_type or "prediction"
 
 
 def evaluate(
@@ -375,13 +530,17 @@ def evaluate(
     return result
 
 
-def model_summary(model_path: str | os.PathLike[str], *, max_rows: int = 50) -> str:
+def model_summary(
+    model_path: str | os.PathLike[str], *, max_rows: int = 50, cov_type: str | None = None
+) -> str:
     """A plain-text description of a saved model.
 
     What was fitted (estimator, task, target, features, training settings), its metrics,
     and its parameters: the statistical summary (standard errors, t, p-values, confidence
     intervals, R², F, as statsmodels' OLS reports them) for an unpenalised exact linear
     fit, else the coefficient table (at most ``max_rows`` features) or the MLP's layers.
+    ``cov_type`` overrides the covariance the fit chose (``fit(cov_type=...)``); a robust
+    type needs a fit made with a robust type, which saved the meat of the sandwich.
 
     Examples
     --------
@@ -436,10 +595,114 @@ def model_summary(model_path: str | os.PathLike[str], *, max_rows: int = 50) -> 
             )
             lines.append(f"{split}: {shown}")
     lines.append("")
-    if model == "linear" and getattr(est, "solution_", None) is not None and est.alpha == 0:
-        lines.append(str(est.summary()))
+    if _has_statistics(est):
+        lines.append(str(_statistics(est, cov_type)))
+    elif cov_type is not None:
+        raise ParameterError(
+            "cov_type",
+            "{param}: standard errors need an exact unpenalised least-squares fit; this "
+            "model is a {what}",
+            value=cov_type,
+            what=what,
+        )
     else:
         lines.append(coefficient_text(est, names, max_rows=max_rows))
     # column names, class labels and paths come from the user's files: no control
     # character of theirs reaches the terminal
     return "\n".join(escape_control(line) for line in "\n".join(lines).split("\n"))
+
+
+def _has_statistics(est: Any) -> bool:
+    return getattr(est, "solution_", None) is not None and getattr(est, "alpha", 0) == 0
+
+
+def _statistics(est: Any, cov_type: str | None) -> Any:
+    """The estimator's summary, its errors in the words of ``cov_type``."""
+    from torchlinear.stats import check_cov_type
+
+    cov = None if cov_type is None else check_cov_type(cov_type)
+    try:
+        return est.summary(cov_type=cov)
+    except ValueError as exc:
+        if cov is None or "meat" not in str(exc):
+            raise
+        raise ParameterError(
+            "cov_type",
+            "{param} {value}: this model keeps no meat matrix for robust standard errors; "
+            "fit it with {param} {value} (or another HC type), or leave out {param}",
+            value=cov,
+        ) from None
+
+
+def summary_json(
+    model_path: str | os.PathLike[str], *, cov_type: str | None = None
+) -> dict[str, Any]:
+    """The statistical summary of a saved least-squares fit as plain JSON-ready values.
+
+    Keys: ``n_obs``, ``df_model``, ``df_resid``, ``r_squared``, ``adj_r_squared``,
+    ``f_statistic``, ``f_pvalue``, ``cov_type`` and ``terms``, a list of ``{name, coef,
+    std_err, t, p_value, ci_low, ci_high}`` (95% intervals; ``"const"`` first with an
+    intercept). Numbers that are not finite are ``None``.
+
+    Parameters
+    ----------
+    model_path : str or path-like
+        The fit's output folder or its ``model.json``; an exact unpenalised
+        least-squares fit.
+    cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3"}, optional
+        As for :func:`model_summary`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from torchlinear.workflow import fit
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = fit("diabetes", out=folder)
+    >>> doc = summary_json(folder)
+    >>> doc["n_obs"], doc["cov_type"], doc["terms"][0]["name"], round(doc["r_squared"], 4)
+    (442, 'nonrobust', 'const', 0.5177)
+    """
+    import math
+
+    est = load_estimator(model_path)
+    if not _has_statistics(est):
+        raise ValueError(
+            f"{model_path}: a {type(est).__name__} fitted with solver {est.solver_!r} has no "
+            "statistical summary; standard errors need an exact unpenalised least-squares "
+            "fit (--solver exact, no --alpha)"
+        )
+    s = _statistics(est, cov_type)
+
+    def number(value: Any) -> float | None:
+        value = float(value)
+        return value if math.isfinite(value) else None
+
+    def count(value: Any) -> int | float | None:
+        value = float(value)
+        if not math.isfinite(value):
+            return None
+        return int(value) if value.is_integer() else value
+
+    terms = [
+        {
+            "name": str(name),
+            "coef": number(s.coef[i]),
+            "std_err": number(s.std_err[i]),
+            "t": number(s.t[i]),
+            "p_value": number(s.p_value[i]),
+            "ci_low": number(s.ci_low[i]),
+            "ci_high": number(s.ci_high[i]),
+        }
+        for i, name in enumerate(s.terms)
+    ]
+    return {
+        "n_obs": count(s.n_obs),
+        "df_model": count(s.df_model),
+        "df_resid": count(s.df_resid),
+        "r_squared": number(s.r_squared),
+        "adj_r_squared": number(s.adj_r_squared),
+        "f_statistic": number(s.f_statistic),
+        "f_pvalue": number(s.f_pvalue),
+        "cov_type": s.cov_type,
+        "terms": terms,
+    }
