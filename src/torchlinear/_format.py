@@ -39,6 +39,20 @@ MISSING = "–"
 """What a table shows for a value that does not exist (``None``)."""
 
 
+def format_names(names: Sequence[Any], limit: int = 12) -> str:
+    """``'a', 'b', 'c'``: at most ``limit`` names, then how many more.
+
+    Examples
+    --------
+    >>> format_names(["x1", "x2"])
+    "'x1', 'x2'"
+    >>> format_names([f"c{i}" for i in range(5)], limit=2)
+    "'c0', 'c1' and 3 more"
+    """
+    shown = ", ".join(repr(str(n)) for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
 def format_number(value: Any, digits: int = 6) -> str:
     """A number to ``digits`` significant digits; integers and ``None`` as they are.
 

@@ -2,8 +2,9 @@
 
 from torchlinear.data.batching import iter_batches
 from torchlinear.data.design import Design, design
+from torchlinear.data.predictions import PredictionWriter, check_columns
 from torchlinear.data.synthetic import SyntheticRegression, synthetic_regression
-from torchlinear.data.tabular import PredictionWriter, TabularSource, check_columns
+from torchlinear.data.tabular import TabularSource
 
 __all__ = [
     "Design",

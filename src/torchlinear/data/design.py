@@ -56,6 +56,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from torchlinear._format import format_names
 from torchlinear._validation import ParameterError
 
 __all__ = ["MAX_LEVELS", "Design", "DesignSource", "design", "learn_design", "parse_formula"]
@@ -67,11 +68,6 @@ _COUNT_LIMIT = 100_000  # distinct values counted beyond max_levels before givin
 _ANSI = re.compile(r"\x1b\[[0-9;]*m|[\u29da\u29db]")
 _C_FACTOR = re.compile(r"^C\(\s*(`[^`]+`|[A-Za-z_][A-Za-z0-9_.]*)\s*(,.*)?\)$", re.S)
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def _quoted(names: Sequence[str], limit: int = 12) -> str:
-    shown = ", ".join(repr(str(n)) for n in names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def quote_name(name: str) -> str:
@@ -287,8 +283,8 @@ class Design:
         columns, intercept = spec._build()
         if columns != spec.columns or intercept != spec.intercept:
             raise ValueError(
-                f"the saved design {spec.formula!r} gives the columns {_quoted(columns)} "
-                f"instead of the saved {_quoted(spec.columns)}"
+                f"the saved design {spec.formula!r} gives the columns {format_names(columns)} "
+                f"instead of the saved {format_names(spec.columns)}"
             )
         return spec
 
@@ -315,7 +311,7 @@ class Design:
                 "{param} {value!r} uses {names} both as numbers and in C(); make a copy of "
                 "the column for one of the two uses",
                 value=parsed.text,
-                names=_quoted(sorted(both)),
+                names=format_names(sorted(both)),
             )
         found = levels(categorical) if categorical else {}
         result = cls(parsed.text, parsed.target, parsed.response, list(variables), found,
@@ -392,7 +388,7 @@ class Design:
                 "{param} {value!r} uses {names}, which learn(s) from the data; the data is "
                 "read in chunks, so compute such columns beforehand",
                 value=self.formula,
-                names=_quoted(sorted(state)),
+                names=format_names(sorted(state)),
             )
         self._specs = specs
         names = [str(c) for c in rhs.columns]
@@ -457,7 +453,7 @@ class Design:
                 value = column[row].as_py()
                 if isinstance(value, float) and value.is_integer():
                     value = int(value)
-                shown = _quoted([str(v) for v in levels], 8)
+                shown = format_names([str(v) for v in levels], 8)
                 raise ValueError(
                     f"{label}: column {name!r} has the level {value!r} (data row "
                     f"{row_offset + row + 1}) that the model was not fitted on; its levels "
@@ -559,8 +555,8 @@ def _check_present(needed: Sequence[str], columns: Sequence[str], label: str) ->
             "formula",
             "{label} has no column(s) {missing} (read by the formula); the columns are {columns}",
             label=label,
-            missing=_quoted(missing),
-            columns=_quoted(list(columns)),
+            missing=format_names(missing),
+            columns=format_names(list(columns)),
         )
 
 
@@ -734,7 +730,7 @@ def learn_design(
         empty = [c for c in categorical if not found[c]]
         if empty:
             raise ValueError(
-                f"{source.label}: the categorical column(s) {_quoted(empty)} hold no values"
+                f"{source.label}: the categorical column(s) {format_names(empty)} hold no values"
             )
         return found
 
@@ -841,7 +837,7 @@ class DesignSource:
     def __init__(self, source: Any, spec: Design) -> None:
         missing = [v for v in spec.variables if v not in source.feature_names]
         if missing:
-            raise ValueError(f"{source.label}: the source does not read {_quoted(missing)}")
+            raise ValueError(f"{source.label}: the source does not read {format_names(missing)}")
         self.source = source
         self.design = spec
         self.feature_names = list(spec.columns)

@@ -38,10 +38,8 @@ import io
 import math
 import os
 import re
-import stat
-import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -51,6 +49,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from torchlinear._format import format_names
 from torchlinear._validation import (
     ParameterError,
     check_memory,
@@ -58,9 +57,8 @@ from torchlinear._validation import (
     memory_budget,
 )
 from torchlinear.data.blocks import default_workers, line_blocks, ordered_map, read_bytes
-from torchlinear.io import ensure_writable_dir
 
-__all__ = ["TabularSource", "PredictionWriter", "check_columns", "FORMATS"]
+__all__ = ["FORMATS", "TabularSource", "check_delimiter", "file_format"]
 
 FORMATS: dict[str, str] = {
     ".csv": "csv",
@@ -98,18 +96,22 @@ _CANONICAL_INT = r"^-?(0|[1-9][0-9]*)$"
 Task = Literal["regression", "classification"]
 
 
-def _quoted(names: Sequence[str], limit: int = 12) -> str:
-    """``'a', 'b', 'c'`` -- at most ``limit`` names, then how many more."""
-    shown = ", ".join(repr(str(n)) for n in names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
-
-
 def _compression_of(path: Path) -> str | None:
     """The compression of a data file named ``*.csv.gz`` and so on, else ``None``."""
     return COMPRESSIONS.get(path.suffix.lower()) if len(path.suffixes) > 1 else None
 
 
-def _format_of(path: Path, what: str) -> str:
+def file_format(path: Path, what: str) -> str:
+    """``"csv"`` or ``"parquet"`` from the file name (``what``: "data" or "predictions").
+
+    Data may be a compressed CSV (``data.csv.gz``); anything else raises ``ValueError``
+    listing the suffixes understood.
+
+    Examples
+    --------
+    >>> file_format(Path("houses.csv.gz"), "data"), file_format(Path("p.parquet"), "data")
+    ('csv', 'parquet')
+    """
     suffix = path.suffix.lower()
     if what == "data" and _compression_of(path) is not None:
         inner = Path(path.stem).suffix.lower()
@@ -130,7 +132,14 @@ def _format_of(path: Path, what: str) -> str:
     return FORMATS[suffix]
 
 
-def _check_delimiter(delimiter: Any, path: Path) -> str:
+def check_delimiter(delimiter: Any, path: Path) -> str:
+    """The CSV field separator: ``delimiter`` checked, or by default tab for ``.tsv``, else comma.
+
+    Examples
+    --------
+    >>> check_delimiter(None, Path("a.tsv")), check_delimiter(";", Path("a.csv"))
+    ('\\t', ';')
+    """
     if delimiter is None:
         plain = Path(path.stem) if _compression_of(path) is not None else path
         return "\t" if plain.suffix.lower() == ".tsv" else ","
@@ -448,9 +457,9 @@ class TabularSource:
             raise ValueError(f"{self.label}: no such file")
         if not self.path.is_file():
             raise ValueError(f"{self.label}: is a folder, not a data file")
-        self.format = _format_of(self.path, "data")
+        self.format = file_format(self.path, "data")
         self.compression = _compression_of(self.path) if self.format == "csv" else None
-        self.delimiter = _check_delimiter(delimiter, self.path)
+        self.delimiter = check_delimiter(delimiter, self.path)
         if self.path.stat().st_size == 0:
             raise ValueError(f"{self.label}: the file is empty (0 bytes)")
 
@@ -663,7 +672,8 @@ class TabularSource:
         label, target, columns = self.label, self.target, self.columns
         if target is not None and target not in columns:
             raise ValueError(
-                f"{label}: no column {target!r} for the target; the columns are {_quoted(columns)}"
+                f"{label}: no column {target!r} for the target; the columns are "
+                f"{format_names(columns)}"
             )
         if features is None:
             selected = [c for c in columns if c != target]
@@ -675,15 +685,15 @@ class TabularSource:
                 raise ValueError(f"features must be column names (str), got {selected!r}")
             twice = sorted(f for f, times in Counter(selected).items() if times > 1)
             if twice:
-                raise ValueError(f"features lists {_quoted(twice)} more than once")
+                raise ValueError(f"features lists {format_names(twice)} more than once")
             if target is not None and target in selected:
                 raise ValueError(f"the target {target!r} is also listed in features; leave it out")
             present = set(columns)
             missing = [f for f in selected if f not in present]
             if missing:
                 raise ValueError(
-                    f"{label}: no column(s) {_quoted(missing)} (asked for in features); the "
-                    f"columns are {_quoted(columns)}"
+                    f"{label}: no column(s) {format_names(missing)} (asked for in features); the "
+                    f"columns are {format_names(columns)}"
                 )
         if not selected:
             raise ValueError(
@@ -694,7 +704,7 @@ class TabularSource:
         duplicated = sorted({c for c in wanted if counts[c] > 1})
         if duplicated:
             raise ValueError(
-                f"{label}: the column name(s) {_quoted(duplicated)} appear more than once in "
+                f"{label}: the column name(s) {format_names(duplicated)} appear more than once in "
                 "the header; give every column a unique name"
             )
         text = [f for f in selected if not _is_numeric_type(self._types[f])]
@@ -955,7 +965,7 @@ class TabularSource:
     def _stream(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
         if self.text_features:
             raise ValueError(
-                f"{self.label}: the text column(s) {_quoted(self.text_features)} must be "
+                f"{self.label}: the text column(s) {format_names(self.text_features)} must be "
                 "encoded first: read the file through torchlinear.data.design.DesignSource"
             )
         missing = _MissingValues()
@@ -1386,242 +1396,3 @@ class TabularSource:
         except (pa.ArrowException, OSError):
             return None
         return None
-
-
-def _file_mode(path: Path) -> int:
-    """Permissions for a file we create: the old file's, else the usual ones (the temporary
-    file starts private)."""
-    with contextlib.suppress(OSError):
-        return stat.S_IMODE(os.stat(path).st_mode)
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def _csv_field(text: str, delimiter: str) -> str:
-    """Quote a CSV field when it holds the delimiter, a quote or a line break."""
-    if any(ch in text for ch in (delimiter, '"', "\n", "\r")):
-        return '"' + text.replace('"', '""') + '"'
-    return text
-
-
-def check_columns(
-    expected: Sequence[str],
-    available: Sequence[str],
-    *,
-    ignore: Iterable[str] = (),
-    source: str = "the data",
-) -> None:
-    """Raise ``ValueError`` unless ``available`` holds exactly the ``expected`` columns.
-
-    Used before predicting: the data must have every column the model was fitted on and
-    nothing else (apart from ``ignore``, e.g. the target column of a labelled file).
-    Order does not matter, columns are matched by name.
-
-    Parameters
-    ----------
-    expected : sequence of str
-        The model's feature names.
-    available : sequence of str
-        The data's columns.
-    ignore : iterable of str, optional
-        Columns allowed in the data though not expected.
-    source : str, default "the data"
-        How to name the data in the message (e.g. the file name).
-
-    Examples
-    --------
-    >>> check_columns(["a", "b"], ["b", "a"])
-    >>> check_columns(["a", "b"], ["a", "c"], source="new.csv")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    ValueError: new.csv is missing column(s) 'b' that the model was fitted on and has ...
-    """
-    have, want, skip = set(available), set(expected), set(ignore)
-    missing = [c for c in expected if c not in have]
-    extra = [c for c in available if c not in want and c not in skip]
-    if not missing and not extra:
-        return
-    problems = []
-    if missing:
-        problems.append(f"is missing column(s) {_quoted(missing)} that the model was fitted on")
-    if extra:
-        fitted = "it was not" if missing else "the model was not fitted on"
-        problems.append(f"has extra column(s) {_quoted(extra)} that {fitted}")
-    raise ValueError(
-        f"{source} {' and '.join(problems)}; the model expects {_quoted(list(expected))}"
-    )
-
-
-def _arrow(values: Any) -> pa.Array:
-    return values if isinstance(values, pa.Array) else pa.array(values)
-
-
-class PredictionWriter:
-    """Write predictions chunk by chunk to a CSV or Parquet file, atomically.
-
-    Rows go to a temporary file in the destination folder; :meth:`close` (or leaving the
-    ``with`` block normally) moves it over ``path`` with ``os.replace``. If anything
-    fails first, the temporary file is removed and ``path`` is untouched, so a crash
-    never leaves half a prediction file.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The destination; its suffix gives the format (``.csv``, ``.tsv``, ``.txt`` or
-        ``.parquet``, ``.pq``). A missing folder is created.
-    delimiter : str, optional
-        CSV separator; ``','`` by default (``'\\t'`` for ``.tsv``).
-
-    Examples
-    --------
-    >>> import pathlib, tempfile
-    >>> import numpy as np
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "preds.csv"
-    >>> with PredictionWriter(path) as writer:
-    ...     writer.write({"id": np.array([1, 2]), "prediction": np.array([0.5, 1.5])})
-    ...     writer.write({"id": np.array([3]), "prediction": np.array([2.5])})
-    >>> print(path.read_text().strip())
-    id,prediction
-    1,0.5
-    2,1.5
-    3,2.5
-    """
-
-    def __init__(self, path: str | os.PathLike[str], *, delimiter: str | None = None) -> None:
-        self.path = Path(path)
-        self.format = _format_of(self.path, "output")
-        self.delimiter = _check_delimiter(delimiter, self.path)
-        if self.path.is_dir():
-            raise ValueError(f"{self.path}: is a folder; give a file name for the predictions")
-        ensure_writable_dir(self.path.parent, name="output folder")
-        self.n_rows = 0
-        self._schema: pa.Schema | None = None
-        self._writer: Any = None
-        self._sink: Any = None
-        self._tmp: str | None = None
-        self._closed = False
-
-    def __enter__(self) -> PredictionWriter:
-        return self
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
-    def write(self, columns: Mapping[str, Any]) -> None:
-        """Append rows given as ``{column name: 1-D array}`` (same names every time).
-
-        A column may be a NumPy array (or anything ``numpy.asarray`` takes) or a pyarrow
-        array, which is written with its type and missing values as they are.
-
-        Raises
-        ------
-        ValueError
-            If the columns are not 1-D with equal lengths, or differ from the first
-            call's names or types.
-        """
-        if self._closed:
-            raise ValueError(f"{self.path}: the writer is closed; open a new one")
-        if not isinstance(columns, Mapping) or not columns:
-            raise ValueError("write() takes a non-empty dict {column name: 1-D array}")
-        names = [str(n) for n in columns]
-        arrays = []
-        for name, values in zip(names, columns.values(), strict=True):
-            if isinstance(values, pa.ChunkedArray):
-                values = values.combine_chunks()
-            if isinstance(values, pa.Array):
-                arrays.append(values)
-                continue
-            arr = np.asarray(values)
-            if arr.ndim != 1:
-                raise ValueError(
-                    f"column {name!r} must be 1-D, got shape {arr.shape}; write one column "
-                    "per output (e.g. one per class)"
-                )
-            arrays.append(arr)
-        lengths = {len(a) for a in arrays}
-        if len(lengths) > 1:
-            sizes = ", ".join(f"{n!r}: {len(a)}" for n, a in zip(names, arrays, strict=True))
-            raise ValueError(f"columns must have equal lengths, got {sizes}")
-        try:
-            if self._schema is None:
-                batch = pa.record_batch([_arrow(a) for a in arrays], names=names)
-                self._open(batch.schema)
-            else:
-                if names != self._schema.names:
-                    raise ValueError(
-                        f"write() got columns {_quoted(names)} but the file has "
-                        f"{_quoted(self._schema.names)}; pass the same columns every time"
-                    )
-                batch = pa.record_batch(
-                    [
-                        _arrow(a).cast(field.type)
-                        for a, field in zip(arrays, self._schema, strict=True)
-                    ],
-                    schema=self._schema,
-                )
-            self._writer.write_batch(batch)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
-            self.abort()
-            raise ValueError(
-                f"{self.path}: could not write these columns: {str(exc).splitlines()[0]}"
-            ) from None
-        except BaseException:
-            self.abort()
-            raise
-        self.n_rows += lengths.pop()
-
-    def _open(self, schema: pa.Schema) -> None:
-        fd, self._tmp = tempfile.mkstemp(
-            prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
-        )
-        os.close(fd)
-        if self.format == "csv":
-            # pyarrow quotes every header name; write the header ourselves, quoting a name
-            # only when CSV needs it, and let pyarrow write the rows.
-            self._sink = pa.OSFile(self._tmp, "wb")
-            header = self.delimiter.join(_csv_field(n, self.delimiter) for n in schema.names)
-            self._sink.write((header + "\n").encode())
-            options = pacsv.WriteOptions(include_header=False, delimiter=self.delimiter)
-            self._writer = pacsv.CSVWriter(self._sink, schema, write_options=options)
-        else:
-            self._writer = pq.ParquetWriter(self._tmp, schema)
-        self._schema = schema
-
-    def close(self) -> None:
-        """Finish the file and move it into place (nothing to do if already closed)."""
-        if self._closed:
-            return
-        if self._writer is None:
-            self._closed = True
-            raise ValueError(f"{self.path}: no rows were written, so no file was created")
-        try:
-            self._writer.close()
-            if self._sink is not None:
-                self._sink.close()
-            fd = os.open(self._tmp, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.chmod(self._tmp, _file_mode(self.path))
-            os.replace(self._tmp, self.path)
-        except BaseException:
-            self.abort()
-            raise
-        self._closed = True
-
-    def abort(self) -> None:
-        """Discard everything written so far; ``path`` is left as it was."""
-        for handle in (self._writer, self._sink):
-            if handle is not None:
-                with contextlib.suppress(Exception):
-                    handle.close()
-        if self._tmp is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self._tmp)
-        self._writer = self._sink = None
-        self._closed = True

@@ -69,7 +69,8 @@ def model_and_data(
     """Load the model, then open ``data`` with the model's columns; returns whether the
     data is a built-in dataset's test split. ``extra_columns`` allows columns the model
     does not use; ``keep`` names columns that must be in the file."""
-    from torchlinear.data.tabular import TabularSource, check_columns
+    from torchlinear.data.predictions import check_columns
+    from torchlinear.data.tabular import TabularSource
 
     est, meta = loaded
     _, task = describe(est)
@@ -338,7 +339,7 @@ def predict(
     >>> result.n_rows, result.columns
     (442, ['prediction', 'lower', 'upper'])
     """
-    from torchlinear.data.tabular import PredictionWriter
+    from torchlinear.data.predictions import PredictionWriter
     from torchlinear.workflow.passthrough import KeptColumns
 
     check_output_file(output, data, model_path)
