@@ -422,6 +422,7 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         target_name: str | None = None,
         combine: Combine = LOCAL,
         options: FitOptions | None = None,
+        alpha_per_weight: bool = False,
     ) -> LinearRegression:
         """Fit on data that is read in chunks (a file larger than memory, a rank's shard).
 
@@ -448,6 +449,10 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         options : FitOptions, optional
             For the gradient solvers: validation chunks (``val_data``, a callable like
             ``chunks``), early stopping, checkpoints, callbacks.
+        alpha_per_weight : bool, default False
+            Exact solvers: read ``alpha`` per unit of sample weight (scikit-learn's
+            ``ElasticNet(l1_ratio=0)`` convention); the ridge penalty solved,
+            ``alpha`` times the total weight, is ``solution_.alpha``.
 
         Returns
         -------
@@ -511,6 +516,7 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
             feature_names=None if feature_names is None else list(feature_names),
             combine=combine,
             shape=(n_features, 1),
+            alpha_per_weight=alpha_per_weight,
         )
         self._set_n_features(n_features, n_names)
         self._store_solution(sol)

@@ -13,6 +13,9 @@ MODELS = ("linear", "softmax", "mlp")
 LOSSES = ("squared", "l1", "huber", "ce")
 SOLVERS = ("auto", "exact", "sgd", "adam", "lbfgs")
 TASKS = ("regression", "classification")
+#: Routes solved exactly from one streaming pass of statistics: least squares and ridge,
+#: the elastic net (coordinate descent), and its cross-validated path.
+EXACT_ROUTES = ("exact", "enet", "enet-cv")
 CHECKPOINT_KIND = "torchlinear-checkpoint"
 DEFAULT_MEMORY_LIMIT = 1 << 30
 SAMPLE_BYTES = 16 << 20  # at most this much of X is kept for the figures of a streamed fit
@@ -75,6 +78,7 @@ class FitResult:
     streamed: bool
     seconds: float
     warnings: list[str] = field(default_factory=list)
+    convergence: str | None = None
 
 
 @dataclass
@@ -85,7 +89,7 @@ class Options:
     model: str
     loss: str | None
     solver: str
-    alpha: float | None
+    alpha: float | str | None  # a number, or "cv"
     l1_ratio: float
     delta: float
     hidden: int
@@ -101,6 +105,17 @@ class Options:
     resume: bool
     stream: bool | None
     memory_limit: int
+    # penalized least squares: alpha may be "cv"; l1_ratio is the largest of l1_ratios
+    l1_ratios: tuple[float, ...] = ()
+    cv: int = 5
+    cv_shuffle: bool = False
+    alphas: tuple[float, ...] | None = None
+    n_alphas: int = 100
+
+    @property
+    def alpha_cv(self) -> bool:
+        """Whether alpha (and l1_ratio) are chosen by cross-validation."""
+        return self.alpha == "cv"
 
 
 @dataclass
@@ -126,3 +141,4 @@ class Outcome:
     config: dict[str, Any] | None = None
     scaler: Any = None
     notes: list[str] = field(default_factory=list)
+    cv: Any = None  # the cross-validated path (CVPathResult) of an --alpha cv fit
