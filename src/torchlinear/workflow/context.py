@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -254,7 +255,8 @@ class FitContext:
             # the model as fitted: Ridge's alpha, on the sum of squares
             est.set_params(alpha=float(sol.alpha))
         elif route == "enet":
-            est = ElasticNet(alpha=alpha, l1_ratio=self.opts.l1_ratio).fit_chunks(
+            est = ElasticNet(**self._cd_settings(), alpha=alpha, l1_ratio=self.opts.l1_ratio)
+            est = est.fit_chunks(
                 training_rows, n_features=d, feature_names=names, combine=combine
             )
         else:
@@ -310,7 +312,16 @@ class FitContext:
         cv: Any = HashedKFold(opts.cv, seed=opts.seed) if opts.cv_shuffle else opts.cv
         alphas: Any = list(opts.alphas) if opts.alphas is not None else opts.n_alphas
         ratios = list(opts.l1_ratios)
-        return ElasticNetCV(l1_ratio=ratios if len(ratios) > 1 else ratios[0], alphas=alphas, cv=cv)
+        return ElasticNetCV(
+            **self._cd_settings(),
+            l1_ratio=ratios if len(ratios) > 1 else ratios[0],
+            alphas=alphas,
+            cv=cv,
+        )
+
+    def _cd_settings(self) -> dict[str, Any]:
+        """``--epochs`` caps the sweeps of coordinate descent (its ``max_iter``)."""
+        return {} if self.plan.epochs is None else {"max_iter": self.plan.epochs}
 
     def _row_count(self) -> int:
         """Rows of the data (every rank's together) before the pass, for contiguous folds:
@@ -515,6 +526,15 @@ class FitContext:
             pass
         n_train, n_val = counts
         self._check_rows(n_train, n_val)
+        if plan.route == "linear" and plan.loss == "l1":
+            warnings.warn(
+                "least absolute deviations on data streamed from disk (larger than the "
+                f"memory limit) is fitted by a gradient method ({plan.optimizer}): the result "
+                "is approximate, not the exact optimum that the in-memory linear program "
+                "reaches",
+                UserWarning,
+                stacklevel=2,
+            )
         est = self._estimator(n_train)
         options = self._options(part(True) if n_val else None)
         est.fit_chunks(part(False), n_features=d, feature_names=self.data.feature_names,

@@ -25,6 +25,7 @@ from torchlinear._validation import (
     resolve_device,
 )
 from torchlinear.workflow.context import FitContext
+from torchlinear.workflow.convergence import describe_convergence
 from torchlinear.workflow.outputs import write_outputs
 from torchlinear.workflow.settings import (
     DEFAULT_MEMORY_LIMIT,
@@ -106,7 +107,7 @@ def plan_route(opts: Options, task: str, streamed: bool) -> Plan:
                 "infinite): give {param} > 0, or the grid with {alphas}",
                 value=0.0,
             )
-        return Plan(task, model, loss, "enet-cv", None, None)
+        return Plan(task, model, loss, "enet-cv", "cd", opts.epochs)
     assert not isinstance(opts.alpha, str)
     alpha = opts.alpha or 0.0
     if solver == "exact":
@@ -130,11 +131,11 @@ def plan_route(opts: Options, task: str, streamed: bool) -> Plan:
     if model == "linear":
         exact = loss == "squared" and (opts.l1_ratio == 0 or alpha == 0)
         if solver == "exact" and not exact:  # an L1 part: exact coordinate descent
-            return Plan(task, model, loss, "enet", None, None)
+            return Plan(task, model, loss, "enet", "cd", opts.epochs)
         if solver == "exact" or (solver == "auto" and exact):
             return Plan(task, model, loss, "exact", None, None)
         if solver == "auto" and loss == "squared":  # an L1 part: exact coordinate descent
-            return Plan(task, model, loss, "enet", None, None)
+            return Plan(task, model, loss, "enet", "cd", opts.epochs)
         optimizer = solver
         if solver == "auto":
             smooth = loss == "huber" and (opts.l1_ratio == 0 or alpha == 0)
@@ -306,8 +307,8 @@ def check_alpha_grid(value: Any) -> tuple[float, ...] | None:
     """The alphas of a cross-validated path: ``None`` (automatic) or numbers >= 0."""
     if value is None:
         return None
-    values = _numbers("alphas", value)
-    if not values or (isinstance(value, str) and not value.strip()):
+    values = [] if isinstance(value, str) and not value.strip() else _numbers("alphas", value)
+    if not values:
         raise ParameterError(
             "alphas", "{param} is empty; give at least one alpha, or leave it out", value=value
         )
@@ -625,7 +626,13 @@ def fit_opened(
         streamed=streamed,
         seconds=seconds,
         warnings=messages,
+        convergence=describe_convergence(outcome.estimator, messages),
     )
+    if streamed and plan.route == "linear" and plan.loss == "l1":
+        result.convergence = (
+            f"approximate: least absolute deviations by {plan.optimizer} on streamed data; "
+            f"{result.convergence}"
+        )
     if main:  # rank 0 alone writes the output folder
         result.files = write_outputs(result, outcome, resolved, opts, ctx)
     shown: set[str] = set()
