@@ -49,7 +49,13 @@ def run(quick: bool = False) -> str:
     cases = {
         "torchlinear fit --val-split 0 (exact)": [*base, "--val-split", "0"],
         "torchlinear fit --l1-ratio 0.2,0.5,0.9 --alpha cv --cv 5": [
-            *base, "--l1-ratio", "0.2,0.5,0.9", "--alpha", "cv", "--cv", "5",
+            *base,
+            "--l1-ratio",
+            "0.2,0.5,0.9",
+            "--alpha",
+            "cv",
+            "--cv",
+            "5",
         ],  # fmt: skip
     }
     results = {}

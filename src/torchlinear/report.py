@@ -338,8 +338,8 @@ def fit_report(
         Whether the iterative solver met its criterion (one line, shown under the
         settings).
     cross_validation : CVPathResult, optional
-        The cross-validated elastic-net path (:func:`~torchlinear.exact.coordinate_descent.fit_cv_from_fold_stats`):
-        adds its section and two figures, ``coefficient_path.png`` and ``cv_curve.png``.
+        The cross-validated elastic-net path (``ElasticNetCV.cv_results_``): adds its
+        section and two figures, ``coefficient_path.png`` and ``cv_curve.png``.
 
     Returns
     -------

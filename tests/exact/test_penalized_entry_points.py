@@ -106,7 +106,14 @@ def test_torchrun_with_two_ranks_equals_one_process(torchrun, data, tmp_path, op
     folder, X, y = data
     args = ["--target", "y", "--no-progress", "--val-split", "0", "--batch-rows", "31", *options]
     code, output, _ = torchrun(
-        "-m", "torchlinear", "fit", str(folder / "d.csv"), *args, "--out", "dist", cwd=tmp_path,
+        "-m",
+        "torchlinear",
+        "fit",
+        str(folder / "d.csv"),
+        *args,
+        "--out",
+        "dist",
+        cwd=tmp_path,
         timeout=600,  # a shared, loaded machine can take minutes to start two ranks
     )
     assert code == 0, output[-4000:]

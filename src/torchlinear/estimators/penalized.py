@@ -49,13 +49,13 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from torchlinear._validation import as_target, check_same_length, check_sample_weight
 from torchlinear.estimators._base import EstimatorInputMixin, _assert_finite, _object_to_float
 from torchlinear.exact import GramStats
-from torchlinear.exact.driver import LOCAL, Combine
 from torchlinear.exact.coordinate_descent import (
     CVPathResult,
     check_stats_memory,
     enet_path,
     fit_cv_from_fold_stats,
 )
+from torchlinear.exact.driver import LOCAL, Combine
 from torchlinear.exact.fold_stats import (
     FoldGramStats,
     HashedKFold,
@@ -704,9 +704,7 @@ class _CVBase(_PenalizedBase):
                     "or use cv=HashedKFold(...) (seeded shuffled folds)"
                 )
             if int(n_samples) < K:
-                raise ValueError(
-                    f"cv={K} folds need at least {K} rows, but n_samples={n_samples}"
-                )
+                raise ValueError(f"cv={K} folds need at least {K} rows, but n_samples={n_samples}")
         else:
             raise ValueError(
                 "fit_chunks needs cv to be an int, None, KFold without shuffling or "

@@ -18,7 +18,6 @@ from torchlinear._validation import (
     resolve_device,
 )
 from torchlinear.data.split import Sample, holdout_mask, keyed_uniform
-from torchlinear.exact.fold_stats import HashedKFold
 from torchlinear.estimators import (
     ElasticNet,
     ElasticNetCV,
@@ -28,6 +27,7 @@ from torchlinear.estimators import (
     MLPRegressor,
     SoftmaxRegression,
 )
+from torchlinear.exact.fold_stats import HashedKFold
 from torchlinear.workflow.metrics import (
     ClassificationMeter,
     RegressionMeter,
@@ -256,9 +256,7 @@ class FitContext:
             est.set_params(alpha=float(sol.alpha))
         elif route == "enet":
             est = ElasticNet(**self._cd_settings(), alpha=alpha, l1_ratio=self.opts.l1_ratio)
-            est = est.fit_chunks(
-                training_rows, n_features=d, feature_names=names, combine=combine
-            )
+            est = est.fit_chunks(training_rows, n_features=d, feature_names=names, combine=combine)
         else:
             est = self._cv_estimator().fit_chunks(
                 training_rows,
