@@ -89,8 +89,11 @@ def describe_convergence(estimator: Any, warnings: Sequence[str] = ()) -> str | 
         return None
     if estimator.converged_:
         tol = getattr(estimator, "tol", None)
-        what = f" (criterion <= tol {format_number(tol)})" if tol is not None else ""
-        return f"converged{what}"
+        if tol is None:
+            return "converged"
+        if getattr(estimator, "loss_curve_", None) is not None:  # softmax regression's L-BFGS
+            return f"converged (L-BFGS: largest gradient component <= tol {format_number(tol)})"
+        return f"converged (criterion <= tol {format_number(tol)})"
     for text in warnings:
         if "did not converge" in text:
             head, _, detail = text.partition(": ")
