@@ -87,3 +87,9 @@ def run(quick: bool = False) -> str:
     where = "in-process (quick)" if quick else f"{repeats} fresh processes each"
     title = f"Least absolute deviations, exact LP optimum — {n:,} × {d}, {where}"
     return format_table(headers, rows, title)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+
+    print(run(quick="--quick" in sys.argv))

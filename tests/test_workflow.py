@@ -195,15 +195,15 @@ def test_lasso_gives_exact_zeros_and_the_report_says_so(tmp_path):
     y = X[:, 0] * 3.0 - X[:, 1] * 2.0 + 0.1 * rng.normal(size=300)
     path = _write(tmp_path / "l.csv", {f"x{j}": X[:, j] for j in range(6)} | {"y": y})
     result = fit(
-        path, "y", alpha=30.0, l1_ratio=1.0, solver="adam", epochs=50, lr=0.05, batch_size=32,
+        path, "y", alpha=0.1, l1_ratio=1.0, solver="adam", epochs=50, lr=0.05, batch_size=32,
         val_split=0, out=tmp_path / "o",
     )  # fmt: skip
     coef = result.estimator.coef_
     assert (coef[2:] == 0).all() and (coef[:2] != 0).all()
-    # the same objective as scikit-learn's Lasso, whose alpha multiplies a mean loss
+    # the command line's alpha is scikit-learn's Lasso's (on the mean loss over two)
     from sklearn.linear_model import Lasso
 
-    reference = Lasso(alpha=30.0 / 300).fit(X, y)
+    reference = Lasso(alpha=0.1).fit(X, y)
     np.testing.assert_allclose(coef, reference.coef_, atol=0.01)
     report = (tmp_path / "o" / "report.md").read_text()
     assert "4 coefficient(s) are exactly zero" in report

@@ -330,6 +330,8 @@ def fit_report(
     image_shape: Sequence[int] | None = None,
     warnings: Sequence[str] = (),
     seconds: float | None = None,
+    convergence: str | None = None,
+    cross_validation: Any = None,
 ) -> Report:
     """Build the report of a fit (nothing is written; see :meth:`Report.write`).
 
@@ -358,6 +360,12 @@ def fit_report(
         Shown in a section of their own.
     seconds : float, optional
         The fit's wall time.
+    convergence : str, optional
+        Whether the iterative solver met its criterion (one line, shown under the
+        settings).
+    cross_validation : CVPathResult, optional
+        The cross-validated elastic-net path (``ElasticNetCV.cv_results_``): adds its
+        section and two figures, ``coefficient_path.png`` and ``cv_curve.png``.
 
     Returns
     -------
@@ -403,6 +411,8 @@ def fit_report(
         md.append(f"Fitted in {seconds:.3g} s.")
     md += ["", "## Settings", ""]
     md.append(markdown_table(["setting", "value"], [[k, str(v)] for k, v in settings.items()]))
+    if convergence:
+        md += ["", f"Solver: {convergence}."]
     md += ["", "## Metrics", "", _metrics_table(metrics), ""]
     if task == "regression" and "mae" not in (metrics.get("train") or {}):
         md.append(
@@ -412,6 +422,8 @@ def fit_report(
         md.append("")
 
     figure_lines: list[str] = []
+    if cross_validation is not None:
+        md += _cv_section(cross_validation, feature_names, figures)
     curve = _loss_figure(estimator, task, history)
     if curve is not None:  # the model's name on the figure: in the one title there is
         if curve.get_suptitle():
@@ -506,6 +518,48 @@ def fit_report(
         md += [f"- {w}" for w in warnings]
         md.append("")
     return Report("\n".join(md).rstrip() + "\n", figures)
+
+
+def _cv_section(cv: Any, feature_names: Sequence[str], figures: dict[str, Figure]) -> list[str]:
+    """The cross-validation section, and its two figures added to ``figures``."""
+    from torchlinear.plots import coefficient_path, cv_curve
+
+    bi, bj = cv.best_index
+    mean, se = cv.mean_mse, cv.se_mse
+    K = cv.mse_path.shape[2]
+    md = ["## Cross-validation", ""]
+    md.append(
+        f"{K}-fold cross-validation over {cv.alphas.shape[1]} alphas"
+        + (f" and {len(cv.l1_ratios)} l1_ratios" if len(cv.l1_ratios) > 1 else "")
+        + ", every fold's statistics from the same single pass over the data."
+    )
+    md.append("")
+    rows = [
+        ["alpha_ (smallest mean CV error)", format_number(cv.alpha)],
+        ["l1_ratio_", format_number(cv.l1_ratio)],
+        ["alpha_1se (largest alpha within 1 s.e.)", format_number(cv.alpha_1se)],
+        ["mean CV MSE at alpha_", f"{format_number(mean[bi, bj])} ± {format_number(se[bi, bj])}"],
+    ]
+    md += [markdown_table(["", "value"], rows), ""]
+    ratio = f", l1_ratio {format_number(cv.l1_ratio)}"
+    figures["coefficient_path.png"] = coefficient_path(
+        cv.path.alphas,
+        cv.path.coefs,
+        alpha=cv.alpha,
+        alpha_1se=cv.alpha_1se,
+        feature_names=list(feature_names) or None,
+        title=f"Coefficient path (all rows{ratio})",
+    )
+    figures["cv_curve.png"] = cv_curve(
+        cv.alphas[bi],
+        cv.mse_path[bi],
+        alpha_min=cv.alpha,
+        alpha_1se=cv.alpha_1se,
+        title=f"{K}-fold CV error ± 1 s.e.{ratio}",
+    )
+    md += ["![Coefficients against log alpha](coefficient_path.png)", ""]
+    md += ["![CV error against log alpha](cv_curve.png)", ""]
+    return md
 
 
 def _loss_figure(estimator: Any, task: str, history: Any) -> Figure | None:

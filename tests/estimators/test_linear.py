@@ -436,3 +436,91 @@ def test_bad_inference_requests(call, match):
     with pytest.raises(ValueError, match=match), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         call(model, X)
+
+
+# ----------------------------------------------------------------- scikit-learn's parameters
+
+
+def _nnls_problem(seed=1, n=300, d=10):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    X[:, 1] += 0.9 * X[:, 0]
+    return X, X @ rng.normal(size=d) + rng.normal(size=n) + 2.0
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_positive_is_non_negative_least_squares(fit_intercept):
+    from scipy.optimize import nnls
+
+    X, y = _nnls_problem()
+    model = LinearRegression(positive=True, fit_intercept=fit_intercept).fit(X, y)
+    sk = SkLinearRegression(positive=True, fit_intercept=fit_intercept).fit(X, y)
+    if fit_intercept:
+        ref, _ = nnls(X - X.mean(0), y - y.mean())
+    else:
+        ref, _ = nnls(X, y)
+    assert model.solver_ == "cd" and model.converged_
+    assert (model.coef_ >= 0).all() and (model.coef_ == 0).any()
+    np.testing.assert_allclose(model.coef_, ref, rtol=1e-6, atol=1e-10)
+    np.testing.assert_allclose(model.coef_, sk.coef_, rtol=1e-6, atol=1e-10)
+    assert model.intercept_ == pytest.approx(sk.intercept_, rel=1e-6, abs=1e-10)
+
+
+def test_positive_through_the_chunk_protocol_equals_fit():
+    X, y = _nnls_problem(seed=2)
+    whole = LinearRegression(positive=True).fit(X, y)
+    parts = np.array_split(np.arange(len(X)), 4)
+    chunked = LinearRegression(positive=True).fit_chunks(
+        lambda: [(X[p], y[p]) for p in parts], n_features=X.shape[1]
+    )
+    np.testing.assert_allclose(chunked.coef_, whole.coef_, rtol=1e-10, atol=1e-13)
+
+
+def test_positive_refuses_what_it_cannot_solve():
+    X, y = _nnls_problem()
+    with pytest.raises(ValueError, match="positive=True constrains least squares"):
+        LinearRegression(positive=True, loss="l1").fit(X, y)
+    with pytest.raises(ValueError, match="solver='auto' or 'cd'"):
+        LinearRegression(positive=True, solver="cholesky").fit(X, y)
+
+
+def test_copy_x_and_n_jobs_are_accepted_and_change_nothing():
+    X, y = _nnls_problem()
+    before = X.copy()
+    a = LinearRegression(copy_X=False, n_jobs=2).fit(X, y)
+    b = LinearRegression().fit(X, y)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    np.testing.assert_array_equal(X, before)  # X is never modified
+    assert {"copy_X", "n_jobs", "positive", "tol"} <= set(LinearRegression().get_params())
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
+@pytest.mark.parametrize("container", ["array", "matrix"])
+@pytest.mark.parametrize(
+    "params", [{}, {"alpha": 3.0}, {"alpha": 30.0, "l1_ratio": 0.5}, {"positive": True}]
+)
+def test_sparse_x_equals_dense(fmt, container, params):
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    dense = sp.random(400, 8, density=0.3, random_state=0).toarray()
+    y = dense @ np.arange(8.0) - 2.0 + rng.normal(size=400)
+    maker = sp.csr_array if container == "array" else sp.csr_matrix
+    X = maker(dense).asformat(fmt)
+    sparse_fit = LinearRegression(**params).fit(X, y)
+    dense_fit = LinearRegression(**params).fit(dense, y)
+    np.testing.assert_allclose(sparse_fit.coef_, dense_fit.coef_, rtol=1e-9, atol=1e-12)
+    assert sparse_fit.intercept_ == pytest.approx(dense_fit.intercept_, rel=1e-9)
+    np.testing.assert_allclose(sparse_fit.predict(X), dense_fit.predict(dense), rtol=1e-9)
+    assert sparse_fit.score(X, y) == pytest.approx(dense_fit.score(dense, y), rel=1e-9)
+    if not params:  # and the exact answer: scikit-learn's least squares on the dense data
+        ref = SkLinearRegression().fit(dense, y)
+        np.testing.assert_allclose(sparse_fit.coef_, ref.coef_, rtol=1e-9)
+
+
+def test_sparse_x_is_refused_by_the_gradient_solvers():
+    import scipy.sparse as sp
+
+    X = sp.random(50, 3, density=0.5, random_state=0, format="csr")
+    with pytest.raises(TypeError, match="toarray"):
+        LinearRegression(solver="adam").fit(X, np.arange(50.0))

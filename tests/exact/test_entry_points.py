@@ -138,7 +138,8 @@ def test_partial_fit_in_chunks_equals_fit(name):
 def test_command_line_fit_equals_fit(folder, tmp_path, name, ext):
     p = PROBLEMS[name]
     theta, warned = _api(p)
-    alpha = p["alpha"] or None
+    # the command line's alpha is ElasticNet's (per row): Ridge's alpha over n
+    alpha = p["alpha"] / len(p["X"]) or None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = fit(

@@ -99,6 +99,10 @@ FLAGS: dict[str, Flag] = {
     "solver": Flag("--solver"),
     "alpha": Flag("--alpha"),
     "l1_ratio": Flag("--l1-ratio"),
+    "cv": Flag("--cv"),
+    "cv_shuffle": Flag("--cv-shuffle", "switch"),
+    "alphas": Flag("--alphas"),
+    "n_alphas": Flag("--n-alphas"),
     "delta": Flag("--delta"),
     "hidden": Flag("--hidden"),
     # training

@@ -24,6 +24,7 @@ PARAMS = (
     "hidden", "epochs", "batch_size", "lr", "val_split", "patience", "seed", "device",
     "drop_na", "delimiter", "out", "overwrite", "resume", "max_classes", "stream", "download",
     "batch_rows", "formula", "max_levels", "memory_limit", "cov_type",
+    "cv", "cv_shuffle", "alphas", "n_alphas",
 )  # fmt: skip
 """The library parameters the command passes to :func:`torchlinear.workflow.fit`."""
 
@@ -32,6 +33,7 @@ examples:
   torchlinear fit houses.csv --target price --out runs/houses
   torchlinear fit houses.parquet --target price --features area,rooms --loss huber
   torchlinear fit houses.csv --formula "price ~ area + np.log(lot) + C(district)"
+  torchlinear fit houses.csv --target price --l1-ratio 0.5 --alpha cv --cv 5
   torchlinear fit iris.csv --target species --model mlp --hidden 32 --epochs 200
   torchlinear fit digits --out runs/digits         (a built-in dataset)
 
@@ -101,16 +103,41 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--alpha",
-        type=float,
         metavar="A",
-        help="penalty strength, as the estimator's alpha (default: 0; 1e-4 for softmax)",
+        help="penalty strength; for least squares exactly scikit-learn's ElasticNet alpha "
+        "(on the mean squared loss / 2), or 'cv' to choose it by cross-validation "
+        "(default: 0; 1e-4 for softmax)",
     )
     parser.add_argument(
         "--l1-ratio",
-        type=float,
-        default=0.0,
+        default="0",
         metavar="R",
-        help="L1 share of the elastic-net penalty, 0..1 (default 0: ridge)",
+        help="L1 share of the elastic-net penalty, 0..1 (default 0: ridge); with --alpha cv "
+        "a list such as 0.2,0.5,0.9",
+    )
+    parser.add_argument(
+        "--cv",
+        type=int,
+        default=5,
+        metavar="K",
+        help="folds of --alpha cv: contiguous runs of rows, like KFold(K) (default 5)",
+    )
+    parser.add_argument(
+        "--cv-shuffle",
+        action="store_true",
+        help="--alpha cv: seeded shuffled folds (by --seed) instead of contiguous ones",
+    )
+    parser.add_argument(
+        "--alphas",
+        metavar="A,B,...",
+        help="--alpha cv: the alphas to try (default: an automatic grid of --n-alphas)",
+    )
+    parser.add_argument(
+        "--n-alphas",
+        type=int,
+        default=100,
+        metavar="N",
+        help="--alpha cv: size of the automatic alpha grid (default 100)",
     )
     parser.add_argument(
         "--cov",
@@ -127,7 +154,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--epochs",
         type=int,
         metavar="E",
-        help="training epochs (default 100; 20 for minibatch softmax)",
+        help="training epochs (default 100; 20 for minibatch softmax); sweeps of coordinate "
+        "descent for an L1 penalty (default 1000)",
     )
     parser.add_argument(
         "--batch-size", type=int, default=256, metavar="B", help="minibatch size (default 256)"
@@ -254,9 +282,13 @@ def run(args: argparse.Namespace) -> int:
     if not main:
         return 0
     estimator = type(result.estimator).__name__
-    how = {"lbfgs": "L-BFGS", "adam": "Adam", "sgd": "SGD with momentum"}.get(
-        result.solver, f"exact least squares, {result.solver}"
-    )
+    how = {
+        "lbfgs": "L-BFGS",
+        "adam": "Adam",
+        "sgd": "SGD with momentum",
+        "cd": "exact coordinate descent",
+        "lad": "exact least absolute deviations",
+    }.get(result.solver, f"exact least squares, {result.solver}")
     print(
         f"Fitted {estimator} ({result.task}, {how}) on {escape_control(args.data)}: "
         f"target {result.target!r}, {result.estimator.n_features_in_} feature(s), "
@@ -269,6 +301,15 @@ def run(args: argparse.Namespace) -> int:
         h = result.history
         best = f", best validation epoch {h.best_epoch}" if h.best_epoch else ""
         print(f"  {len(h)} epoch(s), stopped: {h.stop_reason}{best}")
+    cv = getattr(result.estimator, "cv_results_", None)
+    if cv is not None:
+        print(
+            f"  cross-validated: alpha_ {format_number(cv.alpha)}, l1_ratio_ "
+            f"{format_number(cv.l1_ratio)}, alpha_1se {format_number(cv.alpha_1se)} "
+            f"({cv.mse_path.shape[2]} folds, {cv.alphas.size} fits per fold)"
+        )
+    if result.convergence:
+        print(f"  solver: {result.convergence}")
     print(f"  training:   {metric_line(result.metrics['train'])}")
     if result.metrics["validation"]:
         print(f"  validation: {metric_line(result.metrics['validation'])}")

@@ -59,6 +59,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
@@ -88,6 +89,7 @@ from torchlinear.estimators.robust import fit_lad
 from torchlinear.exact import GramStats, LstsqSolution, TSQRStats, gram_pass, lstsq
 from torchlinear.exact.coordinate_descent import enet_path
 from torchlinear.exact.driver import LOCAL, Combine, SmallData, solve_exact, solve_statistics
+from torchlinear.exact.fold_stats import sparse_gram_stats
 from torchlinear.exact.sandwich import meat_pass
 from torchlinear.stats import (
     OLSSummary,
@@ -147,6 +149,25 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         once more, after the solve, for the meat of the sandwich
         (:mod:`torchlinear.exact.sandwich`), which is saved with the model; every HC type
         is then available to :meth:`summary` and :meth:`predict_interval`.
+    copy_X : bool, default True
+        scikit-learn's parameter; ``X`` is never modified, so a copy is never needed.
+    n_jobs : int, optional
+        scikit-learn's parameter; the threads are torch's and NumPy's (one per core,
+        capped on small problems), so it has no effect.
+    positive : bool, default False
+        Constrain the coefficients to be >= 0 (squared loss): non-negative least squares
+        (with the ridge/elastic-net penalty, if any), solved exactly by coordinate descent
+        on the statistics (``solver_ = "cd"``), as scikit-learn's
+        ``LinearRegression(positive=True)``.
+
+    Notes
+    -----
+    ``X`` may be scipy.sparse (CSR, CSC, COO; arrays or matrices) for the exact and
+    coordinate-descent solvers with one target: the statistics are accumulated from
+    sparse products (``X`` is never densified) and the answer equals the dense one.
+    ``tol`` is the gradient solvers' stopping criterion (relative improvement of the
+    training loss), and the duality-gap tolerance (times the variance of ``y``) of
+    coordinate descent.
 
     Attributes
     ----------
@@ -200,6 +221,9 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         chunk_size: int | None = None,
         progress: bool = False,
         cov_type: str = "nonrobust",
+        copy_X: bool = True,
+        n_jobs: int | None = None,
+        positive: bool = False,
     ) -> None:
         self.fit_intercept = fit_intercept
         self.alpha = alpha
@@ -216,6 +240,9 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         self.chunk_size = chunk_size
         self.progress = progress
         self.cov_type = cov_type
+        self.copy_X = copy_X
+        self.n_jobs = n_jobs
+        self.positive = positive
 
     # ------------------------------------------------------------------ validation
 
@@ -236,7 +263,19 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         l1_ratio = check_nonnegative_float("l1_ratio", self.l1_ratio)
         if l1_ratio > 1:
             raise ValueError(f"l1_ratio must lie in [0, 1], got {self.l1_ratio!r}")
-        exact_problem = self.loss == "squared" and (l1_ratio == 0 or alpha == 0)
+        if not isinstance(self.positive, bool | np.bool_):
+            raise ValueError(f"positive must be True or False, got {self.positive!r}")
+        positive = bool(self.positive)
+        if positive and self.loss != "squared":
+            raise ValueError(
+                f"positive=True constrains least squares (loss='squared'); got loss={self.loss!r}"
+            )
+        if positive and self.solver not in ("auto", "cd"):
+            raise ValueError(
+                "positive=True (non-negative least squares) is solved exactly by coordinate "
+                f"descent on the statistics; use solver='auto' or 'cd', not {self.solver!r}"
+            )
+        exact_problem = self.loss == "squared" and (l1_ratio == 0 or alpha == 0) and not positive
         if self.solver in EXACT_SOLVERS and not exact_problem:
             raise ValueError(
                 f"solver={self.solver!r} solves the squared loss with an L2 penalty only "
@@ -247,11 +286,11 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
             raise ValueError(
                 "solver='lbfgs' cannot handle an L1 penalty (l1_ratio > 0); use 'sgd' or 'adam'"
             )
-        penalized = self.loss == "squared" and l1_ratio > 0 and alpha > 0
+        penalized = self.loss == "squared" and ((l1_ratio > 0 and alpha > 0) or positive)
         if self.solver == "cd" and not penalized:
             raise ValueError(
                 "solver='cd' (exact coordinate descent) solves the squared loss with an L1 "
-                f"penalty (alpha > 0, l1_ratio > 0); got loss={self.loss!r}, "
+                f"penalty (alpha > 0, l1_ratio > 0) or positive=True; got loss={self.loss!r}, "
                 f"alpha={self.alpha!r}, l1_ratio={self.l1_ratio!r}"
             )
         exact = self.solver in EXACT_SOLVERS or (self.solver == "auto" and exact_problem)
@@ -266,6 +305,7 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
             smooth = self.loss in ("squared", "huber") and (l1_ratio == 0 or alpha == 0)
             optimizer = "lbfgs" if smooth else "adam"
         return {
+            "positive": positive,
             "exact": exact,
             "cd": cd,
             "lad": lad,
@@ -349,6 +389,8 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
             Bad parameters or data (shapes, NaN/inf, non-numeric columns, negative weights).
         """
         params = self._check_params()
+        if sp.issparse(X):
+            return self._fit_sparse(X, y, sample_weight, params, options or FitOptions())
         with single_threaded():
             # the exact solvers detect NaN/inf from their statistics, without a separate pass
             X_t = self._validate_X(X, reset=True, finite=not (params["exact"] or params["cd"]))
@@ -461,6 +503,7 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         target_name: str | None = None,
         combine: Combine = LOCAL,
         options: FitOptions | None = None,
+        alpha_per_weight: bool = False,
     ) -> LinearRegression:
         """Fit on data that is read in chunks (a file larger than memory, a rank's shard).
 
@@ -487,6 +530,10 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         options : FitOptions, optional
             For the gradient solvers: validation chunks (``val_data``, a callable like
             ``chunks``), early stopping, checkpoints, callbacks.
+        alpha_per_weight : bool, default False
+            Exact solvers: read ``alpha`` per unit of sample weight (scikit-learn's
+            ``ElasticNet(l1_ratio=0)`` convention); the ridge penalty solved,
+            ``alpha`` times the total weight, is ``solution_.alpha``.
 
         Returns
         -------
@@ -530,6 +577,18 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         self._single = True
         self._stream = None
         self._target_names = None if target_name is None else [str(target_name)]
+        if params["cd"]:
+            stats = GramStats.zeros(n_features, 1)
+            error: BaseException | None = None
+            try:
+                for X, y, w in stream():
+                    stats.update(X, y.reshape(-1, 1), w)
+            except Exception as exc:  # shared with the other ranks before anyone waits
+                error = exc
+            combine.agree(error, (n_features, 1))
+            self._set_n_features(n_features, n_names)
+            self._store_coordinate_descent(combine.gram(stats), params)
+            return self
         if not params["exact"]:
             if combine is not LOCAL:
                 raise ValueError(
@@ -564,6 +623,7 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
             feature_names=None if feature_names is None else list(feature_names),
             combine=combine,
             shape=(n_features, 1),
+            alpha_per_weight=alpha_per_weight,
         )
         self._set_n_features(n_features, n_names)
         self._store_solution(sol)
@@ -689,12 +749,18 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         if not all(bool(torch.isfinite(t).all()) for t in (stats.xtx, stats.xty, stats.yty)):
             _assert_finite("X", X)
             _assert_finite("y", Y)
+        self._store_coordinate_descent(stats, params)
+
+    def _store_coordinate_descent(self, stats: GramStats, params: dict[str, Any]) -> None:
+        """Solve the (non-negative) elastic net from ``stats``; store the fit."""
         total = float(stats.weight_sum)
         path = enet_path(
             stats,
             [params["alpha"] / total],
             params["l1_ratio"],
             fit_intercept=bool(self.fit_intercept),
+            positive=params["positive"],
+            tol=params["tol"],
             max_iter=params["max_iter"] or 1000,
         )
         coef, intercept = path.coefs[0], float(path.intercepts[0])
@@ -711,6 +777,49 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         for stale in ("history_", "train_config_"):
             if hasattr(self, stale):
                 delattr(self, stale)
+
+    def _fit_sparse(
+        self, X: Any, y: Any, sample_weight: Any, params: dict[str, Any], options: FitOptions
+    ) -> LinearRegression:
+        """Exact or coordinate-descent fit of scipy.sparse ``X`` from its sparse statistics."""
+        from sklearn.utils.validation import check_array
+
+        if not (params["exact"] or params["cd"]):
+            raise TypeError(
+                "sparse X is fitted by the exact and coordinate-descent solvers (squared loss); "
+                f"for loss={self.loss!r} or solver={self.solver!r} convert it with X.toarray()"
+            )
+        Xs = check_array(X, accept_sparse=["csr", "csc", "coo"], dtype=np.float64)
+        if not np.isfinite(Xs.data).all():
+            raise ValueError("X holds NaN or infinite values; remove or impute them")
+        Y, single, target_names = self._validate_y(y, Xs.shape[0])
+        if not single:
+            raise ValueError(
+                f"sparse X with {Y.shape[1]} targets: fit one target at a time, or pass dense X"
+            )
+        w = check_sample_weight(sample_weight, Xs.shape[0])
+        yv = Y[:, 0].double().numpy()
+        wn = None if w is None else w.double().numpy()
+        stats = sparse_gram_stats(Xs, yv, wn, shift_y=float(np.average(yv, weights=wn)))
+        self._check_feature_names(None, reset=True)
+        self.n_features_in_ = Xs.shape[1]
+        self._use_names(options.feature_names)
+        self._stream = None
+        self._single, self._target_names = True, target_names
+        if options.target_name is not None:
+            self._target_names = [str(options.target_name)]
+        if params["cd"]:
+            self._store_coordinate_descent(stats, params)
+            return self
+        sol = solve_statistics(
+            stats,
+            alpha=params["alpha"],
+            fit_intercept=bool(self.fit_intercept),
+            solver="cholesky",
+            feature_names=self._names(),
+        )
+        self._store_solution(sol)
+        return self
 
     def _train_config(self, params: dict[str, Any], device: torch.device) -> TrainConfig:
         optimizer = params["optimizer"]
@@ -831,6 +940,18 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         gives a float64 NumPy array. Shape ``(n,)`` for one target, ``(n, k)`` for ``k``.
         """
         check_is_fitted(self, "coef_")
+        if sp.issparse(X):
+            from sklearn.utils.validation import check_array
+
+            Xs = check_array(X, accept_sparse=["csr", "csc", "coo"], dtype=np.float64)
+            if Xs.shape[1] != self.n_features_in_:
+                raise ValueError(
+                    f"X has {Xs.shape[1]} features, but {type(self).__name__} is expecting "
+                    f"{self.n_features_in_} features as input"
+                )
+            coef = np.atleast_2d(self.coef_)
+            pred = np.asarray(Xs @ coef.T) + np.atleast_1d(self.intercept_)
+            return pred[:, 0] if np.ndim(self.coef_) == 1 else pred
         is_tensor = isinstance(X, torch.Tensor)
         X_t = self._validate_X(X, reset=False, finite=False)
         out = self._predict_tensor(X_t)
@@ -856,6 +977,10 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         Computed in float64 on ``X``'s device, so it works for tensors on any device.
         """
         check_is_fitted(self, "coef_")
+        if sp.issparse(X):
+            from sklearn.metrics import r2_score
+
+            return float(r2_score(y, self.predict(X), sample_weight=sample_weight))
         X_t = self._validate_X(X, reset=False, finite=False)
         Y, _, _ = self._validate_y(y, X_t.shape[0])
         w = check_sample_weight(sample_weight, X_t.shape[0])
@@ -1016,6 +1141,7 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
     def __sklearn_tags__(self):  # scikit-learn >= 1.6
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = True
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = True
         return tags

@@ -22,7 +22,10 @@ step, stopped on the duality gap — so the coefficients match scikit-learn's fu
 converged ones. The cross-validated models keep one set of statistics per fold
 (:mod:`torchlinear.exact.fold_stats`) and solve every path from them.
 
-``partial_fit`` accumulates the statistics chunk by chunk and solves on all rows so far.
+``partial_fit`` accumulates the statistics chunk by chunk and solves on all rows so far;
+``fit_chunks`` reads a re-iterable stream of chunks once (a file larger than memory, or one
+rank's shard under ``torchrun`` with the exact driver's ``combine`` hook, which all-reduces
+the statistics), so every entry point solves the same problem from the same statistics.
 
 Parameters without an effect here, kept for compatibility: ``precompute`` (the Gram
 matrix is always used), ``copy_X`` (``X`` is never modified), ``n_jobs`` and ``verbose``.
@@ -32,7 +35,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -52,7 +55,13 @@ from torchlinear.exact.coordinate_descent import (
     enet_path,
     fit_cv_from_fold_stats,
 )
-from torchlinear.exact.fold_stats import FoldGramStats, HashedKFold, sparse_gram_stats
+from torchlinear.exact.driver import LOCAL, Combine
+from torchlinear.exact.fold_stats import (
+    FoldGramStats,
+    HashedKFold,
+    sparse_gram_stats,
+    subtract_stats,
+)
 
 __all__ = ["ElasticNet", "ElasticNetCV", "Lasso", "LassoCV"]
 
@@ -84,6 +93,36 @@ def _checked(stats: GramStats, X: Any) -> GramStats:
         "the sums of squares overflow float64 (values of X or y near 1e154 or beyond); "
         "rescale X and y before fitting"
     )
+
+
+def _chunk_parts(item: tuple[Any, ...]) -> tuple[Any, torch.Tensor, torch.Tensor | None, Any]:
+    """``(X, y, sample_weight, rows)`` of a chunk given as ``(X, y)``, ``(X, y, w)`` or
+    ``(X, y, w, rows)`` (``rows``: the global number of each row, for the folds)."""
+    X = item[0]
+    if not sp.issparse(X):
+        X = torch.as_tensor(X)
+    y = torch.as_tensor(item[1], dtype=torch.float64).reshape(-1)
+    w = None if len(item) < 3 or item[2] is None else torch.as_tensor(item[2], dtype=torch.float64)
+    rows = None if len(item) < 4 or item[3] is None else np.asarray(item[3], dtype=np.int64)
+    return X, y, w, rows
+
+
+def _add_chunk(stats: GramStats, X: Any, y: torch.Tensor, w: torch.Tensor | None) -> GramStats:
+    if X.shape[0] == 0:
+        return stats
+    if sp.issparse(X):
+        return stats.merge(
+            sparse_gram_stats(X, y.numpy(), None if w is None else w.numpy(), shift_y=0.0)
+        )
+    return stats.update(X, y, w)
+
+
+def _check_n_features(n_features: Any) -> int:
+    if isinstance(n_features, bool) or not isinstance(n_features, numbers.Integral):
+        raise ValueError(f"n_features must be an integer >= 1, got {n_features!r}")
+    if n_features < 1:
+        raise ValueError(f"n_features must be >= 1, got {n_features!r}")
+    return int(n_features)
 
 
 def _check_common(est: Any) -> None:
@@ -180,6 +219,26 @@ class _PenalizedBase(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         if is_tensor:
             return out.to(X_t.dtype)
         return out.cpu().numpy()
+
+    def statistics(self) -> GramStats:
+        """The sufficient statistics of the rows fitted (all rows for the CV classes):
+        the fit's R² and error follow from them without another pass.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> X = np.arange(8.0).reshape(4, 2)
+        >>> ElasticNet(alpha=0.1).fit(X, X[:, 0]).statistics().n_samples
+        4
+        """
+        check_is_fitted(self, "coef_")
+        stats = getattr(self, "_stats", None)
+        if stats is None:
+            raise ValueError(
+                "this model was loaded from a file, which keeps the model but not the "
+                "statistics of its data; refit to get them"
+            )
+        return stats
 
     @property
     def sparse_coef_(self) -> sp.csr_matrix:
@@ -311,6 +370,58 @@ class ElasticNet(_PenalizedBase):
         Xv, y_t, w = self._validate_xy(X, y, sample_weight, reset=first)
         part = _checked(self._gram(Xv, y_t, w), Xv)
         self._stats = part if first else self._stats.merge(part)
+        return self._solve()
+
+    def fit_chunks(
+        self,
+        chunks: Callable[[], Iterable[tuple[Any, ...]]],
+        *,
+        n_features: int,
+        feature_names: Sequence[str] | None = None,
+        combine: Combine = LOCAL,
+    ) -> ElasticNet:
+        """Fit on data read in chunks, in one pass (a file larger than memory, a shard).
+
+        Parameters
+        ----------
+        chunks : callable
+            Returns an iterable of ``(X, y)`` or ``(X, y, sample_weight)`` chunks (arrays,
+            tensors or scipy.sparse ``X``), already validated (finite, numeric). Called
+            once.
+        n_features : int
+            Columns of ``X``.
+        feature_names : sequence of str, optional
+            Names for ``feature_names_in_``.
+        combine : Combine, default LOCAL
+            :data:`torchlinear.distributed.RANKS` inside a process group: each rank passes
+            its own rows, the statistics are all-reduced, and every rank gets the fit of
+            all the rows.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(100, 3))
+        >>> y = X @ np.array([1.0, 0.0, -2.0]) + 0.1 * rng.normal(size=100)
+        >>> halves = lambda: [(X[:50], y[:50]), (X[50:], y[50:])]
+        >>> streamed = ElasticNet(alpha=0.1).fit_chunks(halves, n_features=3)
+        >>> bool(np.allclose(streamed.coef_, ElasticNet(alpha=0.1).fit(X, y).coef_))
+        True
+        """
+        self._check_params()
+        d = _check_n_features(n_features)
+        check_stats_memory(d, 1)
+        stats = GramStats.zeros(d)
+        error: BaseException | None = None
+        try:
+            for item in chunks():
+                X, y, w, _ = _chunk_parts(item)
+                stats = _add_chunk(stats, X, y, w)
+        except Exception as exc:  # shared with the other ranks before anyone waits
+            error = exc
+        combine.agree(error, (d, 1))
+        self._stats = _checked(combine.gram(stats), None)
+        self._set_n_features(d, None if feature_names is None else list(feature_names))
         return self._solve()
 
     def _solve(self) -> ElasticNet:
@@ -534,6 +645,105 @@ class _CVBase(_PenalizedBase):
             self._finish(train, folds.folds, total)
         return self
 
+    def fit_chunks(
+        self,
+        chunks: Callable[[], Iterable[tuple[Any, ...]]],
+        *,
+        n_features: int,
+        n_samples: int | None = None,
+        feature_names: Sequence[str] | None = None,
+        combine: Combine = LOCAL,
+    ) -> _CVBase:
+        """Cross-validate on data read in chunks, in ONE pass into per-fold statistics.
+
+        Every row goes to its fold's statistics by its global row number (the 4th item of
+        a chunk, else its position in the stream), so the folds are the same in memory,
+        chunk by chunk and across ranks.
+
+        Parameters
+        ----------
+        chunks : callable
+            Returns an iterable of ``(X, y)``, ``(X, y, sample_weight)`` or
+            ``(X, y, sample_weight, rows)`` chunks (validated already). Called once.
+        n_features : int
+            Columns of ``X``.
+        n_samples : int, optional
+            For contiguous folds (``cv`` an int or None): the rows are numbered
+            ``0 .. n_samples - 1`` and fold k is ``KFold(cv)``'s k-th run of them. Not
+            needed with ``cv=HashedKFold(...)``.
+        feature_names : sequence of str, optional
+        combine : Combine, default LOCAL
+            :data:`torchlinear.distributed.RANKS` in a process group: every fold's
+            statistics are all-reduced over the ranks.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(200, 3))
+        >>> y = X @ np.array([1.0, 0.0, -2.0]) + rng.normal(size=200)
+        >>> halves = lambda: [(X[:120], y[:120]), (X[120:], y[120:])]
+        >>> streamed = LassoCV(cv=4).fit_chunks(halves, n_features=3, n_samples=200)
+        >>> streamed.alpha_ == LassoCV(cv=4).fit(X, y).alpha_
+        True
+        """
+        self._check_cv_params()
+        d = _check_n_features(n_features)
+        cv = 5 if self.cv is None else self.cv
+        if isinstance(cv, KFold) and not cv.shuffle:
+            cv = cv.n_splits
+        if isinstance(cv, HashedKFold):
+            K, shuffle, seed = cv.n_splits, True, cv.seed
+        elif isinstance(cv, numbers.Integral) and not isinstance(cv, bool):
+            K, shuffle, seed = int(cv), False, 0
+            if K < 2:
+                raise ValueError(f"cv must be at least 2 folds, got cv={cv}")
+            if n_samples is None:
+                raise ValueError(
+                    f"contiguous KFold({K}) folds need the total row count: pass n_samples, "
+                    "or use cv=HashedKFold(...) (seeded shuffled folds)"
+                )
+            if int(n_samples) < K:
+                raise ValueError(f"cv={K} folds need at least {K} rows, but n_samples={n_samples}")
+        else:
+            raise ValueError(
+                "fit_chunks needs cv to be an int, None, KFold without shuffling or "
+                f"HashedKFold, got {self.cv!r}"
+            )
+        folds = FoldGramStats(
+            d, K, n_samples=None if shuffle else int(n_samples), shuffle=shuffle, seed=seed
+        )
+        error: BaseException | None = None
+        seen = 0
+        try:
+            for item in chunks():
+                X, y, w, rows = _chunk_parts(item)
+                m = X.shape[0]
+                if rows is None:
+                    rows = np.arange(seen, seen + m, dtype=np.int64)
+                seen += m
+                if m == 0:
+                    continue
+                if not shuffle and (rows.min() < 0 or rows.max() >= folds.n_samples):
+                    raise ValueError(
+                        f"row numbers {rows.min()}..{rows.max()} fall outside the "
+                        f"n_samples={n_samples} rows the folds were laid out for"
+                    )
+                folds.update(X, y, w, fold_ids=folds.fold_ids(rows))
+        except Exception as exc:  # shared with the other ranks before anyone waits
+            error = exc
+        combine.agree(error, (d, 1))
+        parts = folds.folds or [GramStats.zeros(d) for _ in range(K)]
+        if not combine.local:
+            parts = [combine.gram(f) for f in parts]
+        total = parts[0]
+        for f in parts[1:]:
+            total = total.merge(f)
+        total = _checked(total, None)
+        train = [subtract_stats(total, f) for f in parts]
+        self._set_n_features(d, None if feature_names is None else list(feature_names))
+        return self._finish(train, parts, total)
+
     def _split_stats(
         self, X: Any, y: torch.Tensor, w: torch.Tensor | None, splits: list
     ) -> tuple[list[GramStats], list[GramStats], GramStats]:
@@ -567,6 +777,7 @@ class _CVBase(_PenalizedBase):
             selection=self.selection,
             random_state=self.random_state,
         )
+        self._stats = total
         self.cv_results_: CVPathResult = res
         self.alpha_ = res.alpha
         self.alpha_1se_ = res.alpha_1se

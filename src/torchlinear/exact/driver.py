@@ -341,6 +341,7 @@ def solve_exact(
     refine_solution: bool = True,
     combine: Combine = LOCAL,
     shape: tuple[int, int] | None = None,
+    alpha_per_weight: bool = False,
 ) -> LstsqSolution:
     """Exact weighted least squares / ridge of the rows of ``stream`` (see the module notes).
 
@@ -367,6 +368,11 @@ def solve_exact(
         The statistics of all processes (the identity in one process).
     shape : (int, int), optional
         ``(n_features, n_targets)`` when known, for a process whose stream is empty.
+    alpha_per_weight : bool, default False
+        ``alpha`` is per unit of sample weight (scikit-learn's ``ElasticNet`` convention
+        with ``l1_ratio=0``, a penalty on the *mean* squared loss over two): the ridge
+        penalty solved is ``alpha`` times the total weight of all the rows, known once
+        they are combined. The solution's ``alpha`` is that ridge penalty.
 
     Returns
     -------
@@ -389,10 +395,15 @@ def solve_exact(
     qr_first = solver in ("qr", "svd")
     keep = SmallData()
 
+    per_weight = alpha
+
+    def ridge(stats: GramStats | TSQRStats) -> float:
+        return per_weight * float(stats.weight_sum) if alpha_per_weight else per_weight
+
     def probe(stats: GramStats) -> bool:  # True: the normal equations will not do
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return solve_gram(stats, alpha, fit_intercept, None, allow_fail=True) is None
+            return solve_gram(stats, ridge(stats), fit_intercept, None, allow_fail=True) is None
 
     def probe_rows(d: int, k: int) -> int:
         return max(gram_chunk_rows(1 + d + k), 2 * (d + 2))
@@ -443,14 +454,17 @@ def solve_exact(
             positive += X.shape[0] if w is None else int((w > 0).sum())
         total_qr = combine.tsqr(qr)
         _check_rows(total_qr, stream)
+        alpha = ridge(total_qr)
         sol = solve_tsqr(total_qr, alpha, fit_intercept, "qr", feature_names)
     elif qr_first:
         total_qr = combine.tsqr(stats if stats is not None else TSQRStats.zeros(d, k, device=dev))
         _check_rows(total_qr, stream)
+        alpha = ridge(total_qr)
         sol = solve_tsqr(total_qr, alpha, fit_intercept, solver, feature_names)
     else:
         total = combine.gram(stats if stats is not None else GramStats.zeros(d, k, device=dev))
         _check_rows(total, stream)
+        alpha = ridge(total)
         cholesky = solver == "cholesky"
         sol_or_none = solve_gram(
             total, alpha, fit_intercept, feature_names, allow_fail=not cholesky

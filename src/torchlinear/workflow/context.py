@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,16 +19,20 @@ from torchlinear._validation import (
 )
 from torchlinear.data.split import Sample, holdout_mask, keyed_uniform
 from torchlinear.estimators import (
+    ElasticNet,
+    ElasticNetCV,
     FitOptions,
     LinearRegression,
     MLPClassifier,
     MLPRegressor,
     SoftmaxRegression,
 )
+from torchlinear.exact.fold_stats import HashedKFold
 from torchlinear.workflow.metrics import (
     ClassificationMeter,
     HeldOutRows,
     RegressionMeter,
+    gram_metrics,
     log_proba_chunk,
     plain,
     predict_chunk,
@@ -35,6 +40,7 @@ from torchlinear.workflow.metrics import (
     score_chunks,
 )
 from torchlinear.workflow.settings import (
+    EXACT_ROUTES,
     MAX_CLASSES,
     SAMPLE_BYTES,
     SAMPLE_ROWS,
@@ -44,6 +50,28 @@ from torchlinear.workflow.settings import (
     TrainingInterrupted,
 )
 from torchlinear.workflow.sources import Data
+
+
+def count_data_lines(path: Path, offset: int | None) -> int:
+    """Lines from byte ``offset`` to the end of the file (a last line without a line break
+    counts): at least the rows a CSV parser finds there (empty lines and line breaks
+    inside quoted fields only add to it).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "t.csv"
+    >>> _ = path.write_bytes(b"x,y\n1,2\n3,4")
+    >>> count_data_lines(path, 4)
+    2
+    """
+    count, last = 0, b"\n"
+    with open(path, "rb") as fh:
+        fh.seek(offset or 0)
+        while block := fh.read(1 << 24):
+            count += block.count(b"\n")
+            last = block[-1:]
+    return count + (last != b"\n")
 
 
 class FitContext:
@@ -59,6 +87,7 @@ class FitContext:
         self.callbacks = callbacks
         self.device = resolve_device(opts.device)
         self.row_offset = 0  # the global index of this rank's first row
+        self.total_rows: int | None = None  # rows of every rank together, once counted
 
     def shard_rows_globally(self) -> None:
         """Read only this rank's part of the file, numbering its rows globally.
@@ -79,6 +108,7 @@ class FitContext:
             error = exc
         counts = tld.exchange_status(error, [count])
         self.row_offset = sum(c[0] for c in counts[: tld.rank()])
+        self.total_rows = sum(c[0] for c in counts)
 
     def _combine(self, *stats: Any) -> list[Any]:
         """The statistics of every rank's rows together (the same on every rank)."""
@@ -163,7 +193,7 @@ class FitContext:
         )
 
     def run(self, streamed: bool) -> Outcome:
-        if self.plan.route == "exact":
+        if self.plan.route in EXACT_ROUTES:
             return self.fit_exact()
         if streamed:
             return self.fit_streamed()
@@ -212,7 +242,7 @@ class FitContext:
         counts = [0, 0]  # training and validation rows (first pass)
         passes = [0]
 
-        def training_rows() -> Iterator[tuple[torch.Tensor, torch.Tensor, None]]:
+        def training_rows() -> Iterator[tuple[torch.Tensor, torch.Tensor, None, np.ndarray]]:
             passes[0] += 1
             first = passes[0] == 1
             desc = "reading (exact fit)" if first else f"reading (pass {passes[0]})"
@@ -230,41 +260,73 @@ class FitContext:
                         counts[0] += int((~held).sum())
                         counts[1] += int(held.sum())
                     if held.any():
-                        X, y = X[~held], y[~held]
-                    bar.update(len(rows))
+                        X, y, rows = X[~held], y[~held], rows[~held]
+                    bar.update(len(held))
                     if len(X):
-                        yield torch.from_numpy(np.ascontiguousarray(X)), torch.from_numpy(y), None
+                        X_t = torch.from_numpy(np.ascontiguousarray(X))
+                        yield X_t, torch.from_numpy(y), None, rows
             if first and one_process:
                 self._check_rows(counts[0], counts[1])
 
-        alpha = self.opts.alpha or 0.0
+        alpha = 0.0 if isinstance(self.opts.alpha, str) else self.opts.alpha or 0.0
         names = self.data.feature_names
-        est = LinearRegression(
-            alpha=alpha,
-            device=self.opts.device,
-            fit_intercept=self.data.fit_intercept,
-            cov_type=self.opts.cov_type,
-        ).fit_chunks(
-            training_rows,
-            n_features=d,
-            feature_names=names,
-            target_name=self.data.target,
-            combine=LOCAL if one_process else tld.RANKS,
-        )
-        sol = est.solution_
+        combine = LOCAL if one_process else tld.RANKS
+        route = self.plan.route
+        cv_result = None
+        intercept = self.data.fit_intercept
+        if route == "exact":
+            est = LinearRegression(
+                alpha=alpha,
+                device=self.opts.device,
+                fit_intercept=intercept,
+                cov_type=self.opts.cov_type,
+            ).fit_chunks(
+                training_rows,
+                n_features=d,
+                feature_names=names,
+                target_name=self.data.target,
+                combine=combine,
+                alpha_per_weight=True,  # --alpha is ElasticNet's (l1_ratio 0): per row
+            )
+            sol = est.solution_
+            # the model as fitted: Ridge's alpha, on the sum of squares
+            est.set_params(alpha=float(sol.alpha))
+        elif route == "enet":
+            est = ElasticNet(
+                **self._cd_settings(),
+                alpha=alpha,
+                l1_ratio=self.opts.l1_ratio,
+                fit_intercept=intercept,
+            )
+            est = est.fit_chunks(training_rows, n_features=d, feature_names=names, combine=combine)
+        else:
+            est = self._cv_estimator().fit_chunks(
+                training_rows,
+                n_features=d,
+                n_samples=None if self.opts.cv_shuffle else self._row_count(),
+                feature_names=names,
+                combine=combine,
+            )
+            cv_result = est.cv_results_
         if held_out is not None and held_out.stats is not None:
             (held_out.stats,) = self._combine(held_out.stats)
         n_train, n_val, sample = self._gather_counts(counts[0], counts[1], sample)
         self._check_rows(n_train, n_val)
         coef, intercept = est.coef_, float(est.intercept_)
-        rss, tss, W = float(sol.rss[0]), float(sol.tss[0]), float(sol.weight_sum)
-        mse = rss / W
-        train_metrics = {
-            "n": n_train,
-            "r2": 1 - rss / tss if tss > 0 else math.nan,
-            "mse": mse,
-            "rmse": math.sqrt(mse),
-        }
+        if route == "exact":
+            rss, tss, W = float(sol.rss[0]), float(sol.tss[0]), float(sol.weight_sum)
+            mse = rss / W
+            train_metrics = {
+                "n": n_train,
+                "r2": 1 - rss / tss if tss > 0 else math.nan,
+                "mse": mse,
+                "rmse": math.sqrt(mse),
+            }
+            config = {"solver": sol.solver, "alpha": alpha, "passes": sol.n_passes}
+        else:
+            train_metrics = gram_metrics(est.statistics(), coef, intercept)
+            train_metrics["n"] = n_train
+            config = {"solver": "cd", "alpha": float(getattr(est, "alpha_", alpha)), "passes": 1}
         val_metrics = None
         if held_out is not None and n_val > 0:
             val_metrics = held_out.metrics(coef, intercept)
@@ -282,8 +344,49 @@ class FitContext:
             n_val,
             figures,
             "validation" if val_metrics is not None else "training",
-            config={"solver": sol.solver, "alpha": alpha, "passes": sol.n_passes},
+            config=config,
+            cv=cv_result,
         )
+
+    def _cv_estimator(self) -> ElasticNetCV:
+        opts = self.opts
+        cv: Any = HashedKFold(opts.cv, seed=opts.seed) if opts.cv_shuffle else opts.cv
+        alphas: Any = list(opts.alphas) if opts.alphas is not None else opts.n_alphas
+        ratios = list(opts.l1_ratios)
+        return ElasticNetCV(
+            **self._cd_settings(),
+            fit_intercept=self.data.fit_intercept,
+            l1_ratio=ratios if len(ratios) > 1 else ratios[0],
+            alphas=alphas,
+            cv=cv,
+        )
+
+    def _cd_settings(self) -> dict[str, Any]:
+        """``--epochs`` caps the sweeps of coordinate descent (its ``max_iter``)."""
+        return {} if self.plan.epochs is None else {"max_iter": self.plan.epochs}
+
+    def _row_count(self) -> int:
+        """Rows of the data (every rank's together) before the pass, for contiguous folds:
+        arrays and Parquet know it; a CSV's data lines are counted by a scan for line
+        breaks, which reads the bytes without parsing them."""
+        if self.total_rows is not None:
+            n = self.total_rows
+        elif self.data.X is not None:
+            n = len(self.data.X)
+        elif self.data.source.n_rows is not None:
+            n = int(self.data.source.n_rows)
+        else:
+            n = count_data_lines(self.data.source.path, self.data.source.data_offset)
+            self.total_rows = n
+        if n < self.opts.cv:
+            raise ParameterError(
+                "cv",
+                "{param}={value} folds need at least {value} rows, but {label} has {n}",
+                value=self.opts.cv,
+                label=self.data.label,
+                n=n,
+            )
+        return n
 
     # ----------------------------------------------------------- in memory
     def _memory_split(self) -> tuple[np.ndarray, Any, np.ndarray | None, Any, int]:
@@ -419,6 +522,8 @@ class FitContext:
             return _build(MLPRegressor, given, hidden=opts.hidden, l1_ratio=opts.l1_ratio,
                           solver=optimizer, loss=plan.loss, delta=opts.delta)  # fmt: skip
         if plan.route == "linear":
+            if plan.loss == "squared" and opts.alpha:  # ElasticNet's alpha, per row
+                given["alpha"] = float(opts.alpha) * n_rows
             return _build(LinearRegression, given, loss=plan.loss, l1_ratio=opts.l1_ratio,
                           delta=opts.delta, solver=optimizer,
                           fit_intercept=self.data.fit_intercept)  # fmt: skip
@@ -481,6 +586,15 @@ class FitContext:
         if classification:
             self.check_classes(len(labels), n_train + n_val, at_least=len(labels) > cap)
         self._check_rows(n_train, n_val)
+        if plan.route == "linear" and plan.loss == "l1":
+            warnings.warn(
+                "least absolute deviations on data streamed from disk (larger than the "
+                f"memory limit) is fitted by a gradient method ({plan.optimizer}): the result "
+                "is approximate, not the exact optimum that the in-memory linear program "
+                "reaches",
+                UserWarning,
+                stacklevel=2,
+            )
         est = self._estimator(n_train)
         options = self._options(part(True) if n_val else None)
         est.fit_chunks(part(False), n_features=d, feature_names=self.data.feature_names,

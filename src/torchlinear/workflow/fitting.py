@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from torchlinear._validation import (
     ParameterError,
     check_fraction,
@@ -24,10 +26,12 @@ from torchlinear._validation import (
 from torchlinear._validation import memory_limit as memory_limit_of
 from torchlinear.stats import check_cov_type
 from torchlinear.workflow.context import FitContext
+from torchlinear.workflow.convergence import describe_convergence
 from torchlinear.workflow.fingerprint import check_fingerprint, fingerprint, write_fingerprint
 from torchlinear.workflow.outputs import write_outputs
 from torchlinear.workflow.rundir import RunFolder
 from torchlinear.workflow.settings import (
+    EXACT_ROUTES,
     LOSSES,
     MODELS,
     SOLVERS,
@@ -78,6 +82,35 @@ def plan_route(opts: Options, task: str, streamed: bool) -> Plan:
                 value="ce",
                 suggestions=[("task", "classification")],
             )
+    if opts.alpha_cv:
+        if not (task == "regression" and model == "linear" and loss == "squared"):
+            raise ParameterError(
+                "alpha",
+                "{param} 'cv' cross-validates the penalized least-squares path (regression, "
+                "linear model, squared loss); this fit is {kind} with model {model_kind!r} "
+                "and loss {loss_kind!r}: give {param} a number",
+                value="cv",
+                kind=task,
+                model_kind=model,
+                loss_kind=loss,
+            )
+        if solver not in ("auto", "exact"):
+            raise ParameterError(
+                "solver",
+                "{param} {value!r}: {alpha} cv runs the exact coordinate-descent path from "
+                "one pass of fold statistics; use {0}",
+                value=solver,
+                suggestions=[("solver", "auto")],
+            )
+        if opts.l1_ratio == 0 and opts.alphas is None:
+            raise ParameterError(
+                "l1_ratio",
+                "{param} 0 (ridge) has no automatic alpha grid (its largest useful alpha is "
+                "infinite): give {param} > 0, or the grid with {alphas}",
+                value=0.0,
+            )
+        return Plan(task, model, loss, "enet-cv", "cd", opts.epochs)
+    assert not isinstance(opts.alpha, str)
     alpha = opts.alpha or 0.0
     if solver == "exact":
         if not (task == "regression" and model == "linear" and loss == "squared"):
@@ -91,13 +124,6 @@ def plan_route(opts: Options, task: str, streamed: bool) -> Plan:
                 model_kind=model,
                 loss_kind=loss,
             )
-        if opts.l1_ratio > 0 and alpha > 0:
-            raise ParameterError(
-                "solver",
-                "{param} 'exact' handles an L2 penalty only; with {l1_ratio} > 0 use {param} "
-                "auto, sgd or adam",
-                value="exact",
-            )
     if solver == "lbfgs" and opts.l1_ratio > 0 and alpha > 0:
         raise ParameterError(
             "solver",
@@ -106,18 +132,18 @@ def plan_route(opts: Options, task: str, streamed: bool) -> Plan:
         )
     if model == "linear":
         exact = loss == "squared" and (opts.l1_ratio == 0 or alpha == 0)
+        if solver == "exact" and not exact:  # an L1 part: exact coordinate descent
+            return Plan(task, model, loss, "enet", "cd", opts.epochs)
         if solver == "exact" or (solver == "auto" and exact):
             return Plan(task, model, loss, "exact", None, None)
+        if solver == "auto" and loss == "squared":  # an L1 part: exact coordinate descent
+            return Plan(task, model, loss, "enet", "cd", opts.epochs)
         optimizer = solver
         if solver == "auto":
-            smooth = loss in ("squared", "huber") and (opts.l1_ratio == 0 or alpha == 0)
+            smooth = loss == "huber" and (opts.l1_ratio == 0 or alpha == 0)
             optimizer = "lbfgs" if smooth and not streamed else "adam"
-            # in memory, an L1 penalty on least squares (coordinate descent) and least
-            # absolute deviations (a linear program) are solved exactly by the estimator
-            l1_exact = (loss == "squared" and opts.l1_ratio > 0 and alpha > 0) or (
-                loss == "l1" and (alpha == 0 or opts.l1_ratio == 1)
-            )
-            if l1_exact and not streamed:
+            # in memory, least absolute deviations (a linear program) is solved exactly
+            if loss == "l1" and (alpha == 0 or opts.l1_ratio == 1) and not streamed:
                 optimizer = "auto"
         return Plan(task, model, loss, "linear", optimizer, opts.epochs)
     if model == "softmax":
@@ -162,11 +188,31 @@ def check_options(**kw: Any) -> Options:
         task = "classification"
     elif task is None and kw["loss"] in ("squared", "l1", "huber"):
         task = "regression"
-    l1_ratio = check_nonnegative_float("l1_ratio", kw["l1_ratio"])
-    if l1_ratio > 1:
+    alpha = check_alpha(kw["alpha"])
+    l1_ratios = check_l1_ratios(kw["l1_ratio"])
+    if len(l1_ratios) > 1 and alpha != "cv":
         raise ParameterError(
-            "l1_ratio", "{param} must lie in [0, 1], got {value!r}", value=kw["l1_ratio"]
+            "l1_ratio",
+            "{param} lists {n} values, but only cross-validation chooses among them: add "
+            "{0}, or give one value",
+            value=kw["l1_ratio"],
+            n=len(l1_ratios),
+            suggestions=[("alpha", "cv")],
         )
+    alphas = check_alpha_grid(kw.get("alphas"))
+    if alphas is not None and alpha != "cv":
+        raise ParameterError(
+            "alphas",
+            "{param} is the grid that cross-validation searches; add {0}, or leave out {param}",
+            value=kw.get("alphas"),
+            suggestions=[("alpha", "cv")],
+        )
+    cv = kw.get("cv", 5)
+    if isinstance(cv, bool) or not isinstance(cv, int | np.integer) or cv < 2:
+        raise ParameterError(
+            "cv", "{param} must be a whole number of folds >= 2, got {value!r}", value=cv
+        )
+    n_alphas = check_positive_int("n_alphas", kw.get("n_alphas", 100))
     seed = check_nonnegative_int("seed", kw["seed"])
     if seed >= 2**62:
         raise ParameterError("seed", "{param} must be below 2**62, got {value}", value=seed)
@@ -183,8 +229,8 @@ def check_options(**kw: Any) -> Options:
         model=kw["model"],
         loss=kw["loss"],
         solver=kw["solver"],
-        alpha=None if kw["alpha"] is None else check_nonnegative_float("alpha", kw["alpha"]),
-        l1_ratio=l1_ratio,
+        alpha=alpha,
+        l1_ratio=max(l1_ratios),
         delta=check_positive_float("delta", kw["delta"]),
         hidden=check_positive_int("hidden", kw["hidden"]),
         epochs=None if kw["epochs"] is None else check_positive_int("epochs", kw["epochs"]),
@@ -208,6 +254,11 @@ def check_options(**kw: Any) -> Options:
         if kw["max_classes"] is None
         else check_positive_int("max_classes", kw["max_classes"]),
         cov_type=cov_type,
+        l1_ratios=l1_ratios,
+        cv=int(cv),
+        cv_shuffle=bool(kw.get("cv_shuffle", False)),
+        alphas=alphas,
+        n_alphas=n_alphas,
     )
 
 
@@ -246,6 +297,71 @@ def run_settings(
     }
 
 
+def check_alpha(value: Any) -> float | str | None:
+    """``None``, a number >= 0, or ``"cv"`` (also as text, as the command line gives it)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower() == "cv":
+            return "cv"
+        try:
+            value = float(text)
+        except ValueError:
+            raise ParameterError(
+                "alpha",
+                "{param} must be a number >= 0 or 'cv' (choose it by cross-validation), got "
+                "{value!r}",
+                value=text,
+            ) from None
+    return check_nonnegative_float("alpha", value)
+
+
+def _numbers(name: str, value: Any) -> list[Any]:
+    if isinstance(value, str):
+        parts = [p.strip() for p in value.split(",")]
+        out = []
+        for p in parts:
+            try:
+                out.append(float(p))
+            except ValueError:
+                raise ParameterError(
+                    name,
+                    "{param} must be a number or comma-separated numbers, got {value!r}",
+                    value=value,
+                ) from None
+        return out
+    if isinstance(value, list | tuple | np.ndarray):
+        return list(value)
+    return [value]
+
+
+def check_l1_ratios(value: Any) -> tuple[float, ...]:
+    """One or more L1 shares, each in [0, 1] (``"0.2,0.5"`` or a sequence)."""
+    values = _numbers("l1_ratio", value)
+    if not values:
+        raise ParameterError("l1_ratio", "{param} is empty; give a value in [0, 1]", value=value)
+    out = []
+    for v in values:
+        r = check_nonnegative_float("l1_ratio", v)
+        if r > 1:
+            raise ParameterError("l1_ratio", "{param} must lie in [0, 1], got {value!r}", value=v)
+        out.append(r)
+    return tuple(out)
+
+
+def check_alpha_grid(value: Any) -> tuple[float, ...] | None:
+    """The alphas of a cross-validated path: ``None`` (automatic) or numbers >= 0."""
+    if value is None:
+        return None
+    values = [] if isinstance(value, str) and not value.strip() else _numbers("alphas", value)
+    if not values:
+        raise ParameterError(
+            "alphas", "{param} is empty; give at least one alpha, or leave it out", value=value
+        )
+    return tuple(check_nonnegative_float("alphas", v) for v in values)
+
+
 def fit(
     data: Any,
     target: str | None = None,
@@ -256,8 +372,8 @@ def fit(
     model: str = "linear",
     loss: str | None = None,
     solver: str = "auto",
-    alpha: float | None = None,
-    l1_ratio: float = 0.0,
+    alpha: float | str | None = None,
+    l1_ratio: float | str | Sequence[float] = 0.0,
     delta: float = 1.0,
     hidden: int = 64,
     epochs: int | None = None,
@@ -281,6 +397,10 @@ def fit(
     callbacks: Sequence[Any] = (),
     max_levels: int | None = None,
     cov_type: str = "nonrobust",
+    cv: int = 5,
+    cv_shuffle: bool = False,
+    alphas: Sequence[float] | str | None = None,
+    n_alphas: int = 100,
 ) -> FitResult:
     """Fit a model to a file or built-in dataset and write the model, metrics and report.
 
@@ -315,11 +435,18 @@ def fit(
     solver : {"auto", "exact", "sgd", "adam", "lbfgs"}, default "auto"
         ``"auto"``: exact for least squares, L-BFGS for smooth problems in memory, Adam
         otherwise (see the module notes).
-    alpha : float, optional
-        Penalty strength, as the estimator's ``alpha`` (default: the estimator's, 0 for
-        linear regression and the MLP, 1e-4 for softmax regression).
-    l1_ratio : float, default 0
-        L1 share of the elastic-net penalty (exact zeros by soft-thresholding).
+    alpha : float or "cv", optional
+        Penalty strength. For least squares (regression, linear model, squared loss) it
+        means exactly scikit-learn's ``ElasticNet(alpha, l1_ratio)``: a penalty on the
+        *mean* squared loss over two (``docs/alpha.md``); with an L1 part the fit is the
+        exact coordinate descent (:class:`~torchlinear.ElasticNet`), without one the
+        exact ridge solve. ``"cv"`` chooses ``alpha`` (and ``l1_ratio``) by K-fold
+        cross-validation from one pass of fold statistics
+        (:class:`~torchlinear.ElasticNetCV`). Other models: the estimator's ``alpha``
+        (default 0, 1e-4 for softmax regression).
+    l1_ratio : float, comma-separated str or sequence, default 0
+        L1 share of the elastic-net penalty, in [0, 1]; several values only with
+        ``alpha="cv"``.
     delta : float, default 1
         Huber's threshold, in units of the target.
     hidden : int, default 64
@@ -390,6 +517,16 @@ def fit(
         least-squares fit. A robust (heteroscedasticity-consistent) type reads the
         training rows once more after the solve, for the meat of the sandwich, which is
         saved with the model (so ``summary`` and ``predict``'s intervals use it).
+    cv : int, default 5
+        Folds of ``alpha="cv"``: contiguous runs of rows by their number in the data,
+        like scikit-learn's ``KFold(cv)`` (the validation split defaults to 0 then).
+    cv_shuffle : bool, default False
+        Seeded shuffled folds instead (row number hashed with ``seed``).
+    alphas : sequence of float or comma-separated str, optional
+        The grid of ``alpha="cv"`` (default: ``n_alphas`` values log-spaced from the
+        smallest alpha that zeroes every coefficient down to 1e-3 times it).
+    n_alphas : int, default 100
+        Size of the automatic grid.
 
     Returns
     -------
@@ -450,6 +587,10 @@ def fit(
         overwrite=overwrite,
         max_classes=max_classes,
         cov_type=cov_type,
+        cv=cv,
+        cv_shuffle=cv_shuffle,
+        alphas=alphas,
+        n_alphas=n_alphas,
     )
     out_dir = check_output_dir("out", out)
     owns_group = join_group(opts.device)
@@ -508,15 +649,15 @@ def fit_opened(
         or (opts.stream is None and resolved.estimated_bytes() > opts.memory_limit // 4)
     )
     plan = plan_route(opts, resolved.task, streamed)
-    if plan.route == "exact":
+    if plan.route in EXACT_ROUTES:
         streamed = True
-    if opts.resume and plan.route in ("exact", "softmax-lbfgs"):
+    if opts.resume and plan.route in (*EXACT_ROUTES, "softmax-lbfgs"):
         raise ParameterError(
             "resume",
             "{param} continues minibatch training; this fit ({kind}) has no checkpoints: "
             "leave out {param}",
             value=True,
-            kind="exact least squares" if plan.route == "exact" else "L-BFGS",
+            kind="exact least squares" if plan.route in EXACT_ROUTES else "L-BFGS",
         )
     if opts.cov_type != "nonrobust" and (plan.route != "exact" or (opts.alpha or 0) > 0):
         raise ParameterError(
@@ -526,7 +667,7 @@ def fit_opened(
             value=opts.cov_type,
             kind="a ridge fit" if plan.route == "exact" else f"{plan.task} by {plan.route}",
         )
-    if opts.patience is not None and plan.route in ("exact", "softmax-lbfgs"):
+    if opts.patience is not None and plan.route in (*EXACT_ROUTES, "softmax-lbfgs"):
         raise ParameterError(
             "patience",
             "{param} (early stopping) applies to minibatch training only",
@@ -535,8 +676,9 @@ def fit_opened(
     val_fraction = opts.val_split
     given_val = resolved.X_test is not None and val_fraction is None
     if val_fraction is None:
-        # an exact fit has nothing to stop early: its statistics describe every row
-        val_fraction = 0.0 if given_val or plan.route == "exact" else 0.2
+        # an exact fit has nothing to stop early: its statistics describe every row (and
+        # cross-validation is the validation of --alpha cv)
+        val_fraction = 0.0 if given_val or plan.route in EXACT_ROUTES else 0.2
     run = RunFolder(out_dir, overwrite=opts.overwrite, resume=opts.resume)
     error = None
     if main:  # rank 0 alone locks and stages the run folder; the others wait for it
@@ -558,7 +700,7 @@ def fit_opened(
             if main:
                 write_fingerprint(run.checkpoint, stamp)
         if tld.world_size() > 1 and resolved.source is not None and streamed:
-            if plan.route != "exact":
+            if plan.route not in EXACT_ROUTES:
                 raise ParameterError(
                     "stream",
                     "streamed gradient training is not supported across ranks yet; use {0} (or "
@@ -591,7 +733,13 @@ def fit_opened(
             streamed=streamed,
             seconds=seconds,
             warnings=messages,
+            convergence=describe_convergence(outcome.estimator, messages),
         )
+        if streamed and plan.route == "linear" and plan.loss == "l1":
+            result.convergence = (
+                f"approximate: least absolute deviations by {plan.optimizer} on streamed "
+                f"data; {result.convergence}"
+            )
         if main:  # rank 0 alone writes the output folder: staged, then swapped into place
             written = write_outputs(result, outcome, resolved, opts, ctx, run.staging)
             run.commit()

@@ -12,7 +12,7 @@ import numpy as np
 
 from torchlinear.estimators.persist import save_estimator
 from torchlinear.workflow.context import FitContext
-from torchlinear.workflow.settings import FitResult, Options, Outcome
+from torchlinear.workflow.settings import EXACT_ROUTES, FitResult, Options, Outcome
 from torchlinear.workflow.sources import Data
 
 
@@ -92,6 +92,53 @@ def without_confusion(metrics: Mapping[str, Any] | None) -> dict[str, Any] | Non
     return {k: v for k, v in metrics.items() if k != "confusion_matrix"}
 
 
+def cv_summary(cv: Any) -> dict[str, Any] | None:
+    """What metrics.json records of a cross-validated path."""
+    if cv is None:
+        return None
+    bi, bj = cv.best_index
+    return {
+        "alpha_": cv.alpha,
+        "l1_ratio_": cv.l1_ratio,
+        "alpha_1se": cv.alpha_1se,
+        "cv_mse": float(cv.mean_mse[bi, bj]),
+        "cv_mse_se": float(cv.se_mse[bi, bj]),
+        "n_folds": int(cv.mse_path.shape[2]),
+        "n_alphas": int(cv.alphas.shape[1]),
+        "l1_ratios": [float(r) for r in cv.l1_ratios],
+        "files": ["cv_path.csv", "coef_path.csv"],
+    }
+
+
+def path_tables(cv: Any, feature_names: list[str]) -> dict[str, bytes]:
+    """``cv_path.csv`` (mean and s.e. of the CV error, and each fold's, for every
+    l1_ratio and alpha) and ``coef_path.csv`` (the all-rows path of the chosen l1_ratio)."""
+    import csv
+    import io
+
+    mean, se = cv.mean_mse, cv.se_mse
+    K = cv.mse_path.shape[2]
+    buf = io.StringIO()
+    out = csv.writer(buf, lineterminator="\n")
+    out.writerow(["l1_ratio", "alpha", "mse_mean", "mse_se", *[f"mse_fold{k}" for k in range(K)]])
+    for i, r in enumerate(cv.l1_ratios):
+        for j, a in enumerate(cv.alphas[i]):
+            folds = [repr(float(v)) for v in cv.mse_path[i, j]]
+            out.writerow([repr(float(r)), repr(float(a)), repr(float(mean[i, j])),
+                          repr(float(se[i, j])), *folds])  # fmt: skip
+    coef = io.StringIO()
+    out = csv.writer(coef, lineterminator="\n")
+    out.writerow(["alpha", "intercept", *feature_names])
+    path = cv.path
+    for j, a in enumerate(path.alphas):
+        out.writerow([repr(float(a)), repr(float(path.intercepts[j])),
+                      *[repr(float(c)) for c in path.coefs[j]]])  # fmt: skip
+    return {
+        "cv_path.csv": buf.getvalue().encode("utf-8"),
+        "coef_path.csv": coef.getvalue().encode("utf-8"),
+    }
+
+
 def write_outputs(
     result: FitResult,
     outcome: Outcome,
@@ -123,11 +170,27 @@ def write_outputs(
         "device": str(ctx.device),
         "drop_na": opts.drop_na,
     }
-    if ctx.plan.route == "exact":
-        for key in ("l1_ratio", "epochs", "batch_size", "lr", "patience"):
+    if ctx.plan.route in EXACT_ROUTES:
+        for key in ("epochs", "batch_size", "lr", "patience"):
             settings.pop(key)
-        if not opts.alpha:
-            settings["cov_type"] = opts.cov_type
+    if ctx.plan.route == "exact" and not opts.alpha:
+        settings["cov_type"] = opts.cov_type
+    if ctx.plan.route == "exact":
+        settings.pop("l1_ratio")
+        if opts.alpha:  # ElasticNet's alpha with l1_ratio 0 is Ridge's alpha / n
+            settings["ridge_alpha"] = float(result.estimator.alpha)
+    if ctx.plan.route == "enet-cv":
+        settings["l1_ratio"] = ", ".join(f"{r:g}" for r in opts.l1_ratios)
+        settings["cv"] = (
+            f"{opts.cv} hashed folds (seed {opts.seed})"
+            if opts.cv_shuffle
+            else f"{opts.cv} contiguous folds (as KFold({opts.cv}))"
+        )
+        settings["alphas"] = (
+            ", ".join(f"{a:g}" for a in opts.alphas)
+            if opts.alphas is not None
+            else f"{opts.n_alphas} (automatic grid)"
+        )
     settings = {k: v for k, v in settings.items() if v is not None}
     data_info = describe_data(result, data, ctx)
     training = None
@@ -156,6 +219,8 @@ def write_outputs(
             "validation": result.metrics["validation"],
             "training": training,
             "fit_seconds": result.seconds,
+            "convergence": result.convergence,
+            "cross_validation": cv_summary(outcome.cv),
             "warnings": result.warnings,
         }
     )
@@ -173,8 +238,12 @@ def write_outputs(
         image_shape=data.image_shape,
         warnings=result.warnings,
         seconds=result.seconds,
+        convergence=result.convergence,
+        cross_validation=outcome.cv,
     )
     rendered = report.render()  # everything computed before the first byte is written
+    if outcome.cv is not None:
+        rendered.update(path_tables(outcome.cv, data.feature_names))
     out = ensure_writable_dir(result.out_dir if folder is None else folder, name="out")
     files = []
     for name, blob in rendered.items():

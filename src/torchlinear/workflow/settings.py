@@ -13,6 +13,9 @@ MODELS = ("linear", "softmax", "mlp")
 LOSSES = ("squared", "l1", "huber", "ce")
 SOLVERS = ("auto", "exact", "sgd", "adam", "lbfgs")
 TASKS = ("regression", "classification")
+#: Routes solved exactly from one streaming pass of statistics: least squares and ridge,
+#: the elastic net (coordinate descent), and its cross-validated path.
+EXACT_ROUTES = ("exact", "enet", "enet-cv")
 CHECKPOINT_KIND = "torchlinear-checkpoint"
 SAMPLE_BYTES = 16 << 20  # at most this much of X is kept for the figures of a streamed fit
 SAMPLE_ROWS = 5000
@@ -76,6 +79,7 @@ class FitResult:
     streamed: bool
     seconds: float
     warnings: list[str] = field(default_factory=list)
+    convergence: str | None = None
 
 
 @dataclass
@@ -86,7 +90,7 @@ class Options:
     model: str
     loss: str | None
     solver: str
-    alpha: float | None
+    alpha: float | str | None  # a number, or "cv"
     l1_ratio: float
     delta: float
     hidden: int
@@ -107,6 +111,17 @@ class Options:
     overwrite: bool = False
     max_classes: int | None = None
     cov_type: str = "nonrobust"
+    # penalized least squares: alpha may be "cv"; l1_ratio is the largest of l1_ratios
+    l1_ratios: tuple[float, ...] = ()
+    cv: int = 5
+    cv_shuffle: bool = False
+    alphas: tuple[float, ...] | None = None
+    n_alphas: int = 100
+
+    @property
+    def alpha_cv(self) -> bool:
+        """Whether alpha (and l1_ratio) are chosen by cross-validation."""
+        return self.alpha == "cv"
 
 
 @dataclass
@@ -132,3 +147,4 @@ class Outcome:
     config: dict[str, Any] | None = None
     scaler: Any = None
     notes: list[str] = field(default_factory=list)
+    cv: Any = None  # the cross-validated path (CVPathResult) of an --alpha cv fit

@@ -1,0 +1,207 @@
+"""`torchlinear fit --alpha/--l1-ratio`: scikit-learn's ElasticNet convention, exact solves,
+and `--alpha cv` from one pass of fold statistics, checked against scikit-learn."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import ElasticNet as SkElasticNet
+from sklearn.linear_model import ElasticNetCV as SkElasticNetCV
+from sklearn.linear_model import Ridge
+from sklearn.model_selection import KFold
+
+from torchlinear.exact.fold_stats import HashedKFold
+from torchlinear.workflow import fit, load_estimator
+
+pytestmark = [
+    pytest.mark.usefixtures("one_thread"),
+    pytest.mark.filterwarnings("ignore:X does not have valid feature names"),
+]
+
+TIGHT = dict(tol=1e-12, max_iter=100_000)
+
+
+def _problem(n=300, d=6, seed=0, spread=1.0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)) * np.linspace(1.0, spread, d) + 3.0
+    X[:, 1] += 0.8 * X[:, 0]  # correlated columns: a real path
+    y = X @ np.r_[1.5, 0.0, -2.0, 0.0, 0.7, np.zeros(d - 5)] + rng.normal(size=n)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    X, y = _problem()
+    folder = tmp_path_factory.mktemp("penalized")
+    frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(X.shape[1])])
+    frame["y"] = y
+    frame.to_csv(folder / "d.csv", index=False, float_format="%.17g")
+    frame.to_parquet(folder / "d.parquet", row_group_size=37)
+    return folder, X, y
+
+
+@pytest.mark.parametrize("ext", ["csv", "parquet"])
+@pytest.mark.parametrize("l1_ratio", [0.5, 1.0])
+def test_alpha_and_l1_ratio_mean_elastic_nets(files, tmp_path, ext, l1_ratio):
+    folder, X, y = files
+    result = fit(folder / f"d.{ext}", "y", alpha=0.05, l1_ratio=l1_ratio, val_split=0,
+                 batch_rows=23, out=tmp_path / "run")  # fmt: skip
+    ref = SkElasticNet(alpha=0.05, l1_ratio=l1_ratio, **TIGHT).fit(X, y)
+    est = result.estimator
+    assert result.solver == "cd" and type(est).__name__ == "ElasticNet"
+    np.testing.assert_allclose(est.coef_, ref.coef_, rtol=1e-7, atol=1e-9)
+    assert est.intercept_ == pytest.approx(ref.intercept_, rel=1e-8)
+    np.testing.assert_array_equal(est.coef_ == 0, ref.coef_ == 0)
+    assert result.convergence.startswith("converged (coordinate descent: duality gap")
+    assert result.metrics["train"]["r2"] == pytest.approx(ref.score(X, y), rel=1e-10)
+    # the model file predicts what scikit-learn predicts
+    loaded = load_estimator(tmp_path / "run")
+    np.testing.assert_allclose(loaded.predict(X[:5]), ref.predict(X[:5]), rtol=1e-8)
+
+
+def test_ridge_only_stays_exact_with_elastic_nets_alpha(files, tmp_path):
+    folder, X, y = files
+    result = fit(folder / "d.csv", "y", alpha=0.3, val_split=0, batch_rows=50,
+                 out=tmp_path / "run")  # fmt: skip
+    est = result.estimator
+    assert result.solver == "cholesky"  # the exact driver, one pass
+    # ElasticNet(alpha, l1_ratio=0) is Ridge(alpha * n) on the sum of squares
+    ridge = Ridge(alpha=0.3 * len(X), solver="cholesky").fit(X, y)
+    np.testing.assert_allclose(est.coef_, ridge.coef_, rtol=1e-10)
+    enet = SkElasticNet(alpha=0.3, l1_ratio=0.0, **TIGHT).fit(X, y)
+    np.testing.assert_allclose(est.coef_, enet.coef_, rtol=1e-6)
+    assert est.alpha == pytest.approx(0.3 * len(X), rel=1e-14)  # the model as fitted
+    assert result.convergence is None  # closed form: nothing to converge
+
+
+def test_streamed_gradient_solver_keeps_the_same_objective(files, tmp_path):
+    """--solver sgd/adam minimise the same objective (alpha per row): compare objectives."""
+    folder, X, y = files
+    result = fit(folder / "d.csv", "y", alpha=0.5, l1_ratio=0.5, solver="adam", lr=0.1,
+                 epochs=400, batch_size=300, val_split=0, out=tmp_path / "run")  # fmt: skip
+    ref = SkElasticNet(alpha=0.5, l1_ratio=0.5, **TIGHT).fit(X, y)
+
+    def objective(coef, b):
+        r = y - X @ coef - b
+        return 0.5 * np.mean(r**2) + 0.5 * (0.5 * np.abs(coef).sum() + 0.25 * coef @ coef)
+
+    est = result.estimator
+    best = objective(ref.coef_, ref.intercept_)
+    assert objective(est.coef_, est.intercept_) <= best * 1.03  # Adam: near the minimum
+    # while alpha on the sum of squares (the old meaning) would be far from it
+    ols = SkElasticNet(alpha=0.5 / len(X), l1_ratio=0.5, **TIGHT).fit(X, y)
+    assert objective(ols.coef_, ols.intercept_) > best * 1.1
+
+
+@pytest.mark.parametrize("ext", ["csv", "parquet"])
+def test_alpha_cv_equals_scikit_learns_elastic_net_cv(files, tmp_path, run_cli, ext):
+    folder, X, y = files
+    out = tmp_path / "cv"
+    code, stdout, err = run_cli(["fit", str(folder / f"d.{ext}"), "--target", "y",
+                                 "--l1-ratio", "0.2,0.5,0.9", "--alpha", "cv", "--cv", "4",
+                                 "--batch-rows", "29", "--out", str(out)])  # fmt: skip
+    assert code == 0, err
+    ref = SkElasticNetCV(l1_ratio=[0.2, 0.5, 0.9], cv=KFold(4), **TIGHT).fit(X, y)
+    metrics = json.loads((out / "metrics.json").read_text())
+    cv = metrics["cross_validation"]
+    assert cv["alpha_"] == pytest.approx(ref.alpha_, rel=1e-12)
+    assert cv["l1_ratio_"] == ref.l1_ratio_
+    assert cv["alpha_1se"] >= cv["alpha_"]
+    assert metrics["data"]["validation_rows"] == 0  # CV is the validation
+    est = load_estimator(out)
+    np.testing.assert_allclose(est.coef_, ref.coef_, rtol=1e-6, atol=1e-9)
+    # the CV errors are scikit-learn's, fold by fold
+    path = pd.read_csv(out / "cv_path.csv")
+    chosen = path[path.l1_ratio == ref.l1_ratio_]
+    i = [0.2, 0.5, 0.9].index(ref.l1_ratio_)
+    np.testing.assert_allclose(chosen.alpha, ref.alphas_[i], rtol=1e-12)
+    folds = chosen[[f"mse_fold{k}" for k in range(4)]].to_numpy()
+    np.testing.assert_allclose(folds, ref.mse_path_[i], rtol=1e-6)
+    coefs = pd.read_csv(out / "coef_path.csv")
+    assert list(coefs.columns) == ["alpha", "intercept"] + [f"x{j}" for j in range(X.shape[1])]
+    files_written = {p.name for p in out.iterdir()}
+    assert {"coefficient_path.png", "cv_curve.png", "cv_path.csv", "coef_path.csv"} <= files_written
+    report = (out / "report.md").read_text()
+    assert "alpha_1se" in report and "![CV error against log alpha](cv_curve.png)" in report
+    assert "alpha_ 0.0" in stdout or "alpha_ " in stdout
+
+
+def test_alpha_cv_with_shuffled_folds_and_a_given_grid(files, tmp_path):
+    folder, X, y = files
+    grid = [1.0, 0.3, 0.1, 0.03, 0.01]
+    result = fit(folder / "d.csv", "y", alpha="cv", l1_ratio=0.7, cv=3, cv_shuffle=True,
+                 seed=11, alphas=",".join(map(str, grid)), batch_rows=41,
+                 out=tmp_path / "run")  # fmt: skip
+    folds = list(HashedKFold(3, seed=11).split(X))
+    ref = SkElasticNetCV(l1_ratio=0.7, alphas=grid, cv=folds, **TIGHT).fit(X, y)
+    est = result.estimator
+    assert est.alpha_ == ref.alpha_
+    np.testing.assert_allclose(est.mse_path_, ref.mse_path_, rtol=1e-6)
+    np.testing.assert_allclose(est.coef_, ref.coef_, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (["--alpha", "0.1", "--l1-ratio", "1.5"], "--l1-ratio"),
+        (["--alpha", "-1"], "--alpha"),
+        (["--alpha", "cv", "--l1-ratio", "0.5", "--cv", "1"], "--cv"),
+        (["--alpha", "cv", "--l1-ratio", "0.5", "--cv", "100000"], "--cv"),
+        (["--alpha", "cv", "--l1-ratio", "0.5", "--alphas", ""], "--alphas"),
+        (["--alpha", "cv", "--l1-ratio", "0.5,2"], "--l1-ratio"),
+        (["--alpha", "0.1", "--l1-ratio", "0.2,0.5"], "--l1-ratio"),
+        (["--alpha", "lots"], "--alpha"),
+    ],
+)
+def test_bad_penalties_are_one_line_and_exit_2(files, tmp_path, run_cli, args, flag):
+    folder, _, _ = files
+    out = tmp_path / "bad"
+    code, stdout, err = run_cli(["fit", str(folder / "d.csv"), "--target", "y", *args,
+                                 "--out", str(out)])  # fmt: skip
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and flag in err, err
+    assert not out.exists()
+
+
+def test_coordinate_descent_that_runs_out_of_sweeps_says_so(tmp_path, run_cli):
+    X, y = _problem(n=200, d=30, seed=2, spread=30.0)
+    X[:, 2:] += 0.99 * X[:, [0]]  # very correlated: coordinate descent needs many sweeps
+    frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(X.shape[1])])
+    frame["y"] = y
+    frame.to_csv(tmp_path / "hard.csv", index=False)
+    out = tmp_path / "run"
+    code, stdout, err = run_cli(["fit", str(tmp_path / "hard.csv"), "--target", "y",
+                                 "--alpha", "1e-4", "--l1-ratio", "0.5", "--epochs", "1",
+                                 "--val-split", "0", "--out", str(out)])  # fmt: skip
+    assert code == 0, err
+    warning_lines = [line for line in err.splitlines() if "did not converge" in line]
+    assert len(warning_lines) == 1
+    report = (out / "report.md").read_text()
+    assert "did not converge (coordinate descent: duality gap" in report
+    assert "converged (" not in report.replace("did not converge (", "")
+    assert "solver: did not converge" in stdout
+
+
+def test_gradient_training_that_runs_out_of_epochs_says_so(files, tmp_path, run_cli):
+    folder, _, _ = files
+    out = tmp_path / "run"
+    code, stdout, err = run_cli(["fit", str(folder / "d.csv"), "--target", "y",
+                                 "--solver", "sgd", "--lr", "1e-5", "--epochs", "3",
+                                 "--out", str(out)])  # fmt: skip
+    assert code == 0, err
+    assert len([line for line in err.splitlines() if "did not converge" in line]) == 1
+    report = (out / "report.md").read_text()
+    assert "Solver: did not converge (relative improvement of the training loss" in report
+    assert "> tol" in report
+
+
+def test_streamed_least_absolute_deviations_is_marked_approximate(files, tmp_path, run_cli):
+    folder, _, _ = files
+    out = tmp_path / "run"
+    code, stdout, err = run_cli(["fit", str(folder / "d.csv"), "--target", "y", "--loss", "l1",
+                                 "--stream", "--epochs", "3", "--out", str(out)])  # fmt: skip
+    assert code == 0, err
+    assert len([line for line in err.splitlines() if "approximate" in line]) == 1
+    report = (out / "report.md").read_text()
+    assert "Solver: approximate" in report
