@@ -16,6 +16,13 @@ WORKERS = Path(__file__).resolve().parent / "distributed_workers"
 LAUNCH_TIMEOUT = 150  # seconds for a whole torchrun job, start-up included
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest-xdist's workers ignore SIGINT, and a process started from one would inherit
+    # that (an ignored signal survives exec): the tests of Ctrl-C need the usual handling
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """``-n auto`` means at most two workers.
 

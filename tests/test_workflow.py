@@ -494,3 +494,18 @@ def test_checkpoint_folder_is_not_a_model(reg_csv, tmp_path):
     with pytest.raises(ValueError, match="training checkpoint, not a model"):
         load_estimator(tmp_path / "checkpoint")
     assert workflow.MODEL_KIND == json.loads((tmp_path / "model.json").read_text())["kind"]
+
+
+def test_a_target_of_whole_numbers_is_a_regression_target(tmp_path):
+    # integer labels of a classification are read as text ("01" stays "01"), but a
+    # numeric column of whole numbers is still a regression target
+    X = np.random.default_rng(0).normal(size=(40, 2))
+    y = np.round(1000 + 100 * X[:, 0] - 50 * X[:, 1]).astype(int)
+    path = tmp_path / "counts.csv"
+    path.write_text(
+        "a,b,y\n" + "".join(f"{a:.17g},{b:.17g},{t}\n" for (a, b), t in zip(X, y, strict=True))
+    )
+    result = fit(path, "y", out=tmp_path / "run")
+    assert result.task == "regression"
+    ref = np.linalg.lstsq(np.c_[np.ones(40), X], y, rcond=None)[0]
+    np.testing.assert_allclose(result.estimator.coef_, ref[1:], rtol=1e-10)

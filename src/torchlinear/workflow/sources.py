@@ -205,6 +205,9 @@ def unknown_data(data: Any) -> ValueError:
 
 def peek_task(path: Any, target: str, features: Any, delimiter: Any) -> str:
     """Regression for a numeric target column, classification for text or booleans."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     from torchlinear.data.tabular import TabularSource
 
     source = TabularSource(
@@ -221,6 +224,14 @@ def peek_task(path: Any, target: str, features: Any, delimiter: Any) -> str:
         for table in source.iter_tables():
             y = table.column(target).drop_null()
             if len(y):
+                if pa.types.is_string(y.type) or pa.types.is_large_string(y.type):
+                    # a classification read keeps integer-looking labels as text: numbers
+                    # written as text are still a numeric target
+                    try:
+                        pc.cast(y, pa.float64())
+                    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                        return "classification"
+                    return "regression"
                 kind = y.to_numpy(zero_copy_only=False).dtype.kind
                 return "regression" if kind in "iuf" else "classification"
     except ValueError:  # the real pass reports problems properly
