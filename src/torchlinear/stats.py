@@ -444,7 +444,7 @@ def ols_summary(
         q = math.nan
     r2 = 1 - rss / tss if tss > 0 else math.nan
     adj = 1 - (n - k0) / df_resid * (1 - r2) if df_resid > 0 else math.nan
-    if cov_type != "nonrobust":
+    if cov_type != "nonrobust" and cov is not None:
         f, fp = _wald_f(coef[k0:], cov[k0:, k0:], df_resid)
     elif df_model > 0 and df_resid > 0 and rss > 0:
         f = ((tss - rss) / df_model) / (rss / df_resid)

@@ -101,7 +101,7 @@ def test_python_formula_fit_streams_in_chunks_like_in_memory(data, tmp_path, one
     reference = smf.ols(FORMULA, df).fit().params
     for source, out in ((path, "csv"), (parquet, "pq")):
         result = workflow.fit(source, formula=FORMULA, val_split=0, batch_rows=64,
-                              memory_limit=1000, out=tmp_path / out)  # fmt: skip
+                              stream=True, out=tmp_path / out)  # fmt: skip
         assert result.streamed and result.n_rows == len(df)
         params, _ = params_of(tmp_path / out)
         assert_same(params, reference)

@@ -37,6 +37,12 @@ def _vm_size() -> int:
 
 
 def _peak_rss() -> int:
+    # VmHWM is this process's own high-water mark; ru_maxrss would start from the parent's
+    # size at fork (a large test worker), since Linux keeps it across fork and exec
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 

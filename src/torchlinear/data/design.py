@@ -745,7 +745,8 @@ def design(
 
     Parameters
     ----------
-    data : DataFrame, pyarrow.Table or dict of columns
+    data : DataFrame, pyarrow.Table or dict
+        The rows, one named column per variable (a dict maps names to sequences).
     formula : str, optional
         ``"y ~ x1 + np.log(x2) + C(color)"``. Without one, every column but ``target`` is
         a feature, text columns one-hot encoded (treatment coding).

@@ -239,17 +239,19 @@ class PredictionWriter:
         if self._writer is None:
             self._closed = True
             raise ValueError(f"{self.path}: no rows were written, so no file was created")
+        tmp = self._tmp
+        assert tmp is not None  # set with the writer, by the first write
         try:
             self._writer.close()
             if self._sink is not None:
                 self._sink.close()
-            fd = os.open(self._tmp, os.O_RDONLY)
+            fd = os.open(tmp, os.O_RDONLY)
             try:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            os.chmod(self._tmp, _file_mode(self.path))
-            os.replace(self._tmp, self.path)
+            os.chmod(tmp, _file_mode(self.path))
+            os.replace(tmp, self.path)
         except BaseException:
             self.abort()
             raise

@@ -537,9 +537,6 @@ class TabularSource:
             f"{width:,} columns",
             f"parsing the header and first rows of {self.label}",
             advice="keep fewer columns in the file, or raise {param}",
-            # the header is only the start of a run: half of the budget at most, so that a
-            # 12 MB file of a million empty columns cannot take the machine
-            limit=memory_budget() // 2,
         )
         longest = max(len(line) for line in lines)
         self._block_size = max(_BLOCK_BYTES, 8 * (longest + 2))
