@@ -204,38 +204,32 @@ def unknown_data(data: Any) -> ValueError:
 
 
 def peek_task(path: Any, target: str, features: Any, delimiter: Any) -> str:
-    """Regression for a numeric target column, classification for text or booleans."""
+    """Regression for a numeric target column, classification for text or booleans.
+
+    Decided from the types inferred when the file is opened (its header and first rows),
+    without reading the data: a target that is not a number cannot be read as a regression
+    target, and the real pass reports any other problem with the file properly.
+    """
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     from torchlinear.data.tabular import TabularSource
 
-    source = TabularSource(
-        path,
-        target,
-        features,
-        task="classification",
-        drop_na=True,
-        delimiter=delimiter,
-        batch_rows=256,
-        allow_text=True,
-    )
     try:
-        for table in source.iter_tables():
-            y = table.column(target).drop_null()
-            if len(y):
-                if pa.types.is_string(y.type) or pa.types.is_large_string(y.type):
-                    # a classification read keeps integer-looking labels as text: numbers
-                    # written as text are still a numeric target
-                    try:
-                        pc.cast(y, pa.float64())
-                    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                        return "classification"
-                    return "regression"
-                kind = y.to_numpy(zero_copy_only=False).dtype.kind
-                return "regression" if kind in "iuf" else "classification"
-    except ValueError:  # the real pass reports problems properly
-        pass
+        source = TabularSource(
+            path,
+            target,
+            features,
+            task="regression",
+            drop_na=True,
+            delimiter=delimiter,
+            batch_rows=256,
+            allow_text=True,
+        )
+    except ValueError:
+        return "classification"
+    kind = source.column_types().get(target)
+    if kind is not None and pa.types.is_boolean(kind):
+        return "classification"
     return "regression"
 
 
