@@ -61,7 +61,7 @@ def count_data_lines(path: Path, offset: int | None) -> int:
     --------
     >>> import tempfile
     >>> path = Path(tempfile.mkdtemp()) / "t.csv"
-    >>> _ = path.write_bytes(b"x,y\n1,2\n3,4")
+    >>> _ = path.write_bytes(b"x,y\\n1,2\\n3,4")
     >>> count_data_lines(path, 4)
     2
     """
