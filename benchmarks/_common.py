@@ -206,6 +206,18 @@ def command_runs(
     return Runs(seconds, rss, reports)
 
 
+def fit_runs(argv: Sequence[str], out: Path, runs: int = MIN_RUNS) -> Runs:
+    """``command_runs`` of a ``torchlinear fit`` command, each run into a new folder
+    ``out/run<i>`` (a fit refuses to write over an earlier run)."""
+    total = Runs([], [], [])
+    for i in range(runs):
+        one = command_runs([*argv, "--out", str(Path(out) / f"run{i}")], runs=1)
+        total.seconds += one.seconds
+        total.rss_mb += one.rss_mb
+        total.reports += one.reports
+    return total
+
+
 def best_time(fn: Callable[[], Any], repeat: int = 3, warmup: int = 1) -> float:
     """Return the median wall time of ``fn()`` over ``repeat`` runs after ``warmup`` runs."""
     for _ in range(warmup):

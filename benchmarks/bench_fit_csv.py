@@ -27,7 +27,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import MIN_RUNS, command_runs, format_table, spread
+from _common import MIN_RUNS, command_runs, fit_runs, format_table, spread
 from bench_tabular_read import N_FEATURES, ensure_csv
 
 TARGETS = {"peak_rss_mb": 600.0, "time_ratio": 1.3}
@@ -78,7 +78,7 @@ def _table(path: Path, n_rows: int, runs: int) -> str:
     python = sys.executable
     with tempfile.TemporaryDirectory() as out:
         fit = [python, "-m", "torchlinear", "fit", str(path), "--target", "y"]
-        fit += ["--val-split", "0", "--out", os.path.join(out, "run"), "--no-progress"]
+        fit += ["--val-split", "0", "--no-progress"]
         reader = "pyarrow.csv.read_csv" if path.suffix == ".csv" else "pyarrow.parquet.read_table"
         cases = [
             ("polars streaming Gram pass (253 sums)", [python, "-c", _POLARS_GRAM, str(path)]),
@@ -88,7 +88,7 @@ def _table(path: Path, n_rows: int, runs: int) -> str:
         results = {}
         for name, argv in cases:
             if argv is fit:  # each run writes a fresh run folder
-                results[name] = _fit_runs(argv, runs)
+                results[name] = fit_runs(argv, Path(out), runs)
             else:
                 results[name] = command_runs(argv, runs=runs)
     reference = results[cases[0][0]]
@@ -128,20 +128,6 @@ def _table(path: Path, n_rows: int, runs: int) -> str:
         f"({'met' if rss <= TARGETS['peak_rss_mb'] else 'missed'}: {rss:,.0f} MB)."
     )
     return f"{table}\n\n{verdict}\n"
-
-
-def _fit_runs(argv: list[str], runs: int):
-    """``command_runs`` of the fit, each run into a new output folder."""
-    from _common import Runs
-
-    out = Path(argv[argv.index("--out") + 1])
-    total = Runs([], [], [])
-    for i in range(runs):
-        one = command_runs([*argv[:-2], str(out.with_name(f"run{i}")), argv[-1]], runs=1)
-        total.seconds += one.seconds
-        total.rss_mb += one.rss_mb
-        total.reports += one.reports
-    return total
 
 
 def run(quick: bool = False) -> str:

@@ -24,21 +24,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import MIN_RUNS, Runs, command_runs, format_table, spread
+from _common import MIN_RUNS, fit_runs, format_table, spread
 from bench_tabular_read import N_FEATURES, ensure_csv
 
 TARGETS = {"time_ratio": 1.3, "extra_rss_mb": 50.0}
-
-
-def _runs(argv: list[str], out: Path, runs: int) -> Runs:
-    """``command_runs`` of a fit, each run into a new output folder."""
-    total = Runs([], [], [])
-    for i in range(runs):
-        one = command_runs([*argv, "--out", str(out / f"run{i}"), "--no-progress"], runs=1)
-        total.seconds += one.seconds
-        total.rss_mb += one.rss_mb
-        total.reports += one.reports
-    return total
 
 
 def run(quick: bool = False) -> str:
@@ -61,7 +50,7 @@ def run(quick: bool = False) -> str:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for i, (name, argv) in enumerate(cases.items()):
-            results[name] = _runs(argv, Path(tmp) / f"case{i}", runs)
+            results[name] = fit_runs([*argv, "--no-progress"], Path(tmp) / f"case{i}", runs)
     plain, cv = results.values()
     rows = [
         [name, spread(r), f"{r.median / plain.median:.2f}", f"{r.peak_rss_mb:,.0f}"]
