@@ -8,8 +8,9 @@ mistake into one line on stderr and exit code 2, in the command line's words.
 
 The parsers import nothing heavy, so that ``torchlinear --help`` and every
 ``torchlinear <command> --help`` answer at once: the library (torch, NumPy, pyarrow,
-scikit-learn, matplotlib: seconds and hundreds of MB) is imported inside each command's
-``run`` function, when the command actually runs. That is the one place where the command
+scikit-learn, matplotlib: seconds and hundreds of MB) is imported only when a command
+actually runs (:func:`import_libraries`, where Ctrl-C stops at once with one line, then
+inside each command's ``run`` function). That is the one place where the command
 line imports lazily; the option defaults come from modules that import nothing heavy
 (:mod:`torchlinear.demos.defaults`).
 """
@@ -18,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -65,6 +68,41 @@ def stop_on_sigterm() -> None:
             signal.signal(signal.SIGTERM, _terminated)
 
 
+STARTUP_MODULES = {"demo": ("torchlinear.demos",)}
+"""What a command imports before it runs (default: :mod:`torchlinear.workflow`)."""
+
+
+def _exit_interrupted(signum: int, frame: object) -> None:
+    sys.stderr.write(f"{PROG}: interrupted\n")
+    sys.stderr.flush()
+    os._exit(130)
+
+
+def import_libraries(command: str | None) -> None:
+    """Import the libraries ``command`` needs (seconds: torch, NumPy, SciPy, pyarrow), with
+    Ctrl-C and SIGTERM meaning "stop now": one line, exit code 130.
+
+    An interrupt inside an import would leave modules half-initialised (and the next use
+    of them failing with an unrelated error); nothing has been written yet at this point,
+    so stopping at once is safe. The usual handlers are restored afterwards.
+    """
+    names = STARTUP_MODULES.get(command or "", ("torchlinear.workflow",))
+    signals = [getattr(signal, n) for n in ("SIGINT", "SIGTERM") if hasattr(signal, n)]
+    try:
+        previous = {s: signal.getsignal(s) for s in signals}
+        for s in signals:
+            if previous[s] is not signal.SIG_IGN:  # nohup and friends keep their choice
+                signal.signal(s, _exit_interrupted)
+    except ValueError:  # not the main thread: import as usual
+        previous = {}
+    try:
+        for name in names:
+            importlib.import_module(name)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code.
 
@@ -84,6 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "run", None) is None:
             parser.print_help()
             return 2
+        import_libraries(args.command)
         return int(args.run(args) or 0)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM, however early: one line, no traceback
         print(f"{PROG}: interrupted", file=sys.stderr)
