@@ -113,3 +113,24 @@ def check_refusals(results: dict[str, dict[str, Any]]) -> None:
 
 if __name__ == "__main__":
     _child(sys.argv[1], sys.argv[2].split(","), int(sys.argv[3]))
+
+
+def mutate(blob: bytes, edits: list[tuple[int, int, int]]) -> bytes:
+    """``blob`` after byte edits ``(kind, position, value)``: flip a bit, set a byte,
+    insert one, delete one, or cut the rest off (the fuzzers' mutations of valid files)."""
+    data = bytearray(blob)
+    for kind, position, value in edits:
+        if not data:
+            break
+        i = position % len(data)
+        if kind == 0:
+            data[i] ^= 1 << (value % 8)
+        elif kind == 1:
+            data[i] = value
+        elif kind == 2:
+            data.insert(i, value)
+        elif kind == 3:
+            del data[i]
+        else:
+            del data[i:]
+    return bytes(data)

@@ -262,25 +262,6 @@ HOSTILE = [name for name in dir() if name.startswith("case_")]
 # ------------------------------------------------------------------ fuzzing
 
 
-def _mutate(blob: bytes, edits: list[tuple[int, int, int]]) -> bytes:
-    data = bytearray(blob)
-    for kind, position, value in edits:
-        if not data:
-            break
-        i = position % len(data)
-        if kind == 0:
-            data[i] ^= 1 << (value % 8)
-        elif kind == 1:
-            data[i] = value
-        elif kind == 2:
-            data.insert(i, value)
-        elif kind == 3:
-            del data[i]
-        else:
-            del data[i:]
-    return bytes(data)
-
-
 def _edits():
     from hypothesis import strategies as st
 
@@ -341,7 +322,7 @@ def fuzz_idx():
     def run(which, edits):
         blob, array = files[which]
         path = folder / "f.idx"
-        mutated = _mutate(blob, edits)
+        mutated = _capped().mutate(blob, edits)
         path.write_bytes(mutated)
         expected = _reference_idx(mutated, 1 << 20)
         try:
@@ -381,7 +362,7 @@ def fuzz_cifar():
     )
     @given(st.integers(0, len(blobs) - 1), _edits())
     def run(which, edits):
-        blob = _mutate(blobs[which], edits)
+        blob = _capped().mutate(blobs[which], edits)
         try:
             images, labels = read_cifar_batch(blob, "data_batch_1")
         except ValueError:

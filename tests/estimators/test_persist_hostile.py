@@ -285,25 +285,6 @@ HOSTILE = [name for name in dir() if name.startswith("case_")]
 # ------------------------------------------------------------------ fuzzing
 
 
-def _mutate(blob: bytes, edits) -> bytes:
-    data = bytearray(blob)
-    for kind, position, value in edits:
-        if not data:
-            break
-        i = position % len(data)
-        if kind == 0:
-            data[i] ^= 1 << (value % 8)
-        elif kind == 1:
-            data[i] = value
-        elif kind == 2:
-            data.insert(i, value)
-        elif kind == 3:
-            del data[i]
-        else:
-            del data[i:]
-    return bytes(data)
-
-
 def _settings():
     from hypothesis import HealthCheck, settings
 
@@ -337,7 +318,7 @@ def fuzz_model_bytes():
         name = "model.json" if sidecar else next(n for n in files if n != "model.json")
         for other, blob in files.items():
             (model / other).write_bytes(blob)
-        mutated = _mutate(files[name], edits)
+        mutated = _capped().mutate(files[name], edits)
         (model / name).write_bytes(mutated)
         try:
             loaded = load_estimator(model)
