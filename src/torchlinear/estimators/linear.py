@@ -77,7 +77,7 @@ from torchlinear._validation import (
     resolve_device,
 )
 from torchlinear.engine import TrainConfig
-from torchlinear.estimators._base import EstimatorInputMixin, _assert_finite, _object_to_float
+from torchlinear.estimators._base import EstimatorInputMixin, assert_finite, object_to_float
 from torchlinear.estimators._gradient import (
     FitOptions,
     GradientFit,
@@ -347,7 +347,7 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
             if not hasattr(y, "columns"):
                 y = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
                 if y.dtype == object:
-                    y = _object_to_float(y, "y")
+                    y = object_to_float(y, "y")
             shape = tuple(y.shape)
         if len(shape) == 2 and shape[1] != 1:
             Y, _ = as_feature_matrix(y, name="y")
@@ -747,8 +747,8 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
             )
         stats = gram_pass(X, Y, w, device=self._compute_device(X))
         if not all(bool(torch.isfinite(t).all()) for t in (stats.xtx, stats.xty, stats.yty)):
-            _assert_finite("X", X)
-            _assert_finite("y", Y)
+            assert_finite("X", X)
+            assert_finite("y", Y)
         self._store_coordinate_descent(stats, params)
 
     def _store_coordinate_descent(self, stats: GramStats, params: dict[str, Any]) -> None:
@@ -965,7 +965,7 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         b = torch.as_tensor(np.atleast_1d(self.intercept_), dtype=torch.float64, device=dev)
         out = torch.addmm(b, X_t.to(torch.float64), coef.T)
         if not bool(torch.isfinite(out).all()):  # NaN/inf in X always reach the output
-            _assert_finite("X", X_t)
+            assert_finite("X", X_t)
             raise ValueError(
                 "predictions overflow float64; X holds values too large for these coefficients"
             )

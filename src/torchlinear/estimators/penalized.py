@@ -47,7 +47,7 @@ from sklearn.model_selection import KFold, check_cv
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from torchlinear._validation import as_target, check_same_length, check_sample_weight
-from torchlinear.estimators._base import EstimatorInputMixin, _assert_finite, _object_to_float
+from torchlinear.estimators._base import EstimatorInputMixin, assert_finite, object_to_float
 from torchlinear.exact import GramStats
 from torchlinear.exact.coordinate_descent import (
     CVPathResult,
@@ -88,7 +88,7 @@ def _checked(stats: GramStats, X: Any) -> GramStats:
     if all(bool(torch.isfinite(t).all()) for t in parts):
         return stats
     if isinstance(X, torch.Tensor):
-        _assert_finite("X", X)
+        assert_finite("X", X)
     raise ValueError(
         "the sums of squares overflow float64 (values of X or y near 1e154 or beyond); "
         "rescale X and y before fitting"
@@ -174,7 +174,7 @@ class _PenalizedBase(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         if not isinstance(y, torch.Tensor):
             y = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
             if y.dtype == object:
-                y = _object_to_float(y, "y")
+                y = object_to_float(y, "y")
         if y.ndim == 2 and y.shape[1] > 1:
             raise ValueError(
                 f"y has {y.shape[1]} target columns but {name} fits one target; fit one model "
