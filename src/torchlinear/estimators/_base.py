@@ -145,6 +145,8 @@ class LinearPredictionMixin(EstimatorInputMixin):
 
     #: Whether the estimator takes scipy.sparse ``X`` (and says so in its tags).
     _sparse_input = False
+    coef_: Any  # set by fit
+    intercept_: Any
 
     def predict(self, X: Any) -> np.ndarray | torch.Tensor:
         """Predictions ``X @ coef_.T + intercept_``.

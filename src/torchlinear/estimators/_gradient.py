@@ -499,8 +499,7 @@ def fit_gradient_chunks(
                 classes = typed
         if len(classes) < 2:
             raise ValueError(
-                "the target has only one class in the training rows; a classifier needs at "
-                "least 2"
+                "the target has only one class in the training rows; a classifier needs at least 2"
             )
         k = len(classes)
     inner = _build(model, d, k, hidden, classification, fit_intercept, 1, config.seed, dtype)
@@ -508,9 +507,7 @@ def fit_gradient_chunks(
         bias = _output_bias(inner)
         with torch.no_grad():
             if classes is not None:
-                counts_t = torch.tensor(
-                    [labels[c] for c in classes.tolist()], dtype=torch.float64
-                )
+                counts_t = torch.tensor([labels[c] for c in classes.tolist()], dtype=torch.float64)
                 bias.copy_(torch.log((counts_t + 1.0) / (counts_t.sum() + k)).to(bias.dtype))
             elif loss_fn.name == "squared":
                 bias.fill_(y_sum / n)
