@@ -78,6 +78,11 @@ class EstimatorInputMixin(StatefulMixin):
             )
         return X_t
 
+    def _names(self) -> list[str] | None:
+        """``feature_names_in_`` as a list of str (None without names)."""
+        names = getattr(self, "feature_names_in_", None)
+        return None if names is None else [str(n) for n in names]
+
     def _validate_X_numpy(self, X: Any, *, reset: bool) -> np.ndarray:
         """:meth:`_validate_X` on the CPU, as a float64 NumPy array."""
         return self._validate_X(X, reset=reset, device="cpu").to(torch.float64).numpy()
