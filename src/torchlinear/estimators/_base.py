@@ -13,12 +13,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 import torch
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from torchlinear._validation import as_feature_matrix, check_finite
 from torchlinear.estimators._state import StatefulMixin
 
-__all__ = ["EstimatorInputMixin"]
+__all__ = ["EstimatorInputMixin", "LinearPredictionMixin", "assert_finite", "object_to_float"]
 
 
 class EstimatorInputMixin(StatefulMixin):
@@ -61,10 +63,10 @@ class EstimatorInputMixin(StatefulMixin):
         ):
             raise ValueError("Complex data not supported: X must hold real numbers")
         if isinstance(X, np.ndarray) and X.dtype == object:
-            X = _object_to_float(X, "X")
+            X = object_to_float(X, "X")
         X_t, _ = as_feature_matrix(X, device=device, allow_nonfinite=True)
         if finite:
-            _assert_finite("X", X_t)
+            assert_finite("X", X_t)
         self._check_feature_names(names, reset=reset)
         n_features = X_t.shape[1]
         if reset:
@@ -76,6 +78,11 @@ class EstimatorInputMixin(StatefulMixin):
             )
         return X_t
 
+    def _names(self) -> list[str] | None:
+        """``feature_names_in_`` as a list of str (None without names)."""
+        names = getattr(self, "feature_names_in_", None)
+        return None if names is None else [str(n) for n in names]
+
     def _validate_X_numpy(self, X: Any, *, reset: bool) -> np.ndarray:
         """:meth:`_validate_X` on the CPU, as a float64 NumPy array."""
         return self._validate_X(X, reset=reset, device="cpu").to(torch.float64).numpy()
@@ -86,9 +93,7 @@ class EstimatorInputMixin(StatefulMixin):
             return
         names = [str(n) for n in feature_names]
         if len(names) != self.n_features_in_:
-            raise ValueError(
-                f"{len(names)} feature names for X with {self.n_features_in_} columns"
-            )
+            raise ValueError(f"{len(names)} feature names for X with {self.n_features_in_} columns")
         self.feature_names_in_ = np.asarray(names, dtype=object)
 
     def _set_n_features(self, n_features: int, feature_names: Sequence[str] | None) -> None:
@@ -135,7 +140,67 @@ class EstimatorInputMixin(StatefulMixin):
             )
 
 
-def _assert_finite(name: str, X: torch.Tensor) -> None:
+class LinearPredictionMixin(EstimatorInputMixin):
+    """``predict`` of a fitted linear model, ``X @ coef_.T + intercept_``, written once.
+
+    The estimator sets ``coef_`` (shape ``(d,)`` for one target, ``(k, d)`` for ``k``)
+    and ``intercept_``. A class whose ``fit`` takes scipy.sparse ``X`` sets
+    ``_sparse_input = True``; its sparse predictions come from sparse products.
+    """
+
+    #: Whether the estimator takes scipy.sparse ``X`` (and says so in its tags).
+    _sparse_input = False
+    coef_: Any  # set by fit
+    intercept_: Any
+
+    def predict(self, X: Any) -> np.ndarray | torch.Tensor:
+        """Predictions ``X @ coef_.T + intercept_``.
+
+        A tensor ``X`` gives a tensor on its device, in its floating dtype; anything else
+        gives a float64 NumPy array. Shape ``(n,)`` for one target, ``(n, k)`` for ``k``.
+        """
+        check_is_fitted(self, "coef_")
+        if self._sparse_input and sp.issparse(X):
+            return self._predict_sparse(X)
+        X_t = self._validate_X(X, reset=False, finite=False)
+        out = self._predict_tensor(X_t)
+        if isinstance(X, torch.Tensor):
+            return out.to(X_t.dtype)
+        return out.cpu().numpy()
+
+    def _predict_sparse(self, X: Any) -> np.ndarray:
+        Xs = check_array(X, accept_sparse=["csr", "csc", "coo"], dtype=np.float64)
+        self._check_feature_names(None, reset=False)
+        if Xs.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {Xs.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input"
+            )
+        coef = np.atleast_2d(self.coef_)
+        pred = np.asarray(Xs @ coef.T) + np.atleast_1d(self.intercept_)
+        return pred[:, 0] if np.ndim(self.coef_) == 1 else pred
+
+    def _predict_tensor(self, X_t: torch.Tensor) -> torch.Tensor:
+        """Predictions in float64 on ``X_t``'s device (NaN/inf in ``X_t`` are reported)."""
+        dev = X_t.device
+        coef = torch.as_tensor(np.atleast_2d(self.coef_), dtype=torch.float64, device=dev)
+        b = torch.as_tensor(np.atleast_1d(self.intercept_), dtype=torch.float64, device=dev)
+        out = torch.addmm(b, X_t.to(torch.float64), coef.T)
+        if not bool(torch.isfinite(out).all()):  # NaN/inf in X always reach the output
+            assert_finite("X", X_t)
+            raise ValueError(
+                "predictions overflow float64; X holds values too large for these coefficients"
+            )
+        return out[:, 0] if np.ndim(self.coef_) == 1 else out
+
+    def __sklearn_tags__(self) -> Any:  # scikit-learn >= 1.6
+        tags = super().__sklearn_tags__()  # type: ignore[misc]
+        tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = self._sparse_input
+        return tags
+
+
+def assert_finite(name: str, X: torch.Tensor) -> None:
     """Raise the boundary's NaN/inf error if ``X`` holds any, scanning ~1M values at a time
     (a whole-array check would allocate temporaries the size of ``X``)."""
     if not X.is_floating_point():
@@ -160,7 +225,7 @@ def _is_sparse(X: Any) -> bool:
     return hasattr(X, "toarray") and hasattr(X, "nnz")
 
 
-def _object_to_float(arr: np.ndarray, name: str) -> np.ndarray:
+def object_to_float(arr: np.ndarray, name: str) -> np.ndarray:
     """Convert an object array of numbers; report anything else."""
     try:
         return arr.astype(np.float64)

@@ -326,27 +326,9 @@ def fit_gradient(
         raise ValueError(f"model must be 'linear' or 'mlp', got {model!r}")
     hidden = check_positive_int("hidden", hidden)
     classification = loss_fn.task == "classification"
-    if classification:
-        if y.ndim != 1 or y.is_floating_point():
-            raise ValueError("with loss='ce', y must hold integer class indices of shape (n,)")
-        y = y.to(torch.int64)
-        if bool((y < 0).any()):
-            raise ValueError("class indices in y must be >= 0")
-        n_classes = int(y.max()) + 1 if n_classes is None else n_classes
-        n_classes = check_positive_int("n_classes", n_classes)
-        if n_classes < 2:
-            raise ValueError("classification needs at least 2 classes; y holds only one")
-        if int(y.max()) >= n_classes:
-            raise ValueError(f"y holds class index {int(y.max())} but n_classes is {n_classes}")
-        n_outputs = n_classes
-        if metrics is None:
-            metrics = ["accuracy"]
-    else:
-        if y.ndim not in (1, 2):
-            raise ValueError(f"y must have shape (n,) or (n, k), got {tuple(y.shape)}")
-        if not y.is_floating_point():
-            y = y.to(X.dtype)
-        n_outputs = 1 if y.ndim == 1 else y.shape[1]
+    y, n_classes, n_outputs = _checked_target(y, X.dtype, classification, n_classes)
+    if classification and metrics is None:
+        metrics = ["accuracy"]
     w = _mean_one_weights(sample_weight, n, X)
 
     inner = _build(
@@ -373,6 +355,31 @@ def fit_gradient(
         callbacks=callbacks,
     )
     return _finish(inner, module, standardizer, history, config, loss_fn, penalty)
+
+
+def _checked_target(
+    y: torch.Tensor, dtype: torch.dtype, classification: bool, n_classes: int | None
+) -> tuple[torch.Tensor, int | None, int]:
+    """``y`` checked (class indices as int64, regression targets floating), the number of
+    classes and the number of model outputs."""
+    if classification:
+        if y.ndim != 1 or y.is_floating_point():
+            raise ValueError("with loss='ce', y must hold integer class indices of shape (n,)")
+        y = y.to(torch.int64)
+        if bool((y < 0).any()):
+            raise ValueError("class indices in y must be >= 0")
+        n_classes = int(y.max()) + 1 if n_classes is None else n_classes
+        n_classes = check_positive_int("n_classes", n_classes)
+        if n_classes < 2:
+            raise ValueError("classification needs at least 2 classes; y holds only one")
+        if int(y.max()) >= n_classes:
+            raise ValueError(f"y holds class index {int(y.max())} but n_classes is {n_classes}")
+        return y, n_classes, n_classes
+    if y.ndim not in (1, 2):
+        raise ValueError(f"y must have shape (n,) or (n, k), got {tuple(y.shape)}")
+    if not y.is_floating_point():
+        y = y.to(dtype)
+    return y, n_classes, 1 if y.ndim == 1 else y.shape[1]
 
 
 def _finish(
@@ -464,6 +471,59 @@ def fit_gradient_chunks(
     loss_fn = get_loss(loss, delta=delta)
     classification = loss_fn.task == "classification"
     d = check_positive_int("n_features", n_features)
+    first = _first_pass(chunks, d, classification, standardize, fit_intercept)
+    scaler, n, labels, classes = first.scaler, first.n, first.labels, first.classes
+    k = 1 if classes is None else len(classes)
+    inner = _build(model, d, k, hidden, classification, fit_intercept, 1, config.seed, dtype)
+    if fit_intercept:
+        bias = _output_bias(inner)
+        with torch.no_grad():
+            if classes is not None:
+                counts_t = torch.tensor([labels[c] for c in classes.tolist()], dtype=torch.float64)
+                bias.copy_(torch.log((counts_t + 1.0) / (counts_t.sum() + k)).to(bias.dtype))
+            elif loss_fn.name == "squared":
+                bias.fill_(first.y_sum / n)
+            else:
+                bias.fill_(float(np.median(np.concatenate(first.y_sample))))
+    module: nn.Module = inner
+    standardizer = None
+    if standardize:
+        standardizer = scaler
+        module = Standardized(inner, scaler.mean_, scaler.scale_)
+
+    if metrics is None and classification:
+        metrics = ["accuracy"]
+    penalty = Penalty(alpha / n if penalty_on_sum else alpha, l1_ratio)
+    history = train(
+        module,
+        _mapped(chunks, classes),
+        loss_fn,
+        config,
+        penalty=penalty,
+        val_data=None if val_chunks is None else _mapped(val_chunks, classes),
+        metrics=metrics,
+        callbacks=callbacks,
+    )
+    return _finish(inner, module, standardizer, history, config, loss_fn, penalty, classes)
+
+
+@dataclass
+class _FirstPass:
+    """What :func:`fit_gradient_chunks` learns from a first pass over the chunks."""
+
+    scaler: Standardizer
+    n: int
+    y_sum: float
+    y_sample: list[np.ndarray]
+    labels: dict[Any, float]
+    classes: np.ndarray | None
+
+
+def _first_pass(
+    chunks: Chunks, d: int, classification: bool, standardize: bool, fit_intercept: bool
+) -> _FirstPass:
+    """Count the rows, fit the standardizer, and find the classes and their counts
+    (classification) or the target's sum and a sample of it (regression)."""
     scaler = Standardizer(with_mean=fit_intercept)
     n = 0
     y_sum = 0.0
@@ -489,68 +549,43 @@ def fit_gradient_chunks(
             y_sample.append(yf[:: max(1, len(yf) // 256)])
     if n == 0:
         raise ValueError("the data is empty: there are no rows to train on")
-    classes = None
-    k = 1
-    if classification:
-        classes = np.asarray(sorted(labels), dtype=object)
-        with contextlib.suppress(TypeError, ValueError):
-            typed = np.asarray(sorted(labels))
-            if typed.dtype.kind != "U":
-                classes = typed
-        if len(classes) < 2:
-            raise ValueError(
-                "the target has only one class in the training rows; a classifier needs at "
-                "least 2"
-            )
-        k = len(classes)
-    inner = _build(model, d, k, hidden, classification, fit_intercept, 1, config.seed, dtype)
-    if fit_intercept:
-        bias = _output_bias(inner)
-        with torch.no_grad():
+    classes = _sorted_classes(labels) if classification else None
+    return _FirstPass(scaler, n, y_sum, y_sample, labels, classes)
+
+
+def _sorted_classes(labels: dict[Any, float]) -> np.ndarray:
+    """The sorted labels (typed when NumPy can type them, else objects); at least two."""
+    classes = np.asarray(sorted(labels), dtype=object)
+    with contextlib.suppress(TypeError, ValueError):
+        typed = np.asarray(sorted(labels))
+        if typed.dtype.kind != "U":
+            classes = typed
+    if len(classes) < 2:
+        raise ValueError(
+            "the target has only one class in the training rows; a classifier needs at least 2"
+        )
+    return classes
+
+
+def _mapped(
+    source: Chunks, classes: np.ndarray | None
+) -> Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]]:
+    """``source`` with labels as class indices (rows of unknown labels dropped) or
+    targets as float64, and empty chunks skipped."""
+
+    def stream() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for X, y in source():
+            X, y = np.asarray(X), np.asarray(y)
             if classes is not None:
-                counts_t = torch.tensor(
-                    [labels[c] for c in classes.tolist()], dtype=torch.float64
-                )
-                bias.copy_(torch.log((counts_t + 1.0) / (counts_t.sum() + k)).to(bias.dtype))
-            elif loss_fn.name == "squared":
-                bias.fill_(y_sum / n)
+                index = label_index(classes, y)
+                known = index >= 0
+                X, y = X[known], index[known]
             else:
-                bias.fill_(float(np.median(np.concatenate(y_sample))))
-    module: nn.Module = inner
-    standardizer = None
-    if standardize:
-        standardizer = scaler
-        module = Standardized(inner, scaler.mean_, scaler.scale_)
+                y = y.astype(np.float64)
+            if len(X):
+                yield np.ascontiguousarray(X), y
 
-    def mapped(source: Chunks) -> Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]]:
-        def stream() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-            for X, y in source():
-                X, y = np.asarray(X), np.asarray(y)
-                if classes is not None:
-                    index = label_index(classes, y)
-                    known = index >= 0
-                    X, y = X[known], index[known]
-                else:
-                    y = y.astype(np.float64)
-                if len(X):
-                    yield np.ascontiguousarray(X), y
-
-        return stream
-
-    if metrics is None and classification:
-        metrics = ["accuracy"]
-    penalty = Penalty(alpha / n if penalty_on_sum else alpha, l1_ratio)
-    history = train(
-        module,
-        mapped(chunks),
-        loss_fn,
-        config,
-        penalty=penalty,
-        val_data=None if val_chunks is None else mapped(val_chunks),
-        metrics=metrics,
-        callbacks=callbacks,
-    )
-    return _finish(inner, module, standardizer, history, config, loss_fn, penalty, classes)
+    return stream
 
 
 def _to_original(

@@ -55,29 +55,25 @@ A :meth:`fit` call starts over (its statistics are not kept for later ``partial_
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.metrics import r2_score
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from torchlinear._threads import single_threaded
 from torchlinear._validation import (
-    as_feature_matrix,
-    as_target,
-    check_nonnegative_float,
-    check_positive_float,
     check_positive_int,
     check_random_state,
-    check_same_length,
     check_sample_weight,
     resolve_device,
 )
 from torchlinear.engine import TrainConfig
-from torchlinear.estimators._base import EstimatorInputMixin, _assert_finite, _object_to_float
+from torchlinear.estimators._base import LinearPredictionMixin, assert_finite
 from torchlinear.estimators._gradient import (
     FitOptions,
     GradientFit,
@@ -85,30 +81,36 @@ from torchlinear.estimators._gradient import (
     fit_gradient,
     fit_gradient_chunks,
 )
+from torchlinear.estimators._linear_chunks import WeightedStream, gram_of_stream
+from torchlinear.estimators._linear_params import (
+    DEFAULT_EPOCHS,
+    EXACT_SOLVERS,
+    GRADIENT_SOLVERS,
+    LOSSES,
+    SOLVERS,
+    resolve_params,
+    validate_targets,
+)
+from torchlinear.estimators.linear_inference import ExactInferenceMixin
 from torchlinear.estimators.robust import fit_lad
 from torchlinear.exact import GramStats, LstsqSolution, TSQRStats, gram_pass, lstsq
 from torchlinear.exact.coordinate_descent import enet_path
 from torchlinear.exact.driver import LOCAL, Combine, SmallData, solve_exact, solve_statistics
 from torchlinear.exact.fold_stats import sparse_gram_stats
 from torchlinear.exact.sandwich import meat_pass
-from torchlinear.stats import (
-    OLSSummary,
-    WeightInfo,
-    check_cov_type,
-    ols_summary,
-    prediction_interval,
-)
+from torchlinear.stats import WeightInfo, check_cov_type
 
-__all__ = ["LinearRegression"]
-
-EXACT_SOLVERS = ("cholesky", "qr", "svd")
-GRADIENT_SOLVERS = ("sgd", "adam", "lbfgs")
-SOLVERS = ("auto", *EXACT_SOLVERS, "cd", *GRADIENT_SOLVERS)
-LOSSES = ("squared", "l1", "huber")
-_DEFAULT_EPOCHS = {"sgd": 100, "adam": 100, "lbfgs": 30}
+# SOLVERS, LOSSES, ...: the choices, kept importable from here
+__all__ = [
+    "EXACT_SOLVERS",
+    "GRADIENT_SOLVERS",
+    "LOSSES",
+    "SOLVERS",
+    "LinearRegression",
+]
 
 
-class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
+class LinearRegression(ExactInferenceMixin, LinearPredictionMixin, RegressorMixin, BaseEstimator):
     """Least squares, ridge and robust linear regression (exact or gradient-trained).
 
     Parameters
@@ -247,121 +249,16 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
     # ------------------------------------------------------------------ validation
 
     def _check_params(self) -> dict[str, Any]:
-        if not isinstance(self.random_state, np.random.RandomState | np.random.Generator):
-            check_random_state("random_state", self.random_state)  # a generator draws later
-        if self.solver not in SOLVERS:
-            raise ValueError(
-                f"solver must be one of {', '.join(map(repr, SOLVERS))}, got {self.solver!r}"
-            )
-        if self.loss not in LOSSES:
-            raise ValueError(
-                f"loss must be one of {', '.join(map(repr, LOSSES))}, got {self.loss!r}"
-            )
-        if not isinstance(self.fit_intercept, bool | np.bool_):
-            raise ValueError(f"fit_intercept must be True or False, got {self.fit_intercept!r}")
-        alpha = check_nonnegative_float("alpha", self.alpha)
-        l1_ratio = check_nonnegative_float("l1_ratio", self.l1_ratio)
-        if l1_ratio > 1:
-            raise ValueError(f"l1_ratio must lie in [0, 1], got {self.l1_ratio!r}")
-        if not isinstance(self.positive, bool | np.bool_):
-            raise ValueError(f"positive must be True or False, got {self.positive!r}")
-        positive = bool(self.positive)
-        if positive and self.loss != "squared":
-            raise ValueError(
-                f"positive=True constrains least squares (loss='squared'); got loss={self.loss!r}"
-            )
-        if positive and self.solver not in ("auto", "cd"):
-            raise ValueError(
-                "positive=True (non-negative least squares) is solved exactly by coordinate "
-                f"descent on the statistics; use solver='auto' or 'cd', not {self.solver!r}"
-            )
-        exact_problem = self.loss == "squared" and (l1_ratio == 0 or alpha == 0) and not positive
-        if self.solver in EXACT_SOLVERS and not exact_problem:
-            raise ValueError(
-                f"solver={self.solver!r} solves the squared loss with an L2 penalty only "
-                f"(got loss={self.loss!r}, l1_ratio={self.l1_ratio!r}); use solver='auto' or "
-                "a gradient solver ('sgd', 'adam', 'lbfgs')"
-            )
-        if self.solver == "lbfgs" and l1_ratio > 0 and alpha > 0:
-            raise ValueError(
-                "solver='lbfgs' cannot handle an L1 penalty (l1_ratio > 0); use 'sgd' or 'adam'"
-            )
-        penalized = self.loss == "squared" and ((l1_ratio > 0 and alpha > 0) or positive)
-        if self.solver == "cd" and not penalized:
-            raise ValueError(
-                "solver='cd' (exact coordinate descent) solves the squared loss with an L1 "
-                f"penalty (alpha > 0, l1_ratio > 0) or positive=True; got loss={self.loss!r}, "
-                f"alpha={self.alpha!r}, l1_ratio={self.l1_ratio!r}"
-            )
-        exact = self.solver in EXACT_SOLVERS or (self.solver == "auto" and exact_problem)
-        cd = self.solver == "cd" or (self.solver == "auto" and penalized)
-        # least absolute deviations with at most an L1 penalty: a linear program, solved exactly
-        lad = self.solver == "auto" and self.loss == "l1" and (alpha == 0 or l1_ratio == 1)
-        if exact or cd or lad:
-            optimizer = None
-        elif self.solver in GRADIENT_SOLVERS:
-            optimizer = self.solver
-        else:
-            smooth = self.loss in ("squared", "huber") and (l1_ratio == 0 or alpha == 0)
-            optimizer = "lbfgs" if smooth else "adam"
-        return {
-            "positive": positive,
-            "exact": exact,
-            "cd": cd,
-            "lad": lad,
-            "optimizer": optimizer,
-            "alpha": alpha,
-            "l1_ratio": l1_ratio,
-            "delta": check_positive_float("delta", self.delta),
-            "max_iter": None
-            if self.max_iter is None
-            else check_positive_int("max_iter", self.max_iter),
-            "tol": check_nonnegative_float("tol", self.tol),
-            "lr": None if self.lr is None else check_positive_float("lr", self.lr),
-            "batch_size": check_positive_int("batch_size", self.batch_size),
-            "chunk_size": None
-            if self.chunk_size is None
-            else check_positive_int("chunk_size", self.chunk_size),
-            "cov_type": check_cov_type(self.cov_type),
-        }
+        return resolve_params(self)
+
+    def _validate_y(self, y: Any, n: int) -> tuple[torch.Tensor, bool, list[str] | None]:
+        """Return ``y`` as ``(n, k)`` float tensor, whether it is a single target, names."""
+        return validate_targets(y, n, type(self).__name__)
 
     def _compute_device(self, X: torch.Tensor) -> torch.device:
         if self.device is None:
             return X.device
         return resolve_device(self.device)
-
-    def _validate_y(self, y: Any, n: int) -> tuple[torch.Tensor, bool, list[str] | None]:
-        """Return ``y`` as ``(n, k)`` float tensor, whether it is a single target, names."""
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y is None"
-            )
-        names: list[str] | None = None
-        if hasattr(y, "columns"):
-            names = [str(c) for c in y.columns]
-        elif getattr(y, "name", None) is not None and not isinstance(y, torch.Tensor):
-            names = [str(y.name)]
-        if isinstance(y, torch.Tensor):
-            shape = tuple(y.shape)
-        else:
-            if not hasattr(y, "columns"):
-                y = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
-                if y.dtype == object:
-                    y = _object_to_float(y, "y")
-            shape = tuple(y.shape)
-        if len(shape) == 2 and shape[1] != 1:
-            Y, _ = as_feature_matrix(y, name="y")
-            single = False
-        elif len(shape) in (1, 2):
-            Y = as_target(y).reshape(-1, 1)
-            single = True
-        else:
-            raise ValueError(
-                f"y must have shape (n,), (n, 1) or (n, k), got {shape}; "
-                "flatten the extra dimensions into target columns"
-            )
-        check_same_length(range(n), Y)
-        return Y, single, names
 
     # ------------------------------------------------------------------ fitting
 
@@ -551,122 +448,80 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         params = self._check_params()
         options = options or FitOptions()
         n_features = check_positive_int("n_features", n_features)
-
-        passes = [0]
-        # per pass: rows with a positive weight, the sum of their log-weights, weighted rows
-        weight_sums = torch.zeros(3, dtype=torch.float64)
-
-        def stream() -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
-            passes[0] += 1
-            sums = torch.zeros(3, dtype=torch.float64)
-            for item in chunks():
-                X = torch.as_tensor(item[0])
-                y = torch.as_tensor(item[1])
-                w = None if len(item) < 3 or item[2] is None else torch.as_tensor(item[2])
-                if passes[0] <= 2:  # a probe may cut the first pass short
-                    info = WeightInfo(X.shape[0], 0.0) if w is None else WeightInfo.of(w)
-                    sums += torch.tensor(
-                        [info.n_positive, info.log_weight_sum, 0 if w is None else X.shape[0]],
-                        dtype=torch.float64,
-                    )
-                yield X, y, w
-            if passes[0] <= 2:  # a complete pass
-                weight_sums.copy_(sums)
-
         n_names = None if feature_names is None else list(feature_names)
         self._single = True
         self._stream = None
         self._target_names = None if target_name is None else [str(target_name)]
+        stream = WeightedStream(chunks)
         if params["cd"]:
-            stats = GramStats.zeros(n_features, 1)
-            error: BaseException | None = None
-            try:
-                for X, y, w in stream():
-                    stats.update(X, y.reshape(-1, 1), w)
-            except Exception as exc:  # shared with the other ranks before anyone waits
-                error = exc
-            combine.agree(error, (n_features, 1))
-            self._set_n_features(n_features, n_names)
-            self._store_coordinate_descent(combine.gram(stats), params)
-            return self
-        if not params["exact"]:
-            if combine is not LOCAL:
-                raise ValueError(
-                    "gradient training on chunks takes each process's data as a whole; "
-                    "pass combine=LOCAL"
-                )
-            device = resolve_device(self.device)
-            fit = fit_gradient_chunks(
-                chunks,
-                n_features=n_features,
-                loss=self.loss,
-                delta=params["delta"],
-                alpha=params["alpha"],
-                penalty_on_sum=True,
-                l1_ratio=params["l1_ratio"],
-                standardize=params["alpha"] == 0,
-                fit_intercept=bool(self.fit_intercept),
-                config=options.config(self._train_config(params, device)),
-                val_chunks=options.val_data,
-                metrics=options.metrics,
-                callbacks=options.callbacks,
-            )
-            self._set_n_features(n_features, n_names)
-            self._store_gradient_fit(fit, params["optimizer"])
-            return self
+            self._store_coordinate_descent(gram_of_stream(stream, n_features, combine), params)
+        elif params["exact"]:
+            self._fit_exact_stream(stream, (n_features, n_names), combine, params, alpha_per_weight)
+        else:
+            self._fit_gradient_chunks(chunks, n_features, params, options, combine)
+        self._set_n_features(n_features, n_names)
+        return self
+
+    def _fit_exact_stream(
+        self,
+        stream: WeightedStream,
+        columns: tuple[int, list[str] | None],
+        combine: Combine,
+        params: dict[str, Any],
+        alpha_per_weight: bool,
+    ) -> None:
+        """The exact solve of :meth:`fit_chunks`; for a robust ``cov_type``, one more pass
+        for the meat of the covariance."""
+        n_features, names = columns
         sol = solve_exact(
             stream,
             alpha=params["alpha"],
             fit_intercept=bool(self.fit_intercept),
             solver=self.solver if self.solver in EXACT_SOLVERS else "auto",
             device=None if self.device is None else resolve_device(self.device),
-            feature_names=None if feature_names is None else list(feature_names),
+            feature_names=names,
             combine=combine,
             shape=(n_features, 1),
             alpha_per_weight=alpha_per_weight,
         )
-        self._set_n_features(n_features, n_names)
         self._store_solution(sol)
-        sums = combine.sum(weight_sums)
+        sums = combine.sum(stream.weight_sums)
         weighted = float(sums[2]) > 0
         self._weight_info = WeightInfo(int(sums[0]), float(sums[1])) if weighted else None
-        if params["cov_type"] != "nonrobust":  # one more pass: the robust covariance's meat
+        if params["cov_type"] != "nonrobust":
             self._meat = combine.sum(meat_pass(sol, stream(), weighted=weighted))
             self.n_iter_ += 1
-        return self
 
-    def _names(self) -> list[str] | None:
-        names = getattr(self, "feature_names_in_", None)
-        return None if names is None else [str(n) for n in names]
-
-    def _meat_of_data(self) -> torch.Tensor:
-        """The robust covariance's meat from the rows kept by :meth:`fit` (one pass)."""
-        assert self.solution_ is not None and self._fit_data is not None
-        X, Y, w, rows = self._fit_data
-        n = X.shape[0]
-        step = rows or max(1, (1 << 22) // (8 * (X.shape[1] + 1)))
-
-        def chunks() -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
-            for start in range(0, n, step):
-                stop = start + step
-                yield X[start:stop], Y[start:stop], None if w is None else w[start:stop]
-
-        return meat_pass(self.solution_, chunks(), weighted=w is not None)
-
-    def _robust_meat(self, cov_type: str) -> torch.Tensor | None:
-        """The stored meat, computed now from the kept rows if needed; None if nonrobust."""
-        if cov_type == "nonrobust":
-            return None
-        if getattr(self, "_meat", None) is None:
-            if getattr(self, "_fit_data", None) is None:
-                raise ValueError(
-                    f"cov_type={cov_type!r} needs the meat matrix of the robust covariance, "
-                    "which this model did not keep (fitted with cov_type='nonrobust' by "
-                    "partial_fit or fit_chunks, or loaded from a file or a pickle); refit with "
-                    f"LinearRegression(cov_type={cov_type!r})"
-                )
-            self._meat = self._meat_of_data()
-        return self._meat
+    def _fit_gradient_chunks(
+        self,
+        chunks: Callable[[], Iterable[tuple[Any, ...]]],
+        n_features: int,
+        params: dict[str, Any],
+        options: FitOptions,
+        combine: Combine,
+    ) -> None:
+        if combine is not LOCAL:
+            raise ValueError(
+                "gradient training on chunks takes each process's data as a whole; "
+                "pass combine=LOCAL"
+            )
+        device = resolve_device(self.device)
+        fit = fit_gradient_chunks(
+            chunks,
+            n_features=n_features,
+            loss=self.loss,
+            delta=params["delta"],
+            alpha=params["alpha"],
+            penalty_on_sum=True,
+            l1_ratio=params["l1_ratio"],
+            standardize=params["alpha"] == 0,
+            fit_intercept=bool(self.fit_intercept),
+            config=options.config(self._train_config(params, device)),
+            val_chunks=options.val_data,
+            metrics=options.metrics,
+            callbacks=options.callbacks,
+        )
+        self._store_gradient_fit(fit, params["optimizer"])
 
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
@@ -696,6 +551,24 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
             if hasattr(self, stale):
                 delattr(self, stale)
 
+    def _store_coef(self, coef: np.ndarray, intercept: np.ndarray, solver: str) -> None:
+        """Store a fit without an exact solution: ``coef`` ``(k, d)`` and ``intercept``
+        ``(k,)`` (as ``(d,)`` and a float for one target), the solver; forget the rest."""
+        if self._single:
+            self.coef_ = coef[0].copy()
+            self.intercept_ = float(intercept[0])
+        else:
+            self.coef_ = coef
+            self.intercept_ = intercept
+        self.solver_ = solver
+        self.cond_ = math.nan
+        if hasattr(self, "rank_"):
+            del self.rank_
+        self.solution_ = None
+        for stale in ("history_", "train_config_"):
+            if hasattr(self, stale):
+                delattr(self, stale)
+
     def _fit_lad(
         self, X: torch.Tensor, Y: torch.Tensor, w: torch.Tensor | None, params: dict[str, Any]
     ) -> None:
@@ -719,18 +592,9 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
             alpha=params["alpha"] * params["l1_ratio"] / (2 * total),
             fit_intercept=bool(self.fit_intercept),
         )
-        self.coef_ = np.asarray(coef, dtype=np.float64) if self._single else np.atleast_2d(coef)
-        self.intercept_ = float(intercept) if self._single else np.array([float(intercept)])
-        self.solver_ = "lad"
-        self.cond_ = math.nan
-        if hasattr(self, "rank_"):
-            del self.rank_
+        self._store_coef(np.atleast_2d(coef), np.array([float(intercept)]), "lad")
         self.n_iter_ = int(info.get("n_iter", 0))
         self.converged_ = True
-        self.solution_ = None
-        for stale in ("history_", "train_config_"):
-            if hasattr(self, stale):
-                delattr(self, stale)
 
     def _fit_coordinate_descent(
         self, X: torch.Tensor, Y: torch.Tensor, w: torch.Tensor | None, params: dict[str, Any]
@@ -747,8 +611,8 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
             )
         stats = gram_pass(X, Y, w, device=self._compute_device(X))
         if not all(bool(torch.isfinite(t).all()) for t in (stats.xtx, stats.xty, stats.yty)):
-            _assert_finite("X", X)
-            _assert_finite("y", Y)
+            assert_finite("X", X)
+            assert_finite("y", Y)
         self._store_coordinate_descent(stats, params)
 
     def _store_coordinate_descent(self, stats: GramStats, params: dict[str, Any]) -> None:
@@ -763,27 +627,15 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
             tol=params["tol"],
             max_iter=params["max_iter"] or 1000,
         )
-        coef, intercept = path.coefs[0], float(path.intercepts[0])
-        self.coef_ = coef.copy() if self._single else coef[None, :].copy()
-        self.intercept_ = intercept if self._single else np.array([intercept])
-        self.solver_ = "cd"
-        self.cond_ = math.nan
-        if hasattr(self, "rank_"):
-            del self.rank_
+        self._store_coef(path.coefs[:1].copy(), np.array([float(path.intercepts[0])]), "cd")
         self.n_iter_ = int(path.n_iters[0])
         self.converged_ = bool(path.converged[0])
         self.dual_gap_ = float(path.dual_gaps[0])
-        self.solution_ = None
-        for stale in ("history_", "train_config_"):
-            if hasattr(self, stale):
-                delattr(self, stale)
 
     def _fit_sparse(
         self, X: Any, y: Any, sample_weight: Any, params: dict[str, Any], options: FitOptions
     ) -> LinearRegression:
         """Exact or coordinate-descent fit of scipy.sparse ``X`` from its sparse statistics."""
-        from sklearn.utils.validation import check_array
-
         if not (params["exact"] or params["cd"]):
             raise TypeError(
                 "sparse X is fitted by the exact and coordinate-descent solvers (squared loss); "
@@ -825,7 +677,7 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         optimizer = params["optimizer"]
         seed = check_random_state("random_state", self.random_state)
         return TrainConfig(
-            epochs=params["max_iter"] or _DEFAULT_EPOCHS[optimizer],
+            epochs=params["max_iter"] or DEFAULT_EPOCHS[optimizer],
             batch_size=params["batch_size"],
             lr=params["lr"],
             optimizer=optimizer,
@@ -872,28 +724,14 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
             if fit.intercept is None
             else fit.intercept.detach().to(torch.float64).cpu().numpy()
         )
-        if self._single:
-            self.coef_ = coef[0].copy()
-            self.intercept_ = float(intercept[0])
-        else:
-            self.coef_ = coef
-            self.intercept_ = intercept
-        self.solver_ = optimizer
-        self.cond_ = math.nan
-        if hasattr(self, "rank_"):
-            del self.rank_
+        self._store_coef(coef, intercept, optimizer)
         self.n_iter_ = len(fit.history)
         self.history_ = fit.history
         self.train_config_ = fit.config
         self.converged_ = check_convergence(fit.history, fit.config, optimizer)
-        self.solution_ = None
 
     _special_state = ("solution_",)
-    # the robust covariance's meat (exact fits), the rows fit() kept for it (never saved),
-    # and what the summary needs of the sample weights
-    _meat: torch.Tensor | None = None
-    _fit_data: Any = None
-    _weight_info: WeightInfo | None = None
+    _sparse_input = True
 
     def _extra_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         tensors: dict[str, torch.Tensor] = {}
@@ -933,44 +771,6 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ using the fit
 
-    def predict(self, X: Any) -> np.ndarray | torch.Tensor:
-        """Predictions ``X @ coef_.T + intercept_``.
-
-        A tensor ``X`` gives a tensor on its device, in its floating dtype; anything else
-        gives a float64 NumPy array. Shape ``(n,)`` for one target, ``(n, k)`` for ``k``.
-        """
-        check_is_fitted(self, "coef_")
-        if sp.issparse(X):
-            from sklearn.utils.validation import check_array
-
-            Xs = check_array(X, accept_sparse=["csr", "csc", "coo"], dtype=np.float64)
-            if Xs.shape[1] != self.n_features_in_:
-                raise ValueError(
-                    f"X has {Xs.shape[1]} features, but {type(self).__name__} is expecting "
-                    f"{self.n_features_in_} features as input"
-                )
-            coef = np.atleast_2d(self.coef_)
-            pred = np.asarray(Xs @ coef.T) + np.atleast_1d(self.intercept_)
-            return pred[:, 0] if np.ndim(self.coef_) == 1 else pred
-        is_tensor = isinstance(X, torch.Tensor)
-        X_t = self._validate_X(X, reset=False, finite=False)
-        out = self._predict_tensor(X_t)
-        if is_tensor:
-            return out.to(X_t.dtype)
-        return out.cpu().numpy()
-
-    def _predict_tensor(self, X_t: torch.Tensor) -> torch.Tensor:
-        dev = X_t.device
-        coef = torch.as_tensor(np.atleast_2d(self.coef_), dtype=torch.float64, device=dev)
-        b = torch.as_tensor(np.atleast_1d(self.intercept_), dtype=torch.float64, device=dev)
-        out = torch.addmm(b, X_t.to(torch.float64), coef.T)
-        if not bool(torch.isfinite(out).all()):  # NaN/inf in X always reach the output
-            _assert_finite("X", X_t)
-            raise ValueError(
-                "predictions overflow float64; X holds values too large for these coefficients"
-            )
-        return out[:, 0] if np.ndim(self.coef_) == 1 else out
-
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Coefficient of determination R² of the predictions (uniform average over targets).
 
@@ -978,8 +778,6 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self, "coef_")
         if sp.issparse(X):
-            from sklearn.metrics import r2_score
-
             return float(r2_score(y, self.predict(X), sample_weight=sample_weight))
         X_t = self._validate_X(X, reset=False, finite=False)
         Y, _, _ = self._validate_y(y, X_t.shape[0])
@@ -1002,146 +800,8 @@ class LinearRegression(EstimatorInputMixin, RegressorMixin, BaseEstimator):
         )
         return float(r2.mean())
 
-    def _exact_solution(self, what: str) -> LstsqSolution:
-        check_is_fitted(self, "coef_")
-        sol = getattr(self, "solution_", None)
-        if sol is None:
-            raise ValueError(
-                f"{what} needs an exact least-squares fit; this model was fitted with "
-                f"solver_={self.solver_!r}. Refit with solver='auto' (squared loss, l1_ratio=0)"
-            )
-        return sol
-
-    def _target_index(self, sol: LstsqSolution, target: int | None, what: str) -> int:
-        k = sol.coef.shape[1]
-        if target is None:
-            if k > 1:
-                raise ValueError(f"this model has {k} targets; pass target=0..{k - 1} to {what}")
-            return 0
-        return target
-
-    def summary(
-        self,
-        target: int | None = None,
-        confidence: float = 0.95,
-        *,
-        cov_type: str | None = None,
-        weights: str = "analytic",
-        use_t: bool | None = None,
-    ) -> OLSSummary:
-        """Standard errors, t, p-values, confidence intervals, R², F, ... of the fit.
-
-        Available for exact, unpenalised fits (``alpha=0``). ``print(model.summary())``
-        shows the table; ``.to_dict()``/``.to_frame()`` give the numbers. For a
-        multi-target fit pass ``target`` (the column index).
-
-        Parameters
-        ----------
-        target : int, optional
-            The target column of a multi-target fit.
-        confidence : float, default 0.95
-            Level of the confidence intervals.
-        cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3"}, optional
-            The parameter covariance (default: ``cov_type_``, the fit's). A robust type
-            after an in-memory :meth:`fit` is computed from the rows the fit kept (one
-            pass); after :meth:`fit_chunks` or loading, the fit must have been made with a
-            robust ``cov_type``.
-        weights : {"analytic", "frequency"}, default "analytic"
-            What the fit's ``sample_weight`` means: inverse variances (statsmodels'
-            ``WLS``; scaling every weight changes nothing) or counts of repeated rows
-            (statsmodels' ``GLM(freq_weights=)``). See :mod:`torchlinear.stats`.
-        use_t : bool, optional
-            Student's t or the normal distribution for p-values and intervals (default:
-            t for "nonrobust", normal for the HC types, as statsmodels).
-
-        Examples
-        --------
-        >>> rng = np.random.default_rng(0)
-        >>> X = rng.normal(size=(100, 2))
-        >>> y = X @ [1.0, -1.0] + rng.normal(size=100) * (1 + np.abs(X[:, 0]))
-        >>> s = LinearRegression().fit(X, y).summary(cov_type="HC3")
-        >>> s.cov_type, s.std_err.round(3)
-        ('HC3', array([0.214, 0.283, 0.246]))
-        """
-        sol = self._exact_solution("summary()")
-        target = self._target_index(sol, target, "summary()")
-        cov = getattr(self, "cov_type_", "nonrobust") if cov_type is None else cov_type
-        cov = check_cov_type(cov)
-        names = self._target_names
-        return ols_summary(
-            sol,
-            target=target,
-            feature_names=self._names(),
-            target_name=None if names is None or target >= len(names) else names[target],
-            confidence=confidence,
-            cov_type=cov,
-            meat=self._robust_meat(cov),
-            weights=weights,
-            weight_info=getattr(self, "_weight_info", None),
-            use_t=use_t,
-        )
-
-    def predict_interval(
-        self,
-        X: Any,
-        level: float = 0.95,
-        kind: str = "prediction",
-        *,
-        target: int | None = None,
-        cov_type: str | None = None,
-        weights: str = "analytic",
-        use_t: bool | None = None,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Predictions with the interval of a new observation or of the mean.
-
-        The same intervals as statsmodels' ``get_prediction(X).summary_frame(alpha)``:
-        ``kind="prediction"`` gives ``obs_ci_lower/upper`` (a new observation of weight
-        one), ``kind="confidence"`` the mean's ``mean_ci_lower/upper``; see
-        :func:`torchlinear.stats.prediction_interval`.
-
-        Parameters
-        ----------
-        X : array-like, DataFrame or Tensor, shape (m, d)
-        level : float, default 0.95
-            Coverage, in (0, 1).
-        kind : {"prediction", "confidence"}, default "prediction"
-        target, cov_type, weights, use_t :
-            As for :meth:`summary`.
-
-        Returns
-        -------
-        prediction, lower, upper : numpy.ndarray of shape (m,)
-
-        Examples
-        --------
-        >>> X = np.array([[0.0], [1.0], [2.0], [3.0], [4.0]])
-        >>> y = np.array([1.1, 2.9, 5.2, 6.8, 9.1])
-        >>> pred, lower, upper = LinearRegression().fit(X, y).predict_interval([[2.0]])
-        >>> round(float(lower[0]), 4), round(float(upper[0]), 4)
-        (4.3616, 5.6784)
-        """
-        sol = self._exact_solution("predict_interval()")
-        target = self._target_index(sol, target, "predict_interval()")
-        cov = getattr(self, "cov_type_", "nonrobust") if cov_type is None else cov_type
-        cov = check_cov_type(cov)
-        X_t = self._validate_X(X, reset=False)
-        return prediction_interval(
-            sol,
-            X_t,
-            target=target,
-            level=level,
-            kind=kind,
-            cov_type=cov,
-            meat=self._robust_meat(cov),
-            weights=weights,
-            weight_info=getattr(self, "_weight_info", None),
-            use_t=use_t,
-        )
-
     def __sklearn_tags__(self):  # scikit-learn >= 1.6
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        tags.input_tags.sparse = True
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = True
         return tags

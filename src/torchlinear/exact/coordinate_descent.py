@@ -48,7 +48,9 @@ with the intercept :math:`b` never penalised. Everything is solved from a
 If ``max_iter`` sweeps end before the criterion is met, a
 :class:`~sklearn.exceptions.ConvergenceWarning` states the final gap and the tolerance.
 
-The path (:func:`enet_path`) runs a decreasing grid of :math:`\alpha` with warm starts;
+The kernel (the scaled problem and the solve at one :math:`\alpha`) lives in
+:mod:`torchlinear.exact.cd_kernel`. The path (:func:`enet_path`) runs a decreasing grid of
+:math:`\alpha` with warm starts;
 :func:`alpha_grid` is scikit-learn's grid, computed from the statistics. Cross-validation
 from one set of statistics per fold is :func:`fit_cv_from_fold_stats`.
 """
@@ -58,13 +60,15 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from torchlinear._validation import MEMORY_FRACTION, available_memory, check_memory
 from torchlinear.exact import GramStats
+from torchlinear.exact.cd_kernel import ScaledProblem, solve_alpha
 
 __all__ = [
     "MEMORY_FRACTION",
@@ -79,9 +83,6 @@ __all__ = [
 ]
 
 _RESOLUTION = float(np.finfo(np.float64).resolution)
-_CONSTANT_RTOL = 64 * float(np.finfo(np.float64).eps)
-#: Relative gap at which a solution counts as exact when the active-set step cannot apply.
-_POLISH_RTOL = 1e-13
 
 
 # ----------------------------------------------------------------------------- memory
@@ -121,106 +122,7 @@ reduce the number of features or folds, or fit with a gradient solver \
     )
 
 
-# ----------------------------------------------------------------------------- problem
-
-
-@dataclass(frozen=True)
-class ScaledProblem:
-    r"""The centred, column-scaled quadratic of one set of statistics (float64 NumPy).
-
-    ``gram`` is :math:`Q` (unit diagonal on the non-constant columns, zero rows and columns
-    for constant ones), ``xty`` is :math:`q`, ``yty`` is :math:`c/W`, ``scale`` is
-    :math:`D` (zero for constant columns), ``x_mean``/``y_mean`` the weighted means (zero
-    without an intercept), ``weight_sum`` :math:`W`.
-    """
-
-    gram: np.ndarray
-    xty: np.ndarray
-    yty: float
-    scale: np.ndarray
-    x_mean: np.ndarray
-    y_mean: float
-    weight_sum: float
-    n_samples: int
-    fit_intercept: bool
-    raw_xty: np.ndarray = field(repr=False)
-
-    @property
-    def n_features(self) -> int:
-        return int(self.xty.shape[0])
-
-    @property
-    def free(self) -> np.ndarray:
-        """Mask of the non-constant columns."""
-        return self.scale > 0
-
-    @classmethod
-    def from_stats(cls, stats: GramStats, fit_intercept: bool = True) -> ScaledProblem:
-        """Centre (if ``fit_intercept``) and scale ``stats`` of a single target."""
-        if stats.n_targets != 1:
-            raise ValueError(
-                f"the penalized solver fits one target at a time; these statistics have "
-                f"{stats.n_targets} targets"
-            )
-        W = float(stats.weight_sum)
-        if not W > 0:
-            raise ValueError(
-                "the statistics hold no rows of positive weight; give at least one row a "
-                "positive sample_weight"
-            )
-        G, B, C, raw = (t.detach().cpu().double().numpy() for t in stats.system(fit_intercept))
-        diag = np.diagonal(G).copy()
-        constant = ~(diag > _CONSTANT_RTOL * np.maximum(raw, 0.0)) | ~(diag > 0)
-        scale = np.where(constant, 0.0, np.sqrt(np.where(constant, 1.0, diag) / W))
-        inv = np.where(constant, 0.0, 1.0 / np.where(constant, 1.0, scale))
-        Q = G * inv[:, None] * inv[None, :] / W
-        Q[constant, :] = 0.0
-        Q[:, constant] = 0.0
-        np.fill_diagonal(Q, np.where(constant, 0.0, 1.0))
-        raw_xty = B[:, 0] / W
-        q = raw_xty * inv
-        if fit_intercept:
-            mx, my = (t.detach().cpu().double().numpy() for t in stats.means())
-            x_mean, y_mean = mx, float(my[0])
-        else:
-            x_mean, y_mean = np.zeros(stats.n_features), 0.0
-        return cls(
-            gram=np.ascontiguousarray(Q),
-            xty=q,
-            yty=max(float(C[0, 0]) / W, 0.0),
-            scale=scale,
-            x_mean=x_mean,
-            y_mean=y_mean,
-            weight_sum=W,
-            n_samples=int(stats.n_samples),
-            fit_intercept=bool(fit_intercept),
-            raw_xty=raw_xty,
-        )
-
-    def unscale(self, beta: np.ndarray) -> tuple[np.ndarray, float]:
-        """Coefficients and intercept in the data's units from scaled ``beta``."""
-        safe = np.where(self.scale > 0, self.scale, 1.0)
-        w = np.where(self.scale > 0, beta / safe, 0.0)
-        b = self.y_mean - float(self.x_mean @ w) if self.fit_intercept else 0.0
-        return w, b
-
-    def rescale(self, coef: np.ndarray) -> np.ndarray:
-        """Scaled ``beta`` from coefficients in the data's units."""
-        return np.where(self.scale > 0, np.asarray(coef, dtype=np.float64) * self.scale, 0.0)
-
-    def penalties(self, alpha: float, l1_ratio: float) -> tuple[np.ndarray, np.ndarray]:
-        """Per-feature L1 and L2 weights :math:`\\lambda_1, \\lambda_2` of the scaled problem."""
-        inv = self.pen_scale
-        return (alpha * l1_ratio) * inv, (alpha * (1.0 - l1_ratio)) * (inv * inv)
-
-    @property
-    def pen_scale(self) -> np.ndarray:
-        """:math:`1/D_j` (1 for constant columns)."""
-        cached = self.__dict__.get("_pen_scale")
-        if cached is None:
-            cached = 1.0 / np.where(self.scale > 0, self.scale, 1.0)
-            object.__setattr__(self, "_pen_scale", cached)
-        return cached
+# ----------------------------------------------------------------------------- grid
 
 
 def alpha_grid(
@@ -255,222 +157,6 @@ def alpha_grid(
     if alpha_max <= _RESOLUTION:
         return np.full(int(n_alphas), _RESOLUTION)
     return np.geomspace(alpha_max, alpha_max * eps, num=int(n_alphas))
-
-
-# ----------------------------------------------------------------------------- solver
-
-
-@dataclass
-class _State:
-    """Gap and gradient at a point of the scaled problem."""
-
-    u: np.ndarray  # q - Q beta
-    primal: float
-    gap: float
-    gap_lasso: float  # gap to the augmented-lasso dual point (drives screening)
-    scale_dual: float
-
-
-def _evaluate(
-    p: ScaledProblem,
-    beta: np.ndarray,
-    l1: np.ndarray,
-    l2: np.ndarray,
-    positive: bool,
-    pure_l1: bool,
-) -> _State:
-    Qb = p.gram @ beta
-    u = p.xty - Qb
-    qb = float(p.xty @ beta)
-    rr = max(p.yty - 2.0 * qb + float(beta @ Qb), 0.0)
-    yr = p.yty - qb
-    l2b = l2 * beta
-    l2bb = float(l2b @ beta)
-    primal = 0.5 * rr + float(l1 @ np.abs(beta)) + 0.5 * l2bb
-    # augmented lasso: theta = s * [r; -sqrt(l2) beta], |x~_j' theta| <= l1_j
-    # (constant columns have u_j = beta_j = 0 and take no part)
-    v = u - l2b
-    s = _dual_scale(v, l1, positive)
-    d1 = s * yr - 0.5 * s * s * (rr + l2bb)
-    gap1 = max(primal - d1, 0.0)
-    gap = gap1
-    if not pure_l1:  # Fenchel dual of the penalty with nu = r (every l2_j > 0)
-        excess = np.maximum((u if positive else np.abs(u)) - l1, 0.0)
-        d2 = yr - 0.5 * rr - 0.5 * float(excess @ (excess / l2))
-        gap = min(gap1, max(primal - d2, 0.0))
-    return _State(u, primal, gap, gap1, s)
-
-
-def _dual_scale(v: np.ndarray, bound: np.ndarray, positive: bool) -> float:
-    """Largest s in [0, 1] with s * v_j <= bound_j (|s v_j| <= bound_j unless positive)."""
-    mag = np.maximum(v, 0.0) if positive else np.abs(v)
-    over = mag > bound  # there mag > bound >= 0: no division by zero
-    if not over.any():
-        return 1.0
-    return min(1.0, float((bound[over] / mag[over]).min()))
-
-
-def _sweep(
-    Qw: np.ndarray,
-    qw: np.ndarray,
-    bw: list[float],
-    target: list[float],
-    l1w: list[float],
-    den: list[float],
-    order: Sequence[int],
-    positive: bool,
-) -> None:
-    """One pass of coordinate descent on the working set (``qw`` = ``Q_WW beta_W``,
-    updated in place, like ``bw``)."""
-    for j in order:
-        old = bw[j]
-        z = target[j] - qw[j] + old
-        lam = l1w[j]
-        if z > lam:
-            new = (z - lam) / den[j]
-        elif z < -lam and not positive:
-            new = (z + lam) / den[j]
-        else:
-            new = 0.0
-        if new != old:
-            qw += (new - old) * Qw[j]
-            bw[j] = new
-
-
-def _active_set_step(
-    p: ScaledProblem,
-    idx: np.ndarray,
-    bw: np.ndarray,
-    qw: np.ndarray,
-    l1w: np.ndarray,
-    l2w: np.ndarray,
-) -> np.ndarray | None:
-    """The minimiser on the support of ``bw`` (working-set coordinates ``idx``) with its
-    signs fixed, if its signs agree and it does not raise the objective; else None."""
-    on = np.flatnonzero(bw)
-    if on.size == 0:
-        return None
-    S = idx[on]
-    sign = np.sign(bw[on])
-    A = p.gram.take(S, 0).take(S, 1)
-    A.flat[:: S.size + 1] += l2w[on]
-    rhs = p.xty[S] - l1w[on] * sign
-    try:
-        x = np.linalg.solve(A, rhs)
-    except np.linalg.LinAlgError:
-        return None
-    if not (np.sign(x) == sign).all():
-        return None
-    # objectives: x' Q_SS x = x' rhs - l2 x^2, so the l2 terms cancel for x
-    qW = p.xty[idx]
-    now = 0.5 * (p.yty - 2.0 * float(qW @ bw) + float(bw @ qw)) + float(l1w @ np.abs(bw))
-    now += 0.5 * float(l2w @ (bw * bw))
-    new = 0.5 * (p.yty - 2.0 * float(p.xty[S] @ x) + float(x @ rhs)) + float(l1w[on] @ np.abs(x))
-    if not new <= now + 1e-15 * max(abs(now), p.yty):
-        return None
-    out = np.zeros(p.n_features)
-    out[S] = x
-    return out
-
-
-@dataclass
-class _Result:
-    beta: np.ndarray
-    gap: float
-    n_iter: int
-    converged: bool
-    grad: np.ndarray  # u = q - Q beta at beta
-
-
-def _solve(
-    p: ScaledProblem,
-    alpha: float,
-    l1_ratio: float,
-    beta: np.ndarray,
-    *,
-    positive: bool,
-    tol: float,
-    max_iter: int,
-    strong: np.ndarray | None,
-    rng: np.random.Generator | None,
-) -> _Result:
-    """Minimise the scaled problem at one ``alpha`` from ``beta`` (see the module notes)."""
-    l1, l2 = p.penalties(alpha, l1_ratio)
-    pure_l1 = l1_ratio == 1.0 or alpha == 0.0
-    free = p.scale > 0
-    beta = np.where(free, beta, 0.0)
-    if positive:
-        beta = np.maximum(beta, 0.0)
-    candidates = free.copy()  # features not (yet) proven zero
-    work = (beta != 0) if strong is None else (strong & candidates) | (beta != 0)
-    tol_gap = tol * p.yty
-    polish_gap = _POLISH_RTOL * p.yty
-    n_iter = 0
-    converged = False
-    stepped = False
-    if max_iter > 0 and beta.any():  # warm start: try the previous support's signs first
-        idx = np.flatnonzero(beta)
-        b = beta[idx]
-        better = _active_set_step(p, idx, b, p.gram.take(idx, 0).take(idx, 1) @ b, l1[idx], l2[idx])
-        if better is not None:
-            beta, stepped, n_iter = better, True, 1
-    while True:
-        st = _evaluate(p, beta, l1, l2, positive, pure_l1)
-        exact = stepped and _kkt_exact(st, beta, l1, l2, candidates, positive)
-        if st.gap <= tol_gap or exact:
-            converged = True
-        if converged and (exact or st.gap <= polish_gap):
-            break
-        if n_iter >= max_iter:
-            break
-        bound = l1 * (1 + 1e-12) + 1e-15
-        viol = candidates & ~work & ((st.u > bound) if positive else (np.abs(st.u) > bound))
-        # gap-safe screening with the augmented-lasso dual point
-        radius = math.sqrt(2.0 * st.gap_lasso) * np.sqrt(1.0 + l2)
-        corr = st.scale_dual * (st.u - l2 * beta)
-        reach = (corr if positive else np.abs(corr)) + radius
-        candidates &= ~((reach < l1) & (beta == 0))
-        work = (work | viol) & candidates
-        if not work.any():
-            work = candidates & ((st.u > 0) if positive else (st.u != 0))
-            if not work.any():
-                break
-        idx = np.flatnonzero(work)
-        Qw = p.gram.take(idx, 0).take(idx, 1)
-        bw = beta[idx].tolist()
-        qw = Qw @ beta[idx]
-        l1w, l2w = l1[idx], l2[idx]
-        order = range(idx.size) if rng is None else rng.permutation(idx.size).tolist()
-        _sweep(Qw, qw, bw, p.xty[idx].tolist(), l1w.tolist(), (1.0 + l2w).tolist(), order, positive)
-        n_iter += 1
-        b = np.asarray(bw)
-        better = _active_set_step(p, idx, b, qw, l1w, l2w)
-        stepped = better is not None
-        if stepped:
-            beta = better
-        else:
-            beta = np.zeros(p.n_features)
-            beta[idx] = b
-    return _Result(beta, st.gap, n_iter, converged, st.u)
-
-
-def _kkt_exact(
-    st: _State,
-    beta: np.ndarray,
-    l1: np.ndarray,
-    l2: np.ndarray,
-    candidates: np.ndarray,
-    positive: bool,
-) -> bool:
-    """Whether the optimality conditions hold to rounding on every remaining feature:
-    :math:`u_j - \\lambda_{2j}\\beta_j = \\lambda_{1j}\\operatorname{sign}\\beta_j` on the
-    support, :math:`|u_j| \\le \\lambda_{1j}` (:math:`u_j \\le \\lambda_{1j}`) off it."""
-    l2b = l2 * beta
-    g = st.u - l2b
-    off = np.maximum((g if positive else np.abs(g)) - l1, 0.0)
-    dev = np.where(beta != 0, np.abs(g - l1 * np.sign(beta)), off)
-    ok = dev <= 1e-9 * (np.abs(st.u) + l1 + np.abs(l2b)) + 1e-15
-    return bool(ok[candidates].all())
 
 
 # ----------------------------------------------------------------------------- path
@@ -557,15 +243,7 @@ def enet_path(
         if isinstance(stats, ScaledProblem)
         else ScaledProblem.from_stats(stats, fit_intercept)
     )
-    if not 0.0 <= float(l1_ratio) <= 1.0:
-        raise ValueError(f"l1_ratio must be in [0, 1], got {l1_ratio}")
-    grid = np.asarray(alphas, dtype=np.float64).reshape(-1)
-    if grid.size == 0:
-        raise ValueError("alphas is empty; give at least one penalty strength")
-    if np.any(~np.isfinite(grid)) or np.any(grid < 0):
-        raise ValueError(f"alphas must be finite and >= 0, got {grid[~(grid >= 0)][:3]}")
-    if selection not in ("cyclic", "random"):
-        raise ValueError(f"selection must be 'cyclic' or 'random', got {selection!r}")
+    grid = _check_path_args(l1_ratio, alphas, selection)
     rng = None
     if selection == "random":
         rng = (
@@ -575,7 +253,41 @@ def enet_path(
         )
     d = p.n_features
     beta = np.zeros(d) if coef_init is None else p.rescale(np.asarray(coef_init).reshape(d))
-    n = grid.size
+    path = _run_path(p, grid, float(l1_ratio), beta, positive, tol, max_iter, rng)
+    if warn and not path.converged.all():
+        _warn_path(path, max_iter, tol, p.yty)
+    return path
+
+
+def _check_path_args(
+    l1_ratio: float, alphas: Sequence[float] | np.ndarray, selection: str
+) -> np.ndarray:
+    """The grid of ``alphas`` as a float64 vector, after checking the path's arguments."""
+    if not 0.0 <= float(l1_ratio) <= 1.0:
+        raise ValueError(f"l1_ratio must be in [0, 1], got {l1_ratio}")
+    grid = np.asarray(alphas, dtype=np.float64).reshape(-1)
+    if grid.size == 0:
+        raise ValueError("alphas is empty; give at least one penalty strength")
+    if np.any(~np.isfinite(grid)) or np.any(grid < 0):
+        raise ValueError(f"alphas must be finite and >= 0, got {grid[~(grid >= 0)][:3]}")
+    if selection not in ("cyclic", "random"):
+        raise ValueError(f"selection must be 'cyclic' or 'random', got {selection!r}")
+    return grid
+
+
+def _run_path(
+    p: ScaledProblem,
+    grid: np.ndarray,
+    l1_ratio: float,
+    beta: np.ndarray,
+    positive: bool,
+    tol: float,
+    max_iter: int,
+    rng: np.random.Generator | None,
+) -> EnetPath:
+    """Solve ``p`` at each alpha of ``grid`` in turn, warm-started from ``beta`` and each
+    previous solution, with the sequential strong rule; coefficients in the data's units."""
+    d, n = p.n_features, grid.size
     coefs, intercepts = np.zeros((n, d)), np.zeros(n)
     gaps, iters, conv = np.zeros(n), np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool)
     prev_l1 = None
@@ -584,10 +296,10 @@ def enet_path(
         l1 = p.penalties(float(alpha), l1_ratio)[0]
         ref = l1 if prev_l1 is None else prev_l1
         strong = (u if positive else np.abs(u)) >= 2.0 * l1 - ref
-        res = _solve(
+        res = solve_alpha(
             p,
             float(alpha),
-            float(l1_ratio),
+            l1_ratio,
             beta,
             positive=positive,
             tol=tol,
@@ -603,17 +315,21 @@ def enet_path(
     coefs *= np.where(p.scale > 0, p.pen_scale, 0.0)  # back to the data's units
     if p.fit_intercept:
         intercepts = p.y_mean - coefs @ p.x_mean
-    if warn and not conv.all():
-        bad = int(np.argmax(np.where(conv, -np.inf, gaps)))
-        warnings.warn(
-            f"coordinate descent did not converge for {int((~conv).sum())} of {n} alpha(s) "
-            f"within max_iter={max_iter} sweeps: duality gap {gaps[bad]:.3g} > tolerance "
-            f"{tol * p.yty:.3g} (tol={tol} x var(y)) at alpha={grid[bad]:.4g}; raise max_iter "
-            "or tol",
-            ConvergenceWarning,
-            stacklevel=2,
-        )
-    return EnetPath(grid, coefs, intercepts, gaps, iters, conv, float(l1_ratio), float(tol))
+    return EnetPath(grid, coefs, intercepts, gaps, iters, conv, l1_ratio, float(tol))
+
+
+def _warn_path(path: EnetPath, max_iter: int, tol: float, yty: float) -> None:
+    """The ConvergenceWarning of a path some of whose alphas stopped on ``max_iter``."""
+    grid, conv, gaps = path.alphas, path.converged, path.dual_gaps
+    bad = int(np.argmax(np.where(conv, -np.inf, gaps)))
+    warnings.warn(
+        f"coordinate descent did not converge for {int((~conv).sum())} of {grid.size} "
+        f"alpha(s) within max_iter={max_iter} sweeps: duality gap {gaps[bad]:.3g} > tolerance "
+        f"{tol * yty:.3g} (tol={tol} x var(y)) at alpha={grid[bad]:.4g}; raise max_iter "
+        "or tol",
+        ConvergenceWarning,
+        stacklevel=3,
+    )
 
 
 # ----------------------------------------------------------------------------- CV
@@ -654,6 +370,35 @@ class CVPathResult:
     dual_gap: float
     n_iter: int
     converged: bool
+
+    @classmethod
+    def chosen(
+        cls,
+        ratios: np.ndarray,
+        grids: np.ndarray,
+        mse: np.ndarray,
+        best: tuple[int, int],
+        alpha_1se: float,
+        path: EnetPath,
+    ) -> CVPathResult:
+        """The record of the pair ``best`` (l1_ratio index, alpha index), with the
+        full-data ``path`` of its l1_ratio."""
+        bi, bj = best
+        return cls(
+            l1_ratios=ratios,
+            alphas=grids,
+            mse_path=mse,
+            alpha=float(grids[bi, bj]),
+            l1_ratio=float(ratios[bi]),
+            alpha_1se=alpha_1se,
+            best_index=(bi, bj),
+            path=path,
+            coef=path.coefs[bj].copy(),
+            intercept=float(path.intercepts[bj]),
+            dual_gap=float(path.dual_gaps[bj]),
+            n_iter=int(path.n_iters[bj]),
+            converged=bool(path.converged[bj]),
+        )
 
     @property
     def mean_mse(self) -> np.ndarray:
@@ -734,55 +479,17 @@ def fit_cv_from_fold_stats(
     >>> res.mse_path.shape, bool(res.alpha_1se >= res.alpha), res.l1_ratio
     ((1, 100, 5), True, 1.0)
     """
-    ratios = np.atleast_1d(np.asarray(l1_ratio, dtype=np.float64))
-    if ratios.size == 0:
-        raise ValueError("l1_ratio is empty; give at least one value in [0, 1]")
-    for r in ratios:
-        if not 0.0 <= r <= 1.0:
-            raise ValueError(f"l1_ratio must be in [0, 1], got {r}")
+    ratios = _check_ratios(l1_ratio)
     if len(train_stats) != len(test_stats) or len(train_stats) < 1:
         raise ValueError(
             f"need as many training as test statistics (got {len(train_stats)} and "
             f"{len(test_stats)})"
         )
     full = ScaledProblem.from_stats(total, fit_intercept)
-    if isinstance(alphas, int | np.integer) and not isinstance(alphas, bool):
-        if alphas < 1:
-            raise ValueError(f"alphas must be a positive number of alphas, got {alphas}")
-        grids = np.stack(
-            [alpha_grid(full, r, eps=eps, n_alphas=alphas, positive=positive) for r in ratios]
-        )
-    else:
-        given = np.asarray(alphas, dtype=np.float64).reshape(-1)
-        if given.size == 0:
-            raise ValueError("alphas is an empty list; give at least one alpha")
-        if np.any(~np.isfinite(given)) or np.any(given < 0):
-            raise ValueError(f"alphas must be finite and >= 0, got {alphas!r}")
-        grids = np.tile(np.sort(given)[::-1], (ratios.size, 1))
-    K = len(train_stats)
-    mse = np.full((ratios.size, grids.shape[1], K), np.nan)
-    n_bad, worst = 0, 0.0
-    opts = dict(
-        fit_intercept=fit_intercept,
-        positive=positive,
-        tol=tol,
-        max_iter=max_iter,
-        selection=selection,
-        random_state=random_state,
-        warn=False,
-    )
-    problems = []
-    for k in range(K):
-        if float(train_stats[k].weight_sum) > 0 and float(test_stats[k].weight_sum) > 0:
-            problems.append((k, ScaledProblem.from_stats(train_stats[k], fit_intercept)))
-    if not problems:
-        raise ValueError("no fold has both training and test rows of positive weight")
-    for i, r in enumerate(ratios):
-        for k, prob in problems:
-            path = enet_path(prob, grids[i], r, **opts)
-            n_bad += int((~path.converged).sum())
-            worst = max(worst, float(np.max(np.where(path.converged, 0.0, path.dual_gaps))))
-            mse[i, :, k] = _test_mse(test_stats[k], path.coefs, path.intercepts)
+    grids = _cv_grids(full, ratios, alphas, eps, positive)
+    opts: dict[str, Any] = dict(fit_intercept=fit_intercept, positive=positive, tol=tol)
+    opts.update(max_iter=max_iter, selection=selection, random_state=random_state, warn=False)
+    mse, n_bad, worst = _fold_errors(train_stats, test_stats, ratios, grids, fit_intercept, opts)
     mean = np.nanmean(mse, axis=2)
     flat = int(np.argmin(np.where(np.isfinite(mean), mean, np.inf)))
     bi, bj = divmod(flat, grids.shape[1])
@@ -796,23 +503,76 @@ def fit_cv_from_fold_stats(
             ConvergenceWarning,
             stacklevel=2,
         )
-    counts = np.sum(np.isfinite(mse[bi]), axis=1)
-    sd = np.nanstd(mse[bi], axis=1, ddof=1) if mse.shape[2] > 1 else np.zeros(grids.shape[1])
-    se = sd[bj] / math.sqrt(max(int(counts[bj]), 1))
-    within = np.flatnonzero(mean[bi] <= mean[bi, bj] + (0.0 if not np.isfinite(se) else se))
-    alpha_1se = float(np.max(grids[bi, within]))
-    return CVPathResult(
-        l1_ratios=ratios,
-        alphas=grids,
-        mse_path=mse,
-        alpha=float(grids[bi, bj]),
-        l1_ratio=float(ratios[bi]),
-        alpha_1se=alpha_1se,
-        best_index=(bi, bj),
-        path=full_path,
-        coef=full_path.coefs[bj].copy(),
-        intercept=float(full_path.intercepts[bj]),
-        dual_gap=float(full_path.dual_gaps[bj]),
-        n_iter=int(full_path.n_iters[bj]),
-        converged=bool(full_path.converged[bj]),
-    )
+    alpha_1se = _alpha_1se(mse[bi], mean[bi], grids[bi], bj)
+    return CVPathResult.chosen(ratios, grids, mse, (bi, bj), alpha_1se, full_path)
+
+
+def _check_ratios(l1_ratio: float | Sequence[float]) -> np.ndarray:
+    ratios = np.atleast_1d(np.asarray(l1_ratio, dtype=np.float64))
+    if ratios.size == 0:
+        raise ValueError("l1_ratio is empty; give at least one value in [0, 1]")
+    for r in ratios:
+        if not 0.0 <= r <= 1.0:
+            raise ValueError(f"l1_ratio must be in [0, 1], got {r}")
+    return ratios
+
+
+def _cv_grids(
+    full: ScaledProblem,
+    ratios: np.ndarray,
+    alphas: int | Sequence[float],
+    eps: float,
+    positive: bool,
+) -> np.ndarray:
+    """Each l1_ratio's decreasing grid, ``(n_l1, n_alphas)``: :func:`alpha_grid` on all the
+    data for a number of alphas, else the given alphas sorted decreasingly."""
+    if isinstance(alphas, int | np.integer) and not isinstance(alphas, bool):
+        if alphas < 1:
+            raise ValueError(f"alphas must be a positive number of alphas, got {alphas}")
+        return np.stack(
+            [alpha_grid(full, r, eps=eps, n_alphas=alphas, positive=positive) for r in ratios]
+        )
+    given = np.asarray(alphas, dtype=np.float64).reshape(-1)
+    if given.size == 0:
+        raise ValueError("alphas is an empty list; give at least one alpha")
+    if np.any(~np.isfinite(given)) or np.any(given < 0):
+        raise ValueError(f"alphas must be finite and >= 0, got {alphas!r}")
+    return np.tile(np.sort(given)[::-1], (ratios.size, 1))
+
+
+def _fold_errors(
+    train_stats: Sequence[GramStats],
+    test_stats: Sequence[GramStats],
+    ratios: np.ndarray,
+    grids: np.ndarray,
+    fit_intercept: bool,
+    opts: dict[str, Any],
+) -> tuple[np.ndarray, int, float]:
+    """Test errors ``(n_l1, n_alphas, n_folds)`` of every fold's paths (NaN for a fold
+    without training or test weight), the number of unconverged fits and their largest gap."""
+    K = len(train_stats)
+    mse = np.full((ratios.size, grids.shape[1], K), np.nan)
+    n_bad, worst = 0, 0.0
+    problems = []
+    for k in range(K):
+        if float(train_stats[k].weight_sum) > 0 and float(test_stats[k].weight_sum) > 0:
+            problems.append((k, ScaledProblem.from_stats(train_stats[k], fit_intercept)))
+    if not problems:
+        raise ValueError("no fold has both training and test rows of positive weight")
+    for i, r in enumerate(ratios):
+        for k, prob in problems:
+            path = enet_path(prob, grids[i], r, **opts)
+            n_bad += int((~path.converged).sum())
+            worst = max(worst, float(np.max(np.where(path.converged, 0.0, path.dual_gaps))))
+            mse[i, :, k] = _test_mse(test_stats[k], path.coefs, path.intercepts)
+    return mse, n_bad, worst
+
+
+def _alpha_1se(mse: np.ndarray, mean: np.ndarray, grid: np.ndarray, best: int) -> float:
+    """The largest alpha of ``grid`` whose mean error is within one standard error (over
+    the folds of ``mse``, ``(n_alphas, n_folds)``) of the error at ``best``."""
+    counts = np.sum(np.isfinite(mse), axis=1)
+    sd = np.nanstd(mse, axis=1, ddof=1) if mse.shape[1] > 1 else np.zeros(grid.shape[0])
+    se = sd[best] / math.sqrt(max(int(counts[best]), 1))
+    within = np.flatnonzero(mean <= mean[best] + (0.0 if not np.isfinite(se) else se))
+    return float(np.max(grid[within]))
