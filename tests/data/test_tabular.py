@@ -518,9 +518,9 @@ def test_prediction_file_gets_ordinary_permissions(tmp_path):
 @pytest.fixture
 def small_blocks(monkeypatch):
     """CSV blocks of 2 kB, so that small files span dozens of blocks."""
-    import torchlinear.data.tabular as tabular
+    import torchlinear.data.csv_reader as csv_reader
 
-    monkeypatch.setattr(tabular, "_CSV_BLOCK_BYTES", 2048)
+    monkeypatch.setattr(csv_reader, "_CSV_BLOCK_BYTES", 2048)
 
 
 def test_blocks_with_gaps_blank_lines_and_nan_texts_equal_pandas(tmp_path, small_blocks):
@@ -606,12 +606,12 @@ def _numeric_parquet(path, n=2_000, row_group_size=300):
 @pytest.mark.parametrize("slice_bytes, group_bytes", [(None, None), (4_000, None), (None, 1)])
 def test_parquet_reads_like_pandas_in_every_reader(tmp_path, monkeypatch, slice_bytes, group_bytes):
     """Default, slices smaller than a row group, and pyarrow for row groups too large."""
-    import torchlinear.data.tabular as tabular
+    import torchlinear.data.parquet_reader as parquet_reader
 
     if slice_bytes:
-        monkeypatch.setattr(tabular, "_POLARS_SLICE_BYTES", slice_bytes)
+        monkeypatch.setattr(parquet_reader, "_POLARS_SLICE_BYTES", slice_bytes)
     if group_bytes:
-        monkeypatch.setattr(tabular, "_POLARS_ROW_GROUP_BYTES", group_bytes)
+        monkeypatch.setattr(parquet_reader, "_POLARS_ROW_GROUP_BYTES", group_bytes)
     path = tmp_path / "numbers.parquet"
     expected = _numeric_parquet(path).dropna()
     source = TabularSource(path, target="y", drop_na=True, batch_rows=128)
@@ -629,10 +629,10 @@ def test_parquet_reads_like_pandas_in_every_reader(tmp_path, monkeypatch, slice_
 
 @pytest.mark.parametrize("slice_bytes", [None, 4_000])
 def test_parquet_row_group_parts_keep_their_order(tmp_path, monkeypatch, slice_bytes):
-    import torchlinear.data.tabular as tabular
+    import torchlinear.data.parquet_reader as parquet_reader
 
     if slice_bytes:
-        monkeypatch.setattr(tabular, "_POLARS_SLICE_BYTES", slice_bytes)
+        monkeypatch.setattr(parquet_reader, "_POLARS_SLICE_BYTES", slice_bytes)
     path = tmp_path / "groups.parquet"
     frame = _numeric_parquet(path, n=1_000, row_group_size=100).fillna(0.0)
     source = TabularSource(path, target="y", features=["x1", "count"], drop_na=True)
