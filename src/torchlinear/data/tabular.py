@@ -233,11 +233,13 @@ class TabularSource:
 
     Notes
     -----
-    CSV is parsed by ``pyarrow.csv.open_csv`` in blocks of about 1 MB on all cores, with
-    only the selected columns converted, straight to float64. Arrow reads a bounded
-    number of blocks ahead, so memory stays at a few tens of megabytes plus one chunk
-    whatever the file size. Column types are inferred once, from the first megabyte; a
-    text value further down a numeric column is reported with its row when met.
+    Each format has its reader (:mod:`torchlinear.data.csv_reader`,
+    :mod:`torchlinear.data.parquet_reader`). CSV is cut into blocks of whole lines parsed
+    on all cores, with only the selected columns converted, straight to float64; a
+    bounded number of blocks is in flight, so memory stays at a few tens of megabytes
+    plus one chunk whatever the file size. Column types are inferred once, from the first
+    megabyte; a text value further down a numeric column is reported with its row when
+    met.
 
     Examples
     --------
