@@ -598,7 +598,8 @@ class TabularSource:
         >>> X.tolist(), y
         ([[1.0, 2.0], [3.0, 4.0]], None)
         """
-        Xs, ys = [], []
+        Xs: list[np.ndarray] = []
+        ys: list[Any] = []  # None without a target
         for X, y in self._stream():
             Xs.append(X)
             ys.append(y)
