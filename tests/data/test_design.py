@@ -8,7 +8,7 @@ import pytest
 import statsmodels.formula.api as smf
 
 from torchlinear import LinearRegression
-from torchlinear.data.design import Design, DesignSource, design, learn_design, parse_formula
+from torchlinear.data.design import DesignSource, design, learn_design
 from torchlinear.data.tabular import TabularSource
 from torchlinear.distributed import shard_source
 from torchlinear.estimators import FitOptions
@@ -120,40 +120,6 @@ def test_a_level_missing_from_the_first_chunk_is_still_a_column(tmp_path):
     assert X[:, spec.columns.index("C(color)[T.zebra]")].sum() == 10
 
 
-def test_round_trip_through_a_dict_and_unseen_level(tmp_path):
-    df = frame()
-    spec = design(df, formula="y ~ x1 + C(color) + C(cyl)")
-    back = Design.from_dict(spec.to_dict())
-    X1, _ = spec.matrices(df)
-    X2, y2 = back.matrices(df.drop(columns="y"), target=False)
-    np.testing.assert_array_equal(X1, X2)
-    assert y2 is None
-    new = df.head(5).copy()
-    new.loc[3, "color"] = "purple"
-    with pytest.raises(ValueError, match=r"column 'color' has the level 'purple' \(data row 4\)"):
-        back.matrices(new)
-    new = df.head(5).copy()
-    new.loc[1, "cyl"] = 12
-    with pytest.raises(ValueError, match=r"column 'cyl' has the level 12"):
-        back.matrices(new)
-
-
-@pytest.mark.parametrize(
-    ("formula", "message"),
-    [
-        ("y ~ x1 +", r"formula 'y ~ x1 \+' does not parse"),
-        ("y ~ (x1", r"does not parse"),
-        ("y ~ x1 + nope", r"no column\(s\) 'nope'"),
-        ("y ~ center(x1)", r"learn\(s\) from the data"),
-        ("y ~ C(np.round(x1))", r"must be a column or C\(column\)"),
-    ],
-)
-def test_bad_formulas_are_one_line_value_errors(formula, message):
-    with pytest.raises(ValueError, match=message) as info:
-        design(frame(), formula=formula)
-    assert "\n" not in str(info.value)
-
-
 def test_an_identifier_column_is_refused_with_its_count():
     df = frame(n=200)
     df["id"] = [f"u{i}" for i in range(200)]
@@ -179,12 +145,6 @@ def test_missing_values_are_counted_or_dropped(tmp_path):
     source = DesignSource(raw, learn_design(raw))
     X, y = source.read_all()
     assert len(X) == 37 and source.n_dropped == 3
-
-
-def test_parse_formula_finds_target_and_variables():
-    parsed = parse_formula("np.log(y) ~ x1 * C(color) + I(x2 ** 2)")
-    assert (parsed.response, parsed.target) == ("np.log(y)", "y")
-    assert parsed.variables == {"x1", "color", "x2"}
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])

@@ -1,4 +1,8 @@
-"""Tests for the streaming CSV/Parquet reader and the atomic prediction writer.
+"""Tests for the streaming CSV/Parquet source (TabularSource) and the atomic prediction writer.
+
+What only one format's reader does is tested beside it: ``test_csv_reader.py`` (parallel
+blocks, rows located far down a file) and ``test_parquet_reader.py`` (streaming row
+groups, parts, corrupt files).
 
 The reference for every read is pandas (``read_csv`` with round-trip float parsing, or
 ``read_parquet``) on the same file; files are generated in ``tmp_path``.
@@ -9,8 +13,6 @@ import stat
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from torchlinear.data import PredictionWriter, TabularSource, check_columns
@@ -65,36 +67,6 @@ def test_csv_chunks_equal_pandas(tmp_path, batch_rows):
     assert all(s == batch_rows for s in sizes[:-1]) and 0 < sizes[-1] <= batch_rows
     assert all(X.dtype == np.float64 and X.flags.c_contiguous for X, _ in chunks)
     assert source.n_rows == 250 and source.n_dropped == 0
-
-
-def test_large_csv_streams_across_parser_blocks(tmp_path):
-    # About 2.6 MB: several parser blocks, and chunk edges that do not align with them.
-    path = tmp_path / "large.csv"
-    frame = _frame(30_000, seed=2)
-    _write_csv(path, frame)
-    assert path.stat().st_size > 2 * (1 << 20)
-    source = TabularSource(path, target="y", features=["big", "x1"], batch_rows=4_099)
-    _, X, y = _read(source)
-    expected = pd.read_csv(path)
-    np.testing.assert_array_equal(X, expected[["big", "x1"]].to_numpy())
-    np.testing.assert_array_equal(y, expected["y"].to_numpy())
-
-
-def test_parquet_chunks_equal_pandas(tmp_path):
-    path = tmp_path / "data.parquet"
-    frame = _frame(500, seed=3)
-    frame["flag"] = frame["x1"] > 0
-    frame["small"] = frame["count"].astype("int16")
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, row_group_size=64)
-    source = TabularSource(path, target="y", batch_rows=37)
-    assert source.format == "parquet" and source.n_rows == 500  # from the metadata
-    chunks, X, y = _read(source)
-    expected = pd.read_parquet(path)
-    names = ["x1", "count", "x3", "big", "flag", "small"]
-    assert source.feature_names == names
-    np.testing.assert_array_equal(X, expected[names].to_numpy(float))
-    np.testing.assert_array_equal(y, expected["y"].to_numpy())
-    assert all(len(c[0]) == 37 for c in chunks[:-1])
 
 
 def test_reiteration_gives_the_same_data(tmp_path):
@@ -166,18 +138,6 @@ def test_classification_keeps_string_and_integer_labels(tmp_path):
     assert codes.tolist() == [0, 2, 1] and np.issubdtype(codes.dtype, np.integer)
 
 
-def test_classification_from_dictionary_encoded_parquet(tmp_path):
-    path = tmp_path / "labels.parquet"
-    table = pa.table(
-        {"x": [1.0, 2.0, 3.0, 4.0], "label": pa.array(["a", "b", None, "a"]).dictionary_encode()}
-    )
-    pq.write_table(table, path)
-    source = TabularSource(path, target="label", task="classification", drop_na=True)
-    X, y = source.read_all()
-    assert y.tolist() == ["a", "b", "a"] and X.ravel().tolist() == [1.0, 2.0, 4.0]
-    assert source.n_dropped == 1
-
-
 def test_string_target_for_regression_suggests_classification(tmp_path):
     path = tmp_path / "iris.csv"
     path.write_text("a,species\n1,setosa\n")
@@ -224,15 +184,6 @@ def test_nothing_left_after_drop_na(tmp_path):
     path.write_text("x,y\n,1\n2,\n")
     with pytest.raises(ValueError, match="all 2 data rows have a missing"):
         TabularSource(path, target="y", drop_na=True).read_all()
-
-
-def test_parquet_nulls_are_missing_values(tmp_path):
-    path = tmp_path / "nulls.parquet"
-    pq.write_table(pa.table({"x": pa.array([1, None, 3], pa.int64()), "y": [1.0, 2.0, 3.0]}), path)
-    with pytest.raises(ValueError, match=r"column 'x' 1 \(first in data row 2\)"):
-        TabularSource(path, target="y").read_all()
-    X, y = TabularSource(path, target="y", drop_na=True).read_all()
-    assert X.ravel().tolist() == [1.0, 3.0] and y.tolist() == [1.0, 3.0]
 
 
 # --- malformed files: one line each --------------------------------------------------------
@@ -317,71 +268,6 @@ def test_missing_file_and_folder(tmp_path):
     (tmp_path / "folder.csv").mkdir()
     with pytest.raises(ValueError, match="is a folder"):
         TabularSource(tmp_path / "folder.csv")
-
-
-def test_text_value_far_down_a_numeric_column(tmp_path):
-    # The first megabyte looks numeric, so the bad value is met while streaming.
-    path = tmp_path / "late.csv"
-    n = 120_000
-    with open(path, "w") as f:
-        f.write("a,b,y\n")
-        f.write("1.25,2.5,3\n" * n)
-        f.write("4,n/a?,6\n")
-        f.write("1,2,3\n" * 10)
-    assert path.stat().st_size > 1 << 20
-    source = TabularSource(path, target="y")
-    with pytest.raises(ValueError) as info:
-        list(source.iter_chunks())
-    message = _one_line_error(info)
-    assert f"column 'b' has the non-numeric value 'n/a?' in data row {n + 1}" in message
-    assert "leave the column out with features" in message
-
-
-def test_ragged_row_far_down_is_located(tmp_path):
-    path = tmp_path / "late_ragged.csv"
-    n = 120_000
-    with open(path, "w") as f:
-        f.write("a,b,y\n" + "1.25,2.5,3\n" * n + "4,5\n" + "1,2,3\n" * 5)
-    with pytest.raises(ValueError) as info:
-        TabularSource(path, target="y").read_all()
-    assert f"data row {n + 1} has 2 field(s) but the header has 3" in _one_line_error(info)
-
-
-def test_inconsistent_class_labels(tmp_path):
-    path = tmp_path / "labels.csv"
-    with open(path, "w") as f:
-        f.write("x,label\n" + "1.5,1\n" * 250_000 + "2,cat\n")
-    with pytest.raises(ValueError, match=r"'label' has the value 'cat' in data row 250001"):
-        TabularSource(path, target="label", task="classification").read_all()
-
-
-def test_corrupt_parquet(tmp_path):
-    junk = tmp_path / "junk.parquet"
-    junk.write_bytes(b"this is not a parquet file at all")
-    with pytest.raises(ValueError, match="not a valid Parquet file") as info:
-        TabularSource(junk)
-    assert "junk.parquet" in _one_line_error(info)
-
-    good = tmp_path / "good.parquet"
-    rng = np.random.default_rng(7)
-    pq.write_table(pa.table({"x": rng.standard_normal(5000), "y": rng.standard_normal(5000)}), good)
-    raw = bytearray(good.read_bytes())
-    raw[4:40] = b"\x07" * 36  # garble the first page header, keep the footer
-    damaged = tmp_path / "damaged.parquet"
-    damaged.write_bytes(bytes(raw))
-    source = TabularSource(damaged, target="y")  # the footer still reads
-    with pytest.raises(ValueError, match="Parquet file is corrupt") as info:
-        source.read_all()
-    assert "damaged.parquet" in _one_line_error(info)
-
-
-def test_empty_parquet(tmp_path):
-    path = tmp_path / "empty.parquet"
-    pq.write_table(
-        pa.table({"x": pa.array([], pa.float64()), "y": pa.array([], pa.float64())}), path
-    )
-    with pytest.raises(ValueError, match="no data rows"):
-        TabularSource(path, target="y")
 
 
 @pytest.mark.parametrize(
@@ -510,137 +396,3 @@ def test_prediction_file_gets_ordinary_permissions(tmp_path):
     assert stat.S_IMODE(fresh.stat().st_mode) == 0o644  # not the private temporary mode
     assert stat.S_IMODE(existing.stat().st_mode) == 0o640  # kept
     assert pd.read_parquet(existing)["p"].tolist() == [0.0, 1.0]
-
-
-# --- parallel blocks: every block reads as the sequential reader reads it -----------------
-
-
-@pytest.fixture
-def small_blocks(monkeypatch):
-    """CSV blocks of 2 kB, so that small files span dozens of blocks."""
-    import torchlinear.data.tabular as tabular
-
-    monkeypatch.setattr(tabular, "_CSV_BLOCK_BYTES", 2048)
-
-
-def test_blocks_with_gaps_blank_lines_and_nan_texts_equal_pandas(tmp_path, small_blocks):
-    # Clean blocks go through the fast parser; blocks with an empty cell, a blank line,
-    # NA or nan go through pyarrow: the rows, their order and the gaps equal pandas'.
-    frame = _frame(3_000, seed=7)
-    lines = frame.to_csv(index=False).splitlines()
-    lines[700] = ",".join(["", *lines[700].split(",")[1:]])  # empty cell
-    lines[1500] = lines[1500].replace(lines[1500].split(",")[2], "NA", 1)
-    lines[2200] = lines[2200].replace(lines[2200].split(",")[0], "nan", 1)
-    lines.insert(2600, "")  # a blank line, skipped
-    path = tmp_path / "gaps.csv"
-    path.write_text("\n".join(lines) + "\n\n")
-    expected = pd.read_csv(path).dropna()
-    source = TabularSource(path, target="y", drop_na=True, batch_rows=333)
-    chunks, X, y = _read(source)
-    np.testing.assert_array_equal(X, expected[["x1", "count", "x3", "big"]].to_numpy(float))
-    np.testing.assert_array_equal(y, expected["y"].to_numpy())
-    assert source.n_rows == 3_000 and source.n_dropped == 3
-    with pytest.raises(ValueError, match=r"'x1' 2 \(first in data row 700\)") as excinfo:
-        list(TabularSource(path, target="y").iter_chunks())
-    assert "'x3' 1 (first in data row 1500)" in _one_line_error(excinfo)
-
-
-def test_blocks_equal_a_sequential_read_of_a_part(tmp_path, small_blocks):
-    path = tmp_path / "part.csv"
-    _write_csv(path, _frame(2_000, seed=8))
-    source = TabularSource(path, target="y")
-    with open(path, "rb") as f:
-        f.seek(30_000)
-        f.readline()
-        start = f.tell()
-        f.seek(90_000)
-        f.readline()
-        stop = f.tell()
-    X, y = source.restrict(byte_range=(start, stop)).read_all()
-    skipped = path.read_bytes()[source.data_offset : start].count(b"\n")
-    kept = path.read_bytes()[start:stop].count(b"\n")
-    expected = pd.read_csv(path).iloc[skipped : skipped + kept]
-    np.testing.assert_array_equal(X, expected[["x1", "count", "x3", "big"]].to_numpy(float))
-    np.testing.assert_array_equal(y, expected["y"].to_numpy())
-
-
-@pytest.mark.parametrize("row", ["1.5,2.5", "1.5,2.5,3.5,4.5,5.5,6.5"])
-def test_ragged_row_in_a_late_block_is_located(tmp_path, small_blocks, row):
-    # A row too short (in a column not even selected) or too long, far into the file.
-    path = tmp_path / "ragged.csv"
-    lines = ["a,b,c,d,e"] + [f"{i},{i + 1},{i + 2},{i + 3},{i + 4}" for i in range(60_000)]
-    lines[51_234] = row  # beyond the first megabyte, which is checked on opening
-    path.write_text("\n".join(lines) + "\n")
-    source = TabularSource(path, target="a", features=["b"])
-    with pytest.raises(ValueError, match="data row 51234 has") as excinfo:
-        list(source.iter_chunks())
-    assert "ragged row" in _one_line_error(excinfo)
-
-
-def test_text_in_a_numeric_column_in_a_late_block(tmp_path, small_blocks):
-    path = tmp_path / "text.csv"
-    lines = ["a,b"] + [f"{i},{i * 0.5}" for i in range(120_000)]
-    lines[112_345] = "7,seven"  # beyond the first megabyte, which is checked on opening
-    path.write_text("\n".join(lines) + "\n")
-    source = TabularSource(path, target="b")
-    message = r"column 'b' has the non-numeric value 'seven' in data row 112345"
-    with pytest.raises(ValueError, match=message):
-        list(source.iter_chunks())
-
-
-# --- Parquet: the streaming reader, its slices and parts ------------------------------------
-
-
-def _numeric_parquet(path, n=2_000, row_group_size=300):
-    frame = _frame(n, seed=11)
-    frame["flag"] = frame["x1"] > 0
-    frame["small"] = frame["count"].astype("int16")
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    x3 = table.column("x3").to_pylist()
-    x3[5] = None  # a null, read as a missing value
-    table = table.set_column(2, "x3", pa.array(x3, pa.float64()))
-    pq.write_table(table, path, row_group_size=row_group_size)
-    return pd.read_parquet(path)
-
-
-@pytest.mark.parametrize("slice_bytes, group_bytes", [(None, None), (4_000, None), (None, 1)])
-def test_parquet_reads_like_pandas_in_every_reader(tmp_path, monkeypatch, slice_bytes, group_bytes):
-    """Default, slices smaller than a row group, and pyarrow for row groups too large."""
-    import torchlinear.data.tabular as tabular
-
-    if slice_bytes:
-        monkeypatch.setattr(tabular, "_POLARS_SLICE_BYTES", slice_bytes)
-    if group_bytes:
-        monkeypatch.setattr(tabular, "_POLARS_ROW_GROUP_BYTES", group_bytes)
-    path = tmp_path / "numbers.parquet"
-    expected = _numeric_parquet(path).dropna()
-    source = TabularSource(path, target="y", drop_na=True, batch_rows=128)
-    chunks, X, y = _read(source)
-    names = ["x1", "count", "x3", "big", "flag", "small"]
-    np.testing.assert_array_equal(X, expected[names].to_numpy(float))
-    np.testing.assert_array_equal(y, expected["y"].to_numpy())
-    assert all(c[0].flags.c_contiguous and c[0].dtype == np.float64 for c in chunks)
-    assert source.n_dropped == 1 and source.n_rows == 2_000
-    whole = TabularSource(path, target="y", features=["x1", "flag"], batch_rows=128)
-    assert [len(X) for X, _ in whole.iter_chunks()] == [128] * 15 + [80]  # exact sizes
-    with pytest.raises(ValueError, match=r"column 'x3' 1 \(first in data row 6\)"):
-        TabularSource(path, target="y").read_all()
-
-
-@pytest.mark.parametrize("slice_bytes", [None, 4_000])
-def test_parquet_row_group_parts_keep_their_order(tmp_path, monkeypatch, slice_bytes):
-    import torchlinear.data.tabular as tabular
-
-    if slice_bytes:
-        monkeypatch.setattr(tabular, "_POLARS_SLICE_BYTES", slice_bytes)
-    path = tmp_path / "groups.parquet"
-    frame = _numeric_parquet(path, n=1_000, row_group_size=100).fillna(0.0)
-    source = TabularSource(path, target="y", features=["x1", "count"], drop_na=True)
-    groups = [3, 4, 0, 9, 8]
-    part = source.restrict(row_groups=groups)
-    X, y = part.read_all()
-    rows = np.concatenate([np.arange(100 * g, 100 * g + 100) for g in groups])
-    np.testing.assert_array_equal(X, frame[["x1", "count"]].to_numpy(float)[rows])
-    np.testing.assert_array_equal(y, frame["y"].to_numpy()[rows])
-    assert part.n_rows == 500
-    assert source.restrict(row_groups=[]).read_all()[0].shape == (0, 2)

@@ -33,21 +33,16 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
-import io
+import copy
 import math
 import os
-import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from torchlinear._format import format_names
 from torchlinear._validation import (
@@ -56,7 +51,15 @@ from torchlinear._validation import (
     check_positive_int,
     memory_budget,
 )
-from torchlinear.data.blocks import default_workers, line_blocks, ordered_map, read_bytes
+from torchlinear.data._parts import (
+    ARROW_COLUMN_BYTES,
+    Selection,
+    is_label_type,
+    is_numeric_type,
+    rechunk,
+)
+from torchlinear.data.csv_reader import DECIMAL_COMMA, CsvReader
+from torchlinear.data.parquet_reader import ParquetReader
 
 __all__ = ["FORMATS", "TabularSource", "check_delimiter", "file_format"]
 
@@ -76,22 +79,7 @@ COMPRESSIONS: dict[str, str] = {
     for suffix, codec in {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".lz4": "lz4"}.items()
     if pa.Codec.is_available(codec)
 }
-#: Bytes pyarrow's CSV parser holds per column of a parsed block, whatever its rows
-#: (measured: about 8.5 kB a column for a two-row file of a million columns).
-_ARROW_COLUMN_BYTES = 10_000
-#: Column overhead the parallel block parsers may hold together (one thread beyond it).
-_PARALLEL_PARSE_BYTES = 64 << 20
-
-_HEAD_BYTES = 1 << 20  # bytes of a CSV read up front to check the header and infer types
-_BLOCK_BYTES = 1 << 20  # CSV parser block: pyarrow reads a bounded number of blocks ahead
-_CSV_BLOCK_BYTES = 4 << 20  # CSV text parsed per block by one thread (see data.blocks)
 _CHUNK_BYTES = 4 << 20  # default chunk: about this many bytes of float64 per (X, y)
-_POLARS_ROW_GROUP_BYTES = 256 << 20  # larger row groups (as float64) stream through pyarrow
-_POLARS_SLICE_BYTES = 32 << 20  # rows (as float64) of one streaming query of a Parquet file
-_POLARS_CHUNK_ROWS = 1 << 16  # rows per batch asked of polars' streaming Parquet reader
-_DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
-_DECIMAL_COMMA = re.compile(r"(?<![\d.,])-?\d+,\d+(?![\d.,])")
-_CANONICAL_INT = r"^-?(0|[1-9][0-9]*)$"
 
 Task = Literal["regression", "classification"]
 
@@ -148,165 +136,6 @@ def check_delimiter(delimiter: Any, path: Path) -> str:
             f"delimiter must be a single character such as ',', ';' or '\\t', got {delimiter!r}"
         )
     return delimiter
-
-
-def _is_numeric_type(t: pa.DataType) -> bool:
-    """Types that convert to float64 without loss of meaning (bool becomes 0/1)."""
-    if pa.types.is_dictionary(t):
-        return _is_numeric_type(t.value_type)
-    return (
-        pa.types.is_integer(t)
-        or pa.types.is_floating(t)
-        or pa.types.is_boolean(t)
-        or pa.types.is_decimal(t)
-        or pa.types.is_null(t)
-    )
-
-
-def _is_label_type(t: pa.DataType) -> bool:
-    """Types a class label may have: numbers, booleans and strings."""
-    if pa.types.is_dictionary(t):
-        return _is_label_type(t.value_type)
-    return _is_numeric_type(t) or pa.types.is_string(t) or pa.types.is_large_string(t)
-
-
-def _to_float64(chunked: pa.ChunkedArray, out: np.ndarray) -> None:
-    """Copy a numeric Arrow column into the float64 NumPy view ``out`` (nulls -> NaN)."""
-    offset = 0
-    for chunk in chunked.chunks:
-        if chunk.type != pa.float64():
-            chunk = chunk.cast(pa.float64())
-        out[offset : offset + len(chunk)] = chunk.to_numpy(zero_copy_only=False)
-        offset += len(chunk)
-
-
-def _rechunk(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
-    """Regroup record batches of any size into tables of exactly ``rows`` rows (the last
-    may be shorter). Slicing and regrouping are zero-copy."""
-    pending: list[pa.RecordBatch] = []
-    n_pending = 0
-    for batch in batches:
-        if batch.num_rows == 0:
-            continue
-        pending.append(batch)
-        n_pending += batch.num_rows
-        if n_pending >= rows:
-            table = pa.Table.from_batches(pending)
-            start = 0
-            while n_pending - start >= rows:
-                yield table.slice(start, rows)
-                start += rows
-            pending = [b for b in table.slice(start).to_batches() if b.num_rows]
-            n_pending -= start
-    if n_pending:
-        yield pa.Table.from_batches(pending)
-
-
-def _slices(groups: Iterable[tuple[int, int]], limit: int) -> Iterator[tuple[int, int]]:
-    """Row ranges ``(start, rows)`` of at most ``limit`` rows covering the row groups
-    ``(start, rows)`` in order: consecutive groups are merged up to the limit, a larger
-    group is cut into equal parts.
-
-    >>> list(_slices([(0, 2), (2, 2), (4, 7), (20, 3)], 5))
-    [(0, 4), (4, 4), (8, 3), (20, 3)]
-    """
-    start = rows = 0
-    for first, count in groups:
-        if count == 0:
-            continue
-        if rows and first == start + rows and rows + count <= limit:
-            rows += count
-            continue
-        if rows:
-            yield start, rows
-        parts = -(-count // limit)
-        step = -(-count // parts)
-        for a in range(first, first + count - step, step):
-            yield a, step
-        start, rows = first + count - (count - (parts - 1) * step), count - (parts - 1) * step
-    if rows:
-        yield start, rows
-
-
-class _BlockFailed(Exception):
-    """A CSV block pyarrow cannot parse: the sequential reader then reports the problem."""
-
-
-_Part = tuple[np.ndarray, Any, "np.ndarray | None"]  # X, y (NumPy or Arrow), y's null mask
-
-
-_POLARS: Any = False  # imported on first use: it costs about 0.1 s
-
-
-def _polars() -> Any:
-    """The polars module, or ``None`` when it is not installed (pyarrow then reads CSV)."""
-    global _POLARS
-    if _POLARS is False:
-        try:
-            import polars
-        except ImportError:  # pragma: no cover - polars is a dependency
-            polars = None
-        _POLARS = polars
-    return _POLARS
-
-
-def _skip_rows(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
-    """The batches without their first ``rows`` rows."""
-    for batch in batches:
-        if rows >= batch.num_rows:
-            rows -= batch.num_rows
-            continue
-        yield batch.slice(rows) if rows else batch
-        rows = 0
-
-
-def _part_slice(part: _Part, start: int, stop: int) -> _Part:
-    X, y, y_bad = part
-    if isinstance(y, pa.ChunkedArray):
-        y = y.slice(start, stop - start)
-    elif y is not None:
-        y = y[start:stop]
-    return X[start:stop], y, None if y_bad is None else y_bad[start:stop]
-
-
-def _part_join(parts: list[_Part]) -> _Part:
-    if len(parts) == 1:
-        return parts[0]
-    X = np.concatenate([p[0] for p in parts])
-    ys = [p[1] for p in parts]
-    y: Any
-    if ys[0] is None:
-        y = None
-    elif isinstance(ys[0], pa.ChunkedArray):
-        y = pa.chunked_array([c for part in ys for c in part.chunks], type=ys[0].type)
-    else:
-        y = np.concatenate(ys)
-    masks = [p[2] for p in parts]
-    y_bad = None if masks[0] is None else np.concatenate(masks)
-    return X, y, y_bad
-
-
-def _regroup(parts: Iterable[_Part], rows: int) -> Iterator[_Part]:
-    """Regroup parts ``(X, y, y_bad)`` into parts of exactly ``rows`` rows (the last may be
-    shorter), copying only the rows of a chunk that straddles two parts."""
-    held: list[_Part] = []
-    n_held = 0
-    for part in parts:
-        m, offset = len(part[0]), 0
-        while offset < m:
-            take = min(rows - n_held, m - offset)
-            piece = _part_slice(part, offset, offset + take) if take < m else part
-            offset += take
-            if not held and take == rows:
-                yield piece
-                continue
-            held.append(piece)
-            n_held += take
-            if n_held == rows:
-                yield _part_join(held)
-                held, n_held = [], 0
-    if held:
-        yield _part_join(held)
 
 
 class _MissingValues:
@@ -404,11 +233,13 @@ class TabularSource:
 
     Notes
     -----
-    CSV is parsed by ``pyarrow.csv.open_csv`` in blocks of about 1 MB on all cores, with
-    only the selected columns converted, straight to float64. Arrow reads a bounded
-    number of blocks ahead, so memory stays at a few tens of megabytes plus one chunk
-    whatever the file size. Column types are inferred once, from the first megabyte; a
-    text value further down a numeric column is reported with its row when met.
+    Each format has its reader (:mod:`torchlinear.data.csv_reader`,
+    :mod:`torchlinear.data.parquet_reader`). CSV is cut into blocks of whole lines parsed
+    on all cores, with only the selected columns converted, straight to float64; a
+    bounded number of blocks is in flight, so memory stays at a few tens of megabytes
+    plus one chunk whatever the file size. Column types are inferred once, from the first
+    megabyte; a text value further down a numeric column is reported with its row when
+    met.
 
     Examples
     --------
@@ -451,7 +282,6 @@ class TabularSource:
         self.n_dropped: int | None = None
         self.allow_text = bool(allow_text)
         self.text_features: list[str] = []
-        self._int_labels = False
 
         if not self.path.exists():
             raise ValueError(f"{self.label}: no such file")
@@ -463,25 +293,19 @@ class TabularSource:
         if self.path.stat().st_size == 0:
             raise ValueError(f"{self.label}: the file is empty (0 bytes)")
 
-        if self.format == "csv":
-            try:
-                self._inspect_csv()
-            except UnicodeDecodeError as exc:
-                raise ValueError(
-                    f"{self.label}: the header is not UTF-8 text (byte {exc.object[exc.start]:#x} "
-                    f"at position {exc.start}); save the file as UTF-8"
-                ) from None
-        else:
-            self._inspect_parquet()
+        self._reader = self._open_reader()
+        self.columns = self._reader.columns
+        self._types = self._reader.types
+        self.n_rows = self._reader.n_rows  # known on opening for Parquet only
         self.feature_names = self._select(features)
-        self._sample = None  # only needed for the messages above
+        self._reader.sample = None  # only needed for the messages above
         pa.default_memory_pool().release_unused()  # a wide header's parse is large
         width = len(self.feature_names) + (target is not None)
         if batch_rows is None:  # about 4 MB a chunk, less under a small memory budget
             batch_rows = max(1, min(_CHUNK_BYTES, memory_budget() // 8) // (8 * width))
         self.batch_rows = check_positive_int("batch_rows", batch_rows)
         check_memory(
-            width * (_ARROW_COLUMN_BYTES + 3 * 8 * self.batch_rows),
+            width * (ARROW_COLUMN_BYTES + 3 * 8 * self.batch_rows),
             f"{width:,} columns",
             f"reading {self.label} in chunks of {self.batch_rows:,} rows",
             advice="select fewer columns ({features}) or read fewer rows at a time ({batch_rows})",
@@ -490,174 +314,21 @@ class TabularSource:
         self.byte_range: tuple[int, int] | None = None
         self.row_offset = 0
 
-    # ----------------------------------------------------------------- opening checks
-
-    def _parse_options(self, **kwargs: Any) -> pacsv.ParseOptions:
-        return pacsv.ParseOptions(delimiter=self.delimiter, **kwargs)
-
-    def _open_text(self) -> Any:
-        """The file's bytes as a binary stream, decompressed on the fly when compressed."""
-        if self.compression is None:
-            return open(self.path, "rb")
-        return pa.input_stream(str(self.path), compression=self.compression)
-
-    def _read_head(self) -> tuple[bytes, bool]:
-        """The first megabyte (more for a longer first line) and whether it is the file."""
-        with self._open_text() as f:
-            head = f.read(_HEAD_BYTES + 1)
-            whole = len(head) <= _HEAD_BYTES
-            while not whole and b"\n" not in head:  # a very long first line: read on
-                if len(head) > 64 * _HEAD_BYTES:
-                    raise ValueError(
-                        f"{self.label}: no line break in the first 64 MB; is it a CSV file?"
-                    )
-                more = f.read(_HEAD_BYTES)
-                head += more
-                whole = not more
-        return head, whole
-
-    def _inspect_csv(self) -> None:
-        """Read the first megabyte (whole lines): header, types, delimiter, data rows."""
-        try:
-            head, whole = self._read_head()
-        except (pa.ArrowException, OSError, EOFError) as exc:
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise ValueError(
-                f"{self.label}: cannot read the {self.compression or 'CSV'} data, it may be "
-                f"corrupt or truncated ({reason})"
-            ) from None
-        if not whole:
-            head = head[: head.rfind(b"\n") + 1]
-        lines = [line for line in head.splitlines() if line.strip()]
-        if not lines:
-            raise ValueError(f"{self.label}: the file holds only blank lines, no header or data")
-        width = lines[0].count(self.delimiter.encode()) + 1  # at most: quotes may hide some
-        check_memory(
-            width * _ARROW_COLUMN_BYTES + 4 * len(head),
-            f"{width:,} columns",
-            f"parsing the header and first rows of {self.label}",
-            advice="keep fewer columns in the file, or raise {param}",
-        )
-        longest = max(len(line) for line in lines)
-        self._block_size = max(_BLOCK_BYTES, 8 * (longest + 2))
-        try:
-            sample = pacsv.read_csv(
-                io.BytesIO(head),
-                read_options=pacsv.ReadOptions(use_threads=False, block_size=len(head) + 2),
-                parse_options=self._parse_options(),
-                convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
-            )
-        except pa.ArrowInvalid as exc:
-            if "Empty CSV file" in str(exc) and len(lines) == 1:
-                raise ValueError(f"{self.label}: the file has a header but no data rows") from None
-            self._check_decimal_commas(lines)
-            raise self._csv_error(exc) from None
-        self.columns = [str(c) for c in sample.column_names]
-        self._check_delimiter_guess()
-        if sample.num_rows == 0:
-            raise ValueError(f"{self.label}: the file has a header but no data rows")
-        self._types = {}
-        for field in sample.schema:
-            self._types.setdefault(str(field.name), field.type)
-        self._sample = sample
-        self._int_labels = False
-        target = self.target
-        if self.task == "classification" and target in self._types:
-            if pa.types.is_integer(self._types[target]):
-                # integer-looking labels are read as text, so that "01" never becomes 1
-                self._types[target] = pa.string()
-                text = pacsv.read_csv(
-                    io.BytesIO(head),
-                    read_options=pacsv.ReadOptions(use_threads=False, block_size=len(head) + 2),
-                    parse_options=self._parse_options(),
-                    convert_options=pacsv.ConvertOptions(
-                        include_columns=[target], column_types={target: pa.string()}
-                    ),
-                )
-                self._int_labels = self._canonical_integers(text.column(0))
-
-    @staticmethod
-    def _canonical_integers(labels: pa.ChunkedArray | pa.Array) -> bool:
-        """Whether every label is an integer written the one usual way ("7", not "07")."""
-        valid = pc.drop_null(labels)
-        return bool(pc.all(pc.match_substring_regex(valid, _CANONICAL_INT)).as_py() is not False)
-
-    def _check_decimal_commas(self, lines: Sequence[bytes]) -> None:
-        """A row longer than the header because its numbers have decimal commas: say so."""
-        if self.delimiter == ",":
-            others = [c for c in _DELIMITERS if c != ","]
-            header = lines[0].decode("utf-8", "replace")
-            body = b"\n".join(lines[1:6]).decode("utf-8", "replace")
-            if not _DECIMAL_COMMA.search(body):
-                return
-            for candidate in others:
-                if candidate in header and all(
-                    line.count(candidate.encode()) == lines[0].count(candidate.encode())
-                    for line in lines[1:6]
-                ):
-                    raise ParameterError(
-                        "delimiter",
-                        "{label}: the rows have more commas than the header: the file looks "
-                        "{word}-separated with decimal commas ({example!r}); pass {0} and "
-                        "write the numbers with decimal points (1.5, not 1,5)",
-                        value=self.delimiter,
-                        suggestions=[("delimiter", candidate)],
-                        label=self.label,
-                        word=_DELIMITERS[candidate],
-                        example=_DECIMAL_COMMA.search(body).group(0),  # type: ignore[union-attr]
-                    )
-
-    def _check_delimiter_guess(self) -> None:
-        if len(self.columns) != 1:
-            return
-        name = self.columns[0]
-        for candidate, word in _DELIMITERS.items():
-            if candidate != self.delimiter and candidate in name:
-                raise ParameterError(
-                    "delimiter",
-                    "{label}: the header was read as one column {name!r}, which contains "
-                    "{word}s; the file looks {word}-separated, not {current}-separated: "
-                    "pass {0}",
-                    value=self.delimiter,
-                    suggestions=[("delimiter", candidate)],
-                    label=self.label,
-                    name=name,
-                    word=word,
-                    current=_DELIMITERS.get(self.delimiter, repr(self.delimiter)),
-                )
-
-    def _inspect_parquet(self) -> None:
-        parquet = self._open_parquet()
-        try:
-            schema = parquet.schema_arrow
-            meta = parquet.metadata
-            self.n_rows = meta.num_rows
-            self._row_group_rows = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
-        finally:
-            parquet.close()
-        self.columns = [str(c) for c in schema.names]
-        if not self.columns:
-            raise ValueError(f"{self.label}: the Parquet file has no columns")
-        if self.n_rows == 0:
-            raise ValueError(f"{self.label}: the file has columns but no data rows")
-        self._types = {}
-        for field in schema:
-            self._types.setdefault(field.name, field.type)
-        self._sample = None
-
-    def _open_parquet(self) -> pq.ParquetFile:
-        try:
-            return pq.ParquetFile(self.path)
-        except (pa.ArrowException, OSError) as exc:
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise ValueError(
-                f"{self.label}: not a valid Parquet file, it may be corrupt or truncated ({reason})"
-            ) from None
+    def _open_reader(self) -> CsvReader | ParquetReader:
+        """The reader of the file's format, its header and types checked."""
+        if self.format == "csv":
+            csv = CsvReader(self.path, self.label, self.delimiter, self.compression)
+            csv.inspect(self.target, self.task)
+            return csv
+        parquet = ParquetReader(self.path, self.label)
+        parquet.inspect()
+        return parquet
 
     def _example(self, name: str) -> str:
         """The first value of a non-numeric column that is not a number, for messages."""
-        if self._sample is not None:
-            for row, value in enumerate(self._sample.column(name).to_pylist(), start=1):
+        sample = self._reader.sample
+        if sample is not None:
+            for row, value in enumerate(sample.column(name).to_pylist(), start=1):
                 try:
                     float(value)  # None, dates and text raise; numbers in a text column pass
                 except (TypeError, ValueError):
@@ -666,6 +337,13 @@ class TabularSource:
         return f"type {self._types[name]}"
 
     def _select(self, features: Sequence[str] | None) -> list[str]:
+        """The feature columns asked for, checked against the header and their types."""
+        selected = self._selected_names(features)
+        self._check_types(selected, features)
+        return selected
+
+    def _selected_names(self, features: Sequence[str] | None) -> list[str]:
+        """The feature columns: named in the header, once, and not the target."""
         label, target, columns = self.label, self.target, self.columns
         if target is not None and target not in columns:
             raise ValueError(
@@ -704,14 +382,20 @@ class TabularSource:
                 f"{label}: the column name(s) {format_names(duplicated)} appear more than once in "
                 "the header; give every column a unique name"
             )
-        text = [f for f in selected if not _is_numeric_type(self._types[f])]
+        return selected
+
+    def _check_types(self, selected: list[str], features: Sequence[str] | None) -> None:
+        """Refuse text feature columns (unless ``allow_text``) and a target of a type the
+        task cannot read."""
+        label, target = self.label, self.target
+        text = [f for f in selected if not is_numeric_type(self._types[f])]
         if self.allow_text:
             self.text_features, text = text, []
         if text:
             numeric = [f for f in selected if f not in text]
             examples = ", ".join(f"{f!r} ({self._example(f)})" for f in text[:5])
             more = f" and {len(text) - 5} more" if len(text) > 5 else ""
-            if _DECIMAL_COMMA.search(examples):
+            if DECIMAL_COMMA.search(examples):
                 raise ValueError(
                     f"{label}: column(s) {examples}{more} hold numbers written with decimal "
                     "commas; write them with decimal points (1.5, not 1,5)"
@@ -733,18 +417,17 @@ class TabularSource:
             )
         if target is not None:
             t = self._types[target]
-            if self.task == "regression" and not _is_numeric_type(t):
+            if self.task == "regression" and not is_numeric_type(t):
                 raise ValueError(
                     f"{label}: the target column {target!r} is not numeric "
                     f"({self._example(target)}); for class labels use "
                     "task='classification'"
                 )
-            if self.task == "classification" and not _is_label_type(t):
+            if self.task == "classification" and not is_label_type(t):
                 raise ValueError(
                     f"{label}: the target column {target!r} has type {t}, which cannot hold "
                     "class labels; use integer or string labels"
                 )
-        return selected
 
     # ----------------------------------------------------------------------- reading
 
@@ -761,15 +444,7 @@ class TabularSource:
     def data_offset(self) -> int | None:
         """CSV: the byte offset of the first data line (just after the header line, past
         any empty lines before it); ``None`` for Parquet."""
-        if self.format != "csv" or self.compression is not None:
-            return None
-        with open(self.path, "rb") as f:
-            offset = 0
-            for line in f:  # empty lines before the header are skipped, as the parser does
-                offset += len(line)
-                if line.rstrip(b"\r\n"):
-                    return offset
-        return offset
+        return self._reader.data_offset
 
     def restrict(
         self,
@@ -807,21 +482,14 @@ class TabularSource:
         >>> X.ravel().tolist(), y.tolist()
         ([3.0, 5.0], [4.0, 6.0])
         """
-        import copy
-
         if (row_groups is None) == (byte_range is None):
             raise ValueError("restrict() takes exactly one of row_groups= or byte_range=")
         part = copy.copy(self)
         part.n_dropped = None
         if row_groups is not None:
-            if self.format != "parquet":
+            if not isinstance(self._reader, ParquetReader):
                 raise ValueError(f"{self.label}: row_groups= applies to Parquet files only")
-            parquet = self._open_parquet()
-            try:
-                meta = parquet.metadata
-                sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
-            finally:
-                parquet.close()
+            sizes = self._reader.row_group_sizes(self.label)
             groups = [int(g) for g in row_groups]
             bad = [g for g in groups if not 0 <= g < len(sizes)]
             if bad:
@@ -836,26 +504,9 @@ class TabularSource:
             shown = f"{groups[0]}-{groups[-1]}" if contiguous else str(groups)
             part.label = f"{self.path} (row groups {shown})"
             return part
-        if self.format != "csv" or self.compression is not None:
+        if not isinstance(self._reader, CsvReader):
             raise ValueError(f"{self.label}: byte_range= applies to uncompressed CSV files only")
-        start, stop = (int(b) for b in byte_range)  # type: ignore[union-attr]
-        size = self.path.stat().st_size
-        first = self.data_offset
-        assert first is not None
-        if not first <= start <= stop <= size:
-            raise ValueError(
-                f"{self.label}: byte_range {byte_range} must satisfy {first} <= start <= "
-                f"stop <= {size} (the data lines lie in bytes {first} to {size})"
-            )
-        with open(self.path, "rb") as f:
-            for edge, name in ((start, "start"), (stop, "stop")):
-                if first < edge < size:
-                    f.seek(edge - 1)
-                    if f.read(1) != b"\n":
-                        raise ValueError(
-                            f"{self.label}: byte_range {name} {edge} is not at the start of "
-                            "a line; put it just after a line break"
-                        )
+        start, stop = self._reader.check_byte_range(byte_range, self.label)
         part.row_groups, part.byte_range = None, (start, stop)
         part.n_rows, part.row_offset = None, 0
         part.label = f"{self.path} (bytes {start} to {stop})"
@@ -921,7 +572,7 @@ class TabularSource:
         labels = set(self.text_features)
         if self.target is not None and self.task == "classification":
             labels.add(self.target)
-        for table in _rechunk(self._record_batches(), self.batch_rows):
+        for table in rechunk(self._reader.batches(self._selection()), self.batch_rows):
             columns = []
             for name, column in zip(table.column_names, table.columns, strict=True):
                 if pa.types.is_dictionary(column.type):
@@ -947,7 +598,8 @@ class TabularSource:
         >>> X.tolist(), y
         ([[1.0, 2.0], [3.0, 4.0]], None)
         """
-        Xs, ys = [], []
+        Xs: list[np.ndarray] = []
+        ys: list[Any] = []  # None without a target
         for X, y in self._stream():
             Xs.append(X)
             ys.append(y)
@@ -992,158 +644,28 @@ class TabularSource:
                 "the selected columns, so none is left; fill the gaps or choose other columns"
             )
 
+    def _selection(self) -> Selection:
+        """What a pass over this source reads."""
+        return Selection(
+            label=self.label,
+            features=self.feature_names,
+            target=self.target,
+            task=self.task,
+            text_features=self.text_features,
+            batch_rows=self.batch_rows,
+            row_groups=self.row_groups,
+            byte_range=self.byte_range,
+        )
+
+    def _converted(self) -> Iterator[tuple[np.ndarray, Any, list, np.ndarray | None]]:
+        """Chunks of ``batch_rows`` rows as ``(X, y, bad columns, bad rows)``, in file order."""
+        for part in self._reader.parts(self._selection()):
+            yield self._finish(*part)
+
     def _filter_target(self, y: Any, keep: np.ndarray) -> Any:
         if y is None or isinstance(y, np.ndarray):
             return None if y is None else y[keep]
         return y.filter(pa.array(keep)).to_numpy(zero_copy_only=False)
-
-    def _converted(self) -> Iterator[tuple[np.ndarray, Any, list, np.ndarray | None]]:
-        """Chunks of ``batch_rows`` rows as ``(X, y, bad columns, bad rows)``, in file order."""
-        if self.format == "parquet":
-            wanted = self.feature_names + ([self.target] if self.target is not None else [])
-            if self._polars_reads_parquet(wanted):
-                for part in _regroup(self._polars_parquet_parts(wanted), self.batch_rows):
-                    yield self._finish(*part)
-                return
-            for table in _rechunk(self._record_batches(), self.batch_rows):
-                yield self._convert(table)
-            return
-        rows = 0
-        if self.compression is not None:  # one sequential stream: no byte ranges to split
-            for table in _rechunk(self._record_batches(), self.batch_rows):
-                yield self._convert(table)
-            return
-        try:
-            for part in _regroup(self._csv_parts(), self.batch_rows):
-                rows += len(part[0])
-                yield self._finish(*part)
-            return
-        except _BlockFailed:
-            pass  # read on sequentially from the row reached, to report the problem
-        for table in _rechunk(_skip_rows(self._record_batches(), rows), self.batch_rows):
-            yield self._convert(table)
-
-    def _csv_parts(self) -> Iterator[_Part]:
-        """The CSV's data lines (or this part's) parsed in parallel blocks, in order."""
-        if self.byte_range is not None:
-            start, stop = self.byte_range
-        else:
-            start, stop = self.data_offset or 0, self.path.stat().st_size
-        wanted = self.feature_names + ([self.target] if self.target is not None else [])
-        parse = self._block_parser(wanted)
-        blocks = line_blocks(self.path, start, stop, max(_CSV_BLOCK_BYTES, self._block_size))
-        # a block's parse holds about _ARROW_COLUMN_BYTES a column: wide files, fewer threads
-        per_block = len(self.columns) * _ARROW_COLUMN_BYTES
-        workers = max(1, min(default_workers(), _PARALLEL_PARSE_BYTES // max(1, per_block)))
-        yield from ordered_map(parse, blocks, workers)
-
-    def _block_parser(self, wanted: list[str]) -> Callable[[tuple[int, int]], _Part]:
-        """A function parsing the byte range ``(start, stop)`` into ``(X, y, y_bad)``.
-
-        Numeric columns are parsed by polars when it is installed, and the block by
-        pyarrow instead whenever polars fails or finds a null (polars makes nulls of
-        empty cells, of empty lines and of rows with too few fields, which pyarrow
-        skips or rejects; it fails on texts such as ``NA`` that pyarrow reads as null).
-        Both parse numbers to the nearest float64, and both read ``nan`` as not a
-        number, so every block reads exactly as pyarrow reads it. A block pyarrow
-        rejects raises :class:`_BlockFailed`.
-        """
-        pl = _polars()
-        fast = (
-            pl is not None
-            and len(set(self.columns)) == len(self.columns)
-            and (self.target is None or self.task == "regression")
-            and not any(pa.types.is_boolean(self._types[name]) for name in wanted)
-        )
-        types = self._csv_types(wanted)
-        convert_options = pacsv.ConvertOptions(
-            column_types=types, include_columns=wanted, strings_can_be_null=True
-        )
-        d = len(self.feature_names)
-        sep = self.delimiter
-
-        def polars_part(data: bytes) -> _Part | None:
-            schema = {name: pl.String for name in self.columns} | dict.fromkeys(wanted, pl.Float64)
-            try:
-                # every column is parsed (the others as text): with some left out,
-                # polars would accept a row with too many fields
-                frame = pl.read_csv(data, has_header=False, schema=schema, separator=sep)
-            except (pl.exceptions.PolarsError, pl.exceptions.PanicException):
-                return None  # e.g. a text value or a ragged row: pyarrow reports it
-            if frame.height == 0 or sum(frame.null_count().row(0)):
-                return None  # a null in any column, e.g. the last of a row too short
-            columns = [frame.get_column(name) for name in wanted]
-            X = pl.DataFrame(columns[:d]).to_numpy(order="c")
-            if not (X.flags.writeable and X.flags.c_contiguous and X.dtype == np.float64):
-                X = np.array(X, dtype=np.float64, order="C")
-            y = np.array(columns[d].to_numpy(), dtype=np.float64) if len(columns) > d else None
-            return X, y, None
-
-        def parse(byte_range: tuple[int, int]) -> _Part:
-            data = read_bytes(self.path, *byte_range)
-            if fast:
-                part = polars_part(data)
-                if part is not None:
-                    return part
-            read_options = pacsv.ReadOptions(
-                column_names=self.columns, use_threads=False, block_size=len(data) + 2
-            )
-            try:
-                table = pacsv.read_csv(
-                    pa.py_buffer(data),
-                    read_options=read_options,
-                    parse_options=self._parse_options(),
-                    convert_options=convert_options,
-                )
-            except pa.ArrowInvalid as exc:
-                if "Empty CSV file" in str(exc):  # only empty lines
-                    return np.empty((0, d)), None, None
-                raise _BlockFailed from None
-            return self._arrow_part(table)
-
-        return parse
-
-    def _csv_types(self, wanted: list[str]) -> dict[str, pa.DataType]:
-        """The Arrow type each wanted CSV column is read as."""
-        types = {}
-        for name in wanted:
-            t = self._types[name]
-            if name == self.target and self.task == "classification":
-                types[name] = pa.string() if pa.types.is_null(t) else t
-            elif name in self.text_features:
-                types[name] = pa.string()
-            else:
-                types[name] = pa.bool_() if pa.types.is_boolean(t) else pa.float64()
-        return types
-
-    def _arrow_part(self, table: pa.Table) -> _Part:
-        """One Arrow table as ``(X, y, y_bad)``: classification labels stay Arrow."""
-        d = len(self.feature_names)
-        X = np.empty((table.num_rows, d), dtype=np.float64)
-        for j in range(d):
-            _to_float64(table.column(j), X[:, j])
-        if self.target is None:
-            return X, None, None
-        column = table.column(d)
-        if self.task == "regression":
-            y = np.empty(table.num_rows, dtype=np.float64)
-            _to_float64(column, y)
-            return X, y, None
-        if pa.types.is_dictionary(column.type):
-            column = column.cast(column.type.value_type)
-        if self._int_labels and self.format == "csv":
-            if not self._canonical_integers(column):
-                bad = pc.filter(column, pc.invert(pc.match_substring_regex(column, _CANONICAL_INT)))
-                value = str(bad[0].as_py())
-                row = self._locate_value(str(self.target), value)
-                where = f" in data row {row}" if row else ""
-                raise ValueError(
-                    f"{self.label}: the target column {self.target!r} has the value {value!r}"
-                    f"{where}, which is not written like the integer labels in the first rows; "
-                    "make the labels consistent (labels are compared as text: '01' is not '1')"
-                )
-            column = column.cast(pa.int64())
-        return X, column, column.is_null(nan_is_null=True).to_numpy(zero_copy_only=False)
 
     def _finish(
         self, X: np.ndarray, y: Any, y_bad: np.ndarray | None
@@ -1156,10 +678,6 @@ class TabularSource:
         if isinstance(y, pa.ChunkedArray) and bad_rows is not None and not self.drop_na:
             y = None  # this chunk is only counted, never yielded
         return X, y, bad_columns, bad_rows
-
-    def _convert(self, table: pa.Table) -> tuple[np.ndarray, Any, list, np.ndarray | None]:
-        """Turn one Arrow chunk into ``X`` (and ``y``) and find the missing cells."""
-        return self._finish(*self._arrow_part(table))
 
     def _non_finite(
         self, X: np.ndarray, y: Any, y_bad: np.ndarray | None = None
@@ -1178,218 +696,3 @@ class TabularSource:
         if not bad_columns:
             return bad_columns, None
         return bad_columns, np.logical_or.reduce([mask for _, mask in bad_columns])
-
-    def _record_batches(self) -> Iterator[pa.RecordBatch]:
-        """Arrow record batches holding the features then the target, in that order."""
-        wanted = self.feature_names + ([self.target] if self.target is not None else [])
-        if self.format == "parquet":
-            return self._parquet_batches(wanted)
-        return self._arrow_csv_batches(wanted)
-
-    def _arrow_csv_batches(self, wanted: list[str]) -> Iterator[pa.RecordBatch]:
-        """The batches through pyarrow's sequential streaming CSV reader, which numbers
-        the rows in its error messages."""
-        types = self._csv_types(wanted)
-        read_options = pacsv.ReadOptions(block_size=self._block_size, use_threads=True)
-        with contextlib.ExitStack() as stack:
-            stream: Any = self.path
-            if self.byte_range is not None:  # a part: its lines only, the header is known
-                start, stop = self.byte_range
-                if start == stop:
-                    return
-                stream = stack.enter_context(pa.OSFile(str(self.path))).get_stream(
-                    start, stop - start
-                )
-                read_options.column_names = self.columns
-            try:
-                reader = pacsv.open_csv(
-                    stream,
-                    read_options=read_options,
-                    parse_options=self._parse_options(),
-                    convert_options=pacsv.ConvertOptions(
-                        column_types=types, include_columns=wanted, strings_can_be_null=True
-                    ),
-                )
-                with contextlib.closing(reader):
-                    yield from reader
-            except pa.ArrowInvalid as exc:
-                if self.byte_range is not None and "Empty CSV file" in str(exc):
-                    return  # only empty lines in this part
-                raise self._csv_error(exc) from None
-            except (pa.ArrowException, OSError, EOFError) as exc:  # e.g. a truncated .gz
-                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                raise ValueError(
-                    f"{self.label}: cannot read the {self.compression or 'CSV'} data, it may "
-                    f"be corrupt or truncated ({reason})"
-                ) from None
-
-    def _polars_reads_parquet(self, wanted: list[str]) -> bool:
-        """Whether polars' streaming Parquet reader can read the wanted columns.
-
-        It reads plain numbers (integers, floats, booleans) of a regression, in row
-        groups of bounded size; other types (dictionary-encoded, decimal, null, class
-        labels) and very large row groups go through pyarrow's reader.
-        """
-        if _polars() is None or len(set(self.columns)) != len(self.columns):
-            return False
-        if self.target is not None and self.task != "regression":
-            return False
-        plain = (pa.types.is_integer, pa.types.is_float64, pa.types.is_float32, pa.types.is_boolean)
-        if not all(any(test(self._types[name]) for test in plain) for name in wanted):
-            return False
-        largest = max(self._row_group_rows, default=0)
-        return largest * 8 * len(wanted) <= _POLARS_ROW_GROUP_BYTES
-
-    def _polars_parquet_parts(self, wanted: list[str]) -> Iterator[_Part]:
-        """The Parquet file's rows (or this part's row groups) read by polars' streaming
-        engine as float64 parts ``(X, y, None)``, in order.
-
-        Polars decodes row groups on all cores while a bounded number of batches wait,
-        so memory stays at a few row groups whatever the file size. Nulls read as NaN,
-        booleans as 0/1.
-        """
-        pl = _polars()
-        sizes = self._row_group_rows
-        groups = list(range(len(sizes))) if self.row_groups is None else self.row_groups
-        starts = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).tolist()
-        limit = max(1, _POLARS_SLICE_BYTES // (8 * len(wanted)))
-        slices = _slices(((starts[g], sizes[g]) for g in groups), limit)
-        d = len(self.feature_names)
-        columns = [pl.col(name).cast(pl.Float64) for name in wanted]
-        for offset, length in slices:
-            frame = pl.scan_parquet(self.path, low_memory=True).slice(offset, length)
-            try:
-                batches = frame.select(columns).collect_batches(
-                    chunk_size=min(self.batch_rows, _POLARS_CHUNK_ROWS), maintain_order=True
-                )
-                for batch in batches:
-                    X = batch.select(self.feature_names).to_numpy(order="c")
-                    if not (X.flags.writeable and X.flags.c_contiguous and X.dtype == np.float64):
-                        X = np.array(X, dtype=np.float64, order="C")
-                    y = None
-                    if self.target is not None:
-                        y = np.array(batch.get_column(self.target).to_numpy(), dtype=np.float64)
-                    yield X.reshape(-1, d), y, None
-            except (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError) as exc:
-                text = str(exc).strip()
-                reason = text.splitlines()[0] if text else type(exc).__name__
-                raise ValueError(
-                    f"{self.label}: the Parquet file is corrupt, reading it failed ({reason})"
-                ) from None
-
-    def _parquet_batches(self, wanted: list[str]) -> Iterator[pa.RecordBatch]:
-        if self.row_groups is not None and not self.row_groups:
-            return
-        parquet = self._open_parquet()
-        try:
-            yield from parquet.iter_batches(
-                batch_size=self.batch_rows,
-                row_groups=self.row_groups,
-                columns=wanted,
-                use_threads=True,
-            )
-        except (pa.ArrowException, OSError) as exc:
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise ValueError(
-                f"{self.label}: the Parquet file is corrupt, reading it failed ({reason})"
-            ) from None
-        finally:
-            parquet.close()
-
-    # -------------------------------------------------------------- CSV error messages
-
-    def _csv_error(self, exc: Exception) -> ValueError:
-        """Translate a pyarrow CSV error into one line naming the file, row and column."""
-        message = str(exc)
-        ragged = re.search(r"Expected (\d+) columns, got (\d+): ?(.*)", message, re.S)
-        if ragged:
-            expected, got = int(ragged.group(1)), int(ragged.group(2))
-            text = ragged.group(3).splitlines()[0] if ragged.group(3) else ""
-            row_match = re.search(r"Row #(\d+)", message)
-            number = int(row_match.group(1)) if row_match else self._locate_ragged_row()
-            where = f"data row {number - 1}" if number else "a data row"
-            return ValueError(
-                f"{self.label}: {where} has {got} field(s) but the header has {expected} "
-                f"(ragged row {text[:60]!r}); every row needs one value per column"
-            )
-        bad_value = re.search(
-            r"In CSV column #(\d+): CSV conversion error to (\w+): invalid value '(.*)'$",
-            message,
-            re.S,
-        )
-        if bad_value:
-            index, kind, value = int(bad_value.group(1)), bad_value.group(2), bad_value.group(3)
-            name = self.columns[index] if index < len(self.columns) else f"#{index}"
-            row = self._locate_value(name, value)
-            where = f" in data row {row}" if row else ""
-            if name == self.target and self.task == "classification":
-                return ValueError(
-                    f"{self.label}: the target column {name!r} has the value {value!r}{where}, "
-                    f"which is not of type {kind} like the labels in the first rows; make "
-                    "the labels consistent"
-                )
-            if name == self.target:
-                advice = "fix that cell, or for class labels use task='classification'"
-            else:
-                return ParameterError(
-                    "features",
-                    "{label}: column {name!r} has the non-numeric value {value!r}{where}, but "
-                    "it must hold numbers only; fix that cell, or leave the column out with "
-                    "{features}",
-                    value=value,
-                    label=self.label,
-                    name=name,
-                    where=where,
-                )
-            return ValueError(
-                f"{self.label}: column {name!r} has the non-numeric value {value!r}{where}, "
-                f"but it must hold numbers only; {advice}"
-            )
-        first_line = message.splitlines()[0] if message else type(exc).__name__
-        return ValueError(f"{self.label}: could not read the CSV file: {first_line}")
-
-    def _locate_ragged_row(self) -> int | None:
-        """Re-read single-threaded, which lets pyarrow number the offending row."""
-        numbers: list[int] = []
-
-        def handler(row: Any) -> str:
-            numbers.append(row.number)
-            return "error"
-
-        try:
-            reader = pacsv.open_csv(
-                self.path,
-                read_options=pacsv.ReadOptions(block_size=self._block_size, use_threads=False),
-                parse_options=self._parse_options(invalid_row_handler=handler),
-                convert_options=pacsv.ConvertOptions(
-                    include_columns=self.columns[:1], column_types={self.columns[0]: pa.string()}
-                ),
-            )
-            with contextlib.closing(reader):
-                for _ in reader:
-                    pass
-        except (pa.ArrowException, OSError):
-            pass
-        return numbers[0] if numbers and numbers[0] and numbers[0] > 0 else None
-
-    def _locate_value(self, column: str, value: str) -> int | None:
-        """Find the first data row where ``column`` holds the text ``value``."""
-        try:
-            reader = pacsv.open_csv(
-                self.path,
-                read_options=pacsv.ReadOptions(block_size=self._block_size, use_threads=True),
-                parse_options=self._parse_options(),
-                convert_options=pacsv.ConvertOptions(
-                    include_columns=[column], column_types={column: pa.string()}
-                ),
-            )
-            offset = 0
-            with contextlib.closing(reader):
-                for batch in reader:
-                    index = pc.index(batch.column(0), value).as_py()
-                    if index >= 0:
-                        return offset + index + 1
-                    offset += batch.num_rows
-        except (pa.ArrowException, OSError):
-            return None
-        return None

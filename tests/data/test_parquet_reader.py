@@ -1,0 +1,159 @@
+"""Tests for the Parquet reader (torchlinear.data.parquet_reader) through TabularSource.
+
+Both readers (polars' streaming engine and pyarrow's batches), their slices of row groups,
+parts of the file, nulls, dictionary-encoded labels and corrupt files. The reference for
+every read is pandas' ``read_parquet`` on the same file.
+"""
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import torchlinear.data.parquet_reader as parquet_reader
+from torchlinear.data import TabularSource
+
+
+def _frame(n: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "x1": rng.standard_normal(n),
+            "count": rng.integers(-50, 50, n),
+            "x3": rng.standard_normal(n) * 1e-5,
+            "big": rng.standard_normal(n) * 1e12,
+            "y": rng.standard_normal(n),
+        }
+    )
+
+
+def _read(source: TabularSource):
+    chunks = list(source.iter_chunks())
+    X = np.concatenate([X for X, _ in chunks])
+    y = None if source.target is None else np.concatenate([y for _, y in chunks])
+    return chunks, X, y
+
+
+def _one_line_error(excinfo) -> str:
+    message = str(excinfo.value)
+    assert "\n" not in message
+    return message
+
+
+def test_parquet_chunks_equal_pandas(tmp_path):
+    path = tmp_path / "data.parquet"
+    frame = _frame(500, seed=3)
+    frame["flag"] = frame["x1"] > 0
+    frame["small"] = frame["count"].astype("int16")
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, row_group_size=64)
+    source = TabularSource(path, target="y", batch_rows=37)
+    assert source.format == "parquet" and source.n_rows == 500  # from the metadata
+    chunks, X, y = _read(source)
+    expected = pd.read_parquet(path)
+    names = ["x1", "count", "x3", "big", "flag", "small"]
+    assert source.feature_names == names
+    np.testing.assert_array_equal(X, expected[names].to_numpy(float))
+    np.testing.assert_array_equal(y, expected["y"].to_numpy())
+    assert all(len(c[0]) == 37 for c in chunks[:-1])
+
+
+def test_classification_from_dictionary_encoded_parquet(tmp_path):
+    path = tmp_path / "labels.parquet"
+    table = pa.table(
+        {"x": [1.0, 2.0, 3.0, 4.0], "label": pa.array(["a", "b", None, "a"]).dictionary_encode()}
+    )
+    pq.write_table(table, path)
+    source = TabularSource(path, target="label", task="classification", drop_na=True)
+    X, y = source.read_all()
+    assert y.tolist() == ["a", "b", "a"] and X.ravel().tolist() == [1.0, 2.0, 4.0]
+    assert source.n_dropped == 1
+
+
+def test_parquet_nulls_are_missing_values(tmp_path):
+    path = tmp_path / "nulls.parquet"
+    pq.write_table(pa.table({"x": pa.array([1, None, 3], pa.int64()), "y": [1.0, 2.0, 3.0]}), path)
+    with pytest.raises(ValueError, match=r"column 'x' 1 \(first in data row 2\)"):
+        TabularSource(path, target="y").read_all()
+    X, y = TabularSource(path, target="y", drop_na=True).read_all()
+    assert X.ravel().tolist() == [1.0, 3.0] and y.tolist() == [1.0, 3.0]
+
+
+def test_corrupt_parquet(tmp_path):
+    junk = tmp_path / "junk.parquet"
+    junk.write_bytes(b"this is not a parquet file at all")
+    with pytest.raises(ValueError, match="not a valid Parquet file") as info:
+        TabularSource(junk)
+    assert "junk.parquet" in _one_line_error(info)
+
+    good = tmp_path / "good.parquet"
+    rng = np.random.default_rng(7)
+    pq.write_table(pa.table({"x": rng.standard_normal(5000), "y": rng.standard_normal(5000)}), good)
+    raw = bytearray(good.read_bytes())
+    raw[4:40] = b"\x07" * 36  # garble the first page header, keep the footer
+    damaged = tmp_path / "damaged.parquet"
+    damaged.write_bytes(bytes(raw))
+    source = TabularSource(damaged, target="y")  # the footer still reads
+    with pytest.raises(ValueError, match="Parquet file is corrupt") as info:
+        source.read_all()
+    assert "damaged.parquet" in _one_line_error(info)
+
+
+def test_empty_parquet(tmp_path):
+    path = tmp_path / "empty.parquet"
+    pq.write_table(
+        pa.table({"x": pa.array([], pa.float64()), "y": pa.array([], pa.float64())}), path
+    )
+    with pytest.raises(ValueError, match="no data rows"):
+        TabularSource(path, target="y")
+
+
+def _numeric_parquet(path, n=2_000, row_group_size=300):
+    frame = _frame(n, seed=11)
+    frame["flag"] = frame["x1"] > 0
+    frame["small"] = frame["count"].astype("int16")
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    x3 = table.column("x3").to_pylist()
+    x3[5] = None  # a null, read as a missing value
+    table = table.set_column(2, "x3", pa.array(x3, pa.float64()))
+    pq.write_table(table, path, row_group_size=row_group_size)
+    return pd.read_parquet(path)
+
+
+@pytest.mark.parametrize("slice_bytes, group_bytes", [(None, None), (4_000, None), (None, 1)])
+def test_parquet_reads_like_pandas_in_every_reader(tmp_path, monkeypatch, slice_bytes, group_bytes):
+    """Default, slices smaller than a row group, and pyarrow for row groups too large."""
+    if slice_bytes:
+        monkeypatch.setattr(parquet_reader, "_POLARS_SLICE_BYTES", slice_bytes)
+    if group_bytes:
+        monkeypatch.setattr(parquet_reader, "_POLARS_ROW_GROUP_BYTES", group_bytes)
+    path = tmp_path / "numbers.parquet"
+    expected = _numeric_parquet(path).dropna()
+    source = TabularSource(path, target="y", drop_na=True, batch_rows=128)
+    chunks, X, y = _read(source)
+    names = ["x1", "count", "x3", "big", "flag", "small"]
+    np.testing.assert_array_equal(X, expected[names].to_numpy(float))
+    np.testing.assert_array_equal(y, expected["y"].to_numpy())
+    assert all(c[0].flags.c_contiguous and c[0].dtype == np.float64 for c in chunks)
+    assert source.n_dropped == 1 and source.n_rows == 2_000
+    whole = TabularSource(path, target="y", features=["x1", "flag"], batch_rows=128)
+    assert [len(X) for X, _ in whole.iter_chunks()] == [128] * 15 + [80]  # exact sizes
+    with pytest.raises(ValueError, match=r"column 'x3' 1 \(first in data row 6\)"):
+        TabularSource(path, target="y").read_all()
+
+
+@pytest.mark.parametrize("slice_bytes", [None, 4_000])
+def test_parquet_row_group_parts_keep_their_order(tmp_path, monkeypatch, slice_bytes):
+    if slice_bytes:
+        monkeypatch.setattr(parquet_reader, "_POLARS_SLICE_BYTES", slice_bytes)
+    path = tmp_path / "groups.parquet"
+    frame = _numeric_parquet(path, n=1_000, row_group_size=100).fillna(0.0)
+    source = TabularSource(path, target="y", features=["x1", "count"], drop_na=True)
+    groups = [3, 4, 0, 9, 8]
+    part = source.restrict(row_groups=groups)
+    X, y = part.read_all()
+    rows = np.concatenate([np.arange(100 * g, 100 * g + 100) for g in groups])
+    np.testing.assert_array_equal(X, frame[["x1", "count"]].to_numpy(float)[rows])
+    np.testing.assert_array_equal(y, frame["y"].to_numpy()[rows])
+    assert part.n_rows == 500
+    assert source.restrict(row_groups=[]).read_all()[0].shape == (0, 2)
