@@ -1,9 +1,14 @@
 """Tests for the Parquet reader (torchlinear.data.parquet_reader) through TabularSource.
 
-Both readers (polars' streaming engine and pyarrow's batches), their slices of row groups,
-parts of the file, nulls, dictionary-encoded labels and corrupt files. The reference for
-every read is pandas' ``read_parquet`` on the same file.
+Reads in batches smaller and larger than the row groups, parts of the file, nulls,
+dictionary-encoded labels, corrupt files and the memory a pass over large row groups holds.
+The reference for every read is pandas' ``read_parquet`` on the same file.
 """
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -120,16 +125,15 @@ def _numeric_parquet(path, n=2_000, row_group_size=300):
     return pd.read_parquet(path)
 
 
-@pytest.mark.parametrize("slice_bytes, group_bytes", [(None, None), (4_000, None), (None, 1)])
-def test_parquet_reads_like_pandas_in_every_reader(tmp_path, monkeypatch, slice_bytes, group_bytes):
-    """Default, slices smaller than a row group, and pyarrow for row groups too large."""
-    if slice_bytes:
-        monkeypatch.setattr(parquet_reader, "_POLARS_SLICE_BYTES", slice_bytes)
-    if group_bytes:
-        monkeypatch.setattr(parquet_reader, "_POLARS_ROW_GROUP_BYTES", group_bytes)
+@pytest.mark.parametrize("read_buffer", [None, 64])
+@pytest.mark.parametrize("batch_rows", [128, 1_000])
+def test_parquet_reads_like_pandas(tmp_path, monkeypatch, read_buffer, batch_rows):
+    """Batches smaller and larger than the row groups, and a read buffer of a few bytes."""
+    if read_buffer:
+        monkeypatch.setattr(parquet_reader, "_READ_BUFFER_BYTES", read_buffer)
     path = tmp_path / "numbers.parquet"
     expected = _numeric_parquet(path).dropna()
-    source = TabularSource(path, target="y", drop_na=True, batch_rows=128)
+    source = TabularSource(path, target="y", drop_na=True, batch_rows=batch_rows)
     chunks, X, y = _read(source)
     names = ["x1", "count", "x3", "big", "flag", "small"]
     np.testing.assert_array_equal(X, expected[names].to_numpy(float))
@@ -142,13 +146,13 @@ def test_parquet_reads_like_pandas_in_every_reader(tmp_path, monkeypatch, slice_
         TabularSource(path, target="y").read_all()
 
 
-@pytest.mark.parametrize("slice_bytes", [None, 4_000])
-def test_parquet_row_group_parts_keep_their_order(tmp_path, monkeypatch, slice_bytes):
-    if slice_bytes:
-        monkeypatch.setattr(parquet_reader, "_POLARS_SLICE_BYTES", slice_bytes)
+@pytest.mark.parametrize("batch_rows", [None, 30])
+def test_parquet_row_group_parts_keep_their_order(tmp_path, batch_rows):
     path = tmp_path / "groups.parquet"
     frame = _numeric_parquet(path, n=1_000, row_group_size=100).fillna(0.0)
-    source = TabularSource(path, target="y", features=["x1", "count"], drop_na=True)
+    source = TabularSource(
+        path, target="y", features=["x1", "count"], drop_na=True, batch_rows=batch_rows
+    )
     groups = [3, 4, 0, 9, 8]
     part = source.restrict(row_groups=groups)
     X, y = part.read_all()
@@ -157,3 +161,47 @@ def test_parquet_row_group_parts_keep_their_order(tmp_path, monkeypatch, slice_b
     np.testing.assert_array_equal(y, frame["y"].to_numpy()[rows])
     assert part.n_rows == 500
     assert source.restrict(row_groups=[]).read_all()[0].shape == (0, 2)
+
+
+_HELD_BY_A_PASS = """
+import sys
+from pathlib import Path
+from torchlinear.data import TabularSource
+
+
+def status(key):
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) * 1024
+
+
+# a first pass over a small file of the same columns loads what reading needs
+sum(len(X) for X, _ in TabularSource(sys.argv[2], target="y").iter_chunks())
+source = TabularSource(sys.argv[1], target="y", batch_rows=10_000)
+Path("/proc/self/clear_refs").write_text("5")  # the peak restarts from the current size
+start = status("VmRSS")
+rows = sum(len(X) for X, _ in source.iter_chunks())
+print(rows, status("VmHWM") - start)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc")
+def test_a_pass_over_one_large_row_group_holds_a_batch_not_the_row_group(tmp_path):
+    """One row group of 60 MB: the pass streams its pages instead of reading it whole."""
+    n, rng = 1_500_000, np.random.default_rng(0)
+    columns = {f"x{j}": rng.standard_normal(n) for j in range(4)} | {"y": rng.standard_normal(n)}
+    path, small = tmp_path / "one_group.parquet", tmp_path / "small.parquet"
+    pq.write_table(pa.table(columns), path, row_group_size=n, compression="none")
+    pq.write_table(pa.table(columns).slice(0, 100), small)
+    assert pq.ParquetFile(path).metadata.num_row_groups == 1
+    done = subprocess.run(
+        [sys.executable, "-c", _HELD_BY_A_PASS, str(path), str(small)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows, grown = map(int, done.stdout.split())
+    assert rows == n
+    assert grown < 40 << 20, f"the pass grew by {grown / 2**20:.0f} MB (row group: 60 MB)"
