@@ -36,13 +36,23 @@ html_theme = "alabaster"
 exclude_patterns = ["_build"]
 
 
-def _skip_metadata_routing(app, what, name, obj, skip, options):
-    # scikit-learn adds set_*_request methods to every estimator class; they are its API,
-    # documented there, and their docstrings point into its own glossary
+def _defined_by_sklearn(obj):
+    """Whether ``obj`` (a method, property or classmethod) is scikit-learn's own code."""
+    target = getattr(obj, "fget", None) or getattr(obj, "__func__", None) or obj
+    return (getattr(target, "__module__", None) or "").split(".")[0] == "sklearn"
+
+
+def _skip_sklearn_members(app, what, name, obj, skip, options):
+    # The estimator pages list inherited members (torchlinear's mixins define predict,
+    # summary, ...), but scikit-learn's own (get_params, score, set_*_request for metadata
+    # routing, ...) are its API, documented there, and their docstrings point into its
+    # glossary.
     if name.startswith("set_") and name.endswith("_request"):
+        return True
+    if _defined_by_sklearn(obj):
         return True
     return None
 
 
 def setup(app):
-    app.connect("autodoc-skip-member", _skip_metadata_routing)
+    app.connect("autodoc-skip-member", _skip_sklearn_members)

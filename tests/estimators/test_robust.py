@@ -1,11 +1,9 @@
-"""QuantileRegressor, fit_lad and HuberRegressor against scikit-learn and SciPy's HiGHS."""
+"""QuantileRegressor and HuberRegressor against scikit-learn (fit_lad: test_lad.py)."""
 
 import warnings
 
 import numpy as np
 import pytest
-import scipy.optimize
-import scipy.sparse
 from sklearn.datasets import load_diabetes
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import HuberRegressor as SkHuber
@@ -13,41 +11,7 @@ from sklearn.linear_model import QuantileRegressor as SkQuantile
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from torchlinear import HuberRegressor, QuantileRegressor
-from torchlinear.estimators.robust import (
-    ApproximateSolutionWarning,
-    fit_lad,
-    fit_quantile_gradient,
-)
-
-
-def _heavy_tailed(n, d, seed):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, d)) * rng.uniform(0.1, 10, size=d)
-    y = X @ rng.normal(size=d) + rng.standard_t(2, size=n) + 3
-    return X, y
-
-
-def _objective(X, y, coef, intercept, q, alpha, s=None):
-    s = np.ones(len(y)) if s is None else s
-    r = y - X @ coef - intercept
-    return s @ np.maximum(q * r, (q - 1) * r) / s.sum() + alpha * np.abs(coef).sum()
-
-
-def _lp_optimum(X, y, q, alpha, s=None):
-    """The LP minimum straight from SciPy's HiGHS, written independently of the library:
-    variables (w+, w-, b+, b-, u, v) >= 0 with X (w+ - w-) + (b+ - b-) + u - v = y."""
-    n, d = X.shape
-    s = np.ones(n) if s is None else s
-    S = s.sum()
-    c = np.concatenate([np.full(2 * d, alpha * S), [0, 0], q * s, (1 - q) * s])
-    ones = np.ones((n, 1))
-    A = scipy.sparse.hstack(
-        [X, -X, ones, -ones, scipy.sparse.eye(n), -scipy.sparse.eye(n)], format="csc"
-    )
-    result = scipy.optimize.linprog(c, A_eq=A, b_eq=y, method="highs")
-    assert result.status == 0
-    return result.fun / S
-
+from torchlinear.estimators.robust import ApproximateSolutionWarning, fit_quantile_gradient
 
 # ------------------------------------------------------------------ quantile regression
 
@@ -56,13 +20,13 @@ def _lp_optimum(X, y, q, alpha, s=None):
     ("q", "alpha", "weighted"),
     [(0.5, 0.0, False), (0.1, 0.0, False), (0.8, 0.05, False), (0.3, 0.01, True)],
 )
-def test_quantile_regressor_matches_sklearn(q, alpha, weighted):
-    X, y = _heavy_tailed(300, 4, seed=int(q * 10))
+def test_quantile_regressor_matches_sklearn(q, alpha, weighted, heavy_tailed, pinball_objective):
+    X, y = heavy_tailed(300, 4, seed=int(q * 10))
     s = np.random.default_rng(1).uniform(0, 2, size=len(y)) if weighted else None
     ours = QuantileRegressor(quantile=q, alpha=alpha).fit(X, y, sample_weight=s)
     reference = SkQuantile(quantile=q, alpha=alpha, solver="highs").fit(X, y, sample_weight=s)
-    ours_obj = _objective(X, y, ours.coef_, ours.intercept_, q, alpha, s)
-    ref_obj = _objective(X, y, reference.coef_, reference.intercept_, q, alpha, s)
+    ours_obj = pinball_objective(X, y, ours.coef_, ours.intercept_, q, alpha, s)
+    ref_obj = pinball_objective(X, y, reference.coef_, reference.intercept_, q, alpha, s)
     assert ours_obj == pytest.approx(ref_obj, rel=1e-9)
     assert ours.objective_ == pytest.approx(ours_obj, rel=1e-12)
     # the LP's vertex is unique here: the same coefficients
@@ -71,51 +35,20 @@ def test_quantile_regressor_matches_sklearn(q, alpha, weighted):
     np.testing.assert_allclose(ours.predict(X), reference.predict(X), rtol=1e-6, atol=1e-7)
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_lad_objective_is_the_lp_optimum(seed):
-    X, y = _heavy_tailed(2000, 6, seed)
-    coef, intercept, info = fit_lad(X, y)
-    optimum = _lp_optimum(X, y, 0.5, 0.0)
-    assert _objective(X, y, coef, intercept, 0.5, 0.0) == pytest.approx(optimum, rel=1e-8)
-    assert info["objective"] == pytest.approx(optimum, rel=1e-8)
-
-
-def test_penalised_weighted_quantile_objective_is_the_lp_optimum():
-    X, y = _heavy_tailed(1500, 5, seed=7)
-    s = np.random.default_rng(2).integers(0, 4, size=len(y)).astype(float)
-    coef, intercept, _ = fit_lad(X, y, s, quantile=0.25, alpha=0.02)
-    optimum = _lp_optimum(X, y, 0.25, 0.02, s)
-    assert _objective(X, y, coef, intercept, 0.25, 0.02, s) == pytest.approx(optimum, rel=1e-8)
-    # an integer weight is a repeated row
-    rows = np.repeat(np.arange(len(y)), s.astype(int))
-    coef_r, intercept_r, _ = fit_lad(X[rows], y[rows], quantile=0.25, alpha=0.02)
-    assert _objective(X, y, coef_r, intercept_r, 0.25, 0.02, s) == pytest.approx(optimum, rel=1e-8)
-
-
-def test_degenerate_data_with_ties_and_collinear_columns():
-    rng = np.random.default_rng(3)
-    X = rng.integers(0, 3, size=(400, 2)).astype(float)
-    X = np.hstack([X, X[:, :1] * 2])  # collinear column
-    y = rng.integers(0, 4, size=400).astype(float)  # many ties
-    coef, intercept, _ = fit_lad(X, y, quantile=0.5)
-    optimum = _lp_optimum(X, y, 0.5, 0.0)
-    assert _objective(X, y, coef, intercept, 0.5, 0.0) == pytest.approx(optimum, rel=1e-8)
-
-
-def test_highs_solver_and_no_intercept():
-    X, y = _heavy_tailed(200, 3, seed=5)
+def test_highs_solver_and_no_intercept(heavy_tailed, pinball_objective):
+    X, y = heavy_tailed(200, 3, seed=5)
     ref = SkQuantile(quantile=0.7, alpha=0.0, fit_intercept=False, solver="highs").fit(X, y)
     for solver in ("ipm", "highs", "highs-ds"):
         ours = QuantileRegressor(quantile=0.7, alpha=0.0, fit_intercept=False, solver=solver)
         ours.fit(X, y)
         assert ours.intercept_ == 0.0
-        assert _objective(X, y, ours.coef_, 0.0, 0.7, 0.0) == pytest.approx(
-            _objective(X, y, ref.coef_, 0.0, 0.7, 0.0), rel=1e-9
+        assert pinball_objective(X, y, ours.coef_, 0.0, 0.7, 0.0) == pytest.approx(
+            pinball_objective(X, y, ref.coef_, 0.0, 0.7, 0.0), rel=1e-9
         )
 
 
-def test_gradient_fallback_always_warns_that_it_is_approximate():
-    X, y = _heavy_tailed(1000, 2, seed=0)
+def test_gradient_fallback_always_warns_that_it_is_approximate(heavy_tailed):
+    X, y = heavy_tailed(1000, 2, seed=0)
 
     def chunks():
         return ((X[i : i + 250], y[i : i + 250]) for i in range(0, 1000, 250))

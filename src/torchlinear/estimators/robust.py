@@ -372,6 +372,8 @@ class HuberRegressor(LinearPredictionMixin, RegressorMixin, BaseEstimator):
     (10, True)
     """
 
+    scale_: float  # set by fit; a warm start reads it
+
     def __init__(
         self,
         *,

@@ -310,6 +310,7 @@ class FoldGramStats:
             ids = np.asarray(fold_ids, dtype=np.int64).reshape(m)
         else:
             ids = self.fold_ids(np.arange(start, start + m))
+        pieces: list[tuple[int, slice | np.ndarray]]
         if fold_ids is None and not self.shuffle:  # runs of rows: slice without copying
             cuts = np.flatnonzero(np.diff(ids)) + 1
             bounds = [0, *cuts.tolist(), m]
