@@ -49,7 +49,7 @@ import torch
 from scipy import stats as sps
 
 from torchlinear._format import escape_control, format_count, format_number, format_p_value
-from torchlinear._validation import check_memory
+from torchlinear._memory import check_memory
 from torchlinear.exact import LstsqSolution
 from torchlinear.exact.sandwich import MEAT_TYPES, WEIGHT_KINDS, centred_bread
 
