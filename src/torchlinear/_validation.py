@@ -32,6 +32,7 @@ __all__ = [
     "check_nonnegative_int",
     "check_positive_float",
     "check_nonnegative_float",
+    "check_real",
     "check_fraction",
     "check_seed",
     "check_output_dir",
@@ -176,7 +177,19 @@ def check_nonnegative_int(name: str, value: Any) -> int:
     return int(value)
 
 
-def _as_real(name: str, value: object, requirement: str) -> float:
+def check_real(name: str, value: object, requirement: str = "a finite number") -> float:
+    """Return ``value`` as a ``float`` if it is a finite real number (not a bool), else
+    raise :class:`ParameterError` saying it must be ``requirement``.
+
+    Examples
+    --------
+    >>> check_real("b", 4)
+    4.0
+    >>> check_real("b", float("nan"))
+    Traceback (most recent call last):
+    ...
+    torchlinear._validation.ParameterError: b must be a finite number, got nan
+    """
     if not isinstance(value, bool) and isinstance(value, numbers.Real):
         value = float(value)
         if math.isfinite(value):
@@ -184,6 +197,10 @@ def _as_real(name: str, value: object, requirement: str) -> float:
     raise ParameterError(
         name, "{param} must be {requirement}, got {value!r}", value=value, requirement=requirement
     )
+
+
+#: The former name of :func:`check_real`.
+_as_real = check_real
 
 
 def check_positive_float(name: str, value: object) -> float:
@@ -194,7 +211,7 @@ def check_positive_float(name: str, value: object) -> float:
     >>> check_positive_float("lr", 0.03)
     0.03
     """
-    value = _as_real(name, value, "a finite number > 0")
+    value = check_real(name, value, "a finite number > 0")
     if value <= 0:
         raise ParameterError(
             name, "{param} must be a finite number > 0, got {value!r}", value=value
@@ -210,7 +227,7 @@ def check_nonnegative_float(name: str, value: object) -> float:
     >>> check_nonnegative_float("alpha", 0)
     0.0
     """
-    value = _as_real(name, value, "a finite number >= 0")
+    value = check_real(name, value, "a finite number >= 0")
     if value < 0:
         raise ParameterError(
             name, "{param} must be a finite number >= 0, got {value!r}", value=value
@@ -226,7 +243,7 @@ def check_fraction(name: str, value: object, *, inclusive_low: bool = True) -> f
     >>> check_fraction("val_split", 0.2)
     0.2
     """
-    value = _as_real(name, value, "a number in [0, 1)")
+    value = check_real(name, value, "a number in [0, 1)")
     low_ok = value >= 0 if inclusive_low else value > 0
     if not (low_ok and value < 1):
         interval = "[0, 1)" if inclusive_low else "(0, 1)"
