@@ -564,30 +564,7 @@ def as_feature_matrix(
     feature_names = None
     if hasattr(X, "columns") and hasattr(X, "dtypes"):
         X, feature_names = _frame_to_numpy(X, name)
-    if isinstance(X, torch.Tensor):
-        check_tensor_storage(name, X)
-        tensor = X.detach()
-        if tensor.is_complex():
-            raise ParameterError(name, "{param} must be real-valued, got a complex tensor")
-    else:
-        try:
-            arr = np.asarray(X)
-        except (TypeError, ValueError) as exc:
-            raise ParameterError(
-                name, "{param} could not be read as a numeric array: {reason}", reason=exc
-            ) from exc
-        if arr.dtype == object or not (
-            np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
-        ):
-            raise ParameterError(
-                name,
-                "{param} must be numeric, got values of type {dtype}; "
-                "encode text columns as numbers first",
-                dtype=arr.dtype,
-            )
-        if np.iscomplexobj(arr):
-            raise ParameterError(name, "{param} must be real-valued, got a complex array")
-        tensor = _to_tensor(arr)
+    tensor = _real_tensor(X, name)
     if tensor.ndim != 2:
         hint = " (reshape a single feature to (n, 1))" if tensor.ndim == 1 else ""
         raise ParameterError(
@@ -606,6 +583,34 @@ def as_feature_matrix(
     if not allow_nonfinite:
         check_finite(name, tensor)
     return tensor, feature_names
+
+
+def _real_tensor(X: Any, name: str) -> torch.Tensor:
+    """A tensor (detached) or anything NumPy reads as a real numeric array, as a tensor."""
+    if isinstance(X, torch.Tensor):
+        check_tensor_storage(name, X)
+        tensor = X.detach()
+        if tensor.is_complex():
+            raise ParameterError(name, "{param} must be real-valued, got a complex tensor")
+        return tensor
+    try:
+        arr = np.asarray(X)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(
+            name, "{param} could not be read as a numeric array: {reason}", reason=exc
+        ) from exc
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
+    ):
+        raise ParameterError(
+            name,
+            "{param} must be numeric, got values of type {dtype}; "
+            "encode text columns as numbers first",
+            dtype=arr.dtype,
+        )
+    if np.iscomplexobj(arr):
+        raise ParameterError(name, "{param} must be real-valued, got a complex array")
+    return _to_tensor(arr)
 
 
 def as_target(
