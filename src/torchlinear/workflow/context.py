@@ -423,11 +423,7 @@ class FitContext:
         else:
             sample_X, sample_y, split = Xtr, ytr, "training"
         sample_X, sample_y = subsample(sample_X, sample_y, SAMPLE_ROWS, opts.seed)
-        figures = (
-            (sample_y, log_proba_chunk(est, sample_X))
-            if classification
-            else (sample_y, predict_chunk(est, sample_X))
-        )
+        figures = (sample_y, model_output(est, sample_X, classification))
         return Outcome(
             est,
             train_metrics,
@@ -583,7 +579,7 @@ class FitContext:
         with self.progress_bar("reading (metrics)") as bar:
             for rows, X, y, held in self.split_chunks():
                 y = np.asarray(y) if classification else np.asarray(y, dtype=np.float64)
-                out = log_proba_chunk(est, X) if classification else predict_chunk(est, X)
+                out = model_output(est, X, classification)
                 for flag in (False, True):
                     select = held if flag else ~held
                     if select.any():
@@ -595,8 +591,7 @@ class FitContext:
         figures = None
         if figure_rows is not None:
             Xs, ys = figure_rows
-            out = log_proba_chunk(est, Xs) if classification else predict_chunk(est, Xs)
-            figures = (ys, out)
+            figures = (ys, model_output(est, Xs, classification))
         return meters[False].result(), meters[True].result() if n_val else None, figures
 
 
@@ -612,6 +607,12 @@ def subsample(X: np.ndarray, y: Any, limit: int, seed: int) -> tuple[np.ndarray,
     keys = keyed_uniform(np.arange(len(X)), seed, 1)
     keep = np.sort(np.argpartition(keys, limit - 1)[:limit])
     return X[keep], y[keep]
+
+
+def model_output(est: Any, X: np.ndarray, classification: bool) -> np.ndarray:
+    """What the metrics and figures read: log-probabilities (classification) or
+    predictions."""
+    return log_proba_chunk(est, X) if classification else predict_chunk(est, X)
 
 
 def sample_capacity(n_features: int) -> int:
