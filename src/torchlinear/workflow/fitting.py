@@ -213,8 +213,8 @@ def fit(
     memory_limit : int or str, optional
         The memory budget of the whole fit, in bytes or as ``"800M"``/``"2G"``: every
         reader, solver and table estimates what it will allocate and refuses, with one
-        line, beyond it (default: :func:`torchlinear._validation.memory_budget`, half of
-        the available memory unless :func:`~torchlinear._validation.set_memory_limit`
+        line, beyond it (default: :func:`torchlinear._memory.memory_budget`, half of
+        the available memory unless :func:`~torchlinear._memory.set_memory_limit`
         or ``$TORCHLINEAR_MEMORY_LIMIT`` says otherwise).
     batch_rows : int, optional
         Rows per chunk read from the file.
