@@ -44,7 +44,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from torchlinear._validation import ParameterError, check_output_dir, memory_budget
+from torchlinear._memory import memory_budget
+from torchlinear._validation import ParameterError, check_output_dir
 
 __all__ = [
     "FORMAT_NAME",

@@ -21,7 +21,8 @@ import math
 import torch
 from torch import nn
 
-from torchlinear._validation import check_memory, check_positive_int
+from torchlinear._memory import check_memory
+from torchlinear._validation import check_positive_int
 
 __all__ = ["LinearModel", "MLP", "SoftmaxHead", "Standardized", "build_model"]
 

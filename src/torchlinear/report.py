@@ -29,6 +29,15 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from torchlinear._format import escape_control, format_number, markdown_table, text_table
+from torchlinear.io import atomic_write, ensure_writable_dir
+from torchlinear.plots import (
+    coefficient_path,
+    confusion_matrix_figure,
+    cv_curve,
+    loss_curves,
+    training_curves,
+    weight_templates,
+)
 
 __all__ = [
     "Report",
@@ -257,8 +266,6 @@ class Report:
 
     def write(self, folder: str | os.PathLike[str], dpi: int = 100) -> list[Path]:
         """Render everything, then write each file atomically into ``folder``."""
-        from torchlinear.io import atomic_write, ensure_writable_dir
-
         rendered = self.render(dpi)
         out = ensure_writable_dir(folder, name="report folder")
         paths = []
@@ -385,6 +392,49 @@ def fit_report(
     """
     name = type(estimator).__name__
     figures: dict[str, Figure] = {}
+    md = _overview(name, task, metrics, settings, data_info, feature_names, target, seconds,
+                   convergence)  # fmt: skip
+    if cross_validation is not None:
+        md += _cv_section(cross_validation, feature_names, figures)
+    figure_lines = _loss_section(name, estimator, task, history, figures)
+    if sample is not None and len(sample[0]):
+        figure_lines += _sample_section(
+            name, estimator, task, sample, sample_split, target, figures
+        )
+    if image_shape is not None and hasattr(estimator, "coef_") and task == "classification":
+        figure_lines += _templates_section(name, estimator, image_shape, figures)
+    if figure_lines:
+        md += ["## Figures", ""]
+        for line in figure_lines:
+            md += [line, ""]
+    md += _parameters_section(estimator, feature_names)
+    if history is not None and len(history):
+        md += ["## Training history", ""]
+        md.append(
+            f"{len(history)} epoch(s), stopped: {history.stop_reason}"
+            + (f", best validation epoch {history.best_epoch}" if history.best_epoch else "")
+            + "."
+        )
+        md += ["", _history_table(history), ""]
+    if warnings:
+        md += ["## Warnings", ""]
+        md += [f"- {w}" for w in warnings]
+        md.append("")
+    return Report("\n".join(md).rstrip() + "\n", figures)
+
+
+def _overview(
+    name: str,
+    task: str,
+    metrics: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    data_info: Mapping[str, Any],
+    feature_names: Sequence[str],
+    target: str | None,
+    seconds: float | None,
+    convergence: str | None,
+) -> list[str]:
+    """The title, the facts about the data, the settings and the metrics."""
     source = escape_control(data_info.get("source", "the data"))
     md: list[str] = [f"# {name} on {source}", ""]
     rows = data_info.get("rows")
@@ -420,110 +470,110 @@ def fit_report(
             "over the data; `torchlinear evaluate` also reports the MAE."
         )
         md.append("")
+    return md
 
-    figure_lines: list[str] = []
-    if cross_validation is not None:
-        md += _cv_section(cross_validation, feature_names, figures)
+
+def _loss_section(
+    name: str, estimator: Any, task: str, history: Any, figures: dict[str, Figure]
+) -> list[str]:
+    """The loss curve (titled with the model's name), added to ``figures``."""
     curve = _loss_figure(estimator, task, history)
-    if curve is not None:  # the model's name on the figure: in the one title there is
-        if curve.get_suptitle():
-            curve.suptitle(f"{name}: {curve.get_suptitle()}")
-        else:
-            ax = curve.axes[0]
-            ax.set_title(f"{name}: {ax.get_title()[:1].lower()}{ax.get_title()[1:]}")
-    if curve is not None:
-        figures["loss_curves.png"] = curve
-        figure_lines.append("![Loss per epoch](loss_curves.png)")
-    if sample is not None and len(sample[0]):
-        y_true, output = sample
-        split = sample_split
-        if task == "regression":
-            figures["predicted_vs_actual.png"] = predicted_vs_actual_figure(
-                y_true, output, title=f"{name}: predicted vs actual, {split} rows", target=target
-            )
-            figures["residuals.png"] = residuals_figure(
-                y_true, output, title=f"{name}: residuals, {split} rows", target=target
-            )
-            figure_lines += [
-                "![Predicted vs actual](predicted_vs_actual.png)",
-                "![Residuals](residuals.png)",
-            ]
-        else:
-            from torchlinear.plots import confusion_matrix_figure
+    if curve is None:
+        return []
+    if curve.get_suptitle():  # the model's name on the figure: in the one title there is
+        curve.suptitle(f"{name}: {curve.get_suptitle()}")
+    else:
+        ax = curve.axes[0]
+        ax.set_title(f"{name}: {ax.get_title()[:1].lower()}{ax.get_title()[1:]}")
+    figures["loss_curves.png"] = curve
+    return ["![Loss per epoch](loss_curves.png)"]
 
-            classes = np.asarray(estimator.classes_)
-            labels = np.asarray(y_true)
-            index = _class_index(classes, labels)
-            known = index >= 0
-            pred = np.asarray(output).argmax(axis=1)
-            if len(classes) > CONFUSION_FIGURE_CLASSES:
-                figure_lines.append(
-                    f"No confusion matrix: {len(classes)} classes (drawn up to "
-                    f"{CONFUSION_FIGURE_CLASSES})."
-                )
-            elif known.any():
-                names = [str(c.item() if isinstance(c, np.generic) else c) for c in classes]
-                fig = confusion_matrix_figure(
-                    index[known], pred[known], class_names=names, title=f"{name}, {split} rows"
-                )
-                figures["confusion_matrix.png"] = fig
-                figure_lines.append("![Confusion matrix](confusion_matrix.png)")
-    if image_shape is not None and hasattr(estimator, "coef_") and task == "classification":
-        from torchlinear.plots import weight_templates
 
-        names = [str(c.item() if isinstance(c, np.generic) else c) for c in estimator.classes_]
-        if np.ndim(estimator.coef_) == 2 and np.shape(estimator.coef_)[0] == 1:
-            names = [f"log-odds of {names[-1]}"]  # two classes: one weight vector
-        figures["weight_templates.png"] = weight_templates(
-            estimator.coef_, tuple(image_shape), class_names=names, title=name
+def _sample_section(
+    name: str,
+    estimator: Any,
+    task: str,
+    sample: tuple[Any, Any],
+    split: str,
+    target: str | None,
+    figures: dict[str, Figure],
+) -> list[str]:
+    """The figures of the sample rows: predicted vs actual and residuals (regression), the
+    confusion matrix (classification)."""
+    y_true, output = sample
+    if task == "regression":
+        figures["predicted_vs_actual.png"] = predicted_vs_actual_figure(
+            y_true, output, title=f"{name}: predicted vs actual, {split} rows", target=target
         )
-        figure_lines.append("![Weight templates](weight_templates.png)")
-    if figure_lines:
-        md += ["## Figures", ""]
-        for line in figure_lines:
-            md += [line, ""]
+        figures["residuals.png"] = residuals_figure(
+            y_true, output, title=f"{name}: residuals, {split} rows", target=target
+        )
+        return [
+            "![Predicted vs actual](predicted_vs_actual.png)",
+            "![Residuals](residuals.png)",
+        ]
+    classes = np.asarray(estimator.classes_)
+    index = _class_index(classes, np.asarray(y_true))
+    known = index >= 0
+    pred = np.asarray(output).argmax(axis=1)
+    if len(classes) > CONFUSION_FIGURE_CLASSES:
+        return [
+            f"No confusion matrix: {len(classes)} classes (drawn up to {CONFUSION_FIGURE_CLASSES})."
+        ]
+    if not known.any():
+        return []
+    fig = confusion_matrix_figure(
+        index[known], pred[known], class_names=_class_names(classes), title=f"{name}, {split} rows"
+    )
+    figures["confusion_matrix.png"] = fig
+    return ["![Confusion matrix](confusion_matrix.png)"]
 
-    summary = None
+
+def _class_names(classes: Any) -> list[str]:
+    return [str(c.item() if isinstance(c, np.generic) else c) for c in classes]
+
+
+def _templates_section(
+    name: str, estimator: Any, image_shape: Sequence[int], figures: dict[str, Figure]
+) -> list[str]:
+    """The weight templates of softmax regression on images, added to ``figures``."""
+    names = _class_names(estimator.classes_)
+    if np.ndim(estimator.coef_) == 2 and np.shape(estimator.coef_)[0] == 1:
+        names = [f"log-odds of {names[-1]}"]  # two classes: one weight vector
+    figures["weight_templates.png"] = weight_templates(
+        estimator.coef_, tuple(image_shape), class_names=names, title=name
+    )
+    return ["![Weight templates](weight_templates.png)"]
+
+
+def _parameters_section(estimator: Any, feature_names: Sequence[str]) -> list[str]:
+    """The statistical summary of an unpenalised exact fit, else the network's layers or
+    the coefficient table."""
     if getattr(estimator, "solution_", None) is not None and getattr(estimator, "alpha", 1) == 0:
-        summary = str(estimator.summary())
-    if summary is not None:
-        md += ["## Summary", "", "```text", summary, "```", ""]
-    elif hasattr(estimator, "module_"):
-        md += ["## Network", "", markdown_table(*_mlp_description(estimator)), ""]
-    elif hasattr(estimator, "coef_"):
-        headers, rows_, hidden = coefficient_rows(estimator, feature_names)
-        md += ["## Coefficients", "", "On the original scale of the features.", ""]
-        md.append(markdown_table(headers, rows_))
-        if hidden:
-            md.append("")
-            md.append(
-                f"{hidden} more features with smaller coefficients are not shown (all are in "
-                "the model files)."
-            )
-        coef = np.asarray(estimator.coef_)
-        zeros = int((coef == 0).all(axis=0).sum()) if coef.ndim == 2 else int((coef == 0).sum())
-        if zeros:
-            md += ["", f"{zeros} coefficient(s) are exactly zero (the L1 penalty removed them)."]
+        return ["## Summary", "", "```text", str(estimator.summary()), "```", ""]
+    if hasattr(estimator, "module_"):
+        return ["## Network", "", markdown_table(*_mlp_description(estimator)), ""]
+    if not hasattr(estimator, "coef_"):
+        return []
+    headers, rows, hidden = coefficient_rows(estimator, feature_names)
+    md = ["## Coefficients", "", "On the original scale of the features.", ""]
+    md.append(markdown_table(headers, rows))
+    if hidden:
         md.append("")
-    if history is not None and len(history):
-        md += ["## Training history", ""]
         md.append(
-            f"{len(history)} epoch(s), stopped: {history.stop_reason}"
-            + (f", best validation epoch {history.best_epoch}" if history.best_epoch else "")
-            + "."
+            f"{hidden} more features with smaller coefficients are not shown (all are in "
+            "the model files)."
         )
-        md += ["", _history_table(history), ""]
-    if warnings:
-        md += ["## Warnings", ""]
-        md += [f"- {w}" for w in warnings]
-        md.append("")
-    return Report("\n".join(md).rstrip() + "\n", figures)
+    coef = np.asarray(estimator.coef_)
+    zeros = int((coef == 0).all(axis=0).sum()) if coef.ndim == 2 else int((coef == 0).sum())
+    if zeros:
+        md += ["", f"{zeros} coefficient(s) are exactly zero (the L1 penalty removed them)."]
+    md.append("")
+    return md
 
 
 def _cv_section(cv: Any, feature_names: Sequence[str], figures: dict[str, Figure]) -> list[str]:
     """The cross-validation section, and its two figures added to ``figures``."""
-    from torchlinear.plots import coefficient_path, cv_curve
-
     bi, bj = cv.best_index
     mean, se = cv.mean_mse, cv.se_mse
     K = cv.mse_path.shape[2]
@@ -563,8 +613,6 @@ def _cv_section(cv: Any, feature_names: Sequence[str], figures: dict[str, Figure
 
 
 def _loss_figure(estimator: Any, task: str, history: Any) -> Figure | None:
-    from torchlinear.plots import loss_curves, training_curves
-
     if history is not None and len(history):
         if task == "classification":
             return training_curves(history, title="Loss and accuracy per epoch")

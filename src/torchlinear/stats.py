@@ -49,7 +49,8 @@ import torch
 from scipy import stats as sps
 
 from torchlinear._format import escape_control, format_count, format_number, format_p_value
-from torchlinear._validation import check_memory
+from torchlinear._memory import check_memory
+from torchlinear._validation import ParameterError
 from torchlinear.exact import LstsqSolution
 from torchlinear.exact.sandwich import MEAT_TYPES, WEIGHT_KINDS, centred_bread
 
@@ -83,8 +84,6 @@ def check_cov_type(cov_type: Any) -> str:
         for name in COV_TYPES:
             if cov_type.lower() == name.lower():
                 return name
-    from torchlinear._validation import ParameterError
-
     raise ParameterError(
         "cov_type",
         "{param} must be one of {choices}, got {value!r}",
@@ -408,20 +407,9 @@ def ols_summary(
         raise ValueError(f"confidence must lie in (0, 1), got {confidence!r}")
     cov_type = check_cov_type(cov_type)
     weights = check_weights(weights)
-    k = solution.coef.shape[1]
-    if not 0 <= target < k:
-        raise ValueError(f"target must be in [0, {k}) for this {k}-target fit, got {target!r}")
-    d = solution.coef.shape[0]
-    names = (
-        [f"x{j}" for j in range(d)] if feature_names is None else [str(n) for n in feature_names]
-    )
-    if len(names) != d:
-        raise ValueError(f"feature_names has {len(names)} names but the fit has {d} features")
+    _check_target(solution, target)
+    terms, coef = _terms_and_coef(solution, target, feature_names)
     k0 = int(solution.fit_intercept)
-    terms = (["const"] if k0 else []) + names
-    coef = solution.coef[:, target].numpy()
-    if k0:
-        coef = np.concatenate([[float(solution.intercept[target])], coef])
     inf = _inference(solution, target, cov_type, meat, weights, weight_info)
     n, p, df_resid, sigma2 = inf.n, inf.p, inf.df_resid, inf.sigma2
     df_model = solution.rank
@@ -435,27 +423,14 @@ def ols_summary(
         se = np.sqrt(np.clip(np.diagonal(cov), 0, None))
     with np.errstate(divide="ignore", invalid="ignore"):
         t = coef / se
-    dist = _distribution(cov_type, use_t, df_resid)
-    if dist is not None:
-        pv = 2 * dist.sf(np.abs(t))
-        q = float(dist.ppf(0.5 + confidence / 2))
-    else:
-        pv = np.full_like(coef, math.nan)
-        q = math.nan
+    pv, q = _p_values(_distribution(cov_type, use_t, df_resid), t, confidence)
     r2 = 1 - rss / tss if tss > 0 else math.nan
     adj = 1 - (n - k0) / df_resid * (1 - r2) if df_resid > 0 else math.nan
     if cov_type != "nonrobust" and cov is not None:
         f, fp = _wald_f(coef[k0:], cov[k0:, k0:], df_resid)
-    elif df_model > 0 and df_resid > 0 and rss > 0:
-        f = ((tss - rss) / df_model) / (rss / df_resid)
-        fp = float(sps.f.sf(f, df_model, df_resid))
-    elif df_model > 0 and df_resid > 0:
-        f, fp = math.inf, 0.0
     else:
-        f, fp = math.nan, math.nan
-    llf = -n / 2 * (math.log(2 * math.pi) + math.log(rss / n) + 1) if rss > 0 else math.inf
-    if inf.weights == "analytic":  # the Gaussian density of each row has variance sigma^2/w
-        llf = llf + 0.5 * weight_info.log_weight_sum if weight_info is not None else math.nan
+        f, fp = _f_test(rss, tss, df_model, df_resid)
+    llf = _log_likelihood(rss, n, inf.weights, weight_info)
     return OLSSummary(
         terms=tuple(terms),
         coef=coef,
@@ -487,6 +462,56 @@ def ols_summary(
         cov_type=cov_type,
         weights=inf.weights,
     )
+
+
+def _check_target(solution: LstsqSolution, target: int) -> None:
+    """``target`` is a column of this fit's targets."""
+    k = solution.coef.shape[1]
+    if not 0 <= target < k:
+        raise ValueError(f"target must be in [0, {k}) for this {k}-target fit, got {target!r}")
+
+
+def _terms_and_coef(
+    solution: LstsqSolution, target: int, feature_names: Sequence[str] | None
+) -> tuple[list[str], np.ndarray]:
+    """The names of the parameters (``const`` first with an intercept) and their values."""
+    d = solution.coef.shape[0]
+    names = (
+        [f"x{j}" for j in range(d)] if feature_names is None else [str(n) for n in feature_names]
+    )
+    if len(names) != d:
+        raise ValueError(f"feature_names has {len(names)} names but the fit has {d} features")
+    coef = solution.coef[:, target].numpy()
+    if solution.fit_intercept:
+        return ["const", *names], np.concatenate([[float(solution.intercept[target])], coef])
+    return names, coef
+
+
+def _f_test(rss: float, tss: float, df_model: float, df_resid: float) -> tuple[float, float]:
+    """The F test that every slope is zero (classical covariance)."""
+    if df_model > 0 and df_resid > 0 and rss > 0:
+        f = ((tss - rss) / df_model) / (rss / df_resid)
+        return f, float(sps.f.sf(f, df_model, df_resid))
+    if df_model > 0 and df_resid > 0:
+        return math.inf, 0.0
+    return math.nan, math.nan
+
+
+def _log_likelihood(rss: float, n: float, weights: str, weight_info: WeightInfo | None) -> float:
+    """The Gaussian log-likelihood at the fit (with analytic weights, each row's density
+    has variance sigma^2 / w: the log weights enter)."""
+    llf = -n / 2 * (math.log(2 * math.pi) + math.log(rss / n) + 1) if rss > 0 else math.inf
+    if weights == "analytic":
+        llf = llf + 0.5 * weight_info.log_weight_sum if weight_info is not None else math.nan
+    return llf
+
+
+def _p_values(dist: Any, t: np.ndarray, confidence: float) -> tuple[np.ndarray, float]:
+    """The two-sided p-values of the t ratios and the quantile of the confidence
+    intervals (NaN without a reference distribution)."""
+    if dist is None:
+        return np.full_like(t, math.nan), math.nan
+    return 2 * dist.sf(np.abs(t)), float(dist.ppf(0.5 + confidence / 2))
 
 
 def _distribution(cov_type: str, use_t: bool | None, df_resid: float) -> Any:
@@ -569,9 +594,7 @@ def prediction_interval(
         raise ValueError(f"kind must be 'prediction' or 'confidence', got {kind!r}")
     cov_type = check_cov_type(cov_type)
     weights = check_weights(weights)
-    k = solution.coef.shape[1]
-    if not 0 <= target < k:
-        raise ValueError(f"target must be in [0, {k}) for this {k}-target fit, got {target!r}")
+    _check_target(solution, target)
     Xt = torch.as_tensor(np.asarray(X, dtype=np.float64) if not torch.is_tensor(X) else X)
     Xt = Xt.detach().to(device="cpu", dtype=torch.float64)
     d = solution.coef.shape[0]
@@ -582,15 +605,19 @@ def prediction_interval(
     V = inf.cov_centred
     if V is None:  # no residual degrees of freedom: the intervals are unbounded
         return pred, np.full_like(pred, -math.inf), np.full_like(pred, math.inf)
-    if solution.fit_intercept:  # a_c = [1, x - mean]: V_00 + 2 x_c V_10 + x_c^T V_11 x_c
-        Xc = Xt.numpy() - solution.mean_x.numpy()
-        var = V[0, 0] + Xc @ (V[1:, 0] + V[0, 1:]) + ((Xc @ V[1:, 1:]) * Xc).sum(1)
-    else:
-        Xc = Xt.numpy()
-        var = ((Xc @ V) * Xc).sum(1)
+    var = _mean_variance(solution, V, Xt.numpy())
     if kind == "prediction":
         var = var + inf.sigma2
     dist = _distribution(cov_type, use_t, inf.df_resid)
     q = math.nan if dist is None else float(dist.ppf(0.5 + level / 2))
     half = q * np.sqrt(np.clip(var, 0, None))
     return pred, pred - half, pred + half
+
+
+def _mean_variance(solution: LstsqSolution, V: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """The variance of the predicted mean at each row of ``X`` (``a' V a``, with ``V`` the
+    covariance of the centred parameters)."""
+    if solution.fit_intercept:  # a_c = [1, x - mean]: V_00 + 2 x_c V_10 + x_c^T V_11 x_c
+        Xc = X - solution.mean_x.numpy()
+        return V[0, 0] + Xc @ (V[1:, 0] + V[0, 1:]) + ((Xc @ V[1:, 1:]) * Xc).sum(1)
+    return ((X @ V) * X).sum(1)

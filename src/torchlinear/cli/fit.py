@@ -58,6 +58,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    _data_arguments(parser)
+    _model_arguments(parser)
+    _penalty_arguments(parser)
+    _training_arguments(parser)
+    _run_arguments(parser)
+    _resource_arguments(parser)
+    parser.set_defaults(run=run, params=PARAMS)
+
+
+def _data_arguments(parser: argparse.ArgumentParser) -> None:
+    """The data: the file or dataset, its target and features (or a formula), the task."""
     parser.add_argument("data", metavar="DATA", help="CSV or Parquet file, or a dataset name")
     parser.add_argument("--target", metavar="COL", help="the target column (needed for files)")
     parser.add_argument(
@@ -80,6 +91,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         choices=("regression", "classification"),
         help="default: classification for a text/boolean target, --model softmax or --loss ce",
     )
+
+
+def _model_arguments(parser: argparse.ArgumentParser) -> None:
+    """The model, its loss and the solver."""
     parser.add_argument(
         "--model",
         choices=("linear", "softmax", "mlp"),
@@ -101,6 +116,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default="auto",
         help="auto: exact for least squares, L-BFGS or Adam otherwise (default auto)",
     )
+
+
+def _penalty_arguments(parser: argparse.ArgumentParser) -> None:
+    """The penalty, its cross-validation, and the summary's covariance."""
     parser.add_argument(
         "--alpha",
         metavar="A",
@@ -147,6 +166,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="standard errors of the least-squares summary: nonrobust (default) or the "
         "heteroscedasticity-consistent HC0, HC1, HC2, HC3 (one more pass over the data)",
     )
+
+
+def _training_arguments(parser: argparse.ArgumentParser) -> None:
+    """Gradient training: the network, epochs, batches, validation, seed, device."""
     parser.add_argument(
         "--hidden", type=int, default=64, metavar="H", help="hidden width of the MLP (default 64)"
     )
@@ -180,6 +203,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--device", default="auto", metavar="DEV", help="cpu, cuda, cuda:N, mps or auto (auto)"
     )
+
+
+def _run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The run folder and how the data is read into it."""
     parser.add_argument(
         "--out",
         metavar="DIR",
@@ -210,6 +237,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="most distinct target values for classification (default 1000; by default a "
         "target whose values mostly occur once is refused too)",
     )
+
+
+def _resource_arguments(parser: argparse.ArgumentParser) -> None:
+    """Streaming, downloads, chunks, the memory budget and progress bars."""
     parser.add_argument(
         "--stream",
         action="store_true",
@@ -230,7 +261,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "memory, or $TORCHLINEAR_MEMORY_LIMIT)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-    parser.set_defaults(run=run, params=PARAMS)
 
 
 _METRIC_LABELS = {"r2": "R²", "rmse": "RMSE", "mse": "MSE", "mae": "MAE", "log_loss": "log-loss"}

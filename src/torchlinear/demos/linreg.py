@@ -14,14 +14,11 @@ epoch and the figures it wrote. It prints nothing; the command line prints the r
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,18 +27,21 @@ import torch
 from torchlinear._format import format_seconds
 from torchlinear._validation import (
     ParameterError,
-    _as_real,
     check_nonnegative_float,
     check_output_dir,
     check_positive_float,
     check_positive_int,
+    check_real,
     check_seed,
     resolve_device,
 )
 from torchlinear.concise.linreg import half_mse, linreg_net, train_concise
 from torchlinear.data.synthetic import synthetic_regression
+from torchlinear.demos.common import fresh_run_dir, timed, warm_up, write_figures, write_record
 from torchlinear.demos.defaults import LINREG_DEFAULTS
-from torchlinear.io import atomic_write, ensure_writable_dir
+from torchlinear.io import ensure_writable_dir
+from torchlinear.plots.landscape import loss_contours
+from torchlinear.plots.regression import loss_curves, scatter_fits
 from torchlinear.scratch.linreg import closed_form, init_params, train
 
 __all__ = ["DemoRow", "LinregDemoResult", "run_linreg_demo", "default_out_dir", "DEFAULTS"]
@@ -119,13 +119,7 @@ def default_out_dir(root: str | os.PathLike[str] = "runs") -> Path:
     >>> default_out_dir("runs").name.startswith("demo-")
     True
     """
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = Path(root) / f"demo-{stamp}"
-    suffix = 2
-    while path.exists():
-        path = Path(root) / f"demo-{stamp}-{suffix}"
-        suffix += 1
-    return path
+    return fresh_run_dir(root, "demo")
 
 
 def _check_weights(w: Any) -> list[float]:
@@ -134,21 +128,7 @@ def _check_weights(w: Any) -> list[float]:
     values = torch.as_tensor(w).reshape(-1).tolist() if isinstance(w, torch.Tensor) else list(w)
     if not values:
         raise ParameterError("w", "{param} must hold at least one weight, got an empty sequence")
-    return [_as_real("w", v, "a sequence of finite numbers") for v in values]
-
-
-def _warm_up() -> None:
-    """Pay one-time costs (``torch.optim`` imports its compiler on first use) up front.
-
-    Without this the first optimiser built in the process would add about a second to the
-    concise fit's time column.
-    """
-    torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    return [check_real("w", v, "a sequence of finite numbers") for v in values]
 
 
 def run_linreg_demo(
@@ -220,95 +200,117 @@ def run_linreg_demo(
     >>> all(row.w_error < 0.01 and row.b_error < 0.01 for row in result.rows)
     True
     """
-    # --- validate everything before doing anything ---
-    n = check_positive_int("n", n)
-    w_true = _check_weights(w)
-    b_true = _as_real("b", b, "a finite number")
-    noise = check_nonnegative_float("noise", noise)
-    lr = check_positive_float("lr", lr)
-    batch_size = check_positive_int("batch_size", batch_size)
-    epochs = check_positive_int("epochs", epochs)
-    seed = check_seed("seed", seed)
-    dev = resolve_device(device)
+    settings = _check_settings(
+        n=n, w=w, b=b, noise=noise, lr=lr, batch_size=batch_size, epochs=epochs, seed=seed,
+        device=device,
+    )  # fmt: skip
     out_dir = check_output_dir("out", out if out is not None else default_out_dir())
-    settings = {
-        "n": n,
-        "w": w_true,
-        "b": b_true,
-        "noise": noise,
-        "lr": lr,
-        "batch_size": batch_size,
-        "epochs": epochs,
-        "seed": seed,
-        "device": str(dev),
+    dev = torch.device(settings["device"])
+    w_true, b_true, seed = settings["w"], settings["b"], settings["seed"]
+
+    X, y, _, _ = synthetic_regression(w_true, b_true, settings["n"], noise=settings["noise"],
+                                      seed=seed)  # fmt: skip
+    X, y = X.to(dev), y.to(dev)
+    w0, b0 = init_params(X.shape[1], generator=torch.Generator().manual_seed(seed + 1), device=dev)
+    warm_up()
+    fitted, losses = _fit_three_ways(X, y, w0, b0, settings, progress)
+    with torch.no_grad():  # the loss at the common starting point
+        initial = float(half_mse(X @ w0.detach() + b0.detach(), y))
+    rows = _table(fitted, X, y, w_true, b_true, initial, settings["lr"])
+    losses = {method: [initial, *values] for method, values in losses.items()}
+
+    # the figures, written only now
+    ensure_writable_dir(out_dir)
+    figures = {
+        "scatter.png": scatter_fits(
+            X, y, {row.method: (row.w, row.b) for row in rows}, true_params=(w_true, b_true)
+        ),
+        "loss.png": loss_curves(losses, reference=rows[-1].final_loss),
+    }
+    if X.shape[1] == 2:  # the loss surface over (w1, w2), with GD and SGD paths on it
+        figures["contours.png"] = loss_contours(X, y, lr=settings["lr"], seed=seed)
+    paths = write_figures(out_dir, figures, dpi=110)
+    result = LinregDemoResult(
+        rows=rows,
+        losses=losses,
+        true_w=w_true,
+        true_b=b_true,
+        figures=paths,
+        out_dir=out_dir,
+        settings=settings,
+    )
+    write_record(out_dir, {
+        "settings": settings,
+        "rows": [asdict(row) for row in rows],
+        "losses": losses,
+        "figures": [p.name for p in paths],
+    })  # fmt: skip
+    return result
+
+
+def _check_settings(**given: Any) -> dict[str, Any]:
+    """Every argument checked before anything runs (a fresh seed drawn for ``None``), as
+    the run records them."""
+    return {
+        "n": check_positive_int("n", given["n"]),
+        "w": _check_weights(given["w"]),
+        "b": check_real("b", given["b"], "a finite number"),
+        "noise": check_nonnegative_float("noise", given["noise"]),
+        "lr": check_positive_float("lr", given["lr"]),
+        "batch_size": check_positive_int("batch_size", given["batch_size"]),
+        "epochs": check_positive_int("epochs", given["epochs"]),
+        "seed": check_seed("seed", given["seed"]),
+        "device": str(resolve_device(given["device"])),
     }
 
-    # --- the data and a common starting point ---
-    X, y, _, _ = synthetic_regression(w_true, b_true, n, noise=noise, seed=seed)
-    X, y = X.to(dev), y.to(dev)
-    d = X.shape[1]
-    w0, b0 = init_params(d, generator=torch.Generator().manual_seed(seed + 1), device=dev)
 
-    def start_loss(w_start: torch.Tensor, b_start: torch.Tensor) -> float:
-        with torch.no_grad():
-            return float(half_mse(X @ w_start + b_start, y))
-
-    _warm_up()
-
-    # --- scratch ---
+def _fit_three_ways(
+    X: torch.Tensor,
+    y: torch.Tensor,
+    w0: torch.Tensor,
+    b0: torch.Tensor,
+    settings: dict[str, Any],
+    progress: bool,
+) -> tuple[dict[str, tuple[torch.Tensor, torch.Tensor, float]], dict[str, list[float]]]:
+    """Scratch and concise from the same start ``(w0, b0)``, and the closed form: each
+    method's fitted ``(w, b, seconds)``, and the per-epoch losses of the two trained ones."""
+    dev, seed = X.device, settings["seed"]
+    lr, batch_size, epochs = settings["lr"], settings["batch_size"], settings["epochs"]
     w_s, b_s = w0.detach().clone().requires_grad_(True), b0.detach().clone().requires_grad_(True)
-    _sync(dev)
-    t0 = time.perf_counter()
-    losses_s = train(
-        X,
-        y,
-        w_s,
-        b_s,
-        lr=lr,
-        batch_size=batch_size,
-        epochs=epochs,
-        generator=torch.Generator().manual_seed(seed + 2),
-        progress=progress,
-    )
-    _sync(dev)
-    time_s = time.perf_counter() - t0
-
-    # --- concise ---
-    net = linreg_net(d, device=dev)
+    losses_s, time_s = timed(dev, lambda: train(
+        X, y, w_s, b_s, lr=lr, batch_size=batch_size, epochs=epochs,
+        generator=torch.Generator().manual_seed(seed + 2), progress=progress,
+    ))  # fmt: skip
+    net = linreg_net(X.shape[1], device=dev)
     with torch.no_grad():
         net[0].weight.copy_(w0.reshape(1, -1))
         net[0].bias.copy_(b0)
-    _sync(dev)
-    t0 = time.perf_counter()
-    losses_c = train_concise(
-        net,
-        X,
-        y,
-        lr=lr,
-        batch_size=batch_size,
-        epochs=epochs,
-        generator=torch.Generator().manual_seed(seed + 3),
-        progress=progress,
-    )
-    _sync(dev)
-    time_c = time.perf_counter() - t0
-
-    # --- exact ---
-    _sync(dev)
-    t0 = time.perf_counter()
-    w_e, b_e = closed_form(X, y)
-    _sync(dev)
-    time_e = time.perf_counter() - t0
-
-    # --- the table ---
-    initial = start_loss(w0.detach(), b0.detach())
-    X64, y64 = X.double(), y.double()
-    w_star = torch.tensor(w_true, dtype=torch.float64, device=dev)
+    losses_c, time_c = timed(dev, lambda: train_concise(
+        net, X, y, lr=lr, batch_size=batch_size, epochs=epochs,
+        generator=torch.Generator().manual_seed(seed + 3), progress=progress,
+    ))  # fmt: skip
+    (w_e, b_e), time_e = timed(dev, lambda: closed_form(X, y))
     fitted = {
         "scratch": (w_s.detach().reshape(-1), b_s.detach().reshape(()), time_s),
         "concise": (net[0].weight.detach().reshape(-1), net[0].bias.detach().reshape(()), time_c),
         "exact": (w_e, b_e, time_e),
     }
+    return fitted, {"scratch": losses_s, "concise": losses_c}
+
+
+def _table(
+    fitted: dict[str, tuple[torch.Tensor, torch.Tensor, float]],
+    X: torch.Tensor,
+    y: torch.Tensor,
+    w_true: list[float],
+    b_true: float,
+    initial: float,
+    lr: float,
+) -> list[DemoRow]:
+    """One row per method: its parameters, their errors, its loss (in float64) and time.
+    A trained method whose loss ended above its start (or not finite) is warned about."""
+    X64, y64 = X.double(), y.double()
+    w_star = torch.tensor(w_true, dtype=torch.float64, device=X.device)
     rows = []
     for method, (w_fit, b_fit, seconds) in fitted.items():
         w_fit, b_fit = w_fit.double(), b_fit.double()
@@ -329,43 +331,6 @@ def run_linreg_demo(
                 f"{method} diverged (loss {initial:.3g} before training, {loss:.3g} after); "
                 f"try a smaller lr than {lr:g}",
                 RuntimeWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
-    losses = {"scratch": [initial, *losses_s], "concise": [initial, *losses_c]}
-
-    # --- the figures, written only now ---
-    from torchlinear.plots.landscape import loss_contours
-    from torchlinear.plots.regression import loss_curves, scatter_fits
-
-    ensure_writable_dir(out_dir)
-    fits = {row.method: (row.w, row.b) for row in rows}
-    figures = {
-        "scatter.png": scatter_fits(X, y, fits, true_params=(w_true, b_true)),
-        "loss.png": loss_curves(losses, reference=rows[-1].final_loss),
-    }
-    if X.shape[1] == 2:  # the loss surface over (w1, w2), with GD and SGD paths on it
-        figures["contours.png"] = loss_contours(X, y, lr=lr, seed=seed)
-    paths = []
-    for name, fig in figures.items():
-        path = out_dir / name
-        with atomic_write(path, "wb") as handle:
-            fig.savefig(handle, format="png", dpi=110)
-        paths.append(path)
-    result = LinregDemoResult(
-        rows=rows,
-        losses=losses,
-        true_w=w_true,
-        true_b=b_true,
-        figures=paths,
-        out_dir=out_dir,
-        settings=settings,
-    )
-    record = {
-        "settings": settings,
-        "rows": [asdict(row) for row in rows],
-        "losses": losses,
-        "figures": [p.name for p in paths],
-    }
-    with atomic_write(out_dir / "results.json") as handle:
-        json.dump(record, handle, indent=2, allow_nan=True)
-    return result
+    return rows

@@ -19,11 +19,8 @@ prints nothing; the command line prints the returned :class:`SoftmaxDemoResult`.
 
 from __future__ import annotations
 
-import json
 import os
-import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +39,10 @@ from torchlinear._validation import (
 )
 from torchlinear.concise.softmax import evaluate_net, softmax_net, train_softmax_concise
 from torchlinear.datasets import digits
+from torchlinear.demos.common import fresh_run_dir, timed, warm_up, write_figures, write_record
 from torchlinear.demos.defaults import SOFTMAX_DEFAULTS
 from torchlinear.estimators.softmax import SoftmaxRegression
-from torchlinear.io import atomic_write, ensure_writable_dir
+from torchlinear.io import ensure_writable_dir
 from torchlinear.plots.classification import (
     confusion_matrix_figure,
     image_grid,
@@ -92,16 +90,7 @@ class SoftmaxDemoResult:
 
 
 def _default_out_dir(root: str = "runs") -> Path:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    path, suffix = Path(root) / f"softmax-{stamp}", 2
-    while path.exists():
-        path, suffix = Path(root) / f"softmax-{stamp}-{suffix}", suffix + 1
-    return path
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    return fresh_run_dir(root, "softmax")
 
 
 def run_softmax_demo(
@@ -176,98 +165,104 @@ def run_softmax_demo(
     }
 
     data = digits(test_size=test_size, seed=seed)
-    X_train, y_train = data.X_train.to(dev), data.y_train.to(dev)
-    X_test, y_test = data.X_test.to(dev), data.y_test.to(dev)
-    d, k = X_train[0].numel(), len(data.classes)
-    torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)  # first-use import cost
-
-    rows, histories = [], {}
+    warm_up()
     limit = threadpool_limits(limits=1) if dev.type == "cpu" else None
     try:
-        # --- scratch ---
-        _sync(dev)
-        start = time.perf_counter()
-        fit = train(
-            X_train, y_train, X_test, y_test, num_classes=k, epochs=epochs, lr=lr,
-            batch_size=batch_size, seed=seed, progress=progress,
-        )  # fmt: skip
-        _sync(dev)
-        seconds = time.perf_counter() - start
-        test_loss, test_acc = evaluate(fit.W, fit.b, X_test, y_test)
-        histories["scratch"] = fit.history
-        rows.append(
-            SoftmaxDemoRow("scratch", test_acc, fit.history["train_acc"][-1], test_loss, seconds)
-        )
-
-        # --- concise ---
-        net = softmax_net(d, k, generator=torch.Generator().manual_seed(seed), device=dev)
-        _sync(dev)
-        start = time.perf_counter()
-        concise = train_softmax_concise(
-            net, X_train, y_train, X_test, y_test, lr=lr, batch_size=batch_size,
-            epochs=epochs, generator=torch.Generator().manual_seed(seed), progress=progress,
-        )  # fmt: skip
-        _sync(dev)
-        seconds = time.perf_counter() - start
-        test_loss, test_acc = evaluate_net(net, X_test, y_test)
-        histories["concise"] = concise.history
-        rows.append(
-            SoftmaxDemoRow(
-                "concise", test_acc, concise.history["train_acc"][-1], test_loss, seconds
-            )
-        )
-
-        # --- SoftmaxRegression (L-BFGS) ---
-        flat_train, flat_test = X_train.reshape(len(X_train), -1), X_test.reshape(len(X_test), -1)
-        clf = SoftmaxRegression(alpha=alpha, solver="lbfgs", device=str(dev))
-        _sync(dev)
-        start = time.perf_counter()
-        clf.fit(flat_train, y_train.cpu().numpy())
-        _sync(dev)
-        seconds = time.perf_counter() - start
-        proba = torch.from_numpy(clf.predict_proba(flat_test))
-        y_test_cpu = y_test.cpu()
-        test_loss = float(-torch.log(proba[torch.arange(len(y_test_cpu)), y_test_cpu]).mean())
-        train_acc = clf.score(flat_train, y_train.cpu().numpy())
-        test_acc = clf.score(flat_test, y_test_cpu.numpy())
-        rows.append(
-            SoftmaxDemoRow("SoftmaxRegression (lbfgs)", test_acc, train_acc, test_loss, seconds)
-        )
+        scratch_row, scratch_history = _fit_scratch(data, dev, settings, progress)
+        concise_row, concise_history = _fit_concise(data, dev, settings, progress)
+        clf, lbfgs_row = _fit_lbfgs(data, dev, alpha)
     finally:
         if limit is not None:
             limit.restore_original_limits()
+    rows = [scratch_row, concise_row, lbfgs_row]
+    histories = {"scratch": scratch_history, "concise": concise_history}
 
-    # --- figures, written only now that every fit has succeeded ---
+    # figures, written only now that every fit has succeeded
     ensure_writable_dir(out_dir, "out")
-    y_pred = clf.predict(flat_test)
+    paths = write_figures(out_dir, _figures(data, histories, clf), dpi=100)
+    result = SoftmaxDemoResult(rows, histories, paths, out_dir, settings)
+    write_record(out_dir, {
+        "settings": settings,
+        "rows": [asdict(row) for row in rows],
+        "histories": histories,
+        "figures": [p.name for p in paths],
+    })  # fmt: skip
+    return result
+
+
+def _fit_scratch(
+    data: Any, dev: torch.device, settings: dict[str, Any], progress: bool
+) -> tuple[SoftmaxDemoRow, dict[str, list[float]]]:
+    """The hand-written model, trained by minibatch SGD; its row and history."""
+    X_train, y_train = data.X_train.to(dev), data.y_train.to(dev)
+    X_test, y_test = data.X_test.to(dev), data.y_test.to(dev)
+    fit, seconds = timed(dev, lambda: train(
+        X_train, y_train, X_test, y_test, num_classes=len(data.classes),
+        epochs=settings["epochs"], lr=settings["lr"], batch_size=settings["batch_size"],
+        seed=settings["seed"], progress=progress,
+    ))  # fmt: skip
+    test_loss, test_acc = evaluate(fit.W, fit.b, X_test, y_test)
+    row = SoftmaxDemoRow("scratch", test_acc, fit.history["train_acc"][-1], test_loss, seconds)
+    return row, fit.history
+
+
+def _fit_concise(
+    data: Any, dev: torch.device, settings: dict[str, Any], progress: bool
+) -> tuple[SoftmaxDemoRow, dict[str, list[float]]]:
+    """``nn.Flatten`` + ``nn.Linear`` trained by ``torch.optim.SGD``; its row and history."""
+    X_train, y_train = data.X_train.to(dev), data.y_train.to(dev)
+    X_test, y_test = data.X_test.to(dev), data.y_test.to(dev)
+    seed = settings["seed"]
+    net = softmax_net(
+        X_train[0].numel(), len(data.classes), generator=torch.Generator().manual_seed(seed),
+        device=dev,
+    )  # fmt: skip
+    concise, seconds = timed(dev, lambda: train_softmax_concise(
+        net, X_train, y_train, X_test, y_test, lr=settings["lr"],
+        batch_size=settings["batch_size"], epochs=settings["epochs"],
+        generator=torch.Generator().manual_seed(seed), progress=progress,
+    ))  # fmt: skip
+    test_loss, test_acc = evaluate_net(net, X_test, y_test)
+    train_acc = concise.history["train_acc"][-1]
+    return SoftmaxDemoRow("concise", test_acc, train_acc, test_loss, seconds), concise.history
+
+
+def _fit_lbfgs(
+    data: Any, dev: torch.device, alpha: float
+) -> tuple[SoftmaxRegression, SoftmaxDemoRow]:
+    """:class:`SoftmaxRegression` by full-batch L-BFGS; the fitted model and its row."""
+    flat_train, flat_test = _flat(data.X_train.to(dev)), _flat(data.X_test.to(dev))
+    y_train, y_test = data.y_train.cpu().numpy(), data.y_test.cpu()
+    clf = SoftmaxRegression(alpha=alpha, solver="lbfgs", device=str(dev))
+    _, seconds = timed(dev, lambda: clf.fit(flat_train, y_train))
+    proba = torch.from_numpy(clf.predict_proba(flat_test))
+    test_loss = float(-torch.log(proba[torch.arange(len(y_test)), y_test]).mean())
+    train_acc = clf.score(flat_train, y_train)
+    test_acc = clf.score(flat_test, y_test.numpy())
+    return clf, SoftmaxDemoRow("SoftmaxRegression (lbfgs)", test_acc, train_acc, test_loss, seconds)
+
+
+def _flat(images: torch.Tensor) -> torch.Tensor:
+    return images.reshape(len(images), -1)
+
+
+def _figures(data: Any, histories: dict[str, Any], clf: SoftmaxRegression) -> dict[str, Any]:
+    """The training curves of scratch and concise; the confusion matrix, the most telling
+    test images and the weight templates of ``SoftmaxRegression``."""
+    y_test = data.y_test.cpu()
+    y_pred = clf.predict(_flat(data.X_test.to(clf.device)))
     model = f"SoftmaxRegression ({clf.solver_})"
-    figures = {
+    return {
         "training_curves.png": training_curves(
             histories, title="Digits: scratch and concise (validation = test split)"
         ),
         "confusion_matrix.png": confusion_matrix_figure(
-            y_test_cpu, y_pred, class_names=data.classes, title=f"{model}, test split"
+            y_test, y_pred, class_names=data.classes, title=f"{model}, test split"
         ),
         "misclassified.png": image_grid(
-            X_test.cpu(), y_test_cpu, y_pred, class_names=data.classes, n_images=24, title=model
+            data.X_test.cpu(), y_test, y_pred, class_names=data.classes, n_images=24, title=model
         ),
         "weight_templates.png": weight_templates(
             clf.coef_, data.image_shape, class_names=data.classes, title=model
         ),
     }
-    paths = []
-    for name, figure in figures.items():
-        path = out_dir / name
-        with atomic_write(path, "wb") as handle:
-            figure.savefig(handle, format="png", dpi=100)
-        paths.append(path)
-    result = SoftmaxDemoResult(rows, histories, paths, out_dir, settings)
-    payload = {
-        "settings": settings,
-        "rows": [asdict(row) for row in rows],
-        "histories": histories,
-        "figures": [p.name for p in paths],
-    }
-    with atomic_write(out_dir / "results.json") as handle:
-        json.dump(payload, handle, indent=2)
-    return result

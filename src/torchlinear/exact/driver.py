@@ -45,14 +45,9 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from torchlinear._memory import check_memory, memory_budget
 from torchlinear._threads import single_threaded
-from torchlinear._validation import (
-    check_finite,
-    check_memory,
-    check_nonnegative_float,
-    check_sample_weight,
-    memory_budget,
-)
+from torchlinear._validation import check_finite, check_nonnegative_float, check_sample_weight
 from torchlinear.exact._linalg import all_finite, as_2d
 from torchlinear.exact.refine import Moments, polish, refine, residual_moments
 from torchlinear.exact.solution import (

@@ -11,13 +11,14 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.utils.validation import column_or_1d
+from tqdm.auto import tqdm
 
+from torchlinear import distributed as tld
 from torchlinear._threads import single_threaded
-from torchlinear._validation import (
-    ParameterError,
-    resolve_device,
-)
+from torchlinear._validation import ParameterError, resolve_device
 from torchlinear.data.split import Sample, holdout_mask, keyed_uniform
+from torchlinear.engine import TrainConfig
 from torchlinear.estimators import (
     ElasticNet,
     ElasticNetCV,
@@ -27,6 +28,7 @@ from torchlinear.estimators import (
     MLPRegressor,
     SoftmaxRegression,
 )
+from torchlinear.exact import LOCAL, Combine
 from torchlinear.exact.fold_stats import HashedKFold
 from torchlinear.workflow.metrics import (
     ClassificationMeter,
@@ -97,8 +99,6 @@ class FitContext:
         rank reads it: the validation split and the figure sample are the single-process
         ones.
         """
-        from torchlinear import distributed as tld
-
         count, error = 0, None
         try:
             self.data.source = tld.shard_source(self.data.source)
@@ -112,8 +112,6 @@ class FitContext:
 
     def _combine(self, *stats: Any) -> list[Any]:
         """The statistics of every rank's rows together (the same on every rank)."""
-        from torchlinear import distributed as tld
-
         if tld.world_size() == 1:
             return list(stats)
         return [None if s is None else tld.allreduce_gram(s) for s in stats]
@@ -129,9 +127,8 @@ class FitContext:
             seen += m
             yield rows, X, y, held
 
-    def _progress(self, desc: str) -> Any:
-        from tqdm.auto import tqdm
-
+    def progress_bar(self, desc: str) -> Any:
+        """A progress bar over the rows of the data (shown with ``progress``)."""
         total = None if self.data.source is None else self.data.source.n_rows
         if self.data.X is not None:
             total = len(self.data.X)
@@ -144,7 +141,9 @@ class FitContext:
             leave=False,
         )
 
-    def _check_rows(self, n_train: int, n_val: int) -> None:
+    def check_rows(self, n_train: int, n_val: int) -> None:
+        """Refuse a fit with fewer than two rows, or a split that leaves fewer than two
+        for training."""
         label = self.data.label
         total = n_train + n_val
         if total < 2:
@@ -207,8 +206,6 @@ class FitContext:
     # ------------------------------------------------------------------ exact
     def _gather_counts(self, n_train: int, n_val: int, sample: Sample) -> tuple[int, int, Sample]:
         """Row counts, rows dropped and the figure sample of every rank together."""
-        from torchlinear import distributed as tld
-
         if tld.world_size() == 1:
             return n_train, n_val, sample
         dropped = int(self.data.source.n_dropped or 0) if self.data.source is not None else 0
@@ -230,99 +227,22 @@ class FitContext:
         sample; a pass the driver asks for later (the QR fallback, refinement) re-reads
         the file.
         """
-        from torchlinear import distributed as tld
-        from torchlinear.exact import LOCAL
-
         d = len(self.data.feature_names)
-        dev = self.device
         one_process = tld.world_size() == 1
-        held_out = HeldOutRows(d, dev, keep_rows=one_process) if self.val_fraction > 0 else None
-        capacity = int(min(SAMPLE_ROWS, max(200, SAMPLE_BYTES // (8 * d))))
-        sample = Sample(capacity, self.opts.seed)
-        counts = [0, 0]  # training and validation rows (first pass)
-        passes = [0]
-
-        def training_rows() -> Iterator[tuple[torch.Tensor, torch.Tensor, None, np.ndarray]]:
-            passes[0] += 1
-            first = passes[0] == 1
-            desc = "reading (exact fit)" if first else f"reading (pass {passes[0]})"
-            with self._progress(desc) as bar:
-                for rows, X, y, held in self.split_chunks():
-                    y = np.asarray(y, dtype=np.float64)
-                    if first:
-                        if held.any():
-                            assert held_out is not None
-                            Xv, yv = X[held], y[held]
-                            held_out.update(Xv, yv)
-                            sample.add(rows[held], Xv, yv)
-                        elif held_out is None:
-                            sample.add(rows, X, y)
-                        counts[0] += int((~held).sum())
-                        counts[1] += int(held.sum())
-                    if held.any():
-                        X, y, rows = X[~held], y[~held], rows[~held]
-                    bar.update(len(held))
-                    if len(X):
-                        X_t = torch.from_numpy(np.ascontiguousarray(X))
-                        yield X_t, torch.from_numpy(y), None, rows
-            if first and one_process:
-                self._check_rows(counts[0], counts[1])
-
+        held_out = (
+            HeldOutRows(d, self.device, keep_rows=one_process) if self.val_fraction > 0 else None
+        )
+        sample = Sample(sample_capacity(d), self.opts.seed)
+        rows = TrainingRows(self, held_out, sample, one_process)
         alpha = 0.0 if isinstance(self.opts.alpha, str) else self.opts.alpha or 0.0
-        names = self.data.feature_names
-        combine = LOCAL if one_process else tld.RANKS
-        route = self.plan.route
-        cv_result = None
-        intercept = self.data.fit_intercept
-        if route == "exact":
-            est = LinearRegression(
-                alpha=alpha,
-                device=self.opts.device,
-                fit_intercept=intercept,
-                cov_type=self.opts.cov_type,
-            ).fit_chunks(
-                training_rows,
-                n_features=d,
-                feature_names=names,
-                target_name=self.data.target,
-                combine=combine,
-                alpha_per_weight=True,  # --alpha is ElasticNet's (l1_ratio 0): per row
-            )
-            sol = est.solution_
-            # the model as fitted: Ridge's alpha, on the sum of squares
-            est.set_params(alpha=float(sol.alpha))
-        elif route == "enet":
-            est = ElasticNet(
-                **self._cd_settings(),
-                alpha=alpha,
-                l1_ratio=self.opts.l1_ratio,
-                fit_intercept=intercept,
-            )
-            est = est.fit_chunks(training_rows, n_features=d, feature_names=names, combine=combine)
-        else:
-            est = self._cv_estimator().fit_chunks(
-                training_rows,
-                n_features=d,
-                n_samples=None if self.opts.cv_shuffle else self._row_count(),
-                feature_names=names,
-                combine=combine,
-            )
-            cv_result = est.cv_results_
+        est = self.exact_estimator(rows, alpha, LOCAL if one_process else tld.RANKS)
         if held_out is not None and held_out.stats is not None:
             (held_out.stats,) = self._combine(held_out.stats)
-        n_train, n_val, sample = self._gather_counts(counts[0], counts[1], sample)
-        self._check_rows(n_train, n_val)
+        n_train, n_val, sample = self._gather_counts(rows.counts[0], rows.counts[1], sample)
+        self.check_rows(n_train, n_val)
         coef, intercept = est.coef_, float(est.intercept_)
-        if route == "exact":
-            rss, tss, W = float(sol.rss[0]), float(sol.tss[0]), float(sol.weight_sum)
-            mse = rss / W
-            train_metrics = {
-                "n": n_train,
-                "r2": 1 - rss / tss if tss > 0 else math.nan,
-                "mse": mse,
-                "rmse": math.sqrt(mse),
-            }
-            config = {"solver": sol.solver, "alpha": alpha, "passes": sol.n_passes}
+        if self.plan.route == "exact":
+            train_metrics, config = exact_metrics(est.solution_, n_train, alpha)
         else:
             train_metrics = gram_metrics(est.statistics(), coef, intercept)
             train_metrics["n"] = n_train
@@ -345,7 +265,44 @@ class FitContext:
             figures,
             "validation" if val_metrics is not None else "training",
             config=config,
-            cv=cv_result,
+            cv=est.cv_results_ if self.plan.route == "enet-cv" else None,
+        )
+
+    def exact_estimator(self, rows: TrainingRows, alpha: float, combine: Combine) -> Any:
+        """The estimator of an exact route, fitted from the stream of training rows:
+        least squares or ridge, the elastic net, or its cross-validated path."""
+        d, names = len(self.data.feature_names), self.data.feature_names
+        intercept = self.data.fit_intercept
+        if self.plan.route == "exact":
+            est = LinearRegression(
+                alpha=alpha,
+                device=self.opts.device,
+                fit_intercept=intercept,
+                cov_type=self.opts.cov_type,
+            ).fit_chunks(
+                rows,
+                n_features=d,
+                feature_names=names,
+                target_name=self.data.target,
+                combine=combine,
+                alpha_per_weight=True,  # --alpha is ElasticNet's (l1_ratio 0): per row
+            )
+            # the model as fitted: Ridge's alpha, on the sum of squares
+            return est.set_params(alpha=float(est.solution_.alpha))
+        if self.plan.route == "enet":
+            est = ElasticNet(
+                **self._cd_settings(),
+                alpha=alpha,
+                l1_ratio=self.opts.l1_ratio,
+                fit_intercept=intercept,
+            )
+            return est.fit_chunks(rows, n_features=d, feature_names=names, combine=combine)
+        return self._cv_estimator().fit_chunks(
+            rows,
+            n_features=d,
+            n_samples=None if self.opts.cv_shuffle else self._row_count(),
+            feature_names=names,
+            combine=combine,
         )
 
     def _cv_estimator(self) -> ElasticNetCV:
@@ -402,8 +359,6 @@ class FitContext:
         return X, y, None, None, len(X)
 
     def _config(self, optimizer: str, epochs: int, tol: float | None):
-        from torchlinear.engine import TrainConfig
-
         return TrainConfig(
             epochs=epochs,
             batch_size=self.opts.batch_size,
@@ -427,11 +382,9 @@ class FitContext:
             )
 
     def fit_in_memory(self) -> Outcome:
-        from sklearn.utils.validation import column_or_1d
-
         Xtr, ytr, Xv, yv, _ = self._memory_split()
         n_train, n_val = len(Xtr), 0 if Xv is None else len(Xv)
-        self._check_rows(n_train, n_val)
+        self.check_rows(n_train, n_val)
         plan, opts = self.plan, self.opts
         names = self.data.feature_names
         classification = plan.task == "classification"
@@ -470,11 +423,7 @@ class FitContext:
         else:
             sample_X, sample_y, split = Xtr, ytr, "training"
         sample_X, sample_y = subsample(sample_X, sample_y, SAMPLE_ROWS, opts.seed)
-        figures = (
-            (sample_y, log_proba_chunk(est, sample_X))
-            if classification
-            else (sample_y, predict_chunk(est, sample_X))
-        )
+        figures = (sample_y, model_output(est, sample_X, classification))
         return Outcome(
             est,
             train_metrics,
@@ -555,37 +504,8 @@ class FitContext:
         """Gradient training that reads the file again every epoch (the estimator's
         ``fit_chunks``), then one pass for the final model's metrics."""
         plan = self.plan
-        classification = plan.task == "classification"
         d = len(self.data.feature_names)
-        counts = [0, 0]
-
-        def part(validation: bool) -> Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]]:
-            def chunks() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-                n_train = n_val = 0
-                for _, X, y, held in self.split_chunks():
-                    n_train += int((~held).sum())
-                    n_val += int(held.sum())
-                    rows = held if validation else ~held
-                    if rows.any():
-                        yy = np.asarray(y)[rows]
-                        yield X[rows], yy if classification else yy.astype(np.float64)
-                counts[:] = [n_train, n_val]
-
-            return chunks
-
-        # one pass to count the rows and classes (refuse a split that leaves too few rows,
-        # or a target with too many classes)
-        labels: set[Any] = set()
-        cap = 100 * (self.opts.max_classes or MAX_CLASSES)
-        n_train = n_val = 0
-        for _, _, y, held in self.split_chunks():
-            n_train += int((~held).sum())
-            n_val += int(held.sum())
-            if classification and len(labels) <= cap:
-                labels.update(np.unique(np.asarray(y)).tolist())
-        if classification:
-            self.check_classes(len(labels), n_train + n_val, at_least=len(labels) > cap)
-        self._check_rows(n_train, n_val)
+        n_train, n_val = self.count_streamed_rows()
         if plan.route == "linear" and plan.loss == "l1":
             warnings.warn(
                 "least absolute deviations on data streamed from disk (larger than the "
@@ -596,23 +516,70 @@ class FitContext:
                 stacklevel=2,
             )
         est = self._estimator(n_train)
-        options = self._options(part(True) if n_val else None)
-        est.fit_chunks(part(False), n_features=d, feature_names=self.data.feature_names,
-                       options=options)  # fmt: skip
+        options = self._options(self.streamed_part(True) if n_val else None)
+        est.fit_chunks(self.streamed_part(False), n_features=d,
+                       feature_names=self.data.feature_names, options=options)  # fmt: skip
         history = est.history_
         self._check_interrupt(history)
-        opts = self.opts
-        # a last pass: metrics of the final model, and a sample for the figures
+        train_metrics, val_metrics, figures = self.score_streamed(est, n_val)
+        return Outcome(
+            est,
+            train_metrics,
+            val_metrics,
+            history,
+            n_train,
+            n_val,
+            figures,
+            "validation" if n_val else "training",
+            config=self._config_of(est),
+            scaler=getattr(est, "standardizer_", None),
+        )
+
+    def streamed_part(self, validation: bool) -> Callable[[], Iterator[tuple[np.ndarray, Any]]]:
+        """The training (or validation) rows, as a stream read again on every call."""
+        classification = self.plan.task == "classification"
+
+        def chunks() -> Iterator[tuple[np.ndarray, Any]]:
+            for _, X, y, held in self.split_chunks():
+                rows = held if validation else ~held
+                if rows.any():
+                    yy = np.asarray(y)[rows]
+                    yield X[rows], yy if classification else yy.astype(np.float64)
+
+        return chunks
+
+    def count_streamed_rows(self) -> tuple[int, int]:
+        """One pass to count the training and validation rows and the classes: refuse a
+        split that leaves too few rows, or a target with too many classes."""
+        classification = self.plan.task == "classification"
+        labels: set[Any] = set()
+        cap = 100 * (self.opts.max_classes or MAX_CLASSES)
+        n_train = n_val = 0
+        for _, _, y, held in self.split_chunks():
+            n_train += int((~held).sum())
+            n_val += int(held.sum())
+            if classification and len(labels) <= cap:
+                labels.update(np.unique(np.asarray(y)).tolist())
+        if classification:
+            self.check_classes(len(labels), n_train + n_val, at_least=len(labels) > cap)
+        self.check_rows(n_train, n_val)
+        return n_train, n_val
+
+    def score_streamed(
+        self, est: Any, n_val: int
+    ) -> tuple[dict[str, Any], dict[str, Any] | None, Any]:
+        """A last pass: the training and validation metrics of the final model, and the
+        figure sample (validation rows when there are some)."""
+        classification = self.plan.task == "classification"
+        sample = Sample(sample_capacity(len(self.data.feature_names)), self.opts.seed)
         meters: dict[bool, Any] = {}
-        capacity = int(min(SAMPLE_ROWS, max(200, SAMPLE_BYTES // (8 * d))))
-        sample = Sample(capacity, opts.seed)
         for flag in (False, True):
             meters[flag] = ClassificationMeter(est.classes_) if classification else None
             meters[flag] = meters[flag] or RegressionMeter()
-        with self._progress("reading (metrics)") as bar:
+        with self.progress_bar("reading (metrics)") as bar:
             for rows, X, y, held in self.split_chunks():
                 y = np.asarray(y) if classification else np.asarray(y, dtype=np.float64)
-                out = log_proba_chunk(est, X) if classification else predict_chunk(est, X)
+                out = model_output(est, X, classification)
                 for flag in (False, True):
                     select = held if flag else ~held
                     if select.any():
@@ -624,20 +591,8 @@ class FitContext:
         figures = None
         if figure_rows is not None:
             Xs, ys = figure_rows
-            out = log_proba_chunk(est, Xs) if classification else predict_chunk(est, Xs)
-            figures = (ys, out)
-        return Outcome(
-            est,
-            meters[False].result(),
-            meters[True].result() if n_val else None,
-            history,
-            n_train,
-            n_val,
-            figures,
-            "validation" if n_val else "training",
-            config=self._config_of(est),
-            scaler=getattr(est, "standardizer_", None),
-        )
+            figures = (ys, model_output(est, Xs, classification))
+        return meters[False].result(), meters[True].result() if n_val else None, figures
 
 
 def _build(cls: type, given: dict[str, Any], **settings: Any) -> Any:
@@ -652,3 +607,79 @@ def subsample(X: np.ndarray, y: Any, limit: int, seed: int) -> tuple[np.ndarray,
     keys = keyed_uniform(np.arange(len(X)), seed, 1)
     keep = np.sort(np.argpartition(keys, limit - 1)[:limit])
     return X[keep], y[keep]
+
+
+def model_output(est: Any, X: np.ndarray, classification: bool) -> np.ndarray:
+    """What the metrics and figures read: log-probabilities (classification) or
+    predictions."""
+    return log_proba_chunk(est, X) if classification else predict_chunk(est, X)
+
+
+def sample_capacity(n_features: int) -> int:
+    """Rows of the figure sample: at most :data:`SAMPLE_ROWS` and :data:`SAMPLE_BYTES` of
+    ``X`` (at least 200 rows)."""
+    return int(min(SAMPLE_ROWS, max(200, SAMPLE_BYTES // (8 * n_features))))
+
+
+def exact_metrics(
+    solution: Any, n_train: int, alpha: float
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The training metrics and the settings of an exact least-squares solve, from its
+    statistics."""
+    rss, tss, W = float(solution.rss[0]), float(solution.tss[0]), float(solution.weight_sum)
+    mse = rss / W
+    train_metrics = {
+        "n": n_train,
+        "r2": 1 - rss / tss if tss > 0 else math.nan,
+        "mse": mse,
+        "rmse": math.sqrt(mse),
+    }
+    config = {"solver": solution.solver, "alpha": alpha, "passes": solution.n_passes}
+    return train_metrics, config
+
+
+class TrainingRows:
+    """The training rows of an exact fit as the driver's stream of chunks (one call per
+    pass). The first pass also accumulates the held-out rows' statistics, the figure
+    sample and the row counts, and checks them."""
+
+    def __init__(
+        self, ctx: FitContext, held_out: HeldOutRows | None, sample: Sample, one_process: bool
+    ) -> None:
+        self.ctx = ctx
+        self.held_out = held_out
+        self.sample = sample
+        self.one_process = one_process
+        self.counts = [0, 0]  # training and validation rows (first pass)
+        self.passes = 0
+
+    def __call__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, None, np.ndarray]]:
+        self.passes += 1
+        first = self.passes == 1
+        desc = "reading (exact fit)" if first else f"reading (pass {self.passes})"
+        with self.ctx.progress_bar(desc) as bar:
+            for rows, X, y, held in self.ctx.split_chunks():
+                y = np.asarray(y, dtype=np.float64)
+                if first:
+                    self.first_pass(rows, X, y, held)
+                if held.any():
+                    X, y, rows = X[~held], y[~held], rows[~held]
+                bar.update(len(held))
+                if len(X):
+                    X_t = torch.from_numpy(np.ascontiguousarray(X))
+                    yield X_t, torch.from_numpy(y), None, rows
+        if first and self.one_process:
+            self.ctx.check_rows(self.counts[0], self.counts[1])
+
+    def first_pass(self, rows: np.ndarray, X: np.ndarray, y: np.ndarray, held: np.ndarray) -> None:
+        """Count a chunk's rows; add its held-out rows to their statistics and the sample
+        (or its rows, when nothing is held out)."""
+        if held.any():
+            assert self.held_out is not None
+            Xv, yv = X[held], y[held]
+            self.held_out.update(Xv, yv)
+            self.sample.add(rows[held], Xv, yv)
+        elif self.held_out is None:
+            self.sample.add(rows, X, y)
+        self.counts[0] += int((~held).sum())
+        self.counts[1] += int(held.sum())

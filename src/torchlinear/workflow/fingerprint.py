@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from torchlinear._validation import ParameterError
+from torchlinear.io import atomic_write
 
 __all__ = ["FINGERPRINT_FILE", "check_fingerprint", "fingerprint", "write_fingerprint"]
 
@@ -86,8 +87,6 @@ def fingerprint(data: Any, settings: dict[str, Any]) -> dict[str, Any]:
 
 def write_fingerprint(folder: Path, doc: dict[str, Any]) -> None:
     """Write ``doc`` as the checkpoint folder's fingerprint (atomically)."""
-    from torchlinear.io import atomic_write
-
     folder.mkdir(parents=True, exist_ok=True)
     with atomic_write(folder / FINGERPRINT_FILE, "w", encoding="utf-8") as handle:
         json.dump(doc, handle, indent=1, default=str)

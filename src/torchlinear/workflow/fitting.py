@@ -1,4 +1,10 @@
-"""``fit``: check the options, plan the route, open the data, fit, write the run."""
+"""``fit``: check the options, plan the route, open the data, fit, write the run.
+
+The steps live beside this module: :mod:`~torchlinear.workflow.options` checks the
+options, :mod:`~torchlinear.workflow.plan` chooses the route, :mod:`.sources` opens the
+data, :mod:`.context` fits, :mod:`.outputs` writes the run folder that :mod:`.rundir`
+stages and swaps into place.
+"""
 
 from __future__ import annotations
 
@@ -10,256 +16,27 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from torchlinear._validation import (
-    ParameterError,
-    check_fraction,
-    check_nonnegative_float,
-    check_nonnegative_int,
-    check_output_dir,
-    check_positive_float,
-    check_positive_int,
-    memory_budget,
-    resolve_device,
-)
-from torchlinear._validation import memory_limit as memory_limit_of
-from torchlinear.stats import check_cov_type
+from torchlinear import distributed as tld
+from torchlinear._memory import memory_limit as memory_limit_of
+from torchlinear._validation import ParameterError, check_output_dir, resolve_device
 from torchlinear.workflow.context import FitContext
 from torchlinear.workflow.convergence import describe_convergence
 from torchlinear.workflow.fingerprint import check_fingerprint, fingerprint, write_fingerprint
+from torchlinear.workflow.options import check_options
 from torchlinear.workflow.outputs import write_outputs
+from torchlinear.workflow.plan import check_route_options, plan_route
 from torchlinear.workflow.rundir import RunFolder
-from torchlinear.workflow.settings import (
-    EXACT_ROUTES,
-    LOSSES,
-    MODELS,
-    SOLVERS,
-    TASKS,
-    FitResult,
-    Options,
-    Plan,
-)
-from torchlinear.workflow.sources import open_data
+from torchlinear.workflow.settings import EXACT_ROUTES, FitResult, Options, Outcome, Plan
+from torchlinear.workflow.sources import Data, open_data
 
-
-def plan_route(opts: Options, task: str, streamed: bool) -> Plan:
-    model, loss, solver = opts.model, opts.loss, opts.solver
-    if task == "classification":
-        if model == "linear":
-            model = "softmax"
-        loss = loss or "ce"
-        if loss != "ce":
-            raise ParameterError(
-                "loss",
-                "{param} {value!r} is a regression loss; classification uses 'ce' "
-                "(cross-entropy): leave out {param}, or use {0}",
-                value=loss,
-                suggestions=[("task", "regression")],
-            )
-        if opts.l1_ratio > 0 and model == "softmax":
-            raise ParameterError(
-                "l1_ratio",
-                "{param}: softmax regression takes an L2 penalty only; use {0} for an "
-                "elastic-net penalty, or leave out {param}",
-                value=opts.l1_ratio,
-                suggestions=[("model", "mlp")],
-            )
-    else:
-        if model == "softmax":
-            raise ParameterError(
-                "model",
-                "{param} 'softmax' is a classifier, but the task is regression; use {0} "
-                "(or a text target column), or {1}",
-                value="softmax",
-                suggestions=[("task", "classification"), ("model", "linear")],
-            )
-        loss = loss or "squared"
-        if loss == "ce":
-            raise ParameterError(
-                "loss",
-                "{param} 'ce' (cross-entropy) is for classification; use {0}",
-                value="ce",
-                suggestions=[("task", "classification")],
-            )
-    if opts.alpha_cv:
-        if not (task == "regression" and model == "linear" and loss == "squared"):
-            raise ParameterError(
-                "alpha",
-                "{param} 'cv' cross-validates the penalized least-squares path (regression, "
-                "linear model, squared loss); this fit is {kind} with model {model_kind!r} "
-                "and loss {loss_kind!r}: give {param} a number",
-                value="cv",
-                kind=task,
-                model_kind=model,
-                loss_kind=loss,
-            )
-        if solver not in ("auto", "exact"):
-            raise ParameterError(
-                "solver",
-                "{param} {value!r}: {alpha} cv runs the exact coordinate-descent path from "
-                "one pass of fold statistics; use {0}",
-                value=solver,
-                suggestions=[("solver", "auto")],
-            )
-        if opts.l1_ratio == 0 and opts.alphas is None:
-            raise ParameterError(
-                "l1_ratio",
-                "{param} 0 (ridge) has no automatic alpha grid (its largest useful alpha is "
-                "infinite): give {param} > 0, or the grid with {alphas}",
-                value=0.0,
-            )
-        return Plan(task, model, loss, "enet-cv", "cd", opts.epochs)
-    assert not isinstance(opts.alpha, str)
-    alpha = opts.alpha or 0.0
-    if solver == "exact":
-        if not (task == "regression" and model == "linear" and loss == "squared"):
-            raise ParameterError(
-                "solver",
-                "{param} 'exact' solves least squares only (regression, linear model, squared "
-                "loss); this fit is {kind} with model {model_kind!r} and loss {loss_kind!r}: "
-                "use {param} auto, sgd, adam or lbfgs",
-                value="exact",
-                kind=task,
-                model_kind=model,
-                loss_kind=loss,
-            )
-    if solver == "lbfgs" and opts.l1_ratio > 0 and alpha > 0:
-        raise ParameterError(
-            "solver",
-            "{param} 'lbfgs' cannot handle an L1 penalty ({l1_ratio} > 0); use {param} sgd or adam",
-            value="lbfgs",
-        )
-    if model == "linear":
-        exact = loss == "squared" and (opts.l1_ratio == 0 or alpha == 0)
-        if solver == "exact" and not exact:  # an L1 part: exact coordinate descent
-            return Plan(task, model, loss, "enet", "cd", opts.epochs)
-        if solver == "exact" or (solver == "auto" and exact):
-            return Plan(task, model, loss, "exact", None, None)
-        if solver == "auto" and loss == "squared":  # an L1 part: exact coordinate descent
-            return Plan(task, model, loss, "enet", "cd", opts.epochs)
-        optimizer = solver
-        if solver == "auto":
-            smooth = loss == "huber" and (opts.l1_ratio == 0 or alpha == 0)
-            optimizer = "lbfgs" if smooth and not streamed else "adam"
-            # in memory, least absolute deviations (a linear program) is solved exactly
-            if loss == "l1" and (alpha == 0 or opts.l1_ratio == 1) and not streamed:
-                optimizer = "auto"
-        return Plan(task, model, loss, "linear", optimizer, opts.epochs)
-    if model == "softmax":
-        if solver in ("auto", "lbfgs") and not streamed:
-            return Plan(task, model, loss, "softmax-lbfgs", "lbfgs", opts.epochs)
-        optimizer = "adam" if solver == "auto" else solver
-        return Plan(task, model, loss, "softmax", optimizer, opts.epochs)
-    optimizer = "adam" if solver == "auto" else solver
-    return Plan(task, model, loss, "mlp", optimizer, opts.epochs)
-
-
-def check_options(**kw: Any) -> Options:
-    if kw["model"] not in MODELS:
-        raise ParameterError(
-            "model",
-            "{param} must be one of {choices}, got {value!r}",
-            value=kw["model"],
-            choices=", ".join(MODELS),
-        )
-    if kw["loss"] is not None and kw["loss"] not in LOSSES:
-        raise ParameterError(
-            "loss",
-            "{param} must be one of {choices}, got {value!r}",
-            value=kw["loss"],
-            choices=", ".join(LOSSES),
-        )
-    if kw["solver"] not in SOLVERS:
-        raise ParameterError(
-            "solver",
-            "{param} must be one of {choices}, got {value!r}",
-            value=kw["solver"],
-            choices=", ".join(SOLVERS),
-        )
-    if kw["task"] is not None and kw["task"] not in TASKS:
-        raise ParameterError(
-            "task",
-            "{param} must be 'regression' or 'classification', got {value!r}",
-            value=kw["task"],
-        )
-    task = kw["task"]
-    if task is None and (kw["model"] == "softmax" or kw["loss"] == "ce"):
-        task = "classification"
-    elif task is None and kw["loss"] in ("squared", "l1", "huber"):
-        task = "regression"
-    alpha = check_alpha(kw["alpha"])
-    l1_ratios = check_l1_ratios(kw["l1_ratio"])
-    if len(l1_ratios) > 1 and alpha != "cv":
-        raise ParameterError(
-            "l1_ratio",
-            "{param} lists {n} values, but only cross-validation chooses among them: add "
-            "{0}, or give one value",
-            value=kw["l1_ratio"],
-            n=len(l1_ratios),
-            suggestions=[("alpha", "cv")],
-        )
-    alphas = check_alpha_grid(kw.get("alphas"))
-    if alphas is not None and alpha != "cv":
-        raise ParameterError(
-            "alphas",
-            "{param} is the grid that cross-validation searches; add {0}, or leave out {param}",
-            value=kw.get("alphas"),
-            suggestions=[("alpha", "cv")],
-        )
-    cv = kw.get("cv", 5)
-    if isinstance(cv, bool) or not isinstance(cv, int | np.integer) or cv < 2:
-        raise ParameterError(
-            "cv", "{param} must be a whole number of folds >= 2, got {value!r}", value=cv
-        )
-    n_alphas = check_positive_int("n_alphas", kw.get("n_alphas", 100))
-    seed = check_nonnegative_int("seed", kw["seed"])
-    if seed >= 2**62:
-        raise ParameterError("seed", "{param} must be below 2**62, got {value}", value=seed)
-    val_split = kw["val_split"]
-    if val_split is not None:
-        val_split = check_fraction("val_split", val_split)
-    if kw["device"] is not None:
-        resolve_device(kw["device"])
-    cov_type = check_cov_type(kw.get("cov_type", "nonrobust"))
-    return Options(
-        target=kw["target"],
-        features=kw["features"],
-        task=task,
-        model=kw["model"],
-        loss=kw["loss"],
-        solver=kw["solver"],
-        alpha=alpha,
-        l1_ratio=max(l1_ratios),
-        delta=check_positive_float("delta", kw["delta"]),
-        hidden=check_positive_int("hidden", kw["hidden"]),
-        epochs=None if kw["epochs"] is None else check_positive_int("epochs", kw["epochs"]),
-        batch_size=check_positive_int("batch_size", kw["batch_size"]),
-        lr=None if kw["lr"] is None else check_positive_float("lr", kw["lr"]),
-        val_split=val_split,
-        patience=None if kw["patience"] is None else check_positive_int("patience", kw["patience"]),
-        seed=seed,
-        device=kw["device"],
-        drop_na=bool(kw["drop_na"]),
-        progress=bool(kw["progress"]),
-        resume=bool(kw["resume"]),
-        stream=kw["stream"],
-        memory_limit=memory_budget(kw["memory_limit"]),
-        formula=kw.get("formula"),
-        max_levels=None
-        if kw.get("max_levels") is None
-        else check_positive_int("max_levels", kw["max_levels"]),
-        overwrite=bool(kw["overwrite"]),
-        max_classes=None
-        if kw["max_classes"] is None
-        else check_positive_int("max_classes", kw["max_classes"]),
-        cov_type=cov_type,
-        l1_ratios=l1_ratios,
-        cv=int(cv),
-        cv_shuffle=bool(kw.get("cv_shuffle", False)),
-        alphas=alphas,
-        n_alphas=n_alphas,
-    )
+#: The parameters of :func:`fit` that :func:`check_options` checks (the rest say where the
+#: data and the run folder are, and how to read them).
+OPTION_NAMES = (
+    "target", "features", "task", "model", "loss", "solver", "alpha", "l1_ratio", "delta",
+    "hidden", "epochs", "batch_size", "lr", "val_split", "patience", "seed", "device",
+    "drop_na", "progress", "resume", "stream", "memory_limit", "formula", "max_levels",
+    "overwrite", "max_classes", "cov_type", "cv", "cv_shuffle", "alphas", "n_alphas",
+)  # fmt: skip
 
 
 def run_settings(
@@ -295,71 +72,6 @@ def run_settings(
         "max_levels": opts.max_levels,
         "max_classes": opts.max_classes,
     }
-
-
-def check_alpha(value: Any) -> float | str | None:
-    """``None``, a number >= 0, or ``"cv"`` (also as text, as the command line gives it)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        if text.lower() == "cv":
-            return "cv"
-        try:
-            value = float(text)
-        except ValueError:
-            raise ParameterError(
-                "alpha",
-                "{param} must be a number >= 0 or 'cv' (choose it by cross-validation), got "
-                "{value!r}",
-                value=text,
-            ) from None
-    return check_nonnegative_float("alpha", value)
-
-
-def _numbers(name: str, value: Any) -> list[Any]:
-    if isinstance(value, str):
-        parts = [p.strip() for p in value.split(",")]
-        out = []
-        for p in parts:
-            try:
-                out.append(float(p))
-            except ValueError:
-                raise ParameterError(
-                    name,
-                    "{param} must be a number or comma-separated numbers, got {value!r}",
-                    value=value,
-                ) from None
-        return out
-    if isinstance(value, list | tuple | np.ndarray):
-        return list(value)
-    return [value]
-
-
-def check_l1_ratios(value: Any) -> tuple[float, ...]:
-    """One or more L1 shares, each in [0, 1] (``"0.2,0.5"`` or a sequence)."""
-    values = _numbers("l1_ratio", value)
-    if not values:
-        raise ParameterError("l1_ratio", "{param} is empty; give a value in [0, 1]", value=value)
-    out = []
-    for v in values:
-        r = check_nonnegative_float("l1_ratio", v)
-        if r > 1:
-            raise ParameterError("l1_ratio", "{param} must lie in [0, 1], got {value!r}", value=v)
-        out.append(r)
-    return tuple(out)
-
-
-def check_alpha_grid(value: Any) -> tuple[float, ...] | None:
-    """The alphas of a cross-validated path: ``None`` (automatic) or numbers >= 0."""
-    if value is None:
-        return None
-    values = [] if isinstance(value, str) and not value.strip() else _numbers("alphas", value)
-    if not values:
-        raise ParameterError(
-            "alphas", "{param} is empty; give at least one alpha, or leave it out", value=value
-        )
-    return tuple(check_nonnegative_float("alphas", v) for v in values)
 
 
 def fit(
@@ -501,8 +213,8 @@ def fit(
     memory_limit : int or str, optional
         The memory budget of the whole fit, in bytes or as ``"800M"``/``"2G"``: every
         reader, solver and table estimates what it will allocate and refuses, with one
-        line, beyond it (default: :func:`torchlinear._validation.memory_budget`, half of
-        the available memory unless :func:`~torchlinear._validation.set_memory_limit`
+        line, beyond it (default: :func:`torchlinear._memory.memory_budget`, half of
+        the available memory unless :func:`~torchlinear._memory.set_memory_limit`
         or ``$TORCHLINEAR_MEMORY_LIMIT`` says otherwise).
     batch_rows : int, optional
         Rows per chunk read from the file.
@@ -556,42 +268,10 @@ def fit(
     >>> sorted(p.name for p in result.files if p.suffix != ".safetensors")[:3]
     ['metrics.json', 'model.json', 'predicted_vs_actual.png']
     """
-    from torchlinear import distributed as tld
 
+    arguments = locals()  # the parameters, by name (nothing else is defined yet)
     start = time.perf_counter()
-    opts = check_options(
-        target=target,
-        features=features,
-        task=task,
-        model=model,
-        loss=loss,
-        solver=solver,
-        alpha=alpha,
-        l1_ratio=l1_ratio,
-        delta=delta,
-        hidden=hidden,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        val_split=val_split,
-        patience=patience,
-        seed=seed,
-        device=device,
-        drop_na=drop_na,
-        progress=progress,
-        resume=resume,
-        stream=stream,
-        memory_limit=memory_limit,
-        formula=formula,
-        max_levels=max_levels,
-        overwrite=overwrite,
-        max_classes=max_classes,
-        cov_type=cov_type,
-        cv=cv,
-        cv_shuffle=cv_shuffle,
-        alphas=alphas,
-        n_alphas=n_alphas,
-    )
+    opts = check_options(**{name: arguments[name] for name in OPTION_NAMES})
     out_dir = check_output_dir("out", out)
     owns_group = join_group(opts.device)
     try:
@@ -607,8 +287,6 @@ def fit(
 def join_group(device: str | None) -> bool:
     """Join the process group ``torchrun`` describes (two or more ranks); return whether
     this call initialised it (and so should shut it down)."""
-    from torchlinear import distributed as tld
-
     if tld.is_distributed() or not tld.launched_by_torchrun():
         return False
     if os.environ.get("WORLD_SIZE", "1").strip() in ("0", "1"):
@@ -627,8 +305,6 @@ def fit_opened(
     callbacks: Sequence[Any],
 ) -> FitResult:
     """The body of :func:`fit` once the options are checked (and any process group is up)."""
-    from torchlinear import distributed as tld
-
     main = tld.is_main_process()
     if not main:  # one set of progress bars, from rank 0
         opts = dataclasses.replace(opts, progress=False)
@@ -644,54 +320,18 @@ def fit_opened(
         formula=opts.formula,
         max_levels=opts.max_levels,
     )
-    streamed = resolved.source is not None and (
-        opts.stream is True
-        or (opts.stream is None and resolved.estimated_bytes() > opts.memory_limit // 4)
-    )
+    streamed = is_streamed(resolved, opts)
     plan = plan_route(opts, resolved.task, streamed)
     if plan.route in EXACT_ROUTES:
         streamed = True
-    if opts.resume and plan.route in (*EXACT_ROUTES, "softmax-lbfgs"):
-        raise ParameterError(
-            "resume",
-            "{param} continues minibatch training; this fit ({kind}) has no checkpoints: "
-            "leave out {param}",
-            value=True,
-            kind="exact least squares" if plan.route in EXACT_ROUTES else "L-BFGS",
-        )
-    if opts.cov_type != "nonrobust" and (plan.route != "exact" or (opts.alpha or 0) > 0):
-        raise ParameterError(
-            "cov_type",
-            "{param} {value} (robust standard errors) applies to exact unpenalised least "
-            "squares; this fit is {kind}: leave out {param}",
-            value=opts.cov_type,
-            kind="a ridge fit" if plan.route == "exact" else f"{plan.task} by {plan.route}",
-        )
-    if opts.patience is not None and plan.route in (*EXACT_ROUTES, "softmax-lbfgs"):
-        raise ParameterError(
-            "patience",
-            "{param} (early stopping) applies to minibatch training only",
-            value=opts.patience,
-        )
-    val_fraction = opts.val_split
-    given_val = resolved.X_test is not None and val_fraction is None
-    if val_fraction is None:
-        # an exact fit has nothing to stop early: its statistics describe every row (and
-        # cross-validation is the validation of --alpha cv)
-        val_fraction = 0.0 if given_val or plan.route in EXACT_ROUTES else 0.2
+    check_route_options(opts, plan)
+    val_fraction, given_val = validation_share(opts, plan, resolved)
     run = RunFolder(out_dir, overwrite=opts.overwrite, resume=opts.resume)
-    error = None
-    if main:  # rank 0 alone locks and stages the run folder; the others wait for it
-        try:
-            run.open()
-        except Exception as exc:
-            error = exc
-    tld.exchange_status(error, [])
+    open_run(run, main)
     try:
         ctx = FitContext(
             resolved, opts, plan, val_fraction, given_val, run.checkpoint, list(callbacks)
         )
-        stamp = None
         if plan.route not in ("exact", "softmax-lbfgs"):
             stamp = fingerprint(resolved, run_settings(opts, plan, streamed, ctx, delimiter,
                                                        batch_rows))  # fmt: skip
@@ -700,46 +340,14 @@ def fit_opened(
             if main:
                 write_fingerprint(run.checkpoint, stamp)
         if tld.world_size() > 1 and resolved.source is not None and streamed:
-            if plan.route not in EXACT_ROUTES:
-                raise ParameterError(
-                    "stream",
-                    "streamed gradient training is not supported across ranks yet; use {0} (or "
-                    "a larger {memory_limit}) so that every rank loads the file, or run a "
-                    "single process",
-                    value=True,
-                    suggestions=[("stream", False)],
-                )
+            check_streamed_ranks(plan)
             ctx.shard_rows_globally()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             outcome = ctx.run(streamed)
         messages = unique_messages(caught)
         seconds = time.perf_counter() - start
-        result = FitResult(
-            estimator=outcome.estimator,
-            out_dir=out_dir,
-            model_path=out_dir / "model.json",
-            files=[],
-            target=resolved.target,
-            task=plan.task,
-            model=plan.model,
-            solver=str(getattr(outcome.estimator, "solver_", plan.optimizer)),
-            metrics={"train": outcome.train_metrics, "validation": outcome.val_metrics},
-            history=outcome.history,
-            n_rows=outcome.n_train + outcome.n_val,
-            n_train=outcome.n_train,
-            n_val=outcome.n_val,
-            n_dropped=resolved.n_rows_dropped,
-            streamed=streamed,
-            seconds=seconds,
-            warnings=messages,
-            convergence=describe_convergence(outcome.estimator, messages),
-        )
-        if streamed and plan.route == "linear" and plan.loss == "l1":
-            result.convergence = (
-                f"approximate: least absolute deviations by {plan.optimizer} on streamed "
-                f"data; {result.convergence}"
-            )
+        result = fit_result(outcome, resolved, plan, out_dir, streamed, seconds, messages)
         if main:  # rank 0 alone writes the output folder: staged, then swapped into place
             written = write_outputs(result, outcome, resolved, opts, ctx, run.staging)
             run.commit()
@@ -751,16 +359,105 @@ def fit_opened(
     finally:
         if main:
             run.release()
-    shown: set[str] = set()
-    for w in caught:  # once each, now that the report records them
-        text = str(w.message).splitlines()[0]
-        if text in messages and text not in shown:
-            shown.add(text)
-            warnings.warn(w.message, w.category, stacklevel=2)
+    reissue(caught, messages)
     return result
 
 
+def is_streamed(resolved: Data, opts: Options) -> bool:
+    """Whether a file is streamed every epoch: when asked, or when by default its float64
+    size exceeds a quarter of the memory budget."""
+    return resolved.source is not None and (
+        opts.stream is True
+        or (opts.stream is None and resolved.estimated_bytes() > opts.memory_limit // 4)
+    )
+
+
+def validation_share(opts: Options, plan: Plan, resolved: Data) -> tuple[float, bool]:
+    """The fraction of rows held out, and whether the data came with its validation rows."""
+    val_fraction = opts.val_split
+    given_val = resolved.X_test is not None and val_fraction is None
+    if val_fraction is None:
+        # an exact fit has nothing to stop early: its statistics describe every row (and
+        # cross-validation is the validation of --alpha cv)
+        val_fraction = 0.0 if given_val or plan.route in EXACT_ROUTES else 0.2
+    return val_fraction, given_val
+
+
+def open_run(run: RunFolder, main: bool) -> None:
+    """Rank 0 alone locks and stages the run folder; the others wait for it (and raise its
+    error, if it failed)."""
+    error = None
+    if main:
+        try:
+            run.open()
+        except Exception as exc:
+            error = exc
+    tld.exchange_status(error, [])
+
+
+def check_streamed_ranks(plan: Plan) -> None:
+    """Across ranks, only the exact routes stream a file (each rank reads its share)."""
+    if plan.route not in EXACT_ROUTES:
+        raise ParameterError(
+            "stream",
+            "streamed gradient training is not supported across ranks yet; use {0} (or "
+            "a larger {memory_limit}) so that every rank loads the file, or run a "
+            "single process",
+            value=True,
+            suggestions=[("stream", False)],
+        )
+
+
+def fit_result(
+    outcome: Outcome,
+    resolved: Data,
+    plan: Plan,
+    out_dir: Path,
+    streamed: bool,
+    seconds: float,
+    messages: list[str],
+) -> FitResult:
+    """What :func:`fit` returns, before the files are written."""
+    result = FitResult(
+        estimator=outcome.estimator,
+        out_dir=out_dir,
+        model_path=out_dir / "model.json",
+        files=[],
+        target=resolved.target,
+        task=plan.task,
+        model=plan.model,
+        solver=str(getattr(outcome.estimator, "solver_", plan.optimizer)),
+        metrics={"train": outcome.train_metrics, "validation": outcome.val_metrics},
+        history=outcome.history,
+        n_rows=outcome.n_train + outcome.n_val,
+        n_train=outcome.n_train,
+        n_val=outcome.n_val,
+        n_dropped=resolved.n_rows_dropped,
+        streamed=streamed,
+        seconds=seconds,
+        warnings=messages,
+        convergence=describe_convergence(outcome.estimator, messages),
+    )
+    if streamed and plan.route == "linear" and plan.loss == "l1":
+        result.convergence = (
+            f"approximate: least absolute deviations by {plan.optimizer} on streamed "
+            f"data; {result.convergence}"
+        )
+    return result
+
+
+def reissue(caught: list[warnings.WarningMessage], messages: list[str]) -> None:
+    """Warn once for each message, now that the report records them."""
+    shown: set[str] = set()
+    for w in caught:
+        text = str(w.message).splitlines()[0]
+        if text in messages and text not in shown:
+            shown.add(text)
+            warnings.warn(w.message, w.category, stacklevel=3)
+
+
 def unique_messages(caught: list) -> list[str]:
+    """The first line of each warning caught, once each, in order (not deprecations)."""
     seen: list[str] = []
     for w in caught:
         text = str(w.message).splitlines()[0]

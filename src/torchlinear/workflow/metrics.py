@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from torchlinear.exact import GramStats
+from torchlinear.exact.driver import check_exact_memory
 from torchlinear.workflow.settings import CONFUSION_MAX_CLASSES, EVAL_ROWS
 
 
@@ -159,9 +161,6 @@ class HeldOutRows:
         self.stats: Any = None if keep_rows else self._new_stats()
 
     def _new_stats(self) -> Any:
-        from torchlinear.exact import GramStats
-        from torchlinear.exact.driver import check_exact_memory
-
         check_exact_memory(self.d, 1)
         return GramStats.zeros(self.d, 1, device=self.device)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 from collections.abc import Mapping
@@ -10,7 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from torchlinear import __version__
 from torchlinear.estimators.persist import save_estimator
+from torchlinear.io import atomic_write, ensure_writable_dir
+from torchlinear.report import fit_report
 from torchlinear.workflow.context import FitContext
 from torchlinear.workflow.settings import EXACT_ROUTES, FitResult, Options, Outcome
 from torchlinear.workflow.sources import Data
@@ -113,9 +118,6 @@ def cv_summary(cv: Any) -> dict[str, Any] | None:
 def path_tables(cv: Any, feature_names: list[str]) -> dict[str, bytes]:
     """``cv_path.csv`` (mean and s.e. of the CV error, and each fold's, for every
     l1_ratio and alpha) and ``coef_path.csv`` (the all-rows path of the chosen l1_ratio)."""
-    import csv
-    import io
-
     mean, se = cv.mean_mse, cv.se_mse
     K = cv.mse_path.shape[2]
     buf = io.StringIO()
@@ -148,9 +150,47 @@ def write_outputs(
     folder: Path | None = None,
 ) -> list[Path]:
     """Write the run's files into ``folder`` (default ``result.out_dir``); return them."""
-    from torchlinear.io import atomic_write, ensure_writable_dir
-    from torchlinear.report import fit_report
+    settings = report_settings(result, opts, ctx)
+    data_info = describe_data(result, data, ctx)
+    metrics_doc = metrics_document(result, outcome, settings, data_info)
+    report = fit_report(
+        estimator=result.estimator,
+        task=result.task,
+        metrics=result.metrics,
+        settings=settings,
+        data_info=data_info,
+        history=outcome.history,
+        sample=outcome.sample,
+        sample_split=outcome.sample_split,
+        feature_names=data.feature_names,
+        target=data.target,
+        image_shape=data.image_shape,
+        warnings=result.warnings,
+        seconds=result.seconds,
+        convergence=result.convergence,
+        cross_validation=outcome.cv,
+    )
+    rendered = report.render()  # everything computed before the first byte is written
+    if outcome.cv is not None:
+        rendered.update(path_tables(outcome.cv, data.feature_names))
+    out = ensure_writable_dir(result.out_dir if folder is None else folder, name="out")
+    files = []
+    for name, blob in rendered.items():
+        with atomic_write(out / name, "wb") as handle:
+            handle.write(blob)
+        files.append(out / name)
+    with atomic_write(out / "metrics.json", "w", encoding="utf-8") as handle:
+        handle.write(compact_json(metrics_doc) + "\n")
+    files.append(out / "metrics.json")
+    metadata = model_metadata(result, outcome, data, settings, data_info, metrics_doc)
+    sidecar = save_estimator(result.estimator, out, metadata=metadata)  # the commit point
+    weights = json.loads(sidecar.read_text(encoding="utf-8"))["weights"]["file"]
+    files += [sidecar, out / weights]
+    return files
 
+
+def report_settings(result: FitResult, opts: Options, ctx: FitContext) -> dict[str, Any]:
+    """The settings the report and the model file record: those this route used."""
     settings = {
         "task": result.task,
         "model": result.model,
@@ -191,22 +231,29 @@ def write_outputs(
             if opts.alphas is not None
             else f"{opts.n_alphas} (automatic grid)"
         )
-    settings = {k: v for k, v in settings.items() if v is not None}
-    data_info = describe_data(result, data, ctx)
-    training = None
-    if outcome.history is not None:
-        h = outcome.history
-        training = {
-            "epochs_run": len(h),
-            "stop_reason": h.stop_reason,
-            "best_epoch": h.best_epoch,
-            "final_train_loss": h.train_loss[-1] if h.train_loss else None,
-            "final_val_loss": h.val_loss[-1] if h.val_loss else None,
-            "seconds": float(sum(h.epoch_time)),
-        }
-    from torchlinear import __version__
+    return {k: v for k, v in settings.items() if v is not None}
 
-    metrics_doc = finite(
+
+def training_summary(history: Any) -> dict[str, Any] | None:
+    """Epochs run, why training stopped, the best epoch and the final losses."""
+    if history is None:
+        return None
+    h = history
+    return {
+        "epochs_run": len(h),
+        "stop_reason": h.stop_reason,
+        "best_epoch": h.best_epoch,
+        "final_train_loss": h.train_loss[-1] if h.train_loss else None,
+        "final_val_loss": h.val_loss[-1] if h.val_loss else None,
+        "seconds": float(sum(h.epoch_time)),
+    }
+
+
+def metrics_document(
+    result: FitResult, outcome: Outcome, settings: dict[str, Any], data_info: dict[str, Any]
+) -> Any:
+    """The content of ``metrics.json`` (JSON-safe)."""
+    return finite(
         {
             "format": "torchlinear-metrics",
             "library_version": __version__,
@@ -217,42 +264,25 @@ def write_outputs(
             "data": data_info,
             "train": result.metrics["train"],
             "validation": result.metrics["validation"],
-            "training": training,
+            "training": training_summary(outcome.history),
             "fit_seconds": result.seconds,
             "convergence": result.convergence,
             "cross_validation": cv_summary(outcome.cv),
             "warnings": result.warnings,
         }
     )
-    report = fit_report(
-        estimator=result.estimator,
-        task=result.task,
-        metrics=result.metrics,
-        settings=settings,
-        data_info=data_info,
-        history=outcome.history,
-        sample=outcome.sample,
-        sample_split=outcome.sample_split,
-        feature_names=data.feature_names,
-        target=data.target,
-        image_shape=data.image_shape,
-        warnings=result.warnings,
-        seconds=result.seconds,
-        convergence=result.convergence,
-        cross_validation=outcome.cv,
-    )
-    rendered = report.render()  # everything computed before the first byte is written
-    if outcome.cv is not None:
-        rendered.update(path_tables(outcome.cv, data.feature_names))
-    out = ensure_writable_dir(result.out_dir if folder is None else folder, name="out")
-    files = []
-    for name, blob in rendered.items():
-        with atomic_write(out / name, "wb") as handle:
-            handle.write(blob)
-        files.append(out / name)
-    with atomic_write(out / "metrics.json", "w", encoding="utf-8") as handle:
-        handle.write(compact_json(metrics_doc) + "\n")
-    files.append(out / "metrics.json")
+
+
+def model_metadata(
+    result: FitResult,
+    outcome: Outcome,
+    data: Data,
+    settings: dict[str, Any],
+    data_info: dict[str, Any],
+    metrics_doc: Any,
+) -> dict[str, Any]:
+    """What the model's JSON sidecar records besides the estimator's state: the target,
+    settings, metrics, data, scaler, image shape and design (for ``predict``)."""
     metadata = {
         "target": data.target,
         "training": finite(outcome.config) if outcome.config is not None else None,
@@ -272,7 +302,4 @@ def write_outputs(
         metadata["image_shape"] = list(data.image_shape)
     if data.design is not None:  # the formula and levels predict applies to raw data
         metadata["design"] = data.design.to_dict()
-    sidecar = save_estimator(result.estimator, out, metadata=metadata)  # the commit point
-    weights = json.loads(sidecar.read_text(encoding="utf-8"))["weights"]["file"]
-    files += [sidecar, out / weights]
-    return files
+    return metadata

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -9,11 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
+from torchlinear import datasets
 from torchlinear._validation import (
     ParameterError,
     check_positive_int,
 )
+from torchlinear.data.design import MAX_LEVELS, DesignSource, learn_design, parse_formula
+from torchlinear.data.tabular import COMPRESSIONS, FORMATS, TabularSource
+from torchlinear.datasets import DATASETS
 
 
 @dataclass
@@ -89,16 +95,12 @@ class Data:
 
 
 def dataset_key(name: str) -> str | None:
-    from torchlinear.datasets import DATASETS
-
     key = str(name).strip().lower().replace("_", "-")
     key = {"cifar-10": "cifar10", "fashionmnist": "fashion-mnist"}.get(key, key)
     return key if key in DATASETS else None
 
 
 def load_dataset(key: str, download: bool) -> Data:
-    from torchlinear import datasets
-
     if key == "synthetic":
         s = datasets.synthetic()
         X, y = s.X.numpy(), s.y.numpy()
@@ -153,11 +155,9 @@ def select_dataset_columns(data: Data, target: str | None, features: Sequence[st
     features = list(features)
     unknown = [f for f in features if f not in data.feature_names]
     if unknown:
-        shown = ", ".join(repr(f) for f in data.feature_names[:12])
-        more = "" if len(data.feature_names) <= 12 else f" and {len(data.feature_names) - 12} more"
         raise ValueError(
             f"features: the dataset {data.label!r} has no column(s) "
-            f"{', '.join(map(repr, unknown))}; its features are {shown}{more}"
+            f"{', '.join(map(repr, unknown))}; its features are {some_columns(data.feature_names)}"
         )
     index = [data.feature_names.index(f) for f in features]
     data.feature_names = features
@@ -169,8 +169,6 @@ def select_dataset_columns(data: Data, target: str | None, features: Sequence[st
 
 
 def is_file_like(data: str | os.PathLike[str]) -> bool:
-    from torchlinear.data.tabular import COMPRESSIONS, FORMATS
-
     path = Path(data)
     suffix = path.suffix.lower()
     return path.exists() or suffix in FORMATS or suffix in COMPRESSIONS or os.sep in str(data)
@@ -179,8 +177,6 @@ def is_file_like(data: str | os.PathLike[str]) -> bool:
 def file_columns(path: Path, delimiter: str | None) -> list[str]:
     """The columns of a data file, after the reader's checks of the file itself (exists,
     format, not empty, header, delimiter); the types of the columns do not matter here."""
-    from torchlinear.data.tabular import TabularSource
-
     probe = TabularSource.__new__(TabularSource)
     try:
         TabularSource.__init__(probe, path, delimiter=delimiter)
@@ -191,10 +187,6 @@ def file_columns(path: Path, delimiter: str | None) -> list[str]:
 
 
 def unknown_data(data: Any) -> ValueError:
-    import difflib
-
-    from torchlinear.datasets import DATASETS
-
     close = difflib.get_close_matches(str(data).lower(), DATASETS, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return ValueError(
@@ -210,10 +202,6 @@ def peek_task(path: Any, target: str, features: Any, delimiter: Any) -> str:
     without reading the data: a target that is not a number cannot be read as a regression
     target, and the real pass reports any other problem with the file properly.
     """
-    import pyarrow as pa
-
-    from torchlinear.data.tabular import TabularSource
-
     try:
         source = TabularSource(
             path,
@@ -251,8 +239,9 @@ def open_data(
     formula: str | None = None,
     max_levels: int | None = None,
 ) -> Data:
-    from torchlinear.data.tabular import TabularSource
-
+    """The data of a fit: a file (read through ``formula``, or with its text columns
+    one-hot encoded), an open :class:`~torchlinear.data.tabular.TabularSource`, or a
+    built-in dataset."""
     if formula is not None:
         return open_formula_data(
             data, formula, target, features, task, drop_na=drop_na, delimiter=delimiter,
@@ -270,59 +259,91 @@ def open_data(
             raise ValueError("the TabularSource has no target column; open it with target=...")
         return Data(str(data.path), list(data.feature_names), data.target, data.task, data)
     if isinstance(data, os.PathLike) or (isinstance(data, str) and is_file_like(data)):
-        path = Path(data)
-        if need_target and target is None:
-            columns = file_columns(path, delimiter)
-            shown = ", ".join(repr(c) for c in columns[:12])
-            more = "" if len(columns) <= 12 else f" and {len(columns) - 12} more"
-            raise ValueError(
-                f"target: name the target column; {path} has the columns {shown}{more}"
-            )
-        if task is None and target is not None:
-            task = peek_task(path, target, features, delimiter)
-        source = TabularSource(
-            path,
-            target,
-            features,
-            task=task or "regression",
-            drop_na=drop_na,
-            delimiter=delimiter,
-            batch_rows=batch_rows,
-            allow_text=True,
-        )
-        if batch_rows is None:  # a pass over a file: larger chunks, fewer calls per row
-            width = source.n_features + (target is not None)
-            source.batch_rows = max(1, FILE_CHUNK_BYTES // (8 * width))
-        if source.text_features:  # one-hot encoded, as statsmodels' C(column)
-            return with_design(source, None, max_levels)
-        return Data(str(path), list(source.feature_names), target, source.task, source)
+        return open_file(
+            Path(data), target, features, task, drop_na=drop_na, delimiter=delimiter,
+            batch_rows=batch_rows, need_target=need_target, max_levels=max_levels,
+        )  # fmt: skip
     if isinstance(data, str):
-        key = dataset_key(data)
-        if key is None:
-            raise unknown_data(data)
-        resolved = load_dataset(key, download)
-        if task is not None and task != resolved.task:
-            raise ParameterError(
-                "task",
-                "{param}: the built-in dataset {name!r} is a {kind} dataset, not {value}; "
-                "leave out {param}",
-                value=task,
-                name=key,
-                kind=resolved.task,
-            )
-        if batch_rows is not None:
-            resolved.chunk_rows = check_positive_int("batch_rows", batch_rows)
-        return select_dataset_columns(resolved, target, features)
+        return open_dataset(data, target, features, task, batch_rows, download)
     raise ValueError(
         f"data must be a file path, a built-in dataset name or a TabularSource, got "
         f"{type(data).__name__}"
     )
 
 
+def open_file(
+    path: Path,
+    target: str | None,
+    features: Sequence[str] | None,
+    task: str | None,
+    *,
+    drop_na: bool,
+    delimiter: str | None,
+    batch_rows: int | None,
+    need_target: bool,
+    max_levels: int | None,
+) -> Data:
+    """A CSV or Parquet file; its task, unless given, from the target column's type."""
+    if need_target and target is None:
+        raise ValueError(
+            f"target: name the target column; {path} has the columns "
+            f"{some_columns(file_columns(path, delimiter))}"
+        )
+    if task is None and target is not None:
+        task = peek_task(path, target, features, delimiter)
+    source = TabularSource(
+        path,
+        target,
+        features,
+        task=task or "regression",
+        drop_na=drop_na,
+        delimiter=delimiter,
+        batch_rows=batch_rows,
+        allow_text=True,
+    )
+    if batch_rows is None:  # a pass over a file: larger chunks, fewer calls per row
+        width = source.n_features + (target is not None)
+        source.batch_rows = max(1, FILE_CHUNK_BYTES // (8 * width))
+    if source.text_features:  # one-hot encoded, as statsmodels' C(column)
+        return with_design(source, None, max_levels)
+    return Data(str(path), list(source.feature_names), target, source.task, source)
+
+
+def open_dataset(
+    name: str,
+    target: str | None,
+    features: Sequence[str] | None,
+    task: str | None,
+    batch_rows: int | None,
+    download: bool,
+) -> Data:
+    """A built-in dataset, by name."""
+    key = dataset_key(name)
+    if key is None:
+        raise unknown_data(name)
+    resolved = load_dataset(key, download)
+    if task is not None and task != resolved.task:
+        raise ParameterError(
+            "task",
+            "{param}: the built-in dataset {name!r} is a {kind} dataset, not {value}; "
+            "leave out {param}",
+            value=task,
+            name=key,
+            kind=resolved.task,
+        )
+    if batch_rows is not None:
+        resolved.chunk_rows = check_positive_int("batch_rows", batch_rows)
+    return select_dataset_columns(resolved, target, features)
+
+
+def some_columns(columns: Sequence[str]) -> str:
+    """The first twelve column names, and how many more there are."""
+    shown = ", ".join(repr(c) for c in columns[:12])
+    return shown + ("" if len(columns) <= 12 else f" and {len(columns) - 12} more")
+
+
 def with_design(source: Any, formula: str | None, max_levels: int | None) -> Data:
     """``source`` read through the design of ``formula`` (or of its text columns)."""
-    from torchlinear.data.design import MAX_LEVELS, DesignSource, learn_design
-
     limit = MAX_LEVELS if max_levels is None else check_positive_int("max_levels", max_levels)
     spec = learn_design(source, formula, max_levels=limit)
     wrapped = DesignSource(source, spec)
@@ -345,9 +366,6 @@ def open_formula_data(
 ) -> Data:
     """A file read through ``formula``: its target is the left-hand side's column, its
     features the columns the right-hand side reads."""
-    from torchlinear.data.design import parse_formula
-    from torchlinear.data.tabular import TabularSource
-
     if features is not None:
         raise ParameterError(
             "features",
@@ -362,44 +380,8 @@ def open_formula_data(
             data=str(data),
         )
     parsed = parse_formula(formula)
-    if parsed.target is None:
-        raise ParameterError(
-            "formula",
-            "{param} {value!r} has no left-hand side; write the target first, as in 'y ~ x1 + x2'",
-            value=formula,
-        )
-    if target is not None and target != parsed.target:
-        raise ParameterError(
-            "target",
-            "{param} {value!r} differs from the formula's target {actual!r}; leave out {param}",
-            value=target,
-            actual=parsed.target,
-        )
     path = Path(data)
-    columns = file_columns(path, delimiter)
-    needed = sorted(parsed.variables) + [parsed.target]
-    missing = [c for c in needed if c not in columns]
-    if missing:
-        shown = ", ".join(repr(c) for c in columns[:12])
-        more = "" if len(columns) <= 12 else f" and {len(columns) - 12} more"
-        raise ParameterError(
-            "formula",
-            "{param} {value!r} reads the column(s) {missing}, which {path} does not have; "
-            "its columns are {shown}{more}",
-            value=formula,
-            missing=", ".join(repr(c) for c in missing),
-            path=str(path),
-            shown=shown,
-            more=more,
-        )
-    variables = [c for c in columns if c in parsed.variables and c != parsed.target]
-    if parsed.target in parsed.variables:
-        raise ParameterError(
-            "formula",
-            "{param} {value!r} reads the target {name!r} on the right-hand side too",
-            value=formula,
-            name=parsed.target,
-        )
+    variables = formula_columns(parsed, formula, target, path, file_columns(path, delimiter))
     if task is None:
         task = peek_task(path, parsed.target, variables or None, delimiter)
     if task == "classification" and parsed.response != parsed.target:
@@ -427,3 +409,43 @@ def open_formula_data(
     if batch_rows is None:
         source.batch_rows = max(1, FILE_CHUNK_BYTES // (8 * (len(variables) + 8)))
     return with_design(source, formula, max_levels)
+
+
+def formula_columns(
+    parsed: Any, formula: str, target: str | None, path: Path, columns: list[str]
+) -> list[str]:
+    """The columns of ``path`` that the right-hand side of a parsed formula reads, once
+    the formula, its target and the file agree."""
+    if parsed.target is None:
+        raise ParameterError(
+            "formula",
+            "{param} {value!r} has no left-hand side; write the target first, as in 'y ~ x1 + x2'",
+            value=formula,
+        )
+    if target is not None and target != parsed.target:
+        raise ParameterError(
+            "target",
+            "{param} {value!r} differs from the formula's target {actual!r}; leave out {param}",
+            value=target,
+            actual=parsed.target,
+        )
+    needed = sorted(parsed.variables) + [parsed.target]
+    missing = [c for c in needed if c not in columns]
+    if missing:
+        raise ParameterError(
+            "formula",
+            "{param} {value!r} reads the column(s) {missing}, which {path} does not have; "
+            "its columns are {shown}",
+            value=formula,
+            missing=", ".join(repr(c) for c in missing),
+            path=str(path),
+            shown=some_columns(columns),
+        )
+    if parsed.target in parsed.variables:
+        raise ParameterError(
+            "formula",
+            "{param} {value!r} reads the target {name!r} on the right-hand side too",
+            value=formula,
+            name=parsed.target,
+        )
+    return [c for c in columns if c in parsed.variables and c != parsed.target]

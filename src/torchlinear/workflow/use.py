@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from collections.abc import Sequence
@@ -10,12 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from torchlinear._format import escape_control
-from torchlinear._validation import (
-    ParameterError,
-    check_positive_int,
-)
+from torchlinear._validation import ParameterError, check_positive_int
+from torchlinear.data.design import Design, DesignSource
+from torchlinear.data.predictions import PredictionWriter, check_columns
+from torchlinear.data.tabular import TabularSource
 from torchlinear.estimators.persist import describe, load_estimator
+from torchlinear.report import coefficient_text
+from torchlinear.stats import check_cov_type
 from torchlinear.workflow.metrics import plain, predict_chunk, score_chunks
+from torchlinear.workflow.passthrough import KeptColumns
 from torchlinear.workflow.sources import (
     Data,
     dataset_key,
@@ -69,61 +73,18 @@ def model_and_data(
     """Load the model, then open ``data`` with the model's columns; returns whether the
     data is a built-in dataset's test split. ``extra_columns`` allows columns the model
     does not use; ``keep`` names columns that must be in the file."""
-    from torchlinear.data.predictions import check_columns
-    from torchlinear.data.tabular import TabularSource
-
     est, meta = loaded
-    _, task = describe(est)
-    names = meta.get("feature_names")
-    target = meta.get("target")
     if meta.get("design") is not None:
         return design_data(est, meta, data, need_target=need_target, drop_na=drop_na,
                            delimiter=delimiter, batch_rows=batch_rows)  # fmt: skip
     if isinstance(data, str | os.PathLike) and (
         isinstance(data, os.PathLike) or is_file_like(data)
     ):
-        path = Path(data)
-        columns = file_columns(path, delimiter)  # the file's own checks come first
-        missing = [c for c in keep if c not in columns]
-        if missing:
-            shown = ", ".join(repr(c) for c in columns[:12])
-            raise ParameterError(
-                "keep",
-                "{param}: {path} has no column {missing}; its columns are {shown}",
-                value=list(keep),
-                path=str(path),
-                missing=", ".join(repr(c) for c in missing),
-                shown=shown,
-            )
-        if need_target and (target is None or target not in columns):
-            shown = ", ".join(repr(c) for c in columns[:12])
-            raise ValueError(
-                f"{path}: no column {target!r} for the target the model was fitted on "
-                f"(evaluate needs the true values); the columns are {shown}"
-            )
-        if names is None:
-            features = [c for c in columns if c != target and c not in keep]
-            if len(features) != est.n_features_in_:
-                raise ValueError(
-                    f"{path} has {len(features)} feature column(s) but the model expects "
-                    f"{est.n_features_in_} (it was saved without feature names)"
-                )
-        else:
-            ignore = [] if target is None else [target]
-            if extra_columns:
-                ignore = list(columns)
-            check_columns(names, columns, ignore=ignore, source=str(path))
-            features = list(names)
-        source = TabularSource(
-            path,
-            target if need_target else None,
-            features,
-            task=task,
-            drop_na=drop_na,
-            delimiter=delimiter,
-            batch_rows=batch_rows,
-        )
-        return est, meta, Data(str(path), features, source.target, task, source), False
+        resolved = model_file_data(
+            est, meta, Path(data), need_target=need_target, drop_na=drop_na,
+            delimiter=delimiter, batch_rows=batch_rows, extra_columns=extra_columns, keep=keep,
+        )  # fmt: skip
+        return est, meta, resolved, False
     if keep:
         raise ParameterError(
             "keep",
@@ -132,29 +93,97 @@ def model_and_data(
             data=str(data),
         )
     if isinstance(data, str):
-        key = dataset_key(data)
-        if key is None:
-            raise unknown_data(data)
-        resolved = load_dataset(key, download)
-        if names is not None:
-            check_columns(names, resolved.feature_names, source=f"the dataset {key!r}")
-            resolved = select_dataset_columns(resolved, None, names)
-        elif len(resolved.feature_names) != est.n_features_in_:
-            raise ValueError(
-                f"the dataset {key!r} has {len(resolved.feature_names)} features but the model "
-                f"expects {est.n_features_in_}"
-            )
-        if resolved.task != task:
-            raise ValueError(
-                f"the model is a {task} model but {key!r} is a {resolved.task} dataset"
-            )
-        test = resolved.X_test is not None
-        if test:
-            resolved.X, resolved.y = resolved.X_test, resolved.y_test
-        if batch_rows is not None:
-            resolved.chunk_rows = check_positive_int("batch_rows", batch_rows)
+        resolved, test = model_dataset(est, meta, data, batch_rows, download)
         return est, meta, resolved, test
     raise ValueError(f"data must be a file path or a built-in dataset name, got {data!r}")
+
+
+def model_file_data(
+    est: Any,
+    meta: dict[str, Any],
+    path: Path,
+    *,
+    need_target: bool,
+    drop_na: bool,
+    delimiter: str | None,
+    batch_rows: int | None,
+    extra_columns: bool,
+    keep: Sequence[str],
+) -> Data:
+    """A data file read with the model's feature columns (and its target, if needed)."""
+    _, task = describe(est)
+    names = meta.get("feature_names")
+    target = meta.get("target")
+    columns = file_columns(path, delimiter)  # the file's own checks come first
+    missing = [c for c in keep if c not in columns]
+    if missing:
+        shown = ", ".join(repr(c) for c in columns[:12])
+        raise ParameterError(
+            "keep",
+            "{param}: {path} has no column {missing}; its columns are {shown}",
+            value=list(keep),
+            path=str(path),
+            missing=", ".join(repr(c) for c in missing),
+            shown=shown,
+        )
+    if need_target and (target is None or target not in columns):
+        shown = ", ".join(repr(c) for c in columns[:12])
+        raise ValueError(
+            f"{path}: no column {target!r} for the target the model was fitted on "
+            f"(evaluate needs the true values); the columns are {shown}"
+        )
+    if names is None:
+        features = [c for c in columns if c != target and c not in keep]
+        if len(features) != est.n_features_in_:
+            raise ValueError(
+                f"{path} has {len(features)} feature column(s) but the model expects "
+                f"{est.n_features_in_} (it was saved without feature names)"
+            )
+    else:
+        ignore = [] if target is None else [target]
+        if extra_columns:
+            ignore = list(columns)
+        check_columns(names, columns, ignore=ignore, source=str(path))
+        features = list(names)
+    source = TabularSource(
+        path,
+        target if need_target else None,
+        features,
+        task=task,
+        drop_na=drop_na,
+        delimiter=delimiter,
+        batch_rows=batch_rows,
+    )
+    return Data(str(path), features, source.target, task, source)
+
+
+def model_dataset(
+    est: Any, meta: dict[str, Any], name: str, batch_rows: int | None, download: bool
+) -> tuple[Data, bool]:
+    """A built-in dataset (its test split when it has one) with the model's features;
+    returns whether it is the test split."""
+    _, task = describe(est)
+    names = meta.get("feature_names")
+    key = dataset_key(name)
+    if key is None:
+        raise unknown_data(name)
+    resolved = load_dataset(key, download)
+    if names is not None:
+        check_columns(names, resolved.feature_names, source=f"the dataset {key!r}")
+        resolved = select_dataset_columns(resolved, None, names)
+    elif len(resolved.feature_names) != est.n_features_in_:
+        raise ValueError(
+            f"the dataset {key!r} has {len(resolved.feature_names)} features but the model "
+            f"expects {est.n_features_in_}"
+        )
+    if resolved.task != task:
+        raise ValueError(f"the model is a {task} model but {key!r} is a {resolved.task} dataset")
+    test = resolved.X_test is not None
+    if test:
+        resolved.X, resolved.y = resolved.X_test, resolved.y_test
+    if batch_rows is not None:
+        resolved.chunk_rows = check_positive_int("batch_rows", batch_rows)
+    return resolved, test
 
 
 def design_data(
@@ -169,9 +198,6 @@ def design_data(
 ) -> tuple[Any, dict[str, Any], Data, bool]:
     """A file read through the design (formula, levels) saved with the model: it needs
     the columns the design reads (others are ignored), text columns included."""
-    from torchlinear.data.design import Design, DesignSource
-    from torchlinear.data.tabular import TabularSource
-
     _, task = describe(est)
     try:
         spec = Design.from_dict(meta["design"])
@@ -339,22 +365,11 @@ def predict(
     >>> result.n_rows, result.columns
     (442, ['prediction', 'lower', 'upper'])
     """
-    from torchlinear.data.predictions import PredictionWriter
-    from torchlinear.workflow.passthrough import KeptColumns
-
     check_output_file(output, data, model_path)
     loaded = load_estimator(model_path, with_metadata=True)
-    est = loaded[0]
-    task = describe(est)[1]
     keep_list = _check_keep(keep, proba, interval is not None)
-    if proba and task != "classification":
-        raise ParameterError(
-            "proba",
-            "{param}: class probabilities need a classification model; this one is a {task} model",
-            value=True,
-            task=task,
-        )
-    kind = _check_interval(est, interval, interval_type)
+    _check_proba(loaded[0], proba)
+    kind = _check_interval(loaded[0], interval, interval_type)
     est, _, resolved, _ = model_and_data(
         loaded,
         data,
@@ -377,33 +392,57 @@ def predict(
             drop_na=drop_na,
             delimiter=source.delimiter,
         )
-    columns: list[str] = []
     try:
         with PredictionWriter(output, delimiter=delimiter) as writer:
-            for X, _ in resolved.chunks():
-                chunk: dict[str, Any] = {} if kept is None else kept.take(len(X), X)
-                if interval is not None:
-                    with warnings.catch_warnings():
-                        warnings.filterwarnings("ignore", message="X does not have valid feature")
-                        pred, lower, upper = est.predict_interval(X, level=interval, kind=kind)
-                    chunk.update(prediction=pred, lower=lower, upper=upper)
-                else:
-                    chunk["prediction"] = predict_chunk(est, X)
-                if proba:
-                    with warnings.catch_warnings():
-                        warnings.filterwarnings("ignore", message="X does not have valid feature")
-                        P = est.predict_proba(X)
-                    for j, c in enumerate(est.classes_):
-                        chunk[f"proba_{plain(c)}"] = P[:, j]
-                writer.write(chunk)
-                columns = list(chunk)
-            if kept is not None:
-                kept.finish()
+            columns = write_predictions(writer, resolved, est, kept, interval, kind, proba)
             n_rows = writer.n_rows
     finally:
         if kept is not None:
             kept.close()
     return PredictResult(Path(output), n_rows, resolved.n_rows_dropped, columns)
+
+
+def write_predictions(
+    writer: PredictionWriter,
+    resolved: Data,
+    est: Any,
+    kept: KeptColumns | None,
+    interval: float | None,
+    kind: str,
+    proba: bool,
+) -> list[str]:
+    """Write the kept and output columns of every chunk; returns the columns written."""
+    columns: list[str] = []
+    for X, _ in resolved.chunks():
+        chunk: dict[str, Any] = {} if kept is None else kept.take(len(X), X)
+        chunk.update(predict_columns(est, X, interval, kind, proba))
+        writer.write(chunk)
+        columns = list(chunk)
+    if kept is not None:
+        kept.finish()
+    return columns
+
+
+def predict_columns(
+    est: Any, X: Any, interval: float | None, kind: str, proba: bool
+) -> dict[str, Any]:
+    """The output columns of a chunk: the prediction, its interval, the class
+    probabilities."""
+    columns: dict[str, Any] = {}
+    if interval is not None:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="X does not have valid feature")
+            pred, lower, upper = est.predict_interval(X, level=interval, kind=kind)
+        columns.update(prediction=pred, lower=lower, upper=upper)
+    else:
+        columns["prediction"] = predict_chunk(est, X)
+    if proba:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="X does not have valid feature")
+            P = est.predict_proba(X)
+        for j, c in enumerate(est.classes_):
+            columns[f"proba_{plain(c)}"] = P[:, j]
+    return columns
 
 
 def _check_keep(keep: Sequence[str] | str | None, proba: bool, interval: bool) -> list[str]:
@@ -430,6 +469,18 @@ def _check_keep(keep: Sequence[str] | str | None, proba: bool, interval: bool) -
             taken=", ".join(map(repr, taken)),
         )
     return names
+
+
+def _check_proba(est: Any, proba: bool) -> None:
+    """Class probabilities need a classifier."""
+    task = describe(est)[1]
+    if proba and task != "classification":
+        raise ParameterError(
+            "proba",
+            "{param}: class probabilities need a classification model; this one is a {task} model",
+            value=True,
+            task=task,
+        )
 
 
 def _check_interval(est: Any, interval: float | None, interval_type: str | None) -> str:
@@ -552,25 +603,50 @@ def model_summary(
     >>> print(model_summary(folder).splitlines()[0])
     LinearRegression (regression, least squares) of 'progression' on 10 features
     """
-    from torchlinear.report import coefficient_text
-
     est, meta = load_estimator(model_path, with_metadata=True)
     model, task = describe(est)
     names = meta.get("feature_names") or [f"x{j}" for j in range(est.n_features_in_)]
-    target = meta.get("target")
+    what = model_kind(est, model)
+    lines = [
+        f"{type(est).__name__} ({task}, {what}) of {meta.get('target')!r} on {len(names)} features",
+        *model_lines(est, meta, task),
+        "",
+    ]
+    if _has_statistics(est):
+        lines.append(str(_statistics(est, cov_type)))
+    elif cov_type is not None:
+        raise ParameterError(
+            "cov_type",
+            "{param}: standard errors need an exact unpenalised least-squares fit; this "
+            "model is a {what}",
+            value=cov_type,
+            what=what,
+        )
+    else:
+        lines.append(coefficient_text(est, names, max_rows=max_rows))
+    # column names, class labels and paths come from the user's files: no control
+    # character of theirs reaches the terminal
+    return "\n".join(escape_control(line) for line in "\n".join(lines).split("\n"))
+
+
+def model_kind(est: Any, model: str) -> str:
+    """What the model is, in a few words: ``least squares``, ``ridge, alpha=0.1``,
+    ``huber loss, solver adam``, ``two-layer MLP 10 -> 64 -> 1``..."""
     exact = getattr(est, "solution_", None) is not None
     if model == "mlp":
         # the network's shape as loaded (from its weights), never from the JSON
         hidden_w, output_w = est.module_.hidden.weight, est.module_.output.weight
-        what = f"two-layer MLP {hidden_w.shape[1]} -> {hidden_w.shape[0]} -> {output_w.shape[0]}"
-    elif model == "linear":
-        what = "least squares" if exact else f"{est.loss} loss, solver {est.solver_}"
+        return f"two-layer MLP {hidden_w.shape[1]} -> {hidden_w.shape[0]} -> {output_w.shape[0]}"
+    if model == "linear":
         if exact and est.alpha > 0:
-            what = f"ridge, alpha={est.alpha:g}"
-    else:
-        what = f"softmax regression, solver {est.solver_}"
+            return f"ridge, alpha={est.alpha:g}"
+        return "least squares" if exact else f"{est.loss} loss, solver {est.solver_}"
+    return f"softmax regression, solver {est.solver_}"
+
+
+def model_lines(est: Any, meta: dict[str, Any], task: str) -> list[str]:
+    """The model file, design, settings, classes and metrics of a saved model."""
     lines = [
-        f"{type(est).__name__} ({task}, {what}) of {target!r} on {len(names)} features",
         f"model file: {meta.get('format', '?')} format {meta.get('format_version', '?')}, "
         f"written by torchlinear {meta.get('library_version', '?')}",
     ]
@@ -595,22 +671,7 @@ def model_summary(
                 if k != "confusion_matrix"
             )
             lines.append(f"{split}: {shown}")
-    lines.append("")
-    if _has_statistics(est):
-        lines.append(str(_statistics(est, cov_type)))
-    elif cov_type is not None:
-        raise ParameterError(
-            "cov_type",
-            "{param}: standard errors need an exact unpenalised least-squares fit; this "
-            "model is a {what}",
-            value=cov_type,
-            what=what,
-        )
-    else:
-        lines.append(coefficient_text(est, names, max_rows=max_rows))
-    # column names, class labels and paths come from the user's files: no control
-    # character of theirs reaches the terminal
-    return "\n".join(escape_control(line) for line in "\n".join(lines).split("\n"))
+    return lines
 
 
 def _has_statistics(est: Any) -> bool:
@@ -619,8 +680,6 @@ def _has_statistics(est: Any) -> bool:
 
 def _statistics(est: Any, cov_type: str | None) -> Any:
     """The estimator's summary, its errors in the words of ``cov_type``."""
-    from torchlinear.stats import check_cov_type
-
     cov = None if cov_type is None else check_cov_type(cov_type)
     try:
         return est.summary(cov_type=cov)
@@ -663,8 +722,6 @@ def summary_json(
     >>> doc["n_obs"], doc["cov_type"], doc["terms"][0]["name"], round(doc["r_squared"], 4)
     (442, 'nonrobust', 'const', 0.5177)
     """
-    import math
-
     est = load_estimator(model_path)
     if not _has_statistics(est):
         raise ValueError(
@@ -673,17 +730,6 @@ def summary_json(
             "fit (--solver exact, no --alpha)"
         )
     s = _statistics(est, cov_type)
-
-    def number(value: Any) -> float | None:
-        value = float(value)
-        return value if math.isfinite(value) else None
-
-    def count(value: Any) -> int | float | None:
-        value = float(value)
-        if not math.isfinite(value):
-            return None
-        return int(value) if value.is_integer() else value
-
     terms = [
         {
             "name": str(name),
@@ -707,3 +753,17 @@ def summary_json(
         "cov_type": s.cov_type,
         "terms": terms,
     }
+
+
+def number(value: Any) -> float | None:
+    """A float for JSON, ``None`` when it is not finite."""
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def count(value: Any) -> int | float | None:
+    """A count for JSON: an int when whole, ``None`` when not finite."""
+    value = float(value)
+    if not math.isfinite(value):
+        return None
+    return int(value) if value.is_integer() else value

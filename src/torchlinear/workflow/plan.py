@@ -1,0 +1,174 @@
+"""The route of a fit (:class:`~torchlinear.workflow.settings.Plan`): which estimator and
+optimizer fit the task, model and loss, and the options that only some routes take."""
+
+from __future__ import annotations
+
+from torchlinear._validation import ParameterError
+from torchlinear.workflow.settings import EXACT_ROUTES, Options, Plan
+
+
+def plan_route(opts: Options, task: str, streamed: bool) -> Plan:
+    """The route of a fit: which estimator and optimizer fit this task, model and loss."""
+    if task == "classification":
+        model, loss = check_classification(opts)
+    else:
+        model, loss = check_regression(opts)
+    if opts.alpha_cv:
+        check_alpha_cv(opts, task, model, loss)
+        return Plan(task, model, loss, "enet-cv", "cd", opts.epochs)
+    assert not isinstance(opts.alpha, str)
+    alpha = opts.alpha or 0.0
+    check_solver(opts, task, model, loss, alpha)
+    if model == "linear":
+        return linear_plan(opts, task, loss, alpha, streamed)
+    if model == "softmax":
+        if opts.solver in ("auto", "lbfgs") and not streamed:
+            return Plan(task, model, loss, "softmax-lbfgs", "lbfgs", opts.epochs)
+        optimizer = "adam" if opts.solver == "auto" else opts.solver
+        return Plan(task, model, loss, "softmax", optimizer, opts.epochs)
+    optimizer = "adam" if opts.solver == "auto" else opts.solver
+    return Plan(task, model, loss, "mlp", optimizer, opts.epochs)
+
+
+def check_classification(opts: Options) -> tuple[str, str]:
+    """The model and loss of a classification (``linear`` is softmax regression)."""
+    model = "softmax" if opts.model == "linear" else opts.model
+    loss = opts.loss or "ce"
+    if loss != "ce":
+        raise ParameterError(
+            "loss",
+            "{param} {value!r} is a regression loss; classification uses 'ce' "
+            "(cross-entropy): leave out {param}, or use {0}",
+            value=loss,
+            suggestions=[("task", "regression")],
+        )
+    if opts.l1_ratio > 0 and model == "softmax":
+        raise ParameterError(
+            "l1_ratio",
+            "{param}: softmax regression takes an L2 penalty only; use {0} for an "
+            "elastic-net penalty, or leave out {param}",
+            value=opts.l1_ratio,
+            suggestions=[("model", "mlp")],
+        )
+    return model, loss
+
+
+def check_regression(opts: Options) -> tuple[str, str]:
+    """The model and loss of a regression."""
+    if opts.model == "softmax":
+        raise ParameterError(
+            "model",
+            "{param} 'softmax' is a classifier, but the task is regression; use {0} "
+            "(or a text target column), or {1}",
+            value="softmax",
+            suggestions=[("task", "classification"), ("model", "linear")],
+        )
+    loss = opts.loss or "squared"
+    if loss == "ce":
+        raise ParameterError(
+            "loss",
+            "{param} 'ce' (cross-entropy) is for classification; use {0}",
+            value="ce",
+            suggestions=[("task", "classification")],
+        )
+    return opts.model, loss
+
+
+def check_alpha_cv(opts: Options, task: str, model: str, loss: str) -> None:
+    """``alpha="cv"`` is the cross-validated penalized least-squares path only."""
+    if not (task == "regression" and model == "linear" and loss == "squared"):
+        raise ParameterError(
+            "alpha",
+            "{param} 'cv' cross-validates the penalized least-squares path (regression, "
+            "linear model, squared loss); this fit is {kind} with model {model_kind!r} "
+            "and loss {loss_kind!r}: give {param} a number",
+            value="cv",
+            kind=task,
+            model_kind=model,
+            loss_kind=loss,
+        )
+    if opts.solver not in ("auto", "exact"):
+        raise ParameterError(
+            "solver",
+            "{param} {value!r}: {alpha} cv runs the exact coordinate-descent path from "
+            "one pass of fold statistics; use {0}",
+            value=opts.solver,
+            suggestions=[("solver", "auto")],
+        )
+    if opts.l1_ratio == 0 and opts.alphas is None:
+        raise ParameterError(
+            "l1_ratio",
+            "{param} 0 (ridge) has no automatic alpha grid (its largest useful alpha is "
+            "infinite): give {param} > 0, or the grid with {alphas}",
+            value=0.0,
+        )
+
+
+def check_solver(opts: Options, task: str, model: str, loss: str, alpha: float) -> None:
+    """Refuse a solver that cannot fit this problem."""
+    if opts.solver == "exact" and not (
+        task == "regression" and model == "linear" and loss == "squared"
+    ):
+        raise ParameterError(
+            "solver",
+            "{param} 'exact' solves least squares only (regression, linear model, squared "
+            "loss); this fit is {kind} with model {model_kind!r} and loss {loss_kind!r}: "
+            "use {param} auto, sgd, adam or lbfgs",
+            value="exact",
+            kind=task,
+            model_kind=model,
+            loss_kind=loss,
+        )
+    if opts.solver == "lbfgs" and opts.l1_ratio > 0 and alpha > 0:
+        raise ParameterError(
+            "solver",
+            "{param} 'lbfgs' cannot handle an L1 penalty ({l1_ratio} > 0); use {param} sgd or adam",
+            value="lbfgs",
+        )
+
+
+def linear_plan(opts: Options, task: str, loss: str, alpha: float, streamed: bool) -> Plan:
+    """The route of a linear model: exact, coordinate descent or gradient training."""
+    solver = opts.solver
+    exact = loss == "squared" and (opts.l1_ratio == 0 or alpha == 0)
+    if solver == "exact" and not exact:  # an L1 part: exact coordinate descent
+        return Plan(task, "linear", loss, "enet", "cd", opts.epochs)
+    if solver == "exact" or (solver == "auto" and exact):
+        return Plan(task, "linear", loss, "exact", None, None)
+    if solver == "auto" and loss == "squared":  # an L1 part: exact coordinate descent
+        return Plan(task, "linear", loss, "enet", "cd", opts.epochs)
+    optimizer = solver
+    if solver == "auto":
+        smooth = loss == "huber" and (opts.l1_ratio == 0 or alpha == 0)
+        optimizer = "lbfgs" if smooth and not streamed else "adam"
+        # in memory, least absolute deviations (a linear program) is solved exactly
+        if loss == "l1" and (alpha == 0 or opts.l1_ratio == 1) and not streamed:
+            optimizer = "auto"
+    return Plan(task, "linear", loss, "linear", optimizer, opts.epochs)
+
+
+def check_route_options(opts: Options, plan: Plan) -> None:
+    """Refuse the options this route does not take: ``resume`` and ``patience`` need
+    minibatch training, ``cov_type`` exact unpenalised least squares."""
+    if opts.resume and plan.route in (*EXACT_ROUTES, "softmax-lbfgs"):
+        raise ParameterError(
+            "resume",
+            "{param} continues minibatch training; this fit ({kind}) has no checkpoints: "
+            "leave out {param}",
+            value=True,
+            kind="exact least squares" if plan.route in EXACT_ROUTES else "L-BFGS",
+        )
+    if opts.cov_type != "nonrobust" and (plan.route != "exact" or (opts.alpha or 0) > 0):
+        raise ParameterError(
+            "cov_type",
+            "{param} {value} (robust standard errors) applies to exact unpenalised least "
+            "squares; this fit is {kind}: leave out {param}",
+            value=opts.cov_type,
+            kind="a ridge fit" if plan.route == "exact" else f"{plan.task} by {plan.route}",
+        )
+    if opts.patience is not None and plan.route in (*EXACT_ROUTES, "softmax-lbfgs"):
+        raise ParameterError(
+            "patience",
+            "{param} (early stopping) applies to minibatch training only",
+            value=opts.patience,
+        )
