@@ -13,7 +13,6 @@ own words: the library as ``val_split`` and ``val_split=0``, the command line as
 
 from __future__ import annotations
 
-import importlib
 import math
 import numbers
 import os
@@ -197,10 +196,6 @@ def check_real(name: str, value: object, requirement: str = "a finite number") -
     raise ParameterError(
         name, "{param} must be {requirement}, got {value!r}", value=value, requirement=requirement
     )
-
-
-#: The former name of :func:`check_real`.
-_as_real = check_real
 
 
 def check_positive_float(name: str, value: object) -> float:
@@ -711,25 +706,3 @@ def check_sample_weight(
     if not allow_zero_sum and float(t.sum()) <= 0:
         raise ValueError("sample_weight sums to zero; give at least one row a positive weight")
     return t
-
-
-#: The memory budget (:mod:`torchlinear._memory`), importable from here too: the
-#: documentation spells it ``torchlinear._validation.set_memory_limit`` and so on.
-MEMORY_NAMES = frozenset(
-    (
-        "MEMORY_FRACTION",
-        "available_memory",
-        "check_memory",
-        "memory_budget",
-        "memory_limit",
-        "set_memory_limit",
-    )
-)
-
-
-def __getattr__(name: str) -> Any:
-    """The names of :data:`MEMORY_NAMES`, from :mod:`torchlinear._memory` (which depends on
-    this module, so it is imported on first use rather than at the top)."""
-    if name in MEMORY_NAMES:
-        return getattr(importlib.import_module("torchlinear._memory"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

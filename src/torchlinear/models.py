@@ -281,7 +281,7 @@ def build_model(
     'SoftmaxHead'
 
     The parameters, their gradients and two optimizer moments (four float32/float64
-    copies) are checked against :func:`torchlinear._validation.memory_budget` first.
+    copies) are checked against :func:`torchlinear._memory.memory_budget` first.
     """
     n_params = (
         (n_features + 1) * n_outputs

@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from torchlinear._validation import memory_limit
+from torchlinear._memory import memory_limit
 from torchlinear.data.tabular import TabularSource
 
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d{1,3})?$")

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from torchlinear._validation import memory_limit
+from torchlinear._memory import memory_limit
 from torchlinear.data.tabular import TabularSource
 
 

@@ -72,7 +72,7 @@ def test_bad_arguments(enet_data, gram_stats):
 
 
 def test_memory_refused_before_allocating():
-    from torchlinear._validation import memory_limit
+    from torchlinear._memory import memory_limit
 
     with memory_limit("1G"), pytest.raises(ValueError, match="gradient solver"):
         check_stats_memory(200_000, 6)

@@ -10,7 +10,7 @@ import torch
 from sklearn.linear_model import Ridge
 
 from torchlinear import LinearRegression
-from torchlinear._validation import memory_limit
+from torchlinear._memory import memory_limit
 from torchlinear.exact import RankDeficientWarning, lstsq, solve_exact
 
 

@@ -37,7 +37,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from torchlinear._validation import ParameterError, check_memory
+from torchlinear._memory import check_memory
+from torchlinear._validation import ParameterError
 from torchlinear.data._parts import (
     ARROW_COLUMN_BYTES,
     Part,

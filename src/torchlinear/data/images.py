@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from torchlinear._validation import memory_budget
+from torchlinear._memory import memory_budget
 from torchlinear.data.cifar import (
     CIFAR10_BATCHES,
     CIFAR10_FOLDER,
@@ -98,7 +98,7 @@ IDX_MAX_BYTES = 512 * 2**20
 def idx_max_bytes() -> int:
     """The largest data section :func:`read_idx` accepts by default.
 
-    A quarter of the memory budget (:func:`torchlinear._validation.memory_budget`: the data sets
+    A quarter of the memory budget (:func:`torchlinear._memory.memory_budget`: the data sets
     turn ``uint8`` pixels into ``float32`` tensors, four times the bytes), and at most
     :data:`IDX_MAX_BYTES`; pass ``max_bytes`` to :func:`read_idx` for a larger file.
 

@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import torch
 
-from torchlinear._validation import _as_real, check_nonnegative_float, check_positive_int
+from torchlinear._validation import check_nonnegative_float, check_positive_int, check_real
 
 __all__ = ["SyntheticRegression", "synthetic_regression"]
 
@@ -66,7 +66,7 @@ def synthetic_regression(
     """
     n = check_positive_int("n", n)
     noise = check_nonnegative_float("noise", noise)
-    b = _as_real("b", b, "a finite number")
+    b = check_real("b", b, "a finite number")
     w_true = (
         torch.as_tensor(w, dtype=torch.float32).reshape(-1)
         if not isinstance(w, torch.Tensor)

@@ -45,12 +45,8 @@ import numpy as np
 import pyarrow as pa
 
 from torchlinear._format import format_names
-from torchlinear._validation import (
-    ParameterError,
-    check_memory,
-    check_positive_int,
-    memory_budget,
-)
+from torchlinear._memory import check_memory, memory_budget
+from torchlinear._validation import ParameterError, check_positive_int
 from torchlinear.data._parts import (
     ARROW_COLUMN_BYTES,
     Selection,

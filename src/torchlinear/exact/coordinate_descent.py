@@ -66,7 +66,7 @@ from typing import Any
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from torchlinear._validation import MEMORY_FRACTION, available_memory, check_memory
+from torchlinear._memory import MEMORY_FRACTION, available_memory, check_memory
 from torchlinear.exact import GramStats
 from torchlinear.exact.cd_kernel import ScaledProblem, solve_alpha
 
@@ -95,7 +95,7 @@ def check_stats_memory(
 
     ``n_stats`` sets of ``n_features x n_features`` float64 moments need about
     ``8 * n_features**2 * n_stats`` bytes; the budget is ``memory_limit`` bytes, by default
-    :func:`torchlinear._validation.memory_budget` (the one budget of every planned
+    :func:`torchlinear._memory.memory_budget` (the one budget of every planned
     allocation). Returns the estimate; beyond the budget, a ``ValueError``
     (:class:`~torchlinear._validation.ParameterError` naming ``memory_limit``).
 

@@ -8,7 +8,7 @@ and does, in order:
    there is solved from the ``n x n`` side (:func:`~torchlinear.exact.solution.solve_rows`:
    the thin SVD of the centred rows, minimum-norm or ridge) without any ``d x d`` matrix.
    Otherwise the ``d x d`` statistics below are checked against
-   :func:`~torchlinear._validation.memory_budget` (:func:`exact_memory`) before they are
+   :func:`~torchlinear._memory.memory_budget` (:func:`exact_memory`) before they are
    allocated, and the kept rows are the first ones accumulated.
 1. **Statistics pass.** :class:`~torchlinear.exact.GramStats` of every chunk in float64
    (``solver="qr"``/``"svd"``: the TSQR factor instead). With ``solver="auto"`` in one
