@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from torchlinear import _memory as v
-from torchlinear import _validation as validation
 from torchlinear._memory import (
     check_memory,
     memory_budget,
@@ -97,11 +96,3 @@ def test_summary_skips_the_covariance_without_residual_degrees_of_freedom() -> N
             summary = ols_summary(sol)
     assert len(summary.coef) == 3001 and np.isnan(summary.std_err).all()
     np.testing.assert_array_equal(summary.coef[1:], sol.coef[:, 0].numpy())
-
-
-def test_budget_names_stay_importable_from_validation() -> None:
-    with memory_limit("3M"):
-        assert validation.memory_budget() == 3 << 20
-    assert validation.set_memory_limit is set_memory_limit
-    with pytest.raises(AttributeError, match="no attribute 'parse_size'"):
-        validation.parse_size  # noqa: B018
