@@ -34,6 +34,7 @@ __all__ = [
     "Part",
     "Selection",
     "arrow_part",
+    "column_major",
     "is_label_type",
     "is_numeric_type",
     "polars_module",
@@ -144,7 +145,7 @@ def arrow_part(table: pa.Table, sel: Selection, labels: Labels | None = None) ->
     ``labels`` (a reader's check of their spelling) when it is given.
     """
     d = len(sel.features)
-    X = np.empty((table.num_rows, d), dtype=np.float64)
+    X = column_major(table.num_rows, d)
     for j in range(d):
         to_float64(table.column(j), X[:, j])
     if sel.target is None:
@@ -192,10 +193,22 @@ def _part_slice(part: Part, start: int, stop: int) -> Part:
     return X[start:stop], y, None if y_bad is None else y_bad[start:stop]
 
 
+def column_major(n_rows: int, n_columns: int) -> np.ndarray:
+    """An uninitialised float64 ``(n_rows, n_columns)`` array stored column by column, the
+    layout of every chunk's ``X``: a column is copied in with one contiguous write, and the
+    Gram product ``X.T @ X`` reads it as BLAS's transposed operand, without a copy.
+
+    >>> column_major(3, 2).flags.f_contiguous
+    True
+    """
+    return np.empty((n_columns, n_rows), dtype=np.float64).T
+
+
 def _part_join(parts: list[Part]) -> Part:
     if len(parts) == 1:
         return parts[0]
-    X = np.concatenate([p[0] for p in parts])
+    X = column_major(sum(len(p[0]) for p in parts), parts[0][0].shape[1])
+    np.concatenate([p[0] for p in parts], out=X)
     ys = [p[1] for p in parts]
     y: Any
     if ys[0] is None:

@@ -453,9 +453,9 @@ class CsvReader:
             if frame.height == 0 or sum(frame.null_count().row(0)):
                 return None  # a null in any column, e.g. the last of a row too short
             columns = [frame.get_column(name) for name in wanted]
-            X = pl.DataFrame(columns[:d]).to_numpy(order="c")
-            if not (X.flags.writeable and X.flags.c_contiguous and X.dtype == np.float64):
-                X = np.array(X, dtype=np.float64, order="C")
+            X = pl.DataFrame(columns[:d]).to_numpy(order="fortran")
+            if not (X.flags.writeable and X.flags.f_contiguous and X.dtype == np.float64):
+                X = np.array(X, dtype=np.float64, order="F")
             y = np.array(columns[d].to_numpy(), dtype=np.float64) if len(columns) > d else None
             return X, y, None
 

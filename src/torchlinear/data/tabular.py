@@ -50,6 +50,7 @@ from torchlinear._validation import ParameterError, check_positive_int
 from torchlinear.data._parts import (
     ARROW_COLUMN_BYTES,
     Selection,
+    column_major,
     is_label_type,
     is_numeric_type,
     rechunk,
@@ -620,7 +621,7 @@ class TabularSource:
                 missing.add(bad_columns, bad_rows, self.row_offset + seen)
                 if self.drop_na:
                     keep = ~bad_rows
-                    X = X[keep]
+                    X = np.compress(keep, X, axis=0, out=column_major(int(keep.sum()), X.shape[1]))
                     y = self._filter_target(y, keep)
                     dropped += int(bad_rows.sum())
             seen += len(bad_rows) if bad_rows is not None else len(X)

@@ -194,9 +194,10 @@ class GramStats:
         shifted = bool(cx.any())
         wn = None if w is None else w.numpy().astype(np.float64, copy=False)
         if shifted or Xn.dtype != np.float64 or wn is not None:
-            if buf is None or buf.shape[0] < m:
-                buf = np.empty((max(m, default_chunk_rows(d)), d))
-            A = buf[:m]
+            order = "F" if Xn.strides[0] < Xn.strides[1] else "C"  # X's layout: no transpose
+            if buf is None or buf.shape != Xn.shape or not buf.flags[f"{order}_CONTIGUOUS"]:
+                buf = np.empty(Xn.shape, order=order)
+            A = buf
             if shifted:
                 np.subtract(Xn, cx, out=A)
             else:
