@@ -194,9 +194,9 @@ class GramStats:
         shifted = bool(cx.any())
         wn = None if w is None else w.numpy().astype(np.float64, copy=False)
         if shifted or Xn.dtype != np.float64 or wn is not None:
-            order = "F" if Xn.strides[0] < Xn.strides[1] else "C"  # X's layout: no transpose
-            if buf is None or buf.shape != Xn.shape or not buf.flags[f"{order}_CONTIGUOUS"]:
-                buf = np.empty(Xn.shape, order=order)
+            column_major = Xn.strides[0] < Xn.strides[1]  # X's layout: no transposing copy
+            if buf is None or buf.shape != (m, d) or buf.flags.f_contiguous != column_major:
+                buf = np.empty((d, m)).T if column_major else np.empty((m, d))
             A = buf
             if shifted:
                 np.subtract(Xn, cx, out=A)
