@@ -522,8 +522,10 @@ class TabularSource:
         """Stream the file once, as chunks ``(X, y)`` of at most ``batch_rows`` rows.
 
         Each call starts a fresh pass over the file, so a training loop can stream
-        several epochs. ``X`` is a new C-contiguous float64 array of shape
-        ``(rows, n_features)``; ``y`` is float64 of shape ``(rows,)`` (regression),
+        several epochs. ``X`` is a new float64 array of shape ``(rows, n_features)``
+        stored column by column (each feature's values contiguous, ``X.strides[0] == 8``:
+        the layout the readers produce without a transposing copy and the Gram product
+        ``X.T @ X`` reads directly); ``y`` is float64 of shape ``(rows,)`` (regression),
         the labels as read (classification), or ``None`` without a target.
 
         Missing or non-finite values raise a ``ValueError`` when met (after counting
