@@ -39,7 +39,7 @@ from __future__ import annotations
 import itertools
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -385,103 +385,149 @@ def solve_exact(
     """
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {', '.join(map(repr, SOLVERS))}, got {solver!r}")
-    alpha = check_nonnegative_float("alpha", alpha)
-    dev = torch.device(device) if device is not None else torch.device("cpu")
-    qr_first = solver in ("qr", "svd")
+    run = _Run(
+        stream,
+        check_nonnegative_float("alpha", alpha),
+        alpha_per_weight,
+        fit_intercept,
+        solver,
+        torch.device(device) if device is not None else torch.device("cpu"),
+        feature_names,
+        combine,
+    )
     keep = SmallData()
-
-    per_weight = alpha
-
-    def ridge(stats: GramStats | TSQRStats) -> float:
-        return per_weight * float(stats.weight_sum) if alpha_per_weight else per_weight
-
-    def probe(stats: GramStats) -> bool:  # True: the normal equations will not do
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return solve_gram(stats, ridge(stats), fit_intercept, None, allow_fail=True) is None
-
-    def probe_rows(d: int, k: int) -> int:
-        return max(gram_chunk_rows(1 + d + k), 2 * (d + 2))
-
-    use_probe = solver == "auto" and combine.local
     stats: Any = None
     stopped: GramStats | None = None
     positive = 0
     error: BaseException | None = None
     try:
-        make: Callable[[int, int], TSQRStats | GramStats] | None = (
-            (lambda d, k: TSQRStats.zeros(d, k, device=dev)) if qr_first else None
-        )
-        make = make or (lambda d, k: GramStats.zeros(d, k, device=dev))
-        chunks: Iterable[Chunk] = _chunks(stream)
-        if combine.local:  # few rows, many columns: the n x n side, no d x d statistics
-            kept, ended = _rows_while_wide(iter(chunks))
-            if ended and kept:
-                return _solve_wide(kept, stream, alpha, fit_intercept, feature_names)
-            chunks = itertools.chain(kept, chunks)
-        stats, stopped, positive = _first_pass(
-            chunks, _checked(make), keep, probe if use_probe else None, probe_rows
-        )
+        opened = run.opening_pass(keep)
+        if isinstance(opened, LstsqSolution):
+            return opened
+        stats, stopped, positive = opened
     except Exception as exc:  # shared with the other ranks before anyone waits on them
         error = exc
     local_shape = None if stats is None else (stats.n_features, stats.n_targets)
     d, k = combine.agree(error, local_shape or shape)
-    passes = 1
-
-    def tsqr_pass_about(mean_x: torch.Tensor, mean_y: torch.Tensor) -> TSQRStats:
-        qr = TSQRStats.zeros(d, k, device=dev, shift_x=mean_x, shift_y=mean_y)
-        err: BaseException | None = None
-        try:
-            for X, Y, w in _chunks(stream):
-                qr.update(X, Y, w)
-        except Exception as exc:
-            err = exc
-        combine.agree(err, (d, k))
-        return combine.tsqr(qr)
-
     if stopped is not None:  # the probe: straight to QR, centred on the probe's means
         keep = SmallData()
-        probe_means = stopped.means()
-        qr = TSQRStats.zeros(d, k, device=dev, shift_x=probe_means[0], shift_y=probe_means[1])
-        for X, Y, w in _chunks(stream):
-            qr.update(X, Y, w)
-            keep.add(X, Y, w)
-            positive += X.shape[0] if w is None else int((w > 0).sum())
-        total_qr = combine.tsqr(qr)
-        _check_rows(total_qr, stream)
-        alpha = ridge(total_qr)
-        sol = solve_tsqr(total_qr, alpha, fit_intercept, "qr", feature_names)
-    elif qr_first:
-        total_qr = combine.tsqr(stats if stats is not None else TSQRStats.zeros(d, k, device=dev))
-        _check_rows(total_qr, stream)
-        alpha = ridge(total_qr)
-        sol = solve_tsqr(total_qr, alpha, fit_intercept, solver, feature_names)
+        sol, positive = run.qr_after_probe(stopped, d, k, keep)
+    elif run.qr_first:
+        sol = run.solve_qr(stats, d, k)
     else:
-        total = combine.gram(stats if stats is not None else GramStats.zeros(d, k, device=dev))
-        _check_rows(total, stream)
-        alpha = ridge(total)
-        cholesky = solver == "cholesky"
-        sol_or_none = solve_gram(
-            total, alpha, fit_intercept, feature_names, allow_fail=not cholesky
-        )
-        if sol_or_none is None:  # the normal equations lose too much: QR about the exact means
-            passes += 1
-            mean_x, mean_y = total.means()
-            sol = solve_tsqr(
-                tsqr_pass_about(mean_x, mean_y), alpha, fit_intercept, "qr", feature_names
-            )
-        else:
-            sol = sol_or_none
-    sol = replace(sol, n_passes=passes)
-
+        sol = run.solve_normal_equations(stats, d, k)
     counts = combine.sum(torch.tensor([float(positive), float(keep.values)], dtype=torch.float64))
     n_positive, n_values = int(counts[0]), int(counts[1])
 
     def rows() -> Chunk:
         return combine.rows(keep.arrays(d, k))
 
-    more = _moments(stream, combine, dev)
+    more = _moments(stream, combine, run.device)
     return _improve(sol, n_positive, n_values, rows, more, refine_solution, solver)
+
+
+@dataclass
+class _Run:
+    """One exact solve's settings, and its steps after the opening pass."""
+
+    stream: ChunkStream
+    alpha: float
+    alpha_per_weight: bool
+    fit_intercept: bool
+    solver: Solver
+    device: torch.device
+    names: Sequence[str] | None
+    combine: Combine
+
+    @property
+    def qr_first(self) -> bool:
+        return self.solver in ("qr", "svd")
+
+    def ridge(self, stats: GramStats | TSQRStats) -> float:
+        """The ridge penalty: ``alpha``, or ``alpha`` per unit of the rows' total weight."""
+        return self.alpha * float(stats.weight_sum) if self.alpha_per_weight else self.alpha
+
+    def probe(self, stats: GramStats) -> bool:
+        """Whether the normal equations of the first rows already lose too much."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return (
+                solve_gram(stats, self.ridge(stats), self.fit_intercept, None, allow_fail=True)
+                is None
+            )
+
+    def opening_pass(self, keep: SmallData) -> LstsqSolution | tuple[Any, GramStats | None, int]:
+        """The first pass: the statistics (Gram, or TSQR for ``solver="qr"/"svd"``), or
+        the solution itself when all the rows fit on the ``n x n`` side (``n <= d``)."""
+        kind = TSQRStats if self.qr_first else GramStats
+
+        def make(d: int, k: int) -> Any:
+            return kind.zeros(d, k, device=self.device)
+
+        chunks: Iterable[Chunk] = _chunks(self.stream)
+        if self.combine.local:  # few rows, many columns: the n x n side, no d x d statistics
+            kept, ended = _rows_while_wide(iter(chunks))
+            if ended and kept:
+                return _solve_wide(kept, self.stream, self.alpha, self.fit_intercept, self.names)
+            chunks = itertools.chain(kept, chunks)
+        use_probe = self.solver == "auto" and self.combine.local
+        return _first_pass(
+            chunks, _checked(make), keep, self.probe if use_probe else None, _probe_rows
+        )
+
+    def qr_after_probe(
+        self, stopped: GramStats, d: int, k: int, keep: SmallData
+    ) -> tuple[LstsqSolution, int]:
+        """After the probe gave up on the normal equations: one TSQR pass centred on the
+        probe's means (the rows kept again for refinement); the solution and the rows
+        with a positive weight."""
+        mean_x, mean_y = stopped.means()
+        qr = TSQRStats.zeros(d, k, device=self.device, shift_x=mean_x, shift_y=mean_y)
+        positive = 0
+        for X, Y, w in _chunks(self.stream):
+            qr.update(X, Y, w)
+            keep.add(X, Y, w)
+            positive += X.shape[0] if w is None else int((w > 0).sum())
+        total = self.combine.tsqr(qr)
+        _check_rows(total, self.stream)
+        sol = solve_tsqr(total, self.ridge(total), self.fit_intercept, "qr", self.names)
+        return replace(sol, n_passes=1), positive
+
+    def solve_qr(self, stats: TSQRStats | None, d: int, k: int) -> LstsqSolution:
+        """``solver="qr"/"svd"``: the combined TSQR factor of the first pass."""
+        zeros = TSQRStats.zeros(d, k, device=self.device)
+        total = self.combine.tsqr(stats if stats is not None else zeros)
+        _check_rows(total, self.stream)
+        sol = solve_tsqr(total, self.ridge(total), self.fit_intercept, self.solver, self.names)
+        return replace(sol, n_passes=1)
+
+    def solve_normal_equations(self, stats: GramStats | None, d: int, k: int) -> LstsqSolution:
+        """The combined Gram statistics solved by Cholesky; when they lose too much
+        (``solver="auto"``), a second pass: TSQR about the exact means."""
+        zeros = GramStats.zeros(d, k, device=self.device)
+        total = self.combine.gram(stats if stats is not None else zeros)
+        _check_rows(total, self.stream)
+        alpha = self.ridge(total)
+        cholesky = self.solver == "cholesky"
+        sol = solve_gram(total, alpha, self.fit_intercept, self.names, allow_fail=not cholesky)
+        if sol is not None:
+            return replace(sol, n_passes=1)
+        mean_x, mean_y = total.means()
+        qr = TSQRStats.zeros(d, k, device=self.device, shift_x=mean_x, shift_y=mean_y)
+        error: BaseException | None = None
+        try:
+            for X, Y, w in _chunks(self.stream):
+                qr.update(X, Y, w)
+        except Exception as exc:  # shared with the other ranks before anyone waits on them
+            error = exc
+        self.combine.agree(error, (d, k))
+        sol = solve_tsqr(self.combine.tsqr(qr), alpha, self.fit_intercept, "qr", self.names)
+        return replace(sol, n_passes=2)
+
+
+def _probe_rows(d: int, k: int) -> int:
+    """Rows of the first chunk of statistics the probe looks at."""
+    return max(gram_chunk_rows(1 + d + k), 2 * (d + 2))
 
 
 def _improve(
