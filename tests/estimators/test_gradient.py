@@ -1,10 +1,13 @@
 import numpy as np
 import pytest
 import torch
+from sklearn.datasets import make_classification
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression
 
+from torchlinear import SoftmaxRegression
 from torchlinear.engine import DivergenceError, TrainConfig
-from torchlinear.estimators._gradient import GradientFit, fit_gradient
+from torchlinear.estimators._gradient import GradientFit, fit_gradient, loss_improvement
 from torchlinear.io import load_model, save_model
 from torchlinear.models import MLP, Standardized
 
@@ -240,3 +243,20 @@ def test_classification_errors():
         fit_gradient(X, torch.tensor([0, 1, 2, 0, 1, 2]), loss="ce", n_classes=2)
     with pytest.raises(ValueError, match="y has 5 rows but X has 6"):
         fit_gradient(X, torch.zeros(5))
+
+
+def test_one_epoch_says_the_criterion_needs_two():
+    """After one epoch there is no improvement to compare with tol: the warning says so
+    instead of reporting an infinite improvement over zero epochs."""
+    X, y = make_classification(200, 4, n_informative=2, n_redundant=0, random_state=1)
+    with pytest.warns(ConvergenceWarning, match=r"did not converge in 1 epoch: .*at least 2"):
+        SoftmaxRegression(solver="sgd", max_iter=1, random_state=0, device="cpu").fit(X, y)
+
+
+def test_loss_improvement_against_a_direct_computation():
+    losses = [4.0, 3.0, 3.5, 2.0, 2.5, 2.2]
+    for window in range(1, 6):
+        before, recent = min(losses[:-window]), min(losses[-window:])
+        expected = max(0.0, before - recent) / before
+        assert loss_improvement(losses, window) == (expected, window)
+    assert loss_improvement(losses, 99)[1] == 5  # at most the epochs before the last

@@ -43,6 +43,7 @@ __all__ = [
     "FitOptions",
     "GradientFit",
     "check_convergence",
+    "loss_improvement",
     "fit_gradient",
     "fit_gradient_chunks",
     "label_index",
@@ -98,6 +99,25 @@ class FitOptions:
         return replace(config, **changes)
 
 
+def loss_improvement(losses: Sequence[float], n_iter_no_change: int) -> tuple[float, int]:
+    """The relative improvement of the best training loss of the last ``window`` epochs
+    over the best before them, and ``window`` (``n_iter_no_change``, fewer when fewer
+    epochs ran; 0 after one epoch, when the improvement is ``inf``: not measurable).
+
+    Examples
+    --------
+    >>> loss_improvement([1.0, 0.5, 0.25], 2)
+    (0.75, 2)
+    >>> loss_improvement([1.0], 5)
+    (inf, 0)
+    """
+    window = min(int(n_iter_no_change), len(losses) - 1)
+    if window < 1:
+        return float("inf"), 0
+    before, recent = min(losses[:-window]), min(losses[-window:])
+    return max(0.0, before - recent) / max(abs(before), 1e-300), window
+
+
 def check_convergence(history: History, config: TrainConfig, who: str) -> bool:
     """Whether training met its criterion; a ``ConvergenceWarning`` with the last relative
     improvement when the epochs ran out first (``tol=None``: a fixed number of epochs).
@@ -120,15 +140,19 @@ def check_convergence(history: History, config: TrainConfig, who: str) -> bool:
         return True
     if history.stop_reason == "completed" and config.tol is not None:
         losses = list(history.train_loss)
-        window = min(config.n_iter_no_change, len(losses) - 1)
-        improvement = float("inf")
-        if window >= 1:
-            before, recent = min(losses[:-window]), min(losses[-window:])
-            improvement = max(0.0, before - recent) / max(abs(before), 1e-300)
+        improvement, window = loss_improvement(losses, config.n_iter_no_change)
+        if window == 0:
+            reason = (
+                "one epoch gives no improvement to compare with tol; run at least 2 "
+                "epochs (max_iter)"
+            )
+        else:
+            reason = (
+                f"the training loss still improved by a relative {improvement:.3g} over the "
+                f"last {window} epochs (> tol {config.tol:g}); increase max_iter or lr"
+            )
         warnings.warn(
-            f"{who} did not converge in {len(losses)} epochs: the training loss still "
-            f"improved by a relative {improvement:.3g} over the last {window} epochs "
-            f"(> tol {config.tol:g}); increase max_iter or lr",
+            f"{who} did not converge in {len(losses)} epoch{'s' * (len(losses) != 1)}: {reason}",
             ConvergenceWarning,
             stacklevel=4,
         )

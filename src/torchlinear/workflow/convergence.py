@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from torchlinear._format import format_number
+from torchlinear.estimators._gradient import loss_improvement
 
 __all__ = ["describe_convergence"]
 
@@ -40,11 +41,7 @@ def _epochs(est: Any) -> str:
     reason = h.stop_reason
     losses = list(h.train_loss)
     tol = getattr(cfg, "tol", None)
-    window = min(int(getattr(cfg, "n_iter_no_change", 1)), len(losses) - 1)
-    improvement = float("inf")
-    if window >= 1:
-        before, recent = min(losses[:-window]), min(losses[-window:])
-        improvement = max(0.0, before - recent) / max(abs(before), 1e-300)
+    improvement, window = loss_improvement(losses, getattr(cfg, "n_iter_no_change", 1))
     crit = f"relative improvement of the training loss {improvement:.3g}"
     span = f"over the last {window} epoch(s)"
     if reason == "converged":
