@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
+from torchlinear._validation import ParameterError
 from torchlinear.data.split import holdout_mask
 from torchlinear.engine import (
     Callback,
@@ -246,6 +247,21 @@ def test_chunked_source_converges_and_streams_full_batch():
     np.testing.assert_allclose(
         np.r_[model.coef[0].numpy(), model.intercept.numpy()], _lstsq(X, y), atol=1e-9
     )
+
+
+def test_a_streamed_split_that_holds_out_no_row_names_val_split():
+    """Five streamed rows and a 0.1% split: no validation row; the error names the
+    parameter and the way out, instead of failing later on an empty evaluation."""
+    X, y = _data(n=5)
+    model = LinearModel(3, seed=0, dtype=torch.float64)
+    cfg = TrainConfig(epochs=2, batch_size=2, seed=0, val_split=0.001)
+    with pytest.raises(
+        ParameterError,
+        match=r"val_split=0\.001 of 5 rows leaves no validation "
+        r"rows; pass val_split=0 to train on every row",
+    ) as info:
+        train(model, _chunks(X, y, 2), "squared", cfg)
+    assert info.value.param == "val_split"
 
 
 def test_chunk_validation_mask_is_fixed_and_disjoint():

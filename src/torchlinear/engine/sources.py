@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset, TensorDataset
 
+from torchlinear._validation import ParameterError
 from torchlinear.data.batching import epoch_permutation, iter_batches, num_batches
 from torchlinear.data.split import holdout_mask
 from torchlinear.engine.config import EVAL_BATCH, TrainConfig
@@ -255,7 +256,7 @@ class ChunkSource(Source):
         iterator = self.factory()
         if not hasattr(iterator, "__next__"):
             iterator = iter(iterator)
-        offset = 0
+        offset = kept = 0
         for item in iterator:
             X, y, w = self.cast.batch(item)
             if self.keep != "all":
@@ -265,8 +266,19 @@ class ChunkSource(Source):
                 rows = held_out if self.keep == "val" else ~held_out
                 X, y = X[rows], y[rows]
                 w = None if w is None else w[rows]
+            kept += len(X)
             if len(X):
                 yield X, y, w
+        if self.keep != "all" and offset and not kept:
+            raise ParameterError(
+                "val_split",
+                "{param}={value} of {rows} rows leaves no {part} rows; pass {0} to train on "
+                "every row, another {param}, or more rows",
+                value=self.val_fraction,
+                suggestions=[("val_split", 0)],
+                rows=offset,
+                part="validation" if self.keep == "val" else "training",
+            )
 
     def batches(self, generator, skip=0):
         done = 0
