@@ -70,8 +70,6 @@ def _launch(script: str, *args: str, timeout: float = LAUNCH_TIMEOUT, cwd: Path 
     return proc.returncode, output, time.monotonic() - start
 
 
-
-
 @pytest.fixture(scope="session")
 def torchrun() -> Callable[..., tuple[int, str, float]]:
     """``torchrun(script, *args, timeout=..., cwd=...)`` -> (exit code, output, seconds):
