@@ -17,36 +17,47 @@ Figures (built with :class:`matplotlib.figure.Figure`, no pyplot, no global back
 
 from __future__ import annotations
 
+import importlib
 import io
 import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from torchlinear._format import escape_control, format_number, markdown_table, text_table
 from torchlinear.io import atomic_write, ensure_writable_dir
-from torchlinear.plots import (
-    coefficient_path,
-    confusion_matrix_figure,
-    cv_curve,
-    loss_curves,
-    training_curves,
-    weight_templates,
-)
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "Report",
     "coefficient_rows",
     "coefficient_text",
     "fit_report",
+    "plots",
     "predicted_vs_actual_figure",
     "residuals_figure",
 ]
+
+
+def plots() -> ModuleType:
+    """:mod:`torchlinear.plots`, imported when the first figure is drawn.
+
+    matplotlib takes about 0.5 s and 25 MB to import, which the commands that draw nothing
+    (``predict``, ``evaluate``, ``summary``) do not pay.
+    """
+    return importlib.import_module("torchlinear.plots")
+
+
+def _figure(**kwargs: Any) -> Figure:
+    return importlib.import_module("matplotlib.figure").Figure(**kwargs)
+
 
 _MAX_POINTS = 5000
 CONFUSION_FIGURE_CLASSES = 100  # the confusion matrix is drawn up to this many classes
@@ -93,7 +104,7 @@ def predicted_vs_actual_figure(
     """
     y, p = _pair(y_true, y_pred)
     shown = _thin(len(y), _MAX_POINTS)
-    fig = Figure(figsize=(5.6, 5.0), layout="constrained")
+    fig = _figure(figsize=(5.6, 5.0), layout="constrained")
     ax = fig.add_subplot()
     ax.scatter(y[shown], p[shown], **_markers(len(y)))
     lo = float(min(y.min(), p.min()))
@@ -137,7 +148,7 @@ def residuals_figure(
     y, p = _pair(y_true, y_pred)
     r = y - p
     shown = _thin(len(y), _MAX_POINTS)
-    fig = Figure(figsize=(10.0, 4.4), layout="constrained")
+    fig = _figure(figsize=(10.0, 4.4), layout="constrained")
     left, right = fig.subplots(1, 2)
     left.scatter(p[shown], r[shown], **_markers(len(y)))
     left.axhline(0.0, color="black", linewidth=1.0)
@@ -522,7 +533,7 @@ def _sample_section(
         ]
     if not known.any():
         return []
-    fig = confusion_matrix_figure(
+    fig = plots().confusion_matrix_figure(
         index[known], pred[known], class_names=_class_names(classes), title=f"{name}, {split} rows"
     )
     figures["confusion_matrix.png"] = fig
@@ -540,7 +551,7 @@ def _templates_section(
     names = _class_names(estimator.classes_)
     if np.ndim(estimator.coef_) == 2 and np.shape(estimator.coef_)[0] == 1:
         names = [f"log-odds of {names[-1]}"]  # two classes: one weight vector
-    figures["weight_templates.png"] = weight_templates(
+    figures["weight_templates.png"] = plots().weight_templates(
         estimator.coef_, tuple(image_shape), class_names=names, title=name
     )
     return ["![Weight templates](weight_templates.png)"]
@@ -592,7 +603,7 @@ def _cv_section(cv: Any, feature_names: Sequence[str], figures: dict[str, Figure
     ]
     md += [markdown_table(["", "value"], rows), ""]
     ratio = f", l1_ratio {format_number(cv.l1_ratio)}"
-    figures["coefficient_path.png"] = coefficient_path(
+    figures["coefficient_path.png"] = plots().coefficient_path(
         cv.path.alphas,
         cv.path.coefs,
         alpha=cv.alpha,
@@ -600,7 +611,7 @@ def _cv_section(cv: Any, feature_names: Sequence[str], figures: dict[str, Figure
         feature_names=list(feature_names) or None,
         title=f"Coefficient path (all rows{ratio})",
     )
-    figures["cv_curve.png"] = cv_curve(
+    figures["cv_curve.png"] = plots().cv_curve(
         cv.alphas[bi],
         cv.mse_path[bi],
         alpha_min=cv.alpha,
@@ -615,14 +626,14 @@ def _cv_section(cv: Any, feature_names: Sequence[str], figures: dict[str, Figure
 def _loss_figure(estimator: Any, task: str, history: Any) -> Figure | None:
     if history is not None and len(history):
         if task == "classification":
-            return training_curves(history, title="Loss and accuracy per epoch")
+            return plots().training_curves(history, title="Loss and accuracy per epoch")
         series = {"training": list(history.train_loss)}
         if history.val_loss:
             series["validation"] = list(history.val_loss)
-        return loss_curves(series, start_epoch=1, ylabel="loss (mean over rows)")
+        return plots().loss_curves(series, start_epoch=1, ylabel="loss (mean over rows)")
     curve = getattr(estimator, "loss_curve_", None)
     if curve:
-        fig = loss_curves({"objective": list(curve)}, start_epoch=1, ylabel="objective")
+        fig = plots().loss_curves({"objective": list(curve)}, start_epoch=1, ylabel="objective")
         fig.axes[0].set_xlabel("L-BFGS iteration")
         fig.axes[0].set_title("Objective per iteration")
         return fig
