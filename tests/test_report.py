@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from sklearn.metrics import confusion_matrix
@@ -172,3 +175,15 @@ def test_regression_figures_name_the_target_with_readable_markers():
     assert points.get_sizes()[0] >= 20 and points.get_alpha() >= 0.8
     left = residuals_figure(y, y + 0.1, target="price").axes[0]
     assert left.get_xlabel() == "predicted price"
+
+
+def test_matplotlib_is_imported_by_the_first_figure_not_by_the_workflow():
+    """predict, evaluate and summary import the workflow but draw nothing."""
+    code = (
+        "import sys, torchlinear.workflow, torchlinear.report as r\n"
+        "assert 'matplotlib' not in sys.modules, 'imported early'\n"
+        "r.residuals_figure([1.0, 2.0, 3.0], [1.1, 1.9, 3.2])\n"
+        "assert 'matplotlib' in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
