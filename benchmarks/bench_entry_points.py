@@ -20,6 +20,7 @@ frequency weights (command-line fits are unweighted: that row has API and
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import subprocess
@@ -36,33 +37,13 @@ N_RANKS = 2
 
 
 def problems() -> dict[str, dict]:
-    """The problems, as float64 arrays (rows, features, target, weights, alpha)."""
-    import statsmodels.api as sm
-
-    rng = np.random.default_rng(3)
-    x = np.arange(21.0)
-    poly = np.c_[x, x**2, x**3, x**4, x**5]
-    longley = sm.datasets.longley.load_pandas()
-    t = rng.normal(size=300)
-    near = np.c_[t, t + 1e-6 * rng.normal(size=300), rng.normal(size=300)]
-    a, b = rng.normal(size=(2, 60))
-    deficient = np.c_[a, b, a + b]
-    Xr = rng.normal(size=(80, 4))
-    Xw = rng.normal(size=(90, 3))
-    return {
-        "poly5": dict(X=poly, y=1 + poly.sum(1), w=None, alpha=0.0),
-        "longley": dict(X=longley.exog.to_numpy(), y=longley.endog.to_numpy(), w=None, alpha=0.0),
-        "near_collinear": dict(X=near, y=near @ [1.0, 1.0, -2.0] + 0.01 * rng.normal(size=300)),
-        "rank_deficient": dict(
-            X=deficient, y=deficient @ [1.0, 2.0, 0.0] + 0.1 * rng.normal(size=60)
-        ),
-        "ridge": dict(X=Xr, y=Xr @ [1.0, -2.0, 0.5, 3.0] + rng.normal(size=80), alpha=2.5),
-        "weighted": dict(
-            X=Xw,
-            y=Xw @ [2.0, 0.0, -1.0] + rng.normal(size=90),
-            w=rng.integers(0, 4, size=90).astype(float),
-        ),
-    }
+    """The problems of the entry-point test suite (``tests/exact/test_entry_points.py``),
+    as float64 arrays: rows ``X``, target ``y``, weights ``w`` (or None) and ``alpha``."""
+    path = Path(__file__).resolve().parents[1] / "tests" / "exact" / "test_entry_points.py"
+    spec = importlib.util.spec_from_file_location("entry_point_problems", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.PROBLEMS
 
 
 def reference(p: dict) -> np.ndarray:

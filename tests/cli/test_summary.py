@@ -140,3 +140,27 @@ def test_validation_split_defaults_and_bad_cov(houses_csv, tmp_path, run_cli):
         code, _, err = run_cli(["fit", str(path), "--target", "price", "--out", str(out), *extra])
         assert code == 2 and pattern in err and err.count("\n") == 1, err
         assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "extra, kind",
+    [
+        (["--alpha", "cv", "--l1-ratio", "0.5", "--cv", "3"],
+         r"elastic net, alpha=[\d.e-]+, l1_ratio=0\.5 \(by cross-validation\)"),
+        (["--alpha", "0.01", "--l1-ratio", "0.5"], r"elastic net, alpha=0\.01, l1_ratio=0\.5\)"),
+        (["--model", "mlp", "--hidden", "8", "--epochs", "2"], r"two-layer MLP 3 -> 8 -> 1"),
+        (["--loss", "huber", "--epochs", "2"], r"huber loss, solver \w+"),
+        (["--loss", "l1"], r"l1 loss, solver \w+"),
+    ],
+)  # fmt: skip
+def test_summary_describes_every_kind_of_regression_model(
+    houses_csv, tmp_path, run_cli, extra, kind
+):
+    """Penalized, cross-validated, robust and MLP fits: one summary each, no traceback."""
+    path = houses_csv[0]
+    out = tmp_path / "run"
+    code, _, err = run_cli(["fit", str(path), "--target", "price", "--out", str(out), *extra])
+    assert code == 0, err
+    code, text, err = run_cli(["summary", str(out)])
+    assert code == 0 and "Traceback" not in err, err
+    assert re.search(kind, text.splitlines()[0]), text.splitlines()[0]

@@ -15,6 +15,8 @@ from torchlinear._validation import ParameterError, check_positive_int
 from torchlinear.data.design import Design, DesignSource
 from torchlinear.data.predictions import PredictionWriter, check_columns
 from torchlinear.data.tabular import TabularSource
+from torchlinear.estimators.penalized import ElasticNet
+from torchlinear.estimators.penalized_cv import ElasticNetCV, LassoCV
 from torchlinear.estimators.persist import describe, load_estimator
 from torchlinear.report import coefficient_text
 from torchlinear.stats import check_cov_type
@@ -634,13 +636,27 @@ def model_kind(est: Any, model: str) -> str:
     ``huber loss, solver adam``, ``two-layer MLP 10 -> 64 -> 1``..."""
     exact = getattr(est, "solution_", None) is not None
     if model == "mlp":
-        # the network's shape as loaded (from its weights), never from the JSON
-        hidden_w, output_w = est.module_.hidden.weight, est.module_.output.weight
+        # the network's shape as loaded (from its weights), never from the JSON; a
+        # standardising wrapper holds the network as its ``module``
+        net = est.module_
+        while not hasattr(net, "hidden") and hasattr(net, "module"):
+            net = net.module
+        hidden_w, output_w = net.hidden.weight, net.output.weight
         return f"two-layer MLP {hidden_w.shape[1]} -> {hidden_w.shape[0]} -> {output_w.shape[0]}"
     if model == "linear":
+        if isinstance(est, (ElasticNetCV, LassoCV)):
+            return (
+                f"elastic net, alpha={est.alpha_:g}, l1_ratio={est.l1_ratio_:g} "
+                "(by cross-validation)"
+            )
+        if isinstance(est, ElasticNet):  # Lasso included
+            return f"elastic net, alpha={est.alpha:g}, l1_ratio={est.l1_ratio:g}"
         if exact and est.alpha > 0:
             return f"ridge, alpha={est.alpha:g}"
-        return "least squares" if exact else f"{est.loss} loss, solver {est.solver_}"
+        if exact:
+            return "least squares"
+        loss = getattr(est, "loss", "squared")
+        return f"{loss} loss, solver {getattr(est, 'solver_', getattr(est, 'solver', '?'))}"
     return f"softmax regression, solver {est.solver_}"
 
 
