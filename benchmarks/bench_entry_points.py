@@ -10,7 +10,8 @@ numbers the files hold; a rank-deficient problem (rank judged at float64 precisi
 ``numpy.linalg.lstsq`` does) is compared with its minimum-norm solution.
 The last column is the largest relative difference of any entry point from the API.
 
-The problems: ``poly5``, a degree-5 polynomial in x = 0..20 with every coefficient 1
+The problems are those of the entry-point tests (``tests/exact/test_entry_points.py``):
+``poly5``, a degree-5 polynomial in x = 0..20 with every coefficient 1
 (exact integers; condition number about 1e7 after centring); Longley's macroeconomic
 data (condition number about 1e8); two nearly collinear columns (1e-6 apart);
 a rank-deficient design (x3 = x1 + x2); ridge (alpha = 2.5 per row); and integer
