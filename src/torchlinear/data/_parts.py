@@ -35,6 +35,7 @@ __all__ = [
     "Selection",
     "arrow_part",
     "column_major",
+    "first_line",
     "is_label_type",
     "is_numeric_type",
     "polars_module",
@@ -191,6 +192,16 @@ def _part_slice(part: Part, start: int, stop: int) -> Part:
     elif y is not None:
         y = y[start:stop]
     return X[start:stop], y, None if y_bad is None else y_bad[start:stop]
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type's name when it has none), for
+    one-line errors that quote a library's reason.
+
+    >>> first_line(OSError("short read\\nat offset 12"))
+    'short read'
+    """
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def column_major(n_rows: int, n_columns: int) -> np.ndarray:

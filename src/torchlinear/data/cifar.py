@@ -28,6 +28,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from torchlinear.data._parts import first_line
 from torchlinear.io import open_regular_file
 
 __all__ = [
@@ -346,7 +347,7 @@ def load_cifar_pickle(data: bytes, source: str = "<bytes>") -> dict[str, Any]:
     try:
         obj = _RestrictedUnpickler(io.BytesIO(data)).load()
     except Exception as exc:  # hostile bytes: any failure is a refusal, never a crash
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = first_line(exc)
         if not isinstance(exc, pickle.UnpicklingError | ValueError | EOFError):
             reason = f"{type(exc).__name__}: {reason}"
         raise ValueError(f"{source} is not a valid CIFAR-10 file: {reason}") from None

@@ -44,6 +44,7 @@ from torchlinear.data._parts import (
     Part,
     Selection,
     arrow_part,
+    first_line,
     polars_module,
     rechunk,
     regroup,
@@ -81,10 +82,6 @@ def _canonical_integers(labels: pa.ChunkedArray | pa.Array) -> bool:
     """Whether every label is an integer written the one usual way ("7", not "07")."""
     valid = pc.drop_null(labels)
     return bool(pc.all(pc.match_substring_regex(valid, _CANONICAL_INT)).as_py() is not False)
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 class CsvReader:
@@ -181,7 +178,7 @@ class CsvReader:
         except (pa.ArrowException, OSError, EOFError) as exc:
             raise ValueError(
                 f"{self.label}: cannot read the {self.compression or 'CSV'} data, it may be "
-                f"corrupt or truncated ({_first_line(exc)})"
+                f"corrupt or truncated ({first_line(exc)})"
             ) from None
         if not whole:
             head = head[: head.rfind(b"\n") + 1]
@@ -378,7 +375,7 @@ class CsvReader:
             except (pa.ArrowException, OSError, EOFError) as exc:  # e.g. a truncated .gz
                 raise ValueError(
                     f"{sel.label}: cannot read the {self.compression or 'CSV'} data, it may "
-                    f"be corrupt or truncated ({_first_line(exc)})"
+                    f"be corrupt or truncated ({first_line(exc)})"
                 ) from None
 
     def _read_types(self, sel: Selection) -> dict[str, pa.DataType]:
@@ -526,8 +523,7 @@ class CsvReader:
         if bad_value:
             index, kind, value = int(bad_value.group(1)), bad_value.group(2), bad_value.group(3)
             return self._value_error(index, kind, value, label, target, task)
-        first_line = message.splitlines()[0] if message else type(exc).__name__
-        return ValueError(f"{label}: could not read the CSV file: {first_line}")
+        return ValueError(f"{label}: could not read the CSV file: {first_line(exc)}")
 
     def _value_error(
         self, index: int, kind: str, value: str, label: str, target: str | None, task: str

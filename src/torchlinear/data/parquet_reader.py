@@ -10,7 +10,7 @@ Examples
 --------
 >>> import pathlib, tempfile
 >>> import pyarrow as pa, pyarrow.parquet as pq
->>> from torchlinear.data._parts import Selection
+>>> from torchlinear.data._parts import first_line, Selection
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "t.parquet"
 >>> pq.write_table(pa.table({"a": [1, 2, 3], "y": [0.5, 1.5, 2.5]}), path, row_group_size=2)
 >>> reader = ParquetReader(path, str(path))
@@ -30,7 +30,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from torchlinear.data._parts import Part, Selection, arrow_part, rechunk
+from torchlinear.data._parts import Part, Selection, arrow_part, first_line, rechunk
 
 __all__ = ["ParquetReader"]
 
@@ -39,10 +39,6 @@ __all__ = ["ParquetReader"]
 #: group's at once, pyarrow's default), so what a pass holds is a batch and one page per
 #: column, whatever the row groups' size.
 _READ_BUFFER_BYTES = 1 << 20
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 class ParquetReader:
@@ -100,7 +96,7 @@ class ParquetReader:
         except (pa.ArrowException, OSError) as exc:
             raise ValueError(
                 f"{label}: not a valid Parquet file, it may be corrupt or truncated "
-                f"({_first_line(exc)})"
+                f"({first_line(exc)})"
             ) from None
 
     def inspect(self) -> None:
@@ -153,7 +149,7 @@ class ParquetReader:
             )
         except (pa.ArrowException, OSError) as exc:
             raise ValueError(
-                f"{sel.label}: the Parquet file is corrupt, reading it failed ({_first_line(exc)})"
+                f"{sel.label}: the Parquet file is corrupt, reading it failed ({first_line(exc)})"
             ) from None
         finally:
             parquet.close()
