@@ -7,49 +7,20 @@ far down a file. The reference for every read is pandas' ``read_csv`` on the sam
 import numpy as np
 import pandas as pd
 import pytest
+from _tables import numbers, one_line_error, read, write_csv
 
 import torchlinear.data.csv_reader as csv_reader
 from torchlinear.data import TabularSource
 
 
-def _frame(n: int, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    return pd.DataFrame(
-        {
-            "x1": rng.standard_normal(n),
-            "count": rng.integers(-50, 50, n),
-            "x3": rng.standard_normal(n) * 1e-5,
-            "big": rng.standard_normal(n) * 1e12,
-            "y": rng.standard_normal(n),
-        }
-    )
-
-
-def _write_csv(path, frame: pd.DataFrame, **kwargs) -> None:
-    frame.to_csv(path, index=False, **kwargs)
-
-
-def _read(source: TabularSource):
-    chunks = list(source.iter_chunks())
-    X = np.concatenate([X for X, _ in chunks])
-    y = None if source.target is None else np.concatenate([y for _, y in chunks])
-    return chunks, X, y
-
-
-def _one_line_error(excinfo) -> str:
-    message = str(excinfo.value)
-    assert "\n" not in message
-    return message
-
-
 def test_large_csv_streams_across_parser_blocks(tmp_path):
     # About 2.6 MB: several parser blocks, and chunk edges that do not align with them.
     path = tmp_path / "large.csv"
-    frame = _frame(30_000, seed=2)
-    _write_csv(path, frame)
+    frame = numbers(30_000, seed=2)
+    write_csv(path, frame)
     assert path.stat().st_size > 2 * (1 << 20)
     source = TabularSource(path, target="y", features=["big", "x1"], batch_rows=4_099)
-    _, X, y = _read(source)
+    _, X, y = read(source)
     expected = pd.read_csv(path)
     np.testing.assert_array_equal(X, expected[["big", "x1"]].to_numpy())
     np.testing.assert_array_equal(y, expected["y"].to_numpy())
@@ -68,7 +39,7 @@ def test_text_value_far_down_a_numeric_column(tmp_path):
     source = TabularSource(path, target="y")
     with pytest.raises(ValueError) as info:
         list(source.iter_chunks())
-    message = _one_line_error(info)
+    message = one_line_error(info)
     assert f"column 'b' has the non-numeric value 'n/a?' in data row {n + 1}" in message
     assert "leave the column out with features" in message
 
@@ -80,7 +51,7 @@ def test_ragged_row_far_down_is_located(tmp_path):
         f.write("a,b,y\n" + "1.25,2.5,3\n" * n + "4,5\n" + "1,2,3\n" * 5)
     with pytest.raises(ValueError) as info:
         TabularSource(path, target="y").read_all()
-    assert f"data row {n + 1} has 2 field(s) but the header has 3" in _one_line_error(info)
+    assert f"data row {n + 1} has 2 field(s) but the header has 3" in one_line_error(info)
 
 
 def test_inconsistent_class_labels(tmp_path):
@@ -100,7 +71,7 @@ def small_blocks(monkeypatch):
 def test_blocks_with_gaps_blank_lines_and_nan_texts_equal_pandas(tmp_path, small_blocks):
     # Clean blocks go through the fast parser; blocks with an empty cell, a blank line,
     # NA or nan go through pyarrow: the rows, their order and the gaps equal pandas'.
-    frame = _frame(3_000, seed=7)
+    frame = numbers(3_000, seed=7)
     lines = frame.to_csv(index=False).splitlines()
     lines[700] = ",".join(["", *lines[700].split(",")[1:]])  # empty cell
     lines[1500] = lines[1500].replace(lines[1500].split(",")[2], "NA", 1)
@@ -110,18 +81,18 @@ def test_blocks_with_gaps_blank_lines_and_nan_texts_equal_pandas(tmp_path, small
     path.write_text("\n".join(lines) + "\n\n")
     expected = pd.read_csv(path).dropna()
     source = TabularSource(path, target="y", drop_na=True, batch_rows=333)
-    chunks, X, y = _read(source)
+    chunks, X, y = read(source)
     np.testing.assert_array_equal(X, expected[["x1", "count", "x3", "big"]].to_numpy(float))
     np.testing.assert_array_equal(y, expected["y"].to_numpy())
     assert source.n_rows == 3_000 and source.n_dropped == 3
     with pytest.raises(ValueError, match=r"'x1' 2 \(first in data row 700\)") as excinfo:
         list(TabularSource(path, target="y").iter_chunks())
-    assert "'x3' 1 (first in data row 1500)" in _one_line_error(excinfo)
+    assert "'x3' 1 (first in data row 1500)" in one_line_error(excinfo)
 
 
 def test_blocks_equal_a_sequential_read_of_a_part(tmp_path, small_blocks):
     path = tmp_path / "part.csv"
-    _write_csv(path, _frame(2_000, seed=8))
+    write_csv(path, numbers(2_000, seed=8))
     source = TabularSource(path, target="y")
     with open(path, "rb") as f:
         f.seek(30_000)
@@ -148,7 +119,7 @@ def test_ragged_row_in_a_late_block_is_located(tmp_path, small_blocks, row):
     source = TabularSource(path, target="a", features=["b"])
     with pytest.raises(ValueError, match="data row 51234 has") as excinfo:
         list(source.iter_chunks())
-    assert "ragged row" in _one_line_error(excinfo)
+    assert "ragged row" in one_line_error(excinfo)
 
 
 def test_text_in_a_numeric_column_in_a_late_block(tmp_path, small_blocks):

@@ -1,38 +1,17 @@
 """Formulas and categorical columns (torchlinear.data.design) against statsmodels' OLS."""
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import statsmodels.formula.api as smf
+from _tables import mixed
 
 from torchlinear import LinearRegression
 from torchlinear.data.design import DesignSource, design, learn_design
 from torchlinear.data.tabular import TabularSource
 from torchlinear.distributed import shard_source
 from torchlinear.estimators import FitOptions
-
-
-def frame(n=300, seed=0):
-    rng = np.random.default_rng(seed)
-    df = pd.DataFrame(
-        {
-            "x1": rng.normal(size=n),
-            "x2": rng.uniform(0.5, 3.0, size=n),
-            "color": rng.choice(["red", "green", "blue", "teal"], n),
-            "cyl": rng.choice([4, 6, 8], n),
-        }
-    )
-    df["y"] = (
-        1.0
-        + 2.0 * df.x1
-        + np.log(df.x2)
-        + 0.5 * (df.color == "red")
-        + 0.1 * df.cyl
-        + rng.normal(size=n)
-    )
-    return df
 
 
 def ours(spec, X, y):
@@ -57,7 +36,7 @@ FORMULAS = [
 
 @pytest.mark.parametrize("formula", FORMULAS)
 def test_formula_fit_equals_statsmodels_names_included(formula):
-    df = frame()
+    df = mixed()
     spec = design(df, formula=formula)
     X, y = spec.matrices(df)
     params = ours(spec, X, y)
@@ -68,7 +47,7 @@ def test_formula_fit_equals_statsmodels_names_included(formula):
 
 
 def test_automatic_one_hot_is_statsmodels_treatment_coding():
-    df = frame()[["x1", "color", "y"]]
+    df = mixed()[["x1", "color", "y"]]
     spec = design(df, target="y")
     assert spec.formula == "y ~ x1 + C(color)"
     assert spec.columns == ["x1", "C(color)[T.green]", "C(color)[T.red]", "C(color)[T.teal]"]
@@ -89,7 +68,7 @@ def write(df, path):
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_streamed_design_in_small_chunks_equals_in_memory(tmp_path, suffix):
-    df = frame(n=500, seed=1)
+    df = mixed(n=500, seed=1)
     path = tmp_path / f"d{suffix}"
     write(df, path)
     formula = "y ~ x1*C(color) + np.log(x2) + C(cyl)"
@@ -109,7 +88,7 @@ def test_streamed_design_in_small_chunks_equals_in_memory(tmp_path, suffix):
 
 
 def test_a_level_missing_from_the_first_chunk_is_still_a_column(tmp_path):
-    df = frame(n=60)
+    df = mixed(n=60)
     df.loc[:, "color"] = ["red"] * 50 + ["zebra"] * 10  # "zebra" only at the end
     path = tmp_path / "late.csv"
     write(df, path)
@@ -121,7 +100,7 @@ def test_a_level_missing_from_the_first_chunk_is_still_a_column(tmp_path):
 
 
 def test_an_identifier_column_is_refused_with_its_count():
-    df = frame(n=200)
+    df = mixed(n=200)
     df["id"] = [f"u{i}" for i in range(200)]
     with pytest.raises(ValueError, match=r"column 'id' has 200 distinct values.*identifier"):
         design(df, target="y")
@@ -130,7 +109,7 @@ def test_an_identifier_column_is_refused_with_its_count():
 
 
 def test_missing_values_are_counted_or_dropped(tmp_path):
-    df = frame(n=40)
+    df = mixed(n=40)
     df["color"] = df["color"].astype(object)
     df.loc[[3, 10], "color"] = None
     df.loc[5, "x1"] = np.nan
@@ -149,7 +128,7 @@ def test_missing_values_are_counted_or_dropped(tmp_path):
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_the_parts_of_a_sharded_design_source_make_the_whole(tmp_path, suffix):
-    df = frame(n=200, seed=2)
+    df = mixed(n=200, seed=2)
     path = tmp_path / f"d{suffix}"
     write(df, path)
     raw = TabularSource(path, "y", allow_text=True, batch_rows=50)

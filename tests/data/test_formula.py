@@ -5,36 +5,15 @@ formula reads, the one-line errors of a bad one, and a design rebuilt from its d
 """
 
 import numpy as np
-import pandas as pd
 import pytest
+from _tables import mixed
 
 from torchlinear.data.design import design
 from torchlinear.data.formula import Design, parse_formula
 
 
-def frame(n=300, seed=0):
-    rng = np.random.default_rng(seed)
-    df = pd.DataFrame(
-        {
-            "x1": rng.normal(size=n),
-            "x2": rng.uniform(0.5, 3.0, size=n),
-            "color": rng.choice(["red", "green", "blue", "teal"], n),
-            "cyl": rng.choice([4, 6, 8], n),
-        }
-    )
-    df["y"] = (
-        1.0
-        + 2.0 * df.x1
-        + np.log(df.x2)
-        + 0.5 * (df.color == "red")
-        + 0.1 * df.cyl
-        + rng.normal(size=n)
-    )
-    return df
-
-
 def test_round_trip_through_a_dict_and_unseen_level(tmp_path):
-    df = frame()
+    df = mixed()
     spec = design(df, formula="y ~ x1 + C(color) + C(cyl)")
     back = Design.from_dict(spec.to_dict())
     X1, _ = spec.matrices(df)
@@ -63,7 +42,7 @@ def test_round_trip_through_a_dict_and_unseen_level(tmp_path):
 )
 def test_bad_formulas_are_one_line_value_errors(formula, message):
     with pytest.raises(ValueError, match=message) as info:
-        design(frame(), formula=formula)
+        design(mixed(), formula=formula)
     assert "\n" not in str(info.value)
 
 

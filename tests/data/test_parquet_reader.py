@@ -15,46 +15,21 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from _tables import numbers, one_line_error, read
 
 import torchlinear.data.parquet_reader as parquet_reader
 from torchlinear.data import TabularSource
 
 
-def _frame(n: int, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    return pd.DataFrame(
-        {
-            "x1": rng.standard_normal(n),
-            "count": rng.integers(-50, 50, n),
-            "x3": rng.standard_normal(n) * 1e-5,
-            "big": rng.standard_normal(n) * 1e12,
-            "y": rng.standard_normal(n),
-        }
-    )
-
-
-def _read(source: TabularSource):
-    chunks = list(source.iter_chunks())
-    X = np.concatenate([X for X, _ in chunks])
-    y = None if source.target is None else np.concatenate([y for _, y in chunks])
-    return chunks, X, y
-
-
-def _one_line_error(excinfo) -> str:
-    message = str(excinfo.value)
-    assert "\n" not in message
-    return message
-
-
 def test_parquet_chunks_equal_pandas(tmp_path):
     path = tmp_path / "data.parquet"
-    frame = _frame(500, seed=3)
+    frame = numbers(500, seed=3)
     frame["flag"] = frame["x1"] > 0
     frame["small"] = frame["count"].astype("int16")
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, row_group_size=64)
     source = TabularSource(path, target="y", batch_rows=37)
     assert source.format == "parquet" and source.n_rows == 500  # from the metadata
-    chunks, X, y = _read(source)
+    chunks, X, y = read(source)
     expected = pd.read_parquet(path)
     names = ["x1", "count", "x3", "big", "flag", "small"]
     assert source.feature_names == names
@@ -89,7 +64,7 @@ def test_corrupt_parquet(tmp_path):
     junk.write_bytes(b"this is not a parquet file at all")
     with pytest.raises(ValueError, match="not a valid Parquet file") as info:
         TabularSource(junk)
-    assert "junk.parquet" in _one_line_error(info)
+    assert "junk.parquet" in one_line_error(info)
 
     good = tmp_path / "good.parquet"
     rng = np.random.default_rng(7)
@@ -101,7 +76,7 @@ def test_corrupt_parquet(tmp_path):
     source = TabularSource(damaged, target="y")  # the footer still reads
     with pytest.raises(ValueError, match="Parquet file is corrupt") as info:
         source.read_all()
-    assert "damaged.parquet" in _one_line_error(info)
+    assert "damaged.parquet" in one_line_error(info)
 
 
 def test_empty_parquet(tmp_path):
@@ -114,7 +89,7 @@ def test_empty_parquet(tmp_path):
 
 
 def _numeric_parquet(path, n=2_000, row_group_size=300):
-    frame = _frame(n, seed=11)
+    frame = numbers(n, seed=11)
     frame["flag"] = frame["x1"] > 0
     frame["small"] = frame["count"].astype("int16")
     table = pa.Table.from_pandas(frame, preserve_index=False)
@@ -134,7 +109,7 @@ def test_parquet_reads_like_pandas(tmp_path, monkeypatch, read_buffer, batch_row
     path = tmp_path / "numbers.parquet"
     expected = _numeric_parquet(path).dropna()
     source = TabularSource(path, target="y", drop_na=True, batch_rows=batch_rows)
-    chunks, X, y = _read(source)
+    chunks, X, y = read(source)
     names = ["x1", "count", "x3", "big", "flag", "small"]
     np.testing.assert_array_equal(X, expected[names].to_numpy(float))
     np.testing.assert_array_equal(y, expected["y"].to_numpy())

@@ -14,39 +14,9 @@ import stat
 import numpy as np
 import pandas as pd
 import pytest
+from _tables import numbers, one_line_error, read, write_csv
 
 from torchlinear.data import PredictionWriter, TabularSource, check_columns
-
-
-def _frame(n: int, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    return pd.DataFrame(
-        {
-            "x1": rng.standard_normal(n),
-            "count": rng.integers(-50, 50, n),
-            "x3": rng.standard_normal(n) * 1e-5,
-            "big": rng.standard_normal(n) * 1e12,
-            "y": rng.standard_normal(n),
-        }
-    )
-
-
-def _write_csv(path, frame: pd.DataFrame, **kwargs) -> None:
-    frame.to_csv(path, index=False, **kwargs)
-
-
-def _read(source: TabularSource):
-    chunks = list(source.iter_chunks())
-    X = np.concatenate([X for X, _ in chunks])
-    y = None if source.target is None else np.concatenate([y for _, y in chunks])
-    return chunks, X, y
-
-
-def _one_line_error(excinfo) -> str:
-    message = str(excinfo.value)
-    assert "\n" not in message
-    return message
-
 
 # --- reading equals pandas -----------------------------------------------------------------
 
@@ -54,12 +24,12 @@ def _one_line_error(excinfo) -> str:
 @pytest.mark.parametrize("batch_rows", [1, 7, 1000])
 def test_csv_chunks_equal_pandas(tmp_path, batch_rows):
     path = tmp_path / "data.csv"
-    _write_csv(path, _frame(250, seed=1))
+    write_csv(path, numbers(250, seed=1))
     source = TabularSource(path, target="y", batch_rows=batch_rows)
     assert source.format == "csv" and source.feature_names == ["x1", "count", "x3", "big"]
     assert source.n_rows is None  # unknown for CSV until a pass is complete
 
-    chunks, X, y = _read(source)
+    chunks, X, y = read(source)
     expected = pd.read_csv(path)
     np.testing.assert_array_equal(X, expected[["x1", "count", "x3", "big"]].to_numpy(float))
     np.testing.assert_array_equal(y, expected["y"].to_numpy())
@@ -71,14 +41,14 @@ def test_csv_chunks_equal_pandas(tmp_path, batch_rows):
 
 def test_reiteration_gives_the_same_data(tmp_path):
     path = tmp_path / "data.csv"
-    _write_csv(path, _frame(100, seed=4))
+    write_csv(path, numbers(100, seed=4))
     source = TabularSource(path, target="y", batch_rows=30)
-    first, second = _read(source), _read(source)
+    first, second = read(source), read(source)
     np.testing.assert_array_equal(first[1], second[1])
     np.testing.assert_array_equal(first[2], second[2])
     # Stopping a pass early does not disturb the next one.
     next(iter(source))
-    np.testing.assert_array_equal(_read(source)[1], first[1])
+    np.testing.assert_array_equal(read(source)[1], first[1])
     # read_all gives the same table in one piece.
     X, y = source.read_all()
     np.testing.assert_array_equal(X, first[1])
@@ -87,8 +57,8 @@ def test_reiteration_gives_the_same_data(tmp_path):
 
 def test_features_subset_order_and_no_target(tmp_path):
     path = tmp_path / "data.csv"
-    frame = _frame(20, seed=5)
-    _write_csv(path, frame)
+    frame = numbers(20, seed=5)
+    write_csv(path, frame)
     source = TabularSource(path, features=["x3", "x1"])
     X, y = source.read_all()
     assert y is None and source.target is None and source.n_features == 2
@@ -98,10 +68,10 @@ def test_features_subset_order_and_no_target(tmp_path):
 
 
 def test_tsv_and_explicit_delimiter(tmp_path):
-    frame = _frame(15, seed=6)
+    frame = numbers(15, seed=6)
     tsv, semi = tmp_path / "data.tsv", tmp_path / "data.txt"
-    _write_csv(tsv, frame, sep="\t")
-    _write_csv(semi, frame, sep=";")
+    write_csv(tsv, frame, sep="\t")
+    write_csv(semi, frame, sep=";")
     for path, delimiter in [(tsv, None), (semi, ";")]:
         X, y = TabularSource(path, target="y", delimiter=delimiter).read_all()
         expected = pd.read_csv(path, sep=delimiter or "\t")
@@ -143,7 +113,7 @@ def test_string_target_for_regression_suggests_classification(tmp_path):
     path.write_text("a,species\n1,setosa\n")
     with pytest.raises(ValueError, match="task='classification'") as info:
         TabularSource(path, target="species")
-    assert "'setosa' in data row 1" in _one_line_error(info)
+    assert "'setosa' in data row 1" in one_line_error(info)
 
 
 # --- missing values ------------------------------------------------------------------------
@@ -161,7 +131,7 @@ def test_missing_values_are_counted_per_column(tmp_path):
     source = TabularSource(_gappy_csv(tmp_path), target="y", batch_rows=3)
     with pytest.raises(ValueError, match="drop_na=True") as info:
         list(source.iter_chunks())
-    message = _one_line_error(info)
+    message = one_line_error(info)
     assert "5 row(s) have missing or non-finite values" in message
     assert "column 'x2' 4 (first in data row 2)" in message
     assert "column 'y' 1 (first in data row 4)" in message
@@ -256,7 +226,7 @@ def test_bad_files_give_one_line_errors(tmp_path, name, content, kwargs, expecte
     path.write_text(content)
     with pytest.raises(ValueError) as info:
         TabularSource(path, **kwargs).read_all()
-    message = _one_line_error(info)
+    message = one_line_error(info)
     assert expected in message
     assert str(path) in message
 
@@ -264,7 +234,7 @@ def test_bad_files_give_one_line_errors(tmp_path, name, content, kwargs, expecte
 def test_missing_file_and_folder(tmp_path):
     with pytest.raises(ValueError, match="no such file") as info:
         TabularSource(tmp_path / "nope.csv", target="y")
-    assert "nope.csv" in _one_line_error(info)
+    assert "nope.csv" in one_line_error(info)
     (tmp_path / "folder.csv").mkdir()
     with pytest.raises(ValueError, match="is a folder"):
         TabularSource(tmp_path / "folder.csv")
@@ -298,7 +268,7 @@ def test_check_columns():
     check_columns(["a", "b"], ["a", "y", "b"], ignore=["y"])
     with pytest.raises(ValueError, match=r"missing column\(s\) 'b'") as info:
         check_columns(["a", "b"], ["a"], source="new.csv")
-    assert _one_line_error(info).startswith("new.csv is missing")
+    assert one_line_error(info).startswith("new.csv is missing")
     with pytest.raises(ValueError, match=r"extra column\(s\) 'z', 'w'"):
         check_columns(["a"], ["a", "z", "w"])
     with pytest.raises(ValueError, match=r"missing .*'c'.* and has extra .*'q'"):
