@@ -56,13 +56,8 @@ from torchlinear.data.split import holdout_mask
 from torchlinear.estimators.persist import MODEL_KIND, load_estimator, save_estimator
 from torchlinear.workflow.fitting import fit, join_group
 from torchlinear.workflow.settings import FitResult, TrainingInterrupted
-from torchlinear.workflow.use import (
-    PredictResult,
-    evaluate,
-    model_summary,
-    predict,
-    summary_json,
-)
+from torchlinear.workflow.summary import model_summary, summary_json
+from torchlinear.workflow.use import PredictResult, evaluate, predict
 
 __all__ = [
     "MODEL_KIND",

@@ -1,8 +1,7 @@
-"""Using a saved model: predict, evaluate, summary."""
+"""Using a saved model: predict and evaluate (its summary: :mod:`torchlinear.workflow.summary`)."""
 
 from __future__ import annotations
 
-import math
 import os
 import warnings
 from collections.abc import Sequence
@@ -10,16 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from torchlinear._format import escape_control
 from torchlinear._validation import ParameterError, check_positive_int
 from torchlinear.data.design import Design, DesignSource
 from torchlinear.data.predictions import PredictionWriter, check_columns
 from torchlinear.data.tabular import TabularSource
-from torchlinear.estimators.penalized import ElasticNet
-from torchlinear.estimators.penalized_cv import ElasticNetCV, LassoCV
 from torchlinear.estimators.persist import describe, load_estimator
-from torchlinear.report import coefficient_text
-from torchlinear.stats import check_cov_type
 from torchlinear.workflow.metrics import plain, predict_chunk, score_chunks
 from torchlinear.workflow.passthrough import KeptColumns
 from torchlinear.workflow.sources import (
@@ -582,204 +576,3 @@ def evaluate(
         result["classes"] = [plain(c) for c in est.classes_.tolist()]
     result["rows_dropped"] = resolved.n_rows_dropped
     return result
-
-
-def model_summary(
-    model_path: str | os.PathLike[str], *, max_rows: int = 50, cov_type: str | None = None
-) -> str:
-    """A plain-text description of a saved model.
-
-    What was fitted (estimator, task, target, features, training settings), its metrics,
-    and its parameters: the statistical summary (standard errors, t, p-values, confidence
-    intervals, R², F, as statsmodels' OLS reports them) for an unpenalised exact linear
-    fit, else the coefficient table (at most ``max_rows`` features) or the MLP's layers.
-    ``cov_type`` overrides the covariance the fit chose (``fit(cov_type=...)``); a robust
-    type needs a fit made with a robust type, which saved the meat of the sandwich.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from torchlinear.workflow import fit
-    >>> folder = tempfile.mkdtemp()
-    >>> _ = fit("diabetes", out=folder, val_split=0)
-    >>> print(model_summary(folder).splitlines()[0])
-    LinearRegression (regression, least squares) of 'progression' on 10 features
-    """
-    est, meta = load_estimator(model_path, with_metadata=True)
-    model, task = describe(est)
-    names = meta.get("feature_names") or [f"x{j}" for j in range(est.n_features_in_)]
-    what = model_kind(est, model)
-    lines = [
-        f"{type(est).__name__} ({task}, {what}) of {meta.get('target')!r} on {len(names)} features",
-        *model_lines(est, meta, task),
-        "",
-    ]
-    if _has_statistics(est):
-        lines.append(str(_statistics(est, cov_type)))
-    elif cov_type is not None:
-        raise ParameterError(
-            "cov_type",
-            "{param}: standard errors need an exact unpenalised least-squares fit; this "
-            "model is a {what}",
-            value=cov_type,
-            what=what,
-        )
-    else:
-        lines.append(coefficient_text(est, names, max_rows=max_rows))
-    # column names, class labels and paths come from the user's files: no control
-    # character of theirs reaches the terminal
-    return "\n".join(escape_control(line) for line in "\n".join(lines).split("\n"))
-
-
-def model_kind(est: Any, model: str) -> str:
-    """What the model is, in a few words: ``least squares``, ``ridge, alpha=0.1``,
-    ``huber loss, solver adam``, ``two-layer MLP 10 -> 64 -> 1``..."""
-    exact = getattr(est, "solution_", None) is not None
-    if model == "mlp":
-        # the network's shape as loaded (from its weights), never from the JSON; a
-        # standardising wrapper holds the network as its ``module``
-        net = est.module_
-        while not hasattr(net, "hidden") and hasattr(net, "module"):
-            net = net.module
-        hidden_w, output_w = net.hidden.weight, net.output.weight
-        return f"two-layer MLP {hidden_w.shape[1]} -> {hidden_w.shape[0]} -> {output_w.shape[0]}"
-    if model == "linear":
-        if isinstance(est, (ElasticNetCV, LassoCV)):
-            return (
-                f"elastic net, alpha={est.alpha_:g}, l1_ratio={est.l1_ratio_:g} "
-                "(by cross-validation)"
-            )
-        if isinstance(est, ElasticNet):  # Lasso included
-            return f"elastic net, alpha={est.alpha:g}, l1_ratio={est.l1_ratio:g}"
-        if exact and est.alpha > 0:
-            return f"ridge, alpha={est.alpha:g}"
-        if exact:
-            return "least squares"
-        loss = getattr(est, "loss", "squared")
-        return f"{loss} loss, solver {getattr(est, 'solver_', getattr(est, 'solver', '?'))}"
-    return f"softmax regression, solver {est.solver_}"
-
-
-def model_lines(est: Any, meta: dict[str, Any], task: str) -> list[str]:
-    """The model file, design, settings, classes and metrics of a saved model."""
-    lines = [
-        f"model file: {meta.get('format', '?')} format {meta.get('format_version', '?')}, "
-        f"written by torchlinear {meta.get('library_version', '?')}",
-    ]
-    design = meta.get("design")
-    if design:
-        how = "text columns one-hot encoded" if design.get("automatic") else "formula"
-        lines.append(f"{how}: {design.get('formula')}")
-    settings = meta.get("settings")
-    if settings:
-        shown = ", ".join(f"{k}={v}" for k, v in settings.items() if k not in ("task", "model"))
-        lines.append(f"settings: {shown}")
-    if task == "classification":
-        classes = [plain(c) for c in est.classes_.tolist()]
-        lines.append(f"classes ({len(classes)}): {', '.join(map(str, classes[:20]))}")
-    metrics = meta.get("metrics") or {}
-    for split in ("train", "validation"):
-        values = metrics.get(split)
-        if values:
-            shown = ", ".join(
-                f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}"
-                for k, v in values.items()
-                if k != "confusion_matrix"
-            )
-            lines.append(f"{split}: {shown}")
-    return lines
-
-
-def _has_statistics(est: Any) -> bool:
-    return getattr(est, "solution_", None) is not None and getattr(est, "alpha", 0) == 0
-
-
-def _statistics(est: Any, cov_type: str | None) -> Any:
-    """The estimator's summary, its errors in the words of ``cov_type``."""
-    cov = None if cov_type is None else check_cov_type(cov_type)
-    try:
-        return est.summary(cov_type=cov)
-    except ValueError as exc:
-        if cov is None or "meat" not in str(exc):
-            raise
-        raise ParameterError(
-            "cov_type",
-            "{param} {value}: this model keeps no meat matrix for robust standard errors; "
-            "fit it with {param} {value} (or another HC type), or leave out {param}",
-            value=cov,
-        ) from None
-
-
-def summary_json(
-    model_path: str | os.PathLike[str], *, cov_type: str | None = None
-) -> dict[str, Any]:
-    """The statistical summary of a saved least-squares fit as plain JSON-ready values.
-
-    Keys: ``n_obs``, ``df_model``, ``df_resid``, ``r_squared``, ``adj_r_squared``,
-    ``f_statistic``, ``f_pvalue``, ``cov_type`` and ``terms``, a list of ``{name, coef,
-    std_err, t, p_value, ci_low, ci_high}`` (95% intervals; ``"const"`` first with an
-    intercept). Numbers that are not finite are ``None``.
-
-    Parameters
-    ----------
-    model_path : str or path-like
-        The fit's output folder or its ``model.json``; an exact unpenalised
-        least-squares fit.
-    cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3"}, optional
-        As for :func:`model_summary`.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from torchlinear.workflow import fit
-    >>> folder = tempfile.mkdtemp()
-    >>> _ = fit("diabetes", out=folder)
-    >>> doc = summary_json(folder)
-    >>> doc["n_obs"], doc["cov_type"], doc["terms"][0]["name"], round(doc["r_squared"], 4)
-    (442, 'nonrobust', 'const', 0.5177)
-    """
-    est = load_estimator(model_path)
-    if not _has_statistics(est):
-        raise ValueError(
-            f"{model_path}: a {type(est).__name__} fitted with solver {est.solver_!r} has no "
-            "statistical summary; standard errors need an exact unpenalised least-squares "
-            "fit (--solver exact, no --alpha)"
-        )
-    s = _statistics(est, cov_type)
-    terms = [
-        {
-            "name": str(name),
-            "coef": number(s.coef[i]),
-            "std_err": number(s.std_err[i]),
-            "t": number(s.t[i]),
-            "p_value": number(s.p_value[i]),
-            "ci_low": number(s.ci_low[i]),
-            "ci_high": number(s.ci_high[i]),
-        }
-        for i, name in enumerate(s.terms)
-    ]
-    return {
-        "n_obs": count(s.n_obs),
-        "df_model": count(s.df_model),
-        "df_resid": count(s.df_resid),
-        "r_squared": number(s.r_squared),
-        "adj_r_squared": number(s.adj_r_squared),
-        "f_statistic": number(s.f_statistic),
-        "f_pvalue": number(s.f_pvalue),
-        "cov_type": s.cov_type,
-        "terms": terms,
-    }
-
-
-def number(value: Any) -> float | None:
-    """A float for JSON, ``None`` when it is not finite."""
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-def count(value: Any) -> int | float | None:
-    """A count for JSON: an int when whole, ``None`` when not finite."""
-    value = float(value)
-    if not math.isfinite(value):
-        return None
-    return int(value) if value.is_integer() else value
