@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy import stats as sps
+from scipy import special
 
 from torchlinear._format import escape_control, format_count, format_number, format_p_value
 from torchlinear._memory import check_memory
@@ -491,7 +491,7 @@ def _f_test(rss: float, tss: float, df_model: float, df_resid: float) -> tuple[f
     """The F test that every slope is zero (classical covariance)."""
     if df_model > 0 and df_resid > 0 and rss > 0:
         f = ((tss - rss) / df_model) / (rss / df_resid)
-        return f, float(sps.f.sf(f, df_model, df_resid))
+        return f, float(special.fdtrc(df_model, df_resid, f))
     if df_model > 0 and df_resid > 0:
         return math.inf, 0.0
     return math.nan, math.nan
@@ -520,7 +520,22 @@ def _distribution(cov_type: str, use_t: bool | None, df_resid: float) -> Any:
         return None
     if use_t is None:
         use_t = cov_type == "nonrobust"
-    return sps.t(df_resid) if use_t else sps.norm()
+    return _Reference(df_resid if use_t else None)
+
+
+@dataclass(frozen=True)
+class _Reference:
+    """Student's t with ``df`` degrees of freedom, or the standard normal (``df=None``):
+    the survival function and quantiles, from SciPy's special functions."""
+
+    df: float | None
+
+    def sf(self, x: Any) -> Any:
+        x = np.asarray(x, dtype=np.float64)
+        return special.ndtr(-x) if self.df is None else special.stdtr(self.df, -x)
+
+    def ppf(self, p: float) -> float:
+        return float(special.ndtri(p) if self.df is None else special.stdtrit(self.df, p))
 
 
 def _wald_f(beta: np.ndarray, cov: np.ndarray, df_resid: float) -> tuple[float, float]:
@@ -529,7 +544,7 @@ def _wald_f(beta: np.ndarray, cov: np.ndarray, df_resid: float) -> tuple[float, 
     if q == 0 or not df_resid > 0:
         return math.nan, math.nan
     f = float(beta @ np.linalg.pinv(cov) @ beta) / q
-    return f, float(sps.f.sf(f, q, df_resid))
+    return f, float(special.fdtrc(q, df_resid, f))
 
 
 def prediction_interval(

@@ -11,6 +11,8 @@ rows of a part of the file.
 Examples
 --------
 >>> import pyarrow as pa
+
+from torchlinear.data.arrow_numpy import to_numpy
 >>> sel = Selection("t.csv", ["a", "b"], "y", "regression", [], batch_rows=2)
 >>> table = pa.table({"a": [1, 2, 3], "b": [4.0, 5.0, 6.0], "y": [0.5, 1.5, 2.5]})
 >>> X, y, y_bad = arrow_part(table, sel)
@@ -28,6 +30,8 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+
+from torchlinear.data.arrow_numpy import to_numpy
 
 __all__ = [
     "ARROW_COLUMN_BYTES",
@@ -132,7 +136,7 @@ def to_float64(chunked: pa.ChunkedArray, out: np.ndarray) -> None:
     for chunk in chunked.chunks:
         if chunk.type != pa.float64():
             chunk = chunk.cast(pa.float64())
-        out[offset : offset + len(chunk)] = chunk.to_numpy(zero_copy_only=False)
+        out[offset : offset + len(chunk)] = to_numpy(chunk)
         offset += len(chunk)
 
 
@@ -160,7 +164,7 @@ def arrow_part(table: pa.Table, sel: Selection, labels: Labels | None = None) ->
         column = column.cast(column.type.value_type)
     if labels is not None:
         column = labels(column, sel)
-    return X, column, column.is_null(nan_is_null=True).to_numpy(zero_copy_only=False)
+    return X, column, to_numpy(column.is_null(nan_is_null=True))
 
 
 def rechunk(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:

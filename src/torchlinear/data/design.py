@@ -55,6 +55,7 @@ import pyarrow.compute as pc
 
 from torchlinear._format import format_names
 from torchlinear._validation import ParameterError
+from torchlinear.data.arrow_numpy import to_arrow, to_numpy
 from torchlinear.data.formula import (
     Design,
     as_table,
@@ -276,7 +277,7 @@ def design(
 
 
 def _is_integral(column: pa.ChunkedArray) -> bool:
-    values = column.drop_null().to_numpy(zero_copy_only=False)
+    values = to_numpy(column.drop_null())
     return bool(values.dtype.kind == "f" and np.all(np.mod(values[np.isfinite(values)], 1) == 0))
 
 
@@ -369,7 +370,7 @@ class DesignSource:
                 if not source.drop_na:
                     continue
                 dropped += int(bad.sum())
-                table = table.filter(pa.array(~bad))
+                table = table.filter(to_arrow(~bad))
             if bad_rows and not source.drop_na:
                 continue
             if table.num_rows == 0:

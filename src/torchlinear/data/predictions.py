@@ -21,6 +21,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from torchlinear._format import format_names
+from torchlinear.data.arrow_numpy import to_arrow
 from torchlinear.data.tabular import check_delimiter, file_format
 from torchlinear.io import ensure_writable_dir
 
@@ -92,10 +93,6 @@ def check_columns(
     raise ValueError(
         f"{source} {' and '.join(problems)}; the model expects {format_names(list(expected))}"
     )
-
-
-def _arrow(values: Any) -> pa.Array:
-    return values if isinstance(values, pa.Array) else pa.array(values)
 
 
 class PredictionWriter:
@@ -189,7 +186,7 @@ class PredictionWriter:
             raise ValueError(f"columns must have equal lengths, got {sizes}")
         try:
             if self._schema is None:
-                batch = pa.record_batch([_arrow(a) for a in arrays], names=names)
+                batch = pa.record_batch([to_arrow(a) for a in arrays], names=names)
                 self._open(batch.schema)
             else:
                 if names != self._schema.names:
@@ -199,7 +196,7 @@ class PredictionWriter:
                     )
                 batch = pa.record_batch(
                     [
-                        _arrow(a).cast(field.type)
+                        to_arrow(a).cast(field.type)
                         for a, field in zip(arrays, self._schema, strict=True)
                     ],
                     schema=self._schema,

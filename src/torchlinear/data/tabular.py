@@ -55,6 +55,7 @@ from torchlinear.data._parts import (
     is_numeric_type,
     rechunk,
 )
+from torchlinear.data.arrow_numpy import to_arrow, to_numpy
 from torchlinear.data.csv_reader import DECIMAL_COMMA, CsvReader
 from torchlinear.data.parquet_reader import ParquetReader
 
@@ -664,7 +665,7 @@ class TabularSource:
     def _filter_target(self, y: Any, keep: np.ndarray) -> Any:
         if y is None or isinstance(y, np.ndarray):
             return None if y is None else y[keep]
-        return y.filter(pa.array(keep)).to_numpy(zero_copy_only=False)
+        return to_numpy(y.filter(to_arrow(keep)))
 
     def _finish(
         self, X: np.ndarray, y: Any, y_bad: np.ndarray | None
@@ -672,7 +673,7 @@ class TabularSource:
         """A chunk with its missing cells found; labels become NumPy unless some are null
         (those are filtered in Arrow, keeping the labels' type)."""
         if isinstance(y, pa.ChunkedArray) and y_bad is not None and not y_bad.any():
-            y = y.to_numpy(zero_copy_only=False)
+            y = to_numpy(y)
         bad_columns, bad_rows = self._non_finite(X, y, y_bad)
         if isinstance(y, pa.ChunkedArray) and bad_rows is not None and not self.drop_na:
             y = None  # this chunk is only counted, never yielded

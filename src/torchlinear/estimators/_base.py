@@ -13,10 +13,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 import torch
-from sklearn.utils.validation import check_array, check_is_fitted
 
+from torchlinear._sklearn_protocol import check_is_fitted, is_sparse
 from torchlinear._validation import as_feature_matrix, check_finite
 from torchlinear.estimators._state import StatefulMixin
 
@@ -160,7 +159,7 @@ class LinearPredictionMixin(EstimatorInputMixin):
         gives a float64 NumPy array. Shape ``(n,)`` for one target, ``(n, k)`` for ``k``.
         """
         check_is_fitted(self, "coef_")
-        if self._sparse_input and sp.issparse(X):
+        if self._sparse_input and is_sparse(X):
             return self._predict_sparse(X)
         X_t = self._validate_X(X, reset=False, finite=False)
         out = self._predict_tensor(X_t)
@@ -169,6 +168,8 @@ class LinearPredictionMixin(EstimatorInputMixin):
         return out.cpu().numpy()
 
     def _predict_sparse(self, X: Any) -> np.ndarray:
+        from sklearn.utils.validation import check_array  # X is sparse: SciPy's world
+
         Xs = check_array(X, accept_sparse=["csr", "csc", "coo"], dtype=np.float64)
         self._check_feature_names(None, reset=False)
         if Xs.shape[1] != self.n_features_in_:

@@ -23,16 +23,15 @@ the objective scikit-learn's ``Lasso``/``ElasticNet``/``Ridge`` minimise on raw 
 from __future__ import annotations
 
 import contextlib
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import torch
-from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 
+from torchlinear._sklearn_protocol import warn_convergence
 from torchlinear._validation import check_positive_int, check_sample_weight
 from torchlinear.engine import Callback, History, TrainConfig, train
 from torchlinear.losses import Loss, Penalty, get_loss
@@ -151,9 +150,8 @@ def check_convergence(history: History, config: TrainConfig, who: str) -> bool:
                 f"the training loss still improved by a relative {improvement:.3g} over the "
                 f"last {window} epochs (> tol {config.tol:g}); increase max_iter or lr"
             )
-        warnings.warn(
+        warn_convergence(
             f"{who} did not converge in {len(losses)} epoch{'s' * (len(losses) != 1)}: {reason}",
-            ConvergenceWarning,
             stacklevel=4,
         )
     return False

@@ -11,10 +11,12 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 import torch
-from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.exceptions import DataConversionWarning
-from sklearn.utils.validation import check_array, check_is_fitted
 
+from torchlinear._sklearn_protocol import (
+    BaseEstimator,
+    RegressorMixin,
+    check_is_fitted,
+)
 from torchlinear._validation import as_target, check_same_length, check_sample_weight
 from torchlinear.estimators._base import LinearPredictionMixin, assert_finite, object_to_float
 from torchlinear.exact import GramStats
@@ -120,6 +122,8 @@ class PenalizedBase(LinearPredictionMixin, RegressorMixin, BaseEstimator):
         self, X: Any, y: Any, sample_weight: Any, *, reset: bool
     ) -> tuple[Any, torch.Tensor, torch.Tensor | None]:
         if sp.issparse(X):
+            from sklearn.utils.validation import check_array  # X is sparse: SciPy's world
+
             Xs = check_array(X, accept_sparse=["csr", "csc", "coo"], dtype=np.float64)
             Xv: Any = sp.csr_array(Xs) if isinstance(Xs, sp.sparray) else sp.csr_matrix(Xs)
             self._check_feature_names(None, reset=reset)
@@ -154,6 +158,8 @@ class PenalizedBase(LinearPredictionMixin, RegressorMixin, BaseEstimator):
                 "per column"
             )
         if y.ndim == 2:
+            from sklearn.exceptions import DataConversionWarning  # the class users filter on
+
             warnings.warn(
                 "A column-vector y was passed when a 1d array was expected. Please change "
                 "the shape of y to (n_samples,), for example using ravel().",

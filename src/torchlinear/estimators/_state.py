@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.utils.validation import check_is_fitted
 
+from torchlinear._sklearn_protocol import check_is_fitted
 from torchlinear.engine import History, TrainConfig
 
 __all__ = ["StatefulMixin", "state_params"]

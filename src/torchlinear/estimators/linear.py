@@ -61,10 +61,12 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 import torch
-from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.metrics import r2_score
-from sklearn.utils.validation import check_array, check_is_fitted
 
+from torchlinear._sklearn_protocol import (
+    BaseEstimator,
+    RegressorMixin,
+    check_is_fitted,
+)
 from torchlinear._threads import single_threaded
 from torchlinear._validation import (
     check_positive_int,
@@ -641,6 +643,8 @@ class LinearRegression(ExactInferenceMixin, LinearPredictionMixin, RegressorMixi
                 "sparse X is fitted by the exact and coordinate-descent solvers (squared loss); "
                 f"for loss={self.loss!r} or solver={self.solver!r} convert it with X.toarray()"
             )
+        from sklearn.utils.validation import check_array  # X is sparse: SciPy's world
+
         Xs = check_array(X, accept_sparse=["csr", "csc", "coo"], dtype=np.float64)
         if not np.isfinite(Xs.data).all():
             raise ValueError("X holds NaN or infinite values; remove or impute them")
@@ -778,7 +782,7 @@ class LinearRegression(ExactInferenceMixin, LinearPredictionMixin, RegressorMixi
         """
         check_is_fitted(self, "coef_")
         if sp.issparse(X):
-            return float(r2_score(y, self.predict(X), sample_weight=sample_weight))
+            return super().score(X, y, sample_weight)
         X_t = self._validate_X(X, reset=False, finite=False)
         Y, _, _ = self._validate_y(y, X_t.shape[0])
         w = check_sample_weight(sample_weight, X_t.shape[0])
@@ -805,6 +809,3 @@ class LinearRegression(ExactInferenceMixin, LinearPredictionMixin, RegressorMixi
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = True
         return tags
-
-    def _more_tags(self) -> dict[str, Any]:  # scikit-learn < 1.6
-        return {"multioutput": True, "allow_nan": False}

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.utils.validation import check_is_fitted
 
+from torchlinear._sklearn_protocol import check_is_fitted
 from torchlinear.estimators._base import EstimatorInputMixin
 from torchlinear.exact import LstsqSolution
 from torchlinear.exact.sandwich import meat_pass

@@ -26,10 +26,15 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from torchlinear._sklearn_protocol import (
+    BaseEstimator,
+    ClassifierMixin,
+    RegressorMixin,
+    check_class_labels,
+    check_is_fitted,
+    target_vector,
+)
 from torchlinear._validation import (
     as_feature_matrix,
     as_target,
@@ -508,10 +513,10 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
     def _encode(self, y: Any, n: int) -> np.ndarray:
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but y is None")
-        y_arr = column_or_1d(np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y), warn=True)
+        y_arr = target_vector(y)
         if len(y_arr) != n:
             raise ValueError(f"y has {len(y_arr)} rows but X has {n}")
-        check_classification_targets(y_arr)
+        check_class_labels(y_arr)
         self.classes_, index = np.unique(y_arr, return_inverse=True)
         if len(self.classes_) < 2:
             label = self.classes_[0]

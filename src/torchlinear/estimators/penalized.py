@@ -37,8 +37,7 @@ import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sklearn.exceptions import ConvergenceWarning
-
+from torchlinear._sklearn_protocol import warn_convergence
 from torchlinear.estimators._penalized_base import (
     PenalizedBase,
     add_chunk,
@@ -259,12 +258,11 @@ class ElasticNet(PenalizedBase):
         self.dual_gap_ = float(path.dual_gaps[0])
         self.converged_ = bool(path.converged[0])
         if not self.converged_:
-            warnings.warn(
+            warn_convergence(
                 f"{type(self).__name__} did not converge within max_iter={self.max_iter} "
                 f"sweeps: duality gap {self.dual_gap_:.3g} > tolerance "
                 f"{self.tol * _y_variance(self._stats, self.fit_intercept):.3g} "
                 f"(tol={self.tol} x var(y)); raise max_iter",
-                ConvergenceWarning,
                 stacklevel=3,
             )
         return self

@@ -10,6 +10,7 @@ the single-fit estimators are described in :mod:`torchlinear.estimators.penalize
 from __future__ import annotations
 
 import numbers
+import sys
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -17,7 +18,6 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 import torch
-from sklearn.model_selection import KFold, check_cv
 
 from torchlinear.estimators._penalized_base import (
     PenalizedBase,
@@ -53,11 +53,21 @@ def _resolve_cv(cv: Any, n: int) -> tuple[str, Any]:
         return "contiguous", K
     if isinstance(cv, HashedKFold):
         return "hashed", cv
-    if isinstance(cv, KFold) and not cv.shuffle:
+    if _plain_kfold(cv):
         return _resolve_cv(cv.n_splits, n)
     if isinstance(cv, bool | float | str):
         raise ValueError(f"cv must be an int >= 2, a splitter or an iterable of splits, got {cv!r}")
+    from sklearn.model_selection import check_cv  # cv is a splitter or a list of splits
+
     return "splits", check_cv(cv)
+
+
+def _plain_kfold(cv: Any) -> bool:
+    """Whether ``cv`` is scikit-learn's ``KFold`` without shuffling (contiguous folds).
+    Nothing is a ``KFold`` unless scikit-learn's model selection is loaded: it is not
+    imported to find out."""
+    model_selection = sys.modules.get("sklearn.model_selection")
+    return model_selection is not None and isinstance(cv, model_selection.KFold) and not cv.shuffle
 
 
 class _CVBase(PenalizedBase):
@@ -134,7 +144,7 @@ class _CVBase(PenalizedBase):
         Xv, y_t, w = self._validate_xy(X, y, sample_weight, reset=folds is None)
         if folds is None:
             cv = 5 if self.cv is None else self.cv
-            if isinstance(cv, KFold) and not cv.shuffle:
+            if _plain_kfold(cv):
                 cv = cv.n_splits
             if isinstance(cv, HashedKFold):
                 folds = FoldGramStats(Xv.shape[1], cv.n_splits, shuffle=True, seed=cv.seed)
@@ -290,7 +300,7 @@ def _stream_fold_layout(cv: Any, n_samples: int | None) -> tuple[int, bool, int]
     """``(K, shuffled, seed)`` of the folds of a stream: hashed (``HashedKFold``) or
     contiguous (an int, None or an unshuffled ``KFold``: they need ``n_samples``)."""
     spec = 5 if cv is None else cv
-    if isinstance(spec, KFold) and not spec.shuffle:
+    if _plain_kfold(spec):
         spec = spec.n_splits
     if isinstance(spec, HashedKFold):
         return spec.n_splits, True, spec.seed

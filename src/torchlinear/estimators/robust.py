@@ -50,10 +50,13 @@ from typing import Any
 import numpy as np
 import scipy.optimize
 import torch
-from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.validation import column_or_1d
 
+from torchlinear._sklearn_protocol import (
+    BaseEstimator,
+    RegressorMixin,
+    target_vector,
+    warn_convergence,
+)
 from torchlinear.estimators._base import LinearPredictionMixin
 from torchlinear.estimators._lad import as_arrays, check_alpha, check_bool, check_quantile, fit_lad
 
@@ -275,7 +278,7 @@ def _target_numpy(y: Any, n: int) -> np.ndarray:
     if y.dtype == object:
         y = y.astype(np.float64)
     if y.ndim == 2 and y.shape[1] == 1:
-        y = column_or_1d(y, warn=True)
+        y = target_vector(y)
     if y.ndim != 1:
         raise ValueError(f"y must have shape (n,) or (n, 1), got {y.shape}")
     if len(y) != n:
@@ -457,11 +460,10 @@ class HuberRegressor(LinearPredictionMixin, RegressorMixin, BaseEstimator):
             at_bound = (theta[-1] <= bounds[-1][0]) & (g[-1] > 0)
             if at_bound:
                 g[-1] = 0.0
-            warnings.warn(
+            warn_convergence(
                 f"HuberRegressor did not converge in {result.nit} iterations: the largest "
                 f"projected gradient component is {np.abs(g).max():.3g} > tol {tol:g} "
                 f"({result.message}); increase max_iter or scale the features",
-                ConvergenceWarning,
                 stacklevel=2,
             )
         self.coef_ = theta[:d].copy()

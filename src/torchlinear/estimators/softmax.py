@@ -66,18 +66,21 @@ import contextlib
 import math
 import numbers
 import secrets
-import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d
 from threadpoolctl import threadpool_limits
 
+from torchlinear._sklearn_protocol import (
+    BaseEstimator,
+    ClassifierMixin,
+    check_class_labels,
+    check_is_fitted,
+    target_vector,
+    warn_convergence,
+)
 from torchlinear._validation import (
     check_nonnegative_float,
     check_positive_float,
@@ -316,12 +319,10 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
         X_t = self._validate_X(X, reset=True, device=device)
         self._use_names(options.feature_names)
         n, d = X_t.shape
-        y_arr = column_or_1d(
-            np.asarray(y) if not hasattr(y, "to_numpy") else y.to_numpy(), warn=True
-        )
+        y_arr = target_vector(y)
         if len(y_arr) != n:
             raise ValueError(f"y has {len(y_arr)} rows but X has {n}")
-        check_classification_targets(y_arr)
+        check_class_labels(y_arr)
         self.classes_, y_index = np.unique(y_arr, return_inverse=True)
         y_index = y_index.reshape(-1)
         k = len(self.classes_)
@@ -463,11 +464,10 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
                 if result.nit >= max_iter or objective.matmul_dtype == torch.float64
                 else "float32 precision limits the accuracy: use precision='float64'"
             )
-            warnings.warn(
+            warn_convergence(
                 f"L-BFGS did not converge in {result.nit} iterations: the largest gradient "
                 f"component is {criterion:.3g} > tol {params['tol']:g} ({result.message}); "
                 f"{hint}",
-                ConvergenceWarning,
                 stacklevel=3,
             )
         W_t, b_t = objective.parts(torch.from_numpy(result.x).to(X.device, objective.exact))

@@ -58,15 +58,14 @@ from one set of statistics per fold is :func:`fit_cv_from_fold_stats`.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
 from torchlinear._memory import MEMORY_FRACTION, available_memory, check_memory
+from torchlinear._sklearn_protocol import warn_convergence
 from torchlinear.exact import GramStats
 from torchlinear.exact.cd_kernel import ScaledProblem, solve_alpha
 
@@ -322,12 +321,11 @@ def _warn_path(path: EnetPath, max_iter: int, tol: float, yty: float) -> None:
     """The ConvergenceWarning of a path some of whose alphas stopped on ``max_iter``."""
     grid, conv, gaps = path.alphas, path.converged, path.dual_gaps
     bad = int(np.argmax(np.where(conv, -np.inf, gaps)))
-    warnings.warn(
+    warn_convergence(
         f"coordinate descent did not converge for {int((~conv).sum())} of {grid.size} "
         f"alpha(s) within max_iter={max_iter} sweeps: duality gap {gaps[bad]:.3g} > tolerance "
         f"{tol * yty:.3g} (tol={tol} x var(y)) at alpha={grid[bad]:.4g}; raise max_iter "
         "or tol",
-        ConvergenceWarning,
         stacklevel=3,
     )
 
@@ -496,11 +494,10 @@ def fit_cv_from_fold_stats(
     full_path = enet_path(full, grids[bi], ratios[bi], **opts)
     n_bad += int((~full_path.converged).sum())
     if n_bad:
-        warnings.warn(
+        warn_convergence(
             f"coordinate descent did not converge for {n_bad} fit(s) of the cross-validated "
             f"paths within max_iter={max_iter} sweeps (largest final duality gap {worst:.3g}); "
             "raise max_iter or tol",
-            ConvergenceWarning,
             stacklevel=2,
         )
     alpha_1se = _alpha_1se(mse[bi], mean[bi], grids[bi], bj)

@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.utils.validation import column_or_1d
 from tqdm.auto import tqdm
 
 from torchlinear import distributed as tld
+from torchlinear._sklearn_protocol import target_vector
 from torchlinear._threads import single_threaded
 from torchlinear._validation import ParameterError, resolve_device
 from torchlinear.data.split import Sample, holdout_mask, keyed_uniform
@@ -389,7 +389,7 @@ class FitContext:
         names = self.data.feature_names
         classification = plan.task == "classification"
         if classification:
-            ytr = column_or_1d(np.asarray(ytr))
+            ytr = target_vector(ytr)
             classes = np.unique(ytr)
             if len(classes) < 2:
                 raise ValueError(

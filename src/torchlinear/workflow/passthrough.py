@@ -21,6 +21,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from torchlinear.data.arrow_numpy import to_arrow, to_numpy
+
 __all__ = ["KeptColumns"]
 
 _BLOCK_BYTES = 1 << 20
@@ -113,7 +115,7 @@ class KeptColumns:
             if self.drop_na:
                 X = _float_matrix(table, self.check)
                 keep = np.isfinite(X).all(axis=1) if X.shape[1] else np.ones(len(X), bool)
-                table = table.filter(pa.array(keep))
+                table = table.filter(to_arrow(keep))
                 self._features_buffer.append(X[keep])
             self._buffer.append(table.select(self.columns))
             self._buffered += table.num_rows
@@ -173,7 +175,7 @@ def _float_matrix(table: pa.Table, names: Sequence[str]) -> np.ndarray:
             X[:, j] = [_number(v) for v in column.to_pylist()]  # a kept feature, as text
             continue
         column = pc.cast(column, pa.float64())
-        X[:, j] = column.to_numpy(zero_copy_only=False)
+        X[:, j] = to_numpy(column)
     return X
 
 
