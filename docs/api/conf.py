@@ -36,23 +36,15 @@ html_theme = "alabaster"
 exclude_patterns = ["_build"]
 
 
-def _defined_by_sklearn(obj):
-    """Whether ``obj`` (a method, property or classmethod) is scikit-learn's own code."""
-    target = getattr(obj, "fget", None) or getattr(obj, "__func__", None) or obj
-    return (getattr(target, "__module__", None) or "").split(".")[0] == "sklearn"
-
-
-def _skip_sklearn_members(app, what, name, obj, skip, options):
-    # The estimator pages list inherited members (torchlinear's mixins define predict,
-    # summary, ...), but scikit-learn's own (get_params, score, set_*_request for metadata
-    # routing, ...) are its API, documented there, and their docstrings point into its
-    # glossary.
+def _skip_request_setters(app, what, name, obj, skip, options):
+    # The estimator pages list inherited members (torchlinear's base classes and mixins
+    # define predict, summary, get_params, ...); the set_{method}_request methods of
+    # scikit-learn's metadata routing are generated per class and documented once, in
+    # scikit-learn's own guide to metadata routing.
     if name.startswith("set_") and name.endswith("_request"):
-        return True
-    if _defined_by_sklearn(obj):
         return True
     return None
 
 
 def setup(app):
-    app.connect("autodoc-skip-member", _skip_sklearn_members)
+    app.connect("autodoc-skip-member", _skip_request_setters)

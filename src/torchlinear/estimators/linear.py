@@ -526,8 +526,7 @@ class LinearRegression(ExactInferenceMixin, LinearPredictionMixin, RegressorMixi
         self._store_gradient_fit(fit, params["optimizer"])
 
     def __getstate__(self) -> dict[str, Any]:
-        state = super().__getstate__()
-        state = dict(state)
+        state = dict(self.__dict__)
         state.pop("_fit_data", None)  # the training rows are never pickled
         return state
 

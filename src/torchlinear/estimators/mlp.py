@@ -67,6 +67,24 @@ REGRESSION_LOSSES = ("squared", "l1", "huber")
 class _MLPBase(EstimatorInputMixin, BaseEstimator):
     """Parameter checks, input validation and training shared by both estimators."""
 
+    # the constructor's parameters, stored by each subclass's __init__
+    alpha: Any
+    batch_size: Any
+    device: Any
+    early_stopping: Any
+    hidden: Any
+    l1_ratio: Any
+    loss: Any
+    lr: Any
+    max_iter: Any
+    n_iter_no_change: Any
+    progress: Any
+    random_state: Any
+    solver: Any
+    standardize: Any
+    tol: Any
+    validation_fraction: Any
+
     def _check_params(self) -> dict[str, Any]:
         if self.solver not in SOLVERS:
             raise ValueError(

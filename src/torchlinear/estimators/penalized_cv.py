@@ -53,8 +53,8 @@ def _resolve_cv(cv: Any, n: int) -> tuple[str, Any]:
         return "contiguous", K
     if isinstance(cv, HashedKFold):
         return "hashed", cv
-    if _plain_kfold(cv):
-        return _resolve_cv(cv.n_splits, n)
+    if (splits := _kfold_splits(cv)) is not None:
+        return _resolve_cv(splits, n)
     if isinstance(cv, bool | float | str):
         raise ValueError(f"cv must be an int >= 2, a splitter or an iterable of splits, got {cv!r}")
     from sklearn.model_selection import check_cv  # cv is a splitter or a list of splits
@@ -62,15 +62,28 @@ def _resolve_cv(cv: Any, n: int) -> tuple[str, Any]:
     return "splits", check_cv(cv)
 
 
-def _plain_kfold(cv: Any) -> bool:
-    """Whether ``cv`` is scikit-learn's ``KFold`` without shuffling (contiguous folds).
-    Nothing is a ``KFold`` unless scikit-learn's model selection is loaded: it is not
-    imported to find out."""
+def _kfold_splits(cv: Any) -> int | None:
+    """The fold count of scikit-learn's ``KFold`` without shuffling (contiguous folds),
+    None for anything else. Nothing is a ``KFold`` unless scikit-learn's model selection
+    is loaded: it is not imported to find out."""
     model_selection = sys.modules.get("sklearn.model_selection")
-    return model_selection is not None and isinstance(cv, model_selection.KFold) and not cv.shuffle
+    if model_selection is None or not isinstance(cv, model_selection.KFold) or cv.shuffle:
+        return None
+    return int(cv.n_splits)
 
 
 class _CVBase(PenalizedBase):
+    # the constructor's parameters, stored by each subclass's __init__
+    alphas: Any
+    cv: Any
+    eps: Any
+    fit_intercept: Any
+    max_iter: Any
+    positive: Any
+    random_state: Any
+    selection: Any
+    tol: Any
+
     #: The cross-validation record is a diagnostic of the fit; model files keep the model.
     _special_state = ("cv_results_",)
 
@@ -106,6 +119,7 @@ class _CVBase(PenalizedBase):
         :class:`~torchlinear.exact.fold_stats.HashedKFold` a seeded shuffled split; any
         other splitter or iterable of (train, test) index arrays is used as given.
         """
+
         self._check_cv_params()
         Xv, y_t, w = self._validate_xy(X, y, sample_weight, reset=True)
         n, d = Xv.shape
@@ -144,8 +158,8 @@ class _CVBase(PenalizedBase):
         Xv, y_t, w = self._validate_xy(X, y, sample_weight, reset=folds is None)
         if folds is None:
             cv = 5 if self.cv is None else self.cv
-            if _plain_kfold(cv):
-                cv = cv.n_splits
+            if (splits := _kfold_splits(cv)) is not None:
+                cv = splits
             if isinstance(cv, HashedKFold):
                 folds = FoldGramStats(Xv.shape[1], cv.n_splits, shuffle=True, seed=cv.seed)
             elif isinstance(cv, numbers.Integral) and not isinstance(cv, bool):
@@ -300,8 +314,8 @@ def _stream_fold_layout(cv: Any, n_samples: int | None) -> tuple[int, bool, int]
     """``(K, shuffled, seed)`` of the folds of a stream: hashed (``HashedKFold``) or
     contiguous (an int, None or an unshuffled ``KFold``: they need ``n_samples``)."""
     spec = 5 if cv is None else cv
-    if _plain_kfold(spec):
-        spec = spec.n_splits
+    if (splits := _kfold_splits(spec)) is not None:
+        spec = splits
     if isinstance(spec, HashedKFold):
         return spec.n_splits, True, spec.seed
     if isinstance(spec, numbers.Integral) and not isinstance(spec, bool):
