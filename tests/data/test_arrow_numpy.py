@@ -64,7 +64,7 @@ def test_chunks_with_and_without_nulls_agree_on_float():
     np.testing.assert_array_equal(to_numpy(column), [1.0, 2.0, np.nan, 4.0])
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(
     st.lists(st.one_of(st.none(), st.text(max_size=4)), max_size=40),
     st.integers(0, 5),
@@ -76,7 +76,7 @@ def test_strings_round_trip(values, start):
     assert to_numpy(column).tolist() == values[min(start, len(values)) :]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(
     st.lists(st.one_of(st.none(), st.booleans()), max_size=40),
     st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=40),

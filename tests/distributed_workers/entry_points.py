@@ -29,10 +29,10 @@ def main(folder: str) -> None:
         part = tld.shard_rows(len(X))
         mine = (X[part], y[part], None if w.size == 0 else w[part])
         runs = {"arrays": (mine, {"chunk_rows": 5})}
-        if w.size == 0:
-            for ext in ("csv", "parquet"):
-                source = TabularSource(out / f"{problem.stem}.{ext}", target="y", batch_rows=7)
-                runs[ext] = (source, {})
+        weight = None if w.size == 0 else "w"  # a column of the files
+        for ext in ("csv", "parquet"):
+            path = out / f"{problem.stem}.{ext}"
+            runs[ext] = (TabularSource(path, target="y", batch_rows=7, weight=weight), {})
         for how, (data, options) in runs.items():
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")

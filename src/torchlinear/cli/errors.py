@@ -89,6 +89,7 @@ FLAGS: dict[str, Flag] = {
     "target": Flag("--target"),
     "features": Flag("--features"),
     "formula": Flag("--formula"),
+    "weight": Flag("--weight"),
     "max_levels": Flag("--max-levels"),
     "task": Flag("--task"),
     "model": Flag("--model"),

@@ -24,7 +24,7 @@ PARAMS = (
     "hidden", "epochs", "batch_size", "lr", "val_split", "patience", "seed", "device",
     "drop_na", "delimiter", "out", "overwrite", "resume", "max_classes", "stream", "download",
     "batch_rows", "formula", "max_levels", "memory_limit", "cov_type",
-    "cv", "cv_shuffle", "alphas", "n_alphas",
+    "cv", "cv_shuffle", "alphas", "n_alphas", "weight",
 )  # fmt: skip
 """The library parameters the command passes to :func:`torchlinear.workflow.fit`."""
 
@@ -73,6 +73,11 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", metavar="COL", help="the target column (needed for files)")
     parser.add_argument(
         "--features", metavar="A,B,C", help="feature columns (default: all but the target)"
+    )
+    parser.add_argument(
+        "--weight",
+        metavar="COL",
+        help="a column of sample weights (>= 0): weighted least squares, weighted metrics",
     )
     parser.add_argument(
         "--formula",

@@ -136,8 +136,9 @@ def _text(value: object) -> bool:
 
 def _strings(values: np.ndarray) -> pa.Array:
     """Strings from a NumPy array of labels, built from UTF-8 bytes and offsets."""
+    values = values.astype(object)  # NumPy's fixed-width strings drop trailing NULs
     missing = np.array([v is None for v in values.tolist()], dtype=bool)
-    labels, codes = np.unique(np.where(missing, "", values.astype(str)), return_inverse=True)
+    labels, codes = np.unique(np.where(missing, "", values), return_inverse=True)
     encoded = [str(label).encode("utf-8") for label in labels]
     lengths = np.array([len(e) for e in encoded], dtype=np.int64)[codes.reshape(-1)]
     offsets = np.zeros(len(values) + 1, dtype=np.int64)

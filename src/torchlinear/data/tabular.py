@@ -199,6 +199,10 @@ class TabularSource:
         Accept text feature columns (listed in :attr:`text_features`). Such a source is
         read through :meth:`iter_tables` (see :mod:`torchlinear.data.design`, which
         encodes them), not :meth:`iter_chunks`.
+    weight : str, optional
+        A numeric column of sample weights (>= 0), never a feature. Chunks are then
+        ``(X, y, w)``; a missing weight is a missing value like any other, a negative one
+        an error naming its row.
 
     Attributes
     ----------
@@ -212,6 +216,8 @@ class TabularSource:
         The feature columns, in the order of ``X``'s columns.
     target : str or None
         The target column.
+    weight : str or None
+        The column of sample weights.
     n_rows : int or None
         Data rows in the file: known on opening for Parquet (from its metadata), after
         the first complete pass for CSV.
@@ -261,6 +267,7 @@ class TabularSource:
         delimiter: str | None = None,
         batch_rows: int | None = None,
         allow_text: bool = False,
+        weight: str | None = None,
     ) -> None:
         if task not in ("regression", "classification"):
             raise ValueError(f"task must be 'regression' or 'classification', got {task!r}")
@@ -276,6 +283,9 @@ class TabularSource:
         self.task = task
         self.drop_na = bool(drop_na)
         self.target = target
+        if weight is not None and not isinstance(weight, str):
+            raise ValueError(f"weight must be a column name (str), got {weight!r}")
+        self.weight = weight
         self.n_rows: int | None = None
         self.n_dropped: int | None = None
         self.allow_text = bool(allow_text)
@@ -298,7 +308,7 @@ class TabularSource:
         self.feature_names = self._select(features)
         self._reader.sample = None  # only needed for the messages above
         pa.default_memory_pool().release_unused()  # a wide header's parse is large
-        width = len(self.feature_names) + (target is not None)
+        width = len(self.feature_names) + (target is not None) + (weight is not None)
         if batch_rows is None:  # about 4 MB a chunk, less under a small memory budget
             batch_rows = max(1, min(_CHUNK_BYTES, memory_budget() // 8) // (8 * width))
         self.batch_rows = check_positive_int("batch_rows", batch_rows)
@@ -348,8 +358,16 @@ class TabularSource:
                 f"{label}: no column {target!r} for the target; the columns are "
                 f"{format_names(columns)}"
             )
+        weight = self.weight
+        if weight is not None and weight not in columns:
+            raise ValueError(
+                f"{label}: no column {weight!r} for the sample weights; the columns are "
+                f"{format_names(columns)}"
+            )
+        if weight is not None and weight == target:
+            raise ValueError(f"the weight column {weight!r} is also the target; name another")
         if features is None:
-            selected = [c for c in columns if c != target]
+            selected = [c for c in columns if c not in (target, weight)]
         else:
             selected = list(features)
             if not selected:
@@ -361,6 +379,10 @@ class TabularSource:
                 raise ValueError(f"features lists {format_names(twice)} more than once")
             if target is not None and target in selected:
                 raise ValueError(f"the target {target!r} is also listed in features; leave it out")
+            if weight is not None and weight in selected:
+                raise ValueError(
+                    f"the weight column {weight!r} is also listed in features; leave it out"
+                )
             present = set(columns)
             missing = [f for f in selected if f not in present]
             if missing:
@@ -372,7 +394,7 @@ class TabularSource:
             raise ValueError(
                 f"{label}: no feature columns, the file has only the target column {target!r}"
             )
-        wanted = selected + ([target] if target is not None else [])
+        wanted = selected + [c for c in (target, weight) if c is not None]
         counts = Counter(columns)
         duplicated = sorted({c for c in wanted if counts[c] > 1})
         if duplicated:
@@ -412,6 +434,11 @@ class TabularSource:
                 label=label,
                 examples=examples,
                 more=more,
+            )
+        if self.weight is not None and not is_numeric_type(self._types[self.weight]):
+            raise ValueError(
+                f"{label}: the weight column {self.weight!r} is not numeric "
+                f"({self._example(self.weight)}); weights are numbers >= 0"
             )
         if target is not None:
             t = self._types[target]
@@ -516,11 +543,12 @@ class TabularSource:
             f"n_features={self.n_features}, n_rows={self.n_rows})"
         )
 
-    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
         return self.iter_chunks()
 
-    def iter_chunks(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
-        """Stream the file once, as chunks ``(X, y)`` of at most ``batch_rows`` rows.
+    def iter_chunks(self) -> Iterator[tuple[Any, ...]]:
+        """Stream the file once, as chunks ``(X, y)`` of at most ``batch_rows`` rows
+        (``(X, y, w)`` with a :attr:`weight` column: ``w`` float64 of shape ``(rows,)``).
 
         Each call starts a fresh pass over the file, so a training loop can stream
         several epochs. ``X`` is a new float64 array of shape ``(rows, n_features)``
@@ -586,8 +614,9 @@ class TabularSource:
             yield pa.table(columns, names=table.column_names)
         self.n_rows = rows
 
-    def read_all(self) -> tuple[np.ndarray, np.ndarray | None]:
-        """Read the whole file into memory as ``(X, y)`` (for files that fit).
+    def read_all(self) -> tuple[Any, ...]:
+        """Read the whole file into memory as ``(X, y)``, or ``(X, y, w)`` with a
+        :attr:`weight` column (for files that fit).
 
         Examples
         --------
@@ -598,20 +627,23 @@ class TabularSource:
         >>> X.tolist(), y
         ([[1.0, 2.0], [3.0, 4.0]], None)
         """
-        Xs: list[np.ndarray] = []
-        ys: list[Any] = []  # None without a target
-        for X, y in self._stream():
-            Xs.append(X)
-            ys.append(y)
-        if not Xs:  # a part of the file (see restrict) with no rows
-            Xs = [np.empty((0, self.n_features))]
-            ys = [np.empty(0, dtype=np.float64 if self.task == "regression" else object)]
-        X = np.concatenate(Xs) if len(Xs) > 1 else Xs[0]
+        parts: list[tuple[Any, ...]] = list(self._stream())
+        if not parts:  # a part of the file (see restrict) with no rows
+            y0 = np.empty(0, dtype=np.float64 if self.task == "regression" else object)
+            parts = [(np.empty((0, self.n_features)), y0, np.empty(0))[: self._arity()]]
+        X = np.concatenate([p[0] for p in parts]) if len(parts) > 1 else parts[0][0]
         if self.target is None:
-            return X, None
-        return X, (np.concatenate(ys) if len(ys) > 1 else ys[0])
+            y = None
+        else:
+            y = np.concatenate([p[1] for p in parts]) if len(parts) > 1 else parts[0][1]
+        if self.weight is None:
+            return X, y
+        return X, y, np.concatenate([p[2] for p in parts])
 
-    def _stream(self) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+    def _arity(self) -> int:
+        return 2 if self.weight is None else 3
+
+    def _stream(self) -> Iterator[tuple[Any, ...]]:
         if self.text_features:
             raise ValueError(
                 f"{self.label}: the text column(s) {format_names(self.text_features)} must be "
@@ -620,6 +652,8 @@ class TabularSource:
         missing = _MissingValues()
         seen = kept = dropped = 0
         for X, y, bad_columns, bad_rows in self._converted():
+            if self.weight is not None:
+                self._check_weights(X[:, -1], self.row_offset + seen)
             if bad_rows is not None:
                 missing.add(bad_columns, bad_rows, self.row_offset + seen)
                 if self.drop_na:
@@ -632,7 +666,10 @@ class TabularSource:
                 continue  # keep counting to the end of the file, then report everything
             if len(X):
                 kept += len(X)
-                yield X, y
+                if self.weight is None:
+                    yield X, y
+                else:  # the features stay column-major: a view of the first d columns
+                    yield X[:, :-1], y, np.ascontiguousarray(X[:, -1])
         self.n_rows = seen
         if missing.rows and not self.drop_na:
             raise missing.error(self.label)
@@ -648,7 +685,7 @@ class TabularSource:
         """What a pass over this source reads."""
         return Selection(
             label=self.label,
-            features=self.feature_names,
+            features=self._numeric_columns(),
             target=self.target,
             task=self.task,
             text_features=self.text_features,
@@ -656,6 +693,21 @@ class TabularSource:
             row_groups=self.row_groups,
             byte_range=self.byte_range,
         )
+
+    def _check_weights(self, w: np.ndarray, offset: int) -> None:
+        """Refuse a negative weight, naming its row (NaN is a missing value)."""
+        negative = w < 0
+        if negative.any():
+            first = int(np.argmax(negative))
+            raise ValueError(
+                f"{self.label}: the weight column {self.weight!r} holds "
+                f"{int(negative.sum()):,} negative value(s), the first {w[first]:g} at data "
+                f"row {offset + first + 1:,}; sample weights must be >= 0"
+            )
+
+    def _numeric_columns(self) -> list[str]:
+        """The float64 columns of ``X`` as read: the features, then the weights."""
+        return self.feature_names + ([self.weight] if self.weight is not None else [])
 
     def _converted(self) -> Iterator[tuple[np.ndarray, Any, list, np.ndarray | None]]:
         """Chunks of ``batch_rows`` rows as ``(X, y, bad columns, bad rows)``, in file order."""
@@ -687,7 +739,9 @@ class TabularSource:
         if not math.isfinite(float(X.sum())):  # one cheap pass; NaN/inf propagate
             bad = ~np.isfinite(X)
             bad_columns = [
-                (name, bad[:, j]) for j, name in enumerate(self.feature_names) if bad[:, j].any()
+                (name, bad[:, j])
+                for j, name in enumerate(self._numeric_columns())
+                if bad[:, j].any()
             ]
         if y_bad is None and isinstance(y, np.ndarray) and y.dtype == np.float64:
             y_bad = ~np.isfinite(y)

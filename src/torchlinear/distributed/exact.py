@@ -81,8 +81,8 @@ def local_stream(
         names = list(data.feature_names)
 
         def file_chunks() -> Iterator[Chunk]:
-            for X, y in data.iter_chunks():
-                yield _checked_chunk((X, y), checked=True)
+            for chunk in data.iter_chunks():  # (X, y), or (X, y, w) with a weight column
+                yield _checked_chunk(chunk, checked=True)
 
         return file_chunks, (len(names), 1), names
     if isinstance(data, list | tuple) and len(data) in (2, 3):

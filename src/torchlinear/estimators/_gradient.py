@@ -458,8 +458,10 @@ def fit_gradient_chunks(
     Parameters
     ----------
     chunks : callable
-        Returns a fresh iterable of ``(X, y)`` chunks (arrays or tensors; ``y`` of
-        regression targets or class labels) in the same order on every call.
+        Returns a fresh iterable of ``(X, y)`` or ``(X, y, sample_weight)`` chunks
+        (arrays or tensors; ``y`` of regression targets or class labels) in the same order
+        on every call. Weights are rescaled to mean one over the whole stream, as
+        :func:`fit_gradient` rescales them: the loss is the weighted mean.
     n_features : int
     val_chunks : callable, optional
         Held-out rows in the same form; labels not seen in training are skipped.
@@ -504,7 +506,7 @@ def fit_gradient_chunks(
                 counts_t = torch.tensor([labels[c] for c in classes.tolist()], dtype=torch.float64)
                 bias.copy_(torch.log((counts_t + 1.0) / (counts_t.sum() + k)).to(bias.dtype))
             elif loss_fn.name == "squared":
-                bias.fill_(first.y_sum / n)
+                bias.fill_(first.y_sum / first.w_sum)
             else:
                 bias.fill_(float(np.median(np.concatenate(first.y_sample))))
     module: nn.Module = inner
@@ -518,11 +520,11 @@ def fit_gradient_chunks(
     penalty = Penalty(alpha / n if penalty_on_sum else alpha, l1_ratio)
     history = train(
         module,
-        _mapped(chunks, classes),
+        _mapped(chunks, classes, n / first.w_sum),
         loss_fn,
         config,
         penalty=penalty,
-        val_data=None if val_chunks is None else _mapped(val_chunks, classes),
+        val_data=None if val_chunks is None else _mapped(val_chunks, classes, n / first.w_sum),
         metrics=metrics,
         callbacks=callbacks,
     )
@@ -535,7 +537,8 @@ class _FirstPass:
 
     scaler: Standardizer
     n: int
-    y_sum: float
+    w_sum: float  # the sum of the weights (n without weights)
+    y_sum: float  # weighted
     y_sample: list[np.ndarray]
     labels: dict[Any, float]
     classes: np.ndarray | None
@@ -548,31 +551,42 @@ def _first_pass(
     (classification) or the target's sum and a sample of it (regression)."""
     scaler = Standardizer(with_mean=fit_intercept)
     n = 0
-    y_sum = 0.0
+    w_sum = y_sum = 0.0
     y_sample: list[np.ndarray] = []
     labels: dict[Any, float] = {}
-    for X, y in chunks():
-        X = np.asarray(X)
+    for X, y, w in _triples(chunks):
         if X.ndim != 2 or X.shape[1] != d:
             raise ValueError(f"a chunk has X of shape {X.shape}; expected {d} feature(s)")
         if not len(X):
             continue
         n += len(X)
+        weights = np.ones(len(X)) if w is None else w
+        w_sum += float(weights.sum())
         if standardize:
-            scaler.partial_fit(X)
-        y = np.asarray(y)
+            scaler.partial_fit(X, w)
         if classification:
-            values, counts = np.unique(y, return_counts=True)
+            values, index = np.unique(y, return_inverse=True)
+            counts = np.bincount(index.reshape(-1), weights=weights, minlength=len(values))
             for v, c in zip(values.tolist(), counts.tolist(), strict=True):
                 labels[v] = labels.get(v, 0) + c
         else:
             yf = y.astype(np.float64)
-            y_sum += float(yf.sum())
+            y_sum += float(weights @ yf)
             y_sample.append(yf[:: max(1, len(yf) // 256)])
     if n == 0:
         raise ValueError("the data is empty: there are no rows to train on")
+    if not w_sum > 0:
+        raise ValueError("every sample weight is zero: there is nothing to train on")
     classes = _sorted_classes(labels) if classification else None
-    return _FirstPass(scaler, n, y_sum, y_sample, labels, classes)
+    return _FirstPass(scaler, n, w_sum, y_sum, y_sample, labels, classes)
+
+
+def _triples(chunks: Chunks) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+    """``(X, y, w)`` as NumPy arrays from chunks of two or three items."""
+    for chunk in chunks():
+        w = chunk[2] if len(chunk) > 2 else None
+        X, y = np.asarray(chunk[0]), np.asarray(chunk[1])
+        yield X, y, None if w is None else np.asarray(w, dtype=np.float64).reshape(-1)
 
 
 def _sorted_classes(labels: dict[Any, float]) -> np.ndarray:
@@ -590,22 +604,25 @@ def _sorted_classes(labels: dict[Any, float]) -> np.ndarray:
 
 
 def _mapped(
-    source: Chunks, classes: np.ndarray | None
-) -> Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]]:
+    source: Chunks, classes: np.ndarray | None, weight_scale: float = 1.0
+) -> Callable[[], Iterator[tuple[np.ndarray, ...]]]:
     """``source`` with labels as class indices (rows of unknown labels dropped) or
-    targets as float64, and empty chunks skipped."""
+    targets as float64, weights times ``weight_scale`` (mean one over the training
+    rows), and empty chunks skipped."""
 
-    def stream() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        for X, y in source():
-            X, y = np.asarray(X), np.asarray(y)
+    def stream() -> Iterator[tuple[np.ndarray, ...]]:
+        for X, y, w in _triples(source):
             if classes is not None:
                 index = label_index(classes, y)
                 known = index >= 0
                 X, y = X[known], index[known]
+                w = None if w is None else w[known]
             else:
                 y = y.astype(np.float64)
-            if len(X):
-                yield np.ascontiguousarray(X), y
+            if not len(X):
+                continue
+            X = np.ascontiguousarray(X)
+            yield (X, y) if w is None else (X, y, w * weight_scale)
 
     return stream
 

@@ -43,6 +43,7 @@ from torchlinear._validation import (
     check_positive_float,
     check_positive_int,
     check_random_state,
+    check_sample_weight,
     resolve_device,
 )
 from torchlinear.engine import TrainConfig
@@ -149,12 +150,15 @@ class _MLPBase(EstimatorInputMixin, BaseEstimator):
         n_classes: int | None,
         options: FitOptions,
         val_data: Any = None,
+        sample_weight: Any = None,
     ) -> None:
         device = X.device
         config = options.config(self._train_config(params, device))
+        w = check_sample_weight(sample_weight, len(X))
         fit = fit_gradient(
             X,
             target,
+            sample_weight=None if w is None else w.to(device),
             n_classes=n_classes,
             loss=loss,
             config=config,
@@ -418,8 +422,11 @@ class MLPRegressor(RegressorMixin, _MLPBase):
             raise ValueError(f"y has {len(Y)} rows but X has {n}")
         return Y
 
-    def fit(self, X: Any, y: Any, *, options: FitOptions | None = None) -> MLPRegressor:
-        """Fit the network to ``X`` (n, d) and ``y`` (n,) or (n, k); return ``self``.
+    def fit(
+        self, X: Any, y: Any, sample_weight: Any = None, *, options: FitOptions | None = None
+    ) -> MLPRegressor:
+        """Fit the network to ``X`` (n, d) and ``y`` (n,) or (n, k), each row weighted by
+        ``sample_weight`` (optional, >= 0); return ``self``.
 
         ``options`` (:class:`~torchlinear.estimators.FitOptions`) adds names, validation
         data, early stopping, checkpoints and callbacks.
@@ -443,7 +450,8 @@ class MLPRegressor(RegressorMixin, _MLPBase):
                 torch.as_tensor(np.asarray(val[0]), dtype=X_t.dtype),
                 torch.as_tensor(np.asarray(val[1]), dtype=X_t.dtype),
             )
-        self._train(X_t, Y, params, loss=self.loss, n_classes=None, options=options, val_data=val)
+        self._train(X_t, Y, params, loss=self.loss, n_classes=None, options=options,
+                    val_data=val, sample_weight=sample_weight)  # fmt: skip
         return self
 
     def predict(self, X: Any) -> np.ndarray | torch.Tensor:
@@ -544,8 +552,11 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
             )
         return index.reshape(-1)
 
-    def fit(self, X: Any, y: Any, *, options: FitOptions | None = None) -> MLPClassifier:
-        """Fit the network to features ``X`` and labels ``y`` (any type); return ``self``.
+    def fit(
+        self, X: Any, y: Any, sample_weight: Any = None, *, options: FitOptions | None = None
+    ) -> MLPClassifier:
+        """Fit the network to features ``X`` and labels ``y`` (any type), each row weighted
+        by ``sample_weight`` (optional, >= 0); return ``self``.
 
         ``options`` (:class:`~torchlinear.estimators.FitOptions`) adds names, validation
         data (labels), early stopping, checkpoints and callbacks.
@@ -570,7 +581,8 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
             keep = known >= 0
             val = (torch.as_tensor(np.asarray(Xv)[keep]), torch.from_numpy(known[keep]))
         k = len(self.classes_)
-        self._train(X_t, target, params, loss="ce", n_classes=k, options=options, val_data=val)
+        self._train(X_t, target, params, loss="ce", n_classes=k, options=options, val_data=val,
+                    sample_weight=sample_weight)  # fmt: skip
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:

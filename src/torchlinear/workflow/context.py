@@ -102,8 +102,8 @@ class FitContext:
         count, error = 0, None
         try:
             self.data.source = tld.shard_source(self.data.source)
-            for X, _ in self.data.source.iter_chunks():
-                count += len(X)
+            for chunk in self.data.source.iter_chunks():
+                count += len(chunk[0])
         except Exception as exc:  # shared with the other ranks before anyone waits
             error = exc
         counts = tld.exchange_status(error, [count])
@@ -117,15 +117,16 @@ class FitContext:
         return [None if s is None else tld.allreduce_gram(s) for s in stats]
 
     # ----------------------------------------------------------------- passes
-    def split_chunks(self) -> Iterator[tuple[np.ndarray, np.ndarray, Any, np.ndarray]]:
-        """``(rows, X, y, held_out)`` per chunk of the data, rows numbered globally."""
+    def split_chunks(self) -> Iterator[tuple[np.ndarray, np.ndarray, Any, Any, np.ndarray]]:
+        """``(rows, X, y, w, held_out)`` per chunk of the data, rows numbered globally
+        (``w`` the sample weights, or None)."""
         seen = self.row_offset
-        for X, y in self.data.chunks():
+        for X, y, w in self.data.chunks():
             m = len(X)
             rows = np.arange(seen, seen + m, dtype=np.int64)
             held = holdout_mask(seen, m, self.val_fraction, self.opts.seed)
             seen += m
-            yield rows, X, y, held
+            yield rows, X, y, w, held
 
     def progress_bar(self, desc: str) -> Any:
         """A progress bar over the rows of the data (shown with ``progress``)."""
@@ -346,17 +347,19 @@ class FitContext:
         return n
 
     # ----------------------------------------------------------- in memory
-    def _memory_split(self) -> tuple[np.ndarray, Any, np.ndarray | None, Any, int]:
-        X, y = self.data.read_all()
+    def _memory_split(self) -> tuple[tuple[Any, Any, Any], tuple[Any, Any, Any] | None]:
+        """The training and validation rows as ``(X, y, w)`` (no validation: None)."""
+        X, y, w = self.data.read_all()
         if self.plan.task == "classification" and y is not None:
             self.check_classes(len(np.unique(np.asarray(y))), len(X))
         if self.given_val:
-            Xv, yv = self.data.X_test, self.data.y_test
-            return X, y, Xv, yv, len(X) + len(Xv)
+            return (X, y, w), (self.data.X_test, self.data.y_test, None)
         held = holdout_mask(0, len(X), self.val_fraction, self.opts.seed)
-        if held.any():
-            return X[~held], y[~held], X[held], y[held], len(X)
-        return X, y, None, None, len(X)
+        if not held.any():
+            return (X, y, w), None
+        keep = ~held
+        train = (X[keep], y[keep], None if w is None else w[keep])
+        return train, (X[held], y[held], None if w is None else w[held])
 
     def _config(self, optimizer: str, epochs: int, tol: float | None):
         return TrainConfig(
@@ -382,7 +385,8 @@ class FitContext:
             )
 
     def fit_in_memory(self) -> Outcome:
-        Xtr, ytr, Xv, yv, _ = self._memory_split()
+        (Xtr, ytr, wtr), validation = self._memory_split()
+        Xv, yv, wv = validation or (None, None, None)
         n_train, n_val = len(Xtr), 0 if Xv is None else len(Xv)
         self.check_rows(n_train, n_val)
         plan, opts = self.plan, self.opts
@@ -407,7 +411,10 @@ class FitContext:
         options = self._options(val_data)
         if plan.route == "softmax-lbfgs":
             options = FitOptions(feature_names=names)
-        est.fit(Xtr, ytr, options=options)
+        if wtr is None:
+            est.fit(Xtr, ytr, options=options)
+        else:
+            est.fit(Xtr, ytr, sample_weight=wtr, options=options)
         history = getattr(est, "history_", None)
         self._check_interrupt(history)
         scaler = getattr(est, "standardizer_", None)
@@ -416,8 +423,8 @@ class FitContext:
             if plan.route == "softmax-lbfgs"
             else self._config_of(est)
         )
-        train_metrics = self._score(est, Xtr, ytr)
-        val_metrics = None if Xv is None or not len(Xv) else self._score(est, Xv, yv)
+        train_metrics = self._score(est, Xtr, ytr, wtr)
+        val_metrics = None if Xv is None or not len(Xv) else self._score(est, Xv, yv, wv)
         if Xv is not None and len(Xv):
             sample_X, sample_y, split = Xv, yv, "validation"
         else:
@@ -437,8 +444,8 @@ class FitContext:
             scaler=scaler,
         )
 
-    def _score(self, est: Any, X: np.ndarray, y: Any) -> dict[str, Any]:
-        return score_chunks(est, self.plan.task, row_chunks(X, np.asarray(y)))
+    def _score(self, est: Any, X: np.ndarray, y: Any, w: Any = None) -> dict[str, Any]:
+        return score_chunks(est, self.plan.task, row_chunks(X, np.asarray(y), w))
 
     def _estimator(self, n_rows: int) -> Any:
         """The estimator this fit's plan calls for: the command's settings, and for what the
@@ -539,12 +546,15 @@ class FitContext:
         """The training (or validation) rows, as a stream read again on every call."""
         classification = self.plan.task == "classification"
 
-        def chunks() -> Iterator[tuple[np.ndarray, Any]]:
-            for _, X, y, held in self.split_chunks():
+        def chunks() -> Iterator[tuple[Any, ...]]:
+            for _, X, y, w, held in self.split_chunks():
                 rows = held if validation else ~held
-                if rows.any():
-                    yy = np.asarray(y)[rows]
-                    yield X[rows], yy if classification else yy.astype(np.float64)
+                if not rows.any():
+                    continue
+                if not rows.all():
+                    X, y, w = X[rows], np.asarray(y)[rows], None if w is None else w[rows]
+                y = np.asarray(y) if classification else np.asarray(y, dtype=np.float64)
+                yield (X, y) if w is None else (X, y, w)
 
         return chunks
 
@@ -555,7 +565,7 @@ class FitContext:
         labels: set[Any] = set()
         cap = 100 * (self.opts.max_classes or MAX_CLASSES)
         n_train = n_val = 0
-        for _, _, y, held in self.split_chunks():
+        for _, _, y, _, held in self.split_chunks():
             n_train += int((~held).sum())
             n_val += int(held.sum())
             if classification and len(labels) <= cap:
@@ -577,13 +587,15 @@ class FitContext:
             meters[flag] = ClassificationMeter(est.classes_) if classification else None
             meters[flag] = meters[flag] or RegressionMeter()
         with self.progress_bar("reading (metrics)") as bar:
-            for rows, X, y, held in self.split_chunks():
+            for rows, X, y, w, held in self.split_chunks():
                 y = np.asarray(y) if classification else np.asarray(y, dtype=np.float64)
                 out = model_output(est, X, classification)
                 for flag in (False, True):
                     select = held if flag else ~held
                     if select.any():
-                        meters[flag].update(y[select], out[select])
+                        meters[flag].update(
+                            y[select], out[select], None if w is None else w[select]
+                        )
                 eligible = held if n_val else ~held
                 sample.add(rows[eligible], X[eligible], y[eligible])
                 bar.update(len(rows))
@@ -653,31 +665,37 @@ class TrainingRows:
         self.counts = [0, 0]  # training and validation rows (first pass)
         self.passes = 0
 
-    def __call__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, None, np.ndarray]]:
+    def __call__(
+        self,
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, np.ndarray]]:
         self.passes += 1
         first = self.passes == 1
         desc = "reading (exact fit)" if first else f"reading (pass {self.passes})"
         with self.ctx.progress_bar(desc) as bar:
-            for rows, X, y, held in self.ctx.split_chunks():
+            for rows, X, y, w, held in self.ctx.split_chunks():
                 y = np.asarray(y, dtype=np.float64)
                 if first:
-                    self.first_pass(rows, X, y, held)
+                    self.first_pass(rows, X, y, w, held)
                 if held.any():
-                    X, y, rows = X[~held], y[~held], rows[~held]
+                    keep = ~held
+                    X, y, rows = X[keep], y[keep], rows[keep]
+                    w = None if w is None else w[keep]
                 bar.update(len(held))
                 if len(X):
-                    X_t = torch.from_numpy(np.ascontiguousarray(X))
-                    yield X_t, torch.from_numpy(y), None, rows
+                    w_t = None if w is None else torch.from_numpy(w)
+                    yield torch.from_numpy(X), torch.from_numpy(y), w_t, rows
         if first and self.one_process:
             self.ctx.check_rows(self.counts[0], self.counts[1])
 
-    def first_pass(self, rows: np.ndarray, X: np.ndarray, y: np.ndarray, held: np.ndarray) -> None:
+    def first_pass(
+        self, rows: np.ndarray, X: np.ndarray, y: np.ndarray, w: Any, held: np.ndarray
+    ) -> None:
         """Count a chunk's rows; add its held-out rows to their statistics and the sample
         (or its rows, when nothing is held out)."""
         if held.any():
             assert self.held_out is not None
             Xv, yv = X[held], y[held]
-            self.held_out.update(Xv, yv)
+            self.held_out.update(Xv, yv, None if w is None else w[held])
             self.sample.add(rows[held], Xv, yv)
         elif self.held_out is None:
             self.sample.add(rows, X, y)

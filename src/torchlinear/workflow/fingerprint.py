@@ -27,7 +27,7 @@ EDGE_BYTES = 64 << 10  # bytes digested at each end of a data file
 SETTINGS = (
     "task", "model", "loss", "solver", "alpha", "l1_ratio", "delta",
     "hidden", "batch_size", "lr", "val_split", "patience", "seed", "device", "drop_na",
-    "stream", "delimiter", "batch_rows", "formula", "max_levels", "max_classes",
+    "stream", "delimiter", "batch_rows", "formula", "weight", "max_levels", "max_classes",
 )  # fmt: skip
 DATA = ("path", "size", "mtime", "columns", "target", "features", "edges")
 DATA_NAMES = {

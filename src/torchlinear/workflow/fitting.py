@@ -35,7 +35,7 @@ OPTION_NAMES = (
     "target", "features", "task", "model", "loss", "solver", "alpha", "l1_ratio", "delta",
     "hidden", "epochs", "batch_size", "lr", "val_split", "patience", "seed", "device",
     "drop_na", "progress", "resume", "stream", "memory_limit", "formula", "max_levels",
-    "overwrite", "max_classes", "cov_type", "cv", "cv_shuffle", "alphas", "n_alphas",
+    "overwrite", "max_classes", "cov_type", "cv", "cv_shuffle", "alphas", "n_alphas", "weight",
 )  # fmt: skip
 
 
@@ -69,6 +69,7 @@ def run_settings(
         "delimiter": delimiter,
         "batch_rows": batch_rows,
         "formula": opts.formula,
+        "weight": opts.weight,
         "max_levels": opts.max_levels,
         "max_classes": opts.max_classes,
     }
@@ -113,6 +114,7 @@ def fit(
     cv_shuffle: bool = False,
     alphas: Sequence[float] | str | None = None,
     n_alphas: int = 100,
+    weight: str | None = None,
 ) -> FitResult:
     """Fit a model to a file or built-in dataset and write the model, metrics and report.
 
@@ -184,6 +186,10 @@ def fit(
         ``"cpu"``, ``"cuda"``, ``"mps"`` or ``"auto"`` (default: the best available).
     drop_na : bool, default False
         Skip rows with missing values instead of refusing them.
+    weight : str, optional
+        A column of sample weights (numbers >= 0) of a CSV or Parquet file: each row
+        counts in the loss, and in the metrics, in proportion to its weight (an exact
+        fit is weighted least squares; its summary uses analytic weights).
     delimiter : str, optional
         CSV separator (default ``,``; tab for ``.tsv``).
     out : str or path-like, default "torchlinear-model"
@@ -319,6 +325,7 @@ def fit_opened(
         download=download,
         formula=opts.formula,
         max_levels=opts.max_levels,
+        weight=opts.weight,
     )
     streamed = is_streamed(resolved, opts)
     plan = plan_route(opts, resolved.task, streamed)

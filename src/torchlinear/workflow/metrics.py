@@ -16,40 +16,50 @@ from torchlinear.workflow.settings import CONFUSION_MAX_CLASSES, EVAL_ROWS
 
 
 class RegressionMeter:
-    """Mean squared/absolute error and R² over chunks (float64, mergeable moments)."""
+    """Mean squared/absolute error and R² over chunks (float64, mergeable moments),
+    weighted by sample weights when a chunk has them (``n`` counts the rows)."""
 
     def __init__(self) -> None:
         self.n = 0
+        self.weight = 0.0
         self.sse = self.sae = 0.0
         self.mean = self.m2 = 0.0
 
-    def update(self, y: np.ndarray, pred: np.ndarray) -> None:
+    def update(self, y: np.ndarray, pred: np.ndarray, w: np.ndarray | None = None) -> None:
         y = np.asarray(y, dtype=np.float64).reshape(-1)
         r = y - np.asarray(pred, dtype=np.float64).reshape(-1)
         m = len(y)
         if m == 0:
             return
-        self.sse += float(r @ r)
-        self.sae += float(np.abs(r).sum())
-        mean_b = float(y.mean())
-        m2_b = float(((y - mean_b) ** 2).sum())
-        total = self.n + m
+        w = np.ones(m) if w is None else np.asarray(w, dtype=np.float64).reshape(-1)
+        self.n += m
+        w_b = float(w.sum())
+        if w_b <= 0:
+            return
+        self.sse += float(w @ (r * r))
+        self.sae += float(w @ np.abs(r))
+        mean_b = float(w @ y) / w_b
+        m2_b = float(w @ (y - mean_b) ** 2)
+        total = self.weight + w_b
         delta = mean_b - self.mean
-        self.mean += delta * m / total
-        self.m2 += m2_b + delta * delta * self.n * m / total
-        self.n = total
+        self.mean += delta * w_b / total
+        self.m2 += m2_b + delta * delta * self.weight * w_b / total
+        self.weight = total
 
     def result(self) -> dict[str, Any]:
-        n = self.n
-        if n == 0:
+        if self.n == 0:
             return {"n": 0}
-        mse = self.sse / n
+        if self.weight <= 0:
+            return {"n": self.n, "r2": math.nan, "mse": math.nan, "rmse": math.nan, "mae": math.nan}
+        mse = self.sse / self.weight
         r2 = 1 - self.sse / self.m2 if self.m2 > 0 else math.nan
-        return {"n": n, "r2": r2, "mse": mse, "rmse": math.sqrt(mse), "mae": self.sae / n}
+        mae = self.sae / self.weight
+        return {"n": self.n, "r2": r2, "mse": mse, "rmse": math.sqrt(mse), "mae": mae}
 
 
 class ClassificationMeter:
-    """Accuracy, mean log-loss and the confusion matrix over chunks.
+    """Accuracy, mean log-loss (both weighted by sample weights when a chunk has them)
+    and the confusion matrix (counts of rows) over chunks.
 
     The confusion matrix is part of the result up to :data:`CONFUSION_MAX_CLASSES`
     classes (a k x k table grows fast); beyond, ``confusion_matrix_omitted`` says why.
@@ -59,26 +69,30 @@ class ClassificationMeter:
         self.classes = classes
         k = len(classes)
         self.k = k
-        self.n = self.correct = self.unseen = 0
+        self.n = self.unseen = 0
+        self.correct = self.weight = self.known_weight = 0.0
         self.log_loss = 0.0
         self.confusion = np.zeros((k, k), dtype=np.int64)
         self.unseen_labels: set = set()
 
-    def update(self, y: np.ndarray, log_proba: np.ndarray) -> None:
+    def update(self, y: np.ndarray, log_proba: np.ndarray, w: np.ndarray | None = None) -> None:
         y = np.asarray(y)
         if len(y) == 0:
             return
+        w = np.ones(len(y)) if w is None else np.asarray(w, dtype=np.float64).reshape(-1)
         index = label_index(self.classes, y)
         pred = log_proba.argmax(axis=1)
         known = index >= 0
         self.n += len(y)
-        self.correct += int((pred[known] == index[known]).sum())
+        self.weight += float(w.sum())
+        self.known_weight += float(w[known].sum())
+        self.correct += float(w[known] @ (pred[known] == index[known]))
         if not known.all():
             self.unseen += int((~known).sum())
             for label in y[~known][:20]:
                 self.unseen_labels.add(plain(label))
         rows = np.flatnonzero(known)
-        self.log_loss -= float(log_proba[rows, index[rows]].sum())
+        self.log_loss -= float(w[rows] @ log_proba[rows, index[rows]])
         self.confusion += np.bincount(
             index[known] * self.k + pred[known], minlength=self.k * self.k
         ).reshape(self.k, self.k)
@@ -86,11 +100,11 @@ class ClassificationMeter:
     def result(self) -> dict[str, Any]:
         if self.n == 0:
             return {"n": 0}
-        known = self.n - self.unseen
+        known = self.known_weight
         out: dict[str, Any] = {
             "n": self.n,
-            "accuracy": self.correct / self.n,
-            "log_loss": self.log_loss / known if known else math.nan,
+            "accuracy": self.correct / self.weight if self.weight > 0 else math.nan,
+            "log_loss": self.log_loss / known if known > 0 else math.nan,
         }
         if self.k <= CONFUSION_MAX_CLASSES:
             out["confusion_matrix"] = self.confusion.tolist()
@@ -156,7 +170,7 @@ class HeldOutRows:
     def __init__(self, n_features: int, device: Any = None, *, keep_rows: bool = True) -> None:
         self.d = int(n_features)
         self.device = device
-        self.rows: list[tuple[np.ndarray, np.ndarray]] | None = [] if keep_rows else None
+        self.rows: list[tuple[np.ndarray, np.ndarray, Any]] | None = [] if keep_rows else None
         self.n_rows = 0
         self.stats: Any = None if keep_rows else self._new_stats()
 
@@ -164,17 +178,19 @@ class HeldOutRows:
         check_exact_memory(self.d, 1)
         return GramStats.zeros(self.d, 1, device=self.device)
 
-    def update(self, X: np.ndarray, y: np.ndarray) -> None:
+    def update(self, X: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> None:
         self.n_rows += len(X)
+        if w is not None:
+            w = np.array(w, dtype=np.float64)
         if self.rows is not None and self.n_rows <= self.d:
-            self.rows.append((np.array(X, dtype=np.float64), np.array(y, dtype=np.float64)))
+            self.rows.append((np.array(X, dtype=np.float64), np.array(y, dtype=np.float64), w))
             return
         if self.stats is None:
             self.stats = self._new_stats()
-            for Xr, yr in self.rows or []:
-                self.stats.update(torch.from_numpy(Xr), torch.from_numpy(yr))
+            for Xr, yr, wr in self.rows or []:
+                self.stats.update(torch.from_numpy(Xr), torch.from_numpy(yr), _tensor(wr))
             self.rows = None
-        self.stats.update(torch.from_numpy(np.ascontiguousarray(X)), torch.from_numpy(y))
+        self.stats.update(torch.from_numpy(X), torch.from_numpy(y), _tensor(w))
 
     def metrics(self, coef: np.ndarray, intercept: float) -> dict[str, Any]:
         """R², MSE and RMSE of ``X @ coef + intercept`` on the rows."""
@@ -182,10 +198,14 @@ class HeldOutRows:
             return gram_metrics(self.stats, coef, intercept)
         meter = RegressionMeter()
         w = np.asarray(coef, dtype=np.float64).reshape(-1)
-        for X, y in self.rows or []:
-            meter.update(y, X @ w + intercept)
+        for X, y, weights in self.rows or []:
+            meter.update(y, X @ w + intercept, weights)
         found = meter.result()
         return {key: found[key] for key in ("n", "r2", "mse", "rmse") if key in found}
+
+
+def _tensor(w: np.ndarray | None) -> torch.Tensor | None:
+    return None if w is None else torch.from_numpy(w)
 
 
 def predict_chunk(est: Any, X: np.ndarray) -> np.ndarray:
@@ -201,17 +221,22 @@ def log_proba_chunk(est: Any, X: np.ndarray) -> np.ndarray:
 
 
 def score_chunks(est: Any, task: str, chunks: Any) -> dict[str, Any]:
+    """The metrics of ``est`` on ``(X, y, w)`` chunks (``w`` sample weights or None)."""
     if task == "regression":
         meter: Any = RegressionMeter()
-        for X, y in chunks:
-            meter.update(y, predict_chunk(est, X))
+        for X, y, w in chunks:
+            meter.update(y, predict_chunk(est, X), w)
     else:
         meter = ClassificationMeter(est.classes_)
-        for X, y in chunks:
-            meter.update(y, log_proba_chunk(est, X))
+        for X, y, w in chunks:
+            meter.update(y, log_proba_chunk(est, X), w)
     return meter.result()
 
 
-def row_chunks(X: np.ndarray, y: Any, step: int = EVAL_ROWS) -> Iterator[tuple[np.ndarray, Any]]:
+def row_chunks(
+    X: np.ndarray, y: Any, w: np.ndarray | None = None, step: int = EVAL_ROWS
+) -> Iterator[tuple[np.ndarray, Any, np.ndarray | None]]:
+    """``(X, y, w)`` in chunks of ``step`` rows."""
     for start in range(0, len(X), step):
-        yield X[start : start + step], y[start : start + step]
+        part = slice(start, start + step)
+        yield X[part], y[part], None if w is None else w[part]

@@ -67,6 +67,7 @@ def check_options(**kw: Any) -> Options:
         stream=kw["stream"],
         memory_limit=memory_budget(kw["memory_limit"]),
         formula=kw.get("formula"),
+        weight=kw.get("weight"),
         max_levels=optional(check_positive_int, "max_levels", kw.get("max_levels")),
         overwrite=bool(kw["overwrite"]),
         max_classes=optional(check_positive_int, "max_classes", kw["max_classes"]),

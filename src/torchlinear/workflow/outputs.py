@@ -210,6 +210,8 @@ def report_settings(result: FitResult, opts: Options, ctx: FitContext) -> dict[s
         "device": str(ctx.device),
         "drop_na": opts.drop_na,
     }
+    if opts.weight is not None:
+        settings["sample_weight"] = opts.weight
     if ctx.plan.route in EXACT_ROUTES:
         for key in ("epochs", "batch_size", "lr", "patience"):
             settings.pop(key)

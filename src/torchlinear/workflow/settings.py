@@ -107,6 +107,7 @@ class Options:
     stream: bool | None
     memory_limit: int
     formula: str | None = None
+    weight: str | None = None
     max_levels: int | None = None
     overwrite: bool = False
     max_classes: int | None = None

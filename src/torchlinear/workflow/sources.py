@@ -24,7 +24,8 @@ from torchlinear.datasets import DATASETS
 
 @dataclass
 class Data:
-    """The data of a command, whatever its origin, as chunks of NumPy ``(X, y)``."""
+    """The data of a command, whatever its origin, as chunks of NumPy ``(X, y, w)``
+    (``w`` the sample weights of a file's weight column, or None)."""
 
     label: str
     feature_names: list[str]
@@ -57,15 +58,21 @@ class Data:
             return 0
         return int(self.source.n_dropped or 0)
 
-    def chunks(self) -> Iterator[tuple[np.ndarray, Any]]:
-        """One pass over the rows, in order."""
+    @property
+    def weight(self) -> str | None:
+        """The column of sample weights, if any."""
+        return getattr(self.source, "weight", None)
+
+    def chunks(self) -> Iterator[tuple[np.ndarray, Any, np.ndarray | None]]:
+        """One pass over the rows, in order, as ``(X, y, w)``."""
         if self.source is not None:
-            yield from self.source.iter_chunks()
+            for chunk in self.source.iter_chunks():
+                yield chunk[0], chunk[1], chunk[2] if len(chunk) > 2 else None
             return
         assert self.X is not None
         for start in range(0, len(self.X), self.chunk_rows):
             stop = start + self.chunk_rows
-            yield self.X[start:stop], None if self.y is None else self.y[start:stop]
+            yield self.X[start:stop], None if self.y is None else self.y[start:stop], None
 
     def test_chunks(self) -> Iterator[tuple[np.ndarray, Any]]:
         assert self.X_test is not None
@@ -74,11 +81,13 @@ class Data:
             y = None if self.y_test is None else self.y_test[start:stop]
             yield self.X_test[start:stop], y
 
-    def read_all(self) -> tuple[np.ndarray, Any]:
+    def read_all(self) -> tuple[np.ndarray, Any, np.ndarray | None]:
+        """All rows in memory, as ``(X, y, w)``."""
         if self.source is not None:
-            return self.source.read_all()
+            X, y, *w = self.source.read_all()
+            return X, y, w[0] if w else None
         assert self.X is not None
-        return self.X, self.y
+        return self.X, self.y, None
 
     def estimated_bytes(self) -> int:
         """The size of the data as float64 in memory (for files: an estimate)."""
@@ -238,10 +247,19 @@ def open_data(
     need_target: bool = True,
     formula: str | None = None,
     max_levels: int | None = None,
+    weight: str | None = None,
 ) -> Data:
     """The data of a fit: a file (read through ``formula``, or with its text columns
     one-hot encoded), an open :class:`~torchlinear.data.tabular.TabularSource`, or a
-    built-in dataset."""
+    built-in dataset; ``weight`` names a file's column of sample weights."""
+    dataset = isinstance(data, str) and not is_file_like(data)
+    if weight is not None and (formula is not None or dataset):
+        raise ParameterError(
+            "weight",
+            "{param} {value!r}: sample weights are read from a column of a CSV or Parquet "
+            "file read without a formula: name the columns with {target} and {features}",
+            value=weight,
+        )
     if formula is not None:
         return open_formula_data(
             data, formula, target, features, task, drop_na=drop_na, delimiter=delimiter,
@@ -257,11 +275,17 @@ def open_data(
             )
         if need_target and data.target is None:
             raise ValueError("the TabularSource has no target column; open it with target=...")
+        if weight is not None and weight != data.weight:
+            raise ValueError(
+                f"weight {weight!r} differs from the source's weight column {data.weight!r}; "
+                "open the TabularSource with weight=... and leave weight out here"
+            )
         return Data(str(data.path), list(data.feature_names), data.target, data.task, data)
     if isinstance(data, os.PathLike) or (isinstance(data, str) and is_file_like(data)):
         return open_file(
             Path(data), target, features, task, drop_na=drop_na, delimiter=delimiter,
             batch_rows=batch_rows, need_target=need_target, max_levels=max_levels,
+            weight=weight,
         )  # fmt: skip
     if isinstance(data, str):
         return open_dataset(data, target, features, task, batch_rows, download)
@@ -282,6 +306,7 @@ def open_file(
     batch_rows: int | None,
     need_target: bool,
     max_levels: int | None,
+    weight: str | None = None,
 ) -> Data:
     """A CSV or Parquet file; its task, unless given, from the target column's type."""
     if need_target and target is None:
@@ -300,11 +325,21 @@ def open_file(
         delimiter=delimiter,
         batch_rows=batch_rows,
         allow_text=True,
+        weight=weight,
     )
     if batch_rows is None:  # a pass over a file: larger chunks, fewer calls per row
-        width = source.n_features + (target is not None)
+        width = source.n_features + (target is not None) + (weight is not None)
         source.batch_rows = max(1, FILE_CHUNK_BYTES // (8 * width))
     if source.text_features:  # one-hot encoded, as statsmodels' C(column)
+        if weight is not None:
+            raise ParameterError(
+                "weight",
+                "{param} {value!r}: sample weights go with numeric feature columns; "
+                "{label} has the text column(s) {text}: leave them out with {features}",
+                value=weight,
+                label=str(path),
+                text=", ".join(repr(t) for t in source.text_features[:5]),
+            )
         return with_design(source, None, max_levels)
     return Data(str(path), list(source.feature_names), target, source.task, source)
 

@@ -409,7 +409,7 @@ def write_predictions(
 ) -> list[str]:
     """Write the kept and output columns of every chunk; returns the columns written."""
     columns: list[str] = []
-    for X, _ in resolved.chunks():
+    for X, _, _ in resolved.chunks():
         chunk: dict[str, Any] = {} if kept is None else kept.take(len(X), X)
         chunk.update(predict_columns(est, X, interval, kind, proba))
         writer.write(chunk)
