@@ -13,6 +13,9 @@ import stat
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 import pytest
 from _tables import numbers, one_line_error, read, write_csv
 
@@ -366,3 +369,26 @@ def test_prediction_file_gets_ordinary_permissions(tmp_path):
     assert stat.S_IMODE(fresh.stat().st_mode) == 0o644  # not the private temporary mode
     assert stat.S_IMODE(existing.stat().st_mode) == 0o640  # kept
     assert pd.read_parquet(existing)["p"].tolist() == [0.0, 1.0]
+
+
+def test_weight_column_gives_triples_in_every_part(tmp_path):
+    rows = [(i, float(i % 3), 2.0 * i, i % 2) for i in range(40)]
+    table = pa.table({n: [r[k] for r in rows] for k, n in enumerate(["x", "w", "y", "z"])})
+    csv, parquet = tmp_path / "t.csv", tmp_path / "t.parquet"
+    pacsv.write_csv(table, csv)
+    pq.write_table(table, parquet, row_group_size=16)
+    for path in (csv, parquet):
+        source = TabularSource(path, target="y", weight="w", batch_rows=7)
+        assert source.feature_names == ["x", "z"]
+        X, y, w = source.read_all()
+        np.testing.assert_array_equal(w, [r[1] for r in rows])
+        np.testing.assert_array_equal(X[:, 0], [r[0] for r in rows])
+        assert all(len(chunk) == 3 for chunk in source.iter_chunks())
+        part = (
+            source.restrict(row_groups=[1, 2])
+            if path == parquet
+            else source.restrict(byte_range=(source.data_offset, csv.stat().st_size))
+        )
+        Xp, _, wp = part.read_all()
+        np.testing.assert_array_equal(wp, w[len(w) - len(wp) :])
+        assert Xp.shape[1] == 2

@@ -43,6 +43,7 @@ def describe_data(result: FitResult, data: Data, ctx: FitContext) -> dict[str, A
         "target": data.target,
         "n_features": len(data.feature_names),
         "formula": None if data.design is None else data.design.formula,
+        "sample_weight": data.weight,
         "rows": result.n_rows,
         "train_rows": result.n_train,
         "validation_rows": result.n_val,

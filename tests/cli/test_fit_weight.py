@@ -1,0 +1,146 @@
+"""`torchlinear fit --weight COL`: sample weights from a column of the file, through every
+route, checked against the estimators and scikit-learn's weighted metrics."""
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+from sklearn.metrics import accuracy_score, mean_squared_error, r2_score
+
+from torchlinear import LinearRegression, SoftmaxRegression
+from torchlinear.data.split import holdout_mask
+from torchlinear.workflow import fit
+
+pytestmark = [
+    pytest.mark.usefixtures("one_thread"),
+    pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
+]
+
+N = 300
+
+
+@pytest.fixture(scope="module")
+def weighted(tmp_path_factory):
+    """A file whose noise shrinks with the weight, with some zero weights, and the arrays."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(N, 3))
+    w = rng.uniform(0.0, 4.0, N)
+    w[::17] = 0.0
+    y = X @ [1.5, -2.0, 0.5] + 0.7 + rng.normal(size=N) / np.sqrt(np.maximum(w, 0.05))
+    label = np.where(X[:, 0] - X[:, 1] + rng.normal(size=N) > 0, "up", "down")
+    table = pa.table({"a": X[:, 0], "wt": w, "b": X[:, 1], "c": X[:, 2], "y": y, "label": label})
+    folder = tmp_path_factory.mktemp("weighted")
+    pacsv.write_csv(table, folder / "d.csv")
+    pq.write_table(table, folder / "d.parquet", row_group_size=64)
+    return folder, X, y, w, label
+
+
+def _coef(result):
+    est = result.estimator
+    return np.r_[np.ravel(est.intercept_), np.ravel(est.coef_)]
+
+
+@pytest.mark.parametrize("ext", ["csv", "parquet"])
+def test_exact_fit_and_metrics_are_weighted(weighted, tmp_path, ext):
+    folder, X, y, w, _ = weighted
+    result = fit(folder / f"d.{ext}", "y", features="a,b,c", weight="wt", val_split=0.25,
+                 out=tmp_path / "run")  # fmt: skip
+    held = holdout_mask(0, N, 0.25, 0)
+    train, val = ~held, held
+    api = LinearRegression().fit(X[train], y[train], sample_weight=w[train])
+    np.testing.assert_allclose(_coef(result), np.r_[api.intercept_, api.coef_], rtol=1e-12)
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["data"]["sample_weight"] == "wt"
+    for split, rows in (("train", train), ("validation", val)):
+        pred = api.predict(X[rows])
+        assert metrics[split]["n"] == int(rows.sum())
+        assert metrics[split]["r2"] == pytest.approx(
+            r2_score(y[rows], pred, sample_weight=w[rows]), rel=1e-10
+        )
+        assert metrics[split]["mse"] == pytest.approx(
+            mean_squared_error(y[rows], pred, sample_weight=w[rows]), rel=1e-10
+        )
+
+
+def test_streamed_and_in_memory_gradient_fits_reach_the_weighted_solution(weighted, tmp_path):
+    folder, X, y, w, _ = weighted
+    exact = LinearRegression().fit(X, y, sample_weight=w)
+    expected = np.r_[exact.intercept_, exact.coef_]
+    for stream in (False, True):
+        out = tmp_path / f"s{stream}"
+        result = fit(folder / "d.csv", "y", features="a,b,c", weight="wt", solver="lbfgs",
+                     epochs=60, val_split=0, stream=stream, out=out)  # fmt: skip
+        np.testing.assert_allclose(_coef(result), expected, rtol=1e-6, atol=1e-8)
+        metrics = json.loads((out / "metrics.json").read_text())
+        pred = exact.predict(X)
+        assert metrics["train"]["mae"] == pytest.approx(
+            np.average(np.abs(y - pred), weights=w), rel=1e-5
+        )
+
+
+def test_classification_weights_the_loss_and_the_accuracy(weighted, tmp_path):
+    folder, X, _, w, label = weighted
+    result = fit(folder / "d.csv", "label", features="a,b,c", weight="wt", val_split=0,
+                 out=tmp_path / "run")  # fmt: skip
+    api = SoftmaxRegression().fit(X, label, sample_weight=w)
+    np.testing.assert_allclose(result.estimator.coef_, api.coef_, rtol=1e-6, atol=1e-8)
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    expected = accuracy_score(label, api.predict(X), sample_weight=w)
+    assert metrics["train"]["accuracy"] == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--weight", "nope"], "no column 'nope' for the sample weights"),
+        (["--weight", "y"], "the weight column 'y' is also the target"),
+        (["--weight", "wt", "--features", "a,wt"], "'wt' is also listed in features"),
+        (["--weight", "label", "--features", "a"], "the weight column 'label' is not numeric"),
+        (["--weight", "wt", "--features", "a,label"], "text column(s) 'label'"),
+    ],
+)
+def test_weight_mistakes_are_one_line(weighted, tmp_path, run_cli, argv, message):
+    folder = weighted[0]
+    code, _, err = run_cli(["fit", str(folder / "d.csv"), "--target", "y", *argv,
+                            "--out", str(tmp_path / "run")])  # fmt: skip
+    assert code == 2 and message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "run").exists()
+
+
+def test_weights_need_a_file_column(weighted, tmp_path, run_cli):
+    folder = weighted[0]
+    code, _, err = run_cli(["fit", str(folder / "d.csv"), "--formula", "y ~ a + b",
+                            "--weight", "wt", "--out", str(tmp_path / "f")])  # fmt: skip
+    assert code == 2 and "--weight 'wt'" in err and "--features" in err
+    code, _, err = run_cli(["fit", "diabetes", "--weight", "wt", "--out", str(tmp_path / "d")])
+    assert code == 2 and "--weight" in err and err.count("\n") == 1
+
+
+def test_negative_and_missing_weights(tmp_path, run_cli):
+    path = tmp_path / "bad.csv"
+    path.write_text("x,w,y\n1,1,1\n2,-0.5,2\n3,,3\n4,2,5\n5,1,4\n")
+    code, _, err = run_cli(["fit", str(path), "--target", "y", "--weight", "w",
+                            "--out", str(tmp_path / "r")])  # fmt: skip
+    assert code == 2 and "negative value(s), the first -0.5 at data row 2" in err
+    path.write_text("x,w,y\n1,1,1\n2,,2\n3,1,3\n4,2,5\n5,1,4\n")
+    code, _, err = run_cli(["fit", str(path), "--target", "y", "--weight", "w",
+                            "--out", str(tmp_path / "r")])  # fmt: skip
+    assert code == 2 and "column 'w' 1 (first in data row 2)" in err
+    code, _, _ = run_cli(["fit", str(path), "--target", "y", "--weight", "w", "--drop-na",
+                          "--val-split", "0", "--out", str(tmp_path / "r")])  # fmt: skip
+    assert code == 0
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert metrics["data"]["rows_dropped"] == 1 and metrics["train"]["n"] == 4
+
+
+def test_resume_refuses_another_weight_column(weighted, tmp_path, run_cli):
+    folder = weighted[0]
+    run = str(tmp_path / "run")
+    base = ["fit", str(folder / "d.csv"), "--target", "y", "--features", "a,b,c",
+            "--solver", "adam", "--out", run, "--no-progress"]  # fmt: skip
+    assert run_cli([*base, "--weight", "wt", "--epochs", "2"])[0] == 0
+    code, _, err = run_cli([*base, "--epochs", "4", "--resume"])
+    assert code == 2 and "weight" in err
