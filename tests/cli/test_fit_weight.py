@@ -144,3 +144,26 @@ def test_resume_refuses_another_weight_column(weighted, tmp_path, run_cli):
     assert run_cli([*base, "--weight", "wt", "--epochs", "2"])[0] == 0
     code, _, err = run_cli([*base, "--epochs", "4", "--resume"])
     assert code == 2 and "weight" in err
+
+
+def test_evaluate_weights_the_metrics_and_ignores_the_fitted_weight_column(
+    weighted, tmp_path, run_cli
+):
+    folder, X, y, w, _ = weighted
+    run = tmp_path / "run"
+    assert fit(folder / "d.parquet", "y", features="a,b,c", weight="wt", val_split=0, out=run)
+    table = pq.read_table(folder / "d.parquet").drop_columns(["label"])
+    pq.write_table(table, tmp_path / "test.parquet")
+    est = LinearRegression().fit(X, y, sample_weight=w)
+    code, out, _ = run_cli(["evaluate", str(run), str(tmp_path / "test.parquet"), "--json"])
+    unweighted = json.loads(out)
+    assert code == 0 and unweighted["r2"] == pytest.approx(r2_score(y, est.predict(X)), rel=1e-10)
+    code, out, _ = run_cli(["evaluate", str(run), str(tmp_path / "test.parquet"),
+                            "--weight", "wt", "--json"])  # fmt: skip
+    metrics = json.loads(out)
+    assert metrics["r2"] == pytest.approx(r2_score(y, est.predict(X), sample_weight=w), rel=1e-10)
+    assert metrics["sample_weight"] == "wt" and metrics["n"] == N
+    code, out, _ = run_cli(["evaluate", str(run), str(tmp_path / "test.parquet"), "--weight", "wt"])
+    assert code == 0 and "weighted by 'wt'" in out.splitlines()[0]
+    code, _, err = run_cli(["evaluate", str(run), "diabetes", "--weight", "wt"])
+    assert code == 2 and "--weight 'wt'" in err

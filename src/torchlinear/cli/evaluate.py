@@ -11,7 +11,7 @@ from torchlinear._format import escape_control, format_number
 
 __all__ = ["PARAMS", "add_parser", "run"]
 
-PARAMS = ("model", "data", "drop_na", "delimiter", "download")
+PARAMS = ("model", "data", "drop_na", "delimiter", "download", "weight")
 """The library parameters the command passes to :func:`torchlinear.workflow.evaluate`."""
 
 _LABELS = {
@@ -45,6 +45,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("data", metavar="DATA", help="CSV or Parquet file, or a dataset name")
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
     parser.add_argument("--drop-na", action="store_true", help="skip rows with missing values")
+    parser.add_argument(
+        "--weight", metavar="COL", help="a column of sample weights: weighted metrics"
+    )
     parser.add_argument("--delimiter", metavar="C", help="CSV field separator")
     parser.add_argument(
         "--download", action="store_true", help="download missing built-in dataset files"
@@ -62,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         drop_na=args.drop_na,
         delimiter=args.delimiter,
         download=args.download,
+        weight=args.weight,
     )
     if args.json:
         clean = {
@@ -71,7 +75,11 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(clean, indent=2))
         return 0
     data = escape_control(metrics["data"])
-    print(f"{metrics['task'].capitalize()} metrics on {data} ({metrics['n']:,} rows):")
+    weighted = metrics.get("sample_weight")
+    rows = f"{metrics['n']:,} rows" + (
+        f", weighted by {escape_control(repr(weighted))}" if weighted else ""
+    )
+    print(f"{metrics['task'].capitalize()} metrics on {data} ({rows}):")
     for key, label in _LABELS.items():
         if key in metrics:
             print(f"  {label:<9} {format_number(metrics[key])}")

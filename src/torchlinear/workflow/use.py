@@ -65,20 +65,29 @@ def model_and_data(
     download: bool,
     extra_columns: bool = False,
     keep: Sequence[str] = (),
+    weight: str | None = None,
 ) -> tuple[Any, dict[str, Any], Data, bool]:
     """Load the model, then open ``data`` with the model's columns; returns whether the
     data is a built-in dataset's test split. ``extra_columns`` allows columns the model
-    does not use; ``keep`` names columns that must be in the file."""
+    does not use; ``keep`` names columns that must be in the file; ``weight`` a file's
+    column of sample weights."""
     est, meta = loaded
+    file = isinstance(data, os.PathLike) or (isinstance(data, str) and is_file_like(data))
+    if weight is not None and (meta.get("design") is not None or not file):
+        raise ParameterError(
+            "weight",
+            "{param} {value!r}: sample weights are read from a column of a CSV or Parquet "
+            "file, for a model fitted without a formula or text columns",
+            value=weight,
+        )
     if meta.get("design") is not None:
         return design_data(est, meta, data, need_target=need_target, drop_na=drop_na,
                            delimiter=delimiter, batch_rows=batch_rows)  # fmt: skip
-    if isinstance(data, str | os.PathLike) and (
-        isinstance(data, os.PathLike) or is_file_like(data)
-    ):
+    if file:
         resolved = model_file_data(
             est, meta, Path(data), need_target=need_target, drop_na=drop_na,
             delimiter=delimiter, batch_rows=batch_rows, extra_columns=extra_columns, keep=keep,
+            weight=weight,
         )  # fmt: skip
         return est, meta, resolved, False
     if keep:
@@ -105,8 +114,11 @@ def model_file_data(
     batch_rows: int | None,
     extra_columns: bool,
     keep: Sequence[str],
+    weight: str | None = None,
 ) -> Data:
-    """A data file read with the model's feature columns (and its target, if needed)."""
+    """A data file read with the model's feature columns (and its target, if needed, and
+    its ``weight`` column); the column of weights the model was fitted with is not taken
+    for a feature."""
     _, task = describe(est)
     names = meta.get("feature_names")
     target = meta.get("target")
@@ -128,15 +140,17 @@ def model_file_data(
             f"{path}: no column {target!r} for the target the model was fitted on "
             f"(evaluate needs the true values); the columns are {shown}"
         )
+    fitted_weight = (meta.get("settings") or {}).get("sample_weight")
+    not_features = {c for c in (target, weight, fitted_weight) if c is not None}
     if names is None:
-        features = [c for c in columns if c != target and c not in keep]
+        features = [c for c in columns if c not in not_features and c not in keep]
         if len(features) != est.n_features_in_:
             raise ValueError(
                 f"{path} has {len(features)} feature column(s) but the model expects "
                 f"{est.n_features_in_} (it was saved without feature names)"
             )
     else:
-        ignore = [] if target is None else [target]
+        ignore = sorted(not_features)
         if extra_columns:
             ignore = list(columns)
         check_columns(names, columns, ignore=ignore, source=str(path))
@@ -149,6 +163,7 @@ def model_file_data(
         drop_na=drop_na,
         delimiter=delimiter,
         batch_rows=batch_rows,
+        weight=weight,
     )
     return Data(str(path), features, source.target, task, source)
 
@@ -529,8 +544,10 @@ def evaluate(
     delimiter: str | None = None,
     batch_rows: int | None = None,
     download: bool = False,
+    weight: str | None = None,
 ) -> dict[str, Any]:
-    """Score a saved model on labelled data (streamed, so any size).
+    """Score a saved model on labelled data (streamed, so any size), optionally weighting
+    each row by a column of sample weights.
 
     Regression: ``n``, ``r2``, ``mse``, ``rmse``, ``mae``. Classification: ``n``,
     ``accuracy``, ``log_loss``, ``confusion_matrix`` (rows are true classes, in the order
@@ -546,6 +563,9 @@ def evaluate(
         dataset name (the test split of an image dataset).
     drop_na, delimiter, batch_rows, download :
         As for :func:`predict`.
+    weight : str, optional
+        A column of the file holding sample weights (>= 0): the metrics are weighted as
+        scikit-learn's with ``sample_weight`` (``n`` still counts rows).
 
     Returns
     -------
@@ -568,6 +588,7 @@ def evaluate(
         delimiter=delimiter,
         batch_rows=batch_rows,
         download=download,
+        weight=weight,
     )
     _, task = describe(est)
     result = score_chunks(est, task, resolved.chunks())
@@ -575,4 +596,6 @@ def evaluate(
     if task == "classification":
         result["classes"] = [plain(c) for c in est.classes_.tolist()]
     result["rows_dropped"] = resolved.n_rows_dropped
+    if weight is not None:
+        result["sample_weight"] = weight
     return result
