@@ -16,8 +16,7 @@ The problems are those of the entry-point tests (``tests/exact/test_entry_points
 (exact integers; condition number about 1e7 after centring); Longley's macroeconomic
 data (condition number about 1e8); two nearly collinear columns (1e-6 apart);
 a rank-deficient design (x3 = x1 + x2); ridge (alpha = 2.5 per row); and integer
-frequency weights (command-line fits are unweighted: that row has API and
-``partial_fit`` only).
+frequency weights (a column ``w`` of the files: ``--weight w``).
 """
 
 from __future__ import annotations
@@ -99,13 +98,17 @@ def _files(folder: Path, name: str, p: dict) -> dict[str, Path]:
 
     frame = pd.DataFrame(p["X"], columns=[f"x{j}" for j in range(p["X"].shape[1])])
     frame["y"] = p["y"]
+    if p.get("w") is not None:
+        frame["w"] = p["w"]
     csv, parquet = folder / f"{name}.csv", folder / f"{name}.parquet"
     frame.to_csv(csv, index=False, float_format="%.17g")
     frame.to_parquet(parquet, row_group_size=7)
     return {"CLI, CSV": csv, "CLI, Parquet": parquet}
 
 
-def _command(path: Path, out: Path, alpha: float, ranks: int = 1) -> np.ndarray:
+def _command(
+    path: Path, out: Path, alpha: float, ranks: int = 1, weighted: bool = False
+) -> np.ndarray:
     """``torchlinear fit`` on ``path`` (in this process through the command's own entry
     point, or as a ``torchrun`` job of ``ranks`` processes); the fitted coefficients."""
     from torchlinear import cli
@@ -113,6 +116,8 @@ def _command(path: Path, out: Path, alpha: float, ranks: int = 1) -> np.ndarray:
 
     fit = ["fit", str(path), "--target", "y", "--val-split", "0", "--out", str(out)]
     fit.append("--no-progress")
+    if weighted:
+        fit += ["--weight", "w"]
     if alpha:  # the command line's alpha is ElasticNet's (per row): Ridge's alpha over n
         fit += ["--alpha", repr(alpha), "--l1-ratio", "0"]
     if ranks == 1:
@@ -151,15 +156,15 @@ def entry_points(
         "API fit": np.r_[api.intercept_, api.coef_],
         "partial_fit (7 rows)": np.r_[chunks.intercept_, chunks.coef_],
     }
-    if w is not None:
-        return got
+    per_row, weighted = alpha / len(p["y"]), w is not None
     for label, path in _files(folder, name, p).items():
         if path.suffix == ".parquet" and not parquet:
             continue
-        got[label] = _command(path, folder / f"{name}-{path.suffix[1:]}", alpha / len(p["y"]))
+        out = folder / f"{name}-{path.suffix[1:]}"
+        got[label] = _command(path, out, per_row, weighted=weighted)
     if torchrun:
         path, out = folder / f"{name}.csv", folder / f"{name}-ranks"
-        got[f"torchrun ×{N_RANKS}, CSV"] = _command(path, out, alpha / len(p["y"]), N_RANKS)
+        got[f"torchrun ×{N_RANKS}, CSV"] = _command(path, out, per_row, N_RANKS, weighted)
     return got
 
 
