@@ -220,38 +220,42 @@ class RegressorMixin:
     """A regressor: R² as ``score``, and the regressor tags."""
 
     def __sklearn_tags__(self) -> Any:
-        from sklearn.utils import RegressorTags  # only scikit-learn calls this
-
-        tags = super().__sklearn_tags__()  # type: ignore[misc]
-        tags.estimator_type = "regressor"
-        tags.regressor_tags = RegressorTags()
-        tags.target_tags.required = True
-        return tags
+        return _kind_tags(super().__sklearn_tags__(), "regressor")  # type: ignore[misc]
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Coefficient of determination R² of ``self.predict(X)`` against ``y``."""
-        from sklearn.metrics import r2_score  # scoring is for Python callers
-
-        return float(r2_score(y, self.predict(X), sample_weight=sample_weight))  # type: ignore[attr-defined]
+        return _score(self, X, y, sample_weight, "r2_score")
 
 
 class ClassifierMixin:
     """A classifier: accuracy as ``score``, and the classifier tags."""
 
     def __sklearn_tags__(self) -> Any:
-        from sklearn.utils import ClassifierTags  # only scikit-learn calls this
-
-        tags = super().__sklearn_tags__()  # type: ignore[misc]
-        tags.estimator_type = "classifier"
-        tags.classifier_tags = ClassifierTags()
-        tags.target_tags.required = True
-        return tags
+        return _kind_tags(super().__sklearn_tags__(), "classifier")  # type: ignore[misc]
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Mean accuracy of ``self.predict(X)`` against ``y`` (weighted by ``sample_weight``)."""
-        from sklearn.metrics import accuracy_score  # scoring is for Python callers
+        return _score(self, X, y, sample_weight, "accuracy_score")
 
-        return float(accuracy_score(y, self.predict(X), sample_weight=sample_weight))  # type: ignore[attr-defined]
+
+def _kind_tags(tags: Any, kind: str) -> Any:
+    """``tags`` of a regressor or classifier (a target is required)."""
+    from sklearn.utils import ClassifierTags, RegressorTags  # only scikit-learn calls this
+
+    tags.estimator_type = kind
+    if kind == "regressor":
+        tags.regressor_tags = RegressorTags()
+    else:
+        tags.classifier_tags = ClassifierTags()
+    tags.target_tags.required = True
+    return tags
+
+
+def _score(est: Any, X: Any, y: Any, sample_weight: Any, metric: str) -> float:
+    """scikit-learn's ``metric`` of ``est.predict(X)`` against ``y``."""
+    from sklearn import metrics  # scoring is for Python callers
+
+    return float(getattr(metrics, metric)(y, est.predict(X), sample_weight=sample_weight))
 
 
 def check_is_fitted(estimator: Any, attribute: str | None = None) -> None:
