@@ -36,7 +36,6 @@ from typing import Any
 
 import numpy as np
 import scipy.linalg
-import scipy.optimize
 import scipy.sparse
 from threadpoolctl import threadpool_limits
 
@@ -146,7 +145,7 @@ def _highs(
     linear: np.ndarray | None = None,
     method: str = "highs",
     options: dict | None = None,
-) -> scipy.optimize.OptimizeResult:
+) -> Any:
     """min linear' beta + sum_i s_i rho_q(y_i - A_i beta) as an LP for HiGHS:
     variables (beta free, u >= 0, v >= 0) with A beta + u - v = y."""
     m, p = A.shape
@@ -154,7 +153,9 @@ def _highs(
     eye = scipy.sparse.eye(m, format="csc")
     A_eq = scipy.sparse.hstack([scipy.sparse.csc_matrix(A), eye, -eye], format="csc")
     bounds = [(None, None)] * p + [(0, None)] * (2 * m)
-    return scipy.optimize.linprog(
+    from scipy import optimize  # loaded by the fits that use it (~0.15 s, 16 MB at start-up)
+
+    return optimize.linprog(
         c, A_eq=A_eq, b_eq=y, bounds=bounds, method=method, options=options or {}
     )
 
