@@ -119,6 +119,17 @@ def test_metadata_routing_reaches_sample_weight():
             unrequested.fit(X, y, sample_weight=w)
         routing = LinearRegression().set_score_request(sample_weight="w").get_metadata_routing()
         assert routing.consumes("score", ["w"]) == {"w"}
+        requested = LinearRegression().set_fit_request(sample_weight=True)
+        twin = clone(requested)
+        assert twin.get_metadata_routing().consumes("fit", ["sample_weight"]) == {"sample_weight"}
+        twin.set_fit_request(sample_weight=False)  # the clone's requests are its own
+        assert requested.get_metadata_routing().consumes("fit", ["sample_weight"])
+        requested.set_score_request(sample_weight=True)
+        search = GridSearchCV(requested, {"alpha": [0.0, 1.0]}, cv=3)
+        X2, y2, w2 = np.r_[X, X], np.r_[y, y], np.r_[w, w]
+        search.fit(X2, y2, sample_weight=w2)
+        refit = LinearRegression(**search.best_params_).fit(X2, y2, sample_weight=w2)
+        np.testing.assert_allclose(search.best_estimator_.coef_, refit.coef_, rtol=1e-12)
 
 
 def test_errors_and_warnings_are_sklearns_classes():

@@ -203,7 +203,9 @@ def _request_setter(method: str) -> Any:
                     f"the request for {param!r} must be True, False, None or an identifier, "
                     f"got {alias!r}"
                 )
-        chosen = self.__dict__.setdefault("_metadata_request", {})
+        chosen = self.__dict__.get("_metadata_request")
+        if not isinstance(chosen, _Requests):
+            chosen = self.__dict__["_metadata_request"] = _Requests()
         chosen.setdefault(method, {}).update(requests)
         return self
 
@@ -214,6 +216,14 @@ def _request_setter(method: str) -> Any:
         "to, a string to receive it under another name; returns self."
     )
     return set_request
+
+
+class _Requests(dict):
+    """The metadata requests set on an estimator, ``{method: {param: alias}}``;
+    :func:`sklearn.base.clone` hands a copy to the clone, as it does scikit-learn's own."""
+
+    def __sklearn_clone__(self) -> _Requests:
+        return _Requests({method: dict(chosen) for method, chosen in self.items()})
 
 
 class RegressorMixin:
