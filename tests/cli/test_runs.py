@@ -367,7 +367,9 @@ def test_ctrl_c_while_starting_is_one_line(houses_csv, tmp_path, delay):
         time.sleep(delay)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
+    # 130, or (seen once under load) death by SIGINT itself after the line was printed:
+    # a shell reports both as exit status 130
+    assert proc.returncode in (130, -signal.SIGINT), err
     assert "Traceback" not in err
     lines = [ln for ln in err.strip().splitlines() if "warning" not in ln]
     assert len(lines) == 1 and lines[0].startswith("torchlinear: "), err
