@@ -8,11 +8,12 @@ plain Python, and import scikit-learn only where one of its objects is the answe
 
 * inside ``__sklearn_tags__`` and ``get_metadata_routing``, which only scikit-learn calls
   (so it is already imported);
-* when ``score`` is called, when ``fit`` validates in-memory data with ``check_array``,
-  and when a convergence warning or a not-fitted error is raised: users filter and catch
-  scikit-learn's own classes, so the warning and the error are scikit-learn's.
+* when ``score`` is called, when sparse input or a cross-validation splitter is given
+  (scikit-learn validates them), and when a convergence or data-conversion warning or a
+  not-fitted error is raised: users filter and catch scikit-learn's own classes, so the
+  warnings and the error are scikit-learn's.
 
-A file fitted, evaluated or used for prediction from the command line never reaches these.
+A command-line fit, evaluation or prediction reaches none of these unless it warns.
 """
 
 from __future__ import annotations
