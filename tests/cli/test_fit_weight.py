@@ -146,14 +146,14 @@ def test_resume_refuses_another_weight_column(weighted, tmp_path, run_cli):
     assert code == 2 and "weight" in err
 
 
-def test_evaluate_weights_the_metrics_and_ignores_the_fitted_weight_column(
+def test_evaluate_weights_the_metrics_and_ignores_columns_the_model_does_not_read(
     weighted, tmp_path, run_cli
 ):
     folder, X, y, w, _ = weighted
     run = tmp_path / "run"
     assert fit(folder / "d.parquet", "y", features="a,b,c", weight="wt", val_split=0, out=run)
-    table = pq.read_table(folder / "d.parquet").drop_columns(["label"])
-    pq.write_table(table, tmp_path / "test.parquet")
+    table = pq.read_table(folder / "d.parquet")  # with a text column the model never read
+    pq.write_table(table.append_column("id", pa.array(np.arange(N))), tmp_path / "test.parquet")
     est = LinearRegression().fit(X, y, sample_weight=w)
     code, out, _ = run_cli(["evaluate", str(run), str(tmp_path / "test.parquet"), "--json"])
     unweighted = json.loads(out)

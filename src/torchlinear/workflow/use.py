@@ -63,14 +63,12 @@ def model_and_data(
     delimiter: str | None,
     batch_rows: int | None,
     download: bool,
-    extra_columns: bool = False,
     keep: Sequence[str] = (),
     weight: str | None = None,
 ) -> tuple[Any, dict[str, Any], Data, bool]:
-    """Load the model, then open ``data`` with the model's columns; returns whether the
-    data is a built-in dataset's test split. ``extra_columns`` allows columns the model
-    does not use; ``keep`` names columns that must be in the file; ``weight`` a file's
-    column of sample weights."""
+    """Load the model, then open ``data`` with the model's columns (others are ignored);
+    returns whether the data is a built-in dataset's test split. ``keep`` names columns
+    that must be in the file; ``weight`` a file's column of sample weights."""
     est, meta = loaded
     file = isinstance(data, os.PathLike) or (isinstance(data, str) and is_file_like(data))
     if weight is not None and (meta.get("design") is not None or not file):
@@ -86,8 +84,7 @@ def model_and_data(
     if file:
         resolved = model_file_data(
             est, meta, Path(data), need_target=need_target, drop_na=drop_na,
-            delimiter=delimiter, batch_rows=batch_rows, extra_columns=extra_columns, keep=keep,
-            weight=weight,
+            delimiter=delimiter, batch_rows=batch_rows, keep=keep, weight=weight,
         )  # fmt: skip
         return est, meta, resolved, False
     if keep:
@@ -112,7 +109,6 @@ def model_file_data(
     drop_na: bool,
     delimiter: str | None,
     batch_rows: int | None,
-    extra_columns: bool,
     keep: Sequence[str],
     weight: str | None = None,
 ) -> Data:
@@ -149,11 +145,8 @@ def model_file_data(
                 f"{path} has {len(features)} feature column(s) but the model expects "
                 f"{est.n_features_in_} (it was saved without feature names)"
             )
-    else:
-        ignore = sorted(not_features)
-        if extra_columns:
-            ignore = list(columns)
-        check_columns(names, columns, ignore=ignore, source=str(path))
+    else:  # the model's columns must be there; any others are ignored
+        check_columns(names, columns, ignore=list(columns), source=str(path))
         features = list(names)
     source = TabularSource(
         path,
@@ -389,7 +382,6 @@ def predict(
         delimiter=delimiter,
         batch_rows=batch_rows,
         download=download,
-        extra_columns=True,
         keep=keep_list,
     )
     kept = None
@@ -559,8 +551,8 @@ def evaluate(
     model_path : str or path-like
         The fit's output folder or its ``model.json``.
     data : str or path-like
-        A file with the model's feature columns and its target column, or a built-in
-        dataset name (the test split of an image dataset).
+        A file with the model's feature columns and its target column (other columns
+        are ignored), or a built-in dataset name (the test split of an image dataset).
     drop_na, delimiter, batch_rows, download :
         As for :func:`predict`.
     weight : str, optional
