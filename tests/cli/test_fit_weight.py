@@ -99,7 +99,6 @@ def test_classification_weights_the_loss_and_the_accuracy(weighted, tmp_path):
         (["--weight", "y"], "the weight column 'y' is also the target"),
         (["--weight", "wt", "--features", "a,wt"], "'wt' is also listed in features"),
         (["--weight", "label", "--features", "a"], "the weight column 'label' is not numeric"),
-        (["--weight", "wt", "--features", "a,label"], "text column(s) 'label'"),
     ],
 )
 def test_weight_mistakes_are_one_line(weighted, tmp_path, run_cli, argv, message):
@@ -110,13 +109,28 @@ def test_weight_mistakes_are_one_line(weighted, tmp_path, run_cli, argv, message
     assert not (tmp_path / "run").exists()
 
 
-def test_weights_need_a_file_column(weighted, tmp_path, run_cli):
-    folder = weighted[0]
-    code, _, err = run_cli(["fit", str(folder / "d.csv"), "--formula", "y ~ a + b",
-                            "--weight", "wt", "--out", str(tmp_path / "f")])  # fmt: skip
-    assert code == 2 and "--weight 'wt'" in err and "--features" in err
+def test_formulas_and_text_columns_take_weights(weighted, tmp_path, run_cli):
+    folder, X, y, w, label = weighted
+    result = fit(folder / "d.csv", formula="y ~ a + np.log(b**2 + 1) + c", weight="wt",
+                 val_split=0, out=tmp_path / "f")  # fmt: skip
+    design = np.c_[X[:, 0], np.log(X[:, 1] ** 2 + 1), X[:, 2]]
+    api = LinearRegression().fit(design, y, sample_weight=w)
+    np.testing.assert_allclose(_coef(result), np.r_[api.intercept_, api.coef_], rtol=1e-12)
+    code, out, _ = run_cli(["evaluate", str(tmp_path / "f"), str(folder / "d.csv"),
+                            "--weight", "wt", "--json"])  # fmt: skip
+    expected = r2_score(y, api.predict(design), sample_weight=w)
+    assert code == 0 and json.loads(out)["r2"] == pytest.approx(expected, rel=1e-10)
+    text = fit(folder / "d.parquet", "y", features="a,b,label", weight="wt", val_split=0,
+               out=tmp_path / "t")  # fmt: skip
+    assert list(text.estimator.feature_names_in_) == ["a", "b", "C(label)[T.up]"]
+    onehot = np.c_[X[:, :2], label == "up"]
+    api = LinearRegression().fit(onehot, y, sample_weight=w)
+    np.testing.assert_allclose(_coef(text), np.r_[api.intercept_, api.coef_], rtol=1e-12)
+
+
+def test_weights_need_a_file_column(tmp_path, run_cli):
     code, _, err = run_cli(["fit", "diabetes", "--weight", "wt", "--out", str(tmp_path / "d")])
-    assert code == 2 and "--weight" in err and err.count("\n") == 1
+    assert code == 2 and "--weight 'wt'" in err and err.count("\n") == 1
 
 
 def test_negative_and_missing_weights(tmp_path, run_cli):

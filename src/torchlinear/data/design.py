@@ -69,7 +69,7 @@ from torchlinear.data.formula import (
 from torchlinear.data.formula import (  # importable from here, as before
     ParsedFormula as ParsedFormula,
 )
-from torchlinear.data.tabular import TabularSource
+from torchlinear.data.tabular import TabularSource, check_weights
 
 __all__ = ["MAX_LEVELS", "Design", "DesignSource", "design", "learn_design", "parse_formula"]
 
@@ -324,7 +324,8 @@ class DesignSource:
     # the source's description, unchanged
     def __getattr__(self, name: str) -> Any:
         if name in ("path", "format", "columns", "target", "task", "label", "row_offset",
-                    "delimiter", "drop_na", "data_offset", "row_groups", "byte_range"):  # fmt: skip
+                    "delimiter", "drop_na", "data_offset", "row_groups", "byte_range",
+                    "weight"):  # fmt: skip
             return getattr(self.source, name)
         raise AttributeError(name)
 
@@ -348,17 +349,22 @@ class DesignSource:
         """This design over a part of the file (see ``TabularSource.restrict``)."""
         return DesignSource(self.source.restrict(**part), self.design)
 
-    def iter_chunks(self) -> Iterator[tuple[np.ndarray, Any]]:
-        """One pass: ``(X, y)`` per chunk, ``y`` None without a target."""
+    def iter_chunks(self) -> Iterator[tuple[Any, ...]]:
+        """One pass: ``(X, y)`` per chunk, ``y`` None without a target; ``(X, y, w)`` when
+        the source has a weight column."""
         spec, source = self.design, self.source
         with_target = source.target is not None
+        weight = getattr(source, "weight", None)
         read = list(spec.variables) + ([source.target] if with_target else [])
+        read += [] if weight is None else [weight]
         counts: dict[str, list[int]] = {}
         seen = dropped = kept = bad_rows = 0
         for table in source.iter_tables():
             table = table.select(read)
             offset = source.row_offset + seen
             seen += table.num_rows
+            if weight is not None:
+                check_weights(to_numpy(table.column(weight)), source.label, weight, offset)
             bad = missing_mask(table)
             if bad is not None:
                 for name in read:
@@ -377,6 +383,7 @@ class DesignSource:
                 continue
             X, y = spec.encode(table, with_target=with_target, row_offset=offset,
                                label=source.label)  # fmt: skip
+            w = None if weight is None else to_numpy(table.column(weight)).astype(np.float64)
             finite = np.isfinite(X).all(axis=1) if X.size else None
             if y is not None and y.dtype == np.float64:
                 finite = np.isfinite(y) if finite is None else finite & np.isfinite(y)
@@ -389,9 +396,10 @@ class DesignSource:
                     )
                 dropped += int((~finite).sum())
                 X, y = X[finite], None if y is None else y[finite]
+                w = None if w is None else w[finite]
             if len(X):
                 kept += len(X)
-                yield X, y
+                yield (X, y) if w is None else (X, y, w)
         source.n_rows = seen
         if bad_rows and not source.drop_na:
             shown = ", ".join(
@@ -415,15 +423,15 @@ class DesignSource:
                 "the columns the formula reads, so none is left"
             )
 
-    def read_all(self) -> tuple[np.ndarray, Any]:
-        """The whole design matrix in memory, ``(X, y)``."""
-        Xs, ys = [], []
-        for X, y in self.iter_chunks():
-            Xs.append(X)
-            ys.append(y)
-        if not Xs:
-            return np.empty((0, self.n_features)), None
-        X = np.concatenate(Xs)
-        if self.source.target is None:
-            return X, None
-        return X, np.concatenate(ys)
+    def read_all(self) -> tuple[Any, ...]:
+        """The whole design matrix in memory, ``(X, y)`` (``(X, y, w)`` with weights)."""
+        parts = list(self.iter_chunks())
+        weighted = getattr(self.source, "weight", None) is not None
+        if not parts:
+            empty = np.empty((0, self.n_features))
+            return (empty, None, np.empty(0)) if weighted else (empty, None)
+        X = np.concatenate([p[0] for p in parts])
+        y = None if self.source.target is None else np.concatenate([p[1] for p in parts])
+        if not weighted:
+            return X, y
+        return X, y, np.concatenate([p[2] for p in parts])

@@ -653,7 +653,7 @@ class TabularSource:
         seen = kept = dropped = 0
         for X, y, bad_columns, bad_rows in self._converted():
             if self.weight is not None:
-                self._check_weights(X[:, -1], self.row_offset + seen)
+                check_weights(X[:, -1], self.label, self.weight, self.row_offset + seen)
             if bad_rows is not None:
                 missing.add(bad_columns, bad_rows, self.row_offset + seen)
                 if self.drop_na:
@@ -693,17 +693,6 @@ class TabularSource:
             row_groups=self.row_groups,
             byte_range=self.byte_range,
         )
-
-    def _check_weights(self, w: np.ndarray, offset: int) -> None:
-        """Refuse a negative weight, naming its row (NaN is a missing value)."""
-        negative = w < 0
-        if negative.any():
-            first = int(np.argmax(negative))
-            raise ValueError(
-                f"{self.label}: the weight column {self.weight!r} holds "
-                f"{int(negative.sum()):,} negative value(s), the first {w[first]:g} at data "
-                f"row {offset + first + 1:,}; sample weights must be >= 0"
-            )
 
     def _numeric_columns(self) -> list[str]:
         """The float64 columns of ``X`` as read: the features, then the weights."""
@@ -750,3 +739,16 @@ class TabularSource:
         if not bad_columns:
             return bad_columns, None
         return bad_columns, np.logical_or.reduce([mask for _, mask in bad_columns])
+
+
+def check_weights(w: np.ndarray, label: str, column: str | None, offset: int) -> None:
+    """Refuse a negative sample weight, naming its data row (``offset`` rows come before
+    ``w``'s first); NaN is a missing value, reported as such elsewhere."""
+    negative = w < 0
+    if negative.any():
+        first = int(np.argmax(negative))
+        raise ValueError(
+            f"{label}: the weight column {column!r} holds {int(negative.sum()):,} negative "
+            f"value(s), the first {w[first]:g} at data row {offset + first + 1:,}; sample "
+            "weights must be >= 0"
+        )

@@ -252,18 +252,18 @@ def open_data(
     """The data of a fit: a file (read through ``formula``, or with its text columns
     one-hot encoded), an open :class:`~torchlinear.data.tabular.TabularSource`, or a
     built-in dataset; ``weight`` names a file's column of sample weights."""
-    dataset = isinstance(data, str) and not is_file_like(data)
-    if weight is not None and (formula is not None or dataset):
+    if weight is not None and isinstance(data, str) and not is_file_like(data):
         raise ParameterError(
             "weight",
-            "{param} {value!r}: sample weights are read from a column of a CSV or Parquet "
-            "file read without a formula: name the columns with {target} and {features}",
+            "{param} {value!r}: sample weights are a column of a CSV or Parquet file; the "
+            "built-in dataset {data!r} has none",
             value=weight,
+            data=data,
         )
     if formula is not None:
         return open_formula_data(
             data, formula, target, features, task, drop_na=drop_na, delimiter=delimiter,
-            batch_rows=batch_rows, max_levels=max_levels,
+            batch_rows=batch_rows, max_levels=max_levels, weight=weight,
         )  # fmt: skip
     if isinstance(features, str):
         features = [f.strip() for f in features.split(",") if f.strip()]
@@ -331,15 +331,6 @@ def open_file(
         width = source.n_features + (target is not None) + (weight is not None)
         source.batch_rows = max(1, FILE_CHUNK_BYTES // (8 * width))
     if source.text_features:  # one-hot encoded, as statsmodels' C(column)
-        if weight is not None:
-            raise ParameterError(
-                "weight",
-                "{param} {value!r}: sample weights go with numeric feature columns; "
-                "{label} has the text column(s) {text}: leave them out with {features}",
-                value=weight,
-                label=str(path),
-                text=", ".join(repr(t) for t in source.text_features[:5]),
-            )
         return with_design(source, None, max_levels)
     return Data(str(path), list(source.feature_names), target, source.task, source)
 
@@ -398,9 +389,10 @@ def open_formula_data(
     delimiter: str | None,
     batch_rows: int | None,
     max_levels: int | None,
+    weight: str | None = None,
 ) -> Data:
     """A file read through ``formula``: its target is the left-hand side's column, its
-    features the columns the right-hand side reads."""
+    features the columns the right-hand side reads (and ``weight`` its sample weights)."""
     if features is not None:
         raise ParameterError(
             "features",
@@ -436,6 +428,7 @@ def open_formula_data(
         delimiter=delimiter,
         batch_rows=batch_rows,
         allow_text=True,
+        weight=weight,
     )
     if not variables:
         raise ParameterError(

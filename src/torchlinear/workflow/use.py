@@ -71,16 +71,18 @@ def model_and_data(
     that must be in the file; ``weight`` a file's column of sample weights."""
     est, meta = loaded
     file = isinstance(data, os.PathLike) or (isinstance(data, str) and is_file_like(data))
-    if weight is not None and (meta.get("design") is not None or not file):
+    if weight is not None and not file:
         raise ParameterError(
             "weight",
-            "{param} {value!r}: sample weights are read from a column of a CSV or Parquet "
-            "file, for a model fitted without a formula or text columns",
+            "{param} {value!r}: sample weights are a column of a CSV or Parquet file; "
+            "{data!r} is not one",
             value=weight,
+            data=str(data),
         )
     if meta.get("design") is not None:
         return design_data(est, meta, data, need_target=need_target, drop_na=drop_na,
-                           delimiter=delimiter, batch_rows=batch_rows)  # fmt: skip
+                           delimiter=delimiter, batch_rows=batch_rows,
+                           weight=weight)  # fmt: skip
     if file:
         resolved = model_file_data(
             est, meta, Path(data), need_target=need_target, drop_na=drop_na,
@@ -199,9 +201,11 @@ def design_data(
     drop_na: bool,
     delimiter: str | None,
     batch_rows: int | None,
+    weight: str | None = None,
 ) -> tuple[Any, dict[str, Any], Data, bool]:
     """A file read through the design (formula, levels) saved with the model: it needs
-    the columns the design reads (others are ignored), text columns included."""
+    the columns the design reads (others are ignored), text columns included, and the
+    ``weight`` column when one is given."""
     _, task = describe(est)
     try:
         spec = Design.from_dict(meta["design"])
@@ -219,6 +223,8 @@ def design_data(
     needed = list(spec.variables)
     if need_target:
         needed.append(str(spec.target))
+    if weight is not None:
+        needed.append(weight)
     missing = [c for c in needed if c not in columns]
     if missing:
         what = " (evaluate needs the true values)" if spec.target in missing else ""
@@ -235,6 +241,7 @@ def design_data(
         delimiter=delimiter,
         batch_rows=batch_rows,
         allow_text=True,
+        weight=weight,
     )
     wrapped = DesignSource(source, spec)
     resolved = Data(str(path), list(spec.columns), source.target, task, wrapped, design=spec)
