@@ -6,6 +6,7 @@ report, so a regression shows up in the suite (and in CI) rather than in review.
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import subprocess
 import sys
@@ -40,6 +41,22 @@ def test_ruff() -> None:
     _require("ruff", "dev")
     result = _run("ruff", "check", "--no-cache", "src", "tests", "benchmarks", "examples")
     assert result.returncode == 0, _report(result)
+
+
+def test_no_module_imports_another_modules_private_names() -> None:
+    # ruff's SLF001 covers attribute access (``obj._name``); this covers the other way in,
+    # ``from torchlinear.x import _name``. A name another module needs is public there.
+    found = []
+    for path in sorted((ROOT / "src").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module != "__future__":
+                private = [
+                    a.name for a in node.names if a.name.startswith("_") and a.name[1] != "_"
+                ]
+                if private:
+                    where = path.relative_to(ROOT)
+                    found.append(f"{where}:{node.lineno} from {node.module} import {private}")
+    assert not found, "\n".join(found)
 
 
 def test_types() -> None:

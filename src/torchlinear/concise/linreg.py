@@ -31,8 +31,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from torchlinear._validation import check_positive_float, check_positive_int
-from torchlinear.scratch._checks import warn_if_diverged
-from torchlinear.scratch.linreg import _check_training_args, _epoch_bar
+from torchlinear.scratch._checks import check_training_args, epoch_bar, warn_if_diverged
 
 __all__ = ["linreg_net", "half_mse", "train_concise"]
 
@@ -166,14 +165,14 @@ def train_concise(
     (2.0, -1.0)
     """
     first = next(iter(net.parameters()))
-    X, y, lr, batch_size, epochs = _check_training_args(X, y, lr, batch_size, epochs, like=first)
+    X, y, lr, batch_size, epochs = check_training_args(X, y, lr, batch_size, epochs, like=first)
     trainer = torch.optim.SGD(net.parameters(), lr=lr)
     if loader is None:
         loader = DataLoader(TensorDataset(X, y), batch_size, shuffle=True, generator=generator)
     total = math.ceil(len(X) / batch_size)
     losses, diverged = [], False
     for epoch in range(epochs):
-        bar = _epoch_bar(f"concise {epoch + 1}/{epochs}", total, progress)
+        bar = epoch_bar(f"concise {epoch + 1}/{epochs}", total, progress)
         for X_batch, y_batch in loader:
             l = half_mse(net(X_batch), y_batch)
             trainer.zero_grad()

@@ -14,10 +14,23 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import torch
+from tqdm import tqdm
 
-from torchlinear._validation import check_positive_int, check_same_length
+from torchlinear._validation import (
+    as_feature_matrix,
+    as_target,
+    check_positive_float,
+    check_positive_int,
+    check_same_length,
+)
 
-__all__ = ["NonFiniteLossWarning", "guarded_by", "warn_if_diverged"]
+__all__ = [
+    "NonFiniteLossWarning",
+    "check_training_args",
+    "epoch_bar",
+    "guarded_by",
+    "warn_if_diverged",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -129,3 +142,41 @@ def check_data_iter(
     """A positive batch size, and as many targets as examples."""
     check_positive_int("batch_size", batch_size)
     check_same_length(X, y)
+
+
+def epoch_bar(desc: str, total: int, enabled: bool) -> Any:
+    """A tqdm bar over one epoch's batches (a no-op object when disabled).
+
+    Examples
+    --------
+    >>> bar = epoch_bar("epoch 1/3", total=4, enabled=False)
+    >>> bar.update(4); bar.close()
+    """
+    return tqdm(total=total, desc=desc, unit="batch", leave=True, disable=not enabled)
+
+
+def check_training_args(
+    X: Any, y: Any, lr: float, batch_size: int, epochs: int, like: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, float, int, int]:
+    """Validate the arguments shared by the training loops; return the cleaned values.
+
+    ``X`` and ``y`` become tensors of ``like``'s dtype and device.
+
+    Examples
+    --------
+    >>> X, y, lr, b, e = check_training_args([[1.0], [2.0]], [3, 4], 0.1, 2, 1, torch.zeros(1))
+    >>> X.shape, y.dtype, lr
+    (torch.Size([2, 1]), torch.float32, 0.1)
+    >>> try:
+    ...     check_training_args([[1.0]], [3], -1, 2, 1, torch.zeros(1))
+    ... except ValueError as err:
+    ...     print(err)
+    lr must be a finite number > 0, got -1.0
+    """
+    lr = check_positive_float("lr", lr)
+    batch_size = check_positive_int("batch_size", batch_size)
+    epochs = check_positive_int("epochs", epochs)
+    check_same_length(X, y)
+    X, _ = as_feature_matrix(X, dtype=like.dtype, device=like.device)
+    y = as_target(y, dtype=like.dtype, device=like.device)
+    return X, y, lr, batch_size, epochs

@@ -33,7 +33,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from torchlinear._validation import (
     as_feature_matrix,
@@ -46,6 +45,8 @@ from torchlinear.scratch._checks import (
     check_data_iter,
     check_sgd,
     check_squared_loss,
+    check_training_args,
+    epoch_bar,
     guarded_by,
     warn_if_diverged,
 )
@@ -256,24 +257,6 @@ def data_iter(
 # --- training -------------------------------------------------------------------------
 
 
-def _epoch_bar(desc: str, total: int, enabled: bool) -> Any:
-    """A tqdm bar over one epoch's batches (a no-op object when disabled)."""
-    return tqdm(total=total, desc=desc, unit="batch", leave=True, disable=not enabled)
-
-
-def _check_training_args(
-    X: Any, y: Any, lr: float, batch_size: int, epochs: int, like: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, float, int, int]:
-    """Validate the arguments shared by the training loops; return the cleaned values."""
-    lr = check_positive_float("lr", lr)
-    batch_size = check_positive_int("batch_size", batch_size)
-    epochs = check_positive_int("epochs", epochs)
-    check_same_length(X, y)
-    X, _ = as_feature_matrix(X, dtype=like.dtype, device=like.device)
-    y = as_target(y, dtype=like.dtype, device=like.device)
-    return X, y, lr, batch_size, epochs
-
-
 def train(
     X: Any,
     y: Any,
@@ -342,12 +325,12 @@ def train(
     >>> round(w.item(), 3), round(b.item(), 3)
     (2.0, 1.0)
     """
-    X, y, lr, batch_size, epochs = _check_training_args(X, y, lr, batch_size, epochs, like=w)
+    X, y, lr, batch_size, epochs = check_training_args(X, y, lr, batch_size, epochs, like=w)
     if X.shape[1] != w.shape[0]:
         raise ValueError(f"X has {X.shape[1]} features but w has {w.shape[0]} rows")
     losses, diverged = [], False
     for epoch in range(epochs):
-        bar = _epoch_bar(f"scratch {epoch + 1}/{epochs}", math.ceil(len(X) / batch_size), progress)
+        bar = epoch_bar(f"scratch {epoch + 1}/{epochs}", math.ceil(len(X) / batch_size), progress)
         for X_batch, y_batch in data_iter(batch_size, X, y, generator):
             l = squared_loss(linreg(X_batch, w, b), y_batch)
             l.sum().backward()
@@ -602,11 +585,11 @@ def train_module(
     (3.0, -1.0)
     """
     first = next(iter(model.parameters()))
-    X, y, lr, batch_size, epochs = _check_training_args(X, y, lr, batch_size, epochs, like=first)
+    X, y, lr, batch_size, epochs = check_training_args(X, y, lr, batch_size, epochs, like=first)
     optimizer = SGD(model.parameters(), lr)
     losses, diverged = [], False
     for epoch in range(epochs):
-        bar = _epoch_bar(f"module {epoch + 1}/{epochs}", math.ceil(len(X) / batch_size), progress)
+        bar = epoch_bar(f"module {epoch + 1}/{epochs}", math.ceil(len(X) / batch_size), progress)
         for X_batch, y_batch in data_iter(batch_size, X, y, generator):
             loss = model.loss(model(X_batch), y_batch)
             optimizer.zero_grad()
