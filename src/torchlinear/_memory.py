@@ -91,6 +91,7 @@ def available_memory() -> int:
         except (ValueError, OSError, AttributeError):
             pass
     try:
+        # POSIX only: the address-space limit (absent on Windows)
         import resource
 
         soft = resource.getrlimit(resource.RLIMIT_AS)[0]

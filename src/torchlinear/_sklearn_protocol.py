@@ -184,6 +184,7 @@ def _metadata_of(cls: type, method: str) -> list[str]:
 
 def _request_setter(method: str) -> Any:
     def set_request(self: BaseEstimator, **requests: bool | str | None) -> BaseEstimator:
+        # scikit-learn only when asked (see the module docstring)
         from sklearn import get_config
 
         if not get_config().get("enable_metadata_routing", False):
@@ -289,6 +290,7 @@ def check_is_fitted(estimator: Any, attribute: str | None = None) -> None:
 
 def warn_convergence(message: str, stacklevel: int = 2) -> None:
     """Warn with scikit-learn's ``ConvergenceWarning`` (the class users filter on)."""
+    # scikit-learn only when a fit warns (see the module docstring)
     from sklearn.exceptions import ConvergenceWarning
 
     warnings.warn(message, ConvergenceWarning, stacklevel=stacklevel + 1)

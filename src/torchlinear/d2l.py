@@ -91,6 +91,7 @@ _figure_counts: dict[str, int] = {}
 def __getattr__(name: str) -> Any:
     # ``d2l.plt`` as in the book; pyplot is imported only when it is asked for.
     if name == "plt":
+        # matplotlib (about 0.5 s) is imported by the helpers that draw
         import matplotlib.pyplot as plt
 
         return plt
@@ -163,6 +164,7 @@ def use_svg_display() -> None:
     >>> use_svg_display()
     """
     if _in_notebook():
+        # optional: only inside a notebook
         from matplotlib_inline import backend_inline
 
         backend_inline.set_matplotlib_formats("svg")
@@ -179,6 +181,7 @@ def set_figsize(figsize: tuple[float, float] = (3.5, 2.5)) -> None:
     [4.0, 3.0]
     >>> set_figsize()
     """
+    # matplotlib (about 0.5 s) is imported by the helpers that draw
     import matplotlib
 
     use_svg_display()
@@ -242,6 +245,7 @@ def plot(
     2
     >>> set_figure_dir(None)
     """
+    # matplotlib (about 0.5 s) is imported by the helpers that draw
     import matplotlib.pyplot as plt
 
     def has_one_axis(v: Any) -> bool:
@@ -423,6 +427,7 @@ def show_images(
     (4,)
     >>> set_figure_dir(None)
     """
+    # matplotlib (about 0.5 s) is imported by the helpers that draw
     import matplotlib.pyplot as plt
 
     figsize = (num_cols * scale, num_rows * scale)
@@ -677,6 +682,7 @@ class Animator:
         *,
         path: str | os.PathLike[str] | None = None,
     ) -> None:
+        # matplotlib (about 0.5 s) is imported by the helpers that draw
         import matplotlib.pyplot as plt
 
         legend = [] if legend is None else list(legend)
@@ -715,6 +721,7 @@ class Animator:
             self.axes[0].plot(x_i, y_i, fmt)
         self.config_axes()
         if _in_notebook():
+            # optional: only inside a notebook
             from IPython import display
 
             display.display(self.fig)

@@ -194,6 +194,7 @@ def diabetes(scaled: bool = True) -> TabularDataset:
     >>> tuple(data.X.shape), data.feature_names[:3]
     ((442, 10), ('age', 'sex', 'bmi'))
     """
+    # scikit-learn (about 1 s) only for the datasets it ships
     from sklearn.datasets import load_diabetes
 
     bunch = load_diabetes(scaled=scaled)
@@ -226,6 +227,7 @@ def digits(*, test_size: float = 0.25, seed: int = 0, flatten: bool = False) -> 
     >>> tuple(data.X_train.shape), tuple(data.X_test.shape), data.classes[:3]
     ((1347, 1, 8, 8), (450, 1, 8, 8), ('0', '1', '2'))
     """
+    # scikit-learn (about 1 s) only for the datasets it ships
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 

@@ -39,11 +39,18 @@ import json
 import math
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
+import torch
+from safetensors.torch import load as safetensors_load
+from safetensors.torch import save as safetensors_bytes
+
+from torchlinear import __version__
 from torchlinear._memory import memory_budget
 from torchlinear._validation import ParameterError, check_output_dir
 
@@ -104,7 +111,6 @@ def open_regular_file(
     ...
     ValueError: file '/dev/zero' is a character device, not a regular file; pass the file itself
     """
-    import stat
 
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     if not follow_symlinks:
@@ -220,12 +226,6 @@ _RESERVED = ("format", "format_version", "library_version", "weights")
 _DEFAULT_STEM = "model"
 
 
-def _library_version() -> str:
-    from torchlinear import __version__
-
-    return __version__
-
-
 def _sidecar_path(path: str | os.PathLike[str]) -> Path:
     """The sidecar's path: ``path`` itself if it ends in ``.json``, else ``path/model.json``."""
     path = Path(path)
@@ -236,8 +236,6 @@ def _sidecar_path(path: str | os.PathLike[str]) -> Path:
 
 def _json_default(value: Any) -> Any:
     """Make NumPy values, tensors, paths, dtypes and tuples JSON-serialisable."""
-    import numpy as np
-    import torch
 
     if isinstance(value, torch.Tensor):
         return value.detach().cpu().tolist()
@@ -305,7 +303,6 @@ def parse_json_bounded(
     ...
     ValueError: x.json nests JSON 100 levels deep, more than the 64 allowed; it was not written by torchlinear
     """  # noqa: E501
-    import numpy as np
 
     if len(data) > max_bytes:
         raise ValueError(
@@ -410,8 +407,6 @@ def save_model(
     >>> tensors["w"], meta["kind"], meta["format_version"]
     (tensor([1., 2.]), 'demo', 2)
     """
-    import torch
-    from safetensors.torch import save as safetensors_bytes
 
     sidecar = _sidecar_path(path)
     ensure_writable_dir(sidecar.parent, name="model folder")
@@ -435,7 +430,7 @@ def save_model(
     draft = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
-        "library_version": _library_version(),
+        "library_version": __version__,
         "weights": {"tensors": listing},
         **metadata,
     }
@@ -535,7 +530,6 @@ def load_model(
         not a regular file in the folder, too large, truncated or modified; or the
         sidecar was edited after it was saved. Nothing is ever unpickled.
     """
-    from safetensors.torch import load as safetensors_load
 
     sidecar = _locate_sidecar(path)
     where = repr(str(sidecar))
@@ -559,7 +553,7 @@ def load_model(
     if version > FORMAT_VERSION:
         raise ValueError(
             f"model file {where} has format version {version} (written by torchlinear "
-            f"{written}), newer than this torchlinear {_library_version()} reads (format "
+            f"{written}), newer than this torchlinear {__version__} reads (format "
             f"{FORMAT_VERSION}); upgrade torchlinear"
         )
     if version < FORMAT_VERSION:
@@ -672,7 +666,6 @@ def flatten_state(state: Any, prefix: str = "state") -> tuple[Any, dict[str, Any
     >>> unflatten_state(doc, tensors)
     {'state': {0: {'step': tensor(3.)}}, 'b': (0.9, 0.99)}
     """
-    import torch
 
     tensors: dict[str, torch.Tensor] = {}
 

@@ -186,6 +186,7 @@ class OLSSummary:
     def to_frame(self) -> Any:
         """The coefficient table as a pandas ``DataFrame`` indexed by term (needs pandas)."""
         try:
+            # pandas is optional: only this method needs it
             import pandas as pd
         except ImportError as exc:  # pragma: no cover - pandas is installed in tests
             raise ImportError("to_frame() needs pandas; use to_dict() without it") from exc

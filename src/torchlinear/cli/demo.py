@@ -190,6 +190,7 @@ def _given(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, Any]:
 
 def run_linreg(args: argparse.Namespace) -> int:
     """Run the linear-regression demo and print its table."""
+    # imported when the command runs: building the parser never imports torch (fast --help)
     from torchlinear.demos import linreg
 
     kwargs = _given(args, LINREG_PARAMS)
@@ -215,6 +216,7 @@ def run_linreg(args: argparse.Namespace) -> int:
 
 def run_softmax(args: argparse.Namespace) -> int:
     """Run the softmax demo and print its table."""
+    # imported when the command runs: building the parser never imports torch (fast --help)
     from torchlinear.demos import softmax
 
     kwargs = _given(args, SOFTMAX_PARAMS)

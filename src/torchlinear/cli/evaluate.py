@@ -57,6 +57,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Score the model and print the metrics (as text or JSON)."""
+    # imported when the command runs: building the parser never imports torch (fast --help)
     from torchlinear.workflow import evaluate
 
     metrics = evaluate(

@@ -289,6 +289,7 @@ def metric_line(values: Mapping[str, Any] | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Fit, then print the summary lines (rank 0 of a ``torchrun`` job only)."""
+    # imported when the command runs: building the parser never imports torch (fast --help)
     from torchlinear import distributed as tld
     from torchlinear.engine import DivergenceError
     from torchlinear.workflow import TrainingInterrupted, fit, join_group

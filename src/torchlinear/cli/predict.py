@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from torchlinear._format import escape_control
+
 __all__ = ["PARAMS", "add_parser", "run"]
 
 PARAMS = (
@@ -73,6 +75,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Predict and say what was written."""
+    # imported when the command runs: building the parser never imports torch (fast --help)
     from torchlinear.workflow import predict
 
     result = predict(
@@ -87,7 +90,6 @@ def run(args: argparse.Namespace) -> int:
         delimiter=args.delimiter,
         download=args.download,
     )
-    from torchlinear._format import escape_control
 
     columns = escape_control(", ".join(result.columns))
     path = escape_control(result.path)

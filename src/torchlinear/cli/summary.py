@@ -52,6 +52,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the model's description (or its statistical summary as JSON)."""
+    # imported when the command runs: building the parser never imports torch (fast --help)
     from torchlinear._validation import check_positive_int
     from torchlinear.workflow import model_summary, summary_json
 

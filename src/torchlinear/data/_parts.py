@@ -103,6 +103,7 @@ def polars_module() -> Any:
     if _POLARS is False:
         module: Any
         try:
+            # polars (about 0.1 s) only when a CSV is parsed
             import polars as module
         except ImportError:  # pragma: no cover - polars is a dependency
             module = None

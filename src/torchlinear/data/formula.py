@@ -309,6 +309,7 @@ class Design:
     def _prototype(self, with_target: bool) -> Any:
         """A small frame with every level of every categorical variable, from which
         formulaic builds the spec (its encoding depends on the levels only)."""
+        # formulaic works on pandas frames; pandas (about 0.3 s) only with a formula
         import pandas as pd
 
         n = max([2] + [len(v) for v in self.levels.values()])
@@ -400,6 +401,7 @@ class Design:
             A level the design does not know (naming the column, the level and its row),
             or a non-finite value made by the formula (naming the column and row).
         """
+        # formulaic works on pandas frames; pandas (about 0.3 s) only with a formula
         import pandas as pd
 
         if self._specs is None:
@@ -499,6 +501,7 @@ def as_table(data: Any) -> pa.Table:
     if isinstance(data, Mapping):
         return pa.table({str(k): np.asarray(v) for k, v in data.items()})
     try:
+        # formulaic works on pandas frames; pandas (about 0.3 s) only with a formula
         import pandas as pd
     except ImportError:  # pragma: no cover - a dependency of formulaic
         pd = None

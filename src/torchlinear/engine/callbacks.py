@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from torchlinear.engine.config import History
 
@@ -51,7 +52,6 @@ class ProgressBar(Callback):
     """A tqdm bar reset each epoch (batches done, running loss; metrics at epoch end)."""
 
     def __init__(self, epochs: int, n_batches: int | None) -> None:
-        from tqdm.auto import tqdm
 
         self.epochs, self.n_batches = epochs, n_batches
         self.bar = tqdm(total=n_batches, unit="batch", dynamic_ncols=True, leave=True)

@@ -18,6 +18,7 @@ from torch import nn
 from torchlinear._validation import (
     resolve_device,
 )
+from torchlinear.distributed.parallel import DataParallel
 from torchlinear.engine.callbacks import Callback, EarlyStopping, Interrupt, ProgressBar
 from torchlinear.engine.config import (
     CHECKPOINT_KIND,
@@ -177,7 +178,6 @@ class Trainer:
     def __init__(
         self, model, data, loss, cfg, penalty, val_data, metrics, callbacks, data_parallel=None
     ) -> None:
-        from torchlinear.distributed import DataParallel
 
         self.cfg = cfg
         self.dp = DataParallel.detect(data_parallel)

@@ -72,6 +72,7 @@ from typing import Any
 import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
+from torch.utils.data import DataLoader, TensorDataset, WeightedRandomSampler
 
 from torchlinear._sklearn_protocol import (
     BaseEstimator,
@@ -514,8 +515,6 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
             )
             W, b, history = fit.coef, fit.intercept, fit.history
         else:
-            from torch.utils.data import DataLoader, TensorDataset, WeightedRandomSampler
-
             generator = torch.Generator()
             seed = check_random_state("random_state", self.random_state)
             generator.manual_seed(secrets.randbits(63) if seed is None else seed)
