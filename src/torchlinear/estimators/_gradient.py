@@ -468,8 +468,9 @@ def fit_gradient_chunks(
     dtype : torch.dtype, default float64
         The training dtype.
     penalty_on_sum : bool, default False
-        ``alpha`` penalises the *sum* of the losses (as ``LinearRegression``'s): it is
-        divided by the number of rows, known after the first pass.
+        ``alpha`` penalises the (weighted) *sum* of the losses (as
+        ``LinearRegression``'s): it is divided by the sum of the sample weights (the
+        number of rows without weights), known after the first pass.
     loss, delta, alpha, l1_ratio, model, hidden, standardize, fit_intercept, config :
         As for :func:`fit_gradient`.
     metrics, callbacks :
@@ -517,7 +518,9 @@ def fit_gradient_chunks(
 
     if metrics is None and classification:
         metrics = ["accuracy"]
-    penalty = Penalty(alpha / n if penalty_on_sum else alpha, l1_ratio)
+    # the loss is the weighted mean (weights rescaled to mean one): a penalty on the
+    # weighted sum becomes one per unit of weight
+    penalty = Penalty(alpha / first.w_sum if penalty_on_sum else alpha, l1_ratio)
     history = train(
         module,
         _mapped(chunks, classes, n / first.w_sum),
