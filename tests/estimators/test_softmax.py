@@ -178,6 +178,20 @@ def test_binary_minibatch_solvers_keep_the_binary_conventions(solver):
     assert np.mean(approx.predict(X) == reference.predict(X)) > 0.97
 
 
+@pytest.mark.parametrize("k", [2, 3])
+def test_fit_chunks_minimises_the_objective_of_fit(k):
+    # full-batch gradient descent on one chunk per epoch, run to convergence, lands on
+    # scikit-learn's minimiser: with two classes too (the logistic model's penalty)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    y = np.argmax(X @ rng.normal(size=(3, k)) + rng.gumbel(size=(300, k)), axis=1)
+    params = {"alpha": 0.05, "solver": "sgd", "batch_size": 300, "lr": 1.0, "tol": 0}
+    streamed = SoftmaxRegression(max_iter=200, device="cpu", random_state=0, **params)
+    streamed.fit_chunks(lambda: [(X, y)], n_features=3)
+    reference = sklearn_fit(X, y, 1 / (0.05 * 300))
+    np.testing.assert_allclose(streamed.coef_, reference.coef_, atol=1e-4, rtol=0)
+
+
 def test_roc_auc_scoring_through_cross_val_score():
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import cross_val_score

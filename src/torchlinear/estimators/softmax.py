@@ -97,6 +97,7 @@ from torchlinear.estimators._gradient import (
     fit_gradient,
     fit_gradient_chunks,
     label_index,
+    logistic_alpha,
 )
 from torchlinear.estimators._softmax_lbfgs import SoftmaxObjective, lbfgs_solve
 from torchlinear.losses import Penalty
@@ -432,6 +433,7 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
             val_chunks=options.val_data,
             metrics=options.metrics,
             callbacks=options.callbacks,
+            binary_logistic=True,
         )
         assert fit.classes is not None and fit.coef is not None
         self.classes_ = fit.classes
@@ -495,12 +497,9 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
         # mean one, and the weighted sampler draws in proportion to them), while the module
         # notes divide by sum(s_i): multiplying their objective by sum(s) / sum(s c) gives
         # the trainer's, with alpha scaled by the same factor.
-        alpha = params["alpha"] * s.sum() / per_sample.sum()
-        if k == 2:
-            # Two softmax rows (w0, w1) started at zero stay opposite (their gradients are),
-            # and penalising both by 2 alpha is alpha / 2 |w1 - w0|^2: the logistic model's
-            # objective in its one logit vector v = w1 - w0, collapsed below.
-            alpha *= 2
+        # With two classes, the logistic model's penalty on its one logit vector v = w1 - w0
+        # (the two rows are collapsed into it below).
+        alpha = logistic_alpha(params["alpha"] * s.sum() / per_sample.sum(), k)
         config = self._minibatch_config(params, max_iter, solver, X.device, options)
         if self.sampling == "uniform":
             weights = None if np.all(per_sample == 1) else torch.from_numpy(per_sample)
