@@ -479,7 +479,8 @@ class HuberRegressor(LinearPredictionMixin, RegressorMixin, BaseEstimator):
                 if fit_intercept:
                     theta0[d] = self.intercept_ + center @ self.coef_
                 theta0[-1] = self.scale_
-        bounds = [(None, None)] * (len(theta0) - 1) + [(10 * np.finfo(np.float64).eps, None)]
+        scale_floor = 10 * float(np.finfo(np.float64).eps)
+        bounds = [(None, None)] * (len(theta0) - 1) + [(scale_floor, None)]
         from scipy import optimize  # loaded by the fits that use it (~0.15 s, 16 MB at start-up)
 
         result = optimize.minimize(
@@ -493,7 +494,7 @@ class HuberRegressor(LinearPredictionMixin, RegressorMixin, BaseEstimator):
         )
         theta = result.x
         self.n_iter_ = int(min(result.nit, max_iter))
-        collapsed = theta[-1] <= 2 * bounds[-1][0]
+        collapsed = theta[-1] <= 2 * scale_floor
         self.converged_ = bool(result.success) and not collapsed
         if collapsed:
             warn_convergence(
@@ -506,7 +507,7 @@ class HuberRegressor(LinearPredictionMixin, RegressorMixin, BaseEstimator):
             )
         elif not result.success:
             g = result.jac.copy()
-            at_bound = (theta[-1] <= bounds[-1][0]) & (g[-1] > 0)
+            at_bound = (theta[-1] <= scale_floor) & (g[-1] > 0)
             if at_bound:
                 g[-1] = 0.0
             warn_convergence(
