@@ -204,11 +204,11 @@ def _regression(n=200, d=6, seed=0):
     return X, y
 
 
-def _ista(n, lipschitz, epochs=800):
+def _ista(n, lipschitz, epochs=800, momentum=0.0):
     # full-batch proximal gradient with step 1/L: converges to the exact minimiser
     return TrainConfig(
         optimizer="sgd",
-        momentum=0.0,
+        momentum=momentum,
         batch_size=n,
         lr=1 / lipschitz,
         epochs=epochs,
@@ -246,6 +246,37 @@ def test_l1_and_elastic_net_match_sklearn(make, alpha, l1_ratio):
     # L1 gives exact zeros, exactly where scikit-learn's coordinate descent puts them
     assert ((fit.coef[0] == 0).numpy() == (ref.coef_ == 0)).all()
     assert int((fit.coef[0] == 0).sum()) >= 1
+
+
+@pytest.mark.parametrize("momentum", [0.5, 0.9])
+@pytest.mark.parametrize("l1_ratio", [1.0, 0.5])
+def test_l1_with_sgd_momentum_reaches_sklearns_minimiser(momentum, l1_ratio):
+    # SGD with momentum mu moves the weights by lr / (1 - mu) gradients once its buffer is
+    # steady: the soft-threshold must grow by the same factor, or the iteration's fixed
+    # point is the minimiser of a penalty (1 - mu) times too weak
+    X, y = _regression()
+    ref = ElasticNet(alpha=0.2, l1_ratio=l1_ratio, tol=1e-12, max_iter=100_000).fit(X, y)
+    config = _ista(len(X), _lipschitz(X) / (1 - momentum), epochs=600, momentum=momentum)
+    fit = fit_gradient(_t(X), _t(y), alpha=0.2, l1_ratio=l1_ratio, standardize=False, config=config)
+    np.testing.assert_allclose(fit.coef[0].numpy(), ref.coef_, atol=1e-7)
+    assert ((fit.coef[0] == 0).numpy() == (ref.coef_ == 0)).all()
+
+
+def test_prox_scales_the_threshold_by_the_sgd_momentum_gain():
+    for momentum, dampening, nesterov, gain in [
+        (0.0, 0.0, False, 1.0),
+        (0.9, 0.0, False, 10.0),
+        (0.9, 0.5, False, 5.0),
+        (0.5, 0.0, True, 2.0),  # g + mu * g / (1 - mu)
+    ]:
+        p = torch.nn.Parameter(torch.tensor([1.0, -0.5]))
+        opt = torch.optim.SGD(
+            [p], lr=0.1, momentum=momentum, dampening=dampening, nesterov=nesterov
+        )
+        with torch.no_grad():
+            Penalty(alpha=0.02, l1_ratio=1.0).prox_([p], lr=0.1, optimizer=opt)
+        expected = torch.tensor([1.0 - 0.1 * 0.02 * gain, -0.5 + 0.1 * 0.02 * gain])
+        torch.testing.assert_close(p.detach(), expected)
 
 
 def test_standardized_lasso_matches_sklearn_on_scaled_features():

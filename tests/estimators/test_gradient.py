@@ -105,6 +105,41 @@ def test_sample_weights_equal_sklearn_and_repeated_rows():
     np.testing.assert_allclose(fit.coef.numpy(), repeated.coef.numpy(), rtol=1e-7)
 
 
+@pytest.mark.parametrize("l1_ratio", [0.0, 1.0])
+def test_streamed_penalty_on_the_weighted_sum_is_per_unit_of_weight(l1_ratio):
+    # LinearRegression's alpha penalises the weighted sum of the losses; the trainer's loss
+    # is the weighted mean, so the chunked route must divide alpha by the weights' total
+    # (as the in-memory route does), not by the number of rows
+    from scipy import optimize
+
+    from torchlinear import LinearRegression
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = X @ [1.0, -2.0, 0.5] + rng.standard_t(2, size=200) + 1
+    s = rng.integers(0, 4, size=200).astype(float)
+
+    def objective(t):  # sum of weighted Huber losses (delta 1) + alpha * penalty
+        r = np.abs(y - X @ t[:3] - t[3])
+        huber = np.where(r <= 1, 0.5 * r * r, r - 0.5)
+        penalty = l1_ratio * np.abs(t[:3]).sum() + 0.5 * (1 - l1_ratio) * t[:3] @ t[:3]
+        return s @ huber + 10.0 * penalty
+
+    options = {"xtol": 1e-10, "ftol": 1e-14, "maxiter": 100_000}
+    ref = optimize.minimize(objective, np.zeros(4), method="Powell", options=options).x
+    params = {"loss": "huber", "alpha": 10.0, "l1_ratio": l1_ratio, "random_state": 0}
+    if l1_ratio == 0:
+        params |= {"solver": "lbfgs", "max_iter": 100}
+        parts = [(X[:120], y[:120], s[:120]), (X[120:], y[120:], s[120:])]
+    else:  # full-batch proximal gradient: one chunk, one batch per epoch
+        params |= {"solver": "sgd", "batch_size": 200, "lr": 0.02, "max_iter": 1500, "tol": 0}
+        parts = [(X, y, s)]
+    streamed = LinearRegression(**params).fit_chunks(lambda: parts, n_features=3)
+    in_memory = LinearRegression(**params).fit(X, y, sample_weight=s)
+    for model in (streamed, in_memory):
+        np.testing.assert_allclose(np.r_[model.coef_, model.intercept_], ref, atol=1e-6)
+
+
 def test_multi_output_regression():
     X, y = _regression(n=100)
     Y = torch.stack([y, -2 * y + X[:, 0]], dim=1)

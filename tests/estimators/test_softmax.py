@@ -89,6 +89,47 @@ def test_class_weight_matches_sklearn(digits, class_weight):
         np.testing.assert_allclose(ours.class_weight_, len(y) / (10 * counts))
 
 
+@pytest.mark.parametrize("k", [2, 3])
+def test_balanced_class_weight_counts_rows_in_sample_weight(k):
+    # "balanced" counts each class in units of sample weight: integer weights are repeated
+    # rows, as in scikit-learn (whose C multiplies the summed weighted loss)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 3))
+    y = np.argmax(X @ rng.normal(size=(3, k)) + rng.gumbel(size=(120, k)), axis=1)
+    s = rng.integers(0, 4, size=120).astype(float)
+    alpha = 1e-2
+    ours = SoftmaxRegression(alpha=alpha, class_weight="balanced", device="cpu", tol=1e-9)
+    ours.fit(X, y, sample_weight=s)
+    np.testing.assert_allclose(ours.class_weight_, s.sum() / (k * np.bincount(y, s)))
+    reference = sklearn_fit(X, y, 1 / (alpha * s.sum()), class_weight="balanced")
+    reference.fit(X, y, sample_weight=s)
+    np.testing.assert_allclose(ours.coef_, reference.coef_, atol=1e-6, rtol=0)
+    repeated = sklearn_fit(
+        np.repeat(X, s.astype(int), axis=0),
+        np.repeat(y, s.astype(int)),
+        1 / (alpha * s.sum()),
+        class_weight="balanced",
+    )
+    np.testing.assert_allclose(ours.coef_, repeated.coef_, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("class_weight", [{0: 10.0}, {0: 0.1, 2: 3.0}])
+def test_minibatch_solver_minimises_the_same_objective_with_class_weights(class_weight):
+    # full-batch gradient descent run to convergence lands on the L-BFGS minimiser only if
+    # alpha is carried over for the class weights' total
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    y = np.argmax(X @ rng.normal(size=(3, 3)) + rng.gumbel(size=(300, 3)), axis=1)
+    common = {"alpha": 0.05, "class_weight": class_weight, "device": "cpu"}
+    exact = SoftmaxRegression(tol=1e-10, **common).fit(X, y)
+    gd = SoftmaxRegression(
+        solver="sgd", batch_size=300, lr=1.0, max_iter=500, tol=0, random_state=0, **common
+    ).fit(X, y)
+    np.testing.assert_allclose(gd.coef_, exact.coef_, atol=1e-6, rtol=0)
+    reference = sklearn_fit(X, y, 1 / (0.05 * 300), class_weight=class_weight)
+    np.testing.assert_allclose(exact.coef_, reference.coef_, atol=1e-6, rtol=0)
+
+
 @pytest.mark.parametrize("C", [0.01, 1.0, 100.0])
 def test_binary_problem_is_logistic_regression_with_the_same_C(C):
     X, y = make_classification(200, 5, n_informative=3, random_state=0)
@@ -135,6 +176,20 @@ def test_binary_minibatch_solvers_keep_the_binary_conventions(solver):
     # a constant step size stalls near the optimum: within 2 % of the logistic objective
     assert objective(approx) < objective(reference) * 1.02
     assert np.mean(approx.predict(X) == reference.predict(X)) > 0.97
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_fit_chunks_minimises_the_objective_of_fit(k):
+    # full-batch gradient descent on one chunk per epoch, run to convergence, lands on
+    # scikit-learn's minimiser: with two classes too (the logistic model's penalty)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    y = np.argmax(X @ rng.normal(size=(3, k)) + rng.gumbel(size=(300, k)), axis=1)
+    params = {"alpha": 0.05, "solver": "sgd", "batch_size": 300, "lr": 1.0, "tol": 0}
+    streamed = SoftmaxRegression(max_iter=200, device="cpu", random_state=0, **params)
+    streamed.fit_chunks(lambda: [(X, y)], n_features=3)
+    reference = sklearn_fit(X, y, 1 / (0.05 * 300))
+    np.testing.assert_allclose(streamed.coef_, reference.coef_, atol=1e-4, rtol=0)
 
 
 def test_roc_auc_scoring_through_cross_val_score():

@@ -46,6 +46,7 @@ __all__ = [
     "fit_gradient",
     "fit_gradient_chunks",
     "label_index",
+    "logistic_alpha",
 ]
 
 
@@ -429,6 +430,23 @@ def _finish(
 Chunks = Callable[[], Iterable[tuple[Any, Any]]]
 
 
+def logistic_alpha(alpha: float, n_classes: int) -> float:
+    r"""The L2 strength to put on a softmax head's rows so that, with two classes, the
+    penalty is :math:`\tfrac{\alpha}{2}\|v\|^2` on the logistic model's one logit vector
+    :math:`v = w_1 - w_0`: ``2 * alpha`` for two classes, ``alpha`` otherwise.
+
+    Two rows started at zero stay opposite (their loss gradients are, and so are the
+    penalty's), so :math:`w_1 = -w_0 = v / 2` and
+    :math:`\tfrac{2\alpha}{2}(\|w_0\|^2 + \|w_1\|^2) = \tfrac{\alpha}{2}\|v\|^2`.
+
+    Examples
+    --------
+    >>> logistic_alpha(0.1, 2), logistic_alpha(0.1, 3)
+    (0.2, 0.1)
+    """
+    return 2 * alpha if n_classes == 2 else alpha
+
+
 def fit_gradient_chunks(
     chunks: Chunks,
     *,
@@ -447,6 +465,7 @@ def fit_gradient_chunks(
     callbacks: Sequence[Callback] = (),
     dtype: torch.dtype = torch.float64,
     penalty_on_sum: bool = False,
+    binary_logistic: bool = False,
 ) -> GradientFit:
     """:func:`fit_gradient` for data read in chunks, every epoch again (a file).
 
@@ -468,8 +487,13 @@ def fit_gradient_chunks(
     dtype : torch.dtype, default float64
         The training dtype.
     penalty_on_sum : bool, default False
-        ``alpha`` penalises the *sum* of the losses (as ``LinearRegression``'s): it is
-        divided by the number of rows, known after the first pass.
+        ``alpha`` penalises the (weighted) *sum* of the losses (as
+        ``LinearRegression``'s): it is divided by the sum of the sample weights (the
+        number of rows without weights), known after the first pass.
+    binary_logistic : bool, default False
+        Classification: when the first pass finds two classes, penalise as the logistic
+        model in its one logit vector (:func:`logistic_alpha`), as
+        :class:`~torchlinear.SoftmaxRegression` does.
     loss, delta, alpha, l1_ratio, model, hidden, standardize, fit_intercept, config :
         As for :func:`fit_gradient`.
     metrics, callbacks :
@@ -517,7 +541,11 @@ def fit_gradient_chunks(
 
     if metrics is None and classification:
         metrics = ["accuracy"]
-    penalty = Penalty(alpha / n if penalty_on_sum else alpha, l1_ratio)
+    # the loss is the weighted mean (weights rescaled to mean one): a penalty on the
+    # weighted sum becomes one per unit of weight
+    if binary_logistic:
+        alpha = logistic_alpha(alpha, k)
+    penalty = Penalty(alpha / first.w_sum if penalty_on_sum else alpha, l1_ratio)
     history = train(
         module,
         _mapped(chunks, classes, n / first.w_sum),

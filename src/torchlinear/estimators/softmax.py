@@ -98,6 +98,7 @@ from torchlinear.estimators._gradient import (
     fit_gradient,
     fit_gradient_chunks,
     label_index,
+    logistic_alpha,
 )
 from torchlinear.estimators._softmax_lbfgs import SoftmaxObjective, lbfgs_solve
 from torchlinear.losses import Penalty
@@ -131,8 +132,9 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
         ``"adam"``. See the module notes.
     class_weight : None, "balanced" or dict, default None
         Multiplies each sample's loss by its class's weight. ``"balanced"`` gives class
-        ``j`` the weight ``n / (k * n_j)``; a dict maps labels to weights (missing labels
-        weigh 1).
+        ``j`` the weight ``n / (k * n_j)``, counting rows in units of ``sample_weight``
+        (``n`` the total weight, ``n_j`` class ``j``'s); a dict maps labels to weights
+        (missing labels weigh 1).
     max_iter : int, optional
         L-BFGS iterations (default 1000) or epochs of ``"sgd"``/``"adam"`` (default 20).
     tol : float, default 1e-6
@@ -256,7 +258,7 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
             "batch_size": check_positive_int("batch_size", self.batch_size),
         }
 
-    def _class_weights(self, y_index: np.ndarray) -> np.ndarray:
+    def _class_weights(self, y_index: np.ndarray, s: np.ndarray) -> np.ndarray:
         k = len(self.classes_)
         cw = self.class_weight
         if cw is None:
@@ -264,8 +266,11 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
         if isinstance(cw, str):
             if cw != "balanced":
                 raise ValueError(f"class_weight must be None, 'balanced' or a dict, got {cw!r}")
-            counts = np.bincount(y_index, minlength=k)
-            return len(y_index) / (k * counts)
+            # counts in units of sample weight, so that a weight of 2 is a repeated row
+            counts = np.bincount(y_index, s, minlength=k)
+            balanced = np.ones(k)
+            np.divide(s.sum(), k * counts, out=balanced, where=counts > 0)
+            return balanced
         if isinstance(cw, dict):
             weights = np.ones(k)
             lookup = {_label_key(c): j for j, c in enumerate(self.classes_)}
@@ -334,7 +339,7 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
             )
         w = check_sample_weight(sample_weight, n)
         s = np.ones(n) if w is None else w.numpy()
-        self.class_weight_ = self._class_weights(y_index)
+        self.class_weight_ = self._class_weights(y_index, s)
         per_sample = s * self.class_weight_[y_index]
         weighted_classes = np.flatnonzero(np.bincount(y_index, per_sample, minlength=k) > 0)
         if len(weighted_classes) < 2:
@@ -429,6 +434,7 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
             val_chunks=options.val_data,
             metrics=options.metrics,
             callbacks=options.callbacks,
+            binary_logistic=True,
         )
         assert fit.classes is not None and fit.coef is not None
         self.classes_ = fit.classes
@@ -488,14 +494,13 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
         solver: str,
         options: FitOptions,
     ) -> tuple[np.ndarray, np.ndarray]:
-        # The engine's loss is the plain mean of (weight * loss): rescale alpha so that
-        # the objective is the one in the module notes whatever the weights' total.
-        alpha = params["alpha"] * per_sample.sum() / s.sum()
-        if k == 2:
-            # Two softmax rows (w0, w1) started at zero stay opposite (their gradients are),
-            # and penalising both by 2 alpha is alpha / 2 |w1 - w0|^2: the logistic model's
-            # objective in its one logit vector v = w1 - w0, collapsed below.
-            alpha *= 2
+        # The trainer's loss is the mean over the weights s_i c_i (it rescales them to
+        # mean one, and the weighted sampler draws in proportion to them), while the module
+        # notes divide by sum(s_i): multiplying their objective by sum(s) / sum(s c) gives
+        # the trainer's, with alpha scaled by the same factor.
+        # With two classes, the logistic model's penalty on its one logit vector v = w1 - w0
+        # (the two rows are collapsed into it below).
+        alpha = logistic_alpha(params["alpha"] * s.sum() / per_sample.sum(), k)
         config = self._minibatch_config(params, max_iter, solver, X.device, options)
         if self.sampling == "uniform":
             weights = None if np.all(per_sample == 1) else torch.from_numpy(per_sample)
