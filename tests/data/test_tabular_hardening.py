@@ -126,3 +126,10 @@ def test_a_pipe_or_device_is_not_called_a_folder(tmp_path: Path) -> None:
     for path in (fifo, tmp_path / "zero.csv"):
         with pytest.raises(ValueError, match="is not a regular file"):
             TabularSource(path, target="y")
+
+
+def test_a_text_column_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("a,b,y\n1,x,3\n4,\xe9t\xe9,6\n".encode("latin1"))
+    with pytest.raises(ValueError, match=r"'b' hold bytes that are not UTF-8 text"):
+        TabularSource(path, target="y", allow_text=True)

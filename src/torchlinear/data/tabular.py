@@ -423,6 +423,11 @@ class TabularSource:
         text = [f for f in selected if not is_numeric_type(self._types[f])]
         if self.allow_text:
             other = [f for f in text if not is_label_type(self._types[f])]
+            if self.format == "csv" and other:  # CSV cells are text: bytes mean not UTF-8
+                raise ValueError(
+                    f"{label}: column(s) {format_names(other)} hold bytes that are not UTF-8 "
+                    "text; save the file as UTF-8"
+                )
             if other:  # lists, structs, dates, bytes: neither numbers nor categories
                 rest = [f for f in selected if f not in other][:8]
                 raise ParameterError(
