@@ -317,3 +317,12 @@ def test_open_regular_file_refuses_fifos_devices_and_links(tmp_path):
     with pytest.raises(ValueError, match="symbolic link"):
         with tio.open_regular_file(tmp_path / "link", follow_symlinks=False):
             pass
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_model_with_non_finite_weights_is_refused(tmp_path, bad):
+    """Saved consistently (hashes and all), but no fit ever saves NaN or inf weights."""
+    save_model(tmp_path, {"w": torch.tensor([1.0, bad]), "n": torch.tensor([1, 2])})
+    with pytest.raises(ValueError, match="'w' .* holds NaN or infinite values") as info:
+        load_model(tmp_path)
+    assert "\n" not in str(info.value)

@@ -109,3 +109,12 @@ def test_build_model_and_errors():
         MLP(2, hidden=0)
     with pytest.raises(ValueError, match="init must be"):
         LinearModel(2, init="ones")
+
+
+def test_a_layer_beyond_the_memory_budget_is_refused_before_allocating():
+    from torchlinear._memory import memory_limit
+
+    with memory_limit("100M"), pytest.raises(ValueError, match="x 2,000,000,000 outputs need"):
+        MLP(2, 2_000_000_000, 1, seed=0)
+    with memory_limit("100M"), pytest.raises(ValueError, match="100,000 inputs x 1,000 outputs"):
+        SoftmaxHead(100_000, 1_000)

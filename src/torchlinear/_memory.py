@@ -71,7 +71,8 @@ such as 800M or 2G, got 'lots'
 
 def available_memory() -> int:
     """Bytes of memory available to this process: ``MemAvailable`` of ``/proc/meminfo``
-    (else free pages times the page size; else 4 GiB), capped by ``RLIMIT_AS`` when set.
+    (else free pages times the page size; else 4 GiB), capped by what ``RLIMIT_AS`` leaves
+    of the address space when it is set.
 
     Examples
     --------
@@ -96,10 +97,21 @@ def available_memory() -> int:
 
         soft = resource.getrlimit(resource.RLIMIT_AS)[0]
         if soft != resource.RLIM_INFINITY and soft > 0:
-            found = min(found, int(soft))
+            found = min(found, max(0, int(soft) - _address_space_in_use()))
     except (ImportError, OSError, ValueError):
         pass
     return found
+
+
+def _address_space_in_use() -> int:
+    """Bytes of address space this process holds (its libraries, stacks and heap), which
+    an ``RLIMIT_AS`` counts too; 0 where the system does not say."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            pages = int(fh.read().split()[0])
+        return pages * int(os.sysconf("SC_PAGE_SIZE"))
+    except (OSError, ValueError, IndexError, AttributeError):
+        return 0
 
 
 def set_memory_limit(limit: int | str | None) -> int | None:

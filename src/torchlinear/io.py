@@ -527,8 +527,9 @@ def load_model(
         One line naming the file and what to do, when the path holds no model; the
         sidecar is not valid JSON, too large or too deeply nested, or lacks a field; the
         format version is not the one this library reads; the weights file is missing,
-        not a regular file in the folder, too large, truncated or modified; or the
-        sidecar was edited after it was saved. Nothing is ever unpickled.
+        not a regular file in the folder, too large, truncated or modified; the
+        sidecar was edited after it was saved; or a tensor holds NaN or infinite values
+        (no fit saves those). Nothing is ever unpickled.
     """
 
     sidecar = _locate_sidecar(path)
@@ -594,6 +595,12 @@ def load_model(
             raise ValueError(
                 f"tensor {key!r} in {str(weights)!r} is {actual['dtype']} of shape "
                 f"{actual['shape']} but {where} lists {listed[key]}; re-save the model"
+            )
+    for key, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(tensor.isfinite().all()):
+            raise ValueError(
+                f"tensor {key!r} in {str(weights)!r} holds NaN or infinite values: the model "
+                "is corrupt; re-train it"
             )
     if str(device) != "cpu":
         tensors = {k: v.to(device) for k, v in tensors.items()}

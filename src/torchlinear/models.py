@@ -42,7 +42,16 @@ def _empty_linear(
     n_in: int, n_out: int, bias: bool, dtype: torch.dtype | None, device
 ) -> nn.Linear:
     # Built on the meta device so nn.Linear's own initialisation (which draws from the
-    # global generator) never runs; the caller fills the parameters.
+    # global generator) never runs; the caller fills the parameters. Every model's layers
+    # are made here, so here their size is checked first (with gradients and two
+    # optimizer moments: four copies).
+    itemsize = torch.finfo(dtype).bits // 8 if dtype is not None else 4
+    check_memory(
+        4 * itemsize * (n_in + bias) * n_out,
+        f"{n_in:,} inputs x {n_out:,} outputs",
+        "a layer's parameters, gradients and optimizer state",
+        advice="select fewer columns ({features}), fewer classes or a smaller {hidden}",
+    )
     layer = nn.Linear(n_in, n_out, bias=bias, device="meta", dtype=dtype)
     return layer.to_empty(device=device if device is not None else "cpu")
 

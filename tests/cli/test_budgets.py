@@ -162,3 +162,38 @@ def test_a_bad_memory_limit_is_one_line(tmp_path: Path) -> None:
         stderr == "torchlinear: error: --memory-limit must be a positive number of bytes, "
         "such as 800M or 2G, got 'lots'"
     )
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's arenas, RLIMIT_AS")
+def test_an_ordinary_fit_runs_under_an_address_space_limit(tmp_path: Path) -> None:
+    """Under ``ulimit -v`` (RLIMIT_AS) of 3 GB, a small fit completes: the thread pools of
+    torch, pyarrow and polars would otherwise reserve most of it as malloc arenas, and
+    the fit aborted in a native library (or hung) instead."""
+    import resource
+
+    path = tmp_path / "t.csv"
+    wide_csv(path, 50, 3)
+    out = tmp_path / "run"
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (3_000_000_000, 3_000_000_000))
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "torchlinear", "fit", str(path), "--target", "y",
+         "--out", str(out), "--no-progress"],
+        capture_output=True, text=True, timeout=TIMEOUT_S, preexec_fn=limit,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (out / "model.json").exists()
+
+
+def test_full_batch_lbfgs_checks_rows_times_classes(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    path = tmp_path / "classes.csv"
+    with open(path, "w") as fh:
+        fh.write("a,c\n" + "".join(f"{rng.normal():.4f},k{i % 2000}\n" for i in range(6000)))
+    args = ["fit", str(path), "--target", "c", "--max-classes", "5000", "--memory-limit", "200M"]
+    code, _, stderr, _ = run_capped([*args, "--out", str(tmp_path / "run"), "--no-progress"])
+    assert code == 2 and stderr.count("\n") == 0, stderr
+    assert "full-batch L-BFGS" in stderr and "--solver adam" in stderr

@@ -175,3 +175,12 @@ def test_summary_max_rows_end_to_end(capsys):
 def test_flag_kinds_are_known():
     assert {f.kind for f in FLAGS.values()} <= {"option", "switch", "negated", "positional", "env"}
     assert Flag("--x").setting([1.5, 2.0]) == "--x 1.5,2"
+
+
+def test_a_huge_message_is_shortened_keeping_its_start_and_advice(capsys):
+    label = "z" * 1_000_000
+    assert errors.fail(ValueError(f"the target has one class ({label!r}); use --task x"), "fit")
+    line = capsys.readouterr().err
+    assert line.count("\n") == 1 and len(line) <= errors.MAX_LINE + 40
+    assert line.startswith("torchlinear: error: the target has one class ('zzz")
+    assert line.rstrip().endswith("zzz'); use --task x")

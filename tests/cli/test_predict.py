@@ -216,3 +216,41 @@ def test_predict_bad_requests_write_nothing(priced, tmp_path, run_cli):
     with pytest.raises(SystemExit) as exit_info:  # the parser's own one-line error
         cli.main(["predict", str(run), data, "-o", str(out), "--interval-type", "x"])
     assert exit_info.value.code == 2 and not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("edit", "command"),
+    [
+        (lambda d: d.update(target={"a": 1}), "predict"),
+        (lambda d: d.update(settings=[1, 2]), "summary"),
+        (lambda d: d.update(design=5), "summary"),
+        (lambda d: d.update(metrics={"train": 5}), "summary"),
+    ],
+)
+def test_edited_and_re_hashed_metadata_is_refused_in_one_line(
+    tmp_path, capsys, run_cli, bad_files, edit, command
+):
+    """The checksums catch accidents; a file edited on purpose (hashes recomputed) must
+    still be refused in one line, never fail half-way with a traceback."""
+    from torchlinear.io import load_model, save_model
+
+    model, edited = tmp_path / "m", tmp_path / "edited"
+    assert cli.main(["fit", str(bad_files / "good.csv"), "--target", "y", "--out", str(model)]) == 0
+    capsys.readouterr()
+    tensors, document = load_model(model)
+    for key in ("format", "format_version", "library_version", "weights"):
+        document.pop(key)
+    edit(document)
+    save_model(edited, tensors, document)
+    argv = [str(edited)]
+    if command == "predict":
+        argv += [str(bad_files / "good.csv"), "-o", str(tmp_path / "p.csv")]
+    code, _, err = run_cli([command, *argv])
+    assert code == 2 and err.count("\n") == 1 and "edited by hand" in err, err
+
+
+def test_a_missing_model_is_named_as_missing(tmp_path, run_cli, bad_files):
+    out = tmp_path / "p.csv"  # beside where the model would be: not "inside" it
+    code, _, err = run_cli(["predict", str(tmp_path / "nope"), str(bad_files / "good.csv"),
+                            "-o", str(out)])  # fmt: skip
+    assert code == 2 and "does not exist" in err and "inside the model folder" not in err, err

@@ -4,12 +4,15 @@ A design's matrices are checked against statsmodels' in ``test_design.py``; here
 formula reads, the one-line errors of a bad one, and a design rebuilt from its dict.
 """
 
+import re
+
 import numpy as np
 import pytest
 from _tables import mixed
 
+from torchlinear._memory import memory_limit
 from torchlinear.data.design import design
-from torchlinear.data.formula import Design, parse_formula
+from torchlinear.data.formula import Design, check_evaluable, parse_formula
 
 
 def test_round_trip_through_a_dict_and_unseen_level(tmp_path):
@@ -50,3 +53,52 @@ def test_parse_formula_finds_target_and_variables():
     parsed = parse_formula("np.log(y) ~ x1 * C(color) + I(x2 ** 2)")
     assert (parsed.response, parsed.target) == ("np.log(y)", "y")
     assert parsed.variables == {"x1", "color", "x2"}
+
+
+@pytest.mark.parametrize(
+    ("formula", "part"),
+    [
+        ("y ~ {open(marker, 'w')} + x1", "open"),
+        ("y ~ x1 + np.save(marker, x1)", "np.save"),
+        ("np.load(marker) ~ x1", "np.load"),
+        ("y ~ {x1.__class__}", "x1.__class__"),
+        ("y ~ {(lambda: x1)()}", "lambda: x1"),
+        ("y ~ {[v for v in x1]}", "[v for v in x1]"),
+        ("y ~ {x1[0]}", "x1[0]"),
+        ("y ~ I(eval('x1'))", "eval"),
+        ("y ~ np.lib.npyio.load(x1)", "np.lib.npyio.load"),
+        ("y ~ {__builtins__}", "__builtins__"),
+    ],
+)
+def test_a_formula_never_runs_code_given_or_loaded(tmp_path, formula, part):
+    """A formula is evaluated by formulaic as Python: only columns, arithmetic, formulaic's
+    transforms and NumPy's element-wise functions may be used, in a formula given to a
+    fit and in one read back from a model file (which anyone may have written)."""
+    marker = tmp_path / "ran"
+    formula = formula.replace("marker", repr(str(marker)))
+    with pytest.raises(ValueError, match=re.escape(f"uses {part!r}")) as info:
+        design(mixed(), formula=formula)
+    assert "\n" not in str(info.value)
+    saved = design(mixed(), formula="y ~ x1 + C(color)").to_dict()
+    saved["formula"], saved["response"] = formula, formula.split("~")[0].strip()
+    with pytest.raises(ValueError, match="may not evaluate"):
+        Design.from_dict(saved)
+    assert not marker.exists()
+
+
+def test_the_usual_formulas_pass_the_evaluation_check():
+    for formula in [
+        "np.log(y) ~ x1 * C(color, contr.treatment('b')) + I(x2 ** 2) + {x1 + 1}",
+        "y ~ np.clip(x1, 0, 1) + np.sqrt(np.abs(x2)) + Q('x1') + `x2` - 1",
+        "y ~ C(cyl) + C(color):x2 + np.log(x2)",
+    ]:
+        check_evaluable(formula)
+
+
+def test_a_saved_design_with_many_levels_is_checked_against_the_budget():
+    """formulaic builds a design from one row per level: a model file claiming 200,000
+    levels would need a 200,000-square matrix."""
+    saved = design(mixed(), formula="y ~ x1 + C(color)").to_dict()
+    saved["levels"]["color"] = [f"level{i}" for i in range(200_000)]
+    with memory_limit("1G"), pytest.raises(ValueError, match="levels of categorical columns"):
+        Design.from_dict(saved)

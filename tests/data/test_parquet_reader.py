@@ -18,6 +18,7 @@ import pytest
 from _tables import numbers, one_line_error, read
 
 import torchlinear.data.parquet_reader as parquet_reader
+from torchlinear._memory import memory_limit
 from torchlinear.data import TabularSource
 
 
@@ -180,3 +181,58 @@ def test_a_pass_over_one_large_row_group_holds_a_batch_not_the_row_group(tmp_pat
     rows, grown = map(int, done.stdout.split())
     assert rows == n
     assert grown < 40 << 20, f"the pass grew by {grown / 2**20:.0f} MB (row group: 60 MB)"
+
+
+def test_long_text_is_read_a_few_rows_at_a_time(tmp_path):
+    """A column repeating a 1 MB value compresses to almost nothing: the metadata's
+    uncompressed sizes size the chunks, so a pass never holds more than a few MB of it."""
+    path = tmp_path / "long.parquet"
+    big = "z" * 1_000_000
+    pq.write_table(
+        pa.table({"a": np.arange(40.0), "s": [big] * 40, "y": np.arange(40.0) * 2}),
+        path, use_dictionary=False, compression="zstd", row_group_size=40,
+    )  # fmt: skip
+    assert path.stat().st_size < 200_000
+    source = TabularSource(path, target="y", features=["a", "s"], allow_text=True)
+    assert source.read_rows <= 20
+    tables = list(source.iter_tables())
+    assert max(t.num_rows for t in tables) == source.read_rows
+    assert sum(t.num_rows for t in tables) == 40
+    assert pd.read_parquet(path)["s"].eq(big).all()
+
+
+def test_a_dictionary_of_long_text_is_refused_before_decoding(tmp_path):
+    path = tmp_path / "dict.parquet"
+    values = pa.DictionaryArray.from_arrays(pa.array(np.zeros(300, np.int32)), ["z" * 1_000_000])
+    pq.write_table(pa.table({"a": np.arange(300.0), "s": values, "y": np.arange(300.0)}), path)
+    with memory_limit("200M"):
+        source = TabularSource(path, target="y", allow_text=True)
+        with pytest.raises(ValueError, match="dictionary-encoded text columns") as info:
+            list(source.iter_tables())
+    assert "--" not in one_line_error(info)
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        pa.array([[1.0], [2.0], [3.0]]),
+        pa.array([{"p": 1}, {"p": 2}, {"p": 3}]),
+        pa.array([1, 2, 3], pa.timestamp("s")),
+        pa.array([b"x", b"y", b"z"]),
+    ],
+)
+def test_columns_neither_numbers_nor_text_are_refused_as_features(tmp_path, column):
+    path = tmp_path / "odd.parquet"
+    pq.write_table(pa.table({"a": column, "b": [1.0, 2.0, 3.0], "y": [1.0, 2, 4]}), path)
+    with pytest.raises(ValueError, match=r"column\(s\) 'a' hold .*neither numbers nor text"):
+        TabularSource(path, target="y", allow_text=True)
+    source = TabularSource(path, target="y", features=["b"], allow_text=True)
+    assert source.read_all()[0].ravel().tolist() == [1.0, 2.0, 3.0]
+
+
+def test_unsigned_integers_beyond_2_53_are_read_as_the_nearest_float(tmp_path):
+    path = tmp_path / "u64.parquet"
+    values = np.array([1, 2**53 + 1, 2**64 - 1], dtype=np.uint64)
+    pq.write_table(pa.table({"a": values, "y": [1.0, 2.0, 3.0]}), path)
+    X, _ = TabularSource(path, target="y").read_all()
+    assert X.ravel().tolist() == values.astype(np.float64).tolist()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 from pathlib import Path
 
 import numpy as np
@@ -106,3 +107,29 @@ def test_a_compressed_parquet_name_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b"x")
     with pytest.raises(ValueError, match="compressed data file must be a CSV"):
         TabularSource(path)
+
+
+def test_lone_carriage_returns_are_refused_not_read_as_no_rows(tmp_path: Path) -> None:
+    path = tmp_path / "mac.csv"
+    path.write_bytes(b"a,b,y\r1,2,3\r4,5,7\r6,1,2\r")
+    with pytest.raises(ValueError, match="carriage return alone"):
+        TabularSource(path, target="y")
+    path.write_bytes(b"\xef\xbb\xbfa,b,y\r\n1,2,3\r\n4,5,7\r\n6,1,2\r\n")  # BOM and CRLF read
+    X, y = TabularSource(path, target="y").read_all()
+    assert X.tolist() == [[1, 2], [4, 5], [6, 1]] and y.tolist() == [3, 7, 2]
+
+
+def test_a_pipe_or_device_is_not_called_a_folder(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo.csv"
+    os.mkfifo(fifo)
+    (tmp_path / "zero.csv").symlink_to("/dev/zero")
+    for path in (fifo, tmp_path / "zero.csv"):
+        with pytest.raises(ValueError, match="is not a regular file"):
+            TabularSource(path, target="y")
+
+
+def test_a_text_column_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("a,b,y\n1,x,3\n4,\xe9t\xe9,6\n".encode("latin1"))
+    with pytest.raises(ValueError, match=r"'b' hold bytes that are not UTF-8 text"):
+        TabularSource(path, target="y", allow_text=True)

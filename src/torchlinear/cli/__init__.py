@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import importlib
 import os
 import signal
@@ -68,6 +69,30 @@ def stop_on_sigterm() -> None:
             signal.signal(signal.SIGTERM, _terminated)
 
 
+_M_ARENA_MAX = -8  # glibc's mallopt parameter
+
+
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """Under an address-space limit (``ulimit -v``), let the C allocator keep at most
+    ``arenas`` arenas; elsewhere change nothing.
+
+    glibc reserves 64 MB of address space for each arena, and gives one to every thread
+    that allocates: the thread pools of torch, pyarrow and polars then spend gigabytes
+    of such a limit on reservations they never use, and an ordinary fit aborts inside a
+    native library instead of staying within the memory budget (which the limit caps).
+    """
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+    except (ImportError, OSError, ValueError):
+        return
+    if soft == resource.RLIM_INFINITY:
+        return
+    with contextlib.suppress(OSError, AttributeError, TypeError, ValueError):
+        ctypes.CDLL(None).mallopt(_M_ARENA_MAX, arenas)  # glibc only; else nothing to do
+
+
 STARTUP_MODULES = {"demo": ("torchlinear.demos",)}
 """What a command imports before it runs (default: :mod:`torchlinear.workflow`)."""
 
@@ -115,6 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     torchlinear 0.1.0
     """
     stop_on_sigterm()
+    limit_malloc_arenas()
     args = None
     try:
         parser = build_parser()

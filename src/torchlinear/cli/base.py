@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from torchlinear._format import escape_control, markdown_table
-from torchlinear.cli.errors import PROG, rank_label
+from torchlinear.cli.errors import PROG, rank_label, shorten
 
 __all__ = ["PROG", "Parser", "print_table", "print_warnings"]
 
@@ -41,4 +41,5 @@ def print_warnings(caught: Iterable[warnings.WarningMessage]) -> None:
         text = str(w.message).splitlines()[0] if str(w.message) else w.category.__name__
         if text not in seen and not issubclass(w.category, DeprecationWarning):
             seen.add(text)
-            print(f"{PROG}: warning{rank_label()}: {escape_control(text)}", file=sys.stderr)
+            text = shorten(escape_control(text))
+            print(f"{PROG}: warning{rank_label()}: {text}", file=sys.stderr)

@@ -35,7 +35,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, Literal, NamedTuple
 
-__all__ = ["FLAGS", "Flag", "fail", "is_user_error", "spell", "user_message"]
+__all__ = ["FLAGS", "MAX_LINE", "Flag", "fail", "is_user_error", "shorten", "spell", "user_message"]
 
 PROG = "torchlinear"
 
@@ -223,6 +223,26 @@ def user_message(exc: BaseException, command: str | None = None) -> str:
     return first or type(exc).__name__
 
 
+MAX_LINE = 1000
+"""Characters of a message the terminal gets at most: a value quoted from a hostile file
+(a megabyte-long label or column name) must not flood it."""
+
+
+def shorten(text: str, limit: int = MAX_LINE) -> str:
+    """``text`` with its middle elided when it is longer than ``limit`` characters; the
+    start (what was wrong) and the end (what to do) are kept.
+
+    Examples
+    --------
+    >>> shorten("no column " + "x" * 50 + "; use --target y", limit=40)
+    'no column xxxxxxxxxxxxxx … se --target y'
+    """
+    if len(text) <= limit:
+        return text
+    tail = limit // 3
+    return f"{text[: limit - tail - 3]} … {text[-tail:]}"
+
+
 def rank_label() -> str:
     """`` (rank r)`` in a process of a ``torchrun`` job other than rank 0, else nothing."""
     rank = os.environ.get("RANK", "0") if "WORLD_SIZE" in os.environ else "0"
@@ -235,6 +255,6 @@ def fail(exc: BaseException, command: str | None = None) -> int:
         return 2  # the rank that failed printed its own error; rank 0 repeats it
     from torchlinear._format import escape_control
 
-    message = escape_control(user_message(exc, command))
+    message = shorten(escape_control(user_message(exc, command)))
     print(f"{PROG}: error{rank_label()}: {message}", file=sys.stderr)
     return 2

@@ -136,7 +136,7 @@ def to_float64(chunked: pa.ChunkedArray, out: np.ndarray) -> None:
     offset = 0
     for chunk in chunked.chunks:
         if chunk.type != pa.float64():
-            chunk = chunk.cast(pa.float64())
+            chunk = chunk.cast(pa.float64(), safe=False)  # large integers round
         out[offset : offset + len(chunk)] = to_numpy(chunk)
         offset += len(chunk)
 

@@ -50,10 +50,10 @@ def _values(a: pa.Array) -> np.ndarray:
     t, n, nulls = a.type, len(a), a.null_count
     if pa.types.is_dictionary(t):
         return _values(a.cast(t.value_type))
-    if pa.types.is_integer(t) and not nulls:
+    if pa.types.is_integer(t) and not nulls and t != pa.uint64():
         return _buffer(a.cast(pa.int64()), np.int64)
     if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
-        a = a.cast(pa.float64())
+        a = a.cast(pa.float64(), safe=False)  # integers beyond 2**53 round, as in NumPy
         values = _buffer(a, np.float64)
         if nulls:
             values = values.copy()

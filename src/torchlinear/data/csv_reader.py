@@ -180,6 +180,11 @@ class CsvReader:
                 f"{self.label}: cannot read the {self.compression or 'CSV'} data, it may be "
                 f"corrupt or truncated ({first_line(exc)})"
             ) from None
+        if b"\r" in head and b"\n" not in head.rstrip(b"\r"):  # line breaks are lone CRs
+            raise ValueError(
+                f"{self.label}: the lines end in a carriage return alone (old Mac line "
+                "endings); convert the file to LF or CRLF line endings"
+            )
         if not whole:
             head = head[: head.rfind(b"\n") + 1]
         lines = [line for line in head.splitlines() if line.strip()]

@@ -93,13 +93,14 @@ def _sort_levels(values: set[Any], integer: bool) -> list[Any]:
 
 def _too_many(name: str, count: int, more: bool, max_levels: int, others: Sequence[str]):
     counted = f"more than {count:,}" if more else f"{count:,}"
+    others = list(others)[:8]
     return ParameterError(
         "features",
         "column {name!r} has {counted} distinct values, too many levels for a categorical "
         "column (at most {max_levels}, and fewer than half its values): is it an "
-        "identifier? Leave it out, e.g. {0}",
+        "identifier? " + ("Leave it out, e.g. {0}" if others else "Leave it out"),
         value=None,
-        suggestions=[("features", list(others)[:8])],
+        suggestions=[("features", others)] if others else [],
         name=name,
         counted=counted,
         max_levels=max_levels,
@@ -320,6 +321,9 @@ class DesignSource:
         self.design = spec
         self.feature_names = list(spec.columns)
         self.n_dropped: int | None = None
+        # a row read becomes a row of the design (and a pandas frame on the way): wide
+        # designs are read a few rows at a time
+        source.row_bytes = max(source.row_bytes, 24.0 * (len(spec.columns) + 2))
 
     # the source's description, unchanged
     def __getattr__(self, name: str) -> Any:

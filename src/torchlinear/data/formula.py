@@ -33,9 +33,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from torchlinear._format import format_names
+from torchlinear._memory import check_memory
 from torchlinear._validation import ParameterError
 
-__all__ = ["Design", "ParsedFormula", "parse_formula", "quote_name"]
+__all__ = ["Design", "ParsedFormula", "check_evaluable", "parse_formula", "quote_name"]
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m|[\u29da\u29db]")
 _C_FACTOR = re.compile(r"^C\(\s*(`[^`]+`|[A-Za-z_][A-Za-z0-9_.]*)\s*(,.*)?\)$", re.S)
@@ -73,6 +74,99 @@ def _syntax_error(formula: str, exc: Exception) -> ValueError:
     return ParameterError(
         "formula", "{param} {value!r} does not parse: {reason}", value=formula, reason=reason
     )
+
+
+_TRANSFORMS = frozenset(
+    "C I Q center scale standardize poly bs cr cs cc hashed lag log log2 log10 exp exp2 exp10 "
+    "Treatment Sum Helmert Diff Poly".split()
+)
+"""formulaic's own functions that a formula may call by name."""
+_NUMPY_EXTRA = frozenset({"round", "around", "clip", "where", "pi", "e", "inf", "nan"})
+_CONTRASTS = frozenset({"treatment", "sum", "helmert", "diff", "poly", "custom", "SAS"})
+_SAFE_NODES = (
+    ast.Expression, ast.Call, ast.Name, ast.Attribute, ast.Constant, ast.BinOp, ast.UnaryOp,
+    ast.BoolOp, ast.Compare, ast.IfExp, ast.keyword, ast.Tuple, ast.List, ast.Load,
+    ast.operator, ast.unaryop, ast.boolop, ast.cmpop,
+)  # fmt: skip
+_BACKTICKS = re.compile(r"`[^`]*`")
+
+
+def _allowed_attribute(node: ast.Attribute) -> bool:
+    """``np.<element-wise function>`` or ``contr.<contrast>``, nothing else."""
+    if not isinstance(node.value, ast.Name) or node.attr.startswith("_"):
+        return False
+    if node.value.id == "np":
+        return node.attr in _NUMPY_EXTRA or isinstance(getattr(np, node.attr, None), np.ufunc)
+    return node.value.id == "contr" and node.attr in _CONTRASTS
+
+
+def _unsafe_part(expr: str) -> str | None:
+    """The part of a factor's Python expression that a formula may not evaluate (a call
+    of anything but formulaic's transforms and NumPy's element-wise functions, an
+    attribute, a subscript, a lambda...), or None when the expression is safe."""
+    try:
+        tree = ast.parse(_BACKTICKS.sub("quoted_column", expr), mode="eval")
+    except SyntaxError:
+        return expr
+    for node in ast.walk(tree):
+        if not isinstance(node, _SAFE_NODES):
+            return ast.unparse(node) if isinstance(node, ast.expr) else type(node).__name__
+        if isinstance(node, ast.Name) and node.id.startswith("__"):
+            return node.id
+        if isinstance(node, ast.Attribute) and not _allowed_attribute(node):
+            return ast.unparse(node)
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Name) and func.id not in _TRANSFORMS:
+                return ast.unparse(func)
+            if not isinstance(func, ast.Name | ast.Attribute):
+                return ast.unparse(func)
+    return None
+
+
+def check_evaluable(formula: str, parsed: Any = None) -> None:
+    """Refuse a formula whose factors would run more than arithmetic on columns.
+
+    formulaic evaluates each factor as Python: left alone, a formula read from a model
+    file could call any function (open a file, run a program). A factor may use columns,
+    numbers and strings, arithmetic and comparisons, formulaic's transforms (``C``,
+    ``I``, ``Q``, ``center``...), the contrasts ``contr.*`` and NumPy's element-wise
+    functions (``np.log``, ``np.sqrt``, ``np.clip``...).
+
+    Raises
+    ------
+    ValueError
+        Naming the formula and the call or expression refused.
+
+    Examples
+    --------
+    >>> check_evaluable("np.log(y) ~ x1 * C(color) + I(x2 ** 2)")
+    >>> check_evaluable("y ~ {open('f').read()}")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    torchlinear._validation.ParameterError: formula "y ~ {open('f').read()}" uses ...
+    """
+    if parsed is None:
+        try:
+            parsed = _formulaic().Formula(formula)
+        except Exception as exc:
+            raise _syntax_error(formula, exc) from None
+    sides = [parsed.lhs, parsed.rhs] if hasattr(parsed, "lhs") else [parsed]
+    for side in sides:
+        for term in side:
+            for factor in term.factors:
+                if getattr(factor.eval_method, "value", factor.eval_method) != "python":
+                    continue
+                part = _unsafe_part(str(factor.expr))
+                if part is not None:
+                    raise ParameterError(
+                        "formula",
+                        "{param} {value!r} uses {part!r}, which a formula may not evaluate; "
+                        "use columns, numbers, arithmetic, C(), I() and NumPy's element-wise "
+                        "functions such as np.log, or compute the column beforehand",
+                        value=formula,
+                        part=part,
+                    )
 
 
 def _factor_names(formula: Any) -> set[str]:
@@ -153,6 +247,7 @@ def parse_formula(formula: str) -> ParsedFormula:
         response_vars = set() if lhs is None else lhs.required_variables | _factor_names(lhs)
     except Exception as exc:  # formulaic raises its own classes, and SyntaxError/ValueError
         raise _syntax_error(formula, exc) from None
+    check_evaluable(formula, parsed)
     if not isinstance(rhs, fm.formula.SimpleFormula) or (
         lhs is not None and not isinstance(lhs, fm.formula.SimpleFormula)
     ):
@@ -313,6 +408,13 @@ class Design:
         import pandas as pd
 
         n = max([2] + [len(v) for v in self.levels.values()])
+        width = len(self.variables) + sum(len(v) for v in self.levels.values())
+        check_memory(  # formulaic builds the prototype's design matrix, n rows by ~width
+            3 * 8 * n * width,
+            f"{width - len(self.variables):,} levels of categorical columns",
+            "encoding the formula",
+            advice="give the categorical columns fewer levels ({max_levels})",
+        )
         data: dict[str, Any] = {}
         for name in self.variables:
             levels = self.levels.get(name)
@@ -331,6 +433,7 @@ class Design:
         fm = _formulaic()
         with_target = self.response is not None and self.response != self.target
         formula = self.formula if with_target else self.formula.split("~", 1)[-1]
+        check_evaluable(formula)  # a saved design is read from a file: never run its code
         proto = self._prototype(with_target)
         try:
             with np.errstate(all="ignore"), warnings.catch_warnings():
@@ -543,7 +646,7 @@ def normalise(table: pa.Table, levels: Mapping[str, Any]) -> pa.Table:
             column = column.cast(pa.string())
         numeric = pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
         if name not in levels and (numeric or pa.types.is_boolean(column.type)):
-            column = column.cast(pa.float64())
+            column = column.cast(pa.float64(), safe=False)
         columns.append(column)
     return pa.table(columns, names=table.column_names)
 

@@ -28,8 +28,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from torchlinear._memory import check_memory
 from torchlinear.data._parts import Part, Selection, arrow_part, first_line, rechunk
 
 __all__ = ["ParquetReader"]
@@ -127,6 +129,32 @@ class ParquetReader:
         finally:
             parquet.close()
 
+    def row_bytes(self, columns: list[str]) -> float:
+        """The most bytes a row of ``columns`` takes once decoded, by the file's metadata
+        (its uncompressed column chunks, per row group): a text column of long values is
+        tiny on disk when it compresses well, and large in memory.
+
+        Values of a dictionary-encoded column are counted once in the metadata; their
+        decoded size is checked batch by batch as they are read (:meth:`batches`).
+        """
+        wanted = set(columns)
+        parquet = self.open(self.label)
+        try:
+            meta, most = parquet.metadata, 0.0
+            for i in range(meta.num_row_groups):
+                group = meta.row_group(i)
+                if group.num_rows <= 0:
+                    continue
+                size = sum(
+                    max(0, group.column(j).total_uncompressed_size)
+                    for j in range(group.num_columns)
+                    if group.column(j).path_in_schema.split(".")[0] in wanted
+                )
+                most = max(most, size / group.num_rows)
+            return most
+        finally:
+            parquet.close()
+
     # ----------------------------------------------------------------------- reading
 
     def parts(self, sel: Selection) -> Iterator[Part]:
@@ -141,15 +169,44 @@ class ParquetReader:
             return
         parquet = self.open(sel.label)
         try:
-            yield from parquet.iter_batches(
+            for batch in parquet.iter_batches(
                 batch_size=sel.batch_rows,
                 row_groups=sel.row_groups,
                 columns=sel.wanted,
                 use_threads=True,
-            )
+            ):
+                _check_dictionaries(batch, sel)
+                yield batch
+        except pa.ArrowMemoryError as exc:
+            raise ValueError(
+                f"{sel.label}: reading {sel.batch_rows:,} rows at a time ran out of memory "
+                f"({first_line(exc)}); read fewer rows at a time or select fewer columns"
+            ) from None
         except (pa.ArrowException, OSError) as exc:
             raise ValueError(
                 f"{sel.label}: the Parquet file is corrupt, reading it failed ({first_line(exc)})"
             ) from None
         finally:
             parquet.close()
+
+
+def _check_dictionaries(batch: pa.RecordBatch, sel: Selection) -> None:
+    """Refuse a batch whose dictionary-encoded columns would decode beyond the memory
+    budget (a file may repeat one long value in every row at almost no cost on disk)."""
+    need = 0
+    for column in batch.columns:
+        if pa.types.is_dictionary(column.type) and (
+            pa.types.is_string(column.type.value_type)
+            or pa.types.is_large_string(column.type.value_type)
+            or pa.types.is_binary(column.type.value_type)
+        ):
+            lengths = pc.binary_length(column.dictionary)
+            need += int(pc.sum(pc.take(lengths, column.indices)).as_py() or 0)
+    if need:
+        check_memory(
+            2 * need,
+            f"{batch.num_rows:,} rows of text",
+            f"decoding the dictionary-encoded text columns of {sel.label}",
+            advice="read fewer rows at a time ({batch_rows}) or leave those columns out "
+            "({features})",
+        )

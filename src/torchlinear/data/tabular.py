@@ -78,6 +78,7 @@ COMPRESSIONS: dict[str, str] = {
     if pa.Codec.is_available(codec)
 }
 _CHUNK_BYTES = 4 << 20  # default chunk: about this many bytes of float64 per (X, y)
+_READ_BYTES = 16 << 20  # a chunk as read holds at most about this much, whatever batch_rows
 
 Task = Literal["regression", "classification"]
 
@@ -293,8 +294,13 @@ class TabularSource:
 
         if not self.path.exists():
             raise ValueError(f"{self.label}: no such file")
-        if not self.path.is_file():
+        if self.path.is_dir():
             raise ValueError(f"{self.label}: is a folder, not a data file")
+        if not self.path.is_file():  # a device, a named pipe, a socket: no end, no seeking
+            raise ValueError(
+                f"{self.label}: is not a regular file (a device or a pipe); save the data to "
+                "a file first"
+            )
         self.format = file_format(self.path, "data")
         self.compression = _compression_of(self.path) if self.format == "csv" else None
         self.delimiter = check_delimiter(delimiter, self.path)
@@ -318,6 +324,12 @@ class TabularSource:
             f"reading {self.label} in chunks of {self.batch_rows:,} rows",
             advice="select fewer columns ({features}) or read fewer rows at a time ({batch_rows})",
         )
+        self.row_bytes = 8.0 * width
+        """Bytes a row of the selected columns takes once decoded (at least 8 a column): a
+        Parquet text column of long values is tiny on disk when it compresses well."""
+        if isinstance(self._reader, ParquetReader):
+            wanted = [*self.feature_names, *(c for c in (target, weight) if c is not None)]
+            self.row_bytes = max(self.row_bytes, self._reader.row_bytes(wanted))
         self.row_groups: list[int] | None = None  # a part of the file: see restrict()
         self.byte_range: tuple[int, int] | None = None
         self.row_offset = 0
@@ -410,6 +422,25 @@ class TabularSource:
         label, target = self.label, self.target
         text = [f for f in selected if not is_numeric_type(self._types[f])]
         if self.allow_text:
+            other = [f for f in text if not is_label_type(self._types[f])]
+            if self.format == "csv" and other:  # CSV cells are text: bytes mean not UTF-8
+                raise ValueError(
+                    f"{label}: column(s) {format_names(other)} hold bytes that are not UTF-8 "
+                    "text; save the file as UTF-8"
+                )
+            if other:  # lists, structs, dates, bytes: neither numbers nor categories
+                rest = [f for f in selected if f not in other][:8]
+                raise ParameterError(
+                    "features",
+                    "{label}: feature column(s) {names} hold {types}, neither numbers nor "
+                    "text; convert them to numbers or text first"
+                    + (", or leave them out, e.g. {0}" if rest else ""),
+                    value=features,
+                    suggestions=[("features", rest)] if rest else [],
+                    label=label,
+                    names=format_names(other),
+                    types=", ".join(sorted({str(self._types[f]) for f in other})),
+                )
             self.text_features, text = text, []
         if text:
             numeric = [f for f in selected if f not in text]
@@ -600,13 +631,14 @@ class TabularSource:
         labels = set(self.text_features)
         if self.target is not None and self.task == "classification":
             labels.add(self.target)
-        for table in rechunk(self._reader.batches(self._selection()), self.batch_rows):
+        selection = self._selection()
+        for table in rechunk(self._reader.batches(selection), selection.batch_rows):
             columns = []
             for name, column in zip(table.column_names, table.columns, strict=True):
                 if pa.types.is_dictionary(column.type):
                     column = column.cast(column.type.value_type)
                 if name not in labels:
-                    column = column.cast(pa.float64())
+                    column = column.cast(pa.float64(), safe=False)
                 elif pa.types.is_large_string(column.type):
                     column = column.cast(pa.string())
                 columns.append(column)
@@ -689,10 +721,16 @@ class TabularSource:
             target=self.target,
             task=self.task,
             text_features=self.text_features,
-            batch_rows=self.batch_rows,
+            batch_rows=self.read_rows,
             row_groups=self.row_groups,
             byte_range=self.byte_range,
         )
+
+    @property
+    def read_rows(self) -> int:
+        """The rows read at a time: :attr:`batch_rows`, fewer when the rows are so wide
+        (long text) that a chunk would hold more than about 16 MB."""
+        return max(1, min(int(self.batch_rows), int(_READ_BYTES // max(1.0, self.row_bytes))))
 
     def _numeric_columns(self) -> list[str]:
         """The float64 columns of ``X`` as read: the features, then the weights."""

@@ -15,6 +15,7 @@ from torchlinear.estimators.persist import describe, load_estimator
 from torchlinear.report import coefficient_text
 from torchlinear.stats import check_cov_type
 from torchlinear.workflow.metrics import plain
+from torchlinear.workflow.use import load_fitted
 
 __all__ = ["model_kind", "model_summary", "summary_json"]
 
@@ -40,7 +41,7 @@ def model_summary(
     >>> print(model_summary(folder).splitlines()[0])
     LinearRegression (regression, least squares) of 'progression' on 10 features
     """
-    est, meta = load_estimator(model_path, with_metadata=True)
+    est, meta = load_fitted(model_path)
     model, task = describe(est)
     names = meta.get("feature_names") or [f"x{j}" for j in range(est.n_features_in_)]
     what = model_kind(est, model)

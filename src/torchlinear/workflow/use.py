@@ -102,6 +102,35 @@ def model_and_data(
     raise ValueError(f"data must be a file path or a built-in dataset name, got {data!r}")
 
 
+_OBJECTS = ("design", "settings", "metrics", "data", "training")
+
+
+def load_fitted(model_path: str | os.PathLike[str]) -> tuple[Any, dict[str, Any]]:
+    """``(estimator, metadata)`` of a saved model, its descriptive metadata checked too.
+
+    The estimator's own state is checked as it is rebuilt; the sections that describe the
+    fit (target, design, settings, metrics) are read by predict, evaluate and summary, and
+    must have the shapes a fit writes: a file edited by hand (and re-hashed) is refused in
+    one line rather than failing half-way.
+    """
+    est, meta = load_estimator(model_path, with_metadata=True)
+    odd = [repr(k) for k in _OBJECTS if not isinstance(meta.get(k) or {}, dict)]
+    metrics = meta.get("metrics") or {}
+    settings = meta.get("settings") or {}
+    if isinstance(metrics, dict):
+        odd += [f"'metrics.{k}'" for k, v in metrics.items() if not isinstance(v or {}, dict)]
+    if not isinstance(meta.get("target") or "", str):
+        odd.append("'target'")
+    if isinstance(settings, dict) and not isinstance(settings.get("sample_weight") or "", str):
+        odd.append("'settings.sample_weight'")
+    if odd:
+        raise ValueError(
+            f"model file {str(model_path)!r}: {', '.join(odd)} do(es) not have the type a fit "
+            "writes; the file was edited by hand: re-save or re-train the model"
+        )
+    return est, meta
+
+
 def model_file_data(
     est: Any,
     meta: dict[str, Any],
@@ -288,8 +317,10 @@ def check_output_file(
                 path=str(out),
                 data=str(source),
             )
-    folder = Path(model_path)
-    folder = folder.resolve() if folder.is_dir() else folder.resolve().parent
+    model = Path(model_path)
+    if not model.exists():
+        return out  # no model there to protect: loading it says so
+    folder = model.resolve() if model.is_dir() else model.resolve().parent
     inside = out.resolve().parent
     hit = inside == folder or folder in inside.parents
     if not hit and out.exists() and folder.is_dir():
@@ -300,7 +331,7 @@ def check_output_file(
             "{param} {path!r} is inside the model folder {folder!r}: it would change the "
             "model; write the predictions elsewhere",
             path=str(out),
-            folder=str(Path(model_path)),
+            folder=str(folder),
         )
     return out
 
@@ -377,7 +408,7 @@ def predict(
     (442, ['prediction', 'lower', 'upper'])
     """
     check_output_file(output, data, model_path)
-    loaded = load_estimator(model_path, with_metadata=True)
+    loaded = load_fitted(model_path)
     keep_list = _check_keep(keep, proba, interval is not None)
     _check_proba(loaded[0], proba)
     kind = _check_interval(loaded[0], interval, interval_type)
@@ -580,7 +611,7 @@ def evaluate(
     0.5177
     """
     est, _, resolved, test = model_and_data(
-        load_estimator(model_path, with_metadata=True),
+        load_fitted(model_path),
         data,
         need_target=True,
         drop_na=drop_na,
