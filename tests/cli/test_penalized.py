@@ -176,7 +176,7 @@ def test_coordinate_descent_that_runs_out_of_sweeps_says_so(tmp_path, run_cli):
                                  "--val-split", "0", "--out", str(out)])  # fmt: skip
     assert code == 0, err
     warning_lines = [line for line in err.splitlines() if "did not converge" in line]
-    assert len(warning_lines) == 1
+    assert len(warning_lines) == 1 and warning_lines[0].endswith("; raise --epochs")
     report = (out / "report.md").read_text()
     assert "did not converge (coordinate descent: duality gap" in report
     assert "converged (" not in report.replace("did not converge (", "")
@@ -190,10 +190,11 @@ def test_gradient_training_that_runs_out_of_epochs_says_so(files, tmp_path, run_
                                  "--solver", "sgd", "--lr", "1e-5", "--epochs", "3",
                                  "--out", str(out)])  # fmt: skip
     assert code == 0, err
-    assert len([line for line in err.splitlines() if "did not converge" in line]) == 1
+    (line,) = [line for line in err.splitlines() if "did not converge" in line]
+    assert line.endswith("increase --epochs or --lr")  # the flags, not the estimator's names
     report = (out / "report.md").read_text()
     assert "Solver: did not converge (relative improvement of the training loss" in report
-    assert "> tol" in report
+    assert "> tol" in report and "increase epochs or lr" in report  # fit()'s option names
 
 
 def test_streamed_least_absolute_deviations_is_marked_approximate(files, tmp_path, run_cli):

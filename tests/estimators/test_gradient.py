@@ -295,3 +295,21 @@ def test_loss_improvement_against_a_direct_computation():
         expected = max(0.0, before - recent) / before
         assert loss_improvement(losses, window) == (expected, window)
     assert loss_improvement(losses, 99)[1] == 5  # at most the epochs before the last
+
+
+def test_convergence_warning_tells_a_short_plateau_from_a_loss_still_falling():
+    from torchlinear.engine import History
+    from torchlinear.estimators._gradient import check_convergence
+
+    config = TrainConfig(tol=1e-6, n_iter_no_change=5)
+    flat = History(train_loss=[1.0, 1.0])  # no gain in the last epoch, but only one epoch
+    flat.stop_reason = "completed"
+    with pytest.warns(ConvergenceWarning) as caught:
+        assert check_convergence(flat, config, "sgd") is False
+    text = str(caught[0].message)
+    assert "relative 0 (<= tol 1e-06) over the last 1 epoch" in text
+    assert "converging takes 5 such epochs; increase max_iter" in text
+    falling = History(train_loss=[2.0, 1.0, 0.5])
+    falling.stop_reason = "completed"
+    with pytest.warns(ConvergenceWarning, match=r"still improved by a relative 0\.75 .*> tol"):
+        check_convergence(falling, config, "sgd")

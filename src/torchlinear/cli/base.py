@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from torchlinear._format import escape_control, markdown_table
-from torchlinear.cli.errors import PROG, rank_label, shorten
+from torchlinear.cli.errors import PROG, rank_label, shorten, spell
 
 __all__ = ["PROG", "Parser", "print_table", "print_warnings"]
 
@@ -34,11 +34,21 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     print(markdown_table(headers, rows, escape_pipes=False))
 
 
-def print_warnings(caught: Iterable[warnings.WarningMessage]) -> None:
-    """Print each distinct warning's first line on stderr (deprecations left out)."""
+def print_warnings(caught: Iterable[warnings.WarningMessage], command: str | None = None) -> None:
+    """Print each distinct warning's first line on stderr (deprecations left out).
+
+    A warning that names parameters (its ``template`` and ``params``, see
+    :func:`torchlinear._sklearn_protocol.warn_convergence`) names their flags instead.
+    """
     seen = set()
     for w in caught:
-        text = str(w.message).splitlines()[0] if str(w.message) else w.category.__name__
+        text = str(w.message)
+        template = getattr(w.message, "template", None)
+        if template is not None:
+            text = template
+            for param in getattr(w.message, "params", ()):
+                text = text.replace("{" + param + "}", spell(param, command))
+        text = text.splitlines()[0] if text else w.category.__name__
         if text not in seen and not issubclass(w.category, DeprecationWarning):
             seen.add(text)
             text = shorten(escape_control(text))

@@ -210,7 +210,7 @@ def run_linreg(args: argparse.Namespace) -> int:
     print()
     files = ", ".join(p.name for p in result.figures)
     print(f"Figures written to {result.out_dir}/: {files} (numbers in results.json)")
-    print_warnings(caught)
+    print_warnings(caught, "demo")
     return 0
 
 
@@ -236,5 +236,5 @@ def run_softmax(args: argparse.Namespace) -> int:
     print()
     files = ", ".join(p.name for p in result.figures)
     print(f"Pictures written to {result.out_dir}/: {files} (numbers in results.json)")
-    print_warnings(caught)
+    print_warnings(caught, "demo")
     return 0

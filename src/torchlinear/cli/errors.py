@@ -108,6 +108,7 @@ FLAGS: dict[str, Flag] = {
     "hidden": Flag("--hidden"),
     # training
     "epochs": Flag("--epochs"),
+    "max_iter": Flag("--epochs"),  # the estimators' name for it, in their warnings
     "batch_size": Flag("--batch-size"),
     "lr": Flag("--lr"),
     "val_split": Flag("--val-split"),

@@ -306,11 +306,11 @@ def run(args: argparse.Namespace) -> int:
         try:
             result = fit(args.data, progress=not args.no_progress, **kwargs)
         except TrainingInterrupted as exc:
-            print_warnings(caught)
+            print_warnings(caught, "fit")
             print(f"{PROG}: {exc}", file=sys.stderr)
             return 130
         except DivergenceError:
-            print_warnings(caught)  # what led to the divergence, then the error itself
+            print_warnings(caught, "fit")  # what led to the divergence, then the error itself
             raise
         finally:
             if joined:
@@ -353,5 +353,5 @@ def run(args: argparse.Namespace) -> int:
     out = escape_control(result.out_dir)
     print(f"Wrote {out}/: {names} (+ weights)")
     print(f"Next: {PROG} predict {out} NEW_DATA -o predictions.csv")
-    print_warnings(caught)
+    print_warnings(caught, "fit")
     return 0

@@ -144,16 +144,23 @@ def check_convergence(history: History, config: TrainConfig, who: str) -> bool:
         if window == 0:
             reason = (
                 "one epoch gives no improvement to compare with tol; run at least 2 "
-                "epochs (max_iter)"
+                "epochs ({max_iter})"
+            )
+        elif improvement <= config.tol:
+            reason = (
+                f"the training loss improved by a relative {improvement:.3g} (<= tol "
+                f"{config.tol:g}) over the last {window} epoch{'s' * (window != 1)}, but "
+                f"converging takes {config.n_iter_no_change} such epochs; increase {{max_iter}}"
             )
         else:
             reason = (
                 f"the training loss still improved by a relative {improvement:.3g} over the "
-                f"last {window} epochs (> tol {config.tol:g}); increase max_iter or lr"
+                f"last {window} epochs (> tol {config.tol:g}); increase {{max_iter}} or {{lr}}"
             )
         warn_convergence(
             f"{who} did not converge in {len(losses)} epoch{'s' * (len(losses) != 1)}: {reason}",
             stacklevel=4,
+            params=("max_iter", "lr"),
         )
     return False
 

@@ -259,11 +259,12 @@ class ElasticNet(PenalizedBase):
         self.converged_ = bool(path.converged[0])
         if not self.converged_:
             warn_convergence(
-                f"{type(self).__name__} did not converge within max_iter={self.max_iter} "
-                f"sweeps: duality gap {self.dual_gap_:.3g} > tolerance "
+                f"{type(self).__name__} did not converge within {self.max_iter} sweeps "
+                f"({{max_iter}}): duality gap {self.dual_gap_:.3g} > tolerance "
                 f"{self.tol * _y_variance(self._stats, self.fit_intercept):.3g} "
-                f"(tol={self.tol} x var(y)); raise max_iter",
+                f"(tol={self.tol} x var(y)); raise {{max_iter}}",
                 stacklevel=3,
+                params=("max_iter",),
             )
         return self
 

@@ -513,8 +513,9 @@ class HuberRegressor(LinearPredictionMixin, RegressorMixin, BaseEstimator):
             warn_convergence(
                 f"HuberRegressor did not converge in {result.nit} iterations: the largest "
                 f"projected gradient component is {np.abs(g).max():.3g} > tol {tol:g} "
-                f"({result.message}); increase max_iter",
+                f"({result.message}); increase {{max_iter}}",
                 stacklevel=2,
+                params=("max_iter",),
             )
         coef = theta[:d] / spread
         self.coef_ = coef

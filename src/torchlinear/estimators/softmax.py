@@ -467,7 +467,7 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
         if not result.success:
             criterion = float(np.max(np.abs(result.jac))) if len(result.jac) else 0.0
             hint = (
-                "increase max_iter or raise alpha"
+                "increase {max_iter} or raise {alpha}"
                 if result.nit >= max_iter or objective.matmul_dtype == torch.float64
                 else "float32 precision limits the accuracy: use precision='float64'"
             )
@@ -476,6 +476,7 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
                 f"component is {criterion:.3g} > tol {params['tol']:g} ({result.message}); "
                 f"{hint}",
                 stacklevel=3,
+                params=("max_iter", "alpha"),
             )
         W_t, b_t = objective.parts(torch.from_numpy(result.x).to(X.device, objective.exact))
         W = W_t.cpu().numpy().astype(np.float64)

@@ -323,10 +323,11 @@ def _warn_path(path: EnetPath, max_iter: int, tol: float, yty: float) -> None:
     bad = int(np.argmax(np.where(conv, -np.inf, gaps)))
     warn_convergence(
         f"coordinate descent did not converge for {int((~conv).sum())} of {grid.size} "
-        f"alpha(s) within max_iter={max_iter} sweeps: duality gap {gaps[bad]:.3g} > tolerance "
-        f"{tol * yty:.3g} (tol={tol} x var(y)) at alpha={grid[bad]:.4g}; raise max_iter "
-        "or tol",
+        f"alpha(s) within {max_iter} sweeps ({{max_iter}}): duality gap {gaps[bad]:.3g} > "
+        f"tolerance {tol * yty:.3g} (tol={tol} x var(y)) at alpha={grid[bad]:.4g}; raise "
+        "{max_iter} or tol",
         stacklevel=3,
+        params=("max_iter",),
     )
 
 
@@ -496,9 +497,10 @@ def fit_cv_from_fold_stats(
     if n_bad:
         warn_convergence(
             f"coordinate descent did not converge for {n_bad} fit(s) of the cross-validated "
-            f"paths within max_iter={max_iter} sweeps (largest final duality gap {worst:.3g}); "
-            "raise max_iter or tol",
+            f"paths within {max_iter} sweeps ({{max_iter}}; largest final duality gap "
+            f"{worst:.3g}); raise {{max_iter}} or tol",
             stacklevel=2,
+            params=("max_iter",),
         )
     alpha_1se = _alpha_1se(mse[bi], mean[bi], grids[bi], bj)
     return CVPathResult.chosen(ratios, grids, mse, (bi, bj), alpha_1se, full_path)

@@ -18,6 +18,7 @@ from typing import Any
 
 from torchlinear import distributed as tld
 from torchlinear._memory import memory_limit as memory_limit_of
+from torchlinear._sklearn_protocol import render_warning
 from torchlinear._validation import ParameterError, check_output_dir, resolve_device
 from torchlinear.workflow.context import FitContext
 from torchlinear.workflow.convergence import describe_convergence
@@ -457,17 +458,28 @@ def reissue(caught: list[warnings.WarningMessage], messages: list[str]) -> None:
     """Warn once for each message, now that the report records them."""
     shown: set[str] = set()
     for w in caught:
-        text = str(w.message).splitlines()[0]
+        text = first_line(w)
         if text in messages and text not in shown:
             shown.add(text)
             warnings.warn(w.message, w.category, stacklevel=3)
+
+
+#: An estimator's parameter -> the option of :func:`fit` that sets it, for the advice a
+#: warning gives ("increase max_iter" is "increase epochs" here).
+ESTIMATOR_OPTIONS = {"max_iter": "epochs"}
+
+
+def first_line(w: warnings.WarningMessage) -> str:
+    """A warning's first line, naming :func:`fit`'s options rather than the estimators'."""
+    text = render_warning(w.message, lambda p: ESTIMATOR_OPTIONS.get(p, p))
+    return (text.splitlines() or [w.category.__name__])[0]
 
 
 def unique_messages(caught: list) -> list[str]:
     """The first line of each warning caught, once each, in order (not deprecations)."""
     seen: list[str] = []
     for w in caught:
-        text = str(w.message).splitlines()[0]
+        text = first_line(w)
         if text not in seen and not issubclass(w.category, DeprecationWarning):
             seen.append(text)
     return seen
