@@ -163,9 +163,7 @@ def _to_image_tensor(images: np.ndarray, scale: float, flatten: bool) -> torch.T
     return X.reshape(X.shape[0], -1) if flatten else X
 
 
-# --------------------------------------------------------------------------------------
 # Generated and bundled data
-# --------------------------------------------------------------------------------------
 
 
 def synthetic(
@@ -248,9 +246,7 @@ def digits(*, test_size: float = 0.25, seed: int = 0, flatten: bool = False) -> 
     )
 
 
-# --------------------------------------------------------------------------------------
 # Official files
-# --------------------------------------------------------------------------------------
 
 
 def _missing_files_error(

@@ -218,9 +218,7 @@ def ensure_writable_dir(path: str | os.PathLike[str], name: str = "out") -> Path
     return path
 
 
-# ---------------------------------------------------------------------------------------
 # Model files
-# ---------------------------------------------------------------------------------------
 
 _RESERVED = ("format", "format_version", "library_version", "weights")
 _DEFAULT_STEM = "model"
@@ -654,9 +652,7 @@ def _safetensors_metadata(blob: bytes, weights: Path) -> dict[str, Any]:
     return meta if isinstance(meta, dict) else {}
 
 
-# ---------------------------------------------------------------------------------------
 # Nested states (optimizer, scheduler) as JSON plus tensors, so no pickle is needed
-# ---------------------------------------------------------------------------------------
 
 
 def flatten_state(state: Any, prefix: str = "state") -> tuple[Any, dict[str, Any]]:

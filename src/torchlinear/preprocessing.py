@@ -89,7 +89,6 @@ class Standardizer:
         self._mean: torch.Tensor | None = None
         self._m2: torch.Tensor | None = None
 
-    # ------------------------------------------------------------------ fitting
     def fit(self, X: Any, sample_weight: Any = None) -> Standardizer:
         """Compute the statistics of ``X`` (n, d), optionally weighted; return ``self``."""
         self._reset()
@@ -171,7 +170,6 @@ class Standardizer:
         self._check_fitted()
         return int(self._mean.shape[0])
 
-    # --------------------------------------------------------------- transforms
     def transform(self, X: torch.Tensor) -> torch.Tensor:
         """Return ``(X - mean_) / scale_`` in ``X``'s dtype and device.
 
@@ -203,7 +201,6 @@ class Standardizer:
                 f"{self.n_features_in_}"
             )
 
-    # ----------------------------------------------------- coefficient mapping
     def coef_to_original(
         self, coef: torch.Tensor, intercept: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -248,7 +245,6 @@ class Standardizer:
         new_intercept = intercept.to(torch.float64) + c64 @ mean
         return new_coef.to(coef.dtype), new_intercept.to(intercept.dtype)
 
-    # ------------------------------------------------------------------- state
     def state_dict(self) -> dict[str, torch.Tensor]:
         """Return the fitted state as plain tensors (for safetensors files).
 

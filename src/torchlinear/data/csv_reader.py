@@ -134,8 +134,6 @@ class CsvReader:
         self.int_labels = False  # integer class labels, read as text and checked
         self.block_size = _BLOCK_BYTES
 
-    # ----------------------------------------------------------------- opening checks
-
     def parse_options(self, **kwargs: Any) -> pacsv.ParseOptions:
         """pyarrow's parse options for this file (``kwargs`` added)."""
         return pacsv.ParseOptions(delimiter=self.delimiter, **kwargs)
@@ -283,8 +281,6 @@ class CsvReader:
                     current=_DELIMITERS.get(self.delimiter, repr(self.delimiter)),
                 )
 
-    # ---------------------------------------------------------------- parts of the file
-
     @property
     def data_offset(self) -> int | None:
         """The byte offset of the first data line (just after the header line, past any
@@ -323,8 +319,6 @@ class CsvReader:
                             "a line; put it just after a line break"
                         )
         return start, stop
-
-    # ----------------------------------------------------------------------- reading
 
     def parts(self, sel: Selection) -> Iterator[Part]:
         """The rows ``sel`` asks for, as parts ``(X, y, y_bad)`` of ``sel.batch_rows`` rows
@@ -503,8 +497,6 @@ class CsvReader:
             return self._arrow_part(table, sel)
 
         return parse
-
-    # -------------------------------------------------------------- error messages
 
     def error(self, exc: Exception, label: str, target: str | None, task: str) -> ValueError:
         """Translate a pyarrow CSV error into one line naming the file, row and column."""

@@ -79,9 +79,6 @@ MAX_LEVELS = 1000
 _COUNT_LIMIT = 100_000  # distinct values counted beyond max_levels before giving up
 
 
-# ---------------------------------------------------------------- learning the levels
-
-
 def _sort_levels(values: set[Any], integer: bool) -> list[Any]:
     if integer:
         return sorted(int(v) for v in values)
@@ -280,9 +277,6 @@ def design(
 def _is_integral(column: pa.ChunkedArray) -> bool:
     values = to_numpy(column.drop_null())
     return bool(values.dtype.kind == "f" and np.all(np.mod(values[np.isfinite(values)], 1) == 0))
-
-
-# ---------------------------------------------------------------- streaming a file
 
 
 class DesignSource:

@@ -309,7 +309,6 @@ class Design:
     automatic: bool = False
     _specs: Any = field(default=None, repr=False, compare=False)
 
-    # ------------------------------------------------------------ persistence
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able description (stored in a model's sidecar as ``"design"``)."""
         return {
@@ -400,7 +399,6 @@ class Design:
             used |= set(variables) & names
         return used
 
-    # ------------------------------------------------------------ the formulaic spec
     def _prototype(self, with_target: bool) -> Any:
         """A small frame with every level of every categorical variable, from which
         formulaic builds the spec (its encoding depends on the levels only)."""
@@ -490,7 +488,6 @@ class Design:
             out.append((factor, name))
         return out
 
-    # ------------------------------------------------------------ encoding
     def encode(
         self, table: pa.Table, *, with_target: bool, row_offset: int = 0, label: str = "the data"
     ) -> tuple[np.ndarray, np.ndarray | None]:

@@ -80,9 +80,7 @@ _IDX_TYPES: dict[int, np.dtype] = {
 _IDX_CODES = {f"{dt.kind}{dt.itemsize}": code for code, dt in _IDX_TYPES.items()}
 
 
-# --------------------------------------------------------------------------------------
 # IDX
-# --------------------------------------------------------------------------------------
 
 
 _GZIP_MAX_RATIO = 1032
@@ -286,9 +284,7 @@ def write_idx(path: str | os.PathLike[str], array: Any) -> None:
         handle.write(payload)
 
 
-# --------------------------------------------------------------------------------------
 # Downloads with checksums
-# --------------------------------------------------------------------------------------
 
 
 def md5sum(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:

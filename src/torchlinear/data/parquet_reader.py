@@ -155,8 +155,6 @@ class ParquetReader:
         finally:
             parquet.close()
 
-    # ----------------------------------------------------------------------- reading
-
     def parts(self, sel: Selection) -> Iterator[Part]:
         """The rows ``sel`` asks for, as parts ``(X, y, y_bad)`` of ``sel.batch_rows`` rows
         (the last may be shorter), in file order (or the order of ``sel.row_groups``)."""

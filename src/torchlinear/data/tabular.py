@@ -485,8 +485,6 @@ class TabularSource:
                     "class labels; use integer or string labels"
                 )
 
-    # ----------------------------------------------------------------------- reading
-
     def column_types(self) -> dict[str, pa.DataType]:
         """The Arrow type of every column of the file, as inferred on opening."""
         return dict(self._types)

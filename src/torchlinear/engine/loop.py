@@ -232,7 +232,6 @@ class Trainer:
         if checkpoint is not None:
             self._restore(*checkpoint)
 
-    # ------------------------------------------------------------------ checkpoints
     def _checkpoint_payload(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
         opt_doc, opt_tensors = flatten_state(self.optimizer.state_dict(), "optimizer")
@@ -313,7 +312,6 @@ class Trainer:
         self.meter.load(meta["meter"])
         self.history = History.from_dict(meta["history"])
 
-    # --------------------------------------------------------------------- the loop
     def _check(self, value: float, where: str) -> None:
         if self.first_loss is None and math.isfinite(value):
             self.first_loss = value

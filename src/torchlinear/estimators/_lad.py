@@ -50,8 +50,6 @@ __all__ = [
 
 QUANTILE_SOLVERS = ("ipm", "highs", "highs-ds", "highs-ipm")
 
-# ---------------------------------------------------------------------------- checks
-
 
 def check_quantile(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
@@ -106,9 +104,6 @@ def as_arrays(X: Any, y: Any, sample_weight: Any) -> tuple[np.ndarray, np.ndarra
         if s.sum() <= 0:
             raise ValueError("sample_weight sums to zero; give at least one sample a weight > 0")
     return X, y, s
-
-
-# ---------------------------------------------------------------------------- the LP
 
 
 def _design(X: np.ndarray, fit_intercept: bool) -> np.ndarray:

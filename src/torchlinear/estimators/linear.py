@@ -248,8 +248,6 @@ class LinearRegression(ExactInferenceMixin, LinearPredictionMixin, RegressorMixi
         self.n_jobs = n_jobs
         self.positive = positive
 
-    # ------------------------------------------------------------------ validation
-
     def _check_params(self) -> dict[str, Any]:
         return resolve_params(self)
 
@@ -261,8 +259,6 @@ class LinearRegression(ExactInferenceMixin, LinearPredictionMixin, RegressorMixi
         if self.device is None:
             return X.device
         return resolve_device(self.device)
-
-    # ------------------------------------------------------------------ fitting
 
     def fit(
         self, X: Any, y: Any, sample_weight: Any = None, *, options: FitOptions | None = None
@@ -771,8 +767,6 @@ class LinearRegression(ExactInferenceMixin, LinearPredictionMixin, RegressorMixi
             raise ValueError(
                 f"coef_ has shape {np.shape(self.coef_)} for {self.n_features_in_} features"
             )
-
-    # ------------------------------------------------------------------ using the fit
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Coefficient of determination R² of the predictions (uniform average over targets).

@@ -235,8 +235,6 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.progress = progress
 
-    # ------------------------------------------------------------------ validation
-
     def _check_params(self) -> dict[str, Any]:
         if not isinstance(self.random_state, np.random.RandomState | np.random.Generator):
             check_random_state("random_state", self.random_state)  # a generator draws later
@@ -289,8 +287,6 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
                 weights[lookup[_label_key(label)]] = float(value)
             return weights
         raise ValueError(f"class_weight must be None, 'balanced' or a dict, got {cw!r}")
-
-    # ------------------------------------------------------------------ fitting
 
     def fit(
         self, X: Any, y: Any, sample_weight: Any = None, *, options: FitOptions | None = None
@@ -583,8 +579,6 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
         if k == 2:
             return W_np[1:] - W_np[:1], b_np[1:] - b_np[:1]
         return W_np, b_np
-
-    # ------------------------------------------------------------------ prediction
 
     def _logits(self, X: Any) -> torch.Tensor:
         """Logits of every class, shape (n, k) (for two classes: 0 and the log-odds)."""

@@ -84,9 +84,6 @@ __all__ = [
 _RESOLUTION = float(np.finfo(np.float64).resolution)
 
 
-# ----------------------------------------------------------------------------- memory
-
-
 def check_stats_memory(
     n_features: int, n_stats: int = 1, *, memory_limit: int | None = None
 ) -> int:
@@ -121,9 +118,6 @@ reduce the number of features or folds, or fit with a gradient solver \
     )
 
 
-# ----------------------------------------------------------------------------- grid
-
-
 def alpha_grid(
     problem: ScaledProblem,
     l1_ratio: float = 1.0,
@@ -156,9 +150,6 @@ def alpha_grid(
     if alpha_max <= _RESOLUTION:
         return np.full(int(n_alphas), _RESOLUTION)
     return np.geomspace(alpha_max, alpha_max * eps, num=int(n_alphas))
-
-
-# ----------------------------------------------------------------------------- path
 
 
 @dataclass
@@ -329,9 +320,6 @@ def _warn_path(path: EnetPath, max_iter: int, tol: float, yty: float) -> None:
         stacklevel=3,
         params=("max_iter",),
     )
-
-
-# ----------------------------------------------------------------------------- CV
 
 
 @dataclass

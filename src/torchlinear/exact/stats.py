@@ -370,9 +370,6 @@ class GramStats:
         )
 
 
-# ----------------------------------------------------------------------------- TSQR
-
-
 @dataclass
 class TSQRStats:
     r"""Mergeable triangular factor of :math:`\sqrt w\,[1,\; x - c_x,\; y - c_y]`.

@@ -117,7 +117,6 @@ class FitContext:
             return list(stats)
         return [None if s is None else tld.allreduce_gram(s) for s in stats]
 
-    # ----------------------------------------------------------------- passes
     def split_chunks(self) -> Iterator[tuple[np.ndarray, np.ndarray, Any, Any, np.ndarray]]:
         """``(rows, X, y, w, held_out)`` per chunk of the data, rows numbered globally
         (``w`` the sample weights, or None)."""
@@ -205,7 +204,6 @@ class FitContext:
         with single_threaded() if small else contextlib.nullcontext():
             return self.fit_in_memory()
 
-    # ------------------------------------------------------------------ exact
     def _gather_counts(self, n_train: int, n_val: int, sample: Sample) -> tuple[int, int, Sample]:
         """Row counts, rows dropped and the figure sample of every rank together."""
         if tld.world_size() == 1:
@@ -347,7 +345,6 @@ class FitContext:
             )
         return n
 
-    # ----------------------------------------------------------- in memory
     def _memory_split(self) -> tuple[tuple[Any, Any, Any], tuple[Any, Any, Any] | None]:
         """The training and validation rows as ``(X, y, w)`` (no validation: None)."""
         X, y, w = self.data.read_all()
@@ -515,7 +512,6 @@ class FitContext:
         history = getattr(est, "history_", None)
         return None if history is None else {"solver": est.solver_, "max_iter": est.max_iter}
 
-    # ------------------------------------------------------------ streamed
     def fit_streamed(self) -> Outcome:
         """Gradient training that reads the file again every epoch (the estimator's
         ``fit_chunks``), then one pass for the final model's metrics."""

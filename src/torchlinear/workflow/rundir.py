@@ -134,7 +134,6 @@ class RunFolder:
         self._fd: int | None = None
         self.committed = False
 
-    # ------------------------------------------------------------------ the lock
     def acquire(self) -> None:
         """Take the lock, or refuse with one line if another fit holds it."""
         try:
@@ -199,7 +198,6 @@ class RunFolder:
         os.close(self._fd)
         self._fd = None
 
-    # ----------------------------------------------------------------- the stages
     def recover(self) -> None:
         """Undo what a fit killed during its swap left behind (under the lock)."""
         if self.trash.exists():
