@@ -82,7 +82,7 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
     native library instead of staying within the memory budget (which the limit caps).
     """
     try:
-        import resource
+        import resource  # POSIX only
 
         soft = resource.getrlimit(resource.RLIMIT_AS)[0]
     except (ImportError, OSError, ValueError):
