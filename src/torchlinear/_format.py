@@ -22,16 +22,18 @@ from __future__ import annotations
 import math
 import numbers
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 __all__ = [
     "escape_control",
+    "fill_fields",
     "format_count",
     "format_number",
     "format_p_value",
     "format_seconds",
     "markdown_table",
+    "render_warning",
     "text_table",
 ]
 
@@ -200,3 +202,33 @@ def text_table(headers: Sequence[Any], rows: Sequence[Sequence[Any]]) -> str:
 
     head = line(table[0])
     return "\n".join([head, "-" * len(head), *(line(row) for row in table[1:])])
+
+
+def fill_fields(template: str, params: Sequence[str], name: Callable[[str], str]) -> str:
+    """``template`` with each ``{param}`` of ``params`` replaced by ``name(param)``; no other
+    text is read as a field (a message may hold braces of its own).
+
+    Examples
+    --------
+    >>> fill_fields("raise {max_iter} {not a field}", ["max_iter"], lambda p: "--epochs")
+    'raise --epochs {not a field}'
+    """
+    for param in params:
+        template = template.replace("{" + param + "}", name(param))
+    return template
+
+
+def render_warning(message: Warning | str, name: Callable[[str], str]) -> str:
+    """A warning's text with the parameters it names spelled by ``name(param)``: a warning
+    made by :func:`torchlinear._sklearn_protocol.warn_convergence` keeps its ``template``
+    and ``params``; any other is its text as it is.
+
+    Examples
+    --------
+    >>> render_warning(UserWarning("plain"), str.upper)
+    'plain'
+    """
+    template = getattr(message, "template", None)
+    if template is None:
+        return str(message)
+    return fill_fields(template, getattr(message, "params", ()), name)

@@ -21,10 +21,12 @@ from __future__ import annotations
 import inspect
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
+from torchlinear._format import fill_fields
 
 __all__ = [
     "BaseEstimator",
@@ -33,7 +35,6 @@ __all__ = [
     "check_class_labels",
     "check_is_fitted",
     "is_sparse",
-    "render_warning",
     "target_vector",
     "warn_convergence",
 ]
@@ -296,7 +297,8 @@ def warn_convergence(message: str, stacklevel: int = 2, *, params: Sequence[str]
     ``message`` may name parameters as ``{name}`` fields, each listed in ``params`` (the
     advice "raise {max_iter}"): the warning reads them in the library's spelling, and keeps
     the template so that a caller with other spellings (the command line's flags) can
-    re-spell it with :func:`render_warning`. Nothing else in the message is a field.
+    re-spell it with :func:`torchlinear._format.render_warning`. Nothing else in the message
+    is a field.
 
     Examples
     --------
@@ -306,30 +308,16 @@ def warn_convergence(message: str, stacklevel: int = 2, *, params: Sequence[str]
     ...     warn_convergence("stopped after 5 steps; raise {max_iter}", params=["max_iter"])
     >>> str(caught[0].message)
     'stopped after 5 steps; raise max_iter'
+    >>> from torchlinear._format import render_warning
     >>> render_warning(caught[0].message, lambda p: "--epochs")
     'stopped after 5 steps; raise --epochs'
     """
     # scikit-learn only when a fit warns (see the module docstring)
     from sklearn.exceptions import ConvergenceWarning
 
-    warning = ConvergenceWarning(_fill(message, params, str))
+    warning = ConvergenceWarning(fill_fields(message, params, str))
     warning.template, warning.params = message, tuple(params)  # type: ignore[attr-defined]
     warnings.warn(warning, stacklevel=stacklevel + 1)
-
-
-def _fill(template: str, params: Sequence[str], name: Callable[[str], str]) -> str:
-    for param in params:
-        template = template.replace("{" + param + "}", name(param))
-    return template
-
-
-def render_warning(message: Warning | str, name: Callable[[str], str]) -> str:
-    """A warning's text with the parameters it names spelled by ``name(param)`` (the text
-    as it is for a warning that names none)."""
-    template = getattr(message, "template", None)
-    if template is None:
-        return str(message)
-    return _fill(template, getattr(message, "params", ()), name)
 
 
 def is_sparse(X: Any) -> bool:

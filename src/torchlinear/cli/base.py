@@ -8,7 +8,7 @@ import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from torchlinear._format import escape_control, markdown_table
+from torchlinear._format import escape_control, markdown_table, render_warning
 from torchlinear.cli.errors import PROG, rank_label, shorten, spell
 
 __all__ = ["PROG", "Parser", "print_table", "print_warnings"]
@@ -42,12 +42,7 @@ def print_warnings(caught: Iterable[warnings.WarningMessage], command: str | Non
     """
     seen = set()
     for w in caught:
-        text = str(w.message)
-        template = getattr(w.message, "template", None)
-        if template is not None:
-            text = template
-            for param in getattr(w.message, "params", ()):
-                text = text.replace("{" + param + "}", spell(param, command))
+        text = render_warning(w.message, lambda param: spell(param, command))
         text = text.splitlines()[0] if text else w.category.__name__
         if text not in seen and not issubclass(w.category, DeprecationWarning):
             seen.add(text)

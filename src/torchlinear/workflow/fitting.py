@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from torchlinear import distributed as tld
+from torchlinear._format import render_warning
 from torchlinear._memory import memory_limit as memory_limit_of
-from torchlinear._sklearn_protocol import render_warning
 from torchlinear._validation import ParameterError, check_output_dir, resolve_device
 from torchlinear.workflow.context import FitContext
 from torchlinear.workflow.convergence import describe_convergence
