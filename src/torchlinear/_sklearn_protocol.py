@@ -316,7 +316,7 @@ def warn_convergence(message: str, stacklevel: int = 2, *, params: Sequence[str]
     from sklearn.exceptions import ConvergenceWarning
 
     warning = ConvergenceWarning(fill_fields(message, params, str))
-    warning.template, warning.params = message, tuple(params)  # type: ignore[attr-defined]
+    warning.template, warning.params = message, tuple(params)
     warnings.warn(warning, stacklevel=stacklevel + 1)
 
 
