@@ -410,6 +410,13 @@ def test_divergence_guard_on_lr_10():
     assert all(torch.isfinite(p).all() for p in model.parameters())  # last finite state
 
 
+def test_divergence_advice_writes_a_huge_learning_rate_in_exponent_form():
+    error = DivergenceError("epoch 1", "became nan", History(), lr=1e30)
+    assert "lr=1e+29 (one tenth of 1e+30)" in str(error)
+    assert "lr=1000000 " in str(DivergenceError("epoch 1", "became nan", History(), lr=1e7))
+    assert "lr=50000 " in str(DivergenceError("epoch 1", "became nan", History(), lr=5e5))
+
+
 def test_divergence_on_nan_loss_keeps_finite_parameters():
     X, y = _data(n=64)
     X[40] = float("inf")  # a bad row reaches the model

@@ -55,6 +55,14 @@ def test_parse_formula_finds_target_and_variables():
     assert parsed.variables == {"x1", "color", "x2"}
 
 
+def test_one_sided_and_multi_part_formulas_are_told_apart_from_syntax_errors():
+    one_sided = parse_formula("~ x1 + C(color)")  # no response: the target comes from --target
+    assert (one_sided.response, one_sided.target) == (None, None)
+    assert one_sided.variables == {"x1", "color"}
+    with pytest.raises(ValueError, match=r"has several parts; write one 'response ~ terms'"):
+        parse_formula("y ~ x1 | x2")
+
+
 @pytest.mark.parametrize(
     ("formula", "part"),
     [

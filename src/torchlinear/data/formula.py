@@ -242,12 +242,10 @@ def parse_formula(formula: str) -> ParsedFormula:
     fm = _formulaic()
     try:
         parsed = fm.Formula(formula)
-        lhs, rhs = (parsed.lhs, parsed.rhs) if "~" in formula else (None, parsed)
-        variables = rhs.required_variables | _factor_names(rhs)
-        response_vars = set() if lhs is None else lhs.required_variables | _factor_names(lhs)
     except Exception as exc:  # formulaic raises its own classes, and SyntaxError/ValueError
         raise _syntax_error(formula, exc) from None
-    check_evaluable(formula, parsed)
+    # "~ a" parses as one side (no response), "y ~ a | b" as several parts
+    lhs, rhs = getattr(parsed, "lhs", None), getattr(parsed, "rhs", parsed)
     if not isinstance(rhs, fm.formula.SimpleFormula) or (
         lhs is not None and not isinstance(lhs, fm.formula.SimpleFormula)
     ):
@@ -256,6 +254,12 @@ def parse_formula(formula: str) -> ParsedFormula:
             "{param} {value!r} has several parts; write one 'response ~ terms' formula",
             value=formula,
         )
+    check_evaluable(formula, parsed)
+    try:
+        variables = rhs.required_variables | _factor_names(rhs)
+        response_vars = set() if lhs is None else lhs.required_variables | _factor_names(lhs)
+    except Exception as exc:
+        raise _syntax_error(formula, exc) from None
     response = target = None
     if lhs is not None:
         response = formula.split("~", 1)[0].strip()

@@ -44,7 +44,8 @@ class DivergenceError(ParameterError):
 
     def __init__(self, where: str, what: str, history: History, lr: float) -> None:
         tenth = float(f"{lr / 10:g}")
-        shown: float | int = int(tenth) if tenth.is_integer() else tenth
+        # a whole number is shown as one (--lr 10, not 10.0), a huge one in exponent form
+        shown: float | int = int(tenth) if tenth.is_integer() and abs(tenth) <= 1e6 else tenth
         super().__init__(
             "lr",
             "training diverged at {where}: the loss {what}; lower the learning rate, e.g. "
