@@ -50,6 +50,8 @@ def _problems() -> dict[str, dict]:
     rng = np.random.default_rng(3)
     x = np.arange(21.0)
     poly = np.c_[x, x**2, x**3, x**4, x**5]
+    xf = np.linspace(-8.78, -3.13, 82)  # a degree-10 polynomial over Filip's range of x
+    poly10 = np.c_[tuple(xf**k for k in range(1, 11))]
     longley = sm.datasets.longley.load_pandas()
     t = rng.normal(size=300)
     near = np.c_[t, t + 1e-6 * rng.normal(size=300), rng.normal(size=300)]
@@ -59,6 +61,9 @@ def _problems() -> dict[str, dict]:
     Xw = rng.normal(size=(90, 3))
     return {
         "poly5": dict(X=poly, y=1 + poly.sum(1), w=None, alpha=0.0),
+        "poly10": dict(
+            X=poly10, y=1 + poly10.sum(1) + 1e-3 * rng.normal(size=82), w=None, alpha=0.0
+        ),
         "longley": dict(X=longley.exog.to_numpy(), y=longley.endog.to_numpy(), w=None, alpha=0.0),
         "near_collinear": dict(
             X=near, y=near @ [1.0, 1.0, -2.0] + 0.01 * rng.normal(size=300), w=None, alpha=0.0
@@ -197,4 +202,4 @@ def test_torchrun_with_two_ranks_equals_fit(torchrun, folder):
             np.testing.assert_allclose(ranks, theta, rtol=1e-12, err_msg=key)
             assert set(got[f"{key}.warnings"].tolist()) == warned, key
             checked += 1
-    assert checked == 6 * 3
+    assert checked == len(PROBLEMS) * 3
