@@ -440,3 +440,17 @@ def test_minibatch_warns_when_max_iter_comes_first_and_not_otherwise():
         loose = SoftmaxRegression(solver="sgd", tol=0.01, max_iter=200, random_state=0)
         loose.fit(X, y)
     assert loose.converged_ and loose.n_iter_ < 200
+
+
+def test_full_batch_lbfgs_refuses_rows_times_classes_beyond_the_memory_budget():
+    from torchlinear._memory import set_memory_limit
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(3000, 2)), np.arange(3000) % 500
+    previous = set_memory_limit("20M")  # 3,000 x 500 x 32 bytes = 48 MB
+    try:
+        refused = r"full-batch L-BFGS.*use minibatches \(solver='adam'\)"
+        with pytest.raises(ValueError, match=refused):
+            SoftmaxRegression(solver="lbfgs").fit(X, y)
+    finally:
+        set_memory_limit(previous)

@@ -74,6 +74,7 @@ import torch
 from threadpoolctl import threadpool_limits
 from torch.utils.data import DataLoader, TensorDataset, WeightedRandomSampler
 
+from torchlinear._memory import check_memory
 from torchlinear._sklearn_protocol import (
     BaseEstimator,
     ClassifierMixin,
@@ -455,6 +456,13 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
     ) -> tuple[np.ndarray, np.ndarray]:
         """Full-batch L-BFGS (``_softmax_lbfgs``); the weights, on the original scale."""
         alpha, fit_intercept = params["alpha"], self.fit_intercept
+        check_memory(  # every row's logits, probabilities and gradient at once
+            4 * 8 * len(X) * k,
+            f"{len(X):,} rows x {k:,} classes",
+            "full-batch L-BFGS",
+            advice="use minibatches ({0}) or a target with fewer classes",
+            suggestions=[("solver", "adam")],
+        )
         objective = SoftmaxObjective(X, y, s, per_sample, alpha, k, fit_intercept, self.precision)
         result, curve = lbfgs_solve(objective, y, per_sample, params["tol"], max_iter)
         self.n_iter_ = int(result.nit)

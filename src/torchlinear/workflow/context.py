@@ -14,7 +14,6 @@ import torch
 from tqdm.auto import tqdm
 
 from torchlinear import distributed as tld
-from torchlinear._memory import check_memory
 from torchlinear._sklearn_protocol import target_vector
 from torchlinear._threads import single_threaded
 from torchlinear._validation import ParameterError, resolve_device
@@ -409,14 +408,6 @@ class FitContext:
         options = self._options(val_data)
         if plan.route == "softmax-lbfgs":
             options = FitOptions(feature_names=names)
-            n_classes = len(classes)
-            check_memory(  # every row's logits, probabilities and gradient at once
-                4 * 8 * len(Xtr) * n_classes,
-                f"{len(Xtr):,} rows x {n_classes:,} classes",
-                "full-batch L-BFGS",
-                advice="use minibatches ({0}) or a target with fewer classes",
-                suggestions=[("solver", "adam")],
-            )
         if wtr is None:
             est.fit(Xtr, ytr, options=options)
         else:
