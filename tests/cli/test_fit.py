@@ -111,6 +111,10 @@ def test_round_trip_on_parquet_classification(tmp_path, run_cli, numbers):
          r"training diverged .* e\.g\. --lr 1 \(one tenth of 10\)"),
         ("good.csv", ["--val-split", "1.5"], r"--val-split must lie in \[0, 1\)"),
         ("good.csv", ["--loss", "huber", "--solver", "exact"], r"--solver 'exact' solves least"),
+        ("text.csv", ["--target", "city", "--loss", "squared"], r"the target column 'city' is "
+         r"not numeric \('Paris' in data row 1\); for class labels use --task classification$"),
+        ("late_text.csv", [], r"column 'y' has the non-numeric value 'high' in data row 60001, "
+         r"but .* for class labels use --task classification$"),
     ],
 )  # fmt: skip
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(

@@ -57,6 +57,15 @@ def test_import_torchlinear_stays_light():
     assert loaded == set()
 
 
+def test_the_package_lists_its_public_names_only():
+    import torchlinear
+
+    public = [name for name in dir(torchlinear) if not name.startswith("_")]
+    assert set(public) == (set(torchlinear.__all__) - {"__version__"}) | {"d2l"}
+    for name in public:
+        assert getattr(torchlinear, name) is not None
+
+
 def test_no_command_prints_help_and_exits_2(capsys):
     assert cli.main([]) == 2
     assert "usage: torchlinear" in capsys.readouterr().out

@@ -279,6 +279,33 @@ def case_resigned_swap_is_the_attackers_power():
     return "loaded, predictions changed"
 
 
+def case_resigned_invalid_parameter():
+    folder = _model("linear")
+    _edit(folder, lambda d: d["estimator"]["params"].update(alpha=-1.0))
+    _resign(folder / "m")  # fit() would refuse alpha=-1: so does the loader
+    return _refused_everywhere(folder, "alpha must be a finite number >= 0, got -1.0")
+
+
+def case_resigned_unknown_parameter():
+    folder = _model("mlp")
+    _edit(folder, lambda d: d["estimator"]["params"].update(fit_intercept=True))
+    _resign(folder / "m")
+    return _refused_everywhere(folder, "MLPClassifier has no parameter(s) ['fit_intercept']")
+
+
+def case_resigned_classes_that_the_weights_do_not_predict():
+    folder = _model("softmax")
+
+    def fewer(d):
+        d["classes"] = d["classes"][:2]
+        attr = d["estimator"]["attributes"]["classes_"]
+        attr.update(labels=attr["labels"][:2], shape=[2])
+
+    _edit(folder, fewer)
+    _resign(folder / "m")  # three rows of weights, two classes: refused at load, not predict
+    return _refused_everywhere(folder, "predicts none of its 2 classes")
+
+
 HOSTILE = [name for name in dir() if name.startswith("case_")]
 
 

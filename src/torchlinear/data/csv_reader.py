@@ -546,10 +546,15 @@ class CsvReader:
                 name=name,
                 where=where,
             )
-        return ValueError(
-            f"{label}: column {name!r} has the non-numeric value {value!r}{where}, "
-            "but it must hold numbers only; fix that cell, or for class labels use "
-            "task='classification'"
+        return ParameterError(
+            "task",
+            "{label}: column {name!r} has the non-numeric value {value!r}{where}, but it "
+            "must hold numbers only; fix that cell, or for class labels use {0}",
+            value=value,
+            suggestions=[("task", "classification")],
+            label=label,
+            name=name,
+            where=where,
         )
 
     def _locate_ragged_row(self) -> int | None:

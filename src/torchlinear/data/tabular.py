@@ -474,10 +474,14 @@ class TabularSource:
         if target is not None:
             t = self._types[target]
             if self.task == "regression" and not is_numeric_type(t):
-                raise ValueError(
-                    f"{label}: the target column {target!r} is not numeric "
-                    f"({self._example(target)}); for class labels use "
-                    "task='classification'"
+                raise ParameterError(
+                    "task",
+                    "{label}: the target column {target!r} is not numeric ({example}); "
+                    "for class labels use {0}",
+                    suggestions=[("task", "classification")],
+                    label=label,
+                    target=target,
+                    example=self._example(target),
                 )
             if self.task == "classification" and not is_label_type(t):
                 raise ValueError(

@@ -12,6 +12,7 @@ nothing is ever unpickled.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -194,7 +195,9 @@ class StatefulMixin:
         Raises
         ------
         ValueError
-            When ``meta`` describes another class or its entries do not fit the tensors.
+            When ``meta`` describes another class, holds parameters ``fit`` would refuse
+            (unknown names, values out of range), or entries that do not fit the tensors,
+            so that the restored model cannot predict a row of zeros.
 
         Examples
         --------
@@ -207,11 +210,50 @@ class StatefulMixin:
         if meta.get("class") != cls.__name__:
             raise ValueError(f"the state is of a {meta.get('class')!r}, not a {cls.__name__}")
         params = dict(meta.get("params") or {})
-        est = cls(**params)
-        for name, entry in (meta.get("attributes") or {}).items():
-            if not isinstance(name, str) or not name.endswith("_") or name.startswith("_"):
-                raise ValueError(f"invalid attribute name {name!r}")
-            setattr(est, name, _decode(entry, tensors))
-        extra_tensors = {k[6:]: v for k, v in tensors.items() if k.startswith("extra.")}
-        est._load_extra_state(extra_tensors, meta.get("extra") or {})
+        try:
+            est = cls(**params)
+        except TypeError:
+            unknown = sorted(set(params) - set(cls().get_params(deep=False)))  # type: ignore[attr-defined]
+            raise ValueError(f"{cls.__name__} has no parameter(s) {unknown}") from None
+        est._check_params()  # the values fit() would accept, or the file is refused
+        try:
+            for name, entry in (meta.get("attributes") or {}).items():
+                if not isinstance(name, str) or not name.endswith("_") or name.startswith("_"):
+                    raise ValueError(f"invalid attribute name {name!r}")
+                setattr(est, name, _decode(entry, tensors))
+            extra_tensors = {k[6:]: v for k, v in tensors.items() if k.startswith("extra.")}
+            est._load_extra_state(extra_tensors, meta.get("extra") or {})
+        except (TypeError, KeyError, IndexError, RuntimeError, AttributeError) as exc:
+            raise ValueError(f"the state does not fit a {cls.__name__} ({exc})") from None
+        est._check_restored()
         return est
+
+    def _check_params(self) -> Any:
+        """Check the constructor parameters as ``fit`` does (each estimator defines it)."""
+
+    def _check_restored(self) -> None:
+        """Refuse a restored state that cannot predict: one row of zeros must give a finite
+        output (and for a classifier one probability per class and a known label), so that
+        attributes which contradict each other fail at load time, not at the first
+        ``predict``."""
+        n = getattr(self, "n_features_in_", None)
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n_features_in_ must be a positive integer, got {n!r}")
+        row = np.zeros((1, n))
+        est: Any = self
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # e.g. a row without the feature names
+                label = np.asarray(est.predict(row))
+                proba = est.predict_proba(row) if hasattr(est, "predict_proba") else label
+                out = np.asarray(proba)
+        except Exception as exc:  # whatever the contradiction, the state is refused
+            reason = f"{type(exc).__name__}: {exc}"
+            raise ValueError(f"the restored model cannot predict ({reason})") from None
+        classes = getattr(est, "classes_", None)
+        if classes is not None and (
+            out.shape != (1, len(classes)) or label.shape != (1,) or label[0] not in classes
+        ):
+            raise ValueError(f"the restored model predicts none of its {len(classes)} classes")
+        if out.dtype.kind != "f" or len(out) != 1 or not np.isfinite(out).all():
+            raise ValueError("the restored model predicts no finite numbers for a row of zeros")

@@ -59,7 +59,14 @@ from torchlinear._sklearn_protocol import (
     warn_convergence,
 )
 from torchlinear.estimators._base import LinearPredictionMixin
-from torchlinear.estimators._lad import as_arrays, check_alpha, check_bool, check_quantile, fit_lad
+from torchlinear.estimators._lad import (
+    QUANTILE_SOLVERS,
+    as_arrays,
+    check_alpha,
+    check_bool,
+    check_quantile,
+    fit_lad,
+)
 
 __all__ = [
     "ApproximateSolutionWarning",
@@ -240,6 +247,15 @@ class QuantileRegressor(LinearPredictionMixin, RegressorMixin, BaseEstimator):
         self.solver = solver
         self.solver_params = solver_params
 
+    def _check_params(self) -> None:
+        check_quantile(self.quantile)
+        check_alpha(self.alpha)
+        check_bool("fit_intercept", self.fit_intercept)
+        if self.solver not in QUANTILE_SOLVERS:
+            raise ValueError(f"solver must be one of {QUANTILE_SOLVERS}, got {self.solver!r}")
+        if self.solver_params is not None and not isinstance(self.solver_params, dict):
+            raise ValueError(f"solver_params must be a dict or None, got {self.solver_params!r}")
+
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> QuantileRegressor:
         """Fit to ``X`` (n, d) and ``y`` (n,) with optional ``sample_weight``; return self.
 
@@ -248,8 +264,7 @@ class QuantileRegressor(LinearPredictionMixin, RegressorMixin, BaseEstimator):
         ValueError
             ``quantile`` outside (0, 1), ``alpha`` < 0, an unknown ``solver``, or bad data.
         """
-        check_quantile(self.quantile)
-        check_alpha(self.alpha)
+        self._check_params()
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None"
