@@ -184,3 +184,33 @@ def test_a_huge_message_is_shortened_keeping_its_start_and_advice(capsys):
     assert line.count("\n") == 1 and len(line) <= errors.MAX_LINE + 40
     assert line.startswith("torchlinear: error: the target has one class ('zzz")
     assert line.rstrip().endswith("zzz'); use --task x")
+
+
+@pytest.mark.parametrize("command", ["fit", "predict"])
+def test_an_os_refusal_names_the_path_and_what_to_do(tmp_path, capsys, command):
+    data = tmp_path / "d.csv"
+    data.write_text("a,y\n1,2\n2,4\n3,7\n4,8\n")
+    long_name = tmp_path / ("n" * 300)
+    if command == "fit":
+        argv = ["fit", str(data), "--target", "y", "--out", str(long_name), "--no-progress"]
+    else:
+        model = tmp_path / "model"
+        assert cli.main(["fit", str(data), "--target", "y", "--out", str(model)]) == 0
+        capsys.readouterr()
+        argv = ["predict", str(model), str(data), "-o", f"{long_name}.csv"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Errno" not in err, err
+    assert err.rstrip().endswith(
+        "file name too long; choose a shorter path (a name has at most 255 bytes on most systems)"
+    ), err
+    expected = {"d.csv"} if command == "fit" else {"d.csv", "model"}
+    assert {p.name for p in tmp_path.iterdir()} == expected
+
+
+def test_os_errors_without_a_path_pass_through():
+    import errno as errno_codes
+
+    assert user_message(OSError(errno_codes.ENOSPC, "No space left on device")) == (
+        "[Errno 28] No space left on device"
+    )

@@ -20,7 +20,8 @@ same error as ``--val-split must lie in [0, 1), got 1.5; pass --val-split 0 …`
 the one table :data:`FLAGS` that says how the command line spells each parameter.
 
 Any other ``ValueError`` or ``OSError`` is a user mistake shown as it is (first line
-only); a message that already names a flag passes through untouched. Every other
+only; an ``OSError`` on a path names the path, what went wrong and, for the usual
+causes, what to do); a message that already names a flag passes through untouched. Every other
 exception is a bug in torchlinear and keeps its traceback.
 
 This module reads the error's attributes and imports nothing from the library: it is
@@ -29,6 +30,7 @@ loaded with the parsers, which must start without torch.
 
 from __future__ import annotations
 
+import errno
 import os
 import shlex
 import sys
@@ -198,6 +200,20 @@ def is_user_error(exc: BaseException) -> bool:
     return isinstance(exc, ValueError | OSError) or type(exc).__name__ == "RankFailedError"
 
 
+#: What to do about the operating system's usual refusals of a path.
+_OS_ADVICE = {
+    errno.ENAMETOOLONG: "choose a shorter path (a name has at most 255 bytes on most systems)",
+    errno.EACCES: "choose a place you may write to, or change its permissions",
+    errno.EPERM: "choose a place you may write to, or change its permissions",
+    errno.EROFS: "the file system is read-only: choose a place on a writable one",
+    errno.ENOSPC: "free some space, or choose a place on another disk",
+    errno.EDQUOT: "free some space, or choose a place on another disk",
+    errno.ENOTDIR: "a part of the path is a file, not a folder: choose another path",
+    errno.EISDIR: "it is a folder: name a file",
+    errno.ELOOP: "the path loops through symbolic links: choose another path",
+}
+
+
 def user_message(exc: BaseException, command: str | None = None) -> str:
     """The one line that tells the user what was wrong, in the command line's words: a
     :class:`~torchlinear._validation.ParameterError` rendered with the flags of ``command``;
@@ -211,9 +227,16 @@ def user_message(exc: BaseException, command: str | None = None) -> str:
     '--batch-size must be >= 1, got 0'
     >>> user_message(ValueError("no column 'price'; use --target y"), "fit")
     "no column 'price'; use --target y"
+    >>> import errno
+    >>> user_message(OSError(errno.EACCES, "Permission denied", "/srv/out"))
+    "'/srv/out': permission denied; choose a place you may write to, or change its permissions"
     """
     render: Callable[..., str] | None = getattr(exc, "render", None)
-    if isinstance(getattr(exc, "param", None), str) and callable(render):
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        advice = _OS_ADVICE.get(exc.errno or 0, "")
+        text = f"{os.fsdecode(exc.filename)!r}: {exc.strerror[:1].lower()}{exc.strerror[1:]}"
+        text += f"; {advice}" if advice else ""
+    elif isinstance(getattr(exc, "param", None), str) and callable(render):
         text = render(
             name=lambda p: spell(p, command),
             setting=lambda p, v: spell_setting(p, v, command),
