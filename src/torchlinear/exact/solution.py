@@ -250,6 +250,23 @@ def _collinear_columns(V: torch.Tensor, rank: int) -> tuple[int, ...]:
     return tuple(int(i) for i in torch.nonzero(strength > 1e-6).reshape(-1))
 
 
+def _warn_rank(
+    d: int,
+    rank: int,
+    collinear: Sequence[int],
+    constant: torch.Tensor,
+    n_rows: int,
+    fit_intercept: bool,
+    names: Sequence[str] | None,
+    from_gram: bool = False,
+) -> None:
+    """Warn (:class:`RankDeficientWarning`, at the solver's caller) when ``rank < d``."""
+    if rank < d:
+        consts = [int(i) for i in torch.nonzero(constant).reshape(-1)]
+        message = _rank_message(d, rank, collinear, consts, n_rows, fit_intercept, names, from_gram)
+        warnings.warn(message, RankDeficientWarning, stacklevel=4)
+
+
 def _rank_message(
     d: int,
     rank: int,
@@ -376,15 +393,7 @@ def _solve_gram_impl(
         solver = "cholesky"
         collinear = _collinear_columns(V, rank)
         est = math.nan if rank < d else EPS * cond * cond
-        if rank < d:
-            consts = [int(i) for i in torch.nonzero(constant).reshape(-1)]
-            warnings.warn(
-                _rank_message(
-                    d, rank, collinear, consts, stats.n_samples, fit_intercept, names, True
-                ),
-                RankDeficientWarning,
-                stacklevel=3,
-            )
+        _warn_rank(d, rank, collinear, constant, stats.n_samples, fit_intercept, names, True)
         factor = ("eig", V[:, :rank].clone(), s[:rank].clone())
 
     intercept = _finish(coef, mean_x, mean_y, fit_intercept)
@@ -484,13 +493,7 @@ def _solve_tsqr_impl(
         coef = _min_norm(V, s, c, D, rank)
         solver = "svd"
         collinear = _collinear_columns(V, rank)
-        if rank < d:
-            consts = [int(i) for i in torch.nonzero(constant).reshape(-1)]
-            warnings.warn(
-                _rank_message(d, rank, collinear, consts, stats.n_samples, fit_intercept, names),
-                RankDeficientWarning,
-                stacklevel=3,
-            )
+        _warn_rank(d, rank, collinear, constant, stats.n_samples, fit_intercept, names)
         factor = ("eig", V[:, :rank].clone(), s[:rank].clone())
 
     # residual of any coefficients: ||R_yy||^2 + ||R_xy - R_xx w||^2 (per target)
@@ -599,13 +602,7 @@ def _solve_rows_impl(
         cond = smax / float(s[-1]) if m == d and float(s[-1]) > 0 else math.inf
         est = EPS * cond if rank == d else math.nan
         factor = ("eig", V[:, :rank].clone(), s[:rank].clone())
-    if rank < d:
-        consts = [int(i) for i in torch.nonzero(constant).reshape(-1)]
-        warnings.warn(
-            _rank_message(d, rank, (), consts, n, fit_intercept, names),
-            RankDeficientWarning,
-            stacklevel=3,
-        )
+    _warn_rank(d, rank, (), constant, n, fit_intercept, names)
     resid = b - A @ coef
     return LstsqSolution(
         coef=coef,
