@@ -98,13 +98,6 @@ class ScaledProblem:
             raw_xty=raw_xty,
         )
 
-    def unscale(self, beta: np.ndarray) -> tuple[np.ndarray, float]:
-        """Coefficients and intercept in the data's units from scaled ``beta``."""
-        safe = np.where(self.scale > 0, self.scale, 1.0)
-        w = np.where(self.scale > 0, beta / safe, 0.0)
-        b = self.y_mean - float(self.x_mean @ w) if self.fit_intercept else 0.0
-        return w, b
-
     def rescale(self, coef: np.ndarray) -> np.ndarray:
         """Scaled ``beta`` from coefficients in the data's units."""
         return np.where(self.scale > 0, np.asarray(coef, dtype=np.float64) * self.scale, 0.0)

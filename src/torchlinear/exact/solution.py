@@ -181,26 +181,6 @@ class LstsqSolution:
         D = self._scale
         return Gs_inv / torch.outer(D, D)
 
-    def covariance_unscaled(self) -> torch.Tensor:
-        r"""The unscaled parameter covariance :math:`(A^\top W A)^{+}`, ``A = [1, X]``.
-
-        Parameters are ordered ``[intercept, coef_1, ..., coef_d]`` (no intercept entry
-        without one). Multiply by the residual variance for the covariance of the
-        estimates.
-        """
-        C = self.centred_inverse()
-        if not self.fit_intercept:
-            return C
-        d = C.shape[0]
-        m = self.mean_x
-        Cm = C @ m
-        out = torch.empty(d + 1, d + 1, dtype=torch.float64)
-        out[0, 0] = 1.0 / self.weight_sum + m @ Cm
-        out[0, 1:] = -Cm
-        out[1:, 0] = -Cm
-        out[1:, 1:] = C
-        return out
-
 
 def _finish(
     coef: torch.Tensor,

@@ -18,7 +18,6 @@ from torchlinear._sklearn_protocol import target_vector
 from torchlinear._threads import single_threaded
 from torchlinear._validation import ParameterError, resolve_device
 from torchlinear.data.split import Sample, holdout_mask, keyed_uniform
-from torchlinear.engine import TrainConfig
 from torchlinear.estimators import (
     ElasticNet,
     ElasticNetCV,
@@ -357,22 +356,6 @@ class FitContext:
         keep = ~held
         train = (X[keep], y[keep], None if w is None else w[keep])
         return train, (X[held], y[held], None if w is None else w[held])
-
-    def _config(self, optimizer: str, epochs: int, tol: float | None):
-        return TrainConfig(
-            epochs=epochs,
-            batch_size=self.opts.batch_size,
-            lr=self.opts.lr,
-            optimizer=optimizer,
-            tol=tol,
-            seed=self.opts.seed,
-            device=str(self.device),
-            progress=self.opts.progress,
-            patience=self.opts.patience,
-            checkpoint=str(self.checkpoint),
-            checkpoint_every=max(1, epochs // 20),
-            resume=self.opts.resume,
-        )
 
     def _check_interrupt(self, history: Any) -> None:
         if history is not None and history.stop_reason == "interrupted":

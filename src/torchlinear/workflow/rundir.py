@@ -130,7 +130,6 @@ class RunFolder:
         self.trash = parent / f".{name}.old"
         self.overwrite, self.resume = overwrite, resume
         self.created = False  # whether this fit made the staging folder
-        self.resumed_from: Path | None = None
         self._fd: int | None = None
         self.committed = False
 
@@ -254,7 +253,6 @@ class RunFolder:
     def prepare(self) -> None:
         """Make the staging folder: resumed, seeded with ``out``'s checkpoint, or new."""
         if self.resume and _has_checkpoint(self.staging):
-            self.resumed_from = self.staging / "checkpoint"
             for entry in self.staging.iterdir():  # outputs of a fit killed while writing
                 if entry.name != "checkpoint":
                     _remove(entry)
@@ -263,7 +261,6 @@ class RunFolder:
         self.staging.mkdir()
         self.created = True
         if self.resume:
-            self.resumed_from = self.out / "checkpoint"
             shutil.copytree(self.out / "checkpoint", self.staging / "checkpoint")
 
     def open(self) -> RunFolder:

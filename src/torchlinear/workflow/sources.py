@@ -74,13 +74,6 @@ class Data:
             stop = start + self.chunk_rows
             yield self.X[start:stop], None if self.y is None else self.y[start:stop], None
 
-    def test_chunks(self) -> Iterator[tuple[np.ndarray, Any]]:
-        assert self.X_test is not None
-        for start in range(0, len(self.X_test), self.chunk_rows):
-            stop = start + self.chunk_rows
-            y = None if self.y_test is None else self.y_test[start:stop]
-            yield self.X_test[start:stop], y
-
     def read_all(self) -> tuple[np.ndarray, Any, np.ndarray | None]:
         """All rows in memory, as ``(X, y, w)``."""
         if self.source is not None:
