@@ -32,6 +32,34 @@ def test_predict_names_missing_columns_and_ignores_extra_ones(tmp_path, capsys, 
     assert more == same and more.startswith("prediction\n")
 
 
+@pytest.mark.parametrize("command", ["predict", "evaluate"])
+def test_text_in_a_models_column_is_to_be_fixed_not_left_out(
+    tmp_path, capsys, run_cli, bad_files, command
+):
+    """The model fixes the feature columns: the advice is to fix the value, never to leave
+    the column out with --features (which predict and evaluate do not have)."""
+    model = tmp_path / "m"
+    assert cli.main(["fit", str(bad_files / "good.csv"), "--target", "y", "--out", str(model)]) == 0
+    capsys.readouterr()
+    early = tmp_path / "early.csv"  # a text column, seen when the file is opened
+    early.write_text("a,b,y\n1,abc,3\n2,def,4\n")
+    late = tmp_path / "late.csv"  # numbers for the first megabyte, then a text value
+    late.write_text("a,b,y\n" + "1.25,2.5,3.75\n" * 90_000 + "1,oops,3\n")
+    expected = {
+        early: r"the model's feature column\(s\) 'b' \('abc' in data row 1\) hold text, but "
+        r"the model was fitted on numbers there; fix those values$",
+        late: r"column 'b' has the non-numeric value 'oops' in data row 90001, but the model "
+        r"was fitted on numbers there; fix that cell$",
+    }
+    for data, message in expected.items():
+        out = tmp_path / "p.csv"
+        argv = [command, str(model), str(data)] + (["-o", str(out)] if command == "predict" else [])
+        code, stdout, err = run_cli(argv)
+        assert code == 2 and err.count("\n") == 1, err
+        assert re.search(message, err.strip()) and "--features" not in err, err
+        assert not out.exists()
+
+
 def test_damaged_model_files(tmp_path, capsys, run_cli, bad_files):
     model = tmp_path / "m"
     assert cli.main(["fit", str(bad_files / "good.csv"), "--target", "y", "--out", str(model)]) == 0

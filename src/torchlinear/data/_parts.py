@@ -77,6 +77,9 @@ class Selection:
         Parquet: the row groups of a part of the file.
     byte_range : (int, int), optional
         CSV: the bytes of a part of the file.
+    fixed_features : bool, default False
+        The features are a fitted model's, not the caller's choice: messages advise
+        fixing a value, never leaving its column out.
     """
 
     label: str
@@ -87,6 +90,7 @@ class Selection:
     batch_rows: int
     row_groups: list[int] | None = None
     byte_range: tuple[int, int] | None = None
+    fixed_features: bool = False
 
     @property
     def wanted(self) -> list[str]:

@@ -370,7 +370,7 @@ class CsvReader:
             except pa.ArrowInvalid as exc:
                 if sel.byte_range is not None and "Empty CSV file" in str(exc):
                     return  # only empty lines in this part
-                raise self.error(exc, sel.label, sel.target, sel.task) from None
+                raise self.error(exc, sel.label, sel.target, sel.task, sel.fixed_features) from None
             except (pa.ArrowException, OSError, EOFError) as exc:  # e.g. a truncated .gz
                 raise ValueError(
                     f"{sel.label}: cannot read the {self.compression or 'CSV'} data, it may "
@@ -498,7 +498,14 @@ class CsvReader:
 
         return parse
 
-    def error(self, exc: Exception, label: str, target: str | None, task: str) -> ValueError:
+    def error(
+        self,
+        exc: Exception,
+        label: str,
+        target: str | None,
+        task: str,
+        fixed_features: bool = False,
+    ) -> ValueError:
         """Translate a pyarrow CSV error into one line naming the file, row and column."""
         message = str(exc)
         ragged = re.search(r"Expected (\d+) columns, got (\d+): ?(.*)", message, re.S)
@@ -519,11 +526,18 @@ class CsvReader:
         )
         if bad_value:
             index, kind, value = int(bad_value.group(1)), bad_value.group(2), bad_value.group(3)
-            return self._value_error(index, kind, value, label, target, task)
+            return self._value_error(index, kind, value, label, target, task, fixed_features)
         return ValueError(f"{label}: could not read the CSV file: {first_line(exc)}")
 
     def _value_error(
-        self, index: int, kind: str, value: str, label: str, target: str | None, task: str
+        self,
+        index: int,
+        kind: str,
+        value: str,
+        label: str,
+        target: str | None,
+        task: str,
+        fixed_features: bool,
     ) -> ValueError:
         """The message for a value that is not of its column's type."""
         name = self.columns[index] if index < len(self.columns) else f"#{index}"
@@ -539,8 +553,12 @@ class CsvReader:
             return ParameterError(
                 "features",
                 "{label}: column {name!r} has the non-numeric value {value!r}{where}, but "
-                "it must hold numbers only; fix that cell, or leave the column out with "
-                "{features}",
+                + (
+                    "the model was fitted on numbers there; fix that cell"
+                    if fixed_features
+                    else "it must hold numbers only; fix that cell, or leave the column out "
+                    "with {features}"
+                ),
                 value=value,
                 label=label,
                 name=name,

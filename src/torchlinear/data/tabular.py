@@ -204,6 +204,9 @@ class TabularSource:
         A numeric column of sample weights (>= 0), never a feature. Chunks are then
         ``(X, y, w)``; a missing weight is a missing value like any other, a negative one
         an error naming its row.
+    fixed_features : bool, default False
+        The ``features`` are a fitted model's (to predict or evaluate), not a choice:
+        a message about one advises fixing its values, never leaving it out.
 
     Attributes
     ----------
@@ -269,6 +272,7 @@ class TabularSource:
         batch_rows: int | None = None,
         allow_text: bool = False,
         weight: str | None = None,
+        fixed_features: bool = False,
     ) -> None:
         if task not in ("regression", "classification"):
             raise ValueError(f"task must be 'regression' or 'classification', got {task!r}")
@@ -290,6 +294,7 @@ class TabularSource:
         self.n_rows: int | None = None
         self.n_dropped: int | None = None
         self.allow_text = bool(allow_text)
+        self.fixed_features = bool(fixed_features)
         self.text_features: list[str] = []
 
         if not self.path.exists():
@@ -429,7 +434,7 @@ class TabularSource:
                     "text; save the file as UTF-8"
                 )
             if other:  # lists, structs, dates, bytes: neither numbers nor categories
-                rest = [f for f in selected if f not in other][:8]
+                rest = [] if self.fixed_features else [f for f in selected if f not in other][:8]
                 raise ParameterError(
                     "features",
                     "{label}: feature column(s) {names} hold {types}, neither numbers nor "
@@ -450,6 +455,11 @@ class TabularSource:
                 raise ValueError(
                     f"{label}: column(s) {examples}{more} hold numbers written with decimal "
                     "commas; write them with decimal points (1.5, not 1,5)"
+                )
+            if self.fixed_features:
+                raise ValueError(
+                    f"{label}: the model's feature column(s) {examples}{more} hold text, but "
+                    "the model was fitted on numbers there; fix those values"
                 )
             if not numeric:
                 raise ValueError(
@@ -712,7 +722,8 @@ class TabularSource:
         if kept == 0 and whole_file:  # a part may be empty; the whole data must not be
             raise ValueError(
                 f"{self.label}: all {seen} data rows have a missing or non-finite value in "
-                "the selected columns, so none is left; fill the gaps or choose other columns"
+                "the selected columns, so none is left; fill the gaps"
+                + ("" if self.fixed_features else " or choose other columns")
             )
 
     def _selection(self) -> Selection:
@@ -726,6 +737,7 @@ class TabularSource:
             batch_rows=self.read_rows,
             row_groups=self.row_groups,
             byte_range=self.byte_range,
+            fixed_features=self.fixed_features,
         )
 
     @property

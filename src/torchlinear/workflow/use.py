@@ -188,6 +188,7 @@ def model_file_data(
         delimiter=delimiter,
         batch_rows=batch_rows,
         weight=weight,
+        fixed_features=True,
     )
     return Data(str(path), features, source.target, task, source)
 
@@ -271,6 +272,7 @@ def design_data(
         batch_rows=batch_rows,
         allow_text=True,
         weight=weight,
+        fixed_features=True,
     )
     wrapped = DesignSource(source, spec)
     resolved = Data(str(path), list(spec.columns), source.target, task, wrapped, design=spec)
