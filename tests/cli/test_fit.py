@@ -113,6 +113,23 @@ def test_round_trip_on_parquet_classification(tmp_path, run_cli, numbers):
         ("good.csv", ["--loss", "huber", "--solver", "exact"], r"--solver 'exact' solves least"),
         ("text.csv", ["--target", "city", "--loss", "squared"], r"the target column 'city' is "
          r"not numeric \('Paris' in data row 1\); for class labels use --task classification$"),
+        # a setting the fit would ignore is refused, never dropped silently
+        ("good.csv", ["--epochs", "5"], r"--epochs counts the passes of gradient training; this "
+         r"fit \(exact least squares\) is solved without them: leave out --epochs, or train by "
+         r"gradient with --solver adam$"),
+        ("good.csv", ["--lr", "0.1"], r"--lr is the step size .* \(exact least squares\)"),
+        ("good.csv", ["--loss", "l1", "--epochs", "9"], r"this fit \(least absolute deviations, "
+         r"solved exactly as a linear program\)"),
+        ("good.csv", ["--alpha", "0.1", "--l1-ratio", "1", "--lr", "0.1"],
+         r"--lr .* \(exact coordinate descent\) takes no steps"),
+        ("good.csv", ["--loss", "huber", "--batch-size", "64"], r"--batch-size sizes the "
+         r"minibatches of gradient training; this fit \(full-batch L-BFGS\)"),
+        ("good.csv", ["--hidden", "8"], r"--hidden is the width of the MLP's hidden layer; this "
+         r"fit is a linear model: add --model mlp, or leave out --hidden$"),
+        ("good.csv", ["--delta", "2"], r"--delta is the threshold of the Huber loss; this fit's "
+         r"loss is 'squared': add --loss huber, or leave out --delta$"),
+        ("good.csv", ["--l1-ratio", "0.5"], r"--l1-ratio 0.5 is the L1 share of the penalty "
+         r"--alpha, which is 0: give --alpha > 0, or leave out --l1-ratio$"),
         ("late_text.csv", [], r"column 'y' has the non-numeric value 'high' in data row 60001, "
          r"but .* for class labels use --task classification$"),
     ],
@@ -169,3 +186,19 @@ def test_cli_runs_as_a_program_missing_file(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr == f"torchlinear: error: {tmp_path / 'nope.csv'}: no such file\n"
     assert proc.stdout == "" and not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--alpha", "0.1", "--l1-ratio", "1", "--epochs", "50"],  # sweeps of coordinate descent
+        ["--loss", "huber", "--lr", "0.5", "--delta", "2"],  # torch's L-BFGS takes a step size
+        ["--solver", "adam", "--lr", "0.01", "--epochs", "3", "--batch-size", "2"],
+        ["--model", "mlp", "--hidden", "3", "--epochs", "2", "--loss", "huber", "--delta", "2"],
+        ["--delta", "1", "--hidden", "64", "--batch-size", "256"],  # the defaults, written out
+    ],
+)
+def test_settings_the_fit_uses_are_accepted(tmp_path, run_cli, bad_files, extra):
+    argv = ["fit", str(bad_files / "good.csv"), "--target", "y", "--no-progress"]
+    code, _, err = run_cli([*argv, "--out", str(tmp_path / "out"), "--val-split", "0", *extra])
+    assert code == 0, err

@@ -112,9 +112,7 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("squared", "l1", "huber", "ce"),
         help="default: squared for regression, ce (cross-entropy) for classification",
     )
-    parser.add_argument(
-        "--delta", type=float, default=1.0, metavar="D", help="Huber's threshold (default 1)"
-    )
+    parser.add_argument("--delta", type=float, metavar="D", help="Huber's threshold (default 1)")
     parser.add_argument(
         "--solver",
         choices=("auto", "exact", "sgd", "adam", "lbfgs"),
@@ -176,7 +174,7 @@ def _penalty_arguments(parser: argparse.ArgumentParser) -> None:
 def _training_arguments(parser: argparse.ArgumentParser) -> None:
     """Gradient training: the network, epochs, batches, validation, seed, device."""
     parser.add_argument(
-        "--hidden", type=int, default=64, metavar="H", help="hidden width of the MLP (default 64)"
+        "--hidden", type=int, metavar="H", help="hidden width of the MLP (default 64)"
     )
     parser.add_argument(
         "--epochs",
@@ -185,9 +183,7 @@ def _training_arguments(parser: argparse.ArgumentParser) -> None:
         help="training epochs (default 100; 20 for minibatch softmax); sweeps of coordinate "
         "descent for an L1 penalty (default 1000)",
     )
-    parser.add_argument(
-        "--batch-size", type=int, default=256, metavar="B", help="minibatch size (default 256)"
-    )
+    parser.add_argument("--batch-size", type=int, metavar="B", help="minibatch size (default 256)")
     parser.add_argument("--lr", type=float, metavar="LR", help="learning rate")
     parser.add_argument(
         "--val-split",
@@ -295,6 +291,9 @@ def run(args: argparse.Namespace) -> int:
     from torchlinear.workflow import TrainingInterrupted, fit, join_group
 
     kwargs = {name: getattr(args, name) for name in PARAMS}
+    for name in ("delta", "hidden", "batch_size"):  # not given: fit()'s own default
+        if kwargs[name] is None:
+            del kwargs[name]
     if kwargs["out"] is None:
         kwargs["out"] = f"runs/fit-{time.strftime('%Y%m%d-%H%M%S')}"
     if kwargs["device"] == "auto":

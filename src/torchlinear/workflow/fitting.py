@@ -27,7 +27,16 @@ from torchlinear.workflow.options import check_options
 from torchlinear.workflow.outputs import write_outputs
 from torchlinear.workflow.plan import check_route_options, plan_route
 from torchlinear.workflow.rundir import RunFolder
-from torchlinear.workflow.settings import EXACT_ROUTES, FitResult, Options, Outcome, Plan
+from torchlinear.workflow.settings import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_DELTA,
+    DEFAULT_HIDDEN,
+    EXACT_ROUTES,
+    FitResult,
+    Options,
+    Outcome,
+    Plan,
+)
 from torchlinear.workflow.sources import Data, open_data
 
 #: The parameters of :func:`fit` that :func:`check_options` checks (the rest say where the
@@ -88,10 +97,10 @@ def fit(
     solver: str = "auto",
     alpha: float | str | None = None,
     l1_ratio: float | str | Sequence[float] = 0.0,
-    delta: float = 1.0,
-    hidden: int = 64,
+    delta: float = DEFAULT_DELTA,
+    hidden: int = DEFAULT_HIDDEN,
     epochs: int | None = None,
-    batch_size: int = 256,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     lr: float | None = None,
     val_split: float | None = None,
     patience: int | None = None,
@@ -261,7 +270,10 @@ def fit(
     ------
     ValueError
         One line for any problem with the options or the data (nothing is written then),
-        or :class:`~torchlinear.engine.DivergenceError` when training diverges.
+        including a setting this fit would ignore (``lr``, ``epochs`` or ``batch_size`` on
+        a fit solved exactly, ``hidden`` without ``model="mlp"``, ``delta`` without
+        ``loss="huber"``, ``l1_ratio`` without ``alpha``); or
+        :class:`~torchlinear.engine.DivergenceError` when training diverges.
     TrainingInterrupted
         On Ctrl-C (or SIGTERM) during gradient training, after saving a checkpoint in
         the staging folder; ``out`` is left as it was.

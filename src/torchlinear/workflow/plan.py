@@ -4,7 +4,14 @@ optimizer fit the task, model and loss, and the options that only some routes ta
 from __future__ import annotations
 
 from torchlinear._validation import ParameterError
-from torchlinear.workflow.settings import EXACT_ROUTES, Options, Plan
+from torchlinear.workflow.settings import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_DELTA,
+    DEFAULT_HIDDEN,
+    EXACT_ROUTES,
+    Options,
+    Plan,
+)
 
 
 def plan_route(opts: Options, task: str, streamed: bool) -> Plan:
@@ -147,9 +154,87 @@ def linear_plan(opts: Options, task: str, loss: str, alpha: float, streamed: boo
     return Plan(task, "linear", loss, "linear", optimizer, opts.epochs)
 
 
+def _closed_form(plan: Plan) -> str | None:
+    """How this route solves without gradient steps, or ``None`` when it takes them."""
+    if plan.route == "exact":
+        return "exact least squares"
+    if plan.route in ("enet", "enet-cv"):
+        return "exact coordinate descent"
+    if plan.route == "softmax-lbfgs":
+        return "full-batch L-BFGS"
+    if plan.route == "linear" and plan.optimizer == "auto":
+        return "least absolute deviations, solved exactly as a linear program"
+    return None
+
+
+def check_unused_options(opts: Options, plan: Plan) -> None:
+    """Refuse a setting this fit would ignore, so that nobody believes it took effect: the
+    step size, minibatches and epochs of gradient training on a fit solved without them,
+    the MLP's width on another model, Huber's threshold with another loss, and an L1
+    share of no penalty. A setting left at its default is never refused."""
+    kind = _closed_form(plan)
+    gradient = [("solver", "adam")] if plan.model != "mlp" else []
+    if kind is not None and opts.lr is not None:
+        raise ParameterError(
+            "lr",
+            "{param} is the step size of gradient training; this fit ({kind}) takes no "
+            "steps: leave out {param}" + (", or train by gradient with {0}" if gradient else ""),
+            value=opts.lr,
+            suggestions=gradient,
+            kind=kind,
+        )
+    solved = kind is not None and plan.route not in ("enet", "enet-cv", "softmax-lbfgs")
+    if solved and opts.epochs is not None:  # coordinate descent and L-BFGS iterate
+        raise ParameterError(
+            "epochs",
+            "{param} counts the passes of gradient training; this fit ({kind}) is solved "
+            "without them: leave out {param}, or train by gradient with {0}",
+            value=opts.epochs,
+            suggestions=gradient,
+            kind=kind,
+        )
+    full_batch = kind is not None or plan.optimizer == "lbfgs"
+    if full_batch and opts.batch_size != DEFAULT_BATCH_SIZE:
+        raise ParameterError(
+            "batch_size",
+            "{param} sizes the minibatches of gradient training; this fit ({kind}) uses "
+            "every row at once: leave out {param}, or use {0}",
+            value=opts.batch_size,
+            suggestions=[("solver", "adam")],
+            kind=kind or "full-batch L-BFGS",
+        )
+    if plan.model != "mlp" and opts.hidden != DEFAULT_HIDDEN:
+        raise ParameterError(
+            "hidden",
+            "{param} is the width of the MLP's hidden layer; this fit is a {model} model: "
+            "add {0}, or leave out {param}",
+            value=opts.hidden,
+            suggestions=[("model", "mlp")],
+            model=plan.model,
+        )
+    if plan.loss != "huber" and opts.delta != DEFAULT_DELTA:
+        raise ParameterError(
+            "delta",
+            "{param} is the threshold of the Huber loss; this fit's loss is {loss!r}: add "
+            "{0}, or leave out {param}",
+            value=opts.delta,
+            suggestions=[("loss", "huber")],
+            loss=plan.loss,
+        )
+    if not opts.alpha_cv and opts.l1_ratio > 0 and not opts.alpha:
+        raise ParameterError(
+            "l1_ratio",
+            "{param} {value:g} is the L1 share of the penalty {alpha}, which is 0: give "
+            "{alpha} > 0, or leave out {param}",
+            value=opts.l1_ratio,
+        )
+
+
 def check_route_options(opts: Options, plan: Plan) -> None:
     """Refuse the options this route does not take: ``resume`` and ``patience`` need
-    minibatch training, ``cov_type`` exact unpenalised least squares."""
+    minibatch training, ``cov_type`` exact unpenalised least squares; and the settings
+    :func:`check_unused_options` finds without effect."""
+    check_unused_options(opts, plan)
     if opts.resume and plan.route in (*EXACT_ROUTES, "softmax-lbfgs"):
         raise ParameterError(
             "resume",

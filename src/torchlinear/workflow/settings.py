@@ -17,6 +17,9 @@ TASKS = ("regression", "classification")
 #: the elastic net (coordinate descent), and its cross-validated path.
 EXACT_ROUTES = ("exact", "enet", "enet-cv")
 CHECKPOINT_KIND = "torchlinear-checkpoint"
+DEFAULT_DELTA = 1.0  # Huber's threshold
+DEFAULT_HIDDEN = 64  # the MLP's hidden width
+DEFAULT_BATCH_SIZE = 256  # rows per minibatch
 SAMPLE_BYTES = 16 << 20  # at most this much of X is kept for the figures of a streamed fit
 SAMPLE_ROWS = 5000
 EVAL_ROWS = 65536
