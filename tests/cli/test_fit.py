@@ -118,6 +118,9 @@ def test_round_trip_on_parquet_classification(tmp_path, run_cli, numbers):
          r"fit \(exact least squares\) is solved without them: leave out --epochs, or train by "
          r"gradient with --solver adam$"),
         ("good.csv", ["--lr", "0.1"], r"--lr is the step size .* \(exact least squares\)"),
+        ("good.csv", ["--solver", "adam", "--val-split", "0", "--patience", "3"], r"--patience "
+         r"\(early stopping\) watches the validation loss, but --val-split is 0: hold out rows "
+         r"with --val-split > 0, or leave out --patience$"),
         ("good.csv", ["--loss", "l1", "--epochs", "9"], r"this fit \(least absolute deviations, "
          r"solved exactly as a linear program\)"),
         ("good.csv", ["--alpha", "0.1", "--l1-ratio", "1", "--lr", "0.1"],

@@ -257,3 +257,10 @@ def check_route_options(opts: Options, plan: Plan) -> None:
             "{param} (early stopping) applies to minibatch training only",
             value=opts.patience,
         )
+    if opts.patience is not None and opts.val_split == 0:
+        raise ParameterError(
+            "patience",
+            "{param} (early stopping) watches the validation loss, but {val_split} is 0: "
+            "hold out rows with {val_split} > 0, or leave out {param}",
+            value=opts.patience,
+        )
