@@ -17,7 +17,8 @@ from torchlinear.estimators.persist import save_estimator
 from torchlinear.io import atomic_write, ensure_writable_dir
 from torchlinear.report import fit_report
 from torchlinear.workflow.context import FitContext
-from torchlinear.workflow.settings import EXACT_ROUTES, FitResult, Options, Outcome
+from torchlinear.workflow.plan import unused_settings
+from torchlinear.workflow.settings import FitResult, Options, Outcome
 from torchlinear.workflow.sources import Data
 
 
@@ -200,8 +201,8 @@ def report_settings(result: FitResult, opts: Options, ctx: FitContext) -> dict[s
         "solver": result.solver,
         "alpha": opts.alpha,
         "l1_ratio": opts.l1_ratio,
-        "delta": opts.delta if ctx.plan.loss == "huber" else None,
-        "hidden": opts.hidden if result.model == "mlp" else None,
+        "delta": opts.delta,
+        "hidden": opts.hidden,
         "epochs": opts.epochs,
         "batch_size": opts.batch_size,
         "lr": opts.lr,
@@ -213,9 +214,8 @@ def report_settings(result: FitResult, opts: Options, ctx: FitContext) -> dict[s
     }
     if opts.weight is not None:
         settings["sample_weight"] = opts.weight
-    if ctx.plan.route in EXACT_ROUTES:
-        for key in ("epochs", "batch_size", "lr", "patience"):
-            settings.pop(key)
+    for key in unused_settings(ctx.plan):
+        settings.pop(key)
     if ctx.plan.route == "exact" and not opts.alpha:
         settings["cov_type"] = opts.cov_type
     if ctx.plan.route == "exact":

@@ -167,14 +167,39 @@ def _closed_form(plan: Plan) -> str | None:
     return None
 
 
+def unused_settings(plan: Plan) -> set[str]:
+    """The settings this route ignores: the step size, minibatches and epochs of gradient
+    training on a fit solved without them (coordinate descent and L-BFGS do iterate), the
+    minibatches of full-batch L-BFGS, the MLP's width on another model, Huber's threshold
+    with another loss.
+
+    Examples
+    --------
+    >>> sorted(unused_settings(Plan("regression", "linear", "squared", "exact", None, None)))
+    ['batch_size', 'delta', 'epochs', 'hidden', 'lr', 'patience']
+    """
+    unused = set()
+    if _closed_form(plan) is not None:
+        unused |= {"lr", "batch_size", "patience"}
+        if plan.route not in ("enet", "enet-cv", "softmax-lbfgs"):
+            unused.add("epochs")
+    if plan.optimizer == "lbfgs":
+        unused.add("batch_size")
+    if plan.model != "mlp":
+        unused.add("hidden")
+    if plan.loss != "huber":
+        unused.add("delta")
+    return unused
+
+
 def check_unused_options(opts: Options, plan: Plan) -> None:
-    """Refuse a setting this fit would ignore, so that nobody believes it took effect: the
-    step size, minibatches and epochs of gradient training on a fit solved without them,
-    the MLP's width on another model, Huber's threshold with another loss, and an L1
-    share of no penalty. A setting left at its default is never refused."""
-    kind = _closed_form(plan)
+    """Refuse a setting this fit would ignore (:func:`unused_settings`), so that nobody
+    believes it took effect; and an L1 share of no penalty. A setting left at its default
+    is never refused."""
+    unused = unused_settings(plan)
+    kind = _closed_form(plan) or "full-batch L-BFGS"
     gradient = [("solver", "adam")] if plan.model != "mlp" else []
-    if kind is not None and opts.lr is not None:
+    if "lr" in unused and opts.lr is not None:
         raise ParameterError(
             "lr",
             "{param} is the step size of gradient training; this fit ({kind}) takes no "
@@ -183,8 +208,7 @@ def check_unused_options(opts: Options, plan: Plan) -> None:
             suggestions=gradient,
             kind=kind,
         )
-    solved = kind is not None and plan.route not in ("enet", "enet-cv", "softmax-lbfgs")
-    if solved and opts.epochs is not None:  # coordinate descent and L-BFGS iterate
+    if "epochs" in unused and opts.epochs is not None:
         raise ParameterError(
             "epochs",
             "{param} counts the passes of gradient training; this fit ({kind}) is solved "
@@ -193,17 +217,16 @@ def check_unused_options(opts: Options, plan: Plan) -> None:
             suggestions=gradient,
             kind=kind,
         )
-    full_batch = kind is not None or plan.optimizer == "lbfgs"
-    if full_batch and opts.batch_size != DEFAULT_BATCH_SIZE:
+    if "batch_size" in unused and opts.batch_size != DEFAULT_BATCH_SIZE:
         raise ParameterError(
             "batch_size",
             "{param} sizes the minibatches of gradient training; this fit ({kind}) uses "
             "every row at once: leave out {param}, or use {0}",
             value=opts.batch_size,
             suggestions=[("solver", "adam")],
-            kind=kind or "full-batch L-BFGS",
+            kind=kind,
         )
-    if plan.model != "mlp" and opts.hidden != DEFAULT_HIDDEN:
+    if "hidden" in unused and opts.hidden != DEFAULT_HIDDEN:
         raise ParameterError(
             "hidden",
             "{param} is the width of the MLP's hidden layer; this fit is a {model} model: "
@@ -212,7 +235,7 @@ def check_unused_options(opts: Options, plan: Plan) -> None:
             suggestions=[("model", "mlp")],
             model=plan.model,
         )
-    if plan.loss != "huber" and opts.delta != DEFAULT_DELTA:
+    if "delta" in unused and opts.delta != DEFAULT_DELTA:
         raise ParameterError(
             "delta",
             "{param} is the threshold of the Huber loss; this fit's loss is {loss!r}: add "
