@@ -113,6 +113,9 @@ def test_round_trip_on_parquet_classification(tmp_path, run_cli, numbers):
         ("good.csv", ["--loss", "huber", "--solver", "exact"], r"--solver 'exact' solves least"),
         ("text.csv", ["--target", "city", "--loss", "squared"], r"the target column 'city' is "
          r"not numeric \('Paris' in data row 1\); for class labels use --task classification$"),
+        ("stray.csv", [], r"column 'a' holds numbers, but also the text '\?' in data row 3; "
+         r"fix that cell \(or leave it empty and pass --drop-na\), or if the column is "
+         r"categorical, write it as C\(a\) in --formula$"),
         # a setting the fit would ignore is refused, never dropped silently
         ("good.csv", ["--epochs", "5"], r"--epochs counts the passes of gradient training; this "
          r"fit \(exact least squares\) is solved without them: leave out --epochs, or train by "

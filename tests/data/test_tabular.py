@@ -19,7 +19,9 @@ import pyarrow.parquet as pq
 import pytest
 from _tables import numbers, one_line_error, read, write_csv
 
+from torchlinear._validation import ParameterError
 from torchlinear.data import PredictionWriter, TabularSource, check_columns
+from torchlinear.data.tabular import is_number
 
 # --- reading equals pandas -----------------------------------------------------------------
 
@@ -392,3 +394,38 @@ def test_weight_column_gives_triples_in_every_part(tmp_path):
         Xp, _, wp = part.read_all()
         np.testing.assert_array_equal(wp, w[len(w) - len(wp) :])
         assert Xp.shape[1] == 2
+
+
+def test_a_column_of_numbers_with_a_few_text_cells_is_named_not_made_categorical(tmp_path):
+    rng = np.random.default_rng(0)
+    values = [f"{v:.4f}" for v in rng.normal(size=500)]
+    values[17] = "1_000"  # a typo: Python's float() would accept it, a CSV reader does not
+    path = tmp_path / "typo.csv"
+    path.write_text("a,b,y\n" + "".join(f"{a},{i % 3},{i}\n" for i, a in enumerate(values)))
+    source = TabularSource(path, target="y", allow_text=True)
+    assert source.text_features == ["a"]
+    with pytest.raises(ParameterError, match=r"column 'a' holds numbers, but also the text "
+                       r"'1_000' in data row 18; fix that cell \(or leave it empty and pass "
+                       r"drop_na=True\), or if the column is categorical, write it as C\(a\) "
+                       r"in formula$"):  # fmt: skip
+        source.check_stray_text()
+    # a real categorical column, or one with too many text cells to be typos, passes
+    for column in (["red", "blue"] * 250, ["1", "2", "x", "y", "z", "w"] * 83 + ["1", "2"]):
+        path.write_text("a,y\n" + "".join(f"{a},{i}\n" for i, a in enumerate(column)))
+        TabularSource(path, target="y", allow_text=True).check_stray_text()
+
+
+@pytest.mark.parametrize(
+    "value", ["1.5", "-2e-3", ".5", "5.", "inf", "-NaN", "1_000", "0x1A", "1,5", "?", "1e"]
+)
+def test_is_number_agrees_with_the_csv_reader(value):
+    try:
+        pacsv.read_csv(
+            pa.py_buffer(f"a\n{value}\n".encode()),
+            parse_options=pacsv.ParseOptions(delimiter=";"),
+            convert_options=pacsv.ConvertOptions(column_types={"a": pa.float64()}),
+        )
+        parsed = True
+    except pa.ArrowInvalid:
+        parsed = False
+    assert is_number(value) is parsed

@@ -36,6 +36,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -59,7 +60,7 @@ from torchlinear.data.arrow_numpy import to_arrow, to_numpy
 from torchlinear.data.csv_reader import DECIMAL_COMMA, CsvReader
 from torchlinear.data.parquet_reader import ParquetReader
 
-__all__ = ["FORMATS", "TabularSource", "check_delimiter", "file_format"]
+__all__ = ["FORMATS", "TabularSource", "check_delimiter", "file_format", "is_number"]
 
 FORMATS: dict[str, str] = {
     ".csv": "csv",
@@ -117,6 +118,24 @@ def file_format(path: Path, what: str) -> str:
             f"({csv}) or Parquet ({parquet}) suffix"
         )
     return FORMATS[suffix]
+
+
+_NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
+_SPECIAL = {f"{sign}{word}" for sign in ("", "+", "-") for word in ("inf", "infinity", "nan")}
+
+
+def is_number(value: Any) -> bool:
+    """Whether a CSV cell is written as a number, as the readers parse one: decimal or
+    scientific notation, or inf/nan (``1_000``, ``0x1A`` and ``1,5`` are not).
+
+    Examples
+    --------
+    >>> [is_number(v) for v in ["1.5", "-2e3", " 7 ", "NaN", "1_000", "0x1A", "1,5", "?"]]
+    [True, True, True, True, False, False, False, False]
+    """
+    if not isinstance(value, str):
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return bool(_NUMBER.fullmatch(value)) or value.strip().lower() in _SPECIAL
 
 
 def check_delimiter(delimiter: Any, path: Path) -> str:
@@ -296,6 +315,7 @@ class TabularSource:
         self.allow_text = bool(allow_text)
         self.fixed_features = bool(fixed_features)
         self.text_features: list[str] = []
+        self._stray: dict[str, tuple[int, str]] = {}
 
         if not self.path.exists():
             raise ValueError(f"{self.label}: no such file")
@@ -349,17 +369,60 @@ class TabularSource:
         parquet.inspect()
         return parquet
 
+    def _not_numbers(self, name: str) -> list[tuple[int, str]]:
+        """``(data row, value)`` of the values in the sample (the first rows of a CSV file)
+        of column ``name`` that are not written as numbers; nulls are left out."""
+        sample = self._reader.sample
+        if sample is None:
+            return []
+        values = sample.column(name).to_pylist()
+        return [
+            (row, str(v)) for row, v in enumerate(values, 1) if v is not None and not is_number(v)
+        ]
+
     def _example(self, name: str) -> str:
         """The first value of a non-numeric column that is not a number, for messages."""
-        sample = self._reader.sample
-        if sample is not None:
-            for row, value in enumerate(sample.column(name).to_pylist(), start=1):
-                try:
-                    float(value)  # None, dates and text raise; numbers in a text column pass
-                except (TypeError, ValueError):
-                    if value is not None:
-                        return f"{str(value)!r} in data row {row}"
+        for row, value in self._not_numbers(name)[:1]:
+            return f"{value!r} in data row {row}"
         return f"type {self._types[name]}"
+
+    def _stray_text(self) -> dict[str, tuple[int, str]]:
+        """The text feature columns of a CSV file that hold numbers but for a few cells in
+        its first rows, with the first such cell's ``(data row, value)``."""
+        sample, out = self._reader.sample, {}
+        for name in self.text_features if sample is not None else []:
+            present = len(sample.column(name)) - sample.column(name).null_count
+            stray = self._not_numbers(name)
+            if stray and len(stray) <= max(1, present // 100) and len({v for _, v in stray}) <= 3:
+                out[name] = stray[0]
+        return out
+
+    def check_stray_text(self) -> None:
+        """Refuse a text feature column of a CSV file that holds numbers but for a few cells
+        (a typo such as ``1_000``, a code such as ``?``): encoded as categorical, it would
+        have nearly as many levels as values. The first such cell is named, to be fixed.
+
+        For text columns taken as categorical automatically; a formula's ``C(column)``
+        says the column is categorical, and is not checked.
+
+        Raises
+        ------
+        ParameterError
+            Naming the column, the cell's value and its data row.
+        """
+        for name, (row, value) in self._stray.items():
+            raise ParameterError(
+                "formula",
+                "{label}: column {name!r} holds numbers, but also the text {cell!r} in data "
+                "row {row}; fix that cell (or leave it empty and pass {0}), or if the column "
+                "is categorical, write it as C({name}) in {param}",
+                value=None,
+                suggestions=[("drop_na", True)],
+                label=self.label,
+                name=name,
+                cell=value,
+                row=row,
+            )
 
     def _select(self, features: Sequence[str] | None) -> list[str]:
         """The feature columns asked for, checked against the header and their types."""
@@ -447,6 +510,7 @@ class TabularSource:
                     types=", ".join(sorted({str(self._types[f]) for f in other})),
                 )
             self.text_features, text = text, []
+            self._stray = self._stray_text()
         if text:
             numeric = [f for f in selected if f not in text]
             examples = ", ".join(f"{f!r} ({self._example(f)})" for f in text[:5])

@@ -324,6 +324,7 @@ def open_file(
         width = source.n_features + (target is not None) + (weight is not None)
         source.batch_rows = max(1, FILE_CHUNK_BYTES // (8 * width))
     if source.text_features:  # one-hot encoded, as statsmodels' C(column)
+        source.check_stray_text()  # unless a typo made a column of numbers text
         return with_design(source, None, max_levels)
     return Data(str(path), list(source.feature_names), target, source.task, source)
 
