@@ -390,7 +390,9 @@ class TabularSource:
         """The text feature columns of a CSV file that hold numbers but for a few cells in
         its first rows, with the first such cell's ``(data row, value)``."""
         sample, out = self._reader.sample, {}
-        for name in self.text_features if sample is not None else []:
+        if sample is None:  # Parquet: its text columns are text by their type
+            return out
+        for name in self.text_features:
             present = len(sample.column(name)) - sample.column(name).null_count
             stray = self._not_numbers(name)
             if stray and len(stray) <= max(1, present // 100) and len({v for _, v in stray}) <= 3:
