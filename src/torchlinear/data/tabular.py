@@ -389,7 +389,8 @@ class TabularSource:
     def _stray_text(self) -> dict[str, tuple[int, str]]:
         """The text feature columns of a CSV file that hold numbers but for a few cells in
         its first rows, with the first such cell's ``(data row, value)``."""
-        sample, out = self._reader.sample, {}
+        sample = self._reader.sample
+        out: dict[str, tuple[int, str]] = {}
         if sample is None:  # Parquet: its text columns are text by their type
             return out
         for name in self.text_features:
