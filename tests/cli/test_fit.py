@@ -113,6 +113,12 @@ def test_round_trip_on_parquet_classification(tmp_path, run_cli, numbers):
         ("good.csv", ["--loss", "huber", "--solver", "exact"], r"--solver 'exact' solves least"),
         ("text.csv", ["--target", "city", "--loss", "squared"], r"the target column 'city' is "
          r"not numeric \('Paris' in data row 1\); for class labels use --task classification$"),
+        ("good.csv", ["--features", "a,y"], r"the target 'y' is also listed in --features; "
+         r"leave it out$"),
+        ("good.csv", ["--features", "a,zz"], r"no column\(s\) 'zz' \(asked for in --features\)"),
+        ("good.csv", ["--features", "a,a"], r"--features lists 'a' more than once$"),
+        ("good.csv", ["--alpha", "cv", "--l1-ratio", "1", "--cv", "9"], r"--cv 9 folds need at "
+         r"least 9 rows, but .*good\.csv has 5: lower --cv$"),
         ("stray.csv", [], r"column 'a' holds numbers, but also the text '\?' in data row 3; "
          r"fix that cell \(or leave it empty and pass --drop-na\), or if the column is "
          r"categorical, write it as C\(a\) in --formula$"),

@@ -97,7 +97,7 @@ def test_classification_weights_the_loss_and_the_accuracy(weighted, tmp_path):
     [
         (["--weight", "nope"], "no column 'nope' for the sample weights"),
         (["--weight", "y"], "the weight column 'y' is also the target"),
-        (["--weight", "wt", "--features", "a,wt"], "'wt' is also listed in features"),
+        (["--weight", "wt", "--features", "a,wt"], "'wt' (--weight) is also listed in --features"),
         (["--weight", "label", "--features", "a"], "the weight column 'label' is not numeric"),
     ],
 )

@@ -454,24 +454,45 @@ class TabularSource:
         else:
             selected = list(features)
             if not selected:
-                raise ValueError("features is empty; name at least one feature column")
+                raise ParameterError(
+                    "features", "{param} is empty; name at least one feature column", value=[]
+                )
             if not all(isinstance(f, str) for f in selected):
                 raise ValueError(f"features must be column names (str), got {selected!r}")
             twice = sorted(f for f, times in Counter(selected).items() if times > 1)
             if twice:
-                raise ValueError(f"features lists {format_names(twice)} more than once")
+                raise ParameterError(
+                    "features",
+                    "{param} lists {names} more than once",
+                    value=selected,
+                    names=format_names(twice),
+                )
             if target is not None and target in selected:
-                raise ValueError(f"the target {target!r} is also listed in features; leave it out")
+                raise ParameterError(
+                    "features",
+                    "the target {target!r} is also listed in {param}; leave it out",
+                    value=selected,
+                    target=target,
+                )
             if weight is not None and weight in selected:
-                raise ValueError(
-                    f"the weight column {weight!r} is also listed in features; leave it out"
+                raise ParameterError(
+                    "features",
+                    "the weight column {column!r} ({weight}) is also listed in {param}; leave "
+                    "it out",
+                    value=selected,
+                    column=weight,
                 )
             present = set(columns)
             missing = [f for f in selected if f not in present]
             if missing:
-                raise ValueError(
-                    f"{label}: no column(s) {format_names(missing)} (asked for in features); the "
-                    f"columns are {format_names(columns)}"
+                raise ParameterError(
+                    "features",
+                    "{label}: no column(s) {missing} (asked for in {param}); the columns are "
+                    "{columns}",
+                    value=selected,
+                    label=label,
+                    missing=format_names(missing),
+                    columns=format_names(columns),
                 )
         if not selected:
             raise ValueError(

@@ -336,7 +336,8 @@ class FitContext:
         if n < self.opts.cv:
             raise ParameterError(
                 "cv",
-                "{param}={value} folds need at least {value} rows, but {label} has {n}",
+                "{param} {value} folds need at least {value} rows, but {label} has {n}: "
+                "lower {param}",
                 value=self.opts.cv,
                 label=self.data.label,
                 n=n,
