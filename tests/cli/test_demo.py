@@ -146,6 +146,13 @@ def test_help_lists_the_options(capsys, argv):
         (["--noise", "-1"], "--noise must be a finite number >= 0, got -1.0"),
         (["--device", "cuda:banana"], "device must be"),
         (["nosuchtopic"], "invalid choice: 'nosuchtopic'"),
+        # refused before anything is allocated (it used to exhaust the machine's memory)
+        (
+            ["--n", "1000000000"],
+            "1,000,000,000 examples x 2 features need 144 GB for the demo's "
+            "data, its copies and figures, above the memory budget of",
+        ),
+        (["--n", "1000000000"], "($TORCHLINEAR_MEMORY_LIMIT); ask for fewer examples (--n)"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, bad, message):

@@ -29,6 +29,11 @@ def test_noise_level_and_seed():
         ({"noise": -1.0}, "noise must be"),
         ({"w": []}, "w must hold"),
         ({"w": [float("nan")]}, "w must be finite"),
+        (
+            {"n": 10**9, "w": [1.0] * 100},
+            r"1,000,000,000 examples x 100 features need 408 GB "
+            r"for the synthetic data, above the memory budget",
+        ),
     ],
 )
 def test_bad_arguments(kwargs, match):

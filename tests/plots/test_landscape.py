@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from torchlinear.plots import descent_paths, loss_contours
+from torchlinear.plots import descent_paths, loss_contours, loss_surface
 
 
 def _data(n=300, seed=0):
@@ -59,3 +59,29 @@ def test_rejects_data_it_cannot_draw():
         loss_contours(np.hstack([X, X]), y)
     with pytest.raises(ValueError, match="y has 299 rows but X has 300"):
         loss_contours(X, y[:-1])
+
+
+def test_loss_surface_is_the_mean_squared_residual_at_each_point():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(500, 2)) * [1.0, 7.0]
+    y = X @ [2.0, -3.4] + 4.2 + rng.normal(size=500)
+    w1, w2 = np.meshgrid(np.linspace(-3, 5, 9), np.linspace(-9, 2, 8))
+    A = np.hstack([X, np.ones((500, 1))])
+    b_star = np.linalg.lstsq(A, y, rcond=None)[0][2]
+    residual = X @ np.stack([w1.ravel(), w2.ravel()]) + b_star - y[:, None]
+    expected = (0.5 * (residual**2).mean(axis=0)).reshape(w1.shape)
+    np.testing.assert_allclose(loss_surface(X, y, w1, w2), expected, rtol=1e-12)
+
+
+def test_contours_of_many_rows_stay_small_in_memory():
+    # the surface is a quadratic form: no rows x grid array (2M rows x 14,400 points would
+    # be 230 GB), only the paths' passes over the rows
+    import resource
+
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(2_000_000, 2))
+    y = X @ [2.0, -3.4] + 4.2
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    loss_contours(X, y, steps=5, batch_sizes=(10,))
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 400, grown_mb

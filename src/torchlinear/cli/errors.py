@@ -126,6 +126,11 @@ FLAGS: dict[str, Flag] = {
     "stream": Flag("--stream", "switch"),
     "batch_rows": Flag("--batch-rows"),
     "memory_limit": Flag("--memory-limit"),
+    # the other commands take the budget from the environment only
+    **{
+        f"{command} memory_limit": Flag("$TORCHLINEAR_MEMORY_LIMIT", "env")
+        for command in ("predict", "evaluate", "summary", "demo")
+    },
     "out": Flag("--out"),
     "overwrite": Flag("--overwrite", "switch"),
     "max_classes": Flag("--max-classes"),

@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 import torch
 
+from torchlinear._memory import check_memory
 from torchlinear._validation import check_nonnegative_float, check_positive_int, check_real
 
 __all__ = ["SyntheticRegression", "synthetic_regression"]
@@ -76,8 +77,15 @@ def synthetic_regression(
         raise ValueError("w must hold at least one weight, got an empty sequence")
     if not torch.isfinite(w_true).all():
         raise ValueError(f"w must be finite, got {w_true.tolist()}")
+    d = w_true.numel()
+    check_memory(  # X, y and the noise, float32
+        4 * n * (d + 2),
+        f"{n:,} examples x {d:,} features",
+        "the synthetic data",
+        advice="ask for fewer examples ({n})",
+    )
     generator = torch.Generator()
     generator.manual_seed(secrets.randbits(63) if seed is None else int(seed))
-    X = torch.randn(n, w_true.numel(), generator=generator)
+    X = torch.randn(n, d, generator=generator)
     y = X @ w_true + b + noise * torch.randn(n, generator=generator)
     return SyntheticRegression(X, y, w_true, b)

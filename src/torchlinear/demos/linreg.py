@@ -25,6 +25,7 @@ from typing import Any
 import torch
 
 from torchlinear._format import format_seconds
+from torchlinear._memory import check_memory
 from torchlinear._validation import (
     ParameterError,
     check_nonnegative_float,
@@ -205,6 +206,13 @@ def run_linreg_demo(
         device=device,
     )  # fmt: skip
     out_dir = check_output_dir("out", out if out is not None else default_out_dir())
+    n, d = settings["n"], len(settings["w"])
+    check_memory(  # the data, the fits' copies of it (float64 for the exact one), the figures
+        48 * n * (d + 1),
+        f"{n:,} examples x {d:,} features",
+        "the demo's data, its copies and figures",
+        advice="ask for fewer examples ({n})",
+    )
     dev = torch.device(settings["device"])
     w_true, b_true, seed = settings["w"], settings["b"], settings["seed"]
 

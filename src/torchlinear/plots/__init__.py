@@ -7,7 +7,7 @@ from torchlinear.plots.classification import (
     training_curves,
     weight_templates,
 )
-from torchlinear.plots.landscape import descent_paths, loss_contours
+from torchlinear.plots.landscape import descent_paths, loss_contours, loss_surface
 from torchlinear.plots.paths import coefficient_path, cv_curve
 from torchlinear.plots.regression import loss_curves, scatter_fits
 
@@ -21,6 +21,7 @@ __all__ = [
     "weight_templates",
     "descent_paths",
     "loss_contours",
+    "loss_surface",
     "coefficient_path",
     "cv_curve",
 ]
