@@ -119,6 +119,9 @@ def test_round_trip_on_parquet_classification(tmp_path, run_cli, numbers):
         ("good.csv", ["--features", "a,a"], r"--features lists 'a' more than once$"),
         ("good.csv", ["--alpha", "cv", "--l1-ratio", "1", "--cv", "9"], r"--cv 9 folds need at "
          r"least 9 rows, but .*good\.csv has 5: lower --cv$"),
+        ("good.csv", ["--alpha", "cv", "--l1-ratio", "1", "--n-alphas", "1000000000"],
+         r"1,000,000,000 alphas need [\d.]+ GB for the cross-validated paths, above the memory "
+         r"budget of .*; use fewer alphas \(--n-alphas\)$"),
         ("stray.csv", [], r"column 'a' holds numbers, but also the text '\?' in data row 3; "
          r"fix that cell \(or leave it empty and pass --drop-na\), or if the column is "
          r"categorical, write it as C\(a\) in --formula$"),

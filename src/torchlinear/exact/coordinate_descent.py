@@ -473,6 +473,13 @@ def fit_cv_from_fold_stats(
             f"{len(test_stats)})"
         )
     full = ScaledProblem.from_stats(total, fit_intercept)
+    n_alphas = int(alphas) if isinstance(alphas, int | np.integer) else len(alphas)
+    check_memory(  # the grids and test errors, and one fold's path of coefficients at a time
+        8 * max(n_alphas, 1) * (ratios.size * (len(train_stats) + 1) + len(full.xty) + 8),
+        f"{n_alphas:,} alphas",
+        "the cross-validated paths",
+        advice="use fewer alphas ({n_alphas})",
+    )
     grids = _cv_grids(full, ratios, alphas, eps, positive)
     opts: dict[str, Any] = dict(fit_intercept=fit_intercept, positive=positive, tol=tol)
     opts.update(max_iter=max_iter, selection=selection, random_state=random_state, warn=False)
