@@ -7,13 +7,15 @@ and on Parquet, and the same command under ``torchrun --nproc-per-node 2`` (CSV)
 cell is the number of correct significant digits of the worst coefficient (intercept
 included), against the solution of the least-squares problem computed with 60 significant
 digits (mpmath's SVD) from the very numbers the files hold; a rank-deficient problem (rank
-judged at float64 precision, as ``numpy.linalg.lstsq`` does) is compared with its
-minimum-norm solution.
+judged at float64 precision, as ``numpy.linalg.lstsq`` does, on the design with columns
+scaled to unit norm, so that units do not decide it) is compared with its minimum-norm
+solution.
 The last column is the largest relative difference of any entry point from the API.
 
 The problems are those of the entry-point tests (``tests/exact/test_entry_points.py``):
 ``poly5``, a degree-5 polynomial in x = 0..20 with every coefficient 1
-(exact integers; condition number about 1e7 after centring); Longley's macroeconomic
+(exact integers; condition number about 1e7 after centring); ``poly10``, a degree-10
+polynomial over the range of x of NIST's Filip problem; Longley's macroeconomic
 data (condition number about 1e8); two nearly collinear columns (1e-6 apart);
 a rank-deficient design (x3 = x1 + x2); ridge (alpha = 2.5 per row); and integer
 frequency weights (a column ``w`` of the files: ``--weight w``).
@@ -52,8 +54,8 @@ def problems() -> dict[str, dict]:
 def reference(p: dict) -> np.ndarray:
     """``[intercept, coef]`` of the (ridge, weighted) least-squares problem to 60 digits:
     the minimum-norm solution for the centred, weighted design (the intercept is not
-    penalized), from mpmath's SVD; singular values below float64's resolution count as
-    zero."""
+    penalized), from mpmath's SVD; singular values below float64's resolution (of the
+    design with unit-norm columns) count as zero."""
     import mpmath
 
     mpmath.mp.dps = 60
@@ -72,12 +74,17 @@ def reference(p: dict) -> np.ndarray:
             [mpmath.sqrt(alpha) if j == k else mpmath.mpf(0) for j in range(d)] for k in range(d)
         ]
         rhs += [mpmath.mpf(0)] * d
+    # the numerical rank, as lstsq judges it, of the design with columns of unit norm: the
+    # rank does not depend on the columns' units (x^10 next to x), as the solvers' does not
+    norms = [mpmath.sqrt(sum(row[j] ** 2 for row in rows)) or mpmath.mpf(1) for j in range(d)]
+    scaled = mpmath.matrix([[row[j] / norms[j] for j in range(d)] for row in rows])
+    S_eq = mpmath.svd_r(scaled, compute_uv=False)
+    rank = sum(1 for v in S_eq if v > max(S_eq) * np.finfo(np.float64).eps * max(len(rows), d))
     U, S, V = mpmath.svd_r(mpmath.matrix(rows), full_matrices=False)
-    tol = max(S) * np.finfo(np.float64).eps * max(len(rows), d)  # numerical rank, as lstsq
     b = mpmath.matrix(rhs)
     coef = mpmath.matrix(d, 1)
-    for k in range(len(S)):
-        if S[k] > tol:
+    for k in sorted(range(len(S)), key=lambda k: -S[k])[:rank]:  # the largest ones
+        if S[k] > 0:
             u = sum(U[i, k] * b[i] for i in range(len(rhs))) / S[k]
             for j in range(d):
                 coef[j] += V[k, j] * u
