@@ -218,10 +218,35 @@ def fill_fields(template: str, params: Sequence[str], name: Callable[[str], str]
     return template
 
 
+def warn_with_params(
+    category: type[Warning], template: str, params: Sequence[str], stacklevel: int = 2
+) -> None:
+    """Warn with ``category``, whose message names parameters as ``{name}`` fields (each
+    listed in ``params``): the text reads them in the library's spelling, and the warning
+    keeps ``template`` and ``params`` so that an interface with other spellings (the
+    command line's flags) re-spells it with :func:`render_warning`.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn_with_params(UserWarning, "ill-conditioned; use {alpha} > 0", ["alpha"])
+    >>> str(caught[0].message), render_warning(caught[0].message, lambda p: "--" + p)
+    ('ill-conditioned; use alpha > 0', 'ill-conditioned; use --alpha > 0')
+    """
+    import warnings  # the command line's parsers import this module: nothing heavy here
+
+    warning = category(fill_fields(template, params, str))
+    warning.template, warning.params = template, tuple(params)  # type: ignore[attr-defined]
+    warnings.warn(warning, stacklevel=stacklevel + 1)
+
+
 def render_warning(message: Warning | str, name: Callable[[str], str]) -> str:
     """A warning's text with the parameters it names spelled by ``name(param)``: a warning
-    made by :func:`torchlinear._sklearn_protocol.warn_convergence` keeps its ``template``
-    and ``params``; any other is its text as it is.
+    made by :func:`warn_with_params` (or
+    :func:`torchlinear._sklearn_protocol.warn_convergence`) keeps its ``template`` and
+    ``params``; any other is its text as it is.
 
     Examples
     --------

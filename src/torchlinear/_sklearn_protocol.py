@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from torchlinear._format import fill_fields
+from torchlinear._format import warn_with_params
 
 __all__ = [
     "BaseEstimator",
@@ -315,9 +315,7 @@ def warn_convergence(message: str, stacklevel: int = 2, *, params: Sequence[str]
     # scikit-learn only when a fit warns (see the module docstring)
     from sklearn.exceptions import ConvergenceWarning
 
-    warning = ConvergenceWarning(fill_fields(message, params, str))
-    warning.template, warning.params = message, tuple(params)
-    warnings.warn(warning, stacklevel=stacklevel + 1)
+    warn_with_params(ConvergenceWarning, message, params, stacklevel=stacklevel + 1)
 
 
 def is_sparse(X: Any) -> bool:

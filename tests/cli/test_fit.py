@@ -217,3 +217,25 @@ def test_settings_the_fit_uses_are_accepted(tmp_path, run_cli, bad_files, extra)
     argv = ["fit", str(bad_files / "good.csv"), "--target", "y", "--no-progress"]
     code, _, err = run_cli([*argv, "--out", str(tmp_path / "out"), "--val-split", "0", *extra])
     assert code == 0, err
+
+
+def test_solver_warnings_name_the_flags(tmp_path, run_cli):
+    data = tmp_path / "constant.csv"
+    data.write_text("a,b,y\n1,7,3\n2,7,4\n3,7,9\n4,7,9\n5,7,11\n")
+    argv = ["fit", str(data), "--target", "y", "--out", str(tmp_path / "out"), "--no-progress"]
+    code, _, err = run_cli(argv)
+    assert code == 0
+    assert "constant (collinear with the intercept): 'b'" in err
+    assert err.rstrip().endswith("drop or combine the redundant columns, or use --alpha > 0.")
+    report = (tmp_path / "out" / "report.md").read_text()  # fit()'s own words: alpha
+    assert "drop or combine the redundant columns, or use alpha > 0." in report
+
+
+def test_too_few_epochs_to_judge_convergence_is_reported_as_such(tmp_path, run_cli):
+    data = tmp_path / "exact.csv"
+    data.write_text("a,y\n" + "".join(f"{i},5\n" for i in range(20)))  # a perfect fit: loss 0
+    argv = ["fit", str(data), "--target", "y", "--out", str(tmp_path / "out"), "--no-progress"]
+    code, stdout, _ = run_cli([*argv, "--solver", "adam", "--epochs", "3"])
+    assert code == 0
+    line = next(line for line in stdout.splitlines() if "solver:" in line)
+    assert "<= tol" in line and "but convergence takes" in line and "> tol" not in line, line

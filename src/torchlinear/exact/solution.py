@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import torch
 
+from torchlinear._format import warn_with_params
 from torchlinear._threads import small_linalg
 from torchlinear.exact._linalg import (
     EPS,
@@ -244,7 +244,7 @@ def _warn_rank(
     if rank < d:
         consts = [int(i) for i in torch.nonzero(constant).reshape(-1)]
         message = _rank_message(d, rank, collinear, consts, n_rows, fit_intercept, names, from_gram)
-        warnings.warn(message, RankDeficientWarning, stacklevel=4)
+        warn_with_params(RankDeficientWarning, message, ("alpha",), stacklevel=4)
 
 
 def _rank_message(
@@ -281,7 +281,7 @@ def _rank_message(
             head += f"; {what}: {column_names(names, list(constant))}"
     return (
         head + ". Returning the minimum-norm least-squares solution; drop or combine "
-        "the redundant columns, or use alpha > 0."
+        "the redundant columns, or use {alpha} > 0."
     )
 
 
@@ -291,12 +291,13 @@ def warn_accuracy(sol: LstsqSolution) -> None:
     err = sol.est_rel_error
     if math.isfinite(err) and err > WARN_ABOVE:
         digits = max(0.0, -math.log10(err))
-        warnings.warn(
+        warn_with_params(
+            IllConditionedWarning,
             f"the design is ill-conditioned (condition number {sol.cond:.3g} after "
             f"centring and column scaling); the coefficients have only about {digits:.0f} "
             "correct significant digits. Remove or combine nearly collinear columns, or use "
-            "alpha > 0.",
-            IllConditionedWarning,
+            "{alpha} > 0.",
+            ("alpha",),
             stacklevel=3,
         )
 

@@ -53,6 +53,12 @@ def _epochs(est: Any) -> str:
         )
     if reason == "completed" and tol is None:
         return f"ran the fixed {len(losses)} epoch(s); no convergence criterion was set"
+    needed = getattr(cfg, "n_iter_no_change", 1)
+    if reason == "completed" and improvement <= tol and window < needed:  # too few epochs
+        return (
+            f"did not converge ({crit} <= tol {format_number(tol)} {span}, but convergence "
+            f"takes {needed}; {len(losses)} epochs)"
+        )
     if reason == "completed":
         return f"did not converge ({crit} > tol {format_number(tol)} {span}, {len(losses)} epochs)"
     return f"did not converge (stopped: {reason})"
