@@ -164,3 +164,23 @@ def test_summary_describes_every_kind_of_regression_model(
     code, text, err = run_cli(["summary", str(out)])
     assert code == 0 and "Traceback" not in err, err
     assert re.search(kind, text.splitlines()[0]), text.splitlines()[0]
+
+
+def test_a_ridge_fit_names_the_alpha_it_was_given_and_the_estimators(tmp_path, capsys):
+    from torchlinear import cli
+
+    data = tmp_path / "d.csv"
+    data.write_text("a,y\n" + "".join(f"{i},{2 * i + (i % 3)}\n" for i in range(40)))
+    model = tmp_path / "m"
+    argv = ["fit", str(data), "--target", "y", "--alpha", "0.5", "--out", str(model)]
+    assert cli.main([*argv, "--no-progress"]) == 0
+    capsys.readouterr()
+    assert cli.main(["summary", str(model)]) == 0
+    head = capsys.readouterr().out.splitlines()[0]
+    assert "ridge, alpha=0.5 as ElasticNet's = LinearRegression alpha=20)" in head, head
+    out = tmp_path / "p.csv"
+    assert cli.main(["predict", str(model), str(data), "-o", str(out), "--interval", "0.9"]) == 2
+    err = capsys.readouterr().err
+    assert err.rstrip().endswith(
+        "this model is a ridge fit (alpha=0.5 as ElasticNet's = LinearRegression alpha=20)"
+    ), err

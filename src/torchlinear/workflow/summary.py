@@ -9,15 +9,13 @@ from typing import Any
 
 from torchlinear._format import escape_control
 from torchlinear._validation import ParameterError
-from torchlinear.estimators.penalized import ElasticNet
-from torchlinear.estimators.penalized_cv import ElasticNetCV, LassoCV
 from torchlinear.estimators.persist import describe, load_estimator
 from torchlinear.report import coefficient_text
 from torchlinear.stats import check_cov_type
 from torchlinear.workflow.metrics import plain
-from torchlinear.workflow.use import load_fitted
+from torchlinear.workflow.use import load_fitted, model_kind
 
-__all__ = ["model_kind", "model_summary", "summary_json"]
+__all__ = ["model_summary", "summary_json"]
 
 
 def model_summary(
@@ -44,7 +42,7 @@ def model_summary(
     est, meta = load_fitted(model_path)
     model, task = describe(est)
     names = meta.get("feature_names") or [f"x{j}" for j in range(est.n_features_in_)]
-    what = model_kind(est, model)
+    what = model_kind(est, model, meta.get("settings"))
     lines = [
         f"{type(est).__name__} ({task}, {what}) of {meta.get('target')!r} on {len(names)} features",
         *model_lines(est, meta, task),
@@ -65,35 +63,6 @@ def model_summary(
     # column names, class labels and paths come from the user's files: no control
     # character of theirs reaches the terminal
     return "\n".join(escape_control(line) for line in "\n".join(lines).split("\n"))
-
-
-def model_kind(est: Any, model: str) -> str:
-    """What the model is, in a few words: ``least squares``, ``ridge, alpha=0.1``,
-    ``huber loss, solver adam``, ``two-layer MLP 10 -> 64 -> 1``..."""
-    exact = getattr(est, "solution_", None) is not None
-    if model == "mlp":
-        # the network's shape as loaded (from its weights), never from the JSON; a
-        # standardising wrapper holds the network as its ``module``
-        net = est.module_
-        while not hasattr(net, "hidden") and hasattr(net, "module"):
-            net = net.module
-        hidden_w, output_w = net.hidden.weight, net.output.weight
-        return f"two-layer MLP {hidden_w.shape[1]} -> {hidden_w.shape[0]} -> {output_w.shape[0]}"
-    if model == "linear":
-        if isinstance(est, (ElasticNetCV, LassoCV)):
-            return (
-                f"elastic net, alpha={est.alpha_:g}, l1_ratio={est.l1_ratio_:g} "
-                "(by cross-validation)"
-            )
-        if isinstance(est, ElasticNet):  # Lasso included
-            return f"elastic net, alpha={est.alpha:g}, l1_ratio={est.l1_ratio:g}"
-        if exact and est.alpha > 0:
-            return f"ridge, alpha={est.alpha:g}"
-        if exact:
-            return "least squares"
-        loss = getattr(est, "loss", "squared")
-        return f"{loss} loss, solver {getattr(est, 'solver_', getattr(est, 'solver', '?'))}"
-    return f"softmax regression, solver {est.solver_}"
 
 
 def model_lines(est: Any, meta: dict[str, Any], task: str) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,8 @@ from torchlinear._validation import ParameterError, check_positive_int
 from torchlinear.data.design import Design, DesignSource
 from torchlinear.data.predictions import PredictionWriter, check_columns
 from torchlinear.data.tabular import TabularSource
+from torchlinear.estimators.penalized import ElasticNet
+from torchlinear.estimators.penalized_cv import ElasticNetCV, LassoCV
 from torchlinear.estimators.persist import describe, load_estimator
 from torchlinear.workflow.metrics import plain, predict_chunk, score_chunks
 from torchlinear.workflow.passthrough import KeptColumns
@@ -413,7 +415,7 @@ def predict(
     loaded = load_fitted(model_path)
     keep_list = _check_keep(keep, proba, interval is not None)
     _check_proba(loaded[0], proba)
-    kind = _check_interval(loaded[0], interval, interval_type)
+    kind = _check_interval(loaded[0], interval, interval_type, loaded[1].get("settings"))
     est, _, resolved, _ = model_and_data(
         loaded,
         data,
@@ -526,7 +528,49 @@ def _check_proba(est: Any, proba: bool) -> None:
         )
 
 
-def _check_interval(est: Any, interval: float | None, interval_type: str | None) -> str:
+def model_kind(est: Any, model: str, settings: Mapping[str, Any] | None = None) -> str:
+    """What the model is, in a few words: ``least squares``, ``ridge, alpha=0.1``,
+    ``huber loss, solver adam``, ``two-layer MLP 10 -> 64 -> 1``...
+
+    A ridge fit made by :func:`~torchlinear.workflow.fit` (``settings``: its recorded
+    settings) names its ``alpha`` as given, ElasticNet's, beside the estimator's.
+    """
+    exact = getattr(est, "solution_", None) is not None
+    if model == "mlp":
+        # the network's shape as loaded (from its weights), never from the JSON; a
+        # standardising wrapper holds the network as its ``module``
+        net = est.module_
+        while not hasattr(net, "hidden") and hasattr(net, "module"):
+            net = net.module
+        hidden_w, output_w = net.hidden.weight, net.output.weight
+        return f"two-layer MLP {hidden_w.shape[1]} -> {hidden_w.shape[0]} -> {output_w.shape[0]}"
+    if model == "linear":
+        if isinstance(est, (ElasticNetCV, LassoCV)):
+            return (
+                f"elastic net, alpha={est.alpha_:g}, l1_ratio={est.l1_ratio_:g} "
+                "(by cross-validation)"
+            )
+        if isinstance(est, ElasticNet):  # Lasso included
+            return f"elastic net, alpha={est.alpha:g}, l1_ratio={est.l1_ratio:g}"
+        if exact and est.alpha > 0:
+            given = (settings or {}).get("alpha") if "ridge_alpha" in (settings or {}) else None
+            if isinstance(given, int | float):
+                own = f"LinearRegression alpha={est.alpha:g}"
+                return f"ridge, alpha={given:g} as ElasticNet's = {own}"
+            return f"ridge, alpha={est.alpha:g}"
+        if exact:
+            return "least squares"
+        loss = getattr(est, "loss", "squared")
+        return f"{loss} loss, solver {getattr(est, 'solver_', getattr(est, 'solver', '?'))}"
+    return f"softmax regression, solver {est.solver_}"
+
+
+def _check_interval(
+    est: Any,
+    interval: float | None,
+    interval_type: str | None,
+    settings: Mapping[str, Any] | None = None,
+) -> str:
     """The interval kind, once ``interval`` and the model are checked."""
     if interval_type is not None and interval_type not in INTERVAL_TYPES:
         raise ParameterError(
@@ -558,7 +602,7 @@ def _check_interval(est: Any, interval: float | None, interval_type: str | None)
     if getattr(est, "solution_", None) is None or getattr(est, "alpha", 0) != 0:
         what = f"a {task} model ({type(est).__name__}, solver {getattr(est, 'solver_', '?')})"
         if getattr(est, "solution_", None) is not None:
-            what = f"a ridge fit (alpha={est.alpha:g})"
+            what = f"a ridge fit ({model_kind(est, 'linear', settings).removeprefix('ridge, ')})"
         raise ParameterError(
             "interval",
             "{param}: intervals need an exact unpenalised least-squares fit; this model is {what}",
