@@ -197,53 +197,51 @@ def check_unused_options(opts: Options, plan: Plan) -> None:
     believes it took effect; and an L1 share of no penalty. A setting left at its default
     is never refused."""
     unused = unused_settings(plan)
-    kind = _closed_form(plan) or "full-batch L-BFGS"
     gradient = [("solver", "adam")] if plan.model != "mlp" else []
-    if "lr" in unused and opts.lr is not None:
-        raise ParameterError(
-            "lr",
+    by_gradient = ", or train by gradient with {0}" if gradient else ""
+    refusals = {  # setting: (whether it was given, why it is refused, what to do instead)
+        "lr": (
+            opts.lr is not None,
             "{param} is the step size of gradient training; this fit ({kind}) takes no "
-            "steps: leave out {param}" + (", or train by gradient with {0}" if gradient else ""),
-            value=opts.lr,
-            suggestions=gradient,
-            kind=kind,
-        )
-    if "epochs" in unused and opts.epochs is not None:
-        raise ParameterError(
-            "epochs",
+            "steps: leave out {param}" + by_gradient,
+            gradient,
+        ),
+        "epochs": (
+            opts.epochs is not None,
             "{param} counts the passes of gradient training; this fit ({kind}) is solved "
-            "without them: leave out {param}, or train by gradient with {0}",
-            value=opts.epochs,
-            suggestions=gradient,
-            kind=kind,
-        )
-    if "batch_size" in unused and opts.batch_size != DEFAULT_BATCH_SIZE:
-        raise ParameterError(
-            "batch_size",
+            "without them: leave out {param}" + by_gradient,
+            gradient,
+        ),
+        "batch_size": (
+            opts.batch_size != DEFAULT_BATCH_SIZE,
             "{param} sizes the minibatches of gradient training; this fit ({kind}) uses "
             "every row at once: leave out {param}, or use {0}",
-            value=opts.batch_size,
-            suggestions=[("solver", "adam")],
-            kind=kind,
-        )
-    if "hidden" in unused and opts.hidden != DEFAULT_HIDDEN:
-        raise ParameterError(
-            "hidden",
+            [("solver", "adam")],
+        ),
+        "hidden": (
+            opts.hidden != DEFAULT_HIDDEN,
             "{param} is the width of the MLP's hidden layer; this fit is a {model} model: "
             "add {0}, or leave out {param}",
-            value=opts.hidden,
-            suggestions=[("model", "mlp")],
-            model=plan.model,
-        )
-    if "delta" in unused and opts.delta != DEFAULT_DELTA:
-        raise ParameterError(
-            "delta",
+            [("model", "mlp")],
+        ),
+        "delta": (
+            opts.delta != DEFAULT_DELTA,
             "{param} is the threshold of the Huber loss; this fit's loss is {loss!r}: add "
             "{0}, or leave out {param}",
-            value=opts.delta,
-            suggestions=[("loss", "huber")],
-            loss=plan.loss,
-        )
+            [("loss", "huber")],
+        ),
+    }
+    for name, (given, template, suggestions) in refusals.items():
+        if given and name in unused:
+            raise ParameterError(
+                name,
+                template,
+                value=getattr(opts, name),
+                suggestions=suggestions,
+                kind=_closed_form(plan) or "full-batch L-BFGS",
+                model=plan.model,
+                loss=plan.loss,
+            )
     if not opts.alpha_cv and opts.l1_ratio > 0 and not opts.alpha:
         raise ParameterError(
             "l1_ratio",
