@@ -21,7 +21,7 @@ from _tables import numbers, one_line_error, read, write_csv
 
 from torchlinear._validation import ParameterError
 from torchlinear.data import PredictionWriter, TabularSource, check_columns
-from torchlinear.data.tabular import is_number
+from torchlinear.data.csv_reader import is_number
 
 # --- reading equals pandas -----------------------------------------------------------------
 

@@ -51,7 +51,7 @@ from torchlinear.data._parts import (
 )
 from torchlinear.data.blocks import default_workers, line_blocks, ordered_map, read_bytes
 
-__all__ = ["DECIMAL_COMMA", "CsvReader"]
+__all__ = ["DECIMAL_COMMA", "CsvReader", "is_number"]
 
 #: Column overhead the parallel block parsers may hold together (one thread beyond it).
 _PARALLEL_PARSE_BYTES = 64 << 20
@@ -62,6 +62,23 @@ _DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 DECIMAL_COMMA = re.compile(r"(?<![\d.,])-?\d+,\d+(?![\d.,])")
 """A number written with a decimal comma (``1,5``), as a text value shows it."""
 _CANONICAL_INT = r"^-?(0|[1-9][0-9]*)$"
+
+_NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
+_SPECIAL = {f"{sign}{word}" for sign in ("", "+", "-") for word in ("inf", "infinity", "nan")}
+
+
+def is_number(value: Any) -> bool:
+    """Whether a CSV cell is written as a number, as the readers parse one: decimal or
+    scientific notation, or inf/nan (``1_000``, ``0x1A`` and ``1,5`` are not).
+
+    Examples
+    --------
+    >>> [is_number(v) for v in ["1.5", "-2e3", " 7 ", "NaN", "1_000", "0x1A", "1,5", "?"]]
+    [True, True, True, True, False, False, False, False]
+    """
+    if not isinstance(value, str):
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return bool(_NUMBER.fullmatch(value)) or value.strip().lower() in _SPECIAL
 
 
 class _BlockFailed(Exception):
@@ -407,6 +424,31 @@ class CsvReader:
                 "make the labels consistent (labels are compared as text: '01' is not '1')"
             )
         return column.cast(pa.int64())
+
+    def not_numbers(self, name: str) -> list[tuple[int, str]]:
+        """``(data row, value)`` of the values of column ``name`` in the first rows (the
+        sample read when the file was opened) that are not written as numbers; nulls are
+        left out, and nothing is found once the sample is released."""
+        if self.sample is None:
+            return []
+        values = self.sample.column(name).to_pylist()
+        return [(r, str(v)) for r, v in enumerate(values, 1) if v is not None and not is_number(v)]
+
+    def stray_text(self, names: Sequence[str]) -> dict[str, tuple[int, str]]:
+        """The text columns among ``names`` that hold numbers but for a few cells of the
+        first rows (at most 1% of them, at most 3 distinct texts: a typo such as ``1_000``,
+        a code such as ``?``), each with its first such cell's ``(data row, value)``."""
+        out: dict[str, tuple[int, str]] = {}
+        sample = self.sample
+        if sample is None:
+            return out
+        for name in names:
+            column = sample.column(name)
+            stray = self.not_numbers(name)
+            present = len(column) - column.null_count
+            if stray and len(stray) <= max(1, present // 100) and len({v for _, v in stray}) <= 3:
+                out[name] = stray[0]
+        return out
 
     def _block_parts(self, sel: Selection) -> Iterator[Part]:
         """The CSV's data lines (or this part's) parsed in parallel blocks, in order."""

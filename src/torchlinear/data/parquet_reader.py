@@ -24,7 +24,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -81,6 +81,17 @@ class ParquetReader:
     format = "parquet"
     data_offset = None  # no byte ranges: a Parquet file is split by row groups
     sample = None
+
+    @staticmethod
+    def not_numbers(name: str) -> list[tuple[int, str]]:
+        """Nothing: a Parquet column's type says whether it holds numbers (as the CSV
+        reader's method of this name, for the messages)."""
+        return []
+
+    @staticmethod
+    def stray_text(names: Sequence[str]) -> dict[str, tuple[int, str]]:
+        """Nothing: a Parquet text column is text by its type, never numbers with a typo."""
+        return {}
 
     def __init__(self, path: Path, label: str) -> None:
         self.path = path

@@ -36,7 +36,6 @@ from __future__ import annotations
 import copy
 import math
 import os
-import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -60,7 +59,7 @@ from torchlinear.data.arrow_numpy import to_arrow, to_numpy
 from torchlinear.data.csv_reader import DECIMAL_COMMA, CsvReader
 from torchlinear.data.parquet_reader import ParquetReader
 
-__all__ = ["FORMATS", "TabularSource", "check_delimiter", "file_format", "is_number"]
+__all__ = ["FORMATS", "TabularSource", "check_delimiter", "file_format"]
 
 FORMATS: dict[str, str] = {
     ".csv": "csv",
@@ -118,24 +117,6 @@ def file_format(path: Path, what: str) -> str:
             f"({csv}) or Parquet ({parquet}) suffix"
         )
     return FORMATS[suffix]
-
-
-_NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
-_SPECIAL = {f"{sign}{word}" for sign in ("", "+", "-") for word in ("inf", "infinity", "nan")}
-
-
-def is_number(value: Any) -> bool:
-    """Whether a CSV cell is written as a number, as the readers parse one: decimal or
-    scientific notation, or inf/nan (``1_000``, ``0x1A`` and ``1,5`` are not).
-
-    Examples
-    --------
-    >>> [is_number(v) for v in ["1.5", "-2e3", " 7 ", "NaN", "1_000", "0x1A", "1,5", "?"]]
-    [True, True, True, True, False, False, False, False]
-    """
-    if not isinstance(value, str):
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    return bool(_NUMBER.fullmatch(value)) or value.strip().lower() in _SPECIAL
 
 
 def check_delimiter(delimiter: Any, path: Path) -> str:
@@ -369,36 +350,11 @@ class TabularSource:
         parquet.inspect()
         return parquet
 
-    def _not_numbers(self, name: str) -> list[tuple[int, str]]:
-        """``(data row, value)`` of the values in the sample (the first rows of a CSV file)
-        of column ``name`` that are not written as numbers; nulls are left out."""
-        sample = self._reader.sample
-        if sample is None:
-            return []
-        values = sample.column(name).to_pylist()
-        return [
-            (row, str(v)) for row, v in enumerate(values, 1) if v is not None and not is_number(v)
-        ]
-
     def _example(self, name: str) -> str:
         """The first value of a non-numeric column that is not a number, for messages."""
-        for row, value in self._not_numbers(name)[:1]:
+        for row, value in self._reader.not_numbers(name)[:1]:
             return f"{value!r} in data row {row}"
         return f"type {self._types[name]}"
-
-    def _stray_text(self) -> dict[str, tuple[int, str]]:
-        """The text feature columns of a CSV file that hold numbers but for a few cells in
-        its first rows, with the first such cell's ``(data row, value)``."""
-        sample = self._reader.sample
-        out: dict[str, tuple[int, str]] = {}
-        if sample is None:  # Parquet: its text columns are text by their type
-            return out
-        for name in self.text_features:
-            present = len(sample.column(name)) - sample.column(name).null_count
-            stray = self._not_numbers(name)
-            if stray and len(stray) <= max(1, present // 100) and len({v for _, v in stray}) <= 3:
-                out[name] = stray[0]
-        return out
 
     def check_stray_text(self) -> None:
         """Refuse a text feature column of a CSV file that holds numbers but for a few cells
@@ -534,7 +490,7 @@ class TabularSource:
                     types=", ".join(sorted({str(self._types[f]) for f in other})),
                 )
             self.text_features, text = text, []
-            self._stray = self._stray_text()
+            self._stray = self._reader.stray_text(self.text_features)
         if text:
             numeric = [f for f in selected if f not in text]
             examples = ", ".join(f"{f!r} ({self._example(f)})" for f in text[:5])
