@@ -70,6 +70,22 @@ def _launch(script: str, *args: str, timeout: float = LAUNCH_TIMEOUT, cwd: Path 
     return proc.returncode, output, time.monotonic() - start
 
 
+def _job_failure(output: str) -> str:
+    """What a failed torchrun job printed that explains it: from the first fatal error or
+    traceback of a rank (a native abort prints the Python stack of every thread, then a long
+    list of extension modules), and the end of the output."""
+    starts = [output.find(m) for m in ("Fatal Python error", "Traceback (most recent call")]
+    start = min((i for i in starts if i >= 0), default=max(0, len(output) - 4000))
+    head = output[start : start + 4000]
+    return head if start + 4000 >= len(output) else f"{head}\n[...]\n{output[-2000:]}"
+
+
+@pytest.fixture(scope="session")
+def job_failure() -> Callable[[str], str]:
+    """``job_failure(output)``: the part of a failed torchrun job's output that explains it."""
+    return _job_failure
+
+
 @pytest.fixture(scope="session")
 def torchrun() -> Callable[..., tuple[int, str, float]]:
     """``torchrun(script, *args, timeout=..., cwd=...)`` -> (exit code, output, seconds):

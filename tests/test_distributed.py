@@ -172,10 +172,10 @@ def test_a_part_reports_missing_values_with_its_rows(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def job_results(torchrun, data_dir):
+def job_results(torchrun, data_dir, job_failure):
     """One torchrun job computes everything the 2-rank tests check (start-up is costly)."""
     code, output, _ = torchrun("job.py", str(data_dir))
-    assert code == 0, output[-4000:]
+    assert code == 0, job_failure(output)
     ranks = []
     for r in range(2):
         with np.load(data_dir / f"rank{r}.npz") as f:
@@ -365,7 +365,9 @@ def _cli_csv(path: Path, n: int = 1500) -> None:
     ],
     ids=["exact", "sgd"],
 )
-def test_cli_fit_under_torchrun_matches_one_process(torchrun, tmp_path, options, tolerance):
+def test_cli_fit_under_torchrun_matches_one_process(
+    torchrun, tmp_path, options, tolerance, job_failure
+):
     from torchlinear.cli import main
     from torchlinear.workflow import load_estimator
 
@@ -374,7 +376,7 @@ def test_cli_fit_under_torchrun_matches_one_process(torchrun, tmp_path, options,
     code, output, _ = torchrun(
         "-m", "torchlinear", "fit", "data.csv", *args, "--out", "dist", cwd=tmp_path
     )
-    assert code == 0, output[-4000:]
+    assert code == 0, job_failure(output)
     assert output.count("Fitted LinearRegression") == 1  # rank 0 alone prints
     single_args = ["fit", str(tmp_path / "data.csv"), *args, "--out", str(tmp_path / "single")]
     assert main(single_args) == 0

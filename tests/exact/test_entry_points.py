@@ -186,9 +186,9 @@ def test_the_command_itself_gives_the_estimators_answer(folder, tmp_path):
     assert np.all(np.abs(theta - 1) <= 1e-12)
 
 
-def test_torchrun_with_two_ranks_equals_fit(torchrun, folder):
+def test_torchrun_with_two_ranks_equals_fit(torchrun, folder, job_failure):
     code, output, _ = torchrun("entry_points.py", str(folder))
-    assert code == 0, output[-4000:]
+    assert code == 0, job_failure(output)
     with np.load(folder / "torchrun.npz") as f:
         got = {k: f[k] for k in f.files}
     checked = 0

@@ -102,7 +102,7 @@ def _rel(a, b) -> float:
     ],
     ids=["enet", "cv"],
 )
-def test_torchrun_with_two_ranks_equals_one_process(torchrun, data, tmp_path, options):
+def test_torchrun_with_two_ranks_equals_one_process(torchrun, data, tmp_path, options, job_failure):
     folder, X, y = data
     args = ["--target", "y", "--no-progress", "--val-split", "0", "--batch-rows", "31", *options]
     code, output, _ = torchrun(
@@ -116,7 +116,7 @@ def test_torchrun_with_two_ranks_equals_one_process(torchrun, data, tmp_path, op
         cwd=tmp_path,
         timeout=600,  # a shared, loaded machine can take minutes to start two ranks
     )
-    assert code == 0, output[-4000:]
+    assert code == 0, job_failure(output)
     assert output.count("Fitted Elastic") == 1  # rank 0 alone prints
     single = fit(folder / "d.csv", "y", val_split=0, batch_rows=31, out=tmp_path / "single",
                  alpha=options[1], l1_ratio=options[3],
