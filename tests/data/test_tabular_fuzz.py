@@ -205,7 +205,7 @@ def test_the_valid_files_read_exactly(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("suffix", [".gz", ".bz2", ".zst", ".lz4"])
 def test_compressed_csv_reads_like_the_plain_file(tmp_path: Path, suffix: str) -> None:
-    from torchlinear.data.tabular import COMPRESSIONS
+    from torchlinear.data.formats import COMPRESSIONS
 
     if suffix not in COMPRESSIONS:
         pytest.skip(f"this pyarrow build has no {suffix} codec")

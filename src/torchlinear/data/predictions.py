@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from torchlinear._format import format_names
 from torchlinear.data.arrow_numpy import to_arrow
-from torchlinear.data.tabular import check_delimiter, file_format
+from torchlinear.data.formats import check_delimiter, file_format
 from torchlinear.io import ensure_writable_dir
 
 __all__ = ["PredictionWriter", "check_columns"]

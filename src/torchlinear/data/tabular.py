@@ -57,84 +57,15 @@ from torchlinear.data._parts import (
 )
 from torchlinear.data.arrow_numpy import to_arrow, to_numpy
 from torchlinear.data.csv_reader import DECIMAL_COMMA, CsvReader
+from torchlinear.data.formats import check_delimiter, compression_of, file_format
 from torchlinear.data.parquet_reader import ParquetReader
 
-__all__ = ["FORMATS", "TabularSource", "check_delimiter", "file_format"]
+__all__ = ["TabularSource"]
 
-FORMATS: dict[str, str] = {
-    ".csv": "csv",
-    ".tsv": "csv",
-    ".txt": "csv",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-}
-"""File suffix -> format; the format of a data or prediction file comes from its suffix."""
-
-#: A data file's last suffix -> the compression pyarrow streams it through (CSV only,
-#: ``data.csv.gz``); the codecs this pyarrow build lacks are left out.
-COMPRESSIONS: dict[str, str] = {
-    suffix: codec
-    for suffix, codec in {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".lz4": "lz4"}.items()
-    if pa.Codec.is_available(codec)
-}
 _CHUNK_BYTES = 4 << 20  # default chunk: about this many bytes of float64 per (X, y)
 _READ_BYTES = 16 << 20  # a chunk as read holds at most about this much, whatever batch_rows
 
 Task = Literal["regression", "classification"]
-
-
-def _compression_of(path: Path) -> str | None:
-    """The compression of a data file named ``*.csv.gz`` and so on, else ``None``."""
-    return COMPRESSIONS.get(path.suffix.lower()) if len(path.suffixes) > 1 else None
-
-
-def file_format(path: Path, what: str) -> str:
-    """``"csv"`` or ``"parquet"`` from the file name (``what``: "data" or "predictions").
-
-    Data may be a compressed CSV (``data.csv.gz``); anything else raises ``ValueError``
-    listing the suffixes understood.
-
-    Examples
-    --------
-    >>> file_format(Path("houses.csv.gz"), "data"), file_format(Path("p.parquet"), "data")
-    ('csv', 'parquet')
-    """
-    suffix = path.suffix.lower()
-    if what == "data" and _compression_of(path) is not None:
-        inner = Path(path.stem).suffix.lower()
-        if FORMATS.get(inner) == "csv":
-            return "csv"
-        raise ValueError(
-            f"{path}: a compressed data file must be a CSV named like data.csv{suffix}; "
-            f"got {inner or 'no inner suffix'!s} (Parquet files compress internally)"
-        )
-    if suffix not in FORMATS:
-        csv = ", ".join(s for s, f in FORMATS.items() if f == "csv")
-        parquet = ", ".join(s for s, f in FORMATS.items() if f == "parquet")
-        got = f"suffix {suffix!r}" if suffix else "no suffix"
-        raise ValueError(
-            f"{path}: cannot tell the {what} format from {got}; name the file with a CSV "
-            f"({csv}) or Parquet ({parquet}) suffix"
-        )
-    return FORMATS[suffix]
-
-
-def check_delimiter(delimiter: Any, path: Path) -> str:
-    """The CSV field separator: ``delimiter`` checked, or by default tab for ``.tsv``, else comma.
-
-    Examples
-    --------
-    >>> check_delimiter(None, Path("a.tsv")), check_delimiter(";", Path("a.csv"))
-    ('\\t', ';')
-    """
-    if delimiter is None:
-        plain = Path(path.stem) if _compression_of(path) is not None else path
-        return "\t" if plain.suffix.lower() == ".tsv" else ","
-    if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in '\r\n"':
-        raise ValueError(
-            f"delimiter must be a single character such as ',', ';' or '\\t', got {delimiter!r}"
-        )
-    return delimiter
 
 
 class _MissingValues:
@@ -308,7 +239,7 @@ class TabularSource:
                 "a file first"
             )
         self.format = file_format(self.path, "data")
-        self.compression = _compression_of(self.path) if self.format == "csv" else None
+        self.compression = compression_of(self.path) if self.format == "csv" else None
         self.delimiter = check_delimiter(delimiter, self.path)
         if self.path.stat().st_size == 0:
             raise ValueError(f"{self.label}: the file is empty (0 bytes)")

@@ -18,7 +18,8 @@ from torchlinear._validation import (
     check_positive_int,
 )
 from torchlinear.data.design import MAX_LEVELS, DesignSource, learn_design, parse_formula
-from torchlinear.data.tabular import COMPRESSIONS, FORMATS, TabularSource
+from torchlinear.data.formats import COMPRESSIONS, FORMATS
+from torchlinear.data.tabular import TabularSource
 from torchlinear.datasets import DATASETS
 
 
