@@ -12,7 +12,6 @@ from sklearn.linear_model import QuantileRegressor as SkQuantile
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from torchlinear import HuberRegressor, QuantileRegressor
-from torchlinear.estimators.robust import ApproximateSolutionWarning, fit_quantile_gradient
 
 # ------------------------------------------------------------------ quantile regression
 
@@ -46,17 +45,6 @@ def test_highs_solver_and_no_intercept(heavy_tailed, pinball_objective):
         assert pinball_objective(X, y, ours.coef_, 0.0, 0.7, 0.0) == pytest.approx(
             pinball_objective(X, y, ref.coef_, 0.0, 0.7, 0.0), rel=1e-9
         )
-
-
-def test_gradient_fallback_always_warns_that_it_is_approximate(heavy_tailed):
-    X, y = heavy_tailed(1000, 2, seed=0)
-
-    def chunks():
-        return ((X[i : i + 250], y[i : i + 250]) for i in range(0, 1000, 250))
-
-    with pytest.warns(ApproximateSolutionWarning, match="approximate"):
-        coef, intercept, info = fit_quantile_gradient(chunks, 2, epochs=3)
-    assert coef.shape == (2,) and np.isfinite(info["objective"])
 
 
 @pytest.mark.parametrize(

@@ -37,20 +37,16 @@ outliers. It is minimised by L-BFGS-B, over the parameters of the standardized f
 (centred and scaled inside the objective, the penalty kept on the original coefficients):
 the same minimiser, reached reliably when the columns have very different scales.
 
-For data too large for memory, :func:`fit_quantile_gradient` runs minibatch gradient
-descent on the pinball loss; its answer is approximate and it always says so with an
-:class:`ApproximateSolutionWarning`.
+Data too large for memory is fitted by the gradient trainer (``torchlinear fit --loss l1
+--stream``), which warns that its answer is approximate.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
-from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
-import torch
 
 from torchlinear._sklearn_protocol import (
     BaseEstimator,
@@ -69,121 +65,10 @@ from torchlinear.estimators._lad import (
 )
 
 __all__ = [
-    "ApproximateSolutionWarning",
     "HuberRegressor",
     "QuantileRegressor",
     "fit_lad",
-    "fit_quantile_gradient",
 ]
-
-
-class ApproximateSolutionWarning(UserWarning):
-    """A solver returned an approximate answer where an exact one was expected (e.g.
-    quantile regression by gradient descent on data too large for the exact LP)."""
-
-
-def fit_quantile_gradient(
-    batches: Callable[[], Iterable[tuple[Any, ...]]],
-    n_features: int,
-    *,
-    quantile: float = 0.5,
-    alpha: float = 0.0,
-    fit_intercept: bool = True,
-    epochs: int = 10,
-    lr: float = 0.01,
-) -> tuple[np.ndarray, float, dict[str, Any]]:
-    r"""Approximate quantile regression by minibatch gradient descent, for data that does
-    not fit in memory. Always warns: the answer is *not* the LP optimum.
-
-    Runs Adam with a step size decaying as :math:`1/\sqrt{t}` over the epochs on the
-    objective of :func:`fit_lad` (subgradients of the pinball loss and the L1 penalty).
-    Use :func:`fit_lad` whenever
-    the data fits in memory.
-
-    Parameters
-    ----------
-    batches : callable
-        Returns a fresh iterable of ``(X, y)`` or ``(X, y, sample_weight)`` array batches
-        each time it is called (once per epoch).
-    n_features : int
-    quantile, alpha, fit_intercept :
-        As for :func:`fit_lad`.
-    epochs : int, default 10
-    lr : float, default 0.01
-
-    Returns
-    -------
-    coef, intercept, info
-        As :func:`fit_lad`; ``info["objective"]`` is the last epoch's mean objective.
-
-    Warns
-    -----
-    ApproximateSolutionWarning
-        Always.
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(0)
-    >>> X = rng.normal(size=(2000, 2)); y = X @ [1.0, -2.0] + 0.5
-    >>> chunks = lambda: ((X[i : i + 500], y[i : i + 500]) for i in range(0, 2000, 500))
-    >>> with warnings.catch_warnings(record=True) as caught:
-    ...     warnings.simplefilter("always")
-    ...     coef, intercept, info = fit_quantile_gradient(chunks, 2, epochs=30, lr=0.05)
-    >>> caught[0].category.__name__
-    'ApproximateSolutionWarning'
-    """
-    q = check_quantile(quantile)
-    alpha = check_alpha(alpha)
-    w = torch.zeros(n_features, dtype=torch.float64, requires_grad=True)
-    b = torch.zeros(1, dtype=torch.float64, requires_grad=fit_intercept)
-    params = [w, b] if fit_intercept else [w]
-    optimizer = torch.optim.Adam(params, lr=lr)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: 1 / math.sqrt(1 + t))
-    objective = math.nan
-    for _ in range(int(epochs)):
-        mean_loss = _pinball_epoch(batches, w, b if fit_intercept else None, q, alpha, optimizer)
-        schedule.step()
-        objective = mean_loss + alpha * float(w.detach().abs().sum())
-    warnings.warn(
-        "quantile regression by minibatch gradient descent is approximate: its objective "
-        f"({objective:.6g}) is above the exact LP optimum by an unknown amount; use "
-        "fit_lad (or QuantileRegressor) on data that fits in memory",
-        ApproximateSolutionWarning,
-        stacklevel=2,
-    )
-    coef = w.detach().numpy().copy()
-    intercept = float(b.detach()[0]) if fit_intercept else 0.0
-    return coef, intercept, {"objective": objective, "n_iter": int(epochs), "solver": "adam"}
-
-
-def _pinball_epoch(
-    batches: Callable[[], Iterable[tuple[Any, ...]]],
-    w: torch.Tensor,
-    b: torch.Tensor | None,
-    q: float,
-    alpha: float,
-    optimizer: torch.optim.Optimizer,
-) -> float:
-    """One epoch of subgradient steps on the penalised pinball loss; the epoch's weighted
-    mean loss (without the penalty)."""
-    total, weight = 0.0, 0.0
-    for batch in batches():
-        Xb = torch.as_tensor(np.asarray(batch[0], dtype=np.float64))
-        yb = torch.as_tensor(np.asarray(batch[1], dtype=np.float64)).reshape(-1)
-        sb = (
-            torch.as_tensor(np.asarray(batch[2], dtype=np.float64))
-            if len(batch) > 2
-            else torch.ones(len(yb), dtype=torch.float64)
-        )
-        r = yb - Xb @ w - (b if b is not None else 0.0)
-        loss = (sb * torch.maximum(q * r, (q - 1) * r)).sum() / sb.sum()
-        value = loss + alpha * w.abs().sum()
-        optimizer.zero_grad()
-        value.backward()
-        optimizer.step()
-        total += float(loss.detach()) * float(sb.sum())
-        weight += float(sb.sum())
-    return total / max(weight, 1e-300)
 
 
 class QuantileRegressor(LinearPredictionMixin, RegressorMixin, BaseEstimator):
