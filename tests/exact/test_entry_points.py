@@ -57,6 +57,8 @@ def _problems() -> dict[str, dict]:
     near = np.c_[t, t + 1e-6 * rng.normal(size=300), rng.normal(size=300)]
     a, b = rng.normal(size=(2, 60))
     deficient = np.c_[a, b, a + b]
+    scales = rng.normal(size=(400, 4)) * np.logspace(-4, 4, 4)  # one column explains little
+    offset = rng.normal(size=(300, 3)) + [1e6, 0.0, 0.0]  # the intercept is far from the data
     Xr = rng.normal(size=(80, 4))
     Xw = rng.normal(size=(90, 3))
     return {
@@ -73,6 +75,15 @@ def _problems() -> dict[str, dict]:
             y=deficient @ [1.0, 2.0, 0.0] + 0.1 * rng.normal(size=60),
             w=None,
             alpha=0.0,
+        ),
+        "scales": dict(
+            X=scales,
+            y=scales @ [1.0, -2.0, 0.5, 3.0] + 0.5 + 0.01 * rng.normal(size=400),
+            w=None,
+            alpha=0.0,
+        ),
+        "offset": dict(
+            X=offset, y=offset @ [1.0, 2.0, 3.0] + 1e-3 * rng.normal(size=300), w=None, alpha=0.0
         ),
         "ridge": dict(X=Xr, y=Xr @ [1.0, -2.0, 0.5, 3.0] + rng.normal(size=80), w=None, alpha=2.5),
         "weighted": dict(

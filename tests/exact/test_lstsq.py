@@ -12,6 +12,7 @@ from sklearn.linear_model import LinearRegression as SkLinearRegression
 from sklearn.linear_model import Ridge
 
 import torchlinear.exact as exact
+import torchlinear.exact.driver as driver
 from torchlinear.exact import (
     GramStats,
     IllConditionedWarning,
@@ -107,7 +108,7 @@ def test_longley_twelve_digits():
 
 def test_refinement_passes_reach_qr_accuracy(monkeypatch):
     """Without the small-problem polish, float64 refinement passes fix the Cholesky answer."""
-    monkeypatch.setattr(exact, "POLISH_MAX_ELEMENTS", 0)
+    monkeypatch.setattr(driver, "POLISH_MAX_ELEMENTS", 0)
     rng = np.random.default_rng(3)
     t = rng.uniform(0, 1, 400)
     X = np.c_[t, t**2, t**3, rng.normal(size=400)]
@@ -125,7 +126,8 @@ def test_probe_sends_ill_conditioned_data_straight_to_qr():
     X, y = filip_like(2)
     X, y = np.tile(X, (8, 1)), np.tile(y, 8)  # 656 rows, several chunks
     sol = lstsq(X, y, chunk_rows=100)
-    assert sol.solver == "qr" and sol.n_passes == 1 + sol.refinement_steps
+    # the rows are few enough to be kept: they are polished in memory, not read again
+    assert sol.solver == "qr" and sol.refinement_steps >= 1 and sol.n_passes == 1
     reference = exact_lstsq(np.c_[np.ones(82), X[:82]], y[:82])  # same solution
     assert digits(theta(sol), reference).min() >= 7
 

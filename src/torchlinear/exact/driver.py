@@ -542,14 +542,17 @@ def _improve(
     """Refine when the error estimate asks for it (step 4), then warn (step 5)."""
     d = sol.coef.shape[0]
     full_rank = sol.rank == d and n_positive >= d + int(sol.fit_intercept)
-    if allowed and full_rank and sol.est_rel_error > REFINE_ABOVE:
-        small = n_values <= POLISH_MAX_ELEMENTS and rows is not None
-        if small and sol.alpha == 0 and solver != "cholesky":
+    small = n_values <= POLISH_MAX_ELEMENTS and rows is not None
+    polishable = small and sol.alpha == 0 and solver != "cholesky"
+    # rows in memory are polished cheaply, so each coefficient is judged on its own
+    error = sol.coefficient_error() if polishable else sol.est_rel_error
+    if allowed and full_rank and error > REFINE_ABOVE:
+        if polishable:
             assert rows is not None
             X, Y, w = rows()
             with single_threaded():  # small: one thread is fast and never stalls
+                # on the rows kept in memory: no further pass over the stream
                 sol = polish(sol, X.numpy(), Y.numpy(), None if w is None else w.numpy())
-            sol = replace(sol, n_passes=sol.n_passes + sol.refinement_steps)
         elif sol.solver == "cholesky" and moments is not None:
             # float64 refinement brings the normal equations to QR accuracy; it cannot
             # improve on a QR solution, so large QR solutions are left as they are

@@ -121,9 +121,12 @@ def _split(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return hi, a - hi
 
 
-def _two_prod(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _two_prod(
+    a: np.ndarray, b: np.ndarray, a_parts: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``a * b`` (broadcast) as ``p + e`` exactly; ``a_parts`` is ``_split(a)`` if known."""
     p = a * b
-    ah, al = _split(a)
+    ah, al = _split(a) if a_parts is None else a_parts
     bh, bl = _split(b)
     return p, al * bl - (((p - ah * bh) - al * bh) - ah * bl)
 
@@ -152,11 +155,15 @@ def _sum_dd(hi: np.ndarray, lo: np.ndarray, axis: int) -> np.ndarray:
 
 
 def _residual_ext(
-    X: np.ndarray, y: np.ndarray, b: float, w: np.ndarray
+    X: np.ndarray,
+    y: np.ndarray,
+    b: float,
+    w: np.ndarray,
+    X_parts: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``y - b - X w`` in about twice the working precision, as ``hi + lo``."""
     n = len(y)
-    p, e = _two_prod(X, np.broadcast_to(-w, X.shape))
+    p, e = _two_prod(X, -w, X_parts)
     terms_hi = np.concatenate([y[:, None], np.full((n, 1), -b), p], axis=1)
     terms_lo = np.concatenate([np.zeros((n, 2)), e], axis=1)
     # row sums as (hi, lo): sum the hi parts pairwise with their errors, then the lo parts
@@ -171,9 +178,11 @@ def _residual_ext(
     return _two_sum(hi[:, 0], lo[:, 0])
 
 
-def _gram_ext(X: np.ndarray, r: np.ndarray) -> np.ndarray:
+def _gram_ext(
+    X: np.ndarray, r: np.ndarray, X_parts: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
     """``X^T r`` with exact products and double-double sums (one value per column)."""
-    p, e = _two_prod(X, r[:, None])
+    p, e = _two_prod(X, r[:, None], X_parts)
     return _sum_dd(p, e, axis=0)
 
 
@@ -214,6 +223,7 @@ def polish(
         S[1:, 1:] = np.diag(D)
     Bm = np.hstack(cols)
     Q, R = np.linalg.qr(Bm)
+    X_parts = _split(X)  # reused by every exact product with X
     coef = np.empty((d, k))
     intercept = np.zeros(k)
     rss = np.empty(k)
@@ -226,7 +236,7 @@ def polish(
 
         def f_ext(theta: np.ndarray, r: np.ndarray, y: np.ndarray = y) -> np.ndarray:
             b0 = float(theta[0]) if fit_intercept else 0.0
-            hi, lo = _residual_ext(X, y, b0, theta[int(fit_intercept) :])
+            hi, lo = _residual_ext(X, y, b0, theta[int(fit_intercept) :], X_parts)
             if w is None:
                 s, e = _two_sum(hi, -r)
                 return cast(np.ndarray, s + (e + lo))
@@ -239,7 +249,7 @@ def polish(
         for _ in range(max_steps):
             f = f_ext(theta, r)
             swr = sw * r
-            g = -_gram_ext(X, swr)
+            g = -_gram_ext(X, swr, X_parts)
             if fit_intercept:
                 g = np.concatenate([[-_sum_dd(swr, np.zeros_like(swr), axis=0)], g])
             gz = solve_triangular(S, g, trans="T")
@@ -258,7 +268,7 @@ def polish(
                 break
         theta = theta_best
         b0 = float(theta[0]) if fit_intercept else 0.0
-        hi, lo = _residual_ext(X, y, b0, theta[int(fit_intercept) :])
+        hi, lo = _residual_ext(X, y, b0, theta[int(fit_intercept) :], X_parts)
         e = hi + lo
         rss[t] = float(np.sum((e * e) * (1.0 if w is None else w)))
         coef[:, t] = theta[int(fit_intercept) :]

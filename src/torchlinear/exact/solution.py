@@ -151,6 +151,36 @@ class LstsqSolution:
     def n_params(self) -> int:
         return self.coef.shape[0] + int(self.fit_intercept)
 
+    def coefficient_error(self) -> float:
+        r"""An estimate of the largest relative error of one coefficient or the intercept.
+
+        :attr:`est_rel_error` bounds the error of all the coefficients of the centred,
+        column-scaled problem together. One coefficient can be off by far more, relative
+        to itself: that of a column which explains little of the target next to the
+        others, or the intercept of columns whose means are far from zero. This carries
+        the bound back to each coefficient in the data's units and returns the worst.
+
+        Examples
+        --------
+        >>> from torchlinear.exact import lstsq
+        >>> X = torch.randn(50, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+        >>> X = X * torch.tensor([1e-4, 1e4], dtype=torch.float64)
+        >>> sol = lstsq(X, X.sum(1), refine=False)
+        >>> sol.coefficient_error() > 1e3 * sol.est_rel_error
+        True
+        """
+        est = self.est_rel_error
+        if self._scale is None or not math.isfinite(est) or self.coef.numel() == 0:
+            return est
+        coef, D = self.coef.cpu(), self._scale.cpu().reshape(-1, 1)
+        per = est * (coef * D).norm(dim=0) / D  # a bound on each coefficient's error
+        tiny = torch.finfo(torch.float64).tiny
+        worst = float((per / coef.abs().clamp_min(tiny)).max())
+        if self.fit_intercept:
+            shift = self.mean_x.cpu().abs() @ per  # the intercept is mean_y - mean_x @ coef
+            worst = max(worst, float((shift / self.intercept.cpu().abs().clamp_min(tiny)).max()))
+        return max(est, worst)
+
     def centred_inverse(self) -> torch.Tensor:
         r""":math:`(X_c^\top W X_c + \alpha I)^{+}` (``d x d``), from the stored factor."""
         with small_linalg(self.coef.shape[0]):
