@@ -85,6 +85,12 @@ def _problems() -> dict[str, dict]:
         "offset": dict(
             X=offset, y=offset @ [1.0, 2.0, 3.0] + 1e-3 * rng.normal(size=300), w=None, alpha=0.0
         ),
+        "ridge_scales": dict(
+            X=scales[:200],
+            y=scales[:200] @ [1.0, -2.0, 0.5, 3.0] + 0.5 + 0.01 * rng.normal(size=200),
+            w=rng.integers(0, 4, size=200).astype(float),
+            alpha=0.3,
+        ),
         "ridge": dict(X=Xr, y=Xr @ [1.0, -2.0, 0.5, 3.0] + rng.normal(size=80), w=None, alpha=2.5),
         "weighted": dict(
             X=Xw,
@@ -155,8 +161,8 @@ def test_partial_fit_in_chunks_equals_fit(name):
 def test_command_line_fit_equals_fit(folder, tmp_path, name, ext):
     p = PROBLEMS[name]
     theta, warned = _api(p)
-    # the command line's alpha is ElasticNet's (per row): Ridge's alpha over n
-    alpha = p["alpha"] / len(p["X"]) or None
+    # the command line's alpha is ElasticNet's (per unit of weight): Ridge's over the total
+    alpha = p["alpha"] / (len(p["X"]) if p["w"] is None else p["w"].sum()) or None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = fit(

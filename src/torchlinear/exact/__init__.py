@@ -40,7 +40,8 @@ each built in one pass over row chunks with float64 accumulation:
    norm of the coefficients in the user's units) with a :class:`RankDeficientWarning`
    naming the collinear columns.
 3. Accuracy: when the estimated relative error exceeds ``1e-13`` the solution is improved:
-   small problems (at most :data:`POLISH_MAX_ELEMENTS` values, no penalty) by iterative
+   small problems (at most :data:`POLISH_MAX_ELEMENTS` values; judged coefficient by
+   coefficient, intercept included, see :meth:`LstsqSolution.coefficient_error`) by iterative
    refinement of the augmented system with residuals in twice the working precision
    (error-free products and sums), which reaches full float64 accuracy while
    :math:`\kappa\,\varepsilon < 1`; larger Cholesky solutions by refinement passes over

@@ -22,9 +22,10 @@ and does, in order:
    :data:`~torchlinear.exact.RCOND_CHOLESKY`; otherwise a second pass accumulates the TSQR
    factor centred on the exact means and solves by QR (by SVD when rank deficient, with a
    :class:`~torchlinear.exact.RankDeficientWarning`).
-4. **Refinement**, when the error estimate exceeds ``1e-13``: small unpenalised problems
-   are refined with residuals in twice the working precision (the rows of every rank are
-   gathered, in rank order); larger Cholesky solutions by float64 residual passes over
+4. **Refinement**, when the error estimate exceeds ``1e-13``: small problems (judged
+   coefficient by coefficient) are refined in memory with residuals in twice the working
+   precision (the rows of every rank are gathered, in rank order; no further pass over the
+   stream); larger Cholesky solutions by float64 residual passes over
    the stream (one more pass each, combined by ``combine.sum``).
 5. **Warning** (:class:`~torchlinear.exact.IllConditionedWarning`) when the estimate of
    the remaining relative error is above ``1e-8``.
@@ -543,7 +544,7 @@ def _improve(
     d = sol.coef.shape[0]
     full_rank = sol.rank == d and n_positive >= d + int(sol.fit_intercept)
     small = n_values <= POLISH_MAX_ELEMENTS and rows is not None
-    polishable = small and sol.alpha == 0 and solver != "cholesky"
+    polishable = small and solver != "cholesky"
     # rows in memory are polished cheaply, so each coefficient is judged on its own
     error = sol.coefficient_error() if polishable else sol.est_rel_error
     if allowed and full_rank and error > REFINE_ABOVE:

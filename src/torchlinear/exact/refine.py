@@ -193,12 +193,13 @@ def polish(
     w: np.ndarray | None,
     max_steps: int = 5,
 ) -> LstsqSolution:
-    r"""Refine a full-rank unpenalised solution with extended-precision residuals.
+    r"""Refine a full-rank solution (ridge or not) with extended-precision residuals.
 
     Iterative refinement of the augmented system
     :math:`\begin{pmatrix} I & A \\ A^\top & 0\end{pmatrix}
     \begin{pmatrix} r \\ \theta \end{pmatrix} = \begin{pmatrix} b \\ 0\end{pmatrix}`
-    (Björck), with :math:`A = \sqrt w\,[1, X]`, the thin Householder QR of the centred,
+    (Björck), with :math:`A = \sqrt w\,[1, X]` (a ridge penalty :math:`\alpha` adds the
+    rows :math:`[0, \sqrt\alpha\, I]` with target 0), the thin Householder QR of the centred,
     scaled :math:`B = A S^{-1}` as the approximate solver, and both residuals
     :math:`f = b - r - A\theta`, :math:`g = -A^\top r` computed with error-free
     transformations. The error contracts by about :math:`\kappa(B)\,\varepsilon` per step.
@@ -222,8 +223,15 @@ def polish(
         S[0, 1:] = math.sqrt(W) * mean
         S[1:, 1:] = np.diag(D)
     Bm = np.hstack(cols)
+    # a ridge penalty is d more rows, sqrt(alpha) * e_j with target 0 (not on the intercept)
+    pen = math.sqrt(sol.alpha)
+    m = d if pen > 0 else 0
+    if m:
+        Bm = np.vstack([Bm, np.hstack([np.zeros((d, int(fit_intercept))), np.diag(pen / D)])])
     Q, R = np.linalg.qr(Bm)
     X_parts = _split(X)  # reused by every exact product with X
+    Xg = np.vstack([X, pen * np.eye(d)]) if m else X  # the rows of X^T r, penalty included
+    Xg_parts = _split(Xg) if m else X_parts
     coef = np.empty((d, k))
     intercept = np.zeros(k)
     rss = np.empty(k)
@@ -231,25 +239,32 @@ def polish(
     steps_max = 0
     for t in range(k):
         y = Y[:, t]
-        theta = solve_triangular(S, solve_triangular(R, Q.T @ (sw * y)))
+        theta = solve_triangular(S, solve_triangular(R, Q.T @ np.r_[sw * y, np.zeros(m)]))
         theta_best, step_best = theta.copy(), math.inf
 
         def f_ext(theta: np.ndarray, r: np.ndarray, y: np.ndarray = y) -> np.ndarray:
             b0 = float(theta[0]) if fit_intercept else 0.0
-            hi, lo = _residual_ext(X, y, b0, theta[int(fit_intercept) :], X_parts)
+            beta = theta[int(fit_intercept) :]
+            hi, lo = _residual_ext(X, y, b0, beta, X_parts)
             if w is None:
-                s, e = _two_sum(hi, -r)
-                return cast(np.ndarray, s + (e + lo))
-            p, ep = _two_prod(sw, hi)
-            s, e = _two_sum(p, -r)
-            return cast(np.ndarray, s + (e + ep + sw * lo))
+                s, e = _two_sum(hi, -r[:n])
+                f = s + (e + lo)
+            else:
+                p, ep = _two_prod(sw, hi)
+                s, e = _two_sum(p, -r[:n])
+                f = s + (e + ep + sw * lo)
+            if not m:
+                return cast(np.ndarray, f)
+            p, ep = _two_prod(np.full(d, pen), beta)  # the penalty rows: 0 - r - pen * beta
+            s, e = _two_sum(-p, -r[n:])
+            return cast(np.ndarray, np.r_[f, s + (e - ep)])
 
-        r = f_ext(theta, np.zeros(n))
+        r = f_ext(theta, np.zeros(n + m))
         steps = 0
         for _ in range(max_steps):
             f = f_ext(theta, r)
-            swr = sw * r
-            g = -_gram_ext(X, swr, X_parts)
+            swr = sw * r[:n]
+            g = -_gram_ext(Xg, np.r_[swr, r[n:]], Xg_parts)
             if fit_intercept:
                 g = np.concatenate([[-_sum_dd(swr, np.zeros_like(swr), axis=0)], g])
             gz = solve_triangular(S, g, trans="T")
