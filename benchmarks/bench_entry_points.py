@@ -17,8 +17,10 @@ The problems are those of the entry-point tests (``tests/exact/test_entry_points
 (exact integers; condition number about 1e7 after centring); ``poly10``, a degree-10
 polynomial over the range of x of NIST's Filip problem; Longley's macroeconomic
 data (condition number about 1e8); two nearly collinear columns (1e-6 apart);
-a rank-deficient design (x3 = x1 + x2); ridge (alpha = 2.5 per row); and integer
-frequency weights (a column ``w`` of the files: ``--weight w``).
+a rank-deficient design (x3 = x1 + x2); columns of scales 1e-4 to 1e4 (``scales``, one
+coefficient weakly determined next to the others), also weighted ridge (``ridge_scales``);
+a feature with mean 1e6 (``offset``: the intercept far from the data); ridge (alpha =
+2.5); and integer frequency weights (a column ``w`` of the files: ``--weight w``).
 """
 
 from __future__ import annotations
@@ -125,7 +127,7 @@ def _command(
     fit.append("--no-progress")
     if weighted:
         fit += ["--weight", "w"]
-    if alpha:  # the command line's alpha is ElasticNet's (per row): Ridge's alpha over n
+    if alpha:  # ElasticNet's alpha (per unit of weight), with no L1 part
         fit += ["--alpha", repr(alpha), "--l1-ratio", "0"]
     if ranks == 1:
         printed = io.StringIO()
@@ -163,7 +165,9 @@ def entry_points(
         "API fit": np.r_[api.intercept_, api.coef_],
         "partial_fit (7 rows)": np.r_[chunks.intercept_, chunks.coef_],
     }
-    per_row, weighted = alpha / len(p["y"]), w is not None
+    # the command line's alpha is ElasticNet's, per unit of weight: Ridge's over the total
+    per_row = alpha / (len(p["y"]) if w is None else float(np.sum(w)))
+    weighted = w is not None
     for label, path in _files(folder, name, p).items():
         if path.suffix == ".parquet" and not parquet:
             continue
