@@ -59,6 +59,7 @@ def _problems() -> dict[str, dict]:
     deficient = np.c_[a, b, a + b]
     scales = rng.normal(size=(400, 4)) * np.logspace(-4, 4, 4)  # one column explains little
     offset = rng.normal(size=(300, 3)) + [1e6, 0.0, 0.0]  # the intercept is far from the data
+    wide = rng.normal(size=(6, 8))
     Xr = rng.normal(size=(80, 4))
     Xw = rng.normal(size=(90, 3))
     return {
@@ -90,6 +91,9 @@ def _problems() -> dict[str, dict]:
             y=scales[:200] @ [1.0, -2.0, 0.5, 3.0] + 0.5 + 0.01 * rng.normal(size=200),
             w=rng.integers(0, 4, size=200).astype(float),
             alpha=0.3,
+        ),
+        "wide_ridge": dict(  # fewer rows than columns: the n x n side of the solve
+            X=wide, y=wide @ rng.normal(size=8) + 1.0, w=None, alpha=0.5
         ),
         "ridge": dict(X=Xr, y=Xr @ [1.0, -2.0, 0.5, 3.0] + rng.normal(size=80), w=None, alpha=2.5),
         "weighted": dict(

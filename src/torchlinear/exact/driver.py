@@ -262,10 +262,12 @@ def _solve_wide(
     kept: list[Chunk],
     stream: ChunkStream,
     alpha: float,
+    alpha_per_weight: bool,
     fit_intercept: bool,
     feature_names: Sequence[str] | None,
 ) -> LstsqSolution:
-    """The ``n <= d`` solve of the rows read by :func:`_rows_while_wide`."""
+    """The ``n <= d`` solve of the rows read by :func:`_rows_while_wide` (``alpha`` per
+    unit of their total weight with ``alpha_per_weight``)."""
     X = torch.cat([c[0] for c in kept])
     Y = torch.cat([c[1] for c in kept])
     w = None
@@ -277,6 +279,8 @@ def _solve_wide(
         _explain_nonfinite(stream)
     if w is not None and float(w.sum()) <= 0:
         raise ValueError("all sample weights are zero; give at least one row a positive weight")
+    if alpha_per_weight:
+        alpha *= float(len(X) if w is None else w.sum())
     sol = solve_rows(X, Y, w, alpha, fit_intercept, feature_names)
     warn_accuracy(sol)
     return sol
@@ -469,7 +473,14 @@ class _Run:
         if self.combine.local:  # few rows, many columns: the n x n side, no d x d statistics
             kept, ended = _rows_while_wide(iter(chunks))
             if ended and kept:
-                return _solve_wide(kept, self.stream, self.alpha, self.fit_intercept, self.names)
+                return _solve_wide(
+                    kept,
+                    self.stream,
+                    self.alpha,
+                    self.alpha_per_weight,
+                    self.fit_intercept,
+                    self.names,
+                )
             chunks = itertools.chain(kept, chunks)
         use_probe = self.solver == "auto" and self.combine.local
         return _first_pass(

@@ -147,8 +147,7 @@ class FitContext:
         total = n_train + n_val
         if total < 2:
             raise ValueError(
-                f"{label}: only {total} data row(s) to fit; a model needs at least 2 rows "
-                "(and more rows than features for least squares)"
+                f"{label}: only {total} data row(s) to fit; a model needs at least 2 rows"
             )
         if n_train < 2:
             raise ParameterError(
