@@ -128,7 +128,16 @@ def _two_prod(
     p = a * b
     ah, al = _split(a) if a_parts is None else a_parts
     bh, bl = _split(b)
-    return p, al * bl - (((p - ah * bh) - al * bh) - ah * bl)
+    # e = al * bl - (((p - ah * bh) - al * bh) - ah * bl), with two temporaries
+    e = ah * bh
+    np.subtract(p, e, out=e)
+    t = al * bh
+    e -= t
+    np.multiply(ah, bl, out=t)
+    e -= t
+    np.multiply(al, bl, out=t)
+    np.subtract(t, e, out=e)
+    return p, e
 
 
 def _two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -162,20 +171,15 @@ def _residual_ext(
     X_parts: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``y - b - X w`` in about twice the working precision, as ``hi + lo``."""
-    n = len(y)
     p, e = _two_prod(X, -w, X_parts)
-    terms_hi = np.concatenate([y[:, None], np.full((n, 1), -b), p], axis=1)
-    terms_lo = np.concatenate([np.zeros((n, 2)), e], axis=1)
-    # row sums as (hi, lo): sum the hi parts pairwise with their errors, then the lo parts
-    hi = terms_hi
-    lo = terms_lo
-    while hi.shape[1] > 1:
-        if hi.shape[1] % 2:
-            hi = np.concatenate([hi, np.zeros((n, 1))], axis=1)
-            lo = np.concatenate([lo, np.zeros((n, 1))], axis=1)
-        s, err = _two_sum(hi[:, 0::2], hi[:, 1::2])
-        hi, lo = s, lo[:, 0::2] + lo[:, 1::2] + err
-    return _two_sum(hi[:, 0], lo[:, 0])
+    p, e = p.T.copy(), e.T.sum(0)  # a column at a time, contiguous
+    # add the terms one by one, carrying each rounding error (and the products' own) in lo
+    hi, lo = _two_sum(y, np.full_like(y, -b))
+    lo += e
+    for column in p:
+        hi, err = _two_sum(hi, column)
+        lo += err
+    return _two_sum(hi, lo)
 
 
 def _gram_ext(
@@ -279,13 +283,12 @@ def polish(
             r = r + (Q @ h + (f - Q @ d1))
             theta_best, step_best = theta.copy(), size
             steps += 1
-            if size <= EPS:
+            # done when no coefficient (nor the intercept) moved by more than rounding
+            if np.all(np.abs(dtheta) <= EPS * np.abs(theta)):
                 break
         theta = theta_best
         b0 = float(theta[0]) if fit_intercept else 0.0
-        hi, lo = _residual_ext(X, y, b0, theta[int(fit_intercept) :], X_parts)
-        e = hi + lo
-        rss[t] = float(np.sum((e * e) * (1.0 if w is None else w)))
+        rss[t] = float(np.sum(r[:n] ** 2))  # r is sqrt(w) times the residual, refined
         coef[:, t] = theta[int(fit_intercept) :]
         intercept[t] = b0
         worst = max(worst, step_best)
