@@ -131,3 +131,58 @@ def test_text_in_a_numeric_column_in_a_late_block(tmp_path, small_blocks):
     message = r"column 'b' has the non-numeric value 'seven' in data row 112345"
     with pytest.raises(ValueError, match=message):
         list(source.iter_chunks())
+
+
+@pytest.mark.parametrize("row", [10, 112_345])
+def test_a_quote_never_closed_is_named_with_its_row(tmp_path, row):
+    # In the first megabyte the sample shows the value swallowing the next lines; further
+    # down pyarrow loses its place; either way the row that opens the quote is named.
+    path = tmp_path / "quote.csv"
+    lines = ["a,b"] + [f"{i},{i * 0.5}" for i in range(120_000)]
+    lines[row] = '7,"3.5'
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError) as excinfo:
+        list(TabularSource(path, target="b").iter_chunks())
+    message = one_line_error(excinfo)
+    assert f"runs over several lines from data row {row} (a quote that is never closed?)" in (
+        message
+    )
+    assert message.endswith("close the quote, or take the line breaks out of quoted values")
+
+
+def test_a_line_longer_than_the_limit_is_refused_not_held(tmp_path, monkeypatch, small_blocks):
+    monkeypatch.setattr(csv_reader, "_MAX_LINE_BYTES", 1 << 16)
+    monkeypatch.setattr(csv_reader, "_BLOCK_BYTES", 2048)  # blocks of 2 kB: the line spans many
+    path = tmp_path / "long.csv"
+    lines = ["a,b"] + [f"{i},{i * 0.5}" for i in range(120_000)]
+    lines[110_000] = "1," + "9" * (1 << 17)  # 128 kB, past the first megabyte
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError) as excinfo:
+        list(TabularSource(path, target="b").iter_chunks())
+    message = one_line_error(excinfo)
+    assert "no line break in the 65,536 bytes from byte" in message
+    assert "(a quote that is never closed, or not a CSV file?)" in message
+
+
+def test_a_long_non_numeric_value_is_shown_shortened(tmp_path, small_blocks):
+    path = tmp_path / "long_text.csv"
+    lines = ["a,b"] + [f"{i},{i * 0.5}" for i in range(120_000)]
+    lines[110_000] = "1," + "x" * 100_000  # longer than a block: read whole, shown short
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError) as excinfo:
+        list(TabularSource(path, target="b").iter_chunks())
+    message = one_line_error(excinfo)
+    assert f"non-numeric value '{'x' * 57}…' in data row 110000" in message
+    assert len(message) < 300
+
+
+def test_quoted_values_over_several_lines_are_still_read(tmp_path):
+    # A note over two lines is a closed quote, not swallowed rows: the file reads whole.
+    path = tmp_path / "notes.csv"
+    rows = [f'{i},"line one\nline two, {i}",{2 * i}' if i % 997 == 0 else f"{i},n,{2 * i}"
+            for i in range(120_000)]  # fmt: skip
+    path.write_text("x,note,y\n" + "\n".join(rows) + "\n")
+    source = TabularSource(path, target="y", features=["x"])
+    _, X, y = read(source)
+    np.testing.assert_array_equal(X[:, 0], np.arange(120_000.0))
+    np.testing.assert_array_equal(y, 2 * np.arange(120_000.0))

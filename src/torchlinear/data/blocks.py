@@ -12,9 +12,9 @@ Examples
 >>> import pathlib, tempfile
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
 >>> _ = path.write_bytes(b"a\\n1\\n22\\n333\\n4444\\n")
->>> list(line_blocks(path, 2, path.stat().st_size, 4))
+>>> list(line_blocks(path, 2, path.stat().st_size, 4, max_line=100))
 [(2, 7), (7, 11), (11, 16)]
->>> [read_bytes(path, a, b) for a, b in line_blocks(path, 2, 16, 4)][0]
+>>> [read_bytes(path, a, b) for a, b in line_blocks(path, 2, 16, 4, max_line=100)][0]
 b'1\\n22\\n'
 >>> list(ordered_map(lambda x: x * x, range(5), workers=2))
 [0, 1, 4, 9, 16]
@@ -29,7 +29,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-__all__ = ["line_blocks", "ordered_map", "read_bytes", "default_workers"]
+__all__ = ["LineTooLong", "line_blocks", "ordered_map", "read_bytes", "default_workers"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -44,14 +44,24 @@ def default_workers() -> int:
     return max(1, min(8, cores))
 
 
+class LineTooLong(ValueError):
+    """A line of the file is longer than :func:`line_blocks` accepts."""
+
+    def __init__(self, offset: int, limit: int) -> None:
+        super().__init__(f"no line break in the {limit:,} bytes from byte {offset:,}")
+        self.offset = offset
+        self.limit = limit
+
+
 def line_blocks(
-    path: str | os.PathLike[str], start: int, stop: int, block_bytes: int
+    path: str | os.PathLike[str], start: int, stop: int, block_bytes: int, max_line: int
 ) -> Iterator[tuple[int, int]]:
     """Byte ranges ``[a, b)`` covering ``[start, stop)``, each about ``block_bytes`` long
     and each ending just after a line break (or at ``stop``).
 
     ``start`` must be the start of a line. A line longer than ``block_bytes`` makes a
-    longer block; no line is ever split.
+    longer block; no line is ever split. A line longer than ``max_line`` bytes raises
+    :class:`LineTooLong` (one line is one block, held in memory whole).
     """
     with open(path, "rb") as f:
         a = start
@@ -61,7 +71,10 @@ def line_blocks(
                 b = stop
             else:
                 f.seek(b - 1)
-                b = min(stop, b - 1 + len(f.readline()))  # just after the line break
+                rest = f.readline(max_line + 1)  # up to just after the line break
+                if len(rest) > max_line and b - 1 + len(rest) < stop:
+                    raise LineTooLong(b - 1, max_line)
+                b = min(stop, b - 1 + len(rest))
             yield a, b
             a = b
 

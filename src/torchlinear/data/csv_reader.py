@@ -49,7 +49,13 @@ from torchlinear.data._parts import (
     rechunk,
     regroup,
 )
-from torchlinear.data.blocks import default_workers, line_blocks, ordered_map, read_bytes
+from torchlinear.data.blocks import (
+    LineTooLong,
+    default_workers,
+    line_blocks,
+    ordered_map,
+    read_bytes,
+)
 
 __all__ = ["DECIMAL_COMMA", "CsvReader", "is_number"]
 
@@ -58,6 +64,7 @@ _PARALLEL_PARSE_BYTES = 64 << 20
 _HEAD_BYTES = 1 << 20  # bytes of a CSV read up front to check the header and infer types
 _BLOCK_BYTES = 1 << 20  # CSV parser block: pyarrow reads a bounded number of blocks ahead
 _CSV_BLOCK_BYTES = 4 << 20  # CSV text parsed per block by one thread (see data.blocks)
+_MAX_LINE_BYTES = 64 << 20  # a longer line is refused: it would be held in memory whole
 _DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 DECIMAL_COMMA = re.compile(r"(?<![\d.,])-?\d+,\d+(?![\d.,])")
 """A number written with a decimal comma (``1,5``), as a text value shows it."""
@@ -79,6 +86,16 @@ def is_number(value: Any) -> bool:
     if not isinstance(value, str):
         return isinstance(value, int | float) and not isinstance(value, bool)
     return bool(_NUMBER.fullmatch(value)) or value.strip().lower() in _SPECIAL
+
+
+def _open_quote(label: str, row: int | None, column: str | None = None) -> ValueError:
+    """A quoted value that runs over several lines, most often a quote never closed."""
+    what = f"column {column!r} has a quoted value" if column else "a quoted value"
+    where = f" from data row {row}" if row else ""
+    return ValueError(
+        f"{label}: {what} that runs over several lines{where} (a quote that is never "
+        "closed?); close the quote, or take the line breaks out of quoted values"
+    )
 
 
 class _BlockFailed(Exception):
@@ -167,7 +184,7 @@ class CsvReader:
             head = f.read(_HEAD_BYTES + 1)
             whole = len(head) <= _HEAD_BYTES
             while not whole and b"\n" not in head:  # a very long first line: read on
-                if len(head) > 64 * _HEAD_BYTES:
+                if len(head) > _MAX_LINE_BYTES:
                     raise ValueError(
                         f"{self.label}: no line break in the first 64 MB; is it a CSV file?"
                     )
@@ -229,6 +246,7 @@ class CsvReader:
         self._check_delimiter_guess()
         if sample.num_rows == 0:
             raise ValueError(f"{self.label}: the file has a header but no data rows")
+        self._check_line_breaks(sample)
         self.types = {}
         for field in sample.schema:
             self.types.setdefault(str(field.name), field.type)
@@ -245,6 +263,26 @@ class CsvReader:
                     ),
                 )
                 self.int_labels = _canonical_integers(text.column(0))
+
+    def _check_line_breaks(self, sample: pa.Table) -> None:
+        """Refuse a quote that is never closed: the rows after it read as one value.
+
+        Quoted values may hold line breaks (a note over two lines); a value whose lines
+        are rows of this file (as many delimiters as the header) is swallowed rows.
+        """
+        delimiter = self.delimiter
+        fields = len(self.columns) - 1
+        for name, column in zip(self.columns, sample.columns, strict=True):
+            if not pa.types.is_string(column.type):
+                continue
+            broken = pc.match_substring_regex(column, r"[\r\n]")
+            if not pc.any(broken).as_py():
+                continue
+            rows = np.flatnonzero(broken.to_numpy(zero_copy_only=False).astype(bool))
+            for row in rows[:100]:
+                lines = str(column[int(row)].as_py()).splitlines()[1:]
+                if sum(line.count(delimiter) == fields for line in lines) >= 2:
+                    raise _open_quote(self.label, int(row) + 1, name)
 
     def _read_head_table(self, head: bytes, convert: pacsv.ConvertOptions) -> pa.Table:
         return pacsv.read_csv(
@@ -352,6 +390,12 @@ class CsvReader:
             return
         except _BlockFailed:
             pass  # read on sequentially from the row reached, to report the problem
+        except LineTooLong as exc:
+            raise ValueError(
+                f"{sel.label}: no line break in the {exc.limit:,} bytes from byte "
+                f"{exc.offset:,} (a quote that is never closed, or not a CSV file?); every "
+                "row of a CSV file is one line"
+            ) from None
         for table in rechunk(_skip_rows(self.batches(sel), rows), sel.batch_rows):
             yield self._arrow_part(table, sel)
 
@@ -457,7 +501,8 @@ class CsvReader:
         else:
             start, stop = self.data_offset or 0, self.path.stat().st_size
         parse = self._block_parser(sel)
-        blocks = line_blocks(self.path, start, stop, max(_CSV_BLOCK_BYTES, self.block_size))
+        block_bytes = max(_CSV_BLOCK_BYTES, self.block_size)
+        blocks = line_blocks(self.path, start, stop, block_bytes, _MAX_LINE_BYTES)
         # a block's parse holds about ARROW_COLUMN_BYTES a column: wide files, fewer threads
         per_block = len(self.columns) * ARROW_COLUMN_BYTES
         workers = max(1, min(default_workers(), _PARALLEL_PARSE_BYTES // max(1, per_block)))
@@ -535,6 +580,10 @@ class CsvReader:
             except pa.ArrowInvalid as exc:
                 if "Empty CSV file" in str(exc):  # only empty lines
                     return np.empty((0, d)), None, None
+                # the sequential reader that reports the problem must hold this block's
+                # longest line in one of its blocks
+                longest = max(map(len, data.split(b"\n")))
+                self.block_size = max(self.block_size, 2 * longest + 2)
                 raise _BlockFailed from None
             return self._arrow_part(table, sel)
 
@@ -569,7 +618,18 @@ class CsvReader:
         if bad_value:
             index, kind, value = int(bad_value.group(1)), bad_value.group(2), bad_value.group(3)
             return self._value_error(index, kind, value, label, target, task, fixed_features)
+        if "out of sync with chunker" in message or "straddling object" in message:
+            return _open_quote(label, self._locate_open_quote())
         return ValueError(f"{label}: could not read the CSV file: {first_line(exc)}")
+
+    def _locate_open_quote(self) -> int | None:
+        """The first data row with an odd number of quote characters, if any."""
+        with self._open_text() as f:
+            f.readline()  # the header
+            for number, line in enumerate(iter(lambda: f.readline(_MAX_LINE_BYTES), b""), 1):
+                if line.count(b'"') % 2:
+                    return number
+        return None
 
     def _value_error(
         self,
@@ -584,7 +644,11 @@ class CsvReader:
         """The message for a value that is not of its column's type."""
         name = self.columns[index] if index < len(self.columns) else f"#{index}"
         row = self._locate_value(name, value)
+        if "\n" in value or "\r" in value:
+            return _open_quote(label, row, name)
         where = f" in data row {row}" if row else ""
+        if len(value) > 60:  # shown, not quoted whole
+            value = value[:57] + "…"
         if name == target and task == "classification":
             return ValueError(
                 f"{label}: the target column {name!r} has the value {value!r}{where}, "
