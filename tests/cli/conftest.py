@@ -74,6 +74,7 @@ def bad_files(tmp_path):
         "text.csv": "a,city,y\n1,Paris,3\n4,Rome,6\n7,Oslo,9\n",
         "gaps.csv": "a,b,y\n1,,3\n4,5,6\n7,8,NA\n2,1,4\n5,5,9\n3,3,3\n",
         "stray.csv": "a,b,y\n1,2,3\n4,5,6\n?,8,10\n2,1,4\n5,5,9\n",
+        "target_typo.csv": "a,b,y\n1,2,3.5\n4,5,6.25\n3,8,17.5x\n2,1,4\n5,5,9\n",
         # numbers for the first megabyte, where the column types are inferred; then a label
         "late_text.csv": "a,b,y\n" + "1234567.25,7654321.5,9876543.125\n" * 60_000 + "1,2,high\n",
     }

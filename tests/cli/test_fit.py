@@ -125,6 +125,9 @@ def test_round_trip_on_parquet_classification(tmp_path, run_cli, numbers):
         ("stray.csv", [], r"column 'a' holds numbers, but also the text '\?' in data row 3; "
          r"fix that cell \(or leave it empty and pass --drop-na\), or if the column is "
          r"categorical, write it as C\(a\) in --formula$"),
+        ("target_typo.csv", [], r"the target 'y' holds numbers, but also the text '17\.5x' in "
+         r"data row 3; fix that cell \(or leave it empty and pass --drop-na\), or if its values "
+         r"are class labels, pass --task classification$"),
         # a setting the fit would ignore is refused, never dropped silently
         ("good.csv", ["--epochs", "5"], r"--epochs counts the passes of gradient training; this "
          r"fit \(exact least squares\) is solved without them: leave out --epochs, or train by "

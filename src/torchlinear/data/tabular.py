@@ -249,6 +249,8 @@ class TabularSource:
         self._types = self._reader.types
         self.n_rows = self._reader.n_rows  # known on opening for Parquet only
         self.feature_names = self._select(features)
+        if target is not None and task == "classification":
+            self._stray.update(self._reader.stray_text([target]))
         self._reader.sample = None  # only needed for the messages above
         pa.default_memory_pool().release_unused()  # a wide header's parse is large
         width = len(self.feature_names) + (target is not None) + (weight is not None)
@@ -300,7 +302,8 @@ class TabularSource:
         ParameterError
             Naming the column, the cell's value and its data row.
         """
-        for name, (row, value) in self._stray.items():
+        for name in (f for f in self.text_features if f in self._stray):
+            row, value = self._stray[name]
             raise ParameterError(
                 "formula",
                 "{label}: column {name!r} holds numbers, but also the text {cell!r} in data "
@@ -313,6 +316,22 @@ class TabularSource:
                 cell=value,
                 row=row,
             )
+
+    def stray_text_in(self, name: str) -> tuple[int, str] | None:
+        """``(data row, value)`` of the first text cell of a column of numbers but for a
+        few cells (as :meth:`check_stray_text` judges it), or ``None``: for the text
+        features, and for the target of a classification.
+
+        Examples
+        --------
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "typo.csv"
+        >>> rows = "".join(f"{i},{i}.5\\n" for i in range(9))
+        >>> _ = path.write_text("x,y\\n" + rows + "9,9.5x\\n")
+        >>> TabularSource(path, target="y", task="classification").stray_text_in("y")
+        (10, '9.5x')
+        """
+        return self._stray.get(name)
 
     def _select(self, features: Sequence[str] | None) -> list[str]:
         """The feature columns asked for, checked against the header and their types."""

@@ -202,21 +202,43 @@ def peek_task(path: Any, target: str, features: Any, delimiter: Any) -> str:
     """Regression for a numeric target column, classification for text or booleans.
 
     Decided from the types inferred when the file is opened (its header and first rows),
-    without reading the data: a target that is not a number cannot be read as a regression
-    target, and the real pass reports any other problem with the file properly.
+    without reading the data; the real pass reports any problem with the file properly. A
+    text target that holds numbers but for a few cells (a typo such as ``17.5x``) is
+    refused, naming the cell: taken for class labels, it would make a class of each value.
     """
-    try:
-        source = TabularSource(
+
+    def opened(task: str) -> TabularSource:
+        return TabularSource(
             path,
             target,
             features,
-            task="regression",
+            task=task,
             drop_na=True,
             delimiter=delimiter,
             batch_rows=256,
             allow_text=True,
         )
-    except ValueError:
+
+    try:
+        source = opened("regression")
+    except ValueError:  # not numbers: class labels, unless a few typos made them text
+        try:
+            labels = opened("classification")
+        except ValueError:
+            return "classification"
+        stray = labels.stray_text_in(target)
+        if stray is not None:
+            raise ParameterError(
+                "task",
+                "{label}: the target {name!r} holds numbers, but also the text {cell!r} in "
+                "data row {row}; fix that cell (or leave it empty and pass {0}), or if its "
+                "values are class labels, pass {1}",
+                suggestions=[("drop_na", True), ("task", "classification")],
+                label=labels.label,
+                name=target,
+                cell=stray[1],
+                row=stray[0],
+            ) from None
         return "classification"
     kind = source.column_types().get(target)
     if kind is not None and pa.types.is_boolean(kind):
