@@ -429,3 +429,24 @@ def test_torch_kernels_used_on_accelerators_agree(monkeypatch, solver):
     got = lstsq(X32, y, sample_weight=w, solver=solver, chunk_rows=256)
     np.testing.assert_allclose(got.coef.numpy(), expected.coef.numpy(), rtol=1e-10)
     np.testing.assert_allclose(got.intercept.numpy(), expected.intercept.numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize(("n", "solver"), [(50, "auto"), (50, "qr"), (3, "auto")])
+def test_values_whose_squares_underflow_are_refused_not_taken_for_constant(n, solver):
+    # sklearn fits these (its SVD never squares them); the normal equations and the
+    # constant-column test would see zeros, so the columns are named instead
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, 4)) * [1.0, 1e-200, 1.0, 1e-170]
+    y = X @ [1.0, 1e200, 2.0, 1e170] + 1.0
+    names = ["a", "tiny", "b", "small"]
+    message = r"the squares of the values of 'tiny', 'small' underflow float64 .*; rescale X"
+    with pytest.raises(ValueError, match=message):
+        lstsq(X, y, solver=solver, feature_names=names)
+
+
+def test_a_column_of_zeros_is_still_constant():
+    rng = np.random.default_rng(1)
+    X = np.c_[rng.normal(size=40), np.zeros(40)]
+    with pytest.warns(exact.RankDeficientWarning, match="constant .*: x1"):
+        sol = lstsq(X, 2 * X[:, 0] + 1)
+    assert float(sol.coef[1, 0]) == 0.0

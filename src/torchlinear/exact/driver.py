@@ -457,7 +457,9 @@ class _Run:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return (
-                solve_gram(stats, self.ridge(stats), self.fit_intercept, None, allow_fail=True)
+                solve_gram(
+                    stats, self.ridge(stats), self.fit_intercept, self.names, allow_fail=True
+                )
                 is None
             )
 

@@ -224,8 +224,20 @@ def _finish(
 
 
 def _constant_columns(
-    centred_sq: torch.Tensor, raw_sq: torch.Tensor, fit_intercept: bool
+    centred_sq: torch.Tensor,
+    raw_sq: torch.Tensor,
+    fit_intercept: bool,
+    mean: torch.Tensor,
+    names: Sequence[str] | None,
 ) -> torch.Tensor:
+    """The columns that are constant (all zero without an intercept); a column of values
+    whose squares underflow (not zero, yet its sum of squares is) is refused instead."""
+    tiny = torch.nonzero((raw_sq == 0) & (mean != 0)).flatten().tolist()
+    if tiny:
+        raise ValueError(
+            f"the squares of the values of {column_names(names, tiny)} underflow float64 "
+            "(values near 1e-154 or below); rescale X before fitting"
+        )
     if fit_intercept:
         return centred_sq <= (_CONSTANT_RTOL**2) * raw_sq
     return centred_sq <= 0
@@ -363,7 +375,7 @@ def _solve_gram_impl(
     G, B, C, raw = stats.system(fit_intercept)
     G, B, C, raw = (t.cpu() for t in (G, B, C, raw))
     diag = torch.diagonal(G).clamp_min(0)
-    constant = _constant_columns(diag, raw, fit_intercept)
+    constant = _constant_columns(diag, raw, fit_intercept, stats.means()[0].cpu(), names)
     D = torch.where(constant, torch.ones_like(diag), diag.sqrt())
     Gs = G / torch.outer(D, D)
     Bs = B / D[:, None]
@@ -477,7 +489,7 @@ def _solve_tsqr_impl(
         mean_y = torch.zeros(k, dtype=torch.float64)
     Rxx, Rxy, Ryy = T[:d, :d], T[:d, d:], T[d:, d:]
     cn2 = (Rxx**2).sum(0)
-    constant = _constant_columns(cn2, raw, fit_intercept)
+    constant = _constant_columns(cn2, raw, fit_intercept, cx + R[0, 1 : 1 + d] / sqrtW, names)
     D = torch.where(constant, torch.ones_like(cn2), cn2.sqrt())
     Rs = Rxx / D
     Rs[:, constant] = 0
@@ -593,7 +605,8 @@ def _solve_rows_impl(
     sw = wt.sqrt()[:, None]
     A = sw * (X - mean_x)
     b = sw * (Y - mean_y)
-    constant = _constant_columns((A * A).sum(0), ((sw * X) ** 2).sum(0), fit_intercept)
+    raw_sq = ((sw * X) ** 2).sum(0)
+    constant = _constant_columns((A * A).sum(0), raw_sq, fit_intercept, (wt @ X) / W, names)
     A[:, constant] = 0
     U, s, Vh = torch.linalg.svd(A, full_matrices=False)
     m = s.shape[0]
