@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import warnings
 
 import numpy as np
@@ -413,3 +414,28 @@ def test_sparse_x_is_refused_by_the_gradient_solvers():
     X = sp.random(50, 3, density=0.5, random_state=0, format="csr")
     with pytest.raises(TypeError, match="toarray"):
         LinearRegression(solver="adam").fit(X, np.arange(50.0))
+
+
+def test_partial_fit_in_many_chunks_is_exact_however_it_is_read_back():
+    # A feature without effect: its coefficient needs the in-memory polish. partial_fit
+    # leaves the polish to the first read, so that 200 calls do not polish 200 times;
+    # reading the coefficients, predicting, pickling and saving all see the polished fit.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(4_000, 6))
+    y = X @ [0.0, 1.0, -2.0, 0.5, 3.0, 1.5] + 0.1 * rng.normal(size=4_000)
+    full = LinearRegression().fit(X, y)
+    expected = np.r_[full.intercept_, full.coef_]
+
+    def chunked() -> LinearRegression:
+        model = LinearRegression()
+        for rows in np.array_split(np.arange(4_000), 200):
+            model.partial_fit(X[rows], y[rows])
+        return model
+
+    np.testing.assert_array_equal(np.r_[chunked().intercept_, chunked().coef_], expected)
+    np.testing.assert_array_equal(chunked().predict(X[:50]), full.predict(X[:50]))
+    restored = pickle.loads(pickle.dumps(chunked()))
+    np.testing.assert_array_equal(np.r_[restored.intercept_, restored.coef_], expected)
+    again = LinearRegression.from_state(*chunked().get_state())
+    np.testing.assert_array_equal(np.r_[again.intercept_, again.coef_], expected)
+    assert chunked().solution_.refinement_steps >= 1

@@ -152,6 +152,9 @@ class StatefulMixin:
     #: Fitted attributes stored by :meth:`_extra_state` instead of the generic encoding.
     _special_state: tuple[str, ...] = ()
 
+    def _finish_fit(self) -> None:
+        """Complete what a fit left to be computed on first use (nothing by default)."""
+
     def get_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         """The fitted state: ``(tensors, meta)``, where ``meta`` is JSON-serialisable.
 
@@ -164,6 +167,7 @@ class StatefulMixin:
         ('LinearRegression', ['coef_', 'cond_', 'cov_type_'])
         """
         check_is_fitted(self)
+        self._finish_fit()
         tensors: dict[str, torch.Tensor] = {}
         attributes: dict[str, Any] = {}
         for name, value in vars(self).items():

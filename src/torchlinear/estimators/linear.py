@@ -54,7 +54,9 @@ A :meth:`fit` call starts over (its statistics are not kept for later ``partial_
 
 from __future__ import annotations
 
+import functools
 import math
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -95,7 +97,7 @@ from torchlinear.estimators._linear_params import (
 )
 from torchlinear.estimators.linear_inference import ExactInferenceMixin
 from torchlinear.estimators.robust import fit_lad
-from torchlinear.exact import GramStats, LstsqSolution, TSQRStats, gram_pass, lstsq
+from torchlinear.exact import REFINE_ABOVE, GramStats, LstsqSolution, TSQRStats, gram_pass, lstsq
 from torchlinear.exact.coordinate_descent import enet_path
 from torchlinear.exact.driver import LOCAL, Combine, SmallData, solve_exact, solve_statistics
 from torchlinear.exact.fold_stats import sparse_gram_stats
@@ -110,6 +112,9 @@ __all__ = [
     "SOLVERS",
     "LinearRegression",
 ]
+
+
+_DEFERRED = ("coef_", "intercept_", "solution_")  # what a deferred polish sets
 
 
 class LinearRegression(ExactInferenceMixin, LinearPredictionMixin, RegressorMixin, BaseEstimator):
@@ -377,7 +382,8 @@ class LinearRegression(ExactInferenceMixin, LinearPredictionMixin, RegressorMixi
             self._stream_weights = seen + (
                 WeightInfo.of(w) if w is not None else WeightInfo(X_t.shape[0], 0.0)
             )
-        sol = solve_statistics(
+        solve = functools.partial(
+            solve_statistics,
             stream,
             alpha=params["alpha"],
             fit_intercept=bool(self.fit_intercept),
@@ -385,9 +391,29 @@ class LinearRegression(ExactInferenceMixin, LinearPredictionMixin, RegressorMixi
             feature_names=self._names(),
             small=self._small,
         )
+        sol = solve(per_coefficient=False)
         self._store_solution(sol)
         self._weight_info = self._stream_weights
+        if self._small.parts is not None and not sol.refinement_steps:
+            if sol.coefficient_error() > REFINE_ABOVE:
+                # polishing every kept row after every call would cost O(rows) a call:
+                # it waits for the first read of the coefficients (__getattr__)
+                for name in _DEFERRED:
+                    delattr(self, name)
+                self._deferred_solve = solve
         return self
+
+    def __getattr__(self, name: str) -> Any:
+        # only called for an attribute not set: the coefficients of a deferred polish
+        solve = self.__dict__.get("_deferred_solve") if name in _DEFERRED else None
+        if solve is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # partial_fit has already warned
+            sol = solve()
+        del self._deferred_solve
+        self._set_answer(sol)
+        return self.__dict__[name]
 
     def fit_chunks(
         self,
@@ -521,12 +547,18 @@ class LinearRegression(ExactInferenceMixin, LinearPredictionMixin, RegressorMixi
         )
         self._store_gradient_fit(fit, params["optimizer"])
 
+    def _finish_fit(self) -> None:
+        if "_deferred_solve" in self.__dict__:
+            self.__getattr__("coef_")
+
     def __getstate__(self) -> dict[str, Any]:
+        self._finish_fit()  # pickle the finished answer
         state = dict(self.__dict__)
         state.pop("_fit_data", None)  # the training rows are never pickled
         return state
 
-    def _store_solution(self, sol: LstsqSolution) -> None:
+    def _set_answer(self, sol: LstsqSolution) -> None:
+        """The coefficients, intercept and solution of ``sol``."""
         coef = sol.coef.numpy().T.copy()  # (k, d)
         intercept = sol.intercept.numpy().copy()
         if self._single:
@@ -535,11 +567,15 @@ class LinearRegression(ExactInferenceMixin, LinearPredictionMixin, RegressorMixi
         else:
             self.coef_ = coef
             self.intercept_ = intercept
+        self.solution_: LstsqSolution | None = sol
+
+    def _store_solution(self, sol: LstsqSolution) -> None:
+        self.__dict__.pop("_deferred_solve", None)
+        self._set_answer(sol)
         self.solver_ = sol.solver
         self.cond_ = float(sol.cond)
         self.rank_ = int(sol.rank)
         self.n_iter_ = int(sol.n_passes)
-        self.solution_: LstsqSolution | None = sol
         self.cov_type_ = check_cov_type(self.cov_type)
         self._meat = None
         self._fit_data = None
@@ -551,6 +587,7 @@ class LinearRegression(ExactInferenceMixin, LinearPredictionMixin, RegressorMixi
     def _store_coef(self, coef: np.ndarray, intercept: np.ndarray, solver: str) -> None:
         """Store a fit without an exact solution: ``coef`` ``(k, d)`` and ``intercept``
         ``(k,)`` (as ``(d,)`` and a float for one target), the solver; forget the rest."""
+        self.__dict__.pop("_deferred_solve", None)
         if self._single:
             self.coef_ = coef[0].copy()
             self.intercept_ = float(intercept[0])

@@ -552,6 +552,7 @@ def _improve(
     moments: Moments | None,
     allowed: bool,
     solver: str,
+    per_coefficient: bool = True,
 ) -> LstsqSolution:
     """Refine when the error estimate asks for it (step 4), then warn (step 5)."""
     d = sol.coef.shape[0]
@@ -559,7 +560,7 @@ def _improve(
     small = n_values <= POLISH_MAX_ELEMENTS and rows is not None
     polishable = small and solver != "cholesky"
     # rows in memory are polished cheaply, so each coefficient is judged on its own
-    error = sol.coefficient_error() if polishable else sol.est_rel_error
+    error = sol.coefficient_error() if polishable and per_coefficient else sol.est_rel_error
     if allowed and full_rank and error > REFINE_ABOVE:
         if polishable:
             assert rows is not None
@@ -583,6 +584,7 @@ def solve_statistics(
     solver: Solver = "auto",
     feature_names: Sequence[str] | None = None,
     small: SmallData | None = None,
+    per_coefficient: bool = True,
 ) -> LstsqSolution:
     """Solve statistics accumulated chunk by chunk when the data cannot be read again.
 
@@ -590,7 +592,10 @@ def solve_statistics(
     statistics are solved by Cholesky (an ill-conditioned Gram matrix by its
     eigendecomposition, with a warning), a TSQR factor by QR (``solver="svd"``: the
     minimum-norm SVD). When ``small`` still holds every row, the solution is refined in
-    extended precision exactly as :func:`solve_exact` refines it.
+    extended precision exactly as :func:`solve_exact` refines it; with
+    ``per_coefficient=False`` only when the coefficients as a whole need it (what the
+    warnings judge), not for one coefficient alone (see
+    :meth:`~torchlinear.exact.LstsqSolution.coefficient_error`).
 
     Examples
     --------
@@ -613,7 +618,7 @@ def solve_statistics(
         n_positive = len(X) if w is None else int((w > 0).sum())
     values = keep.values if keep is not None else POLISH_MAX_ELEMENTS + 1
     rows = None if keep is None else (lambda: keep.arrays(d, k))
-    return _improve(sol, n_positive, values, rows, None, True, solver)
+    return _improve(sol, n_positive, values, rows, None, True, solver, per_coefficient)
 
 
 def _check_rows(stats: GramStats | TSQRStats, stream: ChunkStream) -> None:
