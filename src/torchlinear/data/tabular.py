@@ -317,10 +317,14 @@ class TabularSource:
                 row=row,
             )
 
-    def stray_text_in(self, name: str) -> tuple[int, str] | None:
-        """``(data row, value)`` of the first text cell of a column of numbers but for a
-        few cells (as :meth:`check_stray_text` judges it), or ``None``: for the text
-        features, and for the target of a classification.
+    def check_stray_target(self) -> None:
+        """Refuse a classification target read as text only because of a few cells: a
+        column of numbers with a typo (``17.5x``) would make a class of each value.
+
+        Raises
+        ------
+        ParameterError
+            Naming the cell's value and its data row, with the two ways out.
 
         Examples
         --------
@@ -328,10 +332,27 @@ class TabularSource:
         >>> path = pathlib.Path(tempfile.mkdtemp()) / "typo.csv"
         >>> rows = "".join(f"{i},{i}.5\\n" for i in range(9))
         >>> _ = path.write_text("x,y\\n" + rows + "9,9.5x\\n")
-        >>> TabularSource(path, target="y", task="classification").stray_text_in("y")
-        (10, '9.5x')
+        >>> source = TabularSource(path, target="y", task="classification")
+        >>> try:
+        ...     source.check_stray_target()
+        ... except ValueError as error:
+        ...     print(str(error).split(": ", 1)[1][:66])
+        the target 'y' holds numbers, but also the text '9.5x' in data row
         """
-        return self._stray.get(name)
+        if self.target is None or self.target not in self._stray:
+            return
+        row, value = self._stray[self.target]
+        raise ParameterError(
+            "task",
+            "{label}: the target {name!r} holds numbers, but also the text {cell!r} in data "
+            "row {row}; fix that cell (or leave it empty and pass {0}), or if its values are "
+            "class labels, pass {1}",
+            suggestions=[("drop_na", True), ("task", "classification")],
+            label=self.label,
+            name=self.target,
+            cell=value,
+            row=row,
+        )
 
     def _select(self, features: Sequence[str] | None) -> list[str]:
         """The feature columns asked for, checked against the header and their types."""

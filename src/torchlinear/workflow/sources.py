@@ -226,19 +226,7 @@ def peek_task(path: Any, target: str, features: Any, delimiter: Any) -> str:
             labels = opened("classification")
         except ValueError:
             return "classification"
-        stray = labels.stray_text_in(target)
-        if stray is not None:
-            raise ParameterError(
-                "task",
-                "{label}: the target {name!r} holds numbers, but also the text {cell!r} in "
-                "data row {row}; fix that cell (or leave it empty and pass {0}), or if its "
-                "values are class labels, pass {1}",
-                suggestions=[("drop_na", True), ("task", "classification")],
-                label=labels.label,
-                name=target,
-                cell=stray[1],
-                row=stray[0],
-            ) from None
+        labels.check_stray_target()
         return "classification"
     kind = source.column_types().get(target)
     if kind is not None and pa.types.is_boolean(kind):
