@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import Any, Literal
+from typing import Any, Literal, Self, TypeVar
 
 import numpy as np
 import torch
@@ -33,6 +33,7 @@ __all__ = [
 ]
 
 _CHUNK_BYTES: int = 1 << 22
+M = TypeVar("M", bound="_ShiftedMoments")
 
 
 def default_chunk_rows(n_columns: int) -> int:
@@ -52,8 +53,124 @@ def gram_chunk_rows(n_columns: int) -> int:
     return int(min(65536, max(1024, (_CHUNK_BYTES // 2) // (8 * max(1, n_columns)))))
 
 
+class _ShiftedMoments:
+    """What both statistics share: the shapes, the shift and the rows folded in so far.
+
+    Subclasses add their tensors (``_tensor_shapes``), the chunk kernel (``update_chunk``),
+    the shift rule (``fix_shift``), the exact change of shift (``reshifted``) and the
+    combination of two row sets with a common shift (``_combined``). Each subclass is a
+    dataclass whose fields are those below, then its tensors, then ``shift_fixed``.
+    """
+
+    n_features: int
+    n_targets: int
+    shift_x: torch.Tensor
+    shift_y: torch.Tensor
+    n_samples: int
+    weight_sum: torch.Tensor
+
+    shift_fixed: bool
+
+    @classmethod
+    def _tensor_shapes(cls, d: int, k: int) -> list[tuple[int, ...]]:
+        raise NotImplementedError
+
+    @staticmethod
+    def chunk_rows(n_columns: int) -> int:
+        """Rows per chunk of a pass over ``n_columns`` columns."""
+        raise NotImplementedError
+
+    def fix_shift(self, X: torch.Tensor, Y: torch.Tensor, w: torch.Tensor | None) -> None:
+        raise NotImplementedError
+
+    def update_chunk(
+        self, X: torch.Tensor, Y: torch.Tensor, w: torch.Tensor | None, buf: Any
+    ) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def zeros(
+        cls,
+        n_features: int,
+        n_targets: int = 1,
+        *,
+        device: torch.device | str = "cpu",
+        shift_x: torch.Tensor | None = None,
+        shift_y: torch.Tensor | None = None,
+    ) -> Self:
+        """Empty statistics; pass ``shift_x``/``shift_y`` (e.g. known means) to fix the
+        shift in advance."""
+        dev = torch.device(device)
+        d, k = int(n_features), int(n_targets)
+
+        def z(*shape: int) -> torch.Tensor:
+            return torch.zeros(shape, dtype=torch.float64, device=dev)
+
+        fixed = shift_x is not None or shift_y is not None
+        cx = z(d) if shift_x is None else f64(shift_x, dev).reshape(d).clone()
+        cy = z(k) if shift_y is None else f64(shift_y, dev).reshape(k).clone()
+        tensors = [z(*shape) for shape in cls._tensor_shapes(d, k)]
+        return cls(d, k, cx, cy, 0, z(), *tensors, fixed)  # type: ignore[call-arg]
+
+    @property
+    def device(self) -> torch.device:
+        return self.weight_sum.device
+
+    def update(
+        self, X: torch.Tensor, Y: torch.Tensor, sample_weight: torch.Tensor | None = None
+    ) -> Self:
+        """Add a chunk of rows (any device, float32 or float64) in place; return ``self``.
+
+        ``Y`` is ``(m,)`` or ``(m, k)``; ``sample_weight`` is ``(m,)`` and non-negative.
+        The chunk is converted to float64 a piece at a time (about 2–4 MiB, one block of
+        rows per thread), so the extra memory is O(chunk x d).
+        """
+        Y = as_2d(Y)
+        if X.ndim != 2 or X.shape[1] != self.n_features or Y.shape[1] != self.n_targets:
+            raise ValueError(
+                f"chunk has shape X {tuple(X.shape)}, y {tuple(Y.shape)}; these statistics "
+                f"expect {self.n_features} feature(s) and {self.n_targets} target(s)"
+            )
+        if X.shape[0]:
+            merged = _accumulate(self, X, Y, sample_weight, device=self.device)
+            self.__dict__.update(merged.__dict__)
+        return self
+
+    def to(self, device: torch.device | str) -> Self:
+        """A copy on ``device``."""
+        dev = torch.device(device)
+        values = {
+            f.name: (v.to(dev) if isinstance(v, torch.Tensor) else v)
+            for f in fields(self)  # type: ignore[arg-type]
+            for v in [getattr(self, f.name)]
+        }
+        return type(self)(**values)
+
+    def reshifted(self, shift_x: torch.Tensor, shift_y: torch.Tensor) -> Self:
+        raise NotImplementedError
+
+    def _combined(self, other: Self) -> Self:
+        raise NotImplementedError
+
+    def merge(self, other: Self) -> Self:
+        """The statistics of the union of both row sets (a new object, about ``self``'s
+        shift)."""
+        if (self.n_features, self.n_targets) != (other.n_features, other.n_targets):
+            raise ValueError(
+                f"cannot merge statistics of {self.n_features} feature(s)/{self.n_targets} "
+                f"target(s) with {other.n_features}/{other.n_targets}"
+            )
+        if other.n_samples == 0:
+            return self.reshifted(self.shift_x, self.shift_y)
+        if self.n_samples == 0:
+            return other.reshifted(other.shift_x, other.shift_y)
+        return self._combined(other.to(self.device).reshifted(self.shift_x, self.shift_y))
+
+    __add__ = merge
+
+
 @dataclass
-class GramStats:
+class GramStats(_ShiftedMoments):
     r"""Mergeable sufficient statistics of weighted least squares (float64).
 
     For the shifted rows :math:`u = x - c_x`, :math:`v = y - c_y` the object holds
@@ -91,30 +208,10 @@ class GramStats:
     shift_fixed: bool = False
 
     @classmethod
-    def zeros(
-        cls,
-        n_features: int,
-        n_targets: int = 1,
-        *,
-        device: torch.device | str = "cpu",
-        shift_x: torch.Tensor | None = None,
-        shift_y: torch.Tensor | None = None,
-    ) -> GramStats:
-        """Empty statistics; pass ``shift_x``/``shift_y`` to fix the shift in advance."""
-        dev = torch.device(device)
-        d, k = int(n_features), int(n_targets)
+    def _tensor_shapes(cls, d: int, k: int) -> list[tuple[int, ...]]:
+        return [(d,), (k,), (d, d), (d, k), (k, k)]
 
-        def z(*shape: int) -> torch.Tensor:
-            return torch.zeros(shape, dtype=torch.float64, device=dev)
-
-        fixed = shift_x is not None or shift_y is not None
-        cx = z(d) if shift_x is None else f64(shift_x, dev).reshape(d).clone()
-        cy = z(k) if shift_y is None else f64(shift_y, dev).reshape(k).clone()
-        return cls(d, k, cx, cy, 0, z(), z(d), z(k), z(d, d), z(d, k), z(k, k), fixed)
-
-    @property
-    def device(self) -> torch.device:
-        return self.xtx.device
+    chunk_rows = staticmethod(gram_chunk_rows)
 
     def fix_shift(self, X: torch.Tensor, Y: torch.Tensor, w: torch.Tensor | None) -> None:
         mean_x, std_x, W = weighted_first_moments(X, w)
@@ -125,27 +222,6 @@ class GramStats:
         self.shift_x = torch.where(keep, mean_x, torch.zeros_like(mean_x)).to(self.device)
         self.shift_y = mean_y.to(self.device)
         self.shift_fixed = True
-
-    def update(
-        self, X: torch.Tensor, Y: torch.Tensor, sample_weight: torch.Tensor | None = None
-    ) -> GramStats:
-        """Add a chunk of rows (any device, float32 or float64) in place; return ``self``.
-
-        ``Y`` is ``(m,)`` or ``(m, k)``; ``sample_weight`` is ``(m,)`` and non-negative.
-        The chunk is upcast to float64 piece by piece (about 2 MiB at a time, one block of
-        rows per thread), so the extra memory is O(chunk x d).
-        """
-        Y = as_2d(Y)
-        if X.ndim != 2 or X.shape[1] != self.n_features or Y.shape[1] != self.n_targets:
-            raise ValueError(
-                f"chunk has shape X {tuple(X.shape)}, y {tuple(Y.shape)}; these statistics "
-                f"expect {self.n_features} feature(s) and {self.n_targets} target(s)"
-            )
-        if X.shape[0] == 0:
-            return self
-        merged = gram_pass(X, Y, sample_weight, device=self.device, stats=self)
-        self.__dict__.update(merged.__dict__)
-        return self
 
     def update_chunk(
         self, X: torch.Tensor, Y: torch.Tensor, w: torch.Tensor | None, buf: Any
@@ -225,16 +301,6 @@ class GramStats:
         self.yty.numpy()[:] += ZZ[1:, 1:]
         return buf
 
-    def to(self, device: torch.device | str) -> GramStats:
-        """A copy on ``device``."""
-        dev = torch.device(device)
-        values: dict[str, Any] = {
-            f.name: (v.to(dev) if isinstance(v, torch.Tensor) else v)
-            for f in fields(self)
-            for v in [getattr(self, f.name)]
-        }
-        return GramStats(**values)
-
     def reshifted(self, shift_x: torch.Tensor, shift_y: torch.Tensor) -> GramStats:
         r"""The same statistics about another shift (exact algebra).
 
@@ -262,18 +328,7 @@ class GramStats:
             True,
         )
 
-    def merge(self, other: GramStats) -> GramStats:
-        """Statistics of the union of both row sets (a new object)."""
-        if (self.n_features, self.n_targets) != (other.n_features, other.n_targets):
-            raise ValueError(
-                f"cannot merge statistics of {self.n_features} feature(s)/{self.n_targets} "
-                f"target(s) with {other.n_features}/{other.n_targets}"
-            )
-        if other.n_samples == 0:
-            return self.reshifted(self.shift_x, self.shift_y)
-        if self.n_samples == 0:
-            return other.reshifted(other.shift_x, other.shift_y)
-        o = other.to(self.device).reshifted(self.shift_x, self.shift_y)
+    def _combined(self, o: GramStats) -> GramStats:
         return GramStats(
             self.n_features,
             self.n_targets,
@@ -288,8 +343,6 @@ class GramStats:
             self.yty + o.yty,
             True,
         )
-
-    __add__ = merge
 
     def means(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Weighted means of the features and targets."""
@@ -371,7 +424,7 @@ class GramStats:
 
 
 @dataclass
-class TSQRStats:
+class TSQRStats(_ShiftedMoments):
     r"""Mergeable triangular factor of :math:`\sqrt w\,[1,\; x - c_x,\; y - c_y]`.
 
     ``r`` is ``(1 + d + k) x (1 + d + k)`` upper triangular with a non-negative diagonal.
@@ -400,57 +453,21 @@ class TSQRStats:
     shift_fixed: bool = False
 
     @classmethod
-    def zeros(
-        cls,
-        n_features: int,
-        n_targets: int = 1,
-        *,
-        device: torch.device | str = "cpu",
-        shift_x: torch.Tensor | None = None,
-        shift_y: torch.Tensor | None = None,
-    ) -> TSQRStats:
-        """Empty factor; pass ``shift_x``/``shift_y`` (e.g. known means) to fix the shift."""
-        dev = torch.device(device)
-        d, k = int(n_features), int(n_targets)
-        p = 1 + d + k
-        fixed = shift_x is not None or shift_y is not None
-        cx = torch.zeros(d, dtype=torch.float64, device=dev)
-        cy = torch.zeros(k, dtype=torch.float64, device=dev)
-        if shift_x is not None:
-            cx = f64(shift_x, dev).reshape(d).clone()
-        if shift_y is not None:
-            cy = f64(shift_y, dev).reshape(k).clone()
-        W = torch.zeros((), dtype=torch.float64, device=dev)
-        R = torch.zeros(p, p, dtype=torch.float64, device=dev)
-        return cls(d, k, cx, cy, 0, W, R, fixed)
+    def _tensor_shapes(cls, d: int, k: int) -> list[tuple[int, ...]]:
+        return [(1 + d + k, 1 + d + k)]
 
-    @property
-    def device(self) -> torch.device:
-        return self.r.device
+    chunk_rows = staticmethod(default_chunk_rows)
+
+    def fix_shift(self, X: torch.Tensor, Y: torch.Tensor, w: torch.Tensor | None) -> None:
+        mean_x, _, W = weighted_first_moments(X, w)
+        if W > 0:
+            mean_y, _, _ = weighted_first_moments(Y, w)
+            self.shift_x, self.shift_y = mean_x.to(self.device), mean_y.to(self.device)
+            self.shift_fixed = True
 
     @property
     def n_columns(self) -> int:
         return 1 + self.n_features + self.n_targets
-
-    def update(
-        self, X: torch.Tensor, Y: torch.Tensor, sample_weight: torch.Tensor | None = None
-    ) -> TSQRStats:
-        """Fold a chunk of rows into the factor in place; return ``self``.
-
-        The chunk is processed ``default_chunk_rows`` rows at a time (float64 copies of
-        that size only), one block of rows per thread.
-        """
-        Y = as_2d(Y)
-        if X.ndim != 2 or X.shape[1] != self.n_features or Y.shape[1] != self.n_targets:
-            raise ValueError(
-                f"chunk has shape X {tuple(X.shape)}, y {tuple(Y.shape)}; this factor "
-                f"expects {self.n_features} feature(s) and {self.n_targets} target(s)"
-            )
-        if X.shape[0] == 0:
-            return self
-        merged = tsqr_pass(X, Y, sample_weight, device=self.device, stats=self)
-        self.__dict__.update(merged.__dict__)
-        return self
 
     def update_chunk(
         self, X: torch.Tensor, Y: torch.Tensor, w: torch.Tensor | None, buf: Any
@@ -506,27 +523,7 @@ class TSQRStats:
             True,
         )
 
-    def merge(self, other: TSQRStats) -> TSQRStats:
-        """Factor of the union of both row sets (a new object)."""
-        if (self.n_features, self.n_targets) != (other.n_features, other.n_targets):
-            raise ValueError(
-                f"cannot merge factors of {self.n_features} feature(s)/{self.n_targets} "
-                f"target(s) with {other.n_features}/{other.n_targets}"
-            )
-        if other.n_samples == 0:
-            return self.reshifted(self.shift_x, self.shift_y)
-        if self.n_samples == 0:
-            return other.reshifted(other.shift_x, other.shift_y)
-        o = TSQRStats(
-            other.n_features,
-            other.n_targets,
-            other.shift_x.to(self.device),
-            other.shift_y.to(self.device),
-            other.n_samples,
-            other.weight_sum.to(self.device),
-            other.r.to(self.device),
-            True,
-        ).reshifted(self.shift_x, self.shift_y)
+    def _combined(self, o: TSQRStats) -> TSQRStats:
         if self.device.type == "cpu":
             folded = fold_triangle_numpy(
                 np.asfortranarray(self.r.numpy(), dtype=np.float64),
@@ -547,8 +544,6 @@ class TSQRStats:
             True,
         )
 
-    __add__ = merge
-
     def solve(
         self,
         *,
@@ -563,6 +558,44 @@ class TSQRStats:
         sol = solve_tsqr(self, alpha, fit_intercept, method, feature_names)
         warn_accuracy(sol)
         return sol
+
+
+def _accumulate(
+    stats: M,
+    X: torch.Tensor,
+    Y: torch.Tensor,
+    sample_weight: torch.Tensor | None,
+    *,
+    device: torch.device | str | None = None,
+    chunk_rows: int | None = None,
+) -> M:
+    """``stats`` merged with the statistics of the rows ``X, Y``: the rows are split into
+    one contiguous block per thread, each accumulated chunk by chunk about ``stats``' shift
+    (fixed from the first chunk if it is not yet), then merged."""
+    Y = as_2d(Y)
+    n, d = X.shape
+    dev = torch.device(device) if device is not None else X.device
+    rows = chunk_rows or stats.chunk_rows(1 + d + Y.shape[1])
+    if n == 0:
+        return stats
+    if not stats.shift_fixed:
+        stats.fix_shift(X[:rows], Y[:rows], None if sample_weight is None else sample_weight[:rows])
+
+    def run(lo: int, hi: int) -> M:
+        part = type(stats).zeros(
+            d, Y.shape[1], device=dev, shift_x=stats.shift_x, shift_y=stats.shift_y
+        )
+        buf = None
+        for start in range(lo, hi, rows):
+            stop = min(hi, start + rows)
+            w = None if sample_weight is None else sample_weight[start:stop]
+            buf = part.update_chunk(X[start:stop], Y[start:stop], w, buf)
+        return part
+
+    total = stats
+    for part in parallel(run, row_blocks(n, rows, n_workers(X, dev))):
+        total = total.merge(part)
+    return total
 
 
 def gram_pass(
@@ -585,32 +618,10 @@ def gram_pass(
     >>> gram_pass(X, X[:, 0], chunk_rows=2).n_samples
     6
     """
-    Y = as_2d(Y)
-    n, d = X.shape
     dev = torch.device(device) if device is not None else X.device
-    rows = chunk_rows or gram_chunk_rows(1 + d + Y.shape[1])
     if stats is None:
-        stats = GramStats.zeros(d, Y.shape[1], device=dev)
-    if n == 0:
-        return stats
-    if not stats.shift_fixed:
-        stats.fix_shift(X[:rows], Y[:rows], None if sample_weight is None else sample_weight[:rows])
-
-    def run(lo: int, hi: int) -> GramStats:
-        part = GramStats.zeros(
-            d, Y.shape[1], device=dev, shift_x=stats.shift_x, shift_y=stats.shift_y
-        )
-        buf = None
-        for start in range(lo, hi, rows):
-            stop = min(hi, start + rows)
-            w = None if sample_weight is None else sample_weight[start:stop]
-            buf = part.update_chunk(X[start:stop], Y[start:stop], w, buf)
-        return part
-
-    total = stats
-    for part in parallel(run, row_blocks(n, rows, n_workers(X, dev))):
-        total = total.merge(part)
-    return total
+        stats = GramStats.zeros(X.shape[1], as_2d(Y).shape[1], device=dev)
+    return _accumulate(stats, X, Y, sample_weight, device=dev, chunk_rows=chunk_rows)
 
 
 def tsqr_pass(
@@ -630,33 +641,7 @@ def tsqr_pass(
     >>> tsqr_pass(X, X[:, 0], chunk_rows=2).r.shape
     torch.Size([4, 4])
     """
-    Y = as_2d(Y)
-    n, d = X.shape
-    k = Y.shape[1]
     dev = torch.device(device) if device is not None else X.device
-    rows = chunk_rows or default_chunk_rows(1 + d + k)
     if stats is None:
-        stats = TSQRStats.zeros(d, k, device=dev)
-    if n == 0:
-        return stats
-    if not stats.shift_fixed:
-        w0 = None if sample_weight is None else sample_weight[:rows]
-        mean_x, _, W = weighted_first_moments(X[:rows], w0)
-        if W > 0:
-            mean_y, _, _ = weighted_first_moments(Y[:rows], w0)
-            stats.shift_x, stats.shift_y = mean_x.to(dev), mean_y.to(dev)
-            stats.shift_fixed = True
-
-    def run(lo: int, hi: int) -> TSQRStats:
-        part = TSQRStats.zeros(d, k, device=dev, shift_x=stats.shift_x, shift_y=stats.shift_y)
-        buf = None
-        for start in range(lo, hi, rows):
-            stop = min(hi, start + rows)
-            w = None if sample_weight is None else sample_weight[start:stop]
-            buf = part.update_chunk(X[start:stop], Y[start:stop], w, buf)
-        return part
-
-    total = stats
-    for part in parallel(run, row_blocks(n, rows, n_workers(X, dev))):
-        total = total.merge(part)
-    return total
+        stats = TSQRStats.zeros(X.shape[1], as_2d(Y).shape[1], device=dev)
+    return _accumulate(stats, X, Y, sample_weight, device=dev, chunk_rows=chunk_rows)
