@@ -280,8 +280,8 @@ def rank_label() -> str:
 
 def fail(exc: BaseException, command: str | None = None) -> int:
     """Print ``exc`` as one line on stderr and return the exit code 2."""
-    if type(exc).__name__ == "RankFailedError" and rank_label():
-        return 2  # the rank that failed printed its own error; rank 0 repeats it
+    if type(exc).__name__ == "RankFailedError":
+        return 2  # the rank that failed printed its own error: one line for the job
     from torchlinear._format import escape_control
 
     message = shorten(escape_control(user_message(exc, command)))

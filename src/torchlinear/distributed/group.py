@@ -270,8 +270,10 @@ class RankFailedError(RuntimeError):
 def exchange_status(error: BaseException | None, info: Sequence[int]) -> list[list[int]]:
     """All-gather ``[ok, *info]`` plus an error message from every rank.
 
-    If any rank reports an error, every rank raises: the failing one its own exception,
-    the others a :class:`RankFailedError` quoting it. Returns each rank's ``info``.
+    If any rank reports an error, every rank raises: the first rank to report a given
+    error raises its own exception, every other rank a :class:`RankFailedError` quoting
+    it (so the command line, which prints only the former, reports a mistake that every
+    rank made once). Returns each rank's ``info``.
     """
     w = world_size()
     message = b""
@@ -291,15 +293,20 @@ def exchange_status(error: BaseException | None, info: Sequence[int]) -> list[li
         gathered = [torch.empty_like(local) for _ in range(w)]
         dist.all_gather(gathered, local)
         gathered = [g.cpu() for g in gathered]
+    failures = {
+        r: bytes(g[2 + len(info) : 2 + len(info) + int(g[1])].tolist())
+        for r, g in enumerate(gathered)
+        if int(g[0])
+    }
     if error is not None:
-        raise error
-    for r, g in enumerate(gathered):
-        if int(g[0]):
-            length = int(g[1])
-            text = bytes(g[2 + len(info) : 2 + len(info) + length].tolist()).decode(
-                errors="replace"
-            )
-            raise RankFailedError(f"rank {r} failed: {text}")
+        # the same mistake on every rank (a missing column, a bad option) is reported by
+        # the first rank that made it; the others raise a RankFailedError quoting it
+        first = min(r for r, text in failures.items() if text == message)
+        if first == rank():
+            raise error
+        failures = {first: message}
+    for r, text in failures.items():
+        raise RankFailedError(f"rank {r} failed: {text.decode(errors='replace')}")
     return [g[2 : 2 + len(info)].tolist() for g in gathered]
 
 

@@ -327,25 +327,31 @@ def fit_opened(
     main = tld.is_main_process()
     if not main:  # one set of progress bars, from rank 0
         opts = dataclasses.replace(opts, progress=False)
-    resolved = open_data(
-        data,
-        opts.target,
-        opts.features,
-        opts.task,
-        drop_na=opts.drop_na,
-        delimiter=delimiter,
-        batch_rows=batch_rows,
-        download=download,
-        formula=opts.formula,
-        max_levels=opts.max_levels,
-        weight=opts.weight,
-    )
-    streamed = is_streamed(resolved, opts)
-    plan = plan_route(opts, resolved.task, streamed)
-    if plan.route in EXACT_ROUTES:
-        streamed = True
-    check_route_options(opts, plan)
-    val_fraction, given_val = validation_share(opts, plan, resolved)
+    error = None
+    try:  # every rank opens the data: a mistake is reported once (see exchange_status)
+        resolved = open_data(
+            data,
+            opts.target,
+            opts.features,
+            opts.task,
+            drop_na=opts.drop_na,
+            delimiter=delimiter,
+            batch_rows=batch_rows,
+            download=download,
+            formula=opts.formula,
+            max_levels=opts.max_levels,
+            weight=opts.weight,
+        )
+        streamed = is_streamed(resolved, opts)
+        plan = plan_route(opts, resolved.task, streamed)
+        if plan.route in EXACT_ROUTES:
+            streamed = True
+        check_route_options(opts, plan)
+        val_fraction, given_val = validation_share(opts, plan, resolved)
+    except Exception as exc:
+        error = exc
+    if tld.world_size() > 1 or error is not None:
+        tld.exchange_status(error, [])
     run = RunFolder(out_dir, overwrite=opts.overwrite, resume=opts.resume)
     open_run(run, main)
     try:
