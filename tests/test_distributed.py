@@ -369,9 +369,9 @@ def _cli_csv(path: Path, n: int = 1500) -> None:
     ],
 )
 def test_a_mistake_under_torchrun_is_one_line(torchrun, tmp_path, case, expected):
-    """The same mistake on every rank (a wrong option, a missing column) is printed once;
-    so is a bad value in one rank's share of the file (with its row in the whole file).
-    Nothing is written."""
+    """A mistake is printed once, by rank 0 (so that ``--local-ranks-filter 0`` shows it):
+    the same mistake on every rank (a wrong option, a missing column), or a bad value in
+    one rank's share of the file (with its row in the whole file). Nothing is written."""
     _cli_csv(tmp_path / "data.csv", n=400)
     target = "y"
     if case == "target":

@@ -142,17 +142,24 @@ def test_only_the_first_line_is_shown():
     assert user_message(OSError()) == "OSError"
 
 
-def test_a_rank_failure_is_printed_by_the_rank_that_failed_only(monkeypatch, capsys):
-    class RankFailedError(RuntimeError):
-        pass
+def test_a_shared_rank_failure_is_printed_by_rank_0_only(monkeypatch, capsys):
+    from torchlinear.distributed.group import REPORTED_BY_RANK_0, RankFailedError
 
     monkeypatch.setenv("WORLD_SIZE", "2")
-    for rank in ("0", "1"):  # the rank that failed prints its own error
-        monkeypatch.setenv("RANK", rank)
-        assert errors.is_user_error(RankFailedError("rank 1 failed"))
-        assert errors.fail(RankFailedError("rank 1 failed: bad data\ndetail")) == 2
-        assert capsys.readouterr().err == ""
-    assert errors.fail(ValueError("bad data")) == 2
+    original = ParameterError("lr", "{param} must be > 0, got {value!r}", value=-1.0)
+    failed = pickle.loads(pickle.dumps(RankFailedError("rank 1 failed: ...", 1, original)))
+    monkeypatch.setenv("RANK", "0")  # rank 0 prints the failing rank's error, in flags
+    assert errors.is_user_error(failed)
+    assert errors.fail(failed, "fit") == 2
+    assert capsys.readouterr().err == "torchlinear: error (rank 1): --lr must be > 0, got -1.0\n"
+    assert errors.fail(RankFailedError("rank 1 failed: bad data\ndetail", 1)) == 2
+    assert capsys.readouterr().err == "torchlinear: error (rank 1): rank 1 failed: bad data\n"
+    monkeypatch.setenv("RANK", "1")  # the failing rank is silent once rank 0 has its error
+    setattr(original, REPORTED_BY_RANK_0, True)
+    assert errors.fail(original, "fit") == 2
+    assert errors.fail(failed, "fit") == 2
+    assert capsys.readouterr().err == ""
+    assert errors.fail(ValueError("bad data")) == 2  # an error it kept to itself
     assert capsys.readouterr().err == "torchlinear: error (rank 1): bad data\n"
 
 

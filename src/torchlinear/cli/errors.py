@@ -279,11 +279,23 @@ def rank_label() -> str:
 
 
 def fail(exc: BaseException, command: str | None = None) -> int:
-    """Print ``exc`` as one line on stderr and return the exit code 2."""
+    """Print ``exc`` as one line on stderr and return the exit code 2.
+
+    Under ``torchrun``, an error the ranks have shared is printed by rank 0 alone (its own,
+    or the first failing rank's, labelled with that rank), so that a job reports a mistake
+    once, even when only rank 0's output is shown.
+    """
+    label = rank_label()
     if type(exc).__name__ == "RankFailedError":
-        return 2  # the rank that failed printed its own error: one line for the job
+        if label:
+            return 2
+        failed = getattr(exc, "error", None)
+        label = f" (rank {getattr(exc, 'rank', '?')})"
+        exc = failed if failed is not None else exc
+    elif label and getattr(exc, "torchlinear_reported_by_rank_0", False):
+        return 2  # distributed.group.REPORTED_BY_RANK_0: rank 0 prints it
     from torchlinear._format import escape_control
 
     message = shorten(escape_control(user_message(exc, command)))
-    print(f"{PROG}: error{rank_label()}: {message}", file=sys.stderr)
+    print(f"{PROG}: error{label}: {message}", file=sys.stderr)
     return 2

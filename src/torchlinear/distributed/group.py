@@ -3,10 +3,13 @@ rank's status (so that one rank's failure fails every rank instead of leaving th
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import pickle
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -14,6 +17,7 @@ from torch.distributed.elastic.multiprocessing.errors import record as _elastic_
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "REPORTED_BY_RANK_0",
     "RankFailedError",
     "all_gather",
     "all_reduce_sum",
@@ -40,7 +44,7 @@ Long enough for one rank to read a large shard while another waits; override wit
 (seconds)."""
 
 _ENV_TIMEOUT = "TORCHLINEAR_DIST_TIMEOUT"
-_MESSAGE_BYTES = 1024  # room for one rank's error message in the status exchange
+_MESSAGE_BYTES = 4096  # room for one rank's error (pickled) in the status exchange
 
 
 def record(fn: Callable) -> Callable:
@@ -264,27 +268,61 @@ def comm_device() -> torch.device:
 
 
 class RankFailedError(RuntimeError):
-    """Another rank failed; raised on the ranks that did not, naming it and its error."""
+    """Another rank failed; raised on the ranks that did not, naming it and its error.
+
+    ``rank`` is the rank that failed and ``error`` its exception (``None`` when it could
+    not be sent whole: the message then quotes its text).
+    """
+
+    def __init__(self, message: str, rank: int = -1, error: BaseException | None = None):
+        super().__init__(message)
+        self.rank = rank
+        self.error = error
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (str(self), self.rank, self.error)
+
+
+REPORTED_BY_RANK_0 = "torchlinear_reported_by_rank_0"
+"""Set on an exception that :func:`exchange_status` shared with rank 0 (which reports it)."""
+
+
+def _payload(error: BaseException) -> tuple[int, bytes]:
+    """The error as sent to the other ranks: pickled (kind 1) when that is possible in
+    :data:`_MESSAGE_BYTES`, else its text (kind 0)."""
+    with contextlib.suppress(Exception):
+        data = pickle.dumps(error)
+        if len(data) <= _MESSAGE_BYTES:
+            return 1, data
+    return 0, f"{type(error).__name__}: {error}".encode(errors="replace")[:_MESSAGE_BYTES]
+
+
+def _received(r: int, kind: int, data: bytes) -> RankFailedError:
+    error = None
+    if kind == 1:
+        with contextlib.suppress(Exception):
+            error = pickle.loads(data)  # from a rank of this job: the same program
+    text = f"{type(error).__name__}: {error}" if error is not None else data.decode("replace")
+    return RankFailedError(f"rank {r} failed: {text}", r, error)
 
 
 def exchange_status(error: BaseException | None, info: Sequence[int]) -> list[list[int]]:
-    """All-gather ``[ok, *info]`` plus an error message from every rank.
+    """All-gather ``[ok, *info]`` plus an error from every rank.
 
-    If any rank reports an error, every rank raises: the first rank to report a given
-    error raises its own exception, every other rank a :class:`RankFailedError` quoting
-    it (so the command line, which prints only the former, reports a mistake that every
-    rank made once). Returns each rank's ``info``.
+    If any rank reports an error, every rank raises: a failing rank its own exception
+    (marked as shared, :data:`REPORTED_BY_RANK_0`, on ranks other than 0), the others a
+    :class:`RankFailedError` carrying the first failing rank's exception. Rank 0 thus
+    holds the error of the job, which the command line prints once. Returns each rank's
+    ``info``.
     """
     w = world_size()
-    message = b""
-    if error is not None:
-        message = f"{type(error).__name__}: {error}".encode(errors="replace")[:_MESSAGE_BYTES]
-    packed = torch.zeros(2 + len(info) + _MESSAGE_BYTES, dtype=torch.int64)
-    packed[0] = int(error is not None)
-    packed[1] = len(message)
-    packed[2 : 2 + len(info)] = torch.tensor([int(v) for v in info], dtype=torch.int64)
+    kind, message = _payload(error) if error is not None else (0, b"")
+    head = 3 + len(info)
+    packed = torch.zeros(head + _MESSAGE_BYTES, dtype=torch.int64)
+    packed[:3] = torch.tensor([int(error is not None), kind, len(message)])
+    packed[3:head] = torch.tensor([int(v) for v in info], dtype=torch.int64)
     if message:
-        packed[2 + len(info) : 2 + len(info) + len(message)] = torch.tensor(list(message))
+        packed[head : head + len(message)] = torch.tensor(list(message))
     if w == 1:
         gathered = [packed]
     else:
@@ -293,21 +331,15 @@ def exchange_status(error: BaseException | None, info: Sequence[int]) -> list[li
         gathered = [torch.empty_like(local) for _ in range(w)]
         dist.all_gather(gathered, local)
         gathered = [g.cpu() for g in gathered]
-    failures = {
-        r: bytes(g[2 + len(info) : 2 + len(info) + int(g[1])].tolist())
-        for r, g in enumerate(gathered)
-        if int(g[0])
-    }
     if error is not None:
-        # the same mistake on every rank (a missing column, a bad option) is reported by
-        # the first rank that made it; the others raise a RankFailedError quoting it
-        first = min(r for r, text in failures.items() if text == message)
-        if first == rank():
-            raise error
-        failures = {first: message}
-    for r, text in failures.items():
-        raise RankFailedError(f"rank {r} failed: {text.decode(errors='replace')}")
-    return [g[2 : 2 + len(info)].tolist() for g in gathered]
+        if rank() != 0:
+            with contextlib.suppress(AttributeError, TypeError):
+                setattr(error, REPORTED_BY_RANK_0, True)
+        raise error
+    for r, g in enumerate(gathered):
+        if int(g[0]):
+            raise _received(r, int(g[1]), bytes(g[head : head + int(g[2])].tolist()))
+    return [g[3:head].tolist() for g in gathered]
 
 
 def all_gather(t: torch.Tensor) -> list[torch.Tensor]:
