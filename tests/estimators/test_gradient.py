@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -5,6 +7,7 @@ from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression
 
+import torchlinear
 from torchlinear import SoftmaxRegression
 from torchlinear.engine import DivergenceError, TrainConfig
 from torchlinear.estimators._gradient import GradientFit, fit_gradient, loss_improvement
@@ -295,6 +298,33 @@ def test_loss_improvement_against_a_direct_computation():
         expected = max(0.0, before - recent) / before
         assert loss_improvement(losses, window) == (expected, window)
     assert loss_improvement(losses, 99)[1] == 5  # at most the epochs before the last
+
+
+def test_a_loss_that_stops_improving_while_rising_is_not_converged():
+    from torchlinear.engine import History
+    from torchlinear.estimators._gradient import check_convergence
+
+    config = TrainConfig(tol=1e-6, n_iter_no_change=3)
+    settled = History(train_loss=[2.0, 1.0, 1.02, 0.99, 1.05])  # noise around its best
+    settled.stop_reason = "converged"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert check_convergence(settled, config, "sgd") is True
+    rising = History(train_loss=[2.0, 1.0, 1.1, 1.25, 1.4])  # overshooting steps
+    rising.stop_reason = "converged"
+    with pytest.warns(ConvergenceWarning, match=r"ended 40% above its best epoch.*lower lr"):
+        assert check_convergence(rising, config, "sgd") is False
+
+
+def test_sgd_on_badly_scaled_features_does_not_claim_convergence():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(500, 3)) * np.logspace(-2, 2, 3)
+    y = X @ rng.normal(size=3) + 1 + rng.standard_t(3, size=500)
+    s = rng.uniform(0.1, 3, 500)
+    model = torchlinear.LinearRegression(loss="huber", alpha=1.0, solver="sgd", random_state=0)
+    with pytest.warns(ConvergenceWarning, match="above its best epoch"):
+        model.fit(X, y, sample_weight=s)
+    assert model.converged_ is False
 
 
 def test_convergence_warning_tells_a_short_plateau_from_a_loss_still_falling():

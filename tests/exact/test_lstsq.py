@@ -444,6 +444,22 @@ def test_values_whose_squares_underflow_are_refused_not_taken_for_constant(n, so
         lstsq(X, y, solver=solver, feature_names=names)
 
 
+@pytest.mark.parametrize("scale", [1e-156, 1e-158, 1e-160, 1e-162])
+@pytest.mark.parametrize("solver", ["auto", "qr"])
+def test_values_whose_squares_are_subnormal_are_refused(scale, solver):
+    # squares below float64's normal range keep fewer digits the smaller they are: at
+    # 1e-158 the Gram matrix already loses 8 digits of the coefficients, with cond ~1
+    rng = np.random.default_rng(0)
+    Z = rng.normal(size=(50, 3))
+    y = rng.normal(size=50)
+    with pytest.raises(ValueError, match=r"'x0', 'x1', 'x2' underflow float64 .*; rescale X"):
+        lstsq(Z * scale, y, solver=solver, feature_names=["x0", "x1", "x2"])
+    sol = lstsq(Z * 1e-150, y, solver=solver)  # squares still normal: full accuracy
+    ref = np.linalg.lstsq(np.c_[np.ones(50), Z], y, rcond=None)[0]
+    np.testing.assert_allclose(sol.coef[:, 0].numpy() * 1e-150, ref[1:], rtol=1e-13)
+    np.testing.assert_allclose(float(sol.intercept[0]), ref[0], rtol=1e-13)
+
+
 def test_a_column_of_zeros_is_still_constant():
     rng = np.random.default_rng(1)
     X = np.c_[rng.normal(size=40), np.zeros(40)]

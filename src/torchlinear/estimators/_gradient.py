@@ -118,11 +118,18 @@ def loss_improvement(losses: Sequence[float], n_iter_no_change: int) -> tuple[fl
     return max(0.0, before - recent) / max(abs(before), 1e-300), window
 
 
+UNSTABLE_RISE = 0.1
+"""A training loss that stops improving while its last epoch is this much (relative) above
+its best epoch has not settled: the steps overshoot, and the fit is not converged."""
+
+
 def check_convergence(history: History, config: TrainConfig, who: str) -> bool:
     """Whether training met its criterion; a ``ConvergenceWarning`` with the last relative
     improvement when the epochs ran out first (``tol=None``: a fixed number of epochs).
 
-    Early stopping on validation data counts as converged.
+    Early stopping on validation data counts as converged; so does a training loss that
+    stopped improving, unless its last epoch ended more than :data:`UNSTABLE_RISE` above
+    its best (then the steps are too large, and the warning says so).
 
     Examples
     --------
@@ -136,8 +143,22 @@ def check_convergence(history: History, config: TrainConfig, who: str) -> bool:
     >>> str(caught[0].message).split(":")[0]
     'sgd did not converge in 3 epochs'
     """
-    if history.stop_reason in ("converged", "early_stopping"):
+    if history.stop_reason == "early_stopping":
         return True
+    if history.stop_reason == "converged":
+        losses = list(history.train_loss)
+        best, last = min(losses), losses[-1]
+        if last <= best + UNSTABLE_RISE * abs(best):
+            return True
+        warn_convergence(
+            f"{who} stopped after {len(losses)} epochs because the training loss no longer "
+            f"improved, but it ended {(last - best) / abs(best):.0%} above its best epoch: "
+            "the steps are too large to settle (features of very different scales?); "
+            "lower {lr}",
+            stacklevel=4,
+            params=("lr",),
+        )
+        return False
     if history.stop_reason == "completed" and config.tol is not None:
         losses = list(history.train_loss)
         improvement, window = loss_improvement(losses, config.n_iter_no_change)

@@ -46,6 +46,7 @@ REFINE_ABOVE: float = 1e-13
 WARN_ABOVE: float = 1e-8
 #: A column whose centred norm is below this times its raw norm is constant (to rounding).
 _CONSTANT_RTOL: float = 64 * EPS
+_TINY: float = float(torch.finfo(torch.float64).tiny)  # the smallest normal float64
 
 Solver = Literal["auto", "cholesky", "qr", "svd"]
 _SOLVERS = ("auto", "cholesky", "qr", "svd")
@@ -229,10 +230,17 @@ def _constant_columns(
     fit_intercept: bool,
     mean: torch.Tensor,
     names: Sequence[str] | None,
+    weight_sum: float,
 ) -> torch.Tensor:
-    """The columns that are constant (all zero without an intercept); a column of values
-    whose squares underflow (not zero, yet its sum of squares is) is refused instead."""
-    tiny = torch.nonzero((raw_sq == 0) & (mean != 0)).flatten().tolist()
+    """The columns that are constant (all zero without an intercept).
+
+    A column of values so small that their squares leave float64's normal range is refused
+    instead: its mean square (``raw_sq / weight_sum``) is zero although its mean is not, or
+    is subnormal, where a square keeps fewer significant digits the smaller it is (values
+    of 1e-158 already cost 8 digits of the coefficients, without any other sign).
+    """
+    zero = (raw_sq == 0) & (mean == 0)  # a column of zeros is merely constant
+    tiny = torch.nonzero((raw_sq / weight_sum < _TINY) & ~zero).flatten().tolist()
     if tiny:
         raise ValueError(
             f"the squares of the values of {column_names(names, tiny)} underflow float64 "
@@ -375,7 +383,7 @@ def _solve_gram_impl(
     G, B, C, raw = stats.system(fit_intercept)
     G, B, C, raw = (t.cpu() for t in (G, B, C, raw))
     diag = torch.diagonal(G).clamp_min(0)
-    constant = _constant_columns(diag, raw, fit_intercept, stats.means()[0].cpu(), names)
+    constant = _constant_columns(diag, raw, fit_intercept, stats.means()[0].cpu(), names, W)
     D = torch.where(constant, torch.ones_like(diag), diag.sqrt())
     Gs = G / torch.outer(D, D)
     Bs = B / D[:, None]
@@ -489,7 +497,8 @@ def _solve_tsqr_impl(
         mean_y = torch.zeros(k, dtype=torch.float64)
     Rxx, Rxy, Ryy = T[:d, :d], T[:d, d:], T[d:, d:]
     cn2 = (Rxx**2).sum(0)
-    constant = _constant_columns(cn2, raw, fit_intercept, cx + R[0, 1 : 1 + d] / sqrtW, names)
+    mean = cx + R[0, 1 : 1 + d] / sqrtW
+    constant = _constant_columns(cn2, raw, fit_intercept, mean, names, W)
     D = torch.where(constant, torch.ones_like(cn2), cn2.sqrt())
     Rs = Rxx / D
     Rs[:, constant] = 0
@@ -606,7 +615,7 @@ def _solve_rows_impl(
     A = sw * (X - mean_x)
     b = sw * (Y - mean_y)
     raw_sq = ((sw * X) ** 2).sum(0)
-    constant = _constant_columns((A * A).sum(0), raw_sq, fit_intercept, (wt @ X) / W, names)
+    constant = _constant_columns((A * A).sum(0), raw_sq, fit_intercept, (wt @ X) / W, names, W)
     A[:, constant] = 0
     U, s, Vh = torch.linalg.svd(A, full_matrices=False)
     m = s.shape[0]
