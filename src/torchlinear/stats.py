@@ -540,11 +540,20 @@ class _Reference:
 
 
 def _wald_f(beta: np.ndarray, cov: np.ndarray, df_resid: float) -> tuple[float, float]:
-    """The Wald F test that ``beta`` is zero under the covariance ``cov``."""
-    q = len(beta)
-    if q == 0 or not df_resid > 0:
+    """The Wald F test that ``beta`` is zero under the covariance ``cov``.
+
+    A singular ``cov`` (collinear columns) tests only the combinations it spans: the
+    quadratic form uses its pseudo-inverse and the numerator's degrees of freedom are its
+    rank, not ``len(beta)``.
+    """
+    if len(beta) == 0 or not df_resid > 0:
         return math.nan, math.nan
-    f = float(beta @ np.linalg.pinv(cov) @ beta) / q
+    evals, evecs = np.linalg.eigh(0.5 * (cov + cov.T))
+    keep = evals > max(float(evals.max()), 0.0) * len(beta) * np.finfo(np.float64).eps
+    q = int(keep.sum())
+    if q == 0:
+        return math.nan, math.nan
+    f = float(((evecs[:, keep].T @ beta) ** 2 / evals[keep]).sum()) / q
     return f, float(special.fdtrc(q, df_resid, f))
 
 

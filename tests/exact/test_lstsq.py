@@ -122,6 +122,29 @@ def test_refinement_passes_reach_qr_accuracy(monkeypatch):
     assert digits(theta(refined), reference).min() > digits(theta(plain), reference).min()
 
 
+@pytest.mark.parametrize("noise", [1e-6, 1e-9])
+@pytest.mark.parametrize("kept", [True, False])
+def test_a_near_perfect_fit_has_its_residual_sum_of_squares_from_the_residuals(
+    monkeypatch, noise, kept
+):
+    """With R² near 1, C - 2 b'B + b'G b cancels: the RSS (and the summary's standard
+    errors) must come from the residuals, polished in memory or read again."""
+    if not kept:
+        monkeypatch.setattr(driver, "POLISH_MAX_ELEMENTS", 0)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 3))
+    y = X @ [1.0, -2.0, 0.5] + 1003.0 + noise * rng.normal(size=80)
+    A = np.c_[np.ones(80), X]
+    ref = exact_lstsq(A, y)
+    rss = sum(
+        (Fraction(float(y[i])) - sum(Fraction(float(A[i, j])) * ref[j] for j in range(4))) ** 2
+        for i in range(80)
+    )
+    sol = lstsq(X, y, chunk_rows=32)
+    assert sol.solver == "cholesky" and sol.n_passes == (1 if kept else 2)
+    assert abs(float(sol.rss[0]) - float(rss)) <= 1e-6 * float(rss)
+
+
 def test_probe_sends_ill_conditioned_data_straight_to_qr():
     X, y = filip_like(2)
     X, y = np.tile(X, (8, 1)), np.tile(y, 8)  # 656 rows, several chunks

@@ -544,6 +544,18 @@ def _probe_rows(d: int, k: int) -> int:
     return max(gram_chunk_rows(1 + d + k), 2 * (d + 2))
 
 
+RSS_CANCELS = 1e-5
+"""Below this fraction of the total sum of squares (an R² above 0.99999), the residual sum
+of squares of a Gram solution, ``C - 2 b'B + b'G b``, has lost more than ~5e-11 of its
+relative accuracy to cancellation; it is then taken from the residuals themselves."""
+
+
+def _rss_cancels(sol: LstsqSolution) -> bool:
+    """Whether ``sol``'s residual sum of squares is too small to be read off the Gram
+    statistics (the standard errors, intervals and tests of the summary depend on it)."""
+    return sol.solver == "cholesky" and bool((sol.rss < RSS_CANCELS * sol.tss).any())
+
+
 def _improve(
     sol: LstsqSolution,
     n_positive: int,
@@ -561,7 +573,7 @@ def _improve(
     polishable = small and solver != "cholesky"
     # rows in memory are polished cheaply, so each coefficient is judged on its own
     error = sol.coefficient_error() if polishable and per_coefficient else sol.est_rel_error
-    if allowed and full_rank and error > REFINE_ABOVE:
+    if allowed and full_rank and (error > REFINE_ABOVE or _rss_cancels(sol)):
         if polishable:
             assert rows is not None
             X, Y, w = rows()
