@@ -439,3 +439,28 @@ def test_partial_fit_in_many_chunks_is_exact_however_it_is_read_back():
     again = LinearRegression.from_state(*chunked().get_state())
     np.testing.assert_array_equal(np.r_[again.intercept_, again.coef_], expected)
     assert chunked().solution_.refinement_steps >= 1
+
+
+@pytest.mark.parametrize("kind", ["dense", "sparse", "partial_fit_cholesky", "partial_fit"])
+def test_a_near_perfect_fit_has_the_standard_errors_of_statsmodels(kind):
+    """R² near 1: the residual sum of squares (and every standard error, interval and
+    test built on it) comes from the residuals, whichever way the model was fitted."""
+    sm = pytest.importorskip("statsmodels.api")
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 3))
+    y = X @ [1.0, -2.0, 0.5] + 1003.0 + 1e-8 * rng.normal(size=100)
+    if kind == "sparse":
+        model = LinearRegression().fit(sp.csr_array(X), y)
+    elif kind.startswith("partial_fit"):
+        solver = "cholesky" if kind.endswith("cholesky") else "auto"
+        model = LinearRegression(solver=solver)
+        for rows in np.array_split(np.arange(100), 4):
+            model.partial_fit(X[rows], y[rows])
+    else:
+        model = LinearRegression().fit(X, y)
+    res = sm.OLS(y, sm.add_constant(X)).fit()
+    summary = model.summary()
+    np.testing.assert_allclose(summary.rss, res.ssr, rtol=1e-5)
+    np.testing.assert_allclose(summary.std_err, res.bse, rtol=1e-5)

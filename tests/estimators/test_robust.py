@@ -159,6 +159,19 @@ def test_huber_says_when_the_scale_collapses(fit_intercept):
     assert not model.converged_
 
 
+@pytest.mark.parametrize("epsilon", [1.35, 10.0])
+def test_huber_fits_data_a_line_fits_exactly_without_a_warning(epsilon):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 3))
+    y = X @ [1.0, -2.0, 0.5] + 3.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the scale collapses, but no row is an outlier
+        model = HuberRegressor(epsilon=epsilon).fit(X, y)
+    assert model.converged_ and not model.outliers_.any()
+    np.testing.assert_allclose(model.coef_, [1.0, -2.0, 0.5], rtol=1e-12)
+    assert abs(model.intercept_ - 3.0) < 1e-12
+
+
 def test_huber_warns_when_and_only_when_max_iter_comes_first():
     X, y = load_diabetes(return_X_y=True)
     with pytest.warns(ConvergenceWarning, match=r"did not converge in 5 iterations.*> tol"):

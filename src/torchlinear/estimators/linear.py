@@ -100,7 +100,7 @@ from torchlinear.estimators.robust import fit_lad
 from torchlinear.exact import REFINE_ABOVE, GramStats, LstsqSolution, TSQRStats, gram_pass, lstsq
 from torchlinear.exact.coordinate_descent import enet_path
 from torchlinear.exact.driver import LOCAL, Combine, SmallData, solve_exact, solve_statistics
-from torchlinear.exact.fold_stats import sparse_gram_stats
+from torchlinear.exact.fold_stats import sparse_gram_stats, sparse_moments
 from torchlinear.exact.sandwich import meat_pass
 from torchlinear.stats import WeightInfo, check_cov_type
 
@@ -705,6 +705,7 @@ class LinearRegression(ExactInferenceMixin, LinearPredictionMixin, RegressorMixi
             fit_intercept=bool(self.fit_intercept),
             solver="cholesky",
             feature_names=self._names(),
+            moments=sparse_moments(Xs, yv, wn),
         )
         self._store_solution(sol)
         return self

@@ -394,9 +394,22 @@ class HuberRegressor(LinearPredictionMixin, RegressorMixin, BaseEstimator):
         )
         theta = result.x
         self.n_iter_ = int(min(result.nit, max_iter))
+        coef = theta[:d] / spread
+        self.coef_ = coef
+        self.intercept_ = float(theta[d] - center @ coef) if fit_intercept else 0.0
+        self.scale_ = float(theta[-1])
+        residual = np.abs(y_np - X_np @ self.coef_ - self.intercept_)
+        self.outliers_ = residual > self.scale_ * epsilon
         collapsed = theta[-1] <= 2 * scale_floor
-        self.converged_ = bool(result.success) and not collapsed
-        if collapsed:
+        # the scale also collapses when a line fits every row (up to the rounding of y):
+        # that fit is exact, with no outlier
+        exact = collapsed and bool(
+            (residual <= 64 * scale_floor * max(1.0, float(np.abs(y_np).max()))).all()
+        )
+        self.converged_ = bool(result.success) and not collapsed or exact
+        if exact:
+            self.outliers_[:] = False
+        elif collapsed:
             warn_convergence(
                 f"HuberRegressor's scale fell to its lower bound ({theta[-1]:.3g}): with "
                 f"epsilon={epsilon:g} every residual is an outlier and the objective is "
@@ -417,10 +430,4 @@ class HuberRegressor(LinearPredictionMixin, RegressorMixin, BaseEstimator):
                 stacklevel=2,
                 params=("max_iter",),
             )
-        coef = theta[:d] / spread
-        self.coef_ = coef
-        self.intercept_ = float(theta[d] - center @ coef) if fit_intercept else 0.0
-        self.scale_ = float(theta[-1])
-        residual = np.abs(y_np - X_np @ self.coef_ - self.intercept_)
-        self.outliers_ = residual > self.scale_ * epsilon
         return self

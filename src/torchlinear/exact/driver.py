@@ -570,7 +570,7 @@ def _improve(
     d = sol.coef.shape[0]
     full_rank = sol.rank == d and n_positive >= d + int(sol.fit_intercept)
     small = n_values <= POLISH_MAX_ELEMENTS and rows is not None
-    polishable = small and solver != "cholesky"
+    polishable = small and (solver != "cholesky" or _rss_cancels(sol))
     # rows in memory are polished cheaply, so each coefficient is judged on its own
     error = sol.coefficient_error() if polishable and per_coefficient else sol.est_rel_error
     if allowed and full_rank and (error > REFINE_ABOVE or _rss_cancels(sol)):
@@ -597,6 +597,7 @@ def solve_statistics(
     feature_names: Sequence[str] | None = None,
     small: SmallData | None = None,
     per_coefficient: bool = True,
+    moments: Moments | None = None,
 ) -> LstsqSolution:
     """Solve statistics accumulated chunk by chunk when the data cannot be read again.
 
@@ -607,7 +608,9 @@ def solve_statistics(
     extended precision exactly as :func:`solve_exact` refines it; with
     ``per_coefficient=False`` only when the coefficients as a whole need it (what the
     warnings judge), not for one coefficient alone (see
-    :meth:`~torchlinear.exact.LstsqSolution.coefficient_error`).
+    :meth:`~torchlinear.exact.LstsqSolution.coefficient_error`). When the data can be read
+    after all (e.g. a sparse matrix in memory), ``moments`` makes a residual pass over it
+    (see :func:`~torchlinear.exact.refine.refine`) for the float64 refinement.
 
     Examples
     --------
@@ -630,7 +633,7 @@ def solve_statistics(
         n_positive = len(X) if w is None else int((w > 0).sum())
     values = keep.values if keep is not None else POLISH_MAX_ELEMENTS + 1
     rows = None if keep is None else (lambda: keep.arrays(d, k))
-    return _improve(sol, n_positive, values, rows, None, True, solver, per_coefficient)
+    return _improve(sol, n_positive, values, rows, moments, True, solver, per_coefficient)
 
 
 def _check_rows(stats: GramStats | TSQRStats, stream: ChunkStream) -> None:

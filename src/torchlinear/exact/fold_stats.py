@@ -208,6 +208,36 @@ def sparse_gram_stats(
     )
 
 
+def sparse_moments(X: Any, y: np.ndarray, sample_weight: np.ndarray | None = None) -> Any:
+    """The residual pass of :func:`~torchlinear.exact.refine.refine` over a scipy.sparse
+    ``X`` (one target), without densifying it: a function ``(coef, intercept, shift) ->
+    (sum w (x - shift) r^T, sum w r, sum w r^2)`` for ``r = y - intercept - X coef``.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> X = sp.csr_array(np.array([[1.0, 0.0], [0.0, 2.0], [3.0, 0.0]]))
+    >>> moments = sparse_moments(X, np.array([1.0, 2.0, 4.0]))
+    >>> coef = torch.tensor([[1.0], [1.0]], dtype=torch.float64)
+    >>> [t.ravel().tolist() for t in moments(coef, torch.zeros(1), torch.zeros(2))]
+    [[3.0, 0.0], [1.0], [1.0]]
+    """
+    Xc = sp.csr_array(X, dtype=np.float64)
+    yv = np.asarray(y, dtype=np.float64).reshape(-1)
+    w = None if sample_weight is None else np.asarray(sample_weight, np.float64)
+
+    def moments(
+        coef: torch.Tensor, intercept: torch.Tensor, shift: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        r = yv - float(intercept.reshape(-1)[0]) - Xc @ coef[:, 0].double().numpy()
+        wr = r if w is None else w * r
+        g = Xc.T @ wr - shift.double().numpy() * wr.sum()
+        f = torch.from_numpy
+        return f(g.reshape(-1, 1)), f(np.array([wr.sum()])), f(np.array([wr @ r]))
+
+    return moments
+
+
 class FoldGramStats:
     """K fold statistics filled in one pass over row chunks.
 
