@@ -132,11 +132,11 @@ def test_an_existing_run_is_refused_unless_overwrite(houses_csv, tmp_path, run_c
     code, _, err = run_cli(argv + ["--alpha", "5"])
     one_line_error(code, err, "already holds a run", "--overwrite")
     assert tree(out) == before
-    (out / "stale.png").write_bytes(b"old figure")
+    (out / "loss_curves.png").write_bytes(b"a figure of an earlier gradient fit")
     code, _, err = run_cli(argv + ["--alpha", "5", "--overwrite"])
     assert code == 0, err
     after = tree(out)
-    assert "stale.png" not in after and after["model.json"] != before["model.json"]
+    assert "loss_curves.png" not in after and after["model.json"] != before["model.json"]
     assert leftovers(out) == []
 
 
@@ -150,6 +150,35 @@ def test_overwrite_never_replaces_a_folder_that_is_not_a_run(houses_csv, tmp_pat
                             "--overwrite"])  # fmt: skip
     one_line_error(code, err, "folder of other files")
     assert tree(out) == before
+
+
+@pytest.mark.parametrize("decoy", ["model.json", "checkpoint/"])
+def test_a_file_named_like_a_run_does_not_make_a_folder_a_run(houses_csv, tmp_path, run_cli, decoy):
+    path, _, _ = houses_csv
+    out = tmp_path / "project"
+    out.mkdir()
+    shutil.copy(path, out / "data.csv")  # the very file being fitted
+    if decoy == "model.json":
+        (out / "model.json").write_text('{"modelTopology": "another library\'s model"}')
+    else:
+        (out / "checkpoint").mkdir()
+    before = tree(out)
+    for flag in ("--overwrite", "--resume"):
+        code, _, err = run_cli(["fit", str(out / "data.csv"), "--target", "price", "--out",
+                                str(out), flag])  # fmt: skip
+        one_line_error(code, err, "folder of other files" if flag == "--overwrite" else "")
+        assert tree(out) == before and leftovers(out) == []
+
+
+@pytest.mark.parametrize("flag", ["--overwrite", "--resume"])
+def test_a_run_folder_holding_other_files_is_never_replaced(fitted, run_cli, flag):
+    path, out = fitted  # gradient training: a run that --resume can continue
+    (out / "notes.txt").write_text("what I found")
+    before = tree(out)
+    argv = ["fit", str(path), "--target", "price", "--out", str(out), *MLP, "--epochs", "6"]
+    code, _, err = run_cli([*argv, flag])
+    one_line_error(code, err, "holds a run and also other files ('notes.txt')", "move them")
+    assert tree(out) == before and leftovers(out) == []
 
 
 def test_a_second_fit_into_a_locked_folder_fails_fast(houses_csv, tmp_path, run_cli):
@@ -178,20 +207,23 @@ def test_a_diverging_fit_leaves_the_previous_run_and_its_checkpoint(fitted, run_
 
 
 def test_a_crash_between_swap_steps_is_recovered(tmp_path):
+    def model(note: str) -> str:
+        return json.dumps({"format": "torchlinear", "note": note})
+
     out = tmp_path / "run"
     out.mkdir()
-    (out / "model.json").write_text("old")
+    (out / "model.json").write_text(model("old"))
     folder = RunFolder(out, overwrite=True, resume=False)
     # killed after moving the old run aside, before moving the new one in
     os.rename(out, folder.trash)
     folder.staging.mkdir()
-    (folder.staging / "model.json").write_text("new")
+    (folder.staging / "model.json").write_text(model("new"))
     with folder:
-        assert (out / "model.json").read_text() == "old"  # the previous complete run
+        assert (out / "model.json").read_text() == model("old")  # the previous complete run
         assert not folder.trash.exists()
-        (folder.staging / "model.json").write_text("newer")
+        (folder.staging / "model.json").write_text(model("newer"))
         folder.commit()
-    assert (out / "model.json").read_text() == "newer" and leftovers(out) == []
+    assert (out / "model.json").read_text() == model("newer") and leftovers(out) == []
 
 
 # ---------------------------------------------------------------------- resume

@@ -21,8 +21,9 @@ run of gradient training can be continued with more epochs).
 
 An existing ``out`` that is not empty is refused unless ``overwrite`` (or ``resume``,
 which continues the run it holds); ``overwrite`` replaces the whole folder, so no file of
-the previous run survives, and it only ever replaces a run folder (one holding
-``model.json`` or ``checkpoint/``), never a folder of other files.
+the previous run survives, and it only ever replaces a run folder (one holding a
+torchlinear ``model.json``, or a checkpoint) that holds nothing but what a fit writes
+(:data:`RUN_ENTRIES` and the weights), never a folder of other files.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ import contextlib
 import ctypes
 import ctypes.util
 import errno
+import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -78,12 +81,52 @@ def exchange_paths(a: Path, b: Path) -> bool:
     raise OSError(code, os.strerror(code), str(a))
 
 
+#: What a fit writes into its run folder: nothing else is ever replaced or deleted.
+RUN_ENTRIES = frozenset(
+    {
+        "model.json",
+        "metrics.json",
+        "report.md",
+        "checkpoint",
+        "cv_path.csv",
+        "coef_path.csv",
+        "loss_curves.png",
+        "predicted_vs_actual.png",
+        "residuals.png",
+        "confusion_matrix.png",
+        "weight_templates.png",
+        "coefficient_path.png",
+        "cv_curve.png",
+    }
+)
+_WEIGHTS = re.compile(r"model(-[0-9a-f]{12})?\.safetensors")
+
+
+def _is_model_file(path: Path) -> bool:
+    """Whether ``path`` is a torchlinear model file (not any file named model.json)."""
+    try:
+        if not path.is_file() or path.stat().st_size > 64 << 20:
+            return False
+        return json.loads(path.read_bytes()).get("format") == "torchlinear"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def _is_run(folder: Path) -> bool:
-    return (folder / "model.json").is_file() or (folder / "checkpoint").is_dir()
+    return _is_model_file(folder / "model.json") or _has_checkpoint(folder)
 
 
 def _has_checkpoint(folder: Path) -> bool:
-    return (folder / "checkpoint" / "model.json").is_file()
+    return _is_model_file(folder / "checkpoint" / "model.json")
+
+
+def _foreign(folder: Path) -> list[str]:
+    """The entries of a run folder that no fit writes (a replaced run would lose them)."""
+    return sorted(
+        e.name
+        for e in folder.iterdir()
+        if e.name not in RUN_ENTRIES and not _WEIGHTS.fullmatch(e.name)
+    )
 
 
 def _remove(path: Path) -> None:
@@ -212,6 +255,16 @@ class RunFolder:
     def check(self) -> None:
         """Refuse what this fit may not do to ``out`` or to an interrupted run."""
         out = self.out
+        if out.is_dir() and _is_run(out) and _foreign(out):
+            foreign = _foreign(out)
+            shown = ", ".join(repr(n) for n in foreign[:3]) + (" …" if len(foreign) > 3 else "")
+            raise ParameterError(
+                "out",
+                "{param} {path!r} holds a run and also other files ({shown}), which "
+                "replacing the run would delete; move them out, or choose another {param}",
+                path=self.shown,
+                shown=shown,
+            )
         if self.resume:
             if _has_checkpoint(self.staging):
                 return
@@ -237,8 +290,8 @@ class RunFolder:
             if not _is_run(out):
                 raise ParameterError(
                     "out",
-                    "{param} {path!r} is a folder of other files (no model.json); choose a new "
-                    "or empty folder",
+                    "{param} {path!r} is a folder of other files (no torchlinear model.json); "
+                    "choose a new or empty folder",
                     path=self.shown,
                 )
             if not self.overwrite:
