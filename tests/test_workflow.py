@@ -169,6 +169,24 @@ def test_ill_conditioned_design_takes_the_qr_pass(tmp_path):
     np.testing.assert_allclose(result.estimator.coef_, api.coef_, rtol=1e-12)
 
 
+def test_a_pass_the_probe_stops_early_leaves_the_counts_and_metrics_to_the_next(tmp_path):
+    # a file sorted by a dummy: its first chunk has a constant column, so the probe stops
+    # the first pass there and the QR pass reads the file again; the row counts, the
+    # validation metrics and the figures must still cover every row
+    rng = np.random.default_rng(2)
+    a = np.r_[np.ones(300), np.zeros(300)]
+    y = 3 - a + 0.1 * rng.normal(size=600)
+    path = _write(tmp_path / "sorted.csv", {"a": a, "y": y})
+    early = fit(path, "y", val_split=0.3, batch_rows=50, out=tmp_path / "small_chunks")
+    whole = fit(path, "y", val_split=0.3, batch_rows=10_000, out=tmp_path / "one_chunk")
+    assert early.solver == "qr" and whole.solver == "cholesky"
+    assert (early.n_train, early.n_val) == (whole.n_train, whole.n_val)
+    assert early.n_train + early.n_val == 600
+    for part in ("train", "validation"):
+        for key, value in whole.metrics[part].items():
+            assert early.metrics[part][key] == pytest.approx(value, rel=1e-9), (part, key)
+
+
 # ------------------------------------------------------------------- gradient training
 
 

@@ -226,13 +226,19 @@ class FitContext:
         """
         d = len(self.data.feature_names)
         one_process = tld.world_size() == 1
-        held_out = (
-            HeldOutRows(d, self.device, keep_rows=one_process) if self.val_fraction > 0 else None
-        )
-        sample = Sample(sample_capacity(d), self.opts.seed)
-        rows = TrainingRows(self, held_out, sample, one_process)
+
+        def new_held_out() -> HeldOutRows | None:
+            if self.val_fraction <= 0:
+                return None
+            return HeldOutRows(d, self.device, keep_rows=one_process)
+
+        def new_sample() -> Sample:
+            return Sample(sample_capacity(d), self.opts.seed)
+
+        rows = TrainingRows(self, new_held_out, new_sample, one_process)
         alpha = 0.0 if isinstance(self.opts.alpha, str) else self.opts.alpha or 0.0
         est = self.exact_estimator(rows, alpha, LOCAL if one_process else tld.RANKS)
+        held_out, sample = rows.held_out, rows.sample
         if held_out is not None and held_out.stats is not None:
             (held_out.stats,) = self._combine(held_out.stats)
         n_train, n_val, sample = self._gather_counts(rows.counts[0], rows.counts[1], sample)
@@ -631,25 +637,35 @@ def exact_metrics(
 
 class TrainingRows:
     """The training rows of an exact fit as the driver's stream of chunks (one call per
-    pass). The first pass also accumulates the held-out rows' statistics, the figure
-    sample and the row counts, and checks them."""
+    pass). The first pass that reads every row also accumulates the held-out rows'
+    statistics, the figure sample and the row counts, and checks them: a pass the driver
+    stops early (its probe found the normal equations wanting) leaves them to the next."""
 
     def __init__(
-        self, ctx: FitContext, held_out: HeldOutRows | None, sample: Sample, one_process: bool
+        self,
+        ctx: FitContext,
+        new_held_out: Callable[[], HeldOutRows | None],
+        new_sample: Callable[[], Sample],
+        one_process: bool,
     ) -> None:
         self.ctx = ctx
-        self.held_out = held_out
-        self.sample = sample
+        self.new_held_out, self.new_sample = new_held_out, new_sample
+        self.held_out = new_held_out()
+        self.sample = new_sample()
         self.one_process = one_process
-        self.counts = [0, 0]  # training and validation rows (first pass)
+        self.counts = [0, 0]  # training and validation rows (of the complete pass)
         self.passes = 0
+        self.complete = False  # whether a pass has read every row
 
     def __call__(
         self,
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, np.ndarray]]:
         self.passes += 1
-        first = self.passes == 1
-        desc = "reading (exact fit)" if first else f"reading (pass {self.passes})"
+        first = not self.complete
+        if first and self.passes > 1:  # the pass before stopped early: start over
+            self.held_out, self.sample = self.new_held_out(), self.new_sample()
+            self.counts = [0, 0]
+        desc = "reading (exact fit)" if self.passes == 1 else f"reading (pass {self.passes})"
         with self.ctx.progress_bar(desc) as bar:
             for rows, X, y, w, held in self.ctx.split_chunks():
                 y = np.asarray(y, dtype=np.float64)
@@ -663,6 +679,7 @@ class TrainingRows:
                 if len(X):
                     w_t = None if w is None else torch.from_numpy(w)
                     yield torch.from_numpy(X), torch.from_numpy(y), w_t, rows
+        self.complete = True
         if first and self.one_process:
             self.ctx.check_rows(self.counts[0], self.counts[1])
 
