@@ -464,6 +464,12 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
             "{param} must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {value!r}",
             value=device,
         ) from exc
+    if dev.type not in ("cpu", "cuda", "mps"):  # meta, xpu, hpu, ...: nothing runs there
+        raise ParameterError(
+            "device",
+            "{param} must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {value!r}",
+            value=device,
+        )
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ParameterError(
             "device",

@@ -86,6 +86,9 @@ def test_every_entry_renders_a_parameter_error(key):
         (lambda: check_fraction("val_split", 1.5), "--val-split must lie in [0, 1), got 1.5"),
         (lambda: check_positive_float("l1_ratio", -1), "--l1-ratio must be a finite number > 0"),
         (lambda: resolve_device("cuda:banana"), "--device must be 'auto', 'cpu'"),
+        (lambda: resolve_device("meta"), "--device must be 'auto', 'cpu'"),
+        (lambda: resolve_device("xpu"), "--device must be 'auto', 'cpu'"),
+        (lambda: resolve_device("hpu"), "--device must be 'auto', 'cpu'"),
     ],
 )
 def test_validation_errors_render_as_flags(check, expected):

@@ -101,3 +101,25 @@ def test_statistics_beyond_the_budget_are_refused_before_allocating() -> None:
     assert "memory budget of 1.05 MB (memory_limit)" in str(err.value)
     assert "solver='sgd'" in str(err.value)
     lstsq(X, Y)  # the default budget holds it
+
+
+def test_an_svd_that_fails_to_converge_falls_back_to_the_qr_iteration(monkeypatch):
+    # LAPACK's divide-and-conquer SVD (torch's) can fail to converge on large matrices with
+    # many repeated singular values (thousands of one-hot columns); the fit goes on
+    import torchlinear.exact.solution as solution
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(6, 10))
+    y = rng.normal(size=6)
+    expected = solution.solve_rows(
+        torch.from_numpy(X), torch.from_numpy(y[:, None]), None, 0.0, True, None
+    )
+
+    def failing(*args, **kwargs):
+        raise torch.linalg.LinAlgError("linalg.svd: The algorithm failed to converge")
+
+    monkeypatch.setattr(torch.linalg, "svd", failing)
+    got = solution.solve_rows(
+        torch.from_numpy(X), torch.from_numpy(y[:, None]), None, 0.0, True, None
+    )
+    np.testing.assert_allclose(got.coef.numpy(), expected.coef.numpy(), rtol=1e-10, atol=1e-13)

@@ -335,6 +335,19 @@ def _rank_message(
     )
 
 
+def robust_svd(A: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The thin SVD of ``A``; when LAPACK's divide-and-conquer driver (torch's) fails to
+    converge, which it can on large matrices with many repeated singular values, the
+    slower QR-iteration driver ``gesvd`` (SciPy's), which does not have that failure."""
+    try:
+        return torch.linalg.svd(A, full_matrices=False)
+    except torch.linalg.LinAlgError:
+        from scipy import linalg
+
+        U, s, Vh = linalg.svd(A.cpu().numpy(), full_matrices=False, lapack_driver="gesvd")
+        return tuple(torch.from_numpy(a).to(A.device) for a in (U, s, Vh))  # type: ignore[return-value]
+
+
 def warn_accuracy(sol: LstsqSolution) -> None:
     if sol.rank < sol.coef.shape[0]:
         return
@@ -510,7 +523,7 @@ def _solve_tsqr_impl(
         aug[d:, :d] = torch.diag(math.sqrt(alpha) / D)
         Ta = qr_r(aug)
         Rs, q = Ta[:d, :d], Ta[:d, d:]
-    U, s, Vh = torch.linalg.svd(Rs)
+    U, s, Vh = robust_svd(Rs)
     V = Vh.T
     smax = float(s[0]) if d else 1.0
     rank = int((s > rank_rtol(d + int(fit_intercept)) * smax).sum()) if smax > 0 else 0
@@ -617,7 +630,7 @@ def _solve_rows_impl(
     raw_sq = ((sw * X) ** 2).sum(0)
     constant = _constant_columns((A * A).sum(0), raw_sq, fit_intercept, (wt @ X) / W, names, W)
     A[:, constant] = 0
-    U, s, Vh = torch.linalg.svd(A, full_matrices=False)
+    U, s, Vh = robust_svd(A)
     m = s.shape[0]
     smax = float(s[0]) if m else 0.0
     rank = int((s > rank_rtol(d + int(fit_intercept)) * smax).sum()) if smax > 0 else 0
