@@ -229,3 +229,17 @@ def test_sklearn_compatible(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         check(estimator)
+
+
+@pytest.mark.parametrize("quantile", [0.5, 0.9])
+def test_quantile_fit_of_a_column_far_from_zero(quantile):
+    # millisecond timestamps: 1e12 + 0..100; the LP is solved on centred columns (it
+    # failed in HiGHS before), with the slopes of the same data near 0
+    rng = np.random.default_rng(0)
+    t = np.round(100 * rng.uniform(size=200))
+    b = rng.normal(size=200)
+    y = 0.03 * t + b + 0.1 * rng.normal(size=200)
+    ours = QuantileRegressor(quantile=quantile, alpha=0.0).fit(np.c_[1e12 + t, b], y)
+    ref = SkQuantile(quantile=quantile, alpha=0.0, solver="highs").fit(np.c_[t, b], y)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-6, atol=1e-9)
+    assert abs(ours.intercept_ + 1e12 * ours.coef_[0] - ref.intercept_) < 1e-3

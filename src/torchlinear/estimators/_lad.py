@@ -281,8 +281,17 @@ def _exact_from_guess(
     # not settled: the whole LP
     result = _highs(A, y, s, q, method="highs")
     if result.status != 0:
-        raise RuntimeError(f"HiGHS failed on the quantile regression LP: {result.message}")
+        raise _lp_failed(result)
     return result.x[:p], nit + int(getattr(result, "nit", 0)), rounds + 1
+
+
+def _lp_failed(result: Any) -> ValueError:
+    """HiGHS could not solve the LP (numerically): one line, with what to try."""
+    return ValueError(
+        f"the quantile-regression LP could not be solved ({result.message}); the "
+        "features are probably on very different scales: rescale them (e.g. to unit "
+        "standard deviation) and fit again"
+    )
 
 
 def fit_lad(
@@ -345,13 +354,16 @@ def fit_lad(
     S = float(s.sum())
     nonzero = s > 0
     X, y, s = X[nonzero], y[nonzero], s[nonzero]
-    A = _design(X, fit_intercept)
+    # with an intercept, centred columns give the same slopes (the intercept absorbs the
+    # centre) and keep the LP well scaled when a column is far from 0 (timestamps)
+    centre = X.mean(axis=0) if fit_intercept and len(X) else np.zeros(d)
+    A = _design(X - centre if fit_intercept else X, fit_intercept)
     n_rows = len(A)
     A, y2, s2 = _with_penalty_rows(A, y, s, d, alpha * S)
     beta, info = _solve_lp(A, y2, s2, q, n_rows, solver, solver_params)
     info["objective"] = _pinball_total(A, y2, s2, q, beta) / S
     coef = beta[:d].copy()
-    intercept = float(beta[d]) if fit_intercept else 0.0
+    intercept = float(beta[d] - centre @ coef) if fit_intercept else 0.0
     return coef, intercept, info
 
 
@@ -378,6 +390,6 @@ def _solve_lp(
         return beta, info
     result = _highs(A, y, s, q, method=solver, options=solver_params)
     if result.status != 0:
-        raise RuntimeError(f"HiGHS failed on the quantile regression LP: {result.message}")
+        raise _lp_failed(result)
     info.update(n_iter=int(getattr(result, "nit", 0)))
     return result.x[: A.shape[1]], info

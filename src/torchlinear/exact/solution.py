@@ -340,7 +340,8 @@ def robust_svd(A: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tenso
     converge, which it can on large matrices with many repeated singular values, the
     slower QR-iteration driver ``gesvd`` (SciPy's), which does not have that failure."""
     try:
-        return torch.linalg.svd(A, full_matrices=False)
+        U, s, Vh = torch.linalg.svd(A, full_matrices=False)
+        return U, s, Vh
     except torch.linalg.LinAlgError:
         from scipy import linalg
 
@@ -529,6 +530,7 @@ def _solve_tsqr_impl(
     rank = int((s > rank_rtol(d + int(fit_intercept)) * smax).sum()) if smax > 0 else 0
     cond = float(s[0] / s[-1]) if d and float(s[-1]) > 0 else math.inf
     collinear: tuple[int, ...] = ()
+    factor: tuple[str, torch.Tensor, torch.Tensor | None]
     if method == "qr" and rank == d:
         coef = torch.linalg.solve_triangular(Rs, q, upper=True) / D[:, None]
         solver = "qr"
