@@ -142,6 +142,7 @@ def test_help_lists_the_options(capsys, argv):
         (["--batch-size", "0"], "--batch-size must be a positive integer, got 0"),
         (["--lr", "0"], "--lr must be a finite number > 0, got 0.0"),
         (["--lr", "-0.1"], "--lr must be a finite number > 0, got -0.1"),
+        (["--lr", "1e200"], "--lr must be below 3.4e38 (the float32 parameters), got 1e+200"),
         (["--epochs", "0"], "--epochs must be a positive integer, got 0"),
         (["--noise", "-1"], "--noise must be a finite number >= 0, got -1.0"),
         (["--device", "cuda:banana"], "device must be"),

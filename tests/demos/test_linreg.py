@@ -1,5 +1,6 @@
 import json
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -150,3 +151,14 @@ def test_out_that_is_a_file_or_under_a_file(tmp_path):
 def test_device_argument_moves_the_work(tmp_path):
     result = run_linreg_demo(n=50, epochs=1, device=torch.device("cpu"), out=tmp_path / "o")
     assert result.settings["device"] == "cpu"
+
+
+@pytest.mark.parametrize("lr", [100.0, 1e30])
+def test_a_divergent_learning_rate_still_draws_the_loss_landscape(tmp_path, lr):
+    # two features: the contour figure keeps its window around the start and the solution,
+    # and the diverging paths are seen leaving it (the colour bar used to fail on them)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = run_linreg_demo(n=200, lr=lr, epochs=1, out=tmp_path)
+    assert (tmp_path / "contours.png").stat().st_size > 0
+    assert result.rows[2].w_error < 0.01

@@ -13,9 +13,32 @@ from typing import Any, TypeVar
 
 import torch
 
+from torchlinear._validation import ParameterError, check_positive_float
 from torchlinear.io import atomic_write
 
-__all__ = ["fresh_run_dir", "sync", "timed", "warm_up", "write_figures", "write_record"]
+__all__ = [
+    "check_step",
+    "fresh_run_dir",
+    "sync",
+    "timed",
+    "warm_up",
+    "write_figures",
+    "write_record",
+]
+
+_MAX_STEP = float(torch.finfo(torch.float32).max)  # the parameters are float32
+
+
+def check_step(lr: Any) -> float:
+    """The learning rate, refused unless > 0 and small enough to apply to float32
+    parameters (a larger step overflows before the first update)."""
+    lr = check_positive_float("lr", lr)
+    if lr >= _MAX_STEP:
+        raise ParameterError(
+            "lr", "{param} must be below 3.4e38 (the float32 parameters), got {value!r}", value=lr
+        )
+    return lr
+
 
 T = TypeVar("T")
 

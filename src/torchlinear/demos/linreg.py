@@ -30,7 +30,6 @@ from torchlinear._validation import (
     ParameterError,
     check_nonnegative_float,
     check_output_dir,
-    check_positive_float,
     check_positive_int,
     check_real,
     check_seed,
@@ -38,7 +37,14 @@ from torchlinear._validation import (
 )
 from torchlinear.concise.linreg import half_mse, linreg_net, train_concise
 from torchlinear.data.synthetic import synthetic_regression
-from torchlinear.demos.common import fresh_run_dir, timed, warm_up, write_figures, write_record
+from torchlinear.demos.common import (
+    check_step,
+    fresh_run_dir,
+    timed,
+    warm_up,
+    write_figures,
+    write_record,
+)
 from torchlinear.demos.defaults import LINREG_DEFAULTS
 from torchlinear.io import ensure_writable_dir
 from torchlinear.plots.landscape import loss_contours
@@ -264,7 +270,7 @@ def _check_settings(**given: Any) -> dict[str, Any]:
         "w": _check_weights(given["w"]),
         "b": check_real("b", given["b"], "a finite number"),
         "noise": check_nonnegative_float("noise", given["noise"]),
-        "lr": check_positive_float("lr", given["lr"]),
+        "lr": check_step(given["lr"]),
         "batch_size": check_positive_int("batch_size", given["batch_size"]),
         "epochs": check_positive_int("epochs", given["epochs"]),
         "seed": check_seed("seed", given["seed"]),

@@ -32,14 +32,20 @@ from torchlinear._validation import (
     check_fraction,
     check_nonnegative_float,
     check_output_dir,
-    check_positive_float,
     check_positive_int,
     check_seed,
     resolve_device,
 )
 from torchlinear.concise.softmax import evaluate_net, softmax_net, train_softmax_concise
 from torchlinear.datasets import digits
-from torchlinear.demos.common import fresh_run_dir, timed, warm_up, write_figures, write_record
+from torchlinear.demos.common import (
+    check_step,
+    fresh_run_dir,
+    timed,
+    warm_up,
+    write_figures,
+    write_record,
+)
 from torchlinear.demos.defaults import SOFTMAX_DEFAULTS
 from torchlinear.estimators.softmax import SoftmaxRegression
 from torchlinear.io import ensure_writable_dir
@@ -146,7 +152,7 @@ def run_softmax_demo(
     ['confusion_matrix.png', 'misclassified.png']
     """
     epochs = check_positive_int("epochs", epochs)
-    lr = check_positive_float("lr", lr)
+    lr = check_step(lr)
     batch_size = check_positive_int("batch_size", batch_size)
     alpha = check_nonnegative_float("alpha", alpha)
     test_size = check_fraction("test_size", test_size, inclusive_low=False)

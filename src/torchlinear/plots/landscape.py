@@ -170,9 +170,17 @@ def loss_contours(
     """
     X, y = _xy(X, y)
     w_star, b_star = _exact(X, y)
-    paths = descent_paths(X, y, lr=lr, batch_sizes=batch_sizes, steps=steps, start=start, seed=seed)
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverging path overflows
+        paths = descent_paths(
+            X, y, lr=lr, batch_sizes=batch_sizes, steps=steps, start=start, seed=seed
+        )
     points = np.vstack([*paths.values(), w_star[None], np.array(start)[None]])
-    finite = points[np.isfinite(points).all(axis=1)]
+    # the window holds the start, the solution and the paths near them: a path that
+    # diverges (too large an lr) is seen leaving it
+    centre = 0.5 * (w_star + np.array(start))
+    reach = 20 * max(float(np.abs(w_star - np.array(start)).max()), 1.0)
+    near = np.isfinite(points).all(axis=1) & (np.abs(points - centre).max(axis=1) <= reach)
+    finite = points[near]
     lo, hi = finite.min(axis=0), finite.max(axis=0)
     pad = 0.15 * np.maximum(hi - lo, 1.0)
     lo, hi = lo - pad, hi + pad
@@ -181,9 +189,10 @@ def loss_contours(
 
     fig = Figure(figsize=figsize, layout="constrained")
     ax = fig.add_subplot()
-    levels = np.quantile(loss, np.linspace(0.0, 0.95, 14) ** 2)
-    contour = ax.contour(w1, w2, loss, levels=np.unique(levels), cmap="viridis", linewidths=0.8)
-    fig.colorbar(contour, ax=ax, label="squared loss  L(w1, w2)")
+    levels = np.unique(np.quantile(loss, np.linspace(0.0, 0.95, 14) ** 2))
+    if len(levels) > 1:
+        contour = ax.contour(w1, w2, loss, levels=levels, cmap="viridis", linewidths=0.8)
+        fig.colorbar(contour, ax=ax, label="squared loss  L(w1, w2)")
     styles = [("tab:red", "-", 2.2), ("tab:blue", "-", 1.0), ("tab:orange", "--", 1.6)]
     for (label, path), (color, ls, lw) in zip(paths.items(), styles * 3, strict=False):
         ax.plot(path[:, 0], path[:, 1], ls, color=color, lw=lw, marker=".", ms=3, label=label)
