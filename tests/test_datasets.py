@@ -119,6 +119,14 @@ def test_idx_sets_round_trip_official_files(tmp_path, loader, subfolder, classes
     assert flat.X_test.shape == (4, 784) and flat.image_shape == (1, 28, 28)
 
 
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_an_idx_file_of_no_images_is_refused_in_one_line(tmp_path, split):
+    make_idx_set(tmp_path / "mnist", n_train=0 if split == "train" else 6,
+                 n_test=0 if split == "test" else 4)  # fmt: skip
+    with pytest.raises(ValueError, match=r"holds no images; the file is incomplete"):
+        datasets.mnist(root=tmp_path)
+
+
 def test_uncompressed_idx_files_and_env_root(tmp_path, monkeypatch):
     arrays = make_idx_set(tmp_path / "fashion-mnist", gzipped=False)
     monkeypatch.setenv("TORCHLINEAR_DATA", str(tmp_path))

@@ -310,6 +310,11 @@ def _load_idx_set(
                 f"{images_path} holds {images.shape[0]} images but {labels_path} holds "
                 f"{labels.shape[0]} labels; they should match"
             )
+        if images.shape[0] == 0:
+            raise ValueError(
+                f"{images_path} holds no images; the file is incomplete: delete it and "
+                "download it again"
+            )
         if labels.size and labels.max() >= len(classes):
             raise ValueError(
                 f"{labels_path} holds label {labels.max()} but {title} has {len(classes)} classes"

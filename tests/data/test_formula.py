@@ -110,3 +110,10 @@ def test_a_saved_design_with_many_levels_is_checked_against_the_budget():
     saved["levels"]["color"] = [f"level{i}" for i in range(200_000)]
     with memory_limit("1G"), pytest.raises(ValueError, match="levels of categorical columns"):
         Design.from_dict(saved)
+
+
+@pytest.mark.parametrize("formula", ["y ~ lag(a)", "y ~ x + lag(x, 2)"])
+def test_lag_is_refused_as_the_rows_come_in_chunks(formula):
+    # each chunk's first row would have no predecessor: NaN, rows dropped, the fit changed
+    with pytest.raises(ValueError, match=r"uses lag\(\), .* compute the lagged column"):
+        check_evaluable(formula)

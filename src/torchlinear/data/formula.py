@@ -77,7 +77,7 @@ def _syntax_error(formula: str, exc: Exception) -> ValueError:
 
 
 _TRANSFORMS = frozenset(
-    "C I Q center scale standardize poly bs cr cs cc hashed lag log log2 log10 exp exp2 exp10 "
+    "C I Q center scale standardize poly bs cr cs cc hashed log log2 log10 exp exp2 exp10 "
     "Treatment Sum Helmert Diff Poly".split()
 )
 """formulaic's own functions that a formula may call by name."""
@@ -89,6 +89,7 @@ _SAFE_NODES = (
     ast.operator, ast.unaryop, ast.boolop, ast.cmpop,
 )  # fmt: skip
 _BACKTICKS = re.compile(r"`[^`]*`")
+_LAG = re.compile(r"(?<![\w.])lag\s*\(")  # formulaic's lag(): the previous row's value
 
 
 def _allowed_attribute(node: ast.Attribute) -> bool:
@@ -157,6 +158,13 @@ def check_evaluable(formula: str, parsed: Any = None) -> None:
             for factor in term.factors:
                 if getattr(factor.eval_method, "value", factor.eval_method) != "python":
                     continue
+                if _LAG.search(str(factor.expr)):
+                    raise ParameterError(
+                        "formula",
+                        "{param} {value!r} uses lag(), which needs each row's predecessor; "
+                        "the data is read in chunks, so compute the lagged column beforehand",
+                        value=formula,
+                    )
                 part = _unsafe_part(str(factor.expr))
                 if part is not None:
                     raise ParameterError(
