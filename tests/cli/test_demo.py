@@ -194,3 +194,27 @@ def test_python_dash_m_bad_input_exit_code_and_stderr(tmp_path):
     assert proc.stdout == ""
     assert proc.stderr == "torchlinear: error: --n must be a positive integer, got 0\n"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_demo_folder_holds_one_whole_run(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert cli.main(["demo", "--out", str(out), "--no-progress", "--n", "200"]) == 0
+    assert "contours.png" in {p.name for p in out.iterdir()}  # two features
+    argv = ["demo", "--out", str(out), "--no-progress", "--n", "200", "--w=1,2,3"]
+    assert cli.main(argv) == 0
+    # replaced whole: no figure of the first run survives next to the second's record
+    assert sorted(p.name for p in out.iterdir()) == ["loss.png", "results.json", "scatter.png"]
+    assert [p.name for p in tmp_path.iterdir()] == ["demo"]  # no staging or lock left
+
+
+def test_a_demo_never_writes_into_a_folder_of_other_files(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "model.json").write_text("{}")
+    (out / "notes.txt").write_text("mine")
+    capsys.readouterr()
+    assert cli.main(["demo", "--out", str(out), "--no-progress", "--n", "200"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("torchlinear: error: --out ") and len(err.strip().splitlines()) == 1
+    assert "holds files that are not a demo's pictures" in err
+    assert sorted(p.name for p in out.iterdir()) == ["model.json", "notes.txt"]

@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from torchlinear.estimators.persist import load_estimator
-from torchlinear.workflow.rundir import RunFolder
+from torchlinear.rundir import RunFolder
 
 MLP = ["--model", "mlp", "--hidden", "4", "--batch-size", "32", "--no-progress"]
 

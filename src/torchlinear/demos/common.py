@@ -15,6 +15,7 @@ import torch
 
 from torchlinear._validation import ParameterError, check_positive_float
 from torchlinear.io import atomic_write
+from torchlinear.rundir import DemoFolder
 
 __all__ = [
     "check_step",
@@ -22,8 +23,7 @@ __all__ = [
     "sync",
     "timed",
     "warm_up",
-    "write_figures",
-    "write_record",
+    "write_run",
 ]
 
 _MAX_STEP = float(torch.finfo(torch.float32).max)  # the parameters are float32
@@ -93,18 +93,33 @@ def timed(device: torch.device, work: Callable[[], T]) -> tuple[T, float]:
     return value, time.perf_counter() - start
 
 
-def write_figures(out_dir: Path, figures: Mapping[str, Any], dpi: int) -> list[Path]:
-    """Save each figure as a PNG named by its key in ``out_dir``; return the paths."""
-    paths = []
-    for name, figure in figures.items():
-        path = out_dir / name
-        with atomic_write(path, "wb") as handle:
-            figure.savefig(handle, format="png", dpi=dpi)
-        paths.append(path)
-    return paths
+#: Every file a demo writes (either demo may reuse a folder the other wrote).
+DEMO_FILES = frozenset(
+    {
+        "results.json",
+        "scatter.png",
+        "loss.png",
+        "contours.png",
+        "training_curves.png",
+        "confusion_matrix.png",
+        "misclassified.png",
+        "weight_templates.png",
+    }
+)
 
 
-def write_record(out_dir: Path, record: Mapping[str, Any]) -> None:
-    """``results.json``: the settings and results of a run, indented."""
-    with atomic_write(out_dir / "results.json") as handle:
-        json.dump(record, handle, indent=2)
+def write_run(
+    out_dir: Path, figures: Mapping[str, Any], dpi: int, record: Mapping[str, Any]
+) -> list[Path]:
+    """Write a demo's figures (PNGs named by their keys) and ``results.json`` (``record``
+    with the figures' names) as one folder: staged beside ``out_dir`` under a lock, then
+    swapped into place, so that it holds one whole run (a demo's earlier one is replaced,
+    any other non-empty folder refused); return the figures' paths."""
+    with DemoFolder(out_dir, DEMO_FILES) as folder:
+        for name, figure in figures.items():
+            with atomic_write(folder.staging / name, "wb") as handle:
+                figure.savefig(handle, format="png", dpi=dpi)
+        with atomic_write(folder.staging / "results.json") as handle:
+            json.dump({**record, "figures": list(figures)}, handle, indent=2)
+        folder.commit()
+    return [folder.out / name for name in figures]

@@ -42,11 +42,9 @@ from torchlinear.demos.common import (
     fresh_run_dir,
     timed,
     warm_up,
-    write_figures,
-    write_record,
+    write_run,
 )
 from torchlinear.demos.defaults import LINREG_DEFAULTS
-from torchlinear.io import ensure_writable_dir
 from torchlinear.plots.landscape import loss_contours
 from torchlinear.plots.regression import loss_curves, scatter_fits
 from torchlinear.scratch.linreg import closed_form, init_params, train
@@ -234,7 +232,6 @@ def run_linreg_demo(
     losses = {method: [initial, *values] for method, values in losses.items()}
 
     # the figures, written only now
-    ensure_writable_dir(out_dir)
     figures = {
         "scatter.png": scatter_fits(
             X, y, {row.method: (row.w, row.b) for row in rows}, true_params=(w_true, b_true)
@@ -243,8 +240,9 @@ def run_linreg_demo(
     }
     if X.shape[1] == 2:  # the loss surface over (w1, w2), with GD and SGD paths on it
         figures["contours.png"] = loss_contours(X, y, lr=settings["lr"], seed=seed)
-    paths = write_figures(out_dir, figures, dpi=110)
-    result = LinregDemoResult(
+    record = {"settings": settings, "rows": [asdict(row) for row in rows], "losses": losses}
+    paths = write_run(out_dir, figures, 110, record)
+    return LinregDemoResult(
         rows=rows,
         losses=losses,
         true_w=w_true,
@@ -253,13 +251,6 @@ def run_linreg_demo(
         out_dir=out_dir,
         settings=settings,
     )
-    write_record(out_dir, {
-        "settings": settings,
-        "rows": [asdict(row) for row in rows],
-        "losses": losses,
-        "figures": [p.name for p in paths],
-    })  # fmt: skip
-    return result
 
 
 def _check_settings(**given: Any) -> dict[str, Any]:

@@ -43,12 +43,10 @@ from torchlinear.demos.common import (
     fresh_run_dir,
     timed,
     warm_up,
-    write_figures,
-    write_record,
+    write_run,
 )
 from torchlinear.demos.defaults import SOFTMAX_DEFAULTS
 from torchlinear.estimators.softmax import SoftmaxRegression
-from torchlinear.io import ensure_writable_dir
 from torchlinear.plots.classification import (
     confusion_matrix_figure,
     image_grid,
@@ -184,16 +182,9 @@ def run_softmax_demo(
     histories = {"scratch": scratch_history, "concise": concise_history}
 
     # figures, written only now that every fit has succeeded
-    ensure_writable_dir(out_dir, "out")
-    paths = write_figures(out_dir, _figures(data, histories, clf), dpi=100)
-    result = SoftmaxDemoResult(rows, histories, paths, out_dir, settings)
-    write_record(out_dir, {
-        "settings": settings,
-        "rows": [asdict(row) for row in rows],
-        "histories": histories,
-        "figures": [p.name for p in paths],
-    })  # fmt: skip
-    return result
+    record = {"settings": settings, "rows": [asdict(row) for row in rows], "histories": histories}
+    paths = write_run(out_dir, _figures(data, histories, clf), 100, record)
+    return SoftmaxDemoResult(rows, histories, paths, out_dir, settings)
 
 
 def _fit_scratch(

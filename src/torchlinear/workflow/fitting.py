@@ -2,7 +2,7 @@
 
 The steps live beside this module: :mod:`~torchlinear.workflow.options` checks the
 options, :mod:`~torchlinear.workflow.plan` chooses the route, :mod:`.sources` opens the
-data, :mod:`.context` fits, :mod:`.outputs` writes the run folder that :mod:`.rundir`
+data, :mod:`.context` fits, :mod:`.outputs` writes the run folder that :mod:`torchlinear.rundir`
 stages and swaps into place.
 """
 
@@ -20,13 +20,13 @@ from torchlinear import distributed as tld
 from torchlinear._format import render_warning
 from torchlinear._memory import memory_limit as memory_limit_of
 from torchlinear._validation import ParameterError, check_output_dir, resolve_device
+from torchlinear.rundir import RunFolder
 from torchlinear.workflow.context import FitContext
 from torchlinear.workflow.convergence import describe_convergence
 from torchlinear.workflow.fingerprint import check_fingerprint, fingerprint, write_fingerprint
 from torchlinear.workflow.options import check_options
 from torchlinear.workflow.outputs import write_outputs
 from torchlinear.workflow.plan import check_route_options, plan_route
-from torchlinear.workflow.rundir import RunFolder
 from torchlinear.workflow.settings import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_DELTA,
@@ -206,7 +206,7 @@ def fit(
         The run folder. It is written as a whole or not at all: the fit writes into a
         staging folder ``.NAME.partial`` beside it and swaps it into place at the end,
         holding the lock file ``.NAME.lock`` meanwhile (a second fit into the same folder
-        is refused). See :mod:`torchlinear.workflow.rundir`.
+        is refused). See :mod:`torchlinear.rundir`.
     overwrite : bool, default False
         Replace the run already in ``out`` (the whole folder: no file of it survives).
         Without it a non-empty ``out`` is refused.

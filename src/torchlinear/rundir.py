@@ -36,11 +36,12 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Collection
 from pathlib import Path
 
 from torchlinear._validation import ParameterError
 
-__all__ = ["RunFolder", "exchange_paths"]
+__all__ = ["DemoFolder", "RunFolder", "exchange_paths"]
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -375,3 +376,48 @@ def _fsync_dir(path: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+class DemoFolder(RunFolder):
+    """A demo's output folder, written like a fit's run folder (staged beside it under the
+    lock, then swapped into place): the previous picture of a demo in the same folder is
+    replaced whole, so no stale figure survives; any other non-empty folder (a fit's
+    run, a folder of other files) is refused.
+
+    Parameters
+    ----------
+    out : path-like
+        The folder.
+    files : collection of str
+        Every name a demo may write there.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> out = Path(tempfile.mkdtemp()) / "demo"
+    >>> with DemoFolder(out, {"results.json"}) as folder:
+    ...     _ = (folder.staging / "results.json").write_text("{}")
+    ...     folder.commit()
+    >>> sorted(p.name for p in out.iterdir())
+    ['results.json']
+    """
+
+    def __init__(self, out: str | os.PathLike[str], files: Collection[str]) -> None:
+        super().__init__(out, overwrite=True, resume=False)
+        self.files = frozenset(files) | {"results.json"}
+
+    def check(self) -> None:
+        """Refuse a non-empty folder that is not a demo's."""
+        if not self.out.is_dir():
+            return
+        names = {e.name for e in self.out.iterdir()}
+        if names and ("results.json" not in names or not names <= self.files):
+            others = sorted(names - self.files) or sorted(names)
+            shown = ", ".join(repr(n) for n in others[:3]) + (" …" if len(others) > 3 else "")
+            raise ParameterError(
+                "out",
+                "{param} {path!r} holds files that are not a demo's pictures ({shown}); "
+                "choose a new or empty folder",
+                path=self.shown,
+                shown=shown,
+            )
