@@ -181,3 +181,16 @@ def test_evaluate_weights_the_metrics_and_ignores_columns_the_model_does_not_rea
     assert code == 0 and "weighted by 'wt'" in out.splitlines()[0]
     code, _, err = run_cli(["evaluate", str(run), "diabetes", "--weight", "wt"])
     assert code == 2 and "--weight 'wt'" in err
+
+
+def test_evaluate_refuses_weights_that_are_all_zero(weighted, tmp_path, run_cli):
+    folder, X, y, w, _ = weighted
+    run = tmp_path / "run"
+    code, _, err = run_cli(["fit", str(folder / "d.csv"), "--target", "y", "--features",
+                            "a,b,c", "--weight", "wt", "--out", str(run)])  # fmt: skip
+    assert code == 0, err
+    zero = pa.table({"a": X[:, 0], "b": X[:, 1], "c": X[:, 2], "y": y, "wt": np.zeros(len(y))})
+    pacsv.write_csv(zero, tmp_path / "zero.csv")
+    code, out, err = run_cli(["evaluate", str(run), str(tmp_path / "zero.csv"), "--weight", "wt"])
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert "all sample weights are zero, so every weighted metric is undefined" in err

@@ -221,15 +221,24 @@ def log_proba_chunk(est: Any, X: np.ndarray) -> np.ndarray:
 
 
 def score_chunks(est: Any, task: str, chunks: Any) -> dict[str, Any]:
-    """The metrics of ``est`` on ``(X, y, w)`` chunks (``w`` sample weights or None)."""
+    """The metrics of ``est`` on ``(X, y, w)`` chunks (``w`` sample weights or None);
+    weights that are all zero leave every weighted metric undefined, and are refused."""
+    weighted, total = False, 0.0
     if task == "regression":
         meter: Any = RegressionMeter()
-        for X, y, w in chunks:
-            meter.update(y, predict_chunk(est, X), w)
+        score = predict_chunk
     else:
         meter = ClassificationMeter(est.classes_)
-        for X, y, w in chunks:
-            meter.update(y, log_proba_chunk(est, X), w)
+        score = log_proba_chunk
+    for X, y, w in chunks:
+        if w is not None:
+            weighted, total = True, total + float(np.sum(w))
+        meter.update(y, score(est, X), w)
+    if weighted and not total > 0:
+        raise ValueError(
+            "all sample weights are zero, so every weighted metric is undefined; give at "
+            "least one row a positive weight"
+        )
     return meter.result()
 
 
