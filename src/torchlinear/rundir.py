@@ -39,6 +39,7 @@ import shutil
 from collections.abc import Collection
 from pathlib import Path
 
+from torchlinear._format import format_names
 from torchlinear._validation import ParameterError
 
 __all__ = ["DemoFolder", "RunFolder", "exchange_paths"]
@@ -257,14 +258,12 @@ class RunFolder:
         """Refuse what this fit may not do to ``out`` or to an interrupted run."""
         out = self.out
         if out.is_dir() and _is_run(out) and _foreign(out):
-            foreign = _foreign(out)
-            shown = ", ".join(repr(n) for n in foreign[:3]) + (" …" if len(foreign) > 3 else "")
             raise ParameterError(
                 "out",
                 "{param} {path!r} holds a run and also other files ({shown}), which "
                 "replacing the run would delete; move them out, or choose another {param}",
                 path=self.shown,
-                shown=shown,
+                shown=format_names(_foreign(out), 3),
             )
         if self.resume:
             if _has_checkpoint(self.staging):
@@ -413,11 +412,10 @@ class DemoFolder(RunFolder):
         names = {e.name for e in self.out.iterdir()}
         if names and ("results.json" not in names or not names <= self.files):
             others = sorted(names - self.files) or sorted(names)
-            shown = ", ".join(repr(n) for n in others[:3]) + (" …" if len(others) > 3 else "")
             raise ParameterError(
                 "out",
                 "{param} {path!r} holds files that are not a demo's pictures ({shown}); "
                 "choose a new or empty folder",
                 path=self.shown,
-                shown=shown,
+                shown=format_names(others, 3),
             )
