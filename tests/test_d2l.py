@@ -9,7 +9,9 @@ bilinear resize, and the bytes of IDX files written here in the official format.
 from __future__ import annotations
 
 import gzip
+import io
 import struct
+import urllib.request
 import warnings
 from pathlib import Path
 
@@ -295,3 +297,27 @@ def test_from_torchlinear_import_d2l() -> None:
 
     assert torchlinear.d2l is d2l
     assert d2l.plt.__name__ == "matplotlib.pyplot"
+
+
+def test_accuracy_refuses_a_column_of_labels_that_would_broadcast() -> None:
+    rng = np.random.default_rng(1)
+    scores = torch.tensor(rng.normal(size=(50, 10)))
+    y = torch.tensor(rng.integers(0, 10, 50))
+    with pytest.raises(ValueError, match=r"y has shape \(50, 1\).*y\.reshape\(-1\)"):
+        d2l.accuracy(scores, y[:, None])  # the book's comparison counts up to 50² matches
+    expected = accuracy_score(y.numpy(), scores.numpy().argmax(axis=1), normalize=False)
+    assert d2l.accuracy(scores.argmax(dim=1, keepdim=True), y) == float(expected)
+
+
+def test_load_data_fashion_mnist_downloads_when_asked(tmp_path: Path, monkeypatch) -> None:
+    # The missing-files message advises download=True: the book's loader takes it.
+    served = []
+
+    def fake_server(url, timeout):
+        served.append(url)
+        return io.BytesIO(b"not the real file")
+
+    monkeypatch.setattr(urllib.request, "urlopen", fake_server)
+    with pytest.raises(FileNotFoundError, match="checksum mismatch"):
+        d2l.load_data_fashion_mnist(32, root=tmp_path, download=True)
+    assert served and served[0].endswith("-idx3-ubyte.gz")

@@ -22,13 +22,16 @@ section                                 helpers
 Differences from the book, all additive:
 
 * Fashion-MNIST is read from the four official IDX files by
-  :func:`torchlinear.datasets.fashion_mnist` (no torchvision); ``resize`` is applied to each
-  minibatch with ``torch.nn.functional.interpolate`` (bilinear, antialiased).
+  :func:`torchlinear.datasets.fashion_mnist` (no torchvision); they are downloaded only when
+  asked (``load_data_fashion_mnist(batch_size, download=True)``), and ``resize`` is applied to
+  each minibatch with ``torch.nn.functional.interpolate`` (bilinear, antialiased).
 * Figures appear inline in a notebook. In a script they are saved as PNG files in
   :func:`figure_dir` (the current folder unless :func:`set_figure_dir` says otherwise).
 * :func:`train_ch3` returns ``(train_loss, train_acc, test_acc)`` of the last 迭代周期 instead
   of asserting that they look like the book's, and both trainers warn
   (:class:`NonFiniteLossWarning`) when the loss stops being finite, naming the likely cause.
+* :func:`accuracy` refuses a column of labels ``(n, 1)``, which the book's comparison would
+  broadcast against the predictions into an ``(n, n)`` matrix of matches.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ from torch import nn
 from torch.utils import data
 
 from torchlinear.datasets import FASHION_MNIST_CLASSES, fashion_mnist
-from torchlinear.scratch._checks import NonFiniteLossWarning
+from torchlinear.scratch._checks import NonFiniteLossWarning, check_class_labels
 
 __all__ = [
     "Accumulator",
@@ -472,6 +475,7 @@ def load_data_fashion_mnist(
     resize: int | tuple[int, int] | None = None,
     *,
     root: str | os.PathLike[str] | None = None,
+    download: bool = False,
 ) -> tuple[data.DataLoader, data.DataLoader]:
     """Fashion-MNIST as two data iterators, training (shuffled) and test.
 
@@ -489,6 +493,9 @@ def load_data_fashion_mnist(
         The folder that holds ``fashion-mnist/`` with the four official ``*-ubyte.gz`` files;
         by default ``$TORCHLINEAR_DATA`` or the user cache
         (see :func:`torchlinear.datasets.data_home`).
+    download : bool, default False
+        Fetch the missing files from the official address first (checking their MD5), as
+        the book's ``torchvision`` loader does.
 
     Raises
     ------
@@ -505,7 +512,7 @@ def load_data_fashion_mnist(
     """
     if isinstance(resize, int):
         resize = (resize, resize)
-    ds = fashion_mnist(root)
+    ds = fashion_mnist(root, download=download)
     collate = None if resize is None else _resizer(tuple(resize))
     workers = get_dataloader_workers()
     return (
@@ -559,16 +566,19 @@ class Accumulator:
 def accuracy(y_hat: torch.Tensor, y: torch.Tensor) -> float:
     """The *number* of correct predictions (divide by ``len(y)`` for the rate).
 
-    ``y_hat`` may be scores of shape ``(n, q)`` (the largest wins) or predicted classes.
+    ``y_hat`` may be scores of shape ``(n, q)`` (the largest wins) or predicted classes. ``y``
+    must be a vector of ``n`` labels: the book's comparison would broadcast a column of
+    labels against the predictions and count up to ``n²`` matches, so it is refused.
 
     Examples
     --------
     >>> accuracy(torch.tensor([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]]), torch.tensor([1, 1, 1]))
     2.0
     """
+    check_class_labels(y_hat, y)
     if len(y_hat.shape) > 1 and y_hat.shape[1] > 1:
         y_hat = y_hat.argmax(axis=1)
-    cmp = y_hat.type(y.dtype) == y
+    cmp = y_hat.reshape(y.shape).type(y.dtype) == y
     return float(cmp.type(y.dtype).sum())
 
 

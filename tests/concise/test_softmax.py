@@ -111,3 +111,23 @@ def test_bad_arguments():
         train_softmax_concise(net, X, y, batch_size=0)
     with pytest.raises(ValueError, match="num_outputs"):
         softmax_net(2, 0)
+
+
+def test_a_column_of_labels_is_taken_as_the_vector():
+    g = torch.Generator().manual_seed(3)
+    X, y = torch.randn(120, 4, generator=g), torch.randint(0, 3, (120,), generator=g)
+    runs = []
+    for labels in (y, y[:, None]):
+        net = softmax_net(4, 3, generator=torch.Generator().manual_seed(0))
+        fit = train_softmax_concise(
+            net, X, labels, X[:40], labels[:40], batch_size=32, epochs=2,
+            generator=torch.Generator().manual_seed(1),
+        )  # fmt: skip
+        runs.append((net[1].weight.detach().clone(), fit.history))
+    torch.testing.assert_close(runs[1][0], runs[0][0], rtol=0, atol=0)
+    assert runs[1][1] == runs[0][1]
+    with torch.no_grad():
+        O = net(X)
+    loss, acc = evaluate_net(net, X, y[:, None])
+    assert loss == pytest.approx(float(F.cross_entropy(O, y)), rel=1e-5)
+    assert acc == pytest.approx(accuracy_score(y, O.argmax(1)))

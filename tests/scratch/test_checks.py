@@ -14,6 +14,7 @@ from torchlinear.concise import linreg_net, train_concise
 from torchlinear.concise.softmax import softmax_net, train_softmax_concise
 from torchlinear.data import synthetic_regression
 from torchlinear.scratch import (
+    LinearRegressionScratch,
     NonFiniteLossWarning,
     data_iter,
     init_params,
@@ -21,6 +22,7 @@ from torchlinear.scratch import (
     sgd,
     squared_loss,
     train,
+    train_module,
 )
 
 # `torchlinear.scratch.softmax` is also the name of a function that the package re-exports.
@@ -100,3 +102,51 @@ def test_the_functions_a_learner_reads_are_as_short_as_the_books(func, max_lines
     body = source.split('"""')[-1].strip().splitlines()
     assert len(body) <= max_lines, f"{func.__name__} has {len(body)} lines of code:\n{source}"
     assert "raise" not in "\n".join(body) and "tqdm" not in "\n".join(body)
+
+
+def _book_problem():
+    X, y, _, _ = synthetic_regression([2.0, -3.4], 4.2, n=1000, noise=0.01, seed=0)
+    return X, y
+
+
+def test_a_loss_that_explodes_but_stays_finite_warns_too():
+    # lr=1.9 is just past 2/λ_max ≈ 1.84 of the book's problem: the loss grows a
+    # thousandfold per epoch (about 1e5, 1e9, 1e15) and never reaches inf in three epochs.
+    X, y = _book_problem()
+    w, b = init_params(2, generator=torch.Generator().manual_seed(0))
+    losses, caught = _diverging_warnings(
+        lambda: train(X, y, w, b, lr=1.9, epochs=3, generator=torch.Generator().manual_seed(0))
+    )
+    assert all(math.isfinite(v) for v in losses) and losses[-1] > 1e9, losses
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert (
+        message.startswith("scratch training loss is ") and "after epoch 1 with lr=1.9" in message
+    )
+    assert "over 1000 times the" in message and "try lr=0.19" in message
+
+
+@pytest.mark.parametrize("flavour", ["module", "concise"])
+def test_every_regression_trainer_warns_on_an_exploding_finite_loss(flavour):
+    X, y = _book_problem()
+    start = torch.Generator().manual_seed(0)
+    if flavour == "module":
+        model = LinearRegressionScratch(2, generator=start)
+        trainer, fitted = train_module, model
+    else:
+        trainer, fitted = train_concise, linreg_net(2, generator=start)
+    losses, caught = _diverging_warnings(
+        lambda: trainer(fitted, X, y, lr=1.9, epochs=3, generator=torch.Generator().manual_seed(0))
+    )
+    assert all(math.isfinite(v) for v in losses) and losses[-1] > 1e9, losses
+    assert len(caught) == 1 and "over 1000 times the" in str(caught[0].message)
+
+
+def test_a_learning_rate_close_to_the_limit_does_not_warn():
+    # lr=1.5 is stable but noisy: the loss wanders between 1e-4 and 1e-3, far below the start.
+    X, y = _book_problem()
+    w, b = init_params(2, generator=torch.Generator().manual_seed(0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NonFiniteLossWarning)
+        losses = train(X, y, w, b, lr=1.5, epochs=3, generator=torch.Generator().manual_seed(0))
+    assert losses[-1] < 1e-2

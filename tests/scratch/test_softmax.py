@@ -213,3 +213,34 @@ def test_train_rejects_bad_arguments():
         train(X, y, lr=-1.0)
     with pytest.raises(ValueError, match="X_val"):
         train(X, y, X_val=X)
+
+
+@pytest.mark.parametrize("func", [cross_entropy, softmax_cross_entropy, accuracy])
+def test_a_column_of_labels_is_refused_instead_of_broadcast(func):
+    # y[:, None] against 64 rows: fancy indexing would pick a (64, 64) matrix and
+    # argmax == y would compare every prediction with every label.
+    O, y = _logits(), _labels()
+    with pytest.raises(ValueError, match=r"y has shape \(64, 1\) but the predictions have 64 rows"):
+        func(softmax(O), y[:, None])
+    with pytest.raises(ValueError, match=r"e\.g\. y\.reshape\(-1\).*\(64, 64\) matrix"):
+        func(O, y[:, None])
+    with pytest.raises(ValueError, match=r"y has shape \(63,\) .*one class index per row"):
+        func(O, y[:63])
+
+
+def test_accuracy_of_predicted_classes_as_a_column():
+    O, y = _logits(), _labels()
+    expected = accuracy_score(y.numpy(), O.argmax(1).numpy())
+    assert accuracy(O.argmax(1, keepdim=True), y) == pytest.approx(expected)
+
+
+def test_trainers_accept_a_column_of_labels_as_the_vector():
+    g = torch.Generator().manual_seed(3)
+    X, y = torch.randn(120, 4, generator=g), torch.randint(0, 3, (120,), generator=g)
+    flat = train(X, y, X[:40], y[:40], epochs=2, batch_size=32, seed=0)
+    column = train(X, y[:, None], X[:40], y[:40, None], epochs=2, batch_size=32, seed=0)
+    torch.testing.assert_close(column.W, flat.W, rtol=0, atol=0)
+    assert column.history == flat.history
+    assert evaluate(flat.W, flat.b, X, y[:, None]) == evaluate(flat.W, flat.b, X, y)
+    with pytest.raises(ValueError, match=r"y has shape \(120, 2\); pass one class index"):
+        train(X, torch.stack([y, y], 1))

@@ -155,6 +155,12 @@ def train_concise(
     list of float
         :math:`\frac1n \sum_i \tfrac12 (\hat y_i - y_i)^2` over all the data after each epoch.
 
+    Warns
+    -----
+    NonFiniteLossWarning
+        Once, when the loss after an epoch is ``inf``, ``nan`` or over a thousand times the
+        loss of the starting weights: the learning rate is too large.
+
     Examples
     --------
     >>> X = torch.tensor([[0.0], [1.0], [2.0], [3.0]])
@@ -170,6 +176,8 @@ def train_concise(
     if loader is None:
         loader = DataLoader(TensorDataset(X, y), batch_size, shuffle=True, generator=generator)
     total = math.ceil(len(X) / batch_size)
+    with torch.no_grad():
+        start = float(half_mse(net(X), y))
     losses, diverged = [], False
     for epoch in range(epochs):
         bar = epoch_bar(f"concise {epoch + 1}/{epochs}", total, progress)
@@ -183,7 +191,7 @@ def train_concise(
                 bar.set_postfix(loss=f"{l.item():.4g}", refresh=False)
         with torch.no_grad():
             losses.append(float(half_mse(net(X), y)))
-        diverged = warn_if_diverged(losses[-1], lr, epoch + 1, diverged, "concise")
+        diverged = warn_if_diverged(losses[-1], lr, epoch + 1, diverged, "concise", start)
         bar.set_postfix(loss=f"{losses[-1]:.4g}")
         bar.close()
     return losses

@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
 
 from torchlinear._validation import check_positive_float, check_positive_int
-from torchlinear.scratch._checks import warn_if_diverged
+from torchlinear.scratch._checks import class_vector, warn_if_diverged
 
 __all__ = ["softmax_net", "evaluate_net", "ConciseSoftmaxFit", "train_softmax_concise"]
 
@@ -85,6 +85,8 @@ def evaluate_net(
 ) -> tuple[float, float]:
     """Mean cross-entropy and accuracy of ``net`` on ``(X, y)``, in chunks, without a graph.
 
+    ``y`` holds the class indices, shape ``(n,)`` or ``(n, 1)``.
+
     Examples
     --------
     >>> net = softmax_net(2, 2)
@@ -92,6 +94,7 @@ def evaluate_net(
     >>> round(loss, 4), acc
     (0.6931, 0.5)
     """
+    y = class_vector(y, X.shape[0])
     loss_sum = nn.CrossEntropyLoss(reduction="sum")
     total_loss, total_correct = 0.0, 0
     was_training = net.training
@@ -150,7 +153,7 @@ def train_softmax_concise(
     X : torch.Tensor
         Features ``(n, d)`` or images ``(n, C, H, W)``, on the network's device.
     y : torch.Tensor
-        Class indices ``0..k-1``, shape ``(n,)``.
+        Class indices ``0..k-1``, shape ``(n,)`` (a column ``(n, 1)`` is flattened).
     X_val, y_val : torch.Tensor, optional
         Validation data, evaluated after every epoch.
     lr, batch_size, epochs : float, int, int
@@ -180,11 +183,11 @@ def train_softmax_concise(
     lr = check_positive_float("lr", lr)
     batch_size = check_positive_int("batch_size", batch_size)
     epochs = check_positive_int("epochs", epochs)
-    if X.shape[0] != y.shape[0]:
-        raise ValueError(f"y has {y.shape[0]} rows but X has {X.shape[0]}")
+    y = class_vector(y, X.shape[0]).long()
     if (X_val is None) != (y_val is None):
         raise ValueError("pass both X_val and y_val, or neither")
-    y = y.long()
+    if y_val is not None:
+        y_val = class_vector(y_val, X_val.shape[0]).long()
     loss = nn.CrossEntropyLoss()
     trainer = torch.optim.SGD(net.parameters(), lr=lr)
     if loader is None:
@@ -208,7 +211,7 @@ def train_softmax_concise(
         bar.update()
         bar.set_postfix(loss=f"{train_loss:.4g}", acc=f"{train_acc:.3f}")
         if X_val is not None:
-            val_loss, val_acc = evaluate_net(net, X_val, y_val.long())
+            val_loss, val_acc = evaluate_net(net, X_val, y_val)
             history["val_loss"].append(val_loss)
             history["val_acc"].append(val_acc)
     bar.close()

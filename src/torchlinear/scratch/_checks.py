@@ -2,7 +2,10 @@
 
 :func:`guarded_by` wraps a function so that a check runs on its arguments first; the
 function's own body stays as short as the textbook's. :func:`warn_if_diverged` is the one
-place the trainers turn a non-finite loss into a :class:`NonFiniteLossWarning`.
+place the trainers turn a diverging loss (``inf``, ``nan``, or a thousand times the loss
+they started from) into a :class:`NonFiniteLossWarning`. :func:`check_class_labels` and
+:func:`class_vector` keep a column of class labels from broadcasting against the rows of
+the predictions.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from torchlinear._validation import (
 
 __all__ = [
     "NonFiniteLossWarning",
+    "check_class_labels",
     "check_training_args",
+    "class_vector",
     "epoch_bar",
     "guarded_by",
     "warn_if_diverged",
@@ -36,11 +41,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class NonFiniteLossWarning(RuntimeWarning):
-    """The training loss became ``inf`` or ``nan``: the steps overshoot and the weights diverge.
+    """The training loss diverges: it became ``inf`` or ``nan``, or grew a thousandfold.
 
-    Almost always the learning rate is too large (or the loss is summed where it should be
-    averaged, which multiplies the step by the batch size).
+    The steps overshoot and the weights grow without bound. Almost always the learning rate
+    is too large (or the loss is summed where it should be averaged, which multiplies the
+    step by the batch size).
     """
+
+
+# A loss this many times the one training started from is a diverging run: gradient descent
+# on the squared loss multiplies the error by the same factor every step, so a learning rate
+# past the limit reaches this within an epoch, while a stable one never climbs this far.
+GROWTH = 1000.0
 
 
 def guarded_by(check: Callable[..., None]) -> Callable[[F], F]:
@@ -74,9 +86,18 @@ def guarded_by(check: Callable[..., None]) -> Callable[[F], F]:
 
 
 def warn_if_diverged(
-    loss: float, lr: float, epoch: int, already: bool = False, who: str = "scratch"
+    loss: float,
+    lr: float,
+    epoch: int,
+    already: bool = False,
+    who: str = "scratch",
+    start: float | None = None,
 ) -> bool:
-    """Warn once that the loss is not finite, naming the learning rate; return whether it is.
+    r"""Warn once that the loss diverges, naming the learning rate; return whether it has.
+
+    The loss diverges when it is ``inf`` or ``nan``, or, given the loss ``start`` before
+    training, when it is more than a thousand times that: the weights then grow
+    geometrically and reach ``inf`` a few epochs later.
 
     Parameters
     ----------
@@ -90,11 +111,13 @@ def warn_if_diverged(
         Whether this run has already warned (then nothing is said again).
     who : str, default "scratch"
         Which trainer speaks (the message's first word).
+    start : float, optional
+        The loss of the starting weights, before the first step.
 
     Returns
     -------
     bool
-        ``True`` once the loss has been non-finite (pass it back as ``already``).
+        ``True`` once the loss has diverged (pass it back as ``already``).
 
     Examples
     --------
@@ -105,13 +128,25 @@ def warn_if_diverged(
     True
     >>> str(caught[0].message).split(";")[0]
     'scratch training loss is inf after epoch 1 with lr=3'
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn_if_diverged(2.5e5, lr=1.9, epoch=1, start=16.4)
+    True
+    >>> print(str(caught[0].message).split(";")[0].replace(", ", ",\n"))
+    scratch training loss is 2.5e+05 after epoch 1 with lr=1.9,
+    over 1000 times the 16.4 it started from
     """
-    if already or math.isfinite(loss):
-        return already
+    if already:
+        return True
+    grew = start is not None and 0 < start < loss / GROWTH
+    if math.isfinite(loss) and not grew:
+        return False
+    shown = f"{loss:.3g}" if math.isfinite(loss) else str(loss)
+    since = f", over {GROWTH:g} times the {start:.3g} it started from" if grew else ""
     warnings.warn(
-        f"{who} training loss is {loss} after epoch {epoch} with lr={lr:g}; the steps overshoot "
-        f"and the weights diverge: lower the learning rate (try lr={lr / 10:g}) and start "
-        "again from fresh weights",
+        f"{who} training loss is {shown} after epoch {epoch} with lr={lr:g}{since}; the steps "
+        f"overshoot and the weights diverge: lower the learning rate (try lr={lr / 10:g}) and "
+        "start again from fresh weights",
         NonFiniteLossWarning,
         stacklevel=3,
     )
@@ -128,6 +163,66 @@ def check_squared_loss(y_hat: torch.Tensor, y: torch.Tensor) -> None:
             f"y has shape {tuple(y.shape)} but the predictions have shape {tuple(y_hat.shape)}; "
             "pass one target per prediction"
         )
+
+
+def check_class_labels(y_hat: torch.Tensor, y: torch.Tensor, *args: Any, **kwargs: Any) -> None:
+    r"""One class index per row of the predictions, as a vector of shape ``(n,)``.
+
+    A column of labels, shape ``(n, 1)``, would broadcast against the ``n`` rows: fancy
+    indexing picks an ``(n, n)`` matrix of probabilities and ``argmax == y`` compares every
+    prediction with every label, so the loss or the accuracy is wrong without an error.
+
+    Examples
+    --------
+    >>> check_class_labels(torch.zeros(3, 2), torch.tensor([0, 1, 1]))
+    >>> try:
+    ...     check_class_labels(torch.zeros(3, 2), torch.tensor([[0], [1], [1]]))
+    ... except ValueError as error:
+    ...     print(str(error).replace("; ", ";\n").replace(": ", ":\n"))
+    y has shape (3, 1) but the predictions have 3 rows;
+    pass the class indices as a vector of shape (3,), e.g. y.reshape(-1):
+    a column would broadcast against the rows into a (3, 3) matrix
+    """
+    n = y_hat.shape[0] if y_hat.ndim else 1
+    if y.ndim == 1 and y.shape[0] == n:
+        return
+    if y.numel() == n:
+        raise ValueError(
+            f"y has shape {tuple(y.shape)} but the predictions have {n} rows; pass the class "
+            f"indices as a vector of shape ({n},), e.g. y.reshape(-1): a column would broadcast "
+            f"against the rows into a ({n}, {n}) matrix"
+        )
+    raise ValueError(
+        f"y has shape {tuple(y.shape)} but the predictions have {n} rows; pass one class index "
+        f"per row, a vector of shape ({n},)"
+    )
+
+
+def class_vector(y: torch.Tensor, n: int) -> torch.Tensor:
+    """The class labels of ``n`` examples as a vector: ``(n,)`` as it is, ``(n, 1)`` flattened.
+
+    The trainers' boundary: a column of labels (as a data frame's column often comes) is
+    accepted there, and everything inside sees the vector the per-example functions need.
+
+    Examples
+    --------
+    >>> class_vector(torch.tensor([[2], [0]]), 2)
+    tensor([2, 0])
+    >>> class_vector(torch.tensor([0, 1, 2]), 2)
+    Traceback (most recent call last):
+    ...
+    ValueError: y has 3 rows but X has 2
+    """
+    if y.shape[0] != n:
+        raise ValueError(f"y has {y.shape[0]} rows but X has {n}")
+    if y.ndim == 2 and y.shape[1] == 1:
+        return y.reshape(-1)
+    if y.ndim != 1:
+        raise ValueError(
+            f"y has shape {tuple(y.shape)}; pass one class index per example, a vector of "
+            f"shape ({n},)"
+        )
+    return y
 
 
 def check_sgd(params: Any, lr: float, batch_size: int) -> None:

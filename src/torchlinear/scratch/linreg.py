@@ -315,6 +315,12 @@ def train(
         For a non-positive ``lr``/``batch_size``/``epochs``, or ``X`` and ``y`` of different
         lengths (the message names both).
 
+    Warns
+    -----
+    NonFiniteLossWarning
+        Once, when the loss after an epoch is ``inf``, ``nan`` or over a thousand times the
+        loss of the starting weights: the learning rate is too large.
+
     Examples
     --------
     >>> X = torch.tensor([[0.0], [1.0], [2.0], [3.0]])
@@ -328,6 +334,8 @@ def train(
     X, y, lr, batch_size, epochs = check_training_args(X, y, lr, batch_size, epochs, like=w)
     if X.shape[1] != w.shape[0]:
         raise ValueError(f"X has {X.shape[1]} features but w has {w.shape[0]} rows")
+    with torch.no_grad():
+        start = float(squared_loss(linreg(X, w, b), y).mean())
     losses, diverged = [], False
     for epoch in range(epochs):
         bar = epoch_bar(f"scratch {epoch + 1}/{epochs}", math.ceil(len(X) / batch_size), progress)
@@ -340,7 +348,7 @@ def train(
                 bar.set_postfix(loss=f"{l.mean().item():.4g}", refresh=False)
         with torch.no_grad():
             losses.append(float(squared_loss(linreg(X, w, b), y).mean()))
-        diverged = warn_if_diverged(losses[-1], lr, epoch + 1, diverged)
+        diverged = warn_if_diverged(losses[-1], lr, epoch + 1, diverged, start=start)
         bar.set_postfix(loss=f"{losses[-1]:.4g}")
         bar.close()
     return losses
@@ -587,6 +595,8 @@ def train_module(
     first = next(iter(model.parameters()))
     X, y, lr, batch_size, epochs = check_training_args(X, y, lr, batch_size, epochs, like=first)
     optimizer = SGD(model.parameters(), lr)
+    with torch.no_grad():
+        start = float(model.loss(model(X), y))
     losses, diverged = [], False
     for epoch in range(epochs):
         bar = epoch_bar(f"module {epoch + 1}/{epochs}", math.ceil(len(X) / batch_size), progress)
@@ -600,7 +610,7 @@ def train_module(
                 bar.set_postfix(loss=f"{loss.item():.4g}", refresh=False)
         with torch.no_grad():
             losses.append(float(model.loss(model(X), y)))
-        diverged = warn_if_diverged(losses[-1], lr, epoch + 1, diverged)
+        diverged = warn_if_diverged(losses[-1], lr, epoch + 1, diverged, start=start)
         bar.set_postfix(loss=f"{losses[-1]:.4g}")
         bar.close()
     return losses

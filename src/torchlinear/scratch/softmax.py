@@ -18,6 +18,11 @@ over the minibatch by stochastic gradient descent. Its gradient is strikingly si
 
 the predicted probability minus the one-hot label.
 
+Labels are class indices in a vector of shape ``(n,)``. :func:`cross_entropy`,
+:func:`softmax_cross_entropy` and :func:`accuracy` refuse a column ``(n, 1)``, which would
+broadcast against the ``n`` rows into an ``(n, n)`` matrix; the trainers accept it and
+flatten it.
+
 Two numerical traps and their fixes, both below:
 
 * ``exp`` overflows for large logits (``exp(89)`` is ``inf`` in float32). Softmax does not
@@ -49,7 +54,12 @@ from tqdm.auto import tqdm
 
 from torchlinear._validation import check_positive_float, check_positive_int
 from torchlinear.data.batching import iter_batches
-from torchlinear.scratch._checks import warn_if_diverged
+from torchlinear.scratch._checks import (
+    check_class_labels,
+    class_vector,
+    guarded_by,
+    warn_if_diverged,
+)
 
 __all__ = [
     "softmax",
@@ -140,6 +150,7 @@ def log_softmax(O: torch.Tensor) -> torch.Tensor:
     return O_shifted - torch.log(torch.exp(O_shifted).sum(dim=1, keepdim=True))
 
 
+@guarded_by(check_class_labels)
 def cross_entropy(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     r"""Per-example cross-entropy of predicted probabilities: :math:`l_i = -\log \hat y_{i, y_i}`.
 
@@ -159,6 +170,11 @@ def cross_entropy(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     -------
     torch.Tensor
         Losses, shape ``(n,)``.
+
+    Raises
+    ------
+    ValueError
+        If ``y`` is not a vector with one label per row (a column ``(n, 1)`` would broadcast).
 
     Examples
     --------
@@ -192,6 +208,7 @@ class _SoftmaxCrossEntropy(torch.autograd.Function):
         return grad_l.unsqueeze(1) * P, None
 
 
+@guarded_by(check_class_labels)
 def softmax_cross_entropy(O: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     r"""Per-example cross-entropy of ``softmax(O)``, computed from the logits (log-sum-exp).
 
@@ -218,6 +235,11 @@ def softmax_cross_entropy(O: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     -------
     torch.Tensor
         Losses, shape ``(n,)``.
+
+    Raises
+    ------
+    ValueError
+        If ``y`` is not a vector with one label per row (a column ``(n, 1)`` would broadcast).
 
     Examples
     --------
@@ -288,6 +310,7 @@ def softmax_regression(X: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> tor
     return softmax(softmax_logits(X, W, b))
 
 
+@guarded_by(check_class_labels)
 def accuracy(y_hat: torch.Tensor, y: torch.Tensor) -> float:
     r"""Fraction of examples whose most probable class is the label.
 
@@ -296,7 +319,14 @@ def accuracy(y_hat: torch.Tensor, y: torch.Tensor) -> float:
         \mathrm{acc} = \frac1n \sum_i \mathbb 1\left[\arg\max_j \hat y_{ij} = y_i\right]
 
     ``y_hat`` may hold probabilities or logits (the argmax is the same), shape ``(n, k)``,
-    or already-predicted class indices, shape ``(n,)``.
+    or already-predicted class indices, shape ``(n,)`` or ``(n, 1)``; ``y`` holds the labels,
+    shape ``(n,)``.
+
+    Raises
+    ------
+    ValueError
+        If ``y`` is not a vector with one label per row: a column ``(n, 1)`` would compare
+        every prediction with every label and count ``n`` times too many matches.
 
     Examples
     --------
@@ -304,8 +334,7 @@ def accuracy(y_hat: torch.Tensor, y: torch.Tensor) -> float:
     >>> accuracy(torch.tensor([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]]), torch.tensor([1, 1, 1]))
     0.6666666666666666
     """
-    if y_hat.ndim > 1:
-        y_hat = y_hat.argmax(dim=1)
+    y_hat = y_hat.argmax(dim=1) if y_hat.ndim > 1 and y_hat.shape[1] > 1 else y_hat.reshape(-1)
     return float((y_hat == y).to(torch.float64).mean())
 
 
@@ -339,7 +368,8 @@ def evaluate(
 ) -> tuple[float, float]:
     r"""Mean cross-entropy and accuracy of the model ``(W, b)`` on ``(X, y)``.
 
-    Evaluated in chunks of ``batch_size`` rows without building a graph.
+    Evaluated in chunks of ``batch_size`` rows without building a graph. ``y`` holds the
+    class indices, shape ``(n,)`` or ``(n, 1)``.
 
     Returns
     -------
@@ -357,6 +387,7 @@ def evaluate(
     (0.6931, 0.5)
     """
     total_loss, total_correct, n = 0.0, 0.0, X.shape[0]
+    y = class_vector(y, n)
     with torch.no_grad():
         for X_batch, y_batch in iter_batches(X, y, batch_size, shuffle=False):
             O = softmax_logits(X_batch, W, b)
@@ -406,7 +437,7 @@ def train(
     X : torch.Tensor
         Features, shape ``(n, d)`` or images ``(n, C, H, W)`` (flattened by the model).
     y : torch.Tensor
-        Class indices ``0..k-1``, shape ``(n,)``.
+        Class indices ``0..k-1``, shape ``(n,)`` (a column ``(n, 1)`` is flattened).
     X_val, y_val : torch.Tensor, optional
         Validation data, evaluated after every epoch.
     num_classes : int, optional
@@ -439,11 +470,11 @@ def train(
     epochs = check_positive_int("epochs", epochs)
     lr = check_positive_float("lr", lr)
     batch_size = check_positive_int("batch_size", batch_size)
-    if X.shape[0] != y.shape[0]:
-        raise ValueError(f"y has {y.shape[0]} rows but X has {X.shape[0]}")
+    y = class_vector(y, X.shape[0]).long()
     if (X_val is None) != (y_val is None):
         raise ValueError("pass both X_val and y_val, or neither")
-    y = y.long()
+    if y_val is not None:
+        y_val = class_vector(y_val, X_val.shape[0]).long()
     k = int(y.max()) + 1 if num_classes is None else check_positive_int("num_classes", num_classes)
     d = X[0].numel()
     generator = torch.Generator()
@@ -466,7 +497,7 @@ def train(
         bar.update()
         bar.set_postfix(loss=f"{train_loss:.4g}", acc=f"{train_acc:.3f}")
         if X_val is not None:
-            val_loss, val_acc = evaluate(W, b, X_val, y_val.long())
+            val_loss, val_acc = evaluate(W, b, X_val, y_val)
             history["val_loss"].append(val_loss)
             history["val_acc"].append(val_acc)
     bar.close()
