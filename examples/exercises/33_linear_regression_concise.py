@@ -41,11 +41,12 @@ features, labels = d2l.synthetic_data(true_w, true_b, 1000)
 #
 # <details><summary>解答</summary>
 #
-# 总损失 `Σ_i l_i` 的梯度是平均损失 `(1/B)Σ_i l_i` 梯度的 `B` 倍。所以用
-# `nn.MSELoss(reduction="sum")` 时，学习率要除以 `B`，每一步才和 `reduction="mean"`、学习率
-# `η` 完全一样。若不改，步长大了 `B` 倍：`lr = 0.03`、`B = 10` 相当于平均损失下的学习率 0.3，
-# 还能收敛；`B = 64` 时相当于 1.92，超过了阈值 `1/λ_max ≈ 0.9`（`nn.MSELoss` 没有 1/2，梯度是
-# 书里 `squared_loss` 的两倍，所以阈值是 3.2 节练习 2 的一半），训练就发散了。
+# 总损失 `Σ_i l_i` 的梯度是平均损失 `(1/B)Σ_i l_i` 梯度的 `B` 倍。所以把总损失换成平均损失时，
+# 学习率要乘以 `B`；反过来，用 `nn.MSELoss(reduction="sum")` 时学习率要除以 `B`，每一步才和
+# `reduction="mean"`、学习率 `η` 完全一样。若不改，步长大了 `B` 倍：`lr = 0.03`、`B = 10`
+# 相当于平均损失下的学习率 0.3，还能收敛；`B = 64` 时相当于 1.92，超过了阈值
+# `1/λ_max ≈ 0.9`（`nn.MSELoss` 没有 1/2，梯度是书里 `squared_loss` 的两倍，所以阈值是
+# 3.2 节练习 2 的一半），训练就发散了。
 # </details>
 
 

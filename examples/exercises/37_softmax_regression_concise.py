@@ -77,9 +77,10 @@ def train(weight_decay=0.0, num_epochs=400, lr=0.05):
         l.backward()
         trainer.step()
         with torch.no_grad():
+            O_test = net(X_test)  # 测试集上未规范化的预测：损失和精度都由它算
             history["train loss"].append(loss(net(X_train), y_train).item())
-            history["test loss"].append(loss(net(X_test), y_test).item())
-            accuracy = (net(X_test).argmax(1) == y_test).float().mean().item()
+            history["test loss"].append(loss(O_test, y_test).item())
+            accuracy = (O_test.argmax(1) == y_test).float().mean().item()
             history["test accuracy"].append(accuracy)
             history["weight norm"].append(net.weight.norm().item())
     train_accuracy = (net(X_train).argmax(1) == y_train).float().mean().item()

@@ -8,7 +8,7 @@
 # 3. 交叉熵损失 `l(y, ŷ) = −Σ_j y_j log ŷ_j`，它对 `o` 的导数是 `softmax(o) − y`。
 #
 # 我们用 PyTorch 的自动微分逐一验证这些式子，再看两件书里提到但容易忽略的事：softmax 在
-# 输入很大时会上溢，以及交叉熵就是最大似然。
+# 输入很大时会上溢，以及交叉熵就是极大似然。
 
 # %%
 import math
@@ -68,19 +68,20 @@ assert torch.allclose(ce, l.detach())
 # ## 信息论视角：熵与交叉熵
 #
 # 分布 `P` 的熵 `H[P] = −Σ P(j) log P(j)`；用 `Q` 编码来自 `P` 的数据时，平均要花交叉熵
-# `H(P, Q) = −Σ P(j) log Q(j)` 奈特，且 `H(P, Q) ≥ H[P]`，当且仅当 `Q = P` 时取等号。
+# `H(P, Q) = −Σ P(j) log Q(j)` 纳特（以 e 为底），且 `H(P, Q) ≥ H[P]`，当且仅当 `Q = P` 时取等号。
 
 # %%
 P = torch.tensor([0.5, 0.25, 0.25])
 entropy = -(P * P.log()).sum()
 for Q in (P, torch.tensor([0.4, 0.3, 0.3]), torch.tensor([1 / 3, 1 / 3, 1 / 3])):
     cross = -(P * Q.log()).sum()
-    print(f"Q = {Q.tolist()}: H(P, Q) = {cross:.4f}  ≥  H[P] = {entropy:.4f}")
+    shown = [round(q, 4) for q in Q.tolist()]
+    print(f"Q = {shown}: H(P, Q) = {cross:.4f}  ≥  H[P] = {entropy:.4f}")
     assert cross >= entropy - 1e-7
 assert math.isclose(entropy.item(), 1.5 * math.log(2), rel_tol=1e-6)
 
 # %% [markdown]
-# ## 交叉熵就是最大似然
+# ## 交叉熵就是极大似然
 #
 # 样本相互独立时，似然是 `Π_i ŷ_{i, y_i}`；取负对数，就是交叉熵损失之和。所以最小化
 # 交叉熵就是最大化“模型给真实类别的概率”的乘积。下面在一批随机数据上逐项核对。
@@ -119,4 +120,4 @@ d2l.plot(x, [torch.softmax(x / t, dim=0) for t in temps], xlabel="class j", ylab
 #
 # * 全连接层输出未规范化的预测 `o`，softmax 把它变成概率，但不改变 `argmax`。
 # * 交叉熵对 `o` 的梯度是 `softmax(o) − y`，形式与线性回归的“预测减标签”一样。
-# * 最小化交叉熵就是最大似然；计算时要减去最大值，否则大输入会上溢。
+# * 最小化交叉熵就是极大似然；计算时要减去最大值，否则大输入会上溢。

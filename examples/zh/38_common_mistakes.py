@@ -5,8 +5,9 @@
 # 每一节先运行有 bug 的代码，给出症状（一个数字、一个形状、一条警告或一张图），再改正，
 # 并用 `assert` 确认改对了：
 #
-# 1. 形状为 `(n, 1)` 的预测减去形状为 `(n,)` 的标签，广播成 `(n, n)`；
-# 2. 学习率太大：损失先变成 `inf`，再变成 `nan`；
+# 1. 形状为 `(n, 1)` 的预测减去形状为 `(n,)` 的标签，广播成 `(n, n)`（分类问题里则是
+#    `(n, 1)` 的标签）；
+# 2. 学习率太大：损失越来越大，变成 `inf`，再变成 `nan`；
 # 3. 忘了 `zero_grad`：梯度越积越多，损失降不下去；
 # 4. `reduction="sum"`：步长随批量大小一起变大；
 # 5. 把概率传给 `CrossEntropyLoss`（它要的是未规范化的预测）；
@@ -52,14 +53,45 @@ fixed = ((y_hat - y_row.reshape(y_hat.shape)) ** 2 / 2).mean()
 print("shape of y_hat - y:", tuple((y_hat - y_row).shape))
 print(f"loss of the TRUE model: buggy {buggy:.3f}, fixed {fixed:.2e}")
 assert (y_hat - y_row).shape == (1000, 1000) and buggy > 10 and fixed < 1e-4
-# 库里的损失函数已经这样做：先把标签变成预测的形状
+# 库里的损失函数已经这样做：先把标签变成预测的形状；个数对不上时直接报错
 assert torch.allclose(scratch.squared_loss(y_hat, y_row).mean(), fixed)
+try:
+    scratch.squared_loss(y_hat, y_row[:999])
+    raise AssertionError("999 labels for 1000 predictions must be refused")
+except ValueError as error:
+    print("scratch.squared_loss:", error)
+
+# %% [markdown]
+# 分类问题里是反过来的：标签要的是形状 `(n,)` 的类别下标，可从表格里取出的一列常常是
+# `(n, 1)`。书里的 `accuracy` 用 `y_hat.argmax(axis=1) == y` 比较，`(n,)` 与 `(n, 1)` 一比，
+# 又是一个 `(n, n)` 矩阵：“正确个数”可以比样本数还多。书里的 `cross_entropy` 用
+# `y_hat[range(n), y]` 取概率，同样会取出 `(n, n)` 个。`d2l.accuracy`、`scratch.accuracy`、
+# `scratch.cross_entropy` 遇到这样的标签会直接报错，并告诉你怎么改。
+
+# %%
+O = torch.tensor([[2.0, 0.1, 0.3], [0.2, 1.5, 0.1], [0.3, 0.2, 0.1], [0.1, 0.2, 3.0]])
+y_vec = torch.tensor([0, 1, 2, 2])  # 4 个样本，第 3 个预测错了
+y_col = y_vec.reshape(-1, 1)  # 同样的标签，存成一列
+book_count = float((O.argmax(axis=1) == y_col).sum())  # 书里 accuracy 的比较
+right = d2l.accuracy(O, y_vec)
+print(f"4 个样本，正确个数：标签为 (n,) 时 {right:.0f}，为 (n, 1) 时 {book_count:.0f}")
+assert right == 3 and book_count == 5  # 5 > 4：比样本数还多
+for check in (d2l.accuracy, scratch.accuracy, scratch.cross_entropy):
+    try:
+        check(torch.softmax(O, dim=1), y_col)
+        raise AssertionError("a column of labels must be refused")
+    except ValueError as error:
+        message = str(error)
+print(message)
+assert "y.reshape(-1)" in message
 
 # %% [markdown]
 # ## 2. 学习率太大
 #
 # 每一步都冲过了最低点，而且冲过头的距离比上一步还大：权重按几何级数增长，溢出成 `inf`，
-# 接着 `inf − inf` 得到 `nan`。`scratch.train` 遇到这种情况会发出警告，写明所用的学习率。
+# 接着 `inf − inf` 得到 `nan`。`scratch.train`（以及简洁实现的训练函数和 `d2l.train_ch3`）
+# 遇到这种情况会发出警告，写明所用的学习率。学习率只比上限（这里约为 1.84，见 3.2 节）大一点
+# 时，三个迭代周期内损失还到不了 `inf`，却已经是起点的成千上万倍：这时同样会发出警告。
 
 # %%
 w, b = scratch.init_params(2, generator=torch.Generator().manual_seed(0))
@@ -76,6 +108,15 @@ good = scratch.train(features, labels, w, b, lr=0.03, epochs=3,
                      generator=torch.Generator().manual_seed(0))  # fmt: skip
 print("losses with lr=0.03:", good)
 assert good[-1] < 1e-4
+w, b = scratch.init_params(2, generator=torch.Generator().manual_seed(0))
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    slightly = scratch.train(features, labels, w, b, lr=1.9, epochs=3,
+                             generator=torch.Generator().manual_seed(0))  # fmt: skip
+print("losses with lr=1.9:", [f"{v:.3g}" for v in slightly])
+print("warning:", caught[0].message)
+assert all(torch.isfinite(torch.tensor(v)) for v in slightly) and slightly[-1] > 1e9
+assert len(caught) == 1 and "lr=1.9" in str(caught[0].message)
 
 # %% [markdown]
 # ## 3. 忘了 `zero_grad`
