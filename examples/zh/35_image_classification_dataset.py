@@ -58,7 +58,9 @@ d2l.show_images(X[:18].reshape(18, 28, 28), 2, 9, titles=d2l.get_fashion_mnist_l
 # %% [markdown]
 # ## 读取一遍训练数据要多久
 #
-# 数据已经在内存里，`d2l.get_dataloader_workers()` 返回 0（不开子进程）。
+# 数据已经在内存里，`d2l.get_dataloader_workers()` 返回 0（不开子进程）：子进程只会多出
+# 进程间传数据的开销。`DataLoader` 在这种情形下的真正开销是逐个样本地取、再拼成小批量，
+# 3.3 节的笔记本把它和按下标一次取出整个小批量做了计时对比。
 
 # %%
 timer = d2l.Timer()

@@ -50,8 +50,8 @@ y_row = labels.reshape(-1)  # (1000,)
 y_hat = features @ torch.tensor([[2.0], [-3.4]]) + 4.2  # 真实模型，形状 (1000, 1)
 buggy = ((y_hat - y_row) ** 2 / 2).mean()
 fixed = ((y_hat - y_row.reshape(y_hat.shape)) ** 2 / 2).mean()
-print("shape of y_hat - y:", tuple((y_hat - y_row).shape))
-print(f"loss of the TRUE model: buggy {buggy:.3f}, fixed {fixed:.2e}")
+print("y_hat - y 的形状：", tuple((y_hat - y_row).shape))
+print(f"真实模型的损失：有 bug 时 {buggy:.3f}，修正后 {fixed:.2e}")
 assert (y_hat - y_row).shape == (1000, 1000) and buggy > 10 and fixed < 1e-4
 # 库里的损失函数已经这样做：先把标签变成预测的形状；个数对不上时直接报错
 assert torch.allclose(scratch.squared_loss(y_hat, y_row).mean(), fixed)
@@ -59,7 +59,7 @@ try:
     scratch.squared_loss(y_hat, y_row[:999])
     raise AssertionError("999 labels for 1000 predictions must be refused")
 except ValueError as error:
-    print("scratch.squared_loss:", error)
+    print("scratch.squared_loss 报错：", error)
 
 # %% [markdown]
 # 分类问题里是反过来的：标签要的是形状 `(n,)` 的类别下标，可从表格里取出的一列常常是
@@ -99,22 +99,22 @@ with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     big = scratch.train(features, labels, w, b, lr=300.0, epochs=3,
                         generator=torch.Generator().manual_seed(0))  # fmt: skip
-print("losses with lr=300:", big)
-print("warning:", caught[0].message)
+print("学习率 300 时的损失：", big)
+print("警告：", caught[0].message)
 assert all(not torch.isfinite(torch.tensor(v)) for v in big)
 assert any(issubclass(c.category, scratch.NonFiniteLossWarning) for c in caught)
 w, b = scratch.init_params(2, generator=torch.Generator().manual_seed(0))
 good = scratch.train(features, labels, w, b, lr=0.03, epochs=3,
                      generator=torch.Generator().manual_seed(0))  # fmt: skip
-print("losses with lr=0.03:", good)
+print("学习率 0.03 时的损失：", [f"{v:.3g}" for v in good])
 assert good[-1] < 1e-4
 w, b = scratch.init_params(2, generator=torch.Generator().manual_seed(0))
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     slightly = scratch.train(features, labels, w, b, lr=1.9, epochs=3,
                              generator=torch.Generator().manual_seed(0))  # fmt: skip
-print("losses with lr=1.9:", [f"{v:.3g}" for v in slightly])
-print("warning:", caught[0].message)
+print("学习率 1.9 时的损失：", [f"{v:.3g}" for v in slightly])
+print("警告：", caught[0].message)
 assert all(torch.isfinite(torch.tensor(v)) for v in slightly) and slightly[-1] > 1e9
 assert len(caught) == 1 and "lr=1.9" in str(caught[0].message)
 
@@ -147,7 +147,7 @@ def train_concise(zero_grad, reduction="mean", lr=0.03, batch_size=10, epochs=3)
 
 
 forgot, remembered = train_concise(zero_grad=False), train_concise(zero_grad=True)
-print(f"final loss without zero_grad {forgot[-1]:.3g}, with zero_grad {remembered[-1]:.3g}")
+print(f"最后的损失：忘了 zero_grad 时 {forgot[-1]:.3g}，调用 zero_grad 时 {remembered[-1]:.3g}")
 assert forgot[-1] > 100 * remembered[-1]
 curves["3. forgetting zero_grad"] = (forgot, remembered)
 
@@ -163,7 +163,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # 发散时的溢出警告
     summed = train_concise(True, reduction="sum", batch_size=100)
 averaged = train_concise(True, reduction="mean", batch_size=100)
-print(f"batch 100, lr 0.03: sum -> {summed[-1]:.3g}, mean -> {averaged[-1]:.3g}")
+print(f"批量 100、学习率 0.03，最后的损失：'sum' 时 {summed[-1]:.3g}，'mean' 时 {averaged[-1]:.3g}")
 assert not (summed[-1] < 1.0) and averaged[-1] < 1.0
 curves["4. reduction='sum', batch 100"] = (summed, averaged)
 
@@ -180,7 +180,7 @@ k = 10
 perfect_probs = torch.eye(k)  # 最有把握的正确预测
 targets = torch.arange(k)
 floor = nn.CrossEntropyLoss()(perfect_probs, targets)
-print(f"loss of a perfect prediction given as probabilities: {floor:.4f}")
+print(f"把完全正确的预测当作概率传进去，损失是 {floor:.4f}")
 assert torch.isclose(floor, torch.log(torch.tensor(1 + (k - 1) / torch.e)))
 
 
@@ -207,8 +207,8 @@ def train_softmax(double_softmax, epochs=10):
 double, single = train_softmax(True), train_softmax(False)
 floor3 = torch.log(torch.tensor(1 + 2 / torch.e)).item()  # 这里是 3 类
 print(
-    f"reported loss after training: probabilities {double[-1]:.3f} (floor {floor3:.3f}), "
-    f"logits {single[-1]:.3f}"
+    f"训练后报告的损失：传概率 {double[-1]:.3f}（下限 {floor3:.3f}），"
+    f"传未规范化的预测 {single[-1]:.3f}"
 )
 assert min(double) >= floor3 > single[-1]
 curves["5. probabilities into CrossEntropyLoss"] = (double, single)
@@ -217,7 +217,7 @@ curves["5. probabilities into CrossEntropyLoss"] = (double, single)
 # ## 6. 模型和数据不在同一个设备上
 #
 # 在有 GPU 的机器上，典型的报错是 *"Expected all tensors to be on the same device"*。
-# 这里用 `meta` 设备在任何机器上都能复现同样的错误。改法：定义一个 `device` 变量，
+# 这里用 `meta` 设备在任何机器上复现同一类错误。改法：定义一个 `device` 变量，
 # 模型和每个小批量都 `.to(device)`。
 
 # %%
@@ -226,7 +226,7 @@ try:
     net(features)
     raise AssertionError("a model and data on different devices must fail")
 except RuntimeError as error:
-    print("error:", error)
+    print("报错：", error)
 device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 net = nn.Linear(2, 1).to(device)
 assert net(features.to(device)).shape == (1000, 1)
@@ -245,7 +245,7 @@ out = x.sigmoid()  # sigmoid 的反向传播要用输出 s：梯度 = s(1 − s)
 out.data.zero_()  # bug：背着自动微分改了 s
 out.sum().backward()
 true_grad = torch.sigmoid(x.detach()) * (1 - torch.sigmoid(x.detach()))
-print("gradient after .data.zero_():", x.grad, "\ntrue gradient:", true_grad)
+print(".data.zero_() 之后算出的梯度：", x.grad, "\n正确的梯度：", true_grad)
 assert torch.equal(x.grad, torch.zeros(3)) and not torch.allclose(x.grad, true_grad)
 x.grad = None
 out = x.sigmoid()
@@ -254,7 +254,7 @@ try:
     out.sum().backward()
     raise AssertionError(".detach() should make backward refuse")
 except RuntimeError as error:
-    print("with .detach():", str(error).splitlines()[0][:110])
+    print("改用 .detach()：", str(error).splitlines()[0][:110])
 
 # %% [markdown]
 # ## 损失曲线：有 bug 与修正后对比
@@ -272,4 +272,4 @@ for ax, (name, (bad, fix)) in zip(axes, curves.items(), strict=True):
 axes[0].set_ylabel("training loss")
 fig.tight_layout()
 fig.savefig(OUT / "buggy_vs_fixed.png", dpi=100)
-print("saved", OUT / "buggy_vs_fixed.png")
+print("已保存", OUT / "buggy_vs_fixed.png")
