@@ -210,7 +210,7 @@ def train_softmax_concise(
         diverged = warn_if_diverged(train_loss, lr, epoch + 1, diverged, "concise")
         bar.update()
         bar.set_postfix(loss=f"{train_loss:.4g}", acc=f"{train_acc:.3f}")
-        if X_val is not None:
+        if X_val is not None and y_val is not None:
             val_loss, val_acc = evaluate_net(net, X_val, y_val)
             history["val_loss"].append(val_loss)
             history["val_acc"].append(val_acc)

@@ -496,7 +496,7 @@ def train(
         diverged = warn_if_diverged(train_loss, lr, epoch + 1, diverged)
         bar.update()
         bar.set_postfix(loss=f"{train_loss:.4g}", acc=f"{train_acc:.3f}")
-        if X_val is not None:
+        if X_val is not None and y_val is not None:
             val_loss, val_acc = evaluate(W, b, X_val, y_val)
             history["val_loss"].append(val_loss)
             history["val_acc"].append(val_acc)
