@@ -102,7 +102,7 @@ def test_same_seed_same_result(tmp_path):
 
 @pytest.mark.parametrize("lr", [5.0, 1e4])  # grows, then overflows to inf/nan
 def test_more_features_and_a_divergent_learning_rate(tmp_path, lr):
-    with pytest.warns(RuntimeWarning, match="diverged") as record:
+    with pytest.warns(RuntimeWarning, match="diverge") as record:
         result = run_linreg_demo(n=100, w=[1.0, 2.0, 3.0], b=-1.0, lr=lr, epochs=2, out=tmp_path)
     assert {str(w.message).split()[0] for w in record} == {"scratch", "concise"}
     assert len(result.rows[0].w) == 3
@@ -162,3 +162,13 @@ def test_a_divergent_learning_rate_still_draws_the_loss_landscape(tmp_path, lr):
         result = run_linreg_demo(n=200, lr=lr, epochs=1, out=tmp_path)
     assert (tmp_path / "contours.png").stat().st_size > 0
     assert result.rows[2].w_error < 0.01
+
+
+def test_a_trainer_that_warned_is_not_warned_about_again(tmp_path):
+    # lr 1.9 on the textbook problem: both trainers warn that the loss exploded
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run_linreg_demo(lr=1.9, epochs=2, seed=0, out=tmp_path)
+    said = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert sorted(m.split()[0] for m in said) == ["concise", "scratch"]
+    assert not any("diverged (loss" in m for m in said)

@@ -47,6 +47,7 @@ from torchlinear.demos.common import (
 from torchlinear.demos.defaults import LINREG_DEFAULTS
 from torchlinear.plots.landscape import loss_contours
 from torchlinear.plots.regression import loss_curves, scatter_fits
+from torchlinear.scratch import NonFiniteLossWarning
 from torchlinear.scratch.linreg import closed_form, init_params, train
 
 __all__ = ["DemoRow", "LinregDemoResult", "run_linreg_demo", "default_out_dir", "DEFAULTS"]
@@ -225,10 +226,15 @@ def run_linreg_demo(
     X, y = X.to(dev), y.to(dev)
     w0, b0 = init_params(X.shape[1], generator=torch.Generator().manual_seed(seed + 1), device=dev)
     warm_up()
-    fitted, losses = _fit_three_ways(X, y, w0, b0, settings, progress)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", NonFiniteLossWarning)
+        fitted, losses = _fit_three_ways(X, y, w0, b0, settings, progress)
+    for w in caught:  # passed on; a trainer that warned is not warned about again below
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    warned = {str(w.message).split()[0] for w in caught if w.category is NonFiniteLossWarning}
     with torch.no_grad():  # the loss at the common starting point
         initial = float(half_mse(X @ w0.detach() + b0.detach(), y))
-    rows = _table(fitted, X, y, w_true, b_true, initial, settings["lr"])
+    rows = _table(fitted, X, y, w_true, b_true, initial, settings["lr"], warned)
     losses = {method: [initial, *values] for method, values in losses.items()}
 
     # the figures, written only now
@@ -311,9 +317,11 @@ def _table(
     b_true: float,
     initial: float,
     lr: float,
+    warned: set[str],
 ) -> list[DemoRow]:
     """One row per method: its parameters, their errors, its loss (in float64) and time.
-    A trained method whose loss ended above its start (or not finite) is warned about."""
+    A trained method whose loss ended above its start (or not finite) is warned about,
+    unless its trainer has already said so (the methods in ``warned``)."""
     X64, y64 = X.double(), y.double()
     w_star = torch.tensor(w_true, dtype=torch.float64, device=X.device)
     rows = []
@@ -331,7 +339,8 @@ def _table(
                 seconds=seconds,
             )
         )
-        if method != "exact" and not (math.isfinite(loss) and loss <= initial):
+        ended_above = not (math.isfinite(loss) and loss <= initial)
+        if method != "exact" and method not in warned and ended_above:
             warnings.warn(
                 f"{method} diverged (loss {initial:.3g} before training, {loss:.3g} after); "
                 f"try a smaller lr than {lr:g}",
