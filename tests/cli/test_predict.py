@@ -60,6 +60,37 @@ def test_text_in_a_models_column_is_to_be_fixed_not_left_out(
         assert not out.exists()
 
 
+@pytest.mark.parametrize("command", ["predict", "evaluate"])
+def test_a_text_column_of_the_model_that_holds_numbers_or_the_reverse(
+    tmp_path, capsys, run_cli, command
+):
+    """The model says which columns are text: new data with numbers in a text column (or
+    text in a number column) is named, with the type the model expects and what to do."""
+    train = tmp_path / "train.csv"
+    rows = [f"{i % 7},{'pqr'[i % 3]},{i % 7 + (i % 3)}" for i in range(30)]
+    train.write_text("a,kind,y\n" + "\n".join(rows) + "\n")
+    model = tmp_path / "m"
+    assert cli.main(["fit", str(train), "--target", "y", "--out", str(model)]) == 0
+    capsys.readouterr()
+    numbers = tmp_path / "numbers.csv"
+    numbers.write_text("a,kind,y\n1,2,3\n2,3,4\n")
+    text = tmp_path / "text.csv"
+    text.write_text("a,kind,y\nx,p,3\n2,q,4\n")
+    expected = {
+        numbers: f"{numbers}: column 'kind' holds the number 2 (data row 1), but the model was "
+        "fitted on it as a text column with the levels 'p', 'q', 'r'; give it those values, "
+        "as in the data the model was fitted on",
+        text: f"{text}: the model's feature column(s) 'a' ('x' in data row 1) hold text, but "
+        "the model was fitted on numbers there; fix those values",
+    }
+    for data, message in expected.items():
+        out = tmp_path / "p.csv"
+        argv = [command, str(model), str(data)] + (["-o", str(out)] if command == "predict" else [])
+        code, _, err = run_cli(argv)
+        assert (code, err) == (2, f"torchlinear: error: {message}\n")
+        assert not out.exists()
+
+
 def test_damaged_model_files(tmp_path, capsys, run_cli, bad_files):
     model = tmp_path / "m"
     assert cli.main(["fit", str(bad_files / "good.csv"), "--target", "y", "--out", str(model)]) == 0

@@ -138,6 +138,11 @@ class TabularSource:
     fixed_features : bool, default False
         The ``features`` are a fitted model's (to predict or evaluate), not a choice:
         a message about one advises fixing its values, never leaving it out.
+    text_features : sequence of str, optional
+        With ``allow_text``: the feature columns that hold text (a fitted model's
+        categorical text columns). They are read as text whatever their values look
+        like, and any other feature column that holds text is refused. By default every
+        feature column whose first rows are not all numbers is a text column.
 
     Attributes
     ----------
@@ -204,6 +209,7 @@ class TabularSource:
         allow_text: bool = False,
         weight: str | None = None,
         fixed_features: bool = False,
+        text_features: Sequence[str] | None = None,
     ) -> None:
         if task not in ("regression", "classification"):
             raise ValueError(f"task must be 'regression' or 'classification', got {task!r}")
@@ -227,6 +233,7 @@ class TabularSource:
         self.allow_text = bool(allow_text)
         self.fixed_features = bool(fixed_features)
         self.text_features: list[str] = []
+        self._given_text = None if text_features is None else set(text_features)
         self._stray: dict[str, tuple[int, str]] = {}
 
         if not self.path.exists():
@@ -460,8 +467,12 @@ class TabularSource:
                     names=format_names(other),
                     types=", ".join(sorted({str(self._types[f]) for f in other})),
                 )
-            self.text_features, text = text, []
-            self._stray = self._reader.stray_text(self.text_features)
+            if self._given_text is None:
+                self.text_features, text = text, []
+                self._stray = self._reader.stray_text(self.text_features)
+            else:  # the text columns are known: read them as text, refuse text elsewhere
+                self.text_features = [f for f in selected if f in self._given_text]
+                text = [f for f in text if f not in self._given_text]
         if text:
             numeric = [f for f in selected if f not in text]
             examples = ", ".join(f"{f!r} ({self._example(f)})" for f in text[:5])
