@@ -408,6 +408,13 @@ class TabularSource:
                     value=selected,
                     target=target,
                 )
+            if weight is not None and weight in selected and self.fixed_features:
+                raise ParameterError(
+                    "weight",
+                    "the column {value!r} ({param}) is one of the model's features, so it "
+                    "cannot hold the sample weights; name another column",
+                    value=weight,
+                )
             if weight is not None and weight in selected:
                 raise ParameterError(
                     "features",
