@@ -150,6 +150,9 @@ def test_round_trip_on_parquet_classification(tmp_path, run_cli, numbers):
          r"--alpha, which is 0: give --alpha > 0, or leave out --l1-ratio$"),
         ("late_text.csv", [], r"column 'y' has the non-numeric value 'high' in data row 60001, "
          r"but .* for class labels use --task classification$"),
+        ("good.csv", ["--delimiter", "é"], r"error: --delimiter must be one ASCII character "
+         r"other than a quote or a line break, e\.g\. --delimiter ';', --delimiter '\|' or "
+         r"--delimiter '\\t' for a tab; got 'é'$"),
     ],
 )  # fmt: skip
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(
@@ -164,6 +167,16 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
     assert re.search(message, err.strip()), err
     assert "Traceback" not in err and stdout == ""
     assert not out.exists()
+
+
+def test_a_delimiter_typed_as_backslash_t_is_a_tab(tmp_path, run_cli):
+    data = tmp_path / "tabs.csv"  # a .csv name: tab is not the default
+    data.write_text("a\tb\ty\n" + "".join(f"{i}\t{i % 3}\t{2 * i + 1}\n" for i in range(8)))
+    out = tmp_path / "run"
+    code, _, err = run_cli(["fit", str(data), "--target", "y", "--delimiter", "\\t",
+                            "--out", str(out), "--no-progress", "--val-split", "0"])  # fmt: skip
+    assert code == 0, err
+    assert json.loads((out / "metrics.json").read_text())["train"]["r2"] == pytest.approx(1.0)
 
 
 def test_drop_na_skips_and_counts(tmp_path, run_cli, bad_files):

@@ -254,7 +254,7 @@ def test_missing_file_and_folder(tmp_path):
         ({"target": "y", "features": ["a", "a"]}, "more than once"),
         ({"target": "y", "batch_rows": 0}, "batch_rows must be a positive integer"),
         ({"target": "y", "task": "clustering"}, "task must be"),
-        ({"target": "y", "delimiter": ";;"}, "delimiter must be a single character"),
+        ({"target": "y", "delimiter": ";;"}, "delimiter must be one ASCII character"),
         ({"target": 3}, "target must be a column name"),
     ],
 )
