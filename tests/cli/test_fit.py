@@ -150,6 +150,9 @@ def test_round_trip_on_parquet_classification(tmp_path, run_cli, numbers):
          r"--alpha, which is 0: give --alpha > 0, or leave out --l1-ratio$"),
         ("late_text.csv", [], r"column 'y' has the non-numeric value 'high' in data row 60001, "
          r"but .* for class labels use --task classification$"),
+        ("good.csv", ["--alpha", "cv", "--l1-ratio", "0,0.5"], r"error: --l1-ratio 0 \(ridge\) "
+         r"has no automatic alpha grid \(its largest useful alpha is infinite\): give --l1-ratio "
+         r"> 0, or the alphas to try, e\.g\. --alphas 0\.1,1,10$"),
         ("good.csv", ["--delimiter", "é"], r"error: --delimiter must be one ASCII character "
          r"other than a quote or a line break, e\.g\. --delimiter ';', --delimiter '\|' or "
          r"--delimiter '\\t' for a tab; got 'é'$"),

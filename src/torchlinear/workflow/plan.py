@@ -102,13 +102,6 @@ def check_alpha_cv(opts: Options, task: str, model: str, loss: str) -> None:
             value=opts.solver,
             suggestions=[("solver", "auto")],
         )
-    if opts.l1_ratio == 0 and opts.alphas is None:
-        raise ParameterError(
-            "l1_ratio",
-            "{param} 0 (ridge) has no automatic alpha grid (its largest useful alpha is "
-            "infinite): give {param} > 0, or the grid with {alphas}",
-            value=0.0,
-        )
 
 
 def check_solver(opts: Options, task: str, model: str, loss: str, alpha: float) -> None:
