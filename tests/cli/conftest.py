@@ -80,4 +80,5 @@ def bad_files(tmp_path):
     }
     for name, text in files.items():
         (tmp_path / name).write_text(text)
+    (tmp_path / "latin1.csv").write_bytes("a,b,y\n1,2,3\n4,5,6\n7,8,été\n".encode("latin-1"))
     return tmp_path

@@ -153,6 +153,10 @@ def test_round_trip_on_parquet_classification(tmp_path, run_cli, numbers):
         ("good.csv", ["--alpha", "cv", "--l1-ratio", "0,0.5"], r"error: --l1-ratio 0 \(ridge\) "
          r"has no automatic alpha grid \(its largest useful alpha is infinite\): give --l1-ratio "
          r"> 0, or the alphas to try, e\.g\. --alphas 0\.1,1,10$"),
+        ("latin1.csv", [], r"latin1\.csv: column 'y' is not valid UTF-8 text \(byte 0xe9 in "
+         r"data row 3\); re-encode the file as UTF-8 \(from Latin-1 or Windows-1252, most "
+         r"often\)$"),
+        ("latin1.csv", ["--task", "classification"], r"column 'y' is not valid UTF-8 text"),
         ("good.csv", ["--delimiter", "é"], r"error: --delimiter must be one ASCII character "
          r"other than a quote or a line break, e\.g\. --delimiter ';', --delimiter '\|' or "
          r"--delimiter '\\t' for a tab; got 'é'$"),

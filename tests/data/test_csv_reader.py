@@ -204,6 +204,22 @@ def test_a_gzip_line_longer_than_the_parser_blocks_is_read(tmp_path, monkeypatch
     assert y[1_999] == 7.0
 
 
+@pytest.mark.parametrize("row", [3, 110_000])  # in the first rows; far down (streamed)
+@pytest.mark.parametrize("column", ["b", "y"])
+def test_a_value_that_is_not_utf8_is_named_with_its_row(tmp_path, column, row):
+    path = tmp_path / "latin1.csv"
+    lines = ["a,b,y"] + [f"{i},{'pq'[i % 2]},{'uv'[i % 2]}" for i in range(120_000)]
+    lines[row] = "1,été,u" if column == "b" else "1,p,été"
+    path.write_bytes(("\n".join(lines) + "\n").encode("latin-1"))
+    with pytest.raises(ValueError) as excinfo:  # on opening, or when the row is read
+        source = TabularSource(path, target="y", task="classification", allow_text=True)
+        list(source.iter_tables())
+    assert one_line_error(excinfo) == (
+        f"{path}: column {column!r} is not valid UTF-8 text (byte 0xe9 in data row {row}); "
+        "re-encode the file as UTF-8 (from Latin-1 or Windows-1252, most often)"
+    )
+
+
 def test_a_long_non_numeric_value_is_shown_shortened(tmp_path, small_blocks):
     path = tmp_path / "long_text.csv"
     lines = ["a,b"] + [f"{i},{i * 0.5}" for i in range(120_000)]

@@ -99,6 +99,24 @@ def _open_quote(label: str, row: int | None, column: str | None = None) -> Value
     )
 
 
+def _first_not_utf8(values: pa.Array | pa.ChunkedArray) -> tuple[int, int] | None:
+    """``(data row, byte)`` of the first of ``values`` (bytes) that is not UTF-8 text."""
+    for row, value in enumerate(values.to_pylist(), 1):
+        try:
+            (value or b"").decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return row, exc.object[exc.start]
+    return None
+
+
+def _not_utf8(label: str, name: str, row: int | None, byte: int | None) -> ValueError:
+    where = f" (byte {byte:#x} in data row {row})" if row is not None and byte is not None else ""
+    return ValueError(
+        f"{label}: column {name!r} is not valid UTF-8 text{where}; re-encode the file as "
+        "UTF-8 (from Latin-1 or Windows-1252, most often)"
+    )
+
+
 class _BlockFailed(Exception):
     """A CSV block pyarrow cannot parse: the sequential reader then reports the problem."""
 
@@ -501,6 +519,36 @@ class CsvReader:
         values = self.sample.column(name).to_pylist()
         return [(r, str(v)) for r, v in enumerate(values, 1) if v is not None and not is_number(v)]
 
+    def check_utf8(self, names: Sequence[str]) -> None:
+        """Refuse a column among ``names`` whose first rows are not UTF-8 text (pyarrow
+        reads it as bytes), naming the first such cell's data row and byte."""
+        for name in names:
+            if self.sample is not None and pa.types.is_binary(self.types[name]):
+                found = _first_not_utf8(self.sample.column(name))
+                raise _not_utf8(self.label, name, *(found or (None, None)))
+
+    def _locate_not_utf8(self, name: str) -> tuple[int | None, int | None]:
+        """The data row and byte of column ``name``'s first value that is not UTF-8."""
+        try:
+            reader = pacsv.open_csv(
+                self.path,
+                read_options=pacsv.ReadOptions(block_size=self.block_size, use_threads=True),
+                parse_options=self.parse_options(),
+                convert_options=pacsv.ConvertOptions(
+                    include_columns=[name], column_types={name: pa.binary()}
+                ),
+            )
+            offset = 0
+            with contextlib.closing(reader):
+                for batch in reader:
+                    found = _first_not_utf8(batch.column(0))
+                    if found is not None:
+                        return offset + found[0], found[1]
+                    offset += batch.num_rows
+        except (pa.ArrowException, OSError):
+            pass
+        return None, None
+
     def stray_text(self, names: Sequence[str]) -> dict[str, tuple[int, str]]:
         """The text columns among ``names`` that hold numbers but for a few cells of the
         first rows (at most 1% of them, at most 3 distinct texts: a typo such as ``1_000``,
@@ -641,6 +689,12 @@ class CsvReader:
         if bad_value:
             index, kind, value = int(bad_value.group(1)), bad_value.group(2), bad_value.group(3)
             return self._value_error(index, kind, value, label, target, task, fixed_features)
+        not_utf8 = re.search(
+            r"In CSV column #(\d+): CSV conversion error to \w+: invalid UTF8", message
+        )
+        if not_utf8 and int(not_utf8.group(1)) < len(self.columns):
+            name = self.columns[int(not_utf8.group(1))]
+            return _not_utf8(label, name, *self._locate_not_utf8(name))
         if "out of sync with chunker" in message or _LOST_PLACE in message:
             return _open_quote(label, self._scan_lines(label)[1])
         return ValueError(f"{label}: could not read the CSV file: {first_line(exc)}")

@@ -453,14 +453,11 @@ class TabularSource:
         """Refuse text feature columns (unless ``allow_text``) and a target of a type the
         task cannot read."""
         label, target = self.label, self.target
+        if isinstance(self._reader, CsvReader):
+            self._reader.check_utf8([*selected, *(c for c in (target, self.weight) if c)])
         text = [f for f in selected if not is_numeric_type(self._types[f])]
         if self.allow_text:
             other = [f for f in text if not is_label_type(self._types[f])]
-            if self.format == "csv" and other:  # CSV cells are text: bytes mean not UTF-8
-                raise ValueError(
-                    f"{label}: column(s) {format_names(other)} hold bytes that are not UTF-8 "
-                    "text; save the file as UTF-8"
-                )
             if other:  # lists, structs, dates, bytes: neither numbers nor categories
                 rest = [] if self.fixed_features else [f for f in selected if f not in other][:8]
                 raise ParameterError(
