@@ -157,6 +157,10 @@ def test_round_trip_on_parquet_classification(tmp_path, run_cli, numbers):
          r"data row 3\); re-encode the file as UTF-8 \(from Latin-1 or Windows-1252, most "
          r"often\)$"),
         ("latin1.csv", ["--task", "classification"], r"column 'y' is not valid UTF-8 text"),
+        ("huge.csv", ["--loss", "l1"], r"error: the sums of squares overflow float64 \(values "
+         r"of X or y near 1e154 or beyond\); rescale X and y before fitting$"),
+        ("huge_y.csv", ["--solver", "adam"], r"error: the loss of the first batch is inf before "
+         r"any training step: values of X or y are too large for float64"),
         ("good.csv", ["--delimiter", "é"], r"error: --delimiter must be one ASCII character "
          r"other than a quote or a line break, e\.g\. --delimiter ';', --delimiter '\|' or "
          r"--delimiter '\\t' for a tab; got 'é'$"),
