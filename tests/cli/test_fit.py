@@ -161,6 +161,10 @@ def test_round_trip_on_parquet_classification(tmp_path, run_cli, numbers):
          r"of X or y near 1e154 or beyond\); rescale X and y before fitting$"),
         ("huge_y.csv", ["--solver", "adam"], r"error: the loss of the first batch is inf before "
          r"any training step: values of X or y are too large for float64"),
+        *[("trailing.csv", extra, r"trailing\.csv: the unnamed column '' is empty \(no value "
+           r"in any of the 3 data rows\): the header line ends with a delimiter, which makes an "
+           r"unnamed column; remove the delimiter at the end of the lines, or leave it out, "
+           r"e\.g\. --features a,b$") for extra in ([], ["--drop-na"])],
         ("good.csv", ["--delimiter", "é"], r"error: --delimiter must be one ASCII character "
          r"other than a quote or a line break, e\.g\. --delimiter ';', --delimiter '\|' or "
          r"--delimiter '\\t' for a tab; got 'é'$"),

@@ -186,6 +186,7 @@ class CsvReader:
         self.sample: pa.Table | None = None
         self.int_labels = False  # integer class labels, read as text and checked
         self.block_size = _BLOCK_BYTES
+        self.sample_is_file = False
 
     def parse_options(self, **kwargs: Any) -> pacsv.ParseOptions:
         """pyarrow's parse options for this file (``kwargs`` added)."""
@@ -238,6 +239,7 @@ class CsvReader:
                 f"{self.label}: the lines end in a carriage return alone (old Mac line "
                 "endings); convert the file to LF or CRLF line endings"
             )
+        self.sample_is_file = whole  # the first rows parsed on opening are all the rows
         if not whole:
             head = head[: head.rfind(b"\n") + 1]
         lines = [line for line in head.splitlines() if line.strip()]
