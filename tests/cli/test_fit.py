@@ -165,6 +165,10 @@ def test_round_trip_on_parquet_classification(tmp_path, run_cli, numbers):
            r"in any of the 3 data rows\): the header line ends with a delimiter, which makes an "
            r"unnamed column; remove the delimiter at the end of the lines, or leave it out, "
            r"e\.g\. --features a,b$") for extra in ([], ["--drop-na"])],
+        ("fractions.csv", ["--task", "classification"], r"error: .*fractions\.csv: the target "
+         r"column 'y' holds numbers with a fractional part \(3\.5 in data row 3\), not class "
+         r"labels; classification needs whole numbers or text as labels: for a numeric target "
+         r"use --task regression$"),
         ("good.csv", ["--delimiter", "é"], r"error: --delimiter must be one ASCII character "
          r"other than a quote or a line break, e\.g\. --delimiter ';', --delimiter '\|' or "
          r"--delimiter '\\t' for a tab; got 'é'$"),

@@ -496,6 +496,31 @@ class TabularSource:
                     f"{label}: the target column {target!r} has type {t}, which cannot hold "
                     "class labels; use integer or string labels"
                 )
+            if self.task == "classification" and pa.types.is_floating(t):
+                self._check_whole_labels(target)
+
+    def _check_whole_labels(self, target: str) -> None:
+        """Refuse class labels that the first rows show with a fractional part: such a
+        target is a quantity to regress on, not a set of classes."""
+        sample = getattr(self._reader, "sample", None)
+        if sample is None:
+            return
+        values = to_numpy(sample.column(target)).astype(np.float64)
+        fractional = np.isfinite(values) & (values != np.round(values))
+        if fractional.any():
+            row = int(np.argmax(fractional))
+            raise ParameterError(
+                "task",
+                "{label}: the target column {target!r} holds numbers with a fractional part "
+                "({example:g} in data row {row}), not class labels; classification needs "
+                "whole numbers or text as labels: for a numeric target use {0}",
+                value="classification",
+                suggestions=[("task", "regression")],
+                label=self.label,
+                target=target,
+                example=float(values[row]),
+                row=row + 1,
+            )
 
     def column_types(self) -> dict[str, pa.DataType]:
         """The Arrow type of every column of the file, as inferred on opening."""
