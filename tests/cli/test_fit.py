@@ -274,3 +274,33 @@ def test_too_few_epochs_to_judge_convergence_is_reported_as_such(tmp_path, run_c
     assert code == 0
     line = next(line for line in stdout.splitlines() if "solver:" in line)
     assert "<= tol" in line and "but convergence takes" in line and "> tol" not in line, line
+
+
+def _full_disk(fd):
+    raise OSError(28, "No space left on device")  # as fsync reports it: no file name
+
+
+@pytest.mark.parametrize("cause", ["too large", "disk full"])
+def test_a_run_that_cannot_be_written_names_the_file_and_leaves_nothing(
+    tmp_path, run_cli, bad_files, monkeypatch, cause
+):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    argv = ["fit", str(bad_files / "good.csv"), "--target", "y", "--out", str(runs / "r")]
+    if cause == "disk full":
+        monkeypatch.setattr("os.fsync", _full_disk)
+        code, _, err = run_cli(argv)
+        advice = "no space left on device; free some space, or choose a place on another disk"
+    else:
+        resource = pytest.importorskip("resource")
+        previous = resource.getrlimit(resource.RLIMIT_FSIZE)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, previous[1]))  # a figure is larger
+        try:
+            code, _, err = run_cli(argv)
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, previous)
+        advice = "file too large; the file is larger than the file system or the file-size limit"
+    assert code == 2 and err.count("\n") == 1, err
+    # the file is named in the run folder, where it would have been (not in the staging one)
+    assert re.match(rf"torchlinear: error: '{re.escape(str(runs))}/r/[\w.-]+': {advice}", err)
+    assert list(runs.iterdir()) == []  # no run folder, staging folder or lock left behind

@@ -313,3 +313,47 @@ def test_a_missing_model_is_named_as_missing(tmp_path, run_cli, bad_files):
     code, _, err = run_cli(["predict", str(tmp_path / "nope"), str(bad_files / "good.csv"),
                             "-o", str(out)])  # fmt: skip
     assert code == 2 and "does not exist" in err and "inside the model folder" not in err, err
+
+
+def _full_disk(fd):
+    raise OSError(28, "No space left on device")  # as fsync reports it: no file name
+
+
+def _file_size_limit(limit):
+    """Lower this process's file-size limit (as ``ulimit -f``); returns the one to restore."""
+    resource = pytest.importorskip("resource")
+    previous = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, previous[1]))
+    return previous
+
+
+@pytest.mark.parametrize("cause", ["too large", "disk full"])
+def test_predictions_that_cannot_be_written_name_the_file_and_leave_nothing(
+    tmp_path, capsys, run_cli, bad_files, monkeypatch, cause
+):
+    model = tmp_path / "m"
+    assert cli.main(["fit", str(bad_files / "good.csv"), "--target", "y", "--out", str(model)]) == 0
+    data = tmp_path / "many.csv"
+    data.write_text("a,b\n" + "1.5,2.25\n" * 200_000)
+    capsys.readouterr()
+    out = tmp_path / "preds" / "p.csv"
+    out.parent.mkdir()
+    argv = ["predict", str(model), str(data), "-o", str(out)]
+    if cause == "disk full":
+        monkeypatch.setattr("os.fsync", _full_disk)
+        code, _, err = run_cli(argv)
+        advice = "no space left on device; free some space, or choose a place on another disk"
+    else:
+        import resource
+
+        previous = _file_size_limit(1 << 20)  # the predictions are about 4 MB
+        try:
+            code, _, err = run_cli(argv)
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, previous)
+        advice = (
+            "file too large; the file is larger than the file system or the file-size limit "
+            "(ulimit -f) allows: choose a place on another file system, or raise the limit"
+        )
+    assert (code, err) == (2, f"torchlinear: error: {str(out)!r}: {advice}\n")
+    assert list(out.parent.iterdir()) == []  # no half-written file, no temporary one
