@@ -366,11 +366,10 @@ class RunFolder:
                 self.abort(issubclass(exc_type, KeyboardInterrupt))
         finally:
             self.release()
-        shown = self.named_error(exc)
-        if shown is not exc:
-            raise shown from exc
+        if exc is not None and self.named_error(exc) is not exc:
+            raise self.named_error(exc) from exc
 
-    def named_error(self, exc: BaseException | None) -> BaseException | None:
+    def named_error(self, exc: BaseException) -> BaseException:
         """``exc``, or for an ``OSError`` about a file of the staging folder the same error
         naming that file in the run folder, as the user knows it (see :meth:`shown_path`)."""
         if isinstance(exc, OSError) and exc.filename is not None:

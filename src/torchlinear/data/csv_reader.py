@@ -198,7 +198,7 @@ class CsvReader:
         if self.compression is None:
             return open(self.path, "rb")
         stream = pa.input_stream(str(self.path), compression=self.compression)
-        return io.BufferedReader(stream, _BLOCK_BYTES)  # type: ignore[arg-type]
+        return io.BufferedReader(stream, _BLOCK_BYTES)
 
     def _read_head(self) -> tuple[bytes, bool]:
         """The first megabyte (more for a longer first line) and whether it is the file."""

@@ -21,6 +21,7 @@ fill it in, or leave it out, e.g. features=['a']
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -150,10 +151,11 @@ class MissingValues:
         else:
             fix = f"; fill {it} in"
         template = "{label}: {what} {verb} empty ({where})" + fix
+        suggestions: list[tuple[str, Any]] = []
         if self.fixed:  # the model's column: nothing to leave out
-            param, suggestions = "features", []
+            param = "features"
         elif self.formula is not None:
-            param, suggestions = "formula", []
+            param = "formula"
             template += f", or take {it} out of {{param}}"
         else:
             rest = [f for f in self.features if f not in names][:8]

@@ -105,7 +105,7 @@ class _CVBase(PenalizedBase):
                 "l1_ratio",
                 "{param} 0 (ridge) has no automatic alpha grid (its largest useful alpha is "
                 "infinite): give {param} > 0, or the alphas to try, e.g. {0}",
-                value=self.l1_ratio,
+                value=ratios,
                 suggestions=[("alphas", [0.1, 1, 10])],
             )
         if isinstance(self.eps, bool) or not isinstance(self.eps, numbers.Real) or self.eps <= 0:
