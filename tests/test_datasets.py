@@ -78,6 +78,19 @@ def test_digits_seed_and_flatten():
         datasets.digits(test_size=1.5)
 
 
+@pytest.mark.parametrize(("test_size", "n_test"), [(0.006, 11), (0.994, 1787)])
+def test_digits_refuses_a_split_without_every_class_on_both_sides(test_size, n_test):
+    # the edges that work keep 10 or more rows on each side; a step beyond is refused
+    assert len(datasets.digits(test_size=test_size).y_test) == n_test
+    beyond = 0.005 if test_size < 0.5 else 0.995
+    with pytest.raises(ValueError) as info:
+        datasets.digits(test_size=beyond)
+    side = "testing" if test_size < 0.5 else "training"
+    assert str(info.value).startswith(f"test_size {beyond:g} leaves ")
+    assert f"rows for {side}, fewer than the 10 classes" in str(info.value)
+    assert str(info.value).endswith("use test_size from 0.006 to 0.994, e.g. test_size=0.25")
+
+
 def test_synthetic_and_diabetes():
     got = datasets.load("synthetic", n=50, seed=3)
     want = synthetic_regression([2.0, -3.4], 4.2, 50, seed=3)

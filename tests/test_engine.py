@@ -426,6 +426,20 @@ def test_divergence_on_nan_loss_keeps_finite_parameters():
     assert all(torch.isfinite(p).all() for p in model.parameters())
 
 
+@pytest.mark.parametrize("batch_size", [8, 64])
+def test_a_first_loss_that_overflows_blames_the_data_not_the_learning_rate(batch_size):
+    X, y = _data(n=64)
+    y = y * 1e300  # squares overflow before any step
+    model = LinearModel(3, seed=0, dtype=torch.float64)
+    with pytest.raises(ValueError) as info:
+        train(model, (X, y), "squared", TrainConfig(epochs=2, batch_size=batch_size, seed=0))
+    assert not isinstance(info.value, DivergenceError)
+    assert str(info.value) == (
+        "the loss of the first batch is inf before any training step: values of X or y are "
+        "too large for float64 (their squares overflow); rescale X and y before fitting"
+    )
+
+
 # ------------------------------------------------------------------ interrupt and resume
 
 

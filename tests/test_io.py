@@ -326,3 +326,25 @@ def test_a_model_with_non_finite_weights_is_refused(tmp_path, bad):
     with pytest.raises(ValueError, match="'w' .* holds NaN or infinite values") as info:
         load_model(tmp_path)
     assert "\n" not in str(info.value)
+
+
+def _full_disk(fd):
+    raise OSError(28, "No space left on device")  # as fsync reports it: no file name
+
+
+def test_a_full_disk_is_reported_naming_the_file_and_leaves_it_as_it_was(tmp_path, monkeypatch):
+    path = tmp_path / "metrics.json"
+    path.write_text("previous")
+    monkeypatch.setattr(os, "fsync", _full_disk)
+    with pytest.raises(OSError) as info, tio.atomic_write(path) as handle:
+        handle.write("new")
+    assert (info.value.errno, info.value.strerror) == (28, "No space left on device")
+    assert info.value.filename == str(path)
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]  # no temporary file
+    assert path.read_text() == "previous"
+
+
+def test_naming_write_errors_keeps_an_error_that_names_its_file(tmp_path):
+    with pytest.raises(OSError) as info, tio.naming_write_errors(tmp_path / "out.csv"):
+        raise FileNotFoundError(2, "No such file or directory", "elsewhere.csv")
+    assert info.value.filename == "elsewhere.csv"

@@ -148,12 +148,14 @@ def test_errors_and_warnings_are_sklearns_classes():
 @pytest.mark.parametrize(
     ("labels", "message"),
     [
-        (np.array([0.5, 1.0, 2.0]), "Unknown label type: continuous"),
+        (np.array([1.0, 2.0, 0.5]), r"^Unknown label type: continuous\. y holds numbers with a "
+         r"fractional part \(0\.5 at row 2\), not class labels; a classifier needs whole "
+         r"numbers or strings as labels: for a continuous target use a regressor$"),
         (np.array([1.0, np.nan]), "NaN or infinity"),
         (np.array([1, "a"], dtype=object), "mix types"),
         (np.array([1j, 2j]), "Complex"),
     ],
-)
+)  # fmt: skip
 def test_class_labels_refused(labels, message):
     with pytest.raises(ValueError, match=message):
         check_class_labels(labels)

@@ -353,10 +353,13 @@ def check_class_labels(y: Any) -> None:
     if kind == "f":
         if not np.isfinite(y).all():
             raise ValueError("Input y contains NaN or infinity.")
-        if (y != np.round(y)).any():
+        fractional = y != np.round(y)
+        if fractional.any():
+            row = int(np.argmax(fractional))
             raise ValueError(
-                "Unknown label type: continuous. A classifier expects discrete classes; for a "
-                "continuous target use a regressor"
+                f"Unknown label type: continuous. y holds numbers with a fractional part "
+                f"({float(y[row]):g} at row {row}), not class labels; a classifier needs "
+                "whole numbers or strings as labels: for a continuous target use a regressor"
             )
     if kind == "O":
         types = {type(v) for v in y.tolist()}

@@ -36,6 +36,7 @@ __all__ = [
     "check_seed",
     "check_output_dir",
     "check_finite",
+    "overflow_error",
     "check_same_length",
     "as_target_vector",
     "resolve_device",
@@ -400,6 +401,22 @@ def check_finite(name: str, values: np.ndarray | torch.Tensor) -> None:
         "{param} has {count} NaN/inf value(s); the first is at {where}. Remove or impute them.",
         count=count,
         where=where,
+    )
+
+
+def overflow_error() -> ValueError:
+    """The error for data whose squares or sums overflow float64: values near 1e154 or
+    beyond, which least squares, the quantile LP's interior point and squared metrics
+    cannot hold.
+
+    Examples
+    --------
+    >>> str(overflow_error())[:48]
+    'the sums of squares overflow float64 (values of '
+    """
+    return ValueError(
+        "the sums of squares overflow float64 (values of X or y near 1e154 or beyond); "
+        "rescale X and y before fitting"
     )
 
 

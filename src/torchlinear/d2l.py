@@ -52,6 +52,7 @@ from torch import nn
 from torch.utils import data
 
 from torchlinear.datasets import FASHION_MNIST_CLASSES, fashion_mnist
+from torchlinear.io import naming_write_errors
 from torchlinear.scratch._checks import NonFiniteLossWarning, check_class_labels
 
 __all__ = [
@@ -138,8 +139,9 @@ def _save_png(fig: Any, path: Path) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".png", dir=path.parent)
     os.close(fd)
     try:
-        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
-        os.replace(tmp, path)
+        with naming_write_errors(path):
+            fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+            os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -30,6 +30,7 @@ against its published MD5 before using it. Images come back as the textbook's
 from __future__ import annotations
 
 import difflib
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from torchlinear._validation import check_fraction
+from torchlinear._validation import ParameterError, check_fraction
 from torchlinear.data.images import (
     CIFAR10_FOLDER,
     IDX_IMAGES_MAGIC,
@@ -232,6 +233,7 @@ def digits(*, test_size: float = 0.25, seed: int = 0, flatten: bool = False) -> 
     test_size = check_fraction("test_size", test_size, inclusive_low=False)
     bunch = load_digits()
     images, labels = bunch.images[:, None, :, :], bunch.target.astype(np.int64)
+    check_stratified_split(test_size, len(labels), len(bunch.target_names))
     X_train, X_test, y_train, y_test = train_test_split(
         images, labels, test_size=test_size, stratify=labels, random_state=seed
     )
@@ -243,6 +245,44 @@ def digits(*, test_size: float = 0.25, seed: int = 0, flatten: bool = False) -> 
         torch.from_numpy(y_test),
         tuple(str(c) for c in bunch.target_names),
         (1, 8, 8),
+    )
+
+
+def check_stratified_split(test_size: float, n: int, classes: int) -> None:
+    """Refuse a ``test_size`` that leaves fewer training or test rows than ``classes``
+    (a stratified split gives every class at least one row on each side), saying which
+    sizes work.
+
+    The split is scikit-learn's: ``ceil(test_size * n)`` test rows, the rest for training.
+
+    Examples
+    --------
+    >>> check_stratified_split(0.25, 1797, 10)
+    >>> check_stratified_split(0.999, 1797, 10)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    torchlinear._validation.ParameterError: test_size 0.999 leaves 1 of the 1797 rows for ...
+    """
+    n_test = math.ceil(test_size * n)
+    n_train = n - n_test
+    if min(n_train, n_test) >= classes:
+        return
+    low = math.ceil(1000 * classes / n) / 1000
+    high = math.floor(1000 * (n - classes) / n) / 1000
+    side, rows = ("training", n_train) if n_train < classes else ("testing", n_test)
+    raise ParameterError(
+        "test_size",
+        "{param} {value:g} leaves {rows} of the {n} rows for {side}, fewer than the {classes} "
+        "classes (a stratified split keeps a row of every class on each side); use {param} "
+        "from {low:g} to {high:g}, e.g. {0}",
+        value=test_size,
+        suggestions=[("test_size", 0.25)],
+        rows=rows,
+        n=n,
+        side=side,
+        classes=classes,
+        low=low,
+        high=high,
     )
 
 

@@ -62,6 +62,7 @@ __all__ = [
     "flatten_state",
     "document_digest",
     "load_model",
+    "naming_write_errors",
     "parse_json_bounded",
     "open_regular_file",
     "save_model",
@@ -172,16 +173,42 @@ def atomic_write(
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
-        with os.fdopen(fd, mode, **open_kwargs) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        with naming_write_errors(path):
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
+            with os.fdopen(fd, mode, **open_kwargs) as handle:
+                yield handle
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def naming_write_errors(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Re-raise an ``OSError`` that names no file (a write refused for a full disk or a
+    file too large, as ``write``, ``fsync`` and pyarrow's writers report it) as one naming
+    ``path``, the file being written, with the system's reason for its number.
+
+    Examples
+    --------
+    >>> import errno
+    >>> try:
+    ...     with naming_write_errors("out.csv"):
+    ...         raise OSError(errno.ENOSPC, "Error writing bytes to file")
+    ... except OSError as error:
+    ...     print(error.filename, error.strerror)
+    out.csv No space left on device
+    """
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is not None:
+            raise
+        reason = os.strerror(exc.errno) if exc.errno else str(exc).splitlines()[0]
+        raise OSError(exc.errno, reason, os.fspath(path)) from exc
 
 
 def _umask() -> int:

@@ -366,6 +366,33 @@ class RunFolder:
                 self.abort(issubclass(exc_type, KeyboardInterrupt))
         finally:
             self.release()
+        if exc is not None and self.named_error(exc) is not exc:
+            raise self.named_error(exc) from exc
+
+    def named_error(self, exc: BaseException) -> BaseException:
+        """``exc``, or for an ``OSError`` about a file of the staging folder the same error
+        naming that file in the run folder, as the user knows it (see :meth:`shown_path`)."""
+        if isinstance(exc, OSError) and exc.filename is not None:
+            shown = self.shown_path(exc.filename)
+            if shown != os.fsdecode(exc.filename):
+                return OSError(exc.errno, exc.strerror, shown)
+        return exc
+
+    def shown_path(self, path: str | os.PathLike[str]) -> str:
+        """``path`` as the user knows it: a file of the staging folder is named in the run
+        folder (``out/report.md``), where it would have been; any other path as it is.
+
+        Examples
+        --------
+        >>> run = RunFolder("runs/houses", overwrite=False, resume=False)
+        >>> run.shown_path(run.staging / "report.md")
+        'runs/houses/report.md'
+        """
+        try:
+            inside = Path(os.fsdecode(path)).relative_to(self.staging)
+        except ValueError:
+            return os.fsdecode(path)
+        return os.path.join(self.shown, inside)
 
 
 def _fsync_dir(path: Path) -> None:

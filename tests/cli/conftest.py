@@ -76,8 +76,13 @@ def bad_files(tmp_path):
         "stray.csv": "a,b,y\n1,2,3\n4,5,6\n?,8,10\n2,1,4\n5,5,9\n",
         "target_typo.csv": "a,b,y\n1,2,3.5\n4,5,6.25\n3,8,17.5x\n2,1,4\n5,5,9\n",
         # numbers for the first megabyte, where the column types are inferred; then a label
+        "huge.csv": "a,b,y\n1e300,2,3\n-4e299,5,6\n7e300,8,10\n2e299,1,4\n5e300,5,9\n",
+        "huge_y.csv": "a,b,y\n1,2,3e300\n4,5,-6e299\n7,8,1e301\n2,1,4e300\n5,5,9e299\n",
+        "trailing.csv": "a,b,y,\n1,2,3,\n4,5,6,\n7,8,10,\n",
+        "fractions.csv": "a,b,y\n1,2,1.0\n4,5,2.0\n7,8,3.5\n2,1,1.0\n",
         "late_text.csv": "a,b,y\n" + "1234567.25,7654321.5,9876543.125\n" * 60_000 + "1,2,high\n",
     }
     for name, text in files.items():
         (tmp_path / name).write_text(text)
+    (tmp_path / "latin1.csv").write_bytes("a,b,y\n1,2,3\n4,5,6\n7,8,été\n".encode("latin-1"))
     return tmp_path

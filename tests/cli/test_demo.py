@@ -145,6 +145,20 @@ def test_help_lists_the_options(capsys, argv):
         (["--lr", "1e200"], "--lr must be below 3.4e38 (the float32 parameters), got 1e+200"),
         (["--epochs", "0"], "--epochs must be a positive integer, got 0"),
         (["--noise", "-1"], "--noise must be a finite number >= 0, got -1.0"),
+        # labels whose squares overflow the float32 training: refused before generating
+        (
+            ["--noise", "1e300"],
+            "--noise is 1e+300: the labels would reach about 6e+300, whose "
+            "squares, summed over 1,000 examples, overflow float32; choose --w, --b and --noise "
+            "with |b| + 6 (sum of |w| + noise) below 6e+16",
+        ),
+        (["--w=1e30,2"], "--w is 1e+30, 2: the labels would reach about 6e+30"),
+        (
+            ["--b=-1e20", "--n", "10"],
+            "--b is -1e+20: the labels would reach about 1e+20, "
+            "whose squares, summed over 10 examples, overflow float32; choose --w, --b and --noise "
+            "with |b| + 6 (sum of |w| + noise) below 6e+17",
+        ),
         (["--device", "cuda:banana"], "device must be"),
         (["nosuchtopic"], "invalid choice: 'nosuchtopic'"),
         # refused before anything is allocated (it used to exhaust the machine's memory)

@@ -81,9 +81,13 @@ def test_help_lists_the_options(capsys):
         (["--epochs", "0"], "--epochs must be a positive integer, got 0"),
         (["--lr", "-1"], "--lr must be a finite number > 0"),
         (["--test-size", "2"], "--test-size must lie in (0, 1)"),
+        (["--test-size", "0.999"], "error: --test-size 0.999 leaves 1 of the 1797 rows for "
+         "training, fewer than the 10 classes (a stratified split keeps a row of every class on "
+         "each side); use --test-size from 0.006 to 0.994, e.g. --test-size 0.25\n"),
+        (["--test-size", "0.005"], "leaves 9 of the 1797 rows for testing, fewer than the 10"),
         (["--epochs", "many"], "argument --epochs: invalid int value"),
     ],
-)
+)  # fmt: skip
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, message):
     out = tmp_path / "never"
     code = cli.main(["demo", "softmax", "--out", str(out), *argv]) if "many" not in argv else None

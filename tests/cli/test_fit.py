@@ -150,6 +150,28 @@ def test_round_trip_on_parquet_classification(tmp_path, run_cli, numbers):
          r"--alpha, which is 0: give --alpha > 0, or leave out --l1-ratio$"),
         ("late_text.csv", [], r"column 'y' has the non-numeric value 'high' in data row 60001, "
          r"but .* for class labels use --task classification$"),
+        ("good.csv", ["--alpha", "cv", "--l1-ratio", "0,0.5"], r"error: --l1-ratio 0 \(ridge\) "
+         r"has no automatic alpha grid \(its largest useful alpha is infinite\): give --l1-ratio "
+         r"> 0, or the alphas to try, e\.g\. --alphas 0\.1,1,10$"),
+        ("latin1.csv", [], r"latin1\.csv: column 'y' is not valid UTF-8 text \(byte 0xe9 in "
+         r"data row 3\); re-encode the file as UTF-8 \(from Latin-1 or Windows-1252, most "
+         r"often\)$"),
+        ("latin1.csv", ["--task", "classification"], r"column 'y' is not valid UTF-8 text"),
+        ("huge.csv", ["--loss", "l1"], r"error: the sums of squares overflow float64 \(values "
+         r"of X or y near 1e154 or beyond\); rescale X and y before fitting$"),
+        ("huge_y.csv", ["--solver", "adam"], r"error: the loss of the first batch is inf before "
+         r"any training step: values of X or y are too large for float64"),
+        *[("trailing.csv", extra, r"trailing\.csv: the unnamed column '' is empty \(no value "
+           r"in any of the 3 data rows\): the header line ends with a delimiter, which makes an "
+           r"unnamed column; remove the delimiter at the end of the lines, or leave it out, "
+           r"e\.g\. --features a,b$") for extra in ([], ["--drop-na"])],
+        ("fractions.csv", ["--task", "classification"], r"error: .*fractions\.csv: the target "
+         r"column 'y' holds numbers with a fractional part \(3\.5 in data row 3\), not class "
+         r"labels; classification needs whole numbers or text as labels: for a numeric target "
+         r"use --task regression$"),
+        ("good.csv", ["--delimiter", "é"], r"error: --delimiter must be one ASCII character "
+         r"other than a quote or a line break, e\.g\. --delimiter ';', --delimiter '\|' or "
+         r"--delimiter '\\t' for a tab; got 'é'$"),
     ],
 )  # fmt: skip
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(
@@ -164,6 +186,16 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
     assert re.search(message, err.strip()), err
     assert "Traceback" not in err and stdout == ""
     assert not out.exists()
+
+
+def test_a_delimiter_typed_as_backslash_t_is_a_tab(tmp_path, run_cli):
+    data = tmp_path / "tabs.csv"  # a .csv name: tab is not the default
+    data.write_text("a\tb\ty\n" + "".join(f"{i}\t{i % 3}\t{2 * i + 1}\n" for i in range(8)))
+    out = tmp_path / "run"
+    code, _, err = run_cli(["fit", str(data), "--target", "y", "--delimiter", "\\t",
+                            "--out", str(out), "--no-progress", "--val-split", "0"])  # fmt: skip
+    assert code == 0, err
+    assert json.loads((out / "metrics.json").read_text())["train"]["r2"] == pytest.approx(1.0)
 
 
 def test_drop_na_skips_and_counts(tmp_path, run_cli, bad_files):
@@ -242,3 +274,33 @@ def test_too_few_epochs_to_judge_convergence_is_reported_as_such(tmp_path, run_c
     assert code == 0
     line = next(line for line in stdout.splitlines() if "solver:" in line)
     assert "<= tol" in line and "but convergence takes" in line and "> tol" not in line, line
+
+
+def _full_disk(fd):
+    raise OSError(28, "No space left on device")  # as fsync reports it: no file name
+
+
+@pytest.mark.parametrize("cause", ["too large", "disk full"])
+def test_a_run_that_cannot_be_written_names_the_file_and_leaves_nothing(
+    tmp_path, run_cli, bad_files, monkeypatch, cause
+):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    argv = ["fit", str(bad_files / "good.csv"), "--target", "y", "--out", str(runs / "r")]
+    if cause == "disk full":
+        monkeypatch.setattr("os.fsync", _full_disk)
+        code, _, err = run_cli(argv)
+        advice = "no space left on device; free some space, or choose a place on another disk"
+    else:
+        resource = pytest.importorskip("resource")
+        previous = resource.getrlimit(resource.RLIMIT_FSIZE)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, previous[1]))  # a figure is larger
+        try:
+            code, _, err = run_cli(argv)
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, previous)
+        advice = "file too large; the file is larger than the file system or the file-size limit"
+    assert code == 2 and err.count("\n") == 1, err
+    # the file is named in the run folder, where it would have been (not in the staging one)
+    assert re.match(rf"torchlinear: error: '{re.escape(str(runs))}/r/[\w.-]+': {advice}", err)
+    assert list(runs.iterdir()) == []  # no run folder, staging folder or lock left behind

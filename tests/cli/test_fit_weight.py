@@ -194,3 +194,21 @@ def test_evaluate_refuses_weights_that_are_all_zero(weighted, tmp_path, run_cli)
     code, out, err = run_cli(["evaluate", str(run), str(tmp_path / "zero.csv"), "--weight", "wt"])
     assert code == 2 and out == "" and err.count("\n") == 1, err
     assert "all sample weights are zero, so every weighted metric is undefined" in err
+
+
+@pytest.mark.parametrize("features", ["a,b,c", "a,b,label"])  # numbers; a text column
+def test_evaluate_refuses_a_feature_of_the_model_as_the_weights(
+    weighted, tmp_path, run_cli, features
+):
+    """evaluate has no --features: the column is the model's, so it cannot be the weight."""
+    folder, *_ = weighted
+    run = tmp_path / "run"
+    code, _, err = run_cli(["fit", str(folder / "d.csv"), "--target", "y", "--features",
+                            features, "--out", str(run)])  # fmt: skip
+    assert code == 0, err
+    code, out, err = run_cli(["evaluate", str(run), str(folder / "d.csv"), "--weight", "b"])
+    assert (code, out) == (2, "")
+    assert err == (
+        "torchlinear: error: the column 'b' (--weight) is one of the model's features, so it "
+        "cannot hold the sample weights; name another column\n"
+    )

@@ -60,6 +60,37 @@ def test_text_in_a_models_column_is_to_be_fixed_not_left_out(
         assert not out.exists()
 
 
+@pytest.mark.parametrize("command", ["predict", "evaluate"])
+def test_a_text_column_of_the_model_that_holds_numbers_or_the_reverse(
+    tmp_path, capsys, run_cli, command
+):
+    """The model says which columns are text: new data with numbers in a text column (or
+    text in a number column) is named, with the type the model expects and what to do."""
+    train = tmp_path / "train.csv"
+    rows = [f"{i % 7},{'pqr'[i % 3]},{i % 7 + (i % 3)}" for i in range(30)]
+    train.write_text("a,kind,y\n" + "\n".join(rows) + "\n")
+    model = tmp_path / "m"
+    assert cli.main(["fit", str(train), "--target", "y", "--out", str(model)]) == 0
+    capsys.readouterr()
+    numbers = tmp_path / "numbers.csv"
+    numbers.write_text("a,kind,y\n1,2,3\n2,3,4\n")
+    text = tmp_path / "text.csv"
+    text.write_text("a,kind,y\nx,p,3\n2,q,4\n")
+    expected = {
+        numbers: f"{numbers}: column 'kind' holds the number 2 (data row 1), but the model was "
+        "fitted on it as a text column with the levels 'p', 'q', 'r'; give it those values, "
+        "as in the data the model was fitted on",
+        text: f"{text}: the model's feature column(s) 'a' ('x' in data row 1) hold text, but "
+        "the model was fitted on numbers there; fix those values",
+    }
+    for data, message in expected.items():
+        out = tmp_path / "p.csv"
+        argv = [command, str(model), str(data)] + (["-o", str(out)] if command == "predict" else [])
+        code, _, err = run_cli(argv)
+        assert (code, err) == (2, f"torchlinear: error: {message}\n")
+        assert not out.exists()
+
+
 def test_damaged_model_files(tmp_path, capsys, run_cli, bad_files):
     model = tmp_path / "m"
     assert cli.main(["fit", str(bad_files / "good.csv"), "--target", "y", "--out", str(model)]) == 0
@@ -282,3 +313,47 @@ def test_a_missing_model_is_named_as_missing(tmp_path, run_cli, bad_files):
     code, _, err = run_cli(["predict", str(tmp_path / "nope"), str(bad_files / "good.csv"),
                             "-o", str(out)])  # fmt: skip
     assert code == 2 and "does not exist" in err and "inside the model folder" not in err, err
+
+
+def _full_disk(fd):
+    raise OSError(28, "No space left on device")  # as fsync reports it: no file name
+
+
+def _file_size_limit(limit):
+    """Lower this process's file-size limit (as ``ulimit -f``); returns the one to restore."""
+    resource = pytest.importorskip("resource")
+    previous = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, previous[1]))
+    return previous
+
+
+@pytest.mark.parametrize("cause", ["too large", "disk full"])
+def test_predictions_that_cannot_be_written_name_the_file_and_leave_nothing(
+    tmp_path, capsys, run_cli, bad_files, monkeypatch, cause
+):
+    model = tmp_path / "m"
+    assert cli.main(["fit", str(bad_files / "good.csv"), "--target", "y", "--out", str(model)]) == 0
+    data = tmp_path / "many.csv"
+    data.write_text("a,b\n" + "1.5,2.25\n" * 200_000)
+    capsys.readouterr()
+    out = tmp_path / "preds" / "p.csv"
+    out.parent.mkdir()
+    argv = ["predict", str(model), str(data), "-o", str(out)]
+    if cause == "disk full":
+        monkeypatch.setattr("os.fsync", _full_disk)
+        code, _, err = run_cli(argv)
+        advice = "no space left on device; free some space, or choose a place on another disk"
+    else:
+        import resource
+
+        previous = _file_size_limit(1 << 20)  # the predictions are about 4 MB
+        try:
+            code, _, err = run_cli(argv)
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, previous)
+        advice = (
+            "file too large; the file is larger than the file system or the file-size limit "
+            "(ulimit -f) allows: choose a place on another file system, or raise the limit"
+        )
+    assert (code, err) == (2, f"torchlinear: error: {str(out)!r}: {advice}\n")
+    assert list(out.parent.iterdir()) == []  # no half-written file, no temporary one

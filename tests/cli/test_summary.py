@@ -133,9 +133,16 @@ def test_validation_split_defaults_and_bad_cov(houses_csv, tmp_path, run_cli):
     assert code == 2 and "has no statistical summary" in err and not stdout
     for extra, pattern in [
         (["--cov", "HC7"], "--cov must be one of nonrobust, HC0, HC1, HC2, HC3, got 'HC7'"),
-        (["--cov", "HC1", "--solver", "adam"], "--cov HC1 (robust standard errors) applies to"),
-        (["--cov", "HC1", "--alpha", "2"], "--cov HC1 (robust standard errors) applies to"),
-    ]:
+        (["--cov", "HC1", "--solver", "sgd"], "error: --cov HC1 (robust standard errors) needs "
+         "exact unpenalised least squares; this fit is trained by gradient steps (--solver sgd): "
+         "leave out --solver (least squares is then solved exactly), or leave out --cov\n"),
+        (["--cov", "HC1", "--alpha", "2"], "this fit is penalised by --alpha: leave out "
+         "--alpha, or leave out --cov\n"),
+        (["--cov", "HC1", "--loss", "huber"], "this fit's --loss is 'huber': leave out --loss, "
+         "or leave out --cov\n"),
+        (["--cov", "HC1", "--model", "mlp"], "this fit is regression with model 'mlp': leave "
+         "out --cov\n"),
+    ]:  # fmt: skip
         out = tmp_path / "never"
         code, _, err = run_cli(["fit", str(path), "--target", "price", "--out", str(out), *extra])
         assert code == 2 and pattern in err and err.count("\n") == 1, err

@@ -4,6 +4,8 @@ The parallel block parser, the sequential fallback and the location of a bad row
 far down a file. The reference for every read is pandas' ``read_csv`` on the same file.
 """
 
+import gzip
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -162,6 +164,60 @@ def test_a_line_longer_than_the_limit_is_refused_not_held(tmp_path, monkeypatch,
     message = one_line_error(excinfo)
     assert "no line break in the 65,536 bytes from byte" in message
     assert "(a quote that is never closed, or not a CSV file?)" in message
+
+
+def _gzip_with_line(path, line: str, row: int, n: int = 3_000):
+    lines = ["a,b"] + [f"{i},{i * 0.5}" for i in range(n)]
+    lines[row] = line
+    path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0))
+    return lines
+
+
+def test_a_gzip_line_longer_than_the_limit_is_refused_naming_the_file_and_row(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(csv_reader, "_MAX_LINE_BYTES", 1 << 16)
+    monkeypatch.setattr(csv_reader, "_HEAD_BYTES", 4096)  # the long line lies past the head
+    monkeypatch.setattr(csv_reader, "_BLOCK_BYTES", 2048)
+    path = tmp_path / "long.csv.gz"
+    lines = _gzip_with_line(path, "1," + "9" * (1 << 17), row=2_000)
+    offset = sum(len(line) + 1 for line in lines[:2_000])
+    with pytest.raises(ValueError) as excinfo:
+        list(TabularSource(path, target="b").iter_chunks())
+    assert one_line_error(excinfo) == (
+        f"{path}: no line break in the 65,536 bytes from byte {offset:,} of the decompressed "
+        "data (data row 2000: a quote that is never closed, or not a CSV file?); every row "
+        "of a CSV file is one line"
+    )
+
+
+def test_a_gzip_line_longer_than_the_parser_blocks_is_read(tmp_path, monkeypatch):
+    # Longer than the blocks the first rows set, shorter than the limit: read as the
+    # uncompressed file is, rows before and after it included.
+    monkeypatch.setattr(csv_reader, "_HEAD_BYTES", 4096)
+    path = tmp_path / "long.csv.gz"
+    lines = _gzip_with_line(path, "1," + "0" * 3_000_000 + "7", row=2_000)
+    X, y = TabularSource(path, target="b").read_all()
+    assert X.shape == (3_000, 1)
+    expected = [float(line.split(",")[1]) for line in lines[1:]]
+    np.testing.assert_array_equal(y, expected)
+    assert y[1_999] == 7.0
+
+
+@pytest.mark.parametrize("row", [3, 110_000])  # in the first rows; far down (streamed)
+@pytest.mark.parametrize("column", ["b", "y"])
+def test_a_value_that_is_not_utf8_is_named_with_its_row(tmp_path, column, row):
+    path = tmp_path / "latin1.csv"
+    lines = ["a,b,y"] + [f"{i},{'pq'[i % 2]},{'uv'[i % 2]}" for i in range(120_000)]
+    lines[row] = "1,été,u" if column == "b" else "1,p,été"
+    path.write_bytes(("\n".join(lines) + "\n").encode("latin-1"))
+    with pytest.raises(ValueError) as excinfo:  # on opening, or when the row is read
+        source = TabularSource(path, target="y", task="classification", allow_text=True)
+        list(source.iter_tables())
+    assert one_line_error(excinfo) == (
+        f"{path}: column {column!r} is not valid UTF-8 text (byte 0xe9 in data row {row}); "
+        "re-encode the file as UTF-8 (from Latin-1 or Windows-1252, most often)"
+    )
 
 
 def test_a_long_non_numeric_value_is_shown_shortened(tmp_path, small_blocks):

@@ -25,7 +25,16 @@ def test_round_trip_through_a_dict_and_unseen_level(tmp_path):
     assert y2 is None
     new = df.head(5).copy()
     new.loc[3, "color"] = "purple"
-    with pytest.raises(ValueError, match=r"column 'color' has the level 'purple' \(data row 4\)"):
+    with pytest.raises(ValueError) as info:
+        back.matrices(new)
+    assert str(info.value) == (
+        "the data: column 'color' has the level 'purple' (data row 4) that the model was not "
+        "fitted on; its levels are 'blue', 'green', 'red', 'teal': give it one of them, or fit "
+        "the model on data that has this level"
+    )
+    new = df.head(5).copy()
+    new["color"] = 3  # numbers where the model learned text
+    with pytest.raises(ValueError, match=r"column 'color' holds the number 3 \(data row 1\), but"):
         back.matrices(new)
     new = df.head(5).copy()
     new.loc[1, "cyl"] = 12

@@ -28,14 +28,20 @@ def test_noise_level_and_seed():
         ({"n": -5}, "n must be"),
         ({"noise": -1.0}, "noise must be"),
         ({"w": []}, "w must hold"),
-        ({"w": [float("nan")]}, "w must be finite"),
+        ({"w": [float("nan")]}, "w must be a sequence of finite numbers, got nan"),
+        # refused before generating: the float32 labels would overflow (1e39 was called inf)
+        ({"w": [1e39, 2.0]}, r"^w is 1e\+39, 2: the labels would reach about 6e\+39, beyond "
+         r"float32 \(the data's type\); choose w, b and noise with \|b\| \+ 6 \(sum of \|w\| "
+         r"\+ noise\) below 3e\+37$"),
+        ({"b": 1e38}, r"^b is 1e\+38: the labels would reach about 1e\+38"),
+        ({"noise": 1e300}, r"^noise is 1e\+300: the labels would reach about 6e\+300"),
         (
             {"n": 10**9, "w": [1.0] * 100},
             r"1,000,000,000 examples x 100 features need 408 GB "
             r"for the synthetic data, above the memory budget",
         ),
     ],
-)
+)  # fmt: skip
 def test_bad_arguments(kwargs, match):
     args = {"w": [1.0], "b": 0.0, "n": 10} | kwargs
     with pytest.raises(ValueError, match=match):

@@ -254,7 +254,7 @@ def test_missing_file_and_folder(tmp_path):
         ({"target": "y", "features": ["a", "a"]}, "more than once"),
         ({"target": "y", "batch_rows": 0}, "batch_rows must be a positive integer"),
         ({"target": "y", "task": "clustering"}, "task must be"),
-        ({"target": "y", "delimiter": ";;"}, "delimiter must be a single character"),
+        ({"target": "y", "delimiter": ";;"}, "delimiter must be one ASCII character"),
         ({"target": 3}, "target must be a column name"),
     ],
 )
@@ -429,3 +429,19 @@ def test_is_number_agrees_with_the_csv_reader(value):
     except pa.ArrowInvalid:
         parsed = False
     assert is_number(value) is parsed
+
+
+def test_class_labels_with_a_fractional_part_are_refused_on_opening(tmp_path):
+    path = tmp_path / "fractions.csv"
+    path.write_text("a,y\n1,1\n2,2.0\n3,2.25\n")
+    with pytest.raises(ValueError) as info:
+        TabularSource(path, target="y", task="classification")
+    assert str(info.value) == (
+        f"{path}: the target column 'y' holds numbers with a fractional part (2.25 in data row "
+        "3), not class labels; classification needs whole numbers or text as labels: for a "
+        "numeric target use task='regression'"
+    )
+    whole = tmp_path / "whole.csv"  # whole numbers written as floats are labels
+    whole.write_text("a,y\n1,1.0\n2,2.0\n")
+    _, y = TabularSource(whole, target="y", task="classification").read_all()
+    assert y.tolist() == [1.0, 2.0]

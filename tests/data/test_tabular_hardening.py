@@ -131,5 +131,16 @@ def test_a_pipe_or_device_is_not_called_a_folder(tmp_path: Path) -> None:
 def test_a_text_column_that_is_not_utf8_is_named(tmp_path: Path) -> None:
     path = tmp_path / "latin1.csv"
     path.write_bytes("a,b,y\n1,x,3\n4,\xe9t\xe9,6\n".encode("latin1"))
-    with pytest.raises(ValueError, match=r"'b' hold bytes that are not UTF-8 text"):
+    with pytest.raises(ValueError, match=r"'b' is not valid UTF-8 text \(byte 0xe9 in data row 2"):
         TabularSource(path, target="y", allow_text=True)
+
+
+def test_a_csv_date_column_is_not_called_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "dates.csv"
+    path.write_text("day,a,y\n2024-01-01,1,2\n2024-01-02,2,3\n2024-01-03,3,5\n")
+    with pytest.raises(ValueError) as info:
+        TabularSource(path, target="y", allow_text=True)
+    assert str(info.value) == (
+        f"{path}: feature column(s) 'day' hold date32[day], neither numbers nor text; convert "
+        "them to numbers or text first, or leave them out, e.g. features=['a']"
+    )

@@ -58,3 +58,22 @@ def test_degenerate_data_with_ties_and_collinear_columns(pinball_objective):
     coef, intercept, _ = fit_lad(X, y, quantile=0.5)
     optimum = _lp_optimum(X, y, 0.5, 0.0)
     assert pinball_objective(X, y, coef, intercept, 0.5, 0.0) == pytest.approx(optimum, rel=1e-8)
+
+
+@pytest.mark.parametrize("column", [0, "y"])
+@pytest.mark.parametrize("solver", ["ipm", "highs"])
+def test_values_whose_squares_overflow_are_refused_in_one_line(column, solver):
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(30, 2)), rng.normal(size=30)
+    if column == "y":
+        y = y * 1e300
+    else:
+        X[:, column] *= 1e300
+    with pytest.raises(ValueError) as info:
+        fit_lad(X, y, solver=solver)
+    assert str(info.value) == (
+        "the sums of squares overflow float64 (values of X or y near 1e154 or beyond); "
+        "rescale X and y before fitting"
+    )
+    coef, _, _ = fit_lad(X / 1e300 if column != "y" else X, y / 1e300 if column == "y" else y)
+    assert np.isfinite(coef).all()  # rescaled, the same data fits

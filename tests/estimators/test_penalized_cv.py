@@ -64,9 +64,18 @@ def test_lasso_cv_matches_sklearn_with_given_alphas_and_shuffled_folds(
         (LassoCV(alphas=[]), r"alphas must be a number of alphas or a non-empty list"),
         (LassoCV(alphas=[0.1, -2.0]), r"alphas\[1\] must be >= 0, got -2.0"),
         (LassoCV(alphas=0), r"alphas must be at least 1"),
+        (ElasticNetCV(l1_ratio=[0.0, 0.5]), r"^l1_ratio 0 \(ridge\) has no automatic alpha grid "
+         r"\(its largest useful alpha is infinite\): give l1_ratio > 0, or the alphas to try, "
+         r"e\.g\. alphas=\[0\.1, 1, 10\]$"),
     ],
-)
+)  # fmt: skip
 def test_bad_parameters_name_themselves(model, match, penalized_data):
     X, y = penalized_data(n=60, d=3)
     with pytest.raises(ValueError, match=match):
         model.fit(X, y)
+
+
+def test_ridge_among_the_ratios_is_fitted_on_alphas_given(penalized_data):
+    X, y = penalized_data(n=60, d=3)
+    model = ElasticNetCV(l1_ratio=[0.0, 0.5], alphas=[0.1, 1.0], cv=3).fit(X, y)
+    assert model.l1_ratio_ in (0.0, 0.5) and model.alpha_ in (0.1, 1.0)

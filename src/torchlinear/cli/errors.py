@@ -212,6 +212,8 @@ _OS_ADVICE = {
     errno.EPERM: "choose a place you may write to, or change its permissions",
     errno.EROFS: "the file system is read-only: choose a place on a writable one",
     errno.ENOSPC: "free some space, or choose a place on another disk",
+    errno.EFBIG: "the file is larger than the file system or the file-size limit (ulimit -f) "
+    "allows: choose a place on another file system, or raise the limit",
     errno.EDQUOT: "free some space, or choose a place on another disk",
     errno.ENOTDIR: "a part of the path is a file, not a folder: choose another path",
     errno.EISDIR: "it is a folder: name a file",

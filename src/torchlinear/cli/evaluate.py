@@ -48,7 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--weight", metavar="COL", help="a column of sample weights: weighted metrics"
     )
-    parser.add_argument("--delimiter", metavar="C", help="CSV field separator")
+    parser.add_argument("--delimiter", metavar="C", help="CSV field separator, \\t for a tab")
     parser.add_argument(
         "--download", action="store_true", help="download missing built-in dataset files"
     )

@@ -217,7 +217,9 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
         "--drop-na", action="store_true", help="skip rows with missing values instead of failing"
     )
     parser.add_argument(
-        "--delimiter", metavar="C", help="CSV field separator (default ',', tab for .tsv)"
+        "--delimiter",
+        metavar="C",
+        help="CSV field separator, \\t for a tab (default ',', tab for .tsv)",
     )
     parser.add_argument(
         "--overwrite",

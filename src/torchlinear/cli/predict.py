@@ -66,7 +66,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--drop-na", action="store_true", help="skip rows with missing values (fewer rows out)"
     )
-    parser.add_argument("--delimiter", metavar="C", help="CSV field separator")
+    parser.add_argument("--delimiter", metavar="C", help="CSV field separator, \\t for a tab")
     parser.add_argument(
         "--download", action="store_true", help="download missing built-in dataset files"
     )

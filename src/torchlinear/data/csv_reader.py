@@ -65,6 +65,7 @@ _HEAD_BYTES = 1 << 20  # bytes of a CSV read up front to check the header and in
 _BLOCK_BYTES = 1 << 20  # CSV parser block: pyarrow reads a bounded number of blocks ahead
 _CSV_BLOCK_BYTES = 4 << 20  # CSV text parsed per block by one thread (see data.blocks)
 _MAX_LINE_BYTES = 64 << 20  # a longer line is refused: it would be held in memory whole
+_LOST_PLACE = "straddling object"  # pyarrow's error for a row longer than its blocks
 _DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 DECIMAL_COMMA = re.compile(r"(?<![\d.,])-?\d+,\d+(?![\d.,])")
 """A number written with a decimal comma (``1,5``), as a text value shows it."""
@@ -95,6 +96,24 @@ def _open_quote(label: str, row: int | None, column: str | None = None) -> Value
     return ValueError(
         f"{label}: {what} that runs over several lines{where} (a quote that is never "
         "closed?); close the quote, or take the line breaks out of quoted values"
+    )
+
+
+def _first_not_utf8(values: pa.Array | pa.ChunkedArray) -> tuple[int, int] | None:
+    """``(data row, byte)`` of the first of ``values`` (bytes) that is not UTF-8 text."""
+    for row, value in enumerate(values.to_pylist(), 1):
+        try:
+            (value or b"").decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return row, exc.object[exc.start]
+    return None
+
+
+def _not_utf8(label: str, name: str, row: int | None, byte: int | None) -> ValueError:
+    where = f" (byte {byte:#x} in data row {row})" if row is not None and byte is not None else ""
+    return ValueError(
+        f"{label}: column {name!r} is not valid UTF-8 text{where}; re-encode the file as "
+        "UTF-8 (from Latin-1 or Windows-1252, most often)"
     )
 
 
@@ -167,16 +186,19 @@ class CsvReader:
         self.sample: pa.Table | None = None
         self.int_labels = False  # integer class labels, read as text and checked
         self.block_size = _BLOCK_BYTES
+        self.sample_is_file = False
 
     def parse_options(self, **kwargs: Any) -> pacsv.ParseOptions:
         """pyarrow's parse options for this file (``kwargs`` added)."""
         return pacsv.ParseOptions(delimiter=self.delimiter, **kwargs)
 
     def _open_text(self) -> Any:
-        """The file's bytes as a binary stream, decompressed on the fly when compressed."""
+        """The file's bytes as a buffered binary stream (it reads lines), decompressed on
+        the fly when compressed."""
         if self.compression is None:
             return open(self.path, "rb")
-        return pa.input_stream(str(self.path), compression=self.compression)
+        stream = pa.input_stream(str(self.path), compression=self.compression)
+        return io.BufferedReader(stream, _BLOCK_BYTES)
 
     def _read_head(self) -> tuple[bytes, bool]:
         """The first megabyte (more for a longer first line) and whether it is the file."""
@@ -217,6 +239,7 @@ class CsvReader:
                 f"{self.label}: the lines end in a carriage return alone (old Mac line "
                 "endings); convert the file to LF or CRLF line endings"
             )
+        self.sample_is_file = whole  # the first rows parsed on opening are all the rows
         if not whole:
             head = head[: head.rfind(b"\n") + 1]
         lines = [line for line in head.splitlines() if line.strip()]
@@ -402,7 +425,25 @@ class CsvReader:
     def batches(self, sel: Selection) -> Iterator[pa.RecordBatch]:
         """The wanted columns (features, then target) as Arrow record batches, through
         pyarrow's sequential streaming CSV reader, which numbers the rows in its error
-        messages."""
+        messages.
+
+        A line longer than the reader's blocks (the longest of the first megabyte sets
+        them) stops it; the file is then read again with blocks that hold its longest
+        line, from the row reached.
+        """
+        rows = 0
+        while True:
+            try:
+                for batch in _skip_rows(self._stream_batches(sel), rows):
+                    rows += batch.num_rows
+                    yield batch
+                return
+            except _BlockFailed:
+                pass
+
+    def _stream_batches(self, sel: Selection) -> Iterator[pa.RecordBatch]:
+        """One pass of :meth:`batches` with the current block size; raises
+        :class:`_BlockFailed` when a longer block would read the file."""
         wanted = sel.wanted
         read_options = pacsv.ReadOptions(block_size=self.block_size, use_threads=True)
         with contextlib.ExitStack() as stack:
@@ -431,6 +472,8 @@ class CsvReader:
             except pa.ArrowInvalid as exc:
                 if sel.byte_range is not None and "Empty CSV file" in str(exc):
                     return  # only empty lines in this part
+                if _LOST_PLACE in str(exc) and self._grow_blocks(sel.label):
+                    raise _BlockFailed from None
                 raise self.error(exc, sel.label, sel.target, sel.task, sel.fixed_features) from None
             except (pa.ArrowException, OSError, EOFError) as exc:  # e.g. a truncated .gz
                 raise ValueError(
@@ -477,6 +520,36 @@ class CsvReader:
             return []
         values = self.sample.column(name).to_pylist()
         return [(r, str(v)) for r, v in enumerate(values, 1) if v is not None and not is_number(v)]
+
+    def check_utf8(self, names: Sequence[str]) -> None:
+        """Refuse a column among ``names`` whose first rows are not UTF-8 text (pyarrow
+        reads it as bytes), naming the first such cell's data row and byte."""
+        for name in names:
+            if self.sample is not None and pa.types.is_binary(self.types[name]):
+                found = _first_not_utf8(self.sample.column(name))
+                raise _not_utf8(self.label, name, *(found or (None, None)))
+
+    def _locate_not_utf8(self, name: str) -> tuple[int | None, int | None]:
+        """The data row and byte of column ``name``'s first value that is not UTF-8."""
+        try:
+            reader = pacsv.open_csv(
+                self.path,
+                read_options=pacsv.ReadOptions(block_size=self.block_size, use_threads=True),
+                parse_options=self.parse_options(),
+                convert_options=pacsv.ConvertOptions(
+                    include_columns=[name], column_types={name: pa.binary()}
+                ),
+            )
+            offset = 0
+            with contextlib.closing(reader):
+                for batch in reader:
+                    found = _first_not_utf8(batch.column(0))
+                    if found is not None:
+                        return offset + found[0], found[1]
+                    offset += batch.num_rows
+        except (pa.ArrowException, OSError):
+            pass
+        return None, None
 
     def stray_text(self, names: Sequence[str]) -> dict[str, tuple[int, str]]:
         """The text columns among ``names`` that hold numbers but for a few cells of the
@@ -618,18 +691,46 @@ class CsvReader:
         if bad_value:
             index, kind, value = int(bad_value.group(1)), bad_value.group(2), bad_value.group(3)
             return self._value_error(index, kind, value, label, target, task, fixed_features)
-        if "out of sync with chunker" in message or "straddling object" in message:
-            return _open_quote(label, self._locate_open_quote())
+        not_utf8 = re.search(
+            r"In CSV column #(\d+): CSV conversion error to \w+: invalid UTF8", message
+        )
+        if not_utf8 and int(not_utf8.group(1)) < len(self.columns):
+            name = self.columns[int(not_utf8.group(1))]
+            return _not_utf8(label, name, *self._locate_not_utf8(name))
+        if "out of sync with chunker" in message or _LOST_PLACE in message:
+            return _open_quote(label, self._scan_lines(label)[1])
         return ValueError(f"{label}: could not read the CSV file: {first_line(exc)}")
 
-    def _locate_open_quote(self) -> int | None:
-        """The first data row with an odd number of quote characters, if any."""
+    def _grow_blocks(self, label: str) -> bool:
+        """After the streaming reader lost its place: make its blocks hold the file's
+        longest line and return True, or False if they already do (a quote never closed)."""
+        longest = self._scan_lines(label)[0]
+        if 2 * longest + 2 <= self.block_size:
+            return False
+        self.block_size = 2 * longest + 2
+        return True
+
+    def _scan_lines(self, label: str) -> tuple[int, int | None]:
+        """The length of the file's longest line (decompressed) and its first data row
+        with an odd number of quote characters, if any; a line longer than the limit is
+        refused, naming its row."""
+        longest, odd, offset = 0, None, 0
         with self._open_text() as f:
-            f.readline()  # the header
-            for number, line in enumerate(iter(lambda: f.readline(_MAX_LINE_BYTES), b""), 1):
-                if line.count(b'"') % 2:
-                    return number
-        return None
+            lines = iter(lambda: f.readline(_MAX_LINE_BYTES + 1), b"")
+            for number, line in enumerate(lines):  # line 0 is the header
+                if len(line) > _MAX_LINE_BYTES:
+                    where = " of the decompressed data" if self.compression else ""
+                    row = f"data row {number}" if number else "the header"
+                    raise ValueError(
+                        f"{label}: no line break in the {_MAX_LINE_BYTES:,} bytes from byte "
+                        f"{offset:,}{where} ({row}: a quote that is never closed, or not a "
+                        "CSV file?); every row of a CSV file is one line"
+                    )
+                offset += len(line)
+                longest = max(longest, len(line))
+                if odd is None and number and line.count(b'"') % 2:
+                    odd = number
+        return longest, odd
 
     def _value_error(
         self,

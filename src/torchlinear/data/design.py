@@ -355,8 +355,8 @@ class DesignSource:
         weight = getattr(source, "weight", None)
         read = list(spec.variables) + ([source.target] if with_target else [])
         read += [] if weight is None else [weight]
-        counts: dict[str, list[int]] = {}
-        seen = dropped = kept = bad_rows = 0
+        missing = source.missing_values(None if spec.automatic else spec.formula)
+        seen = dropped = kept = 0
         for table in source.iter_tables():
             table = table.select(read)
             offset = source.row_offset + seen
@@ -365,17 +365,13 @@ class DesignSource:
                 check_weights(to_numpy(table.column(weight)), source.label, weight, offset)
             bad = missing_mask(table)
             if bad is not None:
-                for name in read:
-                    mask = missing_mask(table, [name])
-                    if mask is not None:
-                        entry = counts.setdefault(name, [0, offset + int(np.argmax(mask)) + 1])
-                        entry[0] += int(mask.sum())
-                bad_rows += int(bad.sum())
+                masks = ((name, missing_mask(table, [name])) for name in read)
+                missing.add([(n, m) for n, m in masks if m is not None], bad, offset)
                 if not source.drop_na:
                     continue
                 dropped += int(bad.sum())
                 table = table.filter(to_arrow(~bad))
-            if bad_rows and not source.drop_na:
+            if missing.rows and not source.drop_na:
                 continue
             if table.num_rows == 0:
                 continue
@@ -399,26 +395,14 @@ class DesignSource:
                 kept += len(X)
                 yield (X, y) if w is None else (X, y, w)
         source.n_rows = seen
-        if bad_rows and not source.drop_na:
-            shown = ", ".join(
-                f"column {name!r} {count} (first in data row {first})"
-                for name, (count, first) in list(counts.items())[:6]
-            )
-            raise ParameterError(
-                "drop_na",
-                "{label}: {rows} row(s) have missing or non-finite values (empty, NA, NaN or "
-                "inf): {shown}; pass {0} to skip those rows, or fill them in",
-                value=False,
-                suggestions=[("drop_na", True)],
-                label=source.label,
-                rows=bad_rows,
-                shown=shown,
-            )
+        if missing.rows and not source.drop_na:
+            raise missing.error(seen)
         self.n_dropped = dropped
         if kept == 0 and source.row_groups is None and source.byte_range is None:
-            raise ValueError(
+            raise missing.none_left(
+                seen,
                 f"{source.label}: all {seen} data rows have a missing or non-finite value in "
-                "the columns the formula reads, so none is left"
+                "the columns the formula reads, so none is left",
             )
 
     def read_all(self) -> tuple[Any, ...]:

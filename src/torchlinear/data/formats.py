@@ -11,6 +11,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from torchlinear._validation import ParameterError
+
 __all__ = ["COMPRESSIONS", "FORMATS", "check_delimiter", "compression_of", "file_format"]
 
 FORMATS: dict[str, str] = {
@@ -67,19 +69,43 @@ def file_format(path: Path, what: str) -> str:
     return FORMATS[suffix]
 
 
+#: Two-character spellings of a separator, as typed in a shell: ``\t`` is a tab.
+_ESCAPED = {"\\t": "\t"}
+
+
 def check_delimiter(delimiter: Any, path: Path) -> str:
-    """The CSV field separator: ``delimiter`` checked, or by default tab for ``.tsv``, else comma.
+    """The CSV field separator: ``delimiter`` checked, or by default tab for ``.tsv``, else
+    comma. The two characters ``\\t`` (a backslash and a t, as a shell passes ``'\\t'``)
+    mean a tab.
+
+    Raises
+    ------
+    ParameterError
+        Unless ``delimiter`` is one ASCII character other than a quote or a line break.
 
     Examples
     --------
     >>> check_delimiter(None, Path("a.tsv")), check_delimiter(";", Path("a.csv"))
     ('\\t', ';')
+    >>> check_delimiter(r"\\t", Path("a.csv"))
+    '\\t'
     """
     if delimiter is None:
         plain = Path(path.stem) if compression_of(path) is not None else path
         return "\t" if plain.suffix.lower() == ".tsv" else ","
-    if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in '\r\n"':
-        raise ValueError(
-            f"delimiter must be a single character such as ',', ';' or '\\t', got {delimiter!r}"
+    if isinstance(delimiter, str):
+        delimiter = _ESCAPED.get(delimiter, delimiter)
+    if (
+        not isinstance(delimiter, str)
+        or len(delimiter) != 1
+        or not delimiter.isascii()
+        or delimiter in '\r\n"'
+    ):
+        raise ParameterError(
+            "delimiter",
+            "{param} must be one ASCII character other than a quote or a line break, e.g. "
+            "{0}, {1} or {2} for a tab; got {value!r}",
+            value=delimiter,
+            suggestions=[("delimiter", ";"), ("delimiter", "|"), ("delimiter", "\t")],
         )
     return delimiter

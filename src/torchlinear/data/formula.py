@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 from torchlinear._format import format_names
 from torchlinear._memory import check_memory
 from torchlinear._validation import ParameterError
+from torchlinear.data.csv_reader import is_number
 
 __all__ = ["Design", "ParsedFormula", "check_evaluable", "parse_formula", "quote_name"]
 
@@ -321,6 +322,15 @@ class Design:
     automatic: bool = False
     _specs: Any = field(default=None, repr=False, compare=False)
 
+    @property
+    def text_variables(self) -> list[str]:
+        """The categorical variables whose levels are text (the others hold numbers)."""
+        return [
+            name
+            for name, levels in self.levels.items()
+            if levels and all(isinstance(v, str) for v in levels)
+        ]
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able description (stored in a model's sidecar as ``"design"``)."""
         return {
@@ -534,15 +544,7 @@ class Design:
             unseen = pc.and_(pc.is_null(codes), pc.is_valid(column))
             if pc.any(unseen).as_py():
                 row = int(pc.index(unseen, True).as_py())
-                value = column[row].as_py()
-                if isinstance(value, float) and value.is_integer():
-                    value = int(value)
-                shown = format_names([str(v) for v in levels], 8)
-                raise ValueError(
-                    f"{label}: column {name!r} has the level {value!r} (data row "
-                    f"{row_offset + row + 1}) that the model was not fitted on; its levels "
-                    f"are {shown}"
-                )
+                raise _unseen_level(label, name, column[row].as_py(), row_offset + row, levels)
             codes_np = codes.fill_null(-1).to_numpy(zero_copy_only=False)
             data[name] = pd.Categorical.from_codes(codes_np, categories=levels)
         y = None
@@ -643,6 +645,26 @@ def check_present(needed: Sequence[str], columns: Sequence[str], label: str) -> 
             missing=format_names(missing),
             columns=format_names(list(columns)),
         )
+
+
+def _unseen_level(label: str, name: str, value: Any, row: int, levels: list[Any]) -> ValueError:
+    """A value of a categorical column that is none of the model's levels: a number
+    where the model learned text is said so."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    shown = format_names([str(v) for v in levels], 8)
+    text_levels = all(isinstance(v, str) and not is_number(v) for v in levels)
+    if text_levels and is_number(value):
+        return ValueError(
+            f"{label}: column {name!r} holds the number {value} (data row {row + 1}), but the "
+            f"model was fitted on it as a text column with the levels {shown}; give it those "
+            "values, as in the data the model was fitted on"
+        )
+    return ValueError(
+        f"{label}: column {name!r} has the level {value!r} (data row {row + 1}) that the "
+        f"model was not fitted on; its levels are {shown}: give it one of them, or fit the "
+        "model on data that has this level"
+    )
 
 
 def normalise(table: pa.Table, levels: Mapping[str, Any]) -> pa.Table:

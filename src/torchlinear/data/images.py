@@ -43,7 +43,7 @@ from torchlinear.data.cifar import (
     read_cifar_batch,
     read_cifar_meta,
 )
-from torchlinear.io import atomic_write, open_regular_file
+from torchlinear.io import atomic_write, naming_write_errors, open_regular_file
 
 __all__ = [
     "IDX_IMAGES_MAGIC",
@@ -347,7 +347,8 @@ def download_file(
         with os.fdopen(fd, "wb") as out, urlopen(url, timeout=timeout) as response:
             while chunk := response.read(1 << 20):
                 digest.update(chunk)
-                out.write(chunk)
+                with naming_write_errors(path):  # a full disk: name the file being written
+                    out.write(chunk)
         if md5 is not None and digest.hexdigest() != md5.lower():
             raise OSError(
                 f"checksum mismatch for {url}: MD5 {digest.hexdigest()}, expected {md5.lower()}; "

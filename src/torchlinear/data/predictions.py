@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from torchlinear._format import format_names
 from torchlinear.data.arrow_numpy import to_arrow
 from torchlinear.data.formats import check_delimiter, file_format
-from torchlinear.io import ensure_writable_dir
+from torchlinear.io import ensure_writable_dir, naming_write_errors
 
 __all__ = ["PredictionWriter", "check_columns"]
 
@@ -185,23 +185,8 @@ class PredictionWriter:
             sizes = ", ".join(f"{n!r}: {len(a)}" for n, a in zip(names, arrays, strict=True))
             raise ValueError(f"columns must have equal lengths, got {sizes}")
         try:
-            if self._schema is None:
-                batch = pa.record_batch([to_arrow(a) for a in arrays], names=names)
-                self._open(batch.schema)
-            else:
-                if names != self._schema.names:
-                    raise ValueError(
-                        f"write() got columns {format_names(names)} but the file has "
-                        f"{format_names(self._schema.names)}; pass the same columns every time"
-                    )
-                batch = pa.record_batch(
-                    [
-                        to_arrow(a).cast(field.type)
-                        for a, field in zip(arrays, self._schema, strict=True)
-                    ],
-                    schema=self._schema,
-                )
-            self._writer.write_batch(batch)
+            with naming_write_errors(self.path):
+                self._write(names, arrays)
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
             self.abort()
             raise ValueError(
@@ -211,6 +196,26 @@ class PredictionWriter:
             self.abort()
             raise
         self.n_rows += lengths.pop()
+
+    def _write(self, names: list[str], arrays: list[Any]) -> None:
+        """Append one batch (the first one opens the file and fixes the columns)."""
+        if self._schema is None:
+            batch = pa.record_batch([to_arrow(a) for a in arrays], names=names)
+            self._open(batch.schema)
+        else:
+            if names != self._schema.names:
+                raise ValueError(
+                    f"write() got columns {format_names(names)} but the file has "
+                    f"{format_names(self._schema.names)}; pass the same columns every time"
+                )
+            batch = pa.record_batch(
+                [
+                    to_arrow(a).cast(field.type)
+                    for a, field in zip(arrays, self._schema, strict=True)
+                ],
+                schema=self._schema,
+            )
+        self._writer.write_batch(batch)
 
     def _open(self, schema: pa.Schema) -> None:
         fd, self._tmp = tempfile.mkstemp(
@@ -239,16 +244,17 @@ class PredictionWriter:
         tmp = self._tmp
         assert tmp is not None  # set with the writer, by the first write
         try:
-            self._writer.close()
-            if self._sink is not None:
-                self._sink.close()
-            fd = os.open(tmp, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.chmod(tmp, _file_mode(self.path))
-            os.replace(tmp, self.path)
+            with naming_write_errors(self.path):
+                self._writer.close()
+                if self._sink is not None:
+                    self._sink.close()
+                fd = os.open(tmp, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                os.chmod(tmp, _file_mode(self.path))
+                os.replace(tmp, self.path)
         except BaseException:
             self.abort()
             raise

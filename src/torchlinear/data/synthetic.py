@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -9,9 +10,16 @@ from typing import NamedTuple
 import torch
 
 from torchlinear._memory import check_memory
-from torchlinear._validation import check_nonnegative_float, check_positive_int, check_real
+from torchlinear._validation import (
+    ParameterError,
+    check_nonnegative_float,
+    check_positive_int,
+    check_real,
+)
 
-__all__ = ["SyntheticRegression", "synthetic_regression"]
+__all__ = ["SyntheticRegression", "check_label_scale", "synthetic_regression"]
+
+_FLOAT32_MAX = float(torch.finfo(torch.float32).max)
 
 
 class SyntheticRegression(NamedTuple):
@@ -25,6 +33,40 @@ class SyntheticRegression(NamedTuple):
     """True weights, shape ``(d,)``."""
     b: float
     """True bias."""
+
+
+def check_label_scale(w: Sequence[float], b: float, noise: float, limit: float, why: str) -> None:
+    r"""Refuse ``w``, ``b`` and ``noise`` whose labels :math:`y = Xw + b + \sigma\varepsilon`
+    could pass ``limit`` in size (``why`` says what would then overflow), naming the
+    largest of the three parts and the range that works.
+
+    ``X`` and :math:`\varepsilon` are standard normal, beyond 6 in size with probability
+    about 2e-9 each: the labels stay below :math:`|b| + 6(\sum_j |w_j| + \sigma)`.
+
+    Examples
+    --------
+    >>> check_label_scale([2.0, -3.4], 4.2, 0.01, 1e18, "beyond float32")
+    >>> check_label_scale([2.0], 4.2, 1e300, 1e18, "beyond float32")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    torchlinear._validation.ParameterError: noise is 1e+300: the labels would reach about ...
+    """
+    parts = {"b": abs(b), "w": 6 * math.fsum(abs(v) for v in w), "noise": 6 * noise}
+    if math.fsum(parts.values()) <= limit:
+        return
+    param = max(parts, key=lambda p: parts[p])
+    value = {"b": b, "w": list(w), "noise": noise}[param]
+    shown = f"{value:g}" if param != "w" else ", ".join(f"{v:g}" for v in w)
+    raise ParameterError(
+        param,
+        "{param} is {shown}: the labels would reach about {scale:.0e}, {why}; choose {w}, "
+        "{b} and {noise} with |b| + 6 (sum of |w| + noise) below {limit:.0e}",
+        value=value,
+        shown=shown,
+        scale=math.fsum(parts.values()),
+        why=why,
+        limit=limit,
+    )
 
 
 def synthetic_regression(
@@ -68,15 +110,16 @@ def synthetic_regression(
     n = check_positive_int("n", n)
     noise = check_nonnegative_float("noise", noise)
     b = check_real("b", b, "a finite number")
-    w_true = (
-        torch.as_tensor(w, dtype=torch.float32).reshape(-1)
-        if not isinstance(w, torch.Tensor)
-        else w.detach().to(torch.float32).reshape(-1).cpu()
+    values = (
+        w.detach().reshape(-1).cpu().tolist()
+        if isinstance(w, torch.Tensor)
+        else torch.as_tensor(w, dtype=torch.float64).reshape(-1).tolist()
     )
-    if w_true.numel() == 0:
+    if not values:
         raise ValueError("w must hold at least one weight, got an empty sequence")
-    if not torch.isfinite(w_true).all():
-        raise ValueError(f"w must be finite, got {w_true.tolist()}")
+    values = [check_real("w", v, "a sequence of finite numbers") for v in values]
+    check_label_scale(values, b, noise, _FLOAT32_MAX / 10, "beyond float32 (the data's type)")
+    w_true = torch.tensor(values, dtype=torch.float32)
     d = w_true.numel()
     check_memory(  # X, y and the noise, float32
         4 * n * (d + 2),

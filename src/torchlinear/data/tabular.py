@@ -43,6 +43,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from torchlinear._format import format_names
 from torchlinear._memory import check_memory, memory_budget
@@ -58,6 +59,7 @@ from torchlinear.data._parts import (
 from torchlinear.data.arrow_numpy import to_arrow, to_numpy
 from torchlinear.data.csv_reader import DECIMAL_COMMA, CsvReader
 from torchlinear.data.formats import check_delimiter, compression_of, file_format
+from torchlinear.data.missing import MissingValues
 from torchlinear.data.parquet_reader import ParquetReader
 
 __all__ = ["TabularSource"]
@@ -66,41 +68,6 @@ _CHUNK_BYTES = 4 << 20  # default chunk: about this many bytes of float64 per (X
 _READ_BYTES = 16 << 20  # a chunk as read holds at most about this much, whatever batch_rows
 
 Task = Literal["regression", "classification"]
-
-
-class _MissingValues:
-    """Counts of missing/non-finite cells per column, with the first row of each."""
-
-    def __init__(self) -> None:
-        self.per_column: dict[str, list[int]] = {}  # name -> [count, first row (1-based)]
-        self.rows = 0
-
-    def add(self, columns: list[tuple[str, np.ndarray]], row_mask: np.ndarray, offset: int):
-        for name, mask in columns:
-            count = int(mask.sum())
-            if count:
-                entry = self.per_column.setdefault(name, [0, offset + int(mask.argmax()) + 1])
-                entry[0] += count
-        self.rows += int(row_mask.sum())
-
-    def error(self, label: str) -> ParameterError:
-        items = list(self.per_column.items())
-        shown = ", ".join(
-            f"column {name!r} {count} (first in data row {first})"
-            for name, (count, first) in items[:6]
-        )
-        if len(items) > 6:
-            shown += f" and {len(items) - 6} more columns"
-        return ParameterError(
-            "drop_na",
-            "{label}: {rows} row(s) have missing or non-finite values (empty, NA, NaN or "
-            "inf): {shown}; pass {0} to skip those rows, or fill them in",
-            value=False,
-            suggestions=[("drop_na", True)],
-            label=label,
-            rows=self.rows,
-            shown=shown,
-        )
 
 
 class TabularSource:
@@ -138,6 +105,11 @@ class TabularSource:
     fixed_features : bool, default False
         The ``features`` are a fitted model's (to predict or evaluate), not a choice:
         a message about one advises fixing its values, never leaving it out.
+    text_features : sequence of str, optional
+        With ``allow_text``: the feature columns that hold text (a fitted model's
+        categorical text columns). They are read as text whatever their values look
+        like, and any other feature column that holds text is refused. By default every
+        feature column whose first rows are not all numbers is a text column.
 
     Attributes
     ----------
@@ -204,6 +176,7 @@ class TabularSource:
         allow_text: bool = False,
         weight: str | None = None,
         fixed_features: bool = False,
+        text_features: Sequence[str] | None = None,
     ) -> None:
         if task not in ("regression", "classification"):
             raise ValueError(f"task must be 'regression' or 'classification', got {task!r}")
@@ -227,6 +200,7 @@ class TabularSource:
         self.allow_text = bool(allow_text)
         self.fixed_features = bool(fixed_features)
         self.text_features: list[str] = []
+        self._given_text = None if text_features is None else set(text_features)
         self._stray: dict[str, tuple[int, str]] = {}
 
         if not self.path.exists():
@@ -249,6 +223,7 @@ class TabularSource:
         self._types = self._reader.types
         self.n_rows = self._reader.n_rows  # known on opening for Parquet only
         self.feature_names = self._select(features)
+        self._check_empty_head()
         if target is not None and task == "classification":
             self._stray.update(self._reader.stray_text([target]))
         self._reader.sample = None  # only needed for the messages above
@@ -401,6 +376,13 @@ class TabularSource:
                     value=selected,
                     target=target,
                 )
+            if weight is not None and weight in selected and self.fixed_features:
+                raise ParameterError(
+                    "weight",
+                    "the column {value!r} ({param}) is one of the model's features, so it "
+                    "cannot hold the sample weights; name another column",
+                    value=weight,
+                )
             if weight is not None and weight in selected:
                 raise ParameterError(
                     "features",
@@ -439,14 +421,11 @@ class TabularSource:
         """Refuse text feature columns (unless ``allow_text``) and a target of a type the
         task cannot read."""
         label, target = self.label, self.target
+        if isinstance(self._reader, CsvReader):
+            self._reader.check_utf8([*selected, *(c for c in (target, self.weight) if c)])
         text = [f for f in selected if not is_numeric_type(self._types[f])]
         if self.allow_text:
             other = [f for f in text if not is_label_type(self._types[f])]
-            if self.format == "csv" and other:  # CSV cells are text: bytes mean not UTF-8
-                raise ValueError(
-                    f"{label}: column(s) {format_names(other)} hold bytes that are not UTF-8 "
-                    "text; save the file as UTF-8"
-                )
             if other:  # lists, structs, dates, bytes: neither numbers nor categories
                 rest = [] if self.fixed_features else [f for f in selected if f not in other][:8]
                 raise ParameterError(
@@ -460,8 +439,12 @@ class TabularSource:
                     names=format_names(other),
                     types=", ".join(sorted({str(self._types[f]) for f in other})),
                 )
-            self.text_features, text = text, []
-            self._stray = self._reader.stray_text(self.text_features)
+            if self._given_text is None:
+                self.text_features, text = text, []
+                self._stray = self._reader.stray_text(self.text_features)
+            else:  # the text columns are known: read them as text, refuse text elsewhere
+                self.text_features = [f for f in selected if f in self._given_text]
+                text = [f for f in text if f not in self._given_text]
         if text:
             numeric = [f for f in selected if f not in text]
             examples = ", ".join(f"{f!r} ({self._example(f)})" for f in text[:5])
@@ -513,6 +496,31 @@ class TabularSource:
                     f"{label}: the target column {target!r} has type {t}, which cannot hold "
                     "class labels; use integer or string labels"
                 )
+            if self.task == "classification" and pa.types.is_floating(t):
+                self._check_whole_labels(target)
+
+    def _check_whole_labels(self, target: str) -> None:
+        """Refuse class labels that the first rows show with a fractional part: such a
+        target is a quantity to regress on, not a set of classes."""
+        sample = getattr(self._reader, "sample", None)
+        if sample is None:
+            return
+        values = to_numpy(sample.column(target)).astype(np.float64)
+        fractional = np.isfinite(values) & (values != np.round(values))
+        if fractional.any():
+            row = int(np.argmax(fractional))
+            raise ParameterError(
+                "task",
+                "{label}: the target column {target!r} holds numbers with a fractional part "
+                "({example:g} in data row {row}), not class labels; classification needs "
+                "whole numbers or text as labels: for a numeric target use {0}",
+                value="classification",
+                suggestions=[("task", "regression")],
+                label=self.label,
+                target=target,
+                example=float(values[row]),
+                row=row + 1,
+            )
 
     def column_types(self) -> dict[str, pa.DataType]:
         """The Arrow type of every column of the file, as inferred on opening."""
@@ -708,7 +716,7 @@ class TabularSource:
                 f"{self.label}: the text column(s) {format_names(self.text_features)} must be "
                 "encoded first: read the file through torchlinear.data.design.DesignSource"
             )
-        missing = _MissingValues()
+        missing = self.missing_values()
         seen = kept = dropped = 0
         for X, y, bad_columns, bad_rows in self._converted():
             if self.weight is not None:
@@ -731,15 +739,47 @@ class TabularSource:
                     yield X[:, :-1], y, np.ascontiguousarray(X[:, -1])
         self.n_rows = seen
         if missing.rows and not self.drop_na:
-            raise missing.error(self.label)
+            raise missing.error(seen)
         self.n_dropped = dropped
         whole_file = self.row_groups is None and self.byte_range is None
         if kept == 0 and whole_file:  # a part may be empty; the whole data must not be
-            raise ValueError(
+            raise missing.none_left(
+                seen,
                 f"{self.label}: all {seen} data rows have a missing or non-finite value in "
                 "the selected columns, so none is left; fill the gaps"
-                + ("" if self.fixed_features else " or choose other columns")
+                + ("" if self.fixed_features else " or choose other columns"),
             )
+
+    def missing_values(self, formula: str | None = None) -> MissingValues:
+        """An empty count of the missing values of a pass over this source (the columns
+        of ``formula`` when a design reads it)."""
+        return MissingValues(
+            self.label,
+            self.feature_names,
+            self.target,
+            self.weight,
+            columns=self.columns,
+            fixed=self.fixed_features,
+            formula=formula,
+        )
+
+    def _check_empty_head(self) -> None:
+        """Refuse a column read that has no value in the first rows (the sample read on
+        opening): without ``drop_na`` every one of its cells would be an error."""
+        sample = getattr(self._reader, "sample", None)
+        if sample is None or sample.num_rows == 0 or self.drop_na:
+            return
+        wanted = [*self.feature_names, *(c for c in (self.target, self.weight) if c is not None)]
+        empty = [
+            name
+            for name in wanted
+            if pc.all(pc.is_null(sample.column(name), nan_is_null=True)).as_py()
+        ]
+        if empty:
+            n = sample.num_rows
+            whole = getattr(self._reader, "sample_is_file", False)
+            rows = f"any of the {n:,} data rows" if whole else f"the first {n:,} data rows"
+            raise self.missing_values().empty(empty, rows)
 
     def _selection(self) -> Selection:
         """What a pass over this source reads."""

@@ -36,7 +36,7 @@ from torchlinear._validation import (
     resolve_device,
 )
 from torchlinear.concise.linreg import half_mse, linreg_net, train_concise
-from torchlinear.data.synthetic import synthetic_regression
+from torchlinear.data.synthetic import check_label_scale, synthetic_regression
 from torchlinear.demos.common import (
     check_step,
     fresh_run_dir,
@@ -262,11 +262,19 @@ def run_linreg_demo(
 def _check_settings(**given: Any) -> dict[str, Any]:
     """Every argument checked before anything runs (a fresh seed drawn for ``None``), as
     the run records them."""
+    n, w = check_positive_int("n", given["n"]), _check_weights(given["w"])
+    b = check_real("b", given["b"], "a finite number")
+    noise = check_nonnegative_float("noise", given["noise"])
+    # the training sums the squared errors of the n examples in float32
+    limit = float(f"{math.sqrt(torch.finfo(torch.float32).max / n) / 10:.1g}")
+    check_label_scale(
+        w, b, noise, limit, f"whose squares, summed over {n:,} examples, overflow float32"
+    )
     return {
-        "n": check_positive_int("n", given["n"]),
-        "w": _check_weights(given["w"]),
-        "b": check_real("b", given["b"], "a finite number"),
-        "noise": check_nonnegative_float("noise", given["noise"]),
+        "n": n,
+        "w": w,
+        "b": b,
+        "noise": noise,
         "lr": check_step(given["lr"]),
         "batch_size": check_positive_int("batch_size", given["batch_size"]),
         "epochs": check_positive_int("epochs", given["epochs"]),

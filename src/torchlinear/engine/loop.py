@@ -315,6 +315,16 @@ class Trainer:
     def _check(self, value: float, where: str) -> None:
         if self.first_loss is None and math.isfinite(value):
             self.first_loss = value
+        first_step = self.epoch == 0 and self.batch == 0 and self.cfg.optimizer != "lbfgs"
+        if first_step and self.first_loss is None and not math.isfinite(value):
+            # the first batch's loss is taken before any step: the data, not the learning
+            # rate, is at fault
+            dtype = str(next(self.model.parameters()).dtype).removeprefix("torch.")
+            raise ValueError(
+                f"the loss of the first batch is {value} before any training step: values of "
+                f"X or y are too large for {dtype} (their squares overflow); rescale X and y "
+                "before fitting"
+            )
         # a first loss that is already ~0 (a perfect start) would make any noise "diverge"
         limit = self.cfg.divergence_factor * max(abs(self.first_loss or 0.0), 1e-8)
         if math.isfinite(value) and value <= limit:

@@ -39,6 +39,8 @@ import scipy.linalg
 import scipy.sparse
 from threadpoolctl import threadpool_limits
 
+from torchlinear._validation import overflow_error
+
 __all__ = [
     "QUANTILE_SOLVERS",
     "as_arrays",
@@ -358,6 +360,10 @@ def fit_lad(
     # centre) and keep the LP well scaled when a column is far from 0 (timestamps)
     centre = X.mean(axis=0) if fit_intercept and len(X) else np.zeros(d)
     A = _design(X - centre if fit_intercept else X, fit_intercept)
+    with np.errstate(over="ignore", invalid="ignore"):  # the interior point squares them
+        squares = np.einsum("i,ij,ij->j", s, A, A), float((s * y) @ y)
+    if not (np.isfinite(squares[0]).all() and math.isfinite(squares[1])):
+        raise overflow_error()
     n_rows = len(A)
     A, y2, s2 = _with_penalty_rows(A, y, s, d, alpha * S)
     beta, info = _solve_lp(A, y2, s2, q, n_rows, solver, solver_params)

@@ -17,7 +17,12 @@ from torchlinear._sklearn_protocol import (
     RegressorMixin,
     check_is_fitted,
 )
-from torchlinear._validation import as_target, check_same_length, check_sample_weight
+from torchlinear._validation import (
+    as_target,
+    check_same_length,
+    check_sample_weight,
+    overflow_error,
+)
 from torchlinear.estimators._base import LinearPredictionMixin, assert_finite, object_to_float
 from torchlinear.exact import GramStats
 from torchlinear.exact.coordinate_descent import check_stats_memory
@@ -60,10 +65,7 @@ def checked_stats(stats: GramStats, X: Any) -> GramStats:
         return stats
     if isinstance(X, torch.Tensor):
         assert_finite("X", X)
-    raise ValueError(
-        "the sums of squares overflow float64 (values of X or y near 1e154 or beyond); "
-        "rescale X and y before fitting"
-    )
+    raise overflow_error()
 
 
 def chunk_parts(item: tuple[Any, ...]) -> tuple[Any, torch.Tensor, torch.Tensor | None, Any]:

@@ -19,6 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from torchlinear._validation import ParameterError
 from torchlinear.estimators._penalized_base import (
     PenalizedBase,
     check_alpha,
@@ -97,10 +98,19 @@ class _CVBase(PenalizedBase):
             raise ValueError("l1_ratio is an empty list; give at least one value in [0, 1]")
         for r in ratios:
             check_l1_ratio(r)
+        a = self.alphas
+        automatic = isinstance(a, numbers.Integral) and not isinstance(a, bool)
+        if automatic and 0.0 in ratios:
+            raise ParameterError(
+                "l1_ratio",
+                "{param} 0 (ridge) has no automatic alpha grid (its largest useful alpha is "
+                "infinite): give {param} > 0, or the alphas to try, e.g. {0}",
+                value=ratios,
+                suggestions=[("alphas", [0.1, 1, 10])],
+            )
         if isinstance(self.eps, bool) or not isinstance(self.eps, numbers.Real) or self.eps <= 0:
             raise ValueError(f"eps must be a number > 0, got {self.eps!r}")
-        a = self.alphas
-        if isinstance(a, numbers.Integral) and not isinstance(a, bool):
+        if automatic:
             if a < 1:
                 raise ValueError(f"alphas must be at least 1 (number of alphas), got {a}")
         else:

@@ -48,7 +48,12 @@ import torch
 
 from torchlinear._memory import check_memory, memory_budget
 from torchlinear._threads import single_threaded
-from torchlinear._validation import check_finite, check_nonnegative_float, check_sample_weight
+from torchlinear._validation import (
+    check_finite,
+    check_nonnegative_float,
+    check_sample_weight,
+    overflow_error,
+)
 from torchlinear.exact._linalg import all_finite, as_2d
 from torchlinear.exact.refine import Moments, polish, refine, residual_moments
 from torchlinear.exact.solution import (
@@ -226,10 +231,7 @@ def _explain_nonfinite(stream: ChunkStream) -> None:
                     raise
                 raise ValueError(f"{exc} (row numbers counted from {offset})") from None
         offset += X.shape[0]
-    raise ValueError(
-        "the sums of squares overflow float64 (values of X or y near 1e154 or beyond); "
-        "rescale X and y before fitting"
-    )
+    raise overflow_error()
 
 
 def _rows_while_wide(chunks: Iterator[Chunk]) -> tuple[list[Chunk], bool]:

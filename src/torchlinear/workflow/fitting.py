@@ -381,6 +381,9 @@ def fit_opened(
     except BaseException as exc:
         if main:
             run.abort(isinstance(exc, KeyboardInterrupt))
+        shown = run.named_error(exc)
+        if shown is not exc:  # a file of the staging folder, named where it would have been
+            raise shown from exc
         raise
     finally:
         if main:

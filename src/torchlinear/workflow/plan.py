@@ -102,13 +102,6 @@ def check_alpha_cv(opts: Options, task: str, model: str, loss: str) -> None:
             value=opts.solver,
             suggestions=[("solver", "auto")],
         )
-    if opts.l1_ratio == 0 and opts.alphas is None:
-        raise ParameterError(
-            "l1_ratio",
-            "{param} 0 (ridge) has no automatic alpha grid (its largest useful alpha is "
-            "infinite): give {param} > 0, or the grid with {alphas}",
-            value=0.0,
-        )
 
 
 def check_solver(opts: Options, task: str, model: str, loss: str, alpha: float) -> None:
@@ -265,13 +258,7 @@ def check_route_options(opts: Options, plan: Plan) -> None:
             kind="exact least squares" if plan.route in EXACT_ROUTES else "L-BFGS",
         )
     if opts.cov_type != "nonrobust" and (plan.route != "exact" or (opts.alpha or 0) > 0):
-        raise ParameterError(
-            "cov_type",
-            "{param} {value} (robust standard errors) applies to exact unpenalised least "
-            "squares; this fit is {kind}: leave out {param}",
-            value=opts.cov_type,
-            kind="a ridge fit" if plan.route == "exact" else f"{plan.task} by {plan.route}",
-        )
+        _refuse_cov(opts, plan)
     if opts.patience is not None and plan.route in (*EXACT_ROUTES, "softmax-lbfgs"):
         raise ParameterError(
             "patience",
@@ -285,3 +272,30 @@ def check_route_options(opts: Options, plan: Plan) -> None:
             "hold out rows with {val_split} > 0, or leave out {param}",
             value=opts.patience,
         )
+
+
+def _refuse_cov(opts: Options, plan: Plan) -> None:
+    """Refuse robust covariances (``cov_type``) on a fit that is not exact unpenalised
+    least squares, saying which setting makes it another fit."""
+    if plan.task != "regression" or plan.model != "linear":
+        why, fix = "this fit is {task} with model {model!r}", ""
+    elif plan.loss != "squared":
+        why, fix = "this fit's {loss} is {loss_value!r}", "leave out {loss}, or "
+    elif opts.alpha_cv or (opts.alpha or 0) > 0:
+        why, fix = "this fit is penalised by {alpha}", "leave out {alpha}, or "
+    else:
+        why = "this fit is trained by gradient steps ({solver} {solver_value})"
+        fix = "leave out {solver} (least squares is then solved exactly), or "
+    raise ParameterError(
+        "cov_type",
+        "{param} {value} (robust standard errors) needs exact unpenalised least squares; "
+        + why
+        + ": "
+        + fix
+        + "leave out {param}",
+        value=opts.cov_type,
+        task=plan.task,
+        model=plan.model,
+        loss_value=plan.loss,
+        solver_value=opts.solver,
+    )

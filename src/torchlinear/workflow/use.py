@@ -275,6 +275,7 @@ def design_data(
         allow_text=True,
         weight=weight,
         fixed_features=True,
+        text_features=spec.text_variables,
     )
     wrapped = DesignSource(source, spec)
     resolved = Data(str(path), list(spec.columns), source.target, task, wrapped, design=spec)
