@@ -172,3 +172,13 @@ def test_a_trainer_that_warned_is_not_warned_about_again(tmp_path):
     said = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
     assert sorted(m.split()[0] for m in said) == ["concise", "scratch"]
     assert not any("diverged (loss" in m for m in said)
+
+
+def test_noise_that_dominates_the_loss_is_not_called_divergence(tmp_path):
+    # the start is already near the least loss; minibatch SGD ends a hair above or below it
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = run_linreg_demo(n=300, noise=1e12, epochs=3, seed=1, out=tmp_path)
+    assert not [w for w in caught if "diverge" in str(w.message)]
+    exact = result.rows[-1].final_loss
+    assert all(row.final_loss < 1.01 * exact for row in result.rows)

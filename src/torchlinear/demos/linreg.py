@@ -229,9 +229,9 @@ def run_linreg_demo(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", NonFiniteLossWarning)
         fitted, losses = _fit_three_ways(X, y, w0, b0, settings, progress)
-    for w in caught:  # passed on; a trainer that warned is not warned about again below
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    warned = {str(w.message).split()[0] for w in caught if w.category is NonFiniteLossWarning}
+    for said in caught:  # passed on; a trainer that warned is not warned about again below
+        warnings.warn_explicit(said.message, said.category, said.filename, said.lineno)
+    warned = {str(m.message).split()[0] for m in caught if m.category is NonFiniteLossWarning}
     with torch.no_grad():  # the loss at the common starting point
         initial = float(half_mse(X @ w0.detach() + b0.detach(), y))
     rows = _table(fitted, X, y, w_true, b_true, initial, settings["lr"], warned)
@@ -317,6 +317,9 @@ def _fit_three_ways(
     return fitted, {"scratch": losses_s, "concise": losses_c}
 
 
+_RISE = 0.1  # a trained loss this far above its start has diverged
+
+
 def _table(
     fitted: dict[str, tuple[torch.Tensor, torch.Tensor, float]],
     X: torch.Tensor,
@@ -328,8 +331,8 @@ def _table(
     warned: set[str],
 ) -> list[DemoRow]:
     """One row per method: its parameters, their errors, its loss (in float64) and time.
-    A trained method whose loss ended above its start (or not finite) is warned about,
-    unless its trainer has already said so (the methods in ``warned``)."""
+    A trained method whose loss ended more than 10% above its start (or not finite) is
+    warned about, unless its trainer has already said so (the methods in ``warned``)."""
     X64, y64 = X.double(), y.double()
     w_star = torch.tensor(w_true, dtype=torch.float64, device=X.device)
     rows = []
@@ -347,11 +350,16 @@ def _table(
                 seconds=seconds,
             )
         )
-        ended_above = not (math.isfinite(loss) and loss <= initial)
-        if method != "exact" and method not in warned and ended_above:
+    # clearly above its start: where the noise dominates, the start is already close to
+    # the least loss there is, and minibatch SGD ends a little above or below it
+    bound = initial * (1 + _RISE)
+    for row in rows[:-1]:
+        if row.method not in warned and not (
+            math.isfinite(row.final_loss) and row.final_loss <= bound
+        ):
             warnings.warn(
-                f"{method} diverged (loss {initial:.3g} before training, {loss:.3g} after); "
-                f"try a smaller lr than {lr:g}",
+                f"{row.method} diverged (loss {initial:.3g} before training, "
+                f"{row.final_loss:.3g} after); try a smaller lr than {lr:g}",
                 RuntimeWarning,
                 stacklevel=3,
             )
