@@ -123,7 +123,8 @@ def escape_control(text: object) -> str:
 
     Terminal escape sequences, line breaks and invisible format characters (such as the
     right-to-left override) in a column name would otherwise act on the terminal or break
-    the table's lines.
+    the table's lines; a lone surrogate (a label from a badly decoded string) could not
+    be written to it at all.
 
     Examples
     --------
@@ -137,7 +138,7 @@ def escape_control(text: object) -> str:
         return text
     out = []
     for ch in text:
-        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
+        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
             out.append(repr(ch)[1:-1] if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
         else:
             out.append(ch)

@@ -255,8 +255,12 @@ class StatefulMixin:
             reason = f"{type(exc).__name__}: {exc}"
             raise ValueError(f"the restored model cannot predict ({reason})") from None
         classes = getattr(est, "classes_", None)
+        # compared as Python values: NumPy would turn a label into a fixed-width string,
+        # which drops a trailing NUL character
         if classes is not None and (
-            out.shape != (1, len(classes)) or label.shape != (1,) or label[0] not in classes
+            out.shape != (1, len(classes))
+            or label.shape != (1,)
+            or label.tolist()[0] not in np.asarray(classes).tolist()
         ):
             raise ValueError(f"the restored model predicts none of its {len(classes)} classes")
         if out.dtype.kind != "f" or len(out) != 1 or not np.isfinite(out).all():

@@ -135,7 +135,7 @@ def save_estimator(
         "n_features": int(estimator.n_features_in_),
     }
     if task == "classification":
-        document["classes"] = np.asarray(estimator.classes_).tolist()
+        document["classes"] = _values(estimator.classes_)
     scaler = getattr(estimator, "standardizer_", None)
     if scaler is not None:
         document["scaler"] = {"mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist()}
@@ -150,8 +150,16 @@ def save_estimator(
     return io.save_model(path, {f"state.{k}": v for k, v in tensors.items()}, document)
 
 
+def _values(labels: Any) -> list[Any]:
+    """Labels or names as plain Python values, each exactly as it is: never through a
+    fixed-width NumPy string, which would drop a trailing NUL character."""
+    if isinstance(labels, np.ndarray):
+        labels = labels.reshape(-1).tolist()
+    return [v.item() if isinstance(v, np.generic) else v for v in labels]
+
+
 def _same(a: Any, b: Any) -> bool:
-    return bool(np.asarray(a).tolist() == np.asarray(b).tolist())
+    return _values(a) == _values(b)
 
 
 def _check_consistent(est: Any, meta: Mapping[str, Any], tensors: Mapping[str, Any]) -> None:
