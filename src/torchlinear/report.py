@@ -29,7 +29,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from torchlinear._format import escape_control, format_number, markdown_table, text_table
+from torchlinear._format import (
+    escape_control,
+    figure_text,
+    format_number,
+    markdown_table,
+    text_table,
+)
 from torchlinear.io import atomic_write, ensure_writable_dir
 
 if TYPE_CHECKING:
@@ -85,7 +91,7 @@ def _thin(n: int, limit: int) -> np.ndarray | slice:
 
 
 def _named(what: str, target: str | None) -> str:
-    return f"{what} {target}" if target else what
+    return f"{what} {figure_text(target)}" if target else what
 
 
 def predicted_vs_actual_figure(
