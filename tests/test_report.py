@@ -224,3 +224,10 @@ def test_labels_and_names_are_drawn_literally_never_as_formulas():
         fig.savefig(buffer, format="png")
         assert buffer.getvalue().startswith(PNG_MAGIC)
     assert drawn[0].axes[0].get_xlabel() == "actual cost \\$x"
+
+
+def test_the_intercept_row_is_named_apart_from_a_feature_of_the_same_name():
+    X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 2.0], [3.0, 1.0]])
+    model = LinearRegression().fit(X, X @ [2.0, -1.0] + 0.5)
+    _, rows, _ = coefficient_rows(model, ["(intercept)", "b"])
+    assert rows == [["((intercept))", "0.5"], ["(intercept)", "2"], ["b", "-1"]]

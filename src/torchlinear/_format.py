@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import numbers
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "figure_text",
     "fill_fields",
     "format_count",
+    "free_name",
     "format_number",
     "format_p_value",
     "format_seconds",
@@ -144,6 +145,23 @@ def escape_control(text: object) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+def free_name(name: str, taken: Iterable[Any]) -> str:
+    """``name``, or ``(name)``, ``((name))``, ...: the first that is not in ``taken``.
+
+    A row of a table that the library adds beside the user's columns (the intercept's)
+    gets a name no column has, so that no two rows read alike.
+
+    Examples
+    --------
+    >>> free_name("const", ["a", "b"]), free_name("const", ["const", "b"])
+    ('const', '(const)')
+    """
+    taken = {str(t) for t in taken}
+    while name in taken:
+        name = f"({name})"
+    return name
 
 
 def figure_text(text: object) -> str:

@@ -123,7 +123,8 @@ def summary_json(
     Keys: ``n_obs``, ``df_model``, ``df_resid``, ``r_squared``, ``adj_r_squared``,
     ``f_statistic``, ``f_pvalue``, ``cov_type`` and ``terms``, a list of ``{name, coef,
     std_err, t, p_value, ci_low, ci_high}`` (95% intervals; ``"const"`` first with an
-    intercept). Numbers that are not finite are ``None``.
+    intercept, ``"(const)"`` when a feature is named ``const``). Numbers that are not
+    finite are ``None``: a constant target, for one, has no R², F or F p-value.
 
     Parameters
     ----------
