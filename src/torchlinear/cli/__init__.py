@@ -178,4 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if not is_user_error(exc):
             raise
-        return fail(exc, getattr(args, "command", None))
+        try:
+            return fail(exc, getattr(args, "command", None))
+        except BrokenPipeError:  # nobody reads stderr either
+            return _pipe_closed()
