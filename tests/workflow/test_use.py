@@ -56,6 +56,30 @@ def _resigned(source, folder, path, value):
     return folder
 
 
+TENSOR_CASES = [
+    ("linear", "state.extra.solution._factor", lambda t: t * 0, "the stored 'chol' factor is sin"),
+    ("linear", "state.extra.meat", lambda t: t[:, :, :2], "the stored meat has shape [1, 1, 2,"),
+    ("linear", "state.extra.solution.mean_x", lambda t: t[:1], "the stored mean_x has shape [1],"),
+    ("softmax", "state.attr.intercept_", lambda t: t[None], "coef_ of shape [1, 2] and intercep"),
+]
+
+
+@pytest.mark.parametrize(("kind", "name", "change", "expect"), TENSOR_CASES)
+def test_signed_weights_that_contradict_the_model_are_refused_in_one_line(
+    fitted, tmp_path, kind, name, change, expect
+):
+    root, data = fitted
+    tensors, document = load_model(root / kind)
+    for key in ("format", "format_version", "library_version", "weights"):
+        document.pop(key)
+    tensors[name] = change(tensors[name]).contiguous()
+    save_model(tmp_path / "m", tensors, document)
+    for argv in (["summary", str(tmp_path / "m")], ["evaluate", str(tmp_path / "m"), str(data)]):
+        code, stdout, err = _run(argv)
+        assert code == 2 and not stdout and err.count("\n") == 1, err
+        assert f"model file {str(tmp_path / 'm')!r} is inconsistent ({expect}" in err, err
+
+
 def _run(argv):
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

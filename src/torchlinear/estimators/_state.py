@@ -342,6 +342,16 @@ class StatefulMixin:
         n = getattr(self, "n_features_in_", None)
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n_features_in_ must be a positive integer, got {n!r}")
+        coef, intercept = getattr(self, "coef_", None), getattr(self, "intercept_", None)
+        if coef is not None and (
+            np.ndim(coef) not in (1, 2)
+            or np.shape(coef)[-1] != n
+            or np.shape(intercept) != np.shape(coef)[:-1]
+        ):
+            raise ValueError(
+                f"coef_ of shape {list(np.shape(coef))} and intercept_ of shape "
+                f"{list(np.shape(intercept))} do not form a linear model on {n} features"
+            )
         row = np.zeros((1, n))
         est: Any = self
         try:

@@ -207,6 +207,9 @@ class LstsqSolution:
         for name, value in (("_factor", factor), ("_factor_s", s)):
             if value is not None and name not in shapes:
                 raise ValueError(f"the stored {name.lstrip('_')} does not fit factor kind {kind!r}")
+        pivots = s if kind == "eig" else (None if factor is None else factor.diagonal())
+        if pivots is not None and not bool((pivots.abs() > 0).all()):
+            raise ValueError(f"the stored {kind!r} factor is singular")
         if self.rank > d or any(j >= d for j in self.collinear):
             raise ValueError(
                 f"the stored solution has rank {self.rank} or collinear columns "
