@@ -56,6 +56,7 @@ def test_format_count_p_value_seconds():
         ("c1\x9b2J", "c1\\x9b2J"),
         ("rtl\u202eevil", "rtl\\u202eevil"),
         ("sep\u2028x", "sep\\u2028x"),
+        ("lone\ud800surrogate", "lone\\ud800surrogate"),  # cannot be written as UTF-8
         ("plain é ² – ‖", "plain é ² – ‖"),
     ],
 )

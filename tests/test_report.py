@@ -1,3 +1,4 @@
+import io
 import subprocess
 import sys
 
@@ -187,3 +188,46 @@ def test_matplotlib_is_imported_by_the_first_figure_not_by_the_workflow():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_labels_and_names_are_drawn_literally_never_as_formulas():
+    """A ``$`` in a class label, a target or a feature name would start a matplotlib
+    formula (``$\\frac{$`` fails to draw); control characters have no glyph."""
+    from torchlinear.plots import coefficient_path
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(60, 2))
+    labels = np.where(X[:, 0] > 0, "$\\frac{$", "tab\there")
+    model = SoftmaxRegression(device="cpu").fit(X, labels)
+    report = fit_report(
+        estimator=model,
+        task="classification",
+        metrics={"train": {"n": 60, "accuracy": 0.9}, "validation": None},
+        settings={},
+        data_info={"source": "x"},
+        sample=(labels, model.predict_log_proba(X)),
+        feature_names=["a", "b"],
+    )
+    files = report.render()  # draws every figure
+    assert files["confusion_matrix.png"].startswith(PNG_MAGIC)
+    ticks = report.figures["confusion_matrix.png"].axes[0].get_xticklabels()
+    assert [t.get_text() for t in ticks] == ["\\$\\frac{\\$", "tab\\there"]
+    y = np.linspace(0.0, 1.0, 20)
+    drawn = [
+        predicted_vs_actual_figure(y, y, target="cost $x"),
+        coefficient_path(
+            np.geomspace(1, 1e-3, 5), rng.normal(size=(5, 2)), feature_names=["$x", "b\x07"]
+        ),
+    ]
+    for fig in drawn:
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+        assert buffer.getvalue().startswith(PNG_MAGIC)
+    assert drawn[0].axes[0].get_xlabel() == "actual cost \\$x"
+
+
+def test_the_intercept_row_is_named_apart_from_a_feature_of_the_same_name():
+    X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 2.0], [3.0, 1.0]])
+    model = LinearRegression().fit(X, X @ [2.0, -1.0] + 0.5)
+    _, rows, _ = coefficient_rows(model, ["(intercept)", "b"])
+    assert rows == [["((intercept))", "0.5"], ["(intercept)", "2"], ["b", "-1"]]

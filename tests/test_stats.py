@@ -279,3 +279,39 @@ def test_bad_inference_parameters_name_themselves():
         prediction_interval(sol, X[:2], kind="mean")
     with pytest.raises(ValueError, match=r"X must have shape \(m, 3\)"):
         prediction_interval(sol, X[:2, :2])
+
+
+@pytest.mark.parametrize("level", [0.0, 2.5])
+@pytest.mark.parametrize("solver", ["auto", "qr"])
+def test_constant_target_has_no_f_test(level, solver):
+    """Nothing to explain: F is 0/0, so F and its p-value are NaN together, as statsmodels
+    gives them when its rounding leaves the sums exact (a target of zeros)."""
+    X = np.random.default_rng(0).normal(size=(30, 2))
+    y = np.full(30, level)
+    s = ols_summary(lstsq(X, y, solver=solver))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # statsmodels divides 0 by 0
+        res = sm.OLS(np.zeros(30), sm.add_constant(X)).fit()
+        assert np.isnan([res.fvalue, res.f_pvalue, res.rsquared]).all()
+    assert np.isnan([s.f_statistic, s.f_pvalue, s.r_squared]).all()
+    assert s.rss == 0 and s.tss == 0
+    perfect = ols_summary(lstsq(X, X @ [1.0, 2.0] + level, solver=solver))
+    assert perfect.f_pvalue == 0.0 and perfect.f_statistic > 1e20  # a varying target, fitted
+
+
+def test_constant_target_without_intercept_is_about_zero():
+    X = np.random.default_rng(0).normal(size=(30, 2))
+    s = ols_summary(lstsq(X, np.zeros(30), fit_intercept=False))
+    assert np.isnan([s.f_statistic, s.f_pvalue]).all()
+
+
+def test_a_feature_named_const_leaves_the_intercept_a_name_of_its_own():
+    X, y = load_diabetes(return_X_y=True)
+    names = ["const", "(const)", *(f"x{j}" for j in range(2, 10))]
+    s = ols_summary(lstsq(X, y), feature_names=names)
+    assert s.terms == ("((const))", *names)
+    frame = s.to_frame()
+    assert frame.index.is_unique
+    res = sm.OLS(y, sm.add_constant(X)).fit()
+    np.testing.assert_allclose(frame.loc["((const))", "coef"], res.params[0], rtol=RTOL)
+    np.testing.assert_allclose(frame.loc["const", "coef"], res.params[1], rtol=RTOL)

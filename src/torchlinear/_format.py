@@ -22,13 +22,15 @@ from __future__ import annotations
 import math
 import numbers
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 __all__ = [
     "escape_control",
+    "figure_text",
     "fill_fields",
     "format_count",
+    "free_name",
     "format_number",
     "format_p_value",
     "format_seconds",
@@ -123,7 +125,8 @@ def escape_control(text: object) -> str:
 
     Terminal escape sequences, line breaks and invisible format characters (such as the
     right-to-left override) in a column name would otherwise act on the terminal or break
-    the table's lines.
+    the table's lines; a lone surrogate (a label from a badly decoded string) could not
+    be written to it at all.
 
     Examples
     --------
@@ -137,11 +140,43 @@ def escape_control(text: object) -> str:
         return text
     out = []
     for ch in text:
-        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
+        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
             out.append(repr(ch)[1:-1] if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
         else:
             out.append(ch)
     return "".join(out)
+
+
+def free_name(name: str, taken: Iterable[Any]) -> str:
+    """``name``, or ``(name)``, ``((name))``, ...: the first that is not in ``taken``.
+
+    A row of a table that the library adds beside the user's columns (the intercept's)
+    gets a name no column has, so that no two rows read alike.
+
+    Examples
+    --------
+    >>> free_name("const", ["a", "b"]), free_name("const", ["const", "b"])
+    ('const', '(const)')
+    """
+    taken = {str(t) for t in taken}
+    while name in taken:
+        name = f"({name})"
+    return name
+
+
+def figure_text(text: object) -> str:
+    r"""``text`` (a column name, a class label) as a figure draws it, character for character.
+
+    Control characters are escaped as :func:`escape_control` does (a font has no glyph for
+    them), and so is ``$``, which matplotlib would take for the start of a formula: a
+    label such as ``$\frac{$`` would make drawing the figure fail.
+
+    Examples
+    --------
+    >>> figure_text("price in $"), figure_text("a\tb")
+    ('price in \\$', 'a\\tb')
+    """
+    return escape_control(text).replace("$", "\\$")
 
 
 def _cells(headers: Sequence[Any], rows: Sequence[Sequence[Any]]) -> list[list[str]]:

@@ -29,7 +29,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from torchlinear._format import escape_control, format_number, markdown_table, text_table
+from torchlinear._format import (
+    escape_control,
+    figure_text,
+    format_number,
+    free_name,
+    markdown_table,
+    text_table,
+)
 from torchlinear.io import atomic_write, ensure_writable_dir
 
 if TYPE_CHECKING:
@@ -85,7 +92,7 @@ def _thin(n: int, limit: int) -> np.ndarray | slice:
 
 
 def _named(what: str, target: str | None) -> str:
-    return f"{what} {target}" if target else what
+    return f"{what} {figure_text(target)}" if target else what
 
 
 def predicted_vs_actual_figure(
@@ -176,7 +183,8 @@ def coefficient_rows(
 ) -> tuple[list[str], list[list[str]], int]:
     """The coefficient table of a linear or softmax model as ``(headers, rows, hidden)``.
 
-    One row per feature (the intercept first), one value column for a regression and one
+    One row per feature (the intercept first, named ``(intercept)``, or
+    ``((intercept))`` when a feature has that name), one value column for a regression and one
     per class for softmax regression. With more than ``max_rows`` features only those
     with the largest absolute coefficients are listed, in feature order; ``hidden``
     counts the others. Coefficients are on the original feature scale; exact zeros (an
@@ -213,7 +221,7 @@ def coefficient_rows(
         size = np.abs(coef).max(axis=0)
         keep = np.sort(np.argsort(-size, kind="stable")[:max_rows])
         hidden = coef.shape[1] - max_rows
-    rows = [["(intercept)"] + [format_number(v) for v in intercept]]
+    rows = [[free_name("(intercept)", names)] + [format_number(v) for v in intercept]]
     rows += [[names[j]] + [format_number(v) for v in coef[:, j]] for j in keep]
     return headers, rows, hidden
 

@@ -36,13 +36,14 @@ import json
 import os
 import re
 import shutil
+import time
 from collections.abc import Collection
 from pathlib import Path
 
 from torchlinear._format import format_names
 from torchlinear._validation import ParameterError
 
-__all__ = ["DemoFolder", "RunFolder", "exchange_paths"]
+__all__ = ["DemoFolder", "RunFolder", "default_run_dir", "exchange_paths", "run_stamp"]
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -131,6 +132,26 @@ def _foreign(folder: Path) -> list[str]:
     )
 
 
+def run_stamp() -> str:
+    """The local time to the second, as default run folders are named: ``20250131-235959``."""
+    return time.strftime("%Y%m%d-%H%M%S")
+
+
+def default_run_dir(prefix: str, root: str | os.PathLike[str] = "runs") -> Path:
+    """``<root>/<prefix>-<YYYYmmdd-HHMMSS>``: the name a run folder opened with
+    ``fresh=True`` starts from (``-2``, ``-3``, ... are appended if it is taken).
+
+    Examples
+    --------
+    >>> default_run_dir("fit").parent, default_run_dir("fit").name.startswith("fit-2")
+    (PosixPath('runs'), True)
+    """
+    return Path(root) / f"{prefix}-{run_stamp()}"
+
+
+_MAX_SUFFIX = 10_000
+
+
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
@@ -151,6 +172,12 @@ class RunFolder:
     resume : bool
         Continue the interrupted run in the staging folder, or the complete run in
         ``out``.
+    fresh : bool, default False
+        ``out`` is a default name (:func:`default_run_dir`) and the run must be new: if
+        another run took it (it exists, or another fit holds its lock, as two fits
+        started in the same second do), the first free of ``out-2``, ``out-3``, ... is
+        used instead, chosen under its lock so that no two fits can take the same one.
+        :attr:`path` is the name taken.
 
     Examples
     --------
@@ -163,9 +190,26 @@ class RunFolder:
     ['model.json']
     """
 
-    def __init__(self, out: str | os.PathLike[str], *, overwrite: bool, resume: bool) -> None:
-        out = Path(out)
-        self.shown = str(out)  # as the user wrote it, for the messages
+    def __init__(
+        self,
+        out: str | os.PathLike[str],
+        *,
+        overwrite: bool,
+        resume: bool,
+        fresh: bool = False,
+    ) -> None:
+        self.first = Path(out)
+        self._name(self.first)
+        self.suffix = 1  # the run is out itself; n: it is out-n (a fresh run's name taken)
+        self.overwrite, self.resume, self.fresh = overwrite, resume, fresh
+        self.created = False  # whether this fit made the staging folder
+        self._fd: int | None = None
+        self.committed = False
+
+    def _name(self, out: Path) -> None:
+        """Point every path of the transaction at the run folder ``out``."""
+        self.path = out  # as the user (or the default) wrote it
+        self.shown = str(out)  # for the messages
         if out.is_symlink():
             out = out.resolve()
         self.out = Path(os.path.abspath(out))
@@ -173,15 +217,22 @@ class RunFolder:
         self.lock_path = parent / f".{name}.lock"
         self.staging = parent / f".{name}.partial"
         self.trash = parent / f".{name}.old"
-        self.overwrite, self.resume = overwrite, resume
-        self.created = False  # whether this fit made the staging folder
-        self._fd: int | None = None
-        self.committed = False
+
+    def take(self, suffix: int) -> None:
+        """Name the run as the process that chose it did (``suffix`` 1: ``out`` itself;
+        ``n``: ``out-n``), without opening it (the other ranks of a ``torchrun`` job)."""
+        first = self.first
+        self._name(first if suffix == 1 else first.with_name(f"{first.name}-{suffix}"))
+        self.suffix = suffix
 
     def acquire(self) -> None:
-        """Take the lock, or refuse with one line if another fit holds it."""
+        """Take the lock, or refuse with one line if another fit holds it (a fresh run:
+        take the first free name, see the class notes)."""
         try:
-            self._acquire()
+            if self.fresh:
+                self._claim()
+            elif not self._acquire():
+                raise self._busy()
         except OSError as exc:
             raise ParameterError(
                 "out",
@@ -190,7 +241,25 @@ class RunFolder:
                 reason=exc.strerror or exc,
             ) from exc
 
-    def _acquire(self) -> None:
+    def _claim(self) -> None:
+        """Lock the first name of ``out``, ``out-2``, ... that no run has: nothing is at
+        it (a run, a staging folder, a swap's leftover) once its lock is held."""
+        for n in range(1, _MAX_SUFFIX + 1):
+            self.take(n)
+            if not self._acquire():
+                continue  # another fit, started in the same second, is writing it
+            if not any(p.exists() or p.is_symlink() for p in (self.out, self.staging, self.trash)):
+                return
+            self.release()
+        raise ParameterError(
+            "out",
+            "{param}: {path!r} and the {count:,} names after it are all taken; choose {param}",
+            path=str(self.first),
+            count=_MAX_SUFFIX - 1,
+        )
+
+    def _acquire(self) -> bool:
+        """Take the lock; False if another process holds it."""
         self.out.parent.mkdir(parents=True, exist_ok=True)
         try:
             import fcntl
@@ -198,16 +267,16 @@ class RunFolder:
             try:
                 self._fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o644)
             except FileExistsError:
-                raise self._busy() from None
+                return False
             os.write(self._fd, str(os.getpid()).encode())
-            return
+            return True
         while True:
             fd = os.open(self.lock_path, os.O_CREAT | os.O_RDWR, 0o644)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 os.close(fd)
-                raise self._busy() from None
+                return False
             try:  # the file may have been removed by its previous holder meanwhile
                 same = os.stat(self.lock_path).st_ino == os.fstat(fd).st_ino
             except FileNotFoundError:
@@ -218,6 +287,7 @@ class RunFolder:
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._fd = fd
+        return True
 
     def _busy(self) -> ParameterError:
         try:
@@ -416,6 +486,8 @@ class DemoFolder(RunFolder):
         The folder.
     files : collection of str
         Every name a demo may write there.
+    fresh : bool, default False
+        A default name, to be made unique as :class:`RunFolder` does.
 
     Examples
     --------
@@ -428,8 +500,10 @@ class DemoFolder(RunFolder):
     ['results.json']
     """
 
-    def __init__(self, out: str | os.PathLike[str], files: Collection[str]) -> None:
-        super().__init__(out, overwrite=True, resume=False)
+    def __init__(
+        self, out: str | os.PathLike[str], files: Collection[str], *, fresh: bool = False
+    ) -> None:
+        super().__init__(out, overwrite=True, resume=False, fresh=fresh)
         self.files = frozenset(files) | {"results.json"}
 
     def check(self) -> None:

@@ -48,7 +48,13 @@ import numpy as np
 import torch
 from scipy import special
 
-from torchlinear._format import escape_control, format_count, format_number, format_p_value
+from torchlinear._format import (
+    escape_control,
+    format_count,
+    format_number,
+    format_p_value,
+    free_name,
+)
 from torchlinear._memory import check_memory
 from torchlinear._validation import ParameterError
 from torchlinear.exact import LstsqSolution
@@ -140,7 +146,8 @@ class OLSSummary:
     """Inference for one target of an unpenalised least-squares fit.
 
     ``print(summary)`` shows the table; :meth:`to_dict` and :meth:`to_frame` give the
-    numbers. Arrays are ordered like :attr:`terms` (``"const"`` first with an intercept).
+    numbers. Arrays are ordered like :attr:`terms` (``"const"`` first with an intercept;
+    ``"(const)"`` when a feature is named ``const``).
     """
 
     terms: tuple[str, ...]
@@ -475,7 +482,8 @@ def _check_target(solution: LstsqSolution, target: int) -> None:
 def _terms_and_coef(
     solution: LstsqSolution, target: int, feature_names: Sequence[str] | None
 ) -> tuple[list[str], np.ndarray]:
-    """The names of the parameters (``const`` first with an intercept) and their values."""
+    """The names of the parameters (``const`` first with an intercept, or ``(const)`` when
+    a feature is named ``const``) and their values."""
     d = solution.coef.shape[0]
     names = (
         [f"x{j}" for j in range(d)] if feature_names is None else [str(n) for n in feature_names]
@@ -484,18 +492,24 @@ def _terms_and_coef(
         raise ValueError(f"feature_names has {len(names)} names but the fit has {d} features")
     coef = solution.coef[:, target].numpy()
     if solution.fit_intercept:
-        return ["const", *names], np.concatenate([[float(solution.intercept[target])], coef])
+        const = free_name("const", names)  # "(const)" beside a feature named const
+        return [const, *names], np.concatenate([[float(solution.intercept[target])], coef])
     return names, coef
 
 
 def _f_test(rss: float, tss: float, df_model: float, df_resid: float) -> tuple[float, float]:
-    """The F test that every slope is zero (classical covariance)."""
-    if df_model > 0 and df_resid > 0 and rss > 0:
+    """The F test that every slope is zero (classical covariance).
+
+    A target without variation (``tss == 0``: a constant, about its mean with an
+    intercept) leaves nothing to explain: F is 0/0, and so is undefined with its p-value,
+    as statsmodels gives them for a constant target that its rounding leaves exact.
+    """
+    if not (df_model > 0 and df_resid > 0 and tss > 0):
+        return math.nan, math.nan
+    if rss > 0:
         f = ((tss - rss) / df_model) / (rss / df_resid)
         return f, float(special.fdtrc(df_model, df_resid, f))
-    if df_model > 0 and df_resid > 0:
-        return math.inf, 0.0
-    return math.nan, math.nan
+    return math.inf, 0.0  # a perfect fit of a varying target
 
 
 def _log_likelihood(rss: float, n: float, weights: str, weight_info: WeightInfo | None) -> float:

@@ -96,3 +96,39 @@ def test_help_shows_an_example(command, capsys):
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
     assert "examples:" in text and f"torchlinear {command} " in text
+
+
+class _ClosedPipe:
+    """A stdout whose reader has gone (``| head``): every write fails as a pipe's does."""
+
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self):
+        pass
+
+
+def test_a_pipe_closed_by_its_reader_ends_the_command_quietly(monkeypatch, capsys):
+    def prints(args):
+        for i in range(100):
+            print(f"line {i}")
+        return 0
+
+    monkeypatch.setattr(cli.summary, "run", prints)
+    monkeypatch.setattr(sys, "stdout", _ClosedPipe())
+    assert cli.main(["summary", "somewhere"]) == cli.EXIT_PIPE_CLOSED == 141
+    assert capsys.readouterr().err == ""  # not "error: [Errno 32] Broken pipe"
+
+
+def test_a_fit_whose_output_pipes_close_leaves_no_half_written_run(tmp_path):
+    """Progress goes to stderr during training: a reader gone from both pipes stops the
+    fit at once, quietly, and the run folder is not written (nor left staged)."""
+    data = tmp_path / "d.csv"
+    data.write_text("a,y\n" + "".join(f"{i},{2 * i + i % 3}\n" for i in range(50)))
+    argv = [sys.executable, "-m", "torchlinear", "fit", str(data), "--target", "y"]
+    argv += ["--model", "mlp", "--epochs", "100000", "--out", str(tmp_path / "run")]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    proc.stderr.close()
+    assert proc.wait(timeout=120) == 141
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv"]

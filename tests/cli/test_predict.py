@@ -357,3 +357,22 @@ def test_predictions_that_cannot_be_written_name_the_file_and_leave_nothing(
         )
     assert (code, err) == (2, f"torchlinear: error: {str(out)!r}: {advice}\n")
     assert list(out.parent.iterdir()) == []  # no half-written file, no temporary one
+
+
+def test_a_fit_on_labels_and_names_ending_in_nul_is_loadable_by_every_command(tmp_path, run_cli):
+    """A NUL at the end of a class label or a column name (NumPy's fixed-width strings
+    drop it) must not make the model the fit wrote unloadable."""
+    data = tmp_path / "odd.csv"
+    labels = ["q", "q\x00"]
+    rows = [f'{i},{(i * 7) % 5},"{labels[i % 2]}"' for i in range(1, 13)]
+    data.write_text("\n".join(["a,b\x00,kind", *rows]) + "\n")
+    run, out = tmp_path / "run", tmp_path / "p.parquet"
+    assert run_cli(["fit", str(data), "--target", "kind", "--out", str(run)])[0] == 0
+    assert run_cli(["predict", str(run), str(data), "-o", str(out), "--proba"])[0] == 0
+    table = _read(out)
+    assert table.column_names == ["prediction", "proba_q", "proba_q\x00"]
+    assert set(table.column("prediction").to_pylist()) <= {"q", "q\x00"}
+    code, stdout, _ = run_cli(["summary", str(run)])
+    assert code == 0 and "classes (2): q, q\\x00" in stdout and "b\\x00" in stdout
+    code, stdout, _ = run_cli(["evaluate", str(run), str(data), "--json"])
+    assert code == 0 and json.loads(stdout)["classes"] == ["q", "q\x00"]

@@ -197,6 +197,36 @@ def test_a_second_fit_into_a_locked_folder_fails_fast(houses_csv, tmp_path, run_
     assert run_cli(["fit", str(path), "--target", "price", "--out", str(out)])[0] == 0
 
 
+def test_fits_started_in_the_same_second_without_out_take_their_own_folders(
+    houses_csv, tmp_path, run_cli, monkeypatch
+):
+    """The default --out is named by the second: a fit that finds the name taken (a run
+    there, or another fit still writing it) takes -2, -3, ... under the lock."""
+    from torchlinear import rundir
+
+    path, _, _ = houses_csv
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(rundir, "run_stamp", lambda: "20250101-120000")
+    argv = ["fit", str(path), "--target", "price", "--features", "area"]
+    code, out, _ = run_cli(argv)
+    assert code == 0 and "Wrote runs/fit-20250101-120000/" in out
+    busy = RunFolder(tmp_path / "runs" / "fit-20250101-120000-2", overwrite=False, resume=False)
+    busy.acquire()  # another fit of the same second, still writing its run
+    try:
+        code, out, err = run_cli(argv)
+        assert code == 0 and "Wrote runs/fit-20250101-120000-3/" in out, err
+    finally:
+        busy.release()
+    code, out, _ = run_cli([*argv, "--features", "rooms"])
+    assert code == 0 and "Wrote runs/fit-20250101-120000-2/" in out
+    runs = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert runs == [f"fit-20250101-120000{s}" for s in ("", "-2", "-3")]  # nothing left over
+    features = [
+        load_estimator(tmp_path / "runs" / name).feature_names_in_.tolist() for name in runs
+    ]
+    assert features == [["area"], ["rooms"], ["area"]]
+
+
 def test_a_diverging_fit_leaves_the_previous_run_and_its_checkpoint(fitted, run_cli):
     path, out = fitted
     before = tree(out)

@@ -191,3 +191,56 @@ def test_a_ridge_fit_names_the_alpha_it_was_given_and_the_estimators(tmp_path, c
     assert err.rstrip().endswith(
         "this model is a ridge fit (alpha=0.5 as ElasticNet's = LinearRegression alpha=20)"
     ), err
+
+
+def test_a_constant_target_has_no_f_test_in_summary_json_and_report(tmp_path, run_cli):
+    import json
+
+    data = tmp_path / "flat.csv"
+    data.write_text("a,b,y\n1,2,3\n2,3,3\n3,5,3\n4,4,3\n5,1,3\n6,2,3\n")
+    run = tmp_path / "run"
+    assert run_cli(["fit", str(data), "--target", "y", "--out", str(run)])[0] == 0
+    code, stdout, _ = run_cli(["summary", str(run), "--json"])
+    doc = json.loads(stdout)
+    assert code == 0 and doc["f_statistic"] is None and doc["f_pvalue"] is None
+    assert doc["r_squared"] is None
+    for text in (run_cli(["summary", str(run)])[1], (run / "report.md").read_text()):
+        assert re.search(r"F-statistic: +nan", text) and re.search(
+            r"Prob \(F-statistic\): +nan", text
+        )
+
+
+def test_a_feature_named_const_is_not_confused_with_the_intercept(tmp_path, run_cli):
+    import json
+
+    data = tmp_path / "const.csv"
+    data.write_text("const,b,y\n1,2,3\n2,3,5\n3,5,9\n4,4,7\n5,1,2\n6,2,2\n")
+    run = tmp_path / "run"
+    assert run_cli(["fit", str(data), "--target", "y", "--out", str(run)])[0] == 0
+    code, stdout, _ = run_cli(["summary", str(run), "--json"])
+    assert code == 0 and [t["name"] for t in json.loads(stdout)["terms"]] == [
+        "(const)",
+        "const",
+        "b",
+    ]
+    text = run_cli(["summary", str(run)])[1]
+    rows = [line.split()[0] for line in text.splitlines() if re.match(r"\(?const\)? ", line)]
+    assert rows == ["(const)", "const"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "what"),
+    [
+        (["--alpha", "0.1", "--l1-ratio", "1"], "ElasticNet (elastic net, alpha=0.1, l1_ratio=1)"),
+        (["--loss", "l1"], "LinearRegression (l1 loss, solver lad)"),
+    ],
+)
+def test_summary_json_of_a_model_without_statistics_is_one_line(tmp_path, run_cli, extra, what):
+    data = tmp_path / "d.csv"
+    data.write_text("a,b,y\n1,2,3\n2,3,5\n3,5,9\n4,4,7\n5,1,2\n6,2,2\n7,1,4\n")
+    run = tmp_path / "run"
+    assert run_cli(["fit", str(data), "--target", "y", "--out", str(run), *extra])[0] == 0
+    code, stdout, err = run_cli(["summary", str(run), "--json"])
+    assert code == 2 and not stdout and err.count("\n") == 1
+    assert f"is a fit of {what}, which has no statistical summary" in err
+    assert "(--solver exact, no --alpha)" in err

@@ -1,6 +1,7 @@
 import json
 import math
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -88,9 +89,23 @@ def test_default_out_dir_is_a_fresh_timestamped_folder(tmp_path, monkeypatch):
     assert isinstance(result.settings["seed"], int)  # a fresh seed, recorded
     assert result.out_dir.parent.name == "runs" and result.out_dir.name.startswith("demo-")
     assert (tmp_path / result.out_dir / "scatter.png").stat().st_size > 0
-    taken = default_out_dir()
-    taken.mkdir(parents=True)
-    assert default_out_dir() != taken
+    assert default_out_dir().parent == Path("runs") and default_out_dir().name[:7] == "demo-20"
+
+
+def test_demos_of_the_same_second_write_their_own_folders(tmp_path, monkeypatch):
+    from torchlinear import rundir
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(rundir, "run_stamp", lambda: "20250101-120000")
+    first = run_linreg_demo(n=50, epochs=1, seed=1)
+    second = run_linreg_demo(n=50, epochs=1, seed=2)
+    assert (first.out_dir, second.out_dir) == (
+        Path("runs/demo-20250101-120000"),
+        Path("runs/demo-20250101-120000-2"),
+    )
+    seeds = [json.loads((f.out_dir / "results.json").read_text())["settings"]["seed"]
+             for f in (first, second)]  # fmt: skip
+    assert seeds == [1, 2] and second.figures[0].parent == second.out_dir
 
 
 def test_same_seed_same_result(tmp_path):

@@ -110,3 +110,28 @@ def test_penalized_and_robust_estimators_round_trip_through_model_files(tmp_path
         save_estimator(est, tmp_path / str(i))
         loaded = load_estimator(tmp_path / str(i))
         np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("odd", ["x\x00", "x\x00\x00", "\x00x", "x ", "x\t", "\u202ex", "x\ud800"])
+def test_labels_and_names_round_trip_exactly_whatever_characters_they_hold(odd, tmp_path):
+    """A trailing NUL is lost by NumPy's fixed-width strings: the saved classes and
+    names must still compare equal to the estimator's own, and predict the same labels."""
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(40, 2)), columns=pd.Index(["a", f"b{odd}"], dtype=object))
+    labels = np.array(["x", odd], dtype=object)[(X["a"] > 0).to_numpy().astype(int)]
+    for est in (
+        SoftmaxRegression(max_iter=20).fit(X, labels),
+        MLPClassifier(hidden=3, max_iter=2, random_state=0).fit(X, labels),
+        LinearRegression().fit(X, X["a"] - X[f"b{odd}"]),
+    ):
+        folder = tmp_path / type(est).__name__
+        save_estimator(est, folder)
+        loaded = load_estimator(folder)
+        assert loaded.feature_names_in_.tolist() == ["a", f"b{odd}"]
+        assert loaded.predict(X).tolist() == est.predict(X).tolist()
+        if hasattr(est, "classes_"):
+            assert loaded.classes_.tolist() == sorted(["x", odd])
+            assert odd in loaded.predict(X).tolist()

@@ -31,7 +31,7 @@ from torchlinear.cli import demo, evaluate, fit, predict, summary
 from torchlinear.cli.base import PROG, Parser
 from torchlinear.cli.errors import fail, is_user_error
 
-__all__ = ["COMMANDS", "build_parser", "main"]
+__all__ = ["COMMANDS", "EXIT_PIPE_CLOSED", "build_parser", "main"]
 
 COMMANDS = (demo, fit, predict, evaluate, summary)
 """The command modules, in the order ``--help`` lists them; each has ``add_parser``."""
@@ -128,11 +128,29 @@ def import_libraries(command: str | None) -> None:
             signal.signal(s, handler)
 
 
+EXIT_PIPE_CLOSED = 141
+"""The exit code when the reader of the output went away (``torchlinear summary RUN |
+head -1``): 128 + SIGPIPE, what the shell reports for a Unix tool that a closed pipe
+stopped. Nothing more is printed; a fit stopped this way leaves no half-written run."""
+
+
+def _pipe_closed() -> int:
+    """Stop quietly: the rest of the output, and Python's final flush of it, go nowhere."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+            os.close(devnull)
+    return EXIT_PIPE_CLOSED
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code.
 
     A ``ValueError`` or ``OSError`` from the library is the user's mistake: one line on
-    stderr, exit code 2. Anything else is a bug and keeps its traceback.
+    stderr, exit code 2. Anything else is a bug and keeps its traceback. Output into a
+    pipe that its reader closed (``| head``) ends the command quietly with exit code
+    :data:`EXIT_PIPE_CLOSED`, as it ends a Unix tool.
 
     Examples
     --------
@@ -149,11 +167,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return 2
         import_libraries(args.command)
-        return int(args.run(args) or 0)
+        code = int(args.run(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not in Python's flush at exit
+        return code
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM, however early: one line, no traceback
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of our output has gone: not a mistake
+        return _pipe_closed()
     except Exception as exc:
         if not is_user_error(exc):
             raise
-        return fail(exc, getattr(args, "command", None))
+        try:
+            return fail(exc, getattr(args, "command", None))
+        except BrokenPipeError:  # nobody reads stderr either
+            return _pipe_closed()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -296,8 +295,6 @@ def run(args: argparse.Namespace) -> int:
     for name in ("delta", "hidden", "batch_size"):  # not given: fit()'s own default
         if kwargs[name] is None:
             del kwargs[name]
-    if kwargs["out"] is None:
-        kwargs["out"] = f"runs/fit-{time.strftime('%Y%m%d-%H%M%S')}"
     if kwargs["device"] == "auto":
         kwargs["device"] = None
     joined = join_group(kwargs["device"])

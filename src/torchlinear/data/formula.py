@@ -26,7 +26,7 @@ import re
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 
 from torchlinear._format import format_names
 from torchlinear._memory import check_memory
+from torchlinear._schema import Bool, Either, ListOf, MapOf, Maybe, Num, Record, Str
 from torchlinear._validation import ParameterError
 from torchlinear.data.csv_reader import is_number
 
@@ -330,6 +331,23 @@ class Design:
             for name, levels in self.levels.items()
             if levels and all(isinstance(v, str) for v in levels)
         ]
+
+    #: What :meth:`to_dict` writes (checked before :meth:`from_dict` reads a saved one).
+    SCHEMA: ClassVar[Record] = Record(
+        {
+            "formula": Str(),
+            "target": Maybe(Str()),
+            "response": Maybe(Str()),
+            "variables": ListOf(Str()),
+            "levels": MapOf(
+                ListOf(Either((Str(), Num(), Bool()), "a level (a string or a number)"))
+            ),
+            "columns": ListOf(Str()),
+            "intercept": Bool(),
+            "automatic": Bool(),
+        },
+        optional=("target", "response", "intercept", "automatic"),
+    )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able description (stored in a model's sidecar as ``"design"``)."""

@@ -4,10 +4,8 @@ the record of a run (each file atomically)."""
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,7 +17,6 @@ from torchlinear.rundir import DemoFolder
 
 __all__ = [
     "check_step",
-    "fresh_run_dir",
     "sync",
     "timed",
     "warm_up",
@@ -41,24 +38,6 @@ def check_step(lr: Any) -> float:
 
 
 T = TypeVar("T")
-
-
-def fresh_run_dir(root: str | os.PathLike[str], prefix: str) -> Path:
-    """A fresh ``<root>/<prefix>-<YYYYmmdd-HHMMSS>`` path (not created), with a suffix
-    ``-2``, ``-3``, … when a run in the same second already took the name.
-
-    Examples
-    --------
-    >>> fresh_run_dir("runs", "demo").name.startswith("demo-")
-    True
-    """
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = Path(root) / f"{prefix}-{stamp}"
-    suffix = 2
-    while path.exists():
-        path = Path(root) / f"{prefix}-{stamp}-{suffix}"
-        suffix += 1
-    return path
 
 
 def warm_up() -> None:
@@ -109,17 +88,24 @@ DEMO_FILES = frozenset(
 
 
 def write_run(
-    out_dir: Path, figures: Mapping[str, Any], dpi: int, record: Mapping[str, Any]
-) -> list[Path]:
+    out_dir: Path,
+    figures: Mapping[str, Any],
+    dpi: int,
+    record: Mapping[str, Any],
+    *,
+    fresh: bool = False,
+) -> tuple[Path, list[Path]]:
     """Write a demo's figures (PNGs named by their keys) and ``results.json`` (``record``
     with the figures' names) as one folder: staged beside ``out_dir`` under a lock, then
     swapped into place, so that it holds one whole run (a demo's earlier one is replaced,
-    any other non-empty folder refused); return the figures' paths."""
-    with DemoFolder(out_dir, DEMO_FILES) as folder:
+    any other non-empty folder refused). ``fresh``: ``out_dir`` is a default name, made
+    unique (``-2``, ``-3``, ...) if another run took it. Returns the folder written and
+    the figures' paths."""
+    with DemoFolder(out_dir, DEMO_FILES, fresh=fresh) as folder:
         for name, figure in figures.items():
             with atomic_write(folder.staging / name, "wb") as handle:
                 figure.savefig(handle, format="png", dpi=dpi)
         with atomic_write(folder.staging / "results.json") as handle:
             json.dump({**record, "figures": list(figures)}, handle, indent=2)
         folder.commit()
-    return [folder.out / name for name in figures]
+    return folder.path, [folder.path / name for name in figures]

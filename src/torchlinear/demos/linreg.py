@@ -39,7 +39,6 @@ from torchlinear.concise.linreg import half_mse, linreg_net, train_concise
 from torchlinear.data.synthetic import check_label_scale, synthetic_regression
 from torchlinear.demos.common import (
     check_step,
-    fresh_run_dir,
     timed,
     warm_up,
     write_run,
@@ -47,6 +46,7 @@ from torchlinear.demos.common import (
 from torchlinear.demos.defaults import LINREG_DEFAULTS
 from torchlinear.plots.landscape import loss_contours
 from torchlinear.plots.regression import loss_curves, scatter_fits
+from torchlinear.rundir import default_run_dir
 from torchlinear.scratch import NonFiniteLossWarning
 from torchlinear.scratch.linreg import closed_form, init_params, train
 
@@ -115,17 +115,17 @@ class LinregDemoResult:
 
 
 def default_out_dir(root: str | os.PathLike[str] = "runs") -> Path:
-    """Return a fresh ``<root>/demo-<YYYYmmdd-HHMMSS>`` path (not created).
+    """Return ``<root>/demo-<YYYYmmdd-HHMMSS>`` (not created), the default folder.
 
-    A suffix ``-2``, ``-3``, … is appended when a run in the same second already took the
-    name.
+    The demo writes there, or, when a run in the same second already took the name, to
+    the first free of ``...-2``, ``...-3``, … (chosen under the folder's lock).
 
     Examples
     --------
     >>> default_out_dir("runs").name.startswith("demo-")
     True
     """
-    return fresh_run_dir(root, "demo")
+    return default_run_dir("demo", root)
 
 
 def _check_weights(w: Any) -> list[float]:
@@ -211,6 +211,7 @@ def run_linreg_demo(
         device=device,
     )  # fmt: skip
     out_dir = check_output_dir("out", out if out is not None else default_out_dir())
+    fresh = out is None
     n, d = settings["n"], len(settings["w"])
     check_memory(  # the data, the fits' copies of it (float64 for the exact one), the figures
         48 * n * (d + 1),
@@ -247,7 +248,7 @@ def run_linreg_demo(
     if X.shape[1] == 2:  # the loss surface over (w1, w2), with GD and SGD paths on it
         figures["contours.png"] = loss_contours(X, y, lr=settings["lr"], seed=seed)
     record = {"settings": settings, "rows": [asdict(row) for row in rows], "losses": losses}
-    paths = write_run(out_dir, figures, 110, record)
+    out_dir, paths = write_run(out_dir, figures, 110, record, fresh=fresh)
     return LinregDemoResult(
         rows=rows,
         losses=losses,

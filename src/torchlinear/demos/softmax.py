@@ -40,7 +40,6 @@ from torchlinear.concise.softmax import evaluate_net, softmax_net, train_softmax
 from torchlinear.datasets import digits
 from torchlinear.demos.common import (
     check_step,
-    fresh_run_dir,
     timed,
     warm_up,
     write_run,
@@ -53,6 +52,7 @@ from torchlinear.plots.classification import (
     training_curves,
     weight_templates,
 )
+from torchlinear.rundir import default_run_dir
 from torchlinear.scratch.softmax import evaluate, train
 
 __all__ = ["SOFTMAX_DEFAULTS", "SoftmaxDemoRow", "SoftmaxDemoResult", "run_softmax_demo"]
@@ -94,7 +94,7 @@ class SoftmaxDemoResult:
 
 
 def _default_out_dir(root: str = "runs") -> Path:
-    return fresh_run_dir(root, "softmax")
+    return default_run_dir("softmax", root)
 
 
 def run_softmax_demo(
@@ -157,6 +157,7 @@ def run_softmax_demo(
     seed = check_seed("seed", seed)
     dev = resolve_device(device)
     out_dir = check_output_dir("out", out if out is not None else _default_out_dir())
+    fresh = out is None
     settings = {
         "data": "digits (8x8, scikit-learn)",
         "epochs": epochs,
@@ -183,7 +184,7 @@ def run_softmax_demo(
 
     # figures, written only now that every fit has succeeded
     record = {"settings": settings, "rows": [asdict(row) for row in rows], "histories": histories}
-    paths = write_run(out_dir, _figures(data, histories, clf), 100, record)
+    out_dir, paths = write_run(out_dir, _figures(data, histories, clf), 100, record, fresh=fresh)
     return SoftmaxDemoResult(rows, histories, paths, out_dir, settings)
 
 

@@ -19,10 +19,24 @@ from typing import Any
 import numpy as np
 import torch
 
+from torchlinear._schema import (
+    Anything,
+    Bool,
+    Either,
+    Int,
+    ListOf,
+    MapOf,
+    Null,
+    Num,
+    Record,
+    Spec,
+    Str,
+    Tagged,
+)
 from torchlinear._sklearn_protocol import check_is_fitted
 from torchlinear.engine import History, TrainConfig
 
-__all__ = ["StatefulMixin", "state_params"]
+__all__ = ["ATTRIBUTES", "LABEL", "StatefulMixin", "state_params"]
 
 #: Attribute types that are encoded as JSON values.
 _PLAIN = (bool, int, float, str, type(None))
@@ -98,6 +112,62 @@ def _decode(entry: Mapping[str, Any], tensors: Mapping[str, torch.Tensor]) -> An
     raise ValueError(f"unknown attribute encoding {sorted(entry)}")
 
 
+#: One class label or name: a string, a number or a boolean.
+LABEL: Spec = Either((Str(), Num(nan=True), Bool()), "a label (a string, a number or a boolean)")
+
+
+def _entries(**kinds: Spec) -> Tagged:
+    """An attribute's entry, in one of the encodings of :func:`_encode` (by its key)."""
+    every: dict[str, Spec] = {
+        "value": Record({"value": kinds.get("value", Anything())}),
+        "list": Record({"list": kinds.get("list", ListOf(LABEL))}),
+        "tensor": Record({"tensor": Str(), "kind": Str(("array", "tensor"))}),
+        "labels": Record(
+            {"labels": ListOf(LABEL), "dtype": Str(), "shape": ListOf(Int(low=0))},
+            optional=("shape",),
+        ),
+        "history": Record({"history": MapOf()}),
+        "config": Record({"config": MapOf()}),
+        "device": Record({"device": Str()}),
+    }
+    return Tagged({k: every[k] for k in kinds})
+
+
+_ARRAY = _entries(tensor=Anything())
+_COUNT = _entries(value=Int(low=0))
+
+#: What each fitted attribute a model file may hold must be, as its encoded entry (see
+#: :func:`_encode`); an attribute not named here is refused. The names mean the same in
+#: every estimator, as in scikit-learn.
+ATTRIBUTES: dict[str, Spec] = {
+    "coef_": _ARRAY,
+    "intercept_": _entries(value=Num(), tensor=Anything()),
+    "classes_": _entries(labels=Anything(), tensor=Anything()),
+    "feature_names_in_": _entries(labels=Anything()),
+    "n_features_in_": _entries(value=Int(low=1)),
+    "n_outputs_": _entries(value=Int(low=1)),
+    "n_iter_": _COUNT,
+    "rank_": _COUNT,
+    "cond_": _entries(value=Num(low=0, nan=True)),
+    "solver_": _entries(value=Str()),
+    "cov_type_": _entries(value=Str(("nonrobust", "HC0", "HC1", "HC2", "HC3"))),
+    "converged_": _entries(value=Bool()),
+    "alpha_": _entries(value=Num(low=0)),
+    "alpha_1se_": _entries(value=Num(low=0)),
+    "l1_ratio_": _entries(value=Num(low=0, high=1)),
+    "alphas_": _ARRAY,
+    "mse_path_": _ARRAY,
+    "dual_gap_": _entries(value=Num(nan=True)),
+    "objective_": _entries(value=Num(nan=True)),
+    "scale_": _entries(value=Num(low=0, nan=True)),
+    "outliers_": _ARRAY,
+    "class_weight_": _ARRAY,
+    "loss_curve_": _entries(list=ListOf(Num(nan=True))),
+    "history_": _entries(value=Null(), history=Anything()),
+    "train_config_": _entries(config=Anything()),
+    "device_": _entries(device=Anything()),
+}
+
 _LABEL_KINDS = "biufUSO"
 _LABEL_SLACK_BYTES = 1 << 24
 
@@ -151,6 +221,35 @@ class StatefulMixin:
 
     #: Fitted attributes stored by :meth:`_extra_state` instead of the generic encoding.
     _special_state: tuple[str, ...] = ()
+
+    #: What :meth:`_extra_state` writes (nothing by default).
+    _extra_schema: Spec = Record({})
+
+    @classmethod
+    def state_schema(cls) -> Spec:
+        """What :meth:`get_state`'s ``meta`` holds, for checking a model file before
+        :meth:`from_state` reads it (see :mod:`torchlinear._schema`).
+
+        Examples
+        --------
+        >>> from torchlinear import LinearRegression
+        >>> from torchlinear._schema import check_document
+        >>> X = np.array([[0.0], [1.0], [2.0]])
+        >>> _, meta = LinearRegression().fit(X, 2 * X[:, 0]).get_state()
+        >>> meta["attributes"]["rank_"] = {"value": -1}
+        >>> check_document(meta, LinearRegression.state_schema())
+        Traceback (most recent call last):
+        ...
+        torchlinear._schema.SchemaError: 'attributes.rank_.value' must be an integer >= 0, got -1
+        """
+        return Record(
+            {
+                "class": Str((cls.__name__,)),
+                "params": MapOf(),
+                "attributes": Record(ATTRIBUTES, optional=tuple(ATTRIBUTES)),
+                "extra": cls._extra_schema,
+            }
+        )
 
     def _finish_fit(self) -> None:
         """Complete what a fit left to be computed on first use (nothing by default)."""
@@ -243,6 +342,16 @@ class StatefulMixin:
         n = getattr(self, "n_features_in_", None)
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n_features_in_ must be a positive integer, got {n!r}")
+        coef, intercept = getattr(self, "coef_", None), getattr(self, "intercept_", None)
+        if coef is not None and (
+            np.ndim(coef) not in (1, 2)
+            or np.shape(coef)[-1] != n
+            or np.shape(intercept) != np.shape(coef)[:-1]
+        ):
+            raise ValueError(
+                f"coef_ of shape {list(np.shape(coef))} and intercept_ of shape "
+                f"{list(np.shape(intercept))} do not form a linear model on {n} features"
+            )
         row = np.zeros((1, n))
         est: Any = self
         try:
@@ -255,8 +364,12 @@ class StatefulMixin:
             reason = f"{type(exc).__name__}: {exc}"
             raise ValueError(f"the restored model cannot predict ({reason})") from None
         classes = getattr(est, "classes_", None)
+        # compared as Python values: NumPy would turn a label into a fixed-width string,
+        # which drops a trailing NUL character
         if classes is not None and (
-            out.shape != (1, len(classes)) or label.shape != (1,) or label[0] not in classes
+            out.shape != (1, len(classes))
+            or label.shape != (1,)
+            or label.tolist()[0] not in np.asarray(classes).tolist()
         ):
             raise ValueError(f"the restored model predicts none of its {len(classes)} classes")
         if out.dtype.kind != "f" or len(out) != 1 or not np.isfinite(out).all():

@@ -64,6 +64,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from torchlinear._schema import Bool, ListOf, Maybe, Num, Record, Str
 from torchlinear._sklearn_protocol import (
     BaseEstimator,
     RegressorMixin,
@@ -101,7 +102,7 @@ from torchlinear.exact import REFINE_ABOVE, GramStats, LstsqSolution, TSQRStats,
 from torchlinear.exact.coordinate_descent import enet_path
 from torchlinear.exact.driver import LOCAL, Combine, SmallData, solve_exact, solve_statistics
 from torchlinear.exact.fold_stats import sparse_gram_stats, sparse_moments
-from torchlinear.exact.sandwich import meat_pass
+from torchlinear.exact.sandwich import MEAT_TYPES, meat_pass
 from torchlinear.stats import WeightInfo, check_cov_type
 
 # SOLVERS, LOSSES, ...: the choices, kept importable from here
@@ -768,6 +769,15 @@ class LinearRegression(ExactInferenceMixin, LinearPredictionMixin, RegressorMixi
         self.converged_ = check_convergence(fit.history, fit.config, optimizer)
 
     _special_state = ("solution_",)
+    _extra_schema = Record(
+        {
+            "single": Bool(),
+            "target_names": Maybe(ListOf(Str())),
+            "solution": Maybe(LstsqSolution.STATE),
+            "weight_info": ListOf(Num(low=0, high=math.inf), min_len=2, max_len=2),
+        },
+        optional=("target_names", "solution", "weight_info"),
+    )
     _sparse_input = True
 
     def _extra_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -793,6 +803,11 @@ class LinearRegression(ExactInferenceMixin, LinearPredictionMixin, RegressorMixi
         self.solution_ = None
         self._fit_data = None
         self._meat = tensors["meat"].to(torch.float64) if "meat" in tensors else None
+        if self._meat is not None and extra.get("solution") is not None:
+            k, p = np.shape(np.atleast_2d(self.coef_))[0], self.n_features_in_
+            p += int(extra["solution"]["fit_intercept"])
+            if tuple(self._meat.shape) not in ((k, n, len(MEAT_TYPES), p, p) for n in (1, 2)):
+                raise ValueError(f"the stored meat has shape {list(self._meat.shape)}")
         info = extra.get("weight_info")
         self._weight_info = None if info is None else WeightInfo(int(info[0]), float(info[1]))
         if extra.get("solution") is not None:
@@ -800,6 +815,11 @@ class LinearRegression(ExactInferenceMixin, LinearPredictionMixin, RegressorMixi
             sol = LstsqSolution.from_state(sol_tensors, extra["solution"])
             if sol.coef.shape[0] != self.n_features_in_:
                 raise ValueError(f"the stored solution has {sol.coef.shape[0]} coefficients")
+            if sol.fit_intercept != self.fit_intercept or (sol.alpha == 0) != (self.alpha == 0):
+                raise ValueError(
+                    f"the stored solution (fit_intercept={sol.fit_intercept}, alpha="
+                    f"{sol.alpha}) is not the fit of these parameters"
+                )
             self.solution_ = sol
         if np.shape(self.coef_)[-1] != self.n_features_in_:
             raise ValueError(

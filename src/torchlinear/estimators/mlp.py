@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from torchlinear._schema import Bool, Record
 from torchlinear._sklearn_protocol import (
     BaseEstimator,
     ClassifierMixin,
@@ -241,6 +242,7 @@ class _MLPBase(EstimatorInputMixin, BaseEstimator):
         return self
 
     _special_state = ("module_", "standardizer_")
+    _extra_schema = Record({"standardized": Bool()})
 
     def _extra_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         tensors = {f"module.{k}": v for k, v in self.module_.state_dict().items()}

@@ -12,11 +12,25 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
 from torchlinear import io
+from torchlinear._schema import (
+    Anything,
+    Int,
+    ListOf,
+    MapOf,
+    Maybe,
+    Record,
+    SchemaError,
+    Spec,
+    Str,
+    Switch,
+    check_document,
+)
+from torchlinear.estimators._state import LABEL
 from torchlinear.estimators.linear import LinearRegression
 from torchlinear.estimators.mlp import MLPClassifier, MLPRegressor
 from torchlinear.estimators.penalized import ElasticNet, ElasticNetCV, Lasso, LassoCV
@@ -25,6 +39,7 @@ from torchlinear.estimators.softmax import SoftmaxRegression
 
 __all__ = [
     "ESTIMATORS",
+    "MODEL_FILE",
     "MODEL_KIND",
     "STATE_VERSION",
     "describe",
@@ -68,6 +83,28 @@ _DESCRIPTIONS = {
     },
 }
 _CHECKPOINT_KIND = "torchlinear-checkpoint"
+
+#: What a model sidecar written by :func:`save_estimator` holds; every field is checked
+#: before anything reads it (:func:`load_estimator`). Fields the caller adds are any JSON
+#: unless ``load_estimator(metadata=...)`` declares them.
+MODEL_FILE: dict[str, Spec] = {
+    "format": Str((io.FORMAT_NAME,)),
+    "format_version": Int(low=1),
+    "library_version": Str(),
+    "weights": MapOf(),  # checked against the weights file by torchlinear.io
+    "kind": Str((MODEL_KIND,)),
+    "state_version": Int(),
+    "estimator": Switch("class", lambda: {n: c.state_schema() for n, c in ESTIMATORS.items()}),
+    "model": Str(("linear", "softmax", "mlp")),
+    "task": Str(("regression", "classification")),
+    "feature_names": Maybe(ListOf(Str())),
+    "n_features": Int(low=1),
+    "classes": ListOf(LABEL, min_len=2),
+    "scaler": MapOf(),
+    "history": MapOf(),
+}
+_OPTIONAL = ("classes", "scaler", "history")
+_REMEDY = "it was edited by hand or written by another program: re-save or re-train the model"
 
 
 def describe(estimator: Any) -> tuple[str, str]:
@@ -135,7 +172,7 @@ def save_estimator(
         "n_features": int(estimator.n_features_in_),
     }
     if task == "classification":
-        document["classes"] = np.asarray(estimator.classes_).tolist()
+        document["classes"] = _values(estimator.classes_)
     scaler = getattr(estimator, "standardizer_", None)
     if scaler is not None:
         document["scaler"] = {"mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist()}
@@ -150,8 +187,16 @@ def save_estimator(
     return io.save_model(path, {f"state.{k}": v for k, v in tensors.items()}, document)
 
 
+def _values(labels: Any) -> list[Any]:
+    """Labels or names as plain Python values, each exactly as it is: never through a
+    fixed-width NumPy string, which would drop a trailing NUL character."""
+    if isinstance(labels, np.ndarray):
+        labels = labels.reshape(-1).tolist()
+    return [v.item() if isinstance(v, np.generic) else v for v in labels]
+
+
 def _same(a: Any, b: Any) -> bool:
-    return bool(np.asarray(a).tolist() == np.asarray(b).tolist())
+    return _values(a) == _values(b)
 
 
 def _check_consistent(est: Any, meta: Mapping[str, Any], tensors: Mapping[str, Any]) -> None:
@@ -161,6 +206,10 @@ def _check_consistent(est: Any, meta: Mapping[str, Any], tensors: Mapping[str, A
     (feature names and count, classes, hidden width) is checked against it, so the two can
     never tell different stories.
     """
+    described = dict(zip(("model", "task"), describe(est), strict=True))
+    for key, value in described.items():
+        if meta.get(key, value) != value:
+            raise ValueError(f"{key} {meta.get(key)!r} but the state is of a {value} model")
     n_features = int(est.n_features_in_)
     if meta.get("n_features", n_features) != n_features:
         raise ValueError(f"n_features {meta.get('n_features')!r} but the state has {n_features}")
@@ -185,9 +234,16 @@ def _check_consistent(est: Any, meta: Mapping[str, Any], tensors: Mapping[str, A
 
 
 def load_estimator(
-    path: str | os.PathLike[str], *, with_metadata: bool = False
+    path: str | os.PathLike[str],
+    *,
+    with_metadata: bool = False,
+    metadata: Mapping[str, Spec] | None = None,
 ) -> Any | tuple[Any, dict[str, Any]]:
     """Load an estimator saved by :func:`save_estimator`, without unpickling anything.
+
+    Every field of the sidecar is checked against :data:`MODEL_FILE` (and the estimator's
+    own state schema) before the estimator is rebuilt, so a file that was edited and
+    re-signed is refused in one line naming the field, never half-way through a command.
 
     Parameters
     ----------
@@ -195,6 +251,9 @@ def load_estimator(
         The model's folder or its ``.json`` sidecar.
     with_metadata : bool, default False
         Also return the sidecar's contents.
+    metadata : mapping of str to torchlinear._schema.Spec, optional
+        What the fields the caller saved (``save_estimator(metadata=...)``) must be, when
+        present; checked in the same pass.
 
     Returns
     -------
@@ -205,7 +264,9 @@ def load_estimator(
     ------
     ValueError
         One line naming the file, when it is missing, truncated, modified, of another
-        format version, not a model, or internally inconsistent.
+        format version, not a model, or internally inconsistent;
+        :class:`torchlinear._schema.SchemaError` (a ``ValueError``) naming the field, when
+        a field is not what a fit writes.
     """
     tensors, meta = io.load_model(path)
     where = repr(str(path))
@@ -223,12 +284,14 @@ def load_estimator(
             f"model file {where} has state version {version or 1} (written by torchlinear "
             f"{written}); this torchlinear reads version {STATE_VERSION}: fit the model again"
         )
-    state = meta.get("estimator")
+    fields = {**MODEL_FILE, **(metadata or {})}
+    optional = (*_OPTIONAL, *(metadata or {}))
     try:
-        if not isinstance(state, Mapping) or state.get("class") not in ESTIMATORS:
-            raise ValueError(
-                f"unknown estimator class {cast(Any, getattr(state, 'get', dict))('class')!r}"
-            )
+        check_document(meta, Record(fields, optional=optional, others=Anything()))
+    except SchemaError as exc:
+        raise exc.located(f"model file {where}", _REMEDY) from None
+    state = meta["estimator"]
+    try:
         own = {k[6:]: v for k, v in tensors.items() if k.startswith("state.")}
         est = ESTIMATORS[state["class"]].from_state(own, state)
         _check_consistent(est, meta, own)

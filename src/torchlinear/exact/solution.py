@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 import torch
 
 from torchlinear._format import warn_with_params
+from torchlinear._schema import Bool, Int, ListOf, Num, Record, Str
 from torchlinear._threads import small_linalg
 from torchlinear.exact._linalg import (
     EPS,
@@ -47,6 +48,9 @@ WARN_ABOVE: float = 1e-8
 #: A column whose centred norm is below this times its raw norm is constant (to rounding).
 _CONSTANT_RTOL: float = 64 * EPS
 _TINY: float = float(torch.finfo(torch.float64).tiny)  # the smallest normal float64
+
+_FACTOR_KINDS = ("", "chol", "tri", "eig")  # no factor; Cholesky; triangular R; eigenvectors
+_STATE_TENSORS = ("coef", "intercept", "rss", "tss", "mean_x", "mean_y")
 
 Solver = Literal["auto", "cholesky", "qr", "svd"]
 _SOLVERS = ("auto", "cholesky", "qr", "svd")
@@ -134,11 +138,37 @@ class LstsqSolution:
                 scalars[f.name] = value
         return tensors, scalars
 
+    #: What :meth:`to_state`'s scalars are (checked before :meth:`from_state` reads them).
+    STATE: ClassVar[Record] = Record(
+        {
+            "solver": Str(("cholesky", "qr", "svd")),
+            "cond": Num(low=0, nan=True),
+            "rank": Int(low=0),
+            "n_samples": Int(low=1),
+            "weight_sum": Num(low=0, above=True, finite=True),
+            "fit_intercept": Bool(),
+            "alpha": Num(low=0, finite=True),
+            "est_rel_error": Num(nan=True),
+            "refinement_steps": Int(low=0),
+            "collinear": ListOf(Int(low=0)),
+            "n_passes": Int(low=1),
+            "_factor_kind": Str(_FACTOR_KINDS),
+        },
+        optional=("refinement_steps", "collinear", "n_passes", "_factor_kind"),
+    )
+
     @classmethod
     def from_state(
         cls, tensors: Mapping[str, torch.Tensor], scalars: Mapping[str, Any]
     ) -> LstsqSolution:
-        """The solution :meth:`to_state` described (tensors as float64 on the CPU)."""
+        """The solution :meth:`to_state` described (tensors as float64 on the CPU).
+
+        Raises
+        ------
+        ValueError
+            When the tensors' shapes, the rank, the columns named collinear or the stored
+            factor do not fit together (the scalars' types are :data:`STATE`'s to check).
+        """
         kwargs: dict[str, Any] = {}
         for f in fields(cls):
             if f.name in tensors:
@@ -146,7 +176,45 @@ class LstsqSolution:
             elif f.name in scalars:
                 value = scalars[f.name]
                 kwargs[f.name] = tuple(value) if f.name == "collinear" else value
-        return cls(**kwargs)
+        missing = [n for n in _STATE_TENSORS if n not in kwargs]
+        if missing:
+            raise ValueError(f"the stored solution has no {', '.join(missing)}")
+        solution = cls(**kwargs)
+        solution._check_shapes()
+        return solution
+
+    def _check_shapes(self) -> None:
+        """Refuse a solution whose parts describe different problems."""
+        if self.coef.ndim != 2:
+            raise ValueError(f"the stored coef has shape {list(self.coef.shape)}, not (d, k)")
+        d, k = self.coef.shape
+        shapes = {"intercept": (k,), "rss": (k,), "tss": (k,), "mean_x": (d,), "mean_y": (k,)}
+        kind, factor, s = self._factor_kind, self._factor, self._factor_s
+        if kind:
+            shapes["_scale"] = (d,)
+        rank = self.rank if kind == "eig" else d
+        if kind in ("chol", "tri", "eig"):
+            shapes["_factor"] = (d, rank)
+        if kind == "eig":
+            shapes["_factor_s"] = (rank,)
+        for name, shape in shapes.items():
+            value = getattr(self, name)
+            if value is None or tuple(value.shape) != shape:
+                got = "none" if value is None else list(value.shape)
+                raise ValueError(
+                    f"the stored {name.lstrip('_')} has shape {got}, not {list(shape)}"
+                )
+        for name, value in (("_factor", factor), ("_factor_s", s)):
+            if value is not None and name not in shapes:
+                raise ValueError(f"the stored {name.lstrip('_')} does not fit factor kind {kind!r}")
+        pivots = s if kind == "eig" else (None if factor is None else factor.diagonal())
+        if pivots is not None and not bool((pivots.abs() > 0).all()):
+            raise ValueError(f"the stored {kind!r} factor is singular")
+        if self.rank > d or any(j >= d for j in self.collinear):
+            raise ValueError(
+                f"the stored solution has rank {self.rank} or collinear columns "
+                f"{list(self.collinear)} for {d} columns"
+            )
 
     @property
     def n_params(self) -> int:

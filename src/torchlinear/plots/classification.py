@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from torchlinear._format import figure_text
+
 __all__ = [
     "confusion_counts",
     "confusion_matrix_figure",
@@ -69,7 +71,9 @@ def _as_images(images: Any, image_shape: Sequence[int] | None) -> np.ndarray:
 
 
 def _label(names: Sequence[str] | None, index: int) -> str:
-    return str(names[index]) if names is not None and 0 <= index < len(names) else str(index)
+    if names is not None and 0 <= index < len(names):
+        return figure_text(names[index])
+    return str(index)
 
 
 def image_grid(

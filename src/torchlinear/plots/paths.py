@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from torchlinear._format import figure_text
+
 __all__ = ["coefficient_path", "cv_curve"]
 
 
@@ -69,7 +71,8 @@ def coefficient_path(
     order = np.argsort(a)[::-1]
     a, C = a[order], C[order]
     d = C.shape[1]
-    names = list(feature_names) if feature_names is not None else [f"x{j}" for j in range(d)]
+    names = [f"x{j}" for j in range(d)] if feature_names is None else list(feature_names)
+    names = [figure_text(n) for n in names]
     labelled = set(np.argsort(-np.abs(C[-1]))[:max_labels].tolist())
     fig = Figure(figsize=(7.0, 4.5), layout="constrained")
     ax = fig.add_subplot()

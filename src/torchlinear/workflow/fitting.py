@@ -20,7 +20,7 @@ from torchlinear import distributed as tld
 from torchlinear._format import render_warning
 from torchlinear._memory import memory_limit as memory_limit_of
 from torchlinear._validation import ParameterError, check_output_dir, resolve_device
-from torchlinear.rundir import RunFolder
+from torchlinear.rundir import RunFolder, default_run_dir
 from torchlinear.workflow.context import FitContext
 from torchlinear.workflow.convergence import describe_convergence
 from torchlinear.workflow.fingerprint import check_fingerprint, fingerprint, write_fingerprint
@@ -108,7 +108,7 @@ def fit(
     device: str | None = None,
     drop_na: bool = False,
     delimiter: str | None = None,
-    out: str | os.PathLike[str] = "torchlinear-model",
+    out: str | os.PathLike[str] | None = "torchlinear-model",
     overwrite: bool = False,
     resume: bool = False,
     max_classes: int | None = None,
@@ -202,11 +202,13 @@ def fit(
         fit is weighted least squares; its summary uses analytic weights).
     delimiter : str, optional
         CSV separator (default ``,``; tab for ``.tsv``).
-    out : str or path-like, default "torchlinear-model"
+    out : str or path-like or None, default "torchlinear-model"
         The run folder. It is written as a whole or not at all: the fit writes into a
         staging folder ``.NAME.partial`` beside it and swaps it into place at the end,
         holding the lock file ``.NAME.lock`` meanwhile (a second fit into the same folder
-        is refused). See :mod:`torchlinear.rundir`.
+        is refused). See :mod:`torchlinear.rundir`. ``None``: a new folder
+        ``runs/fit-<YYYYmmdd-HHMMSS>``, or ``...-2``, ``...-3`` when another fit took
+        that name in the same second (``FitResult.out_dir`` is the one taken).
     overwrite : bool, default False
         Replace the run already in ``out`` (the whole folder: no file of it survives).
         Without it a non-empty ``out`` is refused.
@@ -291,12 +293,13 @@ def fit(
     arguments = locals()  # the parameters, by name (nothing else is defined yet)
     start = time.perf_counter()
     opts = check_options(**{name: arguments[name] for name in OPTION_NAMES})
-    out_dir = check_output_dir("out", out)
+    fresh = out is None
+    out_dir = check_output_dir("out", default_run_dir("fit") if out is None else out)
     owns_group = join_group(opts.device)
     try:
         with memory_limit_of(opts.memory_limit):
             return fit_opened(
-                data, opts, out_dir, start, delimiter, batch_rows, download, callbacks
+                data, opts, (out_dir, fresh), start, delimiter, batch_rows, download, callbacks
             )
     finally:
         if owns_group:
@@ -316,14 +319,15 @@ def join_group(device: str | None) -> bool:
 def fit_opened(
     data: Any,
     opts: Options,
-    out_dir: Path,
+    out: tuple[Path, bool],
     start: float,
     delimiter: str | None,
     batch_rows: int | None,
     download: bool,
     callbacks: Sequence[Any],
 ) -> FitResult:
-    """The body of :func:`fit` once the options are checked (and any process group is up)."""
+    """The body of :func:`fit` once the options are checked (and any process group is up);
+    ``out`` is the run folder and whether it is a fresh default name."""
     main = tld.is_main_process()
     if not main:  # one set of progress bars, from rank 0
         opts = dataclasses.replace(opts, progress=False)
@@ -352,8 +356,9 @@ def fit_opened(
         error = exc
     if tld.world_size() > 1 or error is not None:
         tld.exchange_status(error, [])
-    run = RunFolder(out_dir, overwrite=opts.overwrite, resume=opts.resume)
+    run = RunFolder(out[0], overwrite=opts.overwrite, resume=opts.resume, fresh=out[1])
     open_run(run, main)
+    out_dir = run.path
     try:
         ctx = FitContext(
             resolved, opts, plan, val_fraction, given_val, run.checkpoint, list(callbacks)
@@ -414,14 +419,16 @@ def validation_share(opts: Options, plan: Plan, resolved: Data) -> tuple[float, 
 
 def open_run(run: RunFolder, main: bool) -> None:
     """Rank 0 alone locks and stages the run folder; the others wait for it (and raise its
-    error, if it failed)."""
+    error, if it failed) and learn the name it took."""
     error = None
     if main:
         try:
             run.open()
         except Exception as exc:
             error = exc
-    tld.exchange_status(error, [])
+    suffix = tld.exchange_status(error, [run.suffix])[0][0]
+    if not main:
+        run.take(suffix)  # the name rank 0 took (a fresh run's -2, -3, ...)
 
 
 def check_streamed_ranks(plan: Plan) -> None:

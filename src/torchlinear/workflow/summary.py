@@ -9,7 +9,7 @@ from typing import Any
 
 from torchlinear._format import escape_control
 from torchlinear._validation import ParameterError
-from torchlinear.estimators.persist import describe, load_estimator
+from torchlinear.estimators.persist import describe
 from torchlinear.report import coefficient_text
 from torchlinear.stats import check_cov_type
 from torchlinear.workflow.metrics import plain
@@ -123,7 +123,8 @@ def summary_json(
     Keys: ``n_obs``, ``df_model``, ``df_resid``, ``r_squared``, ``adj_r_squared``,
     ``f_statistic``, ``f_pvalue``, ``cov_type`` and ``terms``, a list of ``{name, coef,
     std_err, t, p_value, ci_low, ci_high}`` (95% intervals; ``"const"`` first with an
-    intercept). Numbers that are not finite are ``None``.
+    intercept, ``"(const)"`` when a feature is named ``const``). Numbers that are not
+    finite are ``None``: a constant target, for one, has no R², F or F p-value.
 
     Parameters
     ----------
@@ -143,12 +144,18 @@ def summary_json(
     >>> doc["n_obs"], doc["cov_type"], doc["terms"][0]["name"], round(doc["r_squared"], 4)
     (442, 'nonrobust', 'const', 0.5177)
     """
-    est = load_estimator(model_path)
+    est, meta = load_fitted(model_path)
     if not _has_statistics(est):
-        raise ValueError(
-            f"{model_path}: a {type(est).__name__} fitted with solver {est.solver_!r} has no "
-            "statistical summary; standard errors need an exact unpenalised least-squares "
-            "fit (--solver exact, no --alpha)"
+        raise ParameterError(
+            "model",
+            "{param} {path!r} is a fit of {estimator} ({what}), which has no statistical "
+            "summary; standard errors need an exact unpenalised least-squares fit ({0}, no "
+            "{alpha})",
+            value=str(model_path),
+            path=str(model_path),
+            estimator=type(est).__name__,
+            what=model_kind(est, describe(est)[0], meta.get("settings")),
+            suggestions=[("solver", "exact")],
         )
     s = _statistics(est, cov_type)
     terms = [

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from torchlinear._schema import Anything, Int, ListOf, MapOf, Maybe, Record, Spec, Str
 from torchlinear._validation import ParameterError, check_positive_int
 from torchlinear.data.design import Design, DesignSource
 from torchlinear.data.predictions import PredictionWriter, check_columns
@@ -104,32 +105,31 @@ def model_and_data(
     raise ValueError(f"data must be a file path or a built-in dataset name, got {data!r}")
 
 
-_OBJECTS = ("design", "settings", "metrics", "data", "training")
+#: What a fit records in the model file beside the estimator (:func:`torchlinear.workflow.
+#: fit`), as predict, evaluate and summary read it; each may be absent (a model saved by
+#: ``save_estimator``).
+FIT_METADATA: dict[str, Spec] = {
+    "target": Maybe(Str()),
+    "design": Maybe(Design.SCHEMA),
+    "settings": Maybe(
+        Record({"sample_weight": Maybe(Str())}, optional=("sample_weight",), others=Anything())
+    ),
+    "metrics": Maybe(MapOf(Maybe(MapOf()))),
+    "data": Maybe(MapOf()),
+    "training": Maybe(MapOf()),
+    "image_shape": Maybe(ListOf(Int(low=1))),
+}
 
 
 def load_fitted(model_path: str | os.PathLike[str]) -> tuple[Any, dict[str, Any]]:
     """``(estimator, metadata)`` of a saved model, its descriptive metadata checked too.
 
-    The estimator's own state is checked as it is rebuilt; the sections that describe the
-    fit (target, design, settings, metrics) are read by predict, evaluate and summary, and
-    must have the shapes a fit writes: a file edited by hand (and re-hashed) is refused in
-    one line rather than failing half-way.
+    The sections that describe the fit (target, design, settings, metrics) are read by
+    predict, evaluate and summary: they are checked with the estimator's state, in the
+    same pass (:data:`FIT_METADATA`), so that a file edited by hand (and re-hashed) is
+    refused in one line rather than failing half-way.
     """
-    est, meta = load_estimator(model_path, with_metadata=True)
-    odd = [repr(k) for k in _OBJECTS if not isinstance(meta.get(k) or {}, dict)]
-    metrics = meta.get("metrics") or {}
-    settings = meta.get("settings") or {}
-    if isinstance(metrics, dict):
-        odd += [f"'metrics.{k}'" for k, v in metrics.items() if not isinstance(v or {}, dict)]
-    if not isinstance(meta.get("target") or "", str):
-        odd.append("'target'")
-    if isinstance(settings, dict) and not isinstance(settings.get("sample_weight") or "", str):
-        odd.append("'settings.sample_weight'")
-    if odd:
-        raise ValueError(
-            f"model file {str(model_path)!r}: {', '.join(odd)} do(es) not have the type a fit "
-            "writes; the file was edited by hand: re-save or re-train the model"
-        )
+    est, meta = load_estimator(model_path, with_metadata=True, metadata=FIT_METADATA)
     return est, meta
 
 
