@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 from torchlinear._format import format_names
 from torchlinear._memory import check_memory
 from torchlinear._validation import ParameterError
+from torchlinear.data.onehot import OneHotPlan
 
 __all__ = ["Design", "ParsedFormula", "check_evaluable", "parse_formula", "quote_name"]
 
@@ -320,6 +321,7 @@ class Design:
     intercept: bool = True
     automatic: bool = False
     _specs: Any = field(default=None, repr=False, compare=False)
+    _plan: OneHotPlan | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able description (stored in a model's sidecar as ``"design"``)."""
@@ -426,10 +428,10 @@ class Design:
             advice="give the categorical columns fewer levels ({max_levels})",
         )
         data: dict[str, Any] = {}
-        for name in self.variables:
+        for j, name in enumerate(self.variables):
             levels = self.levels.get(name)
-            if levels is None:
-                data[name] = np.ones(n)
+            if levels is None:  # distinct numbers: the direct encoding is checked on them
+                data[name] = 1.0 + j * n + np.arange(n) if self.automatic else np.ones(n)
             else:
                 codes = np.arange(n) % max(1, len(levels))
                 data[name] = pd.Categorical.from_codes(codes, categories=levels)
@@ -477,7 +479,22 @@ class Design:
         self._specs = specs
         names = [str(c) for c in rhs.columns]
         intercept = "Intercept" in names
+        self._plan = None
+        if self.automatic and intercept and not with_target:
+            self._plan = self._direct_plan(proto, rhs, names)
         return [c for c in names if c != "Intercept"], intercept
+
+    def _direct_plan(self, proto: Any, rhs: Any, names: list[str]) -> OneHotPlan | None:
+        """The direct encoding of this design, if it gives formulaic's matrix of the
+        prototype exactly (see :mod:`torchlinear.data.onehot`)."""
+        terms = [(v, len(self.levels[v]) if v in self.levels else None) for v in self.variables]
+        values = {
+            v: proto[v].cat.codes.to_numpy() if v in self.levels else proto[v].to_numpy()
+            for v in self.variables
+        }
+        keep = [j for j, c in enumerate(names) if c != "Intercept"]
+        expected = rhs.to_numpy(dtype=np.float64)[:, keep]
+        return OneHotPlan.checked(terms, values, len(proto), expected)
 
     def _categorical_factors(self) -> list[tuple[str, str]]:
         """``(factor, variable)`` for every categorical factor of the built spec."""
@@ -519,11 +536,15 @@ class Design:
         if self._specs is None:
             self._build()
         data: dict[str, Any] = {}
+        # numbers and categories are written straight into X, without a pandas frame
+        direct = self._plan is not None
         for name in self.variables:
             column = table.column(name)
             levels = self.levels.get(name)
             if levels is None:
                 data[name] = column.to_numpy(zero_copy_only=False)
+                kind = column.type
+                direct = direct and (pa.types.is_floating(kind) or pa.types.is_integer(kind))
                 continue
             value_set = pa.array(levels)
             if pa.types.is_floating(column.type) and not pa.types.is_floating(value_set.type):
@@ -544,13 +565,15 @@ class Design:
                     f"are {shown}"
                 )
             codes_np = codes.fill_null(-1).to_numpy(zero_copy_only=False)
-            data[name] = pd.Categorical.from_codes(codes_np, categories=levels)
+            data[name] = codes_np if direct else pd.Categorical.from_codes(codes_np, levels)
         y = None
         if with_target and self.target is not None:
             if self.response is not None and self.response != self.target:
                 data[self.target] = table.column(self.target).to_numpy(zero_copy_only=False)
             else:
                 y = table.column(self.target).to_numpy(zero_copy_only=False)
+        if direct and self._plan is not None:
+            return self._plan.encode(data, len(table)), _response(y)
         frame = pd.DataFrame(data, copy=False) if data else pd.DataFrame(index=range(len(table)))
         lhs_spec, rhs_spec = self._specs
         try:
@@ -566,11 +589,7 @@ class Design:
         X = np.ascontiguousarray(matrix.to_numpy(dtype=np.float64)[:, keep])
         if [names[j] for j in keep] != self.columns:  # pragma: no cover - a formulaic change
             raise RuntimeError(f"formulaic gave the columns {names}, expected {self.columns}")
-        if y is not None and y.dtype != object:
-            y = np.array(y, dtype=np.float64)  # a copy: Arrow's buffers are read-only
-        elif y is not None:
-            y = np.array(y)
-        return X, y
+        return X, _response(y)
 
     def matrices(self, data: Any, *, target: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
         """``(X, y)`` of data in memory (a pandas DataFrame, pyarrow Table or dict of
@@ -600,6 +619,13 @@ class Design:
         X, y = self.encode(table, with_target=has_target)
         check_finite(X, self.columns, 0, "the data")
         return X, y
+
+
+def _response(y: Any) -> np.ndarray | None:
+    """The response as a NumPy array of its own (Arrow's buffers are read-only)."""
+    if y is None:
+        return None
+    return np.array(y, dtype=np.float64) if y.dtype != object else np.array(y)
 
 
 def as_table(data: Any) -> pa.Table:
