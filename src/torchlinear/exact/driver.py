@@ -205,11 +205,55 @@ class SmallData:
         return X, Y, torch.cat([p[2] for p in parts])  # type: ignore[misc]
 
 
-def _chunks(stream: ChunkStream) -> Iterator[Chunk]:
-    """The stream's chunks with ``Y`` as 2-D; empty chunks are skipped."""
+#: From this many columns on, small chunks are joined before they reach the statistics.
+WIDE_CHUNK_COLUMNS = 1024
+
+
+def _chunks(stream: ChunkStream, join: bool = False) -> Iterator[Chunk]:
+    """The stream's chunks with ``Y`` as 2-D; empty chunks are skipped.
+
+    With ``join`` (a pass into ``d x d`` statistics), chunks of many columns and few rows
+    (a reader keeps a chunk to a few megabytes) are joined, in order, into chunks of at
+    least :func:`gram_chunk_rows` rows: each update of the statistics costs ``O(d^2)``
+    besides its rows, and BLAS is fastest on many.
+    """
+    held: list[Chunk] = []
+    rows = 0
     for X, Y, w in stream():
-        if X.shape[0]:
-            yield X, as_2d(Y), w
+        if not X.shape[0]:
+            continue
+        Y = as_2d(Y)
+        d = X.shape[1]
+        want = gram_chunk_rows(1 + d + Y.shape[1])
+        if not join or d < WIDE_CHUNK_COLUMNS or (not held and X.shape[0] >= want):
+            yield X, Y, w
+            continue
+        if held and not _joinable(held[0], (X, Y, w)):
+            yield _joined(held)
+            held, rows = [], 0
+        held.append((X, Y, w))
+        rows += X.shape[0]
+        if rows >= want:
+            yield _joined(held)
+            held, rows = [], 0
+    if held:
+        yield _joined(held)
+
+
+def _joinable(a: Chunk, b: Chunk) -> bool:
+    return all(
+        (s.shape[1:], s.dtype, s.device) == (t.shape[1:], t.dtype, t.device)
+        for s, t in zip(a[:2], b[:2], strict=True)
+    ) and (a[2] is None) == (b[2] is None)
+
+
+def _joined(parts: list[Chunk]) -> Chunk:
+    if len(parts) == 1:
+        return parts[0]
+    X = torch.cat([p[0] for p in parts])
+    Y = torch.cat([p[1] for p in parts])
+    w = None if parts[0][2] is None else torch.cat([p[2] for p in parts])  # type: ignore[misc]
+    return X, Y, w
 
 
 def _explain_nonfinite(stream: ChunkStream) -> None:
@@ -471,7 +515,7 @@ class _Run:
         def make(d: int, k: int) -> Any:
             return kind.zeros(d, k, device=self.device)
 
-        chunks: Iterable[Chunk] = _chunks(self.stream)
+        chunks: Iterable[Chunk] = _chunks(self.stream, join=True)
         if self.combine.local:  # few rows, many columns: the n x n side, no d x d statistics
             kept, ended = _rows_while_wide(iter(chunks))
             if ended and kept:
@@ -498,7 +542,7 @@ class _Run:
         mean_x, mean_y = stopped.means()
         qr = TSQRStats.zeros(d, k, device=self.device, shift_x=mean_x, shift_y=mean_y)
         positive = 0
-        for X, Y, w in _chunks(self.stream):
+        for X, Y, w in _chunks(self.stream, join=True):
             qr.update(X, Y, w)
             keep.add(X, Y, w)
             positive += X.shape[0] if w is None else int((w > 0).sum())
@@ -509,8 +553,9 @@ class _Run:
 
     def solve_qr(self, stats: TSQRStats | None, d: int, k: int) -> LstsqSolution:
         """``solver="qr"/"svd"``: the combined TSQR factor of the first pass."""
-        zeros = TSQRStats.zeros(d, k, device=self.device)
-        total = self.combine.tsqr(stats if stats is not None else zeros)
+        total = self.combine.tsqr(
+            stats if stats is not None else TSQRStats.zeros(d, k, device=self.device)
+        )
         _check_rows(total, self.stream)
         sol = solve_tsqr(total, self.ridge(total), self.fit_intercept, self.solver, self.names)
         return replace(sol, n_passes=1)
@@ -518,19 +563,23 @@ class _Run:
     def solve_normal_equations(self, stats: GramStats | None, d: int, k: int) -> LstsqSolution:
         """The combined Gram statistics solved by Cholesky; when they lose too much
         (``solver="auto"``), a second pass: TSQR about the exact means."""
-        zeros = GramStats.zeros(d, k, device=self.device)
-        total = self.combine.gram(stats if stats is not None else zeros)
+        total = self.combine.gram(
+            stats if stats is not None else GramStats.zeros(d, k, device=self.device)
+        )
         _check_rows(total, self.stream)
         alpha = self.ridge(total)
         cholesky = self.solver == "cholesky"
-        sol = solve_gram(total, alpha, self.fit_intercept, self.names, allow_fail=not cholesky)
+        # the statistics are not used again: their d x d moments become the centred ones
+        sol = solve_gram(
+            total, alpha, self.fit_intercept, self.names, allow_fail=not cholesky, consume=True
+        )
         if sol is not None:
             return replace(sol, n_passes=1)
         mean_x, mean_y = total.means()
         qr = TSQRStats.zeros(d, k, device=self.device, shift_x=mean_x, shift_y=mean_y)
         error: BaseException | None = None
         try:
-            for X, Y, w in _chunks(self.stream):
+            for X, Y, w in _chunks(self.stream, join=True):
                 qr.update(X, Y, w)
         except Exception as exc:  # shared with the other ranks before anyone waits on them
             error = exc
