@@ -65,6 +65,7 @@ from torchlinear.exact.stats import (
     TSQRStats,
     default_chunk_rows,
     gram_chunk_rows,
+    joined_chunks,
 )
 
 __all__ = [
@@ -205,55 +206,12 @@ class SmallData:
         return X, Y, torch.cat([p[2] for p in parts])  # type: ignore[misc]
 
 
-#: From this many columns on, small chunks are joined before they reach the statistics.
-WIDE_CHUNK_COLUMNS = 1024
-
-
 def _chunks(stream: ChunkStream, join: bool = False) -> Iterator[Chunk]:
-    """The stream's chunks with ``Y`` as 2-D; empty chunks are skipped.
-
-    With ``join`` (a pass into ``d x d`` statistics), chunks of many columns and few rows
-    (a reader keeps a chunk to a few megabytes) are joined, in order, into chunks of at
-    least :func:`gram_chunk_rows` rows: each update of the statistics costs ``O(d^2)``
-    besides its rows, and BLAS is fastest on many.
-    """
-    held: list[Chunk] = []
-    rows = 0
-    for X, Y, w in stream():
-        if not X.shape[0]:
-            continue
-        Y = as_2d(Y)
-        d = X.shape[1]
-        want = gram_chunk_rows(1 + d + Y.shape[1])
-        if not join or d < WIDE_CHUNK_COLUMNS or (not held and X.shape[0] >= want):
-            yield X, Y, w
-            continue
-        if held and not _joinable(held[0], (X, Y, w)):
-            yield _joined(held)
-            held, rows = [], 0
-        held.append((X, Y, w))
-        rows += X.shape[0]
-        if rows >= want:
-            yield _joined(held)
-            held, rows = [], 0
-    if held:
-        yield _joined(held)
-
-
-def _joinable(a: Chunk, b: Chunk) -> bool:
-    return all(
-        (s.shape[1:], s.dtype, s.device) == (t.shape[1:], t.dtype, t.device)
-        for s, t in zip(a[:2], b[:2], strict=True)
-    ) and (a[2] is None) == (b[2] is None)
-
-
-def _joined(parts: list[Chunk]) -> Chunk:
-    if len(parts) == 1:
-        return parts[0]
-    X = torch.cat([p[0] for p in parts])
-    Y = torch.cat([p[1] for p in parts])
-    w = None if parts[0][2] is None else torch.cat([p[2] for p in parts])  # type: ignore[misc]
-    return X, Y, w
+    """The stream's chunks with ``Y`` as 2-D; empty chunks are skipped. With ``join`` (a
+    pass into ``d x d`` statistics), small chunks of many columns are joined
+    (:func:`~torchlinear.exact.stats.joined_chunks`)."""
+    chunks = ((X, as_2d(Y), w) for X, Y, w in stream() if X.shape[0])
+    return joined_chunks(chunks) if join else chunks
 
 
 def _explain_nonfinite(stream: ChunkStream) -> None:

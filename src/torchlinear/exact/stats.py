@@ -3,7 +3,7 @@ TSQR factor, accumulated chunk by chunk (:class:`GramStats`, :class:`TSQRStats`)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Literal, Self, TypeVar
 
@@ -31,12 +31,15 @@ __all__ = [
     "default_chunk_rows",
     "gram_chunk_rows",
     "gram_pass",
+    "joined_chunks",
     "tsqr_pass",
 ]
 
 _CHUNK_BYTES: int = 1 << 22
+#: From this many columns on, small chunks are joined before they update statistics.
+JOIN_COLUMNS = 1024
 # up to this many columns a chunk's Gram matrix is formed apart (at most 8 MB), then added
-_GRAM_TEMPORARY_COLUMNS = 1024
+_GRAM_TEMPORARY_COLUMNS = JOIN_COLUMNS
 M = TypeVar("M", bound="_ShiftedMoments")
 
 
@@ -55,6 +58,57 @@ def gram_chunk_rows(n_columns: int) -> int:
     """Rows per Gram chunk: about 2 MiB, so the chunk is still in a core's cache when
     ``X^T [1, y]`` reads it again after the ``syrk``."""
     return int(min(65536, max(1024, (_CHUNK_BYTES // 2) // (8 * max(1, n_columns)))))
+
+
+_Chunk = tuple[torch.Tensor, torch.Tensor, "torch.Tensor | None"]
+
+
+def joined_chunks(chunks: Iterable[_Chunk]) -> Iterator[_Chunk]:
+    """Chunks ``(X, Y, w)`` (``Y`` 2-D) in order, those of at least :data:`JOIN_COLUMNS`
+    columns and fewer than :func:`gram_chunk_rows` rows joined until they have as many.
+
+    A reader keeps a chunk to a few megabytes, so a chunk of thousands of columns has few
+    rows; but each update of ``d x d`` statistics costs ``O(d^2)`` besides its rows, and
+    BLAS is fastest on many rows at once.
+
+    >>> X, Y = torch.ones(10, 2000), torch.ones(10, 1)
+    >>> [len(c[0]) for c in joined_chunks([(X, Y, None)] * 250)]
+    [1030, 1030, 440]
+    """
+    held: list[_Chunk] = []
+    rows = 0
+    for chunk in chunks:
+        X, Y, w = chunk
+        want = gram_chunk_rows(1 + X.shape[1] + Y.shape[1])
+        if held and not _joinable(held[0], chunk):
+            yield _joined(held)
+            held, rows = [], 0
+        if X.shape[1] < JOIN_COLUMNS or (not held and X.shape[0] >= want):
+            yield chunk
+            continue
+        held.append(chunk)
+        rows += X.shape[0]
+        if rows >= want:
+            yield _joined(held)
+            held, rows = [], 0
+    if held:
+        yield _joined(held)
+
+
+def _joinable(a: _Chunk, b: _Chunk) -> bool:
+    return all(
+        (s.shape[1:], s.dtype, s.device) == (t.shape[1:], t.dtype, t.device)
+        for s, t in zip(a[:2], b[:2], strict=True)
+    ) and (a[2] is None) == (b[2] is None)
+
+
+def _joined(parts: list[_Chunk]) -> _Chunk:
+    if len(parts) == 1:
+        return parts[0]
+    X = torch.cat([p[0] for p in parts])
+    Y = torch.cat([p[1] for p in parts])
+    w = None if parts[0][2] is None else torch.cat([p[2] for p in parts])  # type: ignore[misc]
+    return X, Y, w
 
 
 class _ShiftedMoments:
