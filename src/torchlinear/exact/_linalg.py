@@ -192,15 +192,16 @@ def extreme_eigenvalues(G: torch.Tensor, L: torch.Tensor) -> tuple[float, float]
     from scipy.linalg import solve_triangular
     from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 
-    Gn, Ln = G.cpu().numpy(), L.cpu().numpy()
+    Gn = G.cpu().numpy()
+    Un = np.asfortranarray(L.cpu().numpy().T)  # U = L^T as LAPACK reads it: no copy a step
     d = Gn.shape[0]
     if d < 3:  # ARPACK needs a few more dimensions than eigenvalues
         evals = np.linalg.eigvalsh(Gn)
         return float(evals[0]), float(evals[-1])
 
     def inverse(v: np.ndarray) -> np.ndarray:
-        z = solve_triangular(Ln, v, lower=True, check_finite=False)
-        return cast(np.ndarray, solve_triangular(Ln, z, lower=True, trans="T", check_finite=False))
+        z = solve_triangular(Un, v, trans="T", check_finite=False)  # L z = v
+        return cast(np.ndarray, solve_triangular(Un, z, check_finite=False))  # L^T x = z
 
     start = np.random.default_rng(0).standard_normal(d)  # the same iterations every time
     top = []

@@ -260,6 +260,14 @@ def _rows_while_wide(chunks: Iterator[Chunk]) -> tuple[list[Chunk], bool]:
     return kept, True
 
 
+def _drained(items: list[Chunk]) -> Iterator[Chunk]:
+    """The items in order, each let go by the list as it is handed on (rows kept while
+    they were fewer than the columns are not held through the whole pass)."""
+    items.reverse()
+    while items:
+        yield items.pop()
+
+
 def _solve_wide(
     kept: list[Chunk],
     stream: ChunkStream,
@@ -485,7 +493,7 @@ class _Run:
                     self.fit_intercept,
                     self.names,
                 )
-            chunks = itertools.chain(kept, chunks)
+            chunks = itertools.chain(_drained(kept), chunks)
         use_probe = self.solver == "auto" and self.combine.local
         return _first_pass(
             chunks, _checked(make), keep, self.probe if use_probe else None, _probe_rows

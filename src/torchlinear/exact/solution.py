@@ -221,7 +221,9 @@ class LstsqSolution:
             )
         F = self._factor
         if self._factor_kind == "chol":
-            Gs_inv = torch.cholesky_inverse(F)
+            # L stored row by row is U = L^T stored column by column, as LAPACK wants it
+            upper = F.is_contiguous()
+            Gs_inv = torch.cholesky_inverse(F.T if upper else F, upper=upper)
         elif self._factor_kind == "tri":
             eye = torch.eye(F.shape[0], dtype=F.dtype)
             Ri = torch.linalg.solve_triangular(F, eye, upper=True)
@@ -444,7 +446,8 @@ def _solve_gram_impl(
         Bs[constant, :] = 0
     if alpha > 0:
         Gs.diagonal().add_(alpha / (D * D))
-    L, info = torch.linalg.cholesky_ex(Gs)
+    U, info = torch.linalg.cholesky_ex(Gs, upper=True)
+    L = U.T  # row by row: the factor is saved without a copy
     extremes = None
     if d > LANCZOS_ABOVE and int(info) == 0:  # no full eigendecomposition of a large Gs
         extremes = extreme_eigenvalues(Gs, L)
