@@ -113,6 +113,12 @@ def _skip_rows(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Reco
         rows = 0
 
 
+def _two_lines(head: bytes) -> bool:
+    """Whether ``head`` holds two whole lines that are not blank (a header, a data line)."""
+    complete = head.split(b"\n")[:-1]
+    return sum(1 for line in complete if line.strip()) >= 2
+
+
 def _canonical_integers(labels: pa.ChunkedArray | pa.Array) -> bool:
     """Whether every label is an integer written the one usual way ("7", not "07")."""
     valid = pc.drop_null(labels)
@@ -182,7 +188,8 @@ class CsvReader:
         return pa.input_stream(str(self.path), compression=self.compression)
 
     def _read_head(self) -> tuple[bytes, bool]:
-        """The first megabyte (more for a longer first line) and whether it is the file."""
+        """The first megabyte (more for longer first lines: up to the end of the first
+        data line, which the types are inferred from) and whether it is the file."""
         with self._open_text() as f:
             head = f.read(_HEAD_BYTES + 1)
             whole = len(head) <= _HEAD_BYTES
@@ -192,6 +199,10 @@ class CsvReader:
                         f"{self.label}: no line break in the first 64 MB; is it a CSV file?"
                     )
                 more = f.read(_HEAD_BYTES)
+                head += more
+                whole = not more
+            while not whole and len(head) <= 2 * _MAX_LINE_BYTES and not _two_lines(head):
+                more = f.read(max(_HEAD_BYTES, len(head)))  # a header of a megabyte or more
                 head += more
                 whole = not more
         return head, whole
