@@ -67,13 +67,14 @@ def format_number(value: Any, digits: int = 6) -> str:
     >>> format_number(3.14159265, 3), format_number(42), format_number(None)
     ('3.14', '42', '–')
     """
-    if value is None:
-        return MISSING
-    if isinstance(value, bool | str):
-        return str(value)
-    if isinstance(value, numbers.Integral):
-        return str(int(value))
-    value = float(value)
+    if not isinstance(value, float):  # a float (NumPy's float64 too) needs none of these
+        if value is None:
+            return MISSING
+        if isinstance(value, bool | str):
+            return str(value)
+        if isinstance(value, numbers.Integral):
+            return str(int(value))
+        value = float(value)
     if value == 0:
         return "0"
     if not math.isfinite(value):

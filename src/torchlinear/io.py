@@ -440,6 +440,7 @@ def save_model(
     if clash:
         raise ValueError(f"metadata keys {clash} are reserved by the model file format")
     prepared: dict[str, torch.Tensor] = {}
+    storages: set[int] = set()
     for name, value in tensors.items():
         if not isinstance(name, str) or not name:
             raise ValueError(f"tensor names must be non-empty strings, got {name!r}")
@@ -447,7 +448,13 @@ def save_model(
             raise ValueError(
                 f"tensors[{name!r}] must be a torch.Tensor, got {type(value).__name__}"
             )
-        prepared[name] = value.detach().to("cpu", copy=True).contiguous()
+        tensor = value.detach().to("cpu").contiguous()
+        storage = tensor.untyped_storage()
+        whole = storage.nbytes() == tensor.numel() * tensor.element_size()
+        if storage.data_ptr() in storages or not whole:  # safetensors refuses shared memory
+            tensor = tensor.clone()
+        storages.add(tensor.untyped_storage().data_ptr())
+        prepared[name] = tensor  # a large factor is serialised without a copy of its own
     listing = {
         k: {"dtype": str(v.dtype).removeprefix("torch."), "shape": list(v.shape)}
         for k, v in prepared.items()

@@ -323,7 +323,8 @@ def _inference(
     )
     bread = centred_bread(solution).numpy()
     if cov_type == "nonrobust":
-        cov = bread * sigma2
+        bread *= sigma2  # a fresh array: scaled in place
+        cov = bread
     else:
         if meat is None:
             raise ValueError(
@@ -341,13 +342,21 @@ def _inference(
 
 
 def _uncentre(solution: LstsqSolution, cov: np.ndarray) -> np.ndarray:
-    """The covariance of ``[intercept, coef]`` from that of the centred parameters."""
+    """The covariance of ``[intercept, coef]`` from that of the centred parameters, written
+    over ``cov``.
+
+    The intercept is ``b0 - m @ coef`` for the centred intercept ``b0`` and the means
+    ``m``: ``T cov T^T`` with ``T = [[1, -m], [0, I]]`` changes only the first row and
+    column, in ``O(d^2)``.
+    """
     if not solution.fit_intercept:
         return cov
     m = solution.mean_x.numpy()
-    T = np.eye(cov.shape[0])
-    T[0, 1:] = -m
-    return T @ cov @ T.T
+    row = cov[0, :] - m @ cov[1:, :]  # (T cov)[0, :]
+    cov[0, :] = row
+    cov[:, 0] = row
+    cov[0, 0] = row[0] - row[1:] @ m
+    return cov
 
 
 def ols_summary(
@@ -427,7 +436,7 @@ def ols_summary(
         cov = None
         se = np.full_like(coef, math.nan)
     else:
-        cov = _uncentre(solution, inf.cov_centred)
+        cov = _uncentre(solution, inf.cov_centred)  # not needed centred any more
         se = np.sqrt(np.clip(np.diagonal(cov), 0, None))
     with np.errstate(divide="ignore", invalid="ignore"):
         t = coef / se

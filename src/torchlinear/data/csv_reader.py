@@ -56,6 +56,7 @@ from torchlinear.data.blocks import (
     ordered_map,
     read_bytes,
 )
+from torchlinear.data.wide_csv import WIDE_COLUMNS, WideHead, numeric_block, read_head
 
 __all__ = ["DECIMAL_COMMA", "CsvReader", "is_number"]
 
@@ -131,6 +132,12 @@ def _skip_rows(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Reco
         rows = 0
 
 
+def _two_lines(head: bytes) -> bool:
+    """Whether ``head`` holds two whole lines that are not blank (a header, a data line)."""
+    complete = head.split(b"\n")[:-1]
+    return sum(1 for line in complete if line.strip()) >= 2
+
+
 def _canonical_integers(labels: pa.ChunkedArray | pa.Array) -> bool:
     """Whether every label is an integer written the one usual way ("7", not "07")."""
     valid = pc.drop_null(labels)
@@ -160,7 +167,8 @@ class CsvReader:
     n_rows : None
         The number of rows is known only after a complete pass.
     sample : pyarrow.Table or None
-        The first rows as parsed on opening (for messages naming a value).
+        The first rows as parsed on opening (for messages naming a value); for a file of
+        thousands of columns, those of its columns that hold more than numbers.
 
     Examples
     --------
@@ -187,6 +195,7 @@ class CsvReader:
         self.int_labels = False  # integer class labels, read as text and checked
         self.block_size = _BLOCK_BYTES
         self.sample_is_file = False
+        self._numbers_only: set[str] = set()  # columns of numbers left out of the sample
 
     def parse_options(self, **kwargs: Any) -> pacsv.ParseOptions:
         """pyarrow's parse options for this file (``kwargs`` added)."""
@@ -201,7 +210,8 @@ class CsvReader:
         return io.BufferedReader(stream, _BLOCK_BYTES)
 
     def _read_head(self) -> tuple[bytes, bool]:
-        """The first megabyte (more for a longer first line) and whether it is the file."""
+        """The first megabyte (more for longer first lines: up to the end of the first
+        data line, which the types are inferred from) and whether it is the file."""
         with self._open_text() as f:
             head = f.read(_HEAD_BYTES + 1)
             whole = len(head) <= _HEAD_BYTES
@@ -211,6 +221,10 @@ class CsvReader:
                         f"{self.label}: no line break in the first 64 MB; is it a CSV file?"
                     )
                 more = f.read(_HEAD_BYTES)
+                head += more
+                whole = not more
+            while not whole and len(head) <= 2 * _MAX_LINE_BYTES and not _two_lines(head):
+                more = f.read(max(_HEAD_BYTES, len(head)))  # a header of a megabyte or more
                 head += more
                 whole = not more
         return head, whole
@@ -250,6 +264,8 @@ class CsvReader:
     def _inspect(self, target: str | None, task: str) -> None:
         head, lines = self._head_lines()
         width = lines[0].count(self.delimiter.encode()) + 1  # at most: quotes may hide some
+        if width >= WIDE_COLUMNS and self._inspect_wide(head, width, target, task):
+            return
         check_memory(
             width * ARROW_COLUMN_BYTES + 4 * len(head),
             f"{width:,} columns",
@@ -286,6 +302,31 @@ class CsvReader:
                     ),
                 )
                 self.int_labels = _canonical_integers(text.column(0))
+
+    def _inspect_wide(self, head: bytes, width: int, target: str | None, task: str) -> bool:
+        """Thousands of columns: the first rows read cell by cell (tens of bytes a cell
+        and about a kilobyte a column, not pyarrow's ~8.5 kB a column); False when they
+        need pyarrow's parser."""
+        check_memory(
+            64 * len(head) + 1024 * width,
+            f"{width:,} columns",
+            f"parsing the header and first rows of {self.label}",
+            advice="keep fewer columns in the file, or raise {param}",
+        )
+        wide: WideHead | None = read_head(head, self.delimiter)
+        if wide is None:
+            return False
+        self.columns = wide.columns
+        self.types = wide.types
+        self.sample = wide.sample
+        self._numbers_only = wide.numeric
+        self.int_labels = False
+        if task == "classification" and target in self.types:
+            if pa.types.is_integer(self.types[target]):  # as _inspect: labels read as text
+                self.types[target] = pa.string()
+                cells = [c.decode("utf-8", "replace") for c in wide.column_cells(target)]
+                self.int_labels = _canonical_integers(pa.array(cells, pa.string()))
+        return True
 
     def _check_line_breaks(self, sample: pa.Table) -> None:
         """Refuse a quote that is never closed: the rows after it read as one value.
@@ -516,7 +557,7 @@ class CsvReader:
         """``(data row, value)`` of the values of column ``name`` in the first rows (the
         sample read when the file was opened) that are not written as numbers; nulls are
         left out, and nothing is found once the sample is released."""
-        if self.sample is None:
+        if self.sample is None or name in self._numbers_only:
             return []
         values = self.sample.column(name).to_pylist()
         return [(r, str(v)) for r, v in enumerate(values, 1) if v is not None and not is_number(v)]
@@ -560,6 +601,8 @@ class CsvReader:
         if sample is None:
             return out
         for name in names:
+            if name in self._numbers_only:
+                continue
             column = sample.column(name)
             stray = self.not_numbers(name)
             present = len(column) - column.null_count
@@ -617,6 +660,31 @@ class CsvReader:
 
         return polars_part
 
+    def _cells_block_parser(self, sel: Selection) -> Callable[[bytes], Part | None] | None:
+        """Thousands of columns: a function reading a block of a few lines cell by cell
+        into ``(X, y, None)`` (or ``None`` for a block it cannot read exactly as pyarrow
+        does); ``None`` instead of the function for fewer columns. Used where polars is,
+        on blocks of fewer lines than a 64th of the columns, for which polars' and
+        pyarrow's cost per column would dominate."""
+        width = len(self.columns)
+        if width < WIDE_COLUMNS:
+            return None
+        index = {name: j for j, name in enumerate(self.columns)}
+        wanted = [index[name] for name in sel.wanted]
+        d = len(sel.features)
+
+        def cells_part(data: bytes) -> Part | None:
+            if 64 * data.count(b"\n") > width:
+                return None
+            values = numeric_block(data, self.delimiter, width, wanted)
+            if values is None or not len(values):
+                return None
+            X = np.asfortranarray(values[:, :d])
+            y = values[:, d].copy() if len(wanted) > d else None
+            return X, y, None
+
+        return cells_part
+
     def _block_parser(self, sel: Selection) -> Callable[[tuple[int, int]], Part]:
         """A function parsing the byte range ``(start, stop)`` into ``(X, y, y_bad)``.
 
@@ -629,6 +697,7 @@ class CsvReader:
         rejects raises :class:`_BlockFailed`.
         """
         polars_part = self._polars_block_parser(sel)
+        cells_part = self._cells_block_parser(sel) if polars_part is not None else None
         convert_options = pacsv.ConvertOptions(
             column_types=self._read_types(sel), include_columns=sel.wanted, strings_can_be_null=True
         )
@@ -636,6 +705,10 @@ class CsvReader:
 
         def parse(byte_range: tuple[int, int]) -> Part:
             data = read_bytes(self.path, *byte_range)
+            if cells_part is not None:
+                part = cells_part(data)
+                if part is not None:
+                    return part
             if polars_part is not None:
                 part = polars_part(data)
                 if part is not None:

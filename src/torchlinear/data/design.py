@@ -63,8 +63,8 @@ from torchlinear.data.formula import (
     check_present,
     missing_mask,
     normalise,
+    parse_automatic,
     parse_formula,
-    quote_name,
 )
 from torchlinear.data.formula import (  # importable from here, as before
     ParsedFormula as ParsedFormula,
@@ -143,12 +143,6 @@ def collect_levels(
     return {name: _sort_levels(seen[name], name in integer) for name in names}
 
 
-def _automatic_formula(target: str | None, features: Sequence[str], text: set[str]) -> str:
-    terms = [f"C({quote_name(c)})" if c in text else quote_name(c) for c in features]
-    rhs = " + ".join(terms)
-    return rhs if target is None else f"{quote_name(target)} ~ {rhs}"
-
-
 def learn_design(
     source: Any,
     formula: str | None = None,
@@ -183,8 +177,9 @@ def learn_design(
     text = set(source.text_features)
     automatic = formula is None
     if formula is None:
-        formula = _automatic_formula(source.target, features, text)
-    parsed = parse_formula(formula)
+        parsed = parse_automatic(source.target, features, text)
+    else:
+        parsed = parse_formula(formula)
     types = source.column_types()
 
     def levels(categorical: list[str]) -> dict[str, list[Any]]:
@@ -255,11 +250,11 @@ def design(
         if target is not None and target not in names:
             raise ValueError(f"the data has no column {target!r} for the target")
         features = [c for c in names if c != target]
-        formula = _automatic_formula(target, features, text - {target})
+        parsed = parse_automatic(target, features, text - {target})
         automatic = True
     else:
+        parsed = parse_formula(formula)
         automatic = False
-    parsed = parse_formula(formula)
     needed = sorted(parsed.variables, key=names.index) if parsed.variables <= set(names) else []
     check_present(
         sorted(parsed.variables) + ([parsed.target] if parsed.target else []), names, "the data"

@@ -37,8 +37,17 @@ from torchlinear._memory import check_memory
 from torchlinear._schema import Bool, Either, ListOf, MapOf, Maybe, Num, Record, Str
 from torchlinear._validation import ParameterError
 from torchlinear.data.csv_reader import is_number
+from torchlinear.data.onehot import OneHotPlan
 
-__all__ = ["Design", "ParsedFormula", "check_evaluable", "parse_formula", "quote_name"]
+__all__ = [
+    "Design",
+    "ParsedFormula",
+    "automatic_formula",
+    "check_evaluable",
+    "parse_automatic",
+    "parse_formula",
+    "quote_name",
+]
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m|[\u29da\u29db]")
 _C_FACTOR = re.compile(r"^C\(\s*(`[^`]+`|[A-Za-z_][A-Za-z0-9_.]*)\s*(,.*)?\)$", re.S)
@@ -286,6 +295,38 @@ def parse_formula(formula: str) -> ParsedFormula:
     return ParsedFormula(formula, response, target, rhs_text.strip(), frozenset(variables))
 
 
+def automatic_formula(target: str | None, features: Sequence[str], text: set[str]) -> str:
+    """The formula of a design without one: the ``text`` columns in ``C()``, the other
+    features as they are.
+
+    >>> automatic_formula("y", ["x", "kind"], {"kind"})
+    'y ~ x + C(kind)'
+    """
+    terms = [f"C({quote_name(c)})" if c in text else quote_name(c) for c in features]
+    rhs = " + ".join(terms)
+    return rhs if target is None else f"{quote_name(target)} ~ {rhs}"
+
+
+def parse_automatic(target: str | None, features: Sequence[str], text: set[str]) -> ParsedFormula:
+    """What :func:`parse_formula` finds in :func:`automatic_formula`, without parsing it
+    (formulaic takes time that grows with the square of the terms): only for names
+    without backticks, else parsed and checked as any formula.
+
+    >>> parse_automatic("y", ["x", "kind"], {"kind"}).variables == {"x", "kind"}
+    True
+    """
+    formula = automatic_formula(target, features, text)
+    names = [*features, *([] if target is None else [target])]
+    if any("`" in name for name in names):
+        return parse_formula(formula)
+    response = None if target is None else quote_name(target)
+    rhs = formula.split("~", 1)[1].strip() if target is not None else formula
+    return ParsedFormula(formula, response, target, rhs, frozenset(features))
+
+
+_GROUP_VARIABLES = 64  # variables of a design without a formula built by formulaic at once
+
+
 @dataclass
 class Design:
     """The fixed model spec: formula, levels of the categorical variables, output columns.
@@ -322,6 +363,7 @@ class Design:
     intercept: bool = True
     automatic: bool = False
     _specs: Any = field(default=None, repr=False, compare=False)
+    _plan: OneHotPlan | None = field(default=None, repr=False, compare=False)
 
     @property
     def text_variables(self) -> list[str]:
@@ -404,11 +446,14 @@ class Design:
     ) -> Design:
         """The design of ``parsed`` over ``variables`` (``text`` are text columns), with
         ``levels(categorical columns)`` giving the levels of the categorical variables."""
-        probe = cls(parsed.text, parsed.target, parsed.response, list(variables),
-                    {c: ["a"] for c in variables if c in text}, automatic=automatic)  # fmt: skip
-        probe._build()  # finds the categorical factors, with placeholder levels
-        categorical = sorted({name for _, name in probe._categorical_factors()} | set(text))
-        both = probe._numeric_uses(set(categorical) - set(text))
+        if automatic:  # the text columns in C(), nothing else: no probe needed
+            categorical, both = sorted(text), set()
+        else:
+            probe = cls(parsed.text, parsed.target, parsed.response, list(variables),
+                        {c: ["a"] for c in variables if c in text})  # fmt: skip
+            probe._build()  # finds the categorical factors, with placeholder levels
+            categorical = sorted({name for _, name in probe._categorical_factors()} | set(text))
+            both = probe._numeric_uses(set(categorical) - set(text))
         if both:
             raise ParameterError(
                 "formula",
@@ -454,10 +499,10 @@ class Design:
             advice="give the categorical columns fewer levels ({max_levels})",
         )
         data: dict[str, Any] = {}
-        for name in self.variables:
+        for j, name in enumerate(self.variables):
             levels = self.levels.get(name)
-            if levels is None:
-                data[name] = np.ones(n)
+            if levels is None:  # distinct numbers: the direct encoding is checked on them
+                data[name] = 1.0 + j * n + np.arange(n) if self.automatic else np.ones(n)
             else:
                 codes = np.arange(n) % max(1, len(levels))
                 data[name] = pd.Categorical.from_codes(codes, categories=levels)
@@ -466,8 +511,41 @@ class Design:
         return pd.DataFrame(data)
 
     def _build(self) -> tuple[list[str], bool]:
-        """Build formulaic's spec; return the design columns and whether there is an
-        intercept."""
+        """Build the spec; return the design columns and whether there is an intercept."""
+        plain = self.response is None or self.response == self.target
+        if self.automatic and plain:
+            text = set(self.levels)
+            if self.formula == automatic_formula(self.target, self.variables, text):
+                built = self._build_in_groups()
+                if built is not None:
+                    return built
+        return self._build_formulaic()
+
+    def _build_in_groups(self) -> tuple[list[str], bool] | None:
+        """A design without a formula, built by formulaic a group of variables at a time
+        (its time grows with the square of the terms): the columns of a sum of terms are
+        those of each term in turn. The design is then written directly
+        (:mod:`torchlinear.data.onehot`), checked group by group; None if a group is not
+        such a design (formulaic's whole spec is then built)."""
+        columns: list[str] = []
+        terms: list[tuple[str, int | None]] = []
+        for lo in range(0, len(self.variables), _GROUP_VARIABLES):
+            group = self.variables[lo : lo + _GROUP_VARIABLES]
+            levels = {v: self.levels[v] for v in group if v in self.levels}
+            formula = automatic_formula(None, group, set(levels))
+            part = Design(formula, None, None, list(group), levels, automatic=True)
+            names, intercept = part._build_formulaic()
+            if not intercept or part._plan is None:
+                return None
+            columns += names
+            terms += part._plan.terms
+        self._specs = None
+        self._plan = OneHotPlan(terms)
+        return columns, True
+
+    def _build_formulaic(self) -> tuple[list[str], bool]:
+        """Build formulaic's spec of the whole formula; return the design columns and
+        whether there is an intercept."""
         fm = _formulaic()
         with_target = self.response is not None and self.response != self.target
         formula = self.formula if with_target else self.formula.split("~", 1)[-1]
@@ -505,7 +583,22 @@ class Design:
         self._specs = specs
         names = [str(c) for c in rhs.columns]
         intercept = "Intercept" in names
+        self._plan = None
+        if self.automatic and intercept and not with_target:
+            self._plan = self._direct_plan(proto, rhs, names)
         return [c for c in names if c != "Intercept"], intercept
+
+    def _direct_plan(self, proto: Any, rhs: Any, names: list[str]) -> OneHotPlan | None:
+        """The direct encoding of this design, if it gives formulaic's matrix of the
+        prototype exactly (see :mod:`torchlinear.data.onehot`)."""
+        terms = [(v, len(self.levels[v]) if v in self.levels else None) for v in self.variables]
+        values = {
+            v: proto[v].cat.codes.to_numpy() if v in self.levels else proto[v].to_numpy()
+            for v in self.variables
+        }
+        keep = [j for j, c in enumerate(names) if c != "Intercept"]
+        expected = rhs.to_numpy(dtype=np.float64)[:, keep]
+        return OneHotPlan.checked(terms, values, len(proto), expected)
 
     def _categorical_factors(self) -> list[tuple[str, str]]:
         """``(factor, variable)`` for every categorical factor of the built spec."""
@@ -544,9 +637,14 @@ class Design:
         # formulaic works on pandas frames; pandas (about 0.3 s) only with a formula
         import pandas as pd
 
-        if self._specs is None:
+        if self._specs is None and self._plan is None:
             self._build()
         data: dict[str, Any] = {}
+        # numbers and categories are written straight into X, without a pandas frame
+        kinds = [table.column(v).type for v in self.variables if v not in self.levels]
+        direct = self._plan is not None and all(
+            pa.types.is_floating(t) or pa.types.is_integer(t) for t in kinds
+        )
         for name in self.variables:
             column = table.column(name)
             levels = self.levels.get(name)
@@ -564,13 +662,17 @@ class Design:
                 row = int(pc.index(unseen, True).as_py())
                 raise _unseen_level(label, name, column[row].as_py(), row_offset + row, levels)
             codes_np = codes.fill_null(-1).to_numpy(zero_copy_only=False)
-            data[name] = pd.Categorical.from_codes(codes_np, categories=levels)
+            data[name] = codes_np if direct else pd.Categorical.from_codes(codes_np, levels)
         y = None
         if with_target and self.target is not None:
             if self.response is not None and self.response != self.target:
                 data[self.target] = table.column(self.target).to_numpy(zero_copy_only=False)
             else:
                 y = table.column(self.target).to_numpy(zero_copy_only=False)
+        if direct and self._plan is not None:
+            return self._plan.encode(data, len(table)), _response(y)
+        if self._specs is None:  # built in groups, but these columns need formulaic
+            self._build_formulaic()
         frame = pd.DataFrame(data, copy=False) if data else pd.DataFrame(index=range(len(table)))
         lhs_spec, rhs_spec = self._specs
         try:
@@ -586,11 +688,7 @@ class Design:
         X = np.ascontiguousarray(matrix.to_numpy(dtype=np.float64)[:, keep])
         if [names[j] for j in keep] != self.columns:  # pragma: no cover - a formulaic change
             raise RuntimeError(f"formulaic gave the columns {names}, expected {self.columns}")
-        if y is not None and y.dtype != object:
-            y = np.array(y, dtype=np.float64)  # a copy: Arrow's buffers are read-only
-        elif y is not None:
-            y = np.array(y)
-        return X, y
+        return X, _response(y)
 
     def matrices(self, data: Any, *, target: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
         """``(X, y)`` of data in memory (a pandas DataFrame, pyarrow Table or dict of
@@ -620,6 +718,13 @@ class Design:
         X, y = self.encode(table, with_target=has_target)
         check_finite(X, self.columns, 0, "the data")
         return X, y
+
+
+def _response(y: Any) -> np.ndarray | None:
+    """The response as a NumPy array of its own (Arrow's buffers are read-only)."""
+    if y is None:
+        return None
+    return np.array(y, dtype=np.float64) if y.dtype != object else np.array(y)
 
 
 def as_table(data: Any) -> pa.Table:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 import torch
-from scipy.linalg import lapack
+from scipy.linalg import blas, lapack
 
 EPS: float = float(np.finfo(np.float64).eps)
 
@@ -80,12 +81,16 @@ def qr_r(A: torch.Tensor) -> torch.Tensor:
 def fold_triangle_numpy(R: np.ndarray, B: np.ndarray, trapezoid_rows: int) -> np.ndarray:
     """The R factor of ``[R; B]`` by LAPACK ``tpqrt`` (``R`` upper triangular, p x p;
     ``B`` m x p whose first ``trapezoid_rows`` rows form an upper trapezoid, the rest full).
-    Both must be Fortran-ordered float64; they are overwritten."""
+    Both must be Fortran-ordered float64; they are overwritten, and the factor is
+    written over ``R`` (its strict lower triangle zeroed, column by column: no ``p x p``
+    copy)."""
     p = R.shape[0]
     a, _b, _t, info = lapack.dtpqrt(trapezoid_rows, min(16, p), R, B, overwrite_a=1, overwrite_b=1)
     if info != 0:  # pragma: no cover - LAPACK argument errors only
         raise RuntimeError(f"LAPACK dtpqrt failed with info={info}")
-    return np.triu(a)
+    for j in range(p - 1):  # a contiguous piece of a Fortran-ordered column each
+        a[j + 1 :, j] = 0.0
+    return cast(np.ndarray, a)
 
 
 def fold_rows_numpy(R: np.ndarray, C: np.ndarray) -> np.ndarray:
@@ -104,8 +109,127 @@ def fold_rows_numpy(R: np.ndarray, C: np.ndarray) -> np.ndarray:
     return fold_triangle_numpy(R, np.asfortranarray(C), 0)
 
 
+def symmetrise_(M: torch.Tensor, step: int = 512) -> torch.Tensor:
+    """``M`` made exactly symmetric in place, ``(M + M^T) / 2``, a block of rows at a
+    time (no ``d x d`` temporary); returns ``M``.
+
+    >>> symmetrise_(torch.tensor([[1.0, 2.0], [4.0, 3.0]])).tolist()
+    [[1.0, 3.0], [3.0, 3.0]]
+    """
+    d = M.shape[0]
+    for lo in range(0, d, step):
+        hi = min(d, lo + step)
+        block = M[lo:hi, lo:hi]
+        block.copy_((block + block.T) * 0.5)
+        upper, lower = M[lo:hi, hi:], M[hi:, lo:hi]
+        mean = (upper + lower.T) * 0.5
+        upper.copy_(mean)
+        lower.copy_(mean.T)
+    return M
+
+
+def scaled(
+    G: torch.Tensor, D: torch.Tensor, out: torch.Tensor | None = None, step: int = 512
+) -> torch.Tensor:
+    """``G / outer(D, D)``, a block of rows at a time (no ``d x d`` temporary), into
+    ``out`` (which may be ``G``) or a new tensor.
+
+    >>> scaled(torch.ones(2, 2), torch.tensor([1.0, 2.0])).tolist()
+    [[1.0, 0.5], [0.5, 0.25]]
+    """
+    out = torch.empty_like(G) if out is None else out
+    for lo in range(0, G.shape[0], step):
+        hi = lo + step
+        torch.div(G[lo:hi], torch.outer(D[lo:hi], D), out=out[lo:hi])
+    return out
+
+
+def add_gram_inplace(G: np.ndarray, A: np.ndarray) -> None:
+    """``G += A.T @ A`` in place, for a C-ordered float64 ``G`` (``d x d``) and a chunk
+    of rows ``A`` (``m x d``), without a ``d x d`` temporary.
+
+    Few rows (under 512) go to an in-place ``gemm``; more to BLAS ``syrk`` (half the
+    flops) on one triangle, copied onto the other afterwards.
+
+    >>> G = np.ones((3, 3)); A = np.arange(6.0).reshape(2, 3)
+    >>> add_gram_inplace(G, A); bool(np.array_equal(G, 1 + A.T @ A))
+    True
+    """
+    if A.shape[0] < 512:
+        torch.from_numpy(G).addmm_(torch.from_numpy(A).T, torch.from_numpy(A))
+        return
+    # G.T is Fortran-ordered: BLAS updates it in place (its lower triangle, G's upper)
+    if A.flags.f_contiguous:
+        out = blas.dsyrk(1.0, A, beta=1.0, c=G.T, trans=1, lower=1, overwrite_c=1)
+    else:
+        out = blas.dsyrk(1.0, A.T, beta=1.0, c=G.T, trans=0, lower=1, overwrite_c=1)
+    if not np.shares_memory(out, G):  # pragma: no cover - BLAS made a copy after all
+        G[...] = out.T
+    step = 256
+    for lo in range(0, G.shape[0], step):  # the upper triangle onto the lower
+        hi = lo + step
+        G[hi:, lo:hi] = G[lo:hi, hi:].T
+        block = G[lo:hi, lo:hi]
+        block[...] = np.triu(block) + np.triu(block, 1).T
+
+
+#: Above this many columns, the extreme eigenvalues of a Gram matrix that has a Cholesky
+#: factor come from Lanczos iterations rather than a full eigenvalue decomposition (whose
+#: tridiagonal reduction then takes longer than the factorisation and the solve together).
+LANCZOS_ABOVE = 2048
+
+
+def extreme_eigenvalues(G: torch.Tensor, L: torch.Tensor) -> tuple[float, float] | None:
+    """``(lambda_min, lambda_max)`` of a symmetric positive definite ``G = L L^T`` by
+    Lanczos iterations (ARPACK) on ``G`` and on ``G^{-1}`` (two triangular solves a step),
+    to a relative accuracy of ``1e-8``; ``None`` if they do not converge.
+
+    >>> A = torch.tensor([[4.0, 1.0], [1.0, 3.0]], dtype=torch.float64)
+    >>> lo, hi = extreme_eigenvalues(A, torch.linalg.cholesky(A))
+    >>> bool(np.allclose([lo, hi], torch.linalg.eigvalsh(A).tolist()))
+    True
+    """
+    from scipy.linalg import solve_triangular
+    from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
+
+    Gn = G.cpu().numpy()
+    Un = np.asfortranarray(L.cpu().numpy().T)  # U = L^T as LAPACK reads it: no copy a step
+    d = Gn.shape[0]
+    if d < 3:  # ARPACK needs a few more dimensions than eigenvalues
+        evals = np.linalg.eigvalsh(Gn)
+        return float(evals[0]), float(evals[-1])
+
+    def inverse(v: np.ndarray) -> np.ndarray:
+        z = solve_triangular(Un, v, trans="T", check_finite=False)  # L z = v
+        return cast(np.ndarray, solve_triangular(Un, z, check_finite=False))  # L^T x = z
+
+    start = np.random.default_rng(0).standard_normal(d)  # the same iterations every time
+    top = []
+    try:
+        for apply in (Gn.dot, inverse):
+            op = LinearOperator((d, d), matvec=apply, dtype=np.float64)
+            value = eigsh(op, k=1, which="LA", tol=1e-8, v0=start, maxiter=300,
+                          return_eigenvectors=False)  # fmt: skip
+            top.append(float(value[0]))
+    except ArpackNoConvergence:
+        return None
+    if not (top[0] > 0 and top[1] > 0):
+        return None
+    return 1.0 / top[1], top[0]
+
+
 def all_finite(*tensors: torch.Tensor) -> bool:
-    return all(bool(torch.isfinite(t).all()) for t in tensors)
+    """Whether every value is finite; a large tensor is looked at a block of rows at a
+    time (the test makes temporaries the size of what it reads)."""
+    for t in tensors:
+        if t.ndim < 2 or t.numel() <= 1 << 20:
+            if not bool(torch.isfinite(t).all()):
+                return False
+            continue
+        step = max(1, (1 << 20) // max(1, t[0].numel()))
+        if not all(bool(torch.isfinite(t[i : i + step]).all()) for i in range(0, len(t), step)):
+            return False
+    return True
 
 
 def column_names(names: Sequence[str] | None, idx: Sequence[int]) -> str:

@@ -70,6 +70,7 @@ from torchlinear.exact.stats import (
     TSQRStats,
     default_chunk_rows,
     gram_chunk_rows,
+    joined_chunks,
 )
 
 __all__ = [
@@ -210,11 +211,12 @@ class SmallData:
         return X, Y, torch.cat([p[2] for p in parts])  # type: ignore[misc]
 
 
-def _chunks(stream: ChunkStream) -> Iterator[Chunk]:
-    """The stream's chunks with ``Y`` as 2-D; empty chunks are skipped."""
-    for X, Y, w in stream():
-        if X.shape[0]:
-            yield X, as_2d(Y), w
+def _chunks(stream: ChunkStream, join: bool = False) -> Iterator[Chunk]:
+    """The stream's chunks with ``Y`` as 2-D; empty chunks are skipped. With ``join`` (a
+    pass into ``d x d`` statistics), small chunks of many columns are joined
+    (:func:`~torchlinear.exact.stats.joined_chunks`)."""
+    chunks = ((X, as_2d(Y), w) for X, Y, w in stream() if X.shape[0])
+    return joined_chunks(chunks) if join else chunks
 
 
 def _explain_nonfinite(stream: ChunkStream) -> None:
@@ -258,6 +260,14 @@ def _rows_while_wide(chunks: Iterator[Chunk]) -> tuple[list[Chunk], bool]:
             )
         )
     return kept, True
+
+
+def _drained(items: list[Chunk]) -> Iterator[Chunk]:
+    """The items in order, each let go by the list as it is handed on (rows kept while
+    they were fewer than the columns are not held through the whole pass)."""
+    items.reverse()
+    while items:
+        yield items.pop()
 
 
 def _solve_wide(
@@ -473,7 +483,7 @@ class _Run:
         def make(d: int, k: int) -> Any:
             return kind.zeros(d, k, device=self.device)
 
-        chunks: Iterable[Chunk] = _chunks(self.stream)
+        chunks: Iterable[Chunk] = _chunks(self.stream, join=True)
         if self.combine.local:  # few rows, many columns: the n x n side, no d x d statistics
             kept, ended = _rows_while_wide(iter(chunks))
             if ended and kept:
@@ -485,7 +495,7 @@ class _Run:
                     self.fit_intercept,
                     self.names,
                 )
-            chunks = itertools.chain(kept, chunks)
+            chunks = itertools.chain(_drained(kept), chunks)
         use_probe = self.solver == "auto" and self.combine.local
         return _first_pass(
             chunks, _checked(make), keep, self.probe if use_probe else None, _probe_rows
@@ -500,7 +510,7 @@ class _Run:
         mean_x, mean_y = stopped.means()
         qr = TSQRStats.zeros(d, k, device=self.device, shift_x=mean_x, shift_y=mean_y)
         positive = 0
-        for X, Y, w in _chunks(self.stream):
+        for X, Y, w in _chunks(self.stream, join=True):
             qr.update(X, Y, w)
             keep.add(X, Y, w)
             positive += X.shape[0] if w is None else int((w > 0).sum())
@@ -511,8 +521,9 @@ class _Run:
 
     def solve_qr(self, stats: TSQRStats | None, d: int, k: int) -> LstsqSolution:
         """``solver="qr"/"svd"``: the combined TSQR factor of the first pass."""
-        zeros = TSQRStats.zeros(d, k, device=self.device)
-        total = self.combine.tsqr(stats if stats is not None else zeros)
+        total = self.combine.tsqr(
+            stats if stats is not None else TSQRStats.zeros(d, k, device=self.device)
+        )
         _check_rows(total, self.stream)
         sol = solve_tsqr(total, self.ridge(total), self.fit_intercept, self.solver, self.names)
         return replace(sol, n_passes=1)
@@ -520,19 +531,23 @@ class _Run:
     def solve_normal_equations(self, stats: GramStats | None, d: int, k: int) -> LstsqSolution:
         """The combined Gram statistics solved by Cholesky; when they lose too much
         (``solver="auto"``), a second pass: TSQR about the exact means."""
-        zeros = GramStats.zeros(d, k, device=self.device)
-        total = self.combine.gram(stats if stats is not None else zeros)
+        total = self.combine.gram(
+            stats if stats is not None else GramStats.zeros(d, k, device=self.device)
+        )
         _check_rows(total, self.stream)
         alpha = self.ridge(total)
         cholesky = self.solver == "cholesky"
-        sol = solve_gram(total, alpha, self.fit_intercept, self.names, allow_fail=not cholesky)
+        # the statistics are not used again: their d x d moments become the centred ones
+        sol = solve_gram(
+            total, alpha, self.fit_intercept, self.names, allow_fail=not cholesky, consume=True
+        )
         if sol is not None:
             return replace(sol, n_passes=1)
         mean_x, mean_y = total.means()
         qr = TSQRStats.zeros(d, k, device=self.device, shift_x=mean_x, shift_y=mean_y)
         error: BaseException | None = None
         try:
-            for X, Y, w in _chunks(self.stream):
+            for X, Y, w in _chunks(self.stream, join=True):
                 qr.update(X, Y, w)
         except Exception as exc:  # shared with the other ranks before anyone waits on them
             error = exc

@@ -77,7 +77,6 @@ def refine(sol: LstsqSolution, moments: Moments, max_steps: int = 3) -> LstsqSol
     backward-stable solver.
     """
     coef, b = sol.coef.clone(), sol.intercept.clone()
-    Cinv = sol.centred_inverse()
     shift = sol.mean_x if sol.fit_intercept else torch.zeros_like(sol.mean_x)
     steps = passes = 0
     rss = sol.rss
@@ -87,7 +86,7 @@ def refine(sol: LstsqSolution, moments: Moments, max_steps: int = 3) -> LstsqSol
         passes += 1
         rss = ss
         # g = sum w (x - mean) r: with an intercept its equation decouples
-        delta = Cinv @ (g - sol.alpha * coef)
+        delta = sol.centred_solve(g - sol.alpha * coef)
         if sol.fit_intercept:
             db = g0 / sol.weight_sum - sol.mean_x @ delta
         else:

@@ -14,10 +14,13 @@ from torchlinear._schema import Bool, Int, ListOf, Num, Record, Str
 from torchlinear._threads import small_linalg
 from torchlinear.exact._linalg import (
     EPS,
+    LANCZOS_ABOVE,
     all_finite,
     column_names,
+    extreme_eigenvalues,
     qr_r,
     rank_rtol,
+    scaled,
     sign_normalise,
 )
 
@@ -255,6 +258,29 @@ class LstsqSolution:
         with small_linalg(self.coef.shape[0]):
             return self._centred_inverse()
 
+    def centred_solve(self, B: torch.Tensor) -> torch.Tensor:
+        r""":math:`(X_c^\top W X_c + \alpha I)^{+} B` (``d x k``) from the stored factor,
+        without forming the ``d x d`` inverse (two triangular solves, ``O(d^2 k)``, for a
+        Cholesky or QR factor).
+
+        Examples
+        --------
+        >>> from torchlinear.exact import lstsq
+        >>> X = torch.tensor([[0.0, 1.0], [1.0, 0.0], [2.0, 2.0], [3.0, 1.0]], dtype=torch.float64)
+        >>> sol = lstsq(X, X[:, 0])
+        >>> B = torch.ones(2, 1, dtype=torch.float64)
+        >>> bool(torch.allclose(sol.centred_solve(B), sol.centred_inverse() @ B))
+        True
+        """
+        if self._factor_kind not in ("chol", "tri") or self._factor is None or self._scale is None:
+            return self.centred_inverse() @ B
+        F, D = self._factor, self._scale[:, None]
+        with small_linalg(self.coef.shape[0]):
+            if self._factor_kind == "chol":  # G_s = L L^T
+                return _cholesky_solve(F, B / D) / D
+            z = torch.linalg.solve_triangular(F.T, B / D, upper=False)  # G_s = R^T R
+            return cast(torch.Tensor, torch.linalg.solve_triangular(F, z, upper=True) / D)
+
     def _centred_inverse(self) -> torch.Tensor:
         if self._factor is None or self._scale is None:
             raise ValueError(
@@ -263,7 +289,9 @@ class LstsqSolution:
             )
         F = self._factor
         if self._factor_kind == "chol":
-            Gs_inv = torch.cholesky_inverse(F)
+            # L stored row by row is U = L^T stored column by column, as LAPACK wants it
+            upper = F.is_contiguous()
+            Gs_inv = torch.cholesky_inverse(F.T if upper else F, upper=upper)
         elif self._factor_kind == "tri":
             eye = torch.eye(F.shape[0], dtype=F.dtype)
             Ri = torch.linalg.solve_triangular(F, eye, upper=True)
@@ -277,8 +305,13 @@ class LstsqSolution:
             Ts = T * self._factor_s
             Ti = torch.linalg.solve_triangular(Ts, Q.T, upper=True)
             return cast(torch.Tensor, Ti.T @ Ti)
-        D = self._scale
-        return Gs_inv / torch.outer(D, D)
+        return scaled(Gs_inv, self._scale, out=Gs_inv)
+
+
+def _cholesky_solve(L: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+    """``(L L^T)^{-1} B`` for a lower-triangular ``L``, by two triangular solves."""
+    z = torch.linalg.solve_triangular(L, B, upper=False)
+    return cast(torch.Tensor, torch.linalg.solve_triangular(L.T, z, upper=True))
 
 
 def _finish(
@@ -440,10 +473,14 @@ def solve_gram(
     fit_intercept: bool,
     names: Sequence[str] | None,
     allow_fail: bool,
+    consume: bool = False,
 ) -> LstsqSolution | None:
-    """Cholesky solve; ``None`` when ill-conditioned and ``allow_fail`` (caller falls back)."""
+    """Cholesky solve; ``None`` when ill-conditioned and ``allow_fail`` (caller falls back).
+
+    With ``consume``, the statistics' ``d x d`` moments are centred in place (one ``d x d``
+    matrix less): only their means and vectors remain usable."""
     with small_linalg(stats.n_features):
-        return _solve_gram_impl(stats, alpha, fit_intercept, names, allow_fail)
+        return _solve_gram_impl(stats, alpha, fit_intercept, names, allow_fail, consume)
 
 
 def _solve_gram_impl(
@@ -452,6 +489,7 @@ def _solve_gram_impl(
     fit_intercept: bool,
     names: Sequence[str] | None,
     allow_fail: bool,
+    consume: bool,
 ) -> LstsqSolution | None:
     W = float(stats.weight_sum)
     if W <= 0:
@@ -462,32 +500,37 @@ def _solve_gram_impl(
             "overflow float64"
         )
     d, k = stats.n_features, stats.n_targets
-    G, B, C, raw = stats.system(fit_intercept)
+    mean_x, mean_y = (t.cpu() for t in stats.means())
+    G, B, C, raw = stats.system(fit_intercept, in_place=consume)
     G, B, C, raw = (t.cpu() for t in (G, B, C, raw))
     diag = torch.diagonal(G).clamp_min(0)
-    constant = _constant_columns(diag, raw, fit_intercept, stats.means()[0].cpu(), names, W)
+    constant = _constant_columns(diag, raw, fit_intercept, mean_x, names, W)
     D = torch.where(constant, torch.ones_like(diag), diag.sqrt())
-    Gs = G / torch.outer(D, D)
+    Gs = scaled(G, D)
     Bs = B / D[:, None]
     if bool(constant.any()):
         Gs[constant, :] = 0
         Gs[:, constant] = 0
         Bs[constant, :] = 0
     if alpha > 0:
-        Gs = Gs + torch.diag(alpha / (D * D))
-    evals = torch.linalg.eigvalsh(Gs)
-    lmax = float(evals[-1]) if d else 1.0
-    lmin = float(evals[0]) if d else 1.0
+        Gs.diagonal().add_(alpha / (D * D))
+    U, info = torch.linalg.cholesky_ex(Gs, upper=True)
+    L = U.T  # row by row: the factor is saved without a copy
+    extremes = None
+    if d > LANCZOS_ABOVE and int(info) == 0:  # no full eigendecomposition of a large Gs
+        extremes = extreme_eigenvalues(Gs, L)
+    if extremes is None:
+        evals = torch.linalg.eigvalsh(Gs)
+        extremes = (float(evals[0]), float(evals[-1])) if d else (1.0, 1.0)
+    lmin, lmax = extremes
     rcond = lmin / lmax if lmax > 0 else 0.0
-    L, info = torch.linalg.cholesky_ex(Gs)
-    mean_x, mean_y = (t.cpu() for t in stats.means())
     if not fit_intercept:
         mean_x, mean_y = torch.zeros_like(mean_x), torch.zeros_like(mean_y)
     ok = int(info) == 0 and rcond >= RCOND_CHOLESKY
     if not ok and allow_fail:
         return None
     if ok:
-        coef = torch.cholesky_solve(Bs, L) / D[:, None]
+        coef = _cholesky_solve(L, Bs) / D[:, None]
         cond = math.sqrt(1.0 / rcond)
         rank = d
         solver = "cholesky"

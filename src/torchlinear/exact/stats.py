@@ -3,7 +3,7 @@ TSQR factor, accumulated chunk by chunk (:class:`GramStats`, :class:`TSQRStats`)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Literal, Self, TypeVar
 
@@ -12,12 +12,14 @@ import torch
 
 from torchlinear._threads import n_workers, parallel, row_blocks
 from torchlinear.exact._linalg import (
+    add_gram_inplace,
     as_2d,
     f64,
     fold_rows_numpy,
     fold_triangle_numpy,
     qr_r,
     sign_normalise,
+    symmetrise_,
     use_numpy,
     weighted_first_moments,
 )
@@ -29,10 +31,15 @@ __all__ = [
     "default_chunk_rows",
     "gram_chunk_rows",
     "gram_pass",
+    "joined_chunks",
     "tsqr_pass",
 ]
 
 _CHUNK_BYTES: int = 1 << 22
+#: From this many columns on, small chunks are joined before they update statistics.
+JOIN_COLUMNS = 1024
+# up to this many columns a chunk's Gram matrix is formed apart (at most 8 MB), then added
+_GRAM_TEMPORARY_COLUMNS = JOIN_COLUMNS
 M = TypeVar("M", bound="_ShiftedMoments")
 
 
@@ -51,6 +58,57 @@ def gram_chunk_rows(n_columns: int) -> int:
     """Rows per Gram chunk: about 2 MiB, so the chunk is still in a core's cache when
     ``X^T [1, y]`` reads it again after the ``syrk``."""
     return int(min(65536, max(1024, (_CHUNK_BYTES // 2) // (8 * max(1, n_columns)))))
+
+
+_Chunk = tuple[torch.Tensor, torch.Tensor, "torch.Tensor | None"]
+
+
+def joined_chunks(chunks: Iterable[_Chunk]) -> Iterator[_Chunk]:
+    """Chunks ``(X, Y, w)`` (``Y`` 2-D) in order, those of at least :data:`JOIN_COLUMNS`
+    columns and fewer than :func:`gram_chunk_rows` rows joined until they have as many.
+
+    A reader keeps a chunk to a few megabytes, so a chunk of thousands of columns has few
+    rows; but each update of ``d x d`` statistics costs ``O(d^2)`` besides its rows, and
+    BLAS is fastest on many rows at once.
+
+    >>> X, Y = torch.ones(10, 2000), torch.ones(10, 1)
+    >>> [len(c[0]) for c in joined_chunks([(X, Y, None)] * 250)]
+    [1030, 1030, 440]
+    """
+    held: list[_Chunk] = []
+    rows = 0
+    for chunk in chunks:
+        X, Y, w = chunk
+        want = gram_chunk_rows(1 + X.shape[1] + Y.shape[1])
+        if held and not _joinable(held[0], chunk):
+            yield _joined(held)
+            held, rows = [], 0
+        if X.shape[1] < JOIN_COLUMNS or (not held and X.shape[0] >= want):
+            yield chunk
+            continue
+        held.append(chunk)
+        rows += X.shape[0]
+        if rows >= want:
+            yield _joined(held)
+            held, rows = [], 0
+    if held:
+        yield _joined(held)
+
+
+def _joinable(a: _Chunk, b: _Chunk) -> bool:
+    return all(
+        (s.shape[1:], s.dtype, s.device) == (t.shape[1:], t.dtype, t.device)
+        for s, t in zip(a[:2], b[:2], strict=True)
+    ) and (a[2] is None) == (b[2] is None)
+
+
+def _joined(parts: list[_Chunk]) -> _Chunk:
+    if len(parts) == 1:
+        return parts[0]
+    X = torch.cat([p[0] for p in parts])
+    Y = torch.cat([p[1] for p in parts])
+    w = None if parts[0][2] is None else torch.cat([p[2] for p in parts])  # type: ignore[misc]
+    return X, Y, w
 
 
 class _ShiftedMoments:
@@ -132,8 +190,7 @@ class _ShiftedMoments:
                 f"expect {self.n_features} feature(s) and {self.n_targets} target(s)"
             )
         if X.shape[0]:
-            merged = _accumulate(self, X, Y, sample_weight, device=self.device)
-            self.__dict__.update(merged.__dict__)
+            _accumulate(self, X, Y, sample_weight, device=self.device)
         return self
 
     def to(self, device: torch.device | str) -> Self:
@@ -164,7 +221,12 @@ class _ShiftedMoments:
             return self.reshifted(self.shift_x, self.shift_y)
         if self.n_samples == 0:
             return other.reshifted(other.shift_x, other.shift_y)
-        return self._combined(other.to(self.device).reshifted(self.shift_x, self.shift_y))
+        other = other.to(self.device)
+        if not (
+            torch.equal(other.shift_x, self.shift_x) and torch.equal(other.shift_y, self.shift_y)
+        ):
+            other = other.reshifted(self.shift_x, self.shift_y)
+        return self._combined(other)
 
     __add__ = merge
 
@@ -292,7 +354,10 @@ class GramStats(_ShiftedMoments):
             Z[:, 1:] *= sw[:, None]
             self.weight_sum += float(wn.sum())
         xtx = self.xtx.numpy()
-        xtx += A.T @ A  # NumPy dispatches A.T @ A to BLAS syrk (half the flops of gemm)
+        if d <= _GRAM_TEMPORARY_COLUMNS:
+            xtx += A.T @ A  # NumPy dispatches A.T @ A to BLAS syrk (half the flops of gemm)
+        else:  # no d x d temporary
+            add_gram_inplace(xtx, A)
         AZ = A.T @ Z
         self.sum_x.numpy()[:] += AZ[:, 0]
         self.xty.numpy()[:] += AZ[:, 1:]
@@ -352,29 +417,31 @@ class GramStats(_ShiftedMoments):
         return self.shift_x + self.sum_x / W, self.shift_y + self.sum_y / W
 
     def system(
-        self, fit_intercept: bool = True
+        self, fit_intercept: bool = True, *, in_place: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         r"""Return ``(G, B, C, raw_diag)``: the (centred if ``fit_intercept``) moments.
 
         ``G`` is :math:`X^\top W X`, ``B`` is :math:`X^\top W Y`, ``C`` is
         :math:`Y^\top W Y` after centring on the weighted means (or about zero), and
         ``raw_diag`` holds :math:`\sum w x_j^2` (to recognise constant columns).
+        With ``in_place``, ``G`` is written over :attr:`xtx` instead of a copy of it
+        (these statistics are then spent).
         """
         W = self.weight_sum
         sx, sy, cx, cy = self.sum_x, self.sum_y, self.shift_x, self.shift_y
         raw = torch.diagonal(self.xtx) + 2 * cx * sx + W * cx * cx
+        G = self.xtx if in_place else self.xtx.clone()  # rank-one updates in place
         if fit_intercept:
             Wd = W if float(W) > 0 else torch.ones_like(W)
             mx, my = sx / Wd, sy / Wd
-            G = self.xtx - torch.outer(sx, mx)
+            G.addr_(sx, mx, alpha=-1)
             B = self.xty - torch.outer(sx, my)
             C = self.yty - torch.outer(sy, my)
         else:
-            G = self.xtx + torch.outer(sx, cx) + torch.outer(cx, sx) + W * torch.outer(cx, cx)
+            G.addr_(sx, cx).addr_(cx, sx).addr_(W * cx, cx)
             B = self.xty + torch.outer(sx, cy) + torch.outer(cx, sy) + W * torch.outer(cx, cy)
             C = self.yty + torch.outer(sy, cy) + torch.outer(cy, sy) + W * torch.outer(cy, cy)
-        G = 0.5 * (G + G.T)
-        return G, B, 0.5 * (C + C.T), raw
+        return symmetrise_(G), B, 0.5 * (C + C.T), raw
 
     def solve(
         self,
@@ -526,7 +593,7 @@ class TSQRStats(_ShiftedMoments):
     def _combined(self, o: TSQRStats) -> TSQRStats:
         if self.device.type == "cpu":
             folded = fold_triangle_numpy(
-                np.asfortranarray(self.r.numpy(), dtype=np.float64),
+                np.array(self.r.numpy(), dtype=np.float64, order="F"),  # self is not changed
                 np.asfortranarray(np.triu(o.r.numpy()), dtype=np.float64),
                 self.n_columns,
             )
@@ -569,9 +636,11 @@ def _accumulate(
     device: torch.device | str | None = None,
     chunk_rows: int | None = None,
 ) -> M:
-    """``stats`` merged with the statistics of the rows ``X, Y``: the rows are split into
+    """``stats`` updated in place with the statistics of the rows ``X, Y``: the rows are split into
     one contiguous block per thread, each accumulated chunk by chunk about ``stats``' shift
-    (fixed from the first chunk if it is not yet), then merged."""
+    (fixed from the first chunk if it is not yet), then merged. Rows that make one block
+    are accumulated into ``stats`` itself, in place: no ``d x d`` statistics are created
+    and merged for each chunk of a stream."""
     Y = as_2d(Y)
     n, d = X.shape
     dev = torch.device(device) if device is not None else X.device
@@ -581,10 +650,7 @@ def _accumulate(
     if not stats.shift_fixed:
         stats.fix_shift(X[:rows], Y[:rows], None if sample_weight is None else sample_weight[:rows])
 
-    def run(lo: int, hi: int) -> M:
-        part = type(stats).zeros(
-            d, Y.shape[1], device=dev, shift_x=stats.shift_x, shift_y=stats.shift_y
-        )
+    def into(part: M, lo: int, hi: int) -> M:
         buf = None
         for start in range(lo, hi, rows):
             stop = min(hi, start + rows)
@@ -592,10 +658,23 @@ def _accumulate(
             buf = part.update_chunk(X[start:stop], Y[start:stop], w, buf)
         return part
 
+    def run(lo: int, hi: int) -> M:
+        part = type(stats).zeros(
+            d, Y.shape[1], device=dev, shift_x=stats.shift_x, shift_y=stats.shift_y
+        )
+        return into(part, lo, hi)
+
+    # many columns: BLAS spreads each chunk over the threads; blocks of rows would each
+    # need d x d statistics of their own, merged
+    workers = 1 if d >= _GRAM_TEMPORARY_COLUMNS else n_workers(X, dev)
+    blocks = row_blocks(n, rows, workers)
+    if len(blocks) == 1 and stats.device == dev:
+        return into(stats, *blocks[0])
     total = stats
-    for part in parallel(run, row_blocks(n, rows, n_workers(X, dev))):
+    for part in parallel(run, blocks):
         total = total.merge(part)
-    return total
+    stats.__dict__.update(total.__dict__)
+    return stats
 
 
 def gram_pass(
@@ -611,6 +690,7 @@ def gram_pass(
 
     On the CPU the rows are split into one contiguous block per thread
     (``torch.get_num_threads()``), each accumulated separately and merged.
+    Statistics given as ``stats`` are updated in place (and returned).
 
     Examples
     --------
@@ -634,6 +714,8 @@ def tsqr_pass(
     stats: TSQRStats | None = None,
 ) -> TSQRStats:
     """Accumulate :class:`TSQRStats` over in-memory rows (one block per thread, merged).
+
+    Statistics given as ``stats`` are updated in place (and returned).
 
     Examples
     --------
