@@ -126,7 +126,7 @@ def _entries(**kinds: Spec) -> Tagged:
             {"labels": ListOf(LABEL), "dtype": Str(), "shape": ListOf(Int(low=0))},
             optional=("shape",),
         ),
-        "history": Record({"history": MapOf()}),
+        "history": Record({"history": History.SCHEMA}),
         "config": Record({"config": MapOf()}),
         "device": Record({"device": Str()}),
     }
