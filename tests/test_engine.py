@@ -750,3 +750,53 @@ def test_resume_extends_a_completed_run_and_keeps_a_finished_one(tmp_path):
     h2 = train(again, (X, y), "squared", TrainConfig(**cfg, resume=True), val_data=(X, -y))
     assert h1.stop_reason == h2.stop_reason == "early_stopping" and h2 == h1
     assert _same(again, stopped)
+
+
+def _edit_group(key, value):
+    return lambda d: d["optimizer_state"]["param_groups"][0].update({key: value})
+
+
+@pytest.mark.parametrize(
+    ("edit", "expect"),
+    [
+        (lambda d: d.update(epoch=None), "'epoch' must be an integer >= 0, got None"),
+        (lambda d: d["meter"].update(rows="7"), "'meter.rows' must be an integer >= 0, got '7'"),
+        (lambda d: d["history"].update(epoch=[0]), "'history.epoch[0]' must be an integer >= 1"),
+        (
+            lambda d: d["history"].update(lr=[]),
+            "fit this run: the history's lr do(es) not",
+        ),
+        (lambda d: d["history"].update(val_loss=[]), "history records other losses or metrics"),
+        (_edit_group("lr", None), "its optimizer state has a learning rate of None"),
+        (
+            _edit_group("eps", 1.0),
+            "optimizer state has eps=1.0, this run's optimizer eps=1e-08",
+        ),
+        (_edit_group("amsgrad", "x"), "its optimizer state has amsgrad='x', this run's optimizer"),
+        (_edit_group("params", None), "checkpoint"),
+    ],
+)
+def test_an_edited_and_re_signed_checkpoint_is_refused_in_one_line(tmp_path, edit, expect):
+    """The checksums catch accidents; a checkpoint edited on purpose (both digests
+    recomputed) must still be refused in one line when resumed, not fail in training."""
+    from torchlinear.io import load_model, save_model
+
+    X, y = _data(n=80)
+    folder = tmp_path / "ckpt"
+
+    def run(resume):
+        cfg = TrainConfig(epochs=2 + resume, optimizer="adam", lr=0.01, seed=0, val_split=0.25,
+                          checkpoint=str(folder), resume=resume)  # fmt: skip
+        return train(LinearModel(3), (X, y), "squared", cfg)
+
+    run(resume=False)
+    tensors, document = load_model(folder)
+    for key in ("format", "format_version", "library_version", "weights"):
+        document.pop(key)
+    edit(document)
+    save_model(folder, tensors, document)
+    with pytest.raises(ValueError) as info:
+        run(resume=True)
+    message = str(info.value)
+    assert message.startswith(f"checkpoint {str(folder)!r}") and "\n" not in message, message
+    assert expect in message, message

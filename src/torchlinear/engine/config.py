@@ -5,8 +5,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
+from torchlinear._schema import Int, ListOf, MapOf, Maybe, Num, Record, Str
 from torchlinear._validation import (
     ParameterError,
     check_fraction,
@@ -271,10 +272,26 @@ class History:
 
     Examples
     --------
-    >>> h = History(epoch=[1, 2], train_loss=[1.0, 0.5])
+    >>> h = History(epoch=[1, 2], train_loss=[1.0, 0.5], lr=[0.1, 0.1], epoch_time=[0.2, 0.2])
     >>> len(h), History.from_dict(h.to_dict()) == h
     (2, True)
     """
+
+    #: What :meth:`to_dict` writes (checked before :meth:`from_dict` reads a saved one).
+    SCHEMA: ClassVar[Record] = Record(
+        {
+            "epoch": ListOf(Int(low=1)),
+            "train_loss": ListOf(Num(nan=True)),
+            "val_loss": ListOf(Num(nan=True)),
+            "metrics": MapOf(ListOf(Num(nan=True))),
+            "lr": ListOf(Num(low=0, nan=True)),
+            "epoch_time": ListOf(Num(low=0, finite=True)),
+            "stop_reason": Maybe(Str()),
+            "best_epoch": Maybe(Int(low=1)),
+            "seed": Maybe(Int()),
+        },
+        optional=("val_loss", "metrics", "stop_reason", "best_epoch", "seed"),
+    )
 
     epoch: list[int] = field(default_factory=list)
     train_loss: list[float] = field(default_factory=list)
@@ -295,9 +312,24 @@ class History:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> History:
-        """Rebuild from :meth:`to_dict` output."""
+        """Rebuild from :meth:`to_dict` output (of the types :data:`SCHEMA` checks).
+
+        Raises
+        ------
+        ValueError
+            When the per-epoch lists have other lengths than ``epoch`` (``val_loss``
+            is empty without validation).
+        """
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        history = cls(**{k: v for k, v in d.items() if k in names})
+        n = len(history.epoch)
+        lists = {"train_loss": history.train_loss, "lr": history.lr, **history.metrics}
+        lists["epoch_time"] = history.epoch_time
+        odd = [k for k, v in lists.items() if len(v) != n]
+        odd += ["val_loss"] if len(history.val_loss) not in (0, n) else []
+        if odd:
+            raise ValueError(f"the history's {', '.join(odd)} do(es) not have {n} epoch(s)")
+        return history
 
     def rows(self) -> list[dict[str, Any]]:
         """One dict per epoch (epoch, train_loss, val_loss, metrics, lr, time)."""

@@ -7,7 +7,6 @@ import itertools
 import math
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,6 +19,13 @@ from torchlinear._validation import (
 )
 from torchlinear.distributed.parallel import DataParallel
 from torchlinear.engine.callbacks import Callback, EarlyStopping, Interrupt, ProgressBar
+from torchlinear.engine.checkpoint import (
+    check_best_state,
+    check_history,
+    check_optimizer,
+    hyperparameters,
+    read_checkpoint,
+)
 from torchlinear.engine.config import (
     CHECKPOINT_KIND,
     DEFAULT_GAMMA,
@@ -32,9 +38,12 @@ from torchlinear.engine.config import (
 )
 from torchlinear.engine.metrics import Meter, MetricSpec, resolve_metrics
 from torchlinear.engine.sources import Cast, ChunkSource, Source, TensorSource, build_sources
-from torchlinear.io import flatten_state, load_model, save_model, unflatten_state
+from torchlinear.io import flatten_state, save_model, unflatten_state
 from torchlinear.losses import Loss, Penalty, get_loss
 from torchlinear.models import LinearModel, Standardized
+
+#: What loading a checkpoint that does not fit the run raises inside torch.
+_CORRUPT = (KeyError, TypeError, IndexError, RuntimeError, AttributeError, OverflowError)
 
 
 def linear_fast_path(model: nn.Module) -> tuple[nn.Linear, Any, bool] | None:
@@ -269,16 +278,29 @@ class Trainer:
         save_model(self.cfg.checkpoint, tensors, meta)
 
     def _read_checkpoint(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        path = self.cfg.checkpoint
-        assert path is not None
-        if not Path(path).exists():
-            raise ValueError(f"checkpoint {path!r} does not exist; run once without resume=True")
-        tensors, meta = load_model(path)
-        if meta.get("kind") != CHECKPOINT_KIND:
-            raise ValueError(f"{path!r} is a model file, not a training checkpoint")
-        return tensors, meta
+        assert self.cfg.checkpoint is not None
+        return read_checkpoint(self.cfg.checkpoint)
 
     def _restore(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+        """Continue from the checkpoint; one line, never a traceback, for one that does
+        not fit this run (its fields were checked as it was read)."""
+        try:
+            self._load_checkpoint(tensors, meta)
+        except (
+            KeyError,
+            TypeError,
+            IndexError,
+            RuntimeError,
+            AttributeError,
+            OverflowError,
+        ) as exc:
+            reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise ValueError(
+                f"checkpoint {self.cfg.checkpoint!r} does not fit this run ({reason}); start "
+                "afresh without resume"
+            ) from None
+
+    def _load_checkpoint(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
         path = self.cfg.checkpoint
         saved = meta["config"]
         changed = [
@@ -299,18 +321,30 @@ class Trainer:
                 f"checkpoint {path!r} holds a different model ({str(exc).splitlines()[0]})"
             ) from exc
         self.model.to(self.device)
+        built = hyperparameters(self.optimizer)
         self.optimizer.load_state_dict(unflatten_state(meta["optimizer_state"], tensors))
+        try:
+            check_optimizer(self.optimizer, built)
+            check_best_state(tensors, self.model)
+        except ValueError as exc:
+            raise ValueError(f"checkpoint {path!r} does not fit this run: {exc}") from None
         if self.schedule is not None and meta.get("schedule_state") is not None:
             self.schedule.load_state_dict(unflatten_state(meta["schedule_state"], tensors))
         self.early.load(meta["early_stopping"], {k: v.to(self.device) for k, v in tensors.items()})
         self.generator.set_state(tensors["rng.generator"])
         self.epoch_start_state = tensors.get("rng.epoch_start")
+        if self.epoch_start_state is not None:
+            torch.Generator().set_state(self.epoch_start_state)  # a generator's state, or raise
         self.epoch, self.batch = int(meta["epoch"]), int(meta["batch"])
         self.first_loss = meta["first_loss"]
         self.no_improve = int(meta["no_improve"])
         self.best_train = float(meta["best_train"])
         self.meter.load(meta["meter"])
-        self.history = History.from_dict(meta["history"])
+        try:
+            self.history = History.from_dict(meta["history"])
+            check_history(self.history, list(self.metrics), self.val_source is not None)
+        except ValueError as exc:
+            raise ValueError(f"checkpoint {path!r} does not fit this run: {exc}") from None
 
     def _check(self, value: float, where: str) -> None:
         if self.first_loss is None and math.isfinite(value):

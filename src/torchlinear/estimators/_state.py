@@ -126,7 +126,7 @@ def _entries(**kinds: Spec) -> Tagged:
             {"labels": ListOf(LABEL), "dtype": Str(), "shape": ListOf(Int(low=0))},
             optional=("shape",),
         ),
-        "history": Record({"history": MapOf()}),
+        "history": Record({"history": History.SCHEMA}),
         "config": Record({"config": MapOf()}),
         "device": Record({"device": Str()}),
     }
@@ -342,7 +342,8 @@ class StatefulMixin:
         n = getattr(self, "n_features_in_", None)
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n_features_in_ must be a positive integer, got {n!r}")
-        coef, intercept = getattr(self, "coef_", None), getattr(self, "intercept_", None)
+        coef: Any = getattr(self, "coef_", None)
+        intercept: Any = getattr(self, "intercept_", None)
         if coef is not None and (
             np.ndim(coef) not in (1, 2)
             or np.shape(coef)[-1] != n

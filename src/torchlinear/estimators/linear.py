@@ -806,7 +806,7 @@ class LinearRegression(ExactInferenceMixin, LinearPredictionMixin, RegressorMixi
         if self._meat is not None and extra.get("solution") is not None:
             k, p = np.shape(np.atleast_2d(self.coef_))[0], self.n_features_in_
             p += int(extra["solution"]["fit_intercept"])
-            if tuple(self._meat.shape) not in ((k, n, len(MEAT_TYPES), p, p) for n in (1, 2)):
+            if tuple(self._meat.shape) not in [(k, n, len(MEAT_TYPES), p, p) for n in (1, 2)]:
                 raise ValueError(f"the stored meat has shape {list(self._meat.shape)}")
         info = extra.get("weight_info")
         self._weight_info = None if info is None else WeightInfo(int(info[0]), float(info[1]))

@@ -30,6 +30,7 @@ from torchlinear._schema import (
     Switch,
     check_document,
 )
+from torchlinear.engine import History
 from torchlinear.estimators._state import LABEL
 from torchlinear.estimators.linear import LinearRegression
 from torchlinear.estimators.mlp import MLPClassifier, MLPRegressor
@@ -101,7 +102,7 @@ MODEL_FILE: dict[str, Spec] = {
     "n_features": Int(low=1),
     "classes": ListOf(LABEL, min_len=2),
     "scaler": MapOf(),
-    "history": MapOf(),
+    "history": History.SCHEMA,
 }
 _OPTIONAL = ("classes", "scaler", "history")
 _REMEDY = "it was edited by hand or written by another program: re-save or re-train the model"

@@ -191,7 +191,8 @@ class LstsqSolution:
         if self.coef.ndim != 2:
             raise ValueError(f"the stored coef has shape {list(self.coef.shape)}, not (d, k)")
         d, k = self.coef.shape
-        shapes = {"intercept": (k,), "rss": (k,), "tss": (k,), "mean_x": (d,), "mean_y": (k,)}
+        shapes: dict[str, tuple[int, ...]] = {"intercept": (k,), "rss": (k,), "tss": (k,)}
+        shapes.update(mean_x=(d,), mean_y=(k,))
         kind, factor, s = self._factor_kind, self._factor, self._factor_s
         if kind:
             shapes["_scale"] = (d,)
