@@ -197,3 +197,44 @@ def test_full_batch_lbfgs_checks_rows_times_classes(tmp_path: Path) -> None:
     code, _, stderr, _ = run_capped([*args, "--out", str(tmp_path / "run"), "--no-progress"])
     assert code == 2 and stderr.count("\n") == 0, stderr
     assert "full-batch L-BFGS" in stderr and "--solver adam" in stderr
+
+
+def test_a_file_of_many_columns_and_two_rows_fits_in_little_memory(tmp_path: Path) -> None:
+    # 60,000 columns, 0.9 MB: a parser's converter per column made it about 1 GB
+    from safetensors.numpy import load_file
+
+    d = 60_000
+    X, y = wide_csv(tmp_path / "wide.csv", 2, d)
+    out = tmp_path / "run"
+    args = ["fit", str(tmp_path / "wide.csv"), "--target", "y", "--out", str(out)]
+    code, stdout, stderr, peak = run_capped([*args, "--no-progress"])
+    assert code == 0, stderr
+    assert peak < 600, peak
+    coef = load_file(next(out.glob("*.safetensors")))["state.attr.coef_"].reshape(-1)
+    ref = np.linalg.lstsq(X - X.mean(0), y - y.mean(), rcond=None)[0]  # minimum norm
+    assert np.abs(coef - ref).max() < 1e-10 * np.abs(ref).max()
+
+
+def test_many_level_text_columns_fit_the_least_squares_solution(tmp_path: Path) -> None:
+    # 3 text columns of 300 levels: 897 one-hot columns, 1,000 rows
+    from safetensors.numpy import load_file
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(0)
+    n, levels = 1000, 300
+    codes = np.stack([rng.permutation(np.arange(n) % levels) for _ in range(3)], axis=1)
+    y = codes.sum(1) * 0.01 + rng.normal(size=n)
+    path = tmp_path / "levels.csv"
+    with open(path, "w") as fh:
+        fh.write("t0,t1,t2,y\n")
+        for (a, b, c), v in zip(codes, y, strict=True):
+            fh.write(f"L{a:03d},L{b:03d},L{c:03d},{v:.6f}\n")
+    out = tmp_path / "run"
+    code, _, stderr, peak = run_capped(["fit", str(path), "--target", "y", "--out", str(out)])
+    assert code == 0, stderr
+    assert peak < CAP_MB
+    X = OneHotEncoder(drop="first").fit_transform(codes).toarray()  # sorted levels, as L000...
+    y = np.round(y, 6)
+    ref = np.linalg.lstsq(X - X.mean(0), y - y.mean(), rcond=None)[0]
+    coef = load_file(next(out.glob("*.safetensors")))["state.attr.coef_"].reshape(-1)
+    assert np.abs(coef - ref).max() < 1e-9 * np.abs(ref).max()

@@ -242,3 +242,36 @@ def test_quoted_values_over_several_lines_are_still_read(tmp_path):
     _, X, y = read(source)
     np.testing.assert_array_equal(X[:, 0], np.arange(120_000.0))
     np.testing.assert_array_equal(y, 2 * np.arange(120_000.0))
+
+
+def case_wide_two_rows():
+    """Run in a capped child: 100,000 columns of 4-decimal numbers (a header of 700 kB,
+    over half the bytes read to infer the types), two rows."""
+    import tempfile
+    from pathlib import Path
+
+    from torchlinear._memory import memory_limit
+
+    path = Path(tempfile.mkdtemp()) / "wide.csv"
+    d = 100_000
+    values = np.round(np.random.default_rng(0).normal(size=(2, d + 1)), 4)
+    with open(path, "w") as f:
+        f.write(",".join([f"x{j}" for j in range(d)] + ["y"]) + "\n")
+        for row in values:
+            f.write(",".join(f"{v:.4f}" for v in row) + "\n")
+    # the budget planned for a parser's converters, not the cap the child runs under
+    with memory_limit("4G"):
+        X, y = TabularSource(path, target="y").read_all()
+    ref = np.loadtxt(path, delimiter=",", skiprows=1)
+    return [float(np.abs(X - ref[:, :-1]).max()), float(np.abs(y - ref[:, -1]).max()), X.shape]
+
+
+def test_a_file_of_many_columns_and_two_rows_is_read_in_little_memory():
+    # a parser's converter per column held about 1 GB here (and the first data row lay
+    # beyond the first megabyte, so the file was refused as having none)
+    import _capped
+
+    outcome = _capped.run_capped(__file__, ["case_wide_two_rows"])["case_wide_two_rows"]
+    assert outcome["returned"], outcome.get("traceback", outcome)
+    assert outcome["value"] == [0.0, 0.0, [2, 100_000]]
+    assert outcome["peak_rss"] - outcome["baseline_rss"] < 200 * 2**20

@@ -1,11 +1,13 @@
 """Formulas and categorical columns (torchlinear.data.design) against statsmodels' OLS."""
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import statsmodels.formula.api as smf
 from _tables import mixed
+from sklearn.preprocessing import OneHotEncoder
 
 from torchlinear import LinearRegression
 from torchlinear.data.design import DesignSource, design, learn_design
@@ -138,3 +140,58 @@ def test_the_parts_of_a_sharded_design_source_make_the_whole(tmp_path, suffix):
     np.testing.assert_array_equal(np.concatenate([p[0] for p in parts]), X)
     np.testing.assert_array_equal(np.concatenate([p[1] for p in parts]), y)
     assert len(X) == 200
+
+
+def _levels_frame(k: int, levels: int, n: int, seed: int = 0) -> pd.DataFrame:
+    """``k`` text columns of ``levels`` levels each (every level present), and a target."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {f"t{j}": [f"L{c:04d}" for c in rng.permutation(np.arange(n) % levels)] for j in range(k)}
+    )
+    frame["y"] = rng.normal(size=n)
+    return frame
+
+
+def test_text_columns_are_encoded_without_formulaic_for_each_chunk(tmp_path, monkeypatch):
+    # 3 columns of 300 levels: formulaic's pandas frame of 897 columns cost about 0.3 s a
+    # chunk, whatever its rows; the design is now written directly
+    import formulaic
+
+    frame = _levels_frame(3, 300, 1000)
+    path = tmp_path / "levels.csv"
+    frame.to_csv(path, index=False)
+    raw = TabularSource(path, "y", allow_text=True, batch_rows=64)
+    source = DesignSource(raw, learn_design(raw))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("formulaic encoded a chunk")
+
+    monkeypatch.setattr(formulaic.ModelSpec, "get_model_matrix", refuse)
+    X, y = source.read_all()
+    encoder = OneHotEncoder(categories=[sorted(set(frame[c])) for c in ["t0", "t1", "t2"]],
+                            drop="first")  # fmt: skip
+    expected = encoder.fit_transform(frame[["t0", "t1", "t2"]]).toarray()
+    np.testing.assert_array_equal(X, expected)
+    np.testing.assert_array_equal(y, frame["y"].to_numpy())
+
+
+def test_a_design_of_many_columns_is_formulaics_design_of_the_whole_formula():
+    # built a group of variables at a time: the same columns, names and values as
+    # formulaic's model matrix of the one automatic formula
+    import formulaic
+
+    rng = np.random.default_rng(1)
+    n = 30
+    frame = pd.DataFrame({f"x{j}": rng.normal(size=n) for j in range(90)})
+    for j in range(60):
+        frame[f"t {j}" if j % 2 else f"t{j}"] = rng.choice(["b", "a", "é", "c d"], size=n)
+    frame["y"] = rng.normal(size=n)
+    spec = design(frame, target="y")
+    X, y = spec.matrices(frame)
+    reference = formulaic.model_matrix(spec.formula.split("~", 1)[1], frame)
+    names = [c for c in reference.columns if c != "Intercept"]
+    assert spec.columns == names
+    np.testing.assert_array_equal(X, reference[names].to_numpy(dtype=float))
+    again = type(spec).from_dict(spec.to_dict())  # as a saved model's design is rebuilt
+    assert again.columns == spec.columns
+    np.testing.assert_array_equal(again.matrices(frame)[0], X)

@@ -45,8 +45,10 @@ WIDE_COLUMNS = 1000
 
 _GROUP_COLUMNS = 2048  # columns of other types handed to pyarrow at a time
 _NULLS = frozenset(v.encode() for v in pacsv.ConvertOptions().null_values)
-# what pyarrow infers as int64 (at most 18 digits: never out of range) and as double
+# what pyarrow infers as int64 (at most 18 digits: never out of range) and as double; an
+# integer of more digits may be either, and is left to pyarrow
 _INT = re.compile(rb"-?[0-9]{1,18}")
+_LONG_INT = re.compile(rb"[-+]?[0-9]{19,}")
 _FLOAT = re.compile(rb"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 _NULL, _INT64, _DOUBLE, _OTHER = 0, 1, 2, 3
 _TYPES = {_NULL: pa.null(), _INT64: pa.int64(), _DOUBLE: pa.float64()}
@@ -57,6 +59,8 @@ def _kind(cell: bytes) -> int:
         return _NULL
     if _INT.fullmatch(cell):
         return _INT64
+    if _LONG_INT.fullmatch(cell):
+        return _OTHER
     return _DOUBLE if _FLOAT.fullmatch(cell) else _OTHER
 
 

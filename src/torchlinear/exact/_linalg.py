@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import cast
 
 import numpy as np
@@ -174,48 +174,69 @@ def add_gram_inplace(G: np.ndarray, A: np.ndarray) -> None:
 
 
 #: Above this many columns, the extreme eigenvalues of a Gram matrix that has a Cholesky
-#: factor come from Lanczos iterations rather than a full eigenvalue decomposition (whose
-#: tridiagonal reduction then takes longer than the factorisation and the solve together).
+#: factor come from Lanczos iterations (:func:`top_eigenvalue` of it and of its inverse)
+#: rather than a full eigenvalue decomposition (whose tridiagonal reduction then takes
+#: longer than the factorisation and the solve together).
 LANCZOS_ABOVE = 2048
 
 
-def extreme_eigenvalues(G: torch.Tensor, L: torch.Tensor) -> tuple[float, float] | None:
-    """``(lambda_min, lambda_max)`` of a symmetric positive definite ``G = L L^T`` by
-    Lanczos iterations (ARPACK) on ``G`` and on ``G^{-1}`` (two triangular solves a step),
-    to a relative accuracy of ``1e-8``; ``None`` if they do not converge.
+def cholesky_inplace(S: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """The lower Cholesky factor ``L`` of a symmetric positive definite C-ordered float64
+    CPU tensor, written over it (no ``d x d`` copy), and LAPACK's ``info`` (0: success;
+    otherwise ``S`` holds no factor).
 
-    >>> A = torch.tensor([[4.0, 1.0], [1.0, 3.0]], dtype=torch.float64)
-    >>> lo, hi = extreme_eigenvalues(A, torch.linalg.cholesky(A))
-    >>> bool(np.allclose([lo, hi], torch.linalg.eigvalsh(A).tolist()))
+    >>> S = torch.tensor([[4.0, 2.0], [2.0, 5.0]], dtype=torch.float64)
+    >>> L, info = cholesky_inplace(S)
+    >>> L.tolist(), info, L is S
+    ([[2.0, 0.0], [1.0, 2.0]], 0, True)
+    """
+    A = S.numpy().T  # S stored row by row is S^T = S stored column by column
+    factor, info = lapack.dpotrf(A, lower=0, clean=1, overwrite_a=1)  # A = U^T U, U over A
+    if not np.shares_memory(factor, A):  # pragma: no cover - LAPACK made a copy after all
+        A[...] = factor
+    return S, int(info)  # U stored column by column is L = U^T stored row by row
+
+
+def top_eigenvalue(apply: Callable[[np.ndarray], np.ndarray], d: int) -> float | None:
+    """The largest eigenvalue of a symmetric positive definite ``d x d`` operator (``apply``
+    multiplies a vector by it) by Lanczos iterations (ARPACK), to a relative accuracy of
+    ``1e-8``, always from the same start; ``None`` if they do not converge.
+
+    >>> A = np.array([[4.0, 1.0, 0.0], [1.0, 3.0, 0.0], [0.0, 0.0, 1.0]])
+    >>> bool(np.isclose(top_eigenvalue(A.dot, 3), np.linalg.eigvalsh(A)[-1]))
     True
     """
-    from scipy.linalg import solve_triangular
     from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 
-    Gn = G.cpu().numpy()
-    Un = np.asfortranarray(L.cpu().numpy().T)  # U = L^T as LAPACK reads it: no copy a step
-    d = Gn.shape[0]
     if d < 3:  # ARPACK needs a few more dimensions than eigenvalues
-        evals = np.linalg.eigvalsh(Gn)
-        return float(evals[0]), float(evals[-1])
+        return float(np.linalg.eigvalsh(np.column_stack([apply(e) for e in np.eye(d)]))[-1])
+    start = np.random.default_rng(0).standard_normal(d)
+    op = LinearOperator((d, d), matvec=apply, dtype=np.float64)
+    try:
+        value = eigsh(op, k=1, which="LA", tol=1e-8, v0=start, maxiter=300,
+                      return_eigenvectors=False)  # fmt: skip
+    except ArpackNoConvergence:
+        return None
+    top = float(value[0])
+    return top if top > 0 else None
+
+
+def cholesky_solver(L: torch.Tensor) -> Callable[[np.ndarray], np.ndarray]:
+    """``v -> (L L^T)^{-1} v`` for a lower-triangular CPU ``L``, by two triangular solves.
+
+    >>> L = torch.tensor([[2.0, 0.0], [1.0, 2.0]], dtype=torch.float64)
+    >>> cholesky_solver(L)(np.array([4.0, 5.0])).tolist()
+    [0.625, 0.75]
+    """
+    from scipy.linalg import solve_triangular
+
+    Un = np.asfortranarray(L.cpu().numpy().T)  # U = L^T as LAPACK reads it: no copy a step
 
     def inverse(v: np.ndarray) -> np.ndarray:
         z = solve_triangular(Un, v, trans="T", check_finite=False)  # L z = v
         return cast(np.ndarray, solve_triangular(Un, z, check_finite=False))  # L^T x = z
 
-    start = np.random.default_rng(0).standard_normal(d)  # the same iterations every time
-    top = []
-    try:
-        for apply in (Gn.dot, inverse):
-            op = LinearOperator((d, d), matvec=apply, dtype=np.float64)
-            value = eigsh(op, k=1, which="LA", tol=1e-8, v0=start, maxiter=300,
-                          return_eigenvectors=False)  # fmt: skip
-            top.append(float(value[0]))
-    except ArpackNoConvergence:
-        return None
-    if not (top[0] > 0 and top[1] > 0):
-        return None
-    return 1.0 / top[1], top[0]
+    return inverse
 
 
 def all_finite(*tensors: torch.Tensor) -> bool:

@@ -16,12 +16,14 @@ from torchlinear.exact._linalg import (
     EPS,
     LANCZOS_ABOVE,
     all_finite,
+    cholesky_inplace,
+    cholesky_solver,
     column_names,
-    extreme_eigenvalues,
     qr_r,
     rank_rtol,
     scaled,
     sign_normalise,
+    top_eigenvalue,
 )
 
 if TYPE_CHECKING:
@@ -507,27 +509,41 @@ def _solve_gram_impl(
     diag = torch.diagonal(G).clamp_min(0)
     constant = _constant_columns(diag, raw, fit_intercept, mean_x, names, W)
     D = torch.where(constant, torch.ones_like(diag), diag.sqrt())
-    Gs = scaled(G, D)
     Bs = B / D[:, None]
     if bool(constant.any()):
-        Gs[constant, :] = 0
-        Gs[:, constant] = 0
         Bs[constant, :] = 0
-    if alpha > 0:
-        Gs.diagonal().add_(alpha / (D * D))
-    U, info = torch.linalg.cholesky_ex(Gs, upper=True)
-    L = U.T  # row by row: the factor is saved without a copy
+
+    def scaled_system() -> torch.Tensor:
+        Gs = scaled(G, D)
+        if bool(constant.any()):
+            Gs[constant, :] = 0
+            Gs[:, constant] = 0
+        if alpha > 0:
+            Gs.diagonal().add_(alpha / (D * D))
+        return Gs
+
+    Gs: torch.Tensor | None = scaled_system()
+    assert Gs is not None
     extremes = None
-    if d > LANCZOS_ABOVE and int(info) == 0:  # no full eigendecomposition of a large Gs
-        extremes = extreme_eigenvalues(Gs, L)
+    if d > LANCZOS_ABOVE:  # large: factorised in place, no full eigendecomposition
+        top = top_eigenvalue(Gs.numpy().dot, d)
+        L, info = cholesky_inplace(Gs)
+        Gs = None
+        if info == 0 and top is not None:
+            inverse_top = top_eigenvalue(cholesky_solver(L), d)
+            extremes = None if inverse_top is None else (1.0 / inverse_top, top)
+    else:
+        U, info_t = torch.linalg.cholesky_ex(Gs, upper=True)
+        L, info = U.T, int(info_t)  # row by row: the factor is saved without a copy
     if extremes is None:
+        Gs = scaled_system() if Gs is None else Gs
         evals = torch.linalg.eigvalsh(Gs)
         extremes = (float(evals[0]), float(evals[-1])) if d else (1.0, 1.0)
     lmin, lmax = extremes
     rcond = lmin / lmax if lmax > 0 else 0.0
     if not fit_intercept:
         mean_x, mean_y = torch.zeros_like(mean_x), torch.zeros_like(mean_y)
-    ok = int(info) == 0 and rcond >= RCOND_CHOLESKY
+    ok = info == 0 and rcond >= RCOND_CHOLESKY
     if not ok and allow_fail:
         return None
     if ok:
@@ -539,7 +555,8 @@ def _solve_gram_impl(
         collinear: tuple[int, ...] = ()
         factor = ("chol", L, None)
     else:
-        evals, V = torch.linalg.eigh(Gs)
+        del L
+        evals, V = torch.linalg.eigh(scaled_system() if Gs is None else Gs)
         evals, V = evals.flip(0), V.flip(1)
         s = evals.clamp_min(0).sqrt()
         tol = math.sqrt(max(d, 1) * EPS) * float(s[0]) if d else 0.0
