@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from _tables import numbers, one_line_error, read, write_csv
 
+import torchlinear.data.csv_errors as csv_errors
 import torchlinear.data.csv_reader as csv_reader
 from torchlinear.data import TabularSource
 
@@ -153,7 +154,8 @@ def test_a_quote_never_closed_is_named_with_its_row(tmp_path, row):
 
 
 def test_a_line_longer_than_the_limit_is_refused_not_held(tmp_path, monkeypatch, small_blocks):
-    monkeypatch.setattr(csv_reader, "_MAX_LINE_BYTES", 1 << 16)
+    monkeypatch.setattr(csv_reader, "MAX_LINE_BYTES", 1 << 16)
+    monkeypatch.setattr(csv_errors, "MAX_LINE_BYTES", 1 << 16)
     monkeypatch.setattr(csv_reader, "_BLOCK_BYTES", 2048)  # blocks of 2 kB: the line spans many
     path = tmp_path / "long.csv"
     lines = ["a,b"] + [f"{i},{i * 0.5}" for i in range(120_000)]
@@ -176,7 +178,8 @@ def _gzip_with_line(path, line: str, row: int, n: int = 3_000):
 def test_a_gzip_line_longer_than_the_limit_is_refused_naming_the_file_and_row(
     tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(csv_reader, "_MAX_LINE_BYTES", 1 << 16)
+    monkeypatch.setattr(csv_reader, "MAX_LINE_BYTES", 1 << 16)
+    monkeypatch.setattr(csv_errors, "MAX_LINE_BYTES", 1 << 16)
     monkeypatch.setattr(csv_reader, "_HEAD_BYTES", 4096)  # the long line lies past the head
     monkeypatch.setattr(csv_reader, "_BLOCK_BYTES", 2048)
     path = tmp_path / "long.csv.gz"

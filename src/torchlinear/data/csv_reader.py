@@ -56,6 +56,14 @@ from torchlinear.data.blocks import (
     ordered_map,
     read_bytes,
 )
+from torchlinear.data.csv_errors import (
+    LOST_PLACE,
+    MAX_LINE_BYTES,
+    CsvDiagnosis,
+    first_not_utf8,
+    not_utf8,
+    open_quote,
+)
 from torchlinear.data.wide_csv import WIDE_COLUMNS, WideHead, numeric_block, read_head
 
 __all__ = ["DECIMAL_COMMA", "CsvReader", "is_number"]
@@ -65,8 +73,6 @@ _PARALLEL_PARSE_BYTES = 64 << 20
 _HEAD_BYTES = 1 << 20  # bytes of a CSV read up front to check the header and infer types
 _BLOCK_BYTES = 1 << 20  # CSV parser block: pyarrow reads a bounded number of blocks ahead
 _CSV_BLOCK_BYTES = 4 << 20  # CSV text parsed per block by one thread (see data.blocks)
-_MAX_LINE_BYTES = 64 << 20  # a longer line is refused: it would be held in memory whole
-_LOST_PLACE = "straddling object"  # pyarrow's error for a row longer than its blocks
 _DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 DECIMAL_COMMA = re.compile(r"(?<![\d.,])-?\d+,\d+(?![\d.,])")
 """A number written with a decimal comma (``1,5``), as a text value shows it."""
@@ -88,34 +94,6 @@ def is_number(value: Any) -> bool:
     if not isinstance(value, str):
         return isinstance(value, int | float) and not isinstance(value, bool)
     return bool(_NUMBER.fullmatch(value)) or value.strip().lower() in _SPECIAL
-
-
-def _open_quote(label: str, row: int | None, column: str | None = None) -> ValueError:
-    """A quoted value that runs over several lines, most often a quote never closed."""
-    what = f"column {column!r} has a quoted value" if column else "a quoted value"
-    where = f" from data row {row}" if row else ""
-    return ValueError(
-        f"{label}: {what} that runs over several lines{where} (a quote that is never "
-        "closed?); close the quote, or take the line breaks out of quoted values"
-    )
-
-
-def _first_not_utf8(values: pa.Array | pa.ChunkedArray) -> tuple[int, int] | None:
-    """``(data row, byte)`` of the first of ``values`` (bytes) that is not UTF-8 text."""
-    for row, value in enumerate(values.to_pylist(), 1):
-        try:
-            (value or b"").decode("utf-8")
-        except UnicodeDecodeError as exc:
-            return row, exc.object[exc.start]
-    return None
-
-
-def _not_utf8(label: str, name: str, row: int | None, byte: int | None) -> ValueError:
-    where = f" (byte {byte:#x} in data row {row})" if row is not None and byte is not None else ""
-    return ValueError(
-        f"{label}: column {name!r} is not valid UTF-8 text{where}; re-encode the file as "
-        "UTF-8 (from Latin-1 or Windows-1252, most often)"
-    )
 
 
 class _BlockFailed(Exception):
@@ -144,7 +122,7 @@ def _canonical_integers(labels: pa.ChunkedArray | pa.Array) -> bool:
     return bool(pc.all(pc.match_substring_regex(valid, _CANONICAL_INT)).as_py() is not False)
 
 
-class CsvReader:
+class CsvReader(CsvDiagnosis):
     """A CSV file: inspected once (:meth:`inspect`), then read in parts (:meth:`parts`).
 
     Parameters
@@ -216,14 +194,14 @@ class CsvReader:
             head = f.read(_HEAD_BYTES + 1)
             whole = len(head) <= _HEAD_BYTES
             while not whole and b"\n" not in head:  # a very long first line: read on
-                if len(head) > _MAX_LINE_BYTES:
+                if len(head) > MAX_LINE_BYTES:
                     raise ValueError(
                         f"{self.label}: no line break in the first 64 MB; is it a CSV file?"
                     )
                 more = f.read(_HEAD_BYTES)
                 head += more
                 whole = not more
-            while not whole and len(head) <= 2 * _MAX_LINE_BYTES and not _two_lines(head):
+            while not whole and len(head) <= 2 * MAX_LINE_BYTES and not _two_lines(head):
                 more = f.read(max(_HEAD_BYTES, len(head)))  # a header of a megabyte or more
                 head += more
                 whole = not more
@@ -346,7 +324,7 @@ class CsvReader:
             for row in rows[:100]:
                 lines = str(column[int(row)].as_py()).splitlines()[1:]
                 if sum(line.count(delimiter) == fields for line in lines) >= 2:
-                    raise _open_quote(self.label, int(row) + 1, name)
+                    raise open_quote(self.label, int(row) + 1, name)
 
     def _read_head_table(self, head: bytes, convert: pacsv.ConvertOptions) -> pa.Table:
         return pacsv.read_csv(
@@ -513,7 +491,7 @@ class CsvReader:
             except pa.ArrowInvalid as exc:
                 if sel.byte_range is not None and "Empty CSV file" in str(exc):
                     return  # only empty lines in this part
-                if _LOST_PLACE in str(exc) and self._grow_blocks(sel.label):
+                if LOST_PLACE in str(exc) and self._grow_blocks(sel.label):
                     raise _BlockFailed from None
                 raise self.error(exc, sel.label, sel.target, sel.task, sel.fixed_features) from None
             except (pa.ArrowException, OSError, EOFError) as exc:  # e.g. a truncated .gz
@@ -567,30 +545,8 @@ class CsvReader:
         reads it as bytes), naming the first such cell's data row and byte."""
         for name in names:
             if self.sample is not None and pa.types.is_binary(self.types[name]):
-                found = _first_not_utf8(self.sample.column(name))
-                raise _not_utf8(self.label, name, *(found or (None, None)))
-
-    def _locate_not_utf8(self, name: str) -> tuple[int | None, int | None]:
-        """The data row and byte of column ``name``'s first value that is not UTF-8."""
-        try:
-            reader = pacsv.open_csv(
-                self.path,
-                read_options=pacsv.ReadOptions(block_size=self.block_size, use_threads=True),
-                parse_options=self.parse_options(),
-                convert_options=pacsv.ConvertOptions(
-                    include_columns=[name], column_types={name: pa.binary()}
-                ),
-            )
-            offset = 0
-            with contextlib.closing(reader):
-                for batch in reader:
-                    found = _first_not_utf8(batch.column(0))
-                    if found is not None:
-                        return offset + found[0], found[1]
-                    offset += batch.num_rows
-        except (pa.ArrowException, OSError):
-            pass
-        return None, None
+                found = first_not_utf8(self.sample.column(name))
+                raise not_utf8(self.label, name, *(found or (None, None)))
 
     def stray_text(self, names: Sequence[str]) -> dict[str, tuple[int, str]]:
         """The text columns among ``names`` that hold numbers but for a few cells of the
@@ -618,7 +574,7 @@ class CsvReader:
             start, stop = self.data_offset or 0, self.path.stat().st_size
         parse = self._block_parser(sel)
         block_bytes = max(_CSV_BLOCK_BYTES, self.block_size)
-        blocks = line_blocks(self.path, start, stop, block_bytes, _MAX_LINE_BYTES)
+        blocks = line_blocks(self.path, start, stop, block_bytes, MAX_LINE_BYTES)
         # a block's parse holds about ARROW_COLUMN_BYTES a column: wide files, fewer threads
         per_block = len(self.columns) * ARROW_COLUMN_BYTES
         workers = max(1, min(default_workers(), _PARALLEL_PARSE_BYTES // max(1, per_block)))
@@ -734,169 +690,3 @@ class CsvReader:
             return self._arrow_part(table, sel)
 
         return parse
-
-    def error(
-        self,
-        exc: Exception,
-        label: str,
-        target: str | None,
-        task: str,
-        fixed_features: bool = False,
-    ) -> ValueError:
-        """Translate a pyarrow CSV error into one line naming the file, row and column."""
-        message = str(exc)
-        ragged = re.search(r"Expected (\d+) columns, got (\d+): ?(.*)", message, re.S)
-        if ragged:
-            expected, got = int(ragged.group(1)), int(ragged.group(2))
-            text = ragged.group(3).splitlines()[0] if ragged.group(3) else ""
-            row_match = re.search(r"Row #(\d+)", message)
-            number = int(row_match.group(1)) if row_match else self._locate_ragged_row()
-            where = f"data row {number - 1}" if number else "a data row"
-            return ValueError(
-                f"{label}: {where} has {got} field(s) but the header has {expected} "
-                f"(ragged row {text[:60]!r}); every row needs one value per column"
-            )
-        bad_value = re.search(
-            r"In CSV column #(\d+): CSV conversion error to (\w+): invalid value '(.*)'$",
-            message,
-            re.S,
-        )
-        if bad_value:
-            index, kind, value = int(bad_value.group(1)), bad_value.group(2), bad_value.group(3)
-            return self._value_error(index, kind, value, label, target, task, fixed_features)
-        not_utf8 = re.search(
-            r"In CSV column #(\d+): CSV conversion error to \w+: invalid UTF8", message
-        )
-        if not_utf8 and int(not_utf8.group(1)) < len(self.columns):
-            name = self.columns[int(not_utf8.group(1))]
-            return _not_utf8(label, name, *self._locate_not_utf8(name))
-        if "out of sync with chunker" in message or _LOST_PLACE in message:
-            return _open_quote(label, self._scan_lines(label)[1])
-        return ValueError(f"{label}: could not read the CSV file: {first_line(exc)}")
-
-    def _grow_blocks(self, label: str) -> bool:
-        """After the streaming reader lost its place: make its blocks hold the file's
-        longest line and return True, or False if they already do (a quote never closed)."""
-        longest = self._scan_lines(label)[0]
-        if 2 * longest + 2 <= self.block_size:
-            return False
-        self.block_size = 2 * longest + 2
-        return True
-
-    def _scan_lines(self, label: str) -> tuple[int, int | None]:
-        """The length of the file's longest line (decompressed) and its first data row
-        with an odd number of quote characters, if any; a line longer than the limit is
-        refused, naming its row."""
-        longest, odd, offset = 0, None, 0
-        with self._open_text() as f:
-            lines = iter(lambda: f.readline(_MAX_LINE_BYTES + 1), b"")
-            for number, line in enumerate(lines):  # line 0 is the header
-                if len(line) > _MAX_LINE_BYTES:
-                    where = " of the decompressed data" if self.compression else ""
-                    row = f"data row {number}" if number else "the header"
-                    raise ValueError(
-                        f"{label}: no line break in the {_MAX_LINE_BYTES:,} bytes from byte "
-                        f"{offset:,}{where} ({row}: a quote that is never closed, or not a "
-                        "CSV file?); every row of a CSV file is one line"
-                    )
-                offset += len(line)
-                longest = max(longest, len(line))
-                if odd is None and number and line.count(b'"') % 2:
-                    odd = number
-        return longest, odd
-
-    def _value_error(
-        self,
-        index: int,
-        kind: str,
-        value: str,
-        label: str,
-        target: str | None,
-        task: str,
-        fixed_features: bool,
-    ) -> ValueError:
-        """The message for a value that is not of its column's type."""
-        name = self.columns[index] if index < len(self.columns) else f"#{index}"
-        row = self._locate_value(name, value)
-        if "\n" in value or "\r" in value:
-            return _open_quote(label, row, name)
-        where = f" in data row {row}" if row else ""
-        if len(value) > 60:  # shown, not quoted whole
-            value = value[:57] + "…"
-        if name == target and task == "classification":
-            return ValueError(
-                f"{label}: the target column {name!r} has the value {value!r}{where}, "
-                f"which is not of type {kind} like the labels in the first rows; make "
-                "the labels consistent"
-            )
-        if name != target:
-            return ParameterError(
-                "features",
-                "{label}: column {name!r} has the non-numeric value {value!r}{where}, but "
-                + (
-                    "the model was fitted on numbers there; fix that cell"
-                    if fixed_features
-                    else "it must hold numbers only; fix that cell, or leave the column out "
-                    "with {features}"
-                ),
-                value=value,
-                label=label,
-                name=name,
-                where=where,
-            )
-        return ParameterError(
-            "task",
-            "{label}: column {name!r} has the non-numeric value {value!r}{where}, but it "
-            "must hold numbers only; fix that cell, or for class labels use {0}",
-            value=value,
-            suggestions=[("task", "classification")],
-            label=label,
-            name=name,
-            where=where,
-        )
-
-    def _locate_ragged_row(self) -> int | None:
-        """Re-read single-threaded, which lets pyarrow number the offending row."""
-        numbers: list[int] = []
-
-        def handler(row: Any) -> str:
-            numbers.append(row.number)
-            return "error"
-
-        try:
-            reader = pacsv.open_csv(
-                self.path,
-                read_options=pacsv.ReadOptions(block_size=self.block_size, use_threads=False),
-                parse_options=self.parse_options(invalid_row_handler=handler),
-                convert_options=pacsv.ConvertOptions(
-                    include_columns=self.columns[:1], column_types={self.columns[0]: pa.string()}
-                ),
-            )
-            with contextlib.closing(reader):
-                for _ in reader:
-                    pass
-        except (pa.ArrowException, OSError):
-            pass
-        return numbers[0] if numbers and numbers[0] and numbers[0] > 0 else None
-
-    def _locate_value(self, column: str, value: str) -> int | None:
-        """Find the first data row where ``column`` holds the text ``value``."""
-        try:
-            reader = pacsv.open_csv(
-                self.path,
-                read_options=pacsv.ReadOptions(block_size=self.block_size, use_threads=True),
-                parse_options=self.parse_options(),
-                convert_options=pacsv.ConvertOptions(
-                    include_columns=[column], column_types={column: pa.string()}
-                ),
-            )
-            offset = 0
-            with contextlib.closing(reader):
-                for batch in reader:
-                    index = pc.index(batch.column(0), value).as_py()
-                    if index >= 0:
-                        return offset + index + 1
-                    offset += batch.num_rows
-        except (pa.ArrowException, OSError):
-            return None
-        return None
