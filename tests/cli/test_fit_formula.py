@@ -172,3 +172,41 @@ def test_unseen_level_and_identifier_column_are_refused(data, run_cli, tmp_path,
     assert code == 2 and err.count("\n") == 1
     assert "column 'id' has 400 distinct values" in err and "--features" in err
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("odd", ["\x00", " ", "\t", "\n", "#"])
+def test_levels_and_a_target_ending_in_odd_characters_round_trip(run_cli, tmp_path, odd):
+    """A level or a target name ending in NUL (which NumPy's fixed-width strings drop), a
+    space, a tab, a line break or '#', with or without a formula: the model the fit wrote
+    predicts, evaluates and describes itself."""
+    rng = np.random.default_rng(0)
+    city = np.array(["Oslo", f"Rome{odd}", "Lima"])[np.arange(60) % 3]
+    frame = pd.DataFrame({"x": rng.normal(size=60), "city": city})
+    frame[f"y{odd}"] = 2 * frame["x"] + (city == f"Rome{odd}") + rng.normal(0, 0.1, 60)
+    data = tmp_path / "d.csv"
+    frame.to_csv(data, index=False)
+    run = tmp_path / "run"
+    formula = f"`y{odd}` ~ x + C(city)"
+    for argv in (
+        ["fit", str(data), "--target", f"y{odd}", "--out", str(run)],
+        ["fit", str(data), "--formula", formula, "--out", str(run), "--overwrite"],
+    ):
+        assert run_cli(argv)[0] == 0, argv
+        code, stdout, err = run_cli(["summary", str(run)])
+        assert code == 0 and "Rome" in stdout, err
+        assert run_cli(["predict", str(run), str(data), "-o", str(tmp_path / "p.csv")])[0] == 0
+        code, stdout, _ = run_cli(["evaluate", str(run), str(data), "--json"])
+        assert code == 0 and json.loads(stdout)["r2"] > 0.9
+
+
+@pytest.mark.parametrize("name", ["x`", "x\\"])
+def test_a_column_name_no_formula_can_spell_is_named_in_one_line(run_cli, tmp_path, name):
+    """Text columns are one-hot encoded through a formula; a name with a backtick or a
+    backslash cannot be written in one: the fit says which column to rename."""
+    frame = pd.DataFrame({name: [1.0, 2.0, 3.0, 4.0], "city": list("abab"), "y": [1, 2, 2, 4.0]})
+    data = tmp_path / "d.csv"
+    frame.to_csv(data, index=False)
+    code, _, err = run_cli(["fit", str(data), "--target", "y", "--out", str(tmp_path / "run")])
+    assert code == 2 and err.count("\n") == 1
+    assert f"the column name {name!r} cannot be written in the formula that one-hot" in err
+    assert "rename the column" in err and not (tmp_path / "run").exists()

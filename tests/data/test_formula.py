@@ -12,7 +12,7 @@ from _tables import mixed
 
 from torchlinear._memory import memory_limit
 from torchlinear.data.design import design
-from torchlinear.data.formula import Design, check_evaluable, parse_formula
+from torchlinear.data.formula import Design, check_evaluable, parse_formula, quote_name
 
 
 def test_round_trip_through_a_dict_and_unseen_level(tmp_path):
@@ -126,3 +126,12 @@ def test_lag_is_refused_as_the_rows_come_in_chunks(formula):
     # each chunk's first row would have no predecessor: NaN, rows dropped, the fit changed
     with pytest.raises(ValueError, match=r"uses lag\(\), .* compute the lagged column"):
         check_evaluable(formula)
+
+
+def test_quoted_names_are_read_as_written():
+    """Spaces, '#' and line breaks are part of a quoted column's name (not trimmed into
+    another column's), and a name ending in a line break is quoted."""
+    parsed = parse_formula("`y ` ~ `x#` + ` lead` + C(`c d`) + `z\n`")
+    assert parsed.target == "y "
+    assert parsed.variables == {"x#", " lead", "c d", "z\n"}
+    assert quote_name("z\n") == "`z\n`" and quote_name("z") == "z"

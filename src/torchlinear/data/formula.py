@@ -51,7 +51,7 @@ __all__ = [
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m|[\u29da\u29db]")
 _C_FACTOR = re.compile(r"^C\(\s*(`[^`]+`|[A-Za-z_][A-Za-z0-9_.]*)\s*(,.*)?\)$", re.S)
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")  # \Z: "x\n" is not a bare name
 
 
 def quote_name(name: str) -> str:
@@ -196,6 +196,9 @@ def _factor_names(formula: Any) -> set[str]:
     for term in formula:
         for factor in term.factors:
             expr = str(factor.expr)
+            if getattr(factor.eval_method, "value", None) == "lookup":
+                names.add(expr)  # a column's name, as it is (spaces, '#' and all)
+                continue
             quoted = _bare(expr)
             if quoted is not None:
                 names.add(quoted)
@@ -606,7 +609,7 @@ class Design:
         for factor, (kind, _) in self._specs[1].encoder_state.items():
             if getattr(kind, "value", kind) != "categorical":
                 continue
-            name = _bare(factor)
+            name = factor if factor in self.variables else _bare(factor)
             match = _C_FACTOR.match(factor.strip())
             if name is None and match:
                 name = _bare(match.group(1))
