@@ -106,3 +106,17 @@ def test_switch_checks_the_case_its_field_names_and_errors_name_the_file():
     located = info.value.located("model file 'm'", "re-save it")
     assert str(located) == "model file 'm': 'class' must be one of 'A', 'B', got 'C'; re-save it"
     assert located.field == "class"
+
+
+def test_the_error_crosses_to_other_processes_whole():
+    """torchrun sends one rank's error to the others pickled."""
+    import pickle
+
+    error = SchemaError(("a", 0), "an integer", None).located("model file 'm'", "re-save it")
+    again = pickle.loads(pickle.dumps(error))
+    assert (
+        str(again)
+        == str(error)
+        == "model file 'm': 'a[0]' must be an integer, got None; re-save it"
+    )
+    assert again.field == "a[0]"

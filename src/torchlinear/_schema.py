@@ -4,10 +4,13 @@ A model file's sidecar is read by many hands: the estimators rebuild themselves 
 ``predict``, ``evaluate`` and ``summary`` read what the fit recorded. Its checksums prove
 that nobody changed it by accident, not that whoever wrote it wrote what a fit writes, so
 every field is checked for its type and range before anything reads it. The parts of the
-document are declared beside the code that writes them (:data:`torchlinear.estimators.
-persist.MODEL_FILE`, an estimator's ``_state_schema``, ``LstsqSolution.STATE``...) with
-the few types below, and :func:`check_document` walks a document against them, so that a
-wrong value fails with one line naming its field, never half-way through a command.
+document are declared beside the code that writes them
+(:data:`torchlinear.estimators.persist.MODEL_FILE`, an estimator's ``state_schema()``,
+``LstsqSolution.STATE``, ``Design.SCHEMA``, ``History.SCHEMA``, the workflow's
+``FIT_METADATA``) with the few types below, and :func:`check_document` walks a document
+against them, so that a wrong value fails with one line naming its field, never half-way
+through a command. A training checkpoint is checked the same way
+(:data:`torchlinear.engine.checkpoint.CHECKPOINT`).
 
 Examples
 --------
@@ -60,6 +63,7 @@ class SchemaError(ValueError):
         self, path: Path, expected: str, value: Any, *, where: str = "", advice: str = ""
     ) -> None:
         self.path, self.expected, self.value = path, expected, value
+        self.where, self.advice = where, advice
         self.field = dotted(path)
         name = repr(self.field) if path else self.field
         text = f"{name} must be {expected}, got {shown(value)}"
@@ -69,6 +73,13 @@ class SchemaError(ValueError):
     def located(self, where: str, advice: str = "") -> SchemaError:
         """The same error, its message naming the document and saying what to do."""
         return SchemaError(self.path, self.expected, self.value, where=where, advice=advice)
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickled whole to the other torchrun ranks
+        return _schema_error, (self.path, self.expected, self.value, self.where, self.advice)
+
+
+def _schema_error(path: Path, expected: str, value: Any, where: str, advice: str) -> SchemaError:
+    return SchemaError(path, expected, value, where=where, advice=advice)
 
 
 def dotted(path: Path) -> str:
