@@ -174,21 +174,24 @@ def test_unseen_level_and_identifier_column_are_refused(data, run_cli, tmp_path,
     assert not (tmp_path / "x").exists()
 
 
-@pytest.mark.parametrize("odd", ["\x00", " ", "\t", "\n", "#"])
-def test_levels_and_a_target_ending_in_odd_characters_round_trip(run_cli, tmp_path, odd):
-    """A level or a target name ending in NUL (which NumPy's fixed-width strings drop), a
-    space, a tab, a line break or '#', with or without a formula: the model the fit wrote
-    predicts, evaluates and describes itself."""
+@pytest.mark.parametrize("odd", ["\x00", " ", "\n", "#", "~"])
+@pytest.mark.parametrize("odd_target", [True, False])
+def test_levels_and_names_ending_in_odd_characters_round_trip(run_cli, tmp_path, odd, odd_target):
+    """A level, and the target's or a feature's name, ending in NUL (which NumPy's
+    fixed-width strings drop), a space, a line break, '#' or '~', with or without a
+    formula: the model the fit wrote predicts, evaluates and describes itself."""
     rng = np.random.default_rng(0)
     city = np.array(["Oslo", f"Rome{odd}", "Lima"])[np.arange(60) % 3]
-    frame = pd.DataFrame({"x": rng.normal(size=60), "city": city})
-    frame[f"y{odd}"] = 2 * frame["x"] + (city == f"Rome{odd}") + rng.normal(0, 0.1, 60)
+    x = rng.normal(size=60)
+    target, feature = (f"y{odd}", "x") if odd_target else ("y", f"x{odd}")
+    frame = pd.DataFrame({feature: x, "city": city})
+    frame[target] = 2 * x + (city == f"Rome{odd}") + rng.normal(0, 0.1, 60)
     data = tmp_path / "d.csv"
     frame.to_csv(data, index=False)
     run = tmp_path / "run"
-    formula = f"`y{odd}` ~ x + C(city)"
+    formula = f"`{target}` ~ `{feature}` + C(city)"
     for argv in (
-        ["fit", str(data), "--target", f"y{odd}", "--out", str(run)],
+        ["fit", str(data), "--target", target, "--out", str(run)],
         ["fit", str(data), "--formula", formula, "--out", str(run), "--overwrite"],
     ):
         assert run_cli(argv)[0] == 0, argv

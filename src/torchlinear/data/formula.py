@@ -47,6 +47,7 @@ __all__ = [
     "parse_automatic",
     "parse_formula",
     "quote_name",
+    "split_sides",
 ]
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m|[\u29da\u29db]")
@@ -71,6 +72,22 @@ def _bare(expr: str) -> str | None:
     if len(expr) > 2 and expr[0] == expr[-1] == "`":
         return expr[1:-1]
     return None
+
+
+def split_sides(formula: str) -> tuple[str | None, str]:
+    """``(left-hand side or None, right-hand side)`` of a formula, split at its first
+    ``~`` outside backticks (a quoted column name may hold one).
+
+    >>> split_sides("`a~b` ~ x"), split_sides("`x~` + z")
+    (('`a~b`', 'x'), (None, '`x~` + z'))
+    """
+    quoted = False
+    for i, ch in enumerate(formula):
+        if ch == "`":
+            quoted = not quoted
+        elif ch == "~" and not quoted:
+            return formula[:i].strip() or None, formula[i + 1 :].strip()
+    return None, formula.strip()
 
 
 def _formulaic() -> Any:
@@ -284,7 +301,7 @@ def parse_formula(formula: str) -> ParsedFormula:
         raise _syntax_error(formula, exc) from None
     response = target = None
     if lhs is not None:
-        response = formula.split("~", 1)[0].strip()
+        response = split_sides(formula)[0]
         if len(response_vars) != 1:
             raise ParameterError(
                 "formula",
@@ -294,8 +311,7 @@ def parse_formula(formula: str) -> ParsedFormula:
                 response=response,
             )
         (target,) = response_vars
-    rhs_text = formula.split("~", 1)[1] if "~" in formula else formula
-    return ParsedFormula(formula, response, target, rhs_text.strip(), frozenset(variables))
+    return ParsedFormula(formula, response, target, split_sides(formula)[1], frozenset(variables))
 
 
 def automatic_formula(target: str | None, features: Sequence[str], text: set[str]) -> str:
@@ -312,19 +328,28 @@ def automatic_formula(target: str | None, features: Sequence[str], text: set[str
 
 def parse_automatic(target: str | None, features: Sequence[str], text: set[str]) -> ParsedFormula:
     """What :func:`parse_formula` finds in :func:`automatic_formula`, without parsing it
-    (formulaic takes time that grows with the square of the terms): only for names
-    without backticks, else parsed and checked as any formula.
+    (formulaic takes time that grows with the square of the terms).
+
+    Raises
+    ------
+    ValueError
+        Naming the first column whose name holds a backtick or a backslash: a formula
+        cannot quote it (formulaic's quotes have no escape), so it must be renamed.
 
     >>> parse_automatic("y", ["x", "kind"], {"kind"}).variables == {"x", "kind"}
     True
     """
+    names = [*([] if target is None else [target]), *features]
+    bad = next((n for n in names if "`" in n or "\\" in n), None)
+    if bad is not None:
+        raise ValueError(
+            f"the column name {bad!r} cannot be written in the formula that one-hot encodes "
+            f"the text column(s) {format_names(sorted(text))} (a formula cannot quote a "
+            "backtick or a backslash); rename the column"
+        )
     formula = automatic_formula(target, features, text)
-    names = [*features, *([] if target is None else [target])]
-    if any("`" in name for name in names):
-        return parse_formula(formula)
     response = None if target is None else quote_name(target)
-    rhs = formula.split("~", 1)[1].strip() if target is not None else formula
-    return ParsedFormula(formula, response, target, rhs, frozenset(features))
+    return ParsedFormula(formula, response, target, split_sides(formula)[1], frozenset(features))
 
 
 _GROUP_VARIABLES = 64  # variables of a design without a formula built by formulaic at once
@@ -551,7 +576,7 @@ class Design:
         whether there is an intercept."""
         fm = _formulaic()
         with_target = self.response is not None and self.response != self.target
-        formula = self.formula if with_target else self.formula.split("~", 1)[-1]
+        formula = self.formula if with_target else split_sides(self.formula)[1]
         check_evaluable(formula)  # a saved design is read from a file: never run its code
         proto = self._prototype(with_target)
         try:
