@@ -535,11 +535,11 @@ def _solve_gram_impl(
     else:
         U, info_t = torch.linalg.cholesky_ex(Gs, upper=True)
         L, info = U.T, int(info_t)  # row by row: the factor is saved without a copy
-    if extremes is None:
+    if extremes is None and info == 0:  # (a failed factorisation needs no condition number)
         Gs = scaled_system() if Gs is None else Gs
         evals = torch.linalg.eigvalsh(Gs)
         extremes = (float(evals[0]), float(evals[-1])) if d else (1.0, 1.0)
-    lmin, lmax = extremes
+    lmin, lmax = extremes if extremes is not None else (0.0, 1.0)
     rcond = lmin / lmax if lmax > 0 else 0.0
     if not fit_intercept:
         mean_x, mean_y = torch.zeros_like(mean_x), torch.zeros_like(mean_y)
