@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -230,44 +231,40 @@ class CsvDiagnosis:
 
     def _locate_value(self, column: str, value: str) -> int | None:
         """Find the first data row where ``column`` holds the text ``value``."""
-        try:
-            reader = pacsv.open_csv(
-                self.path,
-                read_options=pacsv.ReadOptions(block_size=self.block_size, use_threads=True),
-                parse_options=self.parse_options(),
-                convert_options=pacsv.ConvertOptions(
-                    include_columns=[column], column_types={column: pa.string()}
-                ),
-            )
-            offset = 0
-            with contextlib.closing(reader):
-                for batch in reader:
-                    index = pc.index(batch.column(0), value).as_py()
-                    if index >= 0:
-                        return offset + index + 1
-                    offset += batch.num_rows
-        except (pa.ArrowException, OSError):
-            return None
-        return None
+
+        def find(values: pa.Array) -> tuple[int, None] | None:
+            index = pc.index(values, value).as_py()
+            return (index + 1, None) if index >= 0 else None
+
+        found = self._first_in_column(column, pa.string(), find)
+        return None if found is None else found[0]
 
     def _locate_not_utf8(self, name: str) -> tuple[int | None, int | None]:
         """The data row and byte of column ``name``'s first value that is not UTF-8."""
+        return self._first_in_column(name, pa.binary(), first_not_utf8) or (None, None)
+
+    def _first_in_column(
+        self, name: str, kind: pa.DataType, find: Callable[[pa.Array], tuple[int, Any] | None]
+    ) -> tuple[int, Any] | None:
+        """Column ``name`` read alone as ``kind``, batch by batch: the first ``(data row,
+        detail)`` that ``find`` reports in a batch, its row counted from the file's first
+        data row; ``None`` when nothing is found or the file cannot be read again."""
         try:
             reader = pacsv.open_csv(
                 self.path,
                 read_options=pacsv.ReadOptions(block_size=self.block_size, use_threads=True),
                 parse_options=self.parse_options(),
                 convert_options=pacsv.ConvertOptions(
-                    include_columns=[name], column_types={name: pa.binary()}
+                    include_columns=[name], column_types={name: kind}
                 ),
             )
             offset = 0
             with contextlib.closing(reader):
                 for batch in reader:
-                    found = first_not_utf8(batch.column(0))
+                    found = find(batch.column(0))
                     if found is not None:
                         return offset + found[0], found[1]
                     offset += batch.num_rows
         except (pa.ArrowException, OSError):
             pass
-        return None, None
+        return None
