@@ -10,10 +10,55 @@ import torch
 from scipy.linalg import blas, lapack
 
 EPS: float = float(np.finfo(np.float64).eps)
+_TINY_SQ: float = float(np.finfo(np.float64).tiny)
+
+
+#: Values agree to their own rounding when they differ by at most this much relative to
+#: their magnitude (a few units in the last place). A column whose root mean square about
+#: its mean is at most this times its root mean square is constant; a combination of
+#: columns that small next to the columns' magnitudes is a collinearity. The test is made
+#: on these two scales because centring is exact: the centred values of ``1e15 + k`` are
+#: ``k``, which no relative tolerance on the centred scale alone should take for zero.
+ROUNDING_RTOL: float = 3 * EPS
 
 
 def rank_rtol(n_params: int) -> float:
     return 10.0 * max(n_params, 1) * EPS
+
+
+def constant_to_rounding(centred_sq: torch.Tensor, raw_sq: torch.Tensor) -> torch.Tensor:
+    """Mask of the columns whose spread is within the rounding of their values.
+
+    ``centred_sq`` and ``raw_sq`` are the (weighted) sums of squares of each column about
+    its mean and about zero.
+
+    Examples
+    --------
+    >>> raw = torch.tensor([2e30, 2e30, 1.0], dtype=torch.float64)  # 1e15 + k, 2 rows
+    >>> constant_to_rounding(torch.tensor([50.0, 1e-2, 0.0], dtype=torch.float64), raw)
+    tensor([False,  True,  True])
+    """
+    return centred_sq <= (ROUNDING_RTOL * ROUNDING_RTOL) * raw_sq
+
+
+def rounding_weights(centred_sq: torch.Tensor, raw_sq: torch.Tensor, tol: float) -> torch.Tensor:
+    r"""Column weights ``h`` (at most 1) that put the rounding of the values on the scale
+    of a rank decision.
+
+    A rank decision counts the singular values of the centred design with unit columns
+    :math:`X_s` below ``tol`` (its solver's rounding). The values themselves are known to
+    :data:`ROUNDING_RTOL` times their magnitude, so a direction is also lost when
+    :math:`\lVert X_c v
+Vert \le` :data:`ROUNDING_RTOL` :math:`\lVert N v
+Vert` (``N``
+    the columns' root sums of squares about zero). With
+    :math:`h_j = \min(1, \mathrm{tol}\,D_j / (\mathrm{ROUNDING\_RTOL}\,N_j))` (``D`` the
+    centred norms), the singular values of :math:`X_s \operatorname{diag}(h)` below
+    ``tol`` count both: ``h`` is 1 for a column whose mean is not far larger than its
+    spread, and shrinks a column that is a large offset plus a small spread.
+    """
+    ratio = (centred_sq / raw_sq.clamp_min(_TINY_SQ)).clamp_min(0).sqrt()
+    return (ratio * (tol / ROUNDING_RTOL)).clamp_max(1.0)
 
 
 def f64(t: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -257,3 +302,17 @@ def column_names(names: Sequence[str] | None, idx: Sequence[int]) -> str:
     if names is None:
         return ", ".join(f"x{i}" for i in idx)
     return ", ".join(repr(str(names[i])) for i in idx)
+
+
+def robust_svd(A: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The thin SVD of ``A``; when LAPACK's divide-and-conquer driver (torch's) fails to
+    converge, which it can on large matrices with many repeated singular values, the
+    slower QR-iteration driver ``gesvd`` (SciPy's), which does not have that failure."""
+    try:
+        U, s, Vh = torch.linalg.svd(A, full_matrices=False)
+        return U, s, Vh
+    except torch.linalg.LinAlgError:
+        from scipy import linalg
+
+        U, s, Vh = linalg.svd(A.cpu().numpy(), full_matrices=False, lapack_driver="gesvd")
+        return tuple(torch.from_numpy(a).to(A.device) for a in (U, s, Vh))  # type: ignore[return-value]

@@ -19,8 +19,11 @@ from torchlinear.exact._linalg import (
     cholesky_inplace,
     cholesky_solver,
     column_names,
+    constant_to_rounding,
     qr_r,
     rank_rtol,
+    robust_svd,
+    rounding_weights,
     scaled,
     sign_normalise,
     top_eigenvalue,
@@ -50,8 +53,6 @@ POLISH_MAX_ELEMENTS: int = 500_000
 REFINE_ABOVE: float = 1e-13
 #: Estimated relative error above which an IllConditionedWarning is raised.
 WARN_ABOVE: float = 1e-8
-#: A column whose centred norm is below this times its raw norm is constant (to rounding).
-_CONSTANT_RTOL: float = 64 * EPS
 _TINY: float = float(torch.finfo(torch.float64).tiny)  # the smallest normal float64
 
 _FACTOR_KINDS = ("", "chol", "tri", "eig")  # no factor; Cholesky; triangular R; eigenvectors
@@ -351,8 +352,35 @@ def _constant_columns(
             "(values near 1e-154 or below); rescale X before fitting"
         )
     if fit_intercept:
-        return centred_sq <= (_CONSTANT_RTOL**2) * raw_sq
+        return constant_to_rounding(centred_sq, raw_sq)
     return centred_sq <= 0
+
+
+def _rounding_svd(
+    Xs: torch.Tensor,
+    D: torch.Tensor,
+    sums_sq: tuple[torch.Tensor, torch.Tensor],
+    constant: torch.Tensor,
+    tols: tuple[float, float],
+    rank: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, int] | None:
+    """``(U, s, V, D / h, rank)`` of ``Xs diag(h)`` (see
+    :func:`~torchlinear.exact._linalg.rounding_weights`; ``sums_sq`` holds the centred and
+    raw sums of squares) when the rounding of the values leaves fewer than ``rank``
+    singular values above ``tol``; ``None`` when it does not. ``tols`` is ``tol`` and a
+    lower bound of the singular values of ``Xs`` (none is lost when their product with
+    the smallest ``h`` is above ``tol``: no second SVD then)."""
+    tol, smin = tols
+    h = rounding_weights(*sums_sq, tol)
+    h = torch.where(constant, torch.ones_like(h), h)  # (zeroed already)
+    lowest = float(h.min()) if h.numel() else 1.0
+    if lowest >= 1 or smin * lowest > tol:
+        return None
+    U, s, Vh = robust_svd(Xs * h)
+    kept = int((s > tol).sum())
+    if kept >= rank:
+        return None
+    return U, s, Vh.T, D / h, kept
 
 
 def _min_norm(
@@ -437,20 +465,6 @@ def _rank_message(
         head + ". Returning the minimum-norm least-squares solution; drop or combine "
         "the redundant columns, or use {alpha} > 0."
     )
-
-
-def robust_svd(A: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The thin SVD of ``A``; when LAPACK's divide-and-conquer driver (torch's) fails to
-    converge, which it can on large matrices with many repeated singular values, the
-    slower QR-iteration driver ``gesvd`` (SciPy's), which does not have that failure."""
-    try:
-        U, s, Vh = torch.linalg.svd(A, full_matrices=False)
-        return U, s, Vh
-    except torch.linalg.LinAlgError:
-        from scipy import linalg
-
-        U, s, Vh = linalg.svd(A.cpu().numpy(), full_matrices=False, lapack_driver="gesvd")
-        return tuple(torch.from_numpy(a).to(A.device) for a in (U, s, Vh))  # type: ignore[return-value]
 
 
 def warn_accuracy(sol: LstsqSolution) -> None:
@@ -544,15 +558,31 @@ def _solve_gram_impl(
     if not fit_intercept:
         mean_x, mean_y = torch.zeros_like(mean_x), torch.zeros_like(mean_y)
     ok = info == 0 and rcond >= RCOND_CHOLESKY
+    lost = None
+    if ok and alpha == 0 and fit_intercept:  # collinear to the rounding of the values?
+        tol = rank_rtol(d + 1) * math.sqrt(lmax)
+        lost = _rounding_svd(L.T, D, (diag, raw), constant, (tol, math.sqrt(lmin)), d)
+        ok = lost is None
+    collinear: tuple[int, ...] = ()
+    factor: tuple[str, torch.Tensor, torch.Tensor | None]
     if not ok and allow_fail:
         return None
-    if ok:
+    if lost is not None:
+        del L
+        _, s, V, D, rank = lost
+        Bt = B / D[:, None]
+        c = (V.T @ Bt)[:rank] / s[:rank, None]
+        coef = _min_norm(V, s, torch.cat([c, torch.zeros(d - rank, k, dtype=c.dtype)]), D, rank)
+        cond, solver, est = math.sqrt(1.0 / rcond), "cholesky", math.nan
+        collinear = _collinear_columns(V, rank)
+        _warn_rank(d, rank, collinear, constant, stats.n_samples, fit_intercept, names)
+        factor = ("eig", V[:, :rank].clone(), s[:rank].clone())
+    elif ok:
         coef = _cholesky_solve(L, Bs) / D[:, None]
         cond = math.sqrt(1.0 / rcond)
         rank = d
         solver = "cholesky"
         est = EPS / rcond * max(1, d) ** 0.5
-        collinear: tuple[int, ...] = ()
         factor = ("chol", L, None)
     else:
         del L
@@ -656,8 +686,14 @@ def _solve_tsqr_impl(
     U, s, Vh = robust_svd(Rs)
     V = Vh.T
     smax = float(s[0]) if d else 1.0
-    rank = int((s > rank_rtol(d + int(fit_intercept)) * smax).sum()) if smax > 0 else 0
+    tol = rank_rtol(d + int(fit_intercept)) * smax
+    rank = int((s > tol).sum()) if smax > 0 else 0
     cond = float(s[0] / s[-1]) if d and float(s[-1]) > 0 else math.inf
+    if alpha == 0 and fit_intercept and smax > 0:  # collinear to the rounding of the values?
+        smin = float(s[-1]) if rank == d else 0.0
+        lost = _rounding_svd(Rs, D, (cn2, raw), constant, (tol, smin), rank)
+        if lost is not None:
+            U, s, V, D, rank = lost
     collinear: tuple[int, ...] = ()
     factor: tuple[str, torch.Tensor, torch.Tensor | None]
     if method == "qr" and rank == d:
