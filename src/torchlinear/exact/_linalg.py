@@ -43,19 +43,19 @@ def constant_to_rounding(centred_sq: torch.Tensor, raw_sq: torch.Tensor) -> torc
 
 def rounding_weights(centred_sq: torch.Tensor, raw_sq: torch.Tensor, tol: float) -> torch.Tensor:
     r"""Column weights ``h`` (at most 1) that put the rounding of the values on the scale
-    of a rank decision.
+        of a rank decision.
 
-    A rank decision counts the singular values of the centred design with unit columns
-    :math:`X_s` below ``tol`` (its solver's rounding). The values themselves are known to
-    :data:`ROUNDING_RTOL` times their magnitude, so a direction is also lost when
-    :math:`\lVert X_c v
-Vert \le` :data:`ROUNDING_RTOL` :math:`\lVert N v
-Vert` (``N``
-    the columns' root sums of squares about zero). With
-    :math:`h_j = \min(1, \mathrm{tol}\,D_j / (\mathrm{ROUNDING\_RTOL}\,N_j))` (``D`` the
-    centred norms), the singular values of :math:`X_s \operatorname{diag}(h)` below
-    ``tol`` count both: ``h`` is 1 for a column whose mean is not far larger than its
-    spread, and shrinks a column that is a large offset plus a small spread.
+        A rank decision counts the singular values of the centred design with unit columns
+        :math:`X_s` below ``tol`` (its solver's rounding). The values themselves are known to
+        :data:`ROUNDING_RTOL` times their magnitude, so a direction is also lost when
+        :math:`\lVert X_c v
+    Vert \le` :data:`ROUNDING_RTOL` :math:`\lVert N v
+    Vert` (``N``
+        the columns' root sums of squares about zero). With
+        :math:`h_j = \min(1, \mathrm{tol}\,D_j / (\mathrm{ROUNDING\_RTOL}\,N_j))` (``D`` the
+        centred norms), the singular values of :math:`X_s \operatorname{diag}(h)` below
+        ``tol`` count both: ``h`` is 1 for a column whose mean is not far larger than its
+        spread, and shrinks a column that is a large offset plus a small spread.
     """
     ratio = (centred_sq / raw_sq.clamp_min(_TINY_SQ)).clamp_min(0).sqrt()
     return (ratio * (tol / ROUNDING_RTOL)).clamp_max(1.0)

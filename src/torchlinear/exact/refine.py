@@ -205,9 +205,7 @@ def _centred_gradient(
         d = X.shape[1]
         Xg = np.vstack([X, pen * np.eye(d)]) if pen > 0 else X  # the penalty rows of X^T r
         Xg_parts = _split(Xg)
-        return lambda swr, r_pen: cast(
-            np.ndarray, -_gram_ext(Xg, np.r_[swr, r_pen], Xg_parts) / D
-        )
+        return lambda swr, r_pen: cast(np.ndarray, -_gram_ext(Xg, np.r_[swr, r_pen], Xg_parts) / D)
     hi, lo = _two_sum(X, np.broadcast_to(-mean, X.shape))
     hi_parts = _split(hi)
 

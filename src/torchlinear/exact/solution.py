@@ -364,7 +364,7 @@ def _rounding_svd(
     tols: tuple[float, float],
     rank: int,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, int] | None:
-    """``(U, s, V, D / h, rank)`` of ``Xs diag(h)`` (see
+    """``(U, s, V, h, rank)`` of ``Xs diag(h)`` (see
     :func:`~torchlinear.exact._linalg.rounding_weights`; ``sums_sq`` holds the centred and
     raw sums of squares) when the rounding of the values leaves fewer than ``rank``
     singular values above ``tol``; ``None`` when it does not. ``tols`` is ``tol`` and a
@@ -380,7 +380,7 @@ def _rounding_svd(
     kept = int((s > tol).sum())
     if kept >= rank:
         return None
-    return U, s, Vh.T, D / h, kept
+    return U, s, Vh.T, h, kept
 
 
 def _min_norm(
@@ -404,10 +404,17 @@ def _min_norm(
     return a
 
 
-def _collinear_columns(V: torch.Tensor, rank: int) -> tuple[int, ...]:
+def _collinear_columns(
+    V: torch.Tensor, rank: int, h: torch.Tensor | None = None
+) -> tuple[int, ...]:
+    """The columns in the null space ``V[:, rank:]`` (of ``Xs diag(h)`` when ``h`` is given:
+    its vectors are then read as ``h * v``, on the scale of the centred unit columns)."""
     N = V[:, rank:]
     if N.shape[1] == 0:
         return ()
+    if h is not None:
+        N = h[:, None] * N
+        N = N / N.norm(dim=0).clamp_min(_TINY)
     strength = N.abs().amax(dim=1)
     return tuple(int(i) for i in torch.nonzero(strength > 1e-6).reshape(-1))
 
@@ -569,12 +576,12 @@ def _solve_gram_impl(
         return None
     if lost is not None:
         del L
-        _, s, V, D, rank = lost
-        Bt = B / D[:, None]
-        c = (V.T @ Bt)[:rank] / s[:rank, None]
+        _, s, V, h, rank = lost
+        D = D / h
+        c = (V.T @ (B / D[:, None]))[:rank] / s[:rank, None]
         coef = _min_norm(V, s, torch.cat([c, torch.zeros(d - rank, k, dtype=c.dtype)]), D, rank)
         cond, solver, est = math.sqrt(1.0 / rcond), "cholesky", math.nan
-        collinear = _collinear_columns(V, rank)
+        collinear = _collinear_columns(V, rank, h)
         _warn_rank(d, rank, collinear, constant, stats.n_samples, fit_intercept, names)
         factor = ("eig", V[:, :rank].clone(), s[:rank].clone())
     elif ok:
@@ -689,11 +696,13 @@ def _solve_tsqr_impl(
     tol = rank_rtol(d + int(fit_intercept)) * smax
     rank = int((s > tol).sum()) if smax > 0 else 0
     cond = float(s[0] / s[-1]) if d and float(s[-1]) > 0 else math.inf
+    h = None
     if alpha == 0 and fit_intercept and smax > 0:  # collinear to the rounding of the values?
         smin = float(s[-1]) if rank == d else 0.0
         lost = _rounding_svd(Rs, D, (cn2, raw), constant, (tol, smin), rank)
         if lost is not None:
-            U, s, V, D, rank = lost
+            U, s, V, h, rank = lost
+            D = D / h
     collinear: tuple[int, ...] = ()
     factor: tuple[str, torch.Tensor, torch.Tensor | None]
     if method == "qr" and rank == d:
@@ -704,7 +713,7 @@ def _solve_tsqr_impl(
         c = U.T @ q
         coef = _min_norm(V, s, c, D, rank)
         solver = "svd"
-        collinear = _collinear_columns(V, rank)
+        collinear = _collinear_columns(V, rank, h)
         _warn_rank(d, rank, collinear, constant, stats.n_samples, fit_intercept, names)
         factor = ("eig", V[:, :rank].clone(), s[:rank].clone())
 
