@@ -25,7 +25,7 @@ import pytest
 import torch
 
 from torchlinear import LinearRegression
-from torchlinear.exact import GramStats, RankDeficientWarning, lstsq, solve_exact
+from torchlinear.exact import GramStats, lstsq, solve_exact
 from torchlinear.exact.driver import solve_statistics
 
 CAPPED = Path(__file__).resolve().parents[1] / "data" / "_capped.py"

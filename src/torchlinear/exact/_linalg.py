@@ -316,3 +316,64 @@ def robust_svd(A: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tenso
 
         U, s, Vh = linalg.svd(A.cpu().numpy(), full_matrices=False, lapack_driver="gesvd")
         return tuple(torch.from_numpy(a).to(A.device) for a in (U, s, Vh))  # type: ignore[return-value]
+
+
+def rounding_svd(
+    Xs: torch.Tensor,
+    D: torch.Tensor,
+    sums_sq: tuple[torch.Tensor, torch.Tensor],
+    constant: torch.Tensor,
+    tols: tuple[float, float],
+    rank: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, int] | None:
+    """``(U, s, V, h, rank)`` of ``Xs diag(h)`` (see
+    :func:`rounding_weights`; ``sums_sq`` holds the centred and
+    raw sums of squares) when the rounding of the values leaves fewer than ``rank``
+    singular values above ``tol``; ``None`` when it does not. ``tols`` is ``tol`` and a
+    lower bound of the singular values of ``Xs`` (none is lost when their product with
+    the smallest ``h`` is above ``tol``: no second SVD then)."""
+    tol, smin = tols
+    h = rounding_weights(*sums_sq, tol)
+    h = torch.where(constant, torch.ones_like(h), h)  # (zeroed already)
+    lowest = float(h.min()) if h.numel() else 1.0
+    if lowest >= 1 or smin * lowest > tol:
+        return None
+    U, s, Vh = robust_svd(Xs * h)
+    kept = int((s > tol).sum())
+    if kept >= rank:
+        return None
+    return U, s, Vh.T, h, kept
+
+
+def min_norm(
+    V: torch.Tensor, s: torch.Tensor, c: torch.Tensor, D: torch.Tensor, rank: int
+) -> torch.Tensor:
+    r"""Minimum-norm coefficients (in the user's units) of a rank-deficient scaled problem.
+
+    The scaled problem has right singular vectors ``V`` (d x d), singular values ``s`` and
+    projected right-hand side ``c = U^T q`` (d x k). Its solutions are
+    ``w_s = w_p + N z`` with ``N`` the trailing ``d - rank`` columns of ``V``; among them
+    ``w = D^{-1} w_s`` of least norm is ``a - P a`` with ``a = D^{-1} w_p`` and ``P`` the
+    orthogonal projector onto the range of ``D^{-1} N``.
+    """
+    Vr = V[:, :rank]
+    ws = Vr @ (c[:rank] / s[:rank, None])
+    a = ws / D[:, None]
+    if rank < V.shape[1]:
+        M = V[:, rank:] / D[:, None]
+        Qm = torch.linalg.qr(M, mode="reduced")[0]
+        a = a - Qm @ (Qm.T @ a)
+    return a
+
+
+def collinear_columns(V: torch.Tensor, rank: int, h: torch.Tensor | None = None) -> tuple[int, ...]:
+    """The columns in the null space ``V[:, rank:]`` (of ``Xs diag(h)`` when ``h`` is given:
+    its vectors are then read as ``h * v``, on the scale of the centred unit columns)."""
+    N = V[:, rank:]
+    if N.shape[1] == 0:
+        return ()
+    if h is not None:
+        N = h[:, None] * N
+        N = N / N.norm(dim=0).clamp_min(_TINY_SQ)
+    strength = N.abs().amax(dim=1)
+    return tuple(int(i) for i in torch.nonzero(strength > 1e-6).reshape(-1))

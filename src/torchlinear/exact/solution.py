@@ -18,12 +18,14 @@ from torchlinear.exact._linalg import (
     all_finite,
     cholesky_inplace,
     cholesky_solver,
+    collinear_columns,
     column_names,
     constant_to_rounding,
+    min_norm,
     qr_r,
     rank_rtol,
     robust_svd,
-    rounding_weights,
+    rounding_svd,
     scaled,
     sign_normalise,
     top_eigenvalue,
@@ -356,69 +358,6 @@ def _constant_columns(
     return centred_sq <= 0
 
 
-def _rounding_svd(
-    Xs: torch.Tensor,
-    D: torch.Tensor,
-    sums_sq: tuple[torch.Tensor, torch.Tensor],
-    constant: torch.Tensor,
-    tols: tuple[float, float],
-    rank: int,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, int] | None:
-    """``(U, s, V, h, rank)`` of ``Xs diag(h)`` (see
-    :func:`~torchlinear.exact._linalg.rounding_weights`; ``sums_sq`` holds the centred and
-    raw sums of squares) when the rounding of the values leaves fewer than ``rank``
-    singular values above ``tol``; ``None`` when it does not. ``tols`` is ``tol`` and a
-    lower bound of the singular values of ``Xs`` (none is lost when their product with
-    the smallest ``h`` is above ``tol``: no second SVD then)."""
-    tol, smin = tols
-    h = rounding_weights(*sums_sq, tol)
-    h = torch.where(constant, torch.ones_like(h), h)  # (zeroed already)
-    lowest = float(h.min()) if h.numel() else 1.0
-    if lowest >= 1 or smin * lowest > tol:
-        return None
-    U, s, Vh = robust_svd(Xs * h)
-    kept = int((s > tol).sum())
-    if kept >= rank:
-        return None
-    return U, s, Vh.T, h, kept
-
-
-def _min_norm(
-    V: torch.Tensor, s: torch.Tensor, c: torch.Tensor, D: torch.Tensor, rank: int
-) -> torch.Tensor:
-    r"""Minimum-norm coefficients (in the user's units) of a rank-deficient scaled problem.
-
-    The scaled problem has right singular vectors ``V`` (d x d), singular values ``s`` and
-    projected right-hand side ``c = U^T q`` (d x k). Its solutions are
-    ``w_s = w_p + N z`` with ``N`` the trailing ``d - rank`` columns of ``V``; among them
-    ``w = D^{-1} w_s`` of least norm is ``a - P a`` with ``a = D^{-1} w_p`` and ``P`` the
-    orthogonal projector onto the range of ``D^{-1} N``.
-    """
-    Vr = V[:, :rank]
-    ws = Vr @ (c[:rank] / s[:rank, None])
-    a = ws / D[:, None]
-    if rank < V.shape[1]:
-        M = V[:, rank:] / D[:, None]
-        Qm = torch.linalg.qr(M, mode="reduced")[0]
-        a = a - Qm @ (Qm.T @ a)
-    return a
-
-
-def _collinear_columns(
-    V: torch.Tensor, rank: int, h: torch.Tensor | None = None
-) -> tuple[int, ...]:
-    """The columns in the null space ``V[:, rank:]`` (of ``Xs diag(h)`` when ``h`` is given:
-    its vectors are then read as ``h * v``, on the scale of the centred unit columns)."""
-    N = V[:, rank:]
-    if N.shape[1] == 0:
-        return ()
-    if h is not None:
-        N = h[:, None] * N
-        N = N / N.norm(dim=0).clamp_min(_TINY)
-    strength = N.abs().amax(dim=1)
-    return tuple(int(i) for i in torch.nonzero(strength > 1e-6).reshape(-1))
-
-
 def _warn_rank(
     d: int,
     rank: int,
@@ -568,7 +507,7 @@ def _solve_gram_impl(
     lost = None
     if ok and alpha == 0 and fit_intercept:  # collinear to the rounding of the values?
         tol = rank_rtol(d + 1) * math.sqrt(lmax)
-        lost = _rounding_svd(L.T, D, (diag, raw), constant, (tol, math.sqrt(lmin)), d)
+        lost = rounding_svd(L.T, D, (diag, raw), constant, (tol, math.sqrt(lmin)), d)
         ok = lost is None
     collinear: tuple[int, ...] = ()
     factor: tuple[str, torch.Tensor, torch.Tensor | None]
@@ -579,9 +518,9 @@ def _solve_gram_impl(
         _, s, V, h, rank = lost
         D = D / h
         c = (V.T @ (B / D[:, None]))[:rank] / s[:rank, None]
-        coef = _min_norm(V, s, torch.cat([c, torch.zeros(d - rank, k, dtype=c.dtype)]), D, rank)
+        coef = min_norm(V, s, torch.cat([c, torch.zeros(d - rank, k, dtype=c.dtype)]), D, rank)
         cond, solver, est = math.sqrt(1.0 / rcond), "cholesky", math.nan
-        collinear = _collinear_columns(V, rank, h)
+        collinear = collinear_columns(V, rank, h)
         _warn_rank(d, rank, collinear, constant, stats.n_samples, fit_intercept, names)
         factor = ("eig", V[:, :rank].clone(), s[:rank].clone())
     elif ok:
@@ -599,10 +538,10 @@ def _solve_gram_impl(
         tol = math.sqrt(max(d, 1) * EPS) * float(s[0]) if d else 0.0
         rank = int((s > tol).sum())
         c = (V.T @ Bs)[:rank] / s[:rank, None]
-        coef = _min_norm(V, s, torch.cat([c, torch.zeros(d - rank, k, dtype=c.dtype)]), D, rank)
+        coef = min_norm(V, s, torch.cat([c, torch.zeros(d - rank, k, dtype=c.dtype)]), D, rank)
         cond = float(s[0] / s[-1]) if float(s[-1]) > 0 else math.inf
         solver = "cholesky"
-        collinear = _collinear_columns(V, rank)
+        collinear = collinear_columns(V, rank)
         est = math.nan if rank < d else EPS * cond * cond
         _warn_rank(d, rank, collinear, constant, stats.n_samples, fit_intercept, names, True)
         factor = ("eig", V[:, :rank].clone(), s[:rank].clone())
@@ -699,7 +638,7 @@ def _solve_tsqr_impl(
     h = None
     if alpha == 0 and fit_intercept and smax > 0:  # collinear to the rounding of the values?
         smin = float(s[-1]) if rank == d else 0.0
-        lost = _rounding_svd(Rs, D, (cn2, raw), constant, (tol, smin), rank)
+        lost = rounding_svd(Rs, D, (cn2, raw), constant, (tol, smin), rank)
         if lost is not None:
             U, s, V, h, rank = lost
             D = D / h
@@ -711,9 +650,9 @@ def _solve_tsqr_impl(
         factor = ("tri", Rs.clone(), None)
     else:
         c = U.T @ q
-        coef = _min_norm(V, s, c, D, rank)
+        coef = min_norm(V, s, c, D, rank)
         solver = "svd"
-        collinear = _collinear_columns(V, rank, h)
+        collinear = collinear_columns(V, rank, h)
         _warn_rank(d, rank, collinear, constant, stats.n_samples, fit_intercept, names)
         factor = ("eig", V[:, :rank].clone(), s[:rank].clone())
 
