@@ -2,6 +2,7 @@ import json
 import math
 import os
 import signal
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -378,6 +379,46 @@ def test_tol_stops_when_converged():
     assert h.stop_reason == "converged" and len(h) < 10
 
 
+def _excess(model, X, y):
+    """The relative excess of the model's mean squared error over least squares'."""
+    A = np.c_[X.numpy(), np.ones(len(X))]
+    best = np.mean((y.numpy() - A @ _lstsq(X, y)) ** 2)
+    params = np.r_[model.coef[0].detach().numpy(), model.intercept.detach().numpy()]
+    return (np.mean((y.numpy() - A @ params) ** 2) - best) / best
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_a_minibatch_plateau_lowers_the_learning_rate_before_it_counts_as_converged(optimizer):
+    # at lr 0.05 and 8 rows a batch the loss stalls 8% (SGD) or 1% (Adam) above the
+    # optimum: the noise of the steps, which no number of epochs at that rate removes
+    X, y = _data(n=400, noise=1.0)
+    model = LinearModel(3, seed=1, dtype=torch.float64)
+    cfg = TrainConfig(
+        epochs=200, batch_size=8, lr=0.05, optimizer=optimizer, tol=1e-6, n_iter_no_change=3
+    )
+    h = train(model, (X, y), "squared", replace(cfg, seed=0))
+    assert h.stop_reason == "converged" and _excess(model, X, y) < 1e-3
+    # each of the three drops divides the rate by 10 from the next epoch on
+    assert len(h.lr_drops) == 3
+    rates = [0.05 / 10 ** sum(e > d for d in h.lr_drops) for e in h.epoch]
+    np.testing.assert_allclose(h.lr, rates, rtol=1e-12)
+
+
+def test_full_batch_steps_and_a_fixed_epoch_count_keep_their_learning_rate():
+    X, y = _data(n=400, noise=1.0)
+    # one batch an epoch: no noise floor, the first plateau is convergence
+    model = LinearModel(3, seed=1, dtype=torch.float64)
+    cfg = TrainConfig(epochs=300, batch_size=400, lr=0.5, momentum=0.5, tol=1e-9, seed=0)
+    h = train(model, (X, y), "squared", cfg)
+    assert h.stop_reason == "converged" and h.lr_drops == [] and set(h.lr) == {0.5}
+    assert _excess(model, X, y) < 1e-9
+    # tol=None: every epoch at the given rate
+    cfg = TrainConfig(epochs=12, batch_size=8, lr=0.05, seed=0)
+    h = train(LinearModel(3, seed=1, dtype=torch.float64), (X, y), "squared", cfg)
+    assert h.stop_reason == "completed" and len(h) == 12 and set(h.lr) == {0.05}
+    assert h.lr_drops == []
+
+
 def test_callback_can_stop():
     class StopAtTwo(Callback):
         def on_epoch_end(self, epoch, history):
@@ -539,6 +580,25 @@ def test_resume_chunked_and_dataset_sources(tmp_path):
         interrupt_at=(1, 6),
         model_fn=lambda: LinearModel(3, seed=1, dtype=torch.float64),
     )
+
+
+def test_resume_across_a_drop_of_the_learning_rate_equals_uninterrupted(tmp_path):
+    X, y = _data(n=160, noise=1.0)
+    cfg = dict(epochs=60, batch_size=8, lr=0.05, tol=1e-6, n_iter_no_change=3)
+    ref = LinearModel(3, seed=1, dtype=torch.float64)
+    href = train(ref, (X, y), "squared", TrainConfig(**cfg, seed=11))
+    assert len(href.lr_drops) >= 2
+    # Ctrl-C between the first and the second drop: the lower rate, the plateau count and
+    # the drops made so far come back from the checkpoint
+    at = (href.lr_drops[0] + 1, 4)  # 0-based epoch: the second epoch after the drop
+    h = _resume_case(
+        tmp_path,
+        lambda: (X, y),
+        cfg,
+        interrupt_at=at,
+        model_fn=lambda: LinearModel(3, seed=1, dtype=torch.float64),
+    )
+    assert h.lr_drops == href.lr_drops and h.lr == href.lr and len(h) == len(href)
 
 
 def test_resume_after_a_crash_from_the_epoch_checkpoint(tmp_path):

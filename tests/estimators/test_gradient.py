@@ -322,7 +322,9 @@ def test_sgd_on_badly_scaled_features_does_not_claim_convergence():
     y = X @ rng.normal(size=3) + 1 + rng.standard_t(3, size=500)
     s = rng.uniform(0.1, 3, 500)
     model = torchlinear.LinearRegression(loss="huber", alpha=1.0, solver="sgd", random_state=0)
-    with pytest.warns(ConvergenceWarning, match="above its best epoch"):
+    # the loss bounces at the first rate, then falls too slowly at the lower ones (its
+    # intercept is -22, the optimum's 1): the epochs run out before a plateau
+    with pytest.warns(ConvergenceWarning, match="learning rate was divided by 10 after epoch"):
         model.fit(X, y, sample_weight=s)
     assert model.converged_ is False
 

@@ -464,3 +464,40 @@ def test_a_near_perfect_fit_has_the_standard_errors_of_statsmodels(kind):
     summary = model.summary()
     np.testing.assert_allclose(summary.rss, res.ssr, rtol=1e-5)
     np.testing.assert_allclose(summary.std_err, res.bse, rtol=1e-5)
+
+
+def _noisy_problem(n=2000, d=30, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    return X, X @ rng.normal(size=d) + 1 + rng.normal(size=n)
+
+
+def _excess_mse(model, X, y):
+    best = np.mean((y - SkLinearRegression().fit(X, y).predict(X)) ** 2)
+    return (np.mean((y - model.predict(X)) ** 2) - best) / best
+
+
+@pytest.mark.parametrize(("solver", "n", "d"), [("sgd", 2000, 30), ("adam", 1000, 20)])
+def test_a_minibatch_fit_that_says_converged_is_at_the_least_squares_optimum(solver, n, d):
+    # at a fixed rate, 32 rows a batch stall 5% (SGD) or 0.14% (Adam) above the optimum
+    X, y = _noisy_problem(n, d)
+    model = LinearRegression(solver=solver, batch_size=32, lr=0.01, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(X, y)
+    assert model.converged_ and _excess_mse(model, X, y) < 1e-3
+    assert len(model.history_.lr_drops) == 3 and min(model.history_.lr) == pytest.approx(1e-5)
+
+
+def test_a_minibatch_fit_cut_short_between_drops_of_the_rate_warns():
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y = _noisy_problem()
+    model = LinearRegression(solver="sgd", batch_size=32, max_iter=12, random_state=0)
+    with pytest.warns(ConvergenceWarning) as caught:
+        model.fit(X, y)
+    text = str(caught[0].message)
+    assert text.startswith("sgd did not converge in 12 epochs: the training loss stalled at ")
+    assert "learning rate was divided by 10 after epoch(s) 7, but the epochs ran out" in text
+    assert text.endswith("; increase max_iter")
+    assert not model.converged_ and model.history_.lr_drops == [7]

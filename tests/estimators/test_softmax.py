@@ -454,3 +454,28 @@ def test_full_batch_lbfgs_refuses_rows_times_classes_beyond_the_memory_budget():
             SoftmaxRegression(solver="lbfgs").fit(X, y)
     finally:
         set_memory_limit(previous)
+
+
+def test_a_minibatch_fit_that_says_converged_is_at_the_optimum():
+    # three overlapping classes: the penalised log-loss has a finite optimum (L-BFGS's);
+    # SGD at a fixed rate stalls 1.4% above it
+    rng = np.random.default_rng(0)
+    n, alpha = 600, 1e-3
+    X = rng.normal(size=(n, 6))
+    logits = X @ rng.normal(size=(6, 3))
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    y = (rng.random(n)[:, None] > np.cumsum(p / p.sum(axis=1, keepdims=True), axis=1)).sum(1)
+
+    def objective(model):
+        proba = model.predict_proba(X)[np.arange(n), y]
+        return -np.mean(np.log(proba)) + alpha / 2 * np.sum(model.coef_**2)
+
+    best = objective(SoftmaxRegression(alpha=alpha, solver="lbfgs").fit(X, y))
+    model = SoftmaxRegression(
+        alpha=alpha, solver="sgd", lr=0.05, batch_size=16, max_iter=200, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(X, y)
+    assert model.converged_ and (objective(model) - best) / best < 1e-3
+    assert len(model.history_.lr_drops) == 3

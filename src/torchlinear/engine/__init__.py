@@ -32,6 +32,14 @@ any of the forms above.
 
 Stopping and recovery
 ---------------------
+* Convergence (``tol``): the training loss has not improved on its best by more than
+  ``tol`` (relative) for ``n_iter_no_change`` epochs. With minibatches of SGD or Adam a
+  fixed learning rate stalls at a noise floor above the optimum (the steps follow noisy
+  gradients), so the first three such plateaus divide the learning rate by 10 instead
+  (``History.lr_drops`` records after which epochs); a plateau at the thousandth of the
+  starting rate, or after a drop that no longer lowered the loss by more than ``tol``,
+  stops the run as ``"converged"``. Full-batch steps and L-BFGS have no such noise:
+  their first plateau is convergence.
 * Divergence: a batch loss that is NaN/inf or above ``divergence_factor`` times the first
   loss raises :class:`DivergenceError` (a ``ValueError``) suggesting a tenth of the
   learning rate; the model keeps its last finite parameters.

@@ -25,6 +25,10 @@ EVAL_BATCH = 65536
 EVAL_BATCH_VIEWS = 1 << 20  # rows per slice when slices are views (no copy)
 CHECKPOINT_KIND = "torchlinear-checkpoint"
 FINAL_STOPS = ("early_stopping", "converged", "callback")
+LR_DROP_FACTOR = 10.0
+"""What a minibatch run divides its learning rate by when its training loss plateaus."""
+LR_DROPS = 3
+"""How many times it does so before a plateau counts as convergence (see ``tol``)."""
 
 
 class DivergenceError(ParameterError):
@@ -107,7 +111,14 @@ class TrainConfig:
         After early stopping, go back to the parameters of the best validation epoch.
     tol : float, optional
         Stop ("converged") when the training loss has not decreased by more than
-        ``tol`` times its best value for ``n_iter_no_change`` epochs.
+        ``tol`` times its best value for ``n_iter_no_change`` epochs. A minibatch run
+        (``"sgd"`` or ``"adam"`` with more than one batch per epoch) first takes such a
+        plateau for the noise of its steps, which a fixed learning rate cannot get below:
+        it divides the learning rate by :data:`LR_DROP_FACTOR` (10) and carries on, up to
+        :data:`LR_DROPS` (3) times, and converges on a plateau at the last rate, or on
+        one after a drop that lowered the best loss by no more than ``tol`` (the epochs
+        of the drops are ``History.lr_drops``). ``None`` runs all ``epochs`` at the rate
+        the ``schedule`` gives.
     n_iter_no_change : int, default 5
         See ``tol``.
     seed : int, optional
@@ -269,6 +280,10 @@ class History:
         The epoch with the lowest validation loss (when validating).
     seed : int or None
         The seed actually used.
+    lr_drops : list of int
+        The epochs after which the learning rate was divided by :data:`LR_DROP_FACTOR`
+        because the training loss had plateaued at the noise of the minibatch steps
+        (see ``TrainConfig.tol``).
 
     Examples
     --------
@@ -289,8 +304,9 @@ class History:
             "stop_reason": Maybe(Str()),
             "best_epoch": Maybe(Int(low=1)),
             "seed": Maybe(Int()),
+            "lr_drops": ListOf(Int(low=1), max_len=LR_DROPS),
         },
-        optional=("val_loss", "metrics", "stop_reason", "best_epoch", "seed"),
+        optional=("val_loss", "metrics", "stop_reason", "best_epoch", "seed", "lr_drops"),
     )
 
     epoch: list[int] = field(default_factory=list)
@@ -302,6 +318,7 @@ class History:
     stop_reason: str | None = None
     best_epoch: int | None = None
     seed: int | None = None
+    lr_drops: list[int] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.epoch)
@@ -327,6 +344,9 @@ class History:
         lists["epoch_time"] = history.epoch_time
         odd = [k for k, v in lists.items() if len(v) != n]
         odd += ["val_loss"] if len(history.val_loss) not in (0, n) else []
+        drops = history.lr_drops
+        if any(e > n for e in drops) or drops != sorted(set(drops)):
+            odd.append("lr_drops")
         if odd:
             raise ValueError(f"the history's {', '.join(odd)} do(es) not have {n} epoch(s)")
         return history

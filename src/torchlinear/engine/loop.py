@@ -31,6 +31,8 @@ from torchlinear.engine.config import (
     DEFAULT_GAMMA,
     EVAL_BATCH_VIEWS,
     FINAL_STOPS,
+    LR_DROP_FACTOR,
+    LR_DROPS,
     RESUME_MUST_MATCH,
     DivergenceError,
     History,
@@ -579,6 +581,45 @@ class Trainer:
             )
         return self._end_epoch(epoch, lr_used, time.perf_counter() - start, hooks, interrupt)
 
+    def _plateau(self, train_loss: float) -> bool:
+        """Whether the training loss has not improved on its best by more than ``tol``
+        (relative) for ``n_iter_no_change`` epochs, counting this one."""
+        cfg, best = self.cfg, self.best_train
+        margin = cfg.tol * abs(best) if cfg.tol is not None and math.isfinite(best) else 0.0
+        if train_loss < best - margin:
+            self.no_improve = 0
+        else:
+            self.no_improve += 1
+        self.best_train = min(self.best_train, train_loss)
+        return self.no_improve >= cfg.n_iter_no_change
+
+    def _noise_limited(self) -> bool:
+        """Whether the run's steps are noisy estimates of the gradient: minibatches (more
+        than one step in the epoch that just ended) of SGD or Adam. A plateau of such a run
+        may be the noise floor of its learning rate rather than the optimum."""
+        return self.cfg.optimizer in ("sgd", "adam") and self.batch > 1
+
+    def _drop_helped(self) -> bool:
+        """Whether the last drop of the learning rate (if any) lowered the best training
+        loss by more than ``tol`` (relative): if not, the noise floor was already within
+        ``tol`` of the plateau, and another drop would not find a lower one."""
+        h, tol = self.history, self.cfg.tol
+        if not h.lr_drops or tol is None:
+            return True
+        before = min(h.train_loss[: h.lr_drops[-1]])
+        return self.best_train < before - tol * abs(before)
+
+    def _drop_lr(self, epoch: int) -> None:
+        """Divide the learning rate by :data:`LR_DROP_FACTOR` after ``epoch`` and look for
+        a plateau afresh, against the losses at the new rate only (the best epoch of a noisy
+        plateau is a lucky one: a loss still falling slowly must not be taken for a plateau
+        for lying above it). A schedule, if any, goes on from the lower rate."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = group["lr"] / LR_DROP_FACTOR
+        self.history.lr_drops.append(epoch)
+        self.no_improve = 0
+        self.best_train = math.inf
+
     def _interrupted(self) -> str:
         self.save_checkpoint()
         return "interrupted"
@@ -605,15 +646,10 @@ class Trainer:
             if self.early.update(result["loss"], self.model):
                 stop = "early_stopping"
             h.best_epoch = best_epoch(h)
-        if cfg.tol is not None:
-            best = self.best_train
-            margin = cfg.tol * abs(best) if math.isfinite(best) else 0.0
-            if train_loss < best - margin:
-                self.no_improve = 0
+        if cfg.tol is not None and self._plateau(train_loss) and stop is None:
+            if self._noise_limited() and len(h.lr_drops) < LR_DROPS and self._drop_helped():
+                self._drop_lr(epoch + 1)
             else:
-                self.no_improve += 1
-            self.best_train = min(self.best_train, train_loss)
-            if stop is None and self.no_improve >= cfg.n_iter_no_change:
                 stop = "converged"
         if self.schedule is not None:
             self.schedule.step()

@@ -34,6 +34,7 @@ from torch import nn
 from torchlinear._sklearn_protocol import warn_convergence
 from torchlinear._validation import check_positive_int, check_sample_weight
 from torchlinear.engine import Callback, History, TrainConfig, train
+from torchlinear.engine.config import LR_DROP_FACTOR, LR_DROPS
 from torchlinear.losses import Loss, Penalty, get_loss
 from torchlinear.models import MLP, LinearModel, SoftmaxHead, Standardized
 from torchlinear.preprocessing import Standardizer
@@ -129,7 +130,10 @@ def check_convergence(history: History, config: TrainConfig, who: str) -> bool:
 
     Early stopping on validation data counts as converged; so does a training loss that
     stopped improving, unless its last epoch ended more than :data:`UNSTABLE_RISE` above
-    its best (then the steps are too large, and the warning says so).
+    its best (then the steps are too large, and the warning says so). A minibatch run
+    stops on a plateau only after dividing its learning rate by 10 on its first
+    :data:`~torchlinear.engine.config.LR_DROPS` plateaus (its noise floors); when the
+    epochs run out before that, the warning says how many drops were taken.
 
     Examples
     --------
@@ -166,6 +170,15 @@ def check_convergence(history: History, config: TrainConfig, who: str) -> bool:
             reason = (
                 "one epoch gives no improvement to compare with tol; run at least 2 "
                 "epochs ({max_iter})"
+            )
+        elif history.lr_drops:
+            after = ", ".join(str(e) for e in history.lr_drops)
+            reason = (
+                f"the training loss stalled at the noise of its minibatch steps and the "
+                f"learning rate was divided by {LR_DROP_FACTOR:g} after epoch(s) {after}, but "
+                "the epochs ran out before it stalled again at the last rate (a stall is "
+                f"convergence after {LR_DROPS} drops, or once a drop no longer lowers the loss "
+                f"by more than tol {config.tol:g}); increase {{max_iter}}"
             )
         elif improvement <= config.tol:
             reason = (

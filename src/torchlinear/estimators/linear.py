@@ -142,7 +142,11 @@ class LinearRegression(ExactInferenceMixin, LinearPredictionMixin, RegressorMixi
     max_iter : int, optional
         Epochs for the gradient solvers (default 100 for SGD/Adam, 30 L-BFGS rounds).
     tol : float, default 1e-6
-        Gradient solvers stop when the training loss stops improving by this fraction.
+        Gradient solvers stop when the training loss stops improving by this fraction
+        for 5 epochs; SGD and Adam first divide their learning rate by 10 on each of
+        their first three such plateaus (the noise of their minibatch steps; the
+        epochs of the drops are ``history_.lr_drops``), so that a fit that says it
+        converged is at the optimum, not at the noise floor of its rate.
     lr : float, optional
         Learning rate of the gradient solvers (their defaults otherwise).
     batch_size : int, default 256

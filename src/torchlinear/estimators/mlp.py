@@ -309,7 +309,9 @@ class MLPRegressor(RegressorMixin, _MLPBase):
         Rows per minibatch.
     tol : float, default 1e-5
         The convergence criterion: stop when the training loss has not improved by this
-        fraction of its best value for ``n_iter_no_change`` consecutive epochs. When
+        fraction of its best value for ``n_iter_no_change`` consecutive epochs. With
+        minibatches the first three such plateaus divide the learning rate by 10 instead
+        (a fixed rate stalls at the noise of its steps; ``history_.lr_drops``). When
         ``max_iter`` comes first, a ``ConvergenceWarning`` gives the last improvement.
         ``0`` turns the criterion off (train exactly ``max_iter`` epochs, no warning,
         ``converged_`` False).

@@ -47,7 +47,10 @@ Solvers
     Minibatch, through :func:`torchlinear.engine.train` (SGD with momentum 0.9, or Adam),
     for ``max_iter`` epochs, on the raw features (the penalty must stay on the
     original-scale coefficients). They stop when the training loss has not improved by a
-    relative ``tol`` for 5 epochs, and warn when ``max_iter`` comes first.
+    relative ``tol`` for 5 epochs, and warn when ``max_iter`` comes first. The first
+    three such plateaus are the noise floor of the fixed-rate steps, not the optimum:
+    each divides the rate by 10 instead (a drop that no longer lowers the loss ends the
+    fit as converged).
     ``sampling="weighted"`` draws each minibatch with a
     :class:`torch.utils.data.WeightedRandomSampler` (probability proportional to
     :math:`s_i c_{y_i}`, with replacement) and an unweighted loss instead of weighting the
@@ -142,7 +145,8 @@ class SoftmaxRegression(EstimatorInputMixin, ClassifierMixin, BaseEstimator):
         L-BFGS stops when every component of the gradient (with respect to the
         standardized-feature parameters) is at most ``tol`` in absolute value (small
         problems then take Newton steps to a gradient of 1e-10); the minibatch solvers
-        stop when the training loss has not improved by a relative ``tol`` for 5 epochs.
+        stop when the training loss has not improved by a relative ``tol`` for 5 epochs,
+        after dividing their learning rate by 10 on the first three such plateaus.
     lr : float, optional
         Learning rate of ``"sgd"``/``"adam"`` (default 0.01 and 0.001).
     batch_size : int, default 256

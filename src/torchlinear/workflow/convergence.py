@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from torchlinear._format import format_number
+from torchlinear.engine.config import LR_DROP_FACTOR
 from torchlinear.estimators._gradient import loss_improvement
 
 __all__ = ["describe_convergence"]
@@ -44,8 +45,15 @@ def _epochs(est: Any) -> str:
     improvement, window = loss_improvement(losses, getattr(cfg, "n_iter_no_change", 1))
     crit = f"relative improvement of the training loss {improvement:.3g}"
     span = f"over the last {window} epoch(s)"
+    drops = list(getattr(h, "lr_drops", []))
+    dropped = (
+        f", learning rate divided by {LR_DROP_FACTOR:g} after epoch(s) "
+        f"{', '.join(str(e) for e in drops)}"
+        if drops
+        else ""
+    )
     if reason == "converged":
-        return f"converged ({crit} <= tol {format_number(tol)} {span})"
+        return f"converged ({crit} <= tol {format_number(tol)} {span}{dropped})"
     if reason == "early_stopping":
         return (
             f"stopped early on the validation loss after {len(losses)} epoch(s) (best epoch "
@@ -54,6 +62,12 @@ def _epochs(est: Any) -> str:
     if reason == "completed" and tol is None:
         return f"ran the fixed {len(losses)} epoch(s); no convergence criterion was set"
     needed = getattr(cfg, "n_iter_no_change", 1)
+    if reason == "completed" and drops:  # stopped between two drops of the learning rate
+        return (
+            f"did not converge (the training loss stalled at the noise of its minibatch "
+            f"steps{dropped}, but the epochs ran out before it stalled again at the lower rate; "
+            f"{len(losses)} epochs)"
+        )
     if reason == "completed" and improvement <= tol and window < needed:  # too few epochs
         return (
             f"did not converge ({crit} <= tol {format_number(tol)} {span}, but convergence "
