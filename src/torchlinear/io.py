@@ -50,8 +50,8 @@ import torch
 from safetensors.torch import save as safetensors_bytes
 
 from torchlinear import __version__
-from torchlinear._weights import MAX_HEADER_BYTES, Weights, read_weights
 from torchlinear._validation import ParameterError, check_output_dir
+from torchlinear._weights import MAX_HEADER_BYTES, Weights, read_weights
 
 __all__ = [
     "FORMAT_NAME",
