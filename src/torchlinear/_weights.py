@@ -40,7 +40,7 @@ _DTYPES: dict[str, torch.dtype] = {
     "U8": torch.uint8,
     "BOOL": torch.bool,
 }
-_BLOCK = 8 * 2**20  # bytes hashed at a time between kept tensors
+_BLOCK = 2**20  # bytes hashed at a time between kept tensors
 
 
 @dataclass(frozen=True)
