@@ -11,7 +11,14 @@ import torch
 import torchlinear
 import torchlinear.io
 from torchlinear import io as tio
-from torchlinear.io import FORMAT_VERSION, flatten_state, load_model, save_model, unflatten_state
+from torchlinear.io import (
+    FORMAT_VERSION,
+    DeferredTensors,
+    flatten_state,
+    load_model,
+    save_model,
+    unflatten_state,
+)
 
 
 def _tensors(seed=0):
@@ -348,3 +355,31 @@ def test_naming_write_errors_keeps_an_error_that_names_its_file(tmp_path):
     with pytest.raises(OSError) as info, tio.naming_write_errors(tmp_path / "out.csv"):
         raise FileNotFoundError(2, "No such file or directory", "elsewhere.csv")
     assert info.value.filename == "elsewhere.csv"
+
+
+def test_selected_tensors_are_loaded_alone_and_the_whole_file_still_checked(tmp_path):
+    big = torch.arange(64, dtype=torch.float64).reshape(8, 8)
+    save_model(tmp_path, {"w": torch.tensor([1.0, 2.0]), "big": big}, {"kind": "demo"})
+    tensors, meta = load_model(tmp_path, select=lambda name: name == "w")
+    assert list(tensors) == ["w"] and tensors["w"].tolist() == [1.0, 2.0]
+    later = DeferredTensors(tmp_path, meta, ["big"])
+    assert later.shapes == {"big": (8, 8)}
+    assert torch.equal(later.read(lambda t: t["big"]), big)
+    # a byte of the tensor left unread changed: refused all the same
+    weights = next(tmp_path.glob("*.safetensors"))
+    blob = bytearray(weights.read_bytes())
+    blob[-3] ^= 1
+    weights.write_bytes(bytes(blob))
+    for load in (lambda: load_model(tmp_path, select=lambda n: n == "w"), lambda: later.read(len)):
+        with pytest.raises(ValueError, match="does not match the SHA-256 recorded") as info:
+            load()
+        assert "\n" not in str(info.value)
+
+
+def test_tensors_left_unread_are_refused_once_the_model_is_replaced(tmp_path):
+    save_model(tmp_path, {"w": torch.ones(2), "big": torch.zeros(3, 3)})
+    _, meta = load_model(tmp_path, select=lambda name: name == "w")
+    later = DeferredTensors(tmp_path, meta, ["big"])
+    save_model(tmp_path, {"w": torch.ones(2), "big": torch.ones(3, 3)})
+    with pytest.raises(ValueError, match="was replaced after the model was loaded from it; load"):
+        later.read(len)

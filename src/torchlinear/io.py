@@ -41,22 +41,22 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import numpy as np
 import torch
-from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_bytes
 
 from torchlinear import __version__
-from torchlinear._memory import memory_budget
 from torchlinear._validation import ParameterError, check_output_dir
+from torchlinear._weights import MAX_HEADER_BYTES, Weights, read_weights
 
 __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
+    "DeferredTensors",
     "atomic_write",
     "ensure_writable_dir",
     "flatten_state",
@@ -77,6 +77,8 @@ FORMAT_VERSION = 2
 sidecar; files of format 1 (torchlinear 0.1, weights checksummed alone) and of newer
 formats are refused with one line naming the version."""
 
+_T = TypeVar("_T")
+
 SIDECAR_MAX_BYTES = 32 * 2**20
 """Largest model sidecar (``model.json``) that is read."""
 SIDECAR_MAX_DEPTH = 64
@@ -84,7 +86,6 @@ SIDECAR_MAX_DEPTH = 64
 SIDECAR_MAX_ITEMS = 2_000_000
 """Most JSON values (separators plus containers) accepted in a sidecar; with the size cap
 this bounds the memory parsing it takes to a few hundred MB at worst."""
-_SAFETENSORS_MAX_HEADER = 100 * 2**20
 
 
 @contextlib.contextmanager
@@ -535,9 +536,16 @@ def _locate_sidecar(path: str | os.PathLike[str]) -> Path:
 
 
 def load_model(
-    path: str | os.PathLike[str], *, device: str | Any = "cpu"
+    path: str | os.PathLike[str],
+    *,
+    device: str | Any = "cpu",
+    select: Callable[[str], bool] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Load a model saved by :func:`save_model`, checking its format and both checksums.
+
+    The weights file is read once: all of it is hashed and checked against the sidecar
+    (every tensor's dtype and shape too), but only the tensors ``select`` accepts are
+    kept, so the memory taken is theirs.
 
     Parameters
     ----------
@@ -545,10 +553,13 @@ def load_model(
         The model's folder or its ``.json`` sidecar.
     device : str or torch.device, default "cpu"
         Where to put the tensors.
+    select : callable, optional
+        Given a tensor's name, whether to load it (default: every tensor).
 
     Returns
     -------
     tensors : dict of str to torch.Tensor
+        The selected tensors.
     metadata : dict
         The whole sidecar: the caller's metadata plus ``format``, ``format_version``,
         ``library_version`` and ``weights``.
@@ -603,31 +614,27 @@ def load_model(
     if Path(name).name != name or not name.endswith(".safetensors") or name.startswith("."):
         raise ValueError(f"model file {where} names an invalid weights file {name!r}")
     weights = sidecar.with_name(name)
-    blob = _read_weights(weights, where, info)
-    tensors_meta = _safetensors_metadata(blob, weights)
-    if tensors_meta.get("sidecar_sha256") != document_digest(document):
+    found = _read_weights(weights, where, info, select)
+    if found.metadata.get("sidecar_sha256") != document_digest(document):
         raise ValueError(
             f"model file {where} does not match the SHA-256 of its contents recorded in "
             f"weights file {str(weights)!r}: it was edited after it was saved, or is "
             "inconsistent with those weights; re-save or re-train the model"
         )
-    try:
-        tensors = safetensors_load(blob)
-    except Exception as exc:  # any parse failure means a corrupt file
-        raise ValueError(f"weights file {str(weights)!r} is not a valid safetensors file") from exc
     listed = info["tensors"]
-    if set(listed) != set(tensors):
-        missing = sorted(set(listed) - set(tensors))
+    if set(listed) != set(found.entries):
+        missing = sorted(set(listed) - set(found.entries))
         raise ValueError(
             f"weights file {str(weights)!r} lacks tensors {missing}; re-save the model"
         )
-    for key, tensor in tensors.items():
-        actual = {"dtype": str(tensor.dtype).removeprefix("torch."), "shape": list(tensor.shape)}
+    for key, entry in found.entries.items():
+        actual = entry.listing()
         if listed[key] != actual:
             raise ValueError(
                 f"tensor {key!r} in {str(weights)!r} is {actual['dtype']} of shape "
                 f"{actual['shape']} but {where} lists {listed[key]}; re-save the model"
             )
+    tensors = found.tensors
     for key, tensor in tensors.items():
         if tensor.is_floating_point() and not bool(tensor.isfinite().all()):
             raise ValueError(
@@ -639,10 +646,96 @@ def load_model(
     return tensors, document
 
 
-def _read_weights(weights: Path, where: str, info: Mapping[str, Any]) -> bytes:
-    """The weights file's bytes, once it is known to be a regular file of the saved size."""
+class DeferredTensors:
+    """Tensors of a model file that :func:`load_model` was told to leave unread
+    (``select``), read when they are first needed.
+
+    Reading them reads the file again with every check of :func:`load_model`, and refuses
+    it if its weights are no longer those first loaded.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The model's folder or sidecar, as given to :func:`load_model`.
+    document : dict
+        The sidecar :func:`load_model` returned.
+    names : iterable of str
+        The tensors left unread.
+
+    Examples
+    --------
+    >>> import tempfile, torch
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = save_model(folder, {"w": torch.ones(2), "big": torch.zeros(3, 3)})
+    >>> tensors, meta = load_model(folder, select=lambda name: name != "big")
+    >>> later = DeferredTensors(folder, meta, ["big"])
+    >>> sorted(tensors), later.shapes, later.read(lambda t: t["big"].sum().item())
+    (['w'], {'big': (3, 3)}, 0.0)
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        document: Mapping[str, Any],
+        names: Iterable[str],
+        *,
+        prefix: str = "",
+    ) -> None:
+        self.path = path
+        self.sha256 = str(document["weights"]["sha256"])
+        self.listing = document["weights"]["tensors"]
+        self.names = frozenset(n for n in names if n.startswith(prefix))
+        self.prefix = prefix
+        #: The shape of each tensor left unread, by its name without ``prefix``.
+        self.shapes = {
+            n[len(prefix) :]: tuple(self.listing[n]["shape"]) for n in sorted(self.names)
+        }
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.shapes
+
+    def within(self, prefix: str) -> DeferredTensors:
+        """The tensors whose names (without this one's prefix) start with ``prefix``."""
+        document = {"weights": {"sha256": self.sha256, "tensors": self.listing}}
+        return DeferredTensors(self.path, document, self.names, prefix=self.prefix + prefix)
+
+    def read(self, use: Callable[[dict[str, torch.Tensor]], _T]) -> _T:
+        """Read the tensors and pass them, by their names without the prefix, to ``use``.
+
+        Raises
+        ------
+        ValueError
+            One line naming the file: when it fails :func:`load_model`'s checks or was
+            replaced since it was loaded, or when ``use`` refuses the tensors (their
+            values contradict the rest of the model).
+        """
+        where = repr(str(self.path))
+        tensors, document = load_model(self.path, select=self.names.__contains__)
+        if document["weights"]["sha256"] != self.sha256:
+            raise ValueError(
+                f"model file {where} was replaced after the model was loaded from it; load "
+                "the model again"
+            )
+        own = {k[len(self.prefix) :]: v for k, v in tensors.items()}
+        try:
+            return use(own)
+        except Exception as exc:  # a file's content, whatever it is, is refused in one line
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ValueError(
+                f"model file {where} is inconsistent ({reason}); re-save or re-train the model"
+            ) from None
+
+
+def _read_weights(
+    weights: Path, where: str, info: Mapping[str, Any], select: Callable[[str], bool] | None
+) -> Weights:
+    """The weights file read once (:func:`torchlinear._weights.read_weights`), once it is
+    known to be a regular file of the saved size and whole bytes match the saved SHA-256."""
     declared = info["bytes"]
-    budget = memory_budget() // 3  # the bytes, plus the tensors built from them
+
+    def header(raw: bytes) -> Any:
+        return parse_json_bounded(raw, f"weights file {str(weights)!r}", max_bytes=MAX_HEADER_BYTES)
+
     try:
         with open_regular_file(weights, what="weights file", follow_symlinks=False) as (
             handle,
@@ -654,36 +747,20 @@ def _read_weights(weights: Path, where: str, info: Mapping[str, Any]) -> bytes:
                     f"{where} (it holds {size:,} bytes, {declared:,} were saved: truncated or "
                     "modified); re-save or re-train the model"
                 )
-            if size > budget:
-                raise ValueError(
-                    f"weights file {str(weights)!r} holds {size:,} bytes, more than the "
-                    f"{budget:,} this machine's memory allows loading"
-                )
-            blob = handle.read(size + 1)
+            found = read_weights(weights, handle, size, header, select)
     except FileNotFoundError as exc:
         raise ValueError(
             f"weights file {str(weights)!r} named by {where} is missing; copy it next to the "
             "sidecar or re-save the model"
         ) from exc
-    if len(blob) != declared or hashlib.sha256(blob).hexdigest() != info["sha256"]:
+    if found.sha256 != info["sha256"]:
         raise ValueError(
             f"weights file {str(weights)!r} does not match the SHA-256 recorded in {where} "
             "(truncated or modified); re-save or re-train the model"
         )
-    return blob
-
-
-def _safetensors_metadata(blob: bytes, weights: Path) -> dict[str, Any]:
-    """The ``__metadata__`` of a safetensors file's header (an empty dict if absent)."""
-    where = repr(str(weights))
-    n = int.from_bytes(blob[:8], "little") if len(blob) >= 8 else -1
-    if n < 2 or n > min(len(blob) - 8, _SAFETENSORS_MAX_HEADER):
-        raise ValueError(f"weights file {where} is not a valid safetensors file")
-    header = parse_json_bounded(
-        blob[8 : 8 + n], f"weights file {where}", max_bytes=_SAFETENSORS_MAX_HEADER
-    )
-    meta = header.get("__metadata__") if isinstance(header, dict) else None
-    return meta if isinstance(meta, dict) else {}
+    if found.problem is not None:
+        raise found.problem
+    return found
 
 
 # Nested states (optimizer, scheduler) as JSON plus tensors, so no pickle is needed

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from sklearn.datasets import load_diabetes, load_iris
 from sklearn.linear_model import LinearRegression as SkLinearRegression
 
@@ -135,3 +136,73 @@ def test_labels_and_names_round_trip_exactly_whatever_characters_they_hold(odd, 
         if hasattr(est, "classes_"):
             assert loaded.classes_.tolist() == sorted(["x", odd])
             assert odd in loaded.predict(X).tolist()
+
+
+def _wide_model(folder: Path, d: int) -> Path:
+    """A least-squares model of ``d`` features whose Cholesky factor (``d x d`` float64)
+    is the identity: the state of a small fit, widened, saved and signed as a fit saves."""
+    from torchlinear.io import load_model, save_model
+
+    X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 2.0], [3.0, 1.0]])
+    small = folder / "small"
+    save_estimator(LinearRegression().fit(X, X @ [1.0, 2.0]), small)
+    tensors, document = load_model(small)
+    for key in ("format", "format_version", "library_version", "weights"):
+        document.pop(key)
+    wide = dict(tensors)
+    for name, tensor in tensors.items():
+        if tensor.shape and tensor.shape[0] == 2:  # the features' coefficients, means, scales
+            wide[name] = tensor.new_ones((d, *tensor.shape[1:]))
+    wide["state.extra.solution._factor"] = torch.eye(d, dtype=torch.float64)
+    state = document["estimator"]
+    state["attributes"]["n_features_in_"] = {"value": d}
+    state["attributes"]["rank_"] = {"value": d}
+    state["extra"]["solution"]["rank"] = d
+    document["n_features"] = d
+    document["feature_names"] = None
+    state["attributes"].pop("feature_names_in_", None)
+    save_model(folder / "wide", wide, document)
+    return folder / "wide"
+
+
+def _status(field: str) -> int:
+    with open("/proc/self/status", encoding="ascii") as status:
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith(field))
+
+
+def predict_wide_model() -> dict:
+    """Child process: load the small model and predict (the imports, the first tensors),
+    then the memory that loading the wide model and predicting with it adds."""
+    import os
+
+    folder = Path(os.environ["TORCHLINEAR_TEST_WIDE_MODEL"])
+    d = int(os.environ["TORCHLINEAR_TEST_WIDE_D"])
+    load_estimator(folder.parent / "small").predict(np.ones((3, 2)))
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")  # the peak resident memory starts again from here
+    before = _status("VmRSS:")
+    prediction = float(load_estimator(folder).predict(np.ones((3, d)))[0])
+    return {"prediction": prediction, "added": _status("VmHWM:") - before}
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="Linux's peak RSS")
+def test_predicting_does_not_load_the_factor_only_a_summary_reads(tmp_path, monkeypatch):
+    # 2,000 features: a 32 MB factor, of which loading and predicting read nothing
+    import importlib.util
+
+    d = 2000
+    model = _wide_model(tmp_path, d)
+    spec = importlib.util.spec_from_file_location(
+        "capped", Path(__file__).resolve().parents[1] / "data" / "_capped.py"
+    )
+    capped = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(capped)
+    monkeypatch.setenv("TORCHLINEAR_TEST_WIDE_D", str(d))
+    monkeypatch.setenv("TORCHLINEAR_TEST_WIDE_MODEL", str(model))
+    outcome = capped.run_capped(__file__, ["predict_wide_model"], timeout=120)
+    result = outcome["predict_wide_model"]
+    assert result["returned"], result.get("traceback")
+    loaded = load_estimator(model)
+    assert result["value"]["prediction"] == pytest.approx(loaded.intercept_ + d)
+    assert result["value"]["added"] < 16 * 2**20  # less than the factor alone, 32 MB
+    assert loaded.solution_.centred_inverse().diagonal().tolist() == [1.0] * d  # read now

@@ -73,11 +73,23 @@ def test_signed_weights_that_contradict_the_model_are_refused_in_one_line(
     for key in ("format", "format_version", "library_version", "weights"):
         document.pop(key)
     tensors[name] = change(tensors[name]).contiguous()
-    save_model(tmp_path / "m", tensors, document)
-    for argv in (["summary", str(tmp_path / "m")], ["evaluate", str(tmp_path / "m"), str(data)]):
+    model = str(tmp_path / "m")
+    save_model(model, tensors, document)
+    commands = [["summary", model], ["evaluate", model, str(data)]]
+    if kind == "linear":
+        commands.append(
+            ["predict", model, str(data), "-o", str(tmp_path / "p.csv"), "--interval", "0.9"]
+        )
+    # values of the factor are read only by what uses it (shapes are checked on loading)
+    values_only = name.endswith("_factor")
+    for argv in commands:
         code, stdout, err = _run(argv)
+        if values_only and argv[0] == "evaluate":
+            assert code == 0 and not err, err  # evaluate never reads the factor
+            continue
         assert code == 2 and not stdout and err.count("\n") == 1, err
-        assert f"model file {str(tmp_path / 'm')!r} is inconsistent ({expect}" in err, err
+        assert f"model file {model!r} is inconsistent ({expect}" in err, err
+    assert not (tmp_path / "p.csv").exists()
 
 
 def _run(argv):

@@ -64,7 +64,14 @@ from torchlinear.data.csv_errors import (
     not_utf8,
     open_quote,
 )
-from torchlinear.data.wide_csv import WIDE_COLUMNS, WideHead, numeric_block, read_head
+from torchlinear.data.wide_csv import (
+    CELL_BYTES,
+    WIDE_COLUMN_BYTES,
+    WIDE_COLUMNS,
+    WideHead,
+    numeric_block,
+    read_head,
+)
 
 __all__ = ["DECIMAL_COMMA", "CsvReader", "is_number"]
 
@@ -566,6 +573,32 @@ class CsvReader(CsvDiagnosis):
                 out[name] = stray[0]
         return out
 
+    def cell_parse_bytes(self, wanted: Sequence[str], target: str | None, task: str) -> int | None:
+        """Bytes that parsing the data in blocks holds at once when it is read cell by
+        cell; ``None`` when pyarrow or polars parse it (about :data:`ARROW_COLUMN_BYTES`
+        a column then).
+
+        A file is read cell by cell (:func:`~torchlinear.data.wide_csv.numeric_block`)
+        when it has so many columns that a block holds fewer lines than a 64th of them,
+        its first rows were read cell by cell and the ``wanted`` columns (``target``
+        among them, for ``task``) hold only numbers there: then a block holds its bytes
+        and :data:`~torchlinear.data.wide_csv.CELL_BYTES` a cell, and the columns
+        :data:`~torchlinear.data.wide_csv.WIDE_COLUMN_BYTES` each.
+        """
+        width = len(self.columns)
+        if width < WIDE_COLUMNS or not set(wanted) <= self._numbers_only:
+            return None
+        if task == "classification" and target is not None:
+            return None  # labels are read by polars or pyarrow
+        if polars_module() is None or len(set(self.columns)) != width:
+            return None  # cells are read only where polars could read the block
+        # a line holds at least a byte a cell, and a block ends at the end of a line
+        block = min(max(_CSV_BLOCK_BYTES, self.block_size), self.path.stat().st_size)
+        lines = block // width + 2
+        if 64 * lines > width:
+            return None
+        return block + CELL_BYTES * lines * width + WIDE_COLUMN_BYTES * width
+
     def _block_parts(self, sel: Selection) -> Iterator[Part]:
         """The CSV's data lines (or this part's) parsed in parallel blocks, in order."""
         if sel.byte_range is not None:
@@ -576,7 +609,8 @@ class CsvReader(CsvDiagnosis):
         block_bytes = max(_CSV_BLOCK_BYTES, self.block_size)
         blocks = line_blocks(self.path, start, stop, block_bytes, MAX_LINE_BYTES)
         # a block's parse holds about ARROW_COLUMN_BYTES a column: wide files, fewer threads
-        per_block = len(self.columns) * ARROW_COLUMN_BYTES
+        per_block = self.cell_parse_bytes(sel.wanted, sel.target, sel.task)
+        per_block = per_block or len(self.columns) * ARROW_COLUMN_BYTES
         workers = max(1, min(default_workers(), _PARALLEL_PARSE_BYTES // max(1, per_block)))
         yield from ordered_map(parse, blocks, workers)
 

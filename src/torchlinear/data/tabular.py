@@ -232,8 +232,12 @@ class TabularSource:
         if batch_rows is None:  # about 4 MB a chunk, less under a small memory budget
             batch_rows = max(1, min(_CHUNK_BYTES, memory_budget() // 8) // (8 * width))
         self.batch_rows = check_positive_int("batch_rows", batch_rows)
+        wanted = [*self.feature_names, *(c for c in (target, weight) if c is not None)]
+        parse = width * ARROW_COLUMN_BYTES  # pyarrow's parser, or polars'
+        if isinstance(self._reader, CsvReader):
+            parse = self._reader.cell_parse_bytes(wanted, target, task) or parse
         check_memory(
-            width * (ARROW_COLUMN_BYTES + 3 * 8 * self.batch_rows),
+            parse + width * 3 * 8 * self.batch_rows,
             f"{width:,} columns",
             f"reading {self.label} in chunks of {self.batch_rows:,} rows",
             advice="select fewer columns ({features}) or read fewer rows at a time ({batch_rows})",
@@ -242,7 +246,6 @@ class TabularSource:
         """Bytes a row of the selected columns takes once decoded (at least 8 a column): a
         Parquet text column of long values is tiny on disk when it compresses well."""
         if isinstance(self._reader, ParquetReader):
-            wanted = [*self.feature_names, *(c for c in (target, weight) if c is not None)]
             self.row_bytes = max(self.row_bytes, self._reader.row_bytes(wanted))
         self.row_groups: list[int] | None = None  # a part of the file: see restrict()
         self.byte_range: tuple[int, int] | None = None

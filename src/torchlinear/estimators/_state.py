@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -35,6 +35,9 @@ from torchlinear._schema import (
 )
 from torchlinear._sklearn_protocol import check_is_fitted
 from torchlinear.engine import History, TrainConfig
+
+if TYPE_CHECKING:
+    from torchlinear.io import DeferredTensors
 
 __all__ = ["ATTRIBUTES", "LABEL", "StatefulMixin", "state_params"]
 
@@ -215,12 +218,23 @@ class StatefulMixin:
         return {}, {}
 
     def _load_extra_state(
-        self, tensors: Mapping[str, torch.Tensor], extra: Mapping[str, Any]
+        self,
+        tensors: Mapping[str, torch.Tensor],
+        extra: Mapping[str, Any],
+        deferred: DeferredTensors | None = None,
     ) -> None:
-        """Restore what :meth:`_extra_state` saved (after the fitted attributes)."""
+        """Restore what :meth:`_extra_state` saved (after the fitted attributes); the
+        tensors of :attr:`inference_state` may be in ``deferred`` instead, to be read on
+        first use."""
 
     #: Fitted attributes stored by :meth:`_extra_state` instead of the generic encoding.
     _special_state: tuple[str, ...] = ()
+
+    #: Tensors of the state (names as :meth:`get_state` gives them) that only inference
+    #: beyond prediction reads (a summary, intervals): a model file is loaded without
+    #: them, and they are read from it when first needed, so predicting with a model
+    #: never pays for, say, a d x d factor.
+    inference_state: tuple[str, ...] = ()
 
     #: What :meth:`_extra_state` writes (nothing by default).
     _extra_schema: Spec = Record({})
@@ -291,9 +305,14 @@ class StatefulMixin:
 
     @classmethod
     def from_state(
-        cls, tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any]
+        cls,
+        tensors: Mapping[str, torch.Tensor],
+        meta: Mapping[str, Any],
+        *,
+        deferred: DeferredTensors | None = None,
     ) -> StatefulMixin:
-        """A fitted estimator from :meth:`get_state`'s output.
+        """A fitted estimator from :meth:`get_state`'s output (the tensors of
+        :attr:`inference_state` may be left in a model file: ``deferred``).
 
         Raises
         ------
@@ -325,7 +344,8 @@ class StatefulMixin:
                     raise ValueError(f"invalid attribute name {name!r}")
                 setattr(est, name, _decode(entry, tensors))
             extra_tensors = {k[6:]: v for k, v in tensors.items() if k.startswith("extra.")}
-            est._load_extra_state(extra_tensors, meta.get("extra") or {})
+            later = None if deferred is None else deferred.within("extra.")
+            est._load_extra_state(extra_tensors, meta.get("extra") or {}, later)
         except (TypeError, KeyError, IndexError, RuntimeError, AttributeError) as exc:
             raise ValueError(f"the state does not fit a {cls.__name__} ({exc})") from None
         est._check_restored()

@@ -58,7 +58,7 @@ import functools
 import math
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -104,6 +104,9 @@ from torchlinear.exact.driver import LOCAL, Combine, SmallData, solve_exact, sol
 from torchlinear.exact.fold_stats import sparse_gram_stats, sparse_moments
 from torchlinear.exact.sandwich import MEAT_TYPES, meat_pass
 from torchlinear.stats import WeightInfo, check_cov_type
+
+if TYPE_CHECKING:
+    from torchlinear.io import DeferredTensors
 
 # SOLVERS, LOSSES, ...: the choices, kept importable from here
 __all__ = [
@@ -558,6 +561,7 @@ class LinearRegression(ExactInferenceMixin, LinearPredictionMixin, RegressorMixi
 
     def __getstate__(self) -> dict[str, Any]:
         self._finish_fit()  # pickle the finished answer
+        self._stored_meat()  # and the meat, not a path to the file it is in
         state = dict(self.__dict__)
         state.pop("_fit_data", None)  # the training rows are never pickled
         return state
@@ -583,6 +587,7 @@ class LinearRegression(ExactInferenceMixin, LinearPredictionMixin, RegressorMixi
         self.n_iter_ = int(sol.n_passes)
         self.cov_type_ = check_cov_type(self.cov_type)
         self._meat = None
+        self._meat_file = None
         self._fit_data = None
         self._weight_info = None
         for stale in ("history_", "train_config_"):
@@ -783,6 +788,9 @@ class LinearRegression(ExactInferenceMixin, LinearPredictionMixin, RegressorMixi
         optional=("target_names", "solution", "weight_info"),
     )
     _sparse_input = True
+    # the factor of the Gram matrix and the robust covariance's meat, d x d each: only a
+    # summary and intervals read them
+    inference_state = ("extra.meat", "extra.solution._factor", "extra.solution._factor_s")
 
     def _extra_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         tensors: dict[str, torch.Tensor] = {}
@@ -790,15 +798,19 @@ class LinearRegression(ExactInferenceMixin, LinearPredictionMixin, RegressorMixi
         if self.solution_ is not None:
             sol_tensors, extra["solution"] = self.solution_.to_state()
             tensors.update({f"solution.{k}": v for k, v in sol_tensors.items()})
-            if self._meat is not None:
-                tensors["meat"] = self._meat.contiguous()
+            meat = self._stored_meat()
+            if meat is not None:
+                tensors["meat"] = meat.contiguous()
             info = getattr(self, "_weight_info", None)
             if info is not None:
                 extra["weight_info"] = [info.n_positive, info.log_weight_sum]
         return tensors, extra
 
     def _load_extra_state(
-        self, tensors: Mapping[str, torch.Tensor], extra: Mapping[str, Any]
+        self,
+        tensors: Mapping[str, torch.Tensor],
+        extra: Mapping[str, Any],
+        deferred: DeferredTensors | None = None,
     ) -> None:
         self._single = bool(extra.get("single", np.ndim(self.coef_) == 1))
         names = extra.get("target_names")
@@ -807,16 +819,20 @@ class LinearRegression(ExactInferenceMixin, LinearPredictionMixin, RegressorMixi
         self.solution_ = None
         self._fit_data = None
         self._meat = tensors["meat"].to(torch.float64) if "meat" in tensors else None
-        if self._meat is not None and extra.get("solution") is not None:
+        self._meat_file = deferred if deferred is not None and "meat" in deferred else None
+        shape = self._meat_file.shapes["meat"] if self._meat_file is not None else None
+        shape = tuple(self._meat.shape) if self._meat is not None else shape
+        if shape is not None and extra.get("solution") is not None:
             k, p = np.shape(np.atleast_2d(self.coef_))[0], self.n_features_in_
             p += int(extra["solution"]["fit_intercept"])
-            if tuple(self._meat.shape) not in [(k, n, len(MEAT_TYPES), p, p) for n in (1, 2)]:
-                raise ValueError(f"the stored meat has shape {list(self._meat.shape)}")
+            if shape not in [(k, n, len(MEAT_TYPES), p, p) for n in (1, 2)]:
+                raise ValueError(f"the stored meat has shape {list(shape)}")
         info = extra.get("weight_info")
         self._weight_info = None if info is None else WeightInfo(int(info[0]), float(info[1]))
         if extra.get("solution") is not None:
             sol_tensors = {k[9:]: v for k, v in tensors.items() if k.startswith("solution.")}
-            sol = LstsqSolution.from_state(sol_tensors, extra["solution"])
+            source = None if deferred is None else deferred.within("solution.")
+            sol = LstsqSolution.from_state(sol_tensors, extra["solution"], factor_source=source)
             if sol.coef.shape[0] != self.n_features_in_:
                 raise ValueError(f"the stored solution has {sol.coef.shape[0]} coefficients")
             if sol.fit_intercept != self.fit_intercept or (sol.alpha == 0) != (self.alpha == 0):

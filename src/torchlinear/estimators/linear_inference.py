@@ -40,6 +40,7 @@ class ExactInferenceMixin(EstimatorInputMixin):
     # the robust covariance's meat (exact fits), the rows fit() kept for it (never saved),
     # and what the summary needs of the sample weights
     _meat: torch.Tensor | None = None
+    _meat_file: Any = None  # the model file the meat is read from when first needed
     _fit_data: Any = None
     _weight_info: WeightInfo | None = None
     _target_names: list[str] | None
@@ -200,11 +201,20 @@ class ExactInferenceMixin(EstimatorInputMixin):
 
         return meat_pass(self.solution_, chunks(), weighted=w is not None)
 
+    def _stored_meat(self) -> torch.Tensor | None:
+        """The meat the fit computed, read from the model file on first use; None if
+        there is none."""
+        source = getattr(self, "_meat_file", None)
+        if getattr(self, "_meat", None) is None and source is not None:
+            self._meat = source.read(lambda tensors: tensors["meat"].to(torch.float64))
+            self._meat_file = None
+        return getattr(self, "_meat", None)
+
     def _robust_meat(self, cov_type: str) -> torch.Tensor | None:
         """The stored meat, computed now from the kept rows if needed; None if nonrobust."""
         if cov_type == "nonrobust":
             return None
-        if getattr(self, "_meat", None) is None:
+        if self._stored_meat() is None:
             if getattr(self, "_fit_data", None) is None:
                 raise ValueError(
                     f"cov_type={cov_type!r} needs the meat matrix of the robust covariance, "

@@ -252,7 +252,10 @@ class _MLPBase(EstimatorInputMixin, BaseEstimator):
         return tensors, {"standardized": isinstance(self.module_, Standardized)}
 
     def _load_extra_state(
-        self, tensors: Mapping[str, torch.Tensor], extra: Mapping[str, Any]
+        self,
+        tensors: Mapping[str, torch.Tensor],
+        extra: Mapping[str, Any],
+        deferred: Any = None,
     ) -> None:
         """Rebuild the network with the architecture its weight shapes imply."""
         state = {k[7:]: v for k, v in tensors.items() if k.startswith("module.")}

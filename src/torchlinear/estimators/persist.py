@@ -105,6 +105,8 @@ MODEL_FILE: dict[str, Spec] = {
     "history": History.SCHEMA,
 }
 _OPTIONAL = ("classes", "scaler", "history")
+#: Tensors that only a summary or intervals read: left in the file until then.
+_INFERENCE = frozenset(f"state.{n}" for c in ESTIMATORS.values() for n in c.inference_state)
 _REMEDY = "it was edited by hand or written by another program: re-save or re-train the model"
 
 
@@ -246,6 +248,12 @@ def load_estimator(
     own state schema) before the estimator is rebuilt, so a file that was edited and
     re-signed is refused in one line naming the field, never half-way through a command.
 
+    The tensors that only a summary or prediction intervals need (a least-squares fit's
+    d x d factor and robust covariance meat: ``inference_state``) are checked (hash,
+    dtype, shape) but not kept: they are read from the file when first used, so that
+    predicting costs the memory of the coefficients alone. The file must then still be
+    there, unchanged.
+
     Parameters
     ----------
     path : str or path-like
@@ -269,7 +277,7 @@ def load_estimator(
         :class:`torchlinear._schema.SchemaError` (a ``ValueError``) naming the field, when
         a field is not what a fit writes.
     """
-    tensors, meta = io.load_model(path)
+    tensors, meta = io.load_model(path, select=lambda name: name not in _INFERENCE)
     where = repr(str(path))
     if meta.get("kind") == _CHECKPOINT_KIND:
         raise ValueError(
@@ -294,7 +302,8 @@ def load_estimator(
     state = meta["estimator"]
     try:
         own = {k[6:]: v for k, v in tensors.items() if k.startswith("state.")}
-        est = ESTIMATORS[state["class"]].from_state(own, state)
+        later = io.DeferredTensors(path, meta, _INFERENCE & set(meta["weights"]["tensors"]))
+        est = ESTIMATORS[state["class"]].from_state(own, state, deferred=later.within("state."))
         _check_consistent(est, meta, own)
     except Exception as exc:  # a file's content, whatever it is, is refused in one line
         reason = str(exc).splitlines()[0] if str(exc) else ""

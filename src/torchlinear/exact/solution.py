@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, cast
 
 import torch
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "POLISH_MAX_ELEMENTS",
+    "FactorSource",
     "RCOND_CHOLESKY",
     "IllConditionedWarning",
     "LstsqSolution",
@@ -59,6 +60,16 @@ _STATE_TENSORS = ("coef", "intercept", "rss", "tss", "mean_x", "mean_y")
 
 Solver = Literal["auto", "cholesky", "qr", "svd"]
 _SOLVERS = ("auto", "cholesky", "qr", "svd")
+
+
+class FactorSource(Protocol):
+    """Where a solution's factor that stayed in a model file is read from
+    (:class:`torchlinear.io.DeferredTensors`): the shapes of its tensors, and ``read``,
+    which passes them, by name, to a function and returns what it returns."""
+
+    shapes: Mapping[str, tuple[int, ...]]
+
+    def read(self, use: Callable[[dict[str, torch.Tensor]], Any]) -> Any: ...
 
 
 class RankDeficientWarning(UserWarning):
@@ -128,12 +139,17 @@ class LstsqSolution:
     _factor_kind: str = field(default="", repr=False)
     _factor: torch.Tensor | None = field(default=None, repr=False)
     _factor_s: torch.Tensor | None = field(default=None, repr=False)
+    # where a factor left in a model file is read from on first use (from_state)
+    _factor_source: FactorSource | None = field(default=None, repr=False, compare=False)
 
     def to_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         """``(tensors, scalars)``: everything, including the stored factor, for a file."""
+        self._stored_factor()
         tensors: dict[str, torch.Tensor] = {}
         scalars: dict[str, Any] = {}
         for f in fields(self):
+            if f.name == "_factor_source":
+                continue
             value = getattr(self, f.name)
             if isinstance(value, torch.Tensor):
                 tensors[f.name] = value.detach().cpu().contiguous()
@@ -164,9 +180,17 @@ class LstsqSolution:
 
     @classmethod
     def from_state(
-        cls, tensors: Mapping[str, torch.Tensor], scalars: Mapping[str, Any]
+        cls,
+        tensors: Mapping[str, torch.Tensor],
+        scalars: Mapping[str, Any],
+        *,
+        factor_source: FactorSource | None = None,
     ) -> LstsqSolution:
         """The solution :meth:`to_state` described (tensors as float64 on the CPU).
+
+        With ``factor_source``, the factor (``_factor``, ``_factor_s``) is not among
+        ``tensors``: its shapes are checked now, and it is read from the source, and
+        checked, when :meth:`centred_inverse` or :meth:`centred_solve` first needs it.
 
         Raises
         ------
@@ -176,6 +200,8 @@ class LstsqSolution:
         """
         kwargs: dict[str, Any] = {}
         for f in fields(cls):
+            if f.name == "_factor_source":
+                continue
             if f.name in tensors:
                 kwargs[f.name] = tensors[f.name].to(torch.float64)
             elif f.name in scalars:
@@ -184,18 +210,20 @@ class LstsqSolution:
         missing = [n for n in _STATE_TENSORS if n not in kwargs]
         if missing:
             raise ValueError(f"the stored solution has no {', '.join(missing)}")
-        solution = cls(**kwargs)
-        solution._check_shapes()
+        pending = {} if factor_source is None else dict(factor_source.shapes)
+        solution = cls(**kwargs, _factor_source=factor_source if pending else None)
+        solution._check_shapes(pending)
         return solution
 
-    def _check_shapes(self) -> None:
-        """Refuse a solution whose parts describe different problems."""
+    def _check_shapes(self, pending: Mapping[str, tuple[int, ...]] | None = None) -> None:
+        """Refuse a solution whose parts describe different problems (``pending``: the
+        shapes of the parts of the factor still in the file)."""
         if self.coef.ndim != 2:
             raise ValueError(f"the stored coef has shape {list(self.coef.shape)}, not (d, k)")
         d, k = self.coef.shape
         shapes: dict[str, tuple[int, ...]] = {"intercept": (k,), "rss": (k,), "tss": (k,)}
         shapes.update(mean_x=(d,), mean_y=(k,))
-        kind, factor, s = self._factor_kind, self._factor, self._factor_s
+        kind = self._factor_kind
         if kind:
             shapes["_scale"] = (d,)
         rank = self.rank if kind == "eig" else d
@@ -203,24 +231,54 @@ class LstsqSolution:
             shapes["_factor"] = (d, rank)
         if kind == "eig":
             shapes["_factor_s"] = (rank,)
+        got = {
+            n: None if getattr(self, n) is None else tuple(getattr(self, n).shape) for n in shapes
+        }
+        got.update((n, tuple(v)) for n, v in (pending or {}).items() if n in shapes)
         for name, shape in shapes.items():
-            value = getattr(self, name)
-            if value is None or tuple(value.shape) != shape:
-                got = "none" if value is None else list(value.shape)
+            if got[name] != shape:
+                seen = "none" if got[name] is None else list(got[name] or ())
                 raise ValueError(
-                    f"the stored {name.lstrip('_')} has shape {got}, not {list(shape)}"
+                    f"the stored {name.lstrip('_')} has shape {seen}, not {list(shape)}"
                 )
-        for name, value in (("_factor", factor), ("_factor_s", s)):
-            if value is not None and name not in shapes:
+        for name in ("_factor", "_factor_s"):
+            there = getattr(self, name) is not None or name in (pending or {})
+            if there and name not in shapes:
                 raise ValueError(f"the stored {name.lstrip('_')} does not fit factor kind {kind!r}")
-        pivots = s if kind == "eig" else (None if factor is None else factor.diagonal())
-        if pivots is not None and not bool((pivots.abs() > 0).all()):
-            raise ValueError(f"the stored {kind!r} factor is singular")
+        self._check_pivots()
         if self.rank > d or any(j >= d for j in self.collinear):
             raise ValueError(
                 f"the stored solution has rank {self.rank} or collinear columns "
                 f"{list(self.collinear)} for {d} columns"
             )
+
+    def _check_pivots(self) -> None:
+        kind, factor, s = self._factor_kind, self._factor, self._factor_s
+        pivots = s if kind == "eig" else (None if factor is None else factor.diagonal())
+        if pivots is not None and not bool((pivots.abs() > 0).all()):
+            raise ValueError(f"the stored {kind!r} factor is singular")
+
+    def _stored_factor(self) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """The factor and its singular values, read from the model file on first use."""
+        source = self._factor_source
+        if source is not None:
+            source.read(self._attach_factor)
+            self._factor_source = None
+        return self._factor, self._factor_s
+
+    def _attach_factor(self, tensors: Mapping[str, torch.Tensor]) -> None:
+        factor, s = tensors.get("_factor"), tensors.get("_factor_s")
+        self._factor = None if factor is None else factor.to(torch.float64)
+        self._factor_s = None if s is None else s.to(torch.float64)
+        try:
+            self._check_shapes()
+        except ValueError:
+            self._factor = self._factor_s = None
+            raise
+
+    def __getstate__(self) -> dict[str, Any]:
+        self._stored_factor()  # a copy holds its factor, not a path to a file
+        return dict(self.__dict__)
 
     @property
     def n_params(self) -> int:
@@ -275,9 +333,10 @@ class LstsqSolution:
         >>> bool(torch.allclose(sol.centred_solve(B), sol.centred_inverse() @ B))
         True
         """
-        if self._factor_kind not in ("chol", "tri") or self._factor is None or self._scale is None:
+        F = self._stored_factor()[0]
+        if self._factor_kind not in ("chol", "tri") or F is None or self._scale is None:
             return self.centred_inverse() @ B
-        F, D = self._factor, self._scale[:, None]
+        D = self._scale[:, None]
         with small_linalg(self.coef.shape[0]):
             if self._factor_kind == "chol":  # G_s = L L^T
                 return _cholesky_solve(F, B / D) / D
@@ -285,12 +344,12 @@ class LstsqSolution:
             return cast(torch.Tensor, torch.linalg.solve_triangular(F, z, upper=True) / D)
 
     def _centred_inverse(self) -> torch.Tensor:
-        if self._factor is None or self._scale is None:
+        F, factor_s = self._stored_factor()
+        if F is None or self._scale is None:
             raise ValueError(
                 "this solution keeps no factor of the centred Gram matrix (a penalized fit "
                 "with fewer rows than columns); refit with alpha=0 for the covariance"
             )
-        F = self._factor
         if self._factor_kind == "chol":
             # L stored row by row is U = L^T stored column by column, as LAPACK wants it
             upper = F.is_contiguous()
@@ -302,10 +361,10 @@ class LstsqSolution:
         else:
             # the pseudo-inverse in the user's units: with D G_s D = B S^2 B^T, B = D V_r
             # (full column rank) and B = Q T, it is Q (T S^2 T^T)^{-1} Q^T
-            assert self._factor_s is not None and self._scale is not None
+            assert factor_s is not None
             B = self._scale[:, None] * F
             Q, T = torch.linalg.qr(B)
-            Ts = T * self._factor_s
+            Ts = T * factor_s
             Ti = torch.linalg.solve_triangular(Ts, Q.T, upper=True)
             return cast(torch.Tensor, Ti.T @ Ti)
         return scaled(Gs_inv, self._scale, out=Gs_inv)

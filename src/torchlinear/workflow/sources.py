@@ -215,13 +215,15 @@ def peek_task(path: Any, target: str, features: Any, delimiter: Any) -> str:
             task=task,
             drop_na=True,
             delimiter=delimiter,
-            batch_rows=256,
+            batch_rows=1,  # no chunk is read: its types are all that is looked at
             allow_text=True,
         )
 
     try:
         source = opened("regression")
-    except ValueError:  # not numbers: class labels, unless a few typos made them text
+    except ValueError as exc:  # not numbers: class labels, unless a few typos made them text
+        if isinstance(exc, ParameterError) and exc.param == "memory_limit":
+            raise  # beyond the budget whatever the target holds: not a sign of labels
         try:
             labels = opened("classification")
         except ValueError:
