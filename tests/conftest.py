@@ -7,13 +7,17 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 WORKERS = Path(__file__).resolve().parent / "distributed_workers"
 LAUNCH_TIMEOUT = 150  # seconds for a whole torchrun job, start-up included
+# torchrun jobs started ahead of the tests that check them (``torchrun_soon``): two at a
+# time, so that one job's start-up and shutdown, spent mostly waiting, overlap the other's
+SOON_JOBS = 2
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -91,3 +95,17 @@ def torchrun() -> Callable[..., tuple[int, str, float]]:
     """``torchrun(script, *args, timeout=..., cwd=...)`` -> (exit code, output, seconds):
     2 CPU ranks on the loopback interface, killed whole on timeout."""
     return _launch
+
+
+@pytest.fixture(scope="session")
+def torchrun_soon() -> Iterator[Callable[..., Future]]:
+    """``torchrun_soon(script, *args, timeout=..., cwd=...)`` -> a future of what ``torchrun``
+    returns: the job starts now, in the background (at most two at a time), and
+    ``future.result()`` waits for it (and re-raises its timeout failure).
+
+    A module starts its jobs as soon as it begins, so that its other tests run meanwhile."""
+    pool = ThreadPoolExecutor(max_workers=SOON_JOBS, thread_name_prefix="torchrun")
+    try:
+        yield lambda *args, **kwargs: pool.submit(_launch, *args, **kwargs)
+    finally:  # a job no test waited for (the session stopped early) is not started
+        pool.shutdown(wait=True, cancel_futures=True)
