@@ -386,7 +386,8 @@ def test_concurrent_fit_fails_fast_then_sigterm_checkpoints(tmp_path, run_cli):
     path.write_text("a,b,c,price\n" + "".join(f"{a},{b},{c},{t}\n" for (a, b, c), t in
                                               zip(X, y, strict=True)))  # fmt: skip
     out = tmp_path / "run"
-    argv = ["fit", str(path), "--target", "price", "--out", str(out), "--epochs", "5000"] + MLP
+    # a checkpoint every 1000 / 20 epochs: the first comes after 50 of the ~850 it trains
+    argv = ["fit", str(path), "--target", "price", "--out", str(out), "--epochs", "1000"] + MLP
     first = _start(argv)
     try:
         _wait_for(tmp_path / ".run.partial" / "checkpoint" / "model.json", first)
