@@ -9,6 +9,7 @@ the single-process exact solver and NumPy's least squares, and single-process tr
 from __future__ import annotations
 
 import json
+from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
@@ -171,10 +172,42 @@ def test_a_part_reports_missing_values_with_its_rows(tmp_path):
 # ---------------------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module", autouse=True)
+def launched(request, torchrun_soon, data_dir, tmp_path_factory) -> dict[str, Future | Path]:
+    """Every torchrun job that this module's selected tests check, started in the background
+    as the module begins (each job's start-up is costly and mostly waiting, so the jobs and
+    the single-process tests overlap): ``launched[name]`` is the job's future, and
+    ``launched[f"{name}.folder"]`` the folder a command-line job runs in."""
+    selected = [i for i in request.session.items if getattr(i, "module", None) is request.module]
+    jobs: dict[str, Future | Path] = {}
+    if any("job_results" in item.fixturenames for item in selected):
+        jobs["job"] = torchrun_soon("job.py", str(data_dir))
+    names = {item.originalname for item in selected}
+    if "test_a_rank_that_raises_fails_the_whole_job_with_its_error" in names:
+        jobs["failing"] = torchrun_soon("failing.py", timeout=120)
+    if "test_a_mistake_under_torchrun_is_one_line" in names:
+        folder = jobs["mistake.folder"] = tmp_path_factory.mktemp("cli_mistake")
+        _cli_csv(folder / "data.csv", n=400)
+        jobs["mistake"] = torchrun_soon(
+            "-m", "torchlinear", "fit", "data.csv", "--target", "yy", "--val-split", "0",
+            "--no-progress", "--out", "run", cwd=folder,
+        )  # fmt: skip
+    for item in selected:
+        if item.originalname == "test_cli_fit_under_torchrun_matches_one_process":
+            case = item.callspec.id
+            folder = jobs[f"{case}.folder"] = tmp_path_factory.mktemp(f"cli_{case}")
+            _cli_csv(folder / "data.csv")
+            args = _cli_args(item.callspec.params["options"])
+            jobs[case] = torchrun_soon(
+                "-m", "torchlinear", "fit", "data.csv", *args, "--out", "dist", cwd=folder
+            )
+    return jobs
+
+
 @pytest.fixture(scope="module")
-def job_results(torchrun, data_dir, job_failure):
+def job_results(launched, data_dir, job_failure):
     """One torchrun job computes everything the 2-rank tests check (start-up is costly)."""
-    code, output, _ = torchrun("job.py", str(data_dir))
+    code, output, _ = launched["job"].result()
     assert code == 0, job_failure(output)
     ranks = []
     for r in range(2):
@@ -277,8 +310,8 @@ def test_data_parallel_training_on_streams_of_different_lengths(job_results):
     np.testing.assert_allclose(r0["dp.streamed.linear.weight"][0], [2.0, -3.4, 1.0, 0.5], atol=0.3)
 
 
-def test_a_rank_that_raises_fails_the_whole_job_with_its_error(torchrun):
-    code, output, seconds = torchrun("failing.py", timeout=120)
+def test_a_rank_that_raises_fails_the_whole_job_with_its_error(launched):
+    code, output, seconds = launched["failing"].result()
     assert code != 0
     assert "BrokenStream: rank 1 lost its input file in epoch 2, chunk 4" in output
     assert "rank      : 1" in output  # the elastic agent names the failing rank
@@ -357,20 +390,21 @@ def _cli_csv(path: Path, n: int = 1500) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def test_a_mistake_under_torchrun_is_one_line(torchrun, tmp_path):
+def test_a_mistake_under_torchrun_is_one_line(launched):
     """A mistake every rank makes (a missing column, a bad option) is printed once, by
     rank 0 (so that ``--local-ranks-filter 0`` shows it); nothing is written."""
-    _cli_csv(tmp_path / "data.csv", n=400)
-    code, output, _ = torchrun(
-        "-m", "torchlinear", "fit", "data.csv", "--target", "yy", "--val-split", "0",
-        "--no-progress", "--out", "run", cwd=tmp_path,
-    )  # fmt: skip
+    tmp_path = launched["mistake.folder"]
+    code, output, _ = launched["mistake"].result()
     assert code != 0
     errors = [line for line in output.splitlines() if "torchlinear: error" in line]
     assert errors == ["torchlinear: error: data.csv: no column 'yy' for the target; the "
                       "columns are 'a', 'b', 'c', 'y'"], output[-3000:]  # fmt: skip
     assert "site-packages/torchlinear" not in output and "src/torchlinear" not in output
     assert not (tmp_path / "run").exists()
+
+
+def _cli_args(options: tuple[str, ...]) -> list[str]:
+    return ["--target", "y", "--no-progress", *options]
 
 
 @pytest.mark.parametrize(
@@ -382,20 +416,20 @@ def test_a_mistake_under_torchrun_is_one_line(torchrun, tmp_path):
     ids=["exact", "sgd"],
 )
 def test_cli_fit_under_torchrun_matches_one_process(
-    torchrun, tmp_path, options, tolerance, job_failure
+    launched, request, options, tolerance, job_failure
 ):
     from torchlinear.cli import main
     from torchlinear.workflow import load_estimator
 
-    _cli_csv(tmp_path / "data.csv")
-    args = ["--target", "y", "--no-progress", *options]
-    code, output, _ = torchrun(
-        "-m", "torchlinear", "fit", "data.csv", *args, "--out", "dist", cwd=tmp_path
-    )
-    assert code == 0, job_failure(output)
-    assert output.count("Fitted LinearRegression") == 1  # rank 0 alone prints
+    case = request.node.callspec.id
+    tmp_path = launched[f"{case}.folder"]  # holds data.csv; the job writes dist/ there
+    args = _cli_args(options)
+    # the same fit in this process, while the job runs
     single_args = ["fit", str(tmp_path / "data.csv"), *args, "--out", str(tmp_path / "single")]
     assert main(single_args) == 0
+    code, output, _ = launched[case].result()
+    assert code == 0, job_failure(output)
+    assert output.count("Fitted LinearRegression") == 1  # rank 0 alone prints
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv", "dist", "single"]
     names = [
         sorted(p.suffix if p.suffix == ".safetensors" else p.name for p in (tmp_path / d).iterdir())

@@ -171,14 +171,15 @@ def test_memory_limit_refuses_the_exact_statistics(tmp_path: Path) -> None:
     assert (out / "model.json").exists()
 
 
-def test_a_bad_memory_limit_is_one_line(tmp_path: Path) -> None:
+def test_a_bad_memory_limit_is_one_line(tmp_path: Path, run_cli) -> None:
+    # a mistake in the arguments, not a memory case: the command's own entry, in this process
     path = tmp_path / "t.csv"
     wide_csv(path, 10, 2)
-    code, _, stderr, _ = run_capped(["fit", str(path), "--target", "y", "--memory-limit", "lots"])
+    code, _, stderr = run_cli(["fit", str(path), "--target", "y", "--memory-limit", "lots"])
     assert code == 2
     assert (
         stderr == "torchlinear: error: --memory-limit must be a positive number of bytes, "
-        "such as 800M or 2G, got 'lots'"
+        "such as 800M or 2G, got 'lots'\n"
     )
 
 

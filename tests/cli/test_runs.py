@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -385,7 +386,8 @@ def test_concurrent_fit_fails_fast_then_sigterm_checkpoints(tmp_path, run_cli):
     path.write_text("a,b,c,price\n" + "".join(f"{a},{b},{c},{t}\n" for (a, b, c), t in
                                               zip(X, y, strict=True)))  # fmt: skip
     out = tmp_path / "run"
-    argv = ["fit", str(path), "--target", "price", "--out", str(out), "--epochs", "5000"] + MLP
+    # a checkpoint every 1000 / 20 epochs: the first comes after 50 of the ~850 it trains
+    argv = ["fit", str(path), "--target", "price", "--out", str(out), "--epochs", "1000"] + MLP
     first = _start(argv)
     try:
         _wait_for(tmp_path / ".run.partial" / "checkpoint" / "model.json", first)
@@ -449,29 +451,38 @@ def test_kill_9_leaves_a_complete_run_and_resume_continues_exactly_or_refuses(
     previous = tree(out)
     saved = tmp_path / "saved"
     shutil.copytree(out, saved)
-    assert run_cli(common + ["--out", str(tmp_path / "ref"), "--seed", "0"])[0] == 0
-    reference = load_estimator(tmp_path / "ref").module_.state_dict()
 
     def is_new(folder: Path) -> bool:
         state = load_estimator(folder).module_.state_dict()
         return all(torch.equal(state[k], v) for k, v in reference.items())
 
     rng = np.random.default_rng(2024)
-    outcomes = set()
-    for trial in range(4):
-        shutil.rmtree(out, ignore_errors=True)
-        shutil.rmtree(tmp_path / ".run.partial", ignore_errors=True)
+    delays = [None] + [rng.uniform(0, 0.5) for _ in range(3)]
+    # each trial replaces its own copy of the previous run; the fits run side by side
+    outs = [tmp_path / f"trial{trial}" / "run" for trial in range(4)]
+
+    def killed(trial: int) -> None:
+        out = outs[trial]
         shutil.copytree(saved, out)
         proc = _start(common + ["--out", str(out), "--seed", "0", "--overwrite"])
         try:
-            if trial == 0:  # early: as soon as the lock is taken
-                _wait_for(tmp_path / ".run.lock", proc)
+            if delays[trial] is None:  # early: as soon as the lock is taken
+                _wait_for(out.parent / ".run.lock", proc)
             else:  # mid-training, a random time after the first checkpoint
-                _wait_for(tmp_path / ".run.partial" / "checkpoint" / "model.json", proc)
-                time.sleep(rng.uniform(0, 0.5))
+                _wait_for(out.parent / ".run.partial" / "checkpoint" / "model.json", proc)
+                time.sleep(delays[trial])
         finally:
             proc.kill()
             proc.communicate()
+
+    with ThreadPoolExecutor(max_workers=len(outs)) as pool:
+        trials = pool.map(killed, range(len(outs)))
+        # meanwhile, the uninterrupted fit that a resumed one must equal
+        assert run_cli(common + ["--out", str(tmp_path / "ref"), "--seed", "0"])[0] == 0
+        reference = load_estimator(tmp_path / "ref").module_.state_dict()
+        list(trials)
+    outcomes = set()
+    for trial, out in enumerate(outs):
         state = tree(out)
         assert state == previous or is_new(out), f"trial {trial}: a mixed run folder"
         code, _, err = run_cli(common + ["--out", str(out), "--seed", "0", "--resume"])
@@ -482,5 +493,5 @@ def test_kill_9_leaves_a_complete_run_and_resume_continues_exactly_or_refuses(
             one_line_error(code, err, "--resume")
             assert tree(out) == state
             outcomes.add("refused")
-        assert not (tmp_path / ".run.lock").exists()
+        assert not (out.parent / ".run.lock").exists()
     assert "continued" in outcomes

@@ -12,6 +12,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import warnings
+from collections.abc import Iterator
 from fractions import Fraction
 
 import numpy as np
@@ -183,32 +184,61 @@ def test_command_line_fit_equals_fit(folder, tmp_path, name, ext):
     assert {c.category.__name__ for c in caught} == warned
 
 
-def test_the_command_itself_gives_the_estimators_answer(folder, tmp_path):
-    out = tmp_path / "poly"
-    cmd = [
-        sys.executable,
-        "-m",
-        "torchlinear",
-        "fit",
-        str(folder / "poly5.csv"),
-        "--target",
-        "y",
-        "--val-split",
-        "0",
-        "--out",
-        str(out),
-        "--no-progress",
-    ]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
+@pytest.fixture(scope="module", autouse=True)
+def launched(request, folder, torchrun_soon, tmp_path_factory) -> Iterator[dict]:
+    """The command and the torchrun job of the selected tests below, started in the
+    background as the module begins (most of their time is start-up), so that the
+    in-process tests run meanwhile."""
+    names = {
+        item.originalname
+        for item in request.session.items
+        if getattr(item, "module", None) is request.module
+    }
+    jobs: dict = {}
+    if "test_the_command_itself_gives_the_estimators_answer" in names:
+        out = jobs["command.out"] = tmp_path_factory.mktemp("command") / "poly"
+        cmd = [
+            sys.executable,
+            "-m",
+            "torchlinear",
+            "fit",
+            str(folder / "poly5.csv"),
+            "--target",
+            "y",
+            "--val-split",
+            "0",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+        jobs["command"] = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+    if "test_torchrun_with_two_ranks_equals_fit" in names:
+        jobs["torchrun"] = torchrun_soon("entry_points.py", str(folder))
+    yield jobs
+    if "command" in jobs and jobs["command"].poll() is None:
+        jobs["command"].kill()
+        jobs["command"].communicate()
+
+
+def test_the_command_itself_gives_the_estimators_answer(launched):
+    out, command = launched["command.out"], launched["command"]
+    try:
+        _, stderr = command.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        command.kill()
+        command.communicate()
+        raise
+    assert command.returncode == 0, stderr
     est = load_estimator(out)
     theta = np.r_[est.intercept_, est.coef_]
     np.testing.assert_allclose(theta, _api(PROBLEMS["poly5"])[0], rtol=1e-12)
     assert np.all(np.abs(theta - 1) <= 1e-12)
 
 
-def test_torchrun_with_two_ranks_equals_fit(torchrun, folder, job_failure):
-    code, output, _ = torchrun("entry_points.py", str(folder))
+def test_torchrun_with_two_ranks_equals_fit(launched, folder, job_failure):
+    code, output, _ = launched["torchrun"].result()
     assert code == 0, job_failure(output)
     with np.load(folder / "torchrun.npz") as f:
         got = {k: f[k] for k in f.files}

@@ -94,6 +94,37 @@ def _rel(a, b) -> float:
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
 
 
+@pytest.fixture(scope="module", autouse=True)
+def launched(request, data, torchrun_soon, tmp_path_factory) -> dict:
+    """The torchrun jobs of the selected cases of the last test, started in the background
+    as the module begins (most of their time is start-up), so that the in-process tests
+    run meanwhile: ``launched[case]`` is the job's future, ``launched[f"{case}.folder"]``
+    the folder it writes ``dist`` in."""
+    folder = data[0]
+    jobs: dict = {}
+    for item in request.session.items:
+        if getattr(item, "module", None) is not request.module or not hasattr(item, "callspec"):
+            continue
+        if item.originalname != "test_torchrun_with_two_ranks_equals_one_process":
+            continue
+        case = item.callspec.id
+        cwd = jobs[f"{case}.folder"] = tmp_path_factory.mktemp(f"torchrun_{case}")
+        args = ["--target", "y", "--no-progress", "--val-split", "0", "--batch-rows", "31",
+                *item.callspec.params["options"]]  # fmt: skip
+        jobs[case] = torchrun_soon(
+            "-m",
+            "torchlinear",
+            "fit",
+            str(folder / "d.csv"),
+            *args,
+            "--out",
+            "dist",
+            cwd=cwd,
+            timeout=600,  # a shared, loaded machine can take minutes to start two ranks
+        )
+    return jobs
+
+
 @pytest.mark.parametrize(
     "options",
     [
@@ -102,25 +133,17 @@ def _rel(a, b) -> float:
     ],
     ids=["enet", "cv"],
 )
-def test_torchrun_with_two_ranks_equals_one_process(torchrun, data, tmp_path, options, job_failure):
+def test_torchrun_with_two_ranks_equals_one_process(launched, request, data, options, job_failure):
     folder, X, y = data
-    args = ["--target", "y", "--no-progress", "--val-split", "0", "--batch-rows", "31", *options]
-    code, output, _ = torchrun(
-        "-m",
-        "torchlinear",
-        "fit",
-        str(folder / "d.csv"),
-        *args,
-        "--out",
-        "dist",
-        cwd=tmp_path,
-        timeout=600,  # a shared, loaded machine can take minutes to start two ranks
-    )
-    assert code == 0, job_failure(output)
-    assert output.count("Fitted Elastic") == 1  # rank 0 alone prints
+    case = request.node.callspec.id
+    tmp_path = launched[f"{case}.folder"]
+    # the same fit in this process, while the job runs
     single = fit(folder / "d.csv", "y", val_split=0, batch_rows=31, out=tmp_path / "single",
                  alpha=options[1], l1_ratio=options[3],
                  cv=int(options[5]) if len(options) > 4 else 5)  # fmt: skip
+    code, output, _ = launched[case].result()
+    assert code == 0, job_failure(output)
+    assert output.count("Fitted Elastic") == 1  # rank 0 alone prints
     dist = load_estimator(tmp_path / "dist")
     assert _rel(dist.coef_, single.estimator.coef_) < 1e-10
     assert _rel([dist.intercept_], [single.estimator.intercept_]) < 1e-10
