@@ -231,3 +231,36 @@ def test_the_intercept_row_is_named_apart_from_a_feature_of_the_same_name():
     model = LinearRegression().fit(X, X @ [2.0, -1.0] + 0.5)
     _, rows, _ = coefficient_rows(model, ["(intercept)", "b"])
     assert rows == [["((intercept))", "0.5"], ["(intercept)", "2"], ["b", "-1"]]
+
+
+def test_the_summary_of_a_wide_fit_shows_the_largest_t_and_says_how_many_are_left_out():
+    """A fit of thousands of columns gets a report of a screen's length, not one line each."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(400, 120))
+    beta = np.zeros(120)
+    beta[[7, 50, 99]] = [5.0, -4.0, 3.0]
+    y = X @ beta + 0.5 * rng.normal(size=400)
+    model = LinearRegression().fit(X, y)
+    md = fit_report(
+        estimator=model,
+        task="regression",
+        metrics={"train": {"n": 400}},
+        settings={},
+        data_info={},
+        feature_names=[f"x{i}" for i in range(120)],
+        target="y",
+    ).markdown
+    summary = md.split("## Summary")[1].split("```")[1]
+    full = model.summary()
+    terms = set(full.terms)
+    rows = [
+        fields[0]
+        for line in summary.splitlines()
+        if (fields := line.split()) and fields[0] in terms
+    ]
+    t = np.abs(full.t[1:])
+    expected = ["const", *[full.terms[1 + i] for i in sorted(np.argsort(-t)[:49])]]
+    assert rows == expected and {"x7", "x50", "x99"} <= set(rows)
+    assert "Note: 50 of the 121 terms are shown (the intercept and the largest |t|)." in summary
+    table = summary.strip().splitlines()[1:]  # after the fence's "text"
+    assert len(str(full).splitlines()) == len(table) + 121 - 50 - 1

@@ -68,6 +68,7 @@ def _figure(**kwargs: Any) -> Figure:
 
 _MAX_POINTS = 5000
 CONFUSION_FIGURE_CLASSES = 100  # the confusion matrix is drawn up to this many classes
+SUMMARY_TERMS = 50  # rows of the statistical summary in the report (all: `summary RUN`)
 
 
 def _as_float(values: Any) -> np.ndarray:
@@ -565,7 +566,8 @@ def _parameters_section(estimator: Any, feature_names: Sequence[str]) -> list[st
     """The statistical summary of an unpenalised exact fit, else the network's layers or
     the coefficient table."""
     if getattr(estimator, "solution_", None) is not None and getattr(estimator, "alpha", 1) == 0:
-        return ["## Summary", "", "```text", str(estimator.summary()), "```", ""]
+        table = estimator.summary().as_text(max_terms=SUMMARY_TERMS)
+        return ["## Summary", "", "```text", table, "```", ""]
     if hasattr(estimator, "module_"):
         return ["## Network", "", markdown_table(*_mlp_description(estimator)), ""]
     if not hasattr(estimator, "coef_"):

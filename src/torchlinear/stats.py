@@ -213,8 +213,29 @@ class OLSSummary:
     def __str__(self) -> str:
         return self.as_text()
 
-    def as_text(self) -> str:
-        """The readable table that ``print`` shows."""
+    def as_text(self, max_terms: int | None = None) -> str:
+        """The readable table that ``print`` shows.
+
+        Parameters
+        ----------
+        max_terms : int, optional
+            Show at most this many rows of the coefficient table: the intercept and the
+            terms of largest ``|t|`` (terms whose ``t`` is undefined last), in their own
+            order, with a note saying how many are left out. Default: every term.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from torchlinear import LinearRegression
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(100, 5))
+        >>> y = X @ np.array([3.0, 0.0, 0.0, 0.0, -2.0]) + rng.normal(size=100)
+        >>> text = LinearRegression().fit(X, y).summary().as_text(max_terms=3)
+        >>> [line.split()[0] for line in text.splitlines() if line[:2] in ("co", "x0", "x4")]
+        ['const', 'x0', 'x4']
+        >>> text.splitlines()[-1]
+        'Note: 3 of the 6 terms are shown (the intercept and the largest |t|).'
+        """
         width = 78
         left = [
             ("Dep. variable:", escape_control(self.target)),
@@ -248,8 +269,9 @@ class OLSSummary:
         )
         lines.append(head)
         lines.append("-" * max(width, len(head)))
-        for i, term in enumerate(terms):
-            num = format_number
+        shown = self._shown_terms(max_terms)
+        for i in shown:
+            term, num = terms[i], format_number
             lines.append(
                 f"{term:<{name_w}} {num(self.coef[i], 5):>11} {num(self.std_err[i], 4):>10}"
                 f" {num(self.t[i], 4):>8} {format_p_value(self.p_value[i]):>7}"
@@ -264,8 +286,24 @@ class OLSSummary:
             )
         if self.df_resid <= 0:
             notes.append("No residual degrees of freedom: standard errors are undefined.")
+        if len(shown) < len(terms):
+            which = "the intercept and the largest |t|" if self.has_intercept else "largest |t|"
+            notes.append(f"{len(shown):,} of the {len(terms):,} terms are shown ({which}).")
         lines += [f"Note: {n}" for n in notes]
         return "\n".join(lines)
+
+    def _shown_terms(self, max_terms: int | None) -> list[int]:
+        """Indices of the rows :meth:`as_text` shows, in table order."""
+        n = len(self.terms)
+        if max_terms is None or n <= max_terms:
+            return list(range(n))
+        if max_terms < 1:
+            raise ValueError(f"max_terms must be a positive integer; got {max_terms}")
+        first = int(self.has_intercept)  # the intercept is always shown
+        size = np.abs(np.asarray(self.t[first:], dtype=np.float64))
+        size = np.where(np.isnan(size), -1.0, size)  # undefined t: after every defined one
+        keep = np.argsort(-size, kind="stable")[: max(max_terms - first, 0)] + first
+        return list(range(first)) + sorted(int(i) for i in keep)
 
 
 def _ci_labels(confidence: float) -> tuple[str, str]:

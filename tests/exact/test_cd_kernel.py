@@ -57,3 +57,18 @@ def test_random_selection_reaches_the_same_answer(
     a = enet_path(gram_stats(X, y), [0.05], 0.5, selection="random", random_state=0)
     ref = sklearn_enet(X, y, 0.05, 0.5)
     assert_same_coef(a.coefs[0], ref.coef_)
+
+
+@pytest.mark.parametrize("offset", [1e9, 1e12, 1e15])
+def test_a_large_offset_with_a_small_spread_is_not_constant(
+    offset, gram_stats, sklearn_enet, assert_same_coef
+):
+    # offset + k is exact, and so is its centring: its coefficient is that of k
+    rng = np.random.default_rng(9)
+    k = rng.integers(0, 11, 200).astype(float)
+    z = rng.normal(size=200)
+    y = 2 * k + 3 * z + 0.01 * rng.normal(size=200)
+    path = enet_path(gram_stats(np.c_[offset + k, z], y), [1e-3], 1.0)
+    ref = sklearn_enet(np.c_[k, z], y, 1e-3, 1.0)
+    assert_same_coef(path.coefs[0], ref.coef_)
+    assert path.coefs[0, 0] == pytest.approx(2.0, abs=1e-3)

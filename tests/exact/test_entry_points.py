@@ -61,6 +61,13 @@ def _problems() -> dict[str, dict]:
     scales = rng.normal(size=(400, 4)) * np.logspace(-4, 4, 4)  # one column explains little
     offset = rng.normal(size=(300, 3)) + [1e6, 0.0, 0.0]  # the intercept is far from the data
     wide = rng.normal(size=(6, 8))
+    # columns far from zero with small integer spreads: exact in float64, and so is their
+    # centring; none is constant (1e15 + k was once taken for a constant column)
+    k1, k2 = rng.integers(0, 11, size=(2, 200)).astype(float)
+    z = rng.normal(size=200)
+    big = np.c_[1e15 + k1, z]
+    bigger = np.c_[4e15 + k1, 1e12 + 10 * k2, z]
+    copy = np.c_[k1, 1e15 + k1, z]  # collinear after centring
     Xr = rng.normal(size=(80, 4))
     Xw = rng.normal(size=(90, 3))
     return {
@@ -95,6 +102,19 @@ def _problems() -> dict[str, dict]:
         ),
         "wide_ridge": dict(  # fewer rows than columns: the n x n side of the solve
             X=wide, y=wide @ rng.normal(size=8) + 1.0, w=None, alpha=0.5
+        ),
+        "offset_1e15": dict(
+            X=big, y=2 * k1 + 3 * z + 0.01 * rng.normal(size=200), w=None, alpha=0.0
+        ),
+        "offset_4e15_weighted": dict(
+            X=bigger,
+            y=2 * k1 - k2 + 3 * z + 0.01 * rng.normal(size=200),
+            w=rng.integers(0, 4, size=200).astype(float),
+            alpha=0.0,
+        ),
+        "offset_ridge": dict(X=big, y=2 * k1 + 3 * z + rng.normal(size=200), w=None, alpha=0.5),
+        "offset_copy": dict(
+            X=copy, y=2 * k1 + 3 * z + 0.01 * rng.normal(size=200), w=None, alpha=0.0
         ),
         "ridge": dict(X=Xr, y=Xr @ [1.0, -2.0, 0.5, 3.0] + rng.normal(size=80), w=None, alpha=2.5),
         "weighted": dict(
@@ -135,8 +155,9 @@ def folder(tmp_path_factory):
 def test_api_reaches_the_exact_solution(name):
     p = PROBLEMS[name]
     theta, _ = _api(p)
-    if name == "rank_deficient":  # minimum norm: the pseudo-inverse's answer
-        A = np.c_[np.ones(len(p["X"])), p["X"] - p["X"].mean(0)]
+    if name in ("rank_deficient", "offset_copy"):  # minimum norm: the pseudo-inverse's
+        X = p["X"] - [0.0, 1e15, 0.0] if name == "offset_copy" else p["X"]  # (exact)
+        A = np.c_[np.ones(len(X)), X - X.mean(0)]
         ref = np.linalg.pinv(A, rcond=1e-10) @ p["y"]
         np.testing.assert_allclose(theta[1:], ref[1:], rtol=1e-10)
         return

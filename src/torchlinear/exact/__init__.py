@@ -38,7 +38,13 @@ each built in one pass over row chunks with float64 accumulation:
    of the column-scaled :math:`R` below :math:`10\,p\,\varepsilon\,\sigma_{\max}` mark the
    design as rank deficient, and the SVD then returns the minimum-norm solution (minimum
    norm of the coefficients in the user's units) with a :class:`RankDeficientWarning`
-   naming the collinear columns.
+   naming the collinear columns. Both decisions are also made on the scale of the values
+   themselves, which are known to a few units in their last place: a column is constant
+   when its spread about its mean is within ``ROUNDING_RTOL`` (:math:`3\varepsilon`) of its
+   magnitude (``1e15 + k`` for ``k`` in 0..10 is not: its centring is exact), and a
+   combination of columns that small next to the columns' magnitudes is a collinearity
+   (``1e12 + z`` beside ``z``); a Cholesky solution that meets such a combination is
+   handed to the TSQR pass.
 3. Accuracy: when the estimated relative error exceeds ``1e-13`` the solution is improved:
    small problems (at most :data:`POLISH_MAX_ELEMENTS` values; judged coefficient by
    coefficient, intercept included, see :meth:`LstsqSolution.coefficient_error`) by iterative

@@ -10,10 +10,55 @@ import torch
 from scipy.linalg import blas, lapack
 
 EPS: float = float(np.finfo(np.float64).eps)
+_TINY_SQ: float = float(np.finfo(np.float64).tiny)
+
+
+#: Values agree to their own rounding when they differ by at most this much relative to
+#: their magnitude (a few units in the last place). A column whose root mean square about
+#: its mean is at most this times its root mean square is constant; a combination of
+#: columns that small next to the columns' magnitudes is a collinearity. The test is made
+#: on these two scales because centring is exact: the centred values of ``1e15 + k`` are
+#: ``k``, which no relative tolerance on the centred scale alone should take for zero.
+ROUNDING_RTOL: float = 3 * EPS
 
 
 def rank_rtol(n_params: int) -> float:
     return 10.0 * max(n_params, 1) * EPS
+
+
+def constant_to_rounding(centred_sq: torch.Tensor, raw_sq: torch.Tensor) -> torch.Tensor:
+    """Mask of the columns whose spread is within the rounding of their values.
+
+    ``centred_sq`` and ``raw_sq`` are the (weighted) sums of squares of each column about
+    its mean and about zero.
+
+    Examples
+    --------
+    >>> raw = torch.tensor([2e30, 2e30, 1.0], dtype=torch.float64)  # 1e15 + k, 2 rows
+    >>> constant_to_rounding(torch.tensor([50.0, 1e-2, 0.0], dtype=torch.float64), raw)
+    tensor([False,  True,  True])
+    """
+    return centred_sq <= (ROUNDING_RTOL * ROUNDING_RTOL) * raw_sq
+
+
+def rounding_weights(centred_sq: torch.Tensor, raw_sq: torch.Tensor, tol: float) -> torch.Tensor:
+    r"""Column weights ``h`` (at most 1) that put the rounding of the values on the scale
+        of a rank decision.
+
+        A rank decision counts the singular values of the centred design with unit columns
+        :math:`X_s` below ``tol`` (its solver's rounding). The values themselves are known to
+        :data:`ROUNDING_RTOL` times their magnitude, so a direction is also lost when
+        :math:`\lVert X_c v
+    Vert \le` :data:`ROUNDING_RTOL` :math:`\lVert N v
+    Vert` (``N``
+        the columns' root sums of squares about zero). With
+        :math:`h_j = \min(1, \mathrm{tol}\,D_j / (\mathrm{ROUNDING\_RTOL}\,N_j))` (``D`` the
+        centred norms), the singular values of :math:`X_s \operatorname{diag}(h)` below
+        ``tol`` count both: ``h`` is 1 for a column whose mean is not far larger than its
+        spread, and shrinks a column that is a large offset plus a small spread.
+    """
+    ratio = (centred_sq / raw_sq.clamp_min(_TINY_SQ)).clamp_min(0).sqrt()
+    return (ratio * (tol / ROUNDING_RTOL)).clamp_max(1.0)
 
 
 def f64(t: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -257,3 +302,78 @@ def column_names(names: Sequence[str] | None, idx: Sequence[int]) -> str:
     if names is None:
         return ", ".join(f"x{i}" for i in idx)
     return ", ".join(repr(str(names[i])) for i in idx)
+
+
+def robust_svd(A: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The thin SVD of ``A``; when LAPACK's divide-and-conquer driver (torch's) fails to
+    converge, which it can on large matrices with many repeated singular values, the
+    slower QR-iteration driver ``gesvd`` (SciPy's), which does not have that failure."""
+    try:
+        U, s, Vh = torch.linalg.svd(A, full_matrices=False)
+        return U, s, Vh
+    except torch.linalg.LinAlgError:
+        from scipy import linalg
+
+        U, s, Vh = linalg.svd(A.cpu().numpy(), full_matrices=False, lapack_driver="gesvd")
+        return tuple(torch.from_numpy(a).to(A.device) for a in (U, s, Vh))  # type: ignore[return-value]
+
+
+def rounding_svd(
+    Xs: torch.Tensor,
+    D: torch.Tensor,
+    sums_sq: tuple[torch.Tensor, torch.Tensor],
+    constant: torch.Tensor,
+    tols: tuple[float, float],
+    rank: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, int] | None:
+    """``(U, s, V, h, rank)`` of ``Xs diag(h)`` (see
+    :func:`rounding_weights`; ``sums_sq`` holds the centred and
+    raw sums of squares) when the rounding of the values leaves fewer than ``rank``
+    singular values above ``tol``; ``None`` when it does not. ``tols`` is ``tol`` and a
+    lower bound of the singular values of ``Xs`` (none is lost when their product with
+    the smallest ``h`` is above ``tol``: no second SVD then)."""
+    tol, smin = tols
+    h = rounding_weights(*sums_sq, tol)
+    h = torch.where(constant, torch.ones_like(h), h)  # (zeroed already)
+    lowest = float(h.min()) if h.numel() else 1.0
+    if lowest >= 1 or smin * lowest > tol:
+        return None
+    U, s, Vh = robust_svd(Xs * h)
+    kept = int((s > tol).sum())
+    if kept >= rank:
+        return None
+    return U, s, Vh.T, h, kept
+
+
+def min_norm(
+    V: torch.Tensor, s: torch.Tensor, c: torch.Tensor, D: torch.Tensor, rank: int
+) -> torch.Tensor:
+    r"""Minimum-norm coefficients (in the user's units) of a rank-deficient scaled problem.
+
+    The scaled problem has right singular vectors ``V`` (d x d), singular values ``s`` and
+    projected right-hand side ``c = U^T q`` (d x k). Its solutions are
+    ``w_s = w_p + N z`` with ``N`` the trailing ``d - rank`` columns of ``V``; among them
+    ``w = D^{-1} w_s`` of least norm is ``a - P a`` with ``a = D^{-1} w_p`` and ``P`` the
+    orthogonal projector onto the range of ``D^{-1} N``.
+    """
+    Vr = V[:, :rank]
+    ws = Vr @ (c[:rank] / s[:rank, None])
+    a = ws / D[:, None]
+    if rank < V.shape[1]:
+        M = V[:, rank:] / D[:, None]
+        Qm = torch.linalg.qr(M, mode="reduced")[0]
+        a = a - Qm @ (Qm.T @ a)
+    return a
+
+
+def collinear_columns(V: torch.Tensor, rank: int, h: torch.Tensor | None = None) -> tuple[int, ...]:
+    """The columns in the null space ``V[:, rank:]`` (of ``Xs diag(h)`` when ``h`` is given:
+    its vectors are then read as ``h * v``, on the scale of the centred unit columns)."""
+    N = V[:, rank:]
+    if N.shape[1] == 0:
+        return ()
+    if h is not None:
+        N = h[:, None] * N
+        N = N / N.norm(dim=0).clamp_min(_TINY_SQ)
+    strength = N.abs().amax(dim=1)
+    return tuple(int(i) for i in torch.nonzero(strength > 1e-6).reshape(-1))

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from torchlinear.exact._linalg import ROUNDING_RTOL
 from torchlinear.exact.stats import GramStats
 
 __all__ = ["CDResult", "ScaledProblem", "solve_alpha"]
 
-_CONSTANT_RTOL = 64 * float(np.finfo(np.float64).eps)
 #: Relative gap at which a solution counts as exact when the active-set step cannot apply.
 _POLISH_RTOL = 1e-13
 
@@ -71,7 +71,8 @@ class ScaledProblem:
             )
         G, B, C, raw = (t.detach().cpu().double().numpy() for t in stats.system(fit_intercept))
         diag = np.diagonal(G).copy()
-        constant = ~(diag > _CONSTANT_RTOL * np.maximum(raw, 0.0)) | ~(diag > 0)
+        # constant: a spread within the rounding of the values (sums of squares, hence squared)
+        constant = ~(diag > ROUNDING_RTOL**2 * np.maximum(raw, 0.0)) | ~(diag > 0)
         scale = np.where(constant, 0.0, np.sqrt(np.where(constant, 1.0, diag) / W))
         inv = np.where(constant, 0.0, 1.0 / np.where(constant, 1.0, scale))
         Q = G * inv[:, None] * inv[None, :] / W

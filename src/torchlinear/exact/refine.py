@@ -189,6 +189,36 @@ def _gram_ext(
     return _sum_dd(p, e, axis=0)
 
 
+def _centred_gradient(
+    X: np.ndarray, mean: np.ndarray, pen: float, D: np.ndarray, W: float, fit_intercept: bool
+) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    r"""``(swr, r_pen) -> -S^{-T} A^T r``: the gradient of the refinement in the centred,
+    scaled coordinates, with exact products and double-double sums.
+
+    With an intercept its rows are :math:`\sum \sqrt w\,r / \sqrt W` and
+    :math:`(\sum (x_j - \bar x_j) \sqrt w\,r + \sqrt\alpha\, r_{\mathrm{pen}, j}) / D_j`,
+    the centred values held exactly as the pairs :math:`x - \bar x = h + l`: formed from
+    :math:`X^\top r` instead, the part that matters is lost to its rounding when the
+    means are far larger than the spreads (columns such as ``1e15 + k``).
+    """
+    if not fit_intercept:
+        d = X.shape[1]
+        Xg = np.vstack([X, pen * np.eye(d)]) if pen > 0 else X  # the penalty rows of X^T r
+        Xg_parts = _split(Xg)
+        return lambda swr, r_pen: cast(np.ndarray, -_gram_ext(Xg, np.r_[swr, r_pen], Xg_parts) / D)
+    hi, lo = _two_sum(X, np.broadcast_to(-mean, X.shape))
+    hi_parts = _split(hi)
+
+    def gradient(swr: np.ndarray, r_pen: np.ndarray) -> np.ndarray:
+        gc = _gram_ext(hi, swr, hi_parts) + lo.T @ swr
+        if pen > 0:
+            gc = gc + pen * r_pen
+        g0 = _sum_dd(swr, np.zeros_like(swr), axis=0) / math.sqrt(W)
+        return cast(np.ndarray, -np.r_[g0, gc / D])
+
+    return gradient
+
+
 def polish(
     sol: LstsqSolution,
     X: np.ndarray,
@@ -233,8 +263,7 @@ def polish(
         Bm = np.vstack([Bm, np.hstack([np.zeros((d, int(fit_intercept))), np.diag(pen / D)])])
     Q, R = np.linalg.qr(Bm)
     X_parts = _split(X)  # reused by every exact product with X
-    Xg = np.vstack([X, pen * np.eye(d)]) if m else X  # the rows of X^T r, penalty included
-    Xg_parts = _split(Xg) if m else X_parts
+    gradient = _centred_gradient(X, mean, pen, D, W, fit_intercept)
     coef = np.empty((d, k))
     intercept = np.zeros(k)
     rss = np.empty(k)
@@ -266,12 +295,7 @@ def polish(
         steps = 0
         for _ in range(max_steps):
             f = f_ext(theta, r)
-            swr = sw * r[:n]
-            g = -_gram_ext(Xg, np.r_[swr, r[n:]], Xg_parts)
-            if fit_intercept:
-                g = np.concatenate([[-_sum_dd(swr, np.zeros_like(swr), axis=0)], g])
-            gz = solve_triangular(S, g, trans="T")
-            h = solve_triangular(R, gz, trans="T")
+            h = solve_triangular(R, gradient(sw * r[:n], r[n:]), trans="T")
             d1 = Q.T @ f
             dz = solve_triangular(R, d1 - h)
             dtheta = solve_triangular(S, dz)

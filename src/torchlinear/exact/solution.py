@@ -18,9 +18,14 @@ from torchlinear.exact._linalg import (
     all_finite,
     cholesky_inplace,
     cholesky_solver,
+    collinear_columns,
     column_names,
+    constant_to_rounding,
+    min_norm,
     qr_r,
     rank_rtol,
+    robust_svd,
+    rounding_svd,
     scaled,
     sign_normalise,
     top_eigenvalue,
@@ -51,8 +56,6 @@ POLISH_MAX_ELEMENTS: int = 500_000
 REFINE_ABOVE: float = 1e-13
 #: Estimated relative error above which an IllConditionedWarning is raised.
 WARN_ABOVE: float = 1e-8
-#: A column whose centred norm is below this times its raw norm is constant (to rounding).
-_CONSTANT_RTOL: float = 64 * EPS
 _TINY: float = float(torch.finfo(torch.float64).tiny)  # the smallest normal float64
 
 _FACTOR_KINDS = ("", "chol", "tri", "eig")  # no factor; Cholesky; triangular R; eigenvectors
@@ -410,37 +413,8 @@ def _constant_columns(
             "(values near 1e-154 or below); rescale X before fitting"
         )
     if fit_intercept:
-        return centred_sq <= (_CONSTANT_RTOL**2) * raw_sq
+        return constant_to_rounding(centred_sq, raw_sq)
     return centred_sq <= 0
-
-
-def _min_norm(
-    V: torch.Tensor, s: torch.Tensor, c: torch.Tensor, D: torch.Tensor, rank: int
-) -> torch.Tensor:
-    r"""Minimum-norm coefficients (in the user's units) of a rank-deficient scaled problem.
-
-    The scaled problem has right singular vectors ``V`` (d x d), singular values ``s`` and
-    projected right-hand side ``c = U^T q`` (d x k). Its solutions are
-    ``w_s = w_p + N z`` with ``N`` the trailing ``d - rank`` columns of ``V``; among them
-    ``w = D^{-1} w_s`` of least norm is ``a - P a`` with ``a = D^{-1} w_p`` and ``P`` the
-    orthogonal projector onto the range of ``D^{-1} N``.
-    """
-    Vr = V[:, :rank]
-    ws = Vr @ (c[:rank] / s[:rank, None])
-    a = ws / D[:, None]
-    if rank < V.shape[1]:
-        M = V[:, rank:] / D[:, None]
-        Qm = torch.linalg.qr(M, mode="reduced")[0]
-        a = a - Qm @ (Qm.T @ a)
-    return a
-
-
-def _collinear_columns(V: torch.Tensor, rank: int) -> tuple[int, ...]:
-    N = V[:, rank:]
-    if N.shape[1] == 0:
-        return ()
-    strength = N.abs().amax(dim=1)
-    return tuple(int(i) for i in torch.nonzero(strength > 1e-6).reshape(-1))
 
 
 def _warn_rank(
@@ -496,20 +470,6 @@ def _rank_message(
         head + ". Returning the minimum-norm least-squares solution; drop or combine "
         "the redundant columns, or use {alpha} > 0."
     )
-
-
-def robust_svd(A: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The thin SVD of ``A``; when LAPACK's divide-and-conquer driver (torch's) fails to
-    converge, which it can on large matrices with many repeated singular values, the
-    slower QR-iteration driver ``gesvd`` (SciPy's), which does not have that failure."""
-    try:
-        U, s, Vh = torch.linalg.svd(A, full_matrices=False)
-        return U, s, Vh
-    except torch.linalg.LinAlgError:
-        from scipy import linalg
-
-        U, s, Vh = linalg.svd(A.cpu().numpy(), full_matrices=False, lapack_driver="gesvd")
-        return tuple(torch.from_numpy(a).to(A.device) for a in (U, s, Vh))  # type: ignore[return-value]
 
 
 def warn_accuracy(sol: LstsqSolution) -> None:
@@ -603,15 +563,31 @@ def _solve_gram_impl(
     if not fit_intercept:
         mean_x, mean_y = torch.zeros_like(mean_x), torch.zeros_like(mean_y)
     ok = info == 0 and rcond >= RCOND_CHOLESKY
+    lost = None
+    if ok and alpha == 0 and fit_intercept:  # collinear to the rounding of the values?
+        tol = rank_rtol(d + 1) * math.sqrt(lmax)
+        lost = rounding_svd(L.T, D, (diag, raw), constant, (tol, math.sqrt(lmin)), d)
+        ok = lost is None
+    collinear: tuple[int, ...] = ()
+    factor: tuple[str, torch.Tensor, torch.Tensor | None]
     if not ok and allow_fail:
         return None
-    if ok:
+    if lost is not None:
+        del L
+        _, s, V, h, rank = lost
+        D = D / h
+        c = (V.T @ (B / D[:, None]))[:rank] / s[:rank, None]
+        coef = min_norm(V, s, torch.cat([c, torch.zeros(d - rank, k, dtype=c.dtype)]), D, rank)
+        cond, solver, est = math.sqrt(1.0 / rcond), "cholesky", math.nan
+        collinear = collinear_columns(V, rank, h)
+        _warn_rank(d, rank, collinear, constant, stats.n_samples, fit_intercept, names)
+        factor = ("eig", V[:, :rank].clone(), s[:rank].clone())
+    elif ok:
         coef = _cholesky_solve(L, Bs) / D[:, None]
         cond = math.sqrt(1.0 / rcond)
         rank = d
         solver = "cholesky"
         est = EPS / rcond * max(1, d) ** 0.5
-        collinear: tuple[int, ...] = ()
         factor = ("chol", L, None)
     else:
         del L
@@ -621,10 +597,10 @@ def _solve_gram_impl(
         tol = math.sqrt(max(d, 1) * EPS) * float(s[0]) if d else 0.0
         rank = int((s > tol).sum())
         c = (V.T @ Bs)[:rank] / s[:rank, None]
-        coef = _min_norm(V, s, torch.cat([c, torch.zeros(d - rank, k, dtype=c.dtype)]), D, rank)
+        coef = min_norm(V, s, torch.cat([c, torch.zeros(d - rank, k, dtype=c.dtype)]), D, rank)
         cond = float(s[0] / s[-1]) if float(s[-1]) > 0 else math.inf
         solver = "cholesky"
-        collinear = _collinear_columns(V, rank)
+        collinear = collinear_columns(V, rank)
         est = math.nan if rank < d else EPS * cond * cond
         _warn_rank(d, rank, collinear, constant, stats.n_samples, fit_intercept, names, True)
         factor = ("eig", V[:, :rank].clone(), s[:rank].clone())
@@ -715,8 +691,16 @@ def _solve_tsqr_impl(
     U, s, Vh = robust_svd(Rs)
     V = Vh.T
     smax = float(s[0]) if d else 1.0
-    rank = int((s > rank_rtol(d + int(fit_intercept)) * smax).sum()) if smax > 0 else 0
+    tol = rank_rtol(d + int(fit_intercept)) * smax
+    rank = int((s > tol).sum()) if smax > 0 else 0
     cond = float(s[0] / s[-1]) if d and float(s[-1]) > 0 else math.inf
+    h = None
+    if alpha == 0 and fit_intercept and smax > 0:  # collinear to the rounding of the values?
+        smin = float(s[-1]) if rank == d else 0.0
+        lost = rounding_svd(Rs, D, (cn2, raw), constant, (tol, smin), rank)
+        if lost is not None:
+            U, s, V, h, rank = lost
+            D = D / h
     collinear: tuple[int, ...] = ()
     factor: tuple[str, torch.Tensor, torch.Tensor | None]
     if method == "qr" and rank == d:
@@ -725,9 +709,9 @@ def _solve_tsqr_impl(
         factor = ("tri", Rs.clone(), None)
     else:
         c = U.T @ q
-        coef = _min_norm(V, s, c, D, rank)
+        coef = min_norm(V, s, c, D, rank)
         solver = "svd"
-        collinear = _collinear_columns(V, rank)
+        collinear = collinear_columns(V, rank, h)
         _warn_rank(d, rank, collinear, constant, stats.n_samples, fit_intercept, names)
         factor = ("eig", V[:, :rank].clone(), s[:rank].clone())
 
