@@ -35,7 +35,18 @@ Huber regression
 ``epsilon`` is scale-free: residuals beyond ``epsilon`` estimated standard deviations are
 outliers. It is minimised by L-BFGS-B, over the parameters of the standardized features
 (centred and scaled inside the objective, the penalty kept on the original coefficients):
-the same minimiser, reached reliably when the columns have very different scales.
+the same minimiser, reached reliably when the columns have very different scales. When
+L-BFGS-B stops on its relative-reduction test (the objective's rounding), Newton's steps
+finish the job, judged by the gradient.
+
+As :math:`\sigma \to 0` the objective tends to :math:`2\varepsilon \sum_i s_i |r_i| +
+\alpha\|w\|^2`, and its infimum is there for ``epsilon=1`` (:math:`\sigma H(r/\sigma)
+\ge 2|r| - \sigma`) and often for ``epsilon`` near 1 or few rows per coefficient:
+L-BFGS-B then drives the scale towards 0 and stalls in a non-smooth valley. That limit
+problem is solved exactly (a linear program for ``alpha=0``, Newton on its smoothings
+finished by its optimality conditions otherwise; ``torchlinear.estimators._huber_limit``),
+its optimality and that no scale :math:`\sigma > 0` does better are proven from its
+multipliers, and the better of the two points is the fit.
 
 Data too large for memory is fitted by the gradient trainer (``torchlinear fit --loss l1
 --stream``), which warns that its answer is approximate.
@@ -276,26 +287,31 @@ class HuberRegressor(LinearPredictionMixin, RegressorMixin, BaseEstimator):
         Start from the previous fit's ``coef_``, ``intercept_`` and ``scale_``.
     fit_intercept : bool, default True
     tol : float, default 1e-5
-        The convergence criterion: L-BFGS-B stops when every component of the projected
-        gradient (with respect to the standardized-feature parameters) is at most ``tol``,
-        or when the objective no longer decreases by 64 machine epsilons, relative. A
-        ``ConvergenceWarning`` says when neither happened, or when the scale fell to its
-        lower bound (``epsilon`` at or near 1 with every residual an outlier: the problem
-        has become least absolute deviations, whose non-smooth minimum L-BFGS-B cannot
-        certify; :class:`QuantileRegressor` solves that one exactly).
+        The convergence criterion: every component of the projected gradient (with
+        respect to the standardized-feature parameters and the scale) is at most ``tol``;
+        or, when the infimum lies as the scale falls to 0, the limit problem's minimum is
+        proven (its optimality conditions hold, and the objective's derivative along the
+        scale there is at least ``-tol``). A stop of L-BFGS-B on its relative-reduction
+        test is not convergence. A ``ConvergenceWarning`` says when neither criterion was
+        met: ``max_iter`` came first, L-BFGS-B stalled above ``tol``, or the limit point
+        could not be proven optimal.
 
     Attributes
     ----------
     coef_ : numpy.ndarray, shape (d,)
     intercept_ : float
     scale_ : float
-        The estimated scale :math:`\sigma` of the residuals.
+        The estimated scale :math:`\sigma` of the residuals. When the infimum lies as the
+        scale falls to 0, the smallest scale that keeps the rows the fit interpolates
+        (residuals of rounding size) within ``epsilon * scale_``: at least ``2.2e-15``, the
+        lower bound L-BFGS-B uses (scikit-learn's).
     outliers_ : numpy.ndarray of bool, shape (n,)
-        Rows whose absolute residual exceeds ``epsilon * scale_``.
+        Rows whose absolute residual exceeds ``epsilon * scale_`` (at the limit, every row
+        the fit does not interpolate).
     n_iter_ : int
         L-BFGS-B iterations run.
     converged_ : bool
-        Whether the criterion of ``tol`` was met.
+        Whether the criterion of ``tol`` was met (see ``tol``).
     n_features_in_ : int
     feature_names_in_ : numpy.ndarray of str
         When fitted on a DataFrame with string column names.
@@ -399,7 +415,7 @@ class HuberRegressor(LinearPredictionMixin, RegressorMixin, BaseEstimator):
             limit, f_limit = _limit_point(design, y_np, s, epsilon, alpha, theta, stalled)
             certified = limit is not None and limit.optimal and limit.slope >= -tol
             chosen = limit is not None and (certified or f_limit < f)
-            if chosen:
+            if limit is not None and chosen:
                 theta = np.append(limit.beta, _scale_at_limit(design, y_np, limit, epsilon))
                 converged = certified
             else:
