@@ -220,8 +220,21 @@ def _newton(
     f, grad, inner = _smoothed(design, y, s, epsilon, alpha, mu, beta)
     for _ in range(100):
         idx = np.flatnonzero(inner & (s > 0))
-        A_I = design.rows(idx)
-        H = (2 / mu) * (A_I.T * s[idx]) @ A_I + np.diag(2 * alpha * P)
+        lent = len(idx) < design.p
+        weights = np.where(inner, 2 / mu, 0.0) * s
+        if lent:
+            # too few rows on the quadratic piece to curve every direction: the others
+            # lend the curvature of the quadratic above 2 eps |r| that touches it at their
+            # residual, 2 eps / |r| (reweighted least squares; the backtracking keeps
+            # every step a decrease)
+            r = np.abs(y - design.predict(beta))
+            weights = np.where(inner, weights, 2 * epsilon * s / np.maximum(r, epsilon * mu))
+            idx = np.flatnonzero(s > 0)
+        H = np.diag(2 * alpha * P)
+        for start in range(0, len(idx), 8192):  # the rows in blocks: X is not copied whole
+            rows = idx[start : start + 8192]
+            A_I = design.rows(rows)
+            H += (A_I.T * weights[rows]) @ A_I
         H[np.diag_indices_from(H)] += 1e-14 * max(float(np.trace(H)), 1e-300)
         step = -scipy.linalg.solve(H, grad, assume_a="pos")
         t, decrease = 1.0, float(grad @ step)
@@ -239,7 +252,8 @@ def _newton(
         beta = beta + t * step
         same = bool((inner_new == inner).all())
         f, grad, inner = f_new, grad_new, inner_new
-        if (t == 1.0 and same) or np.abs(t * step).max() <= 1e-15 * (1 + np.abs(beta).max()):
+        exact = t == 1.0 and same and not lent  # the minimum of the quadratic piece
+        if exact or np.abs(t * step).max() <= 1e-15 * (1 + np.abs(beta).max()):
             break
     return beta
 
@@ -293,7 +307,7 @@ def solve_limit(
         return _polish(design, y, s, epsilon, alpha, guess)
     beta = start
     r = y - design.predict(beta)
-    mu = float(np.median(np.abs(r[s > 0]))) / epsilon
+    mu = float(s @ np.abs(r) / s.sum()) / epsilon  # from the mean absolute residual
     floor = float(np.abs(y).max()) * _EPS
     best = certify(design, y, s, epsilon, alpha, beta)
     inner = None
@@ -307,7 +321,7 @@ def solve_limit(
             best = point
         if best.optimal:
             return best
-        mu /= 8
+        mu /= 2
     return best
 
 
