@@ -1,5 +1,6 @@
 """QuantileRegressor and HuberRegressor against scikit-learn (fit_lad: test_lad.py)."""
 
+import re
 import warnings
 
 import numpy as np
@@ -148,15 +149,93 @@ def test_huber_finds_the_minimum_on_columns_of_very_different_scales(fit_interce
 
 
 @pytest.mark.parametrize("fit_intercept", [True, False])
-def test_huber_says_when_the_scale_collapses(fit_intercept):
+def test_huber_with_epsilon_one_is_least_absolute_deviations(fit_intercept):
     # epsilon=1: sigma + r^2 / sigma >= 2|r| makes the infimum least absolute deviations,
-    # approached as the scale falls to 0; L-BFGS-B cannot certify that non-smooth minimum
+    # approached as the scale falls to 0; it is solved exactly and certified (before, the
+    # fit stopped near it with a warning that it could not be certified)
     rng = np.random.default_rng(7)
     X = rng.normal(size=(200, 4))
     y = X @ rng.normal(size=4) + rng.standard_t(2, size=200) + 3
-    with pytest.warns(ConvergenceWarning, match="scale fell to its lower bound"):
-        model = HuberRegressor(epsilon=1.0, fit_intercept=fit_intercept).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = HuberRegressor(epsilon=1.0, alpha=0.0, fit_intercept=fit_intercept).fit(X, y)
+    ref = SkQuantile(quantile=0.5, alpha=0.0, fit_intercept=fit_intercept, solver="highs")
+    ref.fit(X, y)
+    lad = 2 * np.abs(y - ref.predict(X)).sum()  # the objective's limit at scale 0
+    ours = _huber_objective(X, y, np.ones(200), model.coef_, model.intercept_, model.scale_, 1, 0)
+    assert model.converged_ and model.scale_ < 1e-12
+    assert ours == pytest.approx(lad, rel=1e-12)
+    np.testing.assert_allclose(model.coef_, ref.coef_, rtol=1e-7)
+    # the rows the fit interpolates (one per parameter) are the inliers
+    assert (~model.outliers_).sum() == 4 + fit_intercept
+
+
+def _few_rows_per_coefficient():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(24, 8)) + 100
+    y = X @ rng.normal(size=8) + rng.standard_t(2, size=24)
+    return X, y
+
+
+def test_huber_finds_the_minimum_where_the_scale_falls_to_zero():
+    # 3 rows per coefficient, epsilon=1.1: the infimum is approached as the scale falls to 0,
+    # at 2 * epsilon * sum |r| + alpha ||w||^2; L-BFGS-B stalled near it (scale 3e-10,
+    # objective 46.03, 4.6 % too high) and reported convergence
+    X, y = _few_rows_per_coefficient()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = HuberRegressor(epsilon=1.1, alpha=0.01, fit_intercept=False, max_iter=1000)
+        model.fit(X, y)
+    ones = np.ones(24)
+    ours = _huber_objective(X, y, ones, model.coef_, 0.0, model.scale_, 1.1, 0.01)
+
+    # the limit problem as a QP in (w, t), t_i >= |r_i|, by SciPy's SLSQP: the reference
+    def objective(z):
+        return 2.2 * z[8:].sum() + 0.01 * z[:8] @ z[:8], np.r_[0.02 * z[:8], np.full(24, 2.2)]
+
+    constraints = [
+        {"type": "ineq", "fun": lambda z, k=k: z[8:] - k * (y - X @ z[:8]),
+         "jac": lambda z, k=k: np.hstack([k * X, np.eye(24)])}
+        for k in (1, -1)
+    ]  # fmt: skip
+    qp = optimize.minimize(
+        objective, np.r_[np.zeros(8), np.abs(y)], jac=True, method="SLSQP",
+        constraints=constraints, options={"ftol": 1e-15, "maxiter": 1000},
+    )  # fmt: skip
+    reference = 2.2 * np.abs(y - X @ qp.x[:8]).sum() + 0.01 * qp.x[:8] @ qp.x[:8]
+    assert ours == pytest.approx(reference, rel=1e-9)
+    assert ours == pytest.approx(43.99091236, rel=1e-8)
+    assert model.converged_ and model.scale_ < 1e-12
+    sk = SkHuber(epsilon=1.1, alpha=0.01, fit_intercept=False, max_iter=10000, tol=1e-10)
+    sk.fit(X, y)
+    assert ours < _huber_objective(X, y, ones, sk.coef_, 0.0, sk.scale_, 1.1, 0.01)
+    residual = np.abs(y - model.predict(X))
+    np.testing.assert_array_equal(model.outliers_, residual > 1.1 * model.scale_)
+    assert (~model.outliers_).sum() == 8  # the rows it interpolates
+
+
+def test_huber_does_not_claim_a_criterion_it_did_not_meet():
+    # tol=0 cannot be met: L-BFGS-B stops on its relative-reduction test, which is not
+    # the stated criterion (before, converged_ was True without a warning)
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(200, 3))
+    y = X @ [2.0, -1.0, 0.5] + rng.standard_t(2, size=200)
+    with pytest.warns(ConvergenceWarning) as caught:
+        model = HuberRegressor(tol=0.0).fit(X, y)
     assert not model.converged_
+    message = str(caught[0].message)
+    assert re.fullmatch(
+        r"HuberRegressor did not converge: L-BFGS-B stopped after \d+ iterations \(.*\) with "
+        r"the largest projected gradient component \S+ > tol 0; rescale the features, or "
+        r"raise tol to accept this fit",
+        message,
+    ), message
+    ref = SkHuber().fit(X, y)
+    coef, _, scale = _huber_referee(
+        X, y, np.ones(200), 1.35, 1e-4, True, (ref.coef_, ref.intercept_, ref.scale_)
+    )
+    assert _relative(model.coef_, coef) < 1e-7  # the fit itself is the minimum
+    assert model.scale_ == pytest.approx(scale, rel=1e-7)
 
 
 @pytest.mark.parametrize("epsilon", [1.35, 10.0])

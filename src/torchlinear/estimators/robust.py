@@ -35,7 +35,18 @@ Huber regression
 ``epsilon`` is scale-free: residuals beyond ``epsilon`` estimated standard deviations are
 outliers. It is minimised by L-BFGS-B, over the parameters of the standardized features
 (centred and scaled inside the objective, the penalty kept on the original coefficients):
-the same minimiser, reached reliably when the columns have very different scales.
+the same minimiser, reached reliably when the columns have very different scales. When
+L-BFGS-B stops on its relative-reduction test (the objective's rounding), Newton's steps
+finish the job, judged by the gradient.
+
+As :math:`\sigma \to 0` the objective tends to :math:`2\varepsilon \sum_i s_i |r_i| +
+\alpha\|w\|^2`, and its infimum is there for ``epsilon=1`` (:math:`\sigma H(r/\sigma)
+\ge 2|r| - \sigma`) and often for ``epsilon`` near 1 or few rows per coefficient:
+L-BFGS-B then drives the scale towards 0 and stalls in a non-smooth valley. That limit
+problem is solved exactly (a linear program for ``alpha=0``, Newton on its smoothings
+finished by its optimality conditions otherwise; ``torchlinear.estimators._huber_limit``),
+its optimality and that no scale :math:`\sigma > 0` does better are proven from its
+multipliers, and the better of the two points is the fit.
 
 Data too large for memory is fitted by the gradient trainer (``torchlinear fit --loss l1
 --stream``), which warns that its answer is approximate.
@@ -43,10 +54,12 @@ Data too large for memory is fitted by the gradient trainer (``torchlinear fit -
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any
 
 import numpy as np
+import scipy.linalg
 
 from torchlinear._sklearn_protocol import (
     BaseEstimator,
@@ -54,7 +67,9 @@ from torchlinear._sklearn_protocol import (
     target_vector,
     warn_convergence,
 )
+from torchlinear._threads import single_threaded
 from torchlinear.estimators._base import LinearPredictionMixin
+from torchlinear.estimators._huber_limit import Design, LimitPoint, solve_limit
 from torchlinear.estimators._lad import (
     QUANTILE_SOLVERS,
     as_arrays,
@@ -272,26 +287,31 @@ class HuberRegressor(LinearPredictionMixin, RegressorMixin, BaseEstimator):
         Start from the previous fit's ``coef_``, ``intercept_`` and ``scale_``.
     fit_intercept : bool, default True
     tol : float, default 1e-5
-        The convergence criterion: L-BFGS-B stops when every component of the projected
-        gradient (with respect to the standardized-feature parameters) is at most ``tol``,
-        or when the objective no longer decreases by 64 machine epsilons, relative. A
-        ``ConvergenceWarning`` says when neither happened, or when the scale fell to its
-        lower bound (``epsilon`` at or near 1 with every residual an outlier: the problem
-        has become least absolute deviations, whose non-smooth minimum L-BFGS-B cannot
-        certify; :class:`QuantileRegressor` solves that one exactly).
+        The convergence criterion: every component of the projected gradient (with
+        respect to the standardized-feature parameters and the scale) is at most ``tol``;
+        or, when the infimum lies as the scale falls to 0, the limit problem's minimum is
+        proven (its optimality conditions hold, and the objective's derivative along the
+        scale there is at least ``-tol``). A stop of L-BFGS-B on its relative-reduction
+        test is not convergence. A ``ConvergenceWarning`` says when neither criterion was
+        met: ``max_iter`` came first, L-BFGS-B stalled above ``tol``, or the limit point
+        could not be proven optimal.
 
     Attributes
     ----------
     coef_ : numpy.ndarray, shape (d,)
     intercept_ : float
     scale_ : float
-        The estimated scale :math:`\sigma` of the residuals.
+        The estimated scale :math:`\sigma` of the residuals. When the infimum lies as the
+        scale falls to 0, the smallest scale that keeps the rows the fit interpolates
+        (residuals of rounding size) within ``epsilon * scale_``: at least ``2.2e-15``, the
+        lower bound L-BFGS-B uses (scikit-learn's).
     outliers_ : numpy.ndarray of bool, shape (n,)
-        Rows whose absolute residual exceeds ``epsilon * scale_``.
+        Rows whose absolute residual exceeds ``epsilon * scale_`` (at the limit, every row
+        the fit does not interpolate).
     n_iter_ : int
         L-BFGS-B iterations run.
     converged_ : bool
-        Whether the criterion of ``tol`` was met.
+        Whether the criterion of ``tol`` was met (see ``tol``).
     n_features_in_ : int
     feature_names_in_ : numpy.ndarray of str
         When fitted on a DataFrame with string column names.
@@ -379,55 +399,190 @@ class HuberRegressor(LinearPredictionMixin, RegressorMixin, BaseEstimator):
                 if fit_intercept:
                     theta0[d] = self.intercept_ + center @ self.coef_
                 theta0[-1] = self.scale_
-        scale_floor = 10 * float(np.finfo(np.float64).eps)
-        bounds = [(None, None)] * (len(theta0) - 1) + [(scale_floor, None)]
-        from scipy import optimize  # loaded by the fits that use it (~0.15 s, 16 MB at start-up)
-
-        result = optimize.minimize(
-            _huber_objective,
-            theta0,
-            args=(X_np, y_np, s, epsilon, alpha, fit_intercept, center, spread),
-            jac=True,
-            method="L-BFGS-B",
-            bounds=bounds,
-            options={"maxiter": max_iter, "gtol": tol, "ftol": 64 * np.finfo(np.float64).eps},
-        )
-        theta = result.x
-        self.n_iter_ = int(min(result.nit, max_iter))
-        coef = theta[:d] / spread
-        self.coef_ = coef
-        self.intercept_ = float(theta[d] - center @ coef) if fit_intercept else 0.0
+        args = (X_np, y_np, s, epsilon, alpha, fit_intercept, center, spread)
+        # small problems: threads cost more than the arithmetic (and spin on a busy machine)
+        small = X_np.size <= _SMALL_PROBLEM
+        with single_threaded() if small else contextlib.nullcontext():
+            theta, n_iter, message = _minimise(theta0, args, max_iter, tol)
+            design = Design(X_np, center, spread, fit_intercept)
+            f, gradient = _huber_objective(theta, *args)
+            gradient = _projected(theta, gradient)
+            if np.abs(gradient).max() > tol and n_iter < max_iter and theta[-1] > 2 * _SCALE_FLOOR:
+                # stopped on its relative-reduction test: the objective's rounding hides the
+                # last decrease, but Newton's steps, judged by the gradient, still converge
+                theta, f, gradient = _newton_polish(design, args, theta, f, gradient, tol)
+            stalled = np.abs(gradient).max() > tol and n_iter < max_iter
+            limit, f_limit = _limit_point(design, y_np, s, epsilon, alpha, theta, stalled)
+            certified = limit is not None and limit.optimal and limit.slope >= -tol
+            chosen = limit is not None and (certified or f_limit < f)
+            if limit is not None and chosen:
+                theta = np.append(limit.beta, _scale_at_limit(design, y_np, limit, epsilon))
+                converged = certified
+            else:
+                converged = np.abs(gradient).max() <= tol or (certified and f <= f_limit)
+        self.n_iter_ = n_iter
+        self.coef_, self.intercept_ = design.original(theta[:-1])
         self.scale_ = float(theta[-1])
         residual = np.abs(y_np - X_np @ self.coef_ - self.intercept_)
         self.outliers_ = residual > self.scale_ * epsilon
-        collapsed = theta[-1] <= 2 * scale_floor
-        # the scale also collapses when a line fits every row (up to the rounding of y):
-        # that fit is exact, with no outlier
-        exact = collapsed and bool(
-            (residual <= 64 * scale_floor * max(1.0, float(np.abs(y_np).max()))).all()
-        )
-        self.converged_ = bool(result.success) and not collapsed or exact
-        if exact:
-            self.outliers_[:] = False
-        elif collapsed:
-            warn_convergence(
-                f"HuberRegressor's scale fell to its lower bound ({theta[-1]:.3g}): with "
-                f"epsilon={epsilon:g} every residual is an outlier and the objective is "
-                "least absolute deviations, whose non-smooth minimum L-BFGS-B cannot "
-                "certify; use a larger epsilon, or QuantileRegressor(quantile=0.5) for "
-                "least absolute deviations",
-                stacklevel=2,
-            )
-        elif not result.success:
-            g = result.jac.copy()
-            at_bound = (theta[-1] <= scale_floor) & (g[-1] > 0)
-            if at_bound:
-                g[-1] = 0.0
-            warn_convergence(
-                f"HuberRegressor did not converge in {result.nit} iterations: the largest "
-                f"projected gradient component is {np.abs(g).max():.3g} > tol {tol:g} "
-                f"({result.message}); increase {{max_iter}}",
-                stacklevel=2,
-                params=("max_iter",),
-            )
+        self.converged_ = bool(converged)
+        if not converged:
+            _warn(chosen, epsilon, self.scale_, n_iter, max_iter, gradient, tol, message)
         return self
+
+
+def _limit_point(
+    design: Design,
+    y: np.ndarray,
+    s: np.ndarray,
+    epsilon: float,
+    alpha: float,
+    theta: np.ndarray,
+    stalled: bool,
+) -> tuple[LimitPoint | None, float]:
+    """The minimiser of the objective's limit as the scale falls to 0, with the joint
+    objective at the point reported for it, when L-BFGS-B's point ``theta`` suggests the
+    infimum lies there (the scale at its bound, or no more rows on the quadratic piece
+    than parameters) or when L-BFGS-B ``stalled`` before its criterion was met."""
+    r = y - design.predict(theta[:-1])
+    inliers = int(((np.abs(r) <= epsilon * theta[-1]) & (s > 0)).sum())
+    if not (theta[-1] <= 2 * _SCALE_FLOOR or inliers <= design.p or stalled):
+        return None, math.inf
+    limit = solve_limit(design, y, s, epsilon, alpha, theta[:-1])
+    at = np.append(limit.beta, _scale_at_limit(design, y, limit, epsilon))
+    args = (design.X, y, s, epsilon, alpha, design.fit_intercept)
+    return limit, _huber_objective(at, *args, design.center, design.spread)[0]
+
+
+_SMALL_PROBLEM = 1 << 23  # entries of X below which the fit runs on one thread
+_SCALE_FLOOR = 10 * float(np.finfo(np.float64).eps)
+"""The lower bound of the scale in L-BFGS-B (scikit-learn's)."""
+
+
+def _minimise(
+    theta0: np.ndarray, args: tuple, max_iter: int, tol: float
+) -> tuple[np.ndarray, int, str]:
+    """L-BFGS-B from ``theta0``, restarted (with a fresh memory) when it stops on its
+    relative-reduction test before the projected gradient is within ``tol``, while that
+    still lowers the objective and iterations remain: the point, the iterations run and
+    the last run's message."""
+    from scipy import optimize  # loaded by the fits that use it (~0.15 s, 16 MB at start-up)
+
+    bounds = [(None, None)] * (len(theta0) - 1) + [(_SCALE_FLOOR, None)]
+    theta, n_iter, previous = theta0, 0, math.inf  # previous: the last run's objective
+    for _ in range(4):
+        result = optimize.minimize(
+            _huber_objective,
+            theta,
+            args=args,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=bounds,
+            options={
+                "maxiter": max_iter - n_iter,
+                "gtol": tol,
+                "ftol": 64 * np.finfo(np.float64).eps,
+            },
+        )
+        theta, n_iter = result.x, n_iter + int(min(result.nit, max_iter - n_iter))
+        done = np.abs(_projected(theta, result.jac)).max() <= tol or n_iter >= max_iter
+        if done or result.fun >= previous * (1 - 64 * np.finfo(np.float64).eps):
+            break
+        previous = float(result.fun)
+    return theta, n_iter, str(result.message)
+
+
+def _newton_polish(
+    design: Design,
+    args: tuple,
+    theta: np.ndarray,
+    f: float,
+    gradient: np.ndarray,
+    tol: float,
+) -> tuple[np.ndarray, float, np.ndarray]:
+    """Newton's steps on the joint objective from ``theta`` (its Hessian: the rows on the
+    quadratic piece, ``(2 / sigma) [a_i; r_i / sigma] [a_i; r_i / sigma]'``, plus the
+    penalty), each kept when it shrinks the largest projected gradient component, until
+    that is a tenth of ``tol``: the point, its objective and projected gradient."""
+    X, y, s, epsilon, alpha = args[:5]
+    p = design.p
+    for _ in range(10):
+        beta, sigma = theta[:-1], theta[-1]
+        r = y - design.predict(beta)
+        idx = np.flatnonzero((np.abs(r) <= epsilon * sigma) & (s > 0))
+        H = np.zeros((p + 1, p + 1))
+        for start in range(0, len(idx), 8192):  # the rows in blocks: X is not copied whole
+            rows = idx[start : start + 8192]
+            U = np.hstack([design.rows(rows), (r[rows] / sigma)[:, None]])
+            H += (2 / sigma) * (U.T * s[rows]) @ U
+        H[:p, :p] += np.diag(2 * alpha * design.penalty())
+        H[np.diag_indices_from(H)] += 1e-14 * max(float(np.trace(H)), 1e-300)
+        step = -scipy.linalg.solve(H, gradient, assume_a="pos")
+        for t in 0.5 ** np.arange(8):
+            trial = theta + t * step
+            if trial[-1] <= _SCALE_FLOOR:
+                continue
+            f_trial, g_trial = _huber_objective(trial, *args)
+            g_trial = _projected(trial, g_trial)
+            if np.abs(g_trial).max() < np.abs(gradient).max() and f_trial <= f + 1e-12 * abs(f):
+                theta, f, gradient = trial, f_trial, g_trial
+                break
+        else:
+            break
+        if np.abs(gradient).max() <= tol / 10:
+            break
+    return theta, f, gradient
+
+
+def _projected(theta: np.ndarray, gradient: np.ndarray) -> np.ndarray:
+    """The gradient projected on the bounds: the scale's component is dropped when the
+    scale is at its lower bound and the objective grows with it."""
+    gradient = gradient.copy()
+    if theta[-1] <= _SCALE_FLOOR and gradient[-1] > 0:
+        gradient[-1] = 0.0
+    return gradient
+
+
+def _scale_at_limit(design: Design, y: np.ndarray, limit: LimitPoint, epsilon: float) -> float:
+    """The scale reported with the limit point: the smallest that keeps the rows it
+    interpolates (residuals of rounding size) within ``epsilon * scale``."""
+    r = np.abs(y - design.predict(limit.beta))[limit.zero]
+    return max(_SCALE_FLOOR, float(r.max()) / epsilon if len(r) else 0.0)
+
+
+def _warn(
+    at_limit: bool,
+    epsilon: float,
+    scale: float,
+    n_iter: int,
+    max_iter: int,
+    gradient: np.ndarray,
+    tol: float,
+    message: str,
+) -> None:
+    """The one-line ConvergenceWarning of a fit whose optimality was not certified."""
+    largest = float(np.abs(gradient).max())
+    if at_limit:
+        warn_convergence(
+            f"HuberRegressor did not converge: scale_ fell to {scale:.3g}, where with "
+            f"epsilon={epsilon:g} the objective tends to 2 * epsilon * (weighted absolute "
+            "deviations) + alpha * ||coef_||^2, whose minimum could not be certified; use a "
+            "larger epsilon, or QuantileRegressor(quantile=0.5) for least absolute deviations",
+            stacklevel=3,
+        )
+    elif n_iter >= max_iter:
+        warn_convergence(
+            f"HuberRegressor did not converge in {n_iter} iterations: the largest "
+            f"projected gradient component is {largest:.3g} > tol {tol:g}; increase "
+            "{max_iter}",
+            stacklevel=3,
+            params=("max_iter",),
+        )
+    else:
+        warn_convergence(
+            f"HuberRegressor did not converge: L-BFGS-B stopped after {n_iter} iterations "
+            f"({message}) with the largest projected gradient component {largest:.3g} > "
+            f"tol {tol:g}; rescale the features, or raise {{tol}} to accept this fit",
+            stacklevel=3,
+            params=("tol",),
+        )
