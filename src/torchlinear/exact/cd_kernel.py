@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from torchlinear.exact._linalg import ROUNDING_RTOL
-from torchlinear.exact.nnqp import solve_nnqp
+from torchlinear.exact.nnqp import default_rtol, solve_nnqp
 from torchlinear.exact.stats import GramStats
 
 __all__ = ["CDResult", "ScaledProblem", "solve_alpha", "solve_nonnegative"]
@@ -137,7 +137,9 @@ def _evaluate(
     l2: np.ndarray,
     positive: bool,
     pure_l1: bool,
+    slack: np.ndarray | float = 0.0,
 ) -> _State:
+    """The gap at ``beta``; ``slack`` widens the dual constraints (by their rounding)."""
     Qb = p.gram @ beta
     u = p.xty - Qb
     qb = float(p.xty @ beta)
@@ -149,12 +151,12 @@ def _evaluate(
     # augmented lasso: theta = s * [r; -sqrt(l2) beta], |x~_j' theta| <= l1_j
     # (constant columns have u_j = beta_j = 0 and take no part)
     v = u - l2b
-    s = _dual_scale(v, l1, positive)
+    s = _dual_scale(v, l1 + slack, positive)
     d1 = s * yr - 0.5 * s * s * (rr + l2bb)
     gap1 = max(primal - d1, 0.0)
     gap = gap1
     if not pure_l1:  # Fenchel dual of the penalty with nu = r (every l2_j > 0)
-        excess = np.maximum((u if positive else np.abs(u)) - l1, 0.0)
+        excess = np.maximum((u if positive else np.abs(u)) - l1 - slack, 0.0)
         d2 = yr - 0.5 * rr - 0.5 * float(excess @ (excess / l2))
         gap = min(gap1, max(primal - d2, 0.0))
     return _State(u, primal, gap, gap1, s)
@@ -344,7 +346,9 @@ def solve_nonnegative(
     res = solve_nnqp(A, p.xty[free] - l1[free], beta[free])
     out = np.zeros(p.n_features)
     out[free] = res.x
-    st = _evaluate(p, out, l1, l2, True, pure_l1)
+    # the dual point's constraints hold to the rounding of the gradient
+    slack = default_rtol(free.size) * (np.abs(p.xty) + np.abs(p.gram) @ out + l2 * out)
+    st = _evaluate(p, out, l1, l2, True, pure_l1, slack)
     converged = res.converged or st.gap <= tol * p.yty
     return CDResult(out, st.gap, res.n_iter, converged, st.u)
 

@@ -45,7 +45,7 @@ from scipy.linalg import lapack, solve_triangular
 
 from torchlinear.exact._linalg import EPS
 
-__all__ = ["NNQPResult", "kkt_violation", "solve_nnqp"]
+__all__ = ["NNQPResult", "default_rtol", "kkt_violation", "solve_nnqp"]
 
 
 @dataclass(frozen=True)
@@ -201,6 +201,32 @@ def _descend(
         solves += 1
 
 
+def _objective(A: np.ndarray, b: np.ndarray, x: np.ndarray, idx: list[int]) -> float:
+    xp = x[idx]
+    return 0.5 * float(xp @ (A[np.ix_(idx, idx)] @ xp)) - float(b[idx] @ xp)
+
+
+def _enter(
+    x: np.ndarray, passive: _Passive, b: np.ndarray, j: int
+) -> tuple[np.ndarray, int] | None:
+    """Let ``j`` join the passive set and descend; None (and the passive set as it was)
+    when ``j`` is singular with the passive columns, would get no positive value, or the
+    objective would not fall below its value at ``x``."""
+    row = passive.border(j, 0.0)
+    if row is None:
+        return None
+    before = (list(passive.idx), passive.L)
+    f_old = _objective(passive.A, b, x, passive.idx)
+    passive.add(j, row)
+    z = passive.solve(b)
+    if z[-1] > 0:
+        y, solves = _descend(x, passive, b, z)
+        if _objective(passive.A, b, y, passive.idx) < f_old:
+            return y, solves
+    passive.idx, passive.L = before
+    return None
+
+
 def solve_nnqp(
     A: np.ndarray,
     b: np.ndarray,
@@ -253,27 +279,20 @@ def solve_nnqp(
         on = np.asarray(passive.idx, dtype=np.intp)
         g = b - A[:, on] @ x[on]
         scale = np.abs(b) + np.abs(A[:, on]) @ x[on]
-        inside = np.zeros(n, dtype=bool)
-        inside[passive.idx] = True
-        cand = ~inside & ~aside & (g > rtol * scale) & (root > 0)
+        cand = ~aside & (g > rtol * scale) & (root > 0)
+        cand[on] = False
         if not cand.any():
             done = True
             break
         j = int(np.argmax(np.where(cand, g / np.where(root > 0, root, 1.0), -np.inf)))
-        row = passive.border(j, rtol)
-        if row is None:
-            aside[j] = True
-            continue
-        passive.add(j, row)
-        z = passive.solve(b)
-        n_iter += 1
-        if not z[-1] > 0:  # the gain along j is rounding: set it aside
-            passive.pop()
-            aside[j] = True
-            continue
         size = len(passive.idx)
-        x, solves = _descend(x, passive, b, z)
+        step = _enter(x, passive, b, j)
+        n_iter += 1
+        if step is None:  # the gain along j is rounding: set it aside
+            aside[j] = True
+            continue
+        x, solves = step
         n_iter += solves
-        if len(passive.idx) < size:  # the passive set shrank: try the set-aside ones again
+        if len(passive.idx) <= size:  # the passive set shrank: try the set-aside ones again
             aside[:] = False
     return NNQPResult(x, n_iter, kkt_violation(A, b, x), done)
