@@ -41,8 +41,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import lapack, solve_triangular
+from scipy.linalg import lapack
 
+from torchlinear._threads import single_threaded
 from torchlinear.exact._linalg import EPS
 
 __all__ = ["NNQPResult", "default_rtol", "kkt_violation", "solve_nnqp"]
@@ -87,7 +88,7 @@ def kkt_violation(A: np.ndarray, b: np.ndarray, x: np.ndarray) -> float:
 
 
 class _Passive:
-    """The passive set (in order of entry) and the Cholesky factor ``L`` of ``A_PP``."""
+    """The passive set (in order of entry) and the lower Cholesky factor ``L`` of ``A_PP``."""
 
     def __init__(self, A: np.ndarray) -> None:
         self.A = A
@@ -95,15 +96,14 @@ class _Passive:
         self.L = np.zeros((0, 0))
 
     def border(self, j: int, rtol: float) -> tuple[np.ndarray, float] | None:
-        """The new row of ``L`` if ``j`` joined, or None when its Schur complement is within
-        the rounding of ``A_jj`` (``j`` is collinear with the passive columns)."""
+        """The new row of ``L`` if ``j`` joined, or None when its Schur complement is not
+        above ``rtol`` times ``A_jj`` (``j`` is collinear with the passive columns)."""
         a_jj = float(self.A[j, j])
         if not a_jj > 0:
             return None
+        ell = np.zeros(0)
         if self.idx:
-            ell = solve_triangular(self.L, self.A[self.idx, j], lower=True, check_finite=False)
-        else:
-            ell = np.zeros(0)
+            ell, _ = lapack.dtrtrs(self.L, self.A[self.idx, j], lower=1)
         schur = a_jj - float(ell @ ell)
         if not schur > rtol * a_jj:
             return None
@@ -124,32 +124,36 @@ class _Passive:
         self.idx.pop()
         self.L = self.L[:-1, :-1]
 
-    def keep(self, mask: np.ndarray) -> bool:
-        """Keep the passive coordinates where ``mask`` (in ``idx`` order) holds and factor
-        again; False if the kept block is not positive definite to rounding."""
-        self.idx = [j for j, m in zip(self.idx, mask, strict=True) if m]
-        if not self.idx:
-            self.L = np.zeros((0, 0))
-            return True
-        block = self.A[np.ix_(self.idx, self.idx)]
-        factor, info = lapack.dpotrf(block, lower=1, clean=1)
-        if info != 0:
-            return False
-        self.L = factor
-        return True
+    def factor(self, idx: list[int], rtol: float) -> list[int]:
+        """Make ``idx`` the passive set and factor its block; the coordinates whose pivot is
+        not above ``rtol`` times their diagonal (collinear with those before them) are left
+        out and returned."""
+        self.idx, self.L = [], np.zeros((0, 0))
+        if not idx:
+            return []
+        block = self.A[np.ix_(idx, idx)]
+        L, info = lapack.dpotrf(block, lower=1, clean=1)
+        if info == 0 and (np.diagonal(L) ** 2 > rtol * np.diagonal(block)).all():
+            self.idx, self.L = list(idx), L
+            return []
+        dropped = []
+        for j in idx:  # one at a time, leaving out the collinear ones
+            row = self.border(j, rtol)
+            if row is None:
+                dropped.append(j)
+            else:
+                self.add(j, row)
+        return dropped
 
     def solve(self, b: np.ndarray) -> np.ndarray:
         """The minimiser on the passive set, ``A_PP^{-1} b_P``, refined once."""
         if not self.idx:
             return np.zeros(0)
         rhs = b[self.idx]
-        z = self._apply(rhs)
+        z, _ = lapack.dpotrs(self.L, rhs, lower=1)
         r = rhs - self.A[np.ix_(self.idx, self.idx)] @ z
-        return z + self._apply(r)
-
-    def _apply(self, v: np.ndarray) -> np.ndarray:
-        t = solve_triangular(self.L, v, lower=True, check_finite=False)
-        return solve_triangular(self.L.T, t, lower=False, check_finite=False)
+        dz, _ = lapack.dpotrs(self.L, r, lower=1)
+        return np.asarray(z + dz)
 
 
 def _start(
@@ -161,12 +165,7 @@ def _start(
     x = np.zeros(n) if x0 is None else np.maximum(np.asarray(x0, dtype=np.float64), 0.0)
     x = np.where(np.isfinite(x), x, 0.0)
     passive = _Passive(A)
-    for j in np.flatnonzero(x > 0):
-        row = passive.border(int(j), rtol)
-        if row is None:
-            x[j] = 0.0
-        else:
-            passive.add(int(j), row)
+    x[passive.factor(np.flatnonzero(x > 0).tolist(), rtol)] = 0.0
     return x, passive
 
 
@@ -195,8 +194,8 @@ def _descend(
         hit |= step <= 0
         x = np.zeros_like(x)
         x[idx] = np.where(hit, 0.0, step)
-        if not passive.keep(~hit):  # pragma: no cover - a principal block of a PD block
-            raise np.linalg.LinAlgError("the passive block lost positive definiteness")
+        # a block of a positive definite block: only rounding can make a pivot vanish
+        x[passive.factor(idx[~hit].tolist(), 0.0)] = 0.0
         z = passive.solve(b)
         solves += 1
 
@@ -267,6 +266,15 @@ def solve_nnqp(
     n = b.size
     rtol = default_rtol(n) if rtol is None else float(rtol)
     limit = 3 * n + 10 if max_iter is None else int(max_iter)
+    with single_threaded():  # small factors and products: a busy OpenMP team only stalls
+        return _active_set(A, b, x0, rtol, limit)
+
+
+def _active_set(
+    A: np.ndarray, b: np.ndarray, x0: np.ndarray | None, rtol: float, limit: int
+) -> NNQPResult:
+    """Lawson and Hanson's outer loop (see :func:`solve_nnqp`)."""
+    n = b.size
     x, passive = _start(A, x0, rtol)
     n_iter = 0
     if passive.idx:
