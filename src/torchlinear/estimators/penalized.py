@@ -231,7 +231,7 @@ class ElasticNet(PenalizedBase):
 
     def _solve(self) -> ElasticNet:
         alpha, l1_ratio = self._check_params()
-        if alpha == 0:
+        if alpha == 0 and not self.positive:  # (non-negative least squares is not OLS)
             warnings.warn(
                 "With alpha=0 the penalty vanishes: this is ordinary least squares, which "
                 "torchlinear.LinearRegression solves directly",
