@@ -156,9 +156,7 @@ class _Passive:
         return np.asarray(z + dz)
 
 
-def _start(
-    A: np.ndarray, x0: np.ndarray | None, rtol: float
-) -> tuple[np.ndarray, _Passive]:
+def _start(A: np.ndarray, x0: np.ndarray | None, rtol: float) -> tuple[np.ndarray, _Passive]:
     """A feasible start: ``x0`` clipped at zero on a passive set of its support, less any
     coordinate collinear with those before it (set to zero)."""
     n = A.shape[0]
