@@ -133,3 +133,41 @@ def torchrun_soon() -> Iterator[Callable[..., Future]]:
         yield lambda *args, **kwargs: pool.submit(_launch, *args, **kwargs)
     finally:  # a job no test waited for (the session stopped early) is not started
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _nonnegative_reference(X, y, *, w=None, fit_intercept=True, l1=0.0, l2=0.0):
+    """``(coef, intercept, objective)`` of the non-negative elastic net
+    ``sum_i w_i (y_i - x_i'c - b)^2 / 2 + l1 * sum(c) + l2 * c'c / 2`` (``c >= 0``) by
+    SciPy's NNLS on the design itself: rows weighted by ``sqrt(w)``, centred on the weighted
+    means with an intercept, augmented by ``sqrt(l2) I``; the linear L1 term is absorbed into
+    the target (``A'v = l1`` gives ``|Ac - t|^2 / 2 + l1 sum(c) = |Ac - (t - v)|^2 / 2 +``
+    a constant)."""
+    import numpy as np
+    from scipy.optimize import nnls
+
+    n, d = X.shape
+    w = np.ones(n) if w is None else np.asarray(w, dtype=np.float64)
+    mx = np.average(X, axis=0, weights=w) if fit_intercept else np.zeros(d)
+    my = float(np.average(y, weights=w)) if fit_intercept else 0.0
+    s = np.sqrt(w)
+    A = np.vstack([(X - mx) * s[:, None], np.sqrt(l2) * np.eye(d)])
+    t = np.concatenate([(y - my) * s, np.zeros(d)])
+    if l1 > 0:
+        t = t - np.linalg.lstsq(A.T, np.full(d, float(l1)), rcond=None)[0]
+    coef = nnls(A, t, maxiter=100 * d)[0]
+    intercept = my - float(mx @ coef)
+
+    def objective(c, b):  # on the centred data: b's rounding stays out of the residuals
+        r = (y - my) - (X - mx) @ c - (b - my + float(mx @ c))
+        return 0.5 * float(w @ (r * r)) + l1 * float(np.sum(c)) + 0.5 * l2 * float(c @ c)
+
+    return coef, intercept, objective
+
+
+@pytest.fixture(scope="session")
+def nonnegative_reference() -> Callable[..., tuple]:
+    """``nonnegative_reference(X, y, w=None, fit_intercept=True, l1=0, l2=0)`` ->
+    ``(coef, intercept, objective)``: the non-negative elastic net (on the sum of the
+    weighted squared losses) by SciPy's NNLS on the weighted, centred, augmented design,
+    and the objective function ``objective(coef, intercept)``."""
+    return _nonnegative_reference

@@ -206,3 +206,67 @@ def test_streamed_least_absolute_deviations_is_marked_approximate(files, tmp_pat
     assert len([line for line in err.splitlines() if "approximate" in line]) == 1
     report = (out / "report.md").read_text()
     assert "Solver: approximate" in report
+
+
+@pytest.fixture(scope="module")
+def nonnegative_file(tmp_path_factory):
+    """Columns 1e4 plus noise of spread 1 or 1e-3: a no-intercept NNLS on which coordinate
+    descent stalled on the wrong support (0.4% above the optimum, reported converged)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(188, 8)) * rng.choice([1e-3, 1.0], size=8) + 1e4
+    y = X @ rng.normal(size=8) + rng.normal(size=188)
+    frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(8)])
+    frame["y"] = y
+    path = tmp_path_factory.mktemp("positive") / "f.csv"
+    frame.to_csv(path, index=False, float_format="%.17g")
+    return path, X, y
+
+
+def test_positive_is_the_apis_non_negative_least_squares(
+    nonnegative_file, tmp_path, run_cli, nonnegative_reference
+):
+    from torchlinear import LinearRegression
+
+    path, X, y = nonnegative_file
+    out = tmp_path / "nnls"
+    code, stdout, err = run_cli(["fit", str(path), "--target", "y", "--positive",
+                                 "--val-split", "0", "--out", str(out)])  # fmt: skip
+    assert code == 0, err
+    assert "exact active set, coefficients >= 0" in stdout
+    assert "solver: converged (active set: duality gap" in stdout
+    est = load_estimator(out)
+    api = LinearRegression(positive=True).fit(X, y)
+    np.testing.assert_allclose(est.coef_, np.ravel(api.coef_), rtol=1e-9, atol=1e-12)
+    ref, ref_b, objective = nonnegative_reference(X, y)
+    assert objective(est.coef_, est.intercept_) <= objective(ref, ref_b) * (1 + 1e-10)
+    np.testing.assert_array_equal(est.coef_ > 0, ref > 0)
+
+
+def test_positive_with_a_penalty_and_with_alpha_cv(nonnegative_file, tmp_path):
+    path, X, y = nonnegative_file
+    pen = fit(path, "y", positive=True, alpha=0.01, l1_ratio=0.5, val_split=0,
+              out=tmp_path / "pen")  # fmt: skip
+    ref = SkElasticNet(alpha=0.01, l1_ratio=0.5, positive=True, **TIGHT).fit(X, y)
+    np.testing.assert_allclose(pen.estimator.coef_, ref.coef_, rtol=1e-6, atol=1e-9)
+    cv = fit(path, "y", positive=True, alpha="cv", l1_ratio=1.0, n_alphas=8, cv=3,
+             out=tmp_path / "cv")  # fmt: skip
+    assert cv.estimator.positive and (cv.estimator.coef_ >= 0).all()
+    assert cv.convergence.startswith("converged (active set: duality gap")
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (["--positive", "--loss", "huber"], "--positive"),
+        (["--positive", "--solver", "adam"], "--solver"),
+        (["--positive", "--model", "mlp"], "--positive"),
+    ],
+)
+def test_positive_refuses_what_it_cannot_fit(files, tmp_path, run_cli, args, flag):
+    folder, _, _ = files
+    out = tmp_path / "bad"
+    code, stdout, err = run_cli(["fit", str(folder / "d.csv"), "--target", "y", *args,
+                                 "--out", str(out)])  # fmt: skip
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and flag in err, err
+    assert not out.exists()

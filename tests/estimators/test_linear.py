@@ -356,6 +356,53 @@ def test_positive_is_non_negative_least_squares(fit_intercept):
     assert model.intercept_ == pytest.approx(sk.intercept_, rel=1e-6, abs=1e-10)
 
 
+def _offset_columns(seed, n=188, d=16):
+    """Columns 1e4 plus noise of spread 1 or 1e-3: nearly collinear without an intercept;
+    coordinate descent stalled there on the wrong support while reporting convergence."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)) * rng.choice([1e-3, 1.0], size=d) + 1e4
+    return X, X @ rng.normal(size=d) + rng.normal(size=n)
+
+
+@pytest.mark.parametrize(
+    ("params", "weighted"),
+    [
+        ({"fit_intercept": False}, False),
+        ({"fit_intercept": False}, True),
+        ({"fit_intercept": True}, True),
+        ({"fit_intercept": False, "alpha": 50.0}, True),  # ridge, on the sum of squares
+        ({"fit_intercept": True, "alpha": 5.0, "l1_ratio": 1.0}, False),
+        ({"fit_intercept": False, "alpha": 20.0, "l1_ratio": 0.5}, True),
+    ],
+)
+def test_positive_reaches_the_exact_optimum(params, weighted, nonnegative_reference):
+    X, y = _offset_columns(0)
+    w = np.random.default_rng(1).uniform(0.1, 3.0, len(y)) if weighted else None
+    alpha, ratio = params.get("alpha", 0.0), params.get("l1_ratio", 0.0)
+    model = LinearRegression(positive=True, **params).fit(X, y, sample_weight=w)
+    ref, ref_b, objective = nonnegative_reference(
+        X, y, w=w, fit_intercept=params["fit_intercept"], l1=alpha * ratio,
+        l2=alpha * (1 - ratio),
+    )  # fmt: skip
+    coef, b = np.ravel(model.coef_), float(np.ravel(model.intercept_)[0])
+    assert model.converged_ and (coef >= 0).all()
+    assert objective(coef, b) <= objective(ref, ref_b) * (1 + 1e-10)
+    np.testing.assert_array_equal(coef > 0, ref > 0)
+    assert 0 <= model.dual_gap_ <= 1e-12 * np.average(y * y, weights=w)
+
+
+def test_positive_with_duplicated_and_rescaled_columns(nonnegative_reference):
+    X, y = _nnls_problem(seed=4)
+    X = np.c_[X, X[:, 0], 3.0 * X[:, 2]]
+    model = LinearRegression(positive=True).fit(X, y)
+    ref, ref_b, objective = nonnegative_reference(X, y)
+    coef = np.ravel(model.coef_)
+    assert model.converged_ and np.isfinite(coef).all()
+    assert objective(coef, model.intercept_) == pytest.approx(objective(ref, ref_b), rel=1e-10)
+    # the prediction is unique even where the coefficients are not
+    np.testing.assert_allclose(model.predict(X), X @ ref + ref_b, rtol=1e-8)
+
+
 def test_positive_through_the_chunk_protocol_equals_fit():
     X, y = _nnls_problem(seed=2)
     whole = LinearRegression(positive=True).fit(X, y)

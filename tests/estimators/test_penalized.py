@@ -47,6 +47,35 @@ def test_default_tolerance_matches_fully_converged_sklearn(
         np.testing.assert_allclose(ours.predict(X), ref.predict(X), rtol=1e-8)
 
 
+@pytest.mark.parametrize("model", [Lasso(alpha=1e-3), ElasticNet(alpha=1e-3, l1_ratio=0.7)])
+def test_positive_is_exact_on_nearly_collinear_columns(model, nonnegative_reference):
+    """Columns 1e4 plus noise of spread 1 or 1e-3, no intercept: coordinate descent stalled
+    on the wrong support; the active set reaches the optimum of SciPy's NNLS."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(188, 16)) * rng.choice([1e-3, 1.0], size=16) + 1e4
+    y = X @ rng.normal(size=16) + rng.normal(size=188)
+    w = rng.uniform(0.1, 3.0, 188)
+    model.set_params(positive=True, fit_intercept=False).fit(X, y, sample_weight=w)
+    ratio = getattr(model, "l1_ratio", 1.0)
+    scale = w.sum() * model.alpha  # scikit-learn's alpha is on the weighted mean loss
+    ref, _, objective = nonnegative_reference(
+        X, y, w=w, fit_intercept=False, l1=scale * ratio, l2=scale * (1 - ratio)
+    )
+    assert model.converged_ and (model.coef_ >= 0).all()
+    assert objective(model.coef_, 0.0) <= objective(ref, 0.0) * (1 + 1e-10)
+    np.testing.assert_array_equal(model.coef_ > 0, ref > 0)
+
+
+def test_positive_cv_paths_are_exact_at_every_alpha(nonnegative_reference):
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(150, 8)) * rng.choice([1e-3, 1.0], size=8) + 1e4
+    y = X @ rng.normal(size=8) + rng.normal(size=150)
+    cv = LassoCV(alphas=[1e-2, 1e-3, 1e-4], cv=3, positive=True, fit_intercept=False).fit(X, y)
+    ref, _, objective = nonnegative_reference(X, y, fit_intercept=False, l1=150 * cv.alpha_)
+    assert (cv.coef_ >= 0).all()
+    assert objective(cv.coef_, 0.0) <= objective(ref, 0.0) * (1 + 1e-10)
+
+
 @pytest.mark.parametrize("fmt", [sp.csr_matrix, sp.csc_matrix, sp.coo_matrix, sp.csr_array])
 def test_sparse_equals_dense(fmt, penalized_data):
     X, y = penalized_data(n=200, d=8, offset=0.0)

@@ -102,6 +102,7 @@ FLAGS: dict[str, Flag] = {
     "solver": Flag("--solver"),
     "alpha": Flag("--alpha"),
     "l1_ratio": Flag("--l1-ratio"),
+    "positive": Flag("--positive", "switch"),
     "cv": Flag("--cv"),
     "cv_shuffle": Flag("--cv-shuffle", "switch"),
     "alphas": Flag("--alphas"),

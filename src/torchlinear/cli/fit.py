@@ -23,7 +23,7 @@ PARAMS = (
     "hidden", "epochs", "batch_size", "lr", "val_split", "patience", "seed", "device",
     "drop_na", "delimiter", "out", "overwrite", "resume", "max_classes", "stream", "download",
     "batch_rows", "formula", "max_levels", "memory_limit", "cov_type",
-    "cv", "cv_shuffle", "alphas", "n_alphas", "weight",
+    "cv", "cv_shuffle", "alphas", "n_alphas", "weight", "positive",
 )  # fmt: skip
 """The library parameters the command passes to :func:`torchlinear.workflow.fit`."""
 
@@ -135,6 +135,12 @@ def _penalty_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="R",
         help="L1 share of the elastic-net penalty, 0..1 (default 0: ridge); with --alpha cv "
         "a list such as 0.2,0.5,0.9",
+    )
+    parser.add_argument(
+        "--positive",
+        action="store_true",
+        help="least squares with coefficients >= 0 (non-negative least squares, with the "
+        "--alpha/--l1-ratio penalty if any), solved exactly on the statistics of one pass",
     )
     parser.add_argument(
         "--cv",
@@ -323,6 +329,8 @@ def run(args: argparse.Namespace) -> int:
         "cd": "exact coordinate descent",
         "lad": "exact least absolute deviations",
     }.get(result.solver, f"exact least squares, {result.solver}")
+    if result.solver == "cd" and getattr(result.estimator, "positive", False):
+        how = "exact active set, coefficients >= 0"
     print(
         f"Fitted {estimator} ({result.task}, {how}) on {escape_control(args.data)}: "
         f"target {result.target!r}, {result.estimator.n_features_in_} feature(s), "

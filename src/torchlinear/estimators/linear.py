@@ -173,9 +173,10 @@ class LinearRegression(ExactInferenceMixin, LinearPredictionMixin, RegressorMixi
         capped on small problems), so it has no effect.
     positive : bool, default False
         Constrain the coefficients to be >= 0 (squared loss): non-negative least squares
-        (with the ridge/elastic-net penalty, if any), solved exactly by coordinate descent
-        on the statistics (``solver_ = "cd"``), as scikit-learn's
-        ``LinearRegression(positive=True)``.
+        (with the ridge/elastic-net penalty, if any), solved exactly on the statistics by
+        the active-set method of :mod:`torchlinear.exact.nnqp` (``solver_ = "cd"``, the
+        penalized route; ``converged_``: the KKT conditions hold to rounding; ``n_iter_``:
+        passive-set solves), as scikit-learn's ``LinearRegression(positive=True)``.
 
     Notes
     -----

@@ -19,7 +19,10 @@ dense or sparse (scipy.sparse ``X`` is never densified); every fit is then solve
 :mod:`torchlinear.exact.coordinate_descent` in :math:`d \times d` space: coordinate descent
 with covariance updates, active sets, strong and gap-safe screening, an exact active-set
 step, stopped on the duality gap — so the coefficients match scikit-learn's fully
-converged ones. The cross-validated models keep one set of statistics per fold
+converged ones. With ``positive=True`` the L1 term is linear on :math:`w \ge 0` and the
+problem is a non-negative quadratic program, solved exactly by the active-set method of
+:mod:`torchlinear.exact.nnqp` (``n_iter_`` then counts its passive-set solves). The
+cross-validated models keep one set of statistics per fold
 (:mod:`torchlinear.exact.fold_stats`) and solve every path from them.
 
 ``partial_fit`` accumulates the statistics chunk by chunk and solves on all rows so far;
@@ -231,7 +234,7 @@ class ElasticNet(PenalizedBase):
 
     def _solve(self) -> ElasticNet:
         alpha, l1_ratio = self._check_params()
-        if alpha == 0:
+        if alpha == 0 and not self.positive:  # (non-negative least squares is not OLS)
             warnings.warn(
                 "With alpha=0 the penalty vanishes: this is ordinary least squares, which "
                 "torchlinear.LinearRegression solves directly",

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from torchlinear.exact._linalg import ROUNDING_RTOL
+from torchlinear.exact.nnqp import default_rtol, solve_nnqp
 from torchlinear.exact.stats import GramStats
 
-__all__ = ["CDResult", "ScaledProblem", "solve_alpha"]
+__all__ = ["CDResult", "ScaledProblem", "solve_alpha", "solve_nonnegative"]
 
 #: Relative gap at which a solution counts as exact when the active-set step cannot apply.
 _POLISH_RTOL = 1e-13
@@ -136,7 +137,9 @@ def _evaluate(
     l2: np.ndarray,
     positive: bool,
     pure_l1: bool,
+    slack: np.ndarray | float = 0.0,
 ) -> _State:
+    """The gap at ``beta``; ``slack`` widens the dual constraints (by their rounding)."""
     Qb = p.gram @ beta
     u = p.xty - Qb
     qb = float(p.xty @ beta)
@@ -148,12 +151,12 @@ def _evaluate(
     # augmented lasso: theta = s * [r; -sqrt(l2) beta], |x~_j' theta| <= l1_j
     # (constant columns have u_j = beta_j = 0 and take no part)
     v = u - l2b
-    s = _dual_scale(v, l1, positive)
+    s = _dual_scale(v, l1 + slack, positive)
     d1 = s * yr - 0.5 * s * s * (rr + l2bb)
     gap1 = max(primal - d1, 0.0)
     gap = gap1
     if not pure_l1:  # Fenchel dual of the penalty with nu = r (every l2_j > 0)
-        excess = np.maximum((u if positive else np.abs(u)) - l1, 0.0)
+        excess = np.maximum((u if positive else np.abs(u)) - l1 - slack, 0.0)
         d2 = yr - 0.5 * rr - 0.5 * float(excess @ (excess / l2))
         gap = min(gap1, max(primal - d2, 0.0))
     return _State(u, primal, gap, gap1, s)
@@ -255,9 +258,12 @@ def solve_alpha(
     strong: np.ndarray | None,
     rng: np.random.Generator | None,
 ) -> CDResult:
-    """Minimise the scaled problem at one ``alpha`` from ``beta`` (see the module notes)."""
+    """Minimise the scaled problem at one ``alpha`` from ``beta`` (see the module notes;
+    with ``positive``, exactly, by :func:`solve_nonnegative`)."""
     l1, l2 = p.penalties(alpha, l1_ratio)
     pure_l1 = l1_ratio == 1.0 or alpha == 0.0
+    if positive:
+        return solve_nonnegative(p, l1, l2, beta, tol=tol, pure_l1=pure_l1)
     free = p.scale > 0
     beta = np.where(free, beta, 0.0)
     if positive:
@@ -313,6 +319,38 @@ def solve_alpha(
             beta = np.zeros(p.n_features)
             beta[idx] = b
     return CDResult(beta, st.gap, n_iter, converged, st.u)
+
+
+def solve_nonnegative(
+    p: ScaledProblem,
+    l1: np.ndarray,
+    l2: np.ndarray,
+    beta: np.ndarray,
+    *,
+    tol: float,
+    pure_l1: bool,
+) -> CDResult:
+    r"""The exact minimiser of the scaled problem with :math:`\beta \ge 0`, from ``beta``.
+
+    With :math:`\beta \ge 0` the L1 term is linear, so the problem is the non-negative
+    quadratic program :math:`A = Q + \operatorname{diag}\lambda_2`,
+    :math:`b = q - \lambda_1` on the non-constant columns, solved by the active-set method
+    of :func:`~torchlinear.exact.nnqp.solve_nnqp` warm-started from ``beta``. The result's
+    ``gap`` is the duality gap of the final point, ``n_iter`` the number of passive-set
+    solves, and ``converged`` says that the KKT conditions hold to rounding (or, failing
+    that, that the gap meets ``tol``).
+    """
+    free = np.flatnonzero(p.scale > 0)
+    A = p.gram[np.ix_(free, free)]
+    A.flat[:: free.size + 1] += l2[free]
+    res = solve_nnqp(A, p.xty[free] - l1[free], beta[free])
+    out = np.zeros(p.n_features)
+    out[free] = res.x
+    # the dual point's constraints hold to the rounding of the gradient
+    slack = default_rtol(free.size) * (np.abs(p.xty) + np.abs(p.gram) @ out + l2 * out)
+    st = _evaluate(p, out, l1, l2, True, pure_l1, slack)
+    converged = res.converged or st.gap <= tol * p.yty
+    return CDResult(out, st.gap, res.n_iter, converged, st.u)
 
 
 def _kkt_exact(

@@ -48,6 +48,18 @@ with the intercept :math:`b` never penalised. Everything is solved from a
 If ``max_iter`` sweeps end before the criterion is met, a
 :class:`~sklearn.exceptions.ConvergenceWarning` states the final gap and the tolerance.
 
+**Positive fits** take another route. With :math:`\beta \ge 0` the L1 term is linear, so
+the problem is the non-negative quadratic program
+:math:`\min_{\beta\ge0} \tfrac12\beta^\top(Q + \operatorname{diag}\lambda_2)\beta
+- (q - \lambda_1)^\top\beta`, which the active-set method of
+:mod:`torchlinear.exact.nnqp` solves exactly in finitely many steps, warm-started from the
+previous :math:`\alpha`'s solution along a path (coordinate descent can stall on such
+problems, on strongly correlated columns, far from the optimum with a small gap relative
+to :math:`c/W`). The reported gap is the duality gap of its final point (the dual
+constraints taken to the rounding of the gradient), ``n_iter`` counts its passive-set
+solves, and ``converged`` says that the KKT conditions hold to rounding (or the gap meets
+``tol``); ``max_iter``, ``selection`` and the screening rules do not apply.
+
 The kernel (the scaled problem and the solve at one :math:`\alpha`) lives in
 :mod:`torchlinear.exact.cd_kernel`. The path (:func:`enet_path`) runs a decreasing grid of
 :math:`\alpha` with warm starts;

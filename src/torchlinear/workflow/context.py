@@ -298,6 +298,7 @@ class FitContext:
                 alpha=alpha,
                 l1_ratio=self.opts.l1_ratio,
                 fit_intercept=intercept,
+                positive=self.opts.positive,
             )
             return est.fit_chunks(rows, n_features=d, feature_names=names, combine=combine)
         return self._cv_estimator().fit_chunks(
@@ -319,6 +320,7 @@ class FitContext:
             l1_ratio=ratios if len(ratios) > 1 else ratios[0],
             alphas=alphas,
             cv=cv,
+            positive=opts.positive,
         )
 
     def _cd_settings(self) -> dict[str, Any]:

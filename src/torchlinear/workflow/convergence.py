@@ -18,7 +18,8 @@ __all__ = ["describe_convergence"]
 
 
 def _gap(est: Any) -> str | None:
-    """Coordinate descent: the duality gap against ``tol`` times the variance of y."""
+    """Coordinate descent (the active set of a positive fit): the duality gap against
+    ``tol`` times the variance of y."""
     try:
         stats = est.statistics()
     except (AttributeError, ValueError):
@@ -27,11 +28,13 @@ def _gap(est: Any) -> str | None:
     variance = max(float(C[0, 0]) / float(stats.weight_sum), 0.0)
     tol = float(est.tol) * variance
     gap = float(est.dual_gap_)
+    positive = bool(getattr(est, "positive", False))
+    method, steps = ("active set", "steps") if positive else ("coordinate descent", "sweeps")
     if est.converged_:
-        return f"converged (coordinate descent: duality gap {gap:.3g} <= tol {tol:.3g})"
+        return f"converged ({method}: duality gap {gap:.3g} <= tol {tol:.3g})"
     return (
-        f"did not converge (coordinate descent: duality gap {gap:.3g} > tol {tol:.3g} after "
-        f"{est.n_iter_} sweeps)"
+        f"did not converge ({method}: duality gap {gap:.3g} > tol {tol:.3g} after "
+        f"{est.n_iter_} {steps})"
     )
 
 

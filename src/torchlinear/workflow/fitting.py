@@ -46,6 +46,7 @@ OPTION_NAMES = (
     "hidden", "epochs", "batch_size", "lr", "val_split", "patience", "seed", "device",
     "drop_na", "progress", "resume", "stream", "memory_limit", "formula", "max_levels",
     "overwrite", "max_classes", "cov_type", "cv", "cv_shuffle", "alphas", "n_alphas", "weight",
+    "positive",
 )  # fmt: skip
 
 
@@ -125,6 +126,7 @@ def fit(
     alphas: Sequence[float] | str | None = None,
     n_alphas: int = 100,
     weight: str | None = None,
+    positive: bool = False,
 ) -> FitResult:
     """Fit a model to a file or built-in dataset and write the model, metrics and report.
 
@@ -257,6 +259,12 @@ def fit(
         smallest alpha that zeroes every coefficient down to 1e-3 times it).
     n_alphas : int, default 100
         Size of the automatic grid.
+    positive : bool, default False
+        Constrain the coefficients of least squares to be >= 0: non-negative least
+        squares (with the ``alpha``/``l1_ratio`` penalty, if any; ``alpha="cv"``
+        cross-validates the non-negative path), solved exactly from the statistics by the
+        active-set method of :mod:`torchlinear.exact.nnqp`, as
+        ``LinearRegression(positive=True)`` and ``ElasticNet(positive=True)``.
 
     Returns
     -------

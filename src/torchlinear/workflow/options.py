@@ -43,6 +43,11 @@ def check_options(**kw: Any) -> Options:
     if kw["device"] is not None:
         resolve_device(kw["device"])
     cov_type = check_cov_type(kw.get("cov_type", "nonrobust"))
+    positive = kw.get("positive", False)
+    if not isinstance(positive, bool | np.bool_):
+        raise ParameterError(
+            "positive", "{param} must be True or False, got {value!r}", value=positive
+        )
     return Options(
         target=kw["target"],
         features=kw["features"],
@@ -77,6 +82,7 @@ def check_options(**kw: Any) -> Options:
         cv_shuffle=bool(kw.get("cv_shuffle", False)),
         alphas=alphas,
         n_alphas=n_alphas,
+        positive=bool(positive),
     )
 
 

@@ -20,6 +20,8 @@ def plan_route(opts: Options, task: str, streamed: bool) -> Plan:
         model, loss = check_classification(opts)
     else:
         model, loss = check_regression(opts)
+    if opts.positive:
+        check_positive(opts, task, model, loss)
     if opts.alpha_cv:
         check_alpha_cv(opts, task, model, loss)
         return Plan(task, model, loss, "enet-cv", "cd", opts.epochs)
@@ -104,6 +106,30 @@ def check_alpha_cv(opts: Options, task: str, model: str, loss: str) -> None:
         )
 
 
+def check_positive(opts: Options, task: str, model: str, loss: str) -> None:
+    """``positive`` constrains least squares (regression, linear model, squared loss),
+    which is solved exactly on the statistics."""
+    if not (task == "regression" and model == "linear" and loss == "squared"):
+        raise ParameterError(
+            "positive",
+            "{param} constrains least squares (regression, linear model, squared loss); "
+            "this fit is {kind} with model {model_kind!r} and loss {loss_kind!r}: leave out "
+            "{param}",
+            value=True,
+            kind=task,
+            model_kind=model,
+            loss_kind=loss,
+        )
+    if opts.solver not in ("auto", "exact"):
+        raise ParameterError(
+            "solver",
+            "{param} {value!r}: {positive} is solved exactly on the statistics of one pass; "
+            "use {0}",
+            value=opts.solver,
+            suggestions=[("solver", "auto")],
+        )
+
+
 def check_solver(opts: Options, task: str, model: str, loss: str, alpha: float) -> None:
     """Refuse a solver that cannot fit this problem."""
     if opts.solver == "exact" and not (
@@ -130,6 +156,8 @@ def check_solver(opts: Options, task: str, model: str, loss: str, alpha: float) 
 def linear_plan(opts: Options, task: str, loss: str, alpha: float, streamed: bool) -> Plan:
     """The route of a linear model: exact, coordinate descent or gradient training."""
     solver = opts.solver
+    if opts.positive:  # non-negative least squares: the exact penalized route
+        return Plan(task, "linear", loss, "enet", "cd", opts.epochs)
     exact = loss == "squared" and (opts.l1_ratio == 0 or alpha == 0)
     if solver == "exact" and not exact:  # an L1 part: exact coordinate descent
         return Plan(task, "linear", loss, "enet", "cd", opts.epochs)

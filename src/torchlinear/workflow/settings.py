@@ -121,6 +121,7 @@ class Options:
     cv_shuffle: bool = False
     alphas: tuple[float, ...] | None = None
     n_alphas: int = 100
+    positive: bool = False  # non-negative coefficients (least squares only)
 
     @property
     def alpha_cv(self) -> bool:
