@@ -3,6 +3,8 @@ optimizer fit the task, model and loss, and the options that only some routes ta
 
 from __future__ import annotations
 
+from typing import Any
+
 from torchlinear._validation import ParameterError
 from torchlinear.workflow.settings import (
     DEFAULT_BATCH_SIZE,
@@ -83,15 +85,18 @@ def check_regression(opts: Options) -> tuple[str, str]:
     return opts.model, loss
 
 
-def check_alpha_cv(opts: Options, task: str, model: str, loss: str) -> None:
-    """``alpha="cv"`` is the cross-validated penalized least-squares path only."""
+def _least_squares_only(
+    opts: Options, task: str, model: str, loss: str, param: str, value: Any, what: str
+) -> None:
+    """Refuse ``param`` (which ``what``) outside exact least squares: another task, model,
+    loss, or a solver other than the exact one."""
     if not (task == "regression" and model == "linear" and loss == "squared"):
         raise ParameterError(
-            "alpha",
-            "{param} 'cv' cross-validates the penalized least-squares path (regression, "
-            "linear model, squared loss); this fit is {kind} with model {model_kind!r} "
-            "and loss {loss_kind!r}: give {param} a number",
-            value="cv",
+            param,
+            "{param} " + what + " (regression, linear model, squared loss); this fit is "
+            "{kind} with model {model_kind!r} and loss {loss_kind!r}: "
+            + ("give {param} a number" if param == "alpha" else "leave out {param}"),
+            value=value,
             kind=task,
             model_kind=model,
             loss_kind=loss,
@@ -99,35 +104,23 @@ def check_alpha_cv(opts: Options, task: str, model: str, loss: str) -> None:
     if opts.solver not in ("auto", "exact"):
         raise ParameterError(
             "solver",
-            "{param} {value!r}: {alpha} cv runs the exact coordinate-descent path from "
-            "one pass of fold statistics; use {0}",
+            "{param} {value!r}: {" + param + "} " + what + ", solved exactly from the "
+            "statistics of one pass; use {0}",
             value=opts.solver,
             suggestions=[("solver", "auto")],
         )
+
+
+def check_alpha_cv(opts: Options, task: str, model: str, loss: str) -> None:
+    """``alpha="cv"`` is the cross-validated penalized least-squares path only."""
+    what = "'cv' cross-validates the penalized least-squares path"
+    _least_squares_only(opts, task, model, loss, "alpha", "cv", what)
 
 
 def check_positive(opts: Options, task: str, model: str, loss: str) -> None:
     """``positive`` constrains least squares (regression, linear model, squared loss),
     which is solved exactly on the statistics."""
-    if not (task == "regression" and model == "linear" and loss == "squared"):
-        raise ParameterError(
-            "positive",
-            "{param} constrains least squares (regression, linear model, squared loss); "
-            "this fit is {kind} with model {model_kind!r} and loss {loss_kind!r}: leave out "
-            "{param}",
-            value=True,
-            kind=task,
-            model_kind=model,
-            loss_kind=loss,
-        )
-    if opts.solver not in ("auto", "exact"):
-        raise ParameterError(
-            "solver",
-            "{param} {value!r}: {positive} is solved exactly on the statistics of one pass; "
-            "use {0}",
-            value=opts.solver,
-            suggestions=[("solver", "auto")],
-        )
+    _least_squares_only(opts, task, model, loss, "positive", True, "constrains least squares")
 
 
 def check_solver(opts: Options, task: str, model: str, loss: str, alpha: float) -> None:
