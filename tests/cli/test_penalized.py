@@ -152,6 +152,10 @@ def test_alpha_cv_with_shuffled_folds_and_a_given_grid(files, tmp_path):
         (["--alpha", "cv", "--l1-ratio", "0.5,2"], "--l1-ratio"),
         (["--alpha", "0.1", "--l1-ratio", "0.2,0.5"], "--l1-ratio"),
         (["--alpha", "lots"], "--alpha"),
+        # --positive constrains exact least squares only
+        (["--positive", "--loss", "huber"], "--positive"),
+        (["--positive", "--solver", "adam"], "--solver"),
+        (["--positive", "--model", "mlp"], "--positive"),
     ],
 )
 def test_bad_penalties_are_one_line_and_exit_2(files, tmp_path, run_cli, args, flag):
@@ -252,21 +256,3 @@ def test_positive_with_a_penalty_and_with_alpha_cv(nonnegative_file, tmp_path):
              out=tmp_path / "cv")  # fmt: skip
     assert cv.estimator.positive and (cv.estimator.coef_ >= 0).all()
     assert cv.convergence.startswith("converged (active set: duality gap")
-
-
-@pytest.mark.parametrize(
-    ("args", "flag"),
-    [
-        (["--positive", "--loss", "huber"], "--positive"),
-        (["--positive", "--solver", "adam"], "--solver"),
-        (["--positive", "--model", "mlp"], "--positive"),
-    ],
-)
-def test_positive_refuses_what_it_cannot_fit(files, tmp_path, run_cli, args, flag):
-    folder, _, _ = files
-    out = tmp_path / "bad"
-    code, stdout, err = run_cli(["fit", str(folder / "d.csv"), "--target", "y", *args,
-                                 "--out", str(out)])  # fmt: skip
-    assert code == 2
-    assert len(err.strip().splitlines()) == 1 and flag in err, err
-    assert not out.exists()
