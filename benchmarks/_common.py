@@ -208,7 +208,26 @@ def command_runs(
 
 def fit_runs(argv: Sequence[str], out: Path, runs: int = MIN_RUNS) -> Runs:
     """``command_runs`` of a ``torchlinear fit`` command, each run into a new folder
-    ``out/run<i>`` (a fit refuses to write over an earlier run)."""
+    ``out/run<i>`` (a fit refuses to write over an earlier run).
+
+    ``runs=0`` runs the command once in this process instead, through the command line's
+    entry point (a ``--quick`` smoke run: no interpreter start-up, not a measurement).
+    """
+    if runs == 0:
+        import resource
+
+        from torchlinear.cli import main
+
+        prefix = [sys.executable, "-m", "torchlinear"]
+        if list(argv[:3]) != prefix:
+            raise ValueError(f"not a torchlinear command: {list(argv[:3])}")
+        start = time.perf_counter()
+        code = main([*argv[3:], "--out", str(Path(out) / "run0")])
+        seconds = time.perf_counter() - start
+        if code != 0:
+            raise RuntimeError(f"{' '.join(argv[2:])} exited with {code}")
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return Runs([seconds], [rss], [{"seconds": seconds, "rss": rss}])
     total = Runs([], [], [])
     for i in range(runs):
         one = command_runs([*argv, "--out", str(Path(out) / f"run{i}")], runs=1)
