@@ -11,7 +11,7 @@ value can never land on another row's prediction.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +76,7 @@ class KeptColumns:
         self._buffered = 0
         self._features_buffer: list[np.ndarray] = []
 
-    def _read(self) -> Iterator[pa.RecordBatch]:
+    def _read(self) -> Generator[pa.RecordBatch, None, None]:
         wanted = self.columns + self.features
         if self.path.suffix.lower() in (".parquet", ".pq"):
             parquet = self._stack.enter_context(contextlib.closing(pq.ParquetFile(self.path)))

@@ -164,6 +164,7 @@ def select_dataset_columns(data: Data, target: str | None, features: Sequence[st
         )
     index = [data.feature_names.index(f) for f in features]
     data.feature_names = features
+    assert data.X is not None  # a built-in dataset is in memory
     data.X = np.ascontiguousarray(data.X[:, index])
     if data.X_test is not None:
         data.X_test = np.ascontiguousarray(data.X_test[:, index])
