@@ -30,6 +30,7 @@ from torchlinear._schema import (
     Switch,
     check_document,
 )
+from torchlinear.data.tabular import Task
 from torchlinear.engine import History
 from torchlinear.estimators._state import LABEL
 from torchlinear.estimators.linear import LinearRegression
@@ -72,7 +73,7 @@ ESTIMATORS: dict[str, Any] = {
     )
 }
 
-_DESCRIPTIONS = {
+_DESCRIPTIONS: dict[str, tuple[str, Task]] = {
     "LinearRegression": ("linear", "regression"),
     "SoftmaxRegression": ("softmax", "classification"),
     "MLPRegressor": ("mlp", "regression"),
@@ -110,7 +111,7 @@ _INFERENCE = frozenset(f"state.{n}" for c in ESTIMATORS.values() for n in c.infe
 _REMEDY = "it was edited by hand or written by another program: re-save or re-train the model"
 
 
-def describe(estimator: Any) -> tuple[str, str]:
+def describe(estimator: Any) -> tuple[str, Task]:
     """``(model, task)`` of a torchlinear estimator, e.g. ``("linear", "regression")``.
 
     Examples

@@ -277,7 +277,7 @@ class FitContext:
         d, names = len(self.data.feature_names), self.data.feature_names
         intercept = self.data.fit_intercept
         if self.plan.route == "exact":
-            est = LinearRegression(
+            exact = LinearRegression(
                 alpha=alpha,
                 device=self.opts.device,
                 fit_intercept=intercept,
@@ -291,7 +291,9 @@ class FitContext:
                 alpha_per_weight=True,  # --alpha is ElasticNet's (l1_ratio 0): per row
             )
             # the model as fitted: Ridge's alpha, on the sum of squares
-            return est.set_params(alpha=float(est.solution_.alpha))
+            solved = exact.solution_
+            assert solved is not None  # every fit sets it
+            return exact.set_params(alpha=float(solved.alpha))
         if self.plan.route == "enet":
             est = ElasticNet(
                 **self._cd_settings(),

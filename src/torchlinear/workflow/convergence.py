@@ -62,23 +62,23 @@ def _epochs(est: Any) -> str:
             f"stopped early on the validation loss after {len(losses)} epoch(s) (best epoch "
             f"{h.best_epoch}); the training criterion was not reached"
         )
-    if reason == "completed" and tol is None:
+    if reason != "completed":
+        return f"did not converge (stopped: {reason})"
+    if tol is None:
         return f"ran the fixed {len(losses)} epoch(s); no convergence criterion was set"
     needed = getattr(cfg, "n_iter_no_change", 1)
-    if reason == "completed" and drops:  # stopped between two drops of the learning rate
+    if drops:  # stopped between two drops of the learning rate
         return (
             f"did not converge (the training loss stalled at the noise of its minibatch "
             f"steps{dropped}, but the epochs ran out before it stalled again at the lower rate; "
             f"{len(losses)} epochs)"
         )
-    if reason == "completed" and improvement <= tol and window < needed:  # too few epochs
+    if improvement <= tol and window < needed:  # too few epochs
         return (
             f"did not converge ({crit} <= tol {format_number(tol)} {span}, but convergence "
             f"takes {needed}; {len(losses)} epochs)"
         )
-    if reason == "completed":
-        return f"did not converge ({crit} > tol {format_number(tol)} {span}, {len(losses)} epochs)"
-    return f"did not converge (stopped: {reason})"
+    return f"did not converge ({crit} > tol {format_number(tol)} {span}, {len(losses)} epochs)"
 
 
 def describe_convergence(estimator: Any, warnings: Sequence[str] = ()) -> str | None:

@@ -14,7 +14,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torchlinear import distributed as tld
 from torchlinear._format import render_warning
@@ -38,6 +38,9 @@ from torchlinear.workflow.settings import (
     Plan,
 )
 from torchlinear.workflow.sources import Data, open_data
+
+if TYPE_CHECKING:
+    from torchlinear.data.tabular import Task
 
 #: The parameters of :func:`fit` that :func:`check_options` checks (the rest say where the
 #: data and the run folder are, and how to read them).
@@ -92,7 +95,7 @@ def fit(
     *,
     formula: str | None = None,
     features: Sequence[str] | str | None = None,
-    task: str | None = None,
+    task: Task | None = None,
     model: str = "linear",
     loss: str | None = None,
     solver: str = "auto",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -13,6 +13,9 @@ import torch
 from torchlinear.exact import GramStats
 from torchlinear.exact.driver import check_exact_memory
 from torchlinear.workflow.settings import CONFUSION_MAX_CLASSES, EVAL_ROWS
+
+if TYPE_CHECKING:
+    from torchlinear.data.tabular import Task
 
 
 class RegressionMeter:
@@ -220,7 +223,7 @@ def log_proba_chunk(est: Any, X: np.ndarray) -> np.ndarray:
         return np.asarray(est.predict_log_proba(X))
 
 
-def score_chunks(est: Any, task: str, chunks: Any) -> dict[str, Any]:
+def score_chunks(est: Any, task: Task, chunks: Any) -> dict[str, Any]:
     """The metrics of ``est`` on ``(X, y, w)`` chunks (``w`` sample weights or None);
     weights that are all zero leave every weighted metric undefined, and are refused."""
     weighted, total = False, 0.0

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from torchlinear._validation import (
 )
 from torchlinear.stats import check_cov_type
 from torchlinear.workflow.settings import LOSSES, MODELS, SOLVERS, TASKS, Options
+
+if TYPE_CHECKING:
+    from torchlinear.data.tabular import Task
 
 T = TypeVar("T")
 
@@ -113,9 +116,9 @@ def check_choices(kw: dict[str, Any]) -> None:
         )
 
 
-def infer_task(kw: dict[str, Any]) -> str | None:
+def infer_task(kw: dict[str, Any]) -> Task | None:
     """The task given, or the one the model or loss implies (``None``: the data decides)."""
-    task = kw["task"]
+    task: Task | None = kw["task"]  # checked against TASKS above
     if task is None and (kw["model"] == "softmax" or kw["loss"] == "ce"):
         return "classification"
     if task is None and kw["loss"] in ("squared", "l1", "huber"):

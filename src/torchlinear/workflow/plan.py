@@ -3,7 +3,7 @@ optimizer fit the task, model and loss, and the options that only some routes ta
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torchlinear._validation import ParameterError
 from torchlinear.workflow.settings import (
@@ -15,8 +15,11 @@ from torchlinear.workflow.settings import (
     Plan,
 )
 
+if TYPE_CHECKING:
+    from torchlinear.data.tabular import Task
 
-def plan_route(opts: Options, task: str, streamed: bool) -> Plan:
+
+def plan_route(opts: Options, task: Task, streamed: bool) -> Plan:
     """The route of a fit: which estimator and optimizer fit this task, model and loss."""
     if task == "classification":
         model, loss = check_classification(opts)
@@ -86,7 +89,7 @@ def check_regression(opts: Options) -> tuple[str, str]:
 
 
 def _least_squares_only(
-    opts: Options, task: str, model: str, loss: str, param: str, value: Any, what: str
+    opts: Options, task: Task, model: str, loss: str, param: str, value: Any, what: str
 ) -> None:
     """Refuse ``param`` (which ``what``) outside exact least squares: another task, model,
     loss, or a solver other than the exact one."""
@@ -111,19 +114,19 @@ def _least_squares_only(
         )
 
 
-def check_alpha_cv(opts: Options, task: str, model: str, loss: str) -> None:
+def check_alpha_cv(opts: Options, task: Task, model: str, loss: str) -> None:
     """``alpha="cv"`` is the cross-validated penalized least-squares path only."""
     what = "'cv' cross-validates the penalized least-squares path"
     _least_squares_only(opts, task, model, loss, "alpha", "cv", what)
 
 
-def check_positive(opts: Options, task: str, model: str, loss: str) -> None:
+def check_positive(opts: Options, task: Task, model: str, loss: str) -> None:
     """``positive`` constrains least squares (regression, linear model, squared loss),
     which is solved exactly on the statistics."""
     _least_squares_only(opts, task, model, loss, "positive", True, "constrains least squares")
 
 
-def check_solver(opts: Options, task: str, model: str, loss: str, alpha: float) -> None:
+def check_solver(opts: Options, task: Task, model: str, loss: str, alpha: float) -> None:
     """Refuse a solver that cannot fit this problem."""
     if opts.solver == "exact" and not (
         task == "regression" and model == "linear" and loss == "squared"
@@ -146,7 +149,7 @@ def check_solver(opts: Options, task: str, model: str, loss: str, alpha: float) 
         )
 
 
-def linear_plan(opts: Options, task: str, loss: str, alpha: float, streamed: bool) -> Plan:
+def linear_plan(opts: Options, task: Task, loss: str, alpha: float, streamed: bool) -> Plan:
     """The route of a linear model: exact, coordinate descent or gradient training."""
     solver = opts.solver
     if opts.positive:  # non-negative least squares: the exact penalized route
@@ -278,7 +281,7 @@ def check_route_options(opts: Options, plan: Plan) -> None:
             value=True,
             kind="exact least squares" if plan.route in EXACT_ROUTES else "L-BFGS",
         )
-    if opts.cov_type != "nonrobust" and (plan.route != "exact" or (opts.alpha or 0) > 0):
+    if opts.cov_type != "nonrobust" and (plan.route != "exact" or opts.penalised):
         _refuse_cov(opts, plan)
     if opts.patience is not None and plan.route in (*EXACT_ROUTES, "softmax-lbfgs"):
         raise ParameterError(
@@ -302,7 +305,7 @@ def _refuse_cov(opts: Options, plan: Plan) -> None:
         why, fix = "this fit is {task} with model {model!r}", ""
     elif plan.loss != "squared":
         why, fix = "this fit's {loss} is {loss_value!r}", "leave out {loss}, or "
-    elif opts.alpha_cv or (opts.alpha or 0) > 0:
+    elif opts.penalised:
         why, fix = "this fit is penalised by {alpha}", "leave out {alpha}, or "
     else:
         why = "this fit is trained by gradient steps ({solver} {solver_value})"

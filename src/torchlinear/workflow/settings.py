@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from torchlinear.data.tabular import Task
 
 MODELS = ("linear", "softmax", "mlp")
 LOSSES = ("squared", "l1", "huber", "ce")
@@ -70,7 +73,7 @@ class FitResult:
     model_path: Path
     files: list[Path]
     target: str | None
-    task: str
+    task: Task
     model: str
     solver: str
     metrics: dict[str, Any]
@@ -89,7 +92,7 @@ class FitResult:
 class Options:
     target: str | None
     features: Sequence[str] | None
-    task: str | None
+    task: Task | None
     model: str
     loss: str | None
     solver: str
@@ -128,10 +131,15 @@ class Options:
         """Whether alpha (and l1_ratio) are chosen by cross-validation."""
         return self.alpha == "cv"
 
+    @property
+    def penalised(self) -> bool:
+        """Whether the fit is penalised: by a positive alpha, or one cross-validation picks."""
+        return self.alpha_cv or bool(self.alpha)
+
 
 @dataclass
 class Plan:
-    task: str
+    task: Task
     model: str  # linear, softmax, mlp
     loss: str
     route: str  # exact, linear, softmax-lbfgs, softmax, mlp

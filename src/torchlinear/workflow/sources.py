@@ -19,7 +19,7 @@ from torchlinear._validation import (
 )
 from torchlinear.data.design import MAX_LEVELS, DesignSource, learn_design, parse_formula
 from torchlinear.data.formats import COMPRESSIONS, FORMATS
-from torchlinear.data.tabular import TabularSource
+from torchlinear.data.tabular import TabularSource, Task
 from torchlinear.datasets import DATASETS
 
 
@@ -31,7 +31,7 @@ class Data:
     label: str
     feature_names: list[str]
     target: str | None
-    task: str
+    task: Task
     source: Any = None  # TabularSource
     X: np.ndarray | None = None  # a built-in dataset, in memory
     y: np.ndarray | None = None
@@ -199,7 +199,7 @@ def unknown_data(data: Any) -> ValueError:
     )
 
 
-def peek_task(path: Any, target: str, features: Any, delimiter: Any) -> str:
+def peek_task(path: Any, target: str, features: Any, delimiter: Any) -> Task:
     """Regression for a numeric target column, classification for text or booleans.
 
     Decided from the types inferred when the file is opened (its header and first rows),
@@ -208,7 +208,7 @@ def peek_task(path: Any, target: str, features: Any, delimiter: Any) -> str:
     refused, naming the cell: taken for class labels, it would make a class of each value.
     """
 
-    def opened(task: str) -> TabularSource:
+    def opened(task: Task) -> TabularSource:
         return TabularSource(
             path,
             target,
@@ -245,7 +245,7 @@ def open_data(
     data: Any,
     target: str | None,
     features: Sequence[str] | None,
-    task: str | None,
+    task: Task | None,
     *,
     drop_na: bool,
     delimiter: str | None,
@@ -306,7 +306,7 @@ def open_file(
     path: Path,
     target: str | None,
     features: Sequence[str] | None,
-    task: str | None,
+    task: Task | None,
     *,
     drop_na: bool,
     delimiter: str | None,
@@ -347,7 +347,7 @@ def open_dataset(
     name: str,
     target: str | None,
     features: Sequence[str] | None,
-    task: str | None,
+    task: Task | None,
     batch_rows: int | None,
     download: bool,
 ) -> Data:
@@ -391,7 +391,7 @@ def open_formula_data(
     formula: str,
     target: str | None,
     features: Any,
-    task: str | None,
+    task: Task | None,
     *,
     drop_na: bool,
     delimiter: str | None,
@@ -416,9 +416,11 @@ def open_formula_data(
         )
     parsed = parse_formula(formula)
     path = Path(data)
-    variables = formula_columns(parsed, formula, target, path, file_columns(path, delimiter))
+    response, variables = formula_columns(
+        parsed, formula, target, path, file_columns(path, delimiter)
+    )
     if task is None:
-        task = peek_task(path, parsed.target, variables or None, delimiter)
+        task = peek_task(path, response, variables or None, delimiter)
     if task == "classification" and parsed.response != parsed.target:
         raise ParameterError(
             "formula",
@@ -449,9 +451,9 @@ def open_formula_data(
 
 def formula_columns(
     parsed: Any, formula: str, target: str | None, path: Path, columns: list[str]
-) -> list[str]:
-    """The columns of ``path`` that the right-hand side of a parsed formula reads, once
-    the formula, its target and the file agree."""
+) -> tuple[str, list[str]]:
+    """The formula's target column and the columns of ``path`` its right-hand side reads,
+    once the formula, ``target`` and the file agree."""
     if parsed.target is None:
         raise ParameterError(
             "formula",
@@ -484,4 +486,4 @@ def formula_columns(
             value=formula,
             name=parsed.target,
         )
-    return [c for c in columns if c in parsed.variables and c != parsed.target]
+    return parsed.target, [c for c in columns if c in parsed.variables and c != parsed.target]

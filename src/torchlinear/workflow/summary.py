@@ -43,8 +43,10 @@ def model_summary(
     model, task = describe(est)
     names = meta.get("feature_names") or [f"x{j}" for j in range(est.n_features_in_)]
     what = model_kind(est, model, meta.get("settings"))
+    target = meta.get("target")
+    of = "" if target is None else f" of {target!r}"  # a model saved without a target name
     lines = [
-        f"{type(est).__name__} ({task}, {what}) of {meta.get('target')!r} on {len(names)} features",
+        f"{type(est).__name__} ({task}, {what}){of} on {len(names)} features",
         *model_lines(est, meta, task),
         "",
     ]

@@ -14,7 +14,7 @@ from torchlinear._validation import ParameterError, check_positive_int
 from torchlinear.data.design import Design, DesignSource
 from torchlinear.data.predictions import PredictionWriter, check_columns
 from torchlinear.data.tabular import TabularSource
-from torchlinear.estimators.penalized import ElasticNet
+from torchlinear.estimators.penalized import ElasticNet, Lasso
 from torchlinear.estimators.penalized_cv import ElasticNetCV, LassoCV
 from torchlinear.estimators.persist import describe, load_estimator
 from torchlinear.workflow.metrics import plain, predict_chunk, score_chunks
@@ -546,13 +546,12 @@ def model_kind(est: Any, model: str, settings: Mapping[str, Any] | None = None) 
         hidden_w, output_w = net.hidden.weight, net.output.weight
         return f"two-layer MLP {hidden_w.shape[1]} -> {hidden_w.shape[0]} -> {output_w.shape[0]}"
     if model == "linear":
-        if isinstance(est, (ElasticNetCV, LassoCV)):
-            return (
-                f"elastic net, alpha={est.alpha_:g}, l1_ratio={est.l1_ratio_:g} "
-                "(by cross-validation)"
-            )
-        if isinstance(est, ElasticNet):  # Lasso included
-            return f"elastic net, alpha={est.alpha:g}, l1_ratio={est.l1_ratio:g}"
+        if isinstance(est, (ElasticNetCV, LassoCV)):  # Lasso's have no l1_ratio: it is 1
+            ratio = 1.0 if isinstance(est, LassoCV) else est.l1_ratio_
+            return f"elastic net, alpha={est.alpha_:g}, l1_ratio={ratio:g} (by cross-validation)"
+        if isinstance(est, ElasticNet):
+            ratio = 1.0 if isinstance(est, Lasso) else est.l1_ratio
+            return f"elastic net, alpha={est.alpha:g}, l1_ratio={ratio:g}"
         if exact and est.alpha > 0:
             given = (settings or {}).get("alpha") if "ridge_alpha" in (settings or {}) else None
             if isinstance(given, int | float):
