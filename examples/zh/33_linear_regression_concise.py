@@ -333,3 +333,14 @@ assert torch.allclose(theta_back, exact_cm, rtol=1e-4, atol=1e-5)
 # * 随机梯度下降的结果和解析解对不上时，先看三件事：是否收敛、学习率多大（固定学习率的
 #   小批量 SGD 只能走到解析解附近）；是否加了正则化（那就和正则化目标的解析解比）；特征是否
 #   需要标准化。
+
+# %% [markdown]
+# ## 练习
+#
+# 本节的练习见
+# [`33_linear_regression_concise.py`](../exercises/33_linear_regression_concise.py)。
+# 每道题都有提示、解答和验证答案的代码；先自己想，再去看。练习的内容：
+#
+# * 把总损失换成平均损失时，学习率要怎样改；
+# * Huber 损失及其导数；
+# * 怎样访问线性层参数的梯度。

@@ -121,3 +121,15 @@ d2l.plot(x, [torch.softmax(x / t, dim=0) for t in temps], xlabel="class j", ylab
 # * 全连接层输出未规范化的预测 `o`，softmax 把它变成概率，但不改变 `argmax`。
 # * 交叉熵对 `o` 的梯度是 `softmax(o) − y`，形式与线性回归的“预测减标签”一样。
 # * 最小化交叉熵就是极大似然；计算时要减去最大值，否则大输入会上溢。
+
+# %% [markdown]
+# ## 练习
+#
+# 本节的练习见
+# [`34_softmax_regression.py`](../exercises/34_softmax_regression.py)。
+# 每道题都有提示、解答和验证答案的代码；先自己想，再去看。练习的内容：
+#
+# * 交叉熵对 `o` 的二阶导数就是 softmax 分布的方差；
+# * 三个等概率类别的二进制编码；
+# * RealSoftMax 与 `max` 的关系；
+# * 为什么最小化交叉熵就是极大似然估计。

@@ -112,3 +112,22 @@ net = nn.Sequential(nn.Flatten(), nn.Linear(784, 10)).to(device)
 X = torch.rand(32, 1, 28, 28).to(device)  # 数据也搬到同一个设备
 print("模型在", next(net.parameters()).device, "，数据在", X.device)
 assert net(X).shape == (32, 10)
+
+# %% [markdown]
+# ## 小结
+#
+# * Fashion-MNIST 有 10 个类别，每张图是 28×28 的灰度图；`d2l.load_data_fashion_mnist` 返回的
+#   小批量是 `(批量, 1, 28, 28)` 的 float32，取值在 [0, 1]，标签是类别下标。
+# * PyTorch 按 `(通道, 高, 宽)` 存放图像；从 HWC 转过来要用 `permute`，不能用 `reshape`。
+# * 模型和数据必须在同一个设备上。
+
+# %% [markdown]
+# ## 练习
+#
+# 本节的练习见
+# [`35_image_classification_dataset.py`](../exercises/35_image_classification_dataset.py)。
+# 每道题都有提示、解答和验证答案的代码；先自己想，再去看。练习的内容：
+#
+# * 批量大小对读取速度的影响（当场计时）；
+# * 怎样让数据迭代器更快；
+# * 还有哪些数据集可以直接用。

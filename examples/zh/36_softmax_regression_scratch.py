@@ -137,3 +137,23 @@ preds = d2l.predict_ch3(net, test_iter)
 print("前 6 个测试样本的预测：", preds)
 X_test, y_test = next(iter(test_iter))
 assert preds == d2l.get_fashion_mnist_labels(net(X_test[:6]).argmax(axis=1))
+
+# %% [markdown]
+# ## 小结
+#
+# * softmax 回归的从零实现：把图像展平，算 `softmax(XW + b)`；交叉熵用“按真实类别的下标取出
+#   预测的概率”一步算出。
+# * `d2l.accuracy` 返回预测正确的个数，除以样本数才是精度；训练前的精度约为 1/类别数。
+# * 这里的 `softmax` 和 `cross_entropy` 直接按定义实现，输入很大或概率为 0 时会出问题；3.7 节
+#   和本节的练习给出解决办法。
+
+# %% [markdown]
+# ## 练习
+#
+# 本节的练习见
+# [`36_softmax_regression_scratch.py`](../exercises/36_softmax_regression_scratch.py)。
+# 每道题都有提示、解答和验证答案的代码；先自己想，再去看。练习的内容：
+#
+# * 直接按定义实现 softmax 时的上溢；
+# * `cross_entropy` 里的 `log 0`；
+# * 总是取概率最大的类别，一定最好吗。
