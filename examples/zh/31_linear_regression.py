@@ -73,8 +73,8 @@ assert torch.equal(c, d) and t_vec < t_loop
 # %% [markdown]
 # ## 正态分布与平方损失
 #
-# 书中画了三条正态分布密度曲线（均值和标准差不同）。改变均值会让曲线沿 x 轴平移，
-# 增大方差会让曲线变矮变宽。
+# 书中画了三条均值、标准差各不相同的正态分布密度曲线。改变均值，曲线沿 x 轴平移；
+# 增大方差，曲线变矮、变宽。
 
 
 # %%
@@ -88,9 +88,12 @@ params = [(0, 1), (0, 2), (3, 1)]
 legend = [f"mean {mu}, std {sigma}" for mu, sigma in params]
 d2l.plot(x, [normal(x, mu, sigma) for mu, sigma in params], xlabel="x", ylabel="p(x)",
          figsize=(4.5, 2.5), legend=legend)  # fmt: skip
-# 每条曲线下的面积都是 1（数值积分），峰值是 1/(σ√(2π))
+# 每条曲线下的面积都是 1（数值积分）；峰值在 x = μ 处，高度是 1/(σ√(2π))：σ 加倍，峰值减半
 for mu, sigma in params:
-    assert abs(normal(x, mu, sigma).sum() * 0.01 - 1) < 1e-3
+    p = normal(x, mu, sigma)
+    assert abs(p.sum() * 0.01 - 1) < 1e-3
+    assert abs(x[p.argmax()] - mu) < 0.01
+    assert math.isclose(p.max(), 1 / (sigma * math.sqrt(2 * math.pi)))
 
 # %% [markdown]
 # 若 `y = Xw + b + ε`，噪声 `ε ~ N(0, σ²)`，则 `n` 个样本的负对数似然是

@@ -52,6 +52,9 @@ X, y = next(iter(train_iter))
 print(X.shape, X.dtype, y.shape, y.dtype)
 assert X.shape[1:] == (1, 28, 28) and X.dtype == torch.float32 and y.dtype == torch.int64
 assert 0 <= X.min() and X.max() <= 1
+if not STANDIN:  # 真实数据：训练集 60000 张、测试集 10000 张，每个类别各占十分之一
+    assert len(train_iter.dataset) == 60000 and len(test_iter.dataset) == 10000
+    assert torch.bincount(train_iter.dataset.tensors[1]).tolist() == [6000] * 10
 print("类别：", d2l.get_fashion_mnist_labels(range(10)))
 d2l.show_images(X[:18].reshape(18, 28, 28), 2, 9, titles=d2l.get_fashion_mnist_labels(y[:18]))
 
@@ -59,10 +62,11 @@ d2l.show_images(X[:18].reshape(18, 28, 28), 2, 9, titles=d2l.get_fashion_mnist_l
 # ## 读取一遍训练数据要多久
 #
 # 数据已经在内存里，`d2l.get_dataloader_workers()` 返回 0（不开子进程）：子进程只会多出
-# 进程间传数据的开销。`DataLoader` 在这种情形下的真正开销是逐个样本地取、再拼成小批量，
-# 3.3 节的笔记本把它和按下标一次取出整个小批量做了计时对比。
+# 进程间传递数据的开销。这时 `DataLoader` 真正的开销在于逐个样本地取、再拼成小批量；3.3 节的
+# 笔记本把它和按下标一次取出整个小批量做了计时对比，本节的练习 1、2 再看批量大小的影响。
 
 # %%
+assert d2l.get_dataloader_workers() == 0
 timer = d2l.Timer()
 n_seen = 0
 for _, y in train_iter:
