@@ -204,7 +204,7 @@ n_index = sum(len(y) for _, y in iter_batches(X_big, y_big, batch_size))
 t_index = timer.stop()
 print(f"批量大小 {batch_size}，{n_big} 个样本：DataLoader {t_loader:.3f} 秒，"
       f"按随机排列取下标 {t_index:.3f} 秒，后者快 {t_loader / t_index:.0f} 倍")  # fmt: skip
-assert n_loader == n_index == n_big
+assert n_loader == n_index == n_big and t_index < t_loader
 # 两种方式取出的是同样的东西：每个样本每个迭代周期恰好一次，顺序随机
 rows = torch.cat([X for X, _ in iter_batches(X_big[:1000], y_big[:1000], batch_size)])
 assert torch.equal(rows.sort(dim=0).values, X_big[:1000].sort(dim=0).values)
