@@ -10,8 +10,11 @@
 # 3. 样本个数不能被批量大小整除时，`data_iter` 和 `sgd` 会怎样？
 # 4. 为什么 `squared_loss` 里需要 `reshape`？
 # 5. 平方损失的二阶导数（Hessian）是什么？它和第 2 题的发散阈值有什么关系？
+# 6. 电压和电流的关系（欧姆定律）：能用自动微分学出电阻吗？
+# 7. 能用普朗克定律，从光谱能量密度确定物体的温度吗？
 
 # %%
+import math
 import os
 import random
 import sys
@@ -241,3 +244,76 @@ hessian = torch.autograd.functional.hessian(
 )
 assert torch.allclose(hessian, H, atol=1e-12)
 print("自动微分求出的 Hessian 等于 AᵀA/n：\n", hessian.numpy().round(3))
+
+# %% [markdown]
+# ## 练习 6：用自动微分学习欧姆定律的电阻
+#
+# <details><summary>提示</summary>
+#
+# 欧姆定律 `U = R·I`：电压是电流的线性函数，没有偏置。把 `R` 当作唯一的参数，损失函数仍用
+# 平方损失，训练循环和上面的一样。
+# </details>
+#
+# <details><summary>解答</summary>
+#
+# 可以。模型 `Û = R·I` 是只有一个权重、没有偏置的线性回归，`backward()` 求出
+# `∂l/∂R = Σ(R·I_i − U_i)·I_i`，小批量随机梯度下降照常更新。它也有解析解
+# `R* = Σ I_i U_i / Σ I_i²`，训练的结果应落在它附近。若测量仪器有零点偏差（`U = R·I + U₀`），
+# 就再加一个偏置，和本节的模型完全一样。
+# </details>
+
+# %%
+gen = torch.Generator().manual_seed(1)
+current = torch.rand(200, 1, generator=gen) * 2.0  # 电流 0–2 A
+voltage = 4.7 * current + 0.05 * torch.randn(200, 1, generator=gen)  # 4.7 Ω 的电阻，带测量噪声
+R = torch.zeros(1, requires_grad=True)
+for _ in range(20):
+    for start in range(0, 200, 10):
+        I, U = current[start : start + 10], voltage[start : start + 10]
+        d2l.squared_loss(I * R, U).sum().backward()
+        d2l.sgd([R], 0.1, 10)
+R_exact = ((current * voltage).sum() / (current**2).sum()).item()
+print(f"梯度下降学到的 R = {R.item():.4f} Ω，解析解 R* = {R_exact:.4f} Ω，真实值 4.7 Ω")
+# 学习率固定的小批量随机梯度下降停在解析解附近、随小批量抖动（见 3.3 节），差在千分之几
+assert abs(R.item() - R_exact) < 0.01 and abs(R_exact - 4.7) < 0.02
+
+# %% [markdown]
+# ## 练习 7：用普朗克定律从光谱测温度
+#
+# <details><summary>提示</summary>
+#
+# 普朗克定律 `B(λ, T) = (2hc²/λ⁵) / (exp(hc/(λkT)) − 1)` 对 `T` 不是线性的，但处处可导。
+# 把 `T`（和一个未知的亮度比例 `A`）当作参数，最小化对数光谱的平方误差。
+# </details>
+#
+# <details><summary>解答</summary>
+#
+# 可以。模型不再是线性的，没有解析解，但只要能写成可导的式子，自动微分就能求出损失对 `T`
+# 的梯度，梯度下降照样能用。两点技巧：参数取 `log T` 和 `log A`，让它们的尺度相近；损失用
+# `log B` 的残差，让短波和长波的误差同样重要。还可以用维恩位移定律 `λ_max·T ≈ 2898 μm·K`
+# 从光谱的峰值粗略地验算一下。
+# </details>
+
+# %%
+C2 = 14387.77  # hc/k，单位 μm·K
+wavelength = torch.linspace(0.3, 3.0, 300, dtype=torch.float64)  # μm
+
+
+def log_planck(log_T, log_A):
+    T = torch.exp(log_T)
+    return log_A - 5 * torch.log(wavelength) - torch.log(torch.expm1(C2 / (wavelength * T)))
+
+
+gen = torch.Generator().manual_seed(2)
+noise = 0.01 * torch.randn(300, dtype=torch.float64, generator=gen)  # 1% 的测量误差
+observed = log_planck(torch.tensor(math.log(5800.0)), torch.tensor(0.0)) + noise  # 太阳表面
+params = torch.tensor([math.log(3000.0), 1.0], dtype=torch.float64, requires_grad=True)
+optimizer = torch.optim.Adam([params], lr=0.05)
+for _ in range(600):
+    optimizer.zero_grad()
+    ((log_planck(params[0], params[1]) - observed) ** 2).mean().backward()
+    optimizer.step()
+T_fit = math.exp(params[0].item())
+T_wien = 2897.77 / wavelength[observed.argmax()].item()
+print(f"拟合得到的温度 {T_fit:.0f} K；维恩位移定律粗算 {T_wien:.0f} K；真实值 5800 K")
+assert abs(T_fit - 5800) < 20 and abs(T_wien - 5800) < 300

@@ -17,11 +17,13 @@
 # 1. 直接按定义实现 softmax 会有什么问题？（提示：试试 `softmax(torch.tensor([[50.0, 100.0]]))`）
 # 2. `cross_entropy` 直接按定义实现会有什么问题？怎样解决？
 # 3. 预测时总是返回概率最大的类别，一定最好吗？
+# 4. 用 softmax回归预测下一个单词时，词表很大会带来什么问题？
 
 # %%
 import math
 import os
 import sys
+import time
 from pathlib import Path
 
 import matplotlib
@@ -152,3 +154,45 @@ cost = torch.tensor([[0.0, 1.0], [10.0, 0.0]])  # cost[真实类别, 报告的�
 expected_cost = p @ cost
 print("报告“健康”与“有病”的期望代价：", expected_cost.numpy().round(2))
 assert p.argmax() == 0 and expected_cost.argmin() == 1
+
+# %% [markdown]
+# ## 练习 4：词表很大时的 softmax
+#
+# <details><summary>提示</summary>
+#
+# 用 softmax回归预测下一个单词，类别数就是词表大小 `V`（几万到几十万）。输入是 `d` 维的
+# 向量时，权重有多少个？为了算出**一个**单词的概率，要算多少个未规范化的预测？
+# </details>
+#
+# <details><summary>解答</summary>
+#
+# 权重矩阵是 `d × V`：`d = 256`、`V = 50000` 时就有一千二百多万个参数。更麻烦的是分母
+# `Σ_k exp(o_k)` 要用到全部 `V` 个未规范化的预测，所以哪怕只关心一个单词的概率，每个样本也要
+# 做 `d·V` 次乘加，训练和预测的时间都随 `V` 线性增长；而且大多数单词的概率都极小，梯度的
+# 大部分花在了几乎不出现的单词上。常见的办法：用子词（subword）把词表压小；层次化 softmax
+# （把单词排成一棵树，每次只走一条路径，代价约为 `d·log₂ V`）；训练时只对一部分随机抽取的
+# 单词算分母（负采样、采样 softmax）。
+# </details>
+
+# %%
+d, batch = 256, 64
+features = torch.randn(batch, d)
+threads = torch.get_num_threads()
+torch.set_num_threads(1)  # 计时只用一个线程，免得机器上别的程序让结果忽快忽慢
+seconds = {}
+for V in (1000, 50000):
+    W = torch.randn(d, V) * 0.01
+    torch.softmax(features @ W, 1)  # 先热身一次
+    runs = []
+    for _ in range(5):  # 取 5 次里最快的一次
+        start = time.perf_counter()
+        probs = torch.softmax(features @ W, 1)
+        runs.append(time.perf_counter() - start)
+    seconds[V] = min(runs)
+    print(f"V = {V:6}：{d * V:>10,} 个权重，一个小批量（{batch} 个样本）的 softmax 用时 "
+          f"{seconds[V] * 1e3:.2f} 毫秒；每个单词的平均概率 {probs.mean().item():.1e}")  # fmt: skip
+    assert torch.allclose(probs.sum(1), torch.ones(batch))
+torch.set_num_threads(threads)
+assert seconds[50000] > 5 * seconds[1000]  # 类别多 50 倍，时间也多出几十倍
+print(f"层次化 softmax 每个样本只需约 d·log₂V = {d * math.ceil(math.log2(50000)):,} 次乘加，"
+      f"而不是 d·V = {d * 50000:,} 次")  # fmt: skip

@@ -73,8 +73,8 @@ assert torch.equal(c, d) and t_vec < t_loop
 # %% [markdown]
 # ## 正态分布与平方损失
 #
-# 书中画了三条正态分布密度曲线（均值和标准差不同）。改变均值会让曲线沿 x 轴平移，
-# 增大方差会让曲线变矮变宽。
+# 书中画了三条均值、标准差各不相同的正态分布密度曲线。改变均值，曲线沿 x 轴平移；
+# 增大方差，曲线变矮、变宽。
 
 
 # %%
@@ -88,9 +88,12 @@ params = [(0, 1), (0, 2), (3, 1)]
 legend = [f"mean {mu}, std {sigma}" for mu, sigma in params]
 d2l.plot(x, [normal(x, mu, sigma) for mu, sigma in params], xlabel="x", ylabel="p(x)",
          figsize=(4.5, 2.5), legend=legend)  # fmt: skip
-# 每条曲线下的面积都是 1（数值积分），峰值是 1/(σ√(2π))
+# 每条曲线下的面积都是 1（数值积分）；峰值在 x = μ 处，高度是 1/(σ√(2π))：σ 加倍，峰值减半
 for mu, sigma in params:
-    assert abs(normal(x, mu, sigma).sum() * 0.01 - 1) < 1e-3
+    p = normal(x, mu, sigma)
+    assert abs(p.sum() * 0.01 - 1) < 1e-3
+    assert abs(x[p.argmax()] - mu) < 0.01
+    assert math.isclose(p.max(), 1 / (sigma * math.sqrt(2 * math.pi)))
 
 # %% [markdown]
 # 若 `y = Xw + b + ε`，噪声 `ε ~ N(0, σ²)`，则 `n` 个样本的负对数似然是
@@ -128,3 +131,15 @@ assert abs(sigma_mle - np.sqrt(np.mean(residual**2))) < 1e-4 and abs(sigma_mle -
 # * 线性回归有解析解，但后面的训练都用小批量随机梯度下降——它也适用于没有解析解的模型。
 # * 矢量化把循环交给底层库，快且结果相同。
 # * 高斯噪声假设下，最小化平方损失就是极大似然估计；这正是平方损失的来历。
+
+# %% [markdown]
+# ## 练习
+#
+# 本节的练习见
+# [`31_linear_regression.py`](../exercises/31_linear_regression.py)。
+# 每道题都有提示、解答和验证答案的代码；先自己想，再去看。练习的内容：
+#
+# * 使 `Σ(x_i − b)²` 最小的 `b` 为什么是平均值；
+# * 平方误差的解析解，它什么时候不唯一，什么时候比随机梯度下降好；
+# * 噪声服从拉普拉斯分布时，极大似然估计为什么变成了中位数；用固定学习率的随机梯度下降求它，
+#   为什么停不下来。

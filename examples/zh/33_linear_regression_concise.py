@@ -4,12 +4,14 @@
 # 配合《动手学深度学习》3.3 节：用 PyTorch 的高级 API 重写上一节。`d2l.load_array` 把张量
 # 包装成 `DataLoader`；`nn.Linear` 是全连接层；`nn.MSELoss` 是均方误差；`torch.optim.SGD`
 # 实现小批量随机梯度下降。然后用解析解检查训练出的参数，并说明 `nn.MSELoss` 与上一节
-# 平方损失之间的差别（少了 1/2）。最后两部分回答初学者常问的两个问题：数据已经在内存里时
-# `DataLoader` 为什么慢；随机梯度下降的结果为什么和解析解对不上。
+# 平方损失之间的差别（少了 1/2），并让从零实现与简洁实现一步不差地走出同一条路径、停在
+# 解析解附近。最后两部分回答初学者常问的两个问题：数据已经在内存里时 `DataLoader` 为什么慢；
+# 随机梯度下降的结果为什么和解析解对不上。
 
 # %%
 import os
 import sys
+import warnings
 from pathlib import Path
 from statistics import median
 
@@ -106,6 +108,82 @@ print("MSELoss 的梯度：", grad_mse, "\n½ 平方损失的梯度：", grad_ha
 assert torch.allclose(grad_mse, 2 * grad_half)
 
 # %% [markdown]
+# `nn.MSELoss` 还有一个约定：预测和标签的形状必须相同。把形状为 `(n,)` 的标签和 `(n, 1)` 的
+# 预测一起传进去，它只发出一条 `UserWarning`，然后照样广播成 `(n, n)` 再求平均：损失完全
+# 错了，训练却不会停下。自己写的损失函数连这条警告都没有（见 `38_common_mistakes.py` 第 1 节）。
+# 在笔记本里看到这条警告，就去检查标签的形状。
+
+# %%
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    wrong = loss(net(features), labels.reshape(-1))  # 标签被压成了 (1000,)
+right = loss(net(features), labels)  # 标签是 (1000, 1)，与预测相同
+print(f"标签为 (n,) 时的损失 {wrong.item():.3f}，为 (n, 1) 时 {right.item():.2e}")
+print("警告：", caught[0].message)
+assert wrong > 1000 * right and "broadcasting" in str(caught[0].message)
+
+# %% [markdown]
+# ## 从零实现、简洁实现与解析解：三者一致
+#
+# 既然梯度恰好差 2 倍，就可以让两种实现**逐步相同**：从同一组初始参数出发、按同一个顺序
+# 读取小批量，上一节的从零实现（`½` 平方损失、学习率 0.03）和本节的简洁实现（`nn.MSELoss`、
+# 学习率 0.015）每走一步，参数都应相同（只差 float32 的舍入误差）。两者最后都停在解析解
+# `θ* = (w1, w2, b)` 附近。下图左边是两者在 `(w1, w2)` 平面上走过的路径（从原点附近出发），
+# 右边是每一步与解析解的最大差距：两条曲线完全重合。
+
+# %%
+torch.manual_seed(2)
+w_s = torch.normal(0, 0.01, size=(2, 1), requires_grad=True)  # 从零实现：3.2 节的参数
+b_s = torch.zeros(1, requires_grad=True)
+net_c = nn.Sequential(nn.Linear(2, 1))  # 简洁实现：复制同样的初始值
+net_c[0].weight.data.copy_(w_s.detach().T)
+net_c[0].bias.data.fill_(0)
+trainer_c = torch.optim.SGD(net_c.parameters(), lr=0.03 / 2)
+order = torch.Generator().manual_seed(0)  # 两者共用同一个小批量顺序
+start = torch.cat([w_s.detach().reshape(-1), b_s.detach()])
+path_s, path_c = [start], [start.clone()]
+for _ in range(num_epochs):
+    for X, y in iter_batches(features, labels, batch_size, generator=order):
+        d2l.squared_loss(d2l.linreg(X, w_s, b_s), y).sum().backward()
+        d2l.sgd([w_s, b_s], 0.03, batch_size)
+        l = loss(net_c(X), y)
+        trainer_c.zero_grad()
+        l.backward()
+        trainer_c.step()
+        path_s.append(torch.cat([w_s.detach().reshape(-1), b_s.detach()]))
+        path_c.append(torch.cat([net_c[0].weight.data.reshape(-1), net_c[0].bias.data]))
+path_s, path_c = torch.stack(path_s).double(), torch.stack(path_c).double()
+theta_star = torch.tensor(exact)  # 前面 np.linalg.lstsq 求出的解析解
+gap_s = (path_s - theta_star).abs().max(dim=1).values
+gap_c = (path_c - theta_star).abs().max(dim=1).values
+print(f"{len(path_s) - 1} 步里两种实现参数的最大差别：{(path_s - path_c).abs().max():.1e}")
+print("最后一步：从零实现", path_s[-1].numpy().round(4), "简洁实现", path_c[-1].numpy().round(4))
+print("          解析解  ", theta_star.numpy().round(4))
+assert torch.allclose(path_s, path_c, atol=1e-5)  # 逐步相同
+assert gap_s[0] > 1 and gap_s[-1] < 2e-3 and gap_c[-1] < 2e-3  # 从远处出发，停在解析解附近
+
+fig, (ax0, ax1) = d2l.plt.subplots(1, 2, figsize=(9, 3.4))
+ax0.plot(path_s[:, 0], path_s[:, 1], "-", color="tab:blue", lw=4, alpha=0.4,
+         label="from scratch (½ squared loss, lr 0.03)")  # fmt: skip
+ax0.plot(path_c[:, 0], path_c[:, 1], "o", color="tab:orange", ms=3,
+         label="concise (nn.MSELoss, lr 0.015)")  # fmt: skip
+ax0.plot(*theta_star[:2], "k*", ms=14, label="exact (least squares)")
+ax0.set_xlabel("w1")
+ax0.set_ylabel("w2")
+ax0.set_title(f"paths of {len(path_s) - 1} steps in the (w1, w2) plane")
+ax0.legend(fontsize=8, loc="upper right")
+steps = range(len(gap_s))
+ax1.semilogy(steps, gap_s, "-", color="tab:blue", lw=4, alpha=0.4, label="from scratch")
+ax1.semilogy(steps, gap_c, "-", color="tab:orange", lw=1, label="concise")
+ax1.set_xlabel(f"step (minibatch of {batch_size}; {len(features) // batch_size} per epoch)")
+ax1.set_ylabel("max |θ − θ*|")
+ax1.set_title("distance to the exact solution")
+ax1.legend(fontsize=8)
+fig.tight_layout()
+fig.savefig(OUT / "scratch_concise_exact.png", dpi=100)
+print("已保存", OUT / "scratch_concise_exact.png")
+
+# %% [markdown]
 # ## 数据已经在内存里时，`DataLoader` 慢在哪里
 #
 # `d2l.load_array` 返回的 `DataLoader` 每取一个小批量，都要对其中每个样本调用一次
@@ -126,7 +204,7 @@ n_index = sum(len(y) for _, y in iter_batches(X_big, y_big, batch_size))
 t_index = timer.stop()
 print(f"批量大小 {batch_size}，{n_big} 个样本：DataLoader {t_loader:.3f} 秒，"
       f"按随机排列取下标 {t_index:.3f} 秒，后者快 {t_loader / t_index:.0f} 倍")  # fmt: skip
-assert n_loader == n_index == n_big
+assert n_loader == n_index == n_big and t_index < t_loader
 # 两种方式取出的是同样的东西：每个样本每个迭代周期恰好一次，顺序随机
 rows = torch.cat([X for X, _ in iter_batches(X_big[:1000], y_big[:1000], batch_size)])
 assert torch.equal(rows.sort(dim=0).values, X_big[:1000].sort(dim=0).values)
@@ -249,8 +327,20 @@ assert torch.allclose(theta_back, exact_cm, rtol=1e-4, atol=1e-5)
 #
 # * `DataLoader`、`nn.Linear`、`nn.MSELoss`、`torch.optim.SGD` 分别替代了上一节手写的
 #   `data_iter`、`linreg`、`squared_loss`、`sgd`，训练循环的结构不变。
-# * 高级 API 省事，但要清楚它们的约定：`MSELoss` 没有 1/2，默认对小批量求平均。
+# * 高级 API 省事，但要清楚它们的约定：`MSELoss` 没有 1/2，默认对小批量求平均；预测和标签
+#   形状不同时它只给警告。学习率减半，简洁实现与从零实现每一步都相同。
 # * 数据已经在内存里时，按随机排列的下标取小批量比 `DataLoader` 快得多。
 # * 随机梯度下降的结果和解析解对不上时，先看三件事：是否收敛、学习率多大（固定学习率的
 #   小批量 SGD 只能走到解析解附近）；是否加了正则化（那就和正则化目标的解析解比）；特征是否
 #   需要标准化。
+
+# %% [markdown]
+# ## 练习
+#
+# 本节的练习见
+# [`33_linear_regression_concise.py`](../exercises/33_linear_regression_concise.py)。
+# 每道题都有提示、解答和验证答案的代码；先自己想，再去看。练习的内容：
+#
+# * 把总损失换成平均损失时，学习率要怎样改；
+# * Huber 损失及其导数；
+# * 怎样访问线性层参数的梯度。

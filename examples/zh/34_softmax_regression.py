@@ -67,8 +67,9 @@ assert torch.allclose(ce, l.detach())
 # %% [markdown]
 # ## 信息论视角：熵与交叉熵
 #
-# 分布 `P` 的熵 `H[P] = −Σ P(j) log P(j)`；用 `Q` 编码来自 `P` 的数据时，平均要花交叉熵
-# `H(P, Q) = −Σ P(j) log Q(j)` 纳特（以 e 为底），且 `H(P, Q) ≥ H[P]`，当且仅当 `Q = P` 时取等号。
+# 分布 `P` 的熵是 `H[P] = −Σ P(j) log P(j)`。数据来自 `P`，却按分布 `Q` 来编码，平均每个样本
+# 要用交叉熵 `H(P, Q) = −Σ P(j) log Q(j)` 纳特（对数以 e 为底）。总有 `H(P, Q) ≥ H[P]`，当且仅当
+# `Q = P` 时取等号：交叉熵越小，模型的分布 `Q` 就越接近数据的分布 `P`。
 
 # %%
 P = torch.tensor([0.5, 0.25, 0.25])
@@ -109,11 +110,23 @@ stable = shifted / shifted.sum(dim=1, keepdim=True)
 print("直接按定义：", naive, "\n减去最大值：", stable)
 assert torch.isnan(naive).all() and torch.allclose(stable, torch.softmax(big, dim=1))
 
-# 画出 softmax 在 “温度” 变化时的样子：logits 乘以 1/T
+# %% [markdown]
+# 下图取未规范化的预测 `o = (0, 1, 2, 3, 4)`，除以“温度” `T` 再做 softmax。`T` 越小，分布越
+# 集中在最大的那一类上（`T → 0` 时趋于独热编码，即 `argmax`）；`T` 越大，分布越平（`T → ∞` 时
+# 趋于均匀分布）。无论 `T` 取多少，各类别的大小顺序都不变。
+
+# %%
 temps = [0.25, 1.0, 4.0]
 x = torch.arange(5.0)
-d2l.plot(x, [torch.softmax(x / t, dim=0) for t in temps], xlabel="class j", ylabel="softmax",
+curves = [torch.softmax(x / t, dim=0) for t in temps]
+d2l.plot(x, curves, xlabel="class j", ylabel="softmax(o / T)",
          legend=[f"T = {t}" for t in temps], figsize=(4.5, 2.5))  # fmt: skip
+peaks = [c.max().item() for c in curves]
+print("最大类别的概率：", {t: round(p, 3) for t, p in zip(temps, peaks, strict=True)})
+assert peaks[0] > peaks[1] > peaks[2] > 1 / len(x)  # 温度越低越集中
+assert all(torch.equal(c.argsort(), x.argsort()) for c in curves)  # 顺序不变
+assert torch.softmax(x / 0.01, dim=0)[-1] > 0.999  # T → 0：趋于 argmax 的独热编码
+assert torch.allclose(torch.softmax(x / 1e4, dim=0), torch.full((5,), 0.2), atol=1e-3)  # T → ∞
 
 # %% [markdown]
 # ## 小结
@@ -121,3 +134,15 @@ d2l.plot(x, [torch.softmax(x / t, dim=0) for t in temps], xlabel="class j", ylab
 # * 全连接层输出未规范化的预测 `o`，softmax 把它变成概率，但不改变 `argmax`。
 # * 交叉熵对 `o` 的梯度是 `softmax(o) − y`，形式与线性回归的“预测减标签”一样。
 # * 最小化交叉熵就是极大似然；计算时要减去最大值，否则大输入会上溢。
+
+# %% [markdown]
+# ## 练习
+#
+# 本节的练习见
+# [`34_softmax_regression.py`](../exercises/34_softmax_regression.py)。
+# 每道题都有提示、解答和验证答案的代码；先自己想，再去看。练习的内容：
+#
+# * 交叉熵对 `o` 的二阶导数就是 softmax 分布的方差；
+# * 三个等概率类别的二进制编码；
+# * RealSoftMax 与 `max` 的关系；
+# * 为什么最小化交叉熵就是极大似然估计。

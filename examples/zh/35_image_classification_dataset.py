@@ -52,6 +52,9 @@ X, y = next(iter(train_iter))
 print(X.shape, X.dtype, y.shape, y.dtype)
 assert X.shape[1:] == (1, 28, 28) and X.dtype == torch.float32 and y.dtype == torch.int64
 assert 0 <= X.min() and X.max() <= 1
+if not STANDIN:  # 真实数据：训练集 60000 张、测试集 10000 张，每个类别各占十分之一
+    assert len(train_iter.dataset) == 60000 and len(test_iter.dataset) == 10000
+    assert torch.bincount(train_iter.dataset.tensors[1]).tolist() == [6000] * 10
 print("类别：", d2l.get_fashion_mnist_labels(range(10)))
 d2l.show_images(X[:18].reshape(18, 28, 28), 2, 9, titles=d2l.get_fashion_mnist_labels(y[:18]))
 
@@ -59,10 +62,11 @@ d2l.show_images(X[:18].reshape(18, 28, 28), 2, 9, titles=d2l.get_fashion_mnist_l
 # ## 读取一遍训练数据要多久
 #
 # 数据已经在内存里，`d2l.get_dataloader_workers()` 返回 0（不开子进程）：子进程只会多出
-# 进程间传数据的开销。`DataLoader` 在这种情形下的真正开销是逐个样本地取、再拼成小批量，
-# 3.3 节的笔记本把它和按下标一次取出整个小批量做了计时对比。
+# 进程间传递数据的开销。这时 `DataLoader` 真正的开销在于逐个样本地取、再拼成小批量；3.3 节的
+# 笔记本把它和按下标一次取出整个小批量做了计时对比，本节的练习 1、2 再看批量大小的影响。
 
 # %%
+assert d2l.get_dataloader_workers() == 0
 timer = d2l.Timer()
 n_seen = 0
 for _, y in train_iter:
@@ -112,3 +116,22 @@ net = nn.Sequential(nn.Flatten(), nn.Linear(784, 10)).to(device)
 X = torch.rand(32, 1, 28, 28).to(device)  # 数据也搬到同一个设备
 print("模型在", next(net.parameters()).device, "，数据在", X.device)
 assert net(X).shape == (32, 10)
+
+# %% [markdown]
+# ## 小结
+#
+# * Fashion-MNIST 有 10 个类别，每张图是 28×28 的灰度图；`d2l.load_data_fashion_mnist` 返回的
+#   小批量是 `(批量, 1, 28, 28)` 的 float32，取值在 [0, 1]，标签是类别下标。
+# * PyTorch 按 `(通道, 高, 宽)` 存放图像；从 HWC 转过来要用 `permute`，不能用 `reshape`。
+# * 模型和数据必须在同一个设备上。
+
+# %% [markdown]
+# ## 练习
+#
+# 本节的练习见
+# [`35_image_classification_dataset.py`](../exercises/35_image_classification_dataset.py)。
+# 每道题都有提示、解答和验证答案的代码；先自己想，再去看。练习的内容：
+#
+# * 批量大小对读取速度的影响（当场计时）；
+# * 怎样让数据迭代器更快；
+# * 还有哪些数据集可以直接用。

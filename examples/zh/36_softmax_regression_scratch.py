@@ -108,8 +108,8 @@ assert acc0 < 0.3
 # %% [markdown]
 # ## 训练
 #
-# `updater` 用上一章的小批量随机梯度下降，学习率 0.1。书里训练 10 个迭代周期；快速模式下
-# 少跑几个。
+# `updater` 用 3.2 节的小批量随机梯度下降 `d2l.sgd`，学习率 0.1。书里训练 10 个迭代周期，
+# 快速模式下少跑几个。
 
 # %%
 lr = 0.1
@@ -124,6 +124,9 @@ train_loss, train_acc, test_acc = d2l.train_ch3(
     net, train_iter, test_iter, cross_entropy, num_epochs, updater
 )
 print(f"训练损失 {train_loss:.3f}，训练精度 {train_acc:.3f}，测试精度 {test_acc:.3f}")
+if STANDIN and train_acc > 0.9:  # 书里的 Animator 把纵轴固定在 [0.3, 0.9]
+    print("替身数据比 Fashion-MNIST 容易得多：精度接近 1，超出了图的纵轴范围 [0.3, 0.9]，")
+    print("曲线因此跑到了图外；在真实数据上，三条曲线都落在这个范围里。")
 # 书中在真实数据上检查：训练损失 < 0.5，训练和测试精度 > 0.7
 assert train_loss < 0.5 and train_acc > 0.7 and test_acc > 0.7
 
@@ -137,3 +140,24 @@ preds = d2l.predict_ch3(net, test_iter)
 print("前 6 个测试样本的预测：", preds)
 X_test, y_test = next(iter(test_iter))
 assert preds == d2l.get_fashion_mnist_labels(net(X_test[:6]).argmax(axis=1))
+
+# %% [markdown]
+# ## 小结
+#
+# * softmax回归的从零实现：把图像展平，算 `softmax(XW + b)`；交叉熵用“按真实类别的下标取出
+#   预测的概率”一步算出。
+# * `d2l.accuracy` 返回预测正确的个数，除以样本数才是精度；训练前的精度约为 1/类别数。
+# * 这里的 `softmax` 和 `cross_entropy` 直接按定义实现，输入很大或概率为 0 时会出问题；3.7 节
+#   和本节的练习给出解决办法。
+
+# %% [markdown]
+# ## 练习
+#
+# 本节的练习见
+# [`36_softmax_regression_scratch.py`](../exercises/36_softmax_regression_scratch.py)。
+# 每道题都有提示、解答和验证答案的代码；先自己想，再去看。练习的内容：
+#
+# * 直接按定义实现 softmax 时的上溢；
+# * `cross_entropy` 里的 `log 0`；
+# * 总是取概率最大的类别，一定最好吗；
+# * 预测下一个单词时，词表很大会带来什么问题。

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 常见错误：经典 bug 的复现、症状与修正
 #
-# 照着《动手学深度学习》第 3 章写线性回归和 softmax 回归时，下面这些错误几乎人人都会碰到。
+# 照着《动手学深度学习》第 3 章写线性回归和 softmax回归时，下面这些错误几乎人人都会碰到。
 # 每一节先运行有 bug 的代码，给出症状（一个数字、一个形状、一条警告或一张图），再改正，
 # 并用 `assert` 确认改对了：
 #
@@ -42,8 +42,9 @@ curves = {}  # 名称 -> (有 bug 的损失, 修正后的损失)，最后画图
 # ## 1. 列向量减行向量，得到的是矩阵
 #
 # `nn.Linear` 的输出形状是 `(n, 1)`。如果标签是 `(n,)`，`y_hat - y` 会广播成 `(n, n)`：
-# 每个预测都和每个标签比了一遍。不报错，只是损失错了。（`nn.MSELoss` 至少会给个警告，
-# 自己写的损失函数一声不吭。）书里的 `squared_loss` 先 `y.reshape(y_hat.shape)`，就是为此。
+# 每个预测都和每个标签比了一遍。不报错，只是损失错了。（`nn.MSELoss` 至少会给个警告，见 3.3 节
+# 的笔记本；自己写的损失函数一声不吭。）书里的 `squared_loss` 先 `y.reshape(y_hat.shape)`，
+# 就是为此。
 
 # %%
 y_row = labels.reshape(-1)  # (1000,)
@@ -92,6 +93,7 @@ assert "y.reshape(-1)" in message
 # 接着 `inf − inf` 得到 `nan`。`scratch.train`（以及简洁实现的训练函数和 `d2l.train_ch3`）
 # 遇到这种情况会发出警告，写明所用的学习率。学习率只比上限（这里约为 1.84，见 3.2 节）大一点
 # 时，三个迭代周期内损失还到不了 `inf`，却已经是起点的成千上万倍：这时同样会发出警告。
+# 这些警告在每个迭代周期结束时才检查；3.2 节的笔记本演示了怎样在每一步检查，第 4 步就能发现。
 
 # %%
 w, b = scratch.init_params(2, generator=torch.Generator().manual_seed(0))
@@ -155,10 +157,15 @@ curves["3. forgetting zero_grad"] = (forgot, remembered)
 # ## 4. 学习率按平均损失调好，却用了 `reduction="sum"`
 #
 # 对小批量的损失求和，梯度（也就是步长）会乘上批量大小。对平均损失合适的学习率 0.03，
-# 在批量 10 时相当于 0.3（更抖），在批量 100 时相当于 3，超过了发散阈值 `2/λ_max`，
-# 损失随即爆炸。书中的 `sgd` 对 `l.sum()` 求导后除以 `batch_size`，正是为了按平均来走。
+# 在批量 10 时相当于 0.3（更抖），在批量 100 时相当于 3，超过了发散阈值：`nn.MSELoss` 没有
+# 1/2，阈值是 `1/λ_max ≈ 0.9`（3.2 节的 `2/λ_max` 的一半），损失随即爆炸。书中的 `sgd` 对
+# `l.sum()` 求导后除以 `batch_size`，正是为了按平均来走。
 
 # %%
+A = torch.cat([features, torch.ones(len(features), 1)], 1).double()
+limit = 1 / torch.linalg.eigvalsh(A.T @ A / len(A)).max().item()  # nn.MSELoss 的发散阈值
+print(f"发散阈值 1/λ_max = {limit:.3f}：批量 10 时的 0.3 在它下面，批量 100 时的 3 在它上面")
+assert 0.3 < limit < 3
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # 发散时的溢出警告
     summed = train_concise(True, reduction="sum", batch_size=100)

@@ -136,6 +136,9 @@ def _example_env(out: Path, data: Path, tmp: Path) -> dict[str, str]:
         "TMPDIR": str(tmp),
         "MPLBACKEND": "Agg",
         "PYTHONHASHSEED": "0",
+        # A character the figure's font lacks is drawn as an empty box: say so every time, so
+        # that the test below sees it even when an earlier script in the worker warned first.
+        "PYTHONWARNINGS": "always:Glyph:UserWarning",
         # Tiny problems gain nothing from threads, and two examples run side by side.
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
@@ -300,6 +303,11 @@ def test_example_runs_and_writes_figures(
         assert png.stat().st_size > 1000 and head == PNG_SIGNATURE, f"{png} is not a real PNG"
     assert not (run.workdir / "runs").exists(), f"{path.name} ignored TORCHLINEAR_EXAMPLES_OUT"
     assert "Traceback" not in run.stderr, f"{path.name} printed a traceback:\n{run.stderr}"
+    missing = [line for line in run.stderr.splitlines() if "missing from font" in line]
+    assert not missing, (
+        f"{path.name} drew characters its figure font lacks (they show as empty boxes); "
+        f"write the figure's text in English or choose a font that has them:\n{missing[0]}"
+    )
     if path in FILE_EXAMPLES:
         assert "not found" not in run.stdout, f"{path.name} did not use the data files"
     if path in STANDIN_EXAMPLES:
