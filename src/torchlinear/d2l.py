@@ -27,7 +27,7 @@ Differences from the book, all additive:
   each minibatch with ``torch.nn.functional.interpolate`` (bilinear, antialiased).
 * Figures appear inline in a notebook. In a script they are saved as PNG files in
   :func:`figure_dir` (the current folder unless :func:`set_figure_dir` says otherwise).
-* :func:`train_ch3` returns ``(train_loss, train_acc, test_acc)`` of the last 迭代周期 instead
+* :func:`train_ch3` returns ``(train_loss, train_acc, test_acc)`` of the last epoch instead
   of asserting that they look like the book's, and both trainers warn
   (:class:`NonFiniteLossWarning`) when the loss stops being finite, naming the likely cause.
 * :func:`accuracy` refuses a column of labels ``(n, 1)``, which the book's comparison would
@@ -627,7 +627,7 @@ def train_epoch_ch3(
     loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     updater: torch.optim.Optimizer | Callable[[int], Any],
 ) -> tuple[float, float]:
-    """Train for one 迭代周期; return the mean training loss and the training accuracy.
+    """Train for one epoch (迭代周期); return the mean training loss and the training accuracy.
 
     ``loss`` returns one value per example (``reduction='none'``). ``updater`` is a
     ``torch.optim`` optimizer (the mean loss is differentiated) or a function of the batch
@@ -751,9 +751,9 @@ def train_ch3(
     num_epochs: int,
     updater: torch.optim.Optimizer | Callable[[int], Any],
 ) -> tuple[float, float, float]:
-    """Train for ``num_epochs`` 迭代周期, drawing the training loss and both accuracies.
+    """Train for ``num_epochs`` epochs, drawing the training loss and both accuracies.
 
-    Returns ``(train_loss, train_acc, test_acc)`` of the last 迭代周期 (the book asserts
+    Returns ``(train_loss, train_acc, test_acc)`` of the last epoch (the book asserts
     ``train_loss < 0.5`` and both accuracies above 0.7 on Fashion-MNIST; assert what fits
     your data). Warns :class:`NonFiniteLossWarning` when the loss is ``inf`` or ``nan``.
 

@@ -42,8 +42,9 @@ so coefficients become exactly zero (a plain subgradient step would only make th
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -191,6 +192,9 @@ class Loss:
         ``"regression"`` or ``"classification"``.
     delta : float
         Huber's threshold (unused by the other losses).
+    unit : float
+        The unit the targets and predictions it receives are measured in (1: the data's
+        own); see :meth:`in_units`.
 
     Examples
     --------
@@ -202,6 +206,38 @@ class Loss:
     name: str
     task: str
     delta: float = 1.0
+    unit: float = field(default=1.0, repr=False)
+
+    @property
+    def value_unit(self) -> float:
+        """What one unit of this loss's value is worth in the data's own units: ``unit``
+        squared for the squared and Huber losses, ``unit`` for the absolute loss, 1 for
+        cross-entropy."""
+        power = {"squared": 2, "huber": 2, "l1": 1}.get(self.name, 0)
+        try:
+            return self.unit**power
+        except OverflowError:  # losses beyond float64 in the data's units
+            return math.inf
+
+    def in_units(self, unit: float) -> Loss:
+        r"""The same loss for targets and predictions divided by ``unit``.
+
+        Its value times :attr:`value_unit` is this loss's value on the undivided data
+        (Huber's threshold is divided too: :math:`H_\delta(s r) = s^2 H_{\delta/s}(r)`).
+        Training in the units of the target makes gradient steps and tolerances mean the
+        same whether ``y`` is in metres or in nanometres.
+
+        Examples
+        --------
+        >>> loss = get_loss("huber", delta=2.0)
+        >>> pred, target = torch.tensor([3.0]), torch.tensor([0.0])
+        >>> scaled = loss.in_units(4.0)
+        >>> float(scaled(pred / 4, target / 4) * scaled.value_unit), float(loss(pred, target))
+        (4.0, 4.0)
+        """
+        if self.task == "classification":
+            return self
+        return Loss(self.name, self.task, self.delta / unit, self.unit * unit)
 
     def __call__(
         self,

@@ -10,7 +10,12 @@ from sklearn.linear_model import LinearRegression
 import torchlinear
 from torchlinear import SoftmaxRegression
 from torchlinear.engine import DivergenceError, TrainConfig
-from torchlinear.estimators._gradient import GradientFit, fit_gradient, loss_improvement
+from torchlinear.estimators._gradient import (
+    GradientFit,
+    fit_gradient,
+    loss_improvement,
+    target_unit,
+)
 from torchlinear.io import load_model, save_model
 from torchlinear.models import MLP, Standardized
 
@@ -345,3 +350,109 @@ def test_convergence_warning_tells_a_short_plateau_from_a_loss_still_falling():
     falling.stop_reason = "completed"
     with pytest.warns(ConvergenceWarning, match=r"still improved by a relative 0\.75 .*> tol"):
         check_convergence(falling, config, "sgd")
+
+
+# --- training in units of the target ------------------------------------------------------
+
+
+def test_target_unit_is_the_power_of_two_nearest_the_spread():
+    assert target_unit(np.array([1.0, 2.0, 3.0])) == 2.0  # 1.4826 * MAD 1 -> 2^1
+    assert target_unit(np.array([2e5, 3e5, 4.5e5])) == 2.0**17  # 1.4826 * 1e5 -> 2^17
+    assert target_unit(np.array([5.0, 5.0, 5.0, 7.0])) == 0.5  # MAD 0: mean deviation
+    assert target_unit(np.array([3.0, 3.0])) == 1.0  # constant
+    assert target_unit(np.array([np.nan, 1e-30, 3e-30, 2e-30])) == 2.0**-99  # NaN ignored
+
+
+@pytest.mark.parametrize("loss", ["squared", "huber", "l1"])
+def test_penalty_in_units_gives_the_same_objective(loss):
+    # objective(s w') = s^p (objective in units)(w') for any coefficients w'
+    from torchlinear.estimators._gradient import penalty_in_units
+    from torchlinear.losses import Penalty, get_loss
+
+    rng = np.random.default_rng(3)
+    s, alpha, ratio = 8.0, 0.3, 0.4
+    base = get_loss(loss, delta=1.5)
+    scaled = base.in_units(s)
+    pred, y = torch.tensor(rng.normal(size=20)), torch.tensor(rng.normal(size=20) * 3)
+    coef = torch.tensor(rng.normal(size=5))
+    penalty, inner = Penalty(alpha, ratio), penalty_in_units(alpha, ratio, base, s)
+
+    def objective(loss_fn, p, predicted, target, w):
+        l1 = p.alpha * p.l1_ratio * w.abs().sum()
+        l2 = 0.5 * p.alpha * (1 - p.l1_ratio) * (w * w).sum()
+        return float(loss_fn(predicted, target) + l1 + l2)
+
+    whole = objective(base, penalty, s * pred, s * y, s * coef)
+    parts = objective(scaled, inner, pred, y, coef) * scaled.value_unit
+    assert parts == pytest.approx(whole, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("solver", "loss"), [("lbfgs", "squared"), ("lbfgs", "huber"), ("adam", "squared"),
+                         ("sgd", "huber"), ("adam", "l1")],
+)  # fmt: skip
+def test_gradient_fits_are_equivariant_in_the_scale_of_y(solver, loss):
+    # y times 2^k (and Huber's delta with it) gives coefficients times 2^k and losses
+    # times 4^k: the same steps, in the units of y (before, Adam stopped at the start with
+    # converged_=True for y ~ 1e4, and L-BFGS for y ~ 1e-8)
+    X, y = _regression(n=200, seed=4)
+    fits = {}
+    for k in (-40, 0, 30):
+        est = torchlinear.LinearRegression(loss=loss, delta=0.5 * 2.0**k, solver=solver,
+                                           max_iter=60, random_state=0)  # fmt: skip
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fits[k] = est.fit(X.numpy(), y.numpy() * 2.0**k)
+    base = fits[0]
+    for k in (-40, 30):
+        np.testing.assert_allclose(fits[k].coef_ / 2.0**k, base.coef_, rtol=1e-9, atol=1e-12)
+        assert fits[k].intercept_ / 2.0**k == pytest.approx(base.intercept_, rel=1e-9)
+        assert fits[k].converged_ == base.converged_
+        power = 1 if loss == "l1" else 2
+        np.testing.assert_allclose(
+            np.array(fits[k].history_.train_loss) / 2.0 ** (power * k),
+            base.history_.train_loss,
+            rtol=1e-9,
+        )
+
+
+@pytest.mark.parametrize("scale", [1e-20, 1e-8, 3e5, 1e20])
+def test_lbfgs_least_squares_is_exact_at_any_scale_of_y(scale):
+    X, y = _regression(n=200, seed=5)
+    ref = _lstsq(X, y * scale)
+    est = torchlinear.LinearRegression(solver="lbfgs").fit(X.numpy(), y.numpy() * scale)
+    assert est.converged_
+    np.testing.assert_allclose(est.coef_, ref[:-1], rtol=1e-8)
+
+
+def test_adam_on_targets_in_dollars_does_not_claim_convergence_at_its_start():
+    # house prices: Adam moved its coefficients by lr=0.001 dollars a step and reported
+    # converged_=True after 6 epochs with every coefficient still ~0
+    X, y = _regression(n=200, seed=6)
+    est = torchlinear.LinearRegression(solver="adam", max_iter=100, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est.fit(X.numpy(), 3e5 + 1e5 * y.numpy())
+    ref = _lstsq(X, 3e5 + 1e5 * y)
+    error = np.abs(est.coef_ - ref[:-1]).max() / np.abs(ref[:-1]).max()
+    assert (
+        error < 1e-3
+        if est.converged_
+        else any("did not converge" in str(w.message) for w in caught)
+    )
+    # the same fit of y in units of 1e5 takes the same steps
+    small = torchlinear.LinearRegression(solver="adam", max_iter=100, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        small.fit(X.numpy(), 3.0 + y.numpy())
+    assert small.converged_ == est.converged_
+
+
+def test_lbfgs_that_cannot_move_says_it_stalled():
+    # Huber with delta 1 on targets ~1e20 is the absolute loss in all but name; L-BFGS
+    # sees no curvature and stops at its start: not converged, and the warning says why
+    X, y = _regression(n=200, seed=7)
+    est = torchlinear.LinearRegression(loss="huber", solver="lbfgs")
+    with pytest.warns(ConvergenceWarning, match="stalled after .* gradient was still large"):
+        est.fit(X.numpy(), y.numpy() * 1e20)
+    assert not est.converged_ and est.history_.stop_reason == "stalled"

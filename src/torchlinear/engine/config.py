@@ -29,6 +29,9 @@ LR_DROP_FACTOR = 10.0
 """What a minibatch run divides its learning rate by when its training loss plateaus."""
 LR_DROPS = 3
 """How many times it does so before a plateau counts as convergence (see ``tol``)."""
+STATIONARY = 1e-3
+"""An L-BFGS run whose loss plateaus has converged when its largest gradient entry is below
+this fraction of its first value; otherwise it has stalled (``stop_reason="stalled"``)."""
 
 
 class DivergenceError(ParameterError):
@@ -274,7 +277,8 @@ class History:
     epoch_time : list of float
         Wall time of each epoch in seconds.
     stop_reason : str or None
-        ``"completed"``, ``"early_stopping"``, ``"converged"``, ``"interrupted"`` or
+        ``"completed"``, ``"early_stopping"``, ``"converged"``, ``"stalled"`` (L-BFGS's
+        loss stopped improving far from a stationary point), ``"interrupted"`` or
         ``"diverged"``.
     best_epoch : int or None
         The epoch with the lowest validation loss (when validating).

@@ -34,6 +34,7 @@ from torchlinear.engine.config import (
     LR_DROP_FACTOR,
     LR_DROPS,
     RESUME_MUST_MATCH,
+    STATIONARY,
     DivergenceError,
     History,
     TrainConfig,
@@ -85,8 +86,10 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
         lr=lr,
         max_iter=cfg.lbfgs_max_iter,
         line_search_fn="strong_wolfe",
-        tolerance_grad=1e-12,
-        tolerance_change=1e-15,
+        # no absolute tolerances: a loss in units of the target (Loss.in_units) of a
+        # near-perfect fit is tiny, and the epochs' relative criterion (tol) decides
+        tolerance_grad=0.0,
+        tolerance_change=0.0,
         history_size=20,
     )
 
@@ -142,10 +145,19 @@ def evaluate(
         model.train(was_training)
 
 
+def loss_units(loss_fn: Any) -> tuple[float, float]:
+    """``(value unit, target unit)`` of a loss that may work in units of the target
+    (:meth:`~torchlinear.losses.Loss.in_units`): what its values and its targets are
+    multiplied by to report them in the data's own units."""
+    if isinstance(loss_fn, Loss):
+        return loss_fn.value_unit, loss_fn.unit
+    return 1.0, 1.0
+
+
 def evaluate_source(
     model: nn.Module, source: Source, loss_fn: Any, metrics: Any, dp: Any = None
 ) -> dict[str, float]:
-    meter = Meter(list(metrics))
+    meter = Meter(list(metrics), *loss_units(loss_fn))
     for X, y, w in source.eval_batches():
         pred = model(X)
         n = len(X)
@@ -215,10 +227,12 @@ class Trainer:
         self.epoch = 0  # epochs completed
         self.batch = 0  # batches completed in the current epoch
         self.first_loss: float | None = None
+        self._grad_first: float | None = None  # largest |gradient| at L-BFGS's start
+        self._grad_last = 0.0  # ... and at its latest evaluation
         self.no_improve = 0
         self.best_train = math.inf
         self.early = EarlyStopping(cfg.patience, cfg.min_delta)
-        self.meter = Meter(list(self.metrics))
+        self.meter = Meter(list(self.metrics), *loss_units(self.loss_fn))
         self.generator = torch.Generator()
         self.epoch_start_state: torch.Tensor | None = None
         checkpoint = self._read_checkpoint() if cfg.resume else None
@@ -349,18 +363,19 @@ class Trainer:
             raise ValueError(f"checkpoint {path!r} does not fit this run: {exc}") from None
 
     def _check(self, value: float, where: str) -> None:
-        if self.first_loss is None and math.isfinite(value):
-            self.first_loss = value
         first_step = self.epoch == 0 and self.batch == 0 and self.cfg.optimizer != "lbfgs"
-        if first_step and self.first_loss is None and not math.isfinite(value):
+        reported = value * self.meter.loss_unit  # in the data's own units
+        if first_step and self.first_loss is None and not math.isfinite(reported):
             # the first batch's loss is taken before any step: the data, not the learning
             # rate, is at fault
             dtype = str(next(self.model.parameters()).dtype).removeprefix("torch.")
             raise ValueError(
-                f"the loss of the first batch is {value} before any training step: values of "
+                f"the loss of the first batch is {reported} before any training step: values of "
                 f"X or y are too large for {dtype} (their squares overflow); rescale X and y "
                 "before fitting"
             )
+        if self.first_loss is None and math.isfinite(value):
+            self.first_loss = value
         # a first loss that is already ~0 (a perfect start) would make any noise "diverge"
         limit = self.cfg.divergence_factor * max(abs(self.first_loss or 0.0), 1e-8)
         if math.isfinite(value) and value <= limit:
@@ -369,12 +384,13 @@ class Trainer:
         if not all_finite(self.model) and self._epoch_snapshot is not None:
             self.model.load_state_dict(self._epoch_snapshot)
         self.history.stop_reason = "diverged"
+        unit = self.meter.loss_unit  # reported in the data's own units
         what = (
             f"became {value}"
             if not math.isfinite(value)
             else (
-                f"grew to {value:.4g}, over {self.cfg.divergence_factor:g} times its first value "
-                f"{self.first_loss:.4g}"
+                f"grew to {value * unit:.4g}, over {self.cfg.divergence_factor:g} times its "
+                f"first value {(self.first_loss or 0.0) * unit:.4g}"
             )
         )
         raise DivergenceError(where, what, self.history, lr)
@@ -500,6 +516,13 @@ class Trainer:
             smooth.backward()
             value += smooth.detach().item()
         self._last_closure = (total / rows, rows)
+        size = max(
+            (float(p.grad.abs().max()) for p in self.model.parameters() if p.grad is not None),
+            default=0.0,
+        )
+        if self._grad_first is None:
+            self._grad_first = size
+        self._grad_last = size
         return torch.tensor(value, dtype=torch.float64)
 
     def run(self) -> History:
@@ -551,7 +574,7 @@ class Trainer:
             self._check(value, f"epoch {epoch + 1}")
             self.batch = 1
             for cb in hooks:
-                cb.on_batch_end(epoch, 0, value)
+                cb.on_batch_end(epoch, 0, value * self.meter.loss_unit)
         elif self.dp is not None:  # data parallel: step together until no rank has rows
             batches = self.train_source.batches(self.generator, skip=self.batch)
             for item in itertools.chain(batches, itertools.repeat(None)):
@@ -561,7 +584,7 @@ class Trainer:
                 value, stop_requested = step
                 self._check(value, f"epoch {epoch + 1}, batch {self.batch + 1}")
                 for cb in hooks:
-                    cb.on_batch_end(epoch, self.batch, value)
+                    cb.on_batch_end(epoch, self.batch, value * self.meter.loss_unit)
                 self.batch += 1
                 if stop_requested:
                     return self._interrupted()
@@ -570,7 +593,7 @@ class Trainer:
                 value = self._step_sgd(X, y, w)
                 self._check(value, f"epoch {epoch + 1}, batch {self.batch + 1}")
                 for cb in hooks:
-                    cb.on_batch_end(epoch, self.batch, value)
+                    cb.on_batch_end(epoch, self.batch, value * self.meter.loss_unit)
                 self.batch += 1
                 if interrupt.requested:
                     return self._interrupted()
@@ -593,11 +616,22 @@ class Trainer:
         self.best_train = min(self.best_train, train_loss)
         return self.no_improve >= cfg.n_iter_no_change
 
+    def _stationary(self) -> bool:
+        """Whether a full-batch (L-BFGS) run whose loss stopped improving is at a stationary
+        point: its gradient fell below :data:`STATIONARY` of its first value (or is ~0).
+        L-BFGS also stops improving where it cannot make progress (a loss whose curvature
+        it cannot see), far from the minimum; minibatch runs are judged by their loss."""
+        if self.cfg.optimizer != "lbfgs" or self._grad_first is None:
+            return True
+        return self._grad_last <= max(STATIONARY * self._grad_first, 1e-10)
+
     def _noise_limited(self) -> bool:
-        """Whether the run's steps are noisy estimates of the gradient: minibatches (more
-        than one step in the epoch that just ended) of SGD or Adam. A plateau of such a run
-        may be the noise floor of its learning rate rather than the optimum."""
-        return self.cfg.optimizer in ("sgd", "adam") and self.batch > 1
+        """Whether the run's steps keep a size of their own at the minimum: Adam's (its
+        steps are normalised: about ``lr`` however small the gradient), and SGD's on
+        minibatches (more than one step in the epoch that just ended: noisy gradients). A
+        plateau of such a run may be the noise floor of its learning rate rather than the
+        optimum."""
+        return self.cfg.optimizer == "adam" or (self.cfg.optimizer == "sgd" and self.batch > 1)
 
     def _drop_helped(self) -> bool:
         """Whether the last drop of the learning rate (if any) lowered the best training
@@ -650,7 +684,7 @@ class Trainer:
             if self._noise_limited() and len(h.lr_drops) < LR_DROPS and self._drop_helped():
                 self._drop_lr(epoch + 1)
             else:
-                stop = "converged"
+                stop = "converged" if self._stationary() else "stalled"
         if self.schedule is not None:
             self.schedule.step()
         self.epoch += 1

@@ -46,10 +46,18 @@ def resolve_metrics(metrics: MetricSpec | None) -> dict[str, Callable]:
 
 
 class Meter:
-    """Row-weighted running means of the loss and the metrics (sums kept on the device)."""
+    """Row-weighted running means of the loss and the metrics (sums kept on the device).
 
-    def __init__(self, names: Sequence[str]) -> None:
+    A loss that works in units of the target (:meth:`torchlinear.losses.Loss.in_units`)
+    is reported in the data's own units: its means are multiplied by ``loss_unit`` and the
+    metrics see predictions and targets multiplied by ``target_unit``.
+    """
+
+    def __init__(
+        self, names: Sequence[str], loss_unit: float = 1.0, target_unit: float = 1.0
+    ) -> None:
         self.names = list(names)
+        self.loss_unit, self.target_unit = float(loss_unit), float(target_unit)
         self.reset()
 
     def reset(self) -> None:
@@ -59,6 +67,8 @@ class Meter:
 
     def add_metrics(self, metrics: Mapping[str, Callable], pred, target, n: int) -> None:
         with torch.no_grad():
+            if self.target_unit != 1.0 and metrics:
+                pred, target = pred * self.target_unit, target * self.target_unit
             for name, fn in metrics.items():
                 value = fn(pred, target)
                 value = value * n if value.ndim == 0 else value.sum()
@@ -66,7 +76,8 @@ class Meter:
 
     def means(self) -> tuple[float, dict[str, float]]:
         rows = max(self.rows, 1)
-        return self.loss_sum / rows, {k: float(v) / rows for k, v in self.metric_sums.items()}
+        loss = self.loss_sum / rows * self.loss_unit
+        return loss, {k: float(v) / rows for k, v in self.metric_sums.items()}
 
     def state(self) -> dict[str, Any]:
         return {

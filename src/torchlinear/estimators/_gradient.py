@@ -23,6 +23,7 @@ the objective scikit-learn's ``Lasso``/``ElasticNet``/``Ridge`` minimise on raw 
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -161,6 +162,17 @@ def check_convergence(history: History, config: TrainConfig, who: str) -> bool:
             "lower {lr}",
             stacklevel=4,
             params=("lr",),
+        )
+        return False
+    if history.stop_reason == "stalled":
+        warn_convergence(
+            f"{who} stalled after {len(history)} epochs: the training loss stopped improving "
+            "while its gradient was still large, so the fit is not a minimum; rescale the "
+            "features and the target, or use {solver} 'adam' (with the Huber loss, a {delta} "
+            "far below the spread of the residuals makes it nearly the absolute loss, which "
+            "{loss} 'l1' solves exactly)",
+            stacklevel=4,
+            params=("solver", "delta", "loss"),
         )
         return False
     if history.stop_reason == "completed" and config.tol is not None:
@@ -306,6 +318,91 @@ def _mean_one_weights(sample_weight: Any, n: int, like: torch.Tensor) -> torch.T
     return (w * (n / float(w.sum()))).to(like.device, like.dtype)
 
 
+def target_unit(y: Any) -> float:
+    """The unit gradient training measures regression targets in: the power of two
+    nearest their spread (1.4826 times the median absolute deviation from the median;
+    the mean absolute deviation when most targets are equal), 1 for a constant target.
+
+    In these units Adam's steps, L-BFGS's tolerances and the divergence check mean the
+    same whether ``y`` is in nanometres or in dollars; powers of two divide exactly.
+
+    Examples
+    --------
+    >>> target_unit(np.array([0.1, 0.2, 0.35, 0.5])), target_unit(np.array([2e5, 3e5, 4.5e5]))
+    (0.25, 131072.0)
+    """
+    values = np.asarray(y, dtype=np.float64).reshape(-1)
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return 1.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        deviation = np.abs(values - np.median(values))
+        spread = 1.4826 * float(np.median(deviation))
+        if not spread > 0:
+            spread = float(deviation.mean())
+    if not (spread > 0 and math.isfinite(spread)):
+        return 1.0
+    return float(2.0 ** min(max(round(math.log2(spread)), -1000), 1000))
+
+
+def penalty_in_units(alpha: float, l1_ratio: float, loss: Loss, unit: float) -> Penalty:
+    r"""The penalty that, with the loss in units of ``unit`` (:meth:`Loss.in_units`),
+    has the same minimiser in coefficients measured in ``unit``.
+
+    Coefficients :math:`w = s w'` turn :math:`L(w) + a_1\|w\|_1 + \tfrac{a_2}{2}\|w\|^2`
+    into :math:`s^p (L'(w') + a_1 s^{1-p}\|w'\|_1 + \tfrac{a_2}{2} s^{2-p}\|w'\|^2)`,
+    with :math:`p` = 2 for the squared and Huber losses and 1 for the absolute loss.
+
+    Examples
+    --------
+    >>> from torchlinear.losses import get_loss
+    >>> penalty_in_units(1.0, 0.5, get_loss("squared"), 4.0)
+    Penalty(alpha=0.625, l1_ratio=0.2)
+    """
+    power = 2 if loss.name in ("squared", "huber") else 1
+    l1 = alpha * l1_ratio * unit ** (1 - power)
+    l2 = alpha * (1.0 - l1_ratio) * unit ** (2 - power)
+    total = l1 + l2
+    return Penalty(total, l1 / total if total > 0 else l1_ratio)
+
+
+def _scaled_targets(
+    y: torch.Tensor, loss_fn: Loss, unit: float, val_data: Any
+) -> tuple[torch.Tensor, Loss, Any]:
+    """``y``, the loss and the validation rows in units of ``unit``."""
+    if val_data is not None:
+        val_data = (val_data[0], val_data[1] / unit, *val_data[2:])
+    return y / unit, loss_fn.in_units(unit), val_data
+
+
+def _unit_for(y: Any, loss_fn: Loss, model: str, alpha: float, val_data: Any = None) -> float:
+    """:func:`target_unit` for a regression fit that can train in it: a linear model, or
+    an unpenalised MLP (a penalty on the hidden layer does not scale with ``y``), with
+    validation rows (if any) given as arrays; else 1."""
+    if loss_fn.task == "classification" or (model != "linear" and alpha > 0):
+        return 1.0
+    if val_data is not None and not (
+        isinstance(val_data, list | tuple) and len(val_data) in (2, 3)
+    ):
+        return 1.0
+    unit = target_unit(y)
+    if loss_fn.name == "huber":  # no coarser than delta: its kinks need gradients of size 1
+        unit = min(unit, 2.0 ** math.floor(math.log2(loss_fn.delta)))
+    return unit if loss_fn.delta / unit > 0 else 1.0
+
+
+def _to_data_units(inner: nn.Module, unit: float) -> None:
+    """Rescale a trained model's output layer from units of ``unit`` to the data's own."""
+    if unit == 1.0:
+        return
+    layer = inner.linear if isinstance(inner, LinearModel) else inner.get_submodule("output")
+    assert isinstance(layer, nn.Linear)
+    with torch.no_grad():
+        layer.weight.mul_(unit)
+        if layer.bias is not None:
+            layer.bias.mul_(unit)
+
+
 def fit_gradient(
     X: torch.Tensor,
     y: torch.Tensor,
@@ -373,7 +470,7 @@ def fit_gradient(
     >>> y = X @ torch.tensor([2.0, 0.0, -30.0], dtype=torch.float64) + 1.0
     >>> cfg = TrainConfig(optimizer="lbfgs", epochs=5, seed=0)
     >>> fit = fit_gradient(X, y, config=cfg)
-    >>> [round(v, 4) for v in fit.coef[0].tolist()], round(float(fit.intercept[0]), 4)
+    >>> [round(v, 4) + 0.0 for v in fit.coef[0].tolist()], round(float(fit.intercept[0]), 4)
     ([2.0, 0.0, -30.0], 1.0)
     """
     config = config if config is not None else TrainConfig()
@@ -394,6 +491,11 @@ def fit_gradient(
     if classification and metrics is None:
         metrics = ["accuracy"]
     w = _mean_one_weights(sample_weight, n, X)
+    unit = _unit_for(y.detach().cpu(), loss_fn, model, alpha, val_data)
+    train_loss, train_penalty = loss_fn, penalty
+    if unit != 1.0:  # trained in units of y (see target_unit), reported in its own
+        y, train_loss, val_data = _scaled_targets(y, loss_fn, unit, val_data)
+        train_penalty = penalty_in_units(alpha, l1_ratio, loss_fn, unit)
 
     inner = _build(
         model, d, n_outputs, hidden, classification, fit_intercept, y.ndim, config.seed, X.dtype
@@ -411,13 +513,14 @@ def fit_gradient(
     history = train(
         module,
         data,
-        loss_fn,
+        train_loss,
         config,
-        penalty=penalty,
+        penalty=train_penalty,
         val_data=val_data,
         metrics=metrics,
         callbacks=callbacks,
     )
+    _to_data_units(inner, unit)
     return _finish(inner, module, standardizer, history, config, loss_fn, penalty)
 
 
@@ -563,6 +666,8 @@ def fit_gradient_chunks(
     first = _first_pass(chunks, d, classification, standardize, fit_intercept)
     scaler, n, labels, classes = first.scaler, first.n, first.labels, first.classes
     k = 1 if classes is None else len(classes)
+    sample = None if classification else np.concatenate(first.y_sample)
+    unit = 1.0 if sample is None else _unit_for(sample, loss_fn, model, alpha)
     inner = _build(model, d, k, hidden, classification, fit_intercept, 1, config.seed, dtype)
     if fit_intercept:
         bias = _output_bias(inner)
@@ -571,9 +676,9 @@ def fit_gradient_chunks(
                 counts_t = torch.tensor([labels[c] for c in classes.tolist()], dtype=torch.float64)
                 bias.copy_(torch.log((counts_t + 1.0) / (counts_t.sum() + k)).to(bias.dtype))
             elif loss_fn.name == "squared":
-                bias.fill_(first.y_sum / first.w_sum)
+                bias.fill_(first.y_sum / first.w_sum / unit)
             else:
-                bias.fill_(float(np.median(np.concatenate(first.y_sample))))
+                bias.fill_(float(np.median(np.concatenate(first.y_sample))) / unit)
     module: nn.Module = inner
     standardizer = None
     if standardize:
@@ -586,17 +691,22 @@ def fit_gradient_chunks(
     # weighted sum becomes one per unit of weight
     if binary_logistic:
         alpha = logistic_alpha(alpha, k)
-    penalty = Penalty(alpha / first.w_sum if penalty_on_sum else alpha, l1_ratio)
+    alpha = alpha / first.w_sum if penalty_on_sum else alpha
+    penalty = Penalty(alpha, l1_ratio)
+    # trained in units of y (see target_unit), reported in its own
+    train_penalty = penalty_in_units(alpha, l1_ratio, loss_fn, unit) if unit != 1 else penalty
+    scales = (n / first.w_sum, unit)
     history = train(
         module,
-        _mapped(chunks, classes, n / first.w_sum),
-        loss_fn,
+        _mapped(chunks, classes, *scales),
+        loss_fn.in_units(unit) if unit != 1 else loss_fn,
         config,
-        penalty=penalty,
-        val_data=None if val_chunks is None else _mapped(val_chunks, classes, n / first.w_sum),
+        penalty=train_penalty,
+        val_data=None if val_chunks is None else _mapped(val_chunks, classes, *scales),
         metrics=metrics,
         callbacks=callbacks,
     )
+    _to_data_units(inner, unit)
     return _finish(inner, module, standardizer, history, config, loss_fn, penalty, classes)
 
 
@@ -673,11 +783,11 @@ def _sorted_classes(labels: dict[Any, float]) -> np.ndarray:
 
 
 def _mapped(
-    source: Chunks, classes: np.ndarray | None, weight_scale: float = 1.0
+    source: Chunks, classes: np.ndarray | None, weight_scale: float = 1.0, unit: float = 1.0
 ) -> Callable[[], Iterator[tuple[np.ndarray, ...]]]:
     """``source`` with labels as class indices (rows of unknown labels dropped) or
-    targets as float64, weights times ``weight_scale`` (mean one over the training
-    rows), and empty chunks skipped."""
+    targets as float64 in units of ``unit``, weights times ``weight_scale`` (mean one over
+    the training rows), and empty chunks skipped."""
 
     def stream() -> Iterator[tuple[np.ndarray, ...]]:
         for X, y, w in _triples(source):
@@ -687,7 +797,7 @@ def _mapped(
                 X, y = X[known], index[known]
                 w = None if w is None else w[known]
             else:
-                y = y.astype(np.float64)
+                y = y.astype(np.float64) if unit == 1.0 else y.astype(np.float64) / unit
             if not len(X):
                 continue
             X = np.ascontiguousarray(X)

@@ -151,7 +151,11 @@ class LinearRegression(ExactInferenceMixin, LinearPredictionMixin, RegressorMixi
         epochs of the drops are ``history_.lr_drops``), so that a fit that says it
         converged is at the optimum, not at the noise floor of its rate.
     lr : float, optional
-        Learning rate of the gradient solvers (their defaults otherwise).
+        Learning rate of the gradient solvers (their defaults otherwise). They train on
+        standardized features with the target in units of its spread (a power of two,
+        for the Huber loss no coarser than ``delta``), so a step means the same for ``y``
+        in metres or in nanometres; losses and coefficients are reported in ``y``'s own
+        units.
     batch_size : int, default 256
         Minibatch size of SGD/Adam.
     random_state : int, optional

@@ -62,6 +62,11 @@ def _epochs(est: Any) -> str:
             f"stopped early on the validation loss after {len(losses)} epoch(s) (best epoch "
             f"{h.best_epoch}); the training criterion was not reached"
         )
+    if reason == "stalled":
+        return (
+            f"did not converge (stalled after {len(losses)} epochs: the training loss stopped "
+            "improving while its gradient was still large)"
+        )
     if reason != "completed":
         return f"did not converge (stopped: {reason})"
     if tol is None:

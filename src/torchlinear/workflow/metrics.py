@@ -20,11 +20,24 @@ if TYPE_CHECKING:
 
 class RegressionMeter:
     """Mean squared/absolute error and R² over chunks (float64, mergeable moments),
-    weighted by sample weights when a chunk has them (``n`` counts the rows)."""
+    weighted by sample weights when a chunk has them (``n`` counts the rows).
+
+    The sums are kept in units of the largest ``|y|`` or ``|residual|`` seen so far, so
+    values near the float64 limit (1e300) give finite, correct R² and RMSE instead of
+    ``inf / inf``.
+
+    Examples
+    --------
+    >>> meter = RegressionMeter()
+    >>> meter.update(np.array([1e300, -1e300]), np.array([0.9e300, -1.1e300]))
+    >>> {k: float(f"{v:.6g}") for k, v in meter.result().items() if k != "n"}
+    {'r2': 0.99, 'mse': inf, 'rmse': 1e+299, 'mae': 1e+299}
+    """
 
     def __init__(self) -> None:
         self.n = 0
         self.weight = 0.0
+        self.scale = 0.0  # every sum below is divided by scale (squares by scale**2)
         self.sse = self.sae = 0.0
         self.mean = self.m2 = 0.0
 
@@ -39,6 +52,9 @@ class RegressionMeter:
         w_b = float(w.sum())
         if w_b <= 0:
             return
+        self._rescale(max(float(np.abs(y).max()), float(np.abs(r).max())))
+        k = self.scale or 1.0
+        y, r = y / k, r / k
         self.sse += float(w @ (r * r))
         self.sae += float(w @ np.abs(r))
         mean_b = float(w @ y) / w_b
@@ -49,15 +65,35 @@ class RegressionMeter:
         self.m2 += m2_b + delta * delta * self.weight * w_b / total
         self.weight = total
 
+    def _rescale(self, largest: float) -> None:
+        """Express the sums in units of ``largest`` when it exceeds the current scale."""
+        if not math.isfinite(largest) or largest <= self.scale:  # inf/NaN reach the sums
+            return
+        if self.scale > 0:
+            ratio = self.scale / largest
+            self.sse *= ratio * ratio
+            self.m2 *= ratio * ratio
+            self.sae *= ratio
+            self.mean *= ratio
+        self.scale = largest
+
     def result(self) -> dict[str, Any]:
         if self.n == 0:
             return {"n": 0}
         if self.weight <= 0:
             return {"n": self.n, "r2": math.nan, "mse": math.nan, "rmse": math.nan, "mae": math.nan}
-        mse = self.sse / self.weight
+        k = self.scale or 1.0
+        rms = math.sqrt(self.sse / self.weight)  # in units of k
         r2 = 1 - self.sse / self.m2 if self.m2 > 0 else math.nan
-        mae = self.sae / self.weight
-        return {"n": self.n, "r2": r2, "mse": mse, "rmse": math.sqrt(mse), "mae": mae}
+        with np.errstate(over="ignore"):
+            mse = float(np.float64(rms * rms) * np.float64(k) * np.float64(k))
+        return {
+            "n": self.n,
+            "r2": r2,
+            "mse": mse,
+            "rmse": rms * k,
+            "mae": self.sae / self.weight * k,
+        }
 
 
 class ClassificationMeter:
