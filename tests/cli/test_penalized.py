@@ -256,3 +256,22 @@ def test_positive_with_a_penalty_and_with_alpha_cv(nonnegative_file, tmp_path):
              out=tmp_path / "cv")  # fmt: skip
     assert cv.estimator.positive and (cv.estimator.coef_ >= 0).all()
     assert cv.convergence.startswith("converged (active set: duality gap")
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_weighted_alpha_is_per_unit_of_weight_on_the_gradient_route_too(tmp_path, stream):
+    # --alpha with --weight on --solver lbfgs was multiplied by the row count, not the
+    # weight sum: another ridge than the exact route's (coefficients 0.1 apart)
+    X, y = _problem(n=120, d=5, seed=3)
+    w = np.random.default_rng(4).uniform(0.2, 3.0, size=len(y))
+    frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(X.shape[1])])
+    frame["y"], frame["w"] = y, w
+    frame.to_csv(tmp_path / "w.csv", index=False, float_format="%.17g")
+    ref = Ridge(alpha=0.5 * w.sum(), **TIGHT).fit(X, y, sample_weight=w)
+    common = dict(alpha=0.5, weight="w", val_split=0, stream=stream)
+    exact = fit(tmp_path / "w.csv", "y", out=tmp_path / "exact", **common).estimator
+    grad = fit(tmp_path / "w.csv", "y", solver="lbfgs", epochs=200, out=tmp_path / "lbfgs",
+               **common).estimator  # fmt: skip
+    np.testing.assert_allclose(exact.coef_, ref.coef_, rtol=1e-9)
+    np.testing.assert_allclose(grad.coef_, ref.coef_, rtol=1e-6, atol=1e-8)
+    assert grad.alpha == pytest.approx(exact.alpha, rel=1e-12) == 0.5 * w.sum()

@@ -397,7 +397,7 @@ class FitContext:
         if Xv is not None and len(Xv):
             yv_fit = np.asarray(yv) if classification else np.asarray(yv, np.float64)
             val_data = (Xv, yv_fit)
-        est = self._estimator(len(Xtr))
+        est = self._estimator(len(Xtr) if wtr is None else float(np.sum(wtr)))
         options = self._options(val_data)
         if plan.route == "softmax-lbfgs":
             options = FitOptions(feature_names=names)
@@ -437,9 +437,11 @@ class FitContext:
     def _score(self, est: Any, X: np.ndarray, y: Any, w: Any = None) -> dict[str, Any]:
         return score_chunks(est, self.plan.task, row_chunks(X, np.asarray(y), w))
 
-    def _estimator(self, n_rows: int) -> Any:
+    def _estimator(self, weight: float) -> Any:
         """The estimator this fit's plan calls for: the command's settings, and for what the
-        command leaves unset the estimator's own defaults (one definition of each)."""
+        command leaves unset the estimator's own defaults (one definition of each).
+        ``weight`` is the training rows' total weight (their number without weights): the
+        penalty of ``--alpha`` is per unit of it, as on the exact route."""
         plan, opts = self.plan, self.opts
         if not self.data.fit_intercept and plan.route != "linear":
             raise ParameterError(
@@ -468,8 +470,8 @@ class FitContext:
             return _build(MLPRegressor, given, hidden=opts.hidden, l1_ratio=opts.l1_ratio,
                           solver=optimizer, loss=plan.loss, delta=opts.delta)  # fmt: skip
         if plan.route == "linear":
-            if plan.loss == "squared" and opts.alpha:  # ElasticNet's alpha, per row
-                given["alpha"] = float(opts.alpha) * n_rows
+            if plan.loss == "squared" and opts.alpha:  # ElasticNet's alpha, per unit weight
+                given["alpha"] = float(opts.alpha) * weight
             return _build(LinearRegression, given, loss=plan.loss, l1_ratio=opts.l1_ratio,
                           delta=opts.delta, solver=optimizer,
                           fit_intercept=self.data.fit_intercept)  # fmt: skip
@@ -501,7 +503,7 @@ class FitContext:
         ``fit_chunks``), then one pass for the final model's metrics."""
         plan = self.plan
         d = len(self.data.feature_names)
-        n_train, n_val = self.count_streamed_rows()
+        n_train, n_val, weight = self.count_streamed_rows()
         if plan.route == "linear" and plan.loss == "l1":
             warnings.warn(
                 "least absolute deviations on data streamed from disk (larger than the "
@@ -511,7 +513,7 @@ class FitContext:
                 UserWarning,
                 stacklevel=2,
             )
-        est = self._estimator(n_train)
+        est = self._estimator(weight)
         options = self._options(self.streamed_part(True) if n_val else None)
         est.fit_chunks(self.streamed_part(False), n_features=d,
                        feature_names=self.data.feature_names, options=options)  # fmt: skip
@@ -547,22 +549,25 @@ class FitContext:
 
         return chunks
 
-    def count_streamed_rows(self) -> tuple[int, int]:
-        """One pass to count the training and validation rows and the classes: refuse a
-        split that leaves too few rows, or a target with too many classes."""
+    def count_streamed_rows(self) -> tuple[int, int, float]:
+        """One pass to count the training and validation rows and the classes (refusing a
+        split that leaves too few rows, or a target with too many classes); with the
+        training rows' total weight (their number without weights)."""
         classification = self.plan.task == "classification"
         labels: set[Any] = set()
         cap = 100 * (self.opts.max_classes or MAX_CLASSES)
         n_train = n_val = 0
-        for _, _, y, _, held in self.split_chunks():
+        weight = 0.0
+        for _, _, y, w, held in self.split_chunks():
             n_train += int((~held).sum())
             n_val += int(held.sum())
+            weight += float((~held).sum()) if w is None else float(np.asarray(w)[~held].sum())
             if classification and len(labels) <= cap:
                 labels.update(np.unique(np.asarray(y)).tolist())
         if classification:
             self.check_classes(len(labels), n_train + n_val, at_least=len(labels) > cap)
         self.check_rows(n_train, n_val)
-        return n_train, n_val
+        return n_train, n_val, weight
 
     def score_streamed(
         self, est: Any, n_val: int
