@@ -376,3 +376,50 @@ def test_a_fit_on_labels_and_names_ending_in_nul_is_loadable_by_every_command(tm
     assert code == 0 and "classes (2): q, q\\x00" in stdout and "b\\x00" in stdout
     code, stdout, _ = run_cli(["evaluate", str(run), str(data), "--json"])
     assert code == 0 and json.loads(stdout)["classes"] == ["q", "q\x00"]
+
+
+@pytest.mark.parametrize("formula", [None, "y ~ C(color) + np.log(x)"])
+@pytest.mark.parametrize("ext", ["csv", "parquet"])
+def test_predict_keeps_columns_through_drop_na_with_a_design(tmp_path, formula, ext):
+    # text columns or a formula: the kept read drops the rows the design's reader drops
+    # (a missing level, a missing x, log of a non-positive x); it raised KeyError before
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from torchlinear.workflow import fit, load_estimator, predict
+
+    train = tmp_path / "train.csv"
+    train.write_text("x,color,y\n1,red,2\n2,blue,3.5\n3,red,5\n4,blue,6.1\n5,red,8\n6,blue,9.2\n")
+    fit(train, "y", formula=formula, val_split=0, out=tmp_path / "run")
+    ids = ["A", "B", "C", "D", "E"]
+    xs = [1.5, None, 2.5, -1.0, 3.0]
+    colors = ["red", "blue", None, "red", "blue"]
+    new = tmp_path / f"new.{ext}"
+    if ext == "csv":
+        cells = ["" if v is None else str(v) for v in xs], ["" if c is None else c for c in colors]
+        new.write_text(
+            "id,x,color\n" + "".join(f"{i},{x},{c}\n" for i, x, c in zip(ids, *cells, strict=True))
+        )
+    else:
+        pq.write_table(pa.table({"id": ids, "x": xs, "color": colors}), new)
+    out = tmp_path / "p.csv"
+    result = predict(tmp_path / "run", new, out, keep="id", drop_na=True, batch_rows=2)
+    kept = ["A", "E"] if formula else ["A", "D", "E"]  # log(-1) only with the formula
+    got = _read(out)
+    assert got.column("id").to_pylist() == kept and result.n_rows == len(kept)
+    est = load_estimator(tmp_path / "run")
+    rows = {"A": (1.5, "red"), "D": (-1.0, "red"), "E": (3.0, "blue")}
+    expected = [float(predict_one(est, *rows[k], formula)) for k in kept]
+    np.testing.assert_allclose(got.column("prediction").to_numpy(), expected, rtol=1e-12)
+
+
+def predict_one(est, x, color, formula):
+    """The model's prediction for one row, from its coefficients."""
+    import math
+
+    values = {"C(color)[T.red]": float(color == "red"), "x": x}
+    if formula:
+        values["np.log(x)"] = math.log(x)
+    names = list(est.feature_names_in_)
+    return est.intercept_ + sum(c * values[n] for c, n in zip(est.coef_, names, strict=True))

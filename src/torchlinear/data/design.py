@@ -71,7 +71,15 @@ from torchlinear.data.formula import (  # importable from here, as before
 )
 from torchlinear.data.tabular import TabularSource, check_weights
 
-__all__ = ["MAX_LEVELS", "Design", "DesignSource", "design", "learn_design", "parse_formula"]
+__all__ = [
+    "MAX_LEVELS",
+    "Design",
+    "DesignSource",
+    "design",
+    "learn_design",
+    "parse_formula",
+    "rows_kept",
+]
 
 MAX_LEVELS = 1000
 """Default limit on the levels of one categorical column (more looks like an identifier)."""
@@ -412,3 +420,28 @@ class DesignSource:
         if not weighted:
             return X, y
         return X, y, np.concatenate([p[2] for p in parts])
+
+
+def rows_kept(spec: Design, table: pa.Table, *, label: str, row_offset: int = 0) -> np.ndarray:
+    """Which rows of a chunk of raw columns a :class:`DesignSource` with ``drop_na`` keeps
+    (none missing in a column the formula reads, a finite design row), as a boolean mask.
+
+    Examples
+    --------
+    >>> pets = {"y": [1.0, 2.0, 3.0], "kind": ["cat", "dog", "cat"], "age": [2.0, 3.0, 4.0]}
+    >>> spec = design(pets, "y ~ C(kind) + np.log(age)")
+    >>> raw = pa.table({"kind": ["cat", None, "dog"], "age": [2.0, 3.0, -1.0]})
+    >>> rows_kept(spec, raw, label="pets.csv").tolist()  # a missing kind; log(-1) is NaN
+    [True, False, False]
+    """
+    table = table.select(list(spec.variables))
+    keep = np.ones(table.num_rows, dtype=bool)
+    bad = missing_mask(table)
+    if bad is not None:
+        keep &= ~bad
+    if keep.any():
+        X, _ = spec.encode(table.filter(to_arrow(keep)), with_target=False,
+                           row_offset=row_offset, label=label)  # fmt: skip
+        index = np.flatnonzero(keep)
+        keep[index[~np.isfinite(X).all(axis=1)]] = False
+    return keep

@@ -22,10 +22,12 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from torchlinear.data.arrow_numpy import to_arrow, to_numpy
+from torchlinear.data.design import Design, rows_kept
 
 __all__ = ["KeptColumns"]
 
 _BLOCK_BYTES = 1 << 20
+_NULL_TEXT = pa.array(pacsv.ConvertOptions().null_values)  # read as missing in text columns
 
 
 class KeptColumns:
@@ -43,6 +45,12 @@ class KeptColumns:
         Whether the reader skips rows with a missing or non-finite feature.
     delimiter : str
         The CSV separator.
+    design : Design, optional
+        The model's formula or one-hot design: with ``drop_na`` the rows are dropped as its
+        reader drops them (:func:`~torchlinear.data.design.rows_kept`), reading its raw
+        columns (``text`` of them as text).
+    text : sequence of str
+        The raw columns the reader reads as text.
 
     Examples
     --------
@@ -63,11 +71,16 @@ class KeptColumns:
         *,
         drop_na: bool,
         delimiter: str,
+        design: Design | None = None,
+        text: Sequence[str] = (),
     ) -> None:
         self.path = Path(path)
         self.columns = list(columns)
-        self.features = [f for f in features if f not in self.columns] if drop_na else []
-        self.check = list(features) if drop_na else []
+        self.design = design
+        self.text = set(text)
+        raw = features if design is None else design.variables
+        self.features = [f for f in raw if f not in self.columns] if drop_na else []
+        self.check = list(raw) if drop_na else []
         self.drop_na = drop_na
         self.delimiter = delimiter
         self._stack = contextlib.ExitStack()
@@ -91,7 +104,10 @@ class KeptColumns:
             probe.close()
             for name in self.features:
                 t = schema.field(name).type
-                types[name] = pa.bool_() if pa.types.is_boolean(t) else pa.float64()
+                boolean = pa.types.is_boolean(t)
+                types[name] = (
+                    pa.string() if name in self.text else pa.bool_() if boolean else pa.float64()
+                )
         reader = pacsv.open_csv(
             self.path,
             read_options=read,
@@ -113,10 +129,10 @@ class KeptColumns:
                 ) from None
             table = pa.Table.from_batches([batch])
             if self.drop_na:
-                X = _float_matrix(table, self.check)
-                keep = np.isfinite(X).all(axis=1) if X.shape[1] else np.ones(len(X), bool)
+                keep = self._kept(table)
                 table = table.filter(to_arrow(keep))
-                self._features_buffer.append(X[keep])
+                if self.design is None:
+                    self._features_buffer.append(_float_matrix(table, self.check))
             self._buffer.append(table.select(self.columns))
             self._buffered += table.num_rows
 
@@ -130,7 +146,7 @@ class KeptColumns:
         table = pa.concat_tables(self._buffer) if len(self._buffer) > 1 else self._buffer[0]
         head, rest = table.slice(0, m), table.slice(m)
         self._buffer, self._buffered = [rest], rest.num_rows
-        if self.drop_na:
+        if self.drop_na and self.design is None:
             F = np.concatenate(self._features_buffer) if self._features_buffer else None
             assert F is not None
             if X is not None and not np.array_equal(F[:m], np.asarray(X, dtype=np.float64)):
@@ -150,14 +166,25 @@ class KeptColumns:
             left = self._buffered
             for batch in self._batches:
                 if self.drop_na:
-                    X = _float_matrix(pa.Table.from_batches([batch]), self.check)
-                    left += int(np.isfinite(X).all(axis=1).sum()) if X.shape[1] else len(X)
+                    left += int(self._kept(pa.Table.from_batches([batch])).sum())
                 else:
                     left += batch.num_rows
             if left:
                 raise RuntimeError(f"{self.path}: {left} kept row(s) had no prediction")
         finally:
             self.close()
+
+    def _kept(self, table: pa.Table) -> np.ndarray:
+        """The rows of ``table`` the reader keeps with ``drop_na``."""
+        if self.design is not None:
+            for name in self.text & set(self.check):  # the reader's missing text cells
+                i = table.column_names.index(name)
+                column = table.column(i)
+                missing = pc.is_in(column, value_set=_NULL_TEXT)
+                table = table.set_column(i, name, pc.if_else(missing, None, column))
+            return rows_kept(self.design, table, label=str(self.path))
+        X = _float_matrix(table, self.check)
+        return np.isfinite(X).all(axis=1) if X.shape[1] else np.ones(len(X), bool)
 
     def close(self) -> None:
         self._batches.close()

@@ -437,6 +437,8 @@ def predict(
             resolved.feature_names,
             drop_na=drop_na,
             delimiter=source.delimiter,
+            design=resolved.design,
+            text=() if resolved.design is None else resolved.design.text_variables,
         )
     try:
         with PredictionWriter(output, delimiter=delimiter) as writer:
