@@ -318,6 +318,30 @@ def check_tensor_storage(name: str, tensor: torch.Tensor) -> None:
         )
 
 
+def resolved_path(name: str, path: str | os.PathLike[str]) -> Path:
+    """``path`` with its symbolic links followed; a loop of links is refused naming ``name``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> (folder / "a").symlink_to(folder / "b"); (folder / "b").symlink_to(folder / "a")
+    >>> resolved_path("out", folder / "a")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    torchlinear._validation.ParameterError: out '...a' is a symbolic link that leads ...
+    """
+    try:
+        return Path(path).resolve()
+    except (RuntimeError, OSError):  # a loop: RuntimeError before Python 3.13, then OSError
+        raise ParameterError(
+            name,
+            "{param} {path!r} is a symbolic link that leads back to itself (a loop); remove "
+            "the link or choose another {param}",
+            path=str(path),
+        ) from None
+
+
 def check_output_dir(name: str, path: str | os.PathLike[str]) -> Path:
     """Return ``path`` if it is, or can become, a folder we may write in; create nothing.
 
@@ -338,6 +362,7 @@ def check_output_dir(name: str, path: str | os.PathLike[str]) -> Path:
     torchlinear._validation.ParameterError: out '...taken' is a file, not a folder; choose ...
     """
     path = Path(path)
+    resolved_path(name, path)
     ancestor = path.absolute()
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent

@@ -41,10 +41,11 @@ from collections.abc import Collection
 from pathlib import Path
 
 from torchlinear._format import format_names
-from torchlinear._validation import ParameterError
+from torchlinear._validation import ParameterError, resolved_path
 
 __all__ = ["DemoFolder", "RunFolder", "default_run_dir", "exchange_paths", "run_stamp"]
 
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
@@ -103,6 +104,7 @@ RUN_ENTRIES = frozenset(
     }
 )
 _WEIGHTS = re.compile(r"model(-[0-9a-f]{12})?\.safetensors")
+_WRITING = re.compile(r"\..+\.[^.]+\.tmp")  # a file being written (torchlinear.io.atomic_write)
 
 
 def _is_model_file(path: Path) -> bool:
@@ -130,6 +132,14 @@ def _foreign(folder: Path) -> list[str]:
         for e in folder.iterdir()
         if e.name not in RUN_ENTRIES and not _WEIGHTS.fullmatch(e.name)
     )
+
+
+def _written_by_a_fit(folder: Path) -> bool:
+    """Whether ``folder`` is a staging or swapped-out run folder: a real folder holding only
+    what a fit writes (possibly nothing yet, or a file it was writing when it stopped)."""
+    if folder.is_symlink() or not folder.is_dir():
+        return False
+    return all(_WRITING.fullmatch(name) for name in _foreign(folder))
 
 
 def run_stamp() -> str:
@@ -211,7 +221,7 @@ class RunFolder:
         self.path = out  # as the user (or the default) wrote it
         self.shown = str(out)  # for the messages
         if out.is_symlink():
-            out = out.resolve()
+            out = resolved_path("out", out)
         self.out = Path(os.path.abspath(out))
         parent, name = self.out.parent, self.out.name
         self.lock_path = parent / f".{name}.lock"
@@ -270,8 +280,9 @@ class RunFolder:
                 return False
             os.write(self._fd, str(os.getpid()).encode())
             return True
+        self._check_lock_file()
         while True:
-            fd = os.open(self.lock_path, os.O_CREAT | os.O_RDWR, 0o644)
+            fd = os.open(self.lock_path, os.O_CREAT | os.O_RDWR | _NOFOLLOW, 0o644)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -288,6 +299,32 @@ class RunFolder:
         os.write(fd, str(os.getpid()).encode())
         self._fd = fd
         return True
+
+    def _check_lock_file(self) -> None:
+        """Refuse a lock path that is not a plain file (a link, a folder): taking the lock
+        writes this process's id into it, and must never write through a link."""
+        lock = self.lock_path
+        if lock.is_symlink() or (lock.exists() and not lock.is_file()):
+            raise ParameterError(
+                "out",
+                "{param} {path!r}: {lock!r} is not a lock file of a fit (a link or a folder); "
+                "move it away, or choose another {param}",
+                path=self.shown,
+                lock=str(lock),
+            )
+
+    def _check_side_folders(self) -> None:
+        """Refuse a staging or swap path (``.NAME.partial``, ``.NAME.old``) that holds
+        something no fit wrote: recovering or staging would delete it."""
+        for side in (self.staging, self.trash):
+            if (side.exists() or side.is_symlink()) and not _written_by_a_fit(side):
+                raise ParameterError(
+                    "out",
+                    "{param} {path!r}: {side!r} holds files that no fit wrote, and a fit into "
+                    "{path!r} uses that name; move it away, or choose another {param}",
+                    path=self.shown,
+                    side=str(side),
+                )
 
     def _busy(self) -> ParameterError:
         try:
@@ -390,6 +427,7 @@ class RunFolder:
         """Lock, recover, check and prepare (release the lock on failure)."""
         self.acquire()
         try:
+            self._check_side_folders()
             self.recover()
             self.check()
             self.prepare()

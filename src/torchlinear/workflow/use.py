@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from torchlinear._schema import Anything, Int, ListOf, MapOf, Maybe, Record, Spec, Str
-from torchlinear._validation import ParameterError, check_positive_int
+from torchlinear._validation import ParameterError, check_positive_int, resolved_path
 from torchlinear.data.design import Design, DesignSource
 from torchlinear.data.predictions import PredictionWriter, check_columns
 from torchlinear.data.tabular import TabularSource
@@ -308,6 +308,7 @@ def check_output_file(
     torchlinear._validation.ParameterError: output '...data.csv' is the input data file ...
     """
     out = Path(output)
+    resolved_path("output", out)
     if out.is_dir():
         raise ParameterError(
             "output", "{param} {path!r} is a folder; give a file name", path=str(out)
