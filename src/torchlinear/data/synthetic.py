@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import secrets
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -50,9 +49,15 @@ def check_label_scale(w: Sequence[float], b: float, noise: float, limit: float, 
     Traceback (most recent call last):
     ...
     torchlinear._validation.ParameterError: noise is 1e+300: the labels would reach about ...
+    >>> check_label_scale([1e308, 1e308], 0.0, 0.0, 1e18, "beyond float32")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    torchlinear._validation.ParameterError: w is 1e+308, 1e+308: the labels would reach about inf...
     """
-    parts = {"b": abs(b), "w": 6 * math.fsum(abs(v) for v in w), "noise": 6 * noise}
-    if math.fsum(parts.values()) <= limit:
+    # plain sums: past float64 they are inf (math.fsum raises), and refused below
+    parts = {"b": abs(b), "w": 6 * sum(abs(float(v)) for v in w), "noise": 6 * noise}
+    total = sum(parts.values())
+    if total <= limit:
         return
     param = max(parts, key=lambda p: parts[p])
     value = {"b": b, "w": list(w), "noise": noise}[param]
@@ -63,7 +68,7 @@ def check_label_scale(w: Sequence[float], b: float, noise: float, limit: float, 
         "{b} and {noise} with |b| + 6 (sum of |w| + noise) below {limit:.0e}",
         value=value,
         shown=shown,
-        scale=math.fsum(parts.values()),
+        scale=total,
         why=why,
         limit=limit,
     )
