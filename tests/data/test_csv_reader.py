@@ -194,6 +194,28 @@ def test_a_gzip_line_longer_than_the_limit_is_refused_naming_the_file_and_row(
     )
 
 
+@pytest.mark.parametrize("extra_rows", [0, 2])
+def test_a_first_data_row_longer_than_the_limit_is_refused_like_any_other(
+    tmp_path, monkeypatch, extra_rows
+):
+    # the first data row is read with the header (types are inferred from it): it was read
+    # up to twice the limit, then parsed in blocks of 8 times its length (a 100 MB row of a
+    # 97 kB gzip aborted the process), or called "a header but no data rows"
+    monkeypatch.setattr(csv_reader, "MAX_LINE_BYTES", 1 << 16)
+    monkeypatch.setattr(csv_errors, "MAX_LINE_BYTES", 1 << 16)
+    monkeypatch.setattr(csv_reader, "_HEAD_BYTES", 4096)
+    path = tmp_path / "first.csv.gz"
+    rows = "".join(f"{i},{i}\n" for i in range(extra_rows))
+    path.write_bytes(gzip.compress(("a,b\n1" + "1" * (1 << 18) + ",2\n" + rows).encode()))
+    with pytest.raises(ValueError) as excinfo:
+        TabularSource(path, target="b")
+    assert one_line_error(excinfo) == (
+        f"{path}: no line break in the 65,536 bytes from byte 4 of the decompressed data "
+        "(data row 1: a quote that is never closed, or not a CSV file?); every row of a CSV "
+        "file is one line"
+    )
+
+
 def test_a_gzip_line_longer_than_the_parser_blocks_is_read(tmp_path, monkeypatch):
     # Longer than the blocks the first rows set, shorter than the limit: read as the
     # uncompressed file is, rows before and after it included.

@@ -209,7 +209,17 @@ class CsvReader(CsvDiagnosis):
                 head += more
                 whole = not more
             while not whole and len(head) <= 2 * MAX_LINE_BYTES and not _two_lines(head):
-                more = f.read(max(_HEAD_BYTES, len(head)))  # a header of a megabyte or more
+                start = head.rfind(b"\n") + 1  # of the line being read
+                if len(head) - start > MAX_LINE_BYTES:
+                    where = " of the decompressed data" if self.compression else ""
+                    raise ValueError(
+                        f"{self.label}: no line break in the {MAX_LINE_BYTES:,} bytes from "
+                        f"byte {start:,}{where} (data row 1: a quote that is never closed, or "
+                        "not a CSV file?); every row of a CSV file is one line"
+                    )
+                # a header of a megabyte or more; never far past the longest line allowed
+                room = MAX_LINE_BYTES + 1 - (len(head) - start)
+                more = f.read(max(_HEAD_BYTES, min(len(head), room)))
                 head += more
                 whole = not more
         return head, whole
@@ -251,14 +261,15 @@ class CsvReader(CsvDiagnosis):
         width = lines[0].count(self.delimiter.encode()) + 1  # at most: quotes may hide some
         if width >= WIDE_COLUMNS and self._inspect_wide(head, width, target, task):
             return
+        longest = max(len(line) for line in lines)
+        # blocks of several lines; two hold the longest line (a few blocks are in flight)
+        self.block_size = max(_BLOCK_BYTES, min(8 * (longest + 2), 2 * longest + _BLOCK_BYTES))
         check_memory(
-            width * ARROW_COLUMN_BYTES + 4 * len(head),
-            f"{width:,} columns",
+            width * ARROW_COLUMN_BYTES + 4 * len(head) + 4 * (self.block_size - _BLOCK_BYTES),
+            f"{width:,} columns" if longest < _BLOCK_BYTES else f"a line of {longest:,} bytes",
             f"parsing the header and first rows of {self.label}",
             advice="keep fewer columns in the file, or raise {param}",
         )
-        longest = max(len(line) for line in lines)
-        self.block_size = max(_BLOCK_BYTES, 8 * (longest + 2))
         try:
             sample = self._read_head_table(head, pacsv.ConvertOptions(strings_can_be_null=True))
         except pa.ArrowInvalid as exc:
