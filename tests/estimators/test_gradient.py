@@ -327,11 +327,11 @@ def test_sgd_on_badly_scaled_features_does_not_claim_convergence():
     y = X @ rng.normal(size=3) + 1 + rng.standard_t(3, size=500)
     s = rng.uniform(0.1, 3, 500)
     model = torchlinear.LinearRegression(loss="huber", alpha=1.0, solver="sgd", random_state=0)
-    # the loss bounces at the first rate, then falls too slowly at the lower ones (its
-    # intercept is -22, the optimum's 1): the epochs run out before a plateau
-    with pytest.warns(ConvergenceWarning, match="learning rate was divided by 10 after epoch"):
+    # the loss falls too slowly at the lower rates on features of scales 0.01 to 100 (the
+    # objective ends 8 times the minimum): its plateau is not a minimum, the gradient says
+    with pytest.warns(ConvergenceWarning, match="sgd stalled after .* gradient was still large"):
         model.fit(X, y, sample_weight=s)
-    assert model.converged_ is False
+    assert model.converged_ is False and model.history_.stop_reason == "stalled"
 
 
 def test_convergence_warning_tells_a_short_plateau_from_a_loss_still_falling():

@@ -548,3 +548,30 @@ def test_a_minibatch_fit_cut_short_between_drops_of_the_rate_warns():
     assert "learning rate was divided by 10 after epoch(s) 7, but the epochs ran out" in text
     assert text.endswith("; increase max_iter")
     assert not model.converged_ and model.history_.lr_drops == [7]
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
+@pytest.mark.parametrize("offset", [1e3, 1e6])
+def test_penalised_gradient_fits_of_features_with_large_means_reach_the_ridge(solver, offset):
+    # with a penalty the features were not even centred: a feature of mean 1e6 left
+    # L-BFGS at coefficients ~0 with converged_=True (objective 14x the minimum)
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(300, 2)) + [offset, 5.0]
+    y = X @ [2.0, 3.0] - 2 * offset + rng.normal(size=300)
+    ref = Ridge(alpha=1.0, solver="cholesky").fit(X, y)
+    kw = {"max_iter": 3000, "lr": 0.05} if solver == "adam" else {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = LinearRegression(solver=solver, alpha=1.0, random_state=0, **kw).fit(X, y)
+
+    def objective(coef, intercept):
+        r = y - X @ coef - intercept
+        return r @ r + coef @ coef
+
+    best = objective(ref.coef_, ref.intercept_)
+    assert objective(est.coef_, est.intercept_) <= best * (
+        1 + (1e-9 if solver == "lbfgs" else 1e-3)
+    )
+    if solver == "lbfgs":
+        assert est.converged_
+        np.testing.assert_allclose(est.coef_, ref.coef_, rtol=1e-6)

@@ -170,10 +170,16 @@ def test_binary_minibatch_solvers_keep_the_binary_conventions(solver):
 
     approx = SoftmaxRegression(
         alpha=alpha, solver=solver, lr=0.05, max_iter=100, random_state=0, device="cpu"
-    ).fit(X, y)
+    )
+    if solver == "sgd":  # its loss stops improving 0.9 % above the minimum: not converged
+        with pytest.warns(ConvergenceWarning, match="sgd stalled after"):
+            approx.fit(X, y)
+        assert not approx.converged_ and approx.history_.stop_reason == "stalled"
+    else:
+        approx.fit(X, y)
+        assert approx.converged_ and approx.history_.stop_reason == "converged"
     assert approx.coef_.shape == (1, 4) and approx.intercept_.shape == (1,)
-    assert approx.converged_ and approx.history_.stop_reason == "converged"
-    # a constant step size stalls near the optimum: within 2 % of the logistic objective
+    # within 2 % of the logistic objective either way
     assert objective(approx) < objective(reference) * 1.02
     assert np.mean(approx.predict(X) == reference.predict(X)) > 0.97
 

@@ -53,6 +53,7 @@ CHECKPOINT = Record(
         "batch": Int(low=0),
         "seed": Int(low=0, high=2**62),
         "first_loss": Maybe(Num(nan=True)),
+        "first_gradient": Maybe(Num(nan=True)),
         "no_improve": Int(low=0),
         "best_train": Num(nan=True),
         "meter": Record(
@@ -64,6 +65,7 @@ CHECKPOINT = Record(
         "config": MapOf(),
         "history": History.SCHEMA,
     },
+    optional=("first_gradient",),  # checkpoints written before it was kept
     others=Anything(),  # the file format's own fields, checked by torchlinear.io
 )
 

@@ -43,7 +43,7 @@ from torchlinear.engine.metrics import Meter, MetricSpec, resolve_metrics
 from torchlinear.engine.sources import Cast, ChunkSource, Source, TensorSource, build_sources
 from torchlinear.io import flatten_state, save_model, unflatten_state
 from torchlinear.losses import Loss, Penalty, get_loss
-from torchlinear.models import LinearModel, Standardized
+from torchlinear.models import LinearModel, SoftmaxHead, Standardized
 
 #: What loading a checkpoint that does not fit the run raises inside torch.
 _CORRUPT = (KeyError, TypeError, IndexError, RuntimeError, AttributeError, OverflowError)
@@ -218,6 +218,9 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.penalized = penalized(self.model)
         self.fast = linear_fast_path(self.model) if isinstance(self.loss_fn, Loss) else None
+        inner = self.model.module if isinstance(self.model, Standardized) else self.model
+        # a linear model or softmax head: its loss has one minimum, where the gradient is 0
+        self.convex = isinstance(inner, LinearModel | SoftmaxHead)
         self.optimizer = make_optimizer(self.model, cfg)
         self.schedule = make_schedule(self.optimizer, cfg)
         self.history = History()
@@ -276,6 +279,7 @@ class Trainer:
             "batch": self.batch,
             "seed": self.seed,
             "first_loss": self.first_loss,
+            "first_gradient": self._grad_first,
             "no_improve": self.no_improve,
             "best_train": self.best_train,
             "meter": self.meter.state(),
@@ -353,6 +357,7 @@ class Trainer:
             torch.Generator().set_state(self.epoch_start_state)  # a generator's state, or raise
         self.epoch, self.batch = int(meta["epoch"]), int(meta["batch"])
         self.first_loss = meta["first_loss"]
+        self._grad_first = meta.get("first_gradient")
         self.no_improve = int(meta["no_improve"])
         self.best_train = float(meta["best_train"])
         self.meter.load(meta["meter"])
@@ -516,17 +521,32 @@ class Trainer:
             smooth.backward()
             value += smooth.detach().item()
         self._last_closure = (total / rows, rows)
-        size = max(
-            (float(p.grad.abs().max()) for p in self.model.parameters() if p.grad is not None),
-            default=0.0,
-        )
+        size = self._gradient_size()
         if self._grad_first is None:
             self._grad_first = size
         self._grad_last = size
         return torch.tensor(value, dtype=torch.float64)
 
+    def _gradient_size(self) -> float:
+        """The largest entry of the gradient in ``.grad``; where an L1 penalty applies, of
+        the smallest subgradient (``g + l1 sign(w)``, or ``max(|g| - l1, 0)`` at ``w = 0``)."""
+        l1 = self.penalty.l1
+        penalized = {id(p) for p in self.penalized} if l1 else set()
+        size = 0.0
+        for p in self.model.parameters():
+            if p.grad is None:
+                continue
+            g = p.grad
+            if id(p) in penalized:
+                g = torch.where(p != 0, g + l1 * torch.sign(p), (g.abs() - l1).clamp(min=0))
+            size = max(size, float(g.abs().max()) if g.numel() else 0.0)
+        return size
+
     def run(self) -> History:
         cfg = self.cfg
+        needs_start = cfg.tol is not None and cfg.optimizer != "lbfgs" and self.convex
+        if needs_start and self._grad_first is None:
+            self._lbfgs_closure()  # one pass: the gradient at the start, for _stationary
         per_epoch = 1 if cfg.optimizer == "lbfgs" else self.train_source.n_batches
         show = cfg.progress and (self.dp is None or self.dp.is_main)  # one bar per job
         bar = ProgressBar(cfg.epochs, per_epoch) if show else None
@@ -617,13 +637,20 @@ class Trainer:
         return self.no_improve >= cfg.n_iter_no_change
 
     def _stationary(self) -> bool:
-        """Whether a full-batch (L-BFGS) run whose loss stopped improving is at a stationary
-        point: its gradient fell below :data:`STATIONARY` of its first value (or is ~0).
-        L-BFGS also stops improving where it cannot make progress (a loss whose curvature
-        it cannot see), far from the minimum; minibatch runs are judged by their loss."""
-        if self.cfg.optimizer != "lbfgs" or self._grad_first is None:
+        """Whether a run whose loss stopped improving is at a stationary point: the largest
+        entry of its full-batch gradient (with an L1 penalty, of its smallest subgradient)
+        fell below :data:`STATIONARY` of its first value (or is ~0); for Adam and SGD, whose
+        steps leave noise, ten times that or the square root of ``tol`` (a loose ``tol``
+        asks for less). A loss also stops improving where the optimizer cannot make
+        progress (a curvature L-BFGS cannot see, steps too small on badly scaled
+        features), far from the minimum. Judged for convex models (linear, softmax)."""
+        if self._grad_first is None or not self.convex:
             return True
-        return self._grad_last <= max(STATIONARY * self._grad_first, 1e-10)
+        ratio = STATIONARY
+        if self.cfg.optimizer != "lbfgs":
+            self._lbfgs_closure()  # one pass: the gradient where the run stopped
+            ratio = max(10 * STATIONARY, math.sqrt(self.cfg.tol or 0.0))
+        return self._grad_last <= max(ratio * self._grad_first, 1e-10)
 
     def _noise_limited(self) -> bool:
         """Whether the run's steps keep a size of their own at the minimum: Adam's (its

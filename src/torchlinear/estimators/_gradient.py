@@ -165,14 +165,19 @@ def check_convergence(history: History, config: TrainConfig, who: str) -> bool:
         )
         return False
     if history.stop_reason == "stalled":
+        advice = (
+            "use {solver} 'adam' (with the Huber loss, a {delta} far below the spread of "
+            "the residuals makes it nearly the absolute loss, which {loss} 'l1' solves "
+            "exactly)"
+            if who == "lbfgs"
+            else "use {solver} 'lbfgs' (smooth losses without L1), or more {max_iter}"
+        )
         warn_convergence(
             f"{who} stalled after {len(history)} epochs: the training loss stopped improving "
             "while its gradient was still large, so the fit is not a minimum; rescale the "
-            "features and the target, or use {solver} 'adam' (with the Huber loss, a {delta} "
-            "far below the spread of the residuals makes it nearly the absolute loss, which "
-            "{loss} 'l1' solves exactly)",
+            f"features (of very different scales?), or {advice}",
             stacklevel=4,
-            params=("solver", "delta", "loss"),
+            params=("solver", "delta", "loss", "max_iter"),
         )
         return False
     if history.stop_reason == "completed" and config.tol is not None:
@@ -415,7 +420,7 @@ def fit_gradient(
     l1_ratio: float = 0.0,
     model: str = "linear",
     hidden: int = 64,
-    standardize: bool = True,
+    standardize: bool | str = True,
     fit_intercept: bool = True,
     config: TrainConfig | None = None,
     val_data: Any = None,
@@ -447,9 +452,11 @@ def fit_gradient(
         ``"mlp"`` is ``Linear(d, hidden) -> ReLU -> Linear(hidden, k)``.
     hidden : int, default 64
         Hidden width of the MLP.
-    standardize : bool, default True
+    standardize : bool or "center", default True
         Standardize the features inside the model (the penalty then applies to the
-        standardized coefficients; see the module notes).
+        standardized coefficients; see the module notes); ``"center"`` only subtracts
+        their means (the penalty stays on the original coefficients: the intercept takes
+        the shift), which keeps a feature of mean 1e6 from stalling the optimizer.
     fit_intercept : bool, default True
         Learn an intercept (without one, features are scaled but not centred).
     config : TrainConfig, optional
@@ -507,7 +514,8 @@ def fit_gradient(
     standardizer = None
     module: nn.Module = inner
     if standardize:
-        standardizer = Standardizer(with_mean=fit_intercept).fit(X, w)
+        scaled = standardize != "center"
+        standardizer = Standardizer(with_mean=fit_intercept, with_std=scaled).fit(X, w)
         module = Standardized(inner, standardizer.mean_, standardizer.scale_)
     data = (X, y) if w is None else (X, y, w)
     history = train(
@@ -601,7 +609,7 @@ def fit_gradient_chunks(
     l1_ratio: float = 0.0,
     model: str = "linear",
     hidden: int = 64,
-    standardize: bool = True,
+    standardize: bool | str = True,
     fit_intercept: bool = True,
     config: TrainConfig | None = None,
     val_chunks: Chunks | None = None,
@@ -724,11 +732,11 @@ class _FirstPass:
 
 
 def _first_pass(
-    chunks: Chunks, d: int, classification: bool, standardize: bool, fit_intercept: bool
+    chunks: Chunks, d: int, classification: bool, standardize: bool | str, fit_intercept: bool
 ) -> _FirstPass:
     """Count the rows, fit the standardizer, and find the classes and their counts
     (classification) or the target's sum and a sample of it (regression)."""
-    scaler = Standardizer(with_mean=fit_intercept)
+    scaler = Standardizer(with_mean=fit_intercept, with_std=standardize != "center")
     n = 0
     w_sum = y_sum = 0.0
     y_sample: list[np.ndarray] = []

@@ -31,7 +31,8 @@ Solvers
     L1) and Adam otherwise. The penalty is passed on per unit of sample weight
     (``alpha / sum(s)``), so every solver minimises the same objective. Without a penalty
     the features are standardized inside the model (which only speeds training up); with
-    one they are not, as that would change the objective.
+    one they are only centred (scaling them would change the objective; centring moves
+    the unpenalised intercept alone).
 
 Inputs and outputs
 ------------------
@@ -551,7 +552,7 @@ class LinearRegression(ExactInferenceMixin, LinearPredictionMixin, RegressorMixi
             alpha=params["alpha"],
             penalty_on_sum=True,
             l1_ratio=params["l1_ratio"],
-            standardize=params["alpha"] == 0,
+            standardize=True if params["alpha"] == 0 else "center",
             fit_intercept=bool(self.fit_intercept),
             config=options.config(self._train_config(params, device)),
             val_chunks=options.val_data,
@@ -758,7 +759,7 @@ class LinearRegression(ExactInferenceMixin, LinearPredictionMixin, RegressorMixi
             delta=params["delta"],
             alpha=params["alpha"] / total,
             l1_ratio=params["l1_ratio"],
-            standardize=params["alpha"] == 0,
+            standardize=True if params["alpha"] == 0 else "center",
             fit_intercept=bool(self.fit_intercept),
             config=options.config(self._train_config(params, dev)),
             val_data=options.val_data,
