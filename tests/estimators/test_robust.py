@@ -322,3 +322,29 @@ def test_quantile_fit_of_a_column_far_from_zero(quantile):
     ref = SkQuantile(quantile=quantile, alpha=0.0, solver="highs").fit(np.c_[t, b], y)
     np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-6, atol=1e-9)
     assert abs(ours.intercept_ + 1e12 * ours.coef_[0] - ref.intercept_) < 1e-3
+
+
+@pytest.mark.parametrize("scale", [1e-12, 1e-8, 1e8, 1e20])
+@pytest.mark.parametrize("make", ["huber", "quantile", "l1"])
+def test_rescaled_sample_weights_give_the_same_fit(make, scale):
+    # the objectives do not change when every weight is multiplied by one number (Huber's
+    # alpha aside: here 0); with weights of 1e-8 Huber stopped at 0 with converged_=True,
+    # and the linear programs of the quantile and absolute losses moved a coefficient by
+    # 0.8 (HiGHS's absolute tolerances); at 1e20 HiGHS failed
+    import torchlinear as tl
+
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(150, 3))
+    y = X @ [0.6, -0.5, 0.9] + 1.8 + rng.standard_t(2, size=150)
+    w = rng.uniform(0.2, 3.0, size=150)
+    build = {
+        "huber": lambda: tl.HuberRegressor(alpha=0.0, max_iter=500),
+        "quantile": lambda: tl.QuantileRegressor(quantile=0.3, alpha=0.01),
+        "l1": lambda: tl.LinearRegression(loss="l1"),
+    }[make]
+    base = build().fit(X, y, sample_weight=w)
+    scaled = build().fit(X, y, sample_weight=w * scale)
+    np.testing.assert_allclose(scaled.coef_, base.coef_, rtol=1e-6, atol=1e-8)
+    assert scaled.intercept_ == pytest.approx(base.intercept_, rel=1e-6, abs=1e-8)
+    if make == "huber":
+        assert scaled.converged_ and scaled.scale_ == pytest.approx(base.scale_, rel=1e-6)

@@ -365,9 +365,13 @@ def fit_lad(
     if not (np.isfinite(squares[0]).all() and math.isfinite(squares[1])):
         raise overflow_error()
     n_rows = len(A)
-    A, y2, s2 = _with_penalty_rows(A, y, s, d, alpha * S)
+    # weights of mean one: the same minimiser, and the LP solvers' tolerances are absolute
+    # (weights of 1e-8 left coefficients 0.8 off, of 1e20 made HiGHS fail)
+    mean = float(s.mean())
+    s, total = s / mean, S / mean
+    A, y2, s2 = _with_penalty_rows(A, y, s, d, alpha * total)
     beta, info = _solve_lp(A, y2, s2, q, n_rows, solver, solver_params)
-    info["objective"] = _pinball_total(A, y2, s2, q, beta) / S
+    info["objective"] = _pinball_total(A, y2, s2, q, beta) / total
     coef = beta[:d].copy()
     intercept = float(beta[d] - centre @ coef) if fit_intercept else 0.0
     return coef, intercept, info

@@ -386,6 +386,10 @@ class HuberRegressor(LinearPredictionMixin, RegressorMixin, BaseEstimator):
         X_np = self._validate_X_numpy(X, reset=True)
         y_np = _target_numpy(y, len(X_np))
         X_np, y_np, s = as_arrays(X_np, y_np, sample_weight)
+        # weights of mean one (alpha with them): the same minimiser, and ``tol`` bounds a
+        # gradient of the same size whatever their scale (weights of 1e-8 stopped at 0)
+        mean = float(s.mean())
+        s, alpha = s / mean, alpha / mean
         d = X_np.shape[1]
         fit_intercept = bool(self.fit_intercept)
         # The objective is minimised over the standardized features' parameters: the same
