@@ -275,3 +275,19 @@ def test_weighted_alpha_is_per_unit_of_weight_on_the_gradient_route_too(tmp_path
     np.testing.assert_allclose(exact.coef_, ref.coef_, rtol=1e-9)
     np.testing.assert_allclose(grad.coef_, ref.coef_, rtol=1e-6, atol=1e-8)
     assert grad.alpha == pytest.approx(exact.alpha, rel=1e-12) == 0.5 * w.sum()
+
+
+@pytest.mark.parametrize("ext", ["csv", "parquet"])
+def test_alpha_cv_with_a_validation_split_folds_the_training_rows_as_kfold(files, tmp_path, ext):
+    # the folds were the file's contiguous fifths with the held-out rows removed (unequal
+    # folds, another alpha_): now KFold(K) of the training rows, as documented
+    from torchlinear.data.split import holdout_mask
+
+    folder, X, y = files
+    result = fit(folder / f"d.{ext}", "y", alpha="cv", l1_ratio=[0.5, 1.0], val_split=0.2,
+                 batch_rows=29, out=tmp_path / "cv")  # fmt: skip
+    train = ~holdout_mask(0, len(y), 0.2, 0)
+    ref = SkElasticNetCV(l1_ratio=[0.5, 1.0], cv=KFold(5), **TIGHT).fit(X[train], y[train])
+    est = result.estimator
+    assert est.alpha_ == pytest.approx(ref.alpha_, rel=1e-12)
+    np.testing.assert_allclose(est.coef_, ref.coef_, rtol=1e-8, atol=1e-10)

@@ -303,10 +303,12 @@ class FitContext:
                 positive=self.opts.positive,
             )
             return est.fit_chunks(rows, n_features=d, feature_names=names, combine=combine)
+        if not self.opts.cv_shuffle:  # KFold(K) of the training rows: number them
+            rows.number_training_rows = True
         return self._cv_estimator().fit_chunks(
             rows,
             n_features=d,
-            n_samples=None if self.opts.cv_shuffle else self._row_count(),
+            n_samples=None if self.opts.cv_shuffle else self._training_row_count(),
             feature_names=names,
             combine=combine,
         )
@@ -347,6 +349,32 @@ class FitContext:
                 "cv",
                 "{param} {value} folds need at least {value} rows, but {label} has {n}: "
                 "lower {param}",
+                value=self.opts.cv,
+                label=self.data.label,
+                n=n,
+            )
+        return n
+
+    def training_rows_before(self, row: int) -> int:
+        """How many of the rows before global row ``row`` are training rows (not held out
+        by the keyed hash of ``--val-split``): one vectorised hash of their numbers."""
+        if self.val_fraction <= 0 or self.given_val:
+            return row
+        held, count = 0, 0
+        for start in range(0, row, 1 << 22):  # a few MB at a time
+            m = min(1 << 22, row - start)
+            held += int(holdout_mask(start, m, self.val_fraction, self.opts.seed).sum())
+            count += m
+        return count - held
+
+    def _training_row_count(self) -> int:
+        """The training rows of the data (for ``KFold(K)`` folds of them)."""
+        n = self.training_rows_before(self._row_count())
+        if n < self.opts.cv:
+            raise ParameterError(
+                "cv",
+                "{param} {value} folds need at least {value} training rows, but {label} has "
+                "{n} after holding out {val_split}: lower {param} or {val_split}",
                 value=self.opts.cv,
                 label=self.data.label,
                 n=n,
@@ -659,6 +687,7 @@ class TrainingRows:
     ) -> None:
         self.ctx = ctx
         self.new_held_out, self.new_sample = new_held_out, new_sample
+        self.number_training_rows = False  # rows numbered among the training rows alone
         self.held_out = new_held_out()
         self.sample = new_sample()
         self.one_process = one_process
@@ -675,6 +704,7 @@ class TrainingRows:
             self.held_out, self.sample = self.new_held_out(), self.new_sample()
             self.counts = [0, 0]
         desc = "reading (exact fit)" if self.passes == 1 else f"reading (pass {self.passes})"
+        ordinal = self.ctx.training_rows_before(self.ctx.row_offset)
         with self.ctx.progress_bar(desc) as bar:
             for rows, X, y, w, held in self.ctx.split_chunks():
                 y = np.asarray(y, dtype=np.float64)
@@ -685,6 +715,9 @@ class TrainingRows:
                     X, y, rows = X[keep], y[keep], rows[keep]
                     w = None if w is None else w[keep]
                 bar.update(len(held))
+                if self.number_training_rows:  # the training rows' own numbers
+                    rows = np.arange(ordinal, ordinal + len(X), dtype=np.int64)
+                    ordinal += len(X)
                 if len(X):
                     w_t = None if w is None else torch.from_numpy(w)
                     yield torch.from_numpy(X), torch.from_numpy(y), w_t, rows
