@@ -224,3 +224,18 @@ def test_os_errors_without_a_path_pass_through():
     assert user_message(OSError(errno_codes.ENOSPC, "No space left on device")) == (
         "[Errno 28] No space left on device"
     )
+
+
+def test_memory_the_system_refuses_is_one_line_naming_the_budget():
+    # PyTorch's allocator under a limit such as ulimit -v: a traceback before
+    from torchlinear.cli.errors import is_user_error, user_message
+
+    refused = RuntimeError(
+        "[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate "
+        "memory: you tried to allocate 33360000 bytes. Error code 12"
+    )
+    for exc in (refused, MemoryError()):
+        assert is_user_error(exc)
+        text = user_message(exc, "fit")
+        assert "refused memory" in text and "lower --memory-limit" in text
+    assert not is_user_error(RuntimeError("mat1 and mat2 shapes cannot be multiplied"))

@@ -212,3 +212,28 @@ def test_convergence_warning_fires_when_and_only_when_the_criterion_is_unmet():
     assert loose.converged_ and loose.n_iter_ < 200
     assert loose.history_.stop_reason == "converged"
     assert not fixed.converged_ and fixed.n_iter_ == 3
+
+
+def test_a_wide_hidden_layer_is_budgeted_and_evaluated_a_few_rows_at_a_time(monkeypatch):
+    # 256 rows x 30,000 hidden units of activations were not counted, and predict ran all
+    # rows through the layer at once (5,000 x 30,000 float64: 1.2 GB)
+    import torchlinear.engine.loop as loop
+    from torchlinear import MLPRegressor
+    from torchlinear._memory import set_memory_limit
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(300, 3)), rng.normal(size=300)
+    previous = set_memory_limit("100M")
+    try:
+        with pytest.raises(ValueError, match=r"256 rows x 30,000 hidden units need 246 MB"):
+            MLPRegressor(hidden=30_000, max_iter=1).fit(X, y)
+    finally:
+        set_memory_limit(previous)
+    model = MLPRegressor(hidden=64, max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X, y)
+    whole = model.predict(X)
+    monkeypatch.setattr(loop, "ACTIVATION_BYTES", 64 * 8 * 2 * 7)  # 7 rows at a time
+    assert loop.eval_rows(model.module_) < 10
+    np.testing.assert_array_equal(model.predict(X), whole)

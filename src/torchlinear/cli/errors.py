@@ -203,7 +203,27 @@ def is_user_error(exc: BaseException) -> bool:
     >>> is_user_error(FileNotFoundError("data.csv")), is_user_error(TypeError("oops"))
     (True, False)
     """
-    return isinstance(exc, ValueError | OSError) or type(exc).__name__ == "RankFailedError"
+    return (
+        isinstance(exc, ValueError | OSError)
+        or type(exc).__name__ == "RankFailedError"
+        or out_of_memory(exc)
+    )
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether the system refused memory (Python's ``MemoryError``, PyTorch's allocators):
+    the budget was set above what the machine, or its limits, give.
+
+    Examples
+    --------
+    >>> out_of_memory(MemoryError()), out_of_memory(RuntimeError("shape mismatch"))
+    (True, False)
+    """
+    text = str(exc)
+    return isinstance(exc, MemoryError) or (
+        isinstance(exc, RuntimeError)
+        and ("can't allocate memory" in text or type(exc).__name__ == "OutOfMemoryError")
+    )
 
 
 #: What to do about the operating system's usual refusals of a path.
@@ -240,6 +260,12 @@ def user_message(exc: BaseException, command: str | None = None) -> str:
     "'/srv/out': permission denied; choose a place you may write to, or change its permissions"
     """
     render: Callable[..., str] | None = getattr(exc, "render", None)
+    if out_of_memory(exc):
+        return (
+            "the system refused memory that the memory budget allowed (a limit such as "
+            f"ulimit -v, or other programs, leave less); lower {spell('memory_limit', command)}"
+            f", or free memory"
+        )
     if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
         advice = _OS_ADVICE.get(exc.errno or 0, "")
         text = f"{os.fsdecode(exc.filename)!r}: {exc.strerror[:1].lower()}{exc.strerror[1:]}"

@@ -29,6 +29,7 @@ from torchlinear.engine.checkpoint import (
 from torchlinear.engine.config import (
     CHECKPOINT_KIND,
     DEFAULT_GAMMA,
+    EVAL_BATCH,
     EVAL_BATCH_VIEWS,
     FINAL_STOPS,
     LR_DROP_FACTOR,
@@ -40,7 +41,14 @@ from torchlinear.engine.config import (
     TrainConfig,
 )
 from torchlinear.engine.metrics import Meter, MetricSpec, resolve_metrics
-from torchlinear.engine.sources import Cast, ChunkSource, Source, TensorSource, build_sources
+from torchlinear.engine.sources import (
+    Cast,
+    ChunkSource,
+    Source,
+    TensorSource,
+    build_sources,
+    rows_at_most,
+)
 from torchlinear.io import flatten_state, save_model, unflatten_state
 from torchlinear.losses import Loss, Penalty, get_loss
 from torchlinear.models import LinearModel, SoftmaxHead, Standardized
@@ -145,6 +153,24 @@ def evaluate(
         model.train(was_training)
 
 
+ACTIVATION_BYTES = 64 << 20
+"""The activations an evaluation pass may hold at once: wide models evaluate fewer rows."""
+
+
+def eval_rows(model: nn.Module) -> int:
+    """Rows per evaluation step such that the layers' outputs (and, in the full-batch
+    closure, their gradients) stay within :data:`ACTIVATION_BYTES`.
+
+    Examples
+    --------
+    >>> eval_rows(nn.Linear(3, 1)), eval_rows(nn.Sequential(nn.Linear(4, 30_000), nn.ReLU()))
+    (65536, 279)
+    """
+    width = sum(m.out_features for m in model.modules() if isinstance(m, nn.Linear))
+    item = max((p.element_size() for p in model.parameters()), default=8)
+    return int(min(EVAL_BATCH, max(1, ACTIVATION_BYTES // (2 * item * max(width, 1)))))
+
+
 def loss_units(loss_fn: Any) -> tuple[float, float]:
     """``(value unit, target unit)`` of a loss that may work in units of the target
     (:meth:`~torchlinear.losses.Loss.in_units`): what its values and its targets are
@@ -158,7 +184,7 @@ def evaluate_source(
     model: nn.Module, source: Source, loss_fn: Any, metrics: Any, dp: Any = None
 ) -> dict[str, float]:
     meter = Meter(list(metrics), *loss_units(loss_fn))
-    for X, y, w in source.eval_batches():
+    for X, y, w in rows_at_most(source.eval_batches(), eval_rows(model)):
         pred = model(X)
         n = len(X)
         meter.loss_sum += loss_fn(pred, y, w).item() * n
@@ -496,7 +522,7 @@ class Trainer:
             # (fewer, larger kernels — much faster when the cores are shared)
             batches = source.eval_batches(rows=EVAL_BATCH_VIEWS)
         else:
-            batches = source.eval_batches()
+            batches = rows_at_most(source.eval_batches(), eval_rows(self.model))
         for X, y, w in batches:
             n = len(X)
             if self.fast is not None:

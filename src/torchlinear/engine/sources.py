@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -379,3 +379,23 @@ def split_indices(n: int, fraction: float, seed: int) -> tuple[torch.Tensor, tor
             f"({int(held.sum())} row(s) held out); use another val_split or more rows"
         )
     return torch.from_numpy(np.flatnonzero(~held)), torch.from_numpy(np.flatnonzero(held))
+
+
+def rows_at_most(batches: Iterable[tuple], rows: int) -> Iterator[tuple]:
+    """``batches`` cut into parts of at most ``rows`` rows (views, no copy): a wide model's
+    activations of a whole evaluation batch (65,536 rows x 30,000 hidden units) would not
+    fit in memory.
+
+    Examples
+    --------
+    >>> X = torch.arange(10.0).reshape(5, 2)
+    >>> [len(part[0]) for part in rows_at_most([(X, X[:, 0], None)], 2)]
+    [2, 2, 1]
+    """
+    for batch in batches:
+        n = len(batch[0])
+        if n <= rows:
+            yield batch
+            continue
+        for start in range(0, n, rows):
+            yield tuple(None if v is None else v[start : start + rows] for v in batch)

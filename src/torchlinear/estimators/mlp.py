@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from torchlinear._memory import check_memory
 from torchlinear._schema import Bool, Record
 from torchlinear._sklearn_protocol import (
     BaseEstimator,
@@ -48,6 +49,7 @@ from torchlinear._validation import (
     resolve_device,
 )
 from torchlinear.engine import TrainConfig
+from torchlinear.engine.loop import eval_rows
 from torchlinear.estimators._base import EstimatorInputMixin
 from torchlinear.estimators._gradient import (
     FitOptions,
@@ -169,7 +171,16 @@ class _MLPBase(EstimatorInputMixin, BaseEstimator):
         self._store_fit(fit, config, device)
 
     def _network_settings(self, params: dict[str, Any], options: FitOptions) -> dict[str, Any]:
-        """What both trainers (in memory and on chunks) take from this estimator."""
+        """What both trainers (in memory and on chunks) take from this estimator; first,
+        the memory of a minibatch's activations is checked (evaluation takes fewer rows
+        at a time: :func:`~torchlinear.engine.loop.eval_rows`)."""
+        rows, hidden = int(params.get("batch_size", self.batch_size)), int(params["hidden"])
+        check_memory(
+            4 * 8 * rows * hidden,  # the hidden layer's outputs, activations and gradients
+            f"{rows:,} rows x {hidden:,} hidden units",
+            "a minibatch's activations and their gradients",
+            advice="lower {batch_size} or {hidden}",
+        )
         return {
             "delta": getattr(self, "delta", 1.0),
             "alpha": params["alpha"],
@@ -284,7 +295,11 @@ class _MLPBase(EstimatorInputMixin, BaseEstimator):
         check_is_fitted(self, "module_")
         X_t = self._validate_X(X, reset=False, device=self.device_)
         p = next(self.module_.parameters())
-        return self.module_(X_t.to(device=p.device, dtype=p.dtype))
+        X_t = X_t.to(device=p.device, dtype=p.dtype)
+        rows = eval_rows(self.module_)  # a wide hidden layer: a few rows at a time
+        if len(X_t) <= rows:
+            return self.module_(X_t)
+        return torch.cat([self.module_(X_t[i : i + rows]) for i in range(0, len(X_t), rows)])
 
 
 class MLPRegressor(RegressorMixin, _MLPBase):
