@@ -37,6 +37,7 @@ from collections.abc import Iterable
 
 import torch
 
+from torchlinear._memory import check_memory
 from torchlinear.exact.solution import LstsqSolution
 
 __all__ = ["MEAT_TYPES", "WEIGHT_KINDS", "centred_bread", "leverage_terms", "meat_pass"]
@@ -115,11 +116,18 @@ def meat_pass(
     >>> meat_pass(sol, [(X, y, None)], weighted=False).shape
     torch.Size([1, 1, 3, 2, 2])
     """
-    bread = centred_bread(solution)
     coef, intercept = solution.coef, solution.intercept
     d, k = coef.shape
-    p = bread.shape[0]
+    p = d + int(solution.fit_intercept)
     kinds = len(WEIGHT_KINDS) if weighted else 1
+    # the running sum and a chunk's part (k x kinds x 3 meats each), the bread and a product
+    check_memory(
+        8 * p * p * (2 * k * kinds * len(MEAT_TYPES) + 2),
+        f"{d:,} columns",
+        "the sandwich matrices of the robust (HC) covariances",
+        advice="leave out {cov_type} (classical standard errors), or select fewer columns",
+    )
+    bread = centred_bread(solution)
     total: torch.Tensor | None = None
     for X, Y, w in chunks:
         if X.shape[0] == 0:
