@@ -135,3 +135,23 @@ def test_quoted_names_are_read_as_written():
     assert parsed.target == "y "
     assert parsed.variables == {"x#", " lead", "c d", "z\n"}
     assert quote_name("z\n") == "`z\n`" and quote_name("z") == "z"
+
+
+@pytest.mark.parametrize(
+    ("formula", "shown"),
+    [
+        ("y ~ (a+b+c+d+e+f+g)**7", "(a+b+c+d+e+f+g)**7 expands 7^7 products"),
+        ("y ~ x + (a + np.log(b) + c + d + e + f + g + h + i + j + k)^6", "^6 expands 11^6"),
+    ],
+)
+def test_a_power_of_a_long_sum_is_refused_before_minutes_of_expansion(formula, shown):
+    # (a+...+g)**7 took over four minutes (formulaic expands 7^7 products per parse): it
+    # is refused before formulaic sees it
+    with pytest.raises(ValueError, match="'a \\* b \\* c' for all of them") as excinfo:
+        parse_formula(formula)
+    assert shown in str(excinfo.value)
+
+
+def test_a_power_that_expands_quickly_is_accepted():
+    parsed = parse_formula("y ~ (a + b + c)**2 + (d + e)^3")
+    assert sorted(parsed.variables) == ["a", "b", "c", "d", "e"]

@@ -254,6 +254,39 @@ class ParsedFormula:
     variables: frozenset[str]
 
 
+_MAX_POWER_PRODUCTS = 200_000
+"""``(a + b + ...)**n`` is expanded as all k**n products before they are simplified: 10**5
+takes a second, 7**7 half a minute per parse (and a formula is parsed several times)."""
+
+
+def _check_powers(formula: str) -> None:
+    """Refuse a power of a sum whose expansion would take minutes, saying what to write."""
+    for match in re.finditer(r"\)\s*(?:\*\*|\^)\s*(\d+)", formula):
+        close, depth, start = match.start(), 0, match.start()
+        while start >= 0:  # the parenthesis that opens the sum
+            depth += {")": 1, "(": -1}.get(formula[start], 0)
+            if depth == 0:
+                break
+            start -= 1
+        inner, level, terms = formula[start + 1 : close], 0, 1
+        for char in inner:
+            level += {"(": 1, ")": -1}.get(char, 0)
+            terms += char == "+" and level == 0
+        power = int(match.group(1))
+        if terms > 1 and terms ** min(power, 64) > _MAX_POWER_PRODUCTS:
+            raise ParameterError(
+                "formula",
+                "{param} {value!r}: ({inner}){op} expands {terms}^{power} products before "
+                "simplifying them (minutes of work); write the interactions you mean: "
+                "'a * b * c' for all of them, '(a + b + c)**2' for pairs",
+                value=formula,
+                inner=inner.strip(),
+                op=formula[close + 1 : match.end()].replace(" ", ""),
+                terms=terms,
+                power=power,
+            )
+
+
 def parse_formula(formula: str) -> ParsedFormula:
     """Check the syntax of ``formula`` and find the columns it reads.
 
@@ -278,6 +311,7 @@ def parse_formula(formula: str) -> ParsedFormula:
             "formula", "{param} must be a formula such as 'y ~ x1 + C(color)', got {value!r}",
             value=formula,
         )  # fmt: skip
+    _check_powers(formula)
     fm = _formulaic()
     try:
         parsed = fm.Formula(formula)
