@@ -27,7 +27,6 @@ from torchlinear.data.design import Design, rows_kept
 __all__ = ["KeptColumns"]
 
 _BLOCK_BYTES = 1 << 20
-_NULL_TEXT = pa.array(pacsv.ConvertOptions().null_values)  # read as missing in text columns
 
 
 class KeptColumns:
@@ -180,7 +179,8 @@ class KeptColumns:
             for name in self.text & set(self.check):  # the reader's missing text cells
                 i = table.column_names.index(name)
                 column = table.column(i)
-                missing = pc.is_in(column, value_set=_NULL_TEXT)
+                nulls = pa.array(pacsv.ConvertOptions().null_values, pa.string())
+                missing = pc.is_in(column, value_set=nulls)  # what the reader reads as missing
                 table = table.set_column(i, name, pc.if_else(missing, None, column))
             return rows_kept(self.design, table, label=str(self.path))
         X = _float_matrix(table, self.check)
