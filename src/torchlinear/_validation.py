@@ -429,16 +429,25 @@ def check_finite(name: str, values: np.ndarray | torch.Tensor) -> None:
     )
 
 
-def overflow_error() -> ValueError:
+def overflow_error(weighted: bool = False) -> ValueError:
     """The error for data whose squares or sums overflow float64: values near 1e154 or
     beyond, which least squares, the quantile LP's interior point and squared metrics
-    cannot hold.
+    cannot hold (``weighted``: or weights that make the weighted sums so large).
 
     Examples
     --------
     >>> str(overflow_error())[:48]
     'the sums of squares overflow float64 (values of '
+    >>> str(overflow_error(weighted=True)).split("; ")[1]
+    'rescale X and y, or sample_weight (only their ratios matter), before fitting'
     """
+    if weighted:
+        return ParameterError(
+            "sample_weight",
+            "the weighted sums of squares overflow float64 (values of X or y near 1e154, or "
+            "{param} so large that weight times square passes 1e308); rescale X and y, or "
+            "{param} (only their ratios matter), before fitting",
+        )
     return ValueError(
         "the sums of squares overflow float64 (values of X or y near 1e154 or beyond); "
         "rescale X and y before fitting"

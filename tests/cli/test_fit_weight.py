@@ -212,3 +212,14 @@ def test_evaluate_refuses_a_feature_of_the_model_as_the_weights(
         "torchlinear: error: the column 'b' (--weight) is one of the model's features, so it "
         "cannot hold the sample weights; name another column\n"
     )
+
+
+def test_weights_whose_products_overflow_are_named_not_x_or_y(tmp_path, run_cli):
+    # "values of X or y near 1e154" was the whole message: the weights were at fault
+    path = tmp_path / "big_w.csv"
+    path.write_text("a,b,y,w\n1,2,3,1e308\n2,5,4,1e308\n3,1,2,1e308\n4,4,5,1e308\n")
+    code, _, err = run_cli(["fit", str(path), "--target", "y", "--weight", "w",
+                            "--out", str(tmp_path / "run")])  # fmt: skip
+    assert code == 2 and err.count("\n") == 1, err
+    assert "--weight so large that weight times square passes 1e308" in err
+    assert "rescale X and y, or --weight (only their ratios matter)" in err

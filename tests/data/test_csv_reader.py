@@ -300,3 +300,15 @@ def test_a_file_of_many_columns_and_two_rows_is_read_in_little_memory():
     assert outcome["returned"], outcome.get("traceback", outcome)
     assert outcome["value"] == [0.0, 0.0, [2, 100_000]]
     assert outcome["peak_rss"] - outcome["baseline_rss"] < 200 * 2**20
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_a_utf16_or_utf32_file_is_named_as_such(tmp_path, encoding):
+    # it was read as a ragged row '\x00'
+    path = tmp_path / "wide.csv"
+    path.write_bytes("a,b,y\n1,2,3\n2,5,4\n".encode(encoding))
+    with pytest.raises(ValueError) as excinfo:
+        TabularSource(path, target="y")
+    assert one_line_error(excinfo) == (
+        f"{path}: the file is UTF-16 or UTF-32 text, not UTF-8; save it as UTF-8"
+    )

@@ -92,6 +92,7 @@ FLAGS: dict[str, Flag] = {
     "features": Flag("--features"),
     "formula": Flag("--formula"),
     "weight": Flag("--weight"),
+    "sample_weight": Flag("--weight"),  # the values of the weight column
     "max_levels": Flag("--max-levels"),
     "task": Flag("--task"),
     "model": Flag("--model"),

@@ -243,6 +243,10 @@ class CsvReader(CsvDiagnosis):
                 f"{self.label}: cannot read the {self.compression or 'CSV'} data, it may be "
                 f"corrupt or truncated ({first_line(exc)})"
             ) from None
+        if head[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in head[:4]:  # UTF-16 or -32
+            raise ValueError(
+                f"{self.label}: the file is UTF-16 or UTF-32 text, not UTF-8; save it as UTF-8"
+            )
         if b"\r" in head and b"\n" not in head.rstrip(b"\r"):  # line breaks are lone CRs
             raise ValueError(
                 f"{self.label}: the lines end in a carriage return alone (old Mac line "

@@ -221,8 +221,9 @@ def _chunks(stream: ChunkStream, join: bool = False) -> Iterator[Chunk]:
 
 def _explain_nonfinite(stream: ChunkStream) -> None:
     """Locate a NaN/inf in the stream (global row numbers), or report an overflow."""
-    offset = 0
+    offset, weighted = 0, False
     for X, Y, w in _chunks(stream):
+        weighted = weighted or w is not None
         for name, values in (("X", X), ("y", Y), ("sample_weight", w)):
             if values is None:
                 continue
@@ -233,7 +234,7 @@ def _explain_nonfinite(stream: ChunkStream) -> None:
                     raise
                 raise ValueError(f"{exc} (row numbers counted from {offset})") from None
         offset += X.shape[0]
-    raise overflow_error()
+    raise overflow_error(weighted)
 
 
 def _rows_while_wide(chunks: Iterator[Chunk]) -> tuple[list[Chunk], bool]:
