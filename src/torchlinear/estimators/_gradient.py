@@ -384,8 +384,8 @@ def _unit_for(y: Any, loss_fn: Loss, model: str, alpha: float, val_data: Any = N
     """:func:`target_unit` for a regression fit that can train in it: a linear model, or
     an unpenalised MLP (a penalty on the hidden layer does not scale with ``y``), with
     validation rows (if any) given as arrays; else 1."""
-    if loss_fn.task == "classification" or (model != "linear" and alpha > 0):
-        return 1.0
+    if loss_fn.name not in ("squared", "huber", "l1") or (model != "linear" and alpha > 0):
+        return 1.0  # a loss of no known degree in y (see Loss.value_unit), or classification
     if val_data is not None and not (
         isinstance(val_data, list | tuple) and len(val_data) in (2, 3)
     ):
