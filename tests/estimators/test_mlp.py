@@ -217,7 +217,7 @@ def test_convergence_warning_fires_when_and_only_when_the_criterion_is_unmet():
 def test_a_wide_hidden_layer_is_budgeted_and_evaluated_a_few_rows_at_a_time(monkeypatch):
     # 256 rows x 30,000 hidden units of activations were not counted, and predict ran all
     # rows through the layer at once (5,000 x 30,000 float64: 1.2 GB)
-    import torchlinear.engine.loop as loop
+    import torchlinear.engine.sources as sources
     from torchlinear import MLPRegressor
     from torchlinear._memory import set_memory_limit
 
@@ -234,6 +234,6 @@ def test_a_wide_hidden_layer_is_budgeted_and_evaluated_a_few_rows_at_a_time(monk
         warnings.simplefilter("ignore")
         model.fit(X, y)
     whole = model.predict(X)
-    monkeypatch.setattr(loop, "ACTIVATION_BYTES", 64 * 8 * 2 * 7)  # 7 rows at a time
-    assert loop.eval_rows(model.module_) < 10
+    monkeypatch.setattr(sources, "ACTIVATION_BYTES", 64 * 8 * 2 * 7)  # 7 rows at a time
+    assert sources.eval_rows(model.module_) < 10
     np.testing.assert_array_equal(model.predict(X), whole)

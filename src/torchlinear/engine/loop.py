@@ -29,7 +29,6 @@ from torchlinear.engine.checkpoint import (
 from torchlinear.engine.config import (
     CHECKPOINT_KIND,
     DEFAULT_GAMMA,
-    EVAL_BATCH,
     EVAL_BATCH_VIEWS,
     FINAL_STOPS,
     LR_DROP_FACTOR,
@@ -40,13 +39,14 @@ from torchlinear.engine.config import (
     History,
     TrainConfig,
 )
-from torchlinear.engine.metrics import Meter, MetricSpec, resolve_metrics
+from torchlinear.engine.metrics import Meter, MetricSpec, loss_units, resolve_metrics
 from torchlinear.engine.sources import (
     Cast,
     ChunkSource,
     Source,
     TensorSource,
     build_sources,
+    eval_rows,
     rows_at_most,
 )
 from torchlinear.io import flatten_state, save_model, unflatten_state
@@ -151,33 +151,6 @@ def evaluate(
         return evaluate_source(model, source, loss_fn, resolve_metrics(metrics))
     finally:
         model.train(was_training)
-
-
-ACTIVATION_BYTES = 64 << 20
-"""The activations an evaluation pass may hold at once: wide models evaluate fewer rows."""
-
-
-def eval_rows(model: nn.Module) -> int:
-    """Rows per evaluation step such that the layers' outputs (and, in the full-batch
-    closure, their gradients) stay within :data:`ACTIVATION_BYTES`.
-
-    Examples
-    --------
-    >>> eval_rows(nn.Linear(3, 1)), eval_rows(nn.Sequential(nn.Linear(4, 30_000), nn.ReLU()))
-    (65536, 279)
-    """
-    width = sum(m.out_features for m in model.modules() if isinstance(m, nn.Linear))
-    item = max((p.element_size() for p in model.parameters()), default=8)
-    return int(min(EVAL_BATCH, max(1, ACTIVATION_BYTES // (2 * item * max(width, 1)))))
-
-
-def loss_units(loss_fn: Any) -> tuple[float, float]:
-    """``(value unit, target unit)`` of a loss that may work in units of the target
-    (:meth:`~torchlinear.losses.Loss.in_units`): what its values and its targets are
-    multiplied by to report them in the data's own units."""
-    if isinstance(loss_fn, Loss):
-        return loss_fn.value_unit, loss_fn.unit
-    return 1.0, 1.0
 
 
 def evaluate_source(

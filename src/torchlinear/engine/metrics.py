@@ -7,6 +7,8 @@ from typing import Any
 
 import torch
 
+from torchlinear.losses import Loss
+
 
 def mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (pred.reshape(target.shape) - target) ** 2
@@ -90,3 +92,12 @@ class Meter:
         self.rows = int(state["rows"])
         self.loss_sum = float(state["loss_sum"])
         self.metric_sums = {k: float(state["metric_sums"].get(k, 0.0)) for k in self.names}
+
+
+def loss_units(loss_fn: Any) -> tuple[float, float]:
+    """``(value unit, target unit)`` of a loss that may work in units of the target
+    (:meth:`~torchlinear.losses.Loss.in_units`): what its values and its targets are
+    multiplied by to report them in the data's own units."""
+    if isinstance(loss_fn, Loss):
+        return loss_fn.value_unit, loss_fn.unit
+    return 1.0, 1.0

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset, TensorDataset
 
 from torchlinear._validation import ParameterError
@@ -399,3 +400,21 @@ def rows_at_most(batches: Iterable[tuple], rows: int) -> Iterator[tuple]:
             continue
         for start in range(0, n, rows):
             yield tuple(None if v is None else v[start : start + rows] for v in batch)
+
+
+ACTIVATION_BYTES = 64 << 20
+"""The activations an evaluation pass may hold at once: wide models evaluate fewer rows."""
+
+
+def eval_rows(model: nn.Module) -> int:
+    """Rows per evaluation step such that the layers' outputs (and, in the full-batch
+    closure, their gradients) stay within :data:`ACTIVATION_BYTES`.
+
+    Examples
+    --------
+    >>> eval_rows(nn.Linear(3, 1)), eval_rows(nn.Sequential(nn.Linear(4, 30_000), nn.ReLU()))
+    (65536, 279)
+    """
+    width = sum(m.out_features for m in model.modules() if isinstance(m, nn.Linear))
+    item = max((p.element_size() for p in model.parameters()), default=8)
+    return int(min(EVAL_BATCH, max(1, ACTIVATION_BYTES // (2 * item * max(width, 1)))))

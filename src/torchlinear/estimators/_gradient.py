@@ -23,7 +23,6 @@ the objective scikit-learn's ``Lasso``/``ElasticNet``/``Ridge`` minimise on raw 
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -36,6 +35,12 @@ from torchlinear._sklearn_protocol import warn_convergence
 from torchlinear._validation import check_positive_int, check_sample_weight
 from torchlinear.engine import Callback, History, TrainConfig, train
 from torchlinear.engine.config import LR_DROP_FACTOR, LR_DROPS
+from torchlinear.estimators._target_units import (
+    penalty_in_units,
+    scaled_targets,
+    to_data_units,
+    unit_for,
+)
 from torchlinear.losses import Loss, Penalty, get_loss
 from torchlinear.models import MLP, LinearModel, SoftmaxHead, Standardized
 from torchlinear.preprocessing import Standardizer
@@ -323,91 +328,6 @@ def _mean_one_weights(sample_weight: Any, n: int, like: torch.Tensor) -> torch.T
     return (w * (n / float(w.sum()))).to(like.device, like.dtype)
 
 
-def target_unit(y: Any) -> float:
-    """The unit gradient training measures regression targets in: the power of two
-    nearest their spread (1.4826 times the median absolute deviation from the median;
-    the mean absolute deviation when most targets are equal), 1 for a constant target.
-
-    In these units Adam's steps, L-BFGS's tolerances and the divergence check mean the
-    same whether ``y`` is in nanometres or in dollars; powers of two divide exactly.
-
-    Examples
-    --------
-    >>> target_unit(np.array([0.1, 0.2, 0.35, 0.5])), target_unit(np.array([2e5, 3e5, 4.5e5]))
-    (0.25, 131072.0)
-    """
-    values = np.asarray(y, dtype=np.float64).reshape(-1)
-    values = values[np.isfinite(values)]
-    if not len(values):
-        return 1.0
-    with np.errstate(over="ignore", invalid="ignore"):
-        deviation = np.abs(values - np.median(values))
-        spread = 1.4826 * float(np.median(deviation))
-        if not spread > 0:
-            spread = float(deviation.mean())
-    if not (spread > 0 and math.isfinite(spread)):
-        return 1.0
-    return float(2.0 ** min(max(round(math.log2(spread)), -1000), 1000))
-
-
-def penalty_in_units(alpha: float, l1_ratio: float, loss: Loss, unit: float) -> Penalty:
-    r"""The penalty that, with the loss in units of ``unit`` (:meth:`Loss.in_units`),
-    has the same minimiser in coefficients measured in ``unit``.
-
-    Coefficients :math:`w = s w'` turn :math:`L(w) + a_1\|w\|_1 + \tfrac{a_2}{2}\|w\|^2`
-    into :math:`s^p (L'(w') + a_1 s^{1-p}\|w'\|_1 + \tfrac{a_2}{2} s^{2-p}\|w'\|^2)`,
-    with :math:`p` = 2 for the squared and Huber losses and 1 for the absolute loss.
-
-    Examples
-    --------
-    >>> from torchlinear.losses import get_loss
-    >>> penalty_in_units(1.0, 0.5, get_loss("squared"), 4.0)
-    Penalty(alpha=0.625, l1_ratio=0.2)
-    """
-    power = 2 if loss.name in ("squared", "huber") else 1
-    l1 = alpha * l1_ratio * unit ** (1 - power)
-    l2 = alpha * (1.0 - l1_ratio) * unit ** (2 - power)
-    total = l1 + l2
-    return Penalty(total, l1 / total if total > 0 else l1_ratio)
-
-
-def _scaled_targets(
-    y: torch.Tensor, loss_fn: Loss, unit: float, val_data: Any
-) -> tuple[torch.Tensor, Loss, Any]:
-    """``y``, the loss and the validation rows in units of ``unit``."""
-    if val_data is not None:
-        val_data = (val_data[0], val_data[1] / unit, *val_data[2:])
-    return y / unit, loss_fn.in_units(unit), val_data
-
-
-def _unit_for(y: Any, loss_fn: Loss, model: str, alpha: float, val_data: Any = None) -> float:
-    """:func:`target_unit` for a regression fit that can train in it: a linear model, or
-    an unpenalised MLP (a penalty on the hidden layer does not scale with ``y``), with
-    validation rows (if any) given as arrays; else 1."""
-    if loss_fn.name not in ("squared", "huber", "l1") or (model != "linear" and alpha > 0):
-        return 1.0  # a loss of no known degree in y (see Loss.value_unit), or classification
-    if val_data is not None and not (
-        isinstance(val_data, list | tuple) and len(val_data) in (2, 3)
-    ):
-        return 1.0
-    unit = target_unit(y)
-    if loss_fn.name == "huber":  # no coarser than delta: its kinks need gradients of size 1
-        unit = min(unit, 2.0 ** math.floor(math.log2(loss_fn.delta)))
-    return unit if loss_fn.delta / unit > 0 else 1.0
-
-
-def _to_data_units(inner: nn.Module, unit: float) -> None:
-    """Rescale a trained model's output layer from units of ``unit`` to the data's own."""
-    if unit == 1.0:
-        return
-    layer = inner.linear if isinstance(inner, LinearModel) else inner.get_submodule("output")
-    assert isinstance(layer, nn.Linear)
-    with torch.no_grad():
-        layer.weight.mul_(unit)
-        if layer.bias is not None:
-            layer.bias.mul_(unit)
-
-
 def fit_gradient(
     X: torch.Tensor,
     y: torch.Tensor,
@@ -498,10 +418,10 @@ def fit_gradient(
     if classification and metrics is None:
         metrics = ["accuracy"]
     w = _mean_one_weights(sample_weight, n, X)
-    unit = _unit_for(y.detach().cpu(), loss_fn, model, alpha, val_data)
+    unit = unit_for(y.detach().cpu(), loss_fn, model, alpha, val_data)
     train_loss, train_penalty = loss_fn, penalty
     if unit != 1.0:  # trained in units of y (see target_unit), reported in its own
-        y, train_loss, val_data = _scaled_targets(y, loss_fn, unit, val_data)
+        y, train_loss, val_data = scaled_targets(y, loss_fn, unit, val_data)
         train_penalty = penalty_in_units(alpha, l1_ratio, loss_fn, unit)
 
     inner = _build(
@@ -528,7 +448,7 @@ def fit_gradient(
         metrics=metrics,
         callbacks=callbacks,
     )
-    _to_data_units(inner, unit)
+    to_data_units(inner, unit)
     return _finish(inner, module, standardizer, history, config, loss_fn, penalty)
 
 
@@ -675,7 +595,7 @@ def fit_gradient_chunks(
     scaler, n, labels, classes = first.scaler, first.n, first.labels, first.classes
     k = 1 if classes is None else len(classes)
     sample = None if classification else np.concatenate(first.y_sample)
-    unit = 1.0 if sample is None else _unit_for(sample, loss_fn, model, alpha)
+    unit = 1.0 if sample is None else unit_for(sample, loss_fn, model, alpha)
     inner = _build(model, d, k, hidden, classification, fit_intercept, 1, config.seed, dtype)
     if fit_intercept:
         bias = _output_bias(inner)
@@ -714,7 +634,7 @@ def fit_gradient_chunks(
         metrics=metrics,
         callbacks=callbacks,
     )
-    _to_data_units(inner, unit)
+    to_data_units(inner, unit)
     return _finish(inner, module, standardizer, history, config, loss_fn, penalty, classes)
 
 

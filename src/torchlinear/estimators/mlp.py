@@ -49,7 +49,7 @@ from torchlinear._validation import (
     resolve_device,
 )
 from torchlinear.engine import TrainConfig
-from torchlinear.engine.loop import eval_rows
+from torchlinear.engine.sources import eval_rows
 from torchlinear.estimators._base import EstimatorInputMixin
 from torchlinear.estimators._gradient import (
     FitOptions,
