@@ -291,3 +291,15 @@ def test_alpha_cv_with_a_validation_split_folds_the_training_rows_as_kfold(files
     est = result.estimator
     assert est.alpha_ == pytest.approx(ref.alpha_, rel=1e-12)
     np.testing.assert_allclose(est.coef_, ref.coef_, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("rows", "val_split", "shown"), [(4, "0", "has 4 rows"), (6, "0.5", "training rows")]
+)
+def test_too_few_rows_for_the_folds_is_one_line(tmp_path, run_cli, rows, val_split, shown):
+    path = tmp_path / "few.csv"
+    path.write_text("a,y\n" + "".join(f"{i},{2 * i + (i % 3)}\n" for i in range(rows)))
+    argv = ["fit", str(path), "--target", "y", "--alpha", "cv", "--cv", "5", "--l1-ratio"]
+    code, _, err = run_cli([*argv, "0.5", "--val-split", val_split, "--out", str(tmp_path / "r")])
+    assert code == 2 and err.count("\n") == 1, err
+    assert "--cv 5 folds need at least 5 rows" in err and shown in err and "lower --cv" in err

@@ -344,15 +344,6 @@ class FitContext:
         else:
             n = count_data_lines(self.data.source.path, self.data.source.data_offset)
             self.total_rows = n
-        if n < self.opts.cv:
-            raise ParameterError(
-                "cv",
-                "{param} {value} folds need at least {value} rows, but {label} has {n}: "
-                "lower {param}",
-                value=self.opts.cv,
-                label=self.data.label,
-                n=n,
-            )
         return n
 
     def training_rows_before(self, row: int) -> int:
@@ -368,13 +359,17 @@ class FitContext:
         return count - held
 
     def _training_row_count(self) -> int:
-        """The training rows of the data (for ``KFold(K)`` folds of them)."""
-        n = self.training_rows_before(self._row_count())
+        """The training rows of the data (for ``KFold(K)`` folds of them); too few for the
+        folds is refused."""
+        rows = self._row_count()
+        n = self.training_rows_before(rows)
         if n < self.opts.cv:
+            held = " training rows after {val_split} holds some out" if n < rows else " rows"
             raise ParameterError(
                 "cv",
-                "{param} {value} folds need at least {value} training rows, but {label} has "
-                "{n} after holding out {val_split}: lower {param} or {val_split}",
+                "{param} {value} folds need at least {value} rows, but {label} has {n}"
+                + held
+                + ": lower {param}",
                 value=self.opts.cv,
                 label=self.data.label,
                 n=n,
