@@ -294,7 +294,7 @@ def test_alpha_cv_with_a_validation_split_folds_the_training_rows_as_kfold(files
 
 
 @pytest.mark.parametrize(
-    ("rows", "val_split", "shown"), [(4, "0", "has 4 rows"), (6, "0.5", "training rows")]
+    ("rows", "val_split", "shown"), [(4, "0", "has 4: lower"), (6, "0.5", "training rows")]
 )
 def test_too_few_rows_for_the_folds_is_one_line(tmp_path, run_cli, rows, val_split, shown):
     path = tmp_path / "few.csv"

@@ -117,6 +117,19 @@ def _skip_rows(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Reco
         rows = 0
 
 
+def _wide_encoding(head: bytes) -> bool:
+    """Whether ``head`` starts as UTF-16 or UTF-32 text: a byte-order mark, or ASCII
+    characters with a zero byte beside each (``b"a\\x00,\\x00"``)."""
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff") or head[:4] == b"\x00\x00\xfe\xff":
+        return True
+    pairs = head[:8]
+    if len(pairs) < 8:
+        return False
+    little = all(pairs[i] and not pairs[i + 1] for i in range(0, 8, 2))
+    big = all(not pairs[i] and pairs[i + 1] for i in range(0, 8, 2))
+    return little or big
+
+
 def _two_lines(head: bytes) -> bool:
     """Whether ``head`` holds two whole lines that are not blank (a header, a data line)."""
     complete = head.split(b"\n")[:-1]
@@ -243,7 +256,7 @@ class CsvReader(CsvDiagnosis):
                 f"{self.label}: cannot read the {self.compression or 'CSV'} data, it may be "
                 f"corrupt or truncated ({first_line(exc)})"
             ) from None
-        if head[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in head[:4]:  # UTF-16 or -32
+        if _wide_encoding(head):
             raise ValueError(
                 f"{self.label}: the file is UTF-16 or UTF-32 text, not UTF-8; save it as UTF-8"
             )

@@ -364,7 +364,7 @@ class FitContext:
         rows = self._row_count()
         n = self.training_rows_before(rows)
         if n < self.opts.cv:
-            held = " training rows after {val_split} holds some out" if n < rows else " rows"
+            held = " training rows after {val_split} holds some out" if n < rows else ""
             raise ParameterError(
                 "cv",
                 "{param} {value} folds need at least {value} rows, but {label} has {n}"
