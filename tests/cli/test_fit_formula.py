@@ -213,3 +213,30 @@ def test_a_column_name_no_formula_can_spell_is_named_in_one_line(run_cli, tmp_pa
     assert code == 2 and err.count("\n") == 1
     assert f"the column name {name!r} cannot be written in the formula that one-hot" in err
     assert "rename the column" in err and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_r2_without_an_intercept_is_centred_everywhere(tmp_path, weighted):
+    # the training R² was 1 - RSS / sum(y^2) (0.54) while validation and evaluate are
+    # scikit-learn's centred R² (-0.42 on the same training rows)
+    import numpy as np
+    from sklearn.metrics import r2_score
+
+    from torchlinear.data.split import holdout_mask
+    from torchlinear.workflow import fit
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 2))
+    y = X @ [1.0, -2.0] + 6.0 + rng.normal(size=300)  # an intercept the model may not fit
+    w = rng.uniform(0.5, 2.0, size=300)
+    path = tmp_path / "d.csv"
+    rows = zip(X.tolist(), w.tolist(), y.tolist(), strict=True)
+    path.write_text("a,b,w,y\n" + "".join(f"{a!r},{b!r},{s!r},{t!r}\n" for (a, b), s, t in rows))
+    result = fit(path, "y", formula="y ~ a + b - 1", val_split=0.2, batch_rows=37,
+                 weight="w" if weighted else None, out=tmp_path / "run")  # fmt: skip
+    train = ~holdout_mask(0, 300, 0.2, 0)
+    pred = result.estimator.predict(X)
+    weights = w[train] if weighted else None
+    expected = r2_score(y[train], pred[train], sample_weight=weights)
+    assert result.metrics["train"]["r2"] == pytest.approx(expected, rel=1e-9)
+    assert expected < 0.5  # the uncentred value would be far above

@@ -35,6 +35,7 @@ from torchlinear.workflow.metrics import (
     RegressionMeter,
     gram_metrics,
     log_proba_chunk,
+    merged_moments,
     plain,
     predict_chunk,
     row_chunks,
@@ -201,21 +202,25 @@ class FitContext:
         with single_threaded() if small else contextlib.nullcontext():
             return self.fit_in_memory()
 
-    def _gather_counts(self, n_train: int, n_val: int, sample: Sample) -> tuple[int, int, Sample]:
-        """Row counts, rows dropped and the figure sample of every rank together."""
+    def _gather_counts(
+        self, n_train: int, n_val: int, sample: Sample, targets: tuple[float, float, float]
+    ) -> tuple[int, int, Sample, tuple[float, float, float]]:
+        """Row counts, rows dropped, the figure sample and the training targets' moments
+        of every rank together."""
         if tld.world_size() == 1:
-            return n_train, n_val, sample
+            return n_train, n_val, sample, targets
         dropped = int(self.data.source.n_dropped or 0) if self.data.source is not None else 0
         parts: list[Any] = [None] * tld.world_size()
         torch.distributed.all_gather_object(
-            parts, (n_train, n_val, dropped, sample.rows, sample.X, sample.y)
+            parts, (n_train, n_val, dropped, sample.rows, sample.X, sample.y, targets)
         )
         merged = Sample(sample.capacity, sample.seed)
-        for _, _, _, rows, X, y in parts:  # in rank order: the single-process sample
+        for _, _, _, rows, X, y, _ in parts:  # in rank order: the single-process sample
             if X is not None:
                 merged.add(rows, X, y)
         self.data.dropped_total = sum(p[2] for p in parts)
-        return sum(p[0] for p in parts), sum(p[1] for p in parts), merged
+        moments = merged_moments([p[6] for p in parts])
+        return sum(p[0] for p in parts), sum(p[1] for p in parts), merged, moments
 
     def fit_exact(self) -> Outcome:
         """The exact fit: :func:`~torchlinear.exact.solve_exact` over the training rows.
@@ -241,11 +246,13 @@ class FitContext:
         held_out, sample = rows.held_out, rows.sample
         if held_out is not None and held_out.stats is not None:
             (held_out.stats,) = self._combine(held_out.stats)
-        n_train, n_val, sample = self._gather_counts(rows.counts[0], rows.counts[1], sample)
+        n_train, n_val, sample, targets = self._gather_counts(
+            rows.counts[0], rows.counts[1], sample, rows.targets.moments()
+        )
         self.check_rows(n_train, n_val)
         coef, intercept = est.coef_, float(est.intercept_)
         if self.plan.route == "exact":
-            train_metrics, config = exact_metrics(est.solution_, n_train, alpha)
+            train_metrics, config = exact_metrics(est.solution_, n_train, alpha, targets[2])
         else:
             train_metrics = gram_metrics(est.statistics(), coef, intercept)
             train_metrics["n"] = n_train
@@ -651,11 +658,15 @@ def sample_capacity(n_features: int) -> int:
 
 
 def exact_metrics(
-    solution: Any, n_train: int, alpha: float
+    solution: Any, n_train: int, alpha: float, centred_tss: float | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The training metrics and the settings of an exact least-squares solve, from its
-    statistics."""
+    statistics. R² is centred, as on validation rows and in ``evaluate``: without an
+    intercept the solution's total sum of squares is about 0, so ``centred_tss`` (the
+    training targets' sum of squares about their mean) is used."""
     rss, tss, W = float(solution.rss[0]), float(solution.tss[0]), float(solution.weight_sum)
+    if not solution.fit_intercept and centred_tss is not None:
+        tss = centred_tss
     mse = rss / W
     train_metrics = {
         "n": n_train,
@@ -687,6 +698,7 @@ class TrainingRows:
         self.sample = new_sample()
         self.one_process = one_process
         self.counts = [0, 0]  # training and validation rows (of the complete pass)
+        self.targets = RegressionMeter()  # the training targets' moments: a centred R²
         self.passes = 0
         self.complete = False  # whether a pass has read every row
 
@@ -698,6 +710,7 @@ class TrainingRows:
         if first and self.passes > 1:  # the pass before stopped early: start over
             self.held_out, self.sample = self.new_held_out(), self.new_sample()
             self.counts = [0, 0]
+            self.targets = RegressionMeter()
         desc = "reading (exact fit)" if self.passes == 1 else f"reading (pass {self.passes})"
         ordinal = self.ctx.training_rows_before(self.ctx.row_offset)
         with self.ctx.progress_bar(desc) as bar:
@@ -732,5 +745,9 @@ class TrainingRows:
             self.sample.add(rows[held], Xv, yv)
         elif self.held_out is None:
             self.sample.add(rows, X, y)
-        self.counts[0] += int((~held).sum())
+        train = ~held
+        if y.ndim == 1 and train.any():
+            y_t = y[train]
+            self.targets.update(y_t, y_t, None if w is None else np.asarray(w)[train])
+        self.counts[0] += int(train.sum())
         self.counts[1] += int(held.sum())

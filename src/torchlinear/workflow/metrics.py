@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -77,6 +77,12 @@ class RegressionMeter:
             self.mean *= ratio
         self.scale = largest
 
+    def moments(self) -> tuple[float, float, float]:
+        """``(weight, mean, centred sum of squares)`` of the targets seen, in their units."""
+        k = self.scale or 1.0
+        with np.errstate(over="ignore"):
+            return self.weight, self.mean * k, float(np.float64(self.m2) * k * k)
+
     def result(self) -> dict[str, Any]:
         if self.n == 0:
             return {"n": 0}
@@ -94,6 +100,26 @@ class RegressionMeter:
             "rmse": rms * k,
             "mae": self.sae / self.weight * k,
         }
+
+
+def merged_moments(parts: Sequence[tuple[float, float, float]]) -> tuple[float, float, float]:
+    """:meth:`RegressionMeter.moments` of several parts (ranks) together (Chan's merge).
+
+    Examples
+    --------
+    >>> merged_moments([(2.0, 1.0, 2.0), (2.0, 3.0, 2.0)])  # y = 0, 2 and 2, 4
+    (4.0, 2.0, 8.0)
+    """
+    weight = mean = m2 = 0.0
+    for w, mu, sq in parts:
+        if w <= 0:
+            continue
+        total = weight + w
+        delta = mu - mean
+        mean += delta * w / total
+        m2 += sq + delta * delta * weight * w / total
+        weight = total
+    return weight, mean, m2
 
 
 class ClassificationMeter:
