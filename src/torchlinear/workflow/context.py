@@ -746,7 +746,9 @@ class TrainingRows:
         elif self.held_out is None:
             self.sample.add(rows, X, y)
         train = ~held
-        if y.ndim == 1 and train.any():
+        # the targets' moments serve the R² of a fit without an intercept (a centred total
+        # sum of squares); a fit with one has it in its statistics, and skips the work
+        if not self.ctx.data.fit_intercept and y.ndim == 1 and train.any():
             y_t = y[train]
             self.targets.update(y_t, y_t, None if w is None else np.asarray(w)[train])
         self.counts[0] += int(train.sum())
