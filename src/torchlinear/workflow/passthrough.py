@@ -77,6 +77,7 @@ class KeptColumns:
         self.columns = list(columns)
         self.design = design
         self.text = set(text)
+        self._nulls: pa.Array | None = None
         raw = features if design is None else design.variables
         self.features = [f for f in raw if f not in self.columns] if drop_na else []
         self.check = list(raw) if drop_na else []
@@ -179,8 +180,9 @@ class KeptColumns:
             for name in self.text & set(self.check):  # the reader's missing text cells
                 i = table.column_names.index(name)
                 column = table.column(i)
-                nulls = pa.array(pacsv.ConvertOptions().null_values, pa.string())
-                missing = pc.is_in(column, value_set=nulls)  # what the reader reads as missing
+                if self._nulls is None:  # built once, when first needed (not on import)
+                    self._nulls = pa.array(pacsv.ConvertOptions().null_values, pa.string())
+                missing = pc.is_in(column, value_set=self._nulls)  # the reader's missing text
                 table = table.set_column(i, name, pc.if_else(missing, None, column))
             return rows_kept(self.design, table, label=str(self.path))
         X = _float_matrix(table, self.check)
