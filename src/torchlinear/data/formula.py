@@ -5,7 +5,8 @@ the columns it reads, without any data. A :class:`Design` fixes what the formula
 the levels of its categorical variables are known: formulaic's spec is built from a small
 prototype frame holding every level, and :meth:`Design.encode` then turns any chunk of raw
 columns into the same design matrix. Learning the levels from data, and streaming a file
-through a design, is :mod:`torchlinear.data.design`'s part.
+through a design, is :mod:`torchlinear.data.design`'s part; what a formula may evaluate is
+checked by :mod:`torchlinear.data.formula_checks`.
 
 Examples
 --------
@@ -37,20 +38,25 @@ from torchlinear._memory import check_memory
 from torchlinear._schema import Bool, Either, ListOf, MapOf, Maybe, Num, Record, Str
 from torchlinear._validation import ParameterError
 from torchlinear.data.csv_reader import is_number
+from torchlinear.data.formula_checks import (
+    check_evaluable,
+    check_powers,
+    evaluation_error,
+    load_formulaic,
+    syntax_error,
+)
 from torchlinear.data.onehot import OneHotPlan
 
 __all__ = [
     "Design",
     "ParsedFormula",
     "automatic_formula",
-    "check_evaluable",
     "parse_automatic",
     "parse_formula",
     "quote_name",
     "split_sides",
 ]
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*m|[\u29da\u29db]")
 _C_FACTOR = re.compile(r"^C\(\s*(`[^`]+`|[A-Za-z_][A-Za-z0-9_.]*)\s*(,.*)?\)$", re.S)
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")  # \Z: "x\n" is not a bare name
 
@@ -88,121 +94,6 @@ def split_sides(formula: str) -> tuple[str | None, str]:
         elif ch == "~" and not quoted:
             return formula[:i].strip() or None, formula[i + 1 :].strip()
     return None, formula.strip()
-
-
-def _formulaic() -> Any:
-    import formulaic  # costs about half a second: imported only when a formula is used
-
-    return formulaic
-
-
-def _syntax_error(formula: str, exc: Exception) -> ValueError:
-    text = _ANSI.sub("", str(exc)).strip()
-    reason = text.splitlines()[0] if text else type(exc).__name__
-    return ParameterError(
-        "formula", "{param} {value!r} does not parse: {reason}", value=formula, reason=reason
-    )
-
-
-_TRANSFORMS = frozenset(
-    "C I Q center scale standardize poly bs cr cs cc hashed log log2 log10 exp exp2 exp10 "
-    "Treatment Sum Helmert Diff Poly".split()
-)
-"""formulaic's own functions that a formula may call by name."""
-_NUMPY_EXTRA = frozenset({"round", "around", "clip", "where", "pi", "e", "inf", "nan"})
-_CONTRASTS = frozenset({"treatment", "sum", "helmert", "diff", "poly", "custom", "SAS"})
-_SAFE_NODES = (
-    ast.Expression, ast.Call, ast.Name, ast.Attribute, ast.Constant, ast.BinOp, ast.UnaryOp,
-    ast.BoolOp, ast.Compare, ast.IfExp, ast.keyword, ast.Tuple, ast.List, ast.Load,
-    ast.operator, ast.unaryop, ast.boolop, ast.cmpop,
-)  # fmt: skip
-_BACKTICKS = re.compile(r"`[^`]*`")
-_LAG = re.compile(r"(?<![\w.])lag\s*\(")  # formulaic's lag(): the previous row's value
-
-
-def _allowed_attribute(node: ast.Attribute) -> bool:
-    """``np.<element-wise function>`` or ``contr.<contrast>``, nothing else."""
-    if not isinstance(node.value, ast.Name) or node.attr.startswith("_"):
-        return False
-    if node.value.id == "np":
-        return node.attr in _NUMPY_EXTRA or isinstance(getattr(np, node.attr, None), np.ufunc)
-    return node.value.id == "contr" and node.attr in _CONTRASTS
-
-
-def _unsafe_part(expr: str) -> str | None:
-    """The part of a factor's Python expression that a formula may not evaluate (a call
-    of anything but formulaic's transforms and NumPy's element-wise functions, an
-    attribute, a subscript, a lambda...), or None when the expression is safe."""
-    try:
-        tree = ast.parse(_BACKTICKS.sub("quoted_column", expr), mode="eval")
-    except SyntaxError:
-        return expr
-    for node in ast.walk(tree):
-        if not isinstance(node, _SAFE_NODES):
-            return ast.unparse(node) if isinstance(node, ast.expr) else type(node).__name__
-        if isinstance(node, ast.Name) and node.id.startswith("__"):
-            return node.id
-        if isinstance(node, ast.Attribute) and not _allowed_attribute(node):
-            return ast.unparse(node)
-        if isinstance(node, ast.Call):
-            func = node.func
-            if isinstance(func, ast.Name) and func.id not in _TRANSFORMS:
-                return ast.unparse(func)
-            if not isinstance(func, ast.Name | ast.Attribute):
-                return ast.unparse(func)
-    return None
-
-
-def check_evaluable(formula: str, parsed: Any = None) -> None:
-    """Refuse a formula whose factors would run more than arithmetic on columns.
-
-    formulaic evaluates each factor as Python: left alone, a formula read from a model
-    file could call any function (open a file, run a program). A factor may use columns,
-    numbers and strings, arithmetic and comparisons, formulaic's transforms (``C``,
-    ``I``, ``Q``, ``center``...), the contrasts ``contr.*`` and NumPy's element-wise
-    functions (``np.log``, ``np.sqrt``, ``np.clip``...).
-
-    Raises
-    ------
-    ValueError
-        Naming the formula and the call or expression refused.
-
-    Examples
-    --------
-    >>> check_evaluable("np.log(y) ~ x1 * C(color) + I(x2 ** 2)")
-    >>> check_evaluable("y ~ {open('f').read()}")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    torchlinear._validation.ParameterError: formula "y ~ {open('f').read()}" uses ...
-    """
-    if parsed is None:
-        try:
-            parsed = _formulaic().Formula(formula)
-        except Exception as exc:
-            raise _syntax_error(formula, exc) from None
-    sides = [parsed.lhs, parsed.rhs] if hasattr(parsed, "lhs") else [parsed]
-    for side in sides:
-        for term in side:
-            for factor in term.factors:
-                if getattr(factor.eval_method, "value", factor.eval_method) != "python":
-                    continue
-                if _LAG.search(str(factor.expr)):
-                    raise ParameterError(
-                        "formula",
-                        "{param} {value!r} uses lag(), which needs each row's predecessor; "
-                        "the data is read in chunks, so compute the lagged column beforehand",
-                        value=formula,
-                    )
-                part = _unsafe_part(str(factor.expr))
-                if part is not None:
-                    raise ParameterError(
-                        "formula",
-                        "{param} {value!r} uses {part!r}, which a formula may not evaluate; "
-                        "use columns, numbers, arithmetic, C(), I() and NumPy's element-wise "
-                        "functions such as np.log, or compute the column beforehand",
-                        value=formula,
-                        part=part,
-                    )
 
 
 def _factor_names(formula: Any) -> set[str]:
@@ -254,39 +145,6 @@ class ParsedFormula:
     variables: frozenset[str]
 
 
-_MAX_POWER_PRODUCTS = 200_000
-"""``(a + b + ...)**n`` is expanded as all k**n products before they are simplified: 10**5
-takes a second, 7**7 half a minute per parse (and a formula is parsed several times)."""
-
-
-def _check_powers(formula: str) -> None:
-    """Refuse a power of a sum whose expansion would take minutes, saying what to write."""
-    for match in re.finditer(r"\)\s*(?:\*\*|\^)\s*(\d+)", formula):
-        close, depth, start = match.start(), 0, match.start()
-        while start >= 0:  # the parenthesis that opens the sum
-            depth += {")": 1, "(": -1}.get(formula[start], 0)
-            if depth == 0:
-                break
-            start -= 1
-        inner, level, terms = formula[start + 1 : close], 0, 1
-        for char in inner:
-            level += {"(": 1, ")": -1}.get(char, 0)
-            terms += char == "+" and level == 0
-        power = int(match.group(1))
-        if terms > 1 and terms ** min(power, 64) > _MAX_POWER_PRODUCTS:
-            raise ParameterError(
-                "formula",
-                "{param} {value!r}: ({inner}){op} expands {terms}^{power} products before "
-                "simplifying them (minutes of work); write the interactions you mean: "
-                "'a * b * c' for all of them, '(a + b + c)**2' for pairs",
-                value=formula,
-                inner=inner.strip(),
-                op=formula[close + 1 : match.end()].replace(" ", ""),
-                terms=terms,
-                power=power,
-            )
-
-
 def parse_formula(formula: str) -> ParsedFormula:
     """Check the syntax of ``formula`` and find the columns it reads.
 
@@ -311,12 +169,12 @@ def parse_formula(formula: str) -> ParsedFormula:
             "formula", "{param} must be a formula such as 'y ~ x1 + C(color)', got {value!r}",
             value=formula,
         )  # fmt: skip
-    _check_powers(formula)
-    fm = _formulaic()
+    check_powers(formula)
+    fm = load_formulaic()
     try:
         parsed = fm.Formula(formula)
     except Exception as exc:  # formulaic raises its own classes, and SyntaxError/ValueError
-        raise _syntax_error(formula, exc) from None
+        raise syntax_error(formula, exc) from None
     # "~ a" parses as one side (no response), "y ~ a | b" as several parts
     lhs, rhs = getattr(parsed, "lhs", None), getattr(parsed, "rhs", parsed)
     if not isinstance(rhs, fm.formula.SimpleFormula) or (
@@ -332,7 +190,7 @@ def parse_formula(formula: str) -> ParsedFormula:
         variables = rhs.required_variables | _factor_names(rhs)
         response_vars = set() if lhs is None else lhs.required_variables | _factor_names(lhs)
     except Exception as exc:
-        raise _syntax_error(formula, exc) from None
+        raise syntax_error(formula, exc) from None
     response = target = None
     if lhs is not None:
         response = split_sides(formula)[0]
@@ -534,7 +392,7 @@ class Design:
         """Which of ``names`` (numeric columns used in C()) a numerical factor also reads."""
         if not names:
             return set()
-        fm = _formulaic()
+        fm = load_formulaic()
         used: set[str] = set()
         for factor, (kind, _) in self._specs[1].encoder_state.items():
             if getattr(kind, "value", kind) == "categorical":
@@ -608,7 +466,7 @@ class Design:
     def _build_formulaic(self) -> tuple[list[str], bool]:
         """Build formulaic's spec of the whole formula; return the design columns and
         whether there is an intercept."""
-        fm = _formulaic()
+        fm = load_formulaic()
         with_target = self.response is not None and self.response != self.target
         formula = self.formula if with_target else split_sides(self.formula)[1]
         check_evaluable(formula)  # a saved design is read from a file: never run its code
@@ -618,7 +476,7 @@ class Design:
                 warnings.simplefilter("ignore")
                 matrices = fm.model_matrix(formula, proto, na_action="ignore")
         except Exception as exc:
-            raise _evaluation_error(self.formula, exc) from None
+            raise evaluation_error(self.formula, exc) from None
         if with_target:
             rhs = matrices.rhs
             specs = (matrices.model_spec.lhs, matrices.model_spec.rhs)
@@ -744,7 +602,7 @@ class Design:
                 if with_target and y is None and lhs_spec is not None:
                     y = lhs_spec.get_model_matrix(frame, na_action="ignore").to_numpy()[:, 0]
         except Exception as exc:
-            raise _evaluation_error(self.formula, exc) from None
+            raise evaluation_error(self.formula, exc) from None
         names = [str(c) for c in matrix.columns]
         keep = [j for j, c in enumerate(names) if c != "Intercept"]
         X = np.ascontiguousarray(matrix.to_numpy(dtype=np.float64)[:, keep])
@@ -809,14 +667,6 @@ def as_table(data: Any) -> pa.Table:
     raise ValueError(
         f"data must be a pandas DataFrame, a pyarrow Table or a dict of columns, got "
         f"{type(data).__name__}"
-    )
-
-
-def _evaluation_error(formula: str, exc: Exception) -> ValueError:
-    text = _ANSI.sub("", str(exc)).strip()
-    reason = text.splitlines()[0] if text else type(exc).__name__
-    return ParameterError(
-        "formula", "{param} {value!r} cannot be evaluated: {reason}", value=formula, reason=reason
     )
 
 
