@@ -60,16 +60,18 @@ column-scaled design and the error estimate in the returned :class:`LstsqSolutio
 
 from torchlinear._threads import single_threaded
 from torchlinear.exact._linalg import EPS
+from torchlinear.exact.diagnostics import (
+    WARN_ABOVE,
+    IllConditionedWarning,
+    RankDeficientWarning,
+)
 from torchlinear.exact.driver import LOCAL, Combine, lstsq, solve_exact
 from torchlinear.exact.refine import polish, refine, residual_moments
 from torchlinear.exact.solution import (
     POLISH_MAX_ELEMENTS,
     RCOND_CHOLESKY,
     REFINE_ABOVE,
-    WARN_ABOVE,
-    IllConditionedWarning,
     LstsqSolution,
-    RankDeficientWarning,
 )
 from torchlinear.exact.stats import (
     GramStats,

@@ -55,6 +55,7 @@ from torchlinear._validation import (
     overflow_error,
 )
 from torchlinear.exact._linalg import all_finite, as_2d
+from torchlinear.exact.diagnostics import warn_accuracy
 from torchlinear.exact.refine import Moments, polish, refine, residual_moments
 from torchlinear.exact.solution import (
     POLISH_MAX_ELEMENTS,
@@ -63,7 +64,6 @@ from torchlinear.exact.solution import (
     solve_gram,
     solve_rows,
     solve_tsqr,
-    warn_accuracy,
 )
 from torchlinear.exact.stats import (
     GramStats,

@@ -1,4 +1,5 @@
-"""Solving the statistics: Cholesky, triangular or SVD solves, rank and accuracy reports."""
+"""Solving the statistics: Cholesky, triangular or SVD solves, and the solution they give
+(the rank and accuracy reports are :mod:`torchlinear.exact.diagnostics`'s)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, cast
 
 import torch
 
-from torchlinear._format import warn_with_params
 from torchlinear._schema import Bool, Int, ListOf, Num, Record, Str
 from torchlinear._threads import small_linalg
 from torchlinear.exact._linalg import (
@@ -19,8 +19,6 @@ from torchlinear.exact._linalg import (
     cholesky_inplace,
     cholesky_solver,
     collinear_columns,
-    column_names,
-    constant_to_rounding,
     min_norm,
     qr_r,
     rank_rtol,
@@ -30,6 +28,7 @@ from torchlinear.exact._linalg import (
     sign_normalise,
     top_eigenvalue,
 )
+from torchlinear.exact.diagnostics import constant_columns, warn_rank
 
 if TYPE_CHECKING:
     from torchlinear.exact.stats import GramStats, TSQRStats
@@ -38,13 +37,10 @@ __all__ = [
     "POLISH_MAX_ELEMENTS",
     "FactorSource",
     "RCOND_CHOLESKY",
-    "IllConditionedWarning",
     "LstsqSolution",
-    "RankDeficientWarning",
     "solve_gram",
     "solve_rows",
     "solve_tsqr",
-    "warn_accuracy",
 ]
 
 #: Cholesky is used when ``lambda_min / lambda_max`` of the centred, scaled Gram is at least this.
@@ -54,9 +50,6 @@ RCOND_CHOLESKY: float = 1e-10
 POLISH_MAX_ELEMENTS: int = 500_000
 #: Estimated relative error above which the solution is refined.
 REFINE_ABOVE: float = 1e-13
-#: Estimated relative error above which an IllConditionedWarning is raised.
-WARN_ABOVE: float = 1e-8
-_TINY: float = float(torch.finfo(torch.float64).tiny)  # the smallest normal float64
 
 _FACTOR_KINDS = ("", "chol", "tri", "eig")  # no factor; Cholesky; triangular R; eigenvectors
 _STATE_TENSORS = ("coef", "intercept", "rss", "tss", "mean_x", "mean_y")
@@ -73,14 +66,6 @@ class FactorSource(Protocol):
     shapes: Mapping[str, tuple[int, ...]]
 
     def read(self, use: Callable[[dict[str, torch.Tensor]], Any]) -> Any: ...
-
-
-class RankDeficientWarning(UserWarning):
-    """The design is rank deficient; the minimum-norm solution was returned."""
-
-
-class IllConditionedWarning(UserWarning):
-    """The design is so ill-conditioned that some digits of the solution are lost."""
 
 
 @dataclass
@@ -390,105 +375,6 @@ def _finish(
     return torch.zeros(coef.shape[1], dtype=torch.float64, device=coef.device)
 
 
-def _constant_columns(
-    centred_sq: torch.Tensor,
-    raw_sq: torch.Tensor,
-    fit_intercept: bool,
-    mean: torch.Tensor,
-    names: Sequence[str] | None,
-    weight_sum: float,
-) -> torch.Tensor:
-    """The columns that are constant (all zero without an intercept).
-
-    A column of values so small that their squares leave float64's normal range is refused
-    instead: its mean square (``raw_sq / weight_sum``) is zero although its mean is not, or
-    is subnormal, where a square keeps fewer significant digits the smaller it is (values
-    of 1e-158 already cost 8 digits of the coefficients, without any other sign).
-    """
-    zero = (raw_sq == 0) & (mean == 0)  # a column of zeros is merely constant
-    tiny = torch.nonzero((raw_sq / weight_sum < _TINY) & ~zero).flatten().tolist()
-    if tiny:
-        raise ValueError(
-            f"the squares of the values of {column_names(names, tiny)} underflow float64 "
-            "(values near 1e-154 or below); rescale X before fitting"
-        )
-    if fit_intercept:
-        return constant_to_rounding(centred_sq, raw_sq)
-    return centred_sq <= 0
-
-
-def _warn_rank(
-    d: int,
-    rank: int,
-    collinear: Sequence[int],
-    constant: torch.Tensor,
-    n_rows: int,
-    fit_intercept: bool,
-    names: Sequence[str] | None,
-    from_gram: bool = False,
-) -> None:
-    """Warn (:class:`RankDeficientWarning`, at the solver's caller) when ``rank < d``."""
-    if rank < d:
-        consts = [int(i) for i in torch.nonzero(constant).reshape(-1)]
-        message = _rank_message(d, rank, collinear, consts, n_rows, fit_intercept, names, from_gram)
-        warn_with_params(RankDeficientWarning, message, ("alpha",), stacklevel=4)
-
-
-def _rank_message(
-    d: int,
-    rank: int,
-    collinear: Sequence[int],
-    constant: Sequence[int],
-    n_rows: int,
-    fit_intercept: bool,
-    names: Sequence[str] | None,
-    from_gram: bool = False,
-) -> str:
-    p = d + int(fit_intercept)
-    centred = " after centring" if fit_intercept else ""
-    if n_rows < p:
-        head = (
-            f"X has {n_rows} row(s) but the model has {p} parameters, so the least-squares "
-            f"solution is not unique (rank {rank} of {d} columns{centred})"
-        )
-    elif from_gram:
-        head = (
-            f"the normal equations are numerically singular (rank {rank} of {d} columns"
-            f"{centred} at the precision of the Gram matrix; solver='auto' or 'qr' on data in "
-            "memory resolves up to the square root of that precision)"
-        )
-    else:
-        head = f"X is rank deficient: rank {rank} of {d} columns{centred}"
-    if n_rows >= p:
-        others = [i for i in collinear if i not in set(constant)]
-        if others:
-            head += f"; collinear columns: {column_names(names, others)}"
-        if constant:
-            what = "constant (collinear with the intercept)" if fit_intercept else "all zero"
-            head += f"; {what}: {column_names(names, list(constant))}"
-    return (
-        head + ". Returning the minimum-norm least-squares solution; drop or combine "
-        "the redundant columns, or use {alpha} > 0."
-    )
-
-
-def warn_accuracy(sol: LstsqSolution) -> None:
-    if sol.rank < sol.coef.shape[0]:
-        return
-    err = sol.est_rel_error
-    if math.isfinite(err) and err > WARN_ABOVE:
-        digits = max(0.0, -math.log10(err))
-        warn_with_params(
-            IllConditionedWarning,
-            f"the design is ill-conditioned (condition number {sol.cond:.3g} after "
-            f"centring and column scaling); the coefficients have only about {digits:.0f} "
-            "correct significant digits. Remove or combine nearly collinear columns, or use "
-            "{alpha} > 0.",
-            ("alpha",),
-            stacklevel=3,
-        )
-
-
 def solve_gram(
     stats: GramStats,
     alpha: float,
@@ -526,7 +412,7 @@ def _solve_gram_impl(
     G, B, C, raw = stats.system(fit_intercept, in_place=consume)
     G, B, C, raw = (t.cpu() for t in (G, B, C, raw))
     diag = torch.diagonal(G).clamp_min(0)
-    constant = _constant_columns(diag, raw, fit_intercept, mean_x, names, W)
+    constant = constant_columns(diag, raw, fit_intercept, mean_x, names, W)
     D = torch.where(constant, torch.ones_like(diag), diag.sqrt())
     Bs = B / D[:, None]
     if bool(constant.any()):
@@ -580,7 +466,7 @@ def _solve_gram_impl(
         coef = min_norm(V, s, torch.cat([c, torch.zeros(d - rank, k, dtype=c.dtype)]), D, rank)
         cond, solver, est = math.sqrt(1.0 / rcond), "cholesky", math.nan
         collinear = collinear_columns(V, rank, h)
-        _warn_rank(d, rank, collinear, constant, stats.n_samples, fit_intercept, names)
+        warn_rank(d, rank, collinear, constant, stats.n_samples, fit_intercept, names)
         factor = ("eig", V[:, :rank].clone(), s[:rank].clone())
     elif ok:
         coef = _cholesky_solve(L, Bs) / D[:, None]
@@ -602,7 +488,7 @@ def _solve_gram_impl(
         solver = "cholesky"
         collinear = collinear_columns(V, rank)
         est = math.nan if rank < d else EPS * cond * cond
-        _warn_rank(d, rank, collinear, constant, stats.n_samples, fit_intercept, names, True)
+        warn_rank(d, rank, collinear, constant, stats.n_samples, fit_intercept, names, True)
         factor = ("eig", V[:, :rank].clone(), s[:rank].clone())
 
     intercept = _finish(coef, mean_x, mean_y, fit_intercept)
@@ -676,7 +562,7 @@ def _solve_tsqr_impl(
     Rxx, Rxy, Ryy = T[:d, :d], T[:d, d:], T[d:, d:]
     cn2 = (Rxx**2).sum(0)
     mean = cx + R[0, 1 : 1 + d] / sqrtW
-    constant = _constant_columns(cn2, raw, fit_intercept, mean, names, W)
+    constant = constant_columns(cn2, raw, fit_intercept, mean, names, W)
     D = torch.where(constant, torch.ones_like(cn2), cn2.sqrt())
     Rs = Rxx / D
     Rs[:, constant] = 0
@@ -712,7 +598,7 @@ def _solve_tsqr_impl(
         coef = min_norm(V, s, c, D, rank)
         solver = "svd"
         collinear = collinear_columns(V, rank, h)
-        _warn_rank(d, rank, collinear, constant, stats.n_samples, fit_intercept, names)
+        warn_rank(d, rank, collinear, constant, stats.n_samples, fit_intercept, names)
         factor = ("eig", V[:, :rank].clone(), s[:rank].clone())
 
     # residual of any coefficients: ||R_yy||^2 + ||R_xy - R_xx w||^2 (per target)
@@ -802,7 +688,7 @@ def _solve_rows_impl(
     A = sw * (X - mean_x)
     b = sw * (Y - mean_y)
     raw_sq = ((sw * X) ** 2).sum(0)
-    constant = _constant_columns((A * A).sum(0), raw_sq, fit_intercept, (wt @ X) / W, names, W)
+    constant = constant_columns((A * A).sum(0), raw_sq, fit_intercept, (wt @ X) / W, names, W)
     A[:, constant] = 0
     U, s, Vh = robust_svd(A)
     m = s.shape[0]
@@ -822,7 +708,7 @@ def _solve_rows_impl(
         cond = smax / float(s[-1]) if m == d and float(s[-1]) > 0 else math.inf
         est = EPS * cond if rank == d else math.nan
         factor = ("eig", V[:, :rank].clone(), s[:rank].clone())
-    _warn_rank(d, rank, (), constant, n, fit_intercept, names)
+    warn_rank(d, rank, (), constant, n, fit_intercept, names)
     resid = b - A @ coef
     return LstsqSolution(
         coef=coef,

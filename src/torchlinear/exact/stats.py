@@ -23,7 +23,8 @@ from torchlinear.exact._linalg import (
     use_numpy,
     weighted_first_moments,
 )
-from torchlinear.exact.solution import LstsqSolution, solve_gram, solve_tsqr, warn_accuracy
+from torchlinear.exact.diagnostics import warn_accuracy
+from torchlinear.exact.solution import LstsqSolution, solve_gram, solve_tsqr
 
 __all__ = [
     "GramStats",
