@@ -55,7 +55,8 @@ from __future__ import annotations
 
 from torchlinear.engine.callbacks import Callback
 from torchlinear.engine.config import DivergenceError, History, TrainConfig
-from torchlinear.engine.loop import evaluate, train
+from torchlinear.engine.evaluation import evaluate
+from torchlinear.engine.loop import train
 from torchlinear.engine.metrics import METRICS
 
 __all__ = [

@@ -1,4 +1,6 @@
-"""The one training loop: optimizers, schedules, evaluation, checkpoints and :func:`train`."""
+"""The one training loop: the :class:`Trainer`, its checkpoints and :func:`train` (the
+optimizer and schedule are built in :mod:`torchlinear.engine.optim`; evaluation is
+:mod:`torchlinear.engine.evaluation`)."""
 
 from __future__ import annotations
 
@@ -28,7 +30,6 @@ from torchlinear.engine.checkpoint import (
 )
 from torchlinear.engine.config import (
     CHECKPOINT_KIND,
-    DEFAULT_GAMMA,
     EVAL_BATCH_VIEWS,
     FINAL_STOPS,
     LR_DROP_FACTOR,
@@ -39,11 +40,12 @@ from torchlinear.engine.config import (
     History,
     TrainConfig,
 )
+from torchlinear.engine.evaluation import evaluate_source, model_dtype, target_dtype
 from torchlinear.engine.metrics import Meter, MetricSpec, loss_units, resolve_metrics
+from torchlinear.engine.optim import current_lr, make_optimizer, make_schedule
 from torchlinear.engine.sources import (
     Cast,
     ChunkSource,
-    Source,
     TensorSource,
     build_sources,
     eval_rows,
@@ -74,120 +76,6 @@ def penalized(model: nn.Module) -> list[torch.Tensor]:
     if chosen is not None:
         return list(chosen())
     return [p for p in model.parameters() if p.ndim >= 2]
-
-
-def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
-        raise ValueError("the model has no trainable parameters")
-    lr = cfg.resolved_lr
-    if cfg.optimizer in ("sgd", "adam"):
-        kwargs = {"momentum": cfg.momentum} if cfg.optimizer == "sgd" else {"betas": cfg.betas}
-        make = torch.optim.SGD if cfg.optimizer == "sgd" else torch.optim.Adam
-        if all(p.device.type == "cpu" for p in params):
-            # the per-tensor loop has the least overhead for a few small CPU tensors (the
-            # fused and multi-tensor kernels hand tiny work to several threads)
-            kwargs["foreach"] = False
-        return make(params, lr=lr, **kwargs)
-    return torch.optim.LBFGS(
-        params,
-        lr=lr,
-        max_iter=cfg.lbfgs_max_iter,
-        line_search_fn="strong_wolfe",
-        # no absolute tolerances: a loss in units of the target (Loss.in_units) of a
-        # near-perfect fit is tiny, and the epochs' relative criterion (tol) decides
-        tolerance_grad=0.0,
-        tolerance_change=0.0,
-        history_size=20,
-    )
-
-
-def make_schedule(optimizer: torch.optim.Optimizer, cfg: TrainConfig):
-    if cfg.schedule is None:
-        return None
-    gamma = cfg.gamma if cfg.gamma is not None else DEFAULT_GAMMA.get(cfg.schedule, 0.1)
-    if cfg.schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(cfg.epochs, 1))
-    if cfg.schedule == "step":
-        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=gamma)
-    return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=gamma)
-
-
-def current_lr(optimizer: torch.optim.Optimizer) -> float:
-    return float(optimizer.param_groups[0]["lr"])
-
-
-@torch.no_grad()
-def evaluate(
-    model: nn.Module,
-    data: Any,
-    loss: Loss | str | Callable = "squared",
-    *,
-    metrics: MetricSpec | None = None,
-    device: str | torch.device | None = None,
-    batch_size: int = 4096,
-) -> dict[str, float]:
-    """Return the mean loss (and metrics) of ``model`` on ``data``, without training.
-
-    ``data`` takes the same forms as in :func:`train`. The result has ``"loss"`` and one
-    key per metric.
-
-    Examples
-    --------
-    >>> from torchlinear.models import LinearModel
-    >>> model = LinearModel(1, init="zeros")
-    >>> evaluate(model, (torch.ones(4, 1), torch.full((4,), 2.0)), "squared")
-    {'loss': 2.0}
-    """
-    loss_fn = get_loss(loss) if isinstance(loss, str) else loss
-    device = model_device(model) if device is None else resolve_device(device)
-    dtype = model_dtype(model)
-    cast = Cast(device, dtype, target_dtype(loss_fn, dtype))
-    cfg = TrainConfig(batch_size=batch_size, shuffle=False)
-    source, _ = build_sources(data, None, cfg, cast, 0)
-    was_training = model.training
-    model.eval()
-    try:
-        return evaluate_source(model, source, loss_fn, resolve_metrics(metrics))
-    finally:
-        model.train(was_training)
-
-
-def evaluate_source(
-    model: nn.Module, source: Source, loss_fn: Any, metrics: Any, dp: Any = None
-) -> dict[str, float]:
-    meter = Meter(list(metrics), *loss_units(loss_fn))
-    for X, y, w in rows_at_most(source.eval_batches(), eval_rows(model)):
-        pred = model(X)
-        n = len(X)
-        meter.loss_sum += loss_fn(pred, y, w).item() * n
-        meter.rows += n
-        meter.add_metrics(metrics, pred, y, n)
-    if dp is not None:  # data parallel: every rank evaluated its own rows
-        sums = [meter.loss_sum, meter.rows, *(float(v) for v in meter.metric_sums.values())]
-        sums = dp.all_reduce(sums)
-        meter.loss_sum, meter.rows = sums[0], int(round(sums[1]))
-        meter.metric_sums = dict(zip(meter.names, sums[2:], strict=True))
-    if meter.rows == 0:
-        raise ValueError("the validation data is empty")
-    loss_value, metric_values = meter.means()
-    return {"loss": loss_value, **metric_values}
-
-
-def model_dtype(model: nn.Module) -> torch.dtype:
-    p = next(model.parameters(), None)
-    return p.dtype if p is not None else torch.get_default_dtype()
-
-
-def model_device(model: nn.Module) -> torch.device:
-    p = next(model.parameters(), None)
-    return p.device if p is not None else torch.device("cpu")
-
-
-def target_dtype(loss_fn: Any, dtype: torch.dtype) -> torch.dtype | None:
-    if isinstance(loss_fn, Loss):
-        return torch.int64 if loss_fn.task == "classification" else dtype
-    return None
 
 
 def all_finite(model: nn.Module) -> bool:
