@@ -14,11 +14,10 @@ from torchlinear import io as tio
 from torchlinear.io import (
     FORMAT_VERSION,
     DeferredTensors,
-    flatten_state,
     load_model,
     save_model,
-    unflatten_state,
 )
+from torchlinear.json_codec import flatten_state, unflatten_state
 
 
 def _tensors(seed=0):
@@ -259,19 +258,6 @@ def test_optimizer_state_round_trips_through_a_file(tmp_path, make):
     assert torch.equal(resumed, full)
 
 
-def test_flatten_state_structures():
-    state = {
-        "a": [torch.ones(2), (1, 2.5, None)],
-        3: {"inf": float("inf"), "nan": float("nan"), "s": "x", "b": True},
-    }
-    doc, tensors = flatten_state(state, "s")
-    back = unflatten_state(json.loads(json.dumps(doc)), tensors)
-    assert torch.equal(back["a"][0], torch.ones(2)) and back["a"][1] == (1, 2.5, None)
-    assert back[3]["inf"] == float("inf") and np.isnan(back[3]["nan"]) and back[3]["b"] is True
-    with pytest.raises(ValueError, match="missing tensor"):
-        unflatten_state({"__tensor__": "s.9"}, {})
-
-
 def test_weights_header_records_the_digest_of_the_canonical_sidecar(tmp_path):
     # an independent reading of format 2: safetensors' own reader, hashlib, json
     from safetensors import safe_open
@@ -295,21 +281,6 @@ def test_reformatted_sidecar_loads_but_any_changed_value_is_refused(tmp_path):
         sidecar.write_text(json.dumps({**doc, **change}))
         with pytest.raises(ValueError, match="edited after it was saved"):
             load_model(tmp_path)
-
-
-def test_parse_json_bounded_limits():
-    assert tio.parse_json_bounded(b'{"s": "[[[[", "n": [1, {"a": []}]}', "x") == {
-        "s": "[[[[",
-        "n": [1, {"a": []}],
-    }
-    with pytest.raises(ValueError, match="65 levels deep"):
-        tio.parse_json_bounded(b"[" * 65 + b"]" * 65, "x")
-    with pytest.raises(ValueError, match="JSON values"):
-        tio.parse_json_bounded(b"[" + b"0," * 100 + b"0]", "x", max_items=50)
-    with pytest.raises(ValueError, match="bytes, more than"):
-        tio.parse_json_bounded(b"[]" * 100, "x", max_bytes=10)
-    with pytest.raises(ValueError, match="'a' appears twice"):
-        tio.parse_json_bounded(b'{"a": 1, "b": {"a": 2}, "a": 3}', "x")
 
 
 def test_open_regular_file_refuses_fifos_devices_and_links(tmp_path):

@@ -23,8 +23,9 @@ modified or taken from another model. Reformatting the JSON (indentation, key or
 harmless and accepted. Loading also bounds what it reads: the sidecar's size, nesting
 depth and number of values, and the weights' size (checked on the open file before
 reading), and both must be regular files (the weights one inside the folder, not a link),
-so a FIFO, a device or a crafted JSON cannot hang, crash or exhaust memory. See
-``docs/security.md`` for the threat model.
+so a FIFO, a device or a crafted JSON cannot hang, crash or exhaust memory (the JSON is
+parsed within its bounds by :mod:`torchlinear.json_codec`). See ``docs/security.md`` for
+the threat model.
 
 The weights file is named by its content and written first; replacing the sidecar is the
 single atomic step that switches from the previous model to the new one. A crash at any
@@ -36,7 +37,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import math
 import os
 import re
 import stat
@@ -45,13 +45,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
-import numpy as np
 import torch
 from safetensors.torch import save as safetensors_bytes
 
 from torchlinear import __version__
 from torchlinear._validation import ParameterError, check_output_dir
 from torchlinear._weights import MAX_HEADER_BYTES, Weights, read_weights
+from torchlinear.json_codec import SIDECAR_MAX_BYTES, json_default, parse_json_bounded
 
 __all__ = [
     "FORMAT_NAME",
@@ -59,14 +59,11 @@ __all__ = [
     "DeferredTensors",
     "atomic_write",
     "ensure_writable_dir",
-    "flatten_state",
     "document_digest",
     "load_model",
     "naming_write_errors",
-    "parse_json_bounded",
     "open_regular_file",
     "save_model",
-    "unflatten_state",
 ]
 
 FORMAT_NAME = "torchlinear"
@@ -78,14 +75,6 @@ sidecar; files of format 1 (torchlinear 0.1, weights checksummed alone) and of n
 formats are refused with one line naming the version."""
 
 _T = TypeVar("_T")
-
-SIDECAR_MAX_BYTES = 32 * 2**20
-"""Largest model sidecar (``model.json``) that is read."""
-SIDECAR_MAX_DEPTH = 64
-"""Deepest nesting of JSON arrays and objects accepted in a sidecar."""
-SIDECAR_MAX_ITEMS = 2_000_000
-"""Most JSON values (separators plus containers) accepted in a sidecar; with the size cap
-this bounds the memory parsing it takes to a few hundred MB at worst."""
 
 
 @contextlib.contextmanager
@@ -260,118 +249,6 @@ def _sidecar_path(path: str | os.PathLike[str]) -> Path:
     return path / f"{_DEFAULT_STEM}.json"
 
 
-def _json_default(value: Any) -> Any:
-    """Make NumPy values, tensors, paths, dtypes and tuples JSON-serialisable."""
-
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().tolist()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    if isinstance(value, torch.dtype | torch.device):
-        return str(value)
-    if isinstance(value, set | frozenset):
-        return sorted(value)
-    raise TypeError(f"metadata value of type {type(value).__name__} is not JSON-serialisable")
-
-
-class _Duplicate(ValueError):
-    pass
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out = dict(pairs)
-    if len(out) != len(pairs):
-        seen: set[str] = set()
-        key = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
-        raise _Duplicate(f"key {key!r} appears twice in one object")
-    return out
-
-
-_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?')
-
-
-def parse_json_bounded(
-    data: bytes,
-    where: str,
-    *,
-    max_bytes: int = SIDECAR_MAX_BYTES,
-    max_depth: int = SIDECAR_MAX_DEPTH,
-    max_items: int = SIDECAR_MAX_ITEMS,
-) -> Any:
-    """Parse JSON whose size, nesting depth and number of values are bounded first.
-
-    Before the parser runs, strings are blanked out and the brackets and separators that
-    remain are counted, so a deeply nested or value-dense document is refused with a
-    ``ValueError`` instead of a ``RecursionError`` or gigabytes of small objects. A key
-    repeated within one object is refused too (a parser would keep one of the two
-    silently).
-
-    Parameters
-    ----------
-    data : bytes
-        UTF-8 JSON text.
-    where : str
-        Name of the file, for error messages.
-    max_bytes, max_depth, max_items : int
-        The limits; by default :data:`SIDECAR_MAX_BYTES`, :data:`SIDECAR_MAX_DEPTH` and
-        :data:`SIDECAR_MAX_ITEMS`.
-
-    Examples
-    --------
-    >>> parse_json_bounded(b'{"a": [1, 2, {"b": null}]}', "x.json")
-    {'a': [1, 2, {'b': None}]}
-    >>> parse_json_bounded(b"[" * 100 + b"]" * 100, "x.json")
-    Traceback (most recent call last):
-    ...
-    ValueError: x.json nests JSON 100 levels deep, more than the 64 allowed; it was not written by torchlinear
-    """  # noqa: E501
-
-    if len(data) > max_bytes:
-        raise ValueError(
-            f"{where} holds {len(data):,} bytes, more than the {max_bytes:,} a model file may "
-            "have; it was not written by torchlinear"
-        )
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{where} is not text; it is corrupt — re-save the model") from exc
-    skeleton = _JSON_STRING.sub("0", text).encode("ascii", "replace")
-    del text
-    counts = {c: skeleton.count(c) for c in (b"[", b"{", b"]", b"}", b",", b":")}
-    items = sum(counts.values())
-    if items > max_items:
-        raise ValueError(
-            f"{where} holds {items:,} JSON values, more than the {max_items:,} a model file "
-            "may have; it was not written by torchlinear"
-        )
-    if counts[b"["] + counts[b"{"]:
-        codes = np.frombuffer(skeleton, dtype=np.uint8)
-        brackets = codes[np.isin(codes, np.frombuffer(b"[{]}", dtype=np.uint8))]
-        steps = np.where((brackets == ord("[")) | (brackets == ord("{")), 1, -1).astype(np.int32)
-        depth = int(np.cumsum(steps, dtype=np.int32).max())
-        if depth > max_depth:
-            raise ValueError(
-                f"{where} nests JSON {depth} levels deep, more than the {max_depth} allowed; "
-                "it was not written by torchlinear"
-            )
-    text = data.decode("utf-8")
-    try:
-        return json.loads(text, object_pairs_hook=_no_duplicate_keys)
-    except _Duplicate as exc:
-        raise ValueError(f"{where} is not a valid model file: {exc}; re-save the model") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(
-            f"{where} is not valid JSON ({exc.msg} at line {exc.lineno}); it is "
-            "truncated or was edited — re-save the model"
-        ) from None
-    except (RecursionError, ValueError) as exc:  # numbers too long, and the like
-        raise ValueError(f"{where} is not valid JSON ({exc}); re-save the model") from None
-
-
 _UNSIGNED_WEIGHTS_FIELDS = ("file", "sha256", "bytes")
 
 
@@ -468,7 +345,7 @@ def save_model(
         **metadata,
     }
     # the digest is taken of exactly what a reader will parse back
-    document = json.loads(json.dumps(draft, default=_json_default))
+    document = json.loads(json.dumps(draft, default=json_default))
     signature = {
         "format": FORMAT_NAME,
         "format_version": str(FORMAT_VERSION),
@@ -761,69 +638,3 @@ def _read_weights(
     if found.problem is not None:
         raise found.problem
     return found
-
-
-# Nested states (optimizer, scheduler) as JSON plus tensors, so no pickle is needed
-
-
-def flatten_state(state: Any, prefix: str = "state") -> tuple[Any, dict[str, Any]]:
-    """Split a nested state (dicts, lists, tuples, tensors, scalars) into JSON and tensors.
-
-    Every tensor is replaced by ``{"__tensor__": key}`` and collected under ``key``;
-    tuples and dicts with non-string keys (an optimizer's parameter indices) are tagged so
-    :func:`unflatten_state` rebuilds them exactly.
-
-    Examples
-    --------
-    >>> import torch
-    >>> doc, tensors = flatten_state({"state": {0: {"step": torch.tensor(3.0)}}, "b": (0.9, 0.99)})
-    >>> unflatten_state(doc, tensors)
-    {'state': {0: {'step': tensor(3.)}}, 'b': (0.9, 0.99)}
-    """
-
-    tensors: dict[str, torch.Tensor] = {}
-
-    def encode(value: Any) -> Any:
-        if isinstance(value, torch.Tensor):
-            key = f"{prefix}.{len(tensors)}"
-            tensors[key] = value.detach()
-            return {"__tensor__": key}
-        if isinstance(value, dict):
-            if all(isinstance(k, str) and not k.startswith("__") for k in value):
-                return {k: encode(v) for k, v in value.items()}
-            return {"__dict__": [[encode(k), encode(v)] for k, v in value.items()]}
-        if isinstance(value, tuple):
-            return {"__tuple__": [encode(v) for v in value]}
-        if isinstance(value, list):
-            return [encode(v) for v in value]
-        if value is None or isinstance(value, bool | int | str):
-            return value
-        if isinstance(value, float):
-            return value if math.isfinite(value) else {"__float__": repr(value)}
-        return _json_default(value)
-
-    return encode(state), tensors
-
-
-def unflatten_state(document: Any, tensors: Mapping[str, Any]) -> Any:
-    """Rebuild a state split by :func:`flatten_state`."""
-
-    def decode(value: Any) -> Any:
-        if isinstance(value, dict):
-            if "__tensor__" in value:
-                key = value["__tensor__"]
-                if key not in tensors:
-                    raise ValueError(f"saved state refers to a missing tensor {key!r}")
-                return tensors[key]
-            if "__dict__" in value:
-                return {decode(k): decode(v) for k, v in value["__dict__"]}
-            if "__tuple__" in value:
-                return tuple(decode(v) for v in value["__tuple__"])
-            if "__float__" in value:
-                return float(value["__float__"])
-            return {k: decode(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [decode(v) for v in value]
-        return value
-
-    return decode(document)

@@ -51,7 +51,8 @@ from torchlinear.engine.sources import (
     eval_rows,
     rows_at_most,
 )
-from torchlinear.io import flatten_state, save_model, unflatten_state
+from torchlinear.io import save_model
+from torchlinear.json_codec import flatten_state, unflatten_state
 from torchlinear.losses import Loss, Penalty, get_loss
 from torchlinear.models import LinearModel, SoftmaxHead, Standardized
 
