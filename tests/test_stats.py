@@ -315,3 +315,73 @@ def test_a_feature_named_const_leaves_the_intercept_a_name_of_its_own():
     res = sm.OLS(y, sm.add_constant(X)).fit()
     np.testing.assert_allclose(frame.loc["((const))", "coef"], res.params[0], rtol=RTOL)
     np.testing.assert_allclose(frame.loc["const", "coef"], res.params[1], rtol=RTOL)
+
+
+def _cell_means_design(seed: int = 4, n: int = 90):
+    """Every level of a three-level factor plus a slope (no intercept column, but the
+    columns sum to one: an implicit constant), the same model with treatment coding and
+    an intercept, and heteroscedastic targets and weights."""
+    rng = np.random.default_rng(seed)
+    g = rng.integers(0, 3, n)
+    x = rng.normal(size=n) * 2 + 1
+    dummies = np.eye(3)[g]
+    X = np.column_stack([dummies, x])
+    X_treatment = np.column_stack([np.ones(n), dummies[:, 1:], x])
+    y = 1 + 0.7 * g + 0.5 * x + rng.normal(size=n) * (1 + np.abs(x) / 2)
+    return X, X_treatment, y, rng.uniform(0.3, 3.0, n)
+
+
+@pytest.mark.parametrize("solver", ["auto", "qr", "svd"])
+@pytest.mark.parametrize("cov_type", ["nonrobust", "HC0", "HC3"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_columns_spanning_the_constant_are_judged_with_an_intercept(solver, cov_type, weighted):
+    # y ~ C(g) - 1 + x has an intercept after all: R², F and df_model are those of the
+    # treatment-coded model with one (statsmodels' implicit constant), not about zero
+    X, X_treatment, y, w = _cell_means_design()
+    sw = w if weighted else None
+    sol = lstsq(X, y, sample_weight=sw, fit_intercept=False, solver=solver)
+    import torch
+
+    rows = [
+        (torch.from_numpy(X), torch.from_numpy(y), None if sw is None else torch.from_numpy(sw))
+    ]
+    meat = meat_pass(sol, rows, weighted=weighted)
+    info = WeightInfo.of(w) if weighted else None
+    s = ols_summary(sol, cov_type=cov_type, meat=meat, weight_info=info)
+    model = sm.WLS(y, X_treatment, weights=w) if weighted else sm.OLS(y, X_treatment)
+    res = model.fit(cov_type=cov_type)
+    for ours, theirs in [
+        (s.r_squared, res.rsquared),
+        (s.adj_r_squared, res.rsquared_adj),
+        (s.f_statistic, res.fvalue),
+        (s.f_pvalue, res.f_pvalue),
+        (s.df_model, res.df_model),
+        (s.df_resid, res.df_resid),
+        (s.aic, res.aic),
+        (s.bic, res.bic),
+    ]:
+        np.testing.assert_allclose(ours, theirs, rtol=RTOL)
+    direct = (sm.WLS(y, X, weights=w) if weighted else sm.OLS(y, X)).fit(cov_type=cov_type)
+    np.testing.assert_allclose(s.std_err, direct.bse, rtol=RTOL)
+    assert not s.has_intercept and s.terms == ("x0", "x1", "x2", "x3")
+
+
+def test_an_explicit_column_of_ones_without_intercept_is_the_intercept():
+    X, _, y, _ = _cell_means_design(seed=5)
+    A = np.column_stack([np.ones(len(y)), X[:, 3], X[:, 3] ** 2])
+    res = sm.OLS(y, A).fit(cov_type="HC1")  # statsmodels finds the constant column
+    import torch
+
+    sol = lstsq(A, y, fit_intercept=False)
+    meat = meat_pass(sol, [(torch.from_numpy(A), torch.from_numpy(y), None)], weighted=False)
+    _compare(ols_summary(sol, cov_type="HC1", meat=meat), res, has_const=False)
+
+
+def test_few_rows_spanning_the_constant_without_intercept():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(6, 9))
+    y = rng.normal(size=6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rank 6 of 9 columns
+        s = ols_summary(lstsq(X, y, fit_intercept=False))  # 6 rows span everything
+    assert s.df_model == 5 and s.tss == pytest.approx(((y - y.mean()) ** 2).sum(), rel=1e-12)

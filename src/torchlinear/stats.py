@@ -15,8 +15,11 @@ the confidence interval :math:`\hat\beta_j \pm t_{n-p,\,1-a/2}\,\mathrm{se}_j`,
 :math:`R^2 = 1 - \mathrm{RSS}/\mathrm{TSS}` (TSS about the mean with an intercept, about
 zero without), :math:`\bar R^2 = 1 - \frac{n - k_0}{n - p}(1 - R^2)` and
 :math:`F = \frac{(\mathrm{TSS} - \mathrm{RSS})/(p - k_0)}{\mathrm{RSS}/(n - p)}` with
-:math:`k_0 = 1` if there is an intercept. The conventions follow statsmodels' ``OLS``
-results.
+:math:`k_0 = 1` if there is an intercept. Without one, columns that span the constant
+(a column of ones, or every level of a categorical variable, as in ``y ~ C(g) - 1``)
+make an intercept all the same, so :math:`k_0 = 1` there too: TSS about the mean, and F
+tests the model against its constant alone (statsmodels' implicit constant). The
+conventions follow statsmodels' ``OLS`` results.
 
 Sample weights
     ``weights="analytic"`` (the default) reads them as inverse variances, like
@@ -31,7 +34,8 @@ Robust covariances
     sandwich :math:`B M B` of :mod:`torchlinear.exact.sandwich` (HC1 scaled by
     :math:`n/(n-p)`), whose meat needs one pass over the rows after the fit; t, p-values
     and intervals then use the robust standard errors, and the F statistic is the robust
-    Wald test that every coefficient but the intercept is zero. As in statsmodels, the
+    Wald test that every coefficient but the intercept is zero (that the fit is the
+    constant alone, for columns that span it without an intercept). As in statsmodels, the
     p-values and intervals of a robust covariance use the normal distribution (the
     covariance is asymptotic) unless ``use_t=True``; the classical one uses Student's t
     with :math:`n - p` degrees of freedom.
@@ -467,9 +471,13 @@ def ols_summary(
     k0 = int(solution.fit_intercept)
     inf = _inference(solution, target, cov_type, meat, weights, weight_info)
     n, p, df_resid, sigma2 = inf.n, inf.p, inf.df_resid, inf.sigma2
-    df_model = solution.rank
+    # columns that span the constant without an intercept: the model has one after all,
+    # and R², F and their degrees of freedom are judged against it (as statsmodels does)
+    implicit = not k0 and solution.centred_tss is not None
+    df_model = solution.rank - int(implicit)
     rss = float(solution.rss[target])
-    tss = float(solution.tss[target])
+    totals = solution.centred_tss if implicit else None
+    tss = float((solution.tss if totals is None else totals)[target])
     if inf.cov_centred is None:
         cov = None
         se = np.full_like(coef, math.nan)
@@ -480,9 +488,9 @@ def ols_summary(
         t = coef / se
     pv, q = _p_values(_distribution(cov_type, use_t, df_resid), t, confidence)
     r2 = 1 - rss / tss if tss > 0 else math.nan
-    adj = 1 - (n - k0) / df_resid * (1 - r2) if df_resid > 0 else math.nan
+    adj = 1 - (n - k0 - int(implicit)) / df_resid * (1 - r2) if df_resid > 0 else math.nan
     if cov_type != "nonrobust" and cov is not None:
-        f, fp = _wald_f(coef[k0:], cov[k0:, k0:], df_resid)
+        f, fp = _wald_f(*_slopes(solution, coef, cov, implicit), df_resid)
     else:
         f, fp = _f_test(rss, tss, df_model, df_resid)
     llf = _log_likelihood(rss, n, inf.weights, weight_info)
@@ -598,6 +606,22 @@ class _Reference:
 
     def ppf(self, p: float) -> float:
         return float(special.ndtri(p) if self.df is None else special.stdtrit(self.df, p))
+
+
+def _slopes(
+    solution: LstsqSolution, coef: np.ndarray, cov: np.ndarray, implicit: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """The parameters that are zero when the model is its constant alone, and their
+    covariance: the slopes after the intercept or, for columns that span the constant
+    without one, the coefficients' components orthogonal to ``b1`` (``X b1 = 1``), since
+    the constant model is ``coef = c * b1``."""
+    if not implicit:
+        k0 = int(solution.fit_intercept)
+        return coef[k0:], cov[k0:, k0:]
+    assert solution.constant_coef is not None
+    b1 = solution.constant_coef.numpy()
+    Q = np.linalg.svd(b1[:, None])[0][:, 1:]  # an orthonormal basis of b1's complement
+    return Q.T @ coef, Q.T @ cov @ Q
 
 
 def _wald_f(beta: np.ndarray, cov: np.ndarray, df_resid: float) -> tuple[float, float]:

@@ -139,6 +139,7 @@ def test_text_columns_are_one_hot_encoded_without_a_formula(data, run_cli, tmp_p
         ("y ~ x1 + nope", "reads the column(s) 'nope', which"),
         ("nope ~ x1", "reads the column(s) 'nope', which"),
         ("x1 + x2", "has no left-hand side"),
+        ("C(cyl) ~ x1", "'C(cyl)' encodes the target as categories"),
     ],
 )
 def test_bad_formulas_exit_2_with_one_line_and_write_nothing(

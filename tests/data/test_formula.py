@@ -62,6 +62,22 @@ def test_parse_formula_finds_target_and_variables():
     assert parsed.variables == {"x1", "color", "x2"}
 
 
+@pytest.mark.parametrize("response", ["C(cyl)", "C(cyl, contr.sum)"])
+def test_a_response_encoded_as_categories_is_refused(response):
+    # formulaic would learn its levels from a prototype and cast the data's to NaN: the
+    # fit of an empty target, R² nan, with nothing but a warning
+    df = mixed()
+    with pytest.raises(ValueError) as info:
+        design(df, formula=f"{response} ~ x1 + C(color)")
+    assert str(info.value) == (
+        f"formula '{response} ~ x1 + C(color)': the left-hand side '{response}' encodes the "
+        "target as categories, which a regression cannot fit; to classify it, write the "
+        "column 'cyl' on the left with task='classification'"
+    )
+    X, y = design(df, formula="I(cyl > 5) ~ x1").matrices(df)  # a numeric response still fits
+    np.testing.assert_array_equal(y, (df.cyl > 5).to_numpy(float))
+
+
 def test_one_sided_and_multi_part_formulas_are_told_apart_from_syntax_errors():
     one_sided = parse_formula("~ x1 + C(color)")  # no response: the target comes from --target
     assert (one_sided.response, one_sided.target) == (None, None)

@@ -208,3 +208,24 @@ def test_statistics_in_chunks_decide_like_the_rows():
     np.testing.assert_allclose(
         sol.coef[:, 0].numpy(), _exact_coef(np.c_[k, z], y, None), rtol=1e-12
     )
+
+
+@pytest.mark.parametrize("solver", ["auto", "qr", "svd"])
+def test_columns_spanning_the_constant_keep_the_centred_total(solver) -> None:
+    # one-hot levels without an intercept span the constant: the solution records the
+    # targets' sum of squares about their weighted mean and the coefficients giving 1
+    rng = np.random.default_rng(1)
+    X = np.column_stack([np.eye(3)[rng.integers(0, 3, 40)], rng.normal(size=40)])
+    y, w = rng.normal(size=40) + 5.0, rng.uniform(0.5, 2.0, 40)
+    sol = lstsq(X, y, sample_weight=w, fit_intercept=False, solver=solver)
+    mean = np.average(y, weights=w)
+    assert float(sol.centred_tss[0]) == pytest.approx(float(w @ (y - mean) ** 2), rel=1e-12)
+    np.testing.assert_allclose(X @ sol.constant_coef.numpy(), 1.0, atol=1e-12)
+    tensors, scalars = sol.to_state()
+    again = type(sol).from_state(tensors, scalars)
+    assert torch.equal(again.centred_tss, sol.centred_tss)
+    del tensors["constant_coef"]
+    with pytest.raises(ValueError, match="only one of centred_tss, constant_coef"):
+        type(sol).from_state(tensors, scalars)
+    other = lstsq(X[:, 1:], y, sample_weight=w, fit_intercept=False, solver=solver)
+    assert other.centred_tss is None and other.constant_coef is None  # a level left out

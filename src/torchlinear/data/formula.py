@@ -489,6 +489,7 @@ class Design:
                     response=self.response,
                     count=matrices.lhs.shape[1],
                 )
+            self._check_numeric_response(specs[0])
         else:
             rhs, specs = matrices, (None, matrices.model_spec)
         state = specs[1].transform_state
@@ -507,6 +508,23 @@ class Design:
         if self.automatic and intercept and not with_target:
             self._plan = self._direct_plan(proto, rhs, names)
         return [c for c in names if c != "Intercept"], intercept
+
+    def _check_numeric_response(self, spec: Any) -> None:
+        """Refuse a left-hand side that encodes the target as categories (``C(cyl)``):
+        its levels would be learned from a prototype, not the data, and no regression
+        fits a category; the column itself is the target of a classification."""
+        kinds = [str(getattr(kind, "value", kind)) for kind, *_ in spec.encoder_state.values()]
+        if "categorical" in kinds:
+            raise ParameterError(
+                "formula",
+                "{param} {value!r}: the left-hand side {response!r} encodes the target as "
+                "categories, which a regression cannot fit; to classify it, write the "
+                "column {target!r} on the left with {0}",
+                value=self.formula,
+                suggestions=[("task", "classification")],
+                response=self.response,
+                target=self.target,
+            )
 
     def _direct_plan(self, proto: Any, rhs: Any, names: list[str]) -> OneHotPlan | None:
         """The direct encoding of this design, if it gives formulaic's matrix of the

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, cast
 
 import torch
@@ -104,6 +104,12 @@ class LstsqSolution:
         Passes over the data (accumulation, fallback and refinement).
     collinear : tuple of int
         Columns involved in a rank deficiency.
+    centred_tss, constant_coef : torch.Tensor or None
+        For an unpenalised fit without an intercept whose columns span the constant (a
+        column of ones, or every level of a categorical column), which has an intercept
+        after all (statsmodels' implicit constant): the ``(k,)`` total sums of squares
+        about the weighted means, and the ``(d,)`` coefficients ``b`` with ``X b = 1``.
+        ``None`` otherwise.
     """
 
     coef: torch.Tensor
@@ -123,6 +129,8 @@ class LstsqSolution:
     refinement_steps: int = 0
     collinear: tuple[int, ...] = ()
     n_passes: int = 1
+    centred_tss: torch.Tensor | None = None
+    constant_coef: torch.Tensor | None = None
     _scale: torch.Tensor | None = field(default=None, repr=False)
     _factor_kind: str = field(default="", repr=False)
     _factor: torch.Tensor | None = field(default=None, repr=False)
@@ -211,6 +219,10 @@ class LstsqSolution:
         d, k = self.coef.shape
         shapes: dict[str, tuple[int, ...]] = {"intercept": (k,), "rss": (k,), "tss": (k,)}
         shapes.update(mean_x=(d,), mean_y=(k,))
+        if (self.centred_tss is None) != (self.constant_coef is None):
+            raise ValueError("the stored solution has only one of centred_tss, constant_coef")
+        if self.centred_tss is not None:
+            shapes.update(centred_tss=(k,), constant_coef=(d,))
         kind = self._factor_kind
         if kind:
             shapes["_scale"] = (d,)
@@ -409,6 +421,9 @@ def _solve_gram_impl(
         )
     d, k = stats.n_features, stats.n_targets
     mean_x, mean_y = (t.cpu() for t in stats.means())
+    data_mean_x = mean_x
+    # about the means, from the sums about the shift (the tss of an implicit intercept)
+    centred_tss = (torch.diagonal(stats.yty) - stats.sum_y**2 / W).cpu()
     G, B, C, raw = stats.system(fit_intercept, in_place=consume)
     G, B, C, raw = (t.cpu() for t in (G, B, C, raw))
     diag = torch.diagonal(G).clamp_min(0)
@@ -493,7 +508,7 @@ def _solve_gram_impl(
 
     intercept = _finish(coef, mean_x, mean_y, fit_intercept)
     rss = torch.diagonal(C - 2 * coef.T @ B + coef.T @ G @ coef).clamp_min(0)
-    return LstsqSolution(
+    sol = LstsqSolution(
         coef=coef,
         intercept=intercept,
         solver=solver,
@@ -514,6 +529,29 @@ def _solve_gram_impl(
         _factor=factor[1],
         _factor_s=factor[2],
     )
+    return _implicit_intercept(sol, data_mean_x, centred_tss)
+
+
+#: Without an intercept, the columns span the constant when the weighted sum of squares of
+#: its residual on them is at most this fraction of the weight sum (rounding: ~eps * cond).
+IMPLICIT_CONSTANT_RTOL: float = 1e-9
+
+
+def _implicit_intercept(
+    sol: LstsqSolution, mean_x: torch.Tensor, centred_tss: torch.Tensor
+) -> LstsqSolution:
+    """``sol`` with its :attr:`~LstsqSolution.centred_tss` when it has no intercept but
+    its columns span the constant, and its :attr:`~LstsqSolution.constant_coef`: ``1`` is
+    then ``X b`` for ``b = G^+ X^T w``, and the constant's residual
+    ``W - (X^T w)^T G^+ (X^T w)`` vanishes (``mean_x``: the columns' weighted means,
+    ``G = X^T W X``)."""
+    if sol.fit_intercept or sol.alpha != 0 or sol.rank == 0:
+        return sol
+    s = (sol.weight_sum * mean_x.to(torch.float64)).reshape(-1, 1)
+    b = sol.centred_solve(s)
+    if sol.weight_sum - float((s * b).sum()) > IMPLICIT_CONSTANT_RTOL * sol.weight_sum:
+        return sol
+    return replace(sol, centred_tss=centred_tss.clamp_min(0), constant_coef=b[:, 0].clone())
 
 
 def solve_tsqr(
@@ -610,7 +648,7 @@ def _solve_tsqr_impl(
         est = EPS * cond * (1.0 + cond * rho)
     else:
         est = math.nan
-    return LstsqSolution(
+    sol = LstsqSolution(
         coef=coef,
         intercept=_finish(coef, mean_x, mean_y, fit_intercept),
         solver=solver,
@@ -631,6 +669,8 @@ def _solve_tsqr_impl(
         _factor=factor[1],
         _factor_s=factor[2],
     )
+    # the rows of R below the constant's hold the targets' spread about their means
+    return _implicit_intercept(sol, mean, (R[1:, 1 + d :] ** 2).sum(0))
 
 
 def solve_rows(
@@ -710,7 +750,8 @@ def _solve_rows_impl(
         factor = ("eig", V[:, :rank].clone(), s[:rank].clone())
     warn_rank(d, rank, (), constant, n, fit_intercept, names)
     resid = b - A @ coef
-    return LstsqSolution(
+    data_mean_y = (wt @ Y) / W
+    sol = LstsqSolution(
         coef=coef,
         intercept=_finish(coef, mean_x, mean_y, fit_intercept),
         solver="svd",
@@ -731,3 +772,5 @@ def _solve_rows_impl(
         _factor=factor[1],
         _factor_s=factor[2],
     )
+    centred_tss = (wt[:, None] * (Y - data_mean_y) ** 2).sum(0)
+    return _implicit_intercept(sol, (wt @ X) / W, centred_tss)
