@@ -250,6 +250,25 @@ def test_predict_proba_columns_are_named_by_class(tmp_path, run_cli):
     assert code == 2 and "--interval: intervals need an exact unpenalised" in err
 
 
+def test_proba_columns_of_a_boolean_target_are_spelled_as_its_predictions(tmp_path, run_cli):
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=60)
+    data = tmp_path / "flags.csv"
+    rows = [f"{v:.6f},{'True' if v + 0.3 * rng.normal() > 0 else 'False'}" for v in x]
+    data.write_text("x,flag\n" + "\n".join(rows) + "\n")
+    run, out = tmp_path / "run", tmp_path / "p.csv"
+    assert run_cli(["fit", str(data), "--target", "flag", "--out", str(run)])[0] == 0
+    assert run_cli(["predict", str(run), str(data), "-o", str(out), "--proba"])[0] == 0
+    header, *lines = out.read_text().splitlines()
+    assert header.split(",") == ["prediction", "proba_false", "proba_true"]
+    assert {line.split(",")[0] for line in lines} == {"false", "true"}
+    for line in lines:  # each row's prediction is its most probable class
+        label, p_false, p_true = line.split(",")
+        assert label == ("true" if float(p_true) > float(p_false) else "false")
+
+
 def test_predict_bad_requests_write_nothing(priced, tmp_path, run_cli):
     folder, _, _ = priced
     data = str(folder / "sales.csv")

@@ -490,8 +490,21 @@ def predict_columns(
             warnings.filterwarnings("ignore", message="X does not have valid feature")
             P = est.predict_proba(X)
         for j, c in enumerate(est.classes_):
-            columns[f"proba_{plain(c)}"] = P[:, j]
+            columns[f"proba_{class_name(c)}"] = P[:, j]
     return columns
+
+
+def class_name(label: Any) -> str:
+    """A class as its ``proba_<class>`` column names it: spelled as the prediction column
+    writes it (``true``/``false`` for a boolean target, as CSV and Parquet readers read).
+
+    Examples
+    --------
+    >>> [class_name(c) for c in (True, 3, "cat", 2.5)]
+    ['true', '3', 'cat', '2.5']
+    """
+    value = plain(label)
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _check_keep(keep: Sequence[str] | str | None, proba: bool, interval: bool) -> list[str]:
