@@ -73,7 +73,7 @@ from torchlinear.data.wide_csv import (
     read_head,
 )
 
-__all__ = ["DECIMAL_COMMA", "CsvReader", "is_number"]
+__all__ = ["DECIMAL_COMMA", "CsvReader", "is_decimal_comma", "is_number"]
 
 #: Column overhead the parallel block parsers may hold together (one thread beyond it).
 _PARALLEL_PARSE_BYTES = 64 << 20
@@ -101,6 +101,17 @@ def is_number(value: Any) -> bool:
     if not isinstance(value, str):
         return isinstance(value, int | float) and not isinstance(value, bool)
     return bool(_NUMBER.fullmatch(value)) or value.strip().lower() in _SPECIAL
+
+
+def is_decimal_comma(value: str) -> bool:
+    """Whether a CSV cell is a number written with a decimal comma, such as ``-1,5``.
+
+    Examples
+    --------
+    >>> [is_decimal_comma(v) for v in ["1,5", " -12,25 ", "1,5,6", "1.5", "a,1"]]
+    [True, True, False, False, False]
+    """
+    return DECIMAL_COMMA.fullmatch(value.strip()) is not None
 
 
 class _BlockFailed(Exception):
@@ -586,7 +597,8 @@ class CsvReader(CsvDiagnosis):
     def stray_text(self, names: Sequence[str]) -> dict[str, tuple[int, str]]:
         """The text columns among ``names`` that hold numbers but for a few cells of the
         first rows (at most 1% of them, at most 3 distinct texts: a typo such as ``1_000``,
-        a code such as ``?``), each with its first such cell's ``(data row, value)``."""
+        a code such as ``?``), or whose every other cell is a number written with a decimal
+        comma (``1,5``), each with its first such cell's ``(data row, value)``."""
         out: dict[str, tuple[int, str]] = {}
         sample = self.sample
         if sample is None:
@@ -597,7 +609,8 @@ class CsvReader(CsvDiagnosis):
             column = sample.column(name)
             stray = self.not_numbers(name)
             present = len(column) - column.null_count
-            if stray and len(stray) <= max(1, present // 100) and len({v for _, v in stray}) <= 3:
+            few = len(stray) <= max(1, present // 100) and len({v for _, v in stray}) <= 3
+            if stray and (few or all(is_decimal_comma(v) for _, v in stray)):
                 out[name] = stray[0]
         return out
 

@@ -57,7 +57,7 @@ from torchlinear.data._parts import (
     rechunk,
 )
 from torchlinear.data.arrow_numpy import to_arrow, to_numpy
-from torchlinear.data.csv_reader import DECIMAL_COMMA, CsvReader
+from torchlinear.data.csv_reader import DECIMAL_COMMA, CsvReader, is_decimal_comma
 from torchlinear.data.formats import check_delimiter, compression_of, file_format
 from torchlinear.data.missing import MissingValues
 from torchlinear.data.parquet_reader import ParquetReader
@@ -68,6 +68,15 @@ _CHUNK_BYTES = 4 << 20  # default chunk: about this many bytes of float64 per (X
 _READ_BYTES = 16 << 20  # a chunk as read holds at most about this much, whatever batch_rows
 
 Task = Literal["regression", "classification"]
+
+
+def decimal_commas(label: str, what: str, verb: str = "holds") -> ValueError:
+    """The error for numbers written with decimal commas, ``what`` naming the column(s)
+    and a value."""
+    return ValueError(
+        f"{label}: {what} {verb} numbers written with decimal commas; write them with "
+        "decimal points (1.5, not 1,5)"
+    )
 
 
 class TabularSource:
@@ -282,6 +291,9 @@ class TabularSource:
         """
         for name in (f for f in self.text_features if f in self._stray):
             row, value = self._stray[name]
+            if is_decimal_comma(value):
+                where = f"{value!r} in data row {row}"
+                raise decimal_commas(self.label, f"column {name!r} ({where})")
             raise ParameterError(
                 "formula",
                 "{label}: column {name!r} holds numbers, but also the text {cell!r} in data "
@@ -320,6 +332,9 @@ class TabularSource:
         if self.target is None or self.target not in self._stray:
             return
         row, value = self._stray[self.target]
+        if is_decimal_comma(value):
+            where = f"{value!r} in data row {row}"
+            raise decimal_commas(self.label, f"the target {self.target!r} ({where})")
         raise ParameterError(
             "task",
             "{label}: the target {name!r} holds numbers, but also the text {cell!r} in data "
@@ -453,10 +468,7 @@ class TabularSource:
             examples = ", ".join(f"{f!r} ({self._example(f)})" for f in text[:5])
             more = f" and {len(text) - 5} more" if len(text) > 5 else ""
             if DECIMAL_COMMA.search(examples):
-                raise ValueError(
-                    f"{label}: column(s) {examples}{more} hold numbers written with decimal "
-                    "commas; write them with decimal points (1.5, not 1,5)"
-                )
+                raise decimal_commas(label, f"column(s) {examples}{more}", "hold")
             if self.fixed_features:
                 raise ValueError(
                     f"{label}: the model's feature column(s) {examples}{more} hold text, but "
@@ -477,6 +489,12 @@ class TabularSource:
                 examples=examples,
                 more=more,
             )
+        for name in (c for c in (self.weight, target) if c is not None):
+            if self.task == "regression" or name == self.weight:
+                example = self._example(name)
+                if not is_numeric_type(self._types[name]) and DECIMAL_COMMA.search(example):
+                    what = "the target" if name == target else "the weight column"
+                    raise decimal_commas(label, f"{what} {name!r} ({example})")
         if self.weight is not None and not is_numeric_type(self._types[self.weight]):
             raise ValueError(
                 f"{label}: the weight column {self.weight!r} is not numeric "
