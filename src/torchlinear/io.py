@@ -50,7 +50,7 @@ import torch
 from safetensors.torch import save as safetensors_bytes
 
 from torchlinear import __version__
-from torchlinear._validation import ParameterError, check_output_dir
+from torchlinear._validation import ParameterError, check_output_dir, resolved_path
 from torchlinear._weights import MAX_HEADER_BYTES, Weights, read_weights
 
 __all__ = [
@@ -516,6 +516,7 @@ def _remove_stale_weights(sidecar: Path, keep: Path, previous: Path | None) -> N
 
 
 def _locate_sidecar(path: str | os.PathLike[str]) -> Path:
+    resolved_path("model", path)  # an empty path is no model, not the current folder
     path = Path(path)
     if path.is_dir():
         sidecar = path / f"{_DEFAULT_STEM}.json"

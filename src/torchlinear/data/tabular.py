@@ -47,7 +47,7 @@ import pyarrow.compute as pc
 
 from torchlinear._format import format_names
 from torchlinear._memory import check_memory, memory_budget
-from torchlinear._validation import ParameterError, check_positive_int
+from torchlinear._validation import ParameterError, check_positive_int, resolved_path
 from torchlinear.data._parts import (
     ARROW_COLUMN_BYTES,
     Selection,
@@ -196,6 +196,7 @@ class TabularSource:
                 f"features must be a list of column names, got the string {features!r}; "
                 f"write features={features.split(',')!r}"
             )
+        resolved_path("data", path)  # an empty path is no file, not the current folder
         self.path = Path(path)
         self.label = str(path)
         self.task = task

@@ -173,6 +173,8 @@ def select_dataset_columns(data: Data, target: str | None, features: Sequence[st
 
 
 def is_file_like(data: str | os.PathLike[str]) -> bool:
+    if not str(data).strip():
+        return False  # Path("") would be the current folder
     path = Path(data)
     suffix = path.suffix.lower()
     return path.exists() or suffix in FORMATS or suffix in COMPRESSIONS or os.sep in str(data)
