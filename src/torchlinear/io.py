@@ -65,6 +65,7 @@ __all__ = [
     "naming_write_errors",
     "parse_json_bounded",
     "open_regular_file",
+    "read_json_bounded",
     "save_model",
     "unflatten_state",
 ]
@@ -292,6 +293,36 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?')
+
+
+def read_json_bounded(
+    path: str | os.PathLike[str], what: str, *, max_bytes: int = SIDECAR_MAX_BYTES
+) -> Any:
+    """The JSON document in the regular file ``path``, read and parsed within bounds.
+
+    A FIFO, a device or a folder (:func:`open_regular_file`), a file larger than
+    ``max_bytes`` or a document beyond :func:`parse_json_bounded`'s limits is refused with
+    a ``ValueError`` naming ``what`` and the path, before it is read or parsed.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "doc.json"
+    >>> _ = path.write_text('{"a": [1, 2]}')
+    >>> read_json_bounded(path, "document")
+    {'a': [1, 2]}
+    >>> _ = path.write_text("[" * 100 + "]" * 100)
+    >>> read_json_bounded(path, "document")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: document '...doc.json' nests JSON 100 levels deep, more than the 64 ...
+    """
+    where = f"{what} {str(path)!r}"
+    with open_regular_file(path, what=what) as (handle, size):
+        if size > max_bytes:
+            raise ValueError(f"{where} holds {size:,} bytes, more than the {max_bytes:,} read")
+        data = handle.read(max_bytes + 1)
+    return parse_json_bounded(data, where, max_bytes=max_bytes)
 
 
 def parse_json_bounded(
