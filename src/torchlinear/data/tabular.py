@@ -372,6 +372,7 @@ class TabularSource:
             raise ValueError(f"the weight column {weight!r} is also the target; name another")
         if features is None:
             selected = [c for c in columns if c not in (target, weight)]
+            self._refuse_unnamed(selected)
         else:
             selected = list(features)
             if not selected:
@@ -435,6 +436,27 @@ class TabularSource:
                 "the header; give every column a unique name"
             )
         return selected
+
+    def _refuse_unnamed(self, selected: list[str]) -> None:
+        """Refuse to take a column without a name as a feature by default: it is most
+        often a row index saved with the data (pandas' ``to_csv`` writes one so)."""
+        unnamed = [i for i, name in enumerate(self.columns, 1) if not name.strip()]
+        sample = getattr(self._reader, "sample", None)
+        if unnamed == [len(self.columns)] and sample is not None:
+            if sample.column(len(self.columns) - 1).null_count == sample.num_rows:
+                return  # a delimiter ending every line: the empty column is named later
+        if unnamed and any(not name.strip() for name in selected):
+            named = [name for name in selected if name.strip()]
+            raise ParameterError(
+                "features",
+                "{label}: column {position} of the header has no name (a row index saved "
+                "with the data?); name it in the header, or choose the feature columns"
+                + (", e.g. {0}" if named else ""),
+                value=None,
+                suggestions=[("features", named[:8])] if named else [],
+                label=self.label,
+                position=unnamed[0],
+            )
 
     def _check_types(self, selected: list[str], features: Sequence[str] | None) -> None:
         """Refuse text feature columns (unless ``allow_text``) and a target of a type the
