@@ -171,7 +171,12 @@ def test_nothing_left_after_drop_na(tmp_path):
         ("blank.csv", "\n\n  \n", {"target": "y"}, "only blank lines"),
         ("header.csv", "a,b,y\n", {"target": "y"}, "has a header but no data rows"),
         ("header2.csv", "a,b,y", {"target": "y"}, "has a header but no data rows"),
-        ("data.xlsx", "a,b\n1,2\n", {}, "cannot tell the data format from suffix '.xlsx'"),
+        (
+            "data.xlsx",
+            "a,b\n1,2\n",
+            {},
+            "workbooks (.xlsx) are not read or written; save the sheet as CSV",
+        ),
         ("noext", "a,b\n1,2\n", {}, "from no suffix"),
         (
             "semi.csv",

@@ -141,6 +141,40 @@ def _wide_encoding(head: bytes) -> bool:
     return little or big
 
 
+_SIGNATURES = (
+    (b"PK\x03\x04", "a ZIP archive (an Excel .xlsx or OpenDocument workbook?), not CSV text; "
+     "save the sheet as CSV (UTF-8), or unzip the file"),
+    (b"\xd0\xcf\x11\xe0", "an Office document (an Excel .xls workbook?), not CSV text; save "
+     "the sheet as CSV (UTF-8)"),
+    (b"PAR1", "a Parquet file, not CSV text; name it with a .parquet suffix"),
+    (b"\x1f\x8b", "gzip-compressed; name it like data.csv.gz"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed; name it like data.csv.zst"),
+    (b"\x04\x22\x4d\x18", "lz4-compressed; name it like data.csv.lz4"),
+)  # fmt: skip
+
+
+def binary_kind(head: bytes) -> str | None:
+    r"""What a file that starts with ``head`` is, if its first bytes are those of a binary
+    format (an archive, a workbook, Parquet, a compressed stream) rather than text.
+
+    Examples
+    --------
+    >>> binary_kind(b"PK\x03\x04\x14\x00") is not None, binary_kind(b"PAR1\x15\x04\x15")
+    (True, 'a Parquet file, not CSV text; name it with a .parquet suffix')
+    >>> binary_kind(b"PAR1,PAR2\n1,2\n"), binary_kind(b"a,b\n1,2\n")
+    (None, None)
+    """
+    for signature, kind in _SIGNATURES:
+        if head.startswith(signature):
+            rest = head[len(signature) : len(signature) + 64]
+            if signature == b"PAR1" and all(b >= 0x20 or b in b"\t\r\n" for b in rest):
+                return None  # text: a header that starts with the name PAR1
+            return kind
+    if head.startswith(b"BZh") and head[4:10] == b"1AY&SY":
+        return "bzip2-compressed; name it like data.csv.bz2"
+    return None
+
+
 def _two_lines(head: bytes) -> bool:
     """Whether ``head`` holds two whole lines that are not blank (a header, a data line)."""
     complete = head.split(b"\n")[:-1]
@@ -223,6 +257,9 @@ class CsvReader(CsvDiagnosis):
         data line, which the types are inferred from) and whether it is the file."""
         with self._open_text() as f:
             head = f.read(_HEAD_BYTES + 1)
+            kind = binary_kind(head)
+            if kind is not None:
+                raise ValueError(f"{self.label}: the file is {kind}")
             whole = len(head) <= _HEAD_BYTES
             while not whole and b"\n" not in head:  # a very long first line: read on
                 if len(head) > MAX_LINE_BYTES:
