@@ -50,6 +50,16 @@ def test_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
     assert memory_budget() == default
 
 
+def test_a_bad_environment_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    # as a ParameterError of memory_limit, the command line blamed --memory-limit, which
+    # fit's user never typed
+    monkeypatch.setenv("TORCHLINEAR_MEMORY_LIMIT", "lots")
+    with pytest.raises(ValueError, match="variable TORCHLINEAR_MEMORY_LIMIT must be") as err:
+        memory_budget()
+    assert not isinstance(err.value, ParameterError) and "got 'lots'" in str(err.value)
+    assert memory_budget("2M") == 2 << 20  # an explicit limit does not read it
+
+
 def test_check_memory_message_and_rendering() -> None:
     with pytest.raises(ParameterError) as err:
         check_memory(

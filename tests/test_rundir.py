@@ -58,3 +58,15 @@ def test_an_out_that_is_a_link_loop_is_refused_in_one_line(tmp_path):
     os.symlink(tmp_path / "a", tmp_path / "b")
     with pytest.raises(ParameterError, match="symbolic link that leads back to itself"):
         RunFolder(tmp_path / "a", overwrite=False, resume=False)
+
+
+@pytest.mark.parametrize("where", ["model.json", "checkpoint/model.json"])
+def test_a_deeply_nested_model_json_makes_no_run(tmp_path, where):
+    # the test of "is this a run?" parsed any model.json of up to 64 MB unbounded: a
+    # million nested brackets ended the command in a RecursionError traceback
+    out = tmp_path / "run"
+    (out / where).parent.mkdir(parents=True, exist_ok=True)
+    (out / where).write_text("[" * 1_000_000 + "]" * 1_000_000)
+    with pytest.raises(ParameterError, match="is a folder of other files"):
+        _open(out, overwrite=True)
+    assert (out / where).stat().st_size == 2_000_000

@@ -141,6 +141,9 @@ def test_check_output_dir(tmp_path):
         check_output_dir("out", tmp_path / "file")
     with pytest.raises(ParameterError, match=r"cannot be created: '.*file' is a file, not a"):
         check_output_dir("out", tmp_path / "file" / "below")
+    # an empty path (an unset shell variable) is not the current folder
+    with pytest.raises(ParameterError, match=r"^out is empty; give a path$"):
+        check_output_dir("out", "")
 
 
 # ------------------------------------------------- tensors without values, odd seeds

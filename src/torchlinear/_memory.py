@@ -176,7 +176,13 @@ def memory_budget(limit: int | str | None = None) -> int:
         return _memory_limit_setting
     env = os.environ.get("TORCHLINEAR_MEMORY_LIMIT")
     if env:
-        return parse_memory_size("memory_limit", env)
+        try:
+            return parse_memory_size("memory_limit", env)
+        except ValueError:  # not the parameter's value: name the variable it came from
+            raise ValueError(
+                "the environment variable TORCHLINEAR_MEMORY_LIMIT must be a positive number "
+                f"of bytes, such as 800M or 2G, got {env!r}; correct it or unset it"
+            ) from None
     return int(MEMORY_FRACTION * available_memory())
 
 

@@ -330,7 +330,13 @@ def resolved_path(name: str, path: str | os.PathLike[str]) -> Path:
     Traceback (most recent call last):
     ...
     torchlinear._validation.ParameterError: out '...a' is a symbolic link that leads ...
+    >>> resolved_path("out", "")
+    Traceback (most recent call last):
+    ...
+    torchlinear._validation.ParameterError: out is empty; give a path
     """
+    if isinstance(path, str) and not path.strip():  # Path("") would be the current folder
+        raise ParameterError(name, "{param} is empty; give a path", value=path)
     try:
         return Path(path).resolve()
     except (RuntimeError, OSError):  # a loop: RuntimeError before Python 3.13, then OSError
@@ -361,8 +367,8 @@ def check_output_dir(name: str, path: str | os.PathLike[str]) -> Path:
     ...
     torchlinear._validation.ParameterError: out '...taken' is a file, not a folder; choose ...
     """
-    path = Path(path)
     resolved_path(name, path)
+    path = Path(path)
     ancestor = path.absolute()
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent

@@ -49,7 +49,7 @@ import torch
 from safetensors.torch import save as safetensors_bytes
 
 from torchlinear import __version__
-from torchlinear._validation import ParameterError, check_output_dir
+from torchlinear._validation import ParameterError, check_output_dir, resolved_path
 from torchlinear._weights import MAX_HEADER_BYTES, Weights, read_weights
 from torchlinear.json_codec import SIDECAR_MAX_BYTES, json_default, parse_json_bounded
 
@@ -63,6 +63,7 @@ __all__ = [
     "load_model",
     "naming_write_errors",
     "open_regular_file",
+    "read_json_bounded",
     "save_model",
 ]
 
@@ -249,6 +250,36 @@ def _sidecar_path(path: str | os.PathLike[str]) -> Path:
     return path / f"{_DEFAULT_STEM}.json"
 
 
+def read_json_bounded(
+    path: str | os.PathLike[str], what: str, *, max_bytes: int = SIDECAR_MAX_BYTES
+) -> Any:
+    """The JSON document in the regular file ``path``, read and parsed within bounds.
+
+    A FIFO, a device or a folder (:func:`open_regular_file`), a file larger than
+    ``max_bytes`` or a document beyond :func:`parse_json_bounded`'s limits is refused with
+    a ``ValueError`` naming ``what`` and the path, before it is read or parsed.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "doc.json"
+    >>> _ = path.write_text('{"a": [1, 2]}')
+    >>> read_json_bounded(path, "document")
+    {'a': [1, 2]}
+    >>> _ = path.write_text("[" * 100 + "]" * 100)
+    >>> read_json_bounded(path, "document")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: document '...doc.json' nests JSON 100 levels deep, more than the 64 ...
+    """
+    where = f"{what} {str(path)!r}"
+    with open_regular_file(path, what=what) as (handle, size):
+        if size > max_bytes:
+            raise ValueError(f"{where} holds {size:,} bytes, more than the {max_bytes:,} read")
+        data = handle.read(max_bytes + 1)
+    return parse_json_bounded(data, where, max_bytes=max_bytes)
+
+
 _UNSIGNED_WEIGHTS_FIELDS = ("file", "sha256", "bytes")
 
 
@@ -393,6 +424,7 @@ def _remove_stale_weights(sidecar: Path, keep: Path, previous: Path | None) -> N
 
 
 def _locate_sidecar(path: str | os.PathLike[str]) -> Path:
+    resolved_path("model", path)  # an empty path is no model, not the current folder
     path = Path(path)
     if path.is_dir():
         sidecar = path / f"{_DEFAULT_STEM}.json"

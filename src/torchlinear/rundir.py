@@ -32,7 +32,6 @@ import contextlib
 import ctypes
 import ctypes.util
 import errno
-import json
 import os
 import re
 import shutil
@@ -42,6 +41,7 @@ from pathlib import Path
 
 from torchlinear._format import format_names
 from torchlinear._validation import ParameterError, resolved_path
+from torchlinear.io import read_json_bounded
 
 __all__ = ["DemoFolder", "RunFolder", "default_run_dir", "exchange_paths", "run_stamp"]
 
@@ -110,11 +110,10 @@ _WRITING = re.compile(r"\..+\.[^.]+\.tmp")  # a file being written (torchlinear.
 def _is_model_file(path: Path) -> bool:
     """Whether ``path`` is a torchlinear model file (not any file named model.json)."""
     try:
-        if not path.is_file() or path.stat().st_size > 64 << 20:
-            return False
-        return json.loads(path.read_bytes()).get("format") == "torchlinear"
-    except (OSError, ValueError, AttributeError):
+        document = read_json_bounded(path, "model file")
+    except (OSError, ValueError):  # a FIFO or device, too large or deep, not JSON
         return False
+    return isinstance(document, dict) and document.get("format") == "torchlinear"
 
 
 def _is_run(folder: Path) -> bool:

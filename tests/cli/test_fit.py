@@ -304,3 +304,10 @@ def test_a_run_that_cannot_be_written_names_the_file_and_leaves_nothing(
     # the file is named in the run folder, where it would have been (not in the staging one)
     assert re.match(rf"torchlinear: error: '{re.escape(str(runs))}/r/[\w.-]+': {advice}", err)
     assert list(runs.iterdir()) == []  # no run folder, staging folder or lock left behind
+
+
+def test_an_unknown_feature_of_a_dataset_names_the_flag(tmp_path, run_cli):
+    code, _, err = run_cli(["fit", "diabetes", "--features", "a,bmi", "--out", str(tmp_path / "r")])
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.startswith("torchlinear: error: --features: the dataset 'diabetes' has no column")
+    assert not (tmp_path / "r").exists()

@@ -356,6 +356,26 @@ def test_predict_never_writes_over_its_input_or_the_model(fitted, tmp_path, run_
     assert data.read_bytes() == before_data and tree(out) == before_run
 
 
+def test_an_empty_path_is_never_the_current_folder(houses_csv, tmp_path, run_cli, monkeypatch):
+    """``--out "$RUN" --overwrite`` with an empty variable must not replace the run in the
+    current folder, nor ``predict "$RUN"`` quietly load it."""
+    path, _, _ = houses_csv
+    out = tmp_path / "run"
+    assert run_cli(["fit", str(path), "--target", "price", "--out", str(out)])[0] == 0
+    before = tree(out)
+    monkeypatch.chdir(out)
+    cases = [
+        (["fit", str(path), "--target", "price", "--out", "", "--overwrite"], "--out is empty"),
+        (["predict", "", str(path), "-o", str(tmp_path / "p.csv")], "MODEL is empty"),
+        (["summary", ""], "MODEL is empty"),
+        (["predict", str(out), str(path), "-o", ""], "--output is empty"),
+        (["evaluate", str(out), ""], "'' is not a file and not a built-in dataset"),
+    ]
+    for argv, needle in cases:
+        one_line_error(*run_cli(argv)[:3:2], needle)
+    assert tree(out) == before and not (tmp_path / "p.csv").exists()
+
+
 # ------------------------------------------------------ signals and kill -9
 
 

@@ -312,3 +312,34 @@ def test_a_utf16_or_utf32_file_is_named_as_such(tmp_path, encoding):
     assert one_line_error(excinfo) == (
         f"{path}: the file is UTF-16 or UTF-32 text, not UTF-8; save it as UTF-8"
     )
+
+
+def _zip_bytes() -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as book:
+        book.writestr("xl/workbook.xml", "<workbook/>" * 50)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("make", "needle"),
+    [
+        (lambda p: pd.DataFrame({"a": [1.0], "y": [2.0]}).to_parquet(p), "is a Parquet file"),
+        (lambda p: p.write_bytes(gzip.compress(b"a,y\n1,2\n3,4\n")), "is gzip-compressed; name"),
+        (lambda p: p.write_bytes(_zip_bytes()), r"is a ZIP archive \(an Excel \.xlsx"),
+    ],
+    ids=["parquet", "gzip", "xlsx"],
+)
+def test_a_binary_file_named_csv_is_named_for_what_it_is(tmp_path, make, needle):
+    # read as text, its bytes were reported as a ragged row or a header without rows
+    path = tmp_path / "data.csv"
+    make(path)
+    with pytest.raises(ValueError, match=rf"data\.csv: the file {needle}") as err:
+        TabularSource(path, target="y")
+    assert "ragged" not in str(err.value) and "\n" not in str(err.value)
+    # a header that merely starts with the letters of a signature is text
+    path.write_text("PAR1,y\n1,2\n3,5\n")
+    assert TabularSource(path, target="y").read_all()[0].tolist() == [[1.0], [3.0]]

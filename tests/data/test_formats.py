@@ -24,3 +24,11 @@ def test_a_delimiter_that_is_not_one_ascii_character_is_refused_with_examples(gi
         "delimiter must be one ASCII character other than a quote or a line break, e.g. "
         f"delimiter=';', delimiter='|' or delimiter='\\t' for a tab; got {given!r}"
     )
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".xls", ".ods"])
+def test_a_workbook_is_to_be_saved_as_csv_not_renamed(suffix):
+    from torchlinear.data.formats import file_format
+
+    with pytest.raises(ValueError, match=r"workbooks \(\.\w+\) are not read or written; save "):
+        file_format(Path(f"book{suffix}"), "data")

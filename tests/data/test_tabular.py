@@ -171,7 +171,12 @@ def test_nothing_left_after_drop_na(tmp_path):
         ("blank.csv", "\n\n  \n", {"target": "y"}, "only blank lines"),
         ("header.csv", "a,b,y\n", {"target": "y"}, "has a header but no data rows"),
         ("header2.csv", "a,b,y", {"target": "y"}, "has a header but no data rows"),
-        ("data.xlsx", "a,b\n1,2\n", {}, "cannot tell the data format from suffix '.xlsx'"),
+        (
+            "data.xlsx",
+            "a,b\n1,2\n",
+            {},
+            "workbooks (.xlsx) are not read or written; save the sheet as CSV",
+        ),
         ("noext", "a,b\n1,2\n", {}, "from no suffix"),
         (
             "semi.csv",
@@ -445,3 +450,16 @@ def test_class_labels_with_a_fractional_part_are_refused_on_opening(tmp_path):
     whole.write_text("a,y\n1,1.0\n2,2.0\n")
     _, y = TabularSource(whole, target="y", task="classification").read_all()
     assert y.tolist() == [1.0, 2.0]
+
+
+def test_an_unnamed_column_is_not_taken_for_a_feature(tmp_path):
+    # pandas' to_csv writes its row index as a first column without a name: taken for a
+    # feature, the row number became a regressor
+    path = tmp_path / "indexed.csv"
+    path.write_text(",a,b,y\n0,1.5,2,3\n1,2.5,1,4\n2,0.5,3,5\n")
+    with pytest.raises(
+        ParameterError, match=r"column 1 of the header has no name .*features=\['a', 'b'\]"
+    ):
+        TabularSource(path, target="y")
+    X, y = TabularSource(path, target="y", features=["a", "b"]).read_all()
+    assert X.tolist() == [[1.5, 2.0], [2.5, 1.0], [0.5, 3.0]] and y.tolist() == [3.0, 4.0, 5.0]

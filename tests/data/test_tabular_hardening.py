@@ -35,6 +35,26 @@ def test_decimal_commas_with_the_right_delimiter(tmp_path: Path) -> None:
     assert str(path) in str(err.value)
 
 
+def test_decimal_commas_are_not_taken_for_text_levels(tmp_path: Path) -> None:
+    # with text columns allowed (one-hot encoded), '0,5' must not become a category
+    path = tmp_path / "dc.csv"
+    path.write_text("a;b;y\n" + "0,5;1;2,5\n1,5;2;3\n" * 20)
+    source = TabularSource(path, target="b", features=["a"], delimiter=";", allow_text=True)
+    with pytest.raises(ValueError, match=r"column 'a' \('0,5' in data row 1\) holds numbers "):
+        source.check_stray_text()
+    # the target read as text would be taken for class labels
+    labels = TabularSource(path, target="y", features=["b"], delimiter=";", task="classification")
+    with pytest.raises(ValueError, match=r"target 'y' \('2,5' in data row 1\) holds numbers "):
+        labels.check_stray_target()
+    with pytest.raises(ValueError, match=r"the target 'y' \('2,5' in data row 1\) holds num"):
+        TabularSource(path, target="y", features=["b"], delimiter=";")
+    # text that merely contains a comma stays text
+    path.write_text("a;b;y\n" + "x,1;1;2\n1,5;2;3\n" * 20)
+    source = TabularSource(path, target="b", features=["a"], delimiter=";", allow_text=True)
+    source.check_stray_text()
+    assert source.text_features == ["a"]
+
+
 def test_labels_one_and_zero_one_stay_distinct(tmp_path: Path) -> None:
     path = tmp_path / "labels.csv"
     path.write_text("x,y\n1,1\n2,01\n3,2\n4,1\n")

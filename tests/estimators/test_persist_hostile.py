@@ -306,6 +306,30 @@ def case_resigned_classes_that_the_weights_do_not_predict():
     return _refused_everywhere(folder, "predicts none of its 2 classes")
 
 
+def _rename_features(names: list[str]):
+    def rename(d):
+        d["feature_names"] = names
+        d["estimator"]["attributes"]["feature_names_in_"]["labels"] = names
+
+    return rename
+
+
+def case_resigned_feature_name_twice():
+    # predict read it as a request to select column 'a' twice, blaming --features
+    folder = _model("linear")
+    _edit(folder, _rename_features(["a", "a"]))
+    _resign(folder / "m")
+    return _refused_everywhere(folder, "the feature name(s) 'a' appear more than once")
+
+
+def case_resigned_target_among_the_features():
+    # evaluate said "the target 'y' is also listed in --features"; summary described it
+    folder = _model("linear")
+    _edit(folder, _rename_features(["a", "y"]))
+    _resign(folder / "m")
+    return _refused_everywhere(folder, "the target 'y' is also one of the feature names")
+
+
 HOSTILE = [name for name in dir() if name.startswith("case_")]
 
 

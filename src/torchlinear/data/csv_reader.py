@@ -73,7 +73,7 @@ from torchlinear.data.wide_csv import (
     read_head,
 )
 
-__all__ = ["DECIMAL_COMMA", "CsvReader", "is_number"]
+__all__ = ["DECIMAL_COMMA", "CsvReader", "is_decimal_comma", "is_number"]
 
 #: Column overhead the parallel block parsers may hold together (one thread beyond it).
 _PARALLEL_PARSE_BYTES = 64 << 20
@@ -103,6 +103,17 @@ def is_number(value: Any) -> bool:
     return bool(_NUMBER.fullmatch(value)) or value.strip().lower() in _SPECIAL
 
 
+def is_decimal_comma(value: str) -> bool:
+    """Whether a CSV cell is a number written with a decimal comma, such as ``-1,5``.
+
+    Examples
+    --------
+    >>> [is_decimal_comma(v) for v in ["1,5", " -12,25 ", "1,5,6", "1.5", "a,1"]]
+    [True, True, False, False, False]
+    """
+    return DECIMAL_COMMA.fullmatch(value.strip()) is not None
+
+
 class _BlockFailed(Exception):
     """A CSV block pyarrow cannot parse: the sequential reader then reports the problem."""
 
@@ -128,6 +139,40 @@ def _wide_encoding(head: bytes) -> bool:
     little = all(pairs[i] and not pairs[i + 1] for i in range(0, 8, 2))
     big = all(not pairs[i] and pairs[i + 1] for i in range(0, 8, 2))
     return little or big
+
+
+_SIGNATURES = (
+    (b"PK\x03\x04", "a ZIP archive (an Excel .xlsx or OpenDocument workbook?), not CSV text; "
+     "save the sheet as CSV (UTF-8), or unzip the file"),
+    (b"\xd0\xcf\x11\xe0", "an Office document (an Excel .xls workbook?), not CSV text; save "
+     "the sheet as CSV (UTF-8)"),
+    (b"PAR1", "a Parquet file, not CSV text; name it with a .parquet suffix"),
+    (b"\x1f\x8b", "gzip-compressed; name it like data.csv.gz"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed; name it like data.csv.zst"),
+    (b"\x04\x22\x4d\x18", "lz4-compressed; name it like data.csv.lz4"),
+)  # fmt: skip
+
+
+def binary_kind(head: bytes) -> str | None:
+    r"""What a file that starts with ``head`` is, if its first bytes are those of a binary
+    format (an archive, a workbook, Parquet, a compressed stream) rather than text.
+
+    Examples
+    --------
+    >>> binary_kind(b"PK\x03\x04\x14\x00") is not None, binary_kind(b"PAR1\x15\x04\x15")
+    (True, 'a Parquet file, not CSV text; name it with a .parquet suffix')
+    >>> binary_kind(b"PAR1,PAR2\n1,2\n"), binary_kind(b"a,b\n1,2\n")
+    (None, None)
+    """
+    for signature, kind in _SIGNATURES:
+        if head.startswith(signature):
+            rest = head[len(signature) : len(signature) + 64]
+            if signature == b"PAR1" and all(b >= 0x20 or b in b"\t\r\n" for b in rest):
+                return None  # text: a header that starts with the name PAR1
+            return kind
+    if head.startswith(b"BZh") and head[4:10] == b"1AY&SY":
+        return "bzip2-compressed; name it like data.csv.bz2"
+    return None
 
 
 def _two_lines(head: bytes) -> bool:
@@ -212,6 +257,9 @@ class CsvReader(CsvDiagnosis):
         data line, which the types are inferred from) and whether it is the file."""
         with self._open_text() as f:
             head = f.read(_HEAD_BYTES + 1)
+            kind = binary_kind(head)
+            if kind is not None:
+                raise ValueError(f"{self.label}: the file is {kind}")
             whole = len(head) <= _HEAD_BYTES
             while not whole and b"\n" not in head:  # a very long first line: read on
                 if len(head) > MAX_LINE_BYTES:
@@ -586,7 +634,8 @@ class CsvReader(CsvDiagnosis):
     def stray_text(self, names: Sequence[str]) -> dict[str, tuple[int, str]]:
         """The text columns among ``names`` that hold numbers but for a few cells of the
         first rows (at most 1% of them, at most 3 distinct texts: a typo such as ``1_000``,
-        a code such as ``?``), each with its first such cell's ``(data row, value)``."""
+        a code such as ``?``), or whose every other cell is a number written with a decimal
+        comma (``1,5``), each with its first such cell's ``(data row, value)``."""
         out: dict[str, tuple[int, str]] = {}
         sample = self.sample
         if sample is None:
@@ -597,7 +646,8 @@ class CsvReader(CsvDiagnosis):
             column = sample.column(name)
             stray = self.not_numbers(name)
             present = len(column) - column.null_count
-            if stray and len(stray) <= max(1, present // 100) and len({v for _, v in stray}) <= 3:
+            few = len(stray) <= max(1, present // 100) and len({v for _, v in stray}) <= 3
+            if stray and (few or all(is_decimal_comma(v) for _, v in stray)):
                 out[name] = stray[0]
         return out
 

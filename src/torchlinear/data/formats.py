@@ -58,6 +58,11 @@ def file_format(path: Path, what: str) -> str:
             f"{path}: a compressed data file must be a CSV named like data.csv{suffix}; "
             f"got {inner or 'no inner suffix'!s} (Parquet files compress internally)"
         )
+    if suffix in (".xlsx", ".xlsm", ".xls", ".ods"):
+        raise ValueError(
+            f"{path}: spreadsheet workbooks ({suffix}) are not read or written; save the sheet "
+            "as CSV (UTF-8) or Parquet"
+        )
     if suffix not in FORMATS:
         csv = ", ".join(s for s, f in FORMATS.items() if f == "csv")
         parquet = ", ".join(s for s, f in FORMATS.items() if f == "parquet")

@@ -218,6 +218,14 @@ class PredictionWriter:
         self._writer.write_batch(batch)
 
     def _open(self, schema: pa.Schema) -> None:
+        if self.format == "csv":
+            for field in schema:
+                if pa.types.is_nested(field.type):
+                    raise ValueError(
+                        f"{self.path}: column {field.name!r} holds {field.type}, which a CSV "
+                        "file cannot hold; write a Parquet file (.parquet) instead, or leave "
+                        "the column out"
+                    )
         fd, self._tmp = tempfile.mkstemp(
             prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
         )

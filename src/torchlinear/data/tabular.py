@@ -46,7 +46,7 @@ import pyarrow.compute as pc
 
 from torchlinear._format import format_names
 from torchlinear._memory import check_memory, memory_budget
-from torchlinear._validation import ParameterError, check_positive_int
+from torchlinear._validation import ParameterError, check_positive_int, resolved_path
 from torchlinear.data._parts import (
     ARROW_COLUMN_BYTES,
     Selection,
@@ -54,11 +54,11 @@ from torchlinear.data._parts import (
     rechunk,
 )
 from torchlinear.data.arrow_numpy import to_arrow, to_numpy
-from torchlinear.data.csv_reader import CsvReader
+from torchlinear.data.csv_reader import CsvReader, is_decimal_comma
 from torchlinear.data.formats import check_delimiter, compression_of, file_format
 from torchlinear.data.missing import MissingValues
 from torchlinear.data.parquet_reader import ParquetReader
-from torchlinear.data.tabular_columns import ColumnChecksMixin
+from torchlinear.data.tabular_columns import ColumnChecksMixin, decimal_commas
 
 __all__ = ["TabularSource"]
 
@@ -185,6 +185,7 @@ class TabularSource(ColumnChecksMixin):
                 f"features must be a list of column names, got the string {features!r}; "
                 f"write features={features.split(',')!r}"
             )
+        resolved_path("data", path)  # an empty path is no file, not the current folder
         self.path = Path(path)
         self.label = str(path)
         self.task = task
@@ -274,6 +275,9 @@ class TabularSource(ColumnChecksMixin):
         """
         for name in (f for f in self.text_features if f in self._stray):
             row, value = self._stray[name]
+            if is_decimal_comma(value):
+                where = f"{value!r} in data row {row}"
+                raise decimal_commas(self.label, f"column {name!r} ({where})")
             raise ParameterError(
                 "formula",
                 "{label}: column {name!r} holds numbers, but also the text {cell!r} in data "
@@ -312,6 +316,9 @@ class TabularSource(ColumnChecksMixin):
         if self.target is None or self.target not in self._stray:
             return
         row, value = self._stray[self.target]
+        if is_decimal_comma(value):
+            where = f"{value!r} in data row {row}"
+            raise decimal_commas(self.label, f"the target {self.target!r} ({where})")
         raise ParameterError(
             "task",
             "{label}: the target {name!r} holds numbers, but also the text {cell!r} in data "

@@ -25,6 +25,15 @@ if TYPE_CHECKING:
 __all__ = ["ColumnChecksMixin"]
 
 
+
+def decimal_commas(label: str, what: str, verb: str = "holds") -> ValueError:
+    """The error for numbers written with decimal commas, ``what`` naming the column(s)
+    and a value."""
+    return ValueError(
+        f"{label}: {what} {verb} numbers written with decimal commas; write them with "
+        "decimal points (1.5, not 1,5)"
+    )
+
 class ColumnChecksMixin:
     """The choice and the type checks of a :class:`~torchlinear.data.TabularSource`'s
     columns, over the header and types its reader found."""
@@ -66,6 +75,7 @@ class ColumnChecksMixin:
             raise ValueError(f"the weight column {weight!r} is also the target; name another")
         if features is None:
             selected = [c for c in columns if c not in (target, weight)]
+            self._refuse_unnamed(selected)
         else:
             selected = list(features)
             if not selected:
@@ -130,6 +140,27 @@ class ColumnChecksMixin:
             )
         return selected
 
+    def _refuse_unnamed(self, selected: list[str]) -> None:
+        """Refuse to take a column without a name as a feature by default: it is most
+        often a row index saved with the data (pandas' ``to_csv`` writes one so)."""
+        unnamed = [i for i, name in enumerate(self.columns, 1) if not name.strip()]
+        sample = getattr(self._reader, "sample", None)
+        if unnamed == [len(self.columns)] and sample is not None:
+            if sample.column(len(self.columns) - 1).null_count == sample.num_rows:
+                return  # a delimiter ending every line: the empty column is named later
+        if unnamed and any(not name.strip() for name in selected):
+            named = [name for name in selected if name.strip()]
+            raise ParameterError(
+                "features",
+                "{label}: column {position} of the header has no name (a row index saved "
+                "with the data?); name it in the header, or choose the feature columns"
+                + (", e.g. {0}" if named else ""),
+                value=None,
+                suggestions=[("features", named[:8])] if named else [],
+                label=self.label,
+                position=unnamed[0],
+            )
+
     def _check_types(self, selected: list[str], features: Sequence[str] | None) -> None:
         """Refuse text feature columns (unless ``allow_text``) and a target of a type the
         task cannot read."""
@@ -163,10 +194,7 @@ class ColumnChecksMixin:
             examples = ", ".join(f"{f!r} ({self._example(f)})" for f in text[:5])
             more = f" and {len(text) - 5} more" if len(text) > 5 else ""
             if DECIMAL_COMMA.search(examples):
-                raise ValueError(
-                    f"{label}: column(s) {examples}{more} hold numbers written with decimal "
-                    "commas; write them with decimal points (1.5, not 1,5)"
-                )
+                raise decimal_commas(label, f"column(s) {examples}{more}", "hold")
             if self.fixed_features:
                 raise ValueError(
                     f"{label}: the model's feature column(s) {examples}{more} hold text, but "
@@ -187,6 +215,12 @@ class ColumnChecksMixin:
                 examples=examples,
                 more=more,
             )
+        for name in (c for c in (self.weight, target) if c is not None):
+            if self.task == "regression" or name == self.weight:
+                example = self._example(name)
+                if not is_numeric_type(self._types[name]) and DECIMAL_COMMA.search(example):
+                    what = "the target" if name == target else "the weight column"
+                    raise decimal_commas(label, f"{what} {name!r} ({example})")
         if self.weight is not None and not is_numeric_type(self._types[self.weight]):
             raise ValueError(
                 f"{label}: the weight column {self.weight!r} is not numeric "

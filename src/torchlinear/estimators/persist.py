@@ -225,6 +225,12 @@ def _check_consistent(est: Any, meta: Mapping[str, Any], tensors: Mapping[str, A
         own = getattr(est, "feature_names_in_", None)
         if own is not None and not _same(own, names):
             raise ValueError("feature_names differ from the estimator's feature_names_in_")
+        twice = sorted({repr(n) for n in names if names.count(n) > 1})
+        if twice:  # a fit reads each column once
+            raise ValueError(f"the feature name(s) {', '.join(twice)} appear more than once")
+        target = meta.get("target")
+        if isinstance(target, str) and target in names:
+            raise ValueError(f"the target {target!r} is also one of the feature names")
     if "classes" in meta and not _same(meta["classes"], getattr(est, "classes_", [])):
         raise ValueError("classes differ from the estimator's classes_")
     hidden = tensors.get("extra.module.hidden.weight")

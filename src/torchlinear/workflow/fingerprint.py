@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from torchlinear._validation import ParameterError
-from torchlinear.io import atomic_write
+from torchlinear.io import atomic_write, read_json_bounded
 
 __all__ = ["FINGERPRINT_FILE", "check_fingerprint", "fingerprint", "write_fingerprint"]
 
@@ -122,7 +122,7 @@ def check_fingerprint(folder: Path, current: dict[str, Any]) -> None:
     """  # noqa: E501
     path = folder / FINGERPRINT_FILE
     try:
-        saved = json.loads(path.read_text(encoding="utf-8"))
+        saved = read_json_bounded(path, "fingerprint")
         saved_data, saved_settings = dict(saved["data"]), dict(saved["settings"])
     except (OSError, ValueError, KeyError, TypeError):
         raise ParameterError(

@@ -150,7 +150,37 @@ def check_penalty(
             value=kw.get("alphas"),
             suggestions=[("alpha", "cv")],
         )
+    _check_search_settings(kw, alpha, alphas)
     return alpha, l1_ratios, alphas
+
+
+def _check_search_settings(
+    kw: dict[str, Any], alpha: float | str | None, alphas: tuple[float, ...] | None
+) -> None:
+    """Refuse a setting of the cross-validated search (``cv``, ``cv_shuffle``,
+    ``n_alphas``) that this fit would ignore: without ``alpha="cv"``, or ``n_alphas``
+    beside a given grid. A setting left at its default is never refused."""
+    given = {
+        "cv": kw.get("cv", 5) != 5,
+        "cv_shuffle": kw.get("cv_shuffle", False) is True,
+        "n_alphas": kw.get("n_alphas", 100) != 100,
+    }
+    for name in (n for n, changed in given.items() if changed):
+        if alpha != "cv":
+            raise ParameterError(
+                name,
+                "{param} sets the cross-validated search of the penalty, which only "
+                "{0} runs; add {0}, or leave out {param}",
+                value=kw.get(name),
+                suggestions=[("alpha", "cv")],
+            )
+    if given["n_alphas"] and alphas is not None:
+        raise ParameterError(
+            "n_alphas",
+            "{param} sizes the automatic grid of alphas, but {alphas} gives the grid: leave "
+            "out one of them",
+            value=kw.get("n_alphas"),
+        )
 
 
 def check_alpha(value: Any) -> float | str | None:

@@ -158,9 +158,14 @@ def select_dataset_columns(data: Data, target: str | None, features: Sequence[st
     features = list(features)
     unknown = [f for f in features if f not in data.feature_names]
     if unknown:
-        raise ValueError(
-            f"features: the dataset {data.label!r} has no column(s) "
-            f"{', '.join(map(repr, unknown))}; its features are {some_columns(data.feature_names)}"
+        raise ParameterError(
+            "features",
+            "{param}: the dataset {name!r} has no column(s) {unknown}; its features are "
+            "{columns}",
+            value=features,
+            name=data.label,
+            unknown=", ".join(map(repr, unknown)),
+            columns=some_columns(data.feature_names),
         )
     index = [data.feature_names.index(f) for f in features]
     data.feature_names = features
@@ -173,6 +178,8 @@ def select_dataset_columns(data: Data, target: str | None, features: Sequence[st
 
 
 def is_file_like(data: str | os.PathLike[str]) -> bool:
+    if not str(data).strip():
+        return False  # Path("") would be the current folder
     path = Path(data)
     suffix = path.suffix.lower()
     return path.exists() or suffix in FORMATS or suffix in COMPRESSIONS or os.sep in str(data)

@@ -307,8 +307,8 @@ def check_output_file(
     ...
     torchlinear._validation.ParameterError: output '...data.csv' is the input data file ...
     """
+    resolved_path("output", output)
     out = Path(output)
-    resolved_path("output", out)
     if out.is_dir():
         raise ParameterError(
             "output", "{param} {path!r} is a folder; give a file name", path=str(out)
@@ -324,7 +324,7 @@ def check_output_file(
                 data=str(source),
             )
     model = Path(model_path)
-    if not model.exists():
+    if not str(model_path).strip() or not model.exists():
         return out  # no model there to protect: loading it says so
     folder = model.resolve() if model.is_dir() else model.resolve().parent
     inside = out.resolve().parent
