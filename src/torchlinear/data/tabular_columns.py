@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 __all__ = ["ColumnChecksMixin"]
 
 
-
 def decimal_commas(label: str, what: str, verb: str = "holds") -> ValueError:
     """The error for numbers written with decimal commas, ``what`` naming the column(s)
     and a value."""
@@ -33,6 +32,7 @@ def decimal_commas(label: str, what: str, verb: str = "holds") -> ValueError:
         f"{label}: {what} {verb} numbers written with decimal commas; write them with "
         "decimal points (1.5, not 1,5)"
     )
+
 
 class ColumnChecksMixin:
     """The choice and the type checks of a :class:`~torchlinear.data.TabularSource`'s

@@ -160,8 +160,7 @@ def select_dataset_columns(data: Data, target: str | None, features: Sequence[st
     if unknown:
         raise ParameterError(
             "features",
-            "{param}: the dataset {name!r} has no column(s) {unknown}; its features are "
-            "{columns}",
+            "{param}: the dataset {name!r} has no column(s) {unknown}; its features are {columns}",
             value=features,
             name=data.label,
             unknown=", ".join(map(repr, unknown)),
