@@ -458,13 +458,69 @@ def test_divergence_advice_writes_a_huge_learning_rate_in_exponent_form():
     assert "lr=50000 " in str(DivergenceError("epoch 1", "became nan", History(), lr=5e5))
 
 
-def test_divergence_on_nan_loss_keeps_finite_parameters():
+def test_a_nan_loss_from_a_bad_row_keeps_finite_parameters_and_blames_the_row():
     X, y = _data(n=64)
     X[40] = float("inf")  # a bad row reaches the model
     model = LinearModel(3, seed=0, dtype=torch.float64)
-    with pytest.raises(DivergenceError, match="became (nan|inf)"):
+    with pytest.raises(ValueError, match="became (nan|inf)") as info:
         train(model, (X, y), "squared", TrainConfig(epochs=2, batch_size=8, seed=0))
+    # before: a DivergenceError advising a tenth of the learning rate
+    assert not isinstance(info.value, DivergenceError)
+    assert "because X holds NaN or inf (the first in row 40): the data, not the learning " in str(
+        info.value
+    )
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+class _Rows(Dataset):
+    def __init__(self, X, y):
+        self.X, self.y = X, y
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, i):
+        return self.X[i], self.y[i]
+
+
+def _with_nan(X, row, column=0):
+    X = X.clone()
+    X[row, column] = float("nan")
+    return X
+
+
+@pytest.mark.parametrize(
+    "form", ["tensors", "dataset", "chunks", "target", "val_split", "lbfgs", "validation"]
+)
+def test_nan_in_the_data_is_named_in_every_source_not_blamed_on_the_learning_rate(form):
+    X, y = _data(n=64)
+    cfg = dict(epochs=2, batch_size=8, seed=0, shuffle=False)
+    data, val, where = (X, _with_nan(y[:, None], 45).reshape(-1)), None, "y holds NaN or inf"
+    if form == "tensors":
+        data, where = (_with_nan(X, 40), y), "X holds NaN or inf (the first in row 40)"
+    elif form == "dataset":
+        data = _Rows(_with_nan(X, 40), y)  # a map-style dataset, batched by a DataLoader
+        where = "X holds NaN or inf (the first in row 40)"
+    elif form == "chunks":
+        bad = _with_nan(X, 40)
+        data = lambda: iter([(bad[:32], y[:32]), (bad[32:], y[32:])])  # noqa: E731
+        where = "X holds NaN or inf (the first in row 40)"
+    elif form == "val_split":  # a training row is named by its index in the data
+        row = 30 + int(np.flatnonzero(~holdout_mask(30, 34, 0.25, seed=0))[0])
+        data, where = (_with_nan(X, row), y), f"X holds NaN or inf (the first in row {row})"
+        cfg["val_split"] = 0.25
+    elif form == "lbfgs":
+        data, where = (_with_nan(X, 40), y), "X holds NaN or inf (the first in row 40)"
+        cfg["optimizer"] = "lbfgs"
+    elif form == "validation":
+        data, val = (X, y), (_with_nan(X[:16], 3), y[:16])
+        where = "validation data's X holds NaN or inf (the first in row 3)"
+        cfg["patience"] = 2  # a NaN validation loss used to end the run as early stopping
+    model = LinearModel(3, seed=0, dtype=torch.float64)
+    with pytest.raises(ValueError, match="remove or impute") as info:
+        train(model, data, "squared", TrainConfig(**cfg), val_data=val)
+    assert not isinstance(info.value, DivergenceError)
+    assert where in str(info.value)
 
 
 @pytest.mark.parametrize("batch_size", [8, 64])

@@ -255,9 +255,38 @@ class Trainer:
         except ValueError as exc:
             raise ValueError(f"checkpoint {path!r} does not fit this run: {exc}") from None
 
+    @staticmethod
+    def _data_fault(source: Any) -> str | None:
+        """What in ``source`` is NaN or inf (the first such row), or ``None``.
+
+        Read only once a loss has become NaN or inf, to tell bad data from a learning
+        rate that is too large."""
+        row = 0
+        indices = getattr(source, "indices", None)
+        for X, y, w in source.eval_batches():
+            for name, values in (("X", X), ("y", y), ("sample_weight", w)):
+                if values is None or not values.is_floating_point():
+                    continue
+                bad = ~torch.isfinite(values.reshape(len(values), -1)).all(dim=1)
+                if bool(bad.any()):
+                    at = row + int(bad.nonzero()[0, 0])
+                    at = int(indices[at]) if indices is not None else at
+                    return f"{name} holds NaN or inf (the first in row {at})"
+            row += len(X)
+        return None
+
     def _check(self, value: float, where: str) -> None:
         first_step = self.epoch == 0 and self.batch == 0 and self.cfg.optimizer != "lbfgs"
         reported = value * self.meter.loss_unit  # in the data's own units
+        fault = None if math.isfinite(value) else self._data_fault(self.train_source)
+        if fault is not None:
+            if not all_finite(self.model) and self._epoch_snapshot is not None:
+                self.model.load_state_dict(self._epoch_snapshot)
+            self.history.stop_reason = "diverged"
+            raise ValueError(
+                f"the loss became {value} at {where} because {fault}: the data, not the "
+                "learning rate, are at fault; remove or impute those values before training"
+            )
         if first_step and self.first_loss is None and not math.isfinite(reported):
             # the first batch's loss is taken before any step: the data, not the learning
             # rate, is at fault
@@ -589,6 +618,15 @@ class Trainer:
                 self.model, self.val_source, self.loss_fn, self.metrics, self.dp
             )
             self.model.train()
+            # (data parallel: the ranks must go on together, each holding part of the rows)
+            clean = math.isfinite(result["loss"]) or self.dp is not None
+            fault = None if clean else self._data_fault(self.val_source)
+            if fault is not None:
+                h.stop_reason = "diverged"
+                raise ValueError(
+                    f"the validation loss is {result['loss']} after epoch {epoch + 1} because "
+                    f"the validation data's {fault}; remove or impute those values"
+                )
             h.val_loss.append(result["loss"])
             for name in self.metrics:
                 h.metrics.setdefault(f"val_{name}", []).append(result[name])
