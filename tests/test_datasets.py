@@ -218,6 +218,21 @@ def test_wrong_magic_or_truncated_file_named(tmp_path):
         datasets.mnist(root=tmp_path)
 
 
+def test_labels_that_do_not_fit_the_images_say_to_fetch_the_files_again(tmp_path):
+    folder = tmp_path / "fashion-mnist"
+    make_idx_set(folder, n_train=6)
+    (folder / "train-labels-idx1-ubyte.gz").write_bytes(idx_file(np.zeros(5, np.uint8)))
+    with pytest.raises(ValueError, match=r"they should match: delete both and fetch them again"):
+        datasets.fashion_mnist(root=tmp_path)
+    (folder / "train-labels-idx1-ubyte.gz").write_bytes(idx_file(np.full(6, 12, np.uint8)))
+    with pytest.raises(
+        ValueError,
+        match=r"holds label 12 but Fashion-MNIST has 10 classes \(0 to 9\); it is not this "
+        r"data set's label file: delete it and fetch it again \(download=True",
+    ):
+        datasets.fashion_mnist(root=tmp_path)
+
+
 # ------------------------------------------------------------------ CIFAR-10
 
 

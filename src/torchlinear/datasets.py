@@ -348,7 +348,8 @@ def _load_idx_set(
         if images.shape[0] != labels.shape[0]:
             raise ValueError(
                 f"{images_path} holds {images.shape[0]} images but {labels_path} holds "
-                f"{labels.shape[0]} labels; they should match"
+                f"{labels.shape[0]} labels; they should match: delete both and fetch them "
+                "again (download=True; --download on the command line)"
             )
         if images.shape[0] == 0:
             raise ValueError(
@@ -357,7 +358,9 @@ def _load_idx_set(
             )
         if labels.size and labels.max() >= len(classes):
             raise ValueError(
-                f"{labels_path} holds label {labels.max()} but {title} has {len(classes)} classes"
+                f"{labels_path} holds label {labels.max()} but {title} has {len(classes)} "
+                f"classes (0 to {len(classes) - 1}); it is not this data set's label file: "
+                "delete it and fetch it again (download=True; --download on the command line)"
             )
         parts.append((_to_image_tensor(images[:, None], 255.0, flatten), labels.astype(np.int64)))
         shapes.append(images.shape[1:])
