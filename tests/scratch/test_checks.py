@@ -264,3 +264,20 @@ def test_concise_softmax_names_a_label_past_the_networks_outputs():
     net = softmax_net(3, 2, generator=torch.Generator().manual_seed(0))
     with pytest.raises(ValueError, match=r"the predictions have 2 columns, for labels 0..1"):
         train_softmax_concise(net, X, y, epochs=1)
+
+
+def test_logits_given_to_cross_entropy_are_refused_naming_the_fused_loss():
+    # before: -log of a logit, nan for -1.0 and a negative loss for 3.0, without an error
+    O = torch.tensor([[2.0, -1.0, 0.5], [0.1, 0.2, 3.0]])
+    y = torch.tensor([1, 2])
+    with pytest.raises(
+        ValueError,
+        match=r"^y_hat holds 2 \(row 0\), not a probability: cross_entropy takes softmax\(O\); "
+        r"pass softmax\(O\), or give the logits O to softmax_cross_entropy\(O, y\)$",
+    ):
+        scratch_softmax.cross_entropy(O, y)
+    P = scratch_softmax.softmax(O)
+    expected = torch.nn.functional.cross_entropy(O, y, reduction="none")
+    torch.testing.assert_close(scratch_softmax.cross_entropy(P, y), expected)
+    # a probability that overflowed to nan stays the symptom the examples show
+    assert torch.isnan(scratch_softmax.cross_entropy(torch.full((1, 2), float("nan")), y[:1]))[0]

@@ -32,6 +32,7 @@ __all__ = [
     "NonFiniteLossWarning",
     "check_class_labels",
     "check_label_values",
+    "check_probabilities",
     "check_training_args",
     "class_features",
     "class_vector",
@@ -206,6 +207,31 @@ def check_class_labels(y_hat: torch.Tensor, y: torch.Tensor, *args: Any, **kwarg
         f"y has shape {tuple(y.shape)} but the predictions have {n} rows; pass one class index "
         f"per row, a vector of shape ({n},)"
     )
+
+
+def check_probabilities(y_hat: torch.Tensor, y: torch.Tensor) -> None:
+    r"""Labels as :func:`check_class_labels` wants them, and probabilities in ``[0, 1]``.
+
+    Logits given where probabilities belong make ``-log`` of a negative number (``nan``)
+    or of a number above 1 (a negative loss), without an error.
+
+    Examples
+    --------
+    >>> try:
+    ...     check_probabilities(torch.tensor([[2.0, -1.0]]), torch.tensor([1]))
+    ... except ValueError as error:
+    ...     print(str(error).split(":")[0])
+    y_hat holds 2 (row 0), not a probability
+    """
+    check_class_labels(y_hat, y)
+    bad = (y_hat < 0) | (y_hat > 1)
+    if bool(bad.any()):
+        row = int(bad.nonzero()[0, 0])
+        value = y_hat[bad][0].item()
+        raise ValueError(
+            f"y_hat holds {value:g} (row {row}), not a probability: cross_entropy takes "
+            "softmax(O); pass softmax(O), or give the logits O to softmax_cross_entropy(O, y)"
+        )
 
 
 def check_label_values(y: torch.Tensor, k: int | None = None) -> None:

@@ -56,6 +56,7 @@ from torchlinear._validation import check_positive_float, check_positive_int
 from torchlinear.data.batching import iter_batches
 from torchlinear.scratch._checks import (
     check_class_labels,
+    check_probabilities,
     class_features,
     class_vector,
     guarded_by,
@@ -151,7 +152,7 @@ def log_softmax(O: torch.Tensor) -> torch.Tensor:
     return O_shifted - torch.log(torch.exp(O_shifted).sum(dim=1, keepdim=True))
 
 
-@guarded_by(check_class_labels)
+@guarded_by(check_probabilities)
 def cross_entropy(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     r"""Per-example cross-entropy of predicted probabilities: :math:`l_i = -\log \hat y_{i, y_i}`.
 
@@ -175,7 +176,9 @@ def cross_entropy(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     Raises
     ------
     ValueError
-        If ``y`` is not a vector with one label per row (a column ``(n, 1)`` would broadcast).
+        If ``y`` is not a vector with one label per row (a column ``(n, 1)`` would broadcast),
+        or ``y_hat`` holds a number outside ``[0, 1]`` (logits: ``-log`` of them is ``nan``
+        or negative).
 
     Examples
     --------
