@@ -490,7 +490,18 @@ def _with_nan(X, row, column=0):
 
 
 @pytest.mark.parametrize(
-    "form", ["tensors", "dataset", "chunks", "target", "val_split", "lbfgs", "validation"]
+    "form",
+    [
+        "tensors",
+        "dataset",
+        "chunks",
+        "target",
+        "val_split",
+        "dataset_split",
+        "chunks_split",
+        "lbfgs",
+        "validation",
+    ],
 )
 def test_nan_in_the_data_is_named_in_every_source_not_blamed_on_the_learning_rate(form):
     X, y = _data(n=64)
@@ -508,6 +519,15 @@ def test_nan_in_the_data_is_named_in_every_source_not_blamed_on_the_learning_rat
     elif form == "val_split":  # a training row is named by its index in the data
         row = 30 + int(np.flatnonzero(~holdout_mask(30, 34, 0.25, seed=0))[0])
         data, where = (_with_nan(X, row), y), f"X holds NaN or inf (the first in row {row})"
+        cfg["val_split"] = 0.25
+    elif form == "dataset_split":
+        row = 30 + int(np.flatnonzero(~holdout_mask(30, 34, 0.25, seed=0))[0])
+        data, where = _Rows(_with_nan(X, row), y), f"X holds NaN or inf (the first in row {row})"
+        cfg["val_split"] = 0.25
+    elif form == "chunks_split":  # the kept rows of each chunk: no row number to name
+        bad = _with_nan(X, 30 + int(np.flatnonzero(~holdout_mask(30, 34, 0.25, seed=0))[0]))
+        data = lambda: iter([(bad[:32], y[:32]), (bad[32:], y[32:])])  # noqa: E731
+        where = "because X holds NaN or inf: the data"
         cfg["val_split"] = 0.25
     elif form == "lbfgs":
         data, where = (_with_nan(X, 40), y), "X holds NaN or inf (the first in row 40)"

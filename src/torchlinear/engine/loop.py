@@ -262,16 +262,15 @@ class Trainer:
         Read only once a loss has become NaN or inf, to tell bad data from a learning
         rate that is too large."""
         row = 0
-        indices = getattr(source, "indices", None)
         for X, y, w in source.eval_batches():
             for name, values in (("X", X), ("y", y), ("sample_weight", w)):
                 if values is None or not values.is_floating_point():
                     continue
                 bad = ~torch.isfinite(values.reshape(len(values), -1)).all(dim=1)
                 if bool(bad.any()):
-                    at = row + int(bad.nonzero()[0, 0])
-                    at = int(indices[at]) if indices is not None else at
-                    return f"{name} holds NaN or inf (the first in row {at})"
+                    at = source.data_row(row + int(bad.nonzero()[0, 0]))
+                    where = "" if at is None else f" (the first in row {at})"
+                    return f"{name} holds NaN or inf{where}"
             row += len(X)
         return None
 
