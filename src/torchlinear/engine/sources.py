@@ -251,10 +251,12 @@ class LoaderSource(Source):
 
 
 class ChunkSource(Source):
-    """Chunks from a callable; optionally keeps only the rows of a random per-chunk mask.
+    """Chunks from a callable; optionally keeps only the training or the validation rows.
 
-    The mask of chunk ``k`` comes from a generator seeded with ``(seed, k)``, so the same
-    rows are held out in every epoch without storing anything.
+    Whether a row is held out is the library's one split rule,
+    :func:`~torchlinear.data.split.holdout_mask` of its index among all the rows streamed,
+    so the same rows are held out in every epoch, whatever the chunk sizes, without storing
+    anything.
     """
 
     def __init__(
