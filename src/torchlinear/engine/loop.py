@@ -53,7 +53,7 @@ from torchlinear.engine.sources import (
 )
 from torchlinear.io import save_model
 from torchlinear.json_codec import flatten_state, unflatten_state
-from torchlinear.losses import Loss, Penalty, get_loss
+from torchlinear.losses import Loss, Penalty, resolve_loss
 from torchlinear.models import LinearModel, SoftmaxHead, Standardized
 
 #: What loading a checkpoint that does not fit the run raises inside torch.
@@ -96,7 +96,7 @@ class Trainer:
         self.model = model.to(self.device)
         if self.dp is not None:  # every rank starts from rank 0's parameters
             self.dp.broadcast_module(self.model)
-        self.loss_fn = get_loss(loss) if isinstance(loss, str) else loss
+        self.loss_fn = resolve_loss(loss)
         self.penalty = penalty if penalty is not None else Penalty()
         if cfg.optimizer == "lbfgs" and self.penalty.l1 > 0:
             raise ValueError(
@@ -693,7 +693,10 @@ def train(
         ``(X, y)`` / ``(X, y, sample_weight)`` tensors or arrays, a map-style ``Dataset``,
         a ``DataLoader``, or a callable returning a fresh iterator of such chunks.
     loss : str, Loss or callable, default "squared"
-        A name from :data:`torchlinear.losses.LOSSES`, or ``fn(pred, y, w) -> scalar``.
+        A name from :data:`torchlinear.losses.LOSSES`, or ``fn(pred, y, w) -> scalar``
+        (or ``fn(pred, y)``, such as ``nn.MSELoss()``, for data without weights); a
+        ``(n, 1)`` prediction reaches it as ``(n,)`` when ``y`` is ``(n,)``
+        (:class:`~torchlinear.losses.UserLoss`).
     config : TrainConfig, optional
         Defaults to ``TrainConfig()``.
     penalty : Penalty, optional
