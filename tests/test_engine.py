@@ -203,6 +203,19 @@ def test_given_validation_data_and_metrics():
     assert len(history.metrics["train_mae"]) == 3
 
 
+def test_a_metric_of_ones_own_sees_a_column_of_predictions_as_the_targets_shape():
+    # before: nn.Linear's (n, 1) output minus the (n,) target broadcast to (n, n): the
+    # mean absolute error came out as 177.7 where it is 2.204
+    X, y = _data(n=64)
+    model = torch.nn.Linear(3, 1).double()
+    own = {"my_mae": lambda p, t: (p - t).abs()}
+    train(model, (X, y), "squared", TrainConfig(epochs=2, seed=0), metrics=own)
+    with torch.no_grad():
+        exact = (model(X).reshape(-1) - y).abs().mean().item()
+    assert evaluate(model, (X, y), metrics=own)["my_mae"] == pytest.approx(exact, rel=1e-12)
+    assert evaluate(model, (X, y), metrics=["mae"])["mae"] == pytest.approx(exact, rel=1e-12)
+
+
 def test_dataloader_as_given():
     X, y = _data(n=64)
     loader = DataLoader(TensorDataset(X, y), batch_size=8, shuffle=False)
