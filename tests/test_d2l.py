@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import math
 import struct
 import urllib.request
 import warnings
@@ -321,3 +322,25 @@ def test_load_data_fashion_mnist_downloads_when_asked(tmp_path: Path, monkeypatc
     with pytest.raises(FileNotFoundError, match="checksum mismatch"):
         d2l.load_data_fashion_mnist(32, root=tmp_path, download=True)
     assert served and served[0].endswith("-idx3-ubyte.gz")
+
+
+def test_train_ch3_warns_when_a_stable_loss_explodes_but_stays_finite() -> None:
+    # nn.CrossEntropyLoss grows only linearly in the logits: at lr=1e6 the weights fly off
+    # while the loss stays finite (about 1e7), so an inf/nan test alone never warned
+    torch.manual_seed(0)
+    X = 100 * torch.randn(200, 4)
+    y = torch.randint(0, 3, (200,))
+    it = d2l.load_array((X, y), 50)
+    net = nn.Linear(4, 3)
+    trainer = torch.optim.SGD(net.parameters(), lr=1e6)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        train_loss, _, _ = d2l.train_ch3(
+            net, it, it, nn.CrossEntropyLoss(reduction="none"), 3, trainer
+        )
+    caught = [w for w in record if issubclass(w.category, d2l.NonFiniteLossWarning)]
+    assert math.isfinite(train_loss) and train_loss > 1e5
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert "in epoch 1, over 1000 times the" in message and "of the first batch" in message
+    assert "lr=1e+06" in message and caught[0].filename == __file__

@@ -3,6 +3,7 @@
 import gzip
 import io
 import pickle
+import re
 import struct
 import tarfile
 import urllib.error
@@ -217,6 +218,21 @@ def test_wrong_magic_or_truncated_file_named(tmp_path):
         datasets.mnist(root=tmp_path)
 
 
+def test_labels_that_do_not_fit_the_images_say_to_fetch_the_files_again(tmp_path):
+    folder = tmp_path / "fashion-mnist"
+    make_idx_set(folder, n_train=6)
+    (folder / "train-labels-idx1-ubyte.gz").write_bytes(idx_file(np.zeros(5, np.uint8)))
+    with pytest.raises(ValueError, match=r"they should match: delete both and fetch them again"):
+        datasets.fashion_mnist(root=tmp_path)
+    (folder / "train-labels-idx1-ubyte.gz").write_bytes(idx_file(np.full(6, 12, np.uint8)))
+    with pytest.raises(
+        ValueError,
+        match=r"holds label 12 but Fashion-MNIST has 10 classes \(0 to 9\); it is not this "
+        r"data set's label file: delete it and fetch it again \(download=True",
+    ):
+        datasets.fashion_mnist(root=tmp_path)
+
+
 # ------------------------------------------------------------------ CIFAR-10
 
 
@@ -267,4 +283,39 @@ def test_cifar10_missing_key_names_the_file(tmp_path):
     del broken[b"data"]
     (folder / "test_batch").write_bytes(pickle.dumps(broken, protocol=2))
     with pytest.raises(ValueError, match=r"test_batch is not a CIFAR-10 data batch: .*'data'"):
+        datasets.cifar10(root=tmp_path)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "labels", "missing"])
+def test_a_damaged_cifar10_folder_says_what_to_do(tmp_path, damage):
+    folder = tmp_path / "cifar10" / "cifar-10-batches-py"
+    batches = write_cifar(folder)
+    path = folder / "data_batch_3"
+    if damage == "truncated":
+        path.write_bytes(path.read_bytes()[:-50])
+        what = r"data_batch_3 is not a valid CIFAR-10 file"
+    elif damage == "labels":
+        broken = {**batches["data_batch_3"], b"labels": [1]}
+        path.write_bytes(pickle.dumps(broken, protocol=2))
+        what = r"data_batch_3: 'labels' should hold 2 ints \(one per image\), got 1"
+    else:
+        path.unlink()
+        what = r"data_batch_3 is missing"
+    remedy = (
+        rf"; delete the folder {re.escape(str(folder))} and fetch cifar-10-python\.tar\.gz "
+        r"again \(download=True; --download on the command line\)$"
+    )
+    with pytest.raises((ValueError, FileNotFoundError), match=what + ".*" + remedy) as info:
+        datasets.cifar10(root=tmp_path)
+    assert "\n" not in str(info.value)
+
+
+def test_a_damaged_cifar10_archive_says_to_fetch_it_again(tmp_path):
+    write_cifar(tmp_path / "src")
+    archive = tmp_path / "cifar10" / "cifar-10-python.tar.gz"
+    archive.parent.mkdir()
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tmp_path / "src", arcname="cifar-10-batches-py")
+    archive.write_bytes(archive.read_bytes()[:200])
+    with pytest.raises(ValueError, match=rf"; delete {re.escape(str(archive))} and fetch"):
         datasets.cifar10(root=tmp_path)

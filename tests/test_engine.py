@@ -203,6 +203,19 @@ def test_given_validation_data_and_metrics():
     assert len(history.metrics["train_mae"]) == 3
 
 
+def test_a_metric_of_ones_own_sees_a_column_of_predictions_as_the_targets_shape():
+    # before: nn.Linear's (n, 1) output minus the (n,) target broadcast to (n, n): the
+    # mean absolute error came out as 177.7 where it is 2.204
+    X, y = _data(n=64)
+    model = torch.nn.Linear(3, 1).double()
+    own = {"my_mae": lambda p, t: (p - t).abs()}
+    train(model, (X, y), "squared", TrainConfig(epochs=2, seed=0), metrics=own)
+    with torch.no_grad():
+        exact = (model(X).reshape(-1) - y).abs().mean().item()
+    assert evaluate(model, (X, y), metrics=own)["my_mae"] == pytest.approx(exact, rel=1e-12)
+    assert evaluate(model, (X, y), metrics=["mae"])["mae"] == pytest.approx(exact, rel=1e-12)
+
+
 def test_dataloader_as_given():
     X, y = _data(n=64)
     loader = DataLoader(TensorDataset(X, y), batch_size=8, shuffle=False)
@@ -458,13 +471,89 @@ def test_divergence_advice_writes_a_huge_learning_rate_in_exponent_form():
     assert "lr=50000 " in str(DivergenceError("epoch 1", "became nan", History(), lr=5e5))
 
 
-def test_divergence_on_nan_loss_keeps_finite_parameters():
+def test_a_nan_loss_from_a_bad_row_keeps_finite_parameters_and_blames_the_row():
     X, y = _data(n=64)
     X[40] = float("inf")  # a bad row reaches the model
     model = LinearModel(3, seed=0, dtype=torch.float64)
-    with pytest.raises(DivergenceError, match="became (nan|inf)"):
+    with pytest.raises(ValueError, match="became (nan|inf)") as info:
         train(model, (X, y), "squared", TrainConfig(epochs=2, batch_size=8, seed=0))
+    # before: a DivergenceError advising a tenth of the learning rate
+    assert not isinstance(info.value, DivergenceError)
+    assert "because X holds NaN or inf (the first in row 40): the data, not the learning " in str(
+        info.value
+    )
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+class _Rows(Dataset):
+    def __init__(self, X, y):
+        self.X, self.y = X, y
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, i):
+        return self.X[i], self.y[i]
+
+
+def _with_nan(X, row, column=0):
+    X = X.clone()
+    X[row, column] = float("nan")
+    return X
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "tensors",
+        "dataset",
+        "chunks",
+        "target",
+        "val_split",
+        "dataset_split",
+        "chunks_split",
+        "lbfgs",
+        "validation",
+    ],
+)
+def test_nan_in_the_data_is_named_in_every_source_not_blamed_on_the_learning_rate(form):
+    X, y = _data(n=64)
+    cfg = dict(epochs=2, batch_size=8, seed=0, shuffle=False)
+    data, val, where = (X, _with_nan(y[:, None], 45).reshape(-1)), None, "y holds NaN or inf"
+    if form == "tensors":
+        data, where = (_with_nan(X, 40), y), "X holds NaN or inf (the first in row 40)"
+    elif form == "dataset":
+        data = _Rows(_with_nan(X, 40), y)  # a map-style dataset, batched by a DataLoader
+        where = "X holds NaN or inf (the first in row 40)"
+    elif form == "chunks":
+        bad = _with_nan(X, 40)
+        data = lambda: iter([(bad[:32], y[:32]), (bad[32:], y[32:])])  # noqa: E731
+        where = "X holds NaN or inf (the first in row 40)"
+    elif form == "val_split":  # a training row is named by its index in the data
+        row = 30 + int(np.flatnonzero(~holdout_mask(30, 34, 0.25, seed=0))[0])
+        data, where = (_with_nan(X, row), y), f"X holds NaN or inf (the first in row {row})"
+        cfg["val_split"] = 0.25
+    elif form == "dataset_split":
+        row = 30 + int(np.flatnonzero(~holdout_mask(30, 34, 0.25, seed=0))[0])
+        data, where = _Rows(_with_nan(X, row), y), f"X holds NaN or inf (the first in row {row})"
+        cfg["val_split"] = 0.25
+    elif form == "chunks_split":  # the kept rows of each chunk: no row number to name
+        bad = _with_nan(X, 30 + int(np.flatnonzero(~holdout_mask(30, 34, 0.25, seed=0))[0]))
+        data = lambda: iter([(bad[:32], y[:32]), (bad[32:], y[32:])])  # noqa: E731
+        where = "because X holds NaN or inf: the data"
+        cfg["val_split"] = 0.25
+    elif form == "lbfgs":
+        data, where = (_with_nan(X, 40), y), "X holds NaN or inf (the first in row 40)"
+        cfg["optimizer"] = "lbfgs"
+    elif form == "validation":
+        data, val = (X, y), (_with_nan(X[:16], 3), y[:16])
+        where = "validation data's X holds NaN or inf (the first in row 3)"
+        cfg["patience"] = 2  # a NaN validation loss used to end the run as early stopping
+    model = LinearModel(3, seed=0, dtype=torch.float64)
+    with pytest.raises(ValueError, match="remove or impute") as info:
+        train(model, data, "squared", TrainConfig(**cfg), val_data=val)
+    assert not isinstance(info.value, DivergenceError)
+    assert where in str(info.value)
 
 
 @pytest.mark.parametrize("batch_size", [8, 64])

@@ -28,11 +28,12 @@ from sklearn.linear_model import ElasticNet, HuberRegressor, Lasso, LogisticRegr
 from sklearn.metrics import log_loss, mean_absolute_error, mean_squared_error
 from sklearn.preprocessing import StandardScaler
 
-from torchlinear.engine import TrainConfig
+from torchlinear.engine import TrainConfig, evaluate, train
 from torchlinear.estimators._gradient import fit_gradient
 from torchlinear.losses import (
     LOSSES,
     Penalty,
+    UserLoss,
     absolute_loss,
     cross_entropy_loss,
     get_loss,
@@ -402,3 +403,38 @@ def test_value_and_grad_agree_with_autograd(name, weighted, multi):
     value, grad = loss.value_and_grad(pred, target, w)
     assert float(value) == pytest.approx(expected.item(), rel=1e-12)
     torch.testing.assert_close(grad, pred.grad, rtol=1e-12, atol=1e-15)
+
+
+def _line_data():
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(64, 3, generator=g, dtype=torch.float64)
+    y = X @ torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64) + 0.5
+    return X, y
+
+
+def _own_squared_error(pred, target, sample_weight=None):
+    return ((pred - target) ** 2).mean()
+
+
+@pytest.mark.parametrize("loss", [_own_squared_error, torch.nn.MSELoss()])
+def test_a_loss_of_ones_own_sees_a_column_of_predictions_as_the_targets_shape(loss):
+    # before: nn.Linear's (n, 1) output minus the (n,) target broadcast to (n, n), and the
+    # fit ended at w = [0.10, -0.11, 0.09] (loss 17); nn.MSELoss() raised a TypeError
+    X, y = _line_data()
+    torch.manual_seed(1)
+    model = torch.nn.Linear(3, 1).double()
+    cfg = TrainConfig(epochs=200, batch_size=16, seed=0, lr=0.05)
+    train(model, (X, y), loss=loss, config=cfg)
+    A = torch.cat([X, torch.ones(64, 1, dtype=torch.float64)], dim=1)
+    exact = torch.linalg.lstsq(A, y.unsqueeze(1)).solution.reshape(-1)
+    fitted = torch.cat([model.weight.detach().reshape(-1), model.bias.detach()])
+    torch.testing.assert_close(fitted, exact, atol=1e-6, rtol=0)
+    assert evaluate(model, (X, y), loss)["loss"] < 1e-12
+    assert float(UserLoss(loss)(torch.zeros(2, 1), torch.tensor([1.0, 3.0]))) == 5.0
+
+
+def test_a_two_argument_loss_is_refused_with_sample_weights():
+    X, y = _line_data()
+    with pytest.raises(ValueError, match=r"^the loss MSELoss takes \(pred, target\) but the data"):
+        train(torch.nn.Linear(3, 1).double(), (X, y, torch.ones(64)), loss=torch.nn.MSELoss(),
+              config=TrainConfig(epochs=1))  # fmt: skip

@@ -60,7 +60,7 @@ from torchlinear._d2l_figures import (  # the book's names, from d2l
     use_svg_display,
 )
 from torchlinear.datasets import FASHION_MNIST_CLASSES, fashion_mnist
-from torchlinear.scratch._checks import NonFiniteLossWarning, check_class_labels
+from torchlinear.scratch._checks import GROWTH, NonFiniteLossWarning, check_class_labels
 
 __all__ = [
     "Accumulator",
@@ -426,21 +426,28 @@ def evaluate_accuracy(
     return metric[0] / metric[1]
 
 
-def _warn_if_not_finite(total_loss: float, updater: Any, epoch: int | None = None) -> None:
-    if math.isfinite(total_loss):
-        return
+def _warn_if_not_finite(
+    total_loss: float, updater: Any, epoch: int | None = None, start: float | None = None
+) -> bool:
+    grew = start is not None and 0 < start < total_loss / GROWTH
+    if math.isfinite(total_loss) and not grew:
+        return False
     if isinstance(updater, torch.optim.Optimizer):
         rate = f"lr={updater.param_groups[0]['lr']:g}"
     else:
         rate = "the learning rate of your updater"
     where = "" if epoch is None else f" in epoch {epoch}"
+    if grew:
+        where += f", over {GROWTH:g} times the {start:.3g} of the first batch"
+    shown = f"{total_loss:.3g}" if math.isfinite(total_loss) else str(total_loss)
     warnings.warn(
-        f"the training loss is {total_loss}{where}: the weights have diverged; "
+        f"the training loss is {shown}{where}: the weights have diverged; "
         f"{rate} is probably too large (or the loss is summed instead of averaged) — "
         "lower it and start again from fresh weights",
         NonFiniteLossWarning,
         stacklevel=3,
     )
+    return True
 
 
 def train_epoch_ch3(
@@ -465,12 +472,28 @@ def train_epoch_ch3(
     >>> 0 <= acc <= 1
     True
     """
+    train_loss, train_acc, _ = _train_epoch(net, train_iter, loss, updater)
+    _warn_if_not_finite(train_loss, updater)
+    return train_loss, train_acc
+
+
+def _train_epoch(
+    net: Callable[[torch.Tensor], torch.Tensor],
+    train_iter: Iterable[Any],
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    updater: torch.optim.Optimizer | Callable[[int], Any],
+) -> tuple[float, float, float]:
+    """:func:`train_epoch_ch3`, also returning the mean loss of its first batch (before any
+    step of the epoch)."""
     if isinstance(net, nn.Module):
         net.train()
     metric = Accumulator(3)
+    first = math.nan
     for X, y in train_iter:
         y_hat = net(X)
         l = loss(y_hat, y)
+        if math.isnan(first):
+            first = float(l.detach().mean())
         if isinstance(updater, torch.optim.Optimizer):
             updater.zero_grad()
             l.mean().backward()
@@ -479,8 +502,7 @@ def train_epoch_ch3(
             l.sum().backward()
             updater(X.shape[0])
         metric.add(float(l.sum().detach()), accuracy(y_hat, y), y.numel())
-    _warn_if_not_finite(metric[0], updater)
-    return metric[0] / metric[2], metric[1] / metric[2]
+    return metric[0] / metric[2], metric[1] / metric[2], first
 
 
 def train_ch3(
@@ -495,7 +517,9 @@ def train_ch3(
 
     Returns ``(train_loss, train_acc, test_acc)`` of the last epoch (the book asserts
     ``train_loss < 0.5`` and both accuracies above 0.7 on Fashion-MNIST; assert what fits
-    your data). Warns :class:`NonFiniteLossWarning` when the loss is ``inf`` or ``nan``.
+    your data). Warns :class:`NonFiniteLossWarning` when the loss is ``inf`` or ``nan``, or
+    over a thousand times the loss of the first batch (a stable loss such as
+    ``nn.CrossEntropyLoss`` stays finite while the weights diverge).
 
     Examples
     --------
@@ -520,16 +544,14 @@ def train_ch3(
         legend=["train loss", "train acc", "test acc"],
     )
     train_loss, train_acc, test_acc = math.nan, math.nan, math.nan
-    warned = False
+    warned, start = False, None
     for epoch in range(num_epochs):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NonFiniteLossWarning)  # said once, below
-            train_loss, train_acc = train_epoch_ch3(net, train_iter, loss, updater)
+        train_loss, train_acc, first = _train_epoch(net, train_iter, loss, updater)
+        start = first if start is None else start  # the loss before the first step
         test_acc = evaluate_accuracy(net, test_iter)
         animator.add(epoch + 1, (train_loss, train_acc, test_acc))
-        if not warned and not math.isfinite(train_loss):
-            _warn_if_not_finite(train_loss, updater, epoch + 1)
-            warned = True
+        if not warned:
+            warned = _warn_if_not_finite(train_loss, updater, epoch + 1, start)
     return train_loss, train_acc, test_acc
 
 

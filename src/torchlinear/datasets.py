@@ -348,7 +348,8 @@ def _load_idx_set(
         if images.shape[0] != labels.shape[0]:
             raise ValueError(
                 f"{images_path} holds {images.shape[0]} images but {labels_path} holds "
-                f"{labels.shape[0]} labels; they should match"
+                f"{labels.shape[0]} labels; they should match: delete both and fetch them "
+                "again (download=True; --download on the command line)"
             )
         if images.shape[0] == 0:
             raise ValueError(
@@ -357,7 +358,9 @@ def _load_idx_set(
             )
         if labels.size and labels.max() >= len(classes):
             raise ValueError(
-                f"{labels_path} holds label {labels.max()} but {title} has {len(classes)} classes"
+                f"{labels_path} holds label {labels.max()} but {title} has {len(classes)} "
+                f"classes (0 to {len(classes) - 1}); it is not this data set's label file: "
+                "delete it and fetch it again (download=True; --download on the command line)"
             )
         parts.append((_to_image_tensor(images[:, None], 255.0, flatten), labels.astype(np.int64)))
         shapes.append(images.shape[1:])
@@ -445,6 +448,15 @@ def cifar10(
         Fetch the archive (MD5-checked) when neither form is present.
     flatten : bool, default False
         Return ``(n, 3072)`` rows instead of ``(n, 3, 32, 32)`` images.
+
+    Raises
+    ------
+    FileNotFoundError
+        Saying where to place the archive, when neither form is present and it cannot be
+        downloaded; or naming the missing file of an incomplete folder.
+    ValueError
+        Naming the file and what is wrong with it (truncated, not a CIFAR-10 batch, labels
+        that do not match the images), and how to fetch it again.
     """
     folder = data_home(root) / "cifar10"
     extracted, archive = folder / CIFAR10_FOLDER, folder / CIFAR10_ARCHIVE
@@ -461,7 +473,15 @@ def cifar10(
                     "CIFAR-10", folder, [CIFAR10_ARCHIVE], CIFAR10_URL, str(exc)
                 ) from exc
         location = archive
-    X_train, y_train, X_test, y_test, names = read_cifar10(location)
+    try:
+        X_train, y_train, X_test, y_test, names = read_cifar10(location)
+    except (ValueError, FileNotFoundError) as exc:
+        # the reader says what is wrong with which file; only here is known what to do
+        damaged = location if location == archive else f"the folder {location}"
+        raise type(exc)(
+            f"{exc}; delete {damaged} and fetch {CIFAR10_ARCHIVE} again "
+            "(download=True; --download on the command line)"
+        ) from None
     return ImageDataset(
         "cifar10",
         _to_image_tensor(X_train, 255.0, flatten),

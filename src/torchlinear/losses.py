@@ -42,9 +42,11 @@ so coefficients become exactly zero (a plain subgradient step would only make th
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -57,7 +59,9 @@ __all__ = [
     "Penalty",
     "absolute_loss",
     "cross_entropy_loss",
+    "UserLoss",
     "get_loss",
+    "resolve_loss",
     "huber_loss",
     "match_shapes",
     "soft_threshold",
@@ -344,6 +348,77 @@ def get_loss(name: str | Loss, *, delta: float = 1.0) -> Loss:
     delta = check_positive_float("delta", delta)
     task = "classification" if canonical == "ce" else "regression"
     return Loss(canonical, task, delta)
+
+
+class UserLoss:
+    """A loss given as a function, ``fn(pred, target, sample_weight)`` or ``fn(pred, target)``.
+
+    The shape guard of the built-in losses applies to it too: a ``(n, 1)`` prediction
+    reaches it as ``(n,)`` when the target is ``(n,)``, so that ``pred - target`` cannot
+    broadcast into an ``(n, n)`` matrix. A function of two arguments (``nn.MSELoss()``,
+    for one) is called without the weights, and refused when there are weights.
+
+    Examples
+    --------
+    >>> loss = UserLoss(torch.nn.MSELoss())
+    >>> float(loss(torch.tensor([[1.0], [3.0]]), torch.tensor([0.0, 0.0])))
+    5.0
+    """
+
+    def __init__(self, fn: Callable[..., torch.Tensor]) -> None:
+        if not callable(fn):
+            raise ValueError(
+                "loss must be a name ('squared', 'l1', 'huber', 'ce'), a Loss or a function "
+                f"fn(pred, target, sample_weight), got {type(fn).__name__}"
+            )
+        self.fn = fn
+        self.takes_weight = _positional_arguments(fn) >= 3
+
+    def __call__(
+        self, pred: torch.Tensor, target: torch.Tensor, sample_weight: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        if pred.ndim == 2 and pred.shape[1] == 1 and target.ndim == 1:
+            pred = match_shapes(pred, target)
+        if self.takes_weight:
+            return self.fn(pred, target, sample_weight)
+        if sample_weight is not None:
+            name = getattr(self.fn, "__name__", type(self.fn).__name__)
+            raise ValueError(
+                f"the loss {name} takes (pred, target) but the data carry sample weights; "
+                "write it as fn(pred, target, sample_weight), or leave out the weights"
+            )
+        return self.fn(pred, target)
+
+
+def _positional_arguments(fn: Callable[..., Any]) -> int:
+    """How many positional arguments ``fn`` takes (3 when it cannot be told, or takes any)."""
+    if isinstance(fn, torch.nn.Module):  # its __call__ takes *args: read forward
+        fn = fn.forward
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return 3
+    kinds = [p.kind for p in parameters]
+    if inspect.Parameter.VAR_POSITIONAL in kinds:
+        return 3
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(kind in positional for kind in kinds)
+
+
+def resolve_loss(loss: str | Loss | Callable[..., torch.Tensor]) -> Loss | UserLoss:
+    """The loss a training or evaluation run calls: a name or a :class:`Loss` through
+    :func:`get_loss`, a function wrapped in :class:`UserLoss`.
+
+    Examples
+    --------
+    >>> resolve_loss("l2")
+    Loss(name='squared', task='regression', delta=1.0)
+    """
+    if isinstance(loss, str | Loss):
+        return get_loss(loss)
+    if isinstance(loss, UserLoss):
+        return loss
+    return UserLoss(loss)
 
 
 def soft_threshold(w: torch.Tensor, threshold: torch.Tensor | float) -> torch.Tensor:

@@ -150,3 +150,134 @@ def test_a_learning_rate_close_to_the_limit_does_not_warn():
         warnings.simplefilter("error", NonFiniteLossWarning)
         losses = train(X, y, w, b, lr=1.5, epochs=3, generator=torch.Generator().manual_seed(0))
     assert losses[-1] < 1e-2
+
+
+def _classes():
+    X = torch.randn(64, 3, generator=torch.Generator().manual_seed(0))
+    y = torch.randint(0, 3, (64,), generator=torch.Generator().manual_seed(1))
+    return X, y
+
+
+@pytest.mark.parametrize("flavour", ["scratch", "concise"])
+def test_every_softmax_trainer_warns_on_an_exploding_finite_loss(flavour):
+    # the stable cross-entropy grows only linearly in the logits: it stays finite (about
+    # 1e9 here) however far the weights fly, so the inf/nan test alone never fired
+    X, y = _classes()
+    X = 100 * X
+    if flavour == "scratch":
+        run = lambda: scratch_softmax.train(X, y, lr=1e6, batch_size=16, epochs=2)  # noqa: E731
+    else:
+        net = softmax_net(3, 3, generator=torch.Generator().manual_seed(0))
+        run = lambda: train_softmax_concise(  # noqa: E731
+            net, X, y, lr=1e6, batch_size=16, epochs=2, generator=torch.Generator().manual_seed(0)
+        )
+    fit, caught = _diverging_warnings(run)
+    losses = fit.history["train_loss"]
+    assert all(math.isfinite(v) for v in losses) and losses[0] > 1e6, losses
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert message.startswith(f"{flavour} training loss is ") and "over 1000 times the" in message
+
+
+def test_a_good_softmax_learning_rate_does_not_warn():
+    X, y = _classes()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NonFiniteLossWarning)
+        fit = scratch_softmax.train(X, y, lr=0.5, batch_size=16, epochs=5)
+    assert fit.history["train_loss"][-1] < math.log(3)
+
+
+LABEL_FUNCTIONS = [
+    scratch_softmax.cross_entropy,
+    scratch_softmax.softmax_cross_entropy,
+    scratch_softmax.accuracy,
+]
+
+
+@pytest.mark.parametrize("func", LABEL_FUNCTIONS)
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        ([0, 1, -1, 2], r"y holds the label -1 \(at index 2\), but class labels are 0, 1"),
+        ([0.0, 1.5, 2.0, 1.0], r"y holds the label 1.5 \(at index 1\), but class labels are"),
+        ([0, 1, 3, 2], r"label 3 \(at index 2\), but the predictions have 3 columns, for labels"),
+    ],
+)
+def test_a_label_that_would_pick_another_class_is_refused(func, labels, message):
+    # before: cross_entropy indexed the last class for -1 (a finite, wrong loss) and
+    # softmax_cross_entropy cut 1.5 to class 1; labels past k raised torch's IndexError
+    O = torch.tensor([[2.0, 0.0, -1.0], [0.0, 1.0, 0.0], [1.0, 1.0, 3.0], [0.0, 0.0, 0.0]])
+    P = scratch_softmax.softmax(O)
+    with pytest.raises(ValueError, match=message):
+        func(O if func is scratch_softmax.softmax_cross_entropy else P, torch.tensor(labels))
+
+
+@pytest.mark.parametrize("func", LABEL_FUNCTIONS)
+def test_one_hot_labels_are_refused_naming_argmax(func):
+    O = torch.randn(4, 3, generator=torch.Generator().manual_seed(0))
+    one_hot = torch.eye(3)[[0, 2, 1, 2]]
+    with pytest.raises(ValueError, match=r"\(4, 3\), one column per class .*y.argmax\(dim=1\)"):
+        func(O, one_hot)
+
+
+def test_whole_float_labels_are_class_indices():
+    P = scratch_softmax.softmax(torch.tensor([[2.0, 0.0, -1.0], [0.0, 1.0, 0.0]]))
+    expected = -torch.log(torch.stack([P[0, 2], P[1, 1]]))
+    got = scratch_softmax.cross_entropy(P, torch.tensor([2.0, 1.0]))  # was an IndexError
+    torch.testing.assert_close(got, expected, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("flavour", ["scratch", "concise"])
+def test_softmax_trainers_check_labels_and_features_at_their_boundary(flavour):
+    X, y = _classes()
+
+    def fit(X_, y_, *val):
+        if flavour == "scratch":
+            return scratch_softmax.train(X_, y_, *val, lr=0.5, batch_size=16, epochs=2).history
+        net = softmax_net(3, 3, generator=torch.Generator().manual_seed(0))
+        return train_softmax_concise(
+            net, X_, y_, *val, lr=0.5, batch_size=16, epochs=2,
+            generator=torch.Generator().manual_seed(0),
+        ).history  # fmt: skip
+
+    with pytest.raises(ValueError, match=r"label 0.5 \(at index 0\)"):
+        fit(X, torch.cat([torch.tensor([0.5]), y[1:].float()]))
+    with pytest.raises(ValueError, match=r"label -1 \(at index 0\)"):
+        fit(X, torch.cat([torch.tensor([-1]), y[1:]]))
+    with pytest.raises(ValueError, match=r"\(64, 3\), one-hot: one column per class.*argmax"):
+        fit(X, torch.eye(3)[y])
+    with pytest.raises(ValueError, match=r"X has no rows \(shape \(0, 3\)\)"):
+        fit(X[:0], y[:0])
+    # integer features (raw pixels, counts) train as the same numbers in floating point
+    counts = torch.randint(0, 4, (64, 3), generator=torch.Generator().manual_seed(2))
+    assert fit(counts, y) == fit(counts.float(), y)
+
+
+def test_scratch_softmax_train_names_validation_features_of_another_width():
+    X, y = _classes()
+    with pytest.raises(ValueError, match="X_val has 2 features per example but X has 3"):
+        scratch_softmax.train(X, y, X[:, :2], y, epochs=1)
+
+
+def test_concise_softmax_names_a_label_past_the_networks_outputs():
+    X, y = _classes()
+    net = softmax_net(3, 2, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match=r"the predictions have 2 columns, for labels 0..1"):
+        train_softmax_concise(net, X, y, epochs=1)
+
+
+def test_logits_given_to_cross_entropy_are_refused_naming_the_fused_loss():
+    # before: -log of a logit, nan for -1.0 and a negative loss for 3.0, without an error
+    O = torch.tensor([[2.0, -1.0, 0.5], [0.1, 0.2, 3.0]])
+    y = torch.tensor([1, 2])
+    with pytest.raises(
+        ValueError,
+        match=r"^y_hat holds 2 \(row 0\), not a probability: cross_entropy takes softmax\(O\); "
+        r"pass softmax\(O\), or give the logits O to softmax_cross_entropy\(O, y\)$",
+    ):
+        scratch_softmax.cross_entropy(O, y)
+    P = scratch_softmax.softmax(O)
+    expected = torch.nn.functional.cross_entropy(O, y, reduction="none")
+    torch.testing.assert_close(scratch_softmax.cross_entropy(P, y), expected)
+    # a probability that overflowed to nan stays the symptom the examples show
+    assert torch.isnan(scratch_softmax.cross_entropy(torch.full((1, 2), float("nan")), y[:1]))[0]

@@ -301,6 +301,19 @@ def test_train_rejects_feature_count_mismatch_and_bad_targets():
         closed_form(torch.tensor([[1.0], [float("nan")]]), torch.zeros(2))
 
 
+@pytest.mark.parametrize("name", ["w", "b"])
+def test_train_names_a_parameter_created_without_requires_grad(name):
+    # before: torch's "element 0 of tensors does not require grad and does not have a grad_fn"
+    params = {"w": torch.zeros(2, 1, requires_grad=True), "b": torch.zeros(1, requires_grad=True)}
+    params[name] = params[name].detach()
+    with pytest.raises(
+        ValueError,
+        match=rf"^{name} does not record gradients, so nothing can train it; create it with "
+        rf"requires_grad=True \(init_params does\), e.g. {name}.requires_grad_\(True\)$",
+    ):
+        train(torch.ones(4, 2), torch.ones(4), params["w"], params["b"], epochs=1)
+
+
 def test_train_progress_bar_goes_to_stderr(capsys):
     X, y, _, _ = synthetic_regression([1.0], 0.0, n=30, seed=0)
     w, b = init_params(1, generator=gen(0))

@@ -27,7 +27,12 @@ from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
 
 from torchlinear._validation import check_positive_float, check_positive_int
-from torchlinear.scratch._checks import class_vector, warn_if_diverged
+from torchlinear.scratch._checks import (
+    check_label_values,
+    class_features,
+    class_vector,
+    warn_if_diverged,
+)
 
 __all__ = ["softmax_net", "evaluate_net", "ConciseSoftmaxFit", "train_softmax_concise"]
 
@@ -103,6 +108,7 @@ def evaluate_net(
         for start in range(0, X.shape[0], batch_size):
             X_batch, y_batch = X[start : start + batch_size], y[start : start + batch_size]
             O = net(X_batch)
+            check_label_values(y_batch, O.shape[1])
             total_loss += float(loss_sum(O, y_batch))
             total_correct += int((O.argmax(dim=1) == y_batch).sum())
     net.train(was_training)
@@ -171,6 +177,17 @@ def train_softmax_concise(
         ``(net, history)``; the history holds the mean loss and the accuracy on all the
         training data (and on the validation data) after each epoch.
 
+    Raises
+    ------
+    ValueError
+        If a label is negative, fractional or one-hot, or ``X`` has no rows.
+
+    Warns
+    -----
+    NonFiniteLossWarning
+        Once, when the loss after an epoch is ``inf``, ``nan`` or over a thousand times the
+        loss of the starting weights: the learning rate is too large.
+
     Examples
     --------
     >>> X = torch.tensor([[0.0], [1.0], [2.0], [3.0]])
@@ -183,10 +200,13 @@ def train_softmax_concise(
     lr = check_positive_float("lr", lr)
     batch_size = check_positive_int("batch_size", batch_size)
     epochs = check_positive_int("epochs", epochs)
+    dtype = next(iter(net.parameters())).dtype
+    X = class_features(X, dtype)
     y = class_vector(y, X.shape[0]).long()
     if (X_val is None) != (y_val is None):
         raise ValueError("pass both X_val and y_val, or neither")
-    if y_val is not None:
+    if X_val is not None and y_val is not None:
+        X_val = class_features(X_val, dtype, "X_val")
         y_val = class_vector(y_val, X_val.shape[0]).long()
     loss = nn.CrossEntropyLoss()
     trainer = torch.optim.SGD(net.parameters(), lr=lr)
@@ -196,8 +216,8 @@ def train_softmax_concise(
     if X_val is not None:
         history.update(val_loss=[], val_acc=[])
     bar = tqdm(total=epochs, desc="softmax, concise", unit="epoch", disable=not progress)
+    diverged, start = False, evaluate_net(net, X, y)[0]
     net.train()
-    diverged = False
     for epoch in range(epochs):
         for X_batch, y_batch in loader:
             l = loss(net(X_batch), y_batch)
@@ -207,7 +227,7 @@ def train_softmax_concise(
         train_loss, train_acc = evaluate_net(net, X, y)
         history["train_loss"].append(train_loss)
         history["train_acc"].append(train_acc)
-        diverged = warn_if_diverged(train_loss, lr, epoch + 1, diverged, "concise")
+        diverged = warn_if_diverged(train_loss, lr, epoch + 1, diverged, "concise", start)
         bar.update()
         bar.set_postfix(loss=f"{train_loss:.4g}", acc=f"{train_acc:.3f}")
         if X_val is not None and y_val is not None:

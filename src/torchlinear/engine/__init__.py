@@ -42,7 +42,9 @@ Stopping and recovery
   their first plateau is convergence.
 * Divergence: a batch loss that is NaN/inf or above ``divergence_factor`` times the first
   loss raises :class:`DivergenceError` (a ``ValueError``) suggesting a tenth of the
-  learning rate; the model keeps its last finite parameters.
+  learning rate; the model keeps its last finite parameters. A NaN/inf loss that comes
+  from NaN or inf in the data (training or validation) raises a ``ValueError`` naming the
+  array and the first such row instead: no learning rate would help.
 * Ctrl-C: the current batch finishes, a checkpoint is written (if ``checkpoint`` is set)
   and :func:`train` *returns* the history with ``stop_reason == "interrupted"``. A second
   Ctrl-C raises ``KeyboardInterrupt`` at once.

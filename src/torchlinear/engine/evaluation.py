@@ -13,7 +13,7 @@ from torchlinear._validation import resolve_device
 from torchlinear.engine.config import TrainConfig
 from torchlinear.engine.metrics import Meter, MetricSpec, loss_units, resolve_metrics
 from torchlinear.engine.sources import Cast, Source, build_sources, eval_rows, rows_at_most
-from torchlinear.losses import Loss, get_loss
+from torchlinear.losses import Loss, resolve_loss
 
 __all__ = ["evaluate", "evaluate_source", "model_device", "model_dtype", "target_dtype"]
 
@@ -40,7 +40,7 @@ def evaluate(
     >>> evaluate(model, (torch.ones(4, 1), torch.full((4,), 2.0)), "squared")
     {'loss': 2.0}
     """
-    loss_fn = get_loss(loss) if isinstance(loss, str) else loss
+    loss_fn = resolve_loss(loss)
     device = model_device(model) if device is None else resolve_device(device)
     dtype = model_dtype(model)
     cast = Cast(device, dtype, target_dtype(loss_fn, dtype))

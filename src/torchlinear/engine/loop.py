@@ -53,7 +53,7 @@ from torchlinear.engine.sources import (
 )
 from torchlinear.io import save_model
 from torchlinear.json_codec import flatten_state, unflatten_state
-from torchlinear.losses import Loss, Penalty, get_loss
+from torchlinear.losses import Loss, Penalty, resolve_loss
 from torchlinear.models import LinearModel, SoftmaxHead, Standardized
 
 #: What loading a checkpoint that does not fit the run raises inside torch.
@@ -96,7 +96,7 @@ class Trainer:
         self.model = model.to(self.device)
         if self.dp is not None:  # every rank starts from rank 0's parameters
             self.dp.broadcast_module(self.model)
-        self.loss_fn = get_loss(loss) if isinstance(loss, str) else loss
+        self.loss_fn = resolve_loss(loss)
         self.penalty = penalty if penalty is not None else Penalty()
         if cfg.optimizer == "lbfgs" and self.penalty.l1 > 0:
             raise ValueError(
@@ -255,9 +255,37 @@ class Trainer:
         except ValueError as exc:
             raise ValueError(f"checkpoint {path!r} does not fit this run: {exc}") from None
 
+    @staticmethod
+    def _data_fault(source: Any) -> str | None:
+        """What in ``source`` is NaN or inf (the first such row), or ``None``.
+
+        Read only once a loss has become NaN or inf, to tell bad data from a learning
+        rate that is too large."""
+        row = 0
+        for X, y, w in source.eval_batches():
+            for name, values in (("X", X), ("y", y), ("sample_weight", w)):
+                if values is None or not values.is_floating_point():
+                    continue
+                bad = ~torch.isfinite(values.reshape(len(values), -1)).all(dim=1)
+                if bool(bad.any()):
+                    at = source.data_row(row + int(bad.nonzero()[0, 0]))
+                    where = "" if at is None else f" (the first in row {at})"
+                    return f"{name} holds NaN or inf{where}"
+            row += len(X)
+        return None
+
     def _check(self, value: float, where: str) -> None:
         first_step = self.epoch == 0 and self.batch == 0 and self.cfg.optimizer != "lbfgs"
         reported = value * self.meter.loss_unit  # in the data's own units
+        fault = None if math.isfinite(value) else self._data_fault(self.train_source)
+        if fault is not None:
+            if not all_finite(self.model) and self._epoch_snapshot is not None:
+                self.model.load_state_dict(self._epoch_snapshot)
+            self.history.stop_reason = "diverged"
+            raise ValueError(
+                f"the loss became {value} at {where} because {fault}: the data, not the "
+                "learning rate, are at fault; remove or impute those values before training"
+            )
         if first_step and self.first_loss is None and not math.isfinite(reported):
             # the first batch's loss is taken before any step: the data, not the learning
             # rate, is at fault
@@ -589,6 +617,15 @@ class Trainer:
                 self.model, self.val_source, self.loss_fn, self.metrics, self.dp
             )
             self.model.train()
+            # (data parallel: the ranks must go on together, each holding part of the rows)
+            clean = math.isfinite(result["loss"]) or self.dp is not None
+            fault = None if clean else self._data_fault(self.val_source)
+            if fault is not None:
+                h.stop_reason = "diverged"
+                raise ValueError(
+                    f"the validation loss is {result['loss']} after epoch {epoch + 1} because "
+                    f"the validation data's {fault}; remove or impute those values"
+                )
             h.val_loss.append(result["loss"])
             for name in self.metrics:
                 h.metrics.setdefault(f"val_{name}", []).append(result[name])
@@ -656,7 +693,10 @@ def train(
         ``(X, y)`` / ``(X, y, sample_weight)`` tensors or arrays, a map-style ``Dataset``,
         a ``DataLoader``, or a callable returning a fresh iterator of such chunks.
     loss : str, Loss or callable, default "squared"
-        A name from :data:`torchlinear.losses.LOSSES`, or ``fn(pred, y, w) -> scalar``.
+        A name from :data:`torchlinear.losses.LOSSES`, or ``fn(pred, y, w) -> scalar``
+        (or ``fn(pred, y)``, such as ``nn.MSELoss()``, for data without weights); a
+        ``(n, 1)`` prediction reaches it as ``(n,)`` when ``y`` is ``(n,)``
+        (:class:`~torchlinear.losses.UserLoss`).
     config : TrainConfig, optional
         Defaults to ``TrainConfig()``.
     penalty : Penalty, optional

@@ -27,7 +27,9 @@ METRICS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "mae": mae,
     "accuracy": accuracy,
 }
-"""Built-in metrics: each maps ``(prediction, target)`` to per-sample values, averaged."""
+"""Built-in metrics: each maps ``(prediction, target)`` to per-sample values, averaged.
+A metric of one's own (``name -> fn(pred, target)``) gets a ``(n, 1)`` prediction as
+``(n,)`` when the target is ``(n,)``."""
 
 MetricSpec = Mapping[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] | Sequence[str]
 
@@ -71,8 +73,12 @@ class Meter:
         with torch.no_grad():
             if self.target_unit != 1.0 and metrics:
                 pred, target = pred * self.target_unit, target * self.target_unit
+            # a metric of one's own sees a (n, 1) prediction as (n,) against a (n,) target,
+            # as the built-in ones do: pred - target must not broadcast to (n, n)
+            column = pred.ndim == 2 and pred.shape[1] == 1 and target.ndim == 1
+            flat = pred.reshape(-1) if column and len(pred) == len(target) else pred
             for name, fn in metrics.items():
-                value = fn(pred, target)
+                value = fn(pred if fn is accuracy else flat, target)
                 value = value * n if value.ndim == 0 else value.sum()
                 self.metric_sums[name] = self.metric_sums[name] + value
 

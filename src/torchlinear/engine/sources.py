@@ -74,6 +74,11 @@ class Source:
     def eval_batches(self) -> Iterator[tuple]:
         raise NotImplementedError
 
+    def data_row(self, position: int) -> int | None:
+        """The index, in the data as given, of row ``position`` of :meth:`eval_batches`
+        (``None`` when a split leaves it unknown)."""
+        return position
+
 
 class TensorSource(Source):
     replicated = True
@@ -117,6 +122,9 @@ class TensorSource(Source):
             w = None if self.w is None else self.w.index_select(0, idx)
             yield (self.X.index_select(0, idx), self.y.index_select(0, idx), w)
 
+    def data_row(self, position: int) -> int | None:
+        return position if self.indices is None else int(self.indices[position])
+
     def eval_batches(self, rows: int = EVAL_BATCH):
         if self.indices is not None:  # gathered rows are copies: keep them small
             rows = min(rows, EVAL_BATCH)
@@ -156,8 +164,16 @@ class PermutationSampler(Sampler[int]):
 class DatasetSource(Source):
     replicated = True
 
-    def __init__(self, dataset: Dataset, cfg: TrainConfig, cast: Cast, seed: int) -> None:
+    def __init__(
+        self,
+        dataset: Dataset,
+        cfg: TrainConfig,
+        cast: Cast,
+        seed: int,
+        rows: torch.Tensor | None = None,
+    ) -> None:
         self.dataset, self.cast = dataset, cast
+        self.rows = rows  # which rows of the data given ``dataset`` holds (a split's part)
         self.batch_size, self.shuffle, self.drop_last = cfg.batch_size, cfg.shuffle, cfg.drop_last
         self.num_workers = cfg.num_workers
         self.seed = seed
@@ -205,6 +221,9 @@ class DatasetSource(Source):
         for item in self._loader(sampler, self.batch_size, self.drop_last):
             yield None if item is None else self.cast.batch(item)
 
+    def data_row(self, position: int) -> int | None:
+        return position if self.rows is None else int(self.rows[position])
+
     def eval_batches(self):
         sampler = PermutationSampler(self.n, torch.Generator(), False, 0)
         for item in self._loader(sampler, min(self.n, 4096), False):
@@ -232,10 +251,12 @@ class LoaderSource(Source):
 
 
 class ChunkSource(Source):
-    """Chunks from a callable; optionally keeps only the rows of a random per-chunk mask.
+    """Chunks from a callable; optionally keeps only the training or the validation rows.
 
-    The mask of chunk ``k`` comes from a generator seeded with ``(seed, k)``, so the same
-    rows are held out in every epoch without storing anything.
+    Whether a row is held out is the library's one split rule,
+    :func:`~torchlinear.data.split.holdout_mask` of its index among all the rows streamed,
+    so the same rows are held out in every epoch, whatever the chunk sizes, without storing
+    anything.
     """
 
     def __init__(
@@ -304,6 +325,9 @@ class ChunkSource(Source):
                     yield batch if len(batch) == 3 else (*batch, None)
             done += count
 
+    def data_row(self, position: int) -> int | None:
+        return position if self.keep == "all" else None
+
     def eval_batches(self):
         yield from self.chunks()
 
@@ -345,8 +369,8 @@ def build_sources(
             n = len(data)  # type: ignore[arg-type]
             train_idx, val_idx = split_indices(n, cfg.val_split, seed)
             train_set, val_set = Subset(data, train_idx.tolist()), Subset(data, val_idx.tolist())
-            train = DatasetSource(train_set, cfg, cast, seed)
-            val = DatasetSource(val_set, cfg, cast, seed)
+            train = DatasetSource(train_set, cfg, cast, seed, rows=train_idx)
+            val = DatasetSource(val_set, cfg, cast, seed, rows=val_idx)
         else:
             train, val = DatasetSource(data, cfg, cast, seed), None
     elif callable(data):

@@ -5,7 +5,8 @@ function's own body stays as short as the textbook's. :func:`warn_if_diverged` i
 place the trainers turn a diverging loss (``inf``, ``nan``, or a thousand times the loss
 they started from) into a :class:`NonFiniteLossWarning`. :func:`check_class_labels` and
 :func:`class_vector` keep a column of class labels from broadcasting against the rows of
-the predictions.
+the predictions, and :func:`check_label_values` keeps a negative, fractional or too large
+label from silently picking another class.
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ from torchlinear._validation import (
 __all__ = [
     "NonFiniteLossWarning",
     "check_class_labels",
+    "check_label_values",
+    "check_probabilities",
     "check_training_args",
+    "class_features",
     "class_vector",
     "epoch_bar",
     "guarded_by",
@@ -184,8 +188,15 @@ def check_class_labels(y_hat: torch.Tensor, y: torch.Tensor, *args: Any, **kwarg
     a column would broadcast against the rows into a (3, 3) matrix
     """
     n = y_hat.shape[0] if y_hat.ndim else 1
+    k = y_hat.shape[1] if y_hat.ndim == 2 and y_hat.shape[1] > 1 else None
     if y.ndim == 1 and y.shape[0] == n:
+        check_label_values(y, k)
         return
+    if k is not None and y.shape == y_hat.shape:
+        raise ValueError(
+            f"y has shape {tuple(y.shape)}, one column per class (one-hot?), but the functions "
+            f"take one class index per row: pass y.argmax(dim=1), a vector of shape ({n},)"
+        )
     if y.numel() == n:
         raise ValueError(
             f"y has shape {tuple(y.shape)} but the predictions have {n} rows; pass the class "
@@ -196,6 +207,71 @@ def check_class_labels(y_hat: torch.Tensor, y: torch.Tensor, *args: Any, **kwarg
         f"y has shape {tuple(y.shape)} but the predictions have {n} rows; pass one class index "
         f"per row, a vector of shape ({n},)"
     )
+
+
+def check_probabilities(y_hat: torch.Tensor, y: torch.Tensor) -> None:
+    r"""Labels as :func:`check_class_labels` wants them, and probabilities in ``[0, 1]``.
+
+    Logits given where probabilities belong make ``-log`` of a negative number (``nan``)
+    or of a number above 1 (a negative loss), without an error.
+
+    Examples
+    --------
+    >>> try:
+    ...     check_probabilities(torch.tensor([[2.0, -1.0]]), torch.tensor([1]))
+    ... except ValueError as error:
+    ...     print(str(error).split(":")[0])
+    y_hat holds 2 (row 0), not a probability
+    """
+    check_class_labels(y_hat, y)
+    bad = (y_hat < 0) | (y_hat > 1)
+    if bool(bad.any()):
+        row = int(bad.nonzero()[0, 0])
+        value = y_hat[bad][0].item()
+        raise ValueError(
+            f"y_hat holds {value:g} (row {row}), not a probability: cross_entropy takes "
+            "softmax(O); pass softmax(O), or give the logits O to softmax_cross_entropy(O, y)"
+        )
+
+
+def check_label_values(y: torch.Tensor, k: int | None = None) -> None:
+    r"""Class labels are whole numbers from 0 (and below ``k``, the number of classes).
+
+    A negative label would index the classes from the end and a fraction would be cut to
+    its integer part: the loss would be that of another class, without an error.
+
+    Examples
+    --------
+    >>> check_label_values(torch.tensor([0.0, 2.0]), k=3)
+    >>> for y in (torch.tensor([0, -1]), torch.tensor([0.5, 1.0]), torch.tensor([0, 3])):
+    ...     try:
+    ...         check_label_values(y, k=3)
+    ...     except ValueError as error:
+    ...         print(str(error).split(";")[0])
+    y holds the label -1 (at index 1), but class labels are 0, 1, ..., k-1
+    y holds the label 0.5 (at index 0), but class labels are 0, 1, ..., k-1
+    y holds the label 3 (at index 1), but the predictions have 3 columns, for labels 0..2
+    """
+    if y.numel() == 0 or y.dtype == torch.bool:
+        return
+    bad = y < 0
+    if y.is_floating_point():
+        bad |= ~torch.isfinite(y) | (y != torch.floor(y))
+    if bool(bad.any()):
+        at = int(bad.reshape(-1).nonzero()[0, 0])
+        value = y.reshape(-1)[at].item()
+        raise ValueError(
+            f"y holds the label {value:g} (at index {at}), but class labels are 0, 1, ..., "
+            "k-1; pass the class indices as whole numbers (e.g. map the classes with "
+            "torch.unique(y, return_inverse=True)[1])"
+        )
+    if k is not None and bool((y >= k).any()):
+        at = int((y >= k).reshape(-1).nonzero()[0, 0])
+        raise ValueError(
+            f"y holds the label {y.reshape(-1)[at].item():g} (at index {at}), but the "
+            f"predictions have {k} columns, for labels 0..{k - 1}; give the model one output "
+            "per class (num_classes, num_outputs)"
+        )
 
 
 def class_vector(y: torch.Tensor, n: int) -> torch.Tensor:
@@ -216,13 +292,43 @@ def class_vector(y: torch.Tensor, n: int) -> torch.Tensor:
     if y.shape[0] != n:
         raise ValueError(f"y has {y.shape[0]} rows but X has {n}")
     if y.ndim == 2 and y.shape[1] == 1:
-        return y.reshape(-1)
-    if y.ndim != 1:
+        y = y.reshape(-1)
+    if y.ndim == 1:
+        check_label_values(y)
+        return y
+    if y.ndim == 2 and bool(((y == 0) | (y == 1)).all() and (y.sum(dim=1) == 1).all()):
         raise ValueError(
-            f"y has shape {tuple(y.shape)}; pass one class index per example, a vector of "
-            f"shape ({n},)"
+            f"y has shape {tuple(y.shape)}, one-hot: one column per class; pass one class "
+            f"index per example, a vector of shape ({n},): y.argmax(dim=1)"
         )
-    return y
+    raise ValueError(
+        f"y has shape {tuple(y.shape)}; pass one class index per example, a vector of shape ({n},)"
+    )
+
+
+def class_features(
+    X: torch.Tensor, dtype: torch.dtype | None = None, name: str = "X"
+) -> torch.Tensor:
+    """The features of the classifiers' trainers: rows required, integers made floats.
+
+    Integer features (raw ``uint8`` pixels, counts) become ``dtype`` (by default torch's
+    default float type), the type of the weights they meet; floats keep their type unless
+    ``dtype`` is given.
+
+    Examples
+    --------
+    >>> class_features(torch.tensor([[0, 255]], dtype=torch.uint8))
+    tensor([[  0., 255.]])
+    >>> class_features(torch.zeros(0, 3))
+    Traceback (most recent call last):
+    ...
+    ValueError: X has no rows (shape (0, 3)); pass at least one example
+    """
+    if X.ndim == 0 or X.shape[0] == 0:
+        raise ValueError(f"{name} has no rows (shape {tuple(X.shape)}); pass at least one example")
+    if dtype is None and not X.is_floating_point():
+        dtype = torch.get_default_dtype()
+    return X if dtype is None else X.to(dtype)
 
 
 def check_sgd(params: Any, lr: float, batch_size: int) -> None:

@@ -334,6 +334,12 @@ def train(
     X, y, lr, batch_size, epochs = check_training_args(X, y, lr, batch_size, epochs, like=w)
     if X.shape[1] != w.shape[0]:
         raise ValueError(f"X has {X.shape[1]} features but w has {w.shape[0]} rows")
+    for name, param in (("w", w), ("b", b)):
+        if not param.requires_grad:
+            raise ValueError(
+                f"{name} does not record gradients, so nothing can train it; create it with "
+                f"requires_grad=True (init_params does), e.g. {name}.requires_grad_(True)"
+            )
     with torch.no_grad():
         start = float(squared_loss(linreg(X, w, b), y).mean())
     losses, diverged = [], False

@@ -56,6 +56,8 @@ from torchlinear._validation import check_positive_float, check_positive_int
 from torchlinear.data.batching import iter_batches
 from torchlinear.scratch._checks import (
     check_class_labels,
+    check_probabilities,
+    class_features,
     class_vector,
     guarded_by,
     warn_if_diverged,
@@ -150,7 +152,7 @@ def log_softmax(O: torch.Tensor) -> torch.Tensor:
     return O_shifted - torch.log(torch.exp(O_shifted).sum(dim=1, keepdim=True))
 
 
-@guarded_by(check_class_labels)
+@guarded_by(check_probabilities)
 def cross_entropy(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     r"""Per-example cross-entropy of predicted probabilities: :math:`l_i = -\log \hat y_{i, y_i}`.
 
@@ -174,7 +176,9 @@ def cross_entropy(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     Raises
     ------
     ValueError
-        If ``y`` is not a vector with one label per row (a column ``(n, 1)`` would broadcast).
+        If ``y`` is not a vector with one label per row (a column ``(n, 1)`` would broadcast),
+        or ``y_hat`` holds a number outside ``[0, 1]`` (logits: ``-log`` of them is ``nan``
+        or negative).
 
     Examples
     --------
@@ -183,7 +187,7 @@ def cross_entropy(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     >>> cross_entropy(y_hat, torch.tensor([0, 2]))
     tensor([2.3026, 0.6931])
     """
-    return -torch.log(y_hat[torch.arange(y_hat.shape[0], device=y_hat.device), y])
+    return -torch.log(y_hat[torch.arange(y_hat.shape[0], device=y_hat.device), y.long()])
 
 
 class _SoftmaxCrossEntropy(torch.autograd.Function):
@@ -458,6 +462,17 @@ def train(
         ``(W, b, history)``; the history holds the mean loss and the accuracy on all the
         training data (and on the validation data) after each epoch.
 
+    Raises
+    ------
+    ValueError
+        If a label is negative, fractional or one-hot, or ``X`` has no rows.
+
+    Warns
+    -----
+    NonFiniteLossWarning
+        Once, when the loss after an epoch is ``inf``, ``nan`` or over a thousand times the
+        loss of the starting weights: the learning rate is too large.
+
     Examples
     --------
     >>> import torch
@@ -470,13 +485,17 @@ def train(
     epochs = check_positive_int("epochs", epochs)
     lr = check_positive_float("lr", lr)
     batch_size = check_positive_int("batch_size", batch_size)
+    X = class_features(X)
     y = class_vector(y, X.shape[0]).long()
     if (X_val is None) != (y_val is None):
         raise ValueError("pass both X_val and y_val, or neither")
-    if y_val is not None:
-        y_val = class_vector(y_val, X_val.shape[0]).long()
-    k = int(y.max()) + 1 if num_classes is None else check_positive_int("num_classes", num_classes)
     d = X[0].numel()
+    if X_val is not None and y_val is not None:
+        X_val = class_features(X_val, X.dtype, "X_val")
+        y_val = class_vector(y_val, X_val.shape[0]).long()
+        if X_val[0].numel() != d:
+            raise ValueError(f"X_val has {X_val[0].numel()} features per example but X has {d}")
+    k = int(y.max()) + 1 if num_classes is None else check_positive_int("num_classes", num_classes)
     generator = torch.Generator()
     generator.manual_seed(secrets.randbits(63) if seed is None else int(seed))
     W, b = init_softmax_params(d, k, sigma, generator=generator, dtype=X.dtype, device=X.device)
@@ -484,7 +503,7 @@ def train(
     if X_val is not None:
         history.update(val_loss=[], val_acc=[])
     bar = tqdm(total=epochs, desc="softmax, scratch", unit="epoch", disable=not progress)
-    diverged = False
+    diverged, start = False, evaluate(W, b, X, y)[0]
     for epoch in range(epochs):
         for X_batch, y_batch in iter_batches(X, y, batch_size, generator=generator):
             l = softmax_cross_entropy(softmax_logits(X_batch, W, b), y_batch)
@@ -493,7 +512,7 @@ def train(
         train_loss, train_acc = evaluate(W, b, X, y)
         history["train_loss"].append(train_loss)
         history["train_acc"].append(train_acc)
-        diverged = warn_if_diverged(train_loss, lr, epoch + 1, diverged)
+        diverged = warn_if_diverged(train_loss, lr, epoch + 1, diverged, start=start)
         bar.update()
         bar.set_postfix(loss=f"{train_loss:.4g}", acc=f"{train_acc:.3f}")
         if X_val is not None and y_val is not None:
