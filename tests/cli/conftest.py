@@ -5,6 +5,7 @@ import re
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 import pytest
 import torch
 
@@ -85,4 +86,5 @@ def bad_files(tmp_path):
     for name, text in files.items():
         (tmp_path / name).write_text(text)
     (tmp_path / "latin1.csv").write_bytes("a,b,y\n1,2,3\n4,5,6\n7,8,été\n".encode("latin-1"))
+    pq.write_table(pacsv.read_csv(tmp_path / "good.csv"), tmp_path / "good.parquet")
     return tmp_path

@@ -169,6 +169,9 @@ def test_round_trip_on_parquet_classification(tmp_path, run_cli, numbers):
          r"column 'y' holds numbers with a fractional part \(3\.5 in data row 3\), not class "
          r"labels; classification needs whole numbers or text as labels: for a numeric target "
          r"use --task regression$"),
+        ("good.parquet", ["--delimiter", ";"], r"error: --delimiter ';' separates the fields "
+         r"of CSV text; .*good\.parquet is a Parquet file, which has none: leave out "
+         r"--delimiter$"),
         ("good.csv", ["--delimiter", "é"], r"error: --delimiter must be one ASCII character "
          r"other than a quote or a line break, e\.g\. --delimiter ';', --delimiter '\|' or "
          r"--delimiter '\\t' for a tab; got 'é'$"),

@@ -269,6 +269,36 @@ def test_proba_columns_of_a_boolean_target_are_spelled_as_its_predictions(tmp_pa
         assert label == ("true" if float(p_true) > float(p_false) else "false")
 
 
+def test_one_delimiter_serves_whichever_side_is_csv_text(tmp_path, run_cli):
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=40)
+    y = 2 * x + 1 + 0.1 * rng.normal(size=40)
+    table = pa.table({"x": x, "y": y})
+    semi, parquet = tmp_path / "semi.csv", tmp_path / "data.parquet"
+    semi.write_text("x;y\n" + "".join(f"{a:.6f};{b:.6f}\n" for a, b in zip(x, y, strict=True)))
+    pq.write_table(table, parquet)
+    run = tmp_path / "run"
+    assert run_cli(["fit", str(parquet), "--target", "y", "--out", str(run)])[0] == 0
+    # CSV data, Parquet output: the delimiter reads the data
+    out = tmp_path / "p.parquet"
+    assert run_cli(["predict", str(run), str(semi), "-o", str(out), "--delimiter", ";"])[0] == 0
+    assert pq.read_table(out).num_rows == 40
+    # Parquet data, CSV output: the delimiter writes the output
+    out_csv = tmp_path / "p.csv"
+    argv = ["predict", str(run), str(parquet), "-o", str(out_csv), "--delimiter", ";"]
+    assert run_cli([*argv, "--keep", "x"])[0] == 0
+    assert out_csv.read_text().splitlines()[0] == "x;prediction"
+    # Parquet on both sides: nothing to separate
+    code, _, err = run_cli(["predict", str(run), str(parquet), "-o", str(out), "--delimiter", ";"])
+    assert code == 2 and err.count("\n") == 1
+    assert "--delimiter ';' separates the fields of CSV text" in err
+    assert "data.parquet is a Parquet file, which has none: leave out --delimiter" in err
+
+
 def test_predict_bad_requests_write_nothing(priced, tmp_path, run_cli):
     folder, _, _ = priced
     data = str(folder / "sales.csv")

@@ -6,6 +6,7 @@ suffixes, and the CSV field separator it implies. Shared by the data reader
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,14 @@ import pyarrow as pa
 
 from torchlinear._validation import ParameterError
 
-__all__ = ["COMPRESSIONS", "FORMATS", "check_delimiter", "compression_of", "file_format"]
+__all__ = [
+    "COMPRESSIONS",
+    "FORMATS",
+    "check_delimiter",
+    "compression_of",
+    "file_format",
+    "is_parquet",
+]
 
 FORMATS: dict[str, str] = {
     ".csv": "csv",
@@ -76,6 +84,17 @@ def file_format(path: Path, what: str) -> str:
 
 #: Two-character spellings of a separator, as typed in a shell: ``\t`` is a tab.
 _ESCAPED = {"\\t": "\t"}
+
+
+def is_parquet(path: str | os.PathLike[str]) -> bool:
+    """Whether the file's name says Parquet, whose columns need no delimiter.
+
+    Examples
+    --------
+    >>> is_parquet("a.parquet"), is_parquet("a.csv.gz"), is_parquet("diabetes")
+    (True, False, False)
+    """
+    return FORMATS.get(Path(path).suffix.lower()) == "parquet"
 
 
 def check_delimiter(delimiter: Any, path: Path) -> str:

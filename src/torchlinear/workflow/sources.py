@@ -18,7 +18,7 @@ from torchlinear._validation import (
     check_positive_int,
 )
 from torchlinear.data.design import MAX_LEVELS, DesignSource, learn_design, parse_formula
-from torchlinear.data.formats import COMPRESSIONS, FORMATS
+from torchlinear.data.formats import COMPRESSIONS, FORMATS, is_parquet
 from torchlinear.data.tabular import TabularSource, Task
 from torchlinear.datasets import DATASETS
 
@@ -247,6 +247,35 @@ FILE_CHUNK_BYTES = 16 << 20
 """Bytes of float64 per chunk read from a file when the user gives no ``batch_rows``."""
 
 
+def check_delimiter_applies(delimiter: str | None, data: Any) -> None:
+    """Refuse a delimiter where there is no CSV text for it to separate (a Parquet file, a
+    built-in dataset) rather than ignore it.
+
+    Examples
+    --------
+    >>> check_delimiter_applies(";", "sales.csv")
+    >>> check_delimiter_applies(";", "sales.parquet")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    torchlinear._validation.ParameterError: delimiter ';' separates the fields of CSV ...
+    """
+    if delimiter is None or not isinstance(data, str | os.PathLike):
+        return
+    if is_parquet(data):
+        what = f"{os.fspath(data)} is a Parquet file"
+    elif isinstance(data, str) and not is_file_like(data):
+        what = f"{data!r} is a built-in dataset"
+    else:
+        return
+    raise ParameterError(
+        "delimiter",
+        "{param} {value!r} separates the fields of CSV text; {what}, which has none: leave "
+        "out {param}",
+        value=delimiter,
+        what=what,
+    )
+
+
 def open_data(
     data: Any,
     target: str | None,
@@ -265,6 +294,7 @@ def open_data(
     """The data of a fit: a file (read through ``formula``, or with its text columns
     one-hot encoded), an open :class:`~torchlinear.data.tabular.TabularSource`, or a
     built-in dataset; ``weight`` names a file's column of sample weights."""
+    check_delimiter_applies(delimiter, data)
     if weight is not None and isinstance(data, str) and not is_file_like(data):
         raise ParameterError(
             "weight",

@@ -12,6 +12,7 @@ from typing import Any
 from torchlinear._schema import Anything, Int, ListOf, MapOf, Maybe, Record, Spec, Str
 from torchlinear._validation import ParameterError, check_positive_int, resolved_path
 from torchlinear.data.design import Design, DesignSource
+from torchlinear.data.formats import is_parquet
 from torchlinear.data.predictions import PredictionWriter, check_columns
 from torchlinear.data.tabular import TabularSource
 from torchlinear.estimators.penalized import ElasticNet, Lasso
@@ -21,6 +22,7 @@ from torchlinear.workflow.metrics import plain, predict_chunk, score_chunks
 from torchlinear.workflow.passthrough import KeptColumns
 from torchlinear.workflow.sources import (
     Data,
+    check_delimiter_applies,
     dataset_key,
     file_columns,
     is_file_like,
@@ -73,6 +75,7 @@ def model_and_data(
     returns whether the data is a built-in dataset's test split. ``keep`` names columns
     that must be in the file; ``weight`` a file's column of sample weights."""
     est, meta = loaded
+    check_delimiter_applies(delimiter, data)
     file = isinstance(data, os.PathLike) or (isinstance(data, str) and is_file_like(data))
     if weight is not None and not file:
         raise ParameterError(
@@ -418,12 +421,17 @@ def predict(
     keep_list = _check_keep(keep, proba, interval is not None)
     _check_proba(loaded[0], proba)
     kind = _check_interval(loaded[0], interval, interval_type, loaded[1].get("settings"))
+    # one delimiter serves a CSV data file and a CSV output; where only the output is CSV
+    # the data is not given it, and where neither is, the data refuses it
+    file = isinstance(data, os.PathLike) or (isinstance(data, str) and is_file_like(data))
+    csv_in = file and not is_parquet(data)
+    csv_out = not is_parquet(output)
     est, _, resolved, _ = model_and_data(
         loaded,
         data,
         need_target=False,
         drop_na=drop_na,
-        delimiter=delimiter,
+        delimiter=delimiter if csv_in or not csv_out else None,
         batch_rows=batch_rows,
         download=download,
         keep=keep_list,
@@ -442,7 +450,7 @@ def predict(
             text=() if resolved.design is None else resolved.design.text_variables,
         )
     try:
-        with PredictionWriter(output, delimiter=delimiter) as writer:
+        with PredictionWriter(output, delimiter=delimiter if csv_out else None) as writer:
             columns = write_predictions(writer, resolved, est, kept, interval, kind, proba)
             n_rows = writer.n_rows
     finally:
