@@ -169,6 +169,8 @@ def test_round_trip_on_parquet_classification(tmp_path, run_cli, numbers):
          r"column 'y' holds numbers with a fractional part \(3\.5 in data row 3\), not class "
          r"labels; classification needs whole numbers or text as labels: for a numeric target "
          r"use --task regression$"),
+        ("good.csv", ["--download"], r"error: --download fetches the files of a built-in "
+         r"image dataset; .*good\.csv is a file of your own: leave out --download$"),
         ("good.parquet", ["--delimiter", ";"], r"error: --delimiter ';' separates the fields "
          r"of CSV text; .*good\.parquet is a Parquet file, which has none: leave out "
          r"--delimiter$"),

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from torchlinear._validation import ParameterError
-from torchlinear.workflow.sources import check_delimiter_applies
+from torchlinear.workflow.sources import check_delimiter_applies, check_download_applies
 
 
 @pytest.mark.parametrize(
@@ -31,3 +31,16 @@ def test_no_delimiter_or_csv_text_is_accepted(data):
     check_delimiter_applies(None, data)
     if data != "diabetes":
         check_delimiter_applies(";", data)
+
+
+@pytest.mark.parametrize("data", ["sales.csv", Path("sales.parquet")])
+def test_download_for_a_file_of_ones_own_is_refused(data):
+    with pytest.raises(ParameterError) as info:
+        check_download_applies(True, data)
+    assert info.value.param == "download"
+    assert str(info.value) == (
+        f"download fetches the files of a built-in image dataset; {data} is a file of your "
+        "own: leave out download"
+    )
+    check_download_applies(False, data)
+    check_download_applies(True, "cifar10")  # a built-in dataset: what it is for

@@ -276,6 +276,32 @@ def check_delimiter_applies(delimiter: str | None, data: Any) -> None:
     )
 
 
+def check_download_applies(download: bool, data: Any) -> None:
+    """Refuse ``download`` for data that is a file of the user's own: only the files of a
+    built-in image dataset are fetched, so it would be ignored.
+
+    Examples
+    --------
+    >>> check_download_applies(True, "fashion_mnist")
+    >>> check_download_applies(True, "sales.csv")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    torchlinear._validation.ParameterError: download fetches the files of a built-in ...
+    """
+    if not download:
+        return
+    if isinstance(data, TabularSource):
+        data = data.path
+    if isinstance(data, os.PathLike) or (isinstance(data, str) and is_file_like(data)):
+        raise ParameterError(
+            "download",
+            "{param} fetches the files of a built-in image dataset; {data} is a file of "
+            "your own: leave out {param}",
+            value=True,
+            data=os.fspath(data),
+        )
+
+
 def open_data(
     data: Any,
     target: str | None,
@@ -295,6 +321,7 @@ def open_data(
     one-hot encoded), an open :class:`~torchlinear.data.tabular.TabularSource`, or a
     built-in dataset; ``weight`` names a file's column of sample weights."""
     check_delimiter_applies(delimiter, data)
+    check_download_applies(download, data)
     if weight is not None and isinstance(data, str) and not is_file_like(data):
         raise ParameterError(
             "weight",

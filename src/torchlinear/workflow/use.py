@@ -23,6 +23,7 @@ from torchlinear.workflow.passthrough import KeptColumns
 from torchlinear.workflow.sources import (
     Data,
     check_delimiter_applies,
+    check_download_applies,
     dataset_key,
     file_columns,
     is_file_like,
@@ -76,6 +77,7 @@ def model_and_data(
     that must be in the file; ``weight`` a file's column of sample weights."""
     est, meta = loaded
     check_delimiter_applies(delimiter, data)
+    check_download_applies(download, data)
     file = isinstance(data, os.PathLike) or (isinstance(data, str) and is_file_like(data))
     if weight is not None and not file:
         raise ParameterError(
