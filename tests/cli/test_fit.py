@@ -169,6 +169,9 @@ def test_round_trip_on_parquet_classification(tmp_path, run_cli, numbers):
          r"column 'y' holds numbers with a fractional part \(3\.5 in data row 3\), not class "
          r"labels; classification needs whole numbers or text as labels: for a numeric target "
          r"use --task regression$"),
+        ("good.csv", ["--max-classes", "5"], r"error: --max-classes caps the classes of a "
+         r"classification; this fit is a regression of a numeric target: leave out "
+         r"--max-classes, or add --task classification$"),
         ("good.csv", ["--download"], r"error: --download fetches the files of a built-in "
          r"image dataset; .*good\.csv is a file of your own: leave out --download$"),
         ("good.parquet", ["--delimiter", ";"], r"error: --delimiter ';' separates the fields "

@@ -215,7 +215,7 @@ def report_settings(result: FitResult, opts: Options, ctx: FitContext) -> dict[s
     if opts.weight is not None:
         settings["sample_weight"] = opts.weight
     for key in unused_settings(ctx.plan):
-        settings.pop(key)
+        settings.pop(key, None)
     if ctx.plan.route == "exact" and not opts.alpha:
         settings["cov_type"] = opts.cov_type
     if ctx.plan.route == "exact":

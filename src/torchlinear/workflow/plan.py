@@ -188,12 +188,12 @@ def unused_settings(plan: Plan) -> set[str]:
     """The settings this route ignores: the step size, minibatches and epochs of gradient
     training on a fit solved without them (coordinate descent and L-BFGS do iterate), the
     minibatches of full-batch L-BFGS, the MLP's width on another model, Huber's threshold
-    with another loss.
+    with another loss, the cap on the classes of a regression.
 
     Examples
     --------
     >>> sorted(unused_settings(Plan("regression", "linear", "squared", "exact", None, None)))
-    ['batch_size', 'delta', 'epochs', 'hidden', 'lr', 'patience']
+    ['batch_size', 'delta', 'epochs', 'hidden', 'lr', 'max_classes', 'patience']
     """
     unused = set()
     if _closed_form(plan) is not None:
@@ -206,6 +206,8 @@ def unused_settings(plan: Plan) -> set[str]:
         unused.add("hidden")
     if plan.loss != "huber":
         unused.add("delta")
+    if plan.task != "classification":
+        unused.add("max_classes")
     return unused
 
 
@@ -240,6 +242,12 @@ def check_unused_options(opts: Options, plan: Plan) -> None:
             "{param} is the width of the MLP's hidden layer; this fit is a {model} model: "
             "add {0}, or leave out {param}",
             [("model", "mlp")],
+        ),
+        "max_classes": (
+            opts.max_classes is not None,
+            "{param} caps the classes of a classification; this fit is a regression of a "
+            "numeric target: leave out {param}, or add {0}",
+            [("task", "classification")],
         ),
         "delta": (
             opts.delta != DEFAULT_DELTA,
