@@ -64,6 +64,7 @@ from torchlinear.data.csv_errors import (
     not_utf8,
     open_quote,
 )
+from torchlinear.data.formats import binary_kind, wide_encoding
 from torchlinear.data.wide_csv import (
     CELL_BYTES,
     WIDE_COLUMN_BYTES,
@@ -126,53 +127,6 @@ def _skip_rows(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Reco
             continue
         yield batch.slice(rows) if rows else batch
         rows = 0
-
-
-def _wide_encoding(head: bytes) -> bool:
-    """Whether ``head`` starts as UTF-16 or UTF-32 text: a byte-order mark, or ASCII
-    characters with a zero byte beside each (``b"a\\x00,\\x00"``)."""
-    if head[:2] in (b"\xff\xfe", b"\xfe\xff") or head[:4] == b"\x00\x00\xfe\xff":
-        return True
-    pairs = head[:8]
-    if len(pairs) < 8:
-        return False
-    little = all(pairs[i] and not pairs[i + 1] for i in range(0, 8, 2))
-    big = all(not pairs[i] and pairs[i + 1] for i in range(0, 8, 2))
-    return little or big
-
-
-_SIGNATURES = (
-    (b"PK\x03\x04", "a ZIP archive (an Excel .xlsx or OpenDocument workbook?), not CSV text; "
-     "save the sheet as CSV (UTF-8), or unzip the file"),
-    (b"\xd0\xcf\x11\xe0", "an Office document (an Excel .xls workbook?), not CSV text; save "
-     "the sheet as CSV (UTF-8)"),
-    (b"PAR1", "a Parquet file, not CSV text; name it with a .parquet suffix"),
-    (b"\x1f\x8b", "gzip-compressed; name it like data.csv.gz"),
-    (b"\x28\xb5\x2f\xfd", "zstd-compressed; name it like data.csv.zst"),
-    (b"\x04\x22\x4d\x18", "lz4-compressed; name it like data.csv.lz4"),
-)  # fmt: skip
-
-
-def binary_kind(head: bytes) -> str | None:
-    r"""What a file that starts with ``head`` is, if its first bytes are those of a binary
-    format (an archive, a workbook, Parquet, a compressed stream) rather than text.
-
-    Examples
-    --------
-    >>> binary_kind(b"PK\x03\x04\x14\x00") is not None, binary_kind(b"PAR1\x15\x04\x15")
-    (True, 'a Parquet file, not CSV text; name it with a .parquet suffix')
-    >>> binary_kind(b"PAR1,PAR2\n1,2\n"), binary_kind(b"a,b\n1,2\n")
-    (None, None)
-    """
-    for signature, kind in _SIGNATURES:
-        if head.startswith(signature):
-            rest = head[len(signature) : len(signature) + 64]
-            if signature == b"PAR1" and all(b >= 0x20 or b in b"\t\r\n" for b in rest):
-                return None  # text: a header that starts with the name PAR1
-            return kind
-    if head.startswith(b"BZh") and head[4:10] == b"1AY&SY":
-        return "bzip2-compressed; name it like data.csv.bz2"
-    return None
 
 
 def _two_lines(head: bytes) -> bool:
@@ -304,7 +258,7 @@ class CsvReader(CsvDiagnosis):
                 f"{self.label}: cannot read the {self.compression or 'CSV'} data, it may be "
                 f"corrupt or truncated ({first_line(exc)})"
             ) from None
-        if _wide_encoding(head):
+        if wide_encoding(head):
             raise ValueError(
                 f"{self.label}: the file is UTF-16 or UTF-32 text, not UTF-8; save it as UTF-8"
             )

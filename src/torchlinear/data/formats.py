@@ -1,5 +1,6 @@
 """What kind of file a path names: its format (CSV or Parquet) and compression from its
-suffixes, and the CSV field separator it implies. Shared by the data reader
+suffixes, the CSV field separator it implies, and what its first bytes say it really is
+(a binary format, or UTF-16/32 text). Shared by the data reader
 (:class:`~torchlinear.data.tabular.TabularSource`) and the predictions writer
 (:class:`~torchlinear.data.predictions.PredictionWriter`).
 """
@@ -17,10 +18,12 @@ from torchlinear._validation import ParameterError
 __all__ = [
     "COMPRESSIONS",
     "FORMATS",
+    "binary_kind",
     "check_delimiter",
     "compression_of",
     "file_format",
     "is_parquet",
+    "wide_encoding",
 ]
 
 FORMATS: dict[str, str] = {
@@ -133,3 +136,50 @@ def check_delimiter(delimiter: Any, path: Path) -> str:
             suggestions=[("delimiter", ";"), ("delimiter", "|"), ("delimiter", "\t")],
         )
     return delimiter
+
+
+def wide_encoding(head: bytes) -> bool:
+    """Whether ``head`` starts as UTF-16 or UTF-32 text: a byte-order mark, or ASCII
+    characters with a zero byte beside each (``b"a\\x00,\\x00"``)."""
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff") or head[:4] == b"\x00\x00\xfe\xff":
+        return True
+    pairs = head[:8]
+    if len(pairs) < 8:
+        return False
+    little = all(pairs[i] and not pairs[i + 1] for i in range(0, 8, 2))
+    big = all(not pairs[i] and pairs[i + 1] for i in range(0, 8, 2))
+    return little or big
+
+
+_SIGNATURES = (
+    (b"PK\x03\x04", "a ZIP archive (an Excel .xlsx or OpenDocument workbook?), not CSV text; "
+     "save the sheet as CSV (UTF-8), or unzip the file"),
+    (b"\xd0\xcf\x11\xe0", "an Office document (an Excel .xls workbook?), not CSV text; save "
+     "the sheet as CSV (UTF-8)"),
+    (b"PAR1", "a Parquet file, not CSV text; name it with a .parquet suffix"),
+    (b"\x1f\x8b", "gzip-compressed; name it like data.csv.gz"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed; name it like data.csv.zst"),
+    (b"\x04\x22\x4d\x18", "lz4-compressed; name it like data.csv.lz4"),
+)  # fmt: skip
+
+
+def binary_kind(head: bytes) -> str | None:
+    r"""What a file that starts with ``head`` is, if its first bytes are those of a binary
+    format (an archive, a workbook, Parquet, a compressed stream) rather than text.
+
+    Examples
+    --------
+    >>> binary_kind(b"PK\x03\x04\x14\x00") is not None, binary_kind(b"PAR1\x15\x04\x15")
+    (True, 'a Parquet file, not CSV text; name it with a .parquet suffix')
+    >>> binary_kind(b"PAR1,PAR2\n1,2\n"), binary_kind(b"a,b\n1,2\n")
+    (None, None)
+    """
+    for signature, kind in _SIGNATURES:
+        if head.startswith(signature):
+            rest = head[len(signature) : len(signature) + 64]
+            if signature == b"PAR1" and all(b >= 0x20 or b in b"\t\r\n" for b in rest):
+                return None  # text: a header that starts with the name PAR1
+            return kind
+    if head.startswith(b"BZh") and head[4:10] == b"1AY&SY":
+        return "bzip2-compressed; name it like data.csv.bz2"
+    return None
