@@ -176,8 +176,18 @@ def select_dataset_columns(data: Data, target: str | None, features: Sequence[st
     return data
 
 
-def is_file_like(data: str | os.PathLike[str]) -> bool:
-    if not str(data).strip():
+def is_file_like(data: Any) -> bool:
+    """Whether ``data`` names a data file: a path object, or a string that exists, has a
+    data file's suffix or holds a folder separator (else it may name a built-in dataset).
+
+    Examples
+    --------
+    >>> is_file_like(Path("x")), is_file_like("sales.csv"), is_file_like("diabetes")
+    (True, True, False)
+    """
+    if isinstance(data, os.PathLike):
+        return True
+    if not isinstance(data, str) or not data.strip():
         return False  # Path("") would be the current folder
     path = Path(data)
     suffix = path.suffix.lower()
@@ -292,7 +302,7 @@ def check_download_applies(download: bool, data: Any) -> None:
         return
     if isinstance(data, TabularSource):
         data = data.path
-    if isinstance(data, os.PathLike) or (isinstance(data, str) and is_file_like(data)):
+    if is_file_like(data):
         raise ParameterError(
             "download",
             "{param} fetches the files of a built-in image dataset; {data} is a file of "
@@ -351,7 +361,7 @@ def open_data(
                 "open the TabularSource with weight=... and leave weight out here"
             )
         return Data(str(data.path), list(data.feature_names), data.target, data.task, data)
-    if isinstance(data, os.PathLike) or (isinstance(data, str) and is_file_like(data)):
+    if is_file_like(data):
         return open_file(
             Path(data), target, features, task, drop_na=drop_na, delimiter=delimiter,
             batch_rows=batch_rows, need_target=need_target, max_levels=max_levels,
@@ -470,7 +480,7 @@ def open_formula_data(
             "{param} and {formula} both choose the columns; leave out {param}",
             value=features,
         )
-    if not (isinstance(data, os.PathLike) or (isinstance(data, str) and is_file_like(data))):
+    if not is_file_like(data):
         raise ParameterError(
             "formula",
             "{param} applies to CSV and Parquet files; {data!r} is not one",

@@ -78,7 +78,7 @@ def model_and_data(
     est, meta = loaded
     check_delimiter_applies(delimiter, data)
     check_download_applies(download, data)
-    file = isinstance(data, os.PathLike) or (isinstance(data, str) and is_file_like(data))
+    file = is_file_like(data)
     if weight is not None and not file:
         raise ParameterError(
             "weight",
@@ -250,7 +250,7 @@ def design_data(
         raise ValueError(
             f"the model's saved design is inconsistent ({exc}); re-train the model"
         ) from None
-    if not (isinstance(data, os.PathLike) or (isinstance(data, str) and is_file_like(data))):
+    if not is_file_like(data):
         raise ValueError(
             f"the model was fitted through the formula {spec.formula!r}; give it a CSV or "
             f"Parquet file with the columns the formula reads, not {str(data)!r}"
@@ -425,7 +425,7 @@ def predict(
     kind = _check_interval(loaded[0], interval, interval_type, loaded[1].get("settings"))
     # one delimiter serves a CSV data file and a CSV output; where only the output is CSV
     # the data is not given it, and where neither is, the data refuses it
-    file = isinstance(data, os.PathLike) or (isinstance(data, str) and is_file_like(data))
+    file = is_file_like(data)
     csv_in = file and not is_parquet(data)
     csv_out = not is_parquet(output)
     est, _, resolved, _ = model_and_data(
