@@ -11,8 +11,6 @@ rows of a part of the file.
 Examples
 --------
 >>> import pyarrow as pa
-
-from torchlinear.data.arrow_numpy import to_numpy
 >>> sel = Selection("t.csv", ["a", "b"], "y", "regression", [], batch_rows=2)
 >>> table = pa.table({"a": [1, 2, 3], "b": [4.0, 5.0, 6.0], "y": [0.5, 1.5, 2.5]})
 >>> X, y, y_bad = arrow_part(table, sel)
