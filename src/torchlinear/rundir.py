@@ -124,6 +124,21 @@ def _has_checkpoint(folder: Path) -> bool:
     return _is_model_file(folder / "checkpoint" / "model.json")
 
 
+def _checkpoint_damage(folder: Path) -> str | None:
+    """Why ``folder``'s checkpoint cannot be resumed, when it has a checkpoint folder whose
+    model file is missing or unreadable; ``None`` when it has none (or a good one)."""
+    model = folder / "checkpoint" / "model.json"
+    if not (folder / "checkpoint").is_dir() or _has_checkpoint(folder):
+        return None
+    if not model.exists():
+        return "it holds no model.json"
+    try:
+        read_json_bounded(model, "model file")
+    except (OSError, ValueError) as exc:
+        return str(exc)
+    return "its model.json is not a torchlinear model file"
+
+
 def _foreign(folder: Path) -> list[str]:
     """The entries of a run folder that no fit writes (a replaced run would lose them)."""
     return sorted(
@@ -375,6 +390,19 @@ class RunFolder:
             if _has_checkpoint(self.staging):
                 return
             if not _has_checkpoint(out):
+                for folder in (self.staging, out):
+                    damage = _checkpoint_damage(folder)
+                    if damage is not None:
+                        raise ParameterError(
+                            "resume",
+                            "{param}: the checkpoint in {path!r} cannot be resumed ({damage}); "
+                            "delete that folder and run the fit again without {param}",
+                            value=True,
+                            path=os.path.join(
+                                self.shown if folder is out else str(folder), "checkpoint"
+                            ),
+                            damage=damage,
+                        )
                 raise ParameterError(
                     "resume",
                     "{param}: there is no checkpoint to resume from in {path!r} (nor of an "

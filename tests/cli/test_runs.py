@@ -318,6 +318,31 @@ def test_resume_refuses_any_difference_naming_it(
     assert tree(out) == before and leftovers(out) == []
 
 
+@pytest.mark.parametrize(
+    ("damage", "needle"),
+    [
+        ("truncated", "is not valid JSON"),
+        ("removed", "it holds no model.json"),
+        ("foreign", "not a torchlinear model file"),
+    ],
+)
+def test_resume_from_a_damaged_checkpoint_says_so(fitted, run_cli, damage, needle):
+    path, out = fitted
+    model = out / "checkpoint" / "model.json"
+    if damage == "truncated":
+        model.write_bytes(model.read_bytes()[:40])
+    elif damage == "removed":
+        model.unlink()
+    else:
+        model.write_text('{"format": "other"}')
+    before = tree(out)
+    code, _, err = run_cli(["fit", str(path), "--target", "price", "--out", str(out), "--resume",
+                            "--epochs", "7"] + MLP)  # fmt: skip
+    one_line_error(code, err, "--resume: the checkpoint in", "cannot be resumed", needle)
+    assert f"{out / 'checkpoint'}'" in err and "delete that folder" in err
+    assert tree(out) == before and leftovers(out) == []
+
+
 def test_resume_with_more_epochs_continues_exactly(fitted, tmp_path, run_cli):
     path, out = fitted
     code, _, err = run_cli(["fit", str(path), "--target", "price", "--out", str(out), "--resume",
