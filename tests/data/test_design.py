@@ -195,3 +195,24 @@ def test_a_design_of_many_columns_is_formulaics_design_of_the_whole_formula():
     again = type(spec).from_dict(spec.to_dict())  # as a saved model's design is rebuilt
     assert again.columns == spec.columns
     np.testing.assert_array_equal(again.matrices(frame)[0], X)
+
+
+def test_a_formula_making_a_non_finite_value_names_its_column_and_row(tmp_path):
+    path = tmp_path / "logs.csv"
+    path.write_text("a,b,y\n1,2,3\n4,0,5\n2,3,1\n")
+    raw = TabularSource(path, "y", ["a", "b"], batch_rows=2)
+    with pytest.raises(ValueError) as info:
+        DesignSource(raw, learn_design(raw, "y ~ a + np.log(b)")).read_all()
+    assert str(info.value) == (
+        f"{path}: the formula's column 'np.log(b)' is not finite in data row 2 (e.g. the log "
+        "of 0); fix the data or the formula"
+    )
+
+
+def test_large_finite_values_whose_sum_overflows_are_not_called_non_finite(tmp_path):
+    # 1.5e308 + 1.7e308 overflows: the check must look at the values, not at their sum
+    path = tmp_path / "large.csv"
+    path.write_text("a,b,y\n1.5e308,1,2\n1.7e308,2,3\n1e308,3,5\n")
+    raw = TabularSource(path, "y", ["a", "b"])
+    X, y = DesignSource(raw, learn_design(raw, "y ~ a + b")).read_all()
+    assert X[:, 0].tolist() == [1.5e308, 1.7e308, 1e308] and y.tolist() == [2, 3, 5]

@@ -69,3 +69,47 @@ def test_a_design_names_an_empty_column_of_its_formula(tmp_path):
         f"{path}: column 'b' is empty (no value in any of the 3 data rows); fill it in, or "
         "take it out of formula"
     )
+
+
+@pytest.mark.parametrize("drop_na", [False, True])
+def test_a_column_of_only_infinite_values_is_named_not_called_empty(tmp_path, drop_na):
+    # 1e400 overflows float64 and reads as inf: the column has values, none finite
+    path = tmp_path / "overflow.csv"
+    path.write_text("a,b,y\n1e400,1,2\n-2e400,2,3\n,3,5\n4e400,1,1\n")
+    assert _error(path, target="y", drop_na=drop_na) == (
+        f"{path}: column 'a' is not finite (no finite value in any of the 4 data rows: 3 are "
+        "infinite, numbers beyond ±1.8e308 or inf); fill it in, or leave it out, e.g. "
+        "features=['b']"
+    )
+    assert _error(path, target="a", features=["b"], drop_na=drop_na) == (
+        f"{path}: the target column 'a' is not finite (no finite value in any of the 4 data "
+        "rows: 3 are infinite, numbers beyond ±1.8e308 or inf); fill it in, or choose another "
+        "target"
+    )
+    # an empty column is still named as empty, first
+    path.write_text("a,b,c,y\n1e400,,1,2\n2e400,,2,3\n")
+    assert "column 'b' is empty (no value" in _error(path, target="y", drop_na=drop_na)
+
+
+def test_a_design_names_a_column_of_only_infinite_values(tmp_path):
+    path = tmp_path / "design_inf.csv"
+    path.write_text("a,b,kind,y\n1,inf,p,3\n2,-inf,q,5\n3,1e309,p,9\n")
+    raw = TabularSource(path, "y", ["a", "b", "kind"], allow_text=True)
+    with pytest.raises(ValueError) as info:
+        DesignSource(raw, learn_design(raw, "y ~ a + b + C(kind)")).read_all()
+    assert str(info.value) == (
+        f"{path}: column 'b' is not finite (no finite value in any of the 3 data rows: 3 are "
+        "infinite, numbers beyond ±1.8e308 or inf); fill it in, or take it out of formula"
+    )
+
+
+def test_some_infinite_values_are_counted_with_the_missing_ones(tmp_path):
+    path = tmp_path / "some.csv"
+    path.write_text("a,b,y\n1,2,3\n1e400,3,5\n3,,9\n4,5,6\n")
+    assert _error(path, target="y") == (
+        f"{path}: 2 row(s) have missing or non-finite values (empty, NA, NaN or inf): column "
+        "'a' 1 (first in data row 2), column 'b' 1 (first in data row 3); pass drop_na=True to "
+        "skip those rows, or fill them in"
+    )
+    X, y = TabularSource(path, target="y", drop_na=True).read_all()
+    assert X.tolist() == [[1, 2], [4, 5]] and y.tolist() == [3, 6]

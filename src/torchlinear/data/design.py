@@ -61,6 +61,7 @@ from torchlinear.data.formula import (
     as_table,
     check_finite,
     check_present,
+    infinite_counts,
     missing_mask,
     normalise,
     parse_automatic,
@@ -368,8 +369,10 @@ class DesignSource:
                 check_weights(to_numpy(table.column(weight)), source.label, weight, offset)
             bad = missing_mask(table)
             if bad is not None:
-                masks = ((name, missing_mask(table, [name])) for name in read)
-                missing.add([(n, m) for n, m in masks if m is not None], bad, offset)
+                masks = [(name, missing_mask(table, [name])) for name in read]
+                masks = [(n, m) for n, m in masks if m is not None]
+                infinite = infinite_counts(table, [n for n, _ in masks])
+                missing.add(masks, bad, offset, infinite)
                 if not source.drop_na:
                     continue
                 dropped += int(bad.sum())

@@ -749,9 +749,23 @@ def missing_mask(table: pa.Table, names: Sequence[str] | None = None) -> np.ndar
     return mask
 
 
+def infinite_counts(table: pa.Table, names: Sequence[str]) -> dict[str, int]:
+    """How many cells of each named floating-point column are infinite (when any)."""
+    out = {}
+    for name in names:
+        column = table.column(name)
+        if pa.types.is_floating(column.type):
+            count = pc.sum(pc.is_inf(column)).as_py() or 0
+            if count:
+                out[name] = int(count)
+    return out
+
+
 def check_finite(X: np.ndarray, columns: Sequence[str], offset: int, label: str) -> None:
-    if X.size and not np.isfinite(X.sum()):
-        bad = ~np.isfinite(X)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf, or 1e308 + 1e308
+        total = X.sum() if X.size else 0.0
+    bad = None if np.isfinite(total) else ~np.isfinite(X)
+    if bad is not None and bad.any():  # a sum of large finite values may overflow alone
         j = int(np.argmax(bad.any(axis=0)))
         row = int(np.argmax(bad[:, j]))
         raise ValueError(

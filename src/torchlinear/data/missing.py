@@ -6,7 +6,8 @@ cells of every column it reads, with the first row of each. Without ``drop_na`` 
 them is an error that counts them per column and advises ``drop_na``; with it, a pass
 that keeps no row is one. A column with no value at all is named as empty instead, since
 skipping rows cannot help: it is left out or filled in (an unnamed one, most often, is
-made by a delimiter at the end of the header line).
+made by a delimiter at the end of the header line). So is a column whose every value is
+infinite or missing, with some infinite (numbers beyond ±1.8e308 are read as infinite).
 
 Examples
 --------
@@ -20,7 +21,7 @@ fill it in, or leave it out, e.g. features=['a']
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -71,26 +72,45 @@ class MissingValues:
         self.fixed = fixed
         self.formula = formula
         self.per_column: dict[str, list[int]] = {}  # name -> [count, first row (1-based)]
+        self.infinite: dict[str, int] = {}  # name -> cells of +-inf among the count
         self.rows = 0
 
     def add(
-        self, columns: Iterable[tuple[str, np.ndarray]], row_mask: np.ndarray, offset: int
+        self,
+        columns: Iterable[tuple[str, np.ndarray]],
+        row_mask: np.ndarray,
+        offset: int,
+        infinite: Mapping[str, int] | None = None,
     ) -> None:
-        """Count a chunk: ``(name, mask)`` of the missing cells of each column, the mask of
-        the rows with any, and the data row number of the chunk's first row minus 1."""
+        """Count a chunk: ``(name, mask)`` of the missing or non-finite cells of each
+        column, the mask of the rows with any, the data row number of the chunk's first
+        row minus 1, and how many of a column's cells are infinite (when any are)."""
         for name, mask in columns:
             count = int(mask.sum())
             if count:
                 entry = self.per_column.setdefault(name, [0, offset + int(mask.argmax()) + 1])
                 entry[0] += count
+        for name, count in (infinite or {}).items():
+            self.infinite[name] = self.infinite.get(name, 0) + count
         self.rows += int(row_mask.sum())
+
+    def _unusable(self, seen: int) -> ValueError | None:
+        """The error for the columns without a finite value in ``seen`` rows, if any."""
+        bad = [name for name, (count, _) in self.per_column.items() if seen and count == seen]
+        empty = [name for name in bad if not self.infinite.get(name)]
+        if empty:
+            return self.empty(empty, f"any of the {seen:,} data rows")
+        if bad:
+            return self.empty(bad, f"any of the {seen:,} data rows", infinite=True)
+        return None
 
     def error(self, seen: int) -> ValueError:
         """The error for the missing values of a pass over ``seen`` rows (without
-        ``drop_na``): the empty columns if any, else the counts and ``drop_na``."""
-        empty = [name for name, (count, _) in self.per_column.items() if seen and count == seen]
-        if empty:
-            return self.empty(empty, f"any of the {seen:,} data rows")
+        ``drop_na``): the columns without a finite value if any, else the counts and
+        ``drop_na``."""
+        unusable = self._unusable(seen)
+        if unusable is not None:
+            return unusable
         items = list(self.per_column.items())
         shown = ", ".join(
             f"column {name!r} {count} (first in data row {first})"
@@ -112,28 +132,37 @@ class MissingValues:
     def none_left(self, seen: int, message: str) -> ValueError:
         """The error for a pass with ``drop_na`` that kept none of its ``seen`` rows: the
         empty columns if any, else ``message``."""
-        empty = [name for name, (count, _) in self.per_column.items() if seen and count == seen]
-        return self.empty(empty, f"any of the {seen:,} data rows") if empty else ValueError(message)
+        unusable = self._unusable(seen)
+        return unusable if unusable is not None else ValueError(message)
 
-    def empty(self, names: Sequence[str], rows: str) -> ValueError:
-        """The error for columns with no value in ``rows`` ("any of the 5 data rows")."""
-        label, where = self.label, f"no value in {rows}"
+    def empty(self, names: Sequence[str], rows: str, *, infinite: bool = False) -> ValueError:
+        """The error for columns with no value in ``rows`` ("any of the 5 data rows"); with
+        ``infinite``, with no finite value there, some of them infinite."""
+        label, where, state = self.label, f"no value in {rows}", "empty"
+        if infinite:
+            state = "not finite"
+            where = (
+                f"no finite value in {rows}: {sum(self.infinite[n] for n in names):,} are "
+                "infinite, numbers beyond ±1.8e308 or inf"
+            )
         if self.target in names:
             return ParameterError(
                 "target",
-                "{label}: the target column {value!r} is empty ({where}); fill it in, or "
+                "{label}: the target column {value!r} is {state} ({where}); fill it in, or "
                 "choose another {param}",
                 value=self.target,
                 label=label,
+                state=state,
                 where=where,
             )
         if self.weight in names:
             return ParameterError(
                 "weight",
-                "{label}: the weight column {value!r} is empty ({where}); fill it in, or "
+                "{label}: the weight column {value!r} is {state} ({where}); fill it in, or "
                 "leave out {param}",
                 value=self.weight,
                 label=label,
+                state=state,
                 where=where,
             )
         names = [n for n in self.features if n in names]
@@ -143,14 +172,14 @@ class MissingValues:
         else:
             what = f"column {names[0]!r}" if one else f"columns {format_names(names)}"
         it = "it" if one else "them"
-        if "" in names and self.columns[-1:] == [""]:
+        if "" in names and self.columns[-1:] == [""] and not infinite:
             fix = (
                 ": the header line ends with a delimiter, which makes an unnamed column; "
                 "remove the delimiter at the end of the lines"
             )
         else:
             fix = f"; fill {it} in"
-        template = "{label}: {what} {verb} empty ({where})" + fix
+        template = "{label}: {what} {verb} {state} ({where})" + fix
         suggestions: list[tuple[str, Any]] = []
         if self.fixed:  # the model's column: nothing to leave out
             param = "features"
@@ -169,5 +198,6 @@ class MissingValues:
             label=label,
             what=what,
             verb="is" if one else "are",
+            state=state,
             where=where,
         )

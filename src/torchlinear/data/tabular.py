@@ -531,7 +531,8 @@ class TabularSource(ColumnChecksMixin):
             if self.weight is not None:
                 check_weights(X[:, -1], self.label, self.weight, self.row_offset + seen)
             if bad_rows is not None:
-                missing.add(bad_columns, bad_rows, self.row_offset + seen)
+                infinite = self._infinite(X, y, bad_columns)
+                missing.add(bad_columns, bad_rows, self.row_offset + seen, infinite)
                 if self.drop_na:
                     keep = ~bad_rows
                     X = np.compress(keep, X, axis=0, out=column_major(int(keep.sum()), X.shape[1]))
@@ -641,7 +642,9 @@ class TabularSource(ColumnChecksMixin):
     ) -> tuple[list[tuple[str, np.ndarray]], np.ndarray | None]:
         """The columns with missing or non-finite cells (with their masks), and the rows."""
         bad_columns: list[tuple[str, np.ndarray]] = []
-        if not math.isfinite(float(X.sum())):  # one cheap pass; NaN/inf propagate
+        with np.errstate(invalid="ignore", over="ignore"):  # inf - inf, or 1e308 + 1e308
+            total = float(X.sum())
+        if not math.isfinite(total):  # one cheap pass; NaN/inf propagate
             bad = ~np.isfinite(X)
             bad_columns = [
                 (name, bad[:, j])
@@ -655,6 +658,24 @@ class TabularSource(ColumnChecksMixin):
         if not bad_columns:
             return bad_columns, None
         return bad_columns, np.logical_or.reduce([mask for _, mask in bad_columns])
+
+    def _infinite(
+        self, X: np.ndarray, y: Any, bad_columns: list[tuple[str, np.ndarray]]
+    ) -> dict[str, int]:
+        """How many cells of each column with non-finite ones are infinite (when any)."""
+        index = {name: j for j, name in enumerate(self._numeric_columns())}
+        out = {}
+        for name, _ in bad_columns:
+            if name in index:
+                values = X[:, index[name]]
+            elif name == self.target and isinstance(y, np.ndarray) and y.dtype == np.float64:
+                values = y
+            else:
+                continue
+            count = int(np.isinf(values).sum())
+            if count:
+                out[name] = count
+        return out
 
 
 def check_weights(w: np.ndarray, label: str, column: str | None, offset: int) -> None:
