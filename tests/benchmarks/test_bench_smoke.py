@@ -38,6 +38,16 @@ def test_every_benchmark_file_is_found():
     assert {"vectorization", "batching", "exact", "fit_csv"} <= set(BENCHES)
 
 
+# The tables whose columns and rows are known in advance: checked in full
+EXPECTED = {
+    "vectorization": (["method", "time", "samples/s", "speed-up vs tensor loop"], 3),
+    "batching": (
+        ["batch", "batching", "samples timed", "time (s)", "samples/s", "× DataLoader"],
+        6,
+    ),
+}
+
+
 @pytest.mark.parametrize("name", BENCHES)
 def test_quick_run_prints_tables(name, bench_data):
     """Every ``benchmarks/bench_*.py`` runs in quick mode and prints whole tables."""
@@ -45,27 +55,13 @@ def test_quick_run_prints_tables(name, bench_data):
     header, rows = _header_and_rows(tables)
     assert len(header) >= 2 and rows, f"bench_{name} printed no table"
     assert all(len(row) >= 2 and any(row) for row in rows)
-
-
-@pytest.mark.parametrize(
-    "name, columns, n_rows",
-    [
-        ("vectorization", ["method", "time", "samples/s", "speed-up vs tensor loop"], 3),
-        (
-            "batching",
-            ["batch", "batching", "samples timed", "time (s)", "samples/s", "× DataLoader"],
-            6,
-        ),
-    ],
-)
-def test_quick_run_prints_the_expected_table(name, columns, n_rows):
-    table = _load(BENCH_DIR / f"bench_{name}.py").run(quick=True)
-    header, rows = _header_and_rows(table)
-    assert header == columns
-    assert len(rows) == n_rows
-    assert all(len(row) == len(columns) for row in rows)
-    rate = columns.index("samples/s")
-    assert all(float(row[rate].replace(",", "")) > 0 for row in rows)
+    if name in EXPECTED:
+        columns, n_rows = EXPECTED[name]
+        assert header == columns
+        assert len(rows) == n_rows
+        assert all(len(row) == len(columns) for row in rows)
+        rate = columns.index("samples/s")
+        assert all(float(row[rate].replace(",", "")) > 0 for row in rows)
 
 
 def test_runner_lists_and_runs_named_benchmarks(capsys):
