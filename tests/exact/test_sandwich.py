@@ -36,3 +36,24 @@ def test_the_sandwich_matrices_are_budgeted():
             meat_pass(sol, [(X, y, torch.ones(400, dtype=torch.float64))], weighted=True)
     finally:
         set_memory_limit(previous)
+
+
+def test_a_robust_fit_beyond_the_budget_is_refused_before_reading_any_chunk():
+    # the meats were checked after the statistics pass, minutes into a large file
+    from torchlinear import LinearRegression
+
+    read = []
+
+    def chunks():
+        read.append(1)
+        yield torch.randn(10, 300, dtype=torch.float64), torch.randn(10, dtype=torch.float64)
+
+    previous = set_memory_limit("5M")  # 8 x 301^2 x (2 x 3 + 2) = 5.8 MB: refused
+    try:
+        with pytest.raises(ValueError, match=r"300 columns need 5.8 MB for the sandwich") as info:
+            LinearRegression(cov_type="HC3").fit_chunks(chunks, n_features=300)
+        assert "leave out cov_type" in str(info.value) and read == []
+        LinearRegression().fit_chunks(chunks, n_features=300)  # classical errors: no meats
+        assert read
+    finally:
+        set_memory_limit(previous)

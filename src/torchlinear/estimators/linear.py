@@ -93,7 +93,7 @@ from torchlinear.estimators.linear_inference import ExactInferenceMixin
 from torchlinear.exact import REFINE_ABOVE, GramStats, LstsqSolution, TSQRStats, lstsq
 from torchlinear.exact.driver import LOCAL, Combine, SmallData, solve_exact, solve_statistics
 from torchlinear.exact.fold_stats import sparse_gram_stats, sparse_moments
-from torchlinear.exact.sandwich import MEAT_TYPES, meat_pass
+from torchlinear.exact.sandwich import MEAT_TYPES, check_meat_memory, meat_pass
 from torchlinear.stats import WeightInfo, check_cov_type
 
 if TYPE_CHECKING:
@@ -503,6 +503,8 @@ class LinearRegression(
         """The exact solve of :meth:`fit_chunks`; for a robust ``cov_type``, one more pass
         for the meat of the covariance."""
         n_features, names = columns
+        if params["cov_type"] != "nonrobust":  # refused before the passes, not after them
+            check_meat_memory(n_features, fit_intercept=bool(self.fit_intercept), weighted=False)
         sol = solve_exact(
             stream,
             alpha=params["alpha"],

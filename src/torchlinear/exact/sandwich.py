@@ -40,7 +40,14 @@ import torch
 from torchlinear._memory import check_memory
 from torchlinear.exact.solution import LstsqSolution
 
-__all__ = ["MEAT_TYPES", "WEIGHT_KINDS", "centred_bread", "leverage_terms", "meat_pass"]
+__all__ = [
+    "MEAT_TYPES",
+    "WEIGHT_KINDS",
+    "centred_bread",
+    "check_meat_memory",
+    "leverage_terms",
+    "meat_pass",
+]
 
 #: The meats stored, in this order (HC1 is HC0 rescaled).
 MEAT_TYPES: tuple[str, ...] = ("HC0", "HC2", "HC3")
@@ -81,6 +88,25 @@ def leverage_terms(solution: LstsqSolution, X: torch.Tensor, bread: torch.Tensor
     return ((Xc @ bread.to(dev)) * Xc).sum(1)
 
 
+def check_meat_memory(d: int, k: int = 1, *, fit_intercept: bool, weighted: bool) -> None:
+    """Refuse (one line, before any pass) the meats of :func:`meat_pass` for ``d`` columns
+    and ``k`` targets when they exceed the memory budget.
+
+    Examples
+    --------
+    >>> check_meat_memory(3, fit_intercept=True, weighted=False)  # 1.1 kB: within any budget
+    """
+    p = d + int(fit_intercept)
+    kinds = len(WEIGHT_KINDS) if weighted else 1
+    # the running sum and a chunk's part (k x kinds x 3 meats each), the bread and a product
+    check_memory(
+        8 * p * p * (2 * k * kinds * len(MEAT_TYPES) + 2),
+        f"{d:,} columns",
+        "the sandwich matrices of the robust (HC) covariances",
+        advice="leave out {cov_type} (classical standard errors), or select fewer columns",
+    )
+
+
 def meat_pass(
     solution: LstsqSolution,
     chunks: Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]],
@@ -118,15 +144,9 @@ def meat_pass(
     """
     coef, intercept = solution.coef, solution.intercept
     d, k = coef.shape
+    check_meat_memory(d, k, fit_intercept=solution.fit_intercept, weighted=weighted)
     p = d + int(solution.fit_intercept)
     kinds = len(WEIGHT_KINDS) if weighted else 1
-    # the running sum and a chunk's part (k x kinds x 3 meats each), the bread and a product
-    check_memory(
-        8 * p * p * (2 * k * kinds * len(MEAT_TYPES) + 2),
-        f"{d:,} columns",
-        "the sandwich matrices of the robust (HC) covariances",
-        advice="leave out {cov_type} (classical standard errors), or select fewer columns",
-    )
     bread = centred_bread(solution)
     total: torch.Tensor | None = None
     for X, Y, w in chunks:
