@@ -190,6 +190,36 @@ def test_matplotlib_is_imported_by_the_first_figure_not_by_the_workflow():
     assert done.returncode == 0, done.stderr[-2000:]
 
 
+def test_a_fit_without_figures_writes_the_rest_and_never_imports_matplotlib(tmp_path):
+    """``figures=False``: the same model, metrics and report text, no PNG files, and no
+    matplotlib (its import and the drawing are most of a small fit's time); a
+    cross-validated fit still writes its path tables."""
+    code = (
+        "import sys, json, pathlib\n"
+        "from torchlinear.workflow import fit\n"
+        f"root = pathlib.Path({str(tmp_path)!r})\n"
+        "bare = fit('diabetes', out=root / 'bare', figures=False, val_split=0.2)\n"
+        "cv = fit('diabetes', out=root / 'cv', figures=False, alpha='cv', l1_ratio=0.5)\n"
+        "assert 'matplotlib' not in sys.modules, 'imported'\n"
+        "drawn = fit('diabetes', out=root / 'drawn', val_split=0.2)\n"
+        "print(json.dumps([sorted(p.name for p in r.files if p.suffix != '.safetensors') "
+        "for r in (bare, cv, drawn)]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    import json
+
+    bare, cv, drawn = json.loads(done.stdout.splitlines()[-1])
+    assert bare == ["metrics.json", "model.json", "report.md"]
+    assert cv == ["coef_path.csv", "cv_path.csv", "metrics.json", "model.json", "report.md"]
+    assert {"predicted_vs_actual.png", "residuals.png"} <= set(drawn)
+    text = (tmp_path / "bare" / "report.md").read_text()
+    assert "## Figures\n\nNot drawn: this fit was asked for no figures." in text
+    assert "![" not in text and "![" not in (tmp_path / "cv" / "report.md").read_text()
+    same = [json.loads((tmp_path / run / "metrics.json").read_text()) for run in ("bare", "drawn")]
+    assert same[0]["train"] == same[1]["train"] and same[0]["validation"] == same[1]["validation"]
+
+
 def test_labels_and_names_are_drawn_literally_never_as_formulas():
     """A ``$`` in a class label, a target or a feature name would start a matplotlib
     formula (``$\\frac{$`` fails to draw); control characters have no glyph."""

@@ -372,6 +372,7 @@ def fit_report(
     seconds: float | None = None,
     convergence: str | None = None,
     cross_validation: Any = None,
+    figures: bool = True,
 ) -> Report:
     """Build the report of a fit (nothing is written; see :meth:`Report.write`).
 
@@ -406,6 +407,9 @@ def fit_report(
     cross_validation : CVPathResult, optional
         The cross-validated elastic-net path (``ElasticNetCV.cv_results_``): adds its
         section and two figures, ``coefficient_path.png`` and ``cv_curve.png``.
+    figures : bool, default True
+        Draw the figures; ``False``: the text and tables alone (matplotlib is not
+        imported), and the report says that its figures were not drawn.
 
     Returns
     -------
@@ -424,18 +428,22 @@ def fit_report(
     (['predicted_vs_actual.png', 'residuals.png'], '# LinearRegression on demo')
     """
     name = type(estimator).__name__
-    figures: dict[str, Figure] = {}
+    drawn: dict[str, Figure] = {}
     md = _overview(name, task, metrics, settings, data_info, feature_names, target, seconds,
                    convergence)  # fmt: skip
     if cross_validation is not None:
-        md += _cv_section(cross_validation, feature_names, figures)
-    figure_lines = _loss_section(name, estimator, task, history, figures)
-    if sample is not None and len(sample[0]):
-        figure_lines += _sample_section(
-            name, estimator, task, sample, sample_split, target, figures
-        )
-    if image_shape is not None and hasattr(estimator, "coef_") and task == "classification":
-        figure_lines += _templates_section(name, estimator, image_shape, figures)
+        md += _cv_section(cross_validation, feature_names, drawn if figures else None)
+    figure_lines = []
+    if figures:
+        figure_lines += _loss_section(name, estimator, task, history, drawn)
+        if sample is not None and len(sample[0]):
+            figure_lines += _sample_section(
+                name, estimator, task, sample, sample_split, target, drawn
+            )
+        if image_shape is not None and hasattr(estimator, "coef_") and task == "classification":
+            figure_lines += _templates_section(name, estimator, image_shape, drawn)
+    else:
+        figure_lines.append("Not drawn: this fit was asked for no figures.")
     if figure_lines:
         md += ["## Figures", ""]
         for line in figure_lines:
@@ -453,7 +461,7 @@ def fit_report(
         md += ["## Warnings", ""]
         md += [f"- {w}" for w in warnings]
         md.append("")
-    return Report("\n".join(md).rstrip() + "\n", figures)
+    return Report("\n".join(md).rstrip() + "\n", drawn)
 
 
 def _overview(
@@ -606,8 +614,12 @@ def _parameters_section(estimator: Any, feature_names: Sequence[str]) -> list[st
     return md
 
 
-def _cv_section(cv: Any, feature_names: Sequence[str], figures: dict[str, Figure]) -> list[str]:
-    """The cross-validation section, and its two figures added to ``figures``."""
+def _cv_section(
+    cv: Any, feature_names: Sequence[str], figures: dict[str, Figure] | None
+) -> list[str]:
+    """The cross-validation section, and its two figures added to ``figures`` (none when
+    ``figures`` is ``None``; the path and the CV errors are in ``coef_path.csv`` and
+    ``cv_path.csv`` still)."""
     bi, bj = cv.best_index
     mean, se = cv.mean_mse, cv.se_mse
     K = cv.mse_path.shape[2]
@@ -625,6 +637,8 @@ def _cv_section(cv: Any, feature_names: Sequence[str], figures: dict[str, Figure
         ["mean CV MSE at alpha_", f"{format_number(mean[bi, bj])} ± {format_number(se[bi, bj])}"],
     ]
     md += [markdown_table(["", "value"], rows), ""]
+    if figures is None:
+        return md
     ratio = f", l1_ratio {format_number(cv.l1_ratio)}"
     figures["coefficient_path.png"] = plots().coefficient_path(
         cv.path.alphas,

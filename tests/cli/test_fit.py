@@ -319,3 +319,18 @@ def test_an_unknown_feature_of_a_dataset_names_the_flag(tmp_path, run_cli):
     assert code == 2 and err.count("\n") == 1, err
     assert err.startswith("torchlinear: error: --features: the dataset 'diabetes' has no column")
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(
+    "extra", [[], ["--solver", "adam", "--epochs", "2"], ["--alpha", "cv", "--l1-ratio", "0.5"]]
+)
+def test_no_figures_writes_the_run_without_pictures(tmp_path, run_cli, houses_csv, extra):
+    path, _, _ = houses_csv
+    out = tmp_path / "run"
+    argv = ["fit", str(path), "--target", "price", "--out", str(out), "--no-figures", *extra]
+    code, stdout, err = run_cli([*argv, "--no-progress"])
+    assert code == 0, err
+    assert not list(out.glob("*.png")) and ".png" not in stdout
+    assert "Not drawn: this fit was asked for no figures." in (out / "report.md").read_text()
+    code, stdout, err = run_cli(["evaluate", str(out), str(path)])  # the model is whole
+    assert code == 0 and "R²" in stdout, err

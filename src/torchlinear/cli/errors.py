@@ -122,6 +122,7 @@ FLAGS: dict[str, Flag] = {
     "device": Flag("--device"),
     "resume": Flag("--resume", "switch"),
     "progress": Flag("--no-progress", "negated"),
+    "figures": Flag("--no-figures", "negated"),
     # reading and writing files
     "drop_na": Flag("--drop-na", "switch"),
     "delimiter": Flag("--delimiter"),

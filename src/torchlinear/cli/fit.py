@@ -23,7 +23,7 @@ PARAMS = (
     "hidden", "epochs", "batch_size", "lr", "val_split", "patience", "seed", "device",
     "drop_na", "delimiter", "out", "overwrite", "resume", "max_classes", "stream", "download",
     "batch_rows", "formula", "max_levels", "memory_limit", "cov_type",
-    "cv", "cv_shuffle", "alphas", "n_alphas", "weight", "positive",
+    "cv", "cv_shuffle", "alphas", "n_alphas", "weight", "positive", "figures",
 )  # fmt: skip
 """The library parameters the command passes to :func:`torchlinear.workflow.fit`."""
 
@@ -269,6 +269,13 @@ def _resource_arguments(parser: argparse.ArgumentParser) -> None:
         "memory, or $TORCHLINEAR_MEMORY_LIMIT)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    parser.add_argument(
+        "--no-figures",
+        dest="figures",
+        action="store_false",
+        help="write the report without its figures (drawing them takes about a second of "
+        "a small fit: for many fits in a row)",
+    )
 
 
 _METRIC_LABELS = {"r2": "R²", "rmse": "RMSE", "mse": "MSE", "mae": "MAE", "log_loss": "log-loss"}

@@ -49,7 +49,7 @@ OPTION_NAMES = (
     "hidden", "epochs", "batch_size", "lr", "val_split", "patience", "seed", "device",
     "drop_na", "progress", "resume", "stream", "memory_limit", "formula", "max_levels",
     "overwrite", "max_classes", "cov_type", "cv", "cv_shuffle", "alphas", "n_alphas", "weight",
-    "positive",
+    "positive", "figures",
 )  # fmt: skip
 
 
@@ -130,6 +130,7 @@ def fit(
     n_alphas: int = 100,
     weight: str | None = None,
     positive: bool = False,
+    figures: bool = True,
 ) -> FitResult:
     """Fit a model to a file or built-in dataset and write the model, metrics and report.
 
@@ -268,6 +269,10 @@ def fit(
         cross-validates the non-negative path), solved exactly from the statistics by the
         active-set method of :mod:`torchlinear.exact.nnqp`, as
         ``LinearRegression(positive=True)`` and ``ElasticNet(positive=True)``.
+    figures : bool, default True
+        Draw the report's figures (PNG files beside ``report.md``). Drawing them takes
+        about a second of a small fit (matplotlib's import included): ``False`` writes the
+        report's text, tables and metrics alone, for many fits in a row.
 
     Returns
     -------

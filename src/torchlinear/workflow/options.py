@@ -86,6 +86,7 @@ def check_options(**kw: Any) -> Options:
         alphas=alphas,
         n_alphas=n_alphas,
         positive=bool(positive),
+        figures=bool(kw.get("figures", True)),
     )
 
 

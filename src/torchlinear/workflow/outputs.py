@@ -171,6 +171,7 @@ def write_outputs(
         seconds=result.seconds,
         convergence=result.convergence,
         cross_validation=outcome.cv,
+        figures=opts.figures,
     )
     rendered = report.render()  # everything computed before the first byte is written
     if outcome.cv is not None:

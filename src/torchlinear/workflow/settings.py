@@ -125,6 +125,7 @@ class Options:
     alphas: tuple[float, ...] | None = None
     n_alphas: int = 100
     positive: bool = False  # non-negative coefficients (least squares only)
+    figures: bool = True  # draw the report's figures
 
     @property
     def alpha_cv(self) -> bool:
