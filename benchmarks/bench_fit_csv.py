@@ -17,9 +17,11 @@ full size), with its peak resident memory:
   least-squares fit with every output written (model, metrics, report, figures), start-up
   included;
 * the same command on the file's first 1,000 rows: what the command costs whatever the
-  file's size (importing PyTorch, scikit-learn and the plotting libraries, writing the
+  file's size (importing PyTorch, SciPy, the readers and matplotlib, writing the
   run folder), so that the table shows how the fit's time and memory split between that
-  fixed cost and the pass over the data.
+  fixed cost and the pass over the data;
+* the same fit with ``--no-figures``: the run folder without the report's pictures, which
+  spares the import of matplotlib and the drawing.
 
 Targets: the fit takes at most 1.3× polars' Gram pass and stays under 600 MB.
 """
@@ -103,16 +105,18 @@ def _table(path: Path, n_rows: int, runs: int) -> str:
     python = sys.executable
     with tempfile.TemporaryDirectory() as out:
         fit, fixed = _fit_command(path), _fit_command(head_file(path, 1_000))
+        bare = [*fit, "--no-figures"]
         reader = "pyarrow.csv.read_csv" if path.suffix == ".csv" else "pyarrow.parquet.read_table"
         cases = [
             ("polars streaming Gram pass (253 sums)", [python, "-c", _POLARS_GRAM, str(path)]),
             (f"{reader} (whole table in memory)", [python, "-c", _PYARROW_READ, str(path)]),
             ("torchlinear fit --val-split 0 (exact, all outputs)", fit),
             ("the same fit of the first 1,000 rows (fixed cost)", fixed),
+            ("the same fit, --no-figures (no matplotlib, no drawing)", bare),
         ]
         results = {}
         for i, (name, argv) in enumerate(cases):
-            if argv in (fit, fixed):  # each run writes a fresh run folder
+            if argv in (fit, fixed, bare):  # each run writes a fresh run folder
                 # a smoke run (one run) fits in this process: runs=0
                 results[name] = fit_runs(argv, Path(out) / str(i), runs if runs > 1 else 0)
             else:
@@ -144,7 +148,7 @@ def _table(path: Path, n_rows: int, runs: int) -> str:
             f"({size_mb:,.0f} MB), {runs} fresh process(es) each"
         ),
     )
-    fitted, base = results[cases[2][0]], results[cases[3][0]]
+    fitted, base, bare_run = (results[cases[i][0]] for i in (2, 3, 4))
     ratio = fitted.median / reference.median
     rss = fitted.peak_rss_mb
     verdict = (
@@ -155,7 +159,9 @@ def _table(path: Path, n_rows: int, runs: int) -> str:
         f"Of the fit, {base.median:.2f} s and {base.peak_rss_mb:,.0f} MB are the command's "
         f"fixed cost; the rest, {fitted.median - base.median:.2f} s and "
         f"{rss - base.peak_rss_mb:,.0f} MB, is the pass over the data "
-        f"({(fitted.median - base.median) / reference.median:.2f}× polars' whole command)."
+        f"({(fitted.median - base.median) / reference.median:.2f}× polars' whole command). "
+        f"Without the report's figures the fit takes {bare_run.median:.2f} s "
+        f"({bare_run.median / reference.median:.2f}×)."
     )
     return f"{table}\n\n{verdict}\n"
 

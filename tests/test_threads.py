@@ -74,7 +74,11 @@ def test_an_error_in_a_block_is_raised_after_every_block_ended():
 
 
 def test_blocks_run_single_threaded_and_the_count_is_restored():
-    before = torch.get_num_threads()
-    inside = _threads.parallel(lambda lo, hi: _threads.torch_threads(), _blocks(4, 2))
-    assert inside == [before, before]  # the user's setting, seen through the cap
-    assert torch.get_num_threads() == before
+    previous = torch.get_num_threads()
+    torch.set_num_threads(3)  # not 1 (as under the suite's workers), so the cap shows
+    try:
+        inside = _threads.parallel(lambda lo, hi: _threads.torch_threads(), _blocks(4, 2))
+        assert inside == [3, 3]  # the user's setting, seen through the cap
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(previous)

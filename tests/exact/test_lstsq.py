@@ -429,15 +429,22 @@ def test_multi_output_ill_conditioned_each_target_accurate():
 def test_thread_settings_restored_after_concurrent_fits():
     from concurrent.futures import ThreadPoolExecutor
 
-    from threadpoolctl import threadpool_info
+    from threadpoolctl import threadpool_info, threadpool_limits
 
     X, y = _data(n=30_000)
-    before_torch = torch.get_num_threads()
-    before_blas = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
-    with ThreadPoolExecutor(4) as ex:
-        sols = list(ex.map(lambda s: lstsq(X, y, solver=s), ["auto", "qr", "auto", "qr"]))
-    assert torch.get_num_threads() == before_torch
-    assert [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"] == before_blas
+    previous = torch.get_num_threads()
+    torch.set_num_threads(3)  # not 1 (as under the suite's workers), so a cap would show
+    try:
+        with threadpool_limits(limits=3, user_api="blas"):
+            before_blas = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+            with ThreadPoolExecutor(4) as ex:
+                solvers = ["auto", "qr", "auto", "qr"]
+                sols = list(ex.map(lambda s: lstsq(X, y, solver=s), solvers))
+            assert torch.get_num_threads() == 3
+            blas = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+            assert blas == before_blas
+    finally:
+        torch.set_num_threads(previous)
     np.testing.assert_allclose(sols[0].coef.numpy(), sols[1].coef.numpy(), rtol=1e-10)
 
 
