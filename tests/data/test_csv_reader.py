@@ -8,6 +8,7 @@ import gzip
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from _tables import numbers, one_line_error, read, write_csv
 
@@ -29,7 +30,18 @@ def test_large_csv_streams_across_parser_blocks(tmp_path):
     np.testing.assert_array_equal(y, expected["y"].to_numpy())
 
 
-def test_text_value_far_down_a_numeric_column(tmp_path):
+@pytest.fixture(params=["arrow threads", "one arrow thread"])
+def arrow_threads(request):
+    """pyarrow's CSV reader on its thread pool, and on one thread (one core, or
+    OMP_NUM_THREADS=1), where its error messages also number the row ("Row #N: "): the
+    messages must name the cell either way."""
+    before = pa.cpu_count()
+    pa.set_cpu_count(1 if request.param == "one arrow thread" else max(2, before))
+    yield
+    pa.set_cpu_count(before)
+
+
+def test_text_value_far_down_a_numeric_column(tmp_path, arrow_threads):
     # The first megabyte looks numeric, so the bad value is met while streaming.
     path = tmp_path / "late.csv"
     n = 120_000
@@ -125,7 +137,7 @@ def test_ragged_row_in_a_late_block_is_located(tmp_path, small_blocks, row):
     assert "ragged row" in one_line_error(excinfo)
 
 
-def test_text_in_a_numeric_column_in_a_late_block(tmp_path, small_blocks):
+def test_text_in_a_numeric_column_in_a_late_block(tmp_path, small_blocks, arrow_threads):
     path = tmp_path / "text.csv"
     lines = ["a,b"] + [f"{i},{i * 0.5}" for i in range(120_000)]
     lines[112_345] = "7,seven"  # beyond the first megabyte, which is checked on opening
@@ -137,7 +149,7 @@ def test_text_in_a_numeric_column_in_a_late_block(tmp_path, small_blocks):
 
 
 @pytest.mark.parametrize("row", [10, 112_345])
-def test_a_quote_never_closed_is_named_with_its_row(tmp_path, row):
+def test_a_quote_never_closed_is_named_with_its_row(tmp_path, row, arrow_threads):
     # In the first megabyte the sample shows the value swallowing the next lines; further
     # down pyarrow loses its place; either way the row that opens the quote is named.
     path = tmp_path / "quote.csv"
@@ -231,7 +243,7 @@ def test_a_gzip_line_longer_than_the_parser_blocks_is_read(tmp_path, monkeypatch
 
 @pytest.mark.parametrize("row", [3, 110_000])  # in the first rows; far down (streamed)
 @pytest.mark.parametrize("column", ["b", "y"])
-def test_a_value_that_is_not_utf8_is_named_with_its_row(tmp_path, column, row):
+def test_a_value_that_is_not_utf8_is_named_with_its_row(tmp_path, column, row, arrow_threads):
     path = tmp_path / "latin1.csv"
     lines = ["a,b,y"] + [f"{i},{'pq'[i % 2]},{'uv'[i % 2]}" for i in range(120_000)]
     lines[row] = "1,été,u" if column == "b" else "1,p,été"
@@ -245,7 +257,7 @@ def test_a_value_that_is_not_utf8_is_named_with_its_row(tmp_path, column, row):
     )
 
 
-def test_a_long_non_numeric_value_is_shown_shortened(tmp_path, small_blocks):
+def test_a_long_non_numeric_value_is_shown_shortened(tmp_path, small_blocks, arrow_threads):
     path = tmp_path / "long_text.csv"
     lines = ["a,b"] + [f"{i},{i * 0.5}" for i in range(120_000)]
     lines[110_000] = "1," + "x" * 100_000  # longer than a block: read whole, shown short

@@ -106,8 +106,11 @@ class CsvDiagnosis:
                 f"{label}: {where} has {got} field(s) but the header has {expected} "
                 f"(ragged row {text[:60]!r}); every row needs one value per column"
             )
+        # pyarrow's reader numbers the row ("Row #N: ") when it runs on one thread
+        # (one core, or OMP_NUM_THREADS=1), not otherwise: the row is found either way
         bad_value = re.search(
-            r"In CSV column #(\d+): CSV conversion error to (\w+): invalid value '(.*)'$",
+            r"In CSV column #(\d+): (?:Row #\d+: )?CSV conversion error to (\w+): "
+            r"invalid value '(.*)'$",
             message,
             re.S,
         )
@@ -115,7 +118,8 @@ class CsvDiagnosis:
             index, kind, value = int(bad_value.group(1)), bad_value.group(2), bad_value.group(3)
             return self._value_error(index, kind, value, label, target, task, fixed_features)
         bad_text = re.search(
-            r"In CSV column #(\d+): CSV conversion error to \w+: invalid UTF8", message
+            r"In CSV column #(\d+): (?:Row #\d+: )?CSV conversion error to \w+: invalid UTF8",
+            message,
         )
         if bad_text and int(bad_text.group(1)) < len(self.columns):
             name = self.columns[int(bad_text.group(1))]
