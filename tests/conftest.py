@@ -13,16 +13,16 @@ from pathlib import Path
 
 import pytest
 
-# The workers of ``-n`` share the machine's cores. Each one's torch and BLAS thread teams,
-# sized for the whole machine, would spin-wait against the other's: ``tests/estimators``
+# The workers of ``-n`` share the machine's cores. Each one's torch, BLAS and polars thread
+# teams, sized for the whole machine, would spin-wait against the other's: ``tests/estimators``
 # took 55 s on two workers with them and 43 s without. So each worker (and what it starts)
 # runs its numeric kernels on its share of the cores, unless the environment says otherwise;
 # the tests of thread settings set their own counts. xdist sets the worker count before this
-# file is read, and no test module has imported torch or NumPy yet.
+# file is read, and no test module has imported torch, NumPy or polars yet.
 _XDIST_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 if _XDIST_WORKERS > 1:
     _SHARE = str(max(1, (os.cpu_count() or 1) // _XDIST_WORKERS))
-    for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "POLARS_MAX_THREADS"):
         os.environ.setdefault(_variable, _SHARE)
 
 WORKERS = Path(__file__).resolve().parent / "distributed_workers"
