@@ -40,7 +40,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 # The files that take most of the suite's time, heaviest first (their tests' seconds summed,
-# 20 to 60 on a 2-core machine). They are collected first, and pyproject's
+# 8 to 60 on a 2-core machine). They are collected first, and pyproject's
 # ``--no-loadscope-reorder`` keeps that order when ``-n`` hands whole files to the workers:
 # the long files start at once and the many short ones fill in around them, so that no
 # worker is left running a long file alone at the end while the other has nothing to do.
@@ -55,6 +55,15 @@ HEAVY_FIRST = (
     "tests/exact/test_penalized_entry_points.py",
     "tests/test_quality.py",
     "tests/test_workflow.py",
+    "tests/demos/test_linreg.py",
+    "tests/cli/test_penalized.py",
+    "tests/estimators/test_persist.py",
+    "tests/cli/test_fit_formula.py",
+    "tests/estimators/test_persist_hostile.py",
+    "tests/cli/test_demo.py",
+    "tests/cli/test_predict.py",
+    "tests/cli/test_fit.py",
+    "tests/examples/test_notebooks.py",
 )
 
 
