@@ -105,7 +105,7 @@ def test_holdout_mask_is_a_fixed_function_of_the_row_index():
 def test_streamed_exact_fit_in_small_batches_equals_the_in_memory_fit(tmp_path, suffix):
     X, y = _regression_table(n=300, seed=1)
     path = _write(tmp_path / f"d{suffix}", {"a": X[:, 0], "b": X[:, 1], "c": X[:, 2], "y": y})
-    result = fit(path, "y", val_split=0, batch_rows=7, out=tmp_path / "out")
+    result = fit(path, "y", val_split=0, batch_rows=7, out=tmp_path / "out", figures=False)
     reference = LinearRegression().fit(X, y)  # in memory, in one piece
     np.testing.assert_allclose(result.estimator.coef_, reference.coef_, rtol=1e-10, atol=1e-10)
     assert result.estimator.intercept_ == pytest.approx(reference.intercept_, rel=1e-10)
@@ -122,7 +122,7 @@ def test_streamed_exact_fit_in_small_batches_equals_the_in_memory_fit(tmp_path, 
 
 def test_exact_fit_with_validation_split_metrics_match_sklearn(reg_csv, tmp_path):
     path, X, y = reg_csv
-    result = fit(path, "price", val_split=0.3, seed=4, batch_rows=64, out=tmp_path)
+    result = fit(path, "price", val_split=0.3, seed=4, batch_rows=64, out=tmp_path, figures=False)
     held = holdout_mask(0, len(X), 0.3, seed=4)
     reference = LinearRegression().fit(X[~held], y[~held])
     np.testing.assert_allclose(result.estimator.coef_, reference.coef_, rtol=1e-9)
@@ -143,7 +143,7 @@ def test_an_open_tabular_source_is_fitted_like_its_path(reg_csv, tmp_path):
 
     path, X, y = reg_csv
     source = TabularSource(path, target="price", features=["dist", "area"], batch_rows=9)
-    result = fit(source, val_split=0, out=tmp_path)
+    result = fit(source, val_split=0, out=tmp_path, figures=False)
     reference = LinearRegression().fit(X[:, [2, 0]], y)
     np.testing.assert_allclose(result.estimator.coef_, reference.coef_, rtol=1e-10)
     assert result.estimator.feature_names_in_.tolist() == ["dist", "area"]
@@ -157,7 +157,7 @@ def test_ill_conditioned_design_takes_the_qr_pass(tmp_path):
     X = np.c_[t, t + 1e-7 * rng.normal(size=200), rng.normal(size=200)]
     y = X @ [1.0, 1.0, -2.0] + 0.01 * rng.normal(size=200)
     path = _write(tmp_path / "c.csv", {"a": X[:, 0], "b": X[:, 1], "c": X[:, 2], "y": y})
-    result = fit(path, "y", val_split=0, batch_rows=50, out=tmp_path / "out")
+    result = fit(path, "y", val_split=0, batch_rows=50, out=tmp_path / "out", figures=False)
     assert result.solver == "qr"
     # a small problem: the file's rows are refined in extended precision, exactly as the
     # estimator refines arrays, so no digits are lost and both give the same answer
@@ -177,8 +177,12 @@ def test_a_pass_the_probe_stops_early_leaves_the_counts_and_metrics_to_the_next(
     a = np.r_[np.ones(300), np.zeros(300)]
     y = 3 - a + 0.1 * rng.normal(size=600)
     path = _write(tmp_path / "sorted.csv", {"a": a, "y": y})
-    early = fit(path, "y", val_split=0.3, batch_rows=50, out=tmp_path / "small_chunks")
-    whole = fit(path, "y", val_split=0.3, batch_rows=10_000, out=tmp_path / "one_chunk")
+    early = fit(
+        path, "y", val_split=0.3, batch_rows=50, out=tmp_path / "small_chunks", figures=False
+    )
+    whole = fit(
+        path, "y", val_split=0.3, batch_rows=10_000, out=tmp_path / "one_chunk", figures=False
+    )
     assert early.solver == "qr" and whole.solver == "cholesky"
     assert (early.n_train, early.n_val) == (whole.n_train, whole.n_val)
     assert early.n_train + early.n_val == 600

@@ -72,7 +72,7 @@ def test_cli_formula_fit_equals_statsmodels_and_predicts_raw_data(
 ):
     folder, df, path = data
     code, out, err = run_cli(
-        ["fit", str(path), "--formula", FORMULA, "--val-split", "0", "--out",
+        ["fit", "--no-figures", str(path), "--formula", FORMULA, "--val-split", "0", "--out",
          str(tmp_path / "run"), "--no-progress"]
     )  # fmt: skip
     assert code == 0, err
@@ -115,8 +115,8 @@ def test_python_formula_fit_streams_in_chunks_like_in_memory(data, tmp_path, one
 def test_text_columns_are_one_hot_encoded_without_a_formula(data, run_cli, tmp_path, one_thread):
     folder, df, path = data
     code, _, err = run_cli(
-        ["fit", str(path), "--target", "y", "--val-split", "0", "--out", str(tmp_path / "run"),
-         "--no-progress"]
+        ["fit", "--no-figures", str(path), "--target", "y", "--val-split", "0", "--out",
+         str(tmp_path / "run"), "--no-progress"]
     )  # fmt: skip
     assert code == 0, err
     reference = smf.ols("y ~ x1 + x2 + C(color) + cyl + C(note)", df).fit()
@@ -147,7 +147,9 @@ def test_bad_formulas_exit_2_with_one_line_and_write_nothing(
 ):
     _, _, path = data
     out = tmp_path / "run"
-    code, stdout, err = run_cli(["fit", str(path), "--formula", formula, "--out", str(out)])
+    code, stdout, err = run_cli(
+        ["fit", "--no-figures", str(path), "--formula", formula, "--out", str(out)]
+    )
     assert code == 2 and stdout == ""
     assert message in err and err.count("\n") == 1
     assert not out.exists()
@@ -158,8 +160,8 @@ def test_bad_formulas_exit_2_with_one_line_and_write_nothing(
 
 def test_unseen_level_and_identifier_column_are_refused(data, run_cli, tmp_path, one_thread):
     folder, df, path = data
-    code, _, err = run_cli(["fit", str(path), "--formula", "y ~ x1 + C(color)", "--out",
-                            str(tmp_path / "run"), "--no-progress"])  # fmt: skip
+    code, _, err = run_cli(["fit", "--no-figures", str(path), "--formula", "y ~ x1 + C(color)",
+                            "--out", str(tmp_path / "run"), "--no-progress"])  # fmt: skip
     assert code == 0, err
     new = write(pd.DataFrame({"x1": [1.0, 2.0], "color": ["red", "purple"]}), tmp_path / "n.csv")
     output = tmp_path / "p.csv"

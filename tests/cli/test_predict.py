@@ -16,7 +16,20 @@ pytestmark = [
 
 def test_predict_names_missing_columns_and_ignores_extra_ones(tmp_path, capsys, run_cli, bad_files):
     model = tmp_path / "m"
-    assert cli.main(["fit", str(bad_files / "good.csv"), "--target", "y", "--out", str(model)]) == 0
+    assert (
+        cli.main(
+            [
+                "fit",
+                "--no-figures",
+                str(bad_files / "good.csv"),
+                "--target",
+                "y",
+                "--out",
+                str(model),
+            ]
+        )
+        == 0
+    )
     (tmp_path / "less.csv").write_text("a\n1\n2\n")
     (tmp_path / "more.csv").write_text("c,b,a\nx,2,1\ny,5,4\n")
     (tmp_path / "same.csv").write_text("a,b\n1,2\n4,5\n")
@@ -39,7 +52,20 @@ def test_text_in_a_models_column_is_to_be_fixed_not_left_out(
     """The model fixes the feature columns: the advice is to fix the value, never to leave
     the column out with --features (which predict and evaluate do not have)."""
     model = tmp_path / "m"
-    assert cli.main(["fit", str(bad_files / "good.csv"), "--target", "y", "--out", str(model)]) == 0
+    assert (
+        cli.main(
+            [
+                "fit",
+                "--no-figures",
+                str(bad_files / "good.csv"),
+                "--target",
+                "y",
+                "--out",
+                str(model),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     early = tmp_path / "early.csv"  # a text column, seen when the file is opened
     early.write_text("a,b,y\n1,abc,3\n2,def,4\n")
@@ -70,7 +96,7 @@ def test_a_text_column_of_the_model_that_holds_numbers_or_the_reverse(
     rows = [f"{i % 7},{'pqr'[i % 3]},{i % 7 + (i % 3)}" for i in range(30)]
     train.write_text("a,kind,y\n" + "\n".join(rows) + "\n")
     model = tmp_path / "m"
-    assert cli.main(["fit", str(train), "--target", "y", "--out", str(model)]) == 0
+    assert cli.main(["fit", "--no-figures", str(train), "--target", "y", "--out", str(model)]) == 0
     capsys.readouterr()
     numbers = tmp_path / "numbers.csv"
     numbers.write_text("a,kind,y\n1,2,3\n2,3,4\n")
@@ -93,7 +119,20 @@ def test_a_text_column_of_the_model_that_holds_numbers_or_the_reverse(
 
 def test_damaged_model_files(tmp_path, capsys, run_cli, bad_files):
     model = tmp_path / "m"
-    assert cli.main(["fit", str(bad_files / "good.csv"), "--target", "y", "--out", str(model)]) == 0
+    assert (
+        cli.main(
+            [
+                "fit",
+                "--no-figures",
+                str(bad_files / "good.csv"),
+                "--target",
+                "y",
+                "--out",
+                str(model),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     sidecar = model / "model.json"
     document = json.loads(sidecar.read_text())
@@ -168,7 +207,15 @@ def test_predict_keeps_columns_and_adds_statsmodels_intervals(
 
     folder, X, y = priced
     run = tmp_path / "run"
-    argv = ["fit", str(folder / "sales.csv"), "--target", "price", "--features", "area,noise"]
+    argv = [
+        "fit",
+        "--no-figures",
+        str(folder / "sales.csv"),
+        "--target",
+        "price",
+        "--features",
+        "area,noise",
+    ]
     assert run_cli([*argv, "--cov", cov, "--out", str(run)])[0] == 0
     out = tmp_path / "out.csv"
     argv = ["predict", str(run), str(folder / "sales.csv"), "-o", str(out)]
@@ -198,7 +245,7 @@ def test_predict_parquet_keeps_types_and_rows_through_drop_na(priced, tmp_path, 
 
     folder, X, y = priced
     run = tmp_path / "run"
-    argv = ["fit", str(folder / "sales.parquet"), "--target", "price", "--features"]
+    argv = ["fit", "--no-figures", str(folder / "sales.parquet"), "--target", "price", "--features"]
     assert run_cli([*argv, "area,noise", "--out", str(run)])[0] == 0
     table = pq.read_table(folder / "sales.parquet")
     area = table.column("area").to_numpy().copy()
@@ -282,7 +329,9 @@ def test_one_delimiter_serves_whichever_side_is_csv_text(tmp_path, run_cli):
     semi.write_text("x;y\n" + "".join(f"{a:.6f};{b:.6f}\n" for a, b in zip(x, y, strict=True)))
     pq.write_table(table, parquet)
     run = tmp_path / "run"
-    assert run_cli(["fit", str(parquet), "--target", "y", "--out", str(run)])[0] == 0
+    assert (
+        run_cli(["fit", "--no-figures", str(parquet), "--target", "y", "--out", str(run)])[0] == 0
+    )
     # CSV data, Parquet output: the delimiter reads the data
     out = tmp_path / "p.parquet"
     assert run_cli(["predict", str(run), str(semi), "-o", str(out), "--delimiter", ";"])[0] == 0
@@ -303,7 +352,7 @@ def test_predict_bad_requests_write_nothing(priced, tmp_path, run_cli):
     folder, _, _ = priced
     data = str(folder / "sales.csv")
     run, adam = tmp_path / "run", tmp_path / "adam"
-    base = ["fit", data, "--target", "price", "--features", "area,noise", "--out"]
+    base = ["fit", "--no-figures", data, "--target", "price", "--features", "area,noise", "--out"]
     assert run_cli([*base, str(run)])[0] == 0
     assert run_cli([*base, str(adam), "--solver", "adam", "--epochs", "2"])[0] == 0
     out = tmp_path / "p.csv"
@@ -343,7 +392,20 @@ def test_edited_and_re_hashed_metadata_is_refused_in_one_line(
     from torchlinear.io import load_model, save_model
 
     model, edited = tmp_path / "m", tmp_path / "edited"
-    assert cli.main(["fit", str(bad_files / "good.csv"), "--target", "y", "--out", str(model)]) == 0
+    assert (
+        cli.main(
+            [
+                "fit",
+                "--no-figures",
+                str(bad_files / "good.csv"),
+                "--target",
+                "y",
+                "--out",
+                str(model),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     tensors, document = load_model(model)
     for key in ("format", "format_version", "library_version", "weights"):
@@ -381,7 +443,20 @@ def test_predictions_that_cannot_be_written_name_the_file_and_leave_nothing(
     tmp_path, capsys, run_cli, bad_files, monkeypatch, cause
 ):
     model = tmp_path / "m"
-    assert cli.main(["fit", str(bad_files / "good.csv"), "--target", "y", "--out", str(model)]) == 0
+    assert (
+        cli.main(
+            [
+                "fit",
+                "--no-figures",
+                str(bad_files / "good.csv"),
+                "--target",
+                "y",
+                "--out",
+                str(model),
+            ]
+        )
+        == 0
+    )
     data = tmp_path / "many.csv"
     data.write_text("a,b\n" + "1.5,2.25\n" * 200_000)
     capsys.readouterr()
