@@ -14,22 +14,15 @@ pytestmark = [
 ]
 
 
+def fit_good(bad_files, model):
+    """Least squares of ``good.csv`` into ``model`` (no figures: these tests read the model)."""
+    argv = ["fit", "--no-figures", str(bad_files / "good.csv"), "--target", "y"]
+    assert cli.main([*argv, "--out", str(model)]) == 0
+
+
 def test_predict_names_missing_columns_and_ignores_extra_ones(tmp_path, capsys, run_cli, bad_files):
     model = tmp_path / "m"
-    assert (
-        cli.main(
-            [
-                "fit",
-                "--no-figures",
-                str(bad_files / "good.csv"),
-                "--target",
-                "y",
-                "--out",
-                str(model),
-            ]
-        )
-        == 0
-    )
+    fit_good(bad_files, model)
     (tmp_path / "less.csv").write_text("a\n1\n2\n")
     (tmp_path / "more.csv").write_text("c,b,a\nx,2,1\ny,5,4\n")
     (tmp_path / "same.csv").write_text("a,b\n1,2\n4,5\n")
@@ -52,20 +45,7 @@ def test_text_in_a_models_column_is_to_be_fixed_not_left_out(
     """The model fixes the feature columns: the advice is to fix the value, never to leave
     the column out with --features (which predict and evaluate do not have)."""
     model = tmp_path / "m"
-    assert (
-        cli.main(
-            [
-                "fit",
-                "--no-figures",
-                str(bad_files / "good.csv"),
-                "--target",
-                "y",
-                "--out",
-                str(model),
-            ]
-        )
-        == 0
-    )
+    fit_good(bad_files, model)
     capsys.readouterr()
     early = tmp_path / "early.csv"  # a text column, seen when the file is opened
     early.write_text("a,b,y\n1,abc,3\n2,def,4\n")
@@ -119,20 +99,7 @@ def test_a_text_column_of_the_model_that_holds_numbers_or_the_reverse(
 
 def test_damaged_model_files(tmp_path, capsys, run_cli, bad_files):
     model = tmp_path / "m"
-    assert (
-        cli.main(
-            [
-                "fit",
-                "--no-figures",
-                str(bad_files / "good.csv"),
-                "--target",
-                "y",
-                "--out",
-                str(model),
-            ]
-        )
-        == 0
-    )
+    fit_good(bad_files, model)
     capsys.readouterr()
     sidecar = model / "model.json"
     document = json.loads(sidecar.read_text())
@@ -207,16 +174,8 @@ def test_predict_keeps_columns_and_adds_statsmodels_intervals(
 
     folder, X, y = priced
     run = tmp_path / "run"
-    argv = [
-        "fit",
-        "--no-figures",
-        str(folder / "sales.csv"),
-        "--target",
-        "price",
-        "--features",
-        "area,noise",
-    ]
-    assert run_cli([*argv, "--cov", cov, "--out", str(run)])[0] == 0
+    argv = ["fit", "--no-figures", str(folder / "sales.csv"), "--target", "price"]
+    assert run_cli([*argv, "--features", "area,noise", "--cov", cov, "--out", str(run)])[0] == 0
     out = tmp_path / "out.csv"
     argv = ["predict", str(run), str(folder / "sales.csv"), "-o", str(out)]
     argv += ["--keep", "date,id", "--interval", "0.9"]
@@ -392,20 +351,7 @@ def test_edited_and_re_hashed_metadata_is_refused_in_one_line(
     from torchlinear.io import load_model, save_model
 
     model, edited = tmp_path / "m", tmp_path / "edited"
-    assert (
-        cli.main(
-            [
-                "fit",
-                "--no-figures",
-                str(bad_files / "good.csv"),
-                "--target",
-                "y",
-                "--out",
-                str(model),
-            ]
-        )
-        == 0
-    )
+    fit_good(bad_files, model)
     capsys.readouterr()
     tensors, document = load_model(model)
     for key in ("format", "format_version", "library_version", "weights"):
@@ -443,20 +389,7 @@ def test_predictions_that_cannot_be_written_name_the_file_and_leave_nothing(
     tmp_path, capsys, run_cli, bad_files, monkeypatch, cause
 ):
     model = tmp_path / "m"
-    assert (
-        cli.main(
-            [
-                "fit",
-                "--no-figures",
-                str(bad_files / "good.csv"),
-                "--target",
-                "y",
-                "--out",
-                str(model),
-            ]
-        )
-        == 0
-    )
+    fit_good(bad_files, model)
     data = tmp_path / "many.csv"
     data.write_text("a,b\n" + "1.5,2.25\n" * 200_000)
     capsys.readouterr()

@@ -8,6 +8,8 @@ import pytest
 
 from torchlinear import cli
 
+FIT = ["fit", "--no-figures"]
+
 pytestmark = [
     pytest.mark.usefixtures("one_thread"),
     pytest.mark.filterwarnings("ignore:X does not have valid feature names"),
@@ -20,20 +22,7 @@ def test_summary_prints_the_statsmodels_table(houses_csv, tmp_path, capsys, run_
     path, X, y = houses_csv
     out = tmp_path / "run"
     assert (
-        cli.main(
-            [
-                "fit",
-                "--no-figures",
-                str(path),
-                "--target",
-                "price",
-                "--val-split",
-                "0",
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
+        cli.main([*FIT, str(path), "--target", "price", "--val-split", "0", "--out", str(out)]) == 0
     )
     capsys.readouterr()
     code, stdout, _ = run_cli(["summary", str(out)])
@@ -90,17 +79,7 @@ def test_summary_json_schema_and_numbers(houses_csv, tmp_path, run_cli, cov):
 
     path, X, y = houses_csv
     out = tmp_path / "run"
-    argv = [
-        "fit",
-        "--no-figures",
-        str(path),
-        "--target",
-        "price",
-        "--out",
-        str(out),
-        "--cov",
-        cov.lower(),
-    ]
+    argv = [*FIT, str(path), "--target", "price", "--out", str(out), "--cov", cov.lower()]
     code, stdout, _ = run_cli(argv)  # no --val-split: an exact fit uses every row
     assert code == 0 and "240 training and 0 validation rows" in stdout
     assert "all 240 rows used for the fit" in (out / "report.md").read_text()
@@ -143,34 +122,14 @@ def test_validation_split_defaults_and_bad_cov(houses_csv, tmp_path, run_cli):
 
     path, _, _ = houses_csv
     held = tmp_path / "held"
-    argv = [
-        "fit",
-        "--no-figures",
-        str(path),
-        "--target",
-        "price",
-        "--val-split",
-        "0.25",
-        "--out",
-        str(held),
-    ]
+    argv = [*FIT, str(path), "--target", "price", "--val-split", "0.25", "--out", str(held)]
     assert run_cli(argv)[0] == 0
     code, stdout, _ = run_cli(["summary", str(held), "--json"])
     doc = json.loads(stdout)
     metrics = json.loads((held / "metrics.json").read_text())
     assert doc["n_obs"] == metrics["data"]["train_rows"] < 240  # an explicit split still holds
     adam = tmp_path / "adam"
-    argv = [
-        "fit",
-        "--no-figures",
-        str(path),
-        "--target",
-        "price",
-        "--solver",
-        "adam",
-        "--epochs",
-        "2",
-    ]
+    argv = [*FIT, str(path), "--target", "price", "--solver", "adam", "--epochs", "2"]
     assert run_cli([*argv, "--out", str(adam)])[0] == 0
     assert json.loads((adam / "metrics.json").read_text())["data"]["validation_rows"] > 0
     code, stdout, err = run_cli(["summary", str(adam), "--json"])
@@ -188,9 +147,7 @@ def test_validation_split_defaults_and_bad_cov(houses_csv, tmp_path, run_cli):
          "out --cov\n"),
     ]:  # fmt: skip
         out = tmp_path / "never"
-        code, _, err = run_cli(
-            ["fit", "--no-figures", str(path), "--target", "price", "--out", str(out), *extra]
-        )
+        code, _, err = run_cli([*FIT, str(path), "--target", "price", "--out", str(out), *extra])
         assert code == 2 and pattern in err and err.count("\n") == 1, err
         assert not out.exists()
 
@@ -212,9 +169,7 @@ def test_summary_describes_every_kind_of_regression_model(
     """Penalized, cross-validated, robust and MLP fits: one summary each, no traceback."""
     path = houses_csv[0]
     out = tmp_path / "run"
-    code, _, err = run_cli(
-        ["fit", "--no-figures", str(path), "--target", "price", "--out", str(out), *extra]
-    )
+    code, _, err = run_cli([*FIT, str(path), "--target", "price", "--out", str(out), *extra])
     assert code == 0, err
     code, text, err = run_cli(["summary", str(out)])
     assert code == 0 and "Traceback" not in err, err
@@ -227,17 +182,7 @@ def test_a_ridge_fit_names_the_alpha_it_was_given_and_the_estimators(tmp_path, c
     data = tmp_path / "d.csv"
     data.write_text("a,y\n" + "".join(f"{i},{2 * i + (i % 3)}\n" for i in range(40)))
     model = tmp_path / "m"
-    argv = [
-        "fit",
-        "--no-figures",
-        str(data),
-        "--target",
-        "y",
-        "--alpha",
-        "0.5",
-        "--out",
-        str(model),
-    ]
+    argv = [*FIT, str(data), "--target", "y", "--alpha", "0.5", "--out", str(model)]
     assert cli.main([*argv, "--no-progress"]) == 0
     capsys.readouterr()
     assert cli.main(["summary", str(model)]) == 0
@@ -257,7 +202,7 @@ def test_a_constant_target_has_no_f_test_in_summary_json_and_report(tmp_path, ru
     data = tmp_path / "flat.csv"
     data.write_text("a,b,y\n1,2,3\n2,3,3\n3,5,3\n4,4,3\n5,1,3\n6,2,3\n")
     run = tmp_path / "run"
-    assert run_cli(["fit", "--no-figures", str(data), "--target", "y", "--out", str(run)])[0] == 0
+    assert run_cli([*FIT, str(data), "--target", "y", "--out", str(run)])[0] == 0
     code, stdout, _ = run_cli(["summary", str(run), "--json"])
     doc = json.loads(stdout)
     assert code == 0 and doc["f_statistic"] is None and doc["f_pvalue"] is None
@@ -274,7 +219,7 @@ def test_a_feature_named_const_is_not_confused_with_the_intercept(tmp_path, run_
     data = tmp_path / "const.csv"
     data.write_text("const,b,y\n1,2,3\n2,3,5\n3,5,9\n4,4,7\n5,1,2\n6,2,2\n")
     run = tmp_path / "run"
-    assert run_cli(["fit", "--no-figures", str(data), "--target", "y", "--out", str(run)])[0] == 0
+    assert run_cli([*FIT, str(data), "--target", "y", "--out", str(run)])[0] == 0
     code, stdout, _ = run_cli(["summary", str(run), "--json"])
     assert code == 0 and [t["name"] for t in json.loads(stdout)["terms"]] == [
         "(const)",
@@ -297,10 +242,7 @@ def test_summary_json_of_a_model_without_statistics_is_one_line(tmp_path, run_cl
     data = tmp_path / "d.csv"
     data.write_text("a,b,y\n1,2,3\n2,3,5\n3,5,9\n4,4,7\n5,1,2\n6,2,2\n7,1,4\n")
     run = tmp_path / "run"
-    assert (
-        run_cli(["fit", "--no-figures", str(data), "--target", "y", "--out", str(run), *extra])[0]
-        == 0
-    )
+    assert run_cli([*FIT, str(data), "--target", "y", "--out", str(run), *extra])[0] == 0
     code, stdout, err = run_cli(["summary", str(run), "--json"])
     assert code == 2 and not stdout and err.count("\n") == 1
     assert f"is a fit of {what}, which has no statistical summary" in err
