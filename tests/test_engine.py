@@ -816,6 +816,9 @@ def test_bad_data_and_combinations():
         train(model, (X, y), "squared", TrainConfig(epochs=1, patience=2))
     with pytest.raises(ValueError, match="either val_split or val_data"):
         train(model, (X, y), "squared", TrainConfig(epochs=1, val_split=0.2), val_data=(X, y))
+    with pytest.raises(ValueError, match="either val_split or val_data"):  # before any split:
+        config = TrainConfig(epochs=1, val_split=0.5)  # one row would leave no training data
+        train(model, (X[:1], y[:1]), "squared", config, val_data=(X, y))
     with pytest.raises(ValueError, match="cannot apply an L1 penalty"):
         train(model, (X, y), "squared", TrainConfig(optimizer="lbfgs"), penalty=Penalty(1, 1))
     with pytest.raises(ValueError, match="leaves no training data"):

@@ -343,6 +343,8 @@ def build_sources(
     cast: Cast,
     seed: int,
 ) -> tuple[Source, Source | None]:
+    if val_data is not None and cfg.val_split:  # a mistake in the call: before any split
+        raise ValueError("give either val_split or val_data, not both")
     if type(data) is TensorDataset and len(data.tensors) in (2, 3):
         data = data.tensors  # already tensors: index them directly, no per-sample fetch
     if isinstance(data, list | tuple) and len(data) in (2, 3) and all(is_array(v) for v in data):
@@ -387,8 +389,6 @@ def build_sources(
             f"or a callable returning an iterator of chunks, got {type(data).__name__}"
         )
     if val_data is not None:
-        if cfg.val_split:
-            raise ValueError("give either val_split or val_data, not both")
         no_split = dataclasses.replace(cfg, val_split=0.0, shuffle=False)
         val, _ = build_sources(val_data, None, no_split, cast, seed)
     return train, val
